@@ -1,0 +1,121 @@
+# auditdb - GNU make build. See README.md; `make help` lists the targets.
+#
+#   make            release build (-O2) in build/release
+#   make test       dependencies, sanitizer build in build/test, every test
+#   make run        dependencies, release build, auditdb serve on the embedded database
+#   make install    PREFIX=/usr/local DESTDIR=  binary, headers, libraries, auditdb.pc
+#   make clean
+
+MODE     ?= release
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    := build/$(MODE)
+V        ?= 0
+Q        := $(if $(filter 1,$(V)),,@)
+CC       ?= cc
+PKGS     := libpq openssl libmicrohttpd jansson libcurl hiredis libzstd
+VERSION  := $(shell sed -n 's/^\#define ADB_VERSION_STRING "\(.*\)"/\1/p' include/auditdb.h)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
+CSTD     := -std=c11 -D_GNU_SOURCE
+ifeq ($(MODE),test)
+OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+OPT      := -O2 -g
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS   += $(CSTD) $(WARN) $(OPT) -fPIC -Iinclude $(PKG_CFLAGS) -MMD -MP
+LDFLAGS  += $(filter -fsanitize=%,$(OPT))
+LIBS     := $(PKG_LIBS) -lpthread
+
+LIB_SRC  := $(wildcard src/core/*.c src/db/*.c)
+APP_SRC  := $(wildcard src/cli/*.c src/http/*.c)
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+GEN_MIG  := $(BUILD)/gen/migrations_builtin.c
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations_builtin.o
+APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o)
+
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+BIN      := $(BUILD)/auditdb
+STATIC   := $(BUILD)/libauditdb.a
+SHARED   := $(BUILD)/libauditdb.so.$(VERSION)
+
+.PHONY: all release test run install clean deps help test-build check-tools
+.DEFAULT_GOAL := all
+
+all: $(BIN) $(STATIC) $(SHARED)
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+deps:
+	@scripts/deps.sh $(DEPS_SET)
+
+$(BUILD)/tools/embed_migrations: tools/embed_migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O1 -Wall -Wextra -Werror -o $@ $<
+
+$(GEN_MIG): $(BUILD)/tools/embed_migrations $(MIGRATIONS)
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed_migrations $@ $(MIGRATIONS)
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(STATIC): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libauditdb.so.$(firstword $(subst ., ,$(VERSION))) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BIN): $(APP_OBJ) $(STATIC)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(APP_OBJ) $(STATIC) $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(STATIC)
+	@mkdir -p $(dir $@)
+	@echo "  TEST    $<"
+	$(Q)$(CC) $(CFLAGS) -Isrc -o $@ $< $(STATIC) $(LDFLAGS) $(LIBS)
+
+test-build: $(BIN) $(STATIC) $(TEST_BIN)
+
+# The suite: dependencies, a sanitizer build, then tests/run.sh (unit,
+# integration against a throwaway embedded PostgreSQL, CLI and HTTP tests).
+test:
+	@DEPS_SET=test $(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory MODE=test test-build
+	@tests/run.sh build/test
+
+run:
+	@DEPS_SET=run $(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory MODE=release all
+	@build/release/auditdb serve
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/auditdb \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/auditdb
+	install -m 0644 include/auditdb.h $(DESTDIR)$(PREFIX)/include/auditdb.h
+	install -m 0644 include/auditdb/*.h $(DESTDIR)$(PREFIX)/include/auditdb/
+	install -m 0644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/libauditdb.a
+	install -m 0755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/libauditdb.so.$(VERSION)
+	ln -sf libauditdb.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libauditdb.so.$(firstword $(subst ., ,$(VERSION)))
+	ln -sf libauditdb.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libauditdb.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@REQUIRES@|$(PKGS)|g' auditdb.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/auditdb.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

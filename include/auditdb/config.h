@@ -1,0 +1,51 @@
+/*
+ * config.h - configuration from the environment.
+ *
+ * Every setting is a row of the table in src/core/config.c (name, default,
+ * whether it is a secret, help text). adb_config_load() reads the environment
+ * once; the strings it holds are owned by the adb_config and released by
+ * adb_config_free().
+ */
+#ifndef AUDITDB_CONFIG_H
+#define AUDITDB_CONFIG_H
+
+#include <stdbool.h>
+#include "status.h"
+
+typedef struct adb_config {
+    char *db_url;          /* AUDIT_DB_URL; NULL: embedded PostgreSQL */
+    char *redis_url;       /* REDIS_URL; NULL: single node */
+    int pool_min;          /* AUDIT_DB_POOL_MIN */
+    int pool_max;          /* AUDIT_DB_POOL_MAX */
+    int pool_timeout_ms;   /* AUDITDB_POOL_TIMEOUT_MS: wait for a free connection */
+    char *home;            /* AUDITDB_HOME (absolute after load) */
+    char *listen;          /* AUDITDB_LISTEN, host:port */
+    char *pg_bindir;       /* AUDITDB_PG_BINDIR; NULL: search */
+    char *pg_user;         /* AUDITDB_PG_USER; used when running as root */
+    char *master_key;      /* AUDITDB_MASTER_KEY (secret, never logged) */
+    bool monitoring;       /* AUDIT_MONITORING_ENABLED */
+    int slow_query_ms;     /* AUDIT_SLOW_QUERY_THRESHOLD */
+    bool gdpr;             /* AUDIT_GDPR_ENABLED */
+    bool hipaa;            /* AUDIT_HIPAA_ENABLED */
+    char errmsg[ADB_ERRMSG_MAX];
+} adb_config;
+
+/* One row of the settings table, for help text and documentation. */
+typedef struct adb_config_key {
+    const char *name;
+    const char *default_value; /* NULL: unset */
+    bool secret;
+    const char *help;
+} adb_config_key;
+
+/* Fills cfg from the environment. On error cfg->errmsg names the variable
+ * at fault. Always call adb_config_free() afterwards. */
+ADB_WUR adb_status adb_config_load(adb_config *cfg);
+
+/* Releases the strings held by cfg (not cfg itself). Accepts a zeroed cfg. */
+void adb_config_free(adb_config *cfg);
+
+/* The settings table, terminated by a row whose name is NULL. */
+const adb_config_key *adb_config_keys(void);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * pool.h - a thread-safe pool of libpq connections.
+ *
+ * Keeps at least AUDIT_DB_POOL_MIN connections open and at most
+ * AUDIT_DB_POOL_MAX. A connection idle for longer than the health interval is
+ * checked with a round trip before it is handed out, and replaced if the
+ * server went away (after a restart, say). Connecting never hangs: libpq's
+ * connect_timeout bounds it, and waiting for a free connection is bounded by
+ * the pool's timeout.
+ */
+#ifndef AUDITDB_POOL_H
+#define AUDITDB_POOL_H
+
+#include <libpq-fe.h>
+#include "status.h"
+
+typedef struct adb_pool adb_pool;
+
+typedef struct adb_pool_options {
+    int min;              /* connections opened at start and kept */
+    int max;              /* upper bound */
+    int acquire_timeout_ms; /* wait for a free connection */
+    int connect_timeout_s;  /* libpq connect_timeout unless conninfo sets one */
+    int health_idle_ms;   /* idle time after which a connection is checked */
+} adb_pool_options;
+
+typedef struct adb_pool_stats {
+    int open;       /* connections open */
+    int idle;       /* of which idle */
+    int max;
+    long long acquired;     /* acquisitions since start */
+    long long reconnects;   /* broken connections replaced */
+    long long timeouts;     /* acquisitions that timed out */
+} adb_pool_stats;
+
+/* Sets the defaults: min 2, max 10, 5000 ms, 5 s, 5000 ms. */
+void adb_pool_options_default(adb_pool_options *o);
+
+/* Opens a pool on conninfo (a key=value string or a postgresql:// URI),
+ * connecting opts->min connections. On failure *out is NULL and errbuf holds
+ * the reason. The pool is freed with adb_pool_close(). */
+ADB_WUR adb_status adb_pool_open(const char *conninfo, const adb_pool_options *opts,
+                                 adb_pool **out, char *errbuf, size_t errlen);
+
+/* Hands out a healthy connection, waiting at most the acquire timeout.
+ * Returns NULL on failure with *st set (ERR_DB_CONNECT, ERR_BUSY) and
+ * the reason in errbuf (may be NULL). Give it back with adb_pool_release(). */
+PGconn *adb_pool_acquire(adb_pool *p, adb_status *st, char *errbuf, size_t errlen);
+
+/* Returns a connection. A broken connection, or one left inside a transaction,
+ * is closed rather than reused. */
+void adb_pool_release(adb_pool *p, PGconn *conn);
+
+/* Round trip to the server through the pool; fills latency_ms. */
+ADB_WUR adb_status adb_pool_ping(adb_pool *p, double *latency_ms, char *errbuf, size_t errlen);
+
+void adb_pool_get_stats(adb_pool *p, adb_pool_stats *out);
+
+/* Closes every connection and frees p. Connections still acquired are closed
+ * when released... they must all be released first. Accepts NULL. */
+void adb_pool_close(adb_pool *p);
+
+#endif

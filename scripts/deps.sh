@@ -1,0 +1,59 @@
+#!/bin/sh
+# Installs the Debian packages auditdb needs to build, run and test, and only
+# those that are missing. Says which it installs; does nothing when all are
+# present; stops with a clear message when it cannot install.
+#
+# usage: scripts/deps.sh [build|run|test]   (default: test, the superset)
+set -eu
+
+what=${1:-test}
+
+build_pkgs="gcc make pkg-config libc6-dev libpq-dev libssl-dev libmicrohttpd-dev
+libjansson-dev libcurl4-openssl-dev libhiredis-dev libzstd-dev"
+run_pkgs="postgresql curl"
+test_pkgs="clang libclang-rt-14-dev redis-server procps psmisc"
+
+case "$what" in
+build) want="$build_pkgs" ;;
+run) want="$build_pkgs $run_pkgs" ;;
+test) want="$build_pkgs $run_pkgs $test_pkgs" ;;
+*) echo "deps.sh: unknown set \"$what\" (expected build, run or test)" >&2; exit 2 ;;
+esac
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "deps.sh: dpkg-query not found: this script installs Debian packages;" >&2
+    echo "install the equivalents of these by hand: $want" >&2
+    exit 1
+fi
+
+missing=""
+for p in $want; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$status" in
+    *"install ok installed"*) ;;
+    *) missing="$missing $p" ;;
+    esac
+done
+
+[ -z "$missing" ] && exit 0
+
+echo "deps.sh: installing missing Debian packages:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo="sudo -n"
+else
+    echo "deps.sh: cannot install packages: not root and no password-less sudo." >&2
+    echo "Run as root: apt-get install -y$missing" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+if ! $sudo apt-get update -q >/tmp/auditdb-apt.log 2>&1 ||
+   ! $sudo apt-get install -y -q --no-install-recommends $missing >>/tmp/auditdb-apt.log 2>&1; then
+    echo "deps.sh: apt-get could not install:$missing" >&2
+    tail -n 20 /tmp/auditdb-apt.log >&2
+    echo "(full log: /tmp/auditdb-apt.log)" >&2
+    exit 1
+fi
+echo "deps.sh: installed:$missing"

@@ -1,0 +1,61 @@
+/*
+ * cli.h - shared pieces of the auditdb command line: the command table,
+ * exit codes, error printing and opening the database.
+ */
+#ifndef ADB_CLI_H
+#define ADB_CLI_H
+
+#include <stdbool.h>
+#include "auditdb.h"
+
+/* Exit codes (docs/cli.md). */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILURE_ = 1,  /* the command failed */
+    EXIT_USAGE = 2,     /* bad command line */
+    EXIT_DB = 3,        /* database unreachable, not startable, or owned elsewhere */
+    EXIT_INTEGRITY = 4  /* refused: changed migration, newer schema, tampering */
+};
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    const char *usage; /* full --help text */
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+/* Prints "auditdb: <message>" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Maps a library status to an exit code. */
+int cli_exit_code(adb_status st);
+
+/* true when argv holds -h or --help (then prints usage of cmd). */
+bool cli_wants_help(const cli_command *cmd, int argc, char **argv);
+
+/* The database a command works on: AUDIT_DB_URL, or the embedded cluster. */
+typedef struct cli_db {
+    adb_config cfg;
+    adb_embedded *emb;  /* NULL with AUDIT_DB_URL */
+    const char *conninfo;
+} cli_db;
+
+/* Loads the configuration and makes the database reachable (starting the
+ * embedded cluster if needed). Prints the error and returns an exit code
+ * other than EXIT_OK on failure; call cli_db_close() in every case. */
+int cli_db_open(cli_db *db, adb_embedded_mode mode);
+void cli_db_close(cli_db *db);
+
+/* A single connection to db; prints and returns NULL on failure. */
+PGconn *cli_db_connect(cli_db *db);
+
+/* The migrations to use: AUDITDB_MIGRATIONS_DIR (development) or built in. */
+int cli_migrations(adb_migration_set *set);
+
+int cmd_serve(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_db(int argc, char **argv);
+
+extern const cli_command cli_commands[];
+
+#endif

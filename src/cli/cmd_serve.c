@@ -1,0 +1,132 @@
+/*
+ * cmd_serve.c - `auditdb serve`: database up, schema current, HTTP on, wait
+ * for SIGINT/SIGTERM, then stop in reverse order.
+ */
+#include "cli.h"
+#include "../http/server.h"
+#include "../core/util.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void on_applied(void *ud, const adb_migration *m, double ms)
+{
+    (void)ud;
+    fprintf(stderr, "auditdb: applied migration %s (%.1f ms)\n", m->name, ms);
+}
+
+static int prepare_schema(cli_db *db, const adb_migration_set *set, bool migrate)
+{
+    char err[ADB_ERRMSG_MAX];
+    int applied = 0, pending = 0;
+    PGconn *c = cli_db_connect(db);
+    adb_status st;
+
+    if (!c)
+        return EXIT_DB;
+    if (migrate)
+        st = adb_migrate_up(c, set, on_applied, NULL, &applied, err, sizeof(err));
+    else
+        st = adb_migrate_check(c, set, &pending, err, sizeof(err));
+    PQfinish(c);
+    if (st != ADB_OK) {
+        cli_error("%s", err);
+        return cli_exit_code(st);
+    }
+    if (pending)
+        fprintf(stderr, "auditdb: warning: %d migration(s) pending (--no-migrate); /ready "
+                        "answers 503 until \"auditdb migrate\" runs\n", pending);
+    return EXIT_OK;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    const char *listen = NULL;
+    int threads = 4, rc, sig = 0;
+    bool migrate = true;
+    cli_db db;
+    adb_migration_set set = { 0 };
+    adb_pool *pool = NULL;
+    adb_server *server = NULL;
+    char err[ADB_ERRMSG_MAX];
+    sigset_t sigs;
+
+    for (int i = 1; i < argc; i++) {
+        long long n;
+        if (strcmp(argv[i], "--no-migrate") == 0)
+            migrate = false;
+        else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+            listen = argv[++i];
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            if (!adb__parse_int(argv[++i], 1, 256, &n)) {
+                cli_error("invalid --threads \"%s\" (expected 1 to 256)", argv[i]);
+                return EXIT_USAGE;
+            }
+            threads = (int)n;
+        } else {
+            cli_error("unknown argument \"%s\"; run \"auditdb serve --help\"", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+
+    /* signals are taken by sigwait() below; block them before any thread starts */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if ((rc = cli_migrations(&set)) != EXIT_OK)
+        return rc;
+    if ((rc = cli_db_open(&db, ADB_EMBEDDED_OWNER)) != EXIT_OK)
+        goto out;
+    if ((rc = prepare_schema(&db, &set, migrate)) != EXIT_OK)
+        goto out;
+
+    adb_pool_options po;
+    adb_pool_options_default(&po);
+    po.min = db.cfg.pool_min;
+    po.max = db.cfg.pool_max;
+    po.acquire_timeout_ms = db.cfg.pool_timeout_ms;
+    adb_status st = adb_pool_open(db.conninfo, &po, &pool, err, sizeof(err));
+    if (st != ADB_OK) {
+        cli_error("%s", err);
+        rc = cli_exit_code(st);
+        goto out;
+    }
+    adb_server_options so = {
+        .listen = listen ? listen : db.cfg.listen,
+        .threads = threads,
+        .connection_timeout_s = 30,
+        .max_connections = 1000,
+        .pool = pool,
+        .embedded = db.emb != NULL,
+        .migrations = &set,
+        .access_log = stderr,
+    };
+    if (!(server = adb_server_start(&so, err, sizeof(err)))) {
+        cli_error("%s", err);
+        rc = EXIT_FAILURE_;
+        goto out;
+    }
+    printf("auditdb %s listening on http://%s\n", adb_version(), adb_server_address(server));
+    if (db.emb)
+        printf("database: embedded PostgreSQL in %s (stopped when auditdb exits)\n", db.cfg.home);
+    else
+        printf("database: AUDIT_DB_URL\n");
+    printf("health:   curl http://%s/health\n", adb_server_address(server));
+    fflush(stdout);
+
+    while (sigwait(&sigs, &sig) != 0)
+        ;
+    fprintf(stderr, "auditdb: received %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    rc = EXIT_OK;
+out:
+    adb_server_stop(server);
+    adb_pool_close(pool);
+    cli_db_close(&db);
+    adb_migrations_free(&set);
+    return rc;
+}

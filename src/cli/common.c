@@ -1,0 +1,133 @@
+/*
+ * common.c - error printing, exit codes and database opening shared by the
+ * subcommands.
+ */
+#include "cli.h"
+#include "../core/util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("auditdb: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_exit_code(adb_status st)
+{
+    switch (st) {
+    case ADB_OK:
+        return EXIT_OK;
+    case ADB_ERR_DB_CONNECT:
+    case ADB_ERR_PG_MISSING:
+    case ADB_ERR_PG_START:
+    case ADB_ERR_LOCKED:
+    case ADB_ERR_TIMEOUT:
+        return EXIT_DB;
+    case ADB_ERR_CHECKSUM:
+    case ADB_ERR_SCHEMA_NEWER:
+        return EXIT_INTEGRITY;
+    case ADB_ERR_INVALID:
+    case ADB_ERR_CONFIG:
+        return EXIT_USAGE;
+    default:
+        return EXIT_FAILURE_;
+    }
+}
+
+bool cli_wants_help(const cli_command *cmd, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(cmd->usage, stdout);
+            return true;
+        }
+    }
+    return false;
+}
+
+int cli_db_open(cli_db *db, adb_embedded_mode mode)
+{
+    adb_status st;
+
+    memset(db, 0, sizeof(*db));
+    if ((st = adb_config_load(&db->cfg)) != ADB_OK) {
+        cli_error("%s", db->cfg.errmsg);
+        return cli_exit_code(st);
+    }
+    if (db->cfg.db_url) {
+        db->conninfo = db->cfg.db_url;
+        return EXIT_OK;
+    }
+    db->emb = adb_embedded_new(db->cfg.home, db->cfg.pg_bindir, db->cfg.pg_user);
+    if (!db->emb) {
+        cli_error("out of memory");
+        return EXIT_FAILURE_;
+    }
+    if ((st = adb_embedded_acquire(db->emb, mode)) != ADB_OK ||
+        (st = adb_embedded_start(db->emb)) != ADB_OK) {
+        cli_error("%s", adb_embedded_errmsg(db->emb));
+        return cli_exit_code(st);
+    }
+    db->conninfo = adb_embedded_conninfo(db->emb);
+    return EXIT_OK;
+}
+
+void cli_db_close(cli_db *db)
+{
+    adb_embedded_free(db->emb);
+    db->emb = NULL;
+    adb_config_free(&db->cfg);
+}
+
+/* Notices (e.g. "already exists, skipping") are not errors: keep stderr for
+ * what matters. */
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+PGconn *cli_db_connect(cli_db *db)
+{
+    const char *keys[] = { "connect_timeout", "application_name", "dbname", NULL };
+    const char *vals[] = { "5", "auditdb-cli", db->conninfo, NULL };
+    PGconn *c = PQconnectdbParams(keys, vals, 1);
+
+    if (PQstatus(c) != CONNECTION_OK) {
+        const char *m = PQerrorMessage(c);
+        size_t n = strlen(m);
+        while (n > 0 && m[n - 1] == '\n')
+            n--;
+        cli_error("could not connect to the database: %.*s", (int)n, m);
+        PQfinish(c);
+        return NULL;
+    }
+    PQsetNoticeProcessor(c, quiet_notice, NULL);
+    return c;
+}
+
+int cli_migrations(adb_migration_set *set)
+{
+    const char *dir = getenv("AUDITDB_MIGRATIONS_DIR");
+    char err[ADB_ERRMSG_MAX];
+    adb_status st;
+
+    if (!dir || !*dir) {
+        adb_migrations_builtin(set);
+        return EXIT_OK;
+    }
+    if ((st = adb_migrations_load_dir(dir, set, err, sizeof(err))) != ADB_OK) {
+        cli_error("%s", err);
+        return cli_exit_code(st);
+    }
+    return EXIT_OK;
+}

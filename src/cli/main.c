@@ -1,0 +1,118 @@
+/*
+ * main.c - the auditdb command: a table of subcommands, --help and
+ * --version. Each subcommand lives in its own cmd_*.c file.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+const cli_command cli_commands[] = {
+    { "serve", "run the HTTP API (starts the embedded database unless AUDIT_DB_URL is set)",
+      "usage: auditdb serve [--listen HOST:PORT] [--threads N] [--no-migrate]\n"
+      "\n"
+      "Starts the database (the embedded cluster under AUDITDB_HOME unless AUDIT_DB_URL is\n"
+      "set), applies pending migrations, and serves HTTP on AUDITDB_LISTEN (default\n"
+      "127.0.0.1:8080) until SIGINT or SIGTERM. One JSON line per request goes to stderr.\n"
+      "\n"
+      "  --listen HOST:PORT  listen address (overrides AUDITDB_LISTEN)\n"
+      "  --threads N         HTTP worker threads (default 4)\n"
+      "  --no-migrate        do not apply pending migrations (still refuses a changed one)\n",
+      cmd_serve },
+    { "migrate", "apply pending schema migrations, or show their status",
+      "usage: auditdb migrate [status]\n"
+      "\n"
+      "  auditdb migrate         apply every pending migration, each in its own transaction\n"
+      "  auditdb migrate status  list migrations: applied, pending, changed or unknown\n"
+      "\n"
+      "Concurrent runs are safe (an advisory lock serializes them). A migration whose file\n"
+      "changed after it was applied is refused (exit 4).\n",
+      cmd_migrate },
+    { "db", "operate the embedded PostgreSQL cluster (status, start, stop, psql)",
+      "usage: auditdb db status|start|stop|psql [PSQL ARGS...]\n"
+      "\n"
+      "  status  show the cluster under AUDITDB_HOME: running or not, its pid and owner\n"
+      "  start   start it and leave it running (for psql, backups, several commands)\n"
+      "  stop    stop it (refused while an auditdb process owns it)\n"
+      "  psql    open psql on the auditdb database (extra arguments go to psql)\n"
+      "\n"
+      "With AUDIT_DB_URL set, status checks that server and psql connects to it.\n",
+      cmd_db },
+    { "version", "print the version", "usage: auditdb version\n", cmd_version },
+    { "help", "show help for a command", "usage: auditdb help [COMMAND]\n", cmd_help },
+    { NULL, NULL, NULL, NULL },
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "auditdb %s - tamper-evident audit database\n\n"
+                 "usage: auditdb COMMAND [ARGS...]\n\ncommands:\n",
+            adb_version());
+    for (const cli_command *c = cli_commands; c->name; c++)
+        fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    fprintf(out, "\nRun \"auditdb COMMAND --help\" for a command's options.\n"
+                 "Settings come from the environment:\n");
+    for (const adb_config_key *k = adb_config_keys(); k->name; k++)
+        fprintf(out, "  %-26s %s%s%s%s\n", k->name, k->help, k->default_value ? " (default " : "",
+                k->default_value ? k->default_value : "", k->default_value ? ")" : "");
+    fprintf(out, "\nexit codes: 0 success, 1 failure, 2 usage error, 3 database unavailable,\n"
+                 "4 integrity or schema refusal\n");
+}
+
+static const cli_command *find_command(const char *name)
+{
+    for (const cli_command *c = cli_commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("auditdb %s\n", adb_version());
+    return EXIT_OK;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    const cli_command *c;
+
+    if (argc < 2) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (!(c = find_command(argv[1]))) {
+        cli_error("unknown command \"%s\"; run \"auditdb --help\" for the list", argv[1]);
+        return EXIT_USAGE;
+    }
+    fputs(c->usage, stdout);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    const cli_command *c;
+
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+        return cmd_version(argc - 1, argv + 1);
+    if (!(c = find_command(argv[1]))) {
+        cli_error("unknown command \"%s\"; run \"auditdb --help\" for the list", argv[1]);
+        return EXIT_USAGE;
+    }
+    if (cli_wants_help(c, argc - 1, argv + 1))
+        return EXIT_OK;
+    return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,169 @@
+/*
+ * config.c - the settings table and its loader.
+ *
+ * Each setting is one row below; help text, `auditdb help config` and
+ * docs/configuration.md come from this table.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "auditdb.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static const adb_config_key config_keys[] = {
+    { "AUDIT_DB_URL", NULL, true,
+      "PostgreSQL connection URI or conninfo; unset: run the embedded cluster" },
+    { "REDIS_URL", NULL, true, "Redis URI for shared cache, rate limits and locks; unset: single node" },
+    { "AUDIT_DB_POOL_MIN", "2", false, "connections opened at start and kept open" },
+    { "AUDIT_DB_POOL_MAX", "10", false, "most connections the pool opens" },
+    { "AUDITDB_POOL_TIMEOUT_MS", "5000", false, "longest wait for a free connection" },
+    { "AUDITDB_HOME", "./.auditdb", false, "folder for the embedded cluster, keys and state" },
+    { "AUDITDB_LISTEN", "127.0.0.1:8080", false, "HTTP listen address host:port" },
+    { "AUDITDB_PG_BINDIR", NULL, false,
+      "folder holding initdb, pg_ctl and postgres; unset: /usr/lib/postgresql/<newest>/bin, then PATH" },
+    { "AUDITDB_PG_USER", NULL, false,
+      "user the embedded cluster runs as when auditdb runs as root (default postgres, else nobody)" },
+    { "AUDITDB_MASTER_KEY", NULL, true, "server key material; unset: key file under AUDITDB_HOME" },
+    { "AUDIT_MONITORING_ENABLED", "true", false, "collect metrics and slow-query reports" },
+    { "AUDIT_SLOW_QUERY_THRESHOLD", "1000", false, "milliseconds after which a query is reported as slow" },
+    { "AUDIT_GDPR_ENABLED", "true", false, "serve the GDPR endpoints" },
+    { "AUDIT_HIPAA_ENABLED", "true", false, "serve the HIPAA accounting endpoints" },
+    { NULL, NULL, false, NULL },
+};
+
+const adb_config_key *adb_config_keys(void)
+{
+    return config_keys;
+}
+
+/* The value of a setting: the environment if set and not empty, else the
+ * table's default (may be NULL). */
+static const char *setting(const char *name)
+{
+    const char *v = getenv(name);
+
+    if (v && *v)
+        return v;
+    for (const adb_config_key *k = config_keys; k->name; k++)
+        if (strcmp(k->name, name) == 0)
+            return k->default_value;
+    return NULL;
+}
+
+static adb_status get_int(adb_config *cfg, const char *name, long long min, long long max, int *out)
+{
+    const char *v = setting(name);
+    long long n;
+
+    if (!adb__parse_int(v, min, max, &n)) {
+        adb__fmt(cfg->errmsg, sizeof(cfg->errmsg),
+                 "invalid value for %s: \"%s\" (expected an integer from %lld to %lld)",
+                 name, v ? v : "", min, max);
+        return ADB_ERR_CONFIG;
+    }
+    *out = (int)n;
+    return ADB_OK;
+}
+
+static adb_status get_bool(adb_config *cfg, const char *name, bool *out)
+{
+    const char *v = setting(name);
+
+    if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") || !strcasecmp(v, "on"))
+        *out = true;
+    else if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no") || !strcasecmp(v, "off"))
+        *out = false;
+    else {
+        adb__fmt(cfg->errmsg, sizeof(cfg->errmsg),
+                 "invalid value for %s: \"%s\" (expected true or false)", name, v);
+        return ADB_ERR_CONFIG;
+    }
+    return ADB_OK;
+}
+
+static adb_status get_str(adb_config *cfg, const char *name, char **out)
+{
+    const char *v = setting(name);
+
+    *out = NULL;
+    if (!v)
+        return ADB_OK;
+    *out = strdup(v);
+    if (!*out) {
+        adb__fmt(cfg->errmsg, sizeof(cfg->errmsg), "out of memory reading %s", name);
+        return ADB_ERR_NOMEM;
+    }
+    return ADB_OK;
+}
+
+/* Makes cfg->home absolute so that children and later chdir()s agree. */
+static adb_status absolute_home(adb_config *cfg)
+{
+    char cwd[PATH_MAX];
+    char *abs;
+
+    if (cfg->home[0] == '/')
+        return ADB_OK;
+    if (!getcwd(cwd, sizeof(cwd))) {
+        adb__fmt(cfg->errmsg, sizeof(cfg->errmsg), "could not get the current directory: %s",
+                 strerror(errno));
+        return ADB_ERR_IO;
+    }
+    abs = adb__aprintf("%s/%s", cwd, strncmp(cfg->home, "./", 2) == 0 ? cfg->home + 2 : cfg->home);
+    if (!abs)
+        return ADB_ERR_NOMEM;
+    free(cfg->home);
+    cfg->home = abs;
+    return ADB_OK;
+}
+
+adb_status adb_config_load(adb_config *cfg)
+{
+    adb_status st;
+
+    memset(cfg, 0, sizeof(*cfg));
+    if ((st = get_str(cfg, "AUDIT_DB_URL", &cfg->db_url)) ||
+        (st = get_str(cfg, "REDIS_URL", &cfg->redis_url)) ||
+        (st = get_int(cfg, "AUDIT_DB_POOL_MIN", 0, 1000, &cfg->pool_min)) ||
+        (st = get_int(cfg, "AUDIT_DB_POOL_MAX", 1, 1000, &cfg->pool_max)) ||
+        (st = get_int(cfg, "AUDITDB_POOL_TIMEOUT_MS", 1, 600000, &cfg->pool_timeout_ms)) ||
+        (st = get_str(cfg, "AUDITDB_HOME", &cfg->home)) ||
+        (st = get_str(cfg, "AUDITDB_LISTEN", &cfg->listen)) ||
+        (st = get_str(cfg, "AUDITDB_PG_BINDIR", &cfg->pg_bindir)) ||
+        (st = get_str(cfg, "AUDITDB_PG_USER", &cfg->pg_user)) ||
+        (st = get_str(cfg, "AUDITDB_MASTER_KEY", &cfg->master_key)) ||
+        (st = get_bool(cfg, "AUDIT_MONITORING_ENABLED", &cfg->monitoring)) ||
+        (st = get_int(cfg, "AUDIT_SLOW_QUERY_THRESHOLD", 0, 3600000, &cfg->slow_query_ms)) ||
+        (st = get_bool(cfg, "AUDIT_GDPR_ENABLED", &cfg->gdpr)) ||
+        (st = get_bool(cfg, "AUDIT_HIPAA_ENABLED", &cfg->hipaa)))
+        return st;
+    if (cfg->pool_min > cfg->pool_max) {
+        adb__fmt(cfg->errmsg, sizeof(cfg->errmsg),
+                 "AUDIT_DB_POOL_MIN (%d) is greater than AUDIT_DB_POOL_MAX (%d)",
+                 cfg->pool_min, cfg->pool_max);
+        return ADB_ERR_CONFIG;
+    }
+    return absolute_home(cfg);
+}
+
+void adb_config_free(adb_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->db_url);
+    free(cfg->redis_url);
+    free(cfg->home);
+    free(cfg->listen);
+    free(cfg->pg_bindir);
+    free(cfg->pg_user);
+    if (cfg->master_key) {
+        explicit_bzero(cfg->master_key, strlen(cfg->master_key));
+        free(cfg->master_key);
+    }
+    memset(cfg, 0, sizeof(*cfg));
+}

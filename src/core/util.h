@@ -1,0 +1,44 @@
+/*
+ * util.h - small helpers shared inside the library (not public).
+ */
+#ifndef ADB_UTIL_H
+#define ADB_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* snprintf into buf that never overflows; returns false if truncated. */
+bool adb__fmt(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* malloc()ed printf; NULL when out of memory. Caller frees. */
+char *adb__aprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* strdup that accepts NULL. Caller frees. */
+char *adb__strdup(const char *s);
+
+/* Parses a whole decimal integer in [min, max]; false if s is not one. */
+bool adb__parse_int(const char *s, long long min, long long max, long long *out);
+
+/* Monotonic clock in milliseconds. */
+double adb__now_ms(void);
+
+/* Sleeps for ms milliseconds (restarts on EINTR). */
+void adb__sleep_ms(long ms);
+
+/* mkdir -p with mode for the created components; false with errno set. */
+bool adb__mkdir_p(const char *path, unsigned mode);
+
+/* Reads a whole file (at most max bytes) into a malloc()ed NUL-terminated
+ * buffer; NULL with errno set on failure (EFBIG if larger than max). */
+char *adb__read_file(const char *path, size_t max, size_t *len);
+
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+void adb__hex(const unsigned char *in, size_t n, char *out);
+
+/* SHA-256 of data as lowercase hex (65 bytes with NUL). */
+void adb__sha256_hex(const void *data, size_t len, char out[65]);
+
+#endif

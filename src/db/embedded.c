@@ -1,0 +1,782 @@
+/*
+ * embedded.c - a private PostgreSQL cluster under $AUDITDB_HOME.
+ *
+ * The cluster listens on a unix socket in $AUDITDB_HOME/run and on no TCP
+ * port. Ownership is an flock() on auditdb.lock (the kernel drops it when the
+ * owner dies, even on kill -9); a postmaster left behind by a dead owner is
+ * adopted, a stale postmaster.pid is cleared. initdb and postgres refuse to
+ * run as root, so as root they run as an unprivileged user. See
+ * docs/embedded.md.
+ */
+#include "auditdb.h"
+#include "../core/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libpq-fe.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PG_PORT "5432"
+#define PG_SUPERUSER "postgres"
+#define PG_DATABASE "auditdb"
+#define START_TIMEOUT_S 60
+#define SUN_PATH_MAX 107 /* sizeof(sockaddr_un.sun_path) - 1 */
+
+struct adb_embedded {
+    char *home, *datadir, *sockdir, *logfile, *lockfile, *marker_init, *marker_detached;
+    char *bindir_cfg, *user_cfg;
+    char bindir[PATH_MAX];
+    char conninfo[PATH_MAX + 128];
+    int lock_fd;
+    bool owner, guest, started;
+    bool drop; /* run PostgreSQL programs as run_uid/run_gid */
+    uid_t run_uid;
+    gid_t run_gid;
+    char run_user[64];
+    char errmsg[ADB_ERRMSG_MAX];
+};
+
+#define SETERR(e, ...) adb__fmt((e)->errmsg, sizeof((e)->errmsg), __VA_ARGS__)
+
+adb_embedded *adb_embedded_new(const char *home, const char *bindir, const char *user)
+{
+    adb_embedded *e = calloc(1, sizeof(*e));
+
+    if (!e)
+        return NULL;
+    e->lock_fd = -1;
+    e->home = strdup(home);
+    e->datadir = adb__aprintf("%s/pg", home);
+    e->sockdir = adb__aprintf("%s/run", home);
+    e->logfile = adb__aprintf("%s/log/postgresql.log", home);
+    e->lockfile = adb__aprintf("%s/auditdb.lock", home);
+    e->marker_init = adb__aprintf("%s/pg/auditdb_initialized", home);
+    e->marker_detached = adb__aprintf("%s/run/auditdb_detached", home);
+    e->bindir_cfg = adb__strdup(bindir);
+    e->user_cfg = adb__strdup(user);
+    if (!e->home || !e->datadir || !e->sockdir || !e->logfile || !e->lockfile ||
+        !e->marker_init || !e->marker_detached || (bindir && !e->bindir_cfg) ||
+        (user && !e->user_cfg)) {
+        adb_embedded_free(e);
+        return NULL;
+    }
+    adb__fmt(e->conninfo, sizeof(e->conninfo), "host=%s port=" PG_PORT " dbname=" PG_DATABASE
+             " user=" PG_SUPERUSER, e->sockdir);
+    return e;
+}
+
+const char *adb_embedded_conninfo(const adb_embedded *e) { return e->conninfo; }
+const char *adb_embedded_datadir(const adb_embedded *e) { return e->datadir; }
+const char *adb_embedded_logfile(const adb_embedded *e) { return e->logfile; }
+const char *adb_embedded_errmsg(const adb_embedded *e) { return e->errmsg; }
+bool adb_embedded_is_guest(const adb_embedded *e) { return e->guest; }
+
+/* ---- locating PostgreSQL ------------------------------------------------ */
+
+static const char *const pg_programs[] = { "initdb", "pg_ctl", "postgres" };
+
+static bool executable(const char *dir, const char *prog)
+{
+    char path[PATH_MAX];
+
+    return adb__fmt(path, sizeof(path), "%s/%s", dir, prog) && access(path, X_OK) == 0;
+}
+
+/* Writes the names missing from dir into buf ("initdb, pg_ctl"); returns how many. */
+static int missing_programs(const char *dir, char *buf, size_t len)
+{
+    int n = 0;
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(pg_programs) / sizeof(pg_programs[0]); i++) {
+        if (executable(dir, pg_programs[i]))
+            continue;
+        int w = snprintf(buf + used, len - used, "%s%s", n ? ", " : "", pg_programs[i]);
+        if (w > 0 && (size_t)w < len - used)
+            used += (size_t)w;
+        n++;
+    }
+    return n;
+}
+
+/* The newest /usr/lib/postgresql/<major>/bin that has every program. */
+static bool find_debian_bindir(char *out, size_t len)
+{
+    DIR *d = opendir("/usr/lib/postgresql");
+    struct dirent *de;
+    long best = -1;
+    char missing[128];
+
+    if (!d)
+        return false;
+    while ((de = readdir(d)) != NULL) {
+        long long v;
+        char dir[PATH_MAX];
+        if (!adb__parse_int(de->d_name, 1, 1000, &v) || v <= best)
+            continue;
+        if (!adb__fmt(dir, sizeof(dir), "/usr/lib/postgresql/%s/bin", de->d_name))
+            continue;
+        if (missing_programs(dir, missing, sizeof(missing)) == 0) {
+            best = (long)v;
+            adb__fmt(out, len, "%s", dir);
+        }
+    }
+    closedir(d);
+    return best >= 0;
+}
+
+static bool find_path_bindir(char *out, size_t len)
+{
+    const char *path = getenv("PATH");
+    char missing[128];
+
+    while (path && *path) {
+        const char *colon = strchr(path, ':');
+        size_t n = colon ? (size_t)(colon - path) : strlen(path);
+        char dir[PATH_MAX];
+        if (n > 0 && n < sizeof(dir)) {
+            memcpy(dir, path, n);
+            dir[n] = '\0';
+            if (missing_programs(dir, missing, sizeof(missing)) == 0) {
+                adb__fmt(out, len, "%s", dir);
+                return true;
+            }
+        }
+        path = colon ? colon + 1 : NULL;
+    }
+    return false;
+}
+
+static adb_status find_bindir(adb_embedded *e)
+{
+    char missing[128];
+
+    if (e->bindir[0])
+        return ADB_OK;
+    if (e->bindir_cfg) {
+        if (missing_programs(e->bindir_cfg, missing, sizeof(missing)) > 0) {
+            SETERR(e, "PostgreSQL server binaries not found: %s missing from AUDITDB_PG_BINDIR "
+                   "\"%s\"; install the Debian package \"postgresql\" (apt-get install "
+                   "postgresql), point AUDITDB_PG_BINDIR at the folder holding initdb, pg_ctl "
+                   "and postgres, or set AUDIT_DB_URL to use an existing server",
+                   missing, e->bindir_cfg);
+            return ADB_ERR_PG_MISSING;
+        }
+        adb__fmt(e->bindir, sizeof(e->bindir), "%s", e->bindir_cfg);
+        return ADB_OK;
+    }
+    if (find_debian_bindir(e->bindir, sizeof(e->bindir)) ||
+        find_path_bindir(e->bindir, sizeof(e->bindir)))
+        return ADB_OK;
+    SETERR(e, "PostgreSQL server binaries not found: initdb, pg_ctl and postgres are in neither "
+           "/usr/lib/postgresql/<version>/bin nor PATH; install the Debian package "
+           "\"postgresql\" (apt-get install postgresql), set AUDITDB_PG_BINDIR, or set "
+           "AUDIT_DB_URL to use an existing server");
+    return ADB_ERR_PG_MISSING;
+}
+
+/* ---- the user PostgreSQL runs as ---------------------------------------- */
+
+static adb_status resolve_user(adb_embedded *e)
+{
+    struct passwd pw, *res = NULL;
+    char buf[4096];
+    const char *names[3] = { e->user_cfg, e->user_cfg ? NULL : "postgres", "nobody" };
+
+    if (geteuid() != 0) {
+        e->drop = false;
+        return ADB_OK;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        if (!names[i])
+            continue;
+        if (getpwnam_r(names[i], &pw, buf, sizeof(buf), &res) == 0 && res) {
+            if (pw.pw_uid == 0) {
+                SETERR(e, "AUDITDB_PG_USER \"%s\" is root: PostgreSQL refuses to run as root; "
+                       "name an unprivileged user", names[i]);
+                return ADB_ERR_CONFIG;
+            }
+            e->drop = true;
+            e->run_uid = pw.pw_uid;
+            e->run_gid = pw.pw_gid;
+            adb__fmt(e->run_user, sizeof(e->run_user), "%s", names[i]);
+            return ADB_OK;
+        }
+        if (e->user_cfg) {
+            SETERR(e, "AUDITDB_PG_USER names user \"%s\", which does not exist", e->user_cfg);
+            return ADB_ERR_CONFIG;
+        }
+    }
+    SETERR(e, "running as root and no unprivileged user to run PostgreSQL as (tried postgres, "
+           "nobody); create one or set AUDITDB_PG_USER");
+    return ADB_ERR_CONFIG;
+}
+
+/* Creates dir (mode) and hands it to the PostgreSQL user. */
+static adb_status make_dir(adb_embedded *e, const char *dir, unsigned mode, bool for_pg)
+{
+    if (!adb__mkdir_p(dir, 0755)) {
+        SETERR(e, "could not create directory \"%s\": %s", dir, strerror(errno));
+        return ADB_ERR_IO;
+    }
+    if (for_pg) {
+        if (chmod(dir, mode) == -1) {
+            SETERR(e, "could not set permissions of \"%s\": %s", dir, strerror(errno));
+            return ADB_ERR_IO;
+        }
+        if (e->drop && chown(dir, e->run_uid, e->run_gid) == -1) {
+            SETERR(e, "could not give \"%s\" to user \"%s\": %s", dir, e->run_user, strerror(errno));
+            return ADB_ERR_IO;
+        }
+    }
+    return ADB_OK;
+}
+
+/* ---- running PostgreSQL programs ---------------------------------------- */
+
+/* Runs bindir/prog with argv as the PostgreSQL user, its output captured into
+ * out (the last len-1 bytes). Returns the exit status, or -1 if it could not
+ * run (out says why). */
+static int run_pg(adb_embedded *e, const char *prog, char *const argv[], char *out, size_t len)
+{
+    char path[PATH_MAX];
+    int pfd[2];
+    pid_t pid;
+    size_t used = 0;
+    int status;
+
+    out[0] = '\0';
+    if (!adb__fmt(path, sizeof(path), "%s/%s", e->bindir, prog)) {
+        adb__fmt(out, len, "path too long");
+        return -1;
+    }
+    if (pipe2(pfd, O_CLOEXEC) == -1) {
+        adb__fmt(out, len, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid = fork();
+    if (pid == -1) {
+        adb__fmt(out, len, "fork: %s", strerror(errno));
+        close(pfd[0]);
+        close(pfd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        dup2(pfd[1], 1);
+        dup2(pfd[1], 2);
+        if (e->drop) {
+            if (setgroups(0, NULL) == -1 || setgid(e->run_gid) == -1 || setuid(e->run_uid) == -1) {
+                dprintf(2, "could not switch to user \"%s\": %s\n", e->run_user, strerror(errno));
+                _exit(126);
+            }
+            if (access(e->datadir, R_OK | W_OK | X_OK) == -1) {
+                dprintf(2, "user \"%s\" cannot use \"%s\": %s (every parent folder must be "
+                        "searchable by that user: choose another AUDITDB_HOME or set "
+                        "AUDITDB_PG_USER)\n", e->run_user, e->datadir, strerror(errno));
+                _exit(126);
+            }
+        }
+        if (chdir(e->datadir) == -1 && chdir("/") == -1)
+            _exit(126);
+        execv(path, argv);
+        dprintf(2, "could not run \"%s\": %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    close(pfd[1]);
+    for (;;) {
+        char buf[1024];
+        ssize_t n = read(pfd[0], buf, sizeof(buf) < len - 1 ? sizeof(buf) : len - 1);
+        if (n == -1 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        /* keep the tail: the last lines carry the reason (n <= len - 1) */
+        if (used + (size_t)n > len - 1) {
+            size_t drop = used + (size_t)n - (len - 1);
+            memmove(out, out + drop, used - drop);
+            used -= drop;
+        }
+        memcpy(out + used, buf, (size_t)n);
+        used += (size_t)n;
+        out[used] = '\0';
+    }
+    close(pfd[0]);
+    while (waitpid(pid, &status, 0) == -1) {
+        if (errno != EINTR) {
+            adb__fmt(out, len, "waitpid: %s", strerror(errno));
+            return -1;
+        }
+    }
+    /* trim trailing newlines for messages */
+    while (used > 0 && (out[used - 1] == '\n' || out[used - 1] == '\r'))
+        out[--used] = '\0';
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* Appends the last lines of the server log to the message. */
+static void append_log_tail(adb_embedded *e)
+{
+    size_t len;
+    char *log = adb__read_file(e->logfile, 16 << 20, &len);
+    const char *tail;
+    int lines = 0;
+
+    if (!log)
+        return;
+    tail = log + len;
+    while (tail > log && lines < 6) {
+        tail--;
+        if (*tail == '\n' && tail != log + len - 1)
+            lines++;
+    }
+    if (*tail == '\n')
+        tail++;
+    size_t cur = strlen(e->errmsg);
+    if (*tail && cur < sizeof(e->errmsg) - 1)
+        snprintf(e->errmsg + cur, sizeof(e->errmsg) - cur, "; server log %s ends with: %s",
+                 e->logfile, tail);
+    free(log);
+}
+
+/* ---- ownership ---------------------------------------------------------- */
+
+static pid_t read_pid_file(const char *path)
+{
+    char *s = adb__read_file(path, 4096, NULL);
+    long long pid = 0;
+    char *nl;
+
+    if (!s)
+        return 0;
+    if ((nl = strchr(s, '\n')))
+        *nl = '\0';
+    if (!adb__parse_int(s, 1, INT32_MAX, &pid))
+        pid = 0;
+    free(s);
+    return (pid_t)pid;
+}
+
+pid_t adb_embedded_owner_pid(adb_embedded *e)
+{
+    int fd;
+    pid_t pid;
+
+    if (e->owner)
+        return 0;
+    fd = open(e->lockfile, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return 0;
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) { /* nobody holds it */
+        close(fd);
+        return 0;
+    }
+    close(fd);
+    pid = read_pid_file(e->lockfile);
+    return pid;
+}
+
+adb_status adb_embedded_acquire(adb_embedded *e, adb_embedded_mode mode)
+{
+    adb_status st;
+    char pidline[32];
+
+    if (e->owner || e->guest)
+        return ADB_OK;
+    if ((st = resolve_user(e)) != ADB_OK)
+        return st;
+    if (!adb__mkdir_p(e->home, 0755)) {
+        SETERR(e, "could not create AUDITDB_HOME \"%s\": %s", e->home, strerror(errno));
+        return ADB_ERR_IO;
+    }
+    if (strlen(e->sockdir) + strlen("/.s.PGSQL." PG_PORT ".lock") > SUN_PATH_MAX) {
+        SETERR(e, "AUDITDB_HOME \"%s\" is too long for a unix socket path (at most %d bytes "
+               "with \"/run/.s.PGSQL." PG_PORT "\"): choose a shorter AUDITDB_HOME",
+               e->home, SUN_PATH_MAX);
+        return ADB_ERR_CONFIG;
+    }
+    if (strchr(e->home, '\'') || strchr(e->home, '\\')) {
+        SETERR(e, "AUDITDB_HOME \"%s\" contains a quote or backslash, which PostgreSQL's "
+               "start command cannot carry: choose another folder", e->home);
+        return ADB_ERR_CONFIG;
+    }
+    e->lock_fd = open(e->lockfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (e->lock_fd == -1) {
+        SETERR(e, "could not open lock file \"%s\": %s", e->lockfile, strerror(errno));
+        return ADB_ERR_IO;
+    }
+    if (flock(e->lock_fd, LOCK_EX | LOCK_NB) == -1) {
+        int err = errno;
+        pid_t other = read_pid_file(e->lockfile);
+        close(e->lock_fd);
+        e->lock_fd = -1;
+        if (err != EWOULDBLOCK) {
+            SETERR(e, "could not lock \"%s\": %s", e->lockfile, strerror(err));
+            return ADB_ERR_IO;
+        }
+        if (mode == ADB_EMBEDDED_OWNER_OR_GUEST) {
+            e->guest = true;
+            return ADB_OK;
+        }
+        SETERR(e, "another auditdb process (pid %ld) owns the embedded database in \"%s\"; "
+               "stop it first, or use another AUDITDB_HOME", (long)other, e->home);
+        return ADB_ERR_LOCKED;
+    }
+    adb__fmt(pidline, sizeof(pidline), "%ld\n", (long)getpid());
+    if (ftruncate(e->lock_fd, 0) == -1 || pwrite(e->lock_fd, pidline, strlen(pidline), 0) == -1) {
+        SETERR(e, "could not write lock file \"%s\": %s", e->lockfile, strerror(errno));
+        close(e->lock_fd);
+        e->lock_fd = -1;
+        return ADB_ERR_IO;
+    }
+    e->owner = true;
+    return ADB_OK;
+}
+
+/* ---- postmaster state --------------------------------------------------- */
+
+typedef enum { PM_NONE, PM_STALE, PM_RUNNING } pm_state;
+
+static pm_state postmaster_state(adb_embedded *e, pid_t *pid_out)
+{
+    char path[PATH_MAX], comm_path[64];
+    pid_t pid;
+    char *comm;
+    bool is_pg;
+
+    *pid_out = 0;
+    adb__fmt(path, sizeof(path), "%s/postmaster.pid", e->datadir);
+    if (access(path, F_OK) == -1)
+        return PM_NONE;
+    pid = read_pid_file(path);
+    if (pid <= 0)
+        return PM_STALE;
+    if (kill(pid, 0) == -1 && errno == ESRCH)
+        return PM_STALE;
+    /* the pid may have been reused by an unrelated process */
+    adb__fmt(comm_path, sizeof(comm_path), "/proc/%ld/comm", (long)pid);
+    comm = adb__read_file(comm_path, 256, NULL);
+    is_pg = comm && strncmp(comm, "postgres", 8) == 0;
+    free(comm);
+    if (!is_pg)
+        return PM_STALE;
+    *pid_out = pid;
+    return PM_RUNNING;
+}
+
+pid_t adb_embedded_postmaster_pid(adb_embedded *e)
+{
+    pid_t pid;
+
+    return postmaster_state(e, &pid) == PM_RUNNING ? pid : 0;
+}
+
+static bool accepting(adb_embedded *e)
+{
+    char ci[PATH_MAX + 128];
+
+    adb__fmt(ci, sizeof(ci), "host=%s port=" PG_PORT " dbname=postgres user=" PG_SUPERUSER
+             " connect_timeout=2", e->sockdir);
+    return PQping(ci) == PQPING_OK;
+}
+
+bool adb_embedded_running(adb_embedded *e)
+{
+    pid_t pid;
+
+    return postmaster_state(e, &pid) == PM_RUNNING && accepting(e);
+}
+
+static adb_status wait_accepting(adb_embedded *e, int timeout_s)
+{
+    double deadline = adb__now_ms() + timeout_s * 1000.0;
+    pid_t pid;
+
+    while (adb__now_ms() < deadline) {
+        if (accepting(e))
+            return ADB_OK;
+        if (postmaster_state(e, &pid) != PM_RUNNING) {
+            SETERR(e, "the embedded PostgreSQL server in \"%s\" stopped while starting", e->datadir);
+            append_log_tail(e);
+            return ADB_ERR_PG_START;
+        }
+        adb__sleep_ms(100);
+    }
+    SETERR(e, "the embedded PostgreSQL server in \"%s\" did not accept connections within %d s",
+           e->datadir, timeout_s);
+    append_log_tail(e);
+    return ADB_ERR_TIMEOUT;
+}
+
+/* ---- initdb, start, stop ------------------------------------------------ */
+
+static adb_status init_cluster(adb_embedded *e)
+{
+    char out[2048];
+    char pgversion[PATH_MAX];
+    adb_status st;
+    int rc;
+
+    if (access(e->marker_init, F_OK) == 0)
+        return ADB_OK;
+    adb__fmt(pgversion, sizeof(pgversion), "%s/PG_VERSION", e->datadir);
+    if (access(e->datadir, F_OK) == 0) {
+        /* a data directory without our marker is an interrupted initdb:
+         * move it aside rather than delete anything */
+        DIR *d = opendir(e->datadir);
+        bool empty = true;
+        struct dirent *de;
+        while (d && (de = readdir(d)) != NULL)
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                empty = false;
+        if (d)
+            closedir(d);
+        if (!empty) {
+            char aside[PATH_MAX];
+            adb__fmt(aside, sizeof(aside), "%s.incomplete.%ld", e->datadir, (long)time(NULL));
+            if (rename(e->datadir, aside) == -1) {
+                SETERR(e, "could not move the incomplete data directory \"%s\" aside: %s",
+                       e->datadir, strerror(errno));
+                return ADB_ERR_IO;
+            }
+        }
+    }
+    if ((st = make_dir(e, e->datadir, 0700, true)) != ADB_OK)
+        return st;
+    char *argv[] = { "initdb", "-D", e->datadir, "-U", PG_SUPERUSER, "-A", "trust",
+                     "--encoding=UTF8", "--no-locale", NULL };
+    rc = run_pg(e, "initdb", argv, out, sizeof(out));
+    if (rc != 0) {
+        SETERR(e, "initdb failed in \"%s\" (exit %d): %s", e->datadir, rc, out);
+        return ADB_ERR_PG_START;
+    }
+    int fd = open(e->marker_init, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd == -1) {
+        SETERR(e, "could not create \"%s\": %s", e->marker_init, strerror(errno));
+        return ADB_ERR_IO;
+    }
+    close(fd);
+    return ADB_OK;
+}
+
+static void clear_stale(adb_embedded *e)
+{
+    char path[PATH_MAX];
+
+    adb__fmt(path, sizeof(path), "%s/postmaster.pid", e->datadir);
+    unlink(path);
+    adb__fmt(path, sizeof(path), "%s/.s.PGSQL." PG_PORT ".lock", e->sockdir);
+    pid_t sockpid = read_pid_file(path);
+    if (sockpid <= 0 || (kill(sockpid, 0) == -1 && errno == ESRCH))
+        unlink(path);
+    unlink(e->marker_detached);
+}
+
+static adb_status create_database(adb_embedded *e)
+{
+    char ci[PATH_MAX + 128];
+    PGconn *c;
+    PGresult *r;
+    adb_status st = ADB_OK;
+
+    adb__fmt(ci, sizeof(ci), "host=%s port=" PG_PORT " dbname=postgres user=" PG_SUPERUSER
+             " connect_timeout=5", e->sockdir);
+    c = PQconnectdb(ci);
+    if (PQstatus(c) != CONNECTION_OK) {
+        SETERR(e, "could not connect to the embedded server: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return ADB_ERR_DB_CONNECT;
+    }
+    r = PQexec(c, "SELECT 1 FROM pg_database WHERE datname = '" PG_DATABASE "'");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0) {
+        PQclear(r);
+        r = PQexec(c, "CREATE DATABASE " PG_DATABASE);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+            strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE) ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : "", "42P04") != 0) {
+            SETERR(e, "could not create database \"" PG_DATABASE "\": %s", PQerrorMessage(c));
+            st = ADB_ERR_DB_QUERY;
+        }
+    } else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        SETERR(e, "could not list databases: %s", PQerrorMessage(c));
+        st = ADB_ERR_DB_QUERY;
+    }
+    PQclear(r);
+    PQfinish(c);
+    return st;
+}
+
+static adb_status start_postmaster(adb_embedded *e)
+{
+    char opts[PATH_MAX + 64], out[2048];
+    int rc;
+    adb_status st;
+
+    if ((st = make_dir(e, e->sockdir, 0700, true)) != ADB_OK)
+        return st;
+    char logdir[PATH_MAX];
+    adb__fmt(logdir, sizeof(logdir), "%s/log", e->home);
+    if ((st = make_dir(e, logdir, 0700, true)) != ADB_OK)
+        return st;
+    /* pg_ctl hands -o to /bin/sh: the path is single-quoted (quotes refused earlier) */
+    adb__fmt(opts, sizeof(opts), "-c listen_addresses='' -c port=" PG_PORT
+             " -c unix_socket_directories='%s' -c unix_socket_permissions=0700", e->sockdir);
+    char ts[16];
+    adb__fmt(ts, sizeof(ts), "%d", START_TIMEOUT_S);
+    char *argv[] = { "pg_ctl", "-D", e->datadir, "-l", e->logfile, "-o", opts, "-w", "-t", ts,
+                     "-s", "start", NULL };
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = run_pg(e, "pg_ctl", argv, out, sizeof(out));
+        if (rc == 0)
+            return ADB_OK;
+        /* backends of a killed postmaster may still hold its shared memory
+         * for a moment: wait and try once more */
+        adb__sleep_ms(1000);
+        pid_t pid;
+        if (postmaster_state(e, &pid) == PM_STALE)
+            clear_stale(e);
+    }
+    SETERR(e, "could not start the embedded PostgreSQL server in \"%s\" (pg_ctl exit %d): %s",
+           e->datadir, rc, out);
+    append_log_tail(e);
+    return ADB_ERR_PG_START;
+}
+
+adb_status adb_embedded_start(adb_embedded *e)
+{
+    adb_status st;
+    pid_t pid;
+
+    if (e->guest) {
+        if (adb_embedded_running(e))
+            return ADB_OK;
+        SETERR(e, "the embedded database in \"%s\" is owned by auditdb process %ld but its "
+               "server is not running", e->home, (long)adb_embedded_owner_pid(e));
+        return ADB_ERR_LOCKED;
+    }
+    if (!e->owner) {
+        SETERR(e, "adb_embedded_start called before adb_embedded_acquire");
+        return ADB_ERR_INVALID;
+    }
+    switch (postmaster_state(e, &pid)) {
+    case PM_RUNNING: /* left by an auditdb that died, or started by `db start` */
+        if ((st = wait_accepting(e, START_TIMEOUT_S)) != ADB_OK)
+            return st;
+        break;
+    case PM_STALE:
+        clear_stale(e);
+        /* fall through */
+    case PM_NONE:
+        if ((st = find_bindir(e)) != ADB_OK || (st = init_cluster(e)) != ADB_OK)
+            return st;
+        unlink(e->marker_detached);
+        if ((st = start_postmaster(e)) != ADB_OK)
+            return st;
+        if ((st = wait_accepting(e, START_TIMEOUT_S)) != ADB_OK)
+            return st;
+        break;
+    }
+    e->started = true;
+    return create_database(e);
+}
+
+adb_status adb_embedded_detach(adb_embedded *e)
+{
+    int fd;
+
+    if (!e->started) {
+        SETERR(e, "the embedded server is not running");
+        return ADB_ERR_INVALID;
+    }
+    fd = open(e->marker_detached, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd == -1) {
+        SETERR(e, "could not create \"%s\": %s", e->marker_detached, strerror(errno));
+        return ADB_ERR_IO;
+    }
+    close(fd);
+    return ADB_OK;
+}
+
+adb_status adb_embedded_stop(adb_embedded *e)
+{
+    char out[2048];
+    pid_t pid;
+    adb_status st;
+    int rc;
+
+    if (e->guest) {
+        SETERR(e, "auditdb process %ld owns the embedded database in \"%s\"; stop that process "
+               "instead", (long)adb_embedded_owner_pid(e), e->home);
+        return ADB_ERR_LOCKED;
+    }
+    switch (postmaster_state(e, &pid)) {
+    case PM_NONE:
+        return ADB_OK;
+    case PM_STALE:
+        clear_stale(e);
+        return ADB_OK;
+    case PM_RUNNING:
+        break;
+    }
+    if ((st = resolve_user(e)) != ADB_OK || (st = find_bindir(e)) != ADB_OK)
+        return st;
+    char *argv[] = { "pg_ctl", "-D", e->datadir, "-m", "fast", "-w", "-t", "60", "-s", "stop", NULL };
+    rc = run_pg(e, "pg_ctl", argv, out, sizeof(out));
+    if (rc != 0) {
+        SETERR(e, "could not stop the embedded PostgreSQL server in \"%s\" (pg_ctl exit %d): %s",
+               e->datadir, rc, out);
+        return ADB_ERR_PG_START;
+    }
+    unlink(e->marker_detached);
+    e->started = false;
+    return ADB_OK;
+}
+
+void adb_embedded_release(adb_embedded *e)
+{
+    if (!e)
+        return;
+    /* best effort: a failure here leaves a postmaster the next owner adopts */
+    if (e->owner && e->started && access(e->marker_detached, F_OK) == -1 &&
+        adb_embedded_stop(e) != ADB_OK)
+        e->started = false;
+    e->started = false;
+    if (e->lock_fd >= 0) {
+        close(e->lock_fd);
+        e->lock_fd = -1;
+    }
+    e->owner = false;
+    e->guest = false;
+}
+
+void adb_embedded_free(adb_embedded *e)
+{
+    if (!e)
+        return;
+    adb_embedded_release(e);
+    free(e->home);
+    free(e->datadir);
+    free(e->sockdir);
+    free(e->logfile);
+    free(e->lockfile);
+    free(e->marker_init);
+    free(e->marker_detached);
+    free(e->bindir_cfg);
+    free(e->user_cfg);
+    free(e);
+}

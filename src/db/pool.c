@@ -1,0 +1,323 @@
+/*
+ * pool.c - a bounded, thread-safe pool of libpq connections.
+ *
+ * Slots hold either an idle connection, a connection lent out, or nothing.
+ * acquire() prefers an idle connection, opens a new one while under max, or
+ * waits (bounded) on a condition variable. A connection idle for longer than
+ * health_idle_ms is checked with a round trip before it is lent, so the first
+ * request after a server restart gets a fresh connection instead of an error.
+ * Connecting happens outside the lock.
+ */
+#include "auditdb.h"
+#include "../core/util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef enum { SLOT_EMPTY, SLOT_IDLE, SLOT_BUSY, SLOT_CONNECTING } slot_state;
+
+typedef struct slot {
+    PGconn *conn;
+    slot_state state;
+    double idle_since;
+} slot;
+
+struct adb_pool {
+    char *conninfo;
+    adb_pool_options opts;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    slot *slots;
+    long long acquired, reconnects, timeouts;
+    char last_error[ADB_ERRMSG_MAX];
+};
+
+void adb_pool_options_default(adb_pool_options *o)
+{
+    o->min = 2;
+    o->max = 10;
+    o->acquire_timeout_ms = 5000;
+    o->connect_timeout_s = 5;
+    o->health_idle_ms = 5000;
+}
+
+/* Connects outside the lock. On failure returns NULL and fills errbuf. */
+static PGconn *connect_one(adb_pool *p, char *errbuf, size_t errlen)
+{
+    char timeout[16];
+    const char *keys[] = { "connect_timeout", "application_name", "dbname", NULL };
+    const char *vals[] = { timeout, "auditdb", p->conninfo, NULL };
+    PGconn *c;
+
+    /* keywords before dbname are defaults the conninfo may override */
+    adb__fmt(timeout, sizeof(timeout), "%d", p->opts.connect_timeout_s);
+    c = PQconnectdbParams(keys, vals, 1);
+    if (!c) {
+        adb__fmt(errbuf, errlen, "could not connect to the database: out of memory");
+        return NULL;
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+        const char *m = PQerrorMessage(c);
+        size_t n = strlen(m);
+        while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+            n--;
+        adb__fmt(errbuf, errlen, "could not connect to the database: %.*s", (int)n, m);
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* true when c answers a round trip. */
+static bool alive(PGconn *c)
+{
+    PGresult *r;
+    bool ok;
+
+    if (PQstatus(c) != CONNECTION_OK)
+        return false;
+    r = PQexec(c, "");
+    ok = r && PQresultStatus(r) == PGRES_EMPTY_QUERY;
+    PQclear(r);
+    return ok;
+}
+
+static void set_last_error(adb_pool *p, const char *msg)
+{
+    pthread_mutex_lock(&p->mu);
+    adb__fmt(p->last_error, sizeof(p->last_error), "%s", msg);
+    pthread_mutex_unlock(&p->mu);
+}
+
+adb_status adb_pool_open(const char *conninfo, const adb_pool_options *opts, adb_pool **out,
+                         char *errbuf, size_t errlen)
+{
+    adb_pool *p;
+    adb_pool_options o;
+
+    *out = NULL;
+    if (opts)
+        o = *opts;
+    else
+        adb_pool_options_default(&o);
+    if (o.max < 1 || o.min < 0 || o.min > o.max) {
+        adb__fmt(errbuf, errlen, "invalid pool size: min %d, max %d", o.min, o.max);
+        return ADB_ERR_INVALID;
+    }
+    p = calloc(1, sizeof(*p));
+    if (!p || !(p->conninfo = strdup(conninfo)) ||
+        !(p->slots = calloc((size_t)o.max, sizeof(slot)))) {
+        if (p)
+            free(p->conninfo);
+        free(p);
+        adb__fmt(errbuf, errlen, "out of memory");
+        return ADB_ERR_NOMEM;
+    }
+    p->opts = o;
+    pthread_mutex_init(&p->mu, NULL);
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&p->cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    for (int i = 0; i < o.min; i++) {
+        PGconn *c = connect_one(p, errbuf, errlen);
+        if (!c) {
+            adb_pool_close(p);
+            return ADB_ERR_DB_CONNECT;
+        }
+        p->slots[i].conn = c;
+        p->slots[i].state = SLOT_IDLE;
+        p->slots[i].idle_since = adb__now_ms();
+    }
+    /* a pool with min 0 still proves the database is reachable */
+    if (o.min == 0) {
+        PGconn *c = connect_one(p, errbuf, errlen);
+        if (!c) {
+            adb_pool_close(p);
+            return ADB_ERR_DB_CONNECT;
+        }
+        PQfinish(c);
+    }
+    *out = p;
+    return ADB_OK;
+}
+
+static int find_slot(adb_pool *p, slot_state state)
+{
+    for (int i = 0; i < p->opts.max; i++)
+        if (p->slots[i].state == state)
+            return i;
+    return -1;
+}
+
+PGconn *adb_pool_acquire(adb_pool *p, adb_status *st, char *errbuf, size_t errlen)
+{
+    struct timespec deadline;
+    char localerr[ADB_ERRMSG_MAX];
+
+    if (!errbuf) {
+        errbuf = localerr;
+        errlen = sizeof(localerr);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += p->opts.acquire_timeout_ms / 1000;
+    deadline.tv_nsec += (long)(p->opts.acquire_timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        int i = find_slot(p, SLOT_IDLE);
+        if (i >= 0) {
+            slot *s = &p->slots[i];
+            bool check = adb__now_ms() - s->idle_since > p->opts.health_idle_ms;
+            s->state = SLOT_BUSY;
+            p->acquired++;
+            pthread_mutex_unlock(&p->mu);
+            if (!check || alive(s->conn))
+                return s->conn;
+            /* the server went away (restart, failover): replace it */
+            PQfinish(s->conn);
+            s->conn = connect_one(p, errbuf, errlen);
+            pthread_mutex_lock(&p->mu);
+            p->reconnects++;
+            if (s->conn) {
+                pthread_mutex_unlock(&p->mu);
+                return s->conn;
+            }
+            s->state = SLOT_EMPTY;
+            adb__fmt(p->last_error, sizeof(p->last_error), "%s", errbuf);
+            pthread_cond_signal(&p->cv);
+            pthread_mutex_unlock(&p->mu);
+            *st = ADB_ERR_DB_CONNECT;
+            return NULL;
+        }
+        i = find_slot(p, SLOT_EMPTY);
+        if (i >= 0) {
+            slot *s = &p->slots[i];
+            s->state = SLOT_CONNECTING;
+            pthread_mutex_unlock(&p->mu);
+            PGconn *c = connect_one(p, errbuf, errlen);
+            pthread_mutex_lock(&p->mu);
+            if (c) {
+                s->conn = c;
+                s->state = SLOT_BUSY;
+                p->acquired++;
+                pthread_mutex_unlock(&p->mu);
+                return c;
+            }
+            s->state = SLOT_EMPTY;
+            adb__fmt(p->last_error, sizeof(p->last_error), "%s", errbuf);
+            pthread_cond_signal(&p->cv);
+            pthread_mutex_unlock(&p->mu);
+            *st = ADB_ERR_DB_CONNECT;
+            return NULL;
+        }
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &deadline) == ETIMEDOUT) {
+            p->timeouts++;
+            pthread_mutex_unlock(&p->mu);
+            adb__fmt(errbuf, errlen, "no database connection became free within %d ms "
+                     "(AUDIT_DB_POOL_MAX is %d)", p->opts.acquire_timeout_ms, p->opts.max);
+            *st = ADB_ERR_BUSY;
+            return NULL;
+        }
+    }
+}
+
+void adb_pool_release(adb_pool *p, PGconn *conn)
+{
+    bool reuse;
+
+    if (!conn)
+        return;
+    reuse = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->opts.max; i++) {
+        slot *s = &p->slots[i];
+        if (s->conn != conn)
+            continue;
+        if (reuse) {
+            s->state = SLOT_IDLE;
+            s->idle_since = adb__now_ms();
+        } else {
+            PQfinish(conn);
+            s->conn = NULL;
+            s->state = SLOT_EMPTY;
+            p->reconnects++;
+        }
+        break;
+    }
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+adb_status adb_pool_ping(adb_pool *p, double *latency_ms, char *errbuf, size_t errlen)
+{
+    adb_status st = ADB_OK;
+
+    /* a second attempt gets a fresh connection if the first found a dead one */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        PGconn *c = adb_pool_acquire(p, &st, errbuf, errlen);
+        double t0;
+        PGresult *r;
+        bool broken;
+
+        if (!c)
+            return st;
+        t0 = adb__now_ms();
+        r = PQexec(c, "SELECT 1");
+        st = ADB_OK;
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            adb__fmt(errbuf, errlen, "database did not answer: %s", PQerrorMessage(c));
+            set_last_error(p, errbuf);
+            st = PQstatus(c) == CONNECTION_OK ? ADB_ERR_DB_QUERY : ADB_ERR_DB_CONNECT;
+        }
+        if (latency_ms)
+            *latency_ms = adb__now_ms() - t0;
+        PQclear(r);
+        broken = PQstatus(c) != CONNECTION_OK;
+        adb_pool_release(p, c);
+        if (!broken)
+            break;
+    }
+    return st;
+}
+
+void adb_pool_get_stats(adb_pool *p, adb_pool_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->opts.max; i++) {
+        if (p->slots[i].state == SLOT_IDLE || p->slots[i].state == SLOT_BUSY)
+            out->open++;
+        if (p->slots[i].state == SLOT_IDLE)
+            out->idle++;
+    }
+    out->max = p->opts.max;
+    out->acquired = p->acquired;
+    out->reconnects = p->reconnects;
+    out->timeouts = p->timeouts;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void adb_pool_close(adb_pool *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->opts.max; i++)
+        if (p->slots[i].conn)
+            PQfinish(p->slots[i].conn);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p->slots);
+    free(p->conninfo);
+    free(p);
+}

@@ -1,0 +1,282 @@
+/*
+ * server.c - libmicrohttpd setup, per-request context, request ids, JSON
+ * responses and the access log. Route handlers live in routes.c.
+ */
+#include "server.h"
+#include "http.h"
+#include "../core/util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+struct adb_server {
+    struct MHD_Daemon *daemon;
+    adb_server_options opts;
+    adb_http_state state;
+    char address[300];
+    pthread_mutex_t log_mu;
+};
+
+/* Accepts a caller's X-Request-Id when it is short and plain, else makes one. */
+static void request_id(struct MHD_Connection *conn, char out[ADB_REQUEST_ID_MAX])
+{
+    const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    unsigned char rnd[12];
+
+    if (given) {
+        size_t n = strlen(given);
+        bool plain = n > 0 && n < ADB_REQUEST_ID_MAX;
+        for (size_t i = 0; plain && i < n; i++) {
+            char c = given[i];
+            plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+        }
+        if (plain) {
+            memcpy(out, given, n + 1);
+            return;
+        }
+    }
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+        memset(rnd, 0, sizeof(rnd));
+    adb__hex(rnd, sizeof(rnd), out);
+}
+
+enum MHD_Result adb_http_send_json(adb_http_request *req, unsigned status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    struct MHD_Response *resp;
+    enum MHD_Result r;
+
+    json_decref(body);
+    if (!text)
+        text = strdup("{\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"out of memory\"}}");
+    if (!text)
+        return MHD_NO;
+    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    req->status = status;
+    r = MHD_queue_response(req->conn, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+enum MHD_Result adb_http_send_error(adb_http_request *req, unsigned status, const char *code,
+                                    const char *message, json_t *details)
+{
+    json_t *err = json_pack("{s:s, s:s, s:o, s:s}", "code", code, "message", message, "details",
+                            details ? details : json_object(), "requestId", req->request_id);
+    return adb_http_send_json(req, status, json_pack("{s:o}", "error", err));
+}
+
+void adb_http_iso_now(char out[40])
+{
+    struct timespec ts;
+    struct tm tm;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 40 - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+}
+
+static void log_request(adb_server *s, adb_http_request *req)
+{
+    char ts[40];
+    json_t *line;
+    char *text;
+
+    if (!s->opts.access_log)
+        return;
+    adb_http_iso_now(ts);
+    /* method, path and status only: never headers, bodies or query strings */
+    line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f}", "ts", ts, "level", "info",
+                     "requestId", req->request_id, "method", req->method, "path", req->path,
+                     "status", (int)req->status, "durationMs",
+                     adb__now_ms() - req->started_ms);
+    text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    json_decref(line);
+    if (!text)
+        return;
+    pthread_mutex_lock(&s->log_mu);
+    fprintf(s->opts.access_log, "%s\n", text);
+    fflush(s->opts.access_log);
+    pthread_mutex_unlock(&s->log_mu);
+    free(text);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    adb_server *s = cls;
+    adb_http_request *req = *con_cls;
+
+    (void)conn;
+    (void)toe;
+    if (!req)
+        return;
+    log_request(s, req);
+    free(req->path);
+    free(req->method);
+    free(req);
+    *con_cls = NULL;
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **con_cls)
+{
+    adb_server *s = cls;
+    adb_http_request *req = *con_cls;
+
+    (void)version;
+    (void)upload_data;
+    if (!req) {
+        req = calloc(1, sizeof(*req));
+        if (!req)
+            return MHD_NO;
+        req->conn = conn;
+        req->state = &s->state;
+        req->started_ms = adb__now_ms();
+        req->path = strdup(url);
+        req->method = strdup(method);
+        if (!req->path || !req->method) {
+            free(req->path);
+            free(req->method);
+            free(req);
+            return MHD_NO;
+        }
+        request_id(conn, req->request_id);
+        *con_cls = req;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        /* no route of this server takes a body yet: drain and refuse below */
+        req->has_body = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return adb_http_dispatch(req);
+}
+
+/* Splits "host:port" / "[v6]:port" and resolves it. */
+static bool resolve_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
+                           char *errbuf, size_t errlen)
+{
+    char host[256], port[16];
+    const char *colon;
+    struct addrinfo hints, *res = NULL;
+    int rc;
+
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':' || (size_t)(close - listen - 1) >= sizeof(host))
+            goto bad;
+        memcpy(host, listen + 1, (size_t)(close - listen - 1));
+        host[close - listen - 1] = '\0';
+        colon = close + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon || (size_t)(colon - listen) >= sizeof(host))
+            goto bad;
+        memcpy(host, listen, (size_t)(colon - listen));
+        host[colon - listen] = '\0';
+    }
+    long long p;
+    if (!adb__parse_int(colon + 1, 0, 65535, &p))
+        goto bad;
+    adb__fmt(port, sizeof(port), "%lld", p);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        adb__fmt(errbuf, errlen, "could not resolve AUDITDB_LISTEN host \"%s\": %s", host,
+                 gai_strerror(rc));
+        return false;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return true;
+bad:
+    adb__fmt(errbuf, errlen, "invalid AUDITDB_LISTEN \"%s\" (expected host:port, e.g. "
+             "127.0.0.1:8080 or [::1]:8080)", listen);
+    return false;
+}
+
+adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t errlen)
+{
+    adb_server *s;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    const union MHD_DaemonInfo *info;
+
+    if (!resolve_listen(o->listen, &ss, &sslen, errbuf, errlen))
+        return NULL;
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        adb__fmt(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    s->opts = *o;
+    s->state.pool = o->pool;
+    s->state.embedded = o->embedded;
+    s->state.migrations = o->migrations;
+    s->state.started_ms = adb__now_ms();
+    pthread_mutex_init(&s->log_mu, NULL);
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, access_handler, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(o->threads > 0 ? o->threads : 4),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->connection_timeout_s > 0 ? o->connection_timeout_s : 30),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(o->max_connections > 0 ? o->max_connections : 1000),
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+        MHD_OPTION_END);
+    if (!s->daemon) {
+        adb__fmt(errbuf, errlen, "could not listen on %s: %s", o->listen,
+                 errno ? strerror(errno) : "libmicrohttpd refused to start");
+        pthread_mutex_destroy(&s->log_mu);
+        free(s);
+        return NULL;
+    }
+    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    {
+        char host[INET6_ADDRSTRLEN] = "?";
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+        else if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+        adb__fmt(s->address, sizeof(s->address), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+                 host, info ? (unsigned)info->port : 0u);
+    }
+    return s;
+}
+
+const char *adb_server_address(const adb_server *s)
+{
+    return s->address;
+}
+
+void adb_server_stop(adb_server *s)
+{
+    if (!s)
+        return;
+    MHD_stop_daemon(s->daemon);
+    pthread_mutex_destroy(&s->log_mu);
+    free(s);
+}

@@ -1,0 +1,36 @@
+/*
+ * server.h - the HTTP front of `auditdb serve` (libmicrohttpd).
+ *
+ * Requests are dispatched through the route table in routes.c. The server
+ * owns nothing it is given: the pool and the state outlive it.
+ */
+#ifndef ADB_HTTP_SERVER_H
+#define ADB_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "auditdb.h"
+
+typedef struct adb_server adb_server;
+
+typedef struct adb_server_options {
+    const char *listen;       /* "host:port" */
+    int threads;              /* worker threads */
+    int connection_timeout_s; /* idle connections are closed after this */
+    int max_connections;
+    adb_pool *pool;
+    bool embedded;            /* database mode, for /health */
+    const adb_migration_set *migrations; /* for /ready */
+    FILE *access_log;         /* one JSON line per request; NULL: none */
+} adb_server_options;
+
+/* Starts listening. On failure returns NULL with the reason in errbuf. */
+adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t errlen);
+
+/* The address actually bound ("127.0.0.1:8080"), owned by s. */
+const char *adb_server_address(const adb_server *s);
+
+/* Stops accepting, finishes requests in flight and frees s. Accepts NULL. */
+void adb_server_stop(adb_server *s);
+
+#endif

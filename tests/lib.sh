@@ -1,0 +1,81 @@
+# lib.sh - helpers for the shell tests: results as "ok - name" / "not ok -
+# name" lines that tests/run.sh counts, a fresh database per test, an
+# auditdb serve on a free port, and HTTP through curl.
+#
+# The runner exports AUDITDB_BIN (the binary under test), ADMIN_URL (conninfo
+# of the throwaway cluster) and TEST_TMP (a scratch folder for this file).
+
+set -u
+FAILED=0
+
+ok() { echo "ok - $1"; }
+not_ok() { echo "not ok - $1"; FAILED=$((FAILED + 1)); }
+diag() { printf '%s\n' "$@" | sed 's/^/#   /'; }
+
+# check NAME CMD...: ok when CMD succeeds
+check() {
+    name=$1; shift
+    if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+
+# expect_eq NAME EXPECTED ACTUAL
+expect_eq() {
+    if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1"; diag "expected: $2" "actual:   $3"; fi
+}
+
+# expect_match NAME PATTERN TEXT (grep -E)
+expect_match() {
+    if printf '%s' "$3" | grep -Eq -- "$2"; then ok "$1"; else not_ok "$1"; diag "pattern: $2" "text:    $3"; fi
+}
+
+# fresh_db NAME: a new empty database on the runner's cluster; sets AUDIT_DB_URL
+fresh_db() {
+    psql "$ADMIN_URL" -qAt -v ON_ERROR_STOP=1 \
+        -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" -c "CREATE DATABASE \"$1\"" >/dev/null
+    export AUDIT_DB_URL="$ADMIN_URL dbname=$1"
+}
+
+# sql QUERY: runs QUERY on AUDIT_DB_URL, unaligned, tuples only
+sql() { psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_serve LOG [ARGS...]: starts auditdb serve in the background on a free
+# port; sets SERVE_PID and BASE_URL; waits until /live answers.
+start_serve() {
+    log=$1; shift
+    port=$(free_port)
+    "$AUDITDB_BIN" serve --listen "127.0.0.1:$port" "$@" >"$log.out" 2>"$log" &
+    SERVE_PID=$!
+    BASE_URL="http://127.0.0.1:$port"
+    i=0
+    while [ $i -lt 300 ]; do
+        if curl -fs -o /dev/null "$BASE_URL/live"; then return 0; fi
+        if ! kill -0 "$SERVE_PID" 2>/dev/null; then return 1; fi
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
+
+# stop_serve [SIGNAL]: stops SERVE_PID and waits for it; returns its exit code
+stop_serve() {
+    kill -"${1:-TERM}" "$SERVE_PID" 2>/dev/null
+    wait "$SERVE_PID"
+}
+
+# http METHOD PATH [CURL ARGS...]: sets HTTP_STATUS and HTTP_BODY
+http() {
+    method=$1; path=$2; shift 2
+    out=$(curl -s -X "$method" -w '\n%{http_code}' "$@" "$BASE_URL$path")
+    HTTP_STATUS=${out##*
+}
+    HTTP_BODY=${out%
+*}
+}
+
+# json FILTER: reads JSON on stdin, prints python's repr-free value
+json() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1],{"d":d}); print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$1"; }
+
+finish() { exit $((FAILED > 0)); }

@@ -1,0 +1,154 @@
+/*
+ * test_pool.c - the connection pool: bounds, waiting, unreachable servers,
+ * and reconnecting after the server restarts (on a private embedded cluster).
+ */
+#include "t.h"
+#include "auditdb.h"
+#include "core/util.h"
+
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void acquire_release_and_bound(void)
+{
+    adb_pool *p = NULL;
+    adb_pool_options o;
+    char err[ADB_ERRMSG_MAX];
+    adb_status st;
+    adb_pool_stats s;
+
+    adb_pool_options_default(&o);
+    o.min = 1;
+    o.max = 2;
+    o.acquire_timeout_ms = 200;
+    REQUIRE(adb_pool_open(t_admin_conninfo(), &o, &p, err, sizeof(err)) == ADB_OK);
+    adb_pool_get_stats(p, &s);
+    CHECK(s.open == 1 && s.idle == 1 && s.max == 2);
+    PGconn *a = adb_pool_acquire(p, &st, err, sizeof(err));
+    PGconn *b = adb_pool_acquire(p, &st, err, sizeof(err));
+    CHECK(a && b && a != b);
+    double t0 = adb__now_ms();
+    PGconn *c = adb_pool_acquire(p, &st, err, sizeof(err));
+    double waited = adb__now_ms() - t0;
+    CHECK(c == NULL && st == ADB_ERR_BUSY);
+    CHECK_MSG(waited >= 150 && waited < 5000, "waited %.0f ms", waited);
+    CHECK(strstr(err, "AUDIT_DB_POOL_MAX is 2") != NULL);
+    adb_pool_release(p, a);
+    c = adb_pool_acquire(p, &st, err, sizeof(err));
+    CHECK(c == a);
+    /* a connection left inside a transaction is not reused */
+    PQclear(PQexec(c, "BEGIN"));
+    adb_pool_release(p, c);
+    adb_pool_release(p, b);
+    adb_pool_get_stats(p, &s);
+    CHECK(s.open == 1 && s.timeouts == 1 && s.reconnects == 1);
+    adb_pool_close(p);
+}
+
+typedef struct waiter {
+    adb_pool *p;
+    PGconn *got;
+} waiter;
+
+static void *wait_for_conn(void *arg)
+{
+    waiter *w = arg;
+    adb_status st;
+    w->got = adb_pool_acquire(w->p, &st, NULL, 0);
+    return NULL;
+}
+
+static void waiter_gets_released_connection(void)
+{
+    adb_pool *p = NULL;
+    adb_pool_options o;
+    char err[ADB_ERRMSG_MAX];
+    adb_status st;
+    pthread_t th;
+
+    adb_pool_options_default(&o);
+    o.min = 1;
+    o.max = 1;
+    o.acquire_timeout_ms = 5000;
+    REQUIRE(adb_pool_open(t_admin_conninfo(), &o, &p, err, sizeof(err)) == ADB_OK);
+    PGconn *a = adb_pool_acquire(p, &st, err, sizeof(err));
+    REQUIRE(a);
+    waiter w = { p, NULL };
+    pthread_create(&th, NULL, wait_for_conn, &w);
+    adb__sleep_ms(100);
+    adb_pool_release(p, a);
+    pthread_join(th, NULL);
+    CHECK(w.got == a);
+    adb_pool_release(p, w.got);
+    adb_pool_close(p);
+}
+
+static void unreachable_fails_fast_and_clearly(void)
+{
+    adb_pool *p = NULL;
+    adb_pool_options o;
+    char err[ADB_ERRMSG_MAX];
+
+    adb_pool_options_default(&o);
+    o.connect_timeout_s = 2;
+    double t0 = adb__now_ms();
+    CHECK(adb_pool_open("host=/nonexistent/socketdir port=5432 dbname=x", &o, &p, err,
+                        sizeof(err)) == ADB_ERR_DB_CONNECT);
+    CHECK(p == NULL);
+    CHECK_MSG(strstr(err, "could not connect to the database") != NULL, "%s", err);
+    CHECK(strstr(err, "/nonexistent/socketdir") != NULL);
+    /* a TCP port nobody listens on */
+    CHECK(adb_pool_open("postgresql://127.0.0.1:1/x", &o, &p, err, sizeof(err)) == ADB_ERR_DB_CONNECT);
+    CHECK(adb__now_ms() - t0 < 5000);
+}
+
+static void reconnects_after_server_restart(void)
+{
+    char home[] = "/tmp/adb-pool-XXXXXX";
+    adb_embedded *e;
+    adb_pool *p = NULL;
+    adb_pool_options o;
+    char err[ADB_ERRMSG_MAX];
+    double ms;
+
+    REQUIRE(mkdtemp(home));
+    REQUIRE(chmod(home, 0755) == 0);
+    e = adb_embedded_new(home, getenv("AUDITDB_PG_BINDIR"), NULL);
+    REQUIRE(e);
+    CHECK_MSG(adb_embedded_acquire(e, ADB_EMBEDDED_OWNER) == ADB_OK, "%s", adb_embedded_errmsg(e));
+    if (adb_embedded_start(e) != ADB_OK) {
+        CHECK_MSG(false, "%s", adb_embedded_errmsg(e));
+        adb_embedded_free(e);
+        return;
+    }
+    adb_pool_options_default(&o);
+    o.min = 2;
+    o.health_idle_ms = 0; /* check every idle connection before lending it */
+    CHECK(adb_pool_open(adb_embedded_conninfo(e), &o, &p, err, sizeof(err)) == ADB_OK);
+    if (p) {
+        CHECK(adb_pool_ping(p, &ms, err, sizeof(err)) == ADB_OK);
+        CHECK(adb_embedded_stop(e) == ADB_OK);
+        CHECK(adb_pool_ping(p, &ms, err, sizeof(err)) == ADB_ERR_DB_CONNECT);
+        CHECK_MSG(strstr(err, "could not connect") != NULL, "%s", err);
+        CHECK(adb_embedded_start(e) == ADB_OK);
+        CHECK_MSG(adb_pool_ping(p, &ms, err, sizeof(err)) == ADB_OK, "%s", err);
+        adb_pool_stats s;
+        adb_pool_get_stats(p, &s);
+        CHECK(s.reconnects >= 1);
+        adb_pool_close(p);
+    }
+    adb_embedded_free(e); /* stops the cluster */
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
+    CHECK(system(cmd) == 0);
+}
+
+int main(void)
+{
+    RUN(acquire_release_and_bound);
+    RUN(waiter_gets_released_connection);
+    RUN(unreachable_fails_fast_and_clearly);
+    RUN(reconnects_after_server_restart);
+    return t_done();
+}
