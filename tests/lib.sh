@@ -30,7 +30,7 @@ expect_match() {
 
 # fresh_db NAME: a new empty database on the runner's cluster; sets AUDIT_DB_URL
 fresh_db() {
-    psql "$ADMIN_URL" -qAt -v ON_ERROR_STOP=1 \
+    psql "$ADMIN_URL" -qAtX -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
         -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" -c "CREATE DATABASE \"$1\"" >/dev/null
     export AUDIT_DB_URL="$ADMIN_URL dbname=$1"
 }
@@ -77,5 +77,8 @@ http() {
 
 # json FILTER: reads JSON on stdin, prints python's repr-free value
 json() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1],{"d":d}); print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$1"; }
+
+# jbody FILTER: json FILTER applied to the last HTTP_BODY
+jbody() { printf '%s' "$HTTP_BODY" | json "$1"; }
 
 finish() { exit $((FAILED > 0)); }

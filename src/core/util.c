@@ -177,3 +177,22 @@ void adb__sha256_hex(const void *data, size_t len, char out[65])
     }
     adb__hex(md, 32, out);
 }
+
+char *adb__oneline(char *s)
+{
+    char *w = s;
+    bool space = false;
+
+    for (const char *r = s; *r; r++) {
+        if (*r == '\n' || *r == '\r' || *r == '\t' || *r == ' ') {
+            space = w != s;
+            continue;
+        }
+        if (space)
+            *w++ = ' ';
+        space = false;
+        *w++ = *r;
+    }
+    *w = '\0';
+    return s;
+}

@@ -35,6 +35,10 @@ bool adb__mkdir_p(const char *path, unsigned mode);
  * buffer; NULL with errno set on failure (EFBIG if larger than max). */
 char *adb__read_file(const char *path, size_t max, size_t *len);
 
+/* Folds a multi-line message (libpq's) into one line in place: newlines and
+ * tabs become single spaces, trailing space is dropped. Returns s. */
+char *adb__oneline(char *s);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void adb__hex(const unsigned char *in, size_t n, char *out);
 

@@ -453,28 +453,40 @@ adb_status adb_embedded_acquire(adb_embedded *e, adb_embedded_mode mode)
 
 typedef enum { PM_NONE, PM_STALE, PM_RUNNING } pm_state;
 
+/* true when pid is a live (not zombie) postgres process. A pid from a pid
+ * file may have been reused by an unrelated process, or belong to a killed
+ * postmaster not yet reaped: /proc/PID/stat reads "PID (comm) STATE ...". */
+static bool live_postgres(pid_t pid)
+{
+    char path[64];
+    char *stat;
+    const char *open_paren, *close_paren;
+    bool ok;
+
+    if (pid <= 0 || (kill(pid, 0) == -1 && errno == ESRCH))
+        return false;
+    adb__fmt(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    if (!(stat = adb__read_file(path, 4096, NULL)))
+        return false;
+    open_paren = strchr(stat, '(');
+    close_paren = strrchr(stat, ')');
+    ok = open_paren && close_paren && strncmp(open_paren + 1, "postgres", 8) == 0 &&
+         close_paren[1] == ' ' && close_paren[2] != 'Z' && close_paren[2] != 'X';
+    free(stat);
+    return ok;
+}
+
 static pm_state postmaster_state(adb_embedded *e, pid_t *pid_out)
 {
-    char path[PATH_MAX], comm_path[64];
+    char path[PATH_MAX];
     pid_t pid;
-    char *comm;
-    bool is_pg;
 
     *pid_out = 0;
     adb__fmt(path, sizeof(path), "%s/postmaster.pid", e->datadir);
     if (access(path, F_OK) == -1)
         return PM_NONE;
     pid = read_pid_file(path);
-    if (pid <= 0)
-        return PM_STALE;
-    if (kill(pid, 0) == -1 && errno == ESRCH)
-        return PM_STALE;
-    /* the pid may have been reused by an unrelated process */
-    adb__fmt(comm_path, sizeof(comm_path), "/proc/%ld/comm", (long)pid);
-    comm = adb__read_file(comm_path, 256, NULL);
-    is_pg = comm && strncmp(comm, "postgres", 8) == 0;
-    free(comm);
-    if (!is_pg)
+    if (!live_postgres(pid))
         return PM_STALE;
     *pid_out = pid;
     return PM_RUNNING;
@@ -582,8 +594,7 @@ static void clear_stale(adb_embedded *e)
     adb__fmt(path, sizeof(path), "%s/postmaster.pid", e->datadir);
     unlink(path);
     adb__fmt(path, sizeof(path), "%s/.s.PGSQL." PG_PORT ".lock", e->sockdir);
-    pid_t sockpid = read_pid_file(path);
-    if (sockpid <= 0 || (kill(sockpid, 0) == -1 && errno == ESRCH))
+    if (!live_postgres(read_pid_file(path)))
         unlink(path);
     unlink(e->marker_detached);
 }

@@ -60,11 +60,8 @@ static PGconn *connect_one(adb_pool *p, char *errbuf, size_t errlen)
         return NULL;
     }
     if (PQstatus(c) != CONNECTION_OK) {
-        const char *m = PQerrorMessage(c);
-        size_t n = strlen(m);
-        while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
-            n--;
-        adb__fmt(errbuf, errlen, "could not connect to the database: %.*s", (int)n, m);
+        adb__fmt(errbuf, errlen, "could not connect to the database: %s", PQerrorMessage(c));
+        adb__oneline(errbuf);
         PQfinish(c);
         return NULL;
     }
@@ -277,6 +274,7 @@ adb_status adb_pool_ping(adb_pool *p, double *latency_ms, char *errbuf, size_t e
         st = ADB_OK;
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             adb__fmt(errbuf, errlen, "database did not answer: %s", PQerrorMessage(c));
+            adb__oneline(errbuf);
             set_last_error(p, errbuf);
             st = PQstatus(c) == CONNECTION_OK ? ADB_ERR_DB_QUERY : ADB_ERR_DB_CONNECT;
         }

@@ -88,6 +88,8 @@ static inline bool t_fresh_db(const char *name, char *out, size_t len)
     char sql[256];
     bool ok = PQstatus(c) == CONNECTION_OK;
 
+    if (ok)
+        PQclear(PQexec(c, "SET client_min_messages = warning"));
     for (int i = 0; ok && i < 2; i++) {
         snprintf(sql, sizeof(sql), i == 0 ? "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)"
                                           : "CREATE DATABASE \"%s\"", name);
