@@ -3,10 +3,12 @@
 # those that are missing. Says which it installs; does nothing when all are
 # present; stops with a clear message when it cannot install.
 #
-# usage: scripts/deps.sh [build|run|test]   (default: test, the superset)
+# usage: scripts/deps.sh [build|run|test] [EXTRA-PACKAGE...]
+#        (default set: test, the superset)
 set -eu
 
 what=${1:-test}
+[ $# -gt 0 ] && shift
 
 build_pkgs="gcc make pkg-config libc6-dev libpq-dev libssl-dev libmicrohttpd-dev
 libjansson-dev libcurl4-openssl-dev libhiredis-dev libzstd-dev"
@@ -19,6 +21,7 @@ run) want="$build_pkgs $run_pkgs" ;;
 test) want="$build_pkgs $run_pkgs $test_pkgs" ;;
 *) echo "deps.sh: unknown set \"$what\" (expected build, run or test)" >&2; exit 2 ;;
 esac
+want="$want $*"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps.sh: dpkg-query not found: this script installs Debian packages;" >&2
