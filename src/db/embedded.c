@@ -251,7 +251,7 @@ static adb_status make_dir(adb_embedded *e, const char *dir, unsigned mode, bool
 /* Runs bindir/prog with argv as the PostgreSQL user, its output captured into
  * out (the last len-1 bytes). Returns the exit status, or -1 if it could not
  * run (out says why). */
-static int run_pg(adb_embedded *e, const char *prog, char *const argv[], char *out, size_t len)
+static int run_pg(adb_embedded *e, const char *prog, char *argv[], char *out, size_t len)
 {
     char path[PATH_MAX];
     int pfd[2];
@@ -295,6 +295,9 @@ static int run_pg(adb_embedded *e, const char *prog, char *const argv[], char *o
         }
         if (chdir(e->datadir) == -1 && chdir("/") == -1)
             _exit(126);
+        /* argv[0] must be the full path: initdb and pg_ctl find their
+         * sibling programs (postgres) from it, and search PATH without it */
+        argv[0] = path;
         execv(path, argv);
         dprintf(2, "could not run \"%s\": %s\n", path, strerror(errno));
         _exit(127);

@@ -90,6 +90,12 @@ expect_eq "db stop exits 0" 0 "$rc"
 out=$("$AUDITDB_BIN" db status); rc=$?
 expect_eq "db status after db stop: exit 3" 3 "$rc"
 
+# a stock PATH: the server programs live only in /usr/lib/postgresql/N/bin
+out=$(AUDITDB_HOME="$TEST_TMP/h3" env PATH=/usr/bin:/bin "$AUDITDB_BIN" db start 2>&1); rc=$?
+expect_eq "db start with a stock PATH (no server programs on it)" 0 "$rc"
+[ "$rc" -eq 0 ] || diag "$out"
+AUDITDB_HOME="$TEST_TMP/h3" env PATH=/usr/bin:/bin "$AUDITDB_BIN" db stop >/dev/null 2>&1
+
 # PostgreSQL server binaries missing
 mkdir -p "$TEST_TMP/emptybin" "$TEST_TMP/partbin"
 ln -sf "$(ls -d /usr/lib/postgresql/*/bin | tail -n 1)/initdb" "$TEST_TMP/partbin/initdb"
