@@ -29,7 +29,7 @@ CFLAGS   += $(CSTD) $(WARN) $(OPT) -fPIC -Iinclude $(PKG_CFLAGS) -MMD -MP
 LDFLAGS  += $(filter -fsanitize=%,$(OPT))
 LIBS     := $(PKG_LIBS) -lpthread
 
-LIB_SRC  := $(wildcard src/core/*.c src/db/*.c)
+LIB_SRC  := $(wildcard src/core/*.c src/db/*.c src/event/*.c src/integrity/*.c src/writer/*.c)
 APP_SRC  := $(wildcard src/cli/*.c src/http/*.c)
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 GEN_MIG  := $(BUILD)/gen/migrations_builtin.c

@@ -18,6 +18,8 @@
 #include "auditdb/embedded.h"
 #include "auditdb/pool.h"
 #include "auditdb/migrate.h"
+#include "auditdb/log.h"
+#include "auditdb/verify.h"
 
 /* Returns the library version as "MAJOR.MINOR.PATCH" (static storage). */
 const char *adb_version(void);

@@ -52,7 +52,17 @@ PGconn *cli_db_connect(cli_db *db);
 /* The migrations to use: AUDITDB_MIGRATIONS_DIR (development) or built in. */
 int cli_migrations(adb_migration_set *set);
 
+/* Opens db (cli_db_open), applies pending migrations and opens the library
+ * handle on it. Prints and returns an exit code on failure; on success the
+ * caller closes *out with adb_close() before cli_db_close(). */
+int cli_adb_open(cli_db *db, adb **out);
+
+/* true when stderr is a terminal (progress bars). */
+bool cli_tty(void);
+
 int cmd_serve(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 

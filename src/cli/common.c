@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void cli_error(const char *fmt, ...)
 {
@@ -126,6 +127,49 @@ int cli_migrations(adb_migration_set *set)
         return EXIT_OK;
     }
     if ((st = adb_migrations_load_dir(dir, set, err, sizeof(err))) != ADB_OK) {
+        cli_error("%s", err);
+        return cli_exit_code(st);
+    }
+    return EXIT_OK;
+}
+
+bool cli_tty(void)
+{
+    return isatty(2) == 1;
+}
+
+int cli_adb_open(cli_db *db, adb **out)
+{
+    adb_migration_set set;
+    char err[ADB_ERRMSG_MAX];
+    int rc, applied = 0;
+    adb_options o;
+    PGconn *c;
+    adb_status st;
+
+    *out = NULL;
+    if ((rc = cli_db_open(db, ADB_EMBEDDED_OWNER_OR_GUEST)) != EXIT_OK)
+        return rc;
+    if ((rc = cli_migrations(&set)) != EXIT_OK)
+        return rc;
+    if (!(c = cli_db_connect(db))) {
+        adb_migrations_free(&set);
+        return EXIT_DB;
+    }
+    st = adb_migrate_up(c, &set, NULL, NULL, &applied, err, sizeof(err));
+    PQfinish(c);
+    adb_migrations_free(&set);
+    if (st != ADB_OK) {
+        cli_error("%s", err);
+        return cli_exit_code(st);
+    }
+    adb_options_default(&o);
+    o.conninfo = db->conninfo;
+    o.home = db->cfg.home;
+    o.master_key = db->cfg.master_key;
+    o.pool_min = 1;
+    o.pool_max = db->cfg.pool_max;
+    if ((st = adb_open(&o, out, err, sizeof(err))) != ADB_OK) {
         cli_error("%s", err);
         return cli_exit_code(st);
     }

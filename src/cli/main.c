@@ -31,6 +31,38 @@ const cli_command cli_commands[] = {
       "Concurrent runs are safe (an advisory lock serializes them). A migration whose file\n"
       "changed after it was applied is refused (exit 4).\n",
       cmd_migrate },
+    { "import", "import events from NDJSON or a JSON array (FILE or - for stdin)",
+      "usage: auditdb import [--org ID] [--preset NAME] [--legacy] [--rejects FILE] [--quiet] FILE|-\n"
+      "\n"
+      "Validates every event and writes the valid ones through the same batched writer as the\n"
+      "API (hash, signature, chain). Each rejected line (or array element) is reported on stderr\n"
+      "with its reasons, and nothing of it is stored. A line's \"idempotencyKey\" makes a re-run\n"
+      "skip events already imported.\n"
+      "\n"
+      "  --org ID        every event belongs to organization ID (others are rejected)\n"
+      "  --preset NAME   apply an audit preset before validation\n"
+      "  --legacy        accept smart-logs events with hashAlgorithm SHA-256 and their hash\n"
+      "  --rejects FILE  also write rejected events with reasons to FILE (NDJSON)\n"
+      "  --quiet         no progress bar\n"
+      "\n"
+      "Exit: 0 all imported, 1 some rejected, 3 database unavailable.\n",
+      cmd_import },
+    { "verify", "recompute every hash, signature and chain link; exit 4 on tampering",
+      "usage: auditdb verify [--org ID] [--from T] [--to T] [--event ID] [--json] [--no-record]\n"
+      "\n"
+      "Streams events in chain order and recomputes each one's canonical form, hash, signature\n"
+      "and chain link, checks that chain positions run without gaps or repeats, and names every\n"
+      "broken event and what is wrong. Results go to audit_integrity_log.\n"
+      "\n"
+      "  --org ID      only this organization\n"
+      "  --from T      only events at or after T (RFC 3339)\n"
+      "  --to T        only events at or before T\n"
+      "  --event ID    verify one event and its link to its predecessor\n"
+      "  --json        one JSON object on stdout\n"
+      "  --no-record   do not write audit_integrity_log\n"
+      "\n"
+      "Exit: 0 intact, 4 tampering found, 1 or 3 when verification could not run.\n",
+      cmd_verify },
     { "db", "operate the embedded PostgreSQL cluster (status, start, stop, psql)",
       "usage: auditdb db status|start|stop|psql [PSQL ARGS...]\n"
       "\n"

@@ -1,0 +1,103 @@
+/*
+ * log.h - the in-process library: open a database handle, log events (one or
+ * a batch) and learn their fate only after PostgreSQL committed them, verify,
+ * close.
+ *
+ *     adb_options o;  adb_options_default(&o);  o.conninfo = "...";
+ *     adb *db;        adb_open(&o, &db, err, sizeof(err));
+ *     adb_log_result r;
+ *     adb_log_json(db, "{\"timestamp\":\"...\",\"action\":\"...\",...}", len, NULL, &r);
+ *     adb_close(db);
+ *
+ * Thread safety: one adb handle serves any number of threads. Each call
+ * writes only into the result it is given.
+ */
+#ifndef AUDITDB_LOG_H
+#define AUDITDB_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "status.h"
+
+typedef struct adb adb;
+
+typedef struct adb_options {
+    const char *conninfo;   /* PostgreSQL conninfo or URI (required) */
+    const char *home;       /* folder of master.key when master_key is NULL */
+    const char *master_key; /* key material (>= 32 characters); NULL: home/master.key */
+    int pool_min, pool_max; /* connections */
+    int writer_threads;     /* concurrent writing transactions */
+    int batch_max;          /* events per transaction */
+    int queue_max;          /* events waiting; beyond it callers get ADB_ERR_BUSY */
+    int max_future_s;       /* how far ahead of the clock a timestamp may be */
+    int max_past_days;      /* how far back */
+} adb_options;
+
+/* pool 2..10, 2 writer threads, batches of 1000, queue of 20000, 300 s, 3660 days. */
+void adb_options_default(adb_options *o);
+
+/* Opens the database (which must be migrated), loads the keys and starts the
+ * writer. On failure *out is NULL and errbuf says why. */
+ADB_WUR adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen);
+
+/* Stops taking events, writes and commits everything queued, frees db. */
+void adb_close(adb *db);
+
+typedef struct adb_log_options {
+    const char *organization_id; /* the caller's tenant: fills or must equal organizationId */
+    const char *preset;          /* audit_preset name applied before validation */
+    const char *idempotency_key; /* a retry with the same key returns the original event */
+    bool allow_legacy_hash;      /* import: accept hashAlgorithm "SHA-256" with its hash */
+} adb_log_options;
+
+/* A validation problem, in the original's terms. */
+typedef struct adb_event_error {
+    char code[32];     /* REQUIRED_FIELD_MISSING, INVALID_TYPE, INVALID_FORMAT, EMPTY_VALUE,
+                          EXCEEDS_MAX_LENGTH, INVALID_VALUE, EXCEEDS_MAX_DEPTH, INVALID_JSON,
+                          DUPLICATE_KEY */
+    char field[64];    /* API name, e.g. "timestamp", "details.x"; "" for the whole event */
+    char message[192];
+} adb_event_error;
+
+#define ADB_EVENT_MAX_ERRORS 16
+
+typedef struct adb_event_errors {
+    int count;
+    adb_event_error e[ADB_EVENT_MAX_ERRORS];
+} adb_event_errors;
+
+typedef struct adb_log_result {
+    adb_status status;      /* OK (committed), ERR_INVALID (errors below), ERR_BUSY,
+                               ERR_DB_CONNECT / ERR_DB_QUERY (not stored) */
+    int64_t id;             /* audit_log.id */
+    char timestamp[32];     /* as stored: YYYY-MM-DDTHH:MM:SS.ffffffZ */
+    char hash[65];
+    char organization_id[256];
+    int64_t chain_seq;
+    bool duplicate;         /* an earlier event had this idempotency key: its id and timestamp */
+    int retry_after_ms;     /* with ERR_BUSY and database errors */
+    adb_event_errors errors;
+    char message[256];      /* for database errors */
+} adb_log_result;
+
+/* Logs one event given as a JSON object. Returns when it is committed (or
+ * refused): the return value equals res->status. */
+adb_status adb_log_json(adb *db, const char *json, size_t len, const adb_log_options *o,
+                        adb_log_result *res);
+
+/* Logs n events; each gets its own result (valid ones are stored even when
+ * others are refused). Returns ADB_OK when every event was stored. */
+adb_status adb_log_batch_json(adb *db, const char *const *json, const size_t *lens, size_t n,
+                              const adb_log_options *o, adb_log_result *res);
+
+/* Writer figures, for metrics. */
+typedef struct adb_writer_stats {
+    long long events_written, batches, duplicates, failed, busy_rejections;
+    int queue_depth, queue_max;
+    int last_batch_size;
+} adb_writer_stats;
+
+void adb_writer_get_stats(adb *db, adb_writer_stats *out);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * verify.h - recomputing every hash, signature and chain link.
+ *
+ * adb_verify() streams an organization's events (or everyone's) in chain
+ * order, recomputes the canonical form, hash, signature and chain link of
+ * each, checks that sequence numbers run without gaps or repeats and that
+ * each event links to the one before, and reports each problem through a
+ * callback. Results are recorded in audit_integrity_log.
+ */
+#ifndef AUDITDB_VERIFY_H
+#define AUDITDB_VERIFY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "log.h"
+
+typedef struct adb_verify_problem {
+    int64_t id;                 /* audit_log.id (0 when the event is missing) */
+    char organization_id[256];
+    int64_t chain_seq;
+    const char *kind;           /* static: "hash_mismatch", "signature_invalid",
+                                   "chain_link_mismatch", "chain_break", "missing_events",
+                                   "duplicate_seq", "missing_tail", "unreadable" */
+    char message[320];
+    char expected[65], found[65];
+} adb_verify_problem;
+
+typedef struct adb_verify_options {
+    const char *organization_id; /* NULL: every organization */
+    const char *from, *to;       /* RFC 3339 bounds on timestamp, NULL: open */
+    bool record;                 /* write the results into audit_integrity_log */
+    const char *verified_by;     /* recorded with the results */
+    void (*on_problem)(void *ud, const adb_verify_problem *p);
+    void (*on_progress)(void *ud, long long events_done);
+    void *ud;
+} adb_verify_options;
+
+typedef struct adb_verify_summary {
+    long long events;
+    long long organizations;
+    long long problems;         /* problems found */
+    long long broken_events;    /* events with at least one problem */
+    double seconds;
+} adb_verify_summary;
+
+/* Verifies; ADB_OK when the run completed (look at summary->problems), an
+ * error when it could not (errbuf says why). */
+ADB_WUR adb_status adb_verify(adb *db, const adb_verify_options *o, adb_verify_summary *summary,
+                              char *errbuf, size_t errlen);
+
+/* Verifies one event by id: its hash, signature, chain link and the link to
+ * its predecessor. *nproblems problems are written into problems[0..max).
+ * ADB_ERR_NOT_FOUND when there is no such event. */
+ADB_WUR adb_status adb_verify_event(adb *db, int64_t id, const char *organization_id,
+                                    adb_verify_problem *problems, int max, int *nproblems,
+                                    char *errbuf, size_t errlen);
+
+#endif

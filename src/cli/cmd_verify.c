@@ -1,0 +1,155 @@
+/*
+ * cmd_verify.c - `auditdb verify`: recompute every hash, signature and chain
+ * link; name each broken event; exit 4 on tampering.
+ */
+#include "cli.h"
+#include "../core/util.h"
+#include "../event/event.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct vstate {
+    bool json;
+    json_t *problems;
+    long long shown;
+} vstate;
+
+static void on_problem(void *ud, const adb_verify_problem *p)
+{
+    vstate *v = ud;
+
+    if (v->json) {
+        if (json_array_size(v->problems) < 1000)
+            json_array_append_new(v->problems,
+                                  json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s}", "id",
+                                            (json_int_t)p->id, "organizationId", p->organization_id,
+                                            "chainSeq", (json_int_t)p->chain_seq, "kind", p->kind,
+                                            "message", p->message, "expected", p->expected,
+                                            "found", p->found));
+        return;
+    }
+    if (cli_tty())
+        fputs("\r\033[K", stderr);
+    printf("%s: %s: %s\n", p->organization_id, p->kind, p->message);
+    if (p->expected[0] || p->found[0])
+        printf("    expected %s\n    found    %s\n", p->expected[0] ? p->expected : "-",
+               p->found[0] ? p->found : "-");
+    v->shown++;
+}
+
+static void on_progress(void *ud, long long done)
+{
+    (void)ud;
+    if (cli_tty())
+        fprintf(stderr, "\r\033[Kverifying: %lld events", done);
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    adb_verify_options o = { .record = true, .verified_by = "auditdb verify" };
+    vstate v = { 0 };
+    adb_verify_summary sum;
+    char err[ADB_ERRMSG_MAX];
+    cli_db db;
+    adb *h = NULL;
+    int rc;
+    long long id = 0;
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--org") && i + 1 < argc)
+            o.organization_id = argv[++i];
+        else if (!strcmp(argv[i], "--from") && i + 1 < argc)
+            o.from = argv[++i];
+        else if (!strcmp(argv[i], "--to") && i + 1 < argc)
+            o.to = argv[++i];
+        else if (!strcmp(argv[i], "--event") && i + 1 < argc) {
+            if (!adb__parse_int(argv[++i], 1, INT64_MAX, &id)) {
+                cli_error("invalid --event \"%s\" (expected an event id)", argv[i]);
+                return EXIT_USAGE;
+            }
+        } else if (!strcmp(argv[i], "--json"))
+            v.json = true;
+        else if (!strcmp(argv[i], "--no-record"))
+            o.record = false;
+        else {
+            cli_error("unknown argument \"%s\"; run \"auditdb verify --help\"", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    const char *bounds[2] = { o.from, o.to };
+    for (int i = 0; i < 2; i++) {
+        int64_t us;
+        if (bounds[i] && !adb__timestamp_parse(bounds[i], strlen(bounds[i]), &us)) {
+            cli_error("invalid --%s \"%s\" (expected RFC 3339, e.g. 2024-01-31T00:00:00Z)",
+                      i ? "to" : "from", bounds[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if ((rc = cli_adb_open(&db, &h)) != EXIT_OK)
+        goto out;
+    v.problems = json_array();
+    o.on_problem = on_problem;
+    o.on_progress = v.json ? NULL : on_progress;
+    o.ud = &v;
+    if (id) {
+        adb_verify_problem probs[16];
+        int n = 0;
+        adb_status st = adb_verify_event(h, (int64_t)id, o.organization_id, probs, 16, &n, err, sizeof(err));
+        if (st != ADB_OK) {
+            cli_error("%s", err);
+            rc = st == ADB_ERR_NOT_FOUND ? EXIT_FAILURE_ : cli_exit_code(st);
+            goto out;
+        }
+        for (int i = 0; i < n && i < 16; i++)
+            on_problem(&v, &probs[i]);
+        if (v.json) {
+            json_t *j = json_pack("{s:I, s:b, s:O}", "id", (json_int_t)id, "intact", n == 0,
+                                  "problems", v.problems);
+            char *s = json_dumps(j, JSON_COMPACT);
+            printf("%s\n", s ? s : "{}");
+            free(s);
+            json_decref(j);
+        } else if (n == 0) {
+            printf("event %lld is intact: hash, signature and chain link verified\n", id);
+        }
+        rc = n ? EXIT_INTEGRITY : EXIT_OK;
+        goto out;
+    }
+    adb_status st = adb_verify(h, &o, &sum, err, sizeof(err));
+    if (cli_tty() && !v.json)
+        fputs("\r\033[K", stderr);
+    if (st != ADB_OK) {
+        cli_error("verification could not complete: %s", err);
+        rc = cli_exit_code(st) == EXIT_USAGE ? EXIT_FAILURE_ : cli_exit_code(st);
+        goto out;
+    }
+    double rate = sum.seconds > 0 ? (double)sum.events / sum.seconds : 0;
+    if (v.json) {
+        json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:I, s:f, s:f, s:O}", "intact", sum.problems == 0,
+                              "events", (json_int_t)sum.events, "organizations",
+                              (json_int_t)sum.organizations, "problems", (json_int_t)sum.problems,
+                              "brokenEvents", (json_int_t)sum.broken_events, "seconds", sum.seconds,
+                              "eventsPerSecond", rate, "details", v.problems);
+        char *s = json_dumps(j, JSON_COMPACT);
+        printf("%s\n", s ? s : "{}");
+        free(s);
+        json_decref(j);
+    } else {
+        printf("verified %lld events of %lld organization(s) in %.2f s (%.0f events/s): ",
+               sum.events, sum.organizations, sum.seconds, rate);
+        if (sum.problems == 0)
+            printf("all intact\n");
+        else
+            printf("%lld problem(s) in %lld event(s): TAMPERING DETECTED\n", sum.problems,
+                   sum.broken_events);
+    }
+    rc = sum.problems ? EXIT_INTEGRITY : EXIT_OK;
+out:
+    json_decref(v.problems);
+    adb_close(h);
+    cli_db_close(&db);
+    return rc;
+}

@@ -1,0 +1,406 @@
+/*
+ * adb.c - the library handle: pool, keys, presets and writer behind
+ * adb_open / adb_log_json / adb_log_batch_json / adb_close.
+ *
+ * An event's path: parse (event/json.c) -> preset and validation
+ * (event/event.c) -> hash and signature (integrity/hash.c) -> queue and
+ * batched transaction (writer/writer.c) -> result after COMMIT.
+ */
+#include "auditdb.h"
+#include "util.h"
+#include "../event/event.h"
+#include "../event/json.h"
+#include "../integrity/integrity.h"
+#include "../writer/writer.h"
+#include "adb_internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PRESET_TTL_MS 60000.0
+
+void adb_options_default(adb_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->pool_min = 2;
+    o->pool_max = 10;
+    o->writer_threads = 2;
+    o->batch_max = 1000;
+    o->queue_max = 20000;
+    o->max_future_s = 300;
+    o->max_past_days = 3660;
+}
+
+/* ---- presets ------------------------------------------------------------ */
+
+static void presets_free(presets *ps)
+{
+    if (!ps)
+        return;
+    for (size_t i = 0; i < ps->n; i++) {
+        adb__preset *p = &ps->items[i];
+        free(p->name);
+        free(p->organization_id);
+        free(p->action);
+        free(p->data_classification);
+        for (size_t k = 0; k < p->nrequired; k++)
+            free(p->required[k]);
+        free(p->required);
+        adb__json_free(p->defaults);
+    }
+    free(ps->items);
+    free(ps);
+}
+
+static void presets_release(adb *db, presets *ps)
+{
+    bool last;
+
+    if (!ps)
+        return;
+    pthread_mutex_lock(&db->mu);
+    last = --ps->refs == 0;
+    pthread_mutex_unlock(&db->mu);
+    if (last)
+        presets_free(ps);
+}
+
+/* Reads audit_preset. NULL on failure (errbuf says why). */
+static presets *presets_load(adb *db, char *errbuf, size_t errlen)
+{
+    adb_status st;
+    PGconn *c = adb_pool_acquire(db->pool, &st, errbuf, errlen);
+    presets *ps;
+    PGresult *r;
+
+    if (!c)
+        return NULL;
+    r = PQexec(c, "SELECT name, organization_id, action, data_classification,"
+                  " coalesce(required_fields, '[]'::jsonb)::text, default_values::text"
+                  " FROM audit_preset ORDER BY organization_id, name");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        adb__fmt(errbuf, errlen, "could not read audit_preset: %s", PQerrorMessage(c));
+        adb__oneline(errbuf);
+        PQclear(r);
+        adb_pool_release(db->pool, c);
+        return NULL;
+    }
+    ps = calloc(1, sizeof(*ps));
+    if (ps)
+        ps->items = calloc((size_t)PQntuples(r) + 1, sizeof(*ps->items));
+    if (!ps || !ps->items) {
+        free(ps);
+        PQclear(r);
+        adb_pool_release(db->pool, c);
+        adb__fmt(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    ps->refs = 1;
+    ps->loaded_ms = adb__now_ms();
+    for (int i = 0; i < PQntuples(r); i++) {
+        adb__preset *p = &ps->items[ps->n++];
+        adb_json_error je;
+        p->name = strdup(PQgetvalue(r, i, 0));
+        p->organization_id = strdup(PQgetvalue(r, i, 1));
+        p->action = strdup(PQgetvalue(r, i, 2));
+        p->data_classification = strdup(PQgetvalue(r, i, 3));
+        adb_json_doc *req = adb__json_parse(PQgetvalue(r, i, 4), (size_t)PQgetlength(r, i, 4), NULL, &je);
+        const adb_json *ra = req ? adb__json_root(req) : NULL;
+        if (ra && ra->type == ADB_JSON_ARRAY && ra->count > 0) {
+            p->required = calloc(ra->count, sizeof(char *));
+            for (size_t k = 0; p->required && k < ra->count; k++)
+                if (ra->items[k]->type == ADB_JSON_STRING)
+                    p->required[p->nrequired++] = strdup(ra->items[k]->str);
+        }
+        adb__json_free(req);
+        p->defaults = adb__json_parse(PQgetvalue(r, i, 5), (size_t)PQgetlength(r, i, 5), NULL, &je);
+    }
+    PQclear(r);
+    adb_pool_release(db->pool, c);
+    return ps;
+}
+
+/* The current presets (a reference the caller releases), reloaded when stale. */
+static presets *presets_get(adb *db)
+{
+    presets *ps;
+    bool stale;
+
+    pthread_mutex_lock(&db->mu);
+    stale = !db->presets || adb__now_ms() - db->presets->loaded_ms > PRESET_TTL_MS;
+    pthread_mutex_unlock(&db->mu);
+    if (stale) {
+        char err[ADB_ERRMSG_MAX];
+        presets *fresh = presets_load(db, err, sizeof(err));
+        if (fresh) {
+            pthread_mutex_lock(&db->mu);
+            presets *old = db->presets;
+            db->presets = fresh;
+            pthread_mutex_unlock(&db->mu);
+            presets_release(db, old);
+        }
+    }
+    pthread_mutex_lock(&db->mu);
+    ps = db->presets;
+    if (ps)
+        ps->refs++;
+    pthread_mutex_unlock(&db->mu);
+    return ps;
+}
+
+static const adb__preset *preset_find(const presets *ps, const char *org, const char *name)
+{
+    const adb__preset *any = NULL;
+
+    for (size_t i = 0; ps && i < ps->n; i++) {
+        if (strcmp(ps->items[i].name, name) != 0)
+            continue;
+        if (org && !strcmp(ps->items[i].organization_id, org))
+            return &ps->items[i];
+        if (!strcmp(ps->items[i].organization_id, "*"))
+            any = &ps->items[i];
+    }
+    return any;
+}
+
+/* ---- the signing key ---------------------------------------------------- */
+
+static adb_status check_signing_key(adb *db, char *errbuf, size_t errlen)
+{
+    adb_status st;
+    PGconn *c = adb_pool_acquire(db->pool, &st, errbuf, errlen);
+    PGresult *r;
+    const char *fp = db->keys.fingerprint;
+    const char *params[] = { fp };
+
+    if (!c)
+        return st;
+    st = ADB_OK;
+    r = PQexecParams(c,
+                     "WITH lock AS (SELECT pg_advisory_xact_lock(27413180558893157)),"
+                     " active AS (SELECT fingerprint FROM auditdb_signing_key, lock"
+                     "            WHERE retired_at IS NULL),"
+                     " ins AS (INSERT INTO auditdb_signing_key (fingerprint)"
+                     "         SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM active)"
+                     "         ON CONFLICT DO NOTHING RETURNING fingerprint)"
+                     " SELECT fingerprint FROM active UNION ALL SELECT fingerprint FROM ins",
+                     1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        adb__fmt(errbuf, errlen, "could not check the signing key: %s", PQerrorMessage(c));
+        adb__oneline(errbuf);
+        st = ADB_ERR_DB_QUERY;
+    } else {
+        bool ours = false;
+        for (int i = 0; i < PQntuples(r); i++)
+            ours |= strcmp(PQgetvalue(r, i, 0), fp) == 0;
+        if (!ours) {
+            adb__fmt(errbuf, errlen, "this database's events are signed with another master key "
+                     "(fingerprint %s, ours is %s): set AUDITDB_MASTER_KEY, or AUDITDB_HOME's "
+                     "master.key, to the key this database was started with",
+                     PQntuples(r) ? PQgetvalue(r, 0, 0) : "?", fp);
+            st = ADB_ERR_CHECKSUM;
+        }
+    }
+    PQclear(r);
+    adb_pool_release(db->pool, c);
+    return st;
+}
+
+/* ---- open and close ----------------------------------------------------- */
+
+adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen)
+{
+    adb *db;
+    adb_status st;
+    adb_pool_options po;
+
+    *out = NULL;
+    if (!o || !o->conninfo) {
+        adb__fmt(errbuf, errlen, "adb_open needs a conninfo");
+        return ADB_ERR_INVALID;
+    }
+    if (!(db = calloc(1, sizeof(*db)))) {
+        adb__fmt(errbuf, errlen, "out of memory");
+        return ADB_ERR_NOMEM;
+    }
+    db->o = *o;
+    pthread_mutex_init(&db->mu, NULL);
+    if ((st = adb__keys_load(o->master_key, o->home ? o->home : ".auditdb", &db->keys, errbuf,
+                             errlen)) != ADB_OK)
+        goto fail;
+    adb_pool_options_default(&po);
+    po.min = o->pool_min;
+    po.max = o->pool_max > o->writer_threads ? o->pool_max : o->writer_threads + 1;
+    if ((st = adb_pool_open(o->conninfo, &po, &db->pool, errbuf, errlen)) != ADB_OK)
+        goto fail;
+    if ((st = check_signing_key(db, errbuf, errlen)) != ADB_OK)
+        goto fail;
+    if (!(db->presets = presets_load(db, errbuf, errlen))) {
+        st = ADB_ERR_DB_QUERY;
+        goto fail;
+    }
+    adb__writer_options wo = { o->writer_threads, o->batch_max, o->queue_max };
+    if (!(db->writer = adb__writer_start(db->pool, &db->keys, &wo, errbuf, errlen))) {
+        st = ADB_ERR_INVALID;
+        goto fail;
+    }
+    *out = db;
+    return ADB_OK;
+fail:
+    adb_close(db);
+    return st;
+}
+
+void adb_close(adb *db)
+{
+    if (!db)
+        return;
+    adb__writer_stop(db->writer);
+    adb_pool_close(db->pool);
+    presets_free(db->presets);
+    adb__keys_wipe(&db->keys);
+    pthread_mutex_destroy(&db->mu);
+    free(db);
+}
+
+adb_pool *adb__pool(adb *db) { return db->pool; }
+const adb__keys *adb__db_keys(adb *db) { return &db->keys; }
+
+void adb_writer_get_stats(adb *db, adb_writer_stats *out)
+{
+    adb__writer_stats(db->writer, out);
+}
+
+/* ---- logging ------------------------------------------------------------ */
+
+static const adb_json_limits parse_limits = {
+    .max_depth = 16,          /* details may nest 3 deep; the rest is room for errors */
+    .max_string = 256 * 1024, /* field caps are checked per field afterwards */
+    .max_items = 10000,
+    .max_number_len = 100,
+    .max_nodes = 100000,
+};
+
+/* Parses, validates and seals one event. NULL with res filled on refusal. */
+static adb__event *prepare(adb *db, presets *ps, const char *json, size_t len,
+                           const adb_log_options *o, adb_log_result *res)
+{
+    adb_json_error je;
+    adb_json_doc *doc;
+    adb__validation v;
+    const adb__preset *preset = NULL;
+    adb__event *ev;
+
+    memset(res, 0, sizeof(*res));
+    res->status = ADB_ERR_INVALID;
+    doc = adb__json_parse(json, len, &parse_limits, &je);
+    if (!doc) {
+        if (je.code == ADB_JSON_ERR_NOMEM) {
+            res->status = ADB_ERR_NOMEM;
+            return NULL;
+        }
+        adb__errors_add(&res->errors,
+                        je.code == ADB_JSON_ERR_DUPLICATE_KEY ? "DUPLICATE_KEY" : "INVALID_JSON", "",
+                        "%s at byte %zu", je.message, je.offset);
+        return NULL;
+    }
+    if (o && o->preset) {
+        preset = preset_find(ps, o->organization_id, o->preset);
+        if (!preset) {
+            adb__errors_add(&res->errors, "INVALID_VALUE", "preset", "no preset named \"%.60s\"",
+                            o->preset);
+            adb__json_free(doc);
+            return NULL;
+        }
+    }
+    adb__validation_default(&v);
+    v.max_future_us = (int64_t)db->o.max_future_s * 1000000;
+    v.max_past_us = (int64_t)db->o.max_past_days * 86400 * 1000000;
+    v.organization_id = o ? o->organization_id : NULL;
+    v.allow_legacy_hash = o && o->allow_legacy_hash;
+    ev = adb__event_from_json(adb__json_root(doc), preset, &v, &res->errors);
+    adb__json_free(doc);
+    if (!ev) {
+        if (res->errors.count == 0)
+            res->status = ADB_ERR_NOMEM;
+        return NULL;
+    }
+    if (o && o->idempotency_key) {
+        free(ev->idempotency_key);
+        if (!(ev->idempotency_key = strdup(o->idempotency_key))) {
+            adb__event_free(ev);
+            res->status = ADB_ERR_NOMEM;
+            return NULL;
+        }
+    }
+    if (!adb__event_seal(ev, &db->keys, &res->errors)) {
+        if (res->errors.count == 0)
+            res->status = ADB_ERR_NOMEM;
+        adb__event_free(ev);
+        return NULL;
+    }
+    res->status = ADB_OK;
+    return ev;
+}
+
+adb_status adb_log_batch_json(adb *db, const char *const *json, const size_t *lens, size_t n,
+                              const adb_log_options *o, adb_log_result *res)
+{
+    adb__event **evs = calloc(n ? n : 1, sizeof(*evs));
+    adb__job *jobs = calloc(n ? n : 1, sizeof(*jobs));
+    presets *ps = presets_get(db);
+    size_t njobs = 0, stored = 0;
+    adb__ticket t;
+
+    if (!evs || !jobs) {
+        free(evs);
+        free(jobs);
+        presets_release(db, ps);
+        for (size_t i = 0; i < n; i++)
+            res[i].status = ADB_ERR_NOMEM;
+        return ADB_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        evs[i] = prepare(db, ps, json[i], lens[i], o, &res[i]);
+        if (evs[i])
+            jobs[njobs++] = (adb__job){ evs[i], &res[i], &t };
+    }
+    presets_release(db, ps);
+    /* the queue takes at most queue_max at once: submit in slices */
+    for (size_t start = 0; start < njobs;) {
+        size_t k = njobs - start;
+        int retry = 0;
+        if (k > (size_t)db->o.batch_max)
+            k = (size_t)db->o.batch_max;
+        adb__ticket_init(&t, k);
+        adb_status st = adb__writer_submit(db->writer, &jobs[start], k, &retry);
+        if (st != ADB_OK) {
+            for (size_t i = start; i < njobs; i++) {
+                jobs[i].res->status = st;
+                jobs[i].res->retry_after_ms = retry;
+                adb__fmt(jobs[i].res->message, sizeof(jobs[i].res->message), "%s",
+                         st == ADB_ERR_BUSY ? "the writer queue is full: retry later"
+                                            : "auditdb is shutting down");
+            }
+            adb__ticket_destroy(&t);
+            break;
+        }
+        adb__ticket_wait(&t);
+        adb__ticket_destroy(&t);
+        start += k;
+    }
+    for (size_t i = 0; i < n; i++) {
+        stored += res[i].status == ADB_OK;
+        adb__event_free(evs[i]);
+    }
+    free(evs);
+    free(jobs);
+    return stored == n ? ADB_OK : n == 1 ? res[0].status : ADB_ERR_INVALID;
+}
+
+adb_status adb_log_json(adb *db, const char *json, size_t len, const adb_log_options *o,
+                        adb_log_result *res)
+{
+    return adb_log_batch_json(db, &json, &len, 1, o, res);
+}

@@ -1,0 +1,34 @@
+/*
+ * adb_internal.h - the adb handle's insides, shared by the library's own
+ * modules (verify, the HTTP front) but not by callers.
+ */
+#ifndef ADB_INTERNAL_H
+#define ADB_INTERNAL_H
+
+#include <pthread.h>
+#include "auditdb.h"
+#include "../event/event.h"
+#include "../integrity/integrity.h"
+
+typedef struct presets {
+    adb__preset *items;
+    size_t n;
+    int refs;
+    double loaded_ms;
+} presets;
+
+struct adb__writer;
+
+struct adb {
+    adb_options o;
+    adb_pool *pool;
+    adb__keys keys;
+    struct adb__writer *writer;
+    pthread_mutex_t mu;  /* presets snapshot */
+    presets *presets;
+};
+
+adb_pool *adb__pool(adb *db);
+const adb__keys *adb__db_keys(adb *db);
+
+#endif

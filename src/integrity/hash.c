@@ -1,0 +1,213 @@
+/*
+ * hash.c - canonical form, content hash, signature and chain link of an
+ * event; the smart-logs v1 legacy hash for imported events.
+ * Definitions: docs/integrity.md.
+ */
+#include "integrity.h"
+#include "../core/util.h"
+
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char adb__chain_genesis[65] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} sbuf;
+
+static void put(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t ncap = b->cap ? b->cap : 512;
+        while (ncap < b->len + n + 1)
+            ncap *= 2;
+        char *np = realloc(b->p, ncap);
+        if (!np) {
+            b->oom = true;
+            return;
+        }
+        b->p = np;
+        b->cap = ncap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void put_json_string(sbuf *b, const char *s)
+{
+    if (!b->oom && !adb__json_write_string(s, strlen(s), &b->p, &b->len, &b->cap))
+        b->oom = true;
+    put(b, "", 0); /* keep the NUL terminator */
+}
+
+/* The canonical members, in byte order of their names. */
+typedef struct cfield {
+    const char *name;
+    int field;   /* adb_event_field, or -1 details, -2 timestamp */
+} cfield;
+
+static const cfield canonical_order[] = {
+    { "action", ADB_F_ACTION },
+    { "correlationId", ADB_F_CORRELATION_ID },
+    { "dataClassification", ADB_F_DATA_CLASSIFICATION },
+    { "details", -1 },
+    { "eventVersion", ADB_F_EVENT_VERSION },
+    { "hashAlgorithm", ADB_F_HASH_ALGORITHM },
+    { "organizationId", ADB_F_ORGANIZATION_ID },
+    { "outcomeDescription", ADB_F_OUTCOME_DESCRIPTION },
+    { "principalId", ADB_F_PRINCIPAL_ID },
+    { "retentionPolicy", ADB_F_RETENTION_POLICY },
+    { "status", ADB_F_STATUS },
+    { "targetResourceId", ADB_F_TARGET_RESOURCE_ID },
+    { "targetResourceType", ADB_F_TARGET_RESOURCE_TYPE },
+    { "timestamp", -2 },
+    { "ttl", ADB_F_TTL },
+};
+
+char *adb__canonical(const adb__event *ev, size_t *len)
+{
+    sbuf b = { 0 };
+    bool first = true;
+
+    put(&b, "{", 1);
+    for (size_t i = 0; i < sizeof(canonical_order) / sizeof(canonical_order[0]); i++) {
+        const cfield *c = &canonical_order[i];
+        const char *text = NULL;
+        if (c->field == -1 && !ev->details)
+            continue;
+        if (c->field >= 0 && !(text = ev->f[c->field]))
+            continue;
+        if (!first)
+            put(&b, ",", 1);
+        first = false;
+        put_json_string(&b, c->name);
+        put(&b, ":", 1);
+        if (c->field == -1)
+            put(&b, ev->details, ev->details_len); /* already canonical JSON */
+        else if (c->field == -2)
+            put_json_string(&b, ev->ts_text);
+        else
+            put_json_string(&b, text);
+    }
+    put(&b, "}", 1);
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
+
+char *adb__legacy_canonical(const adb__event *ev, size_t *len)
+{
+    /* sorted names; the last five are null when absent or empty */
+    static const struct { const char *name; int field; bool nullable; } order[] = {
+        { "action", ADB_F_ACTION, false },
+        { "organizationId", ADB_F_ORGANIZATION_ID, true },
+        { "outcomeDescription", ADB_F_OUTCOME_DESCRIPTION, true },
+        { "principalId", ADB_F_PRINCIPAL_ID, true },
+        { "status", ADB_F_STATUS, false },
+        { "targetResourceId", ADB_F_TARGET_RESOURCE_ID, true },
+        { "targetResourceType", ADB_F_TARGET_RESOURCE_TYPE, true },
+        { "timestamp", -2, false },
+    };
+    sbuf b = { 0 };
+    char ts[32];
+
+    /* JavaScript's Date.toISOString(): milliseconds */
+    memcpy(ts, ev->ts_text, 23);
+    ts[23] = 'Z';
+    ts[24] = '\0';
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        const char *v = order[i].field == -2 ? ts : ev->f[order[i].field];
+        if (i > 0)
+            put(&b, "|", 1);
+        put(&b, order[i].name, strlen(order[i].name));
+        put(&b, ":", 1);
+        if (!v || (order[i].nullable && !v[0]))
+            put(&b, "null", 4);
+        else
+            put_json_string(&b, v);
+    }
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
+}
+
+static void hmac_hex(const unsigned char key[32], const void *data, size_t len, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+
+    if (!HMAC(EVP_sha256(), key, 32, data, len, md, &mdlen) || mdlen != 32) {
+        out[0] = '\0';
+        return;
+    }
+    adb__hex(md, 32, out);
+}
+
+void adb__signature(const adb__keys *k, const char *hash, char out[65])
+{
+    hmac_hex(k->sig, hash, strlen(hash), out);
+}
+
+void adb__chain_link(const adb__keys *k, const char *org, int64_t seq, const char *prev,
+                     const char *content_hash, char out[65])
+{
+    char stack[768];
+    int n = snprintf(stack, sizeof(stack), "adb-chain-v1\n%s\n%" PRId64 "\n%s\n%s", org, seq,
+                     prev, content_hash);
+
+    if (n > 0 && (size_t)n < sizeof(stack)) {
+        hmac_hex(k->chain, stack, (size_t)n, out);
+        return;
+    }
+    char *heap = adb__aprintf("adb-chain-v1\n%s\n%" PRId64 "\n%s\n%s", org, seq, prev, content_hash);
+    if (!heap) {
+        out[0] = '\0';
+        return;
+    }
+    hmac_hex(k->chain, heap, strlen(heap), out);
+    free(heap);
+}
+
+bool adb__event_seal(adb__event *ev, const adb__keys *k, adb_event_errors *errs)
+{
+    size_t len;
+    char *c = adb__canonical(ev, &len);
+
+    if (!c)
+        return false;
+    adb__sha256_hex(c, len, ev->content_hash);
+    free(c);
+    if (ev->f[ADB_F_HASH_ALGORITHM] && !strcmp(ev->f[ADB_F_HASH_ALGORITHM], ADB_HASH_ALG_LEGACY)) {
+        char legacy[65];
+        c = adb__legacy_canonical(ev, &len);
+        if (!c)
+            return false;
+        adb__sha256_hex(c, len, legacy);
+        free(c);
+        if (strcmp(legacy, ev->hash) != 0) {
+            adb__errors_add(errs, "INVALID_VALUE", "hash",
+                            "hash does not match the event's smart-logs v1 hash (%.12s...)", legacy);
+            return false;
+        }
+    } else {
+        memcpy(ev->hash, ev->content_hash, 65);
+    }
+    adb__signature(k, ev->hash, ev->signature);
+    return true;
+}

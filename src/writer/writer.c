@@ -1,0 +1,737 @@
+/*
+ * writer.c - batches, one transaction each, acknowledged after COMMIT.
+ */
+#include "writer.h"
+#include "../core/util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STATEMENT_TIMEOUT_MS 30000
+#define MAX_KNOWN_MONTHS 512
+
+struct adb__writer {
+    adb_pool *pool;
+    const adb__keys *keys;
+    adb__writer_options o;
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty;
+    adb__job *ring;
+    size_t head, count;
+    bool stopping;
+    pthread_t *threads;
+    int nthreads;
+    /* months known to have a partition (year * 12 + month - 1) */
+    pthread_mutex_t months_mu;
+    int months[MAX_KNOWN_MONTHS];
+    int nmonths;
+    /* figures */
+    long long events_written, batches, duplicates, failed, busy;
+    int last_batch;
+    double rate_eps; /* recent events per second, for Retry-After */
+};
+
+/* ---- tickets ------------------------------------------------------------ */
+
+void adb__ticket_init(adb__ticket *t, size_t n)
+{
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    t->remaining = n;
+}
+
+void adb__ticket_wait(adb__ticket *t)
+{
+    pthread_mutex_lock(&t->mu);
+    while (t->remaining > 0)
+        pthread_cond_wait(&t->cv, &t->mu);
+    pthread_mutex_unlock(&t->mu);
+}
+
+void adb__ticket_destroy(adb__ticket *t)
+{
+    pthread_cond_destroy(&t->cv);
+    pthread_mutex_destroy(&t->mu);
+}
+
+static void ticket_done(adb__ticket *t)
+{
+    pthread_mutex_lock(&t->mu);
+    if (--t->remaining == 0)
+        pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t ncap = b->cap ? b->cap : 65536;
+        while (ncap < b->len + n + 1)
+            ncap *= 2;
+        char *np = realloc(b->p, ncap);
+        if (!np) {
+            b->oom = true;
+            return;
+        }
+        b->p = np;
+        b->cap = ncap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+/* A value in COPY text format: backslash escapes, \N for NULL. */
+static void sb_copy_value(sbuf *b, const char *s)
+{
+    const char *run;
+
+    if (!s) {
+        sb_put(b, "\\N", 2);
+        return;
+    }
+    run = s;
+    for (; *s; s++) {
+        const char *esc = NULL;
+        switch (*s) {
+        case '\\': esc = "\\\\"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default: continue;
+        }
+        sb_put(b, run, (size_t)(s - run));
+        sb_put(b, esc, 2);
+        run = s + 1;
+    }
+    sb_put(b, run, (size_t)(s - run));
+}
+
+/* A text[] literal element: double-quoted, with " and \ escaped. */
+static void sb_array_elem(sbuf *b, const char *s)
+{
+    sb_put(b, "\"", 1);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            sb_put(b, "\\", 1);
+        sb_put(b, s, 1);
+    }
+    sb_put(b, "\"", 1);
+}
+
+static void pg_message(PGconn *c, PGresult *r, char *out, size_t len)
+{
+    const char *m = r ? PQresultErrorMessage(r) : NULL;
+    if (!m || !*m)
+        m = PQerrorMessage(c);
+    adb__fmt(out, len, "%s", m);
+    adb__oneline(out);
+}
+
+static bool ok_result(PGresult *r, ExecStatusType want)
+{
+    return r && PQresultStatus(r) == want;
+}
+
+/* ---- partitions --------------------------------------------------------- */
+
+static int month_of(int64_t us)
+{
+    char ts[ADB_TS_TEXT_MAX];
+    int y = 0, m = 0;
+
+    adb__timestamp_format(us, ts);
+    for (int i = 0; i < 4; i++)
+        y = y * 10 + (ts[i] - '0');
+    m = (ts[5] - '0') * 10 + (ts[6] - '0');
+    return y * 12 + m - 1;
+}
+
+static bool month_known(adb__writer *w, int month)
+{
+    bool known = false;
+
+    pthread_mutex_lock(&w->months_mu);
+    for (int i = 0; i < w->nmonths && !known; i++)
+        known = w->months[i] == month;
+    pthread_mutex_unlock(&w->months_mu);
+    return known;
+}
+
+/* Makes sure every month of the batch has its partition (auditdb_ensure_partition,
+ * in its own short transaction: it takes a brief lock on audit_log). */
+static bool ensure_partitions(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, char *err,
+                              size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        int month = month_of(jobs[i].ev->ts_us);
+        char day[16];
+        if (month_known(w, month))
+            continue;
+        adb__fmt(day, sizeof(day), "%04d-%02d-01", month / 12, month % 12 + 1);
+        const char *params[] = { day };
+        PGresult *r = PQexecParams(c, "SELECT auditdb_ensure_partition($1::date)", 1, NULL, params,
+                                   NULL, NULL, 0);
+        if (!ok_result(r, PGRES_TUPLES_OK)) {
+            pg_message(c, r, err, errlen);
+            PQclear(r);
+            return false;
+        }
+        PQclear(r);
+        pthread_mutex_lock(&w->months_mu);
+        if (w->nmonths < MAX_KNOWN_MONTHS)
+            w->months[w->nmonths++] = month;
+        pthread_mutex_unlock(&w->months_mu);
+    }
+    return true;
+}
+
+/* ---- one batch ---------------------------------------------------------- */
+
+typedef struct head {
+    const char *org;
+    int64_t seq;
+    char hash[65];
+} head;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static head *find_head(head *heads, size_t n, const char *org)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(heads[mid].org, org);
+        if (c == 0)
+            return &heads[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Writes jobs[0..n) in one transaction. Returns true when committed (each
+ * job's result is then filled); false with err set when nothing was stored
+ * (*conn_lost tells whether the connection broke). */
+static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, char *err,
+                        size_t errlen, bool *conn_lost)
+{
+    PGresult *r = NULL;
+    sbuf b = { 0 }, arr1 = { 0 }, arr2 = { 0 }, arr3 = { 0 }, arr4 = { 0 };
+    const char **orgs = NULL;
+    head *heads = NULL;
+    bool *dup = NULL;
+    size_t norgs = 0;
+    bool ok = false;
+    char nbuf[32];
+
+    *conn_lost = false;
+    if (!ensure_partitions(w, c, jobs, n, err, errlen))
+        goto out;
+    r = PQexec(c, "BEGIN; SET LOCAL statement_timeout = " /* bounded waits for callers */
+                  "30000");
+    if (!ok_result(r, PGRES_COMMAND_OK))
+        goto pgfail;
+    PQclear(r);
+
+    /* ids, in order */
+    adb__fmt(nbuf, sizeof(nbuf), "%zu", n);
+    const char *p_n[] = { nbuf };
+    r = PQexecParams(c, "SELECT nextval('audit_log_id_seq') FROM generate_series(1, $1::int)", 1,
+                     NULL, p_n, NULL, NULL, 0);
+    if (!ok_result(r, PGRES_TUPLES_OK) || (size_t)PQntuples(r) != n)
+        goto pgfail;
+    for (size_t i = 0; i < n; i++)
+        jobs[i].ev->id = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+    PQclear(r);
+    r = NULL;
+
+    /* idempotency keys: a key already taken marks its job as a duplicate */
+    dup = calloc(n, sizeof(*dup));
+    if (!dup)
+        goto nomem;
+    size_t nkeys = 0;
+    sb_str(&arr1, "{");
+    sb_str(&arr2, "{");
+    sb_str(&arr3, "{");
+    sb_str(&arr4, "{");
+    for (size_t i = 0; i < n; i++) {
+        adb__event *ev = jobs[i].ev;
+        if (!ev->idempotency_key)
+            continue;
+        if (nkeys++) {
+            sb_str(&arr1, ",");
+            sb_str(&arr2, ",");
+            sb_str(&arr3, ",");
+            sb_str(&arr4, ",");
+        }
+        sb_array_elem(&arr1, ev->f[ADB_F_ORGANIZATION_ID]);
+        sb_array_elem(&arr2, ev->idempotency_key);
+        adb__fmt(nbuf, sizeof(nbuf), "%" PRId64, ev->id);
+        sb_str(&arr3, nbuf);
+        sb_array_elem(&arr4, ev->ts_text);
+    }
+    sb_str(&arr1, "}");
+    sb_str(&arr2, "}");
+    sb_str(&arr3, "}");
+    sb_str(&arr4, "}");
+    if (arr1.oom || arr2.oom || arr3.oom || arr4.oom)
+        goto nomem;
+    if (nkeys > 0) {
+        const char *p[] = { arr1.p, arr2.p, arr3.p, arr4.p };
+        r = PQexecParams(c,
+                         "INSERT INTO audit_idempotency (organization_id, idempotency_key, event_id,"
+                         " event_timestamp) SELECT * FROM unnest($1::text[], $2::text[],"
+                         " $3::bigint[], $4::timestamptz[]) ON CONFLICT DO NOTHING"
+                         " RETURNING event_id",
+                         4, NULL, p, NULL, NULL, 0);
+        if (!ok_result(r, PGRES_TUPLES_OK))
+            goto pgfail;
+        /* a keyed job whose id did not come back lost to an earlier event */
+        for (size_t i = 0; i < n; i++) {
+            if (!jobs[i].ev->idempotency_key)
+                continue;
+            bool won = false;
+            for (int k = 0; k < PQntuples(r) && !won; k++)
+                won = strtoll(PQgetvalue(r, k, 0), NULL, 10) == jobs[i].ev->id;
+            dup[i] = !won;
+        }
+        PQclear(r);
+        r = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (!dup[i])
+                continue;
+            const char *p2[] = { jobs[i].ev->f[ADB_F_ORGANIZATION_ID], jobs[i].ev->idempotency_key };
+            r = PQexecParams(c,
+                             "SELECT i.event_id, to_char(i.event_timestamp AT TIME ZONE 'UTC',"
+                             " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), l.hash, l.chain_seq"
+                             " FROM audit_idempotency i LEFT JOIN audit_log l"
+                             " ON l.id = i.event_id AND l.\"timestamp\" = i.event_timestamp"
+                             " WHERE i.organization_id = $1 AND i.idempotency_key = $2",
+                             2, NULL, p2, NULL, NULL, 0);
+            if (!ok_result(r, PGRES_TUPLES_OK) || PQntuples(r) != 1)
+                goto pgfail;
+            adb_log_result *res = jobs[i].res;
+            res->duplicate = true;
+            res->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+            adb__fmt(res->timestamp, sizeof(res->timestamp), "%s", PQgetvalue(r, 0, 1));
+            adb__fmt(res->hash, sizeof(res->hash), "%s", PQgetvalue(r, 0, 2));
+            res->chain_seq = PQgetisnull(r, 0, 3) ? 0 : strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+            PQclear(r);
+            r = NULL;
+        }
+    }
+
+    /* chain heads of every organization in the batch, locked in order */
+    orgs = calloc(n, sizeof(*orgs));
+    if (!orgs)
+        goto nomem;
+    for (size_t i = 0; i < n; i++)
+        if (!dup[i])
+            orgs[norgs++] = jobs[i].ev->f[ADB_F_ORGANIZATION_ID];
+    qsort(orgs, norgs, sizeof(*orgs), cmp_str);
+    size_t u = 0;
+    for (size_t i = 0; i < norgs; i++)
+        if (u == 0 || strcmp(orgs[u - 1], orgs[i]) != 0)
+            orgs[u++] = orgs[i];
+    norgs = u;
+    if (norgs > 0) {
+        arr1.len = 0;
+        sb_str(&arr1, "{");
+        for (size_t i = 0; i < norgs; i++) {
+            if (i)
+                sb_str(&arr1, ",");
+            sb_array_elem(&arr1, orgs[i]);
+        }
+        sb_str(&arr1, "}");
+        if (arr1.oom)
+            goto nomem;
+        const char *p[] = { arr1.p };
+        r = PQexecParams(c,
+                         "INSERT INTO audit_chain_head (organization_id, last_seq, last_chain_hash)"
+                         " SELECT o, 0, repeat('0', 64) FROM unnest($1::text[]) o"
+                         " ON CONFLICT (organization_id) DO NOTHING",
+                         1, NULL, p, NULL, NULL, 0);
+        if (!ok_result(r, PGRES_COMMAND_OK))
+            goto pgfail;
+        PQclear(r);
+        r = PQexecParams(c,
+                         "SELECT organization_id, last_seq, last_chain_hash FROM audit_chain_head"
+                         " WHERE organization_id = ANY($1::text[])"
+                         " ORDER BY organization_id FOR UPDATE",
+                         1, NULL, p, NULL, NULL, 0);
+        if (!ok_result(r, PGRES_TUPLES_OK) || (size_t)PQntuples(r) != norgs)
+            goto pgfail;
+        heads = calloc(norgs, sizeof(*heads));
+        if (!heads)
+            goto nomem;
+        for (size_t i = 0; i < norgs; i++) {
+            heads[i].org = orgs[i]; /* same order: both sorted (C collation) */
+            if (strcmp(PQgetvalue(r, (int)i, 0), orgs[i]) != 0) {
+                adb__fmt(err, errlen, "chain heads came back out of order");
+                goto fail;
+            }
+            heads[i].seq = strtoll(PQgetvalue(r, (int)i, 1), NULL, 10);
+            adb__fmt(heads[i].hash, sizeof(heads[i].hash), "%s", PQgetvalue(r, (int)i, 2));
+        }
+        PQclear(r);
+        r = NULL;
+    }
+
+    /* chain links and the rows */
+    for (size_t i = 0; i < n; i++) {
+        adb__event *ev = jobs[i].ev;
+        if (dup[i])
+            continue;
+        head *h = find_head(heads, norgs, ev->f[ADB_F_ORGANIZATION_ID]);
+        ev->chain_seq = ++h->seq;
+        memcpy(ev->prev_chain_hash, h->hash, 65);
+        adb__chain_link(w->keys, ev->f[ADB_F_ORGANIZATION_ID], ev->chain_seq, ev->prev_chain_hash,
+                        ev->content_hash, ev->chain_hash);
+        memcpy(h->hash, ev->chain_hash, 65);
+
+        adb__fmt(nbuf, sizeof(nbuf), "%" PRId64 "\t", ev->id);
+        sb_str(&b, nbuf);
+        sb_str(&b, ev->ts_text);
+        static const adb_event_field cols[] = {
+            ADB_F_TTL, ADB_F_PRINCIPAL_ID, ADB_F_ORGANIZATION_ID, ADB_F_ACTION,
+            ADB_F_TARGET_RESOURCE_TYPE, ADB_F_TARGET_RESOURCE_ID, ADB_F_STATUS,
+            ADB_F_OUTCOME_DESCRIPTION };
+        for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++) {
+            sb_put(&b, "\t", 1);
+            sb_copy_value(&b, ev->f[cols[k]]);
+        }
+        sb_put(&b, "\t", 1);
+        sb_copy_value(&b, ev->hash);
+        static const adb_event_field cols2[] = { ADB_F_HASH_ALGORITHM };
+        sb_put(&b, "\t", 1);
+        sb_copy_value(&b, ev->f[cols2[0]]);
+        sb_put(&b, "\t", 1);
+        sb_copy_value(&b, ev->signature);
+        static const adb_event_field cols3[] = { ADB_F_EVENT_VERSION, ADB_F_CORRELATION_ID,
+                                                 ADB_F_DATA_CLASSIFICATION, ADB_F_RETENTION_POLICY };
+        for (size_t k = 0; k < sizeof(cols3) / sizeof(cols3[0]); k++) {
+            sb_put(&b, "\t", 1);
+            sb_copy_value(&b, ev->f[cols3[k]]);
+        }
+        sb_put(&b, "\t", 1);
+        sb_copy_value(&b, ev->details);
+        adb__fmt(nbuf, sizeof(nbuf), "\t%" PRId64 "\t", ev->chain_seq);
+        sb_str(&b, nbuf);
+        sb_str(&b, ev->prev_chain_hash);
+        sb_put(&b, "\t", 1);
+        sb_str(&b, ev->chain_hash);
+        sb_put(&b, "\n", 1);
+    }
+    if (b.oom)
+        goto nomem;
+    if (b.len > 0) {
+        r = PQexec(c, "COPY audit_log (id, \"timestamp\", ttl, principal_id, organization_id,"
+                      " action, target_resource_type, target_resource_id, status,"
+                      " outcome_description, hash, hash_algorithm, signature, event_version,"
+                      " correlation_id, data_classification, retention_policy, details,"
+                      " chain_seq, prev_chain_hash, chain_hash) FROM STDIN");
+        if (!ok_result(r, PGRES_COPY_IN))
+            goto pgfail;
+        PQclear(r);
+        r = NULL;
+        if (PQputCopyData(c, b.p, (int)b.len) != 1 || PQputCopyEnd(c, NULL) != 1) {
+            pg_message(c, NULL, err, errlen);
+            goto fail;
+        }
+        r = PQgetResult(c);
+        if (!ok_result(r, PGRES_COMMAND_OK))
+            goto pgfail;
+        PQclear(r);
+        while ((r = PQgetResult(c)) != NULL)
+            PQclear(r);
+
+        /* advance the heads */
+        arr1.len = arr2.len = arr3.len = 0;
+        sb_str(&arr1, "{");
+        sb_str(&arr2, "{");
+        sb_str(&arr3, "{");
+        for (size_t i = 0; i < norgs; i++) {
+            if (i) {
+                sb_str(&arr1, ",");
+                sb_str(&arr2, ",");
+                sb_str(&arr3, ",");
+            }
+            sb_array_elem(&arr1, heads[i].org);
+            adb__fmt(nbuf, sizeof(nbuf), "%" PRId64, heads[i].seq);
+            sb_str(&arr2, nbuf);
+            sb_str(&arr3, heads[i].hash);
+        }
+        sb_str(&arr1, "}");
+        sb_str(&arr2, "}");
+        sb_str(&arr3, "}");
+        if (arr1.oom || arr2.oom || arr3.oom)
+            goto nomem;
+        const char *p[] = { arr1.p, arr2.p, arr3.p };
+        r = PQexecParams(c,
+                         "UPDATE audit_chain_head h SET last_seq = u.seq, last_chain_hash = u.hash,"
+                         " updated_at = now() FROM unnest($1::text[], $2::bigint[], $3::text[])"
+                         " AS u(org, seq, hash) WHERE h.organization_id = u.org",
+                         3, NULL, p, NULL, NULL, 0);
+        if (!ok_result(r, PGRES_COMMAND_OK))
+            goto pgfail;
+        PQclear(r);
+        r = NULL;
+    }
+    r = PQexec(c, "COMMIT");
+    if (!ok_result(r, PGRES_COMMAND_OK))
+        goto pgfail;
+    PQclear(r);
+    r = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        adb_log_result *res = jobs[i].res;
+        adb__event *ev = jobs[i].ev;
+        res->status = ADB_OK;
+        adb__fmt(res->organization_id, sizeof(res->organization_id), "%s", ev->f[ADB_F_ORGANIZATION_ID]);
+        if (dup[i])
+            continue;
+        res->id = ev->id;
+        memcpy(res->timestamp, ev->ts_text, sizeof(ev->ts_text));
+        memcpy(res->hash, ev->hash, 65);
+        res->chain_seq = ev->chain_seq;
+    }
+    ok = true;
+    pthread_mutex_lock(&w->mu);
+    for (size_t i = 0; i < n; i++) {
+        if (dup[i])
+            w->duplicates++;
+        else
+            w->events_written++;
+    }
+    w->batches++;
+    w->last_batch = (int)n;
+    pthread_mutex_unlock(&w->mu);
+    goto out;
+
+nomem:
+    adb__fmt(err, errlen, "out of memory");
+    goto fail;
+pgfail:
+    pg_message(c, r, err, errlen);
+fail:
+    PQclear(r);
+    r = NULL;
+    *conn_lost = PQstatus(c) != CONNECTION_OK;
+    if (!*conn_lost)
+        PQclear(PQexec(c, "ROLLBACK"));
+out:
+    PQclear(r);
+    free(b.p);
+    free(arr1.p);
+    free(arr2.p);
+    free(arr3.p);
+    free(arr4.p);
+    free(orgs);
+    free(heads);
+    free(dup);
+    return ok;
+}
+
+static void fail_jobs(adb__job *jobs, size_t n, adb_status st, const char *msg, int retry_ms)
+{
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].res->status = st;
+        jobs[i].res->retry_after_ms = retry_ms;
+        adb__fmt(jobs[i].res->message, sizeof(jobs[i].res->message), "%s", msg);
+    }
+}
+
+/* Writes a batch; on a failure that is not the connection's, each event is
+ * tried on its own so that one bad row cannot sink the others. */
+static void process(adb__writer *w, adb__job *jobs, size_t n)
+{
+    char err[ADB_ERRMSG_MAX], msg[ADB_ERRMSG_MAX];
+    adb_status st = ADB_OK;
+    bool lost = false;
+    PGconn *c = adb_pool_acquire(w->pool, &st, err, sizeof(err));
+
+    if (!c) {
+        fail_jobs(jobs, n, st == ADB_ERR_BUSY ? ADB_ERR_BUSY : ADB_ERR_DB_CONNECT, err, 1000);
+    } else if (!write_batch(w, c, jobs, n, err, sizeof(err), &lost)) {
+        if (lost) {
+            adb__fmt(msg, sizeof(msg), "database connection lost: %s", err);
+            fail_jobs(jobs, n, ADB_ERR_DB_CONNECT, msg, 1000);
+        } else if (n == 1) {
+            adb__fmt(msg, sizeof(msg), "could not store the event: %s", err);
+            fail_jobs(jobs, n, ADB_ERR_DB_QUERY, msg, 0);
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                if (!write_batch(w, c, &jobs[i], 1, err, sizeof(err), &lost)) {
+                    adb__fmt(msg, sizeof(msg), "could not store the event: %s", err);
+                    fail_jobs(&jobs[i], 1, lost ? ADB_ERR_DB_CONNECT : ADB_ERR_DB_QUERY, msg,
+                              lost ? 1000 : 0);
+                    if (lost) {
+                        fail_jobs(&jobs[i + 1], n - i - 1, ADB_ERR_DB_CONNECT, msg, 1000);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if (c)
+        adb_pool_release(w->pool, c);
+    size_t failed = 0;
+    for (size_t i = 0; i < n; i++)
+        failed += jobs[i].res->status != ADB_OK;
+    if (failed) {
+        pthread_mutex_lock(&w->mu);
+        w->failed += (long long)failed;
+        pthread_mutex_unlock(&w->mu);
+    }
+    for (size_t i = 0; i < n; i++)
+        ticket_done(jobs[i].ticket);
+}
+
+static void *writer_main(void *arg)
+{
+    adb__writer *w = arg;
+    adb__job *batch = calloc((size_t)w->o.batch_max, sizeof(*batch));
+
+    if (!batch)
+        return NULL;
+    for (;;) {
+        size_t n = 0;
+        pthread_mutex_lock(&w->mu);
+        while (w->count == 0 && !w->stopping)
+            pthread_cond_wait(&w->not_empty, &w->mu);
+        if (w->count == 0 && w->stopping) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        while (w->count > 0 && n < (size_t)w->o.batch_max) {
+            batch[n++] = w->ring[w->head];
+            w->head = (w->head + 1) % (size_t)w->o.queue_max;
+            w->count--;
+        }
+        pthread_mutex_unlock(&w->mu);
+        double t0 = adb__now_ms();
+        process(w, batch, n);
+        double ms = adb__now_ms() - t0;
+        if (ms > 0) {
+            pthread_mutex_lock(&w->mu);
+            double eps = (double)n * 1000.0 / ms * w->nthreads;
+            w->rate_eps = w->rate_eps > 0 ? 0.8 * w->rate_eps + 0.2 * eps : eps;
+            pthread_mutex_unlock(&w->mu);
+        }
+    }
+    free(batch);
+    return NULL;
+}
+
+adb__writer *adb__writer_start(adb_pool *pool, const adb__keys *keys, const adb__writer_options *o,
+                               char *errbuf, size_t errlen)
+{
+    adb__writer *w = calloc(1, sizeof(*w));
+
+    if (!w || o->threads < 1 || o->batch_max < 1 || o->queue_max < o->batch_max) {
+        free(w);
+        adb__fmt(errbuf, errlen, w ? "invalid writer options" : "out of memory");
+        return NULL;
+    }
+    w->pool = pool;
+    w->keys = keys;
+    w->o = *o;
+    w->ring = calloc((size_t)o->queue_max, sizeof(*w->ring));
+    w->threads = calloc((size_t)o->threads, sizeof(*w->threads));
+    if (!w->ring || !w->threads) {
+        free(w->ring);
+        free(w->threads);
+        free(w);
+        adb__fmt(errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->not_empty, NULL);
+    pthread_mutex_init(&w->months_mu, NULL);
+    for (int i = 0; i < o->threads; i++) {
+        if (pthread_create(&w->threads[i], NULL, writer_main, w) != 0) {
+            adb__fmt(errbuf, errlen, "could not start a writer thread: %s", strerror(errno));
+            w->nthreads = i;
+            adb__writer_stop(w);
+            return NULL;
+        }
+    }
+    w->nthreads = o->threads;
+    return w;
+}
+
+adb_status adb__writer_submit(adb__writer *w, adb__job *jobs, size_t n, int *retry_after_ms)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->stopping) {
+        pthread_mutex_unlock(&w->mu);
+        return ADB_ERR_INVALID;
+    }
+    if (w->count + n > (size_t)w->o.queue_max) {
+        double rate = w->rate_eps > 1 ? w->rate_eps : 1000;
+        int ms = (int)((double)(w->count + n) * 1000.0 / rate);
+        *retry_after_ms = ms < 100 ? 100 : ms > 30000 ? 30000 : ms;
+        w->busy++;
+        pthread_mutex_unlock(&w->mu);
+        return ADB_ERR_BUSY;
+    }
+    for (size_t i = 0; i < n; i++)
+        w->ring[(w->head + w->count + i) % (size_t)w->o.queue_max] = jobs[i];
+    w->count += n;
+    pthread_cond_broadcast(&w->not_empty);
+    pthread_mutex_unlock(&w->mu);
+    return ADB_OK;
+}
+
+void adb__writer_stop(adb__writer *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stopping = true;
+    pthread_cond_broadcast(&w->not_empty);
+    pthread_mutex_unlock(&w->mu);
+    for (int i = 0; i < w->nthreads; i++)
+        pthread_join(w->threads[i], NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->not_empty);
+    pthread_mutex_destroy(&w->months_mu);
+    free(w->ring);
+    free(w->threads);
+    free(w);
+}
+
+void adb__writer_stats(adb__writer *w, adb_writer_stats *out)
+{
+    pthread_mutex_lock(&w->mu);
+    out->events_written = w->events_written;
+    out->batches = w->batches;
+    out->duplicates = w->duplicates;
+    out->failed = w->failed;
+    out->busy_rejections = w->busy;
+    out->queue_depth = (int)w->count;
+    out->queue_max = w->o.queue_max;
+    out->last_batch_size = w->last_batch;
+    pthread_mutex_unlock(&w->mu);
+}
