@@ -34,7 +34,7 @@ fi
 ADMIN_URL="host=$RUN_TMP/cluster/run port=5432 user=postgres dbname=postgres"
 export ADMIN_URL
 export AUDIT_DB_URL="$ADMIN_URL"
-unset AUDITDB_HOME
+export AUDITDB_HOME="$RUN_TMP/home"  # master.key for tests on AUDIT_DB_URL
 
 passed=0; failed=0; skipped=0
 run_one() {
