@@ -4,6 +4,8 @@
 #   make test       dependencies, sanitizer build in build/test, every test
 #   make run        dependencies, release build, auditdb serve on the embedded database
 #   make install    PREFIX=/usr/local DESTDIR=  binary, headers, libraries, auditdb.pc
+#   make bench      ingestion and verification figures against raw COPY
+#   make fuzz       every libFuzzer target for FUZZ_TIME seconds (default 300)
 #   make clean
 
 MODE     ?= release
@@ -40,11 +42,17 @@ APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
+# libFuzzer targets: fuzz/fuzz_NAME.c with its seed corpus in fuzz/corpus/NAME/
+FUZZ_CC  ?= clang
+FUZZ_SRC := src/event/json.c src/event/event.c src/integrity/hash.c src/integrity/keys.c src/core/util.c
+FUZZERS  := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_TIME ?= 300
+
 BIN      := $(BUILD)/auditdb
 STATIC   := $(BUILD)/libauditdb.a
 SHARED   := $(BUILD)/libauditdb.so.$(VERSION)
 
-.PHONY: all release test run install clean deps help test-build check-tools
+.PHONY: all release test run install clean deps help test-build fuzz fuzz-build bench
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(STATIC) $(SHARED)
@@ -88,7 +96,24 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(STATIC)
 	@echo "  TEST    $<"
 	$(Q)$(CC) $(CFLAGS) -Isrc -o $@ $< $(STATIC) $(LDFLAGS) $(LIBS)
 
-test-build: $(BIN) $(STATIC) $(TEST_BIN)
+test-build: $(BIN) $(STATIC) $(TEST_BIN) fuzz-build
+
+fuzz-build: $(FUZZERS)
+
+build/fuzz/%: fuzz/%.c $(FUZZ_SRC) $(wildcard src/event/*.h src/integrity/*.h include/*.h include/auditdb/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $<"
+	$(Q)$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	    -Iinclude -Isrc $(PKG_CFLAGS) -o $@ $< $(FUZZ_SRC) $(PKG_LIBS)
+
+# Each fuzzer for FUZZ_TIME seconds on a copy of its seed corpus (new
+# findings stay in build/fuzz/corpus-NAME; crashes in build/fuzz/).
+fuzz: fuzz-build
+	@for f in $(FUZZERS); do n=$${f#build/fuzz/fuzz_}; \
+	    mkdir -p build/fuzz/corpus-$$n && cp -n fuzz/corpus/$$n/* build/fuzz/corpus-$$n/ 2>/dev/null; \
+	    echo "fuzzing $$n for $(FUZZ_TIME) s"; \
+	    (cd build/fuzz && ./fuzz_$$n -max_total_time=$(FUZZ_TIME) -print_final_stats=1 corpus-$$n) || exit 1; \
+	done
 
 # The suite: dependencies, a sanitizer build, then tests/run.sh (unit,
 # integration against a throwaway embedded PostgreSQL, CLI and HTTP tests).
@@ -96,6 +121,18 @@ test:
 	@DEPS_SET=test $(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory MODE=test test-build
 	@tests/run.sh build/test
+
+# Benchmarks: release build, a throwaway cluster, figures as ratios against
+# PostgreSQL's own speed in the same run (bench/README.md).
+$(BUILD)/bench/%: bench/%.c $(STATIC)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $<"
+	$(Q)$(CC) $(CFLAGS) -Isrc -o $@ $< $(STATIC) $(LDFLAGS) $(LIBS)
+
+bench:
+	@DEPS_SET=run $(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory MODE=release all build/release/bench/bench_ingest
+	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_ingest
 
 run:
 	@DEPS_SET=run $(MAKE) --no-print-directory deps

@@ -14,27 +14,14 @@ export AUDITDB_BIN
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=99}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-RUN_TMP=$(mktemp -d /tmp/adbtest.XXXXXX)
-chmod 755 "$RUN_TMP"
-export RUN_TMP
-
-cleanup() {
-    AUDITDB_HOME="$RUN_TMP/cluster" AUDIT_DB_URL= "$AUDITDB_BIN" db stop >/dev/null 2>&1
-    rm -rf "$RUN_TMP"
-}
-trap cleanup EXIT INT TERM
-
-# the shared throwaway cluster
-if ! AUDITDB_HOME="$RUN_TMP/cluster" AUDIT_DB_URL= "$AUDITDB_BIN" db start >"$RUN_TMP/cluster.log" 2>&1; then
-    cat "$RUN_TMP/cluster.log"
-    echo "could not start the test cluster"
-    echo "0 passed, 1 failed"
-    exit 1
+# the shared throwaway cluster: scripts/with-cluster.sh runs this script
+# again inside it (ADB_IN_CLUSTER marks the second run)
+if [ -z "${ADB_IN_CLUSTER:-}" ]; then
+    ADB_IN_CLUSTER=1 "$top/scripts/with-cluster.sh" "$AUDITDB_BIN" "$0" "$@"
+    rc=$?
+    [ $rc -eq 97 ] && echo "0 passed, 1 failed"
+    exit $rc
 fi
-ADMIN_URL="host=$RUN_TMP/cluster/run port=5432 user=postgres dbname=postgres"
-export ADMIN_URL
-export AUDIT_DB_URL="$ADMIN_URL"
-export AUDITDB_HOME="$RUN_TMP/home"  # master.key for tests on AUDIT_DB_URL
 
 passed=0; failed=0; skipped=0
 run_one() {

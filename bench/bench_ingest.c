@@ -1,0 +1,342 @@
+/*
+ * bench_ingest.c - ingestion and verification against PostgreSQL's own
+ * speed, in the same run, on the same rows.
+ *
+ *  1. auditdb's writer: C client threads call adb_log_batch_json with
+ *     CHUNK events each (as bulk API requests would), acknowledged after
+ *     COMMIT; rate and per-call ack latency p50/p99.
+ *  2. raw COPY: the very rows the writer stored (read back with COPY TO) are
+ *     loaded with one COPY FROM into a fresh database of the same schema.
+ *  3. verify: adb_verify over all events vs a raw COPY TO of the same rows.
+ *
+ * Environment: ADMIN_URL (a cluster, from scripts/with-cluster.sh),
+ * BENCH_EVENTS (200000), BENCH_CLIENTS (16), BENCH_CHUNK (100), BENCH_ORGS (10).
+ */
+#include "auditdb.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static long env_int(const char *name, long def)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtol(v, NULL, 10) : def;
+}
+
+static void die(const char *what, const char *why)
+{
+    fprintf(stderr, "bench: %s: %s\n", what, why);
+    exit(1);
+}
+
+static PGconn *connect_db(const char *admin, const char *db)
+{
+    char ci[2048];
+    snprintf(ci, sizeof(ci), "%s dbname=%s", admin, db);
+    PGconn *c = PQconnectdb(ci);
+    if (PQstatus(c) != CONNECTION_OK)
+        die("connect", PQerrorMessage(c));
+    return c;
+}
+
+static void exec_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        die(sql, PQerrorMessage(c));
+    PQclear(r);
+}
+
+/* A fresh migrated database named db. */
+static void fresh(const char *admin, const char *db)
+{
+    PGconn *a = PQconnectdb(admin);
+    char sql[256];
+    adb_migration_set set;
+    char err[ADB_ERRMSG_MAX];
+    int applied;
+
+    PQclear(PQexec(a, "SET client_min_messages = warning"));
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+    exec_ok(a, sql);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
+    exec_ok(a, sql);
+    PQfinish(a);
+    PGconn *c = connect_db(admin, db);
+    adb_migrations_builtin(&set);
+    if (adb_migrate_up(c, &set, NULL, NULL, &applied, err, sizeof(err)) != ADB_OK)
+        die("migrate", err);
+    PQfinish(c);
+}
+
+/* ---- the writer --------------------------------------------------------- */
+
+typedef struct client {
+    adb *db;
+    char **texts;
+    size_t n, chunk;
+    double *lat;   /* one per call */
+    size_t ncalls;
+    long failed;
+} client;
+
+static void *client_main(void *arg)
+{
+    client *c = arg;
+    size_t *lens = calloc(c->chunk, sizeof(size_t));
+    adb_log_result *res = calloc(c->chunk, sizeof(*res));
+
+    for (size_t i = 0; i < c->n; i += c->chunk) {
+        size_t k = c->n - i < c->chunk ? c->n - i : c->chunk;
+        for (size_t j = 0; j < k; j++)
+            lens[j] = strlen(c->texts[i + j]);
+        double t0 = now_ms();
+        adb_status st = adb_log_batch_json(c->db, (const char *const *)&c->texts[i], lens, k, NULL, res);
+        c->lat[c->ncalls++] = now_ms() - t0;
+        if (st != ADB_OK)
+            for (size_t j = 0; j < k; j++)
+                c->failed += res[j].status != ADB_OK;
+    }
+    free(lens);
+    free(res);
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Realistic events: ordered timestamps over the last 30 days, several
+ * organizations, the usual fields and a small details object. */
+static char **make_events(size_t n, int orgs)
+{
+    static const char *const actions[] = { "auth.login.success", "fhir.patient.read",
+                                           "fhir.observation.create", "data.export",
+                                           "auth.logout", "admin.role.update" };
+    static const char *const statuses[] = { "success", "success", "success", "failure", "attempt" };
+    static const char *const classes[] = { "PHI", "INTERNAL", "CONFIDENTIAL", "PUBLIC" };
+    char **t = calloc(n, sizeof(char *));
+    time_t base = time(NULL) - 30 * 86400;
+
+    for (size_t i = 0; i < n; i++) {
+        time_t ts = base + (time_t)((double)i / (double)n * 30 * 86400);
+        struct tm tm;
+        char when[40], buf[1024];
+        gmtime_r(&ts, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(buf, sizeof(buf),
+                 "{\"timestamp\":\"%s.%03zuZ\",\"action\":\"%s\",\"status\":\"%s\","
+                 "\"principalId\":\"practitioner-%zu\",\"organizationId\":\"org-%02zu\","
+                 "\"targetResourceType\":\"Patient\",\"targetResourceId\":\"patient-%zu\","
+                 "\"outcomeDescription\":\"Access to the patient's chart\","
+                 "\"correlationId\":\"req-%zu\",\"dataClassification\":\"%s\","
+                 "\"sessionContext\":{\"sessionId\":\"sess-%zu\",\"ipAddress\":\"10.%zu.%zu.%zu\","
+                 "\"userAgent\":\"Mozilla/5.0 (X11; Linux x86_64)\"},"
+                 "\"details\":{\"resourceVersion\":%zu,\"fields\":[\"name\",\"birthDate\"],\"reason\":\"treatment\"}}",
+                 when, i % 1000, actions[i % 6], statuses[i % 5], i % 5000, i % (size_t)orgs,
+                 i % 100000, i, classes[i % 4], i / 20, i % 250, (i / 7) % 250, (i / 3) % 250,
+                 i % 17);
+        t[i] = strdup(buf);
+    }
+    return t;
+}
+
+/* ---- COPY both ways ----------------------------------------------------- */
+
+#define ROWS_QUERY                                                                            \
+    "SELECT id, \"timestamp\", ttl, principal_id, organization_id, action, target_resource_type," \
+    " target_resource_id, status, outcome_description, hash, hash_algorithm, signature,"       \
+    " event_version, correlation_id, data_classification, retention_policy, details,"          \
+    " chain_seq, prev_chain_hash, chain_hash FROM audit_log"
+
+/* Reads the rows with COPY TO; returns them (if keep) and the seconds taken. */
+static char *copy_out(PGconn *c, const char *query, bool keep, size_t *len, double *secs, long *rows)
+{
+    char sql[1024];
+    char *all = NULL, *line;
+    size_t cap = 0, n = 0;
+    int k;
+
+    snprintf(sql, sizeof(sql), "COPY (%s) TO STDOUT", query);
+    double t0 = now_ms();
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COPY_OUT)
+        die("COPY TO", PQerrorMessage(c));
+    PQclear(r);
+    *rows = 0;
+    while ((k = PQgetCopyData(c, &line, 0)) > 0) {
+        if (keep) {
+            if (n + (size_t)k > cap) {
+                cap = (n + (size_t)k) * 2;
+                all = realloc(all, cap);
+            }
+            memcpy(all + n, line, (size_t)k);
+            n += (size_t)k;
+        }
+        (*rows)++;
+        PQfreemem(line);
+    }
+    while ((r = PQgetResult(c)))
+        PQclear(r);
+    *secs = (now_ms() - t0) / 1000.0;
+    *len = n;
+    return all;
+}
+
+static double copy_in(PGconn *c, const char *data, size_t len)
+{
+    double t0 = now_ms();
+    exec_ok(c, "BEGIN");
+    PGresult *r = PQexec(c, "COPY audit_log (id, \"timestamp\", ttl, principal_id, organization_id,"
+                            " action, target_resource_type, target_resource_id, status,"
+                            " outcome_description, hash, hash_algorithm, signature, event_version,"
+                            " correlation_id, data_classification, retention_policy, details,"
+                            " chain_seq, prev_chain_hash, chain_hash) FROM STDIN");
+    if (PQresultStatus(r) != PGRES_COPY_IN)
+        die("COPY FROM", PQerrorMessage(c));
+    PQclear(r);
+    for (size_t off = 0; off < len;) {
+        size_t k = len - off > (1 << 20) ? (1 << 20) : len - off;
+        if (PQputCopyData(c, data + off, (int)k) != 1)
+            die("COPY data", PQerrorMessage(c));
+        off += k;
+    }
+    if (PQputCopyEnd(c, NULL) != 1)
+        die("COPY end", PQerrorMessage(c));
+    while ((r = PQgetResult(c))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            die("COPY FROM", PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    exec_ok(c, "COMMIT");
+    return (now_ms() - t0) / 1000.0;
+}
+
+int main(void)
+{
+    const char *admin = getenv("ADMIN_URL");
+    size_t n = (size_t)env_int("BENCH_EVENTS", 200000);
+    int clients = (int)env_int("BENCH_CLIENTS", 16);
+    size_t chunk = (size_t)env_int("BENCH_CHUNK", 100);
+    int orgs = (int)env_int("BENCH_ORGS", 10);
+    char ci[2048], err[ADB_ERRMSG_MAX];
+
+    if (!admin)
+        die("ADMIN_URL", "not set (run through make bench)");
+    printf("bench: %zu events, %d organizations, %d clients x %zu-event calls\n", n, orgs, clients, chunk);
+    char **texts = make_events(n, orgs);
+
+    /* 1. through the writer */
+    fresh(admin, "bench_writer");
+    snprintf(ci, sizeof(ci), "%s dbname=bench_writer", admin);
+    adb_options o;
+    adb_options_default(&o);
+    o.conninfo = ci;
+    o.master_key = "bench-master-key-0123456789abcdef0123456789";
+    o.pool_max = 8;
+    o.batch_max = (int)env_int("BENCH_BATCH", 2000);
+    o.queue_max = 50000;
+    o.writer_threads = (int)env_int("BENCH_WRITERS", 2);
+    adb *db;
+    if (adb_open(&o, &db, err, sizeof(err)) != ADB_OK)
+        die("adb_open", err);
+    /* partitions exist before timing, as in the COPY run */
+    {
+        adb_log_result r;
+        adb_log_json(db, texts[0], strlen(texts[0]), NULL, &r);
+        adb_log_json(db, texts[n - 1], strlen(texts[n - 1]), NULL, &r);
+        PGconn *c = connect_db(admin, "bench_writer");
+        exec_ok(c, "SELECT auditdb_ensure_partition((now() - interval '31 days')::date),"
+                   " auditdb_ensure_partition((now() - interval '15 days')::date),"
+                   " auditdb_ensure_partition(now()::date)");
+        exec_ok(c, "TRUNCATE audit_log, audit_chain_head");
+        PQfinish(c);
+    }
+    client *cl = calloc((size_t)clients, sizeof(*cl));
+    pthread_t *th = calloc((size_t)clients, sizeof(*th));
+    size_t per = n / (size_t)clients, totalcalls = 0;
+    double t0 = now_ms();
+    for (int i = 0; i < clients; i++) {
+        size_t from = (size_t)i * per, k = i == clients - 1 ? n - from : per;
+        cl[i] = (client){ db, texts + from, k, chunk, calloc(k / chunk + 2, sizeof(double)), 0, 0 };
+        pthread_create(&th[i], NULL, client_main, &cl[i]);
+    }
+    long failed = 0;
+    for (int i = 0; i < clients; i++) {
+        pthread_join(th[i], NULL);
+        failed += cl[i].failed;
+        totalcalls += cl[i].ncalls;
+    }
+    double writer_s = (now_ms() - t0) / 1000.0;
+    double *lat = calloc(totalcalls, sizeof(double));
+    size_t m = 0;
+    for (int i = 0; i < clients; i++)
+        for (size_t j = 0; j < cl[i].ncalls; j++)
+            lat[m++] = cl[i].lat[j];
+    qsort(lat, m, sizeof(double), cmp_double);
+    if (failed)
+        die("writer", "some events were not stored");
+
+    /* 2. the same rows, raw COPY into a fresh database */
+    PGconn *w = connect_db(admin, "bench_writer");
+    size_t len;
+    double read_s;
+    long rows;
+    char *data = copy_out(w, ROWS_QUERY, true, &len, &read_s, &rows);
+    fresh(admin, "bench_copy");
+    PGconn *cc = connect_db(admin, "bench_copy");
+    exec_ok(cc, "SELECT auditdb_ensure_partition((now() - interval '31 days')::date),"
+                " auditdb_ensure_partition((now() - interval '15 days')::date),"
+                " auditdb_ensure_partition(now()::date)");
+    double copy_s = copy_in(cc, data, len);
+    free(data);
+    PQfinish(cc);
+
+    /* 3. verification vs a raw read of the same rows in the same order */
+    double raw_read_s;
+    long raw_rows;
+    free(copy_out(w, ROWS_QUERY " ORDER BY organization_id, chain_seq, id", false, &len,
+                  &raw_read_s, &raw_rows));
+    PQfinish(w);
+    adb_verify_options vo = { .record = false };
+    adb_verify_summary vs;
+    if (adb_verify(db, &vo, &vs, err, sizeof(err)) != ADB_OK)
+        die("verify", err);
+    if (vs.problems)
+        die("verify", "problems found in a freshly written database");
+
+    double copy_rate = (double)rows / copy_s, writer_rate = (double)n / writer_s;
+    double read_rate = (double)raw_rows / raw_read_s, verify_rate = (double)vs.events / vs.seconds;
+    printf("ingest\n");
+    printf("  raw COPY FROM (same rows, one transaction)  %9.0f rows/s\n", copy_rate);
+    printf("  auditdb writer (ack after COMMIT)           %9.0f events/s\n", writer_rate);
+    printf("  ratio writer/COPY                           %9.2f   (goal >= 0.80)\n", writer_rate / copy_rate);
+    printf("  ack latency per %zu-event call              p50 %.1f ms, p99 %.1f ms (%zu calls)\n",
+           chunk, lat[m / 2], lat[(size_t)((double)m * 0.99)], m);
+    printf("verify\n");
+    printf("  raw COPY TO (same rows, chain order)        %9.0f rows/s\n", read_rate);
+    printf("  auditdb verify (hash, signature, chain)     %9.0f events/s\n", verify_rate);
+    printf("  ratio verify/COPY TO                        %9.2f\n", verify_rate / read_rate);
+    adb_writer_stats ws;
+    adb_writer_get_stats(db, &ws);
+    printf("writer: %lld batches, %.0f events per batch on average\n", ws.batches,
+           ws.batches ? (double)ws.events_written / (double)ws.batches : 0.0);
+    adb_close(db);
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts);
+    return 0;
+}
