@@ -3,10 +3,10 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "util.h"
+#include "digest.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,10 +168,9 @@ void adb__hex(const unsigned char *in, size_t n, char *out)
 
 void adb__sha256_hex(const void *data, size_t len, char out[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
+    unsigned char md[32];
 
-    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+    if (!adb__sha256(data, len, md)) {
         out[0] = '\0';
         return;
     }

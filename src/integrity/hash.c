@@ -7,8 +7,6 @@
 #include "../core/util.h"
 
 #include <inttypes.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,12 +145,11 @@ char *adb__legacy_canonical(const adb__event *ev, size_t *len)
     return b.p;
 }
 
-static void hmac_hex(const unsigned char key[32], const void *data, size_t len, char out[65])
+static void hmac_hex(const adb__hmac_key *key, const void *data, size_t len, char out[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
+    unsigned char md[32];
 
-    if (!HMAC(EVP_sha256(), key, 32, data, len, md, &mdlen) || mdlen != 32) {
+    if (!adb__hmac_sha256(key, data, len, md)) {
         out[0] = '\0';
         return;
     }
@@ -161,27 +158,40 @@ static void hmac_hex(const unsigned char key[32], const void *data, size_t len, 
 
 void adb__signature(const adb__keys *k, const char *hash, char out[65])
 {
-    hmac_hex(k->sig, hash, strlen(hash), out);
+    hmac_hex(&k->sig_hmac, hash, strlen(hash), out);
 }
 
 void adb__chain_link(const adb__keys *k, const char *org, int64_t seq, const char *prev,
                      const char *content_hash, char out[65])
 {
+    static const char tag[] = "adb-chain-v1\n";
+    size_t olen = strlen(org), plen = strlen(prev), hlen = strlen(content_hash);
+    char num[24];
+    int nlen = snprintf(num, sizeof(num), "%" PRId64, seq);
+    size_t total = sizeof(tag) - 1 + olen + 1 + (size_t)nlen + 1 + plen + 1 + hlen;
     char stack[768];
-    int n = snprintf(stack, sizeof(stack), "adb-chain-v1\n%s\n%" PRId64 "\n%s\n%s", org, seq,
-                     prev, content_hash);
+    char *m = total <= sizeof(stack) ? stack : malloc(total);
+    char *w = m;
 
-    if (n > 0 && (size_t)n < sizeof(stack)) {
-        hmac_hex(k->chain, stack, (size_t)n, out);
-        return;
-    }
-    char *heap = adb__aprintf("adb-chain-v1\n%s\n%" PRId64 "\n%s\n%s", org, seq, prev, content_hash);
-    if (!heap) {
+    if (!m) {
         out[0] = '\0';
         return;
     }
-    hmac_hex(k->chain, heap, strlen(heap), out);
-    free(heap);
+    memcpy(w, tag, sizeof(tag) - 1);
+    w += sizeof(tag) - 1;
+    memcpy(w, org, olen);
+    w += olen;
+    *w++ = '\n';
+    memcpy(w, num, (size_t)nlen);
+    w += nlen;
+    *w++ = '\n';
+    memcpy(w, prev, plen);
+    w += plen;
+    *w++ = '\n';
+    memcpy(w, content_hash, hlen);
+    hmac_hex(&k->chain_hmac, m, total, out);
+    if (m != stack)
+        free(m);
 }
 
 bool adb__event_seal(adb__event *ev, const adb__keys *k, adb_event_errors *errs)

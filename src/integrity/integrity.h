@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "auditdb.h"
+#include "../core/digest.h"
 #include "../event/event.h"
 
 /* Keys derived from the master key with HKDF-SHA256. */
@@ -17,6 +18,8 @@ typedef struct adb__keys {
     unsigned char sig[32];   /* signature key: info "auditdb signature v1" */
     unsigned char chain[32]; /* chain key: info "auditdb chain v1" */
     char fingerprint[33];    /* 16 bytes of info "auditdb fingerprint v1", hex */
+    adb__hmac_key sig_hmac;  /* the two keys prepared for HMAC */
+    adb__hmac_key chain_hmac;
 } adb__keys;
 
 /* Loads the master key: master_key if given (at least 32 bytes), else the
