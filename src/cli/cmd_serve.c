@@ -10,6 +10,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* How to call this binary again, for the hints printed at start. */
+static const char *argv0_path(void)
+{
+    static char path[4096];
+    ssize_t n;
+
+    if (path[0])
+        return path;
+    n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (n <= 0)
+        return "auditdb";
+    path[n] = '\0';
+    return path;
+}
 
 static void on_applied(void *ud, const adb_migration *m, double ms)
 {
@@ -117,6 +133,10 @@ int cmd_serve(int argc, char **argv)
     else
         printf("database: AUDIT_DB_URL\n");
     printf("health:   curl http://%s/health\n", adb_server_address(server));
+    printf("first event (from another terminal; commands join this database):\n"
+           "  echo '{\"timestamp\":\"'$(date -u +%%FT%%TZ)'\",\"action\":\"auth.login.success\","
+           "\"status\":\"success\",\"principalId\":\"doc-1\",\"organizationId\":\"org-1\"}' "
+           "| %s import -\n  %s verify\n", argv0_path(), argv0_path());
     fflush(stdout);
 
     while (sigwait(&sigs, &sig) != 0)
