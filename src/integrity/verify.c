@@ -11,6 +11,7 @@
 #include "../core/util.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,14 +160,27 @@ static void problem(run *r, int64_t id, int64_t seq, const char *kind, const cha
 
 /* ---- one row ------------------------------------------------------------ */
 
-/* Builds the event the row stores. false (and a problem) if it cannot. */
-static bool row_event(run *r, const row *w, adb__event *ev, int64_t id, int64_t seq)
+/* What one row's recomputation found; filled by compute() on any thread,
+ * reported in order by report(). */
+typedef struct vitem {
+    char *line;                 /* the COPY line the row points into (owned) */
+    row w;
+    int64_t id, seq;
+    bool readable, oom;
+    char why[160];              /* when not readable */
+    char want_hash[65], want_sig[65], want_link[65];
+} vitem;
+
+/* Builds the event the row stores; false with it->why when it cannot. */
+static bool row_event(vitem *it, adb__event *ev)
 {
+    const row *w = &it->w;
+
     memset(ev, 0, sizeof(*ev));
     for (int f = 0; f < ADB_F__COUNT; f++)
         ev->f[f] = (char *)w->v[field_col[f]];
     if (!w->v[C_TS] || !adb__timestamp_parse(w->v[C_TS], strlen(w->v[C_TS]), &ev->ts_us)) {
-        problem(r, id, seq, "unreadable", NULL, NULL, "event %" PRId64 " has no readable timestamp", id);
+        adb__fmt(it->why, sizeof(it->why), "no readable timestamp");
         return false;
     }
     adb__timestamp_format(ev->ts_us, ev->ts_text);
@@ -175,75 +189,92 @@ static bool row_event(run *r, const row *w, adb__event *ev, int64_t id, int64_t 
         adb_json_doc *doc = adb__json_parse(w->v[C_DETAILS], strlen(w->v[C_DETAILS]), NULL, &je);
         size_t cap = 0;
         if (!doc) {
-            problem(r, id, seq, "unreadable", NULL, NULL, "event %" PRId64 ": details unreadable: %s",
-                    id, je.message);
+            adb__fmt(it->why, sizeof(it->why), "details unreadable: %s", je.message);
             return false;
         }
         bool ok = adb__json_write_canonical(adb__json_root(doc), &ev->details, &ev->details_len, &cap);
         adb__json_free(doc);
         if (!ok) {
-            r->oom = true;
+            it->oom = true;
             return false;
         }
     }
     return true;
 }
 
-static void check_row(run *r, const row *w)
+/* Recomputes hash, signature and chain link of one row (no shared state). */
+static void compute(const adb__keys *k, vitem *it)
 {
-    const adb__keys *k = adb__db_keys(r->db);
+    const row *w = &it->w;
     adb__event ev;
-    int64_t id = w->v[C_ID] ? strtoll(w->v[C_ID], NULL, 10) : 0;
-    int64_t seq = w->v[C_SEQ] ? strtoll(w->v[C_SEQ], NULL, 10) : 0;
-    const char *org = w->v[C_ORG] ? w->v[C_ORG] : "";
-    const char *hash = w->v[C_HASH] ? w->v[C_HASH] : "";
-    const char *sig = w->v[C_SIG] ? w->v[C_SIG] : "";
-    const char *prev = w->v[C_PREV] ? w->v[C_PREV] : "";
-    const char *chain = w->v[C_CHAIN] ? w->v[C_CHAIN] : "";
-    char content[65], expect[65], link[65];
+    char content[65];
     size_t len;
+    char *canon;
 
-    r->sum->events++;
-    r->org_events++;
-    r->event_broken = false;
-    if (!r->have_prev && strcmp(r->org, org) != 0) {
-        /* handled by the caller (new organization) */
+    it->id = w->v[C_ID] ? strtoll(w->v[C_ID], NULL, 10) : 0;
+    it->seq = w->v[C_SEQ] ? strtoll(w->v[C_SEQ], NULL, 10) : 0;
+    it->readable = row_event(it, &ev);
+    if (!it->readable) {
+        free(ev.details);
+        return;
     }
-    if (!row_event(r, w, &ev, id, seq))
-        goto links;
-    char *canon = adb__canonical(&ev, &len);
-    if (!canon) {
-        r->oom = true;
+    if (!(canon = adb__canonical(&ev, &len))) {
+        it->oom = true;
+        it->readable = false;
         free(ev.details);
         return;
     }
     adb__sha256_hex(canon, len, content);
     free(canon);
     if (ev.f[ADB_F_HASH_ALGORITHM] && !strcmp(ev.f[ADB_F_HASH_ALGORITHM], ADB_HASH_ALG_LEGACY)) {
-        canon = adb__legacy_canonical(&ev, &len);
-        if (!canon) {
-            r->oom = true;
+        if (!(canon = adb__legacy_canonical(&ev, &len))) {
+            it->oom = true;
+            it->readable = false;
             free(ev.details);
             return;
         }
-        adb__sha256_hex(canon, len, expect);
+        adb__sha256_hex(canon, len, it->want_hash);
         free(canon);
     } else {
-        memcpy(expect, content, 65);
+        memcpy(it->want_hash, content, 65);
     }
     free(ev.details);
-    if (strcmp(expect, hash) != 0)
-        problem(r, id, seq, "hash_mismatch", expect, hash,
+    adb__signature(k, w->v[C_HASH] ? w->v[C_HASH] : "", it->want_sig);
+    adb__chain_link(k, w->v[C_ORG] ? w->v[C_ORG] : "", it->seq, w->v[C_PREV] ? w->v[C_PREV] : "",
+                    content, it->want_link);
+}
+
+/* Reports one computed row and checks its place in the chain (in order). */
+static void report(run *r, vitem *it)
+{
+    const row *w = &it->w;
+    int64_t id = it->id, seq = it->seq;
+    const char *hash = w->v[C_HASH] ? w->v[C_HASH] : "";
+    const char *sig = w->v[C_SIG] ? w->v[C_SIG] : "";
+    const char *prev = w->v[C_PREV] ? w->v[C_PREV] : "";
+    const char *chain = w->v[C_CHAIN] ? w->v[C_CHAIN] : "";
+
+    r->sum->events++;
+    r->org_events++;
+    r->event_broken = false;
+    if (it->oom) {
+        r->oom = true;
+        return;
+    }
+    if (!it->readable) {
+        problem(r, id, seq, "unreadable", NULL, NULL, "event %" PRId64 ": %s", id, it->why);
+        goto links;
+    }
+    if (strcmp(it->want_hash, hash) != 0)
+        problem(r, id, seq, "hash_mismatch", it->want_hash, hash,
                 "event %" PRId64 " (seq %" PRId64 "): content changed: its hash does not match "
                 "what it stores", id, seq);
-    adb__signature(k, hash, expect);
-    if (strcmp(expect, sig) != 0)
-        problem(r, id, seq, "signature_invalid", expect, sig,
+    if (strcmp(it->want_sig, sig) != 0)
+        problem(r, id, seq, "signature_invalid", it->want_sig, sig,
                 "event %" PRId64 " (seq %" PRId64 "): signature does not match its hash (hash "
                 "rewritten, or event not written by this server)", id, seq);
-    adb__chain_link(k, org, seq, prev, content, link);
-    if (strcmp(link, chain) != 0)
-        problem(r, id, seq, "chain_link_mismatch", link, chain,
+    if (strcmp(it->want_link, chain) != 0)
+        problem(r, id, seq, "chain_link_mismatch", it->want_link, chain,
                 "event %" PRId64 " (seq %" PRId64 "): chain link does not match the event's content, "
                 "position or predecessor", id, seq);
 links:
@@ -279,6 +310,43 @@ links:
     r->prev_seq = seq;
     r->prev_id = id;
     adb__fmt(r->prev_chain, sizeof(r->prev_chain), "%s", chain);
+}
+
+/* ---- computing a batch on several threads ------------------------------ */
+
+#define VERIFY_BATCH 1024
+#define VERIFY_THREADS 2
+
+typedef struct batch {
+    const adb__keys *keys;
+    vitem *items;
+    size_t n;
+    size_t next; /* atomic: the next item to compute */
+} batch;
+
+static void *compute_worker(void *arg)
+{
+    batch *b = arg;
+    size_t i;
+
+    while ((i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED)) < b->n)
+        compute(b->keys, &b->items[i]);
+    return NULL;
+}
+
+/* Computes items[0..n) on VERIFY_THREADS threads (this one included). */
+static void compute_all(const adb__keys *k, vitem *items, size_t n)
+{
+    batch b = { k, items, n, 0 };
+    pthread_t th[VERIFY_THREADS - 1];
+    int started = 0;
+
+    for (int i = 0; i < VERIFY_THREADS - 1 && n > 64; i++)
+        if (pthread_create(&th[started], NULL, compute_worker, &b) == 0)
+            started++;
+    compute_worker(&b);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
 }
 
 /* ---- organizations ------------------------------------------------------ */
@@ -423,7 +491,8 @@ adb_status adb_verify(adb *db, const adb_verify_options *o, adb_verify_summary *
     run r;
     double t0 = adb__now_ms();
     char *line = NULL;
-    int n;
+    vitem *items = NULL;
+    int n = 0;
 
     memset(sum, 0, sizeof(*sum));
     memset(&r, 0, sizeof(r));
@@ -453,26 +522,39 @@ adb_status adb_verify(adb *db, const adb_verify_options *o, adb_verify_summary *
         goto out;
     }
     PQclear(res);
-    while ((n = PQgetCopyData(c, &line, 0)) > 0) {
-        row w;
-        if (n > 0 && line[n - 1] == '\n')
-            line[n - 1] = '\0';
-        if (!split_copy_line(line, &w)) {
-            PQfreemem(line);
+    items = calloc(VERIFY_BATCH, sizeof(*items));
+    if (!items) {
+        r.oom = true;
+        n = -1;
+    }
+    while (items && !r.oom) {
+        size_t k = 0;
+        while (k < VERIFY_BATCH && (n = PQgetCopyData(c, &line, 0)) > 0) {
+            if (line[n - 1] == '\n')
+                line[n - 1] = '\0';
+            memset(&items[k], 0, sizeof(items[k]));
+            items[k].line = line;
+            if (split_copy_line(line, &items[k].w))
+                k++;
+            else
+                PQfreemem(line);
             line = NULL;
-            continue;
         }
-        const char *org = w.v[C_ORG] ? w.v[C_ORG] : "";
-        if (sum->organizations == 0 || strcmp(org, r.org) != 0)
-            start_org(&r, hc, org);
-        check_row(&r, &w);
-        PQfreemem(line);
-        line = NULL;
-        if (o->on_progress && sum->events % 10000 == 0)
-            o->on_progress(o->ud, sum->events);
-        if (r.oom)
+        compute_all(adb__db_keys(db), items, k);
+        for (size_t i = 0; i < k; i++) {
+            const char *org = items[i].w.v[C_ORG] ? items[i].w.v[C_ORG] : "";
+            if (sum->organizations == 0 || strcmp(org, r.org) != 0)
+                start_org(&r, hc, org);
+            report(&r, &items[i]);
+            if (o->on_progress && sum->events % 10000 == 0)
+                o->on_progress(o->ud, sum->events);
+        }
+        for (size_t i = 0; i < k; i++)
+            PQfreemem(items[i].line);
+        if (k < VERIFY_BATCH)
             break;
     }
+    free(items);
     if (n == -2) {
         adb__fmt(errbuf, errlen, "reading events failed: %s", PQerrorMessage(c));
         adb__oneline(errbuf);
@@ -566,18 +648,19 @@ adb_status adb_verify_event(adb *db, int64_t id, const char *organization_id,
     r.o = &o;
     r.sum = &sum;
     r.single = true;
-    row w;
-    int self = 0;
+    vitem it;
+    memset(&it, 0, sizeof(it));
     for (int k = 0; k < NCOLS; k++)
-        w.v[k] = PQgetisnull(res, self, k) ? NULL : PQgetvalue(res, self, k);
-    adb__fmt(r.org, sizeof(r.org), "%s", w.v[C_ORG] ? w.v[C_ORG] : "");
+        it.w.v[k] = PQgetisnull(res, 0, k) ? NULL : PQgetvalue(res, 0, k);
+    adb__fmt(r.org, sizeof(r.org), "%s", it.w.v[C_ORG] ? it.w.v[C_ORG] : "");
     if (PQntuples(res) > 1) { /* the predecessor: its chain link is what ours must follow */
         r.have_prev = true;
         r.prev_seq = strtoll(PQgetvalue(res, 1, C_SEQ), NULL, 10);
         r.prev_id = strtoll(PQgetvalue(res, 1, C_ID), NULL, 10);
         adb__fmt(r.prev_chain, sizeof(r.prev_chain), "%s", PQgetvalue(res, 1, C_CHAIN));
     }
-    check_row(&r, &w);
+    compute(adb__db_keys(db), &it);
+    report(&r, &it);
     PQclear(res);
     adb_pool_release(adb__pool(db), c);
     *nproblems = col.n;
