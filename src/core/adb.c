@@ -177,15 +177,16 @@ static adb_status check_signing_key(adb *db, char *errbuf, size_t errlen)
     if (!c)
         return st;
     st = ADB_OK;
-    r = PQexecParams(c,
-                     "WITH lock AS (SELECT pg_advisory_xact_lock(27413180558893157)),"
-                     " active AS (SELECT fingerprint FROM auditdb_signing_key, lock"
-                     "            WHERE retired_at IS NULL),"
-                     " ins AS (INSERT INTO auditdb_signing_key (fingerprint)"
-                     "         SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM active)"
-                     "         ON CONFLICT DO NOTHING RETURNING fingerprint)"
-                     " SELECT fingerprint FROM active UNION ALL SELECT fingerprint FROM ins",
-                     1, NULL, params, NULL, NULL, 0);
+    /* one statement per step: under READ COMMITTED each sees what the
+     * process that held the lock before us committed */
+    PQclear(PQexec(c, "BEGIN"));
+    PQclear(PQexec(c, "SELECT pg_advisory_xact_lock(27413180558893157)"));
+    PQclear(PQexecParams(c,
+                         "INSERT INTO auditdb_signing_key (fingerprint) SELECT $1 WHERE NOT EXISTS"
+                         " (SELECT 1 FROM auditdb_signing_key WHERE retired_at IS NULL)"
+                         " ON CONFLICT DO NOTHING",
+                         1, NULL, params, NULL, NULL, 0));
+    r = PQexec(c, "SELECT fingerprint FROM auditdb_signing_key WHERE retired_at IS NULL");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         adb__fmt(errbuf, errlen, "could not check the signing key: %s", PQerrorMessage(c));
         adb__oneline(errbuf);
@@ -202,6 +203,8 @@ static adb_status check_signing_key(adb *db, char *errbuf, size_t errlen)
             st = ADB_ERR_CHECKSUM;
         }
     }
+    PQclear(r);
+    r = PQexec(c, st == ADB_OK ? "COMMIT" : "ROLLBACK");
     PQclear(r);
     adb_pool_release(db->pool, c);
     return st;
