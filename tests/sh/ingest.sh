@@ -89,6 +89,21 @@ out=$(python3 tests/tools/adb_recompute.py <"$TEST_TMP/rows.ndjson" >/dev/null; 
       sql "SELECT json_build_object('id', id, 'timestamp', to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'action', action, 'data_classification', data_classification, 'details', details::text, 'event_version', event_version, 'hash_algorithm', hash_algorithm, 'organization_id', organization_id, 'principal_id', principal_id, 'retention_policy', retention_policy, 'status', status, 'hash', hash) FROM audit_log WHERE id = $id" | python3 tests/tools/adb_recompute.py)
 expect_match "the third-party script sees the change too" "MISMATCH" "$out"
 
+# the master key: a 0600 file created on first use, refused when others can read it
+expect_eq "master.key created with mode 600" 600 "$(stat -c %a "$AUDITDB_HOME/master.key")"
+chmod 644 "$AUDITDB_HOME/master.key"
+err=$("$AUDITDB_BIN" verify 2>&1); rc=$?
+expect_eq "world-readable key file: exit 2" 2 "$rc"
+expect_match "world-readable key file: message" "master key file .* is readable by others \(mode 644\): chmod 600 it" "$err"
+chmod 600 "$AUDITDB_HOME/master.key"
+err=$(AUDITDB_MASTER_KEY=short "$AUDITDB_BIN" verify 2>&1); rc=$?
+expect_eq "short AUDITDB_MASTER_KEY: exit 2" 2 "$rc"
+expect_match "short AUDITDB_MASTER_KEY: message" "AUDITDB_MASTER_KEY is too short" "$err"
+err=$(AUDITDB_MASTER_KEY=another-key-that-is-long-enough-0123456789 "$AUDITDB_BIN" verify 2>&1); rc=$?
+expect_eq "another master key than the database's: exit 4" 4 "$rc"
+expect_match "another master key: message" "signed with another master key" "$err"
+if grep -rq "another-key-that-is-long-enough" "$TEST_TMP" 2>/dev/null; then not_ok "the key never reaches output files"; else ok "the key never reaches output files"; fi
+
 err=$("$AUDITDB_BIN" verify --from yesterday 2>&1); rc=$?
 expect_eq "bad --from: exit 2" 2 "$rc"
 expect_match "bad --from: message" 'invalid --from "yesterday"' "$err"
