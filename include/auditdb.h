@@ -20,6 +20,7 @@
 #include "auditdb/migrate.h"
 #include "auditdb/log.h"
 #include "auditdb/verify.h"
+#include "auditdb/auth.h"
 
 /* Returns the library version as "MAJOR.MINOR.PATCH" (static storage). */
 const char *adb_version(void);

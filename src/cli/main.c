@@ -63,6 +63,16 @@ const cli_command cli_commands[] = {
       "\n"
       "Exit: 0 intact, 4 tampering found, 1 or 3 when verification could not run.\n",
       cmd_verify },
+    { "keys", "create, list and revoke API keys",
+      "usage: auditdb keys create --org ID --role ROLE [--name NAME]\n"
+      "       auditdb keys list [--org ID]\n"
+      "       auditdb keys revoke KEY-ID\n"
+      "\n"
+      "A key belongs to one organization and one role (admin, auditor, ingest, viewer, or a\n"
+      "role of the organization's own). create makes the organization with its default roles\n"
+      "if it does not exist, and prints the key once: only a hash of its secret is stored.\n"
+      "KEY-ID is the public part shown by list (adb_<16 hex digits>).\n",
+      cmd_keys },
     { "db", "operate the embedded PostgreSQL cluster (status, start, stop, psql)",
       "usage: auditdb db status|start|stop|psql [PSQL ARGS...]\n"
       "\n"

@@ -229,6 +229,11 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
     }
     db->o = *o;
     pthread_mutex_init(&db->mu, NULL);
+    if (!(db->auth = adb__auth_new())) {
+        free(db);
+        adb__fmt(errbuf, errlen, "out of memory");
+        return ADB_ERR_NOMEM;
+    }
     if ((st = adb__keys_load(o->master_key, o->home ? o->home : ".auditdb", &db->keys, errbuf,
                              errlen)) != ADB_OK)
         goto fail;
@@ -262,6 +267,7 @@ void adb_close(adb *db)
     adb__writer_stop(db->writer);
     adb_pool_close(db->pool);
     presets_free(db->presets);
+    adb__auth_free(db->auth);
     adb__keys_wipe(&db->keys);
     pthread_mutex_destroy(&db->mu);
     free(db);

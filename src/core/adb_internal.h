@@ -18,6 +18,10 @@ typedef struct presets {
 } presets;
 
 struct adb__writer;
+typedef struct adb__auth adb__auth;
+
+adb__auth *adb__auth_new(void);
+void adb__auth_free(adb__auth *a);
 
 struct adb {
     adb_options o;
@@ -26,6 +30,7 @@ struct adb {
     struct adb__writer *writer;
     pthread_mutex_t mu;  /* presets snapshot */
     presets *presets;
+    adb__auth *auth;     /* key and role caches (src/auth/auth.c) */
 };
 
 adb_pool *adb__pool(adb *db);

@@ -1,0 +1,72 @@
+/*
+ * auth.h - organizations, API keys and role permissions.
+ *
+ * A key is "adb_<id>_<secret>": the id (16 hex digits) is public and
+ * indexes apikey; only the SHA-256 of the secret is stored, and the presented
+ * secret is compared in constant time. A key belongs to one organization and
+ * one role; a role grants resource/action pairs ("*" and "prefix.*" match),
+ * and inherits other roles of its organization. Decisions are cached for
+ * 5 minutes and dropped when a key or role changes (NOTIFY auditdb_auth).
+ */
+#ifndef AUDITDB_AUTH_H
+#define AUDITDB_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "log.h"
+
+#define ADB_KEY_TEXT_MAX 96
+
+typedef struct adb_principal {
+    char key_id[24];
+    char organization_id[256];
+    char role[51];
+} adb_principal;
+
+typedef struct adb_key_info {
+    char id[24];
+    char display[32];          /* "adb_<id>": safe to show and log */
+    char organization_id[256];
+    char role[51];
+    char name[256];
+    char created_at[40];
+    char last_used_at[40];     /* "" if never */
+    bool revoked;
+} adb_key_info;
+
+/* Creates organization org (name defaults to its id) with the default roles,
+ * unless it exists. */
+ADB_WUR adb_status adb_org_ensure(adb *db, const char *org, const char *name, char *errbuf,
+                                  size_t errlen);
+
+/* Creates a key; the full key text (shown once, never stored) goes to
+ * key_out. ERR_NOT_FOUND when the organization or role does not exist. */
+ADB_WUR adb_status adb_key_create(adb *db, const char *org, const char *role, const char *name,
+                                  char key_out[ADB_KEY_TEXT_MAX], adb_key_info *info,
+                                  char *errbuf, size_t errlen);
+
+/* Lists keys (of org, or all when NULL); *out is malloc()ed, caller frees. */
+ADB_WUR adb_status adb_key_list(adb *db, const char *org, adb_key_info **out, size_t *n,
+                                char *errbuf, size_t errlen);
+
+/* Revokes a key by id or display form; ERR_NOT_FOUND if unknown. */
+ADB_WUR adb_status adb_key_revoke(adb *db, const char *id, char *errbuf, size_t errlen);
+
+/* How many keys exist (revoked or not). */
+ADB_WUR adb_status adb_key_count(adb *db, long long *n, char *errbuf, size_t errlen);
+
+/* Authenticates a presented key. ADB_OK fills p; ERR_NOT_FOUND for a key
+ * that is malformed, unknown, revoked or whose secret differs (the caller
+ * cannot tell which); database errors otherwise. */
+adb_status adb_key_authenticate(adb *db, const char *presented, adb_principal *p,
+                                char *errbuf, size_t errlen);
+
+/* May p do action on resource? ADB_OK yes, ERR_NOT_FOUND no (also for an
+ * inheritance cycle or an unknown role), database errors otherwise. */
+adb_status adb_permission_check(adb *db, const adb_principal *p, const char *resource,
+                                const char *action, char *errbuf, size_t errlen);
+
+/* Drops cached keys and role decisions (after a NOTIFY, or a change made here). */
+void adb_auth_cache_clear(adb *db);
+
+#endif

@@ -1,0 +1,537 @@
+/*
+ * auth.c - organizations, API keys, role permissions and their cache.
+ * See include/auditdb/auth.h for the rules; docs/auth.md for the design.
+ */
+#include "auditdb.h"
+#include "../core/adb_internal.h"
+#include "../core/digest.h"
+#include "../core/util.h"
+#include "../event/json.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROLE_TTL_MS (5 * 60 * 1000.0)
+#define KEY_TTL_MS (5 * 60 * 1000.0)
+#define CACHE_SLOTS 256
+#define MAX_PERMS 128
+#define MAX_ROLE_DEPTH 16
+
+typedef struct perm {
+    char resource[64];
+    char action[32];
+} perm;
+
+typedef struct role_entry {
+    char org[256];
+    char role[51];
+    double expires;
+    bool valid;       /* false: unknown role or a cycle: deny */
+    int nperms;
+    perm perms[MAX_PERMS];
+} role_entry;
+
+typedef struct key_entry {
+    char id[24];
+    unsigned char secret_hash[32];
+    adb_principal who;
+    double expires;
+} key_entry;
+
+struct adb__auth {
+    pthread_mutex_t mu;
+    role_entry *roles;  /* CACHE_SLOTS, direct-mapped by hash */
+    key_entry *keys;    /* CACHE_SLOTS */
+};
+
+static unsigned slot_of(const char *a, const char *b)
+{
+    unsigned h = 2166136261u;
+    for (; *a; a++)
+        h = (h ^ (unsigned char)*a) * 16777619u;
+    for (; b && *b; b++)
+        h = (h ^ (unsigned char)*b) * 16777619u;
+    return h % CACHE_SLOTS;
+}
+
+adb__auth *adb__auth_new(void)
+{
+    adb__auth *a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    a->roles = calloc(CACHE_SLOTS, sizeof(*a->roles));
+    a->keys = calloc(CACHE_SLOTS, sizeof(*a->keys));
+    if (!a->roles || !a->keys) {
+        adb__auth_free(a);
+        return NULL;
+    }
+    pthread_mutex_init(&a->mu, NULL);
+    return a;
+}
+
+void adb__auth_free(adb__auth *a)
+{
+    if (!a)
+        return;
+    if (a->keys)
+        OPENSSL_cleanse(a->keys, CACHE_SLOTS * sizeof(*a->keys));
+    free(a->roles);
+    free(a->keys);
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}
+
+void adb_auth_cache_clear(adb *db)
+{
+    adb__auth *a = db->auth;
+    pthread_mutex_lock(&a->mu);
+    memset(a->roles, 0, CACHE_SLOTS * sizeof(*a->roles));
+    OPENSSL_cleanse(a->keys, CACHE_SLOTS * sizeof(*a->keys));
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static PGresult *query(adb *db, PGconn *c, const char *sql, int n, const char *const *params,
+                       ExecStatusType want, char *errbuf, size_t errlen)
+{
+    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    (void)db;
+    if (PQresultStatus(r) != want) {
+        adb__fmt(errbuf, errlen, "%s", PQresultErrorMessage(r));
+        adb__oneline(errbuf);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* ---- organizations and keys --------------------------------------------- */
+
+adb_status adb_org_ensure(adb *db, const char *org, const char *name, char *errbuf, size_t errlen)
+{
+    adb_status st;
+    PGconn *c = adb_pool_acquire(db->pool, &st, errbuf, errlen);
+    const char *p[] = { org, name ? name : org };
+    PGresult *r;
+
+    if (!c)
+        return st;
+    if (!org[0] || strlen(org) > 50) {
+        adb_pool_release(db->pool, c);
+        adb__fmt(errbuf, errlen, "organization id must have 1 to 50 characters");
+        return ADB_ERR_INVALID;
+    }
+    /* two statements: the roles reference the organization inserted first */
+    r = PQexecParams(c,
+                     "INSERT INTO organization (id, name, created_at)"
+                     " VALUES ($1, $2, now() AT TIME ZONE 'UTC') ON CONFLICT (id) DO NOTHING",
+                     2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+        PQclear(r);
+        r = PQexecParams(c, "SELECT auditdb_default_roles($1)", 1, NULL, p, NULL, NULL, 0);
+    }
+    st = PQresultStatus(r) == PGRES_TUPLES_OK ? ADB_OK : ADB_ERR_DB_QUERY;
+    if (st != ADB_OK) {
+        adb__fmt(errbuf, errlen, "could not create organization \"%s\": %s", org,
+                 PQresultErrorMessage(r));
+        adb__oneline(errbuf);
+    }
+    PQclear(r);
+    adb_pool_release(db->pool, c);
+    return st;
+}
+
+/* base64url without padding */
+static void b64url(const unsigned char *in, size_t n, char *out)
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)in[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= in[i + 2];
+        out[o++] = t[(v >> 18) & 63];
+        out[o++] = t[(v >> 12) & 63];
+        if (i + 1 < n)
+            out[o++] = t[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[o++] = t[v & 63];
+    }
+    out[o] = '\0';
+}
+
+/* Splits "adb_<16 hex>_<secret>"; false if malformed. */
+static bool parse_key(const char *s, char id[24], const char **secret)
+{
+    size_t n = strlen(s);
+
+    if (n < 4 + 16 + 1 + 20 || n >= ADB_KEY_TEXT_MAX || strncmp(s, "adb_", 4) != 0 || s[20] != '_')
+        return false;
+    for (int i = 4; i < 20; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    memcpy(id, s + 4, 16);
+    id[16] = '\0';
+    *secret = s + 21;
+    return true;
+}
+
+static void info_from_row(PGresult *r, int i, adb_key_info *k)
+{
+    memset(k, 0, sizeof(*k));
+    adb__fmt(k->id, sizeof(k->id), "%s", PQgetvalue(r, i, 0));
+    adb__fmt(k->display, sizeof(k->display), "adb_%s", k->id);
+    adb__fmt(k->organization_id, sizeof(k->organization_id), "%s", PQgetvalue(r, i, 1));
+    adb__fmt(k->role, sizeof(k->role), "%s", PQgetvalue(r, i, 2));
+    adb__fmt(k->name, sizeof(k->name), "%s", PQgetvalue(r, i, 3));
+    adb__fmt(k->created_at, sizeof(k->created_at), "%s", PQgetvalue(r, i, 4));
+    adb__fmt(k->last_used_at, sizeof(k->last_used_at), "%s", PQgetvalue(r, i, 5));
+    k->revoked = strcmp(PQgetvalue(r, i, 6), "t") == 0;
+}
+
+#define KEY_COLUMNS                                                                       \
+    "id, organization_id, role, coalesce(name, ''),"                                     \
+    " to_char(created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                            \
+    " coalesce(to_char(last_request, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''),"           \
+    " revoked_at IS NOT NULL"
+
+adb_status adb_key_create(adb *db, const char *org, const char *role, const char *name,
+                          char key_out[ADB_KEY_TEXT_MAX], adb_key_info *info, char *errbuf,
+                          size_t errlen)
+{
+    unsigned char idb[8], secret[32], h[32];
+    char id[17], sec[48], hash[65], display[32];
+    adb_status st;
+    PGconn *c;
+    PGresult *r;
+
+    if (RAND_bytes(idb, sizeof(idb)) != 1 || RAND_bytes(secret, sizeof(secret)) != 1) {
+        adb__fmt(errbuf, errlen, "could not generate a key: no randomness");
+        return ADB_ERR_INTERNAL;
+    }
+    adb__hex(idb, sizeof(idb), id);
+    b64url(secret, sizeof(secret), sec);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (!adb__sha256(sec, strlen(sec), h)) {
+        OPENSSL_cleanse(sec, sizeof(sec));
+        return ADB_ERR_INTERNAL;
+    }
+    adb__hex(h, 32, hash);
+    adb__fmt(display, sizeof(display), "adb_%s", id);
+    if (!(c = adb_pool_acquire(db->pool, &st, errbuf, errlen))) {
+        OPENSSL_cleanse(sec, sizeof(sec));
+        return st;
+    }
+    const char *p[] = { id, name ? name : "", display, hash, org, role };
+    r = PQexecParams(c,
+                     "INSERT INTO apikey (id, name, start, prefix, key, organization_id, role,"
+                     " created_at, updated_at, enabled)"
+                     " SELECT $1::text, nullif($2::text, ''), $3::text, 'adb', $4::text, $5::text, $6::text,"
+                     " now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', true"
+                     " WHERE EXISTS (SELECT 1 FROM organization_role WHERE organization_id = $5"
+                     " AND name = $6) RETURNING " KEY_COLUMNS,
+                     6, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        adb__fmt(errbuf, errlen, "could not create the key: %s", PQresultErrorMessage(r));
+        adb__oneline(errbuf);
+        st = ADB_ERR_DB_QUERY;
+    } else if (PQntuples(r) == 0) {
+        adb__fmt(errbuf, errlen, "organization \"%s\" has no role \"%s\" (or does not exist)", org, role);
+        st = ADB_ERR_NOT_FOUND;
+    } else {
+        if (info)
+            info_from_row(r, 0, info);
+        adb__fmt(key_out, ADB_KEY_TEXT_MAX, "adb_%s_%s", id, sec);
+        st = ADB_OK;
+    }
+    OPENSSL_cleanse(sec, sizeof(sec));
+    PQclear(r);
+    adb_pool_release(db->pool, c);
+    return st;
+}
+
+adb_status adb_key_list(adb *db, const char *org, adb_key_info **out, size_t *n, char *errbuf,
+                        size_t errlen)
+{
+    adb_status st;
+    PGconn *c = adb_pool_acquire(db->pool, &st, errbuf, errlen);
+    const char *p[] = { org ? org : "" };
+    PGresult *r;
+
+    *out = NULL;
+    *n = 0;
+    if (!c)
+        return st;
+    r = query(db, c, "SELECT " KEY_COLUMNS " FROM apikey WHERE prefix = 'adb'"
+                     " AND ($1 = '' OR organization_id = $1) ORDER BY organization_id, created_at, id",
+              1, p, PGRES_TUPLES_OK, errbuf, errlen);
+    adb_pool_release(db->pool, c);
+    if (!r)
+        return ADB_ERR_DB_QUERY;
+    *out = calloc((size_t)PQntuples(r) + 1, sizeof(**out));
+    if (!*out) {
+        PQclear(r);
+        return ADB_ERR_NOMEM;
+    }
+    for (int i = 0; i < PQntuples(r); i++)
+        info_from_row(r, i, &(*out)[i]);
+    *n = (size_t)PQntuples(r);
+    PQclear(r);
+    return ADB_OK;
+}
+
+adb_status adb_key_revoke(adb *db, const char *id, char *errbuf, size_t errlen)
+{
+    adb_status st;
+    PGconn *c;
+    PGresult *r;
+    const char *bare = strncmp(id, "adb_", 4) == 0 ? id + 4 : id;
+    char idbuf[24];
+
+    adb__fmt(idbuf, sizeof(idbuf), "%.16s", bare);
+    const char *p[] = { idbuf };
+    if (!(c = adb_pool_acquire(db->pool, &st, errbuf, errlen)))
+        return st;
+    r = query(db, c, "UPDATE apikey SET revoked_at = coalesce(revoked_at, now()), enabled = false,"
+                     " updated_at = now() AT TIME ZONE 'UTC' WHERE id = $1 AND prefix = 'adb'",
+              1, p, PGRES_COMMAND_OK, errbuf, errlen);
+    adb_pool_release(db->pool, c);
+    if (!r)
+        return ADB_ERR_DB_QUERY;
+    st = strcmp(PQcmdTuples(r), "0") == 0 ? ADB_ERR_NOT_FOUND : ADB_OK;
+    if (st == ADB_ERR_NOT_FOUND)
+        adb__fmt(errbuf, errlen, "no key \"%s\"", id);
+    PQclear(r);
+    adb_auth_cache_clear(db);
+    return st;
+}
+
+adb_status adb_key_count(adb *db, long long *n, char *errbuf, size_t errlen)
+{
+    adb_status st;
+    PGconn *c = adb_pool_acquire(db->pool, &st, errbuf, errlen);
+    PGresult *r;
+
+    *n = 0;
+    if (!c)
+        return st;
+    r = query(db, c, "SELECT count(*) FROM apikey WHERE prefix = 'adb'", 0, NULL, PGRES_TUPLES_OK,
+              errbuf, errlen);
+    adb_pool_release(db->pool, c);
+    if (!r)
+        return ADB_ERR_DB_QUERY;
+    *n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return ADB_OK;
+}
+
+adb_status adb_key_authenticate(adb *db, const char *presented, adb_principal *p, char *errbuf,
+                                size_t errlen)
+{
+    adb__auth *a = db->auth;
+    char id[24];
+    const char *secret;
+    unsigned char h[32], stored[32];
+    adb_status st;
+    unsigned slot;
+    bool hit = false;
+
+    memset(p, 0, sizeof(*p));
+    if (!presented || !parse_key(presented, id, &secret)) {
+        adb__fmt(errbuf, errlen, "invalid API key");
+        return ADB_ERR_NOT_FOUND;
+    }
+    if (!adb__sha256(secret, strlen(secret), h))
+        return ADB_ERR_INTERNAL;
+    slot = slot_of(id, NULL);
+    pthread_mutex_lock(&a->mu);
+    key_entry *e = &a->keys[slot];
+    if (!strcmp(e->id, id) && e->expires > adb__now_ms()) {
+        hit = true;
+        memcpy(stored, e->secret_hash, 32);
+        *p = e->who;
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (!hit) {
+        PGconn *c = adb_pool_acquire(db->pool, &st, errbuf, errlen);
+        const char *params[] = { id };
+        PGresult *r;
+        if (!c)
+            return st;
+        r = query(db, c, "SELECT key, organization_id, role FROM apikey WHERE id = $1 AND"
+                         " prefix = 'adb' AND revoked_at IS NULL AND coalesce(enabled, true) AND"
+                         " (expires_at IS NULL OR expires_at > now() AT TIME ZONE 'UTC')",
+                  1, params, PGRES_TUPLES_OK, errbuf, errlen);
+        adb_pool_release(db->pool, c);
+        if (!r)
+            return ADB_ERR_DB_QUERY;
+        if (PQntuples(r) != 1 || PQgetlength(r, 0, 0) != 64) {
+            PQclear(r);
+            adb__fmt(errbuf, errlen, "invalid API key");
+            return ADB_ERR_NOT_FOUND;
+        }
+        for (int i = 0; i < 32; i++) {
+            unsigned v = 0;
+            sscanf(PQgetvalue(r, 0, 0) + 2 * i, "%2x", &v);
+            stored[i] = (unsigned char)v;
+        }
+        adb__fmt(p->key_id, sizeof(p->key_id), "%s", id);
+        adb__fmt(p->organization_id, sizeof(p->organization_id), "%s", PQgetvalue(r, 0, 1));
+        adb__fmt(p->role, sizeof(p->role), "%s", PQgetvalue(r, 0, 2));
+        PQclear(r);
+        pthread_mutex_lock(&a->mu);
+        e = &a->keys[slot];
+        memcpy(e->id, id, sizeof(e->id));
+        memcpy(e->secret_hash, stored, 32);
+        e->who = *p;
+        e->expires = adb__now_ms() + KEY_TTL_MS;
+        pthread_mutex_unlock(&a->mu);
+    }
+    if (CRYPTO_memcmp(h, stored, 32) != 0) {
+        memset(p, 0, sizeof(*p));
+        adb__fmt(errbuf, errlen, "invalid API key");
+        return ADB_ERR_NOT_FOUND;
+    }
+    return ADB_OK;
+}
+
+/* ---- roles -------------------------------------------------------------- */
+
+/* Resolves role (and what it inherits) into e. */
+static adb_status load_role(adb *db, const char *org, const char *role, role_entry *e,
+                            char *errbuf, size_t errlen)
+{
+    adb_status st;
+    PGconn *c = adb_pool_acquire(db->pool, &st, errbuf, errlen);
+    const char *params[] = { org };
+    PGresult *r;
+
+    memset(e, 0, sizeof(*e));
+    adb__fmt(e->org, sizeof(e->org), "%s", org);
+    adb__fmt(e->role, sizeof(e->role), "%s", role);
+    if (!c)
+        return st;
+    r = query(db, c, "SELECT name, permissions::text, coalesce(inherits, '[]')::text"
+                     " FROM organization_role WHERE organization_id = $1",
+              1, params, PGRES_TUPLES_OK, errbuf, errlen);
+    adb_pool_release(db->pool, c);
+    if (!r)
+        return ADB_ERR_DB_QUERY;
+    /* walk the inherited roles, merging each once (cycles are refused when a
+     * role is written; the visit limit guards against one slipping in) */
+    struct { const char *name; } todo[MAX_ROLE_DEPTH * 8];
+    int ntodo = 0;
+    todo[ntodo++].name = role;
+    e->valid = true;
+    char seen[MAX_ROLE_DEPTH][51];
+    int nseen = 0;
+    while (ntodo > 0 && e->valid) {
+        const char *name = todo[--ntodo].name;
+        int row = -1;
+        for (int i = 0; i < nseen; i++)
+            if (!strcmp(seen[i], name))
+                row = -2;
+        if (row == -2)
+            continue; /* already merged (diamond); cycles are refused at write time */
+        if (nseen >= MAX_ROLE_DEPTH) {
+            e->valid = false;
+            break;
+        }
+        adb__fmt(seen[nseen++], 51, "%s", name);
+        for (int i = 0; i < PQntuples(r); i++)
+            if (!strcmp(PQgetvalue(r, i, 0), name))
+                row = i;
+        if (row < 0) {
+            e->valid = false; /* unknown role: deny */
+            break;
+        }
+        adb_json_error je;
+        adb_json_doc *perms = adb__json_parse(PQgetvalue(r, row, 1), (size_t)PQgetlength(r, row, 1), NULL, &je);
+        const adb_json *pa = perms ? adb__json_root(perms) : NULL;
+        for (size_t k = 0; pa && pa->type == ADB_JSON_ARRAY && k < pa->count; k++) {
+            const adb_json *res = adb__json_get(pa->items[k], "resource");
+            const adb_json *act = adb__json_get(pa->items[k], "action");
+            if (!res || !act || res->type != ADB_JSON_STRING || act->type != ADB_JSON_STRING ||
+                e->nperms >= MAX_PERMS)
+                continue;
+            adb__fmt(e->perms[e->nperms].resource, sizeof(e->perms[0].resource), "%s", res->str);
+            adb__fmt(e->perms[e->nperms].action, sizeof(e->perms[0].action), "%s", act->str);
+            e->nperms++;
+        }
+        adb__json_free(perms);
+        adb_json_doc *inh = adb__json_parse(PQgetvalue(r, row, 2), (size_t)PQgetlength(r, row, 2), NULL, &je);
+        const adb_json *ia = inh ? adb__json_root(inh) : NULL;
+        for (size_t k = 0; ia && ia->type == ADB_JSON_ARRAY && k < ia->count; k++) {
+            if (ia->items[k]->type != ADB_JSON_STRING)
+                continue;
+            /* names live in r's rows: point at the row's copy */
+            for (int i = 0; i < PQntuples(r); i++)
+                if (!strcmp(PQgetvalue(r, i, 0), ia->items[k]->str) &&
+                    ntodo < (int)(sizeof(todo) / sizeof(todo[0])))
+                    todo[ntodo++].name = PQgetvalue(r, i, 0);
+            bool known = false;
+            for (int i = 0; i < PQntuples(r); i++)
+                known |= !strcmp(PQgetvalue(r, i, 0), ia->items[k]->str);
+            if (!known)
+                e->valid = false;
+        }
+        adb__json_free(inh);
+    }
+    PQclear(r);
+    e->expires = adb__now_ms() + ROLE_TTL_MS;
+    return ADB_OK;
+}
+
+/* "*" matches all; "a.*" matches "a" and "a.anything"; else equality. */
+static bool matches(const char *pattern, const char *value)
+{
+    size_t n = strlen(pattern);
+
+    if (!strcmp(pattern, "*") || !strcmp(pattern, value))
+        return true;
+    if (n >= 2 && pattern[n - 1] == '*' && pattern[n - 2] == '.')
+        return strncmp(pattern, value, n - 2) == 0 && (value[n - 2] == '\0' || value[n - 2] == '.');
+    return false;
+}
+
+adb_status adb_permission_check(adb *db, const adb_principal *p, const char *resource,
+                                const char *action, char *errbuf, size_t errlen)
+{
+    adb__auth *a = db->auth;
+    unsigned slot = slot_of(p->organization_id, p->role);
+    role_entry *e, fresh;
+    bool hit = false, allowed = false, valid = false;
+
+    pthread_mutex_lock(&a->mu);
+    e = &a->roles[slot];
+    if (e->expires > adb__now_ms() && !strcmp(e->org, p->organization_id) && !strcmp(e->role, p->role)) {
+        hit = true;
+        valid = e->valid;
+        for (int i = 0; valid && i < e->nperms && !allowed; i++)
+            allowed = matches(e->perms[i].resource, resource) && matches(e->perms[i].action, action);
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (!hit) {
+        adb_status st = load_role(db, p->organization_id, p->role, &fresh, errbuf, errlen);
+        if (st != ADB_OK)
+            return st;
+        valid = fresh.valid;
+        for (int i = 0; valid && i < fresh.nperms && !allowed; i++)
+            allowed = matches(fresh.perms[i].resource, resource) && matches(fresh.perms[i].action, action);
+        pthread_mutex_lock(&a->mu);
+        a->roles[slot] = fresh;
+        pthread_mutex_unlock(&a->mu);
+    }
+    if (!allowed) {
+        adb__fmt(errbuf, errlen, valid ? "role \"%s\" may not %s %s" : "role \"%s\" is unknown or invalid",
+                 p->role, action, resource);
+        return ADB_ERR_NOT_FOUND;
+    }
+    return ADB_OK;
+}

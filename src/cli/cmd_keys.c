@@ -1,0 +1,110 @@
+/*
+ * cmd_keys.c - `auditdb keys create|list|revoke`: API keys of organizations.
+ */
+#include "cli.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int keys_create(adb *h, int argc, char **argv)
+{
+    const char *org = NULL, *role = NULL, *name = NULL;
+    char key[ADB_KEY_TEXT_MAX], err[ADB_ERRMSG_MAX];
+    adb_key_info info;
+    adb_status st;
+
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--org") && i + 1 < argc)
+            org = argv[++i];
+        else if (!strcmp(argv[i], "--role") && i + 1 < argc)
+            role = argv[++i];
+        else if (!strcmp(argv[i], "--name") && i + 1 < argc)
+            name = argv[++i];
+        else {
+            cli_error("unknown argument \"%s\"; usage: auditdb keys create --org ID --role ROLE [--name N]", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!org || !role) {
+        cli_error("keys create needs --org and --role");
+        return EXIT_USAGE;
+    }
+    if ((st = adb_org_ensure(h, org, NULL, err, sizeof(err))) != ADB_OK ||
+        (st = adb_key_create(h, org, role, name, key, &info, err, sizeof(err))) != ADB_OK) {
+        cli_error("%s", err);
+        return st == ADB_ERR_NOT_FOUND ? EXIT_USAGE : cli_exit_code(st);
+    }
+    printf("created key %s for organization %s, role %s\n"
+           "key (shown once, store it now): %s\n", info.display, info.organization_id, info.role, key);
+    OPENSSL_cleanse(key, sizeof(key));
+    return EXIT_OK;
+}
+
+static int keys_list(adb *h, int argc, char **argv)
+{
+    const char *org = NULL;
+    adb_key_info *keys = NULL;
+    size_t n = 0;
+    char err[ADB_ERRMSG_MAX];
+    adb_status st;
+
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--org") && i + 1 < argc)
+            org = argv[++i];
+        else {
+            cli_error("unknown argument \"%s\"; usage: auditdb keys list [--org ID]", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if ((st = adb_key_list(h, org, &keys, &n, err, sizeof(err))) != ADB_OK) {
+        cli_error("%s", err);
+        return cli_exit_code(st);
+    }
+    printf("%-22s %-20s %-10s %-8s %-20s %-20s %s\n", "key", "organization", "role", "state",
+           "created", "last used", "name");
+    for (size_t i = 0; i < n; i++)
+        printf("%-22s %-20s %-10s %-8s %-20s %-20s %s\n", keys[i].display, keys[i].organization_id,
+               keys[i].role, keys[i].revoked ? "revoked" : "active", keys[i].created_at,
+               keys[i].last_used_at[0] ? keys[i].last_used_at : "-", keys[i].name);
+    free(keys);
+    return EXIT_OK;
+}
+
+int cmd_keys(int argc, char **argv)
+{
+    cli_db db;
+    adb *h = NULL;
+    int rc;
+    char err[ADB_ERRMSG_MAX];
+
+    if (argc < 2 || (strcmp(argv[1], "create") && strcmp(argv[1], "list") && strcmp(argv[1], "revoke"))) {
+        cli_error("usage: auditdb keys create|list|revoke ...");
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "revoke") && argc != 3) {
+        cli_error("usage: auditdb keys revoke KEY-ID");
+        return EXIT_USAGE;
+    }
+    if ((rc = cli_adb_open(&db, &h)) != EXIT_OK)
+        goto out;
+    if (!strcmp(argv[1], "create"))
+        rc = keys_create(h, argc - 2, argv + 2);
+    else if (!strcmp(argv[1], "list"))
+        rc = keys_list(h, argc - 2, argv + 2);
+    else {
+        adb_status st = adb_key_revoke(h, argv[2], err, sizeof(err));
+        if (st != ADB_OK) {
+            cli_error("%s", err);
+            rc = st == ADB_ERR_NOT_FOUND ? EXIT_FAILURE_ : cli_exit_code(st);
+        } else {
+            printf("revoked key %s\n", argv[2]);
+            rc = EXIT_OK;
+        }
+    }
+out:
+    adb_close(h);
+    cli_db_close(&db);
+    return rc;
+}
