@@ -32,6 +32,7 @@ typedef struct adb_options {
     int queue_max;          /* events waiting; beyond it callers get ADB_ERR_BUSY */
     int max_future_s;       /* how far ahead of the clock a timestamp may be */
     int max_past_days;      /* how far back */
+    bool watch_auth;        /* LISTEN for key and role changes to drop cached decisions */
 } adb_options;
 
 /* pool 2..10, 2 writer threads, batches of 1000, queue of 20000, 300 s, 3660 days. */
@@ -90,6 +91,9 @@ adb_status adb_log_json(adb *db, const char *json, size_t len, const adb_log_opt
  * others are refused). Returns ADB_OK when every event was stored. */
 adb_status adb_log_batch_json(adb *db, const char *const *json, const size_t *lens, size_t n,
                               const adb_log_options *o, adb_log_result *res);
+
+/* The handle's connection pool (owned by db). */
+adb_pool *adb_get_pool(adb *db);
 
 /* Writer figures, for metrics. */
 typedef struct adb_writer_stats {

@@ -6,7 +6,11 @@
 #include "../http/server.h"
 #include "../core/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,47 @@ static const char *argv0_path(void)
         return "auditdb";
     path[n] = '\0';
     return path;
+}
+
+/* On the first start (no key at all): the "default" organization and an admin
+ * key, shown once and saved with mode 0600 where only its owner can read it. */
+static int bootstrap_key(adb *h, const char *home)
+{
+    char err[ADB_ERRMSG_MAX], key[ADB_KEY_TEXT_MAX], path[4096];
+    long long n = 0;
+    adb_key_info info;
+    adb_status st;
+    int fd;
+
+    if ((st = adb_key_count(h, &n, err, sizeof(err))) != ADB_OK) {
+        cli_error("%s", err);
+        return cli_exit_code(st);
+    }
+    if (n > 0)
+        return EXIT_OK;
+    if ((st = adb_org_ensure(h, "default", "Default organization", err, sizeof(err))) != ADB_OK ||
+        (st = adb_key_create(h, "default", "admin", "bootstrap admin key", key, &info, err,
+                             sizeof(err))) != ADB_OK) {
+        cli_error("%s", err);
+        return cli_exit_code(st);
+    }
+    snprintf(path, sizeof(path), "%s/admin.key", home);
+    if (mkdir(home, 0755) == -1 && errno != EEXIST)
+        path[0] = '\0';
+    fd = path[0] ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+    if (fd >= 0) {
+        if (fchmod(fd, 0600) == -1 || write(fd, key, strlen(key)) != (ssize_t)strlen(key) ||
+            write(fd, "\n", 1) != 1)
+            path[0] = '\0';
+        close(fd);
+    } else {
+        path[0] = '\0';
+    }
+    printf("created organization \"default\" and its admin key (shown once%s%s%s):\n  %s\n",
+           path[0] ? "; saved to " : "", path, path[0] ? ", mode 0600" : "", key);
+    fflush(stdout);
+    OPENSSL_cleanse(key, sizeof(key));
+    return EXIT_OK;
 }
 
 static void on_applied(void *ud, const adb_migration *m, double ms)
@@ -64,7 +109,7 @@ int cmd_serve(int argc, char **argv)
     bool migrate = true;
     cli_db db;
     adb_migration_set set = { 0 };
-    adb_pool *pool = NULL;
+    adb *h = NULL;
     adb_server *server = NULL;
     char err[ADB_ERRMSG_MAX];
     sigset_t sigs;
@@ -101,23 +146,29 @@ int cmd_serve(int argc, char **argv)
     if ((rc = prepare_schema(&db, &set, migrate)) != EXIT_OK)
         goto out;
 
-    adb_pool_options po;
-    adb_pool_options_default(&po);
-    po.min = db.cfg.pool_min;
-    po.max = db.cfg.pool_max;
-    po.acquire_timeout_ms = db.cfg.pool_timeout_ms;
-    adb_status st = adb_pool_open(db.conninfo, &po, &pool, err, sizeof(err));
+    adb_options ao;
+    adb_options_default(&ao);
+    ao.conninfo = db.conninfo;
+    ao.home = db.cfg.home;
+    ao.master_key = db.cfg.master_key;
+    ao.pool_min = db.cfg.pool_min;
+    ao.pool_max = db.cfg.pool_max;
+    ao.watch_auth = true;
+    adb_status st = adb_open(&ao, &h, err, sizeof(err));
     if (st != ADB_OK) {
         cli_error("%s", err);
         rc = cli_exit_code(st);
         goto out;
     }
+    if ((rc = bootstrap_key(h, db.cfg.home)) != EXIT_OK)
+        goto out;
     adb_server_options so = {
         .listen = listen ? listen : db.cfg.listen,
         .threads = threads,
         .connection_timeout_s = 30,
         .max_connections = 1000,
-        .pool = pool,
+        .pool = adb_get_pool(h),
+        .db = h,
         .embedded = db.emb != NULL,
         .migrations = &set,
         .access_log = stderr,
@@ -133,10 +184,11 @@ int cmd_serve(int argc, char **argv)
     else
         printf("database: AUDIT_DB_URL\n");
     printf("health:   curl http://%s/health\n", adb_server_address(server));
-    printf("first event (from another terminal; commands join this database):\n"
-           "  echo '{\"timestamp\":\"'$(date -u +%%FT%%TZ)'\",\"action\":\"auth.login.success\","
-           "\"status\":\"success\",\"principalId\":\"doc-1\",\"organizationId\":\"org-1\"}' "
-           "| %s import -\n  %s verify\n", argv0_path(), argv0_path());
+    printf("first event (the admin key is in %s/admin.key on first start):\n"
+           "  curl -s -H \"X-API-Key: $(cat %s/admin.key)\" -H 'Content-Type: application/json' \\\n"
+           "    -d '{\"eventData\":{\"timestamp\":\"'$(date -u +%%FT%%TZ)'\",\"action\":\"auth.login.success\","
+           "\"status\":\"success\",\"principalId\":\"doc-1\"}}' http://%s/api/v1/audit/events\n"
+           "  %s verify\n", db.cfg.home, db.cfg.home, adb_server_address(server), argv0_path());
     fflush(stdout);
 
     while (sigwait(&sigs, &sig) != 0)
@@ -144,8 +196,9 @@ int cmd_serve(int argc, char **argv)
     fprintf(stderr, "auditdb: received %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = EXIT_OK;
 out:
+    /* stop taking requests, finish those in flight, then drain and commit the writer */
     adb_server_stop(server);
-    adb_pool_close(pool);
+    adb_close(h);
     cli_db_close(&db);
     adb_migrations_free(&set);
     return rc;

@@ -14,7 +14,10 @@
 #include "../writer/writer.h"
 #include "adb_internal.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,6 +213,47 @@ static adb_status check_signing_key(adb *db, char *errbuf, size_t errlen)
     return st;
 }
 
+/* ---- watching key and role changes -------------------------------------- */
+
+/* Drops cached auth decisions whenever a key or role changes anywhere
+ * (trigger -> NOTIFY auditdb_auth). Reconnects if the connection breaks. */
+static void *watch_main(void *arg)
+{
+    adb *db = arg;
+    PGconn *c = NULL;
+
+    for (;;) {
+        if (!c || PQstatus(c) != CONNECTION_OK) {
+            PQfinish(c);
+            const char *keys[] = { "connect_timeout", "application_name", "dbname", NULL };
+            const char *vals[] = { "5", "auditdb-watch", db->o.conninfo, NULL };
+            c = PQconnectdbParams(keys, vals, 1);
+            if (PQstatus(c) == CONNECTION_OK)
+                PQclear(PQexec(c, "LISTEN auditdb_auth"));
+            adb_auth_cache_clear(db); /* changes may have been missed meanwhile */
+        }
+        struct pollfd fds[2] = { { PQstatus(c) == CONNECTION_OK ? PQsocket(c) : -1, POLLIN, 0 },
+                                 { db->stop_pipe[0], POLLIN, 0 } };
+        int n = poll(fds, 2, 1000);
+        if (n > 0 && fds[1].revents)
+            break;
+        if (PQstatus(c) != CONNECTION_OK)
+            continue;
+        if (n > 0 && fds[0].revents && PQconsumeInput(c)) {
+            PGnotify *note;
+            bool any = false;
+            while ((note = PQnotifies(c)) != NULL) {
+                any = true;
+                PQfreemem(note);
+            }
+            if (any)
+                adb_auth_cache_clear(db);
+        }
+    }
+    PQfinish(c);
+    return NULL;
+}
+
 /* ---- open and close ----------------------------------------------------- */
 
 adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen)
@@ -253,6 +297,11 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
         st = ADB_ERR_INVALID;
         goto fail;
     }
+    if (o->watch_auth) {
+        if (pipe2(db->stop_pipe, O_CLOEXEC) == 0 &&
+            pthread_create(&db->watcher, NULL, watch_main, db) == 0)
+            db->watching = true;
+    }
     *out = db;
     return ADB_OK;
 fail:
@@ -264,6 +313,13 @@ void adb_close(adb *db)
 {
     if (!db)
         return;
+    if (db->watching) {
+        if (write(db->stop_pipe[1], "x", 1) != 1)
+            pthread_cancel(db->watcher);
+        pthread_join(db->watcher, NULL);
+        close(db->stop_pipe[0]);
+        close(db->stop_pipe[1]);
+    }
     adb__writer_stop(db->writer);
     adb_pool_close(db->pool);
     presets_free(db->presets);
@@ -274,6 +330,7 @@ void adb_close(adb *db)
 }
 
 adb_pool *adb__pool(adb *db) { return db->pool; }
+adb_pool *adb_get_pool(adb *db) { return db->pool; }
 const adb__keys *adb__db_keys(adb *db) { return &db->keys; }
 
 void adb_writer_get_stats(adb *db, adb_writer_stats *out)

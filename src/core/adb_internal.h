@@ -31,6 +31,9 @@ struct adb {
     pthread_mutex_t mu;  /* presets snapshot */
     presets *presets;
     adb__auth *auth;     /* key and role caches (src/auth/auth.c) */
+    pthread_t watcher;   /* LISTEN auditdb_auth (o.watch_auth) */
+    bool watching;
+    int stop_pipe[2];
 };
 
 adb_pool *adb__pool(adb *db);

@@ -11,14 +11,21 @@
 #include "auditdb.h"
 
 #define ADB_REQUEST_ID_MAX 65
+#define ADB_HTTP_MAX_PARAMS 2
 
 /* State shared by every request; lives as long as the server. */
 typedef struct adb_http_state {
+    adb *db;                  /* library handle: writer, keys, roles */
     adb_pool *pool;
     bool embedded;
     const adb_migration_set *migrations;
     double started_ms;
+    size_t max_body;          /* bytes */
+    size_t max_bulk;          /* events per bulk request */
+    struct adb_http_metrics *metrics;
 } adb_http_state;
+
+struct route;
 
 /* One request; freed when the response completes. */
 typedef struct adb_http_request {
@@ -28,7 +35,14 @@ typedef struct adb_http_request {
     char request_id[ADB_REQUEST_ID_MAX];
     double started_ms;
     unsigned status;
-    bool has_body;
+    const struct route *route;  /* matched route, NULL if none */
+    char *param[ADB_HTTP_MAX_PARAMS]; /* {id} captures, owned */
+    char *body;                 /* owned, NUL-terminated */
+    size_t body_len, body_cap;
+    bool too_large;
+    bool authenticated;
+    adb_principal who;
+    const char *error_code;     /* of an error response, for the access log */
 } adb_http_request;
 
 /* Runs the route matching req (routes.c). */
@@ -37,12 +51,33 @@ enum MHD_Result adb_http_dispatch(adb_http_request *req);
 /* Queues body as the JSON response (takes the reference to body). */
 enum MHD_Result adb_http_send_json(adb_http_request *req, unsigned status, json_t *body);
 
+/* Queues text (taken: freed by the server) with a content type. */
+enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char *text, size_t len,
+                                   const char *content_type);
+
 /* Queues {"error":{"code","message","details","requestId"}}; takes details
  * (NULL: {}). */
 enum MHD_Result adb_http_send_error(adb_http_request *req, unsigned status, const char *code,
                                     const char *message, json_t *details);
 
+/* As send_error, with a Retry-After header (seconds, at least 1). */
+enum MHD_Result adb_http_send_retry(adb_http_request *req, unsigned status, const char *code,
+                                    const char *message, int retry_after_ms);
+
+/* A query-string argument, or NULL. */
+const char *adb_http_arg(adb_http_request *req, const char *name);
+
+/* A request header, or NULL. */
+const char *adb_http_header(adb_http_request *req, const char *name);
+
 /* Current UTC time as 2026-01-02T03:04:05.678Z. */
 void adb_http_iso_now(char out[40]);
+
+/* Handlers (events.c, ops.c). */
+enum MHD_Result adb_http_events_create(adb_http_request *req);
+enum MHD_Result adb_http_events_bulk(adb_http_request *req);
+enum MHD_Result adb_http_events_list(adb_http_request *req);
+enum MHD_Result adb_http_events_get(adb_http_request *req);
+enum MHD_Result adb_http_events_verify(adb_http_request *req);
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdint.h>
 #include <time.h>
 
 struct adb_server {
@@ -74,11 +75,73 @@ enum MHD_Result adb_http_send_json(adb_http_request *req, unsigned status, json_
     return r;
 }
 
+enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char *text, size_t len,
+                                   const char *content_type)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result r;
+
+    if (!text)
+        return adb_http_send_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "INTERNAL_ERROR",
+                                   "out of memory", NULL);
+    resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    req->status = status;
+    r = MHD_queue_response(req->conn, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+const char *adb_http_arg(adb_http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *adb_http_header(adb_http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+enum MHD_Result adb_http_send_retry(adb_http_request *req, unsigned status, const char *code,
+                                    const char *message, int retry_after_ms)
+{
+    json_t *err = json_pack("{s:s, s:s, s:{s:i}, s:s}", "code", code, "message", message,
+                            "details", "retryAfterMs", retry_after_ms, "requestId", req->request_id);
+    char *text = json_dumps(json_pack("{s:o}", "error", err), JSON_COMPACT);
+    struct MHD_Response *resp;
+    char secs[16];
+    enum MHD_Result r;
+
+    if (!text)
+        return MHD_NO;
+    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    adb__fmt(secs, sizeof(secs), "%d", retry_after_ms <= 1000 ? 1 : (retry_after_ms + 999) / 1000);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    MHD_add_response_header(resp, "Retry-After", secs);
+    req->status = status;
+    req->error_code = code;
+    r = MHD_queue_response(req->conn, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
 enum MHD_Result adb_http_send_error(adb_http_request *req, unsigned status, const char *code,
                                     const char *message, json_t *details)
 {
     json_t *err = json_pack("{s:s, s:s, s:o, s:s}", "code", code, "message", message, "details",
                             details ? details : json_object(), "requestId", req->request_id);
+    req->error_code = code;
     return adb_http_send_json(req, status, json_pack("{s:o}", "error", err));
 }
 
@@ -107,6 +170,12 @@ static void log_request(adb_server *s, adb_http_request *req)
                      "requestId", req->request_id, "method", req->method, "path", req->path,
                      "status", (int)req->status, "durationMs",
                      adb__now_ms() - req->started_ms);
+    if (line && req->error_code)
+        json_object_set_new(line, "errorCode", json_string(req->error_code));
+    if (line && req->who.organization_id[0]) {
+        json_object_set_new(line, "organizationId", json_string(req->who.organization_id));
+        json_object_set_new(line, "apiKey", json_string(req->who.key_id));
+    }
     text = line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
     if (!text)
@@ -131,6 +200,9 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     log_request(s, req);
     free(req->path);
     free(req->method);
+    free(req->body);
+    for (int i = 0; i < ADB_HTTP_MAX_PARAMS; i++)
+        free(req->param[i]);
     free(req);
     *con_cls = NULL;
 }
@@ -144,7 +216,6 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     adb_http_request *req = *con_cls;
 
     (void)version;
-    (void)upload_data;
     if (!req) {
         req = calloc(1, sizeof(*req));
         if (!req)
@@ -162,13 +233,45 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         }
         request_id(conn, req->request_id);
         *con_cls = req;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        long long declared;
+        if (cl && adb__parse_int(cl, 0, INT64_MAX, &declared) && (size_t)declared > s->state.max_body) {
+            char msg[128];
+            req->too_large = true;
+            adb__fmt(msg, sizeof(msg), "request body larger than %zu bytes", s->state.max_body);
+            return adb_http_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", msg, NULL);
+        }
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        /* no route of this server takes a body yet: drain and refuse below */
-        req->has_body = true;
+        /* the body, bounded: past max_body it is drained and refused */
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
+        if (req->too_large || req->body_len + n > s->state.max_body) {
+            req->too_large = true;
+            return MHD_YES;
+        }
+        if (req->body_len + n + 1 > req->body_cap) {
+            size_t ncap = req->body_cap ? req->body_cap : 4096;
+            while (ncap < req->body_len + n + 1)
+                ncap *= 2;
+            char *nb = realloc(req->body, ncap);
+            if (!nb) {
+                req->too_large = true;
+                return MHD_YES;
+            }
+            req->body = nb;
+            req->body_cap = ncap;
+        }
+        memcpy(req->body + req->body_len, upload_data, n);
+        req->body_len += n;
+        req->body[req->body_len] = '\0';
         return MHD_YES;
+    }
+    if (req->too_large) {
+        char msg[128];
+        adb__fmt(msg, sizeof(msg), "request body larger than %zu bytes", s->state.max_body);
+        return adb_http_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", msg, NULL);
     }
     return adb_http_dispatch(req);
 }
@@ -235,6 +338,9 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     }
     s->opts = *o;
     s->state.pool = o->pool;
+    s->state.db = o->db;
+    s->state.max_body = o->max_body ? o->max_body : 10u << 20;
+    s->state.max_bulk = o->max_bulk ? o->max_bulk : 1000;
     s->state.embedded = o->embedded;
     s->state.migrations = o->migrations;
     s->state.started_ms = adb__now_ms();
@@ -246,6 +352,7 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->connection_timeout_s > 0 ? o->connection_timeout_s : 30),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(o->max_connections > 0 ? o->max_connections : 1000),
         MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), /* bounds header size and count */
         MHD_OPTION_END);
     if (!s->daemon) {
         adb__fmt(errbuf, errlen, "could not listen on %s: %s", o->listen,

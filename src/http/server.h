@@ -19,6 +19,9 @@ typedef struct adb_server_options {
     int connection_timeout_s; /* idle connections are closed after this */
     int max_connections;
     adb_pool *pool;
+    adb *db;                  /* the library handle (writer, keys, roles) */
+    size_t max_body;          /* bytes; 0: 10 MiB */
+    size_t max_bulk;          /* events per bulk request; 0: 1000 */
     bool embedded;            /* database mode, for /health */
     const adb_migration_set *migrations; /* for /ready */
     FILE *access_log;         /* one JSON line per request; NULL: none */

@@ -1,0 +1,826 @@
+/*
+ * events.c - the events API: create (one, bulk), list with filters and a
+ * keyset cursor, get by id, verify one. Every query is scoped to the
+ * caller's organization; every value goes through parameters. Event JSON is
+ * written as text so details keep jsonb's exact numbers (jw.c).
+ */
+#include "http.h"
+#include "jw.h"
+#include "../core/util.h"
+#include "../event/event.h"
+#include "../event/json.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LIST_DEFAULT 50
+#define LIST_MAX 1000
+#define COUNT_CAP 1000
+#define FILTER_VALUES_MAX 100
+
+/* The columns an event is rendered from, in this order. */
+#define EVENT_COLUMNS                                                                           \
+    "id, to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), action," \
+    " status, principal_id, organization_id, target_resource_type, target_resource_id,"        \
+    " outcome_description, correlation_id, data_classification, retention_policy,"            \
+    " event_version, hash_algorithm, hash, signature, details::text, chain_seq,"              \
+    " prev_chain_hash, chain_hash, ttl,"                                                       \
+    " to_char(archived_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"          \
+    " (extract(epoch FROM \"timestamp\") * 1000000)::bigint"
+
+enum { E_ID, E_TS, E_ACTION, E_STATUS, E_PRINCIPAL, E_ORG, E_TTYPE, E_TID, E_OUTCOME, E_CORR,
+       E_CLASS, E_RET, E_VERSION, E_HALG, E_HASH, E_SIG, E_DETAILS, E_SEQ, E_PREV, E_CHAIN,
+       E_TTL, E_ARCHIVED, E_TS_US };
+
+static const char *val(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+/* Writes one event object from row of r. */
+static void write_event(jw *w, PGresult *r, int row)
+{
+    static const struct { const char *name; int col; } strs[] = {
+        { "timestamp", E_TS }, { "action", E_ACTION }, { "status", E_STATUS },
+        { "principalId", E_PRINCIPAL }, { "organizationId", E_ORG },
+        { "targetResourceType", E_TTYPE }, { "targetResourceId", E_TID },
+        { "outcomeDescription", E_OUTCOME }, { "correlationId", E_CORR },
+        { "dataClassification", E_CLASS }, { "retentionPolicy", E_RET },
+        { "eventVersion", E_VERSION }, { "hashAlgorithm", E_HALG }, { "hash", E_HASH },
+        { "signature", E_SIG }, { "ttl", E_TTL }, { "archivedAt", E_ARCHIVED },
+    };
+
+    jw_obj(w);
+    jw_kint(w, "id", strtoll(PQgetvalue(r, row, E_ID), NULL, 10));
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        jw_kstr(w, strs[i].name, val(r, row, strs[i].col));
+    /* details as canonical JSON (jsonb's own text has spaces and length-first
+     * key order); sessionContext is also lifted to the top level, where
+     * smart-logs clients read it */
+    const char *details = val(r, row, E_DETAILS);
+    adb_json_error je;
+    adb_json_doc *d = details ? adb__json_parse(details, strlen(details), NULL, &je) : NULL;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    jw_key(w, "details");
+    if (d && adb__json_write_canonical(adb__json_root(d), &buf, &len, &cap))
+        jw_raw(w, buf);
+    else
+        jw_raw(w, details);
+    const adb_json *sc = d ? adb__json_get(adb__json_root(d), "sessionContext") : NULL;
+    if (sc) {
+        len = 0;
+        if (adb__json_write_canonical(sc, &buf, &len, &cap)) {
+            jw_key(w, "sessionContext");
+            jw_raw(w, buf);
+        }
+    }
+    free(buf);
+    adb__json_free(d);
+    jw_key(w, "chainSeq");
+    if (val(r, row, E_SEQ))
+        jw_int(w, strtoll(PQgetvalue(r, row, E_SEQ), NULL, 10));
+    else
+        jw_null(w);
+    jw_kstr(w, "prevChainHash", val(r, row, E_PREV));
+    jw_kstr(w, "chainHash", val(r, row, E_CHAIN));
+    jw_end_obj(w);
+}
+
+static enum MHD_Result send_jw(adb_http_request *req, unsigned status, jw *w)
+{
+    size_t len;
+    char *text = jw_take(w, &len);
+    return adb_http_send_text(req, status, text, len, "application/json");
+}
+
+/* Reads events by id (in the caller's organization) into a result. */
+static PGresult *fetch_by_ids(adb_http_request *req, PGconn *c, const char *ids_array)
+{
+    const char *p[] = { req->who.organization_id, ids_array };
+    return PQexecParams(c, "SELECT " EVENT_COLUMNS " FROM audit_log WHERE organization_id = $1"
+                           " AND id = ANY($2::bigint[]) ORDER BY id",
+                        2, NULL, p, NULL, NULL, 0);
+}
+
+static enum MHD_Result db_unavailable(adb_http_request *req)
+{
+    return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
+                               "the database is unavailable: retry later", 1000);
+}
+
+/* {"errors":[{"code","field","message"}...]} */
+static json_t *errors_json(const adb_event_errors *e)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < e->count; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "code", e->e[i].code, "field",
+                                           e->e[i].field, "message", e->e[i].message));
+    return json_pack("{s:o}", "errors", a);
+}
+
+static enum MHD_Result validation_error(adb_http_request *req, const char *field, const char *code,
+                                        const char *message)
+{
+    adb_event_errors e = { 0 };
+    adb__errors_add(&e, code, field, "%s", message);
+    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", message, errors_json(&e));
+}
+
+static const adb_json_limits body_limits = {
+    .max_depth = 24, .max_string = 256 * 1024, .max_items = 100000,
+    .max_number_len = 100, .max_nodes = 2000000,
+};
+
+/* Parses the body; on failure queues the 400 and returns NULL. */
+static adb_json_doc *parse_body(adb_http_request *req, enum MHD_Result *r)
+{
+    adb_json_error je;
+    adb_json_doc *doc;
+
+    if (!req->body_len) {
+        *r = validation_error(req, "", "INVALID_JSON", "request body is empty: send a JSON object");
+        return NULL;
+    }
+    doc = adb__json_parse(req->body, req->body_len, &body_limits, &je);
+    if (!doc) {
+        char msg[256];
+        adb__fmt(msg, sizeof(msg), "malformed JSON: %s at byte %zu", je.message, je.offset);
+        *r = validation_error(req, "", je.code == ADB_JSON_ERR_DUPLICATE_KEY ? "DUPLICATE_KEY" : "INVALID_JSON", msg);
+        return NULL;
+    }
+    if (adb__json_root(doc)->type != ADB_JSON_OBJECT) {
+        adb__json_free(doc);
+        *r = validation_error(req, "", "INVALID_TYPE", "request body must be a JSON object");
+        return NULL;
+    }
+    return doc;
+}
+
+/* Canonical text of v (malloc()ed). */
+static char *text_of(const adb_json *v, size_t *len)
+{
+    char *buf = NULL;
+    size_t cap = 0;
+    *len = 0;
+    if (!adb__json_write_canonical(v, &buf, len, &cap)) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* Options shared by create and bulk: preset, idempotency key. */
+static bool read_options(adb_http_request *req, const adb_json *opts, adb_log_options *lo,
+                         enum MHD_Result *r)
+{
+    const adb_json *preset = opts ? adb__json_get(opts, "preset") : NULL;
+    const adb_json *ik = opts ? adb__json_get(opts, "idempotencyKey") : NULL;
+    const char *hdr = adb_http_header(req, "Idempotency-Key");
+
+    memset(lo, 0, sizeof(*lo));
+    lo->organization_id = req->who.organization_id;
+    if (opts && opts->type != ADB_JSON_OBJECT) {
+        *r = validation_error(req, "options", "INVALID_TYPE", "options must be an object");
+        return false;
+    }
+    if (preset && preset->type != ADB_JSON_NULL) {
+        if (preset->type != ADB_JSON_STRING) {
+            *r = validation_error(req, "options.preset", "INVALID_TYPE", "options.preset must be a string");
+            return false;
+        }
+        lo->preset = preset->str;
+    }
+    if (hdr && *hdr) {
+        if (strlen(hdr) > 255) {
+            *r = validation_error(req, "Idempotency-Key", "EXCEEDS_MAX_LENGTH",
+                                  "Idempotency-Key has more than 255 characters");
+            return false;
+        }
+        lo->idempotency_key = hdr;
+    } else if (ik && ik->type == ADB_JSON_STRING) {
+        lo->idempotency_key = ik->str;
+    }
+    return true;
+}
+
+/* Maps a refused result to its response. */
+static enum MHD_Result refused(adb_http_request *req, const adb_log_result *res)
+{
+    if (res->status == ADB_ERR_INVALID)
+        return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR",
+                                   res->errors.count ? res->errors.e[0].message : "invalid event",
+                                   errors_json(&res->errors));
+    if (res->status == ADB_ERR_BUSY)
+        return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_BUSY",
+                                   "the writer is saturated: retry later", res->retry_after_ms);
+    return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
+                               "the event could not be stored: the database is unavailable",
+                               res->retry_after_ms > 0 ? res->retry_after_ms : 1000);
+}
+
+/* ---- POST /api/v1/audit/events ----------------------------------------- */
+
+enum MHD_Result adb_http_events_create(adb_http_request *req)
+{
+    enum MHD_Result r = MHD_NO;
+    adb_json_doc *doc = parse_body(req, &r);
+    const adb_json *root, *event;
+    adb_log_options lo;
+    adb_log_result res;
+    char *text;
+    size_t len;
+
+    if (!doc)
+        return r;
+    root = adb__json_root(doc);
+    /* smart-logs sends {"eventData":{...},"options":{...}}; a bare event is accepted too */
+    event = adb__json_get(root, "eventData");
+    if (!event)
+        event = root;
+    else if (event->type != ADB_JSON_OBJECT) {
+        adb__json_free(doc);
+        return validation_error(req, "eventData", "INVALID_TYPE", "eventData must be an object");
+    }
+    if (!read_options(req, event == root ? NULL : adb__json_get(root, "options"), &lo, &r)) {
+        adb__json_free(doc);
+        return r;
+    }
+    text = text_of(event, &len);
+    char *preset = lo.preset ? strdup(lo.preset) : NULL, *ikey = lo.idempotency_key ? strdup(lo.idempotency_key) : NULL;
+    lo.preset = preset;
+    lo.idempotency_key = ikey;
+    adb__json_free(doc);
+    if (!text)
+        return MHD_NO;
+    adb_log_json(req->state->db, text, len, &lo, &res);
+    free(text);
+    free(preset);
+    free(ikey);
+    if (res.status != ADB_OK)
+        return refused(req, &res);
+
+    /* answer with the event as stored (201), or the original one (200) */
+    adb_status st;
+    PGconn *c = adb_pool_acquire(req->state->pool, &st, NULL, 0);
+    char ids[32];
+    if (!c)
+        return db_unavailable(req);
+    adb__fmt(ids, sizeof(ids), "{%" PRId64 "}", res.id);
+    PGresult *pr = fetch_by_ids(req, c, ids);
+    adb_pool_release(req->state->pool, c);
+    if (PQresultStatus(pr) != PGRES_TUPLES_OK || PQntuples(pr) != 1) {
+        PQclear(pr);
+        return db_unavailable(req);
+    }
+    jw w;
+    jw_init(&w);
+    write_event(&w, pr, 0);
+    PQclear(pr);
+    return send_jw(req, res.duplicate ? MHD_HTTP_OK : MHD_HTTP_CREATED, &w);
+}
+
+/* ---- POST /api/v1/audit/events/bulk ------------------------------------- */
+
+enum MHD_Result adb_http_events_bulk(adb_http_request *req)
+{
+    enum MHD_Result r = MHD_NO;
+    adb_json_doc *doc = parse_body(req, &r);
+    const adb_json *events;
+    adb_log_options lo;
+    char **texts = NULL;
+    size_t *lens = NULL, n;
+    adb_log_result *res = NULL;
+
+    if (!doc)
+        return r;
+    events = adb__json_get(adb__json_root(doc), "events");
+    if (!events || events->type != ADB_JSON_ARRAY) {
+        adb__json_free(doc);
+        return validation_error(req, "events", events ? "INVALID_TYPE" : "REQUIRED_FIELD_MISSING",
+                                "events must be an array of events");
+    }
+    n = events->count;
+    if (n == 0 || n > req->state->max_bulk) {
+        char msg[128];
+        adb__fmt(msg, sizeof(msg), "events must hold 1 to %zu events (got %zu)", req->state->max_bulk, n);
+        adb__json_free(doc);
+        return validation_error(req, "events", "INVALID_VALUE", msg);
+    }
+    if (!read_options(req, adb__json_get(adb__json_root(doc), "options"), &lo, &r)) {
+        adb__json_free(doc);
+        return r;
+    }
+    lo.idempotency_key = NULL; /* one key cannot name many events: use idempotencyKey per event */
+    lo.preset = lo.preset ? strdup(lo.preset) : NULL;
+    texts = calloc(n, sizeof(*texts));
+    lens = calloc(n, sizeof(*lens));
+    res = calloc(n, sizeof(*res));
+    if (!texts || !lens || !res)
+        goto oom;
+    for (size_t i = 0; i < n; i++) {
+        const adb_json *ev = events->items[i];
+        const adb_json *inner = adb__json_get(ev, "eventData");
+        if (!(texts[i] = text_of(inner ? inner : ev, &lens[i])))
+            goto oom;
+    }
+    adb__json_free(doc);
+    doc = NULL;
+    adb_log_batch_json(req->state->db, (const char *const *)texts, lens, n, &lo, res);
+
+    /* successful: the stored events; failed: index, errors */
+    size_t nok = 0;
+    for (size_t i = 0; i < n; i++)
+        nok += res[i].status == ADB_OK;
+    char *ids = NULL;
+    PGresult *pr = NULL;
+    if (nok) {
+        jw idw;
+        jw_init(&idw);
+        jw_raw(&idw, "{");
+        bool first = true;
+        for (size_t i = 0; i < n; i++) {
+            if (res[i].status != ADB_OK)
+                continue;
+            char num[32];
+            adb__fmt(num, sizeof(num), "%s%" PRId64, first ? "" : ",", res[i].id);
+            idw.after_key = true; /* raw pieces, no commas */
+            jw_raw(&idw, num);
+            first = false;
+        }
+        idw.after_key = true;
+        jw_raw(&idw, "}");
+        ids = jw_take(&idw, NULL);
+        adb_status st;
+        PGconn *c = adb_pool_acquire(req->state->pool, &st, NULL, 0);
+        if (!c || !ids) {
+            if (c)
+                adb_pool_release(req->state->pool, c);
+            free(ids);
+            for (size_t i = 0; i < n; i++)
+                free(texts[i]);
+            free(texts);
+            free(lens);
+            free(res);
+            free((char *)lo.preset);
+            return db_unavailable(req);
+        }
+        pr = fetch_by_ids(req, c, ids);
+        adb_pool_release(req->state->pool, c);
+    }
+    jw w;
+    jw_init(&w);
+    jw_obj(&w);
+    jw_key(&w, "successful");
+    jw_arr(&w);
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].status != ADB_OK || !pr || PQresultStatus(pr) != PGRES_TUPLES_OK)
+            continue;
+        for (int k = 0; k < PQntuples(pr); k++)
+            if (strtoll(PQgetvalue(pr, k, E_ID), NULL, 10) == res[i].id)
+                write_event(&w, pr, k);
+    }
+    jw_end_arr(&w);
+    jw_key(&w, "failed");
+    jw_arr(&w);
+    size_t nfail = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].status == ADB_OK)
+            continue;
+        nfail++;
+        jw_obj(&w);
+        jw_kint(&w, "index", (long long)i);
+        jw_kstr(&w, "code", res[i].status == ADB_ERR_INVALID ? "VALIDATION_ERROR"
+                           : res[i].status == ADB_ERR_BUSY ? "SERVICE_BUSY" : "SERVICE_UNAVAILABLE");
+        jw_kstr(&w, "error", res[i].errors.count ? res[i].errors.e[0].message
+                             : res[i].message[0] ? res[i].message : adb_strerror(res[i].status));
+        jw_key(&w, "errors");
+        jw_arr(&w);
+        for (int k = 0; k < res[i].errors.count; k++) {
+            jw_obj(&w);
+            jw_kstr(&w, "code", res[i].errors.e[k].code);
+            jw_kstr(&w, "field", res[i].errors.e[k].field);
+            jw_kstr(&w, "message", res[i].errors.e[k].message);
+            jw_end_obj(&w);
+        }
+        jw_end_arr(&w);
+        jw_end_obj(&w);
+    }
+    jw_end_arr(&w);
+    jw_key(&w, "summary");
+    jw_obj(&w);
+    jw_kint(&w, "total", (long long)n);
+    jw_kint(&w, "successful", (long long)nok);
+    jw_kint(&w, "failed", (long long)nfail);
+    jw_end_obj(&w);
+    jw_end_obj(&w);
+    PQclear(pr);
+    free(ids);
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts);
+    free(lens);
+    free(res);
+    free((char *)lo.preset);
+    /* 201 when everything was stored, 207 for partial success, 400 when nothing was */
+    return send_jw(req, nfail == 0 ? MHD_HTTP_CREATED : nok ? MHD_HTTP_MULTI_STATUS : MHD_HTTP_BAD_REQUEST, &w);
+oom:
+    if (texts)
+        for (size_t i = 0; i < n; i++)
+            free(texts[i]);
+    free(texts);
+    free(lens);
+    free(res);
+    free((char *)lo.preset);
+    adb__json_free(doc);
+    return MHD_NO;
+}
+
+/* ---- GET /api/v1/audit/events/{id} -------------------------------------- */
+
+static bool parse_id(const char *s, int64_t *id)
+{
+    long long v;
+    if (!s || !adb__parse_int(s, 1, INT64_MAX, &v))
+        return false;
+    *id = v;
+    return true;
+}
+
+enum MHD_Result adb_http_events_get(adb_http_request *req)
+{
+    int64_t id;
+    char ids[32];
+    adb_status st;
+    PGconn *c;
+    PGresult *pr;
+
+    if (!parse_id(req->param[0], &id))
+        return validation_error(req, "id", "INVALID_FORMAT", "id must be a positive integer");
+    if (!(c = adb_pool_acquire(req->state->pool, &st, NULL, 0)))
+        return db_unavailable(req);
+    adb__fmt(ids, sizeof(ids), "{%" PRId64 "}", id);
+    pr = fetch_by_ids(req, c, ids);
+    adb_pool_release(req->state->pool, c);
+    if (PQresultStatus(pr) != PGRES_TUPLES_OK) {
+        PQclear(pr);
+        return db_unavailable(req);
+    }
+    if (PQntuples(pr) == 0) {
+        PQclear(pr);
+        /* another organization's id answers exactly like a missing one */
+        return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such event",
+                                   json_pack("{s:I}", "id", (json_int_t)id));
+    }
+    jw w;
+    jw_init(&w);
+    write_event(&w, pr, 0);
+    PQclear(pr);
+    return send_jw(req, MHD_HTTP_OK, &w);
+}
+
+/* ---- POST /api/v1/audit/events/{id}/verify ------------------------------ */
+
+enum MHD_Result adb_http_events_verify(adb_http_request *req)
+{
+    int64_t id;
+    adb_verify_problem probs[8];
+    int n = 0;
+    char err[ADB_ERRMSG_MAX], ts[40];
+    adb_status st;
+
+    if (!parse_id(req->param[0], &id))
+        return validation_error(req, "id", "INVALID_FORMAT", "id must be a positive integer");
+    st = adb_verify_event(req->state->db, id, req->who.organization_id, probs, 8, &n, err, sizeof(err));
+    if (st == ADB_ERR_NOT_FOUND)
+        return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such event",
+                                   json_pack("{s:I}", "id", (json_int_t)id));
+    if (st != ADB_OK)
+        return db_unavailable(req);
+    adb_http_iso_now(ts);
+    json_t *problems = json_array();
+    const char *expected = "", *computed = "";
+    for (int i = 0; i < n && i < 8; i++) {
+        json_array_append_new(problems, json_pack("{s:s, s:s, s:s, s:s}", "kind", probs[i].kind,
+                                                  "message", probs[i].message, "expected",
+                                                  probs[i].expected, "found", probs[i].found));
+        if (!strcmp(probs[i].kind, "hash_mismatch")) {
+            expected = probs[i].found;     /* what the row stores */
+            computed = probs[i].expected;  /* what its content hashes to */
+        }
+    }
+    json_t *body = json_pack("{s:I, s:b, s:s, s:o}", "eventId", (json_int_t)id, "isValid", n == 0,
+                             "verifiedAt", ts, "problems", problems);
+    if (*expected) {
+        json_object_set_new(body, "expectedHash", json_string(expected));
+        json_object_set_new(body, "computedHash", json_string(computed));
+    }
+    return adb_http_send_json(req, MHD_HTTP_OK, body);
+}
+
+/* ---- GET /api/v1/audit/events ------------------------------------------- */
+
+/* A query under construction: SQL text and its parameters. */
+typedef struct qb {
+    char sql[4096];
+    size_t len;
+    const char *params[16];
+    char *owned[16];
+    int n;
+} qb;
+
+static void qb_add(qb *q, const char *text)
+{
+    size_t n = strlen(text);
+    if (q->len + n < sizeof(q->sql)) {
+        memcpy(q->sql + q->len, text, n + 1);
+        q->len += n;
+    }
+}
+
+/* Adds a parameter; returns its $ number. */
+static int qb_param(qb *q, const char *v, bool own)
+{
+    q->params[q->n] = v;
+    q->owned[q->n] = own ? (char *)v : NULL;
+    return ++q->n;
+}
+
+static void qb_free(qb *q)
+{
+    for (int i = 0; i < q->n; i++)
+        free(q->owned[i]);
+}
+
+/* "a,b,c" -> a text[] literal {"a","b","c"}; NULL if more than max values. */
+static char *csv_to_array(const char *csv, int *count)
+{
+    jw w;
+    const char *p = csv;
+    int n = 0;
+
+    jw_init(&w);
+    w.after_key = true;
+    jw_raw(&w, "{");
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len > 0) {
+            char item[512];
+            if (len >= sizeof(item) || ++n > FILTER_VALUES_MAX) {
+                jw_free(&w);
+                return NULL;
+            }
+            memcpy(item, p, len);
+            item[len] = '\0';
+            /* array literal element: quoted, with " and \ escaped */
+            char esc[1100];
+            size_t k = 0;
+            esc[k++] = n > 1 ? ',' : ' ';
+            esc[k++] = '"';
+            for (size_t i = 0; i < len; i++) {
+                if (item[i] == '"' || item[i] == '\\')
+                    esc[k++] = '\\';
+                esc[k++] = item[i];
+            }
+            esc[k++] = '"';
+            esc[k] = '\0';
+            w.after_key = true;
+            jw_raw(&w, esc);
+        }
+        p = e ? e + 1 : p + len;
+    }
+    w.after_key = true;
+    jw_raw(&w, "}");
+    *count = n;
+    return jw_take(&w, NULL);
+}
+
+/* The keyset cursor: base64url of "<timestamp µs>.<id>". */
+static void cursor_encode(const char *ts_us, const char *id, char out[96])
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char raw[64];
+    size_t n = (size_t)snprintf(raw, sizeof(raw), "%s.%s", ts_us, id), o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)(unsigned char)raw[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)(unsigned char)raw[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)raw[i + 2];
+        out[o++] = t[(v >> 18) & 63];
+        out[o++] = t[(v >> 12) & 63];
+        if (i + 1 < n)
+            out[o++] = t[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[o++] = t[v & 63];
+    }
+    out[o] = '\0';
+}
+
+static bool cursor_decode(const char *in, long long *ts_us, long long *id)
+{
+    char raw[64];
+    size_t o = 0, n = strlen(in);
+    unsigned v = 0;
+    int bits = 0;
+
+    if (n == 0 || n > 80)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const char *t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        const char *pos = strchr(t, in[i]);
+        if (!pos || !in[i])
+            return false;
+        v = (v << 6) | (unsigned)(pos - t);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o + 1 >= sizeof(raw))
+                return false;
+            raw[o++] = (char)((v >> bits) & 0xff);
+        }
+    }
+    raw[o] = '\0';
+    char *dot = strchr(raw, '.');
+    if (!dot)
+        return false;
+    *dot = '\0';
+    return adb__parse_int(raw, INT64_MIN / 2, INT64_MAX / 2, ts_us) &&
+           adb__parse_int(dot + 1, 1, INT64_MAX, id);
+}
+
+enum MHD_Result adb_http_events_list(adb_http_request *req)
+{
+    qb q = { .len = 0 };
+    long long limit = LIST_DEFAULT, offset = 0, cur_ts = 0, cur_id = 0;
+    const char *a;
+    char num[4][32];
+    bool desc = true, cursor = false;
+    const char *sort_col = "\"timestamp\"";
+    static const struct { const char *arg, *col; } filters[] = {
+        { "principalIds", "principal_id" }, { "actions", "action" }, { "statuses", "status" },
+        { "dataClassifications", "data_classification" },
+        { "resourceTypes", "target_resource_type" },
+    };
+    static const struct { const char *arg, *col; } sorts[] = {
+        { "timestamp", "\"timestamp\"" }, { "action", "action" }, { "status", "status" },
+        { "principalId", "principal_id" },
+    };
+
+    if ((a = adb_http_arg(req, "limit")) && !adb__parse_int(a, 1, LIST_MAX, &limit))
+        return validation_error(req, "limit", "INVALID_VALUE", "limit must be an integer from 1 to 1000");
+    if ((a = adb_http_arg(req, "offset")) && !adb__parse_int(a, 0, 1000000, &offset))
+        return validation_error(req, "offset", "INVALID_VALUE",
+                                "offset must be an integer from 0 to 1000000 (use cursor for deep pages)");
+    if ((a = adb_http_arg(req, "sortDirection"))) {
+        if (!strcasecmp(a, "asc"))
+            desc = false;
+        else if (strcasecmp(a, "desc"))
+            return validation_error(req, "sortDirection", "INVALID_VALUE", "sortDirection must be asc or desc");
+    }
+    if ((a = adb_http_arg(req, "sortField"))) {
+        sort_col = NULL;
+        for (size_t i = 0; i < sizeof(sorts) / sizeof(sorts[0]); i++)
+            if (!strcmp(a, sorts[i].arg))
+                sort_col = sorts[i].col;
+        if (!sort_col)
+            return validation_error(req, "sortField", "INVALID_VALUE",
+                                    "sortField must be timestamp, action, status or principalId");
+    }
+    if ((a = adb_http_arg(req, "cursor"))) {
+        if (strcmp(sort_col, "\"timestamp\"") != 0)
+            return validation_error(req, "cursor", "INVALID_VALUE", "cursor pages are sorted by timestamp");
+        if (!cursor_decode(a, &cur_ts, &cur_id))
+            return validation_error(req, "cursor", "INVALID_FORMAT", "cursor is not one this server gave out");
+        cursor = true;
+    }
+
+    qb_add(&q, "FROM audit_log WHERE organization_id = $1");
+    qb_param(&q, req->who.organization_id, false);
+    static const struct { const char *arg, *op; } dates[] = { { "startDate", ">=" }, { "endDate", "<=" } };
+    for (int i = 0; i < 2; i++) {
+        int64_t us;
+        char clause[96];
+        if (!(a = adb_http_arg(req, dates[i].arg)))
+            continue;
+        if (!adb__timestamp_parse(a, strlen(a), &us)) {
+            qb_free(&q);
+            char msg[128];
+            adb__fmt(msg, sizeof(msg), "%s must be RFC 3339 with an offset", dates[i].arg);
+            return validation_error(req, dates[i].arg, "INVALID_FORMAT", msg);
+        }
+        adb__fmt(clause, sizeof(clause), " AND \"timestamp\" %s $%d::timestamptz", dates[i].op,
+                 qb_param(&q, a, false));
+        qb_add(&q, clause);
+    }
+    for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+        int count = 0;
+        char clause[96], *arr;
+        if (!(a = adb_http_arg(req, filters[i].arg)) || !*a)
+            continue;
+        if (!(arr = csv_to_array(a, &count))) {
+            qb_free(&q);
+            char msg[128];
+            adb__fmt(msg, sizeof(msg), "%s takes at most %d comma-separated values", filters[i].arg,
+                     FILTER_VALUES_MAX);
+            return validation_error(req, filters[i].arg, "INVALID_VALUE", msg);
+        }
+        adb__fmt(clause, sizeof(clause), " AND %s = ANY($%d::text[])", filters[i].col,
+                 qb_param(&q, arr, true));
+        qb_add(&q, clause);
+    }
+    char where_end[4096];
+    adb__fmt(where_end, sizeof(where_end), "%s", q.sql); /* without the cursor: for the count */
+    int nparams_count = q.n;
+    if (cursor) {
+        char clause[160];
+        adb__fmt(num[0], sizeof(num[0]), "%lld", cur_ts);
+        adb__fmt(num[1], sizeof(num[1]), "%lld", cur_id);
+        int p1 = qb_param(&q, num[0], false), p2 = qb_param(&q, num[1], false);
+        adb__fmt(clause, sizeof(clause),
+                 " AND (\"timestamp\", id) %s ('epoch'::timestamptz + $%d::bigint * interval '1 microsecond',"
+                 " $%d::bigint)",
+                 desc ? "<" : ">", p1, p2);
+        qb_add(&q, clause);
+    }
+    char tail[160];
+    adb__fmt(num[2], sizeof(num[2]), "%lld", limit + 1);
+    adb__fmt(num[3], sizeof(num[3]), "%lld", cursor ? 0 : offset);
+    int pl = qb_param(&q, num[2], false), po = qb_param(&q, num[3], false);
+    adb__fmt(tail, sizeof(tail), " ORDER BY %s %s, id %s LIMIT $%d::bigint OFFSET $%d::bigint",
+             sort_col, desc ? "DESC" : "ASC", desc ? "DESC" : "ASC", pl, po);
+    qb_add(&q, tail);
+
+    char sql[8192];
+    adb__fmt(sql, sizeof(sql), "SELECT " EVENT_COLUMNS " %s", q.sql);
+    adb_status st;
+    PGconn *c = adb_pool_acquire(req->state->pool, &st, NULL, 0);
+    if (!c) {
+        qb_free(&q);
+        return db_unavailable(req);
+    }
+    PGresult *pr = PQexecParams(c, sql, q.n, NULL, q.params, NULL, NULL, 0);
+    /* total: exact up to COUNT_CAP, the planner's estimate beyond (never a scan of millions) */
+    long long total = -1;
+    bool exact = true;
+    PGresult *cr = NULL;
+    if (PQresultStatus(pr) == PGRES_TUPLES_OK) {
+        char csql[8192];
+        adb__fmt(csql, sizeof(csql), "SELECT count(*) FROM (SELECT 1 %s LIMIT %d) s", where_end, COUNT_CAP + 1);
+        cr = PQexecParams(c, csql, nparams_count, NULL, q.params, NULL, NULL, 0);
+        if (PQresultStatus(cr) == PGRES_TUPLES_OK)
+            total = strtoll(PQgetvalue(cr, 0, 0), NULL, 10);
+        PQclear(cr);
+        if (total > COUNT_CAP) {
+            adb__fmt(csql, sizeof(csql), "EXPLAIN (FORMAT JSON) SELECT 1 %s", where_end);
+            cr = PQexecParams(c, csql, nparams_count, NULL, q.params, NULL, NULL, 0);
+            const char *plan = PQresultStatus(cr) == PGRES_TUPLES_OK ? PQgetvalue(cr, 0, 0) : NULL;
+            const char *rows = plan ? strstr(plan, "\"Plan Rows\": ") : NULL;
+            long long est = rows ? strtoll(rows + 13, NULL, 10) : 0;
+            total = est > COUNT_CAP ? est : COUNT_CAP + 1;
+            exact = false;
+            PQclear(cr);
+        }
+    }
+    adb_pool_release(req->state->pool, c);
+    qb_free(&q);
+    if (PQresultStatus(pr) != PGRES_TUPLES_OK) {
+        PQclear(pr);
+        return db_unavailable(req);
+    }
+    int rows = PQntuples(pr);
+    bool has_next = rows > limit;
+    if (has_next)
+        rows = (int)limit;
+    jw w;
+    jw_init(&w);
+    jw_obj(&w);
+    jw_key(&w, "events");
+    jw_arr(&w);
+    for (int i = 0; i < rows; i++)
+        write_event(&w, pr, i);
+    jw_end_arr(&w);
+    jw_key(&w, "pagination");
+    jw_obj(&w);
+    jw_kint(&w, "total", total);
+    jw_kbool(&w, "totalExact", exact);
+    jw_kint(&w, "limit", limit);
+    jw_kint(&w, "offset", cursor ? 0 : offset);
+    jw_kbool(&w, "hasNext", has_next);
+    jw_kbool(&w, "hasPrevious", cursor || offset > 0);
+    jw_end_obj(&w);
+    jw_key(&w, "nextCursor");
+    if (has_next && rows > 0 && !strcmp(sort_col, "\"timestamp\"")) {
+        char cur[96];
+        cursor_encode(PQgetvalue(pr, rows - 1, E_TS_US), PQgetvalue(pr, rows - 1, E_ID), cur);
+        jw_str(&w, cur);
+    } else {
+        jw_null(&w);
+    }
+    jw_end_obj(&w);
+    PQclear(pr);
+    return send_jw(req, MHD_HTTP_OK, &w);
+}

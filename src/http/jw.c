@@ -1,0 +1,146 @@
+/*
+ * jw.c - JSON text writer; strings escaped as the canonical form does.
+ */
+#include "jw.h"
+#include "../event/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void jw_init(jw *w)
+{
+    memset(w, 0, sizeof(*w));
+    w->first[0] = true;
+}
+
+void jw_free(jw *w)
+{
+    free(w->p);
+    w->p = NULL;
+}
+
+char *jw_take(jw *w, size_t *len)
+{
+    char *p = w->oom ? NULL : w->p;
+    if (w->oom)
+        free(w->p);
+    if (len)
+        *len = w->len;
+    w->p = NULL;
+    return p;
+}
+
+static void put(jw *w, const char *s, size_t n)
+{
+    if (w->oom)
+        return;
+    if (w->len + n + 1 > w->cap) {
+        size_t ncap = w->cap ? w->cap : 1024;
+        while (ncap < w->len + n + 1)
+            ncap *= 2;
+        char *np = realloc(w->p, ncap);
+        if (!np) {
+            w->oom = true;
+            return;
+        }
+        w->p = np;
+        w->cap = ncap;
+    }
+    memcpy(w->p + w->len, s, n);
+    w->len += n;
+    w->p[w->len] = '\0';
+}
+
+/* A comma before a value or key that is not the first of its container;
+ * a value right after a key gets none. */
+static void sep(jw *w)
+{
+    if (w->after_key) {
+        w->after_key = false;
+        return;
+    }
+    if (!w->first[w->depth])
+        put(w, ",", 1);
+    w->first[w->depth] = false;
+}
+
+static void open_(jw *w, const char *c)
+{
+    sep(w);
+    put(w, c, 1);
+    if (w->depth < 31)
+        w->depth++;
+    w->first[w->depth] = true;
+}
+
+static void close_(jw *w, const char *c)
+{
+    if (w->depth > 0)
+        w->depth--;
+    put(w, c, 1);
+}
+
+void jw_obj(jw *w) { open_(w, "{"); }
+void jw_arr(jw *w) { open_(w, "["); }
+void jw_end_obj(jw *w) { close_(w, "}"); }
+void jw_end_arr(jw *w) { close_(w, "]"); }
+
+static void str_raw(jw *w, const char *s)
+{
+    if (w->oom)
+        return;
+    if (!adb__json_write_string(s, strlen(s), &w->p, &w->len, &w->cap))
+        w->oom = true;
+    put(w, "", 0);
+}
+
+void jw_key(jw *w, const char *k)
+{
+    sep(w);
+    str_raw(w, k);
+    put(w, ":", 1);
+    w->after_key = true;
+}
+
+void jw_str(jw *w, const char *s)
+{
+    sep(w);
+    if (s)
+        str_raw(w, s);
+    else
+        put(w, "null", 4);
+}
+
+void jw_raw(jw *w, const char *json)
+{
+    sep(w);
+    if (json)
+        put(w, json, strlen(json));
+    else
+        put(w, "null", 4);
+}
+
+void jw_int(jw *w, long long v)
+{
+    char b[32];
+    int n = snprintf(b, sizeof(b), "%lld", v);
+    sep(w);
+    put(w, b, (size_t)n);
+}
+
+void jw_bool(jw *w, bool v)
+{
+    sep(w);
+    put(w, v ? "true" : "false", v ? 4 : 5);
+}
+
+void jw_null(jw *w)
+{
+    sep(w);
+    put(w, "null", 4);
+}
+
+void jw_kstr(jw *w, const char *k, const char *s) { jw_key(w, k); jw_str(w, s); }
+void jw_kint(jw *w, const char *k, long long v) { jw_key(w, k); jw_int(w, v); }
+void jw_kbool(jw *w, const char *k, bool v) { jw_key(w, k); jw_bool(w, v); }
