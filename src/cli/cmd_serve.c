@@ -78,7 +78,7 @@ static void on_applied(void *ud, const adb_migration *m, double ms)
     fprintf(stderr, "auditdb: applied migration %s (%.1f ms)\n", m->name, ms);
 }
 
-static int prepare_schema(cli_db *db, const adb_migration_set *set, bool migrate)
+static int prepare_schema(cli_db *db, const adb_migration_set *set, bool migrate, int *pending_out)
 {
     char err[ADB_ERRMSG_MAX];
     int applied = 0, pending = 0;
@@ -96,6 +96,7 @@ static int prepare_schema(cli_db *db, const adb_migration_set *set, bool migrate
         cli_error("%s", err);
         return cli_exit_code(st);
     }
+    *pending_out = pending;
     if (pending)
         fprintf(stderr, "auditdb: warning: %d migration(s) pending (--no-migrate); /ready "
                         "answers 503 until \"auditdb migrate\" runs\n", pending);
@@ -143,7 +144,8 @@ int cmd_serve(int argc, char **argv)
         return rc;
     if ((rc = cli_db_open(&db, ADB_EMBEDDED_OWNER)) != EXIT_OK)
         goto out;
-    if ((rc = prepare_schema(&db, &set, migrate)) != EXIT_OK)
+    int pending = 0;
+    if ((rc = prepare_schema(&db, &set, migrate, &pending)) != EXIT_OK)
         goto out;
 
     adb_options ao;
@@ -156,7 +158,10 @@ int cmd_serve(int argc, char **argv)
     ao.watch_auth = true;
     adb_status st = adb_open(&ao, &h, err, sizeof(err));
     if (st != ADB_OK) {
-        cli_error("%s", err);
+        if (pending)
+            cli_error("%s (%d migration(s) pending: run \"auditdb migrate\" first)", err, pending);
+        else
+            cli_error("%s", err);
         rc = cli_exit_code(st);
         goto out;
     }

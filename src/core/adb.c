@@ -182,13 +182,23 @@ static adb_status check_signing_key(adb *db, char *errbuf, size_t errlen)
     st = ADB_OK;
     /* one statement per step: under READ COMMITTED each sees what the
      * process that held the lock before us committed */
-    PQclear(PQexec(c, "BEGIN"));
-    PQclear(PQexec(c, "SELECT pg_advisory_xact_lock(27413180558893157)"));
-    PQclear(PQexecParams(c,
-                         "INSERT INTO auditdb_signing_key (fingerprint) SELECT $1 WHERE NOT EXISTS"
-                         " (SELECT 1 FROM auditdb_signing_key WHERE retired_at IS NULL)"
-                         " ON CONFLICT DO NOTHING",
-                         1, NULL, params, NULL, NULL, 0));
+    static const char *const steps[] = {
+        "BEGIN", "SELECT pg_advisory_xact_lock(27413180558893157)",
+        "INSERT INTO auditdb_signing_key (fingerprint) SELECT $1 WHERE NOT EXISTS"
+        " (SELECT 1 FROM auditdb_signing_key WHERE retired_at IS NULL) ON CONFLICT DO NOTHING",
+    };
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        r = PQexecParams(c, steps[i], i == 2 ? 1 : 0, NULL, i == 2 ? params : NULL, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+            adb__fmt(errbuf, errlen, "could not check the signing key: %s", PQresultErrorMessage(r));
+            adb__oneline(errbuf);
+            PQclear(r);
+            PQclear(PQexec(c, "ROLLBACK"));
+            adb_pool_release(db->pool, c);
+            return ADB_ERR_DB_QUERY;
+        }
+        PQclear(r);
+    }
     r = PQexec(c, "SELECT fingerprint FROM auditdb_signing_key WHERE retired_at IS NULL");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         adb__fmt(errbuf, errlen, "could not check the signing key: %s", PQerrorMessage(c));

@@ -46,17 +46,29 @@ for l in sys.stdin:
 print(n)')
 expect_eq "access log lines are valid JSON" 0 "$bad"
 
-# --no-migrate on an empty database: serves, but is not ready
+# --no-migrate on an empty database: refused, saying what to run
 fresh_db t_serve_nomigrate
+err=$(timeout 30 "$AUDITDB_BIN" serve --no-migrate --listen 127.0.0.1:0 2>&1 >/dev/null); rc=$?
+expect_eq "--no-migrate, empty database: exit 1" 1 "$rc"
+expect_match "--no-migrate, empty database: says to migrate" 'migration\(s\) pending: run "auditdb migrate" first' "$err"
+expect_eq "--no-migrate: nothing applied" "" "$(sql "SELECT to_regclass('audit_log')")"
+
+# --no-migrate with one migration pending: serves, but is not ready
+"$AUDITDB_BIN" migrate >/dev/null
+mdir="$TEST_TMP/migrations"; mkdir -p "$mdir"; cp migrations/*.sql "$mdir/"
+printf 'CREATE TABLE later_feature (x int);\n' >"$mdir/0999_later.sql"
+export AUDITDB_MIGRATIONS_DIR="$mdir"
 if start_serve "$TEST_TMP/serve2.log" --no-migrate; then
     http GET /ready
     expect_eq "--no-migrate, pending: /ready 503" 503 "$HTTP_STATUS"
-    expect_match "--no-migrate, pending: reason" 'migration\(s\) pending' "$HTTP_BODY"
-    expect_eq "--no-migrate: nothing applied" "" "$(sql "SELECT to_regclass('audit_log')")"
+    expect_match "--no-migrate, pending: reason" '1 migration\(s\) pending' "$HTTP_BODY"
+    http GET /health
+    expect_eq "--no-migrate, pending: /health still 200" 200 "$HTTP_STATUS"
     stop_serve INT
 else
     not_ok "serve --no-migrate starts"; diag "$(cat "$TEST_TMP/serve2.log")"
 fi
+unset AUDITDB_MIGRATIONS_DIR
 
 # a listen address that cannot be used
 err=$("$AUDITDB_BIN" serve --listen nonsense 2>&1 >/dev/null); rc=$?
