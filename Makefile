@@ -37,7 +37,7 @@ MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 GEN_MIG  := $(BUILD)/gen/migrations_builtin.c
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations_builtin.o
-APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi.o
 
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -70,6 +70,15 @@ $(BUILD)/tools/embed_migrations: tools/embed_migrations.c
 $(GEN_MIG): $(BUILD)/tools/embed_migrations $(MIGRATIONS)
 	@mkdir -p $(dir $@)
 	$(BUILD)/tools/embed_migrations $@ $(MIGRATIONS)
+
+$(BUILD)/tools/embed_file: tools/embed_file.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=c11 -O1 -Wall -Wextra -Werror -o $@ $<
+
+# the OpenAPI document served at /api/v1/openapi.json
+$(BUILD)/gen/openapi.c: $(BUILD)/tools/embed_file api/openapi.json
+	@mkdir -p $(dir $@)
+	$(Q)$(BUILD)/tools/embed_file $@ adb__openapi_json api/openapi.json
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	@echo "  CC      $<"

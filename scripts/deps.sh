@@ -29,6 +29,14 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
     exit 1
 fi
 
+# commands the tests need, with the Debian package that brings each when the
+# machine does not already have it from elsewhere
+if [ "$what" = test ]; then
+    for pair in node:nodejs npm:npm; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || want="$want ${pair#*:}"
+    done
+fi
+
 missing=""
 for p in $want; do
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

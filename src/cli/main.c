@@ -3,11 +3,13 @@
  * --version. Each subcommand lives in its own cmd_*.c file.
  */
 #include "cli.h"
+#include "../http/http.h"
 
 #include <stdio.h>
 #include <string.h>
 
 static int cmd_version(int argc, char **argv);
+static int cmd_routes(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 const cli_command cli_commands[] = {
@@ -83,6 +85,9 @@ const cli_command cli_commands[] = {
       "\n"
       "With AUDIT_DB_URL set, status checks that server and psql connects to it.\n",
       cmd_db },
+    { "routes", "list the HTTP routes with the permission each needs",
+      "usage: auditdb routes\n\nOne line per route: METHOD PATH PERMISSION (resource:action, or none).\n",
+      cmd_routes },
     { "version", "print the version", "usage: auditdb version\n", cmd_version },
     { "help", "show help for a command", "usage: auditdb help [COMMAND]\n", cmd_help },
     { NULL, NULL, NULL, NULL },
@@ -117,6 +122,22 @@ static int cmd_version(int argc, char **argv)
     (void)argc;
     (void)argv;
     printf("auditdb %s\n", adb_version());
+    return EXIT_OK;
+}
+
+static void print_route(void *ud, const char *method, const char *pattern, const char *perm,
+                        const char *summary)
+{
+    (void)ud;
+    (void)summary;
+    printf("%s %s %s\n", method, pattern, perm);
+}
+
+static int cmd_routes(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    adb_http_routes_each(print_route, NULL);
     return EXIT_OK;
 }
 

@@ -475,6 +475,17 @@ adb_status adb_log_batch_json(adb *db, const char *const *json, const size_t *le
     return stored == n ? ADB_OK : n == 1 ? res[0].status : ADB_ERR_INVALID;
 }
 
+adb_status adb_validate_json(adb *db, const char *json, size_t len, const adb_log_options *o,
+                             adb_log_result *res)
+{
+    presets *ps = presets_get(db);
+    adb__event *ev = prepare(db, ps, json, len, o, res);
+
+    presets_release(db, ps);
+    adb__event_free(ev);
+    return res->status;
+}
+
 adb_status adb_log_json(adb *db, const char *json, size_t len, const adb_log_options *o,
                         adb_log_result *res)
 {

@@ -6,6 +6,7 @@
  */
 #include "http.h"
 #include "jw.h"
+#include "../core/digest.h"
 #include "../core/util.h"
 #include "../event/event.h"
 #include "../event/json.h"
@@ -53,9 +54,11 @@ static void write_event(jw *w, PGresult *r, int row)
     };
 
     jw_obj(w);
-    jw_kint(w, "id", strtoll(PQgetvalue(r, row, E_ID), NULL, 10));
+    jw_kstr(w, "id", PQgetvalue(r, row, E_ID)); /* a decimal string, as smart-logs sends ids */
+    /* a NULL column is left out, never sent as null (docs/api.md) */
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-        jw_kstr(w, strs[i].name, val(r, row, strs[i].col));
+        if (val(r, row, strs[i].col))
+            jw_kstr(w, strs[i].name, val(r, row, strs[i].col));
     /* details as canonical JSON (jsonb's own text has spaces and length-first
      * key order); sessionContext is also lifted to the top level, where
      * smart-logs clients read it */
@@ -64,11 +67,13 @@ static void write_event(jw *w, PGresult *r, int row)
     adb_json_doc *d = details ? adb__json_parse(details, strlen(details), NULL, &je) : NULL;
     char *buf = NULL;
     size_t len = 0, cap = 0;
-    jw_key(w, "details");
-    if (d && adb__json_write_canonical(adb__json_root(d), &buf, &len, &cap))
+    if (d && adb__json_write_canonical(adb__json_root(d), &buf, &len, &cap)) {
+        jw_key(w, "details");
         jw_raw(w, buf);
-    else
+    } else if (details) {
+        jw_key(w, "details");
         jw_raw(w, details);
+    }
     const adb_json *sc = d ? adb__json_get(adb__json_root(d), "sessionContext") : NULL;
     if (sc) {
         len = 0;
@@ -79,13 +84,12 @@ static void write_event(jw *w, PGresult *r, int row)
     }
     free(buf);
     adb__json_free(d);
-    jw_key(w, "chainSeq");
     if (val(r, row, E_SEQ))
-        jw_int(w, strtoll(PQgetvalue(r, row, E_SEQ), NULL, 10));
-    else
-        jw_null(w);
-    jw_kstr(w, "prevChainHash", val(r, row, E_PREV));
-    jw_kstr(w, "chainHash", val(r, row, E_CHAIN));
+        jw_kint(w, "chainSeq", strtoll(PQgetvalue(r, row, E_SEQ), NULL, 10));
+    if (val(r, row, E_PREV))
+        jw_kstr(w, "prevChainHash", val(r, row, E_PREV));
+    if (val(r, row, E_CHAIN))
+        jw_kstr(w, "chainHash", val(r, row, E_CHAIN));
     jw_end_obj(w);
 }
 
@@ -172,6 +176,27 @@ static char *text_of(const adb_json *v, size_t *len)
     return buf;
 }
 
+/* Returns a copy of object text with "key":"value" added in front (the
+ * parser re-sorts it); NULL when out of memory. */
+static char *inject_member(char *text, size_t *len, const char *key, const char *value)
+{
+    jw w;
+    char *out;
+
+    jw_init(&w);
+    jw_obj(&w);
+    jw_kstr(&w, key, value);
+    out = jw_take(&w, NULL);        /* {"key":"value" */
+    if (!out)
+        return NULL;
+    bool empty = *len == 2;         /* "{}" */
+    char *joined = adb__aprintf("%s%s%s", out, empty ? "}" : ",", text + 1);
+    free(out);
+    if (joined)
+        *len = strlen(joined);
+    return joined;
+}
+
 /* Options shared by create and bulk: preset, idempotency key. */
 static bool read_options(adb_http_request *req, const adb_json *opts, adb_log_options *lo,
                          enum MHD_Result *r)
@@ -248,13 +273,50 @@ enum MHD_Result adb_http_events_create(adb_http_request *req)
         adb__json_free(doc);
         return r;
     }
+    /* the caller's organization only: naming another is forbidden, not replaced */
+    const adb_json *org = adb__json_get(event, "organizationId");
+    if (org && org->type == ADB_JSON_STRING && strcmp(org->str, req->who.organization_id) != 0) {
+        adb__json_free(doc);
+        return adb_http_send_error(req, MHD_HTTP_FORBIDDEN, "FORBIDDEN",
+                                   "the event names another organization than the key's",
+                                   json_pack("{s:s, s:s}", "resource", "audit.events", "action", "create"));
+    }
+    const adb_json *eik = adb__json_get(event, "idempotencyKey");
+    if (lo.idempotency_key && eik && eik->type == ADB_JSON_STRING &&
+        strcmp(eik->str, lo.idempotency_key) != 0) {
+        adb__json_free(doc);
+        return validation_error(req, "Idempotency-Key", "INVALID_VALUE",
+                                "the Idempotency-Key header and eventData.idempotencyKey differ");
+    }
     text = text_of(event, &len);
+    /* options.correlationId / eventVersion fill the event's own fields; the
+     * timestamp defaults to the server clock at receipt */
+    const adb_json *opts = event == root ? NULL : adb__json_get(root, "options");
+    static const char *const fills[] = { "correlationId", "eventVersion" };
+    for (int i = 0; text && opts && i < 2; i++) {
+        const adb_json *o = adb__json_get(opts, fills[i]);
+        if (o && o->type == ADB_JSON_STRING && !adb__json_get(event, fills[i])) {
+            char *t2 = inject_member(text, &len, fills[i], o->str);
+            free(text);
+            text = t2;
+        }
+    }
+    if (text && !adb__json_get(event, "timestamp")) {
+        char ts[ADB_TS_TEXT_MAX];
+        adb__timestamp_format(adb__now_us(), ts);
+        char *t2 = inject_member(text, &len, "timestamp", ts);
+        free(text);
+        text = t2;
+    }
     char *preset = lo.preset ? strdup(lo.preset) : NULL, *ikey = lo.idempotency_key ? strdup(lo.idempotency_key) : NULL;
     lo.preset = preset;
     lo.idempotency_key = ikey;
     adb__json_free(doc);
-    if (!text)
+    if (!text) {
+        free(preset);
+        free(ikey);
         return MHD_NO;
+    }
     adb_log_json(req->state->db, text, len, &lo, &res);
     free(text);
     free(preset);
@@ -262,7 +324,7 @@ enum MHD_Result adb_http_events_create(adb_http_request *req)
     if (res.status != ADB_OK)
         return refused(req, &res);
 
-    /* answer with the event as stored (201), or the original one (200) */
+    /* answer with the event as stored; a repeated idempotency key gets the original */
     adb_status st;
     PGconn *c = adb_pool_acquire(req->state->pool, &st, NULL, 0);
     char ids[32];
@@ -279,24 +341,85 @@ enum MHD_Result adb_http_events_create(adb_http_request *req)
     jw_init(&w);
     write_event(&w, pr, 0);
     PQclear(pr);
-    return send_jw(req, res.duplicate ? MHD_HTTP_OK : MHD_HTTP_CREATED, &w);
+    char location[64];
+    adb__fmt(location, sizeof(location), "/api/v1/audit/events/%" PRId64, res.id);
+    req->extra_header[0] = "Location";
+    req->extra_value[0] = strdup(location);
+    if (res.duplicate) {
+        req->extra_header[1] = "Idempotent-Replayed";
+        req->extra_value[1] = strdup("true");
+    }
+    return send_jw(req, MHD_HTTP_CREATED, &w);
 }
 
 /* ---- POST /api/v1/audit/events/bulk ------------------------------------- */
+
+static bool flag(const adb_json *root, const char *name, bool dflt)
+{
+    const adb_json *v = adb__json_get(root, name);
+    if (!v || v->type == ADB_JSON_NULL)
+        return dflt;
+    return v->type == ADB_JSON_TRUE;
+}
+
+/* One failed item: index, message, the event as sent, every problem. */
+static void write_failed(jw *w, size_t i, const char *input, const adb_log_result *res)
+{
+    jw_obj(w);
+    jw_kint(w, "index", (long long)i);
+    jw_kstr(w, "error", res->errors.count ? res->errors.e[0].message
+                        : res->message[0] ? res->message : adb_strerror(res->status));
+    jw_kstr(w, "code", res->status == ADB_ERR_INVALID ? "VALIDATION_ERROR"
+                       : res->status == ADB_ERR_BUSY ? "SERVICE_BUSY" : "SERVICE_UNAVAILABLE");
+    jw_key(w, "eventData");
+    jw_raw(w, input);
+    jw_key(w, "errors");
+    jw_arr(w);
+    for (int k = 0; k < res->errors.count; k++) {
+        jw_obj(w);
+        jw_kstr(w, "code", res->errors.e[k].code);
+        jw_kstr(w, "field", res->errors.e[k].field);
+        jw_kstr(w, "message", res->errors.e[k].message);
+        jw_end_obj(w);
+    }
+    jw_end_arr(w);
+    jw_end_obj(w);
+}
+
+/* 400 VALIDATION_ERROR naming every problem as events[i].field. */
+static enum MHD_Result bulk_invalid(adb_http_request *req, const adb_log_result *res, size_t n,
+                                    const char *message)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < res[i].errors.count; k++) {
+            char field[96];
+            adb__fmt(field, sizeof(field), "events[%zu].%s", i, res[i].errors.e[k].field);
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "code", res[i].errors.e[k].code,
+                                                 "field", field, "message", res[i].errors.e[k].message));
+        }
+    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", message,
+                               json_pack("{s:o}", "errors", arr));
+}
 
 enum MHD_Result adb_http_events_bulk(adb_http_request *req)
 {
     enum MHD_Result r = MHD_NO;
     adb_json_doc *doc = parse_body(req, &r);
-    const adb_json *events;
+    const adb_json *root, *events;
     adb_log_options lo;
-    char **texts = NULL;
-    size_t *lens = NULL, n;
+    char **texts = NULL, *ids = NULL;
+    size_t *lens = NULL, n, nok = 0, nfail = 0;
     adb_log_result *res = NULL;
+    PGresult *pr = NULL;
+    bool continue_on_error, validate_only;
+    unsigned status;
 
     if (!doc)
         return r;
-    events = adb__json_get(adb__json_root(doc), "events");
+    root = adb__json_root(doc);
+    events = adb__json_get(root, "events");
     if (!events || events->type != ADB_JSON_ARRAY) {
         adb__json_free(doc);
         return validation_error(req, "events", events ? "INVALID_TYPE" : "REQUIRED_FIELD_MISSING",
@@ -309,11 +432,18 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req)
         adb__json_free(doc);
         return validation_error(req, "events", "INVALID_VALUE", msg);
     }
-    if (!read_options(req, adb__json_get(adb__json_root(doc), "options"), &lo, &r)) {
+    if (adb_http_header(req, "Idempotency-Key")) {
+        adb__json_free(doc);
+        return validation_error(req, "Idempotency-Key", "INVALID_VALUE",
+                                "one Idempotency-Key cannot name many events: put idempotencyKey in each event");
+    }
+    if (!read_options(req, adb__json_get(root, "options"), &lo, &r)) {
         adb__json_free(doc);
         return r;
     }
-    lo.idempotency_key = NULL; /* one key cannot name many events: use idempotencyKey per event */
+    continue_on_error = flag(root, "continueOnError", true);
+    validate_only = flag(root, "validateOnly", false);
+    lo.idempotency_key = NULL;
     lo.preset = lo.preset ? strdup(lo.preset) : NULL;
     texts = calloc(n, sizeof(*texts));
     lens = calloc(n, sizeof(*lens));
@@ -323,22 +453,62 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req)
     for (size_t i = 0; i < n; i++) {
         const adb_json *ev = events->items[i];
         const adb_json *inner = adb__json_get(ev, "eventData");
-        if (!(texts[i] = text_of(inner ? inner : ev, &lens[i])))
+        const adb_json *org;
+        if (inner)
+            ev = inner;
+        if (!(texts[i] = text_of(ev, &lens[i])))
             goto oom;
+        org = adb__json_get(ev, "organizationId");
+        if (org && org->type == ADB_JSON_STRING && strcmp(org->str, req->who.organization_id) != 0) {
+            adb__json_free(doc);
+            doc = NULL;
+            r = adb_http_send_error(req, MHD_HTTP_FORBIDDEN, "FORBIDDEN",
+                                    "an event names another organization than the key's",
+                                    json_pack("{s:s, s:s, s:I}", "resource", "audit.events", "action",
+                                              "create", "index", (json_int_t)i));
+            goto done;
+        }
+        if (ev->type == ADB_JSON_OBJECT && !adb__json_get(ev, "timestamp")) {
+            char ts[ADB_TS_TEXT_MAX], *t2;
+            adb__timestamp_format(adb__now_us(), ts);
+            if (!(t2 = inject_member(texts[i], &lens[i], "timestamp", ts)))
+                goto oom;
+            free(texts[i]);
+            texts[i] = t2;
+        }
     }
     adb__json_free(doc);
     doc = NULL;
-    adb_log_batch_json(req->state->db, (const char *const *)texts, lens, n, &lo, res);
 
-    /* successful: the stored events; failed: index, errors */
-    size_t nok = 0;
+    if (validate_only || !continue_on_error) {
+        for (size_t i = 0; i < n; i++)
+            nfail += adb_validate_json(req->state->db, texts[i], lens[i], &lo, &res[i]) != ADB_OK;
+        if (nfail && !continue_on_error && !validate_only) {
+            r = bulk_invalid(req, res, n, "continueOnError is false and some events are invalid: "
+                                          "nothing was stored");
+            goto done;
+        }
+    }
+    if (!validate_only) {
+        nfail = 0;
+        adb_log_batch_json(req->state->db, (const char *const *)texts, lens, n, &lo, res);
+    }
     for (size_t i = 0; i < n; i++)
         nok += res[i].status == ADB_OK;
-    char *ids = NULL;
-    PGresult *pr = NULL;
-    if (nok) {
+    nfail = n - nok;
+    if (nok == 0 && !validate_only) {
+        for (size_t i = 0; i < n; i++)
+            if (res[i].status != ADB_ERR_INVALID) {
+                r = refused(req, &res[i]); /* busy or database away: 503 */
+                goto done;
+            }
+        r = bulk_invalid(req, res, n, "no event of the batch is valid: nothing was stored");
+        goto done;
+    }
+    if (nok && !validate_only) {
         jw idw;
         jw_init(&idw);
+        idw.after_key = true;
         jw_raw(&idw, "{");
         bool first = true;
         for (size_t i = 0; i < n; i++) {
@@ -358,14 +528,8 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req)
         if (!c || !ids) {
             if (c)
                 adb_pool_release(req->state->pool, c);
-            free(ids);
-            for (size_t i = 0; i < n; i++)
-                free(texts[i]);
-            free(texts);
-            free(lens);
-            free(res);
-            free((char *)lo.preset);
-            return db_unavailable(req);
+            r = db_unavailable(req);
+            goto done;
         }
         pr = fetch_by_ids(req, c, ids);
         adb_pool_release(req->state->pool, c);
@@ -376,38 +540,28 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req)
     jw_key(&w, "successful");
     jw_arr(&w);
     for (size_t i = 0; i < n; i++) {
-        if (res[i].status != ADB_OK || !pr || PQresultStatus(pr) != PGRES_TUPLES_OK)
+        if (res[i].status != ADB_OK)
             continue;
-        for (int k = 0; k < PQntuples(pr); k++)
-            if (strtoll(PQgetvalue(pr, k, E_ID), NULL, 10) == res[i].id)
+        jw_obj(&w);
+        jw_kbool(&w, "success", true);
+        jw_kint(&w, "index", (long long)i);
+        jw_key(&w, "eventData");
+        bool written = false;
+        for (int k = 0; pr && PQresultStatus(pr) == PGRES_TUPLES_OK && k < PQntuples(pr) && !written; k++)
+            if (strtoll(PQgetvalue(pr, k, E_ID), NULL, 10) == res[i].id) {
                 write_event(&w, pr, k);
+                written = true;
+            }
+        if (!written)
+            jw_raw(&w, texts[i]); /* validateOnly: the event as it would be stored */
+        jw_end_obj(&w);
     }
     jw_end_arr(&w);
     jw_key(&w, "failed");
     jw_arr(&w);
-    size_t nfail = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (res[i].status == ADB_OK)
-            continue;
-        nfail++;
-        jw_obj(&w);
-        jw_kint(&w, "index", (long long)i);
-        jw_kstr(&w, "code", res[i].status == ADB_ERR_INVALID ? "VALIDATION_ERROR"
-                           : res[i].status == ADB_ERR_BUSY ? "SERVICE_BUSY" : "SERVICE_UNAVAILABLE");
-        jw_kstr(&w, "error", res[i].errors.count ? res[i].errors.e[0].message
-                             : res[i].message[0] ? res[i].message : adb_strerror(res[i].status));
-        jw_key(&w, "errors");
-        jw_arr(&w);
-        for (int k = 0; k < res[i].errors.count; k++) {
-            jw_obj(&w);
-            jw_kstr(&w, "code", res[i].errors.e[k].code);
-            jw_kstr(&w, "field", res[i].errors.e[k].field);
-            jw_kstr(&w, "message", res[i].errors.e[k].message);
-            jw_end_obj(&w);
-        }
-        jw_end_arr(&w);
-        jw_end_obj(&w);
-    }
+    for (size_t i = 0; i < n; i++)
+        if (res[i].status != ADB_OK)
+            write_failed(&w, i, texts[i], &res[i]);
     jw_end_arr(&w);
     jw_key(&w, "summary");
     jw_obj(&w);
@@ -416,26 +570,22 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req)
     jw_kint(&w, "failed", (long long)nfail);
     jw_end_obj(&w);
     jw_end_obj(&w);
+    status = validate_only ? MHD_HTTP_OK : MHD_HTTP_CREATED;
+    r = send_jw(req, status, &w);
+done:
     PQclear(pr);
     free(ids);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; texts && i < n; i++)
         free(texts[i]);
     free(texts);
     free(lens);
     free(res);
     free((char *)lo.preset);
-    /* 201 when everything was stored, 207 for partial success, 400 when nothing was */
-    return send_jw(req, nfail == 0 ? MHD_HTTP_CREATED : nok ? MHD_HTTP_MULTI_STATUS : MHD_HTTP_BAD_REQUEST, &w);
-oom:
-    if (texts)
-        for (size_t i = 0; i < n; i++)
-            free(texts[i]);
-    free(texts);
-    free(lens);
-    free(res);
-    free((char *)lo.preset);
     adb__json_free(doc);
-    return MHD_NO;
+    return r;
+oom:
+    r = MHD_NO;
+    goto done;
 }
 
 /* ---- GET /api/v1/audit/events/{id} -------------------------------------- */
@@ -489,6 +639,7 @@ enum MHD_Result adb_http_events_verify(adb_http_request *req)
     adb_verify_problem probs[8];
     int n = 0;
     char err[ADB_ERRMSG_MAX], ts[40];
+    PGconn *c;
     adb_status st;
 
     if (!parse_id(req->param[0], &id))
@@ -500,22 +651,66 @@ enum MHD_Result adb_http_events_verify(adb_http_request *req)
     if (st != ADB_OK)
         return db_unavailable(req);
     adb_http_iso_now(ts);
-    json_t *problems = json_array();
-    const char *expected = "", *computed = "";
-    for (int i = 0; i < n && i < 8; i++) {
-        json_array_append_new(problems, json_pack("{s:s, s:s, s:s, s:s}", "kind", probs[i].kind,
-                                                  "message", probs[i].message, "expected",
-                                                  probs[i].expected, "found", probs[i].found));
-        if (!strcmp(probs[i].kind, "hash_mismatch")) {
-            expected = probs[i].found;     /* what the row stores */
-            computed = probs[i].expected;  /* what its content hashes to */
-        }
+    /* the stored hash and algorithm, for the smart-logs fields */
+    c = adb_pool_acquire(req->state->pool, &st, NULL, 0);
+    char idtext[32], stored[65] = "", alg[51] = "", seq[24] = "";
+    if (!c)
+        return db_unavailable(req);
+    adb__fmt(idtext, sizeof(idtext), "%" PRId64, id);
+    const char *p[] = { idtext, req->who.organization_id };
+    PGresult *hr = PQexecParams(c, "SELECT coalesce(hash, ''), coalesce(hash_algorithm, ''),"
+                                   " coalesce(chain_seq::text, '') FROM audit_log"
+                                   " WHERE id = $1::bigint AND organization_id = $2",
+                                2, NULL, p, NULL, NULL, 0);
+    adb_pool_release(req->state->pool, c);
+    if (PQresultStatus(hr) == PGRES_TUPLES_OK && PQntuples(hr) == 1) {
+        adb__fmt(stored, sizeof(stored), "%s", PQgetvalue(hr, 0, 0));
+        adb__fmt(alg, sizeof(alg), "%s", PQgetvalue(hr, 0, 1));
+        adb__fmt(seq, sizeof(seq), "%s", PQgetvalue(hr, 0, 2));
     }
-    json_t *body = json_pack("{s:I, s:b, s:s, s:o}", "eventId", (json_int_t)id, "isValid", n == 0,
-                             "verifiedAt", ts, "problems", problems);
-    if (*expected) {
-        json_object_set_new(body, "expectedHash", json_string(expected));
-        json_object_set_new(body, "computedHash", json_string(computed));
+    PQclear(hr);
+    const char *computed = stored;
+    bool sig_ok = true, chain_ok = true;
+    json_t *problems = json_array();
+    for (int i = 0; i < n && i < 8; i++) {
+        static const struct { const char *kind, *code; } codes[] = {
+            { "hash_mismatch", "HASH_MISMATCH" }, { "signature_invalid", "SIGNATURE_MISMATCH" },
+            { "chain_link_mismatch", "CHAIN_LINK_MISMATCH" }, { "chain_break", "CHAIN_PREV_MISMATCH" },
+            { "missing_events", "CHAIN_GAP" }, { "duplicate_seq", "CHAIN_GAP" },
+            { "unreadable", "HASH_MISMATCH" },
+        };
+        const char *code = "HASH_MISMATCH";
+        for (size_t k = 0; k < sizeof(codes) / sizeof(codes[0]); k++)
+            if (!strcmp(codes[k].kind, probs[i].kind))
+                code = codes[k].code;
+        if (!strcmp(probs[i].kind, "hash_mismatch"))
+            computed = probs[i].expected;
+        if (!strcmp(probs[i].kind, "signature_invalid"))
+            sig_ok = false;
+        if (strncmp(probs[i].kind, "chain", 5) == 0 || !strcmp(probs[i].kind, "missing_events") ||
+            !strcmp(probs[i].kind, "duplicate_seq"))
+            chain_ok = false;
+        json_array_append_new(problems, json_pack("{s:s, s:s, s:s}", "code", code, "kind", probs[i].kind,
+                                                  "message", probs[i].message));
+    }
+    json_t *body = json_pack("{s:s, s:b, s:s, s:{s:s, s:s, s:s, s:b, s:b, s:o}, s:b, s:s, s:s, s:s, s:s}",
+                             "eventId", idtext, "verified", n == 0, "timestamp", ts,
+                             "details", "originalHash", stored, "computedHash", computed,
+                             "algorithm", alg, "signatureValid", sig_ok, "chainIntegrity", chain_ok,
+                             "problems", problems,
+                             "isValid", n == 0, "verificationTimestamp", ts, "hashAlgorithm", alg,
+                             "computedHash", computed, "storedHash", stored);
+    if (body && seq[0])
+        json_object_set_new(json_object_get(body, "details"), "chainSeq", json_integer(strtoll(seq, NULL, 10)));
+    /* recorded like a run of auditdb verify */
+    c = adb_pool_acquire(req->state->pool, &st, NULL, 0);
+    if (c) {
+        const char *rp[] = { idtext, n == 0 ? "success" : "tampered", stored, computed, req->who.key_id };
+        PQclear(PQexecParams(c, "INSERT INTO audit_integrity_log (audit_log_id, verification_status,"
+                                " verification_details, verified_by, hash_verified, expected_hash)"
+                                " VALUES ($1::bigint, $2, '{\"kind\":\"api\"}', 'api key ' || $5, $4, $3)",
+                             5, NULL, rp, NULL, NULL, 0));
+        adb_pool_release(req->state->pool, c);
     }
     return adb_http_send_json(req, MHD_HTTP_OK, body);
 }
@@ -598,43 +793,46 @@ static char *csv_to_array(const char *csv, int *count)
     return jw_take(&w, NULL);
 }
 
-/* The keyset cursor: base64url of "<timestamp µs>.<id>". */
-static void cursor_encode(const char *ts_us, const char *id, char out[96])
+/* The keyset cursor: base64url of "v1.<a|d>.<filter fingerprint>.<timestamp µs>.<id>".
+ * It is opaque to clients; the fingerprint ties it to the filters it was made with. */
+static const char b64t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void cursor_encode(bool desc, const char *fp, const char *ts_us, const char *id, char out[160])
 {
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    char raw[64];
-    size_t n = (size_t)snprintf(raw, sizeof(raw), "%s.%s", ts_us, id), o = 0;
+    char raw[112];
+    size_t n = (size_t)snprintf(raw, sizeof(raw), "v1.%c.%s.%s.%s", desc ? 'd' : 'a', fp, ts_us, id), o = 0;
+    if (n >= sizeof(raw))
+        n = sizeof(raw) - 1;
     for (size_t i = 0; i < n; i += 3) {
         unsigned v = (unsigned)(unsigned char)raw[i] << 16;
         if (i + 1 < n)
             v |= (unsigned)(unsigned char)raw[i + 1] << 8;
         if (i + 2 < n)
             v |= (unsigned char)raw[i + 2];
-        out[o++] = t[(v >> 18) & 63];
-        out[o++] = t[(v >> 12) & 63];
+        out[o++] = b64t[(v >> 18) & 63];
+        out[o++] = b64t[(v >> 12) & 63];
         if (i + 1 < n)
-            out[o++] = t[(v >> 6) & 63];
+            out[o++] = b64t[(v >> 6) & 63];
         if (i + 2 < n)
-            out[o++] = t[v & 63];
+            out[o++] = b64t[v & 63];
     }
     out[o] = '\0';
 }
 
-static bool cursor_decode(const char *in, long long *ts_us, long long *id)
+static bool cursor_decode(const char *in, bool *desc, char fp[17], long long *ts_us, long long *id)
 {
-    char raw[64];
+    char raw[128];
     size_t o = 0, n = strlen(in);
     unsigned v = 0;
     int bits = 0;
 
-    if (n == 0 || n > 80)
+    if (n == 0 || n > 150)
         return false;
     for (size_t i = 0; i < n; i++) {
-        const char *t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        const char *pos = strchr(t, in[i]);
+        const char *pos = strchr(b64t, in[i]);
         if (!pos || !in[i])
             return false;
-        v = (v << 6) | (unsigned)(pos - t);
+        v = (v << 6) | (unsigned)(pos - b64t);
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
@@ -644,12 +842,45 @@ static bool cursor_decode(const char *in, long long *ts_us, long long *id)
         }
     }
     raw[o] = '\0';
-    char *dot = strchr(raw, '.');
+    /* v1.<d|a>.<16 hex>.<ts>.<id> */
+    if (strncmp(raw, "v1.", 3) != 0 || (raw[3] != 'a' && raw[3] != 'd') || raw[4] != '.' ||
+        strlen(raw) < 5 + 16 + 1 || raw[21] != '.')
+        return false;
+    *desc = raw[3] == 'd';
+    memcpy(fp, raw + 5, 16);
+    fp[16] = '\0';
+    char *ts = raw + 22, *dot = strchr(ts, '.');
     if (!dot)
         return false;
     *dot = '\0';
-    return adb__parse_int(raw, INT64_MIN / 2, INT64_MAX / 2, ts_us) &&
+    return adb__parse_int(ts, INT64_MIN / 2, INT64_MAX / 2, ts_us) &&
            adb__parse_int(dot + 1, 1, INT64_MAX, id);
+}
+
+/* A fingerprint of the filters, so a cursor cannot be replayed with others. */
+static void filter_fingerprint(adb_http_request *req, char out[17])
+{
+    static const char *const names[] = { "startDate", "endDate", "principalIds", "actions",
+                                         "statuses", "dataClassifications", "resourceTypes",
+                                         "correlationId", NULL };
+    jw w;
+    unsigned char h[32];
+    char hex[65];
+
+    jw_init(&w);
+    jw_arr(&w);
+    for (int i = 0; names[i]; i++)
+        jw_str(&w, adb_http_arg(req, names[i]) ? adb_http_arg(req, names[i]) : "");
+    jw_end_arr(&w);
+    size_t len;
+    char *text = jw_take(&w, &len);
+    if (text && adb__sha256(text, len, h))
+        adb__hex(h, 32, hex);
+    else
+        memset(hex, '0', 64);
+    free(text);
+    memcpy(out, hex, 16);
+    out[16] = '\0';
 }
 
 enum MHD_Result adb_http_events_list(adb_http_request *req)
@@ -663,7 +894,7 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
     static const struct { const char *arg, *col; } filters[] = {
         { "principalIds", "principal_id" }, { "actions", "action" }, { "statuses", "status" },
         { "dataClassifications", "data_classification" },
-        { "resourceTypes", "target_resource_type" },
+        { "resourceTypes", "target_resource_type" }, { "correlationId", "correlation_id" },
     };
     static const struct { const char *arg, *col; } sorts[] = {
         { "timestamp", "\"timestamp\"" }, { "action", "action" }, { "status", "status" },
@@ -672,9 +903,24 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
 
     if ((a = adb_http_arg(req, "limit")) && !adb__parse_int(a, 1, LIST_MAX, &limit))
         return validation_error(req, "limit", "INVALID_VALUE", "limit must be an integer from 1 to 1000");
-    if ((a = adb_http_arg(req, "offset")) && !adb__parse_int(a, 0, 1000000, &offset))
+    if ((a = adb_http_arg(req, "offset")) && !adb__parse_int(a, 0, 100000, &offset))
         return validation_error(req, "offset", "INVALID_VALUE",
-                                "offset must be an integer from 0 to 1000000 (use cursor for deep pages)");
+                                "offset must be an integer from 0 to 100000 (use cursor for deep pages)");
+    if ((a = adb_http_arg(req, "organizationIds")) && *a) {
+        /* only the caller's own organization may be asked for */
+        const char *p = a;
+        while (*p) {
+            const char *e = strchr(p, ',');
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            if (len && (len != strlen(req->who.organization_id) ||
+                        strncmp(p, req->who.organization_id, len) != 0))
+                return adb_http_send_error(req, MHD_HTTP_FORBIDDEN, "FORBIDDEN",
+                                           "organizationIds may only name the key's own organization",
+                                           json_pack("{s:s, s:s}", "resource", "audit.events",
+                                                     "action", "read"));
+            p = e ? e + 1 : p + len;
+        }
+    }
     if ((a = adb_http_arg(req, "sortDirection"))) {
         if (!strcasecmp(a, "asc"))
             desc = false;
@@ -690,11 +936,19 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
             return validation_error(req, "sortField", "INVALID_VALUE",
                                     "sortField must be timestamp, action, status or principalId");
     }
+    char fp[17];
+    filter_fingerprint(req, fp);
     if ((a = adb_http_arg(req, "cursor"))) {
+        bool cdesc;
+        char cfp[17];
         if (strcmp(sort_col, "\"timestamp\"") != 0)
             return validation_error(req, "cursor", "INVALID_VALUE", "cursor pages are sorted by timestamp");
-        if (!cursor_decode(a, &cur_ts, &cur_id))
+        if (!cursor_decode(a, &cdesc, cfp, &cur_ts, &cur_id))
             return validation_error(req, "cursor", "INVALID_FORMAT", "cursor is not one this server gave out");
+        if (cdesc != desc || strcmp(cfp, fp) != 0 || offset != 0)
+            return validation_error(req, "cursor", "INVALID_VALUE",
+                                    "cursor was made for other filters, another direction, or is "
+                                    "combined with offset");
         cursor = true;
     }
 
@@ -811,15 +1065,20 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
     jw_kint(&w, "offset", cursor ? 0 : offset);
     jw_kbool(&w, "hasNext", has_next);
     jw_kbool(&w, "hasPrevious", cursor || offset > 0);
-    jw_end_obj(&w);
+    char cur[160] = "";
+    if (has_next && rows > 0 && !strcmp(sort_col, "\"timestamp\""))
+        cursor_encode(desc, fp, PQgetvalue(pr, rows - 1, E_TS_US), PQgetvalue(pr, rows - 1, E_ID), cur);
     jw_key(&w, "nextCursor");
-    if (has_next && rows > 0 && !strcmp(sort_col, "\"timestamp\"")) {
-        char cur[96];
-        cursor_encode(PQgetvalue(pr, rows - 1, E_TS_US), PQgetvalue(pr, rows - 1, E_ID), cur);
+    if (cur[0])
         jw_str(&w, cur);
-    } else {
+    else
         jw_null(&w);
-    }
+    jw_end_obj(&w);
+    jw_key(&w, "nextCursor"); /* also at the top level, where our own clients look */
+    if (cur[0])
+        jw_str(&w, cur);
+    else
+        jw_null(&w);
     jw_end_obj(&w);
     PQclear(pr);
     return send_jw(req, MHD_HTTP_OK, &w);

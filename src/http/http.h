@@ -43,6 +43,8 @@ typedef struct adb_http_request {
     bool authenticated;
     adb_principal who;
     const char *error_code;     /* of an error response, for the access log */
+    const char *extra_header[2]; /* added to the response (names static) */
+    char *extra_value[2];        /* owned */
 } adb_http_request;
 
 /* Runs the route matching req (routes.c). */
@@ -73,7 +75,20 @@ const char *adb_http_header(adb_http_request *req, const char *name);
 /* Current UTC time as 2026-01-02T03:04:05.678Z. */
 void adb_http_iso_now(char out[40]);
 
+/* Calls fn for every route: method, pattern, "resource:action" or "none", summary. */
+void adb_http_routes_each(void (*fn)(void *ud, const char *method, const char *pattern,
+                                     const char *permission, const char *summary), void *ud);
+
+/* The pattern of a matched route (for metrics), NULL for none. */
+const char *adb_http_route_pattern(const struct route *r);
+
 /* Handlers (events.c, ops.c). */
+enum MHD_Result adb_http_ops_health(adb_http_request *req);
+enum MHD_Result adb_http_ops_health_detailed(adb_http_request *req);
+enum MHD_Result adb_http_ops_ready(adb_http_request *req);
+enum MHD_Result adb_http_ops_live(adb_http_request *req);
+enum MHD_Result adb_http_ops_metrics(adb_http_request *req);
+enum MHD_Result adb_http_ops_openapi(adb_http_request *req);
 enum MHD_Result adb_http_events_create(adb_http_request *req);
 enum MHD_Result adb_http_events_bulk(adb_http_request *req);
 enum MHD_Result adb_http_events_list(adb_http_request *req);

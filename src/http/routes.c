@@ -20,92 +20,15 @@ typedef struct route {
     const char *summary;
 } route;
 
-/* ---- operations --------------------------------------------------------- */
-
-static json_t *database_check(adb_http_state *st, bool *up)
-{
-    char err[ADB_ERRMSG_MAX];
-    double latency = 0;
-    adb_pool_stats ps;
-    adb_status rc = adb_pool_ping(st->pool, &latency, err, sizeof(err));
-    json_t *db;
-
-    adb_pool_get_stats(st->pool, &ps);
-    *up = rc == ADB_OK;
-    db = json_pack("{s:s, s:s, s:{s:i, s:i, s:i, s:I, s:I}}", "status", *up ? "up" : "down",
-                   "mode", st->embedded ? "embedded" : "external", "pool", "open", ps.open,
-                   "idle", ps.idle, "max", ps.max, "reconnects", (json_int_t)ps.reconnects,
-                   "timeouts", (json_int_t)ps.timeouts);
-    if (*up)
-        json_object_set_new(db, "latencyMs", json_real(latency));
-    else
-        json_object_set_new(db, "error", json_string(err));
-    return db;
-}
-
-static enum MHD_Result health(adb_http_request *req, bool detailed)
-{
-    char ts[40];
-    bool up;
-    json_t *checks = json_object();
-
-    json_object_set_new(checks, "database", database_check(req->state, &up));
-    if (detailed && req->state->db) {
-        adb_writer_stats ws;
-        adb_writer_get_stats(req->state->db, &ws);
-        json_object_set_new(checks, "writer",
-                            json_pack("{s:s, s:i, s:i, s:I, s:I, s:I, s:I}", "status",
-                                      ws.queue_depth < ws.queue_max ? "up" : "saturated",
-                                      "queueDepth", ws.queue_depth, "queueMax", ws.queue_max,
-                                      "eventsWritten", (json_int_t)ws.events_written,
-                                      "batches", (json_int_t)ws.batches,
-                                      "failed", (json_int_t)ws.failed,
-                                      "busyRejections", (json_int_t)ws.busy_rejections));
-    }
-    adb_http_iso_now(ts);
-    return adb_http_send_json(
-        req, up ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-        json_pack("{s:s, s:s, s:s, s:f, s:o}", "status", up ? "healthy" : "unhealthy",
-                  "timestamp", ts, "version", adb_version(), "uptimeSeconds",
-                  (adb__now_ms() - req->state->started_ms) / 1000.0, "checks", checks));
-}
-
-static enum MHD_Result handle_health(adb_http_request *req) { return health(req, false); }
-static enum MHD_Result handle_health_detailed(adb_http_request *req) { return health(req, true); }
-
-static enum MHD_Result handle_ready(adb_http_request *req)
-{
-    char err[ADB_ERRMSG_MAX] = "";
-    adb_status st = ADB_OK;
-    int pending = 0;
-    PGconn *c = adb_pool_acquire(req->state->pool, &st, err, sizeof(err));
-
-    if (c) {
-        st = adb_migrate_check(c, req->state->migrations, &pending, err, sizeof(err));
-        adb_pool_release(req->state->pool, c);
-        if (st == ADB_OK && pending > 0) {
-            adb__fmt(err, sizeof(err), "%d migration(s) pending", pending);
-            st = ADB_ERR_MIGRATION;
-        }
-    }
-    if (st != ADB_OK)
-        return adb_http_send_json(req, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                  json_pack("{s:s, s:s}", "status", "not ready", "reason", err));
-    return adb_http_send_json(req, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
-}
-
-static enum MHD_Result handle_live(adb_http_request *req)
-{
-    return adb_http_send_json(req, MHD_HTTP_OK, json_pack("{s:s}", "status", "alive"));
-}
-
 /* ---- the table ---------------------------------------------------------- */
 
 static const route routes[] = {
-    { "GET", "/health", handle_health, NULL, NULL, "service and database health" },
-    { "GET", "/health/detailed", handle_health_detailed, NULL, NULL, "health with writer and pool figures" },
-    { "GET", "/ready", handle_ready, NULL, NULL, "ready: database reachable, schema current" },
-    { "GET", "/live", handle_live, NULL, NULL, "the process is alive" },
+    { "GET", "/health", adb_http_ops_health, NULL, NULL, "service and database health" },
+    { "GET", "/health/detailed", adb_http_ops_health_detailed, "metrics", "read", "health with writer, pool and request figures" },
+    { "GET", "/ready", adb_http_ops_ready, NULL, NULL, "ready: database reachable, schema current" },
+    { "GET", "/live", adb_http_ops_live, NULL, NULL, "the process is alive" },
+    { "GET", "/metrics", adb_http_ops_metrics, "metrics", "read", "Prometheus metrics" },
+    { "GET", "/api/v1/openapi.json", adb_http_ops_openapi, NULL, NULL, "this API's OpenAPI 3.1 document" },
     { "POST", "/api/v1/audit/events", adb_http_events_create, "audit.events", "create", "store one event" },
     { "POST", "/api/v1/audit/events/bulk", adb_http_events_bulk, "audit.events", "create", "store many events" },
     { "GET", "/api/v1/audit/events", adb_http_events_list, "audit.events", "read", "list events" },
@@ -228,17 +151,32 @@ enum MHD_Result adb_http_dispatch(adb_http_request *req)
     if (req->body_len > 0 && strcmp(found->method, "POST") != 0)
         return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "BODY_NOT_ALLOWED",
                                    "this endpoint takes no request body", NULL);
+    if (req->body_len > 0) {
+        /* a body must be JSON when its type is said (curl -d says form data: accepted) */
+        const char *ct = adb_http_header(req, "Content-Type");
+        if (ct && strncasecmp(ct, "application/json", 16) != 0 &&
+            strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0 && !strstr(ct, "+json"))
+            return adb_http_send_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE",
+                                       "the request body must be JSON (Content-Type: application/json)",
+                                       json_pack("{s:s}", "contentType", ct));
+    }
     return found->fn(req);
 }
 
-/* For the OpenAPI check: "METHOD PATTERN" of every route, one per line. */
-size_t adb_http_routes_list(char *out, size_t len)
+void adb_http_routes_each(void (*fn)(void *ud, const char *method, const char *pattern,
+                                     const char *permission, const char *summary), void *ud)
 {
-    size_t used = 0;
+    char perm[96];
     for (const route *r = routes; r->pattern; r++) {
-        int n = snprintf(out + used, used < len ? len - used : 0, "%s %s\n", r->method, r->pattern);
-        if (n > 0)
-            used += (size_t)n;
+        if (r->resource)
+            snprintf(perm, sizeof(perm), "%s:%s", r->resource, r->action);
+        else
+            snprintf(perm, sizeof(perm), "none");
+        fn(ud, r->method, r->pattern, perm, r->summary);
     }
-    return used;
+}
+
+const char *adb_http_route_pattern(const struct route *r)
+{
+    return r ? r->pattern : NULL;
 }

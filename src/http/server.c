@@ -4,6 +4,7 @@
  */
 #include "server.h"
 #include "http.h"
+#include "metrics.h"
 #include "../core/util.h"
 
 #include <arpa/inet.h>
@@ -92,6 +93,9 @@ enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char 
     MHD_add_response_header(resp, "Content-Type", content_type);
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    for (int i = 0; i < 2; i++)
+        if (req->extra_header[i] && req->extra_value[i])
+            MHD_add_response_header(resp, req->extra_header[i], req->extra_value[i]);
     req->status = status;
     r = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
@@ -198,11 +202,15 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!req)
         return;
     log_request(s, req);
+    adb_http_metrics_request(s->state.metrics, req->method, adb_http_route_pattern(req->route),
+                             req->status, adb__now_ms() - req->started_ms);
     free(req->path);
     free(req->method);
     free(req->body);
     for (int i = 0; i < ADB_HTTP_MAX_PARAMS; i++)
         free(req->param[i]);
+    for (int i = 0; i < 2; i++)
+        free(req->extra_value[i]);
     free(req);
     *con_cls = NULL;
 }
@@ -344,6 +352,11 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     s->state.embedded = o->embedded;
     s->state.migrations = o->migrations;
     s->state.started_ms = adb__now_ms();
+    if (!(s->state.metrics = adb_http_metrics_new())) {
+        free(s);
+        adb__fmt(errbuf, errlen, "out of memory");
+        return NULL;
+    }
     pthread_mutex_init(&s->log_mu, NULL);
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, access_handler, s,
@@ -358,6 +371,7 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         adb__fmt(errbuf, errlen, "could not listen on %s: %s", o->listen,
                  errno ? strerror(errno) : "libmicrohttpd refused to start");
         pthread_mutex_destroy(&s->log_mu);
+        adb_http_metrics_free(s->state.metrics);
         free(s);
         return NULL;
     }
@@ -385,5 +399,6 @@ void adb_server_stop(adb_server *s)
         return;
     MHD_stop_daemon(s->daemon);
     pthread_mutex_destroy(&s->log_mu);
+    adb_http_metrics_free(s->state.metrics);
     free(s);
 }

@@ -46,7 +46,7 @@ expect_eq "malformed JSON: INVALID_JSON" INVALID_JSON "$(jbody 'd["error"]["deta
 post /api/v1/audit/events "$A_INGEST" '{"eventData":{"action":"a","action":"b"}}'
 expect_eq "duplicate key: 400 DUPLICATE_KEY" DUPLICATE_KEY "$(jbody 'd["error"]["details"]["errors"][0]["code"]')"
 post /api/v1/audit/events "$A_INGEST" "$(ev x success u T PUBLIC ',"organizationId":"org-b"')"
-expect_eq "another organization in the event: 400" 400 "$HTTP_STATUS"
+expect_eq "another organization in the event: 403" 403 "$HTTP_STATUS"
 expect_eq "nothing stored by refusals" 3 "$(sql 'SELECT count(*) FROM audit_log')"
 
 # idempotency
@@ -54,18 +54,28 @@ body=$(ev data.export success doc-3 Bundle CONFIDENTIAL)
 http POST /api/v1/audit/events -H "X-API-Key: $A_INGEST" -H 'Idempotency-Key: op-42' --data-binary "$body"
 expect_eq "idempotent create: 201 first" 201 "$HTTP_STATUS"
 idi=$(jbody 'd["id"]')
-http POST /api/v1/audit/events -H "X-API-Key: $A_INGEST" -H 'Idempotency-Key: op-42' --data-binary "$body"
-expect_eq "idempotent retry: 200" 200 "$HTTP_STATUS"
-expect_eq "idempotent retry: the original event" "$idi" "$(jbody 'd["id"]')"
+hdr=$(curl -s -D - -o "$TEST_TMP/replay.json" -H "X-API-Key: $A_INGEST" -H 'Idempotency-Key: op-42' --data-binary "$body" "$BASE_URL/api/v1/audit/events")
+expect_match "idempotent retry: 201, marked as a replay" 'Idempotent-Replayed: true' "$hdr"
+expect_eq "idempotent retry: the original event" "$idi" "$(json 'd["id"]' <"$TEST_TMP/replay.json")"
+expect_match "create: Location header" "Location: /api/v1/audit/events/$idi" "$hdr"
 
 # bulk: partial success
 bulk=$(printf '{"events":[%s,%s,{"eventData":{"timestamp":"%s","action":"x","status":"nope"}}]}' \
     "$(ev bulk.1 success doc-4 Patient PHI)" "$(ev bulk.2 attempt doc-5 Patient PHI)" "$now")
+post /api/v1/audit/events/bulk "$A_INGEST" "$(printf '%s' "$bulk" | sed 's/^{/{"continueOnError":false,/')"
+expect_eq "bulk all-or-nothing with an invalid event: 400" 400 "$HTTP_STATUS"
+expect_eq "bulk all-or-nothing: field named by index" "events[2].status" "$(jbody 'd["error"]["details"]["errors"][0]["field"]')"
+expect_eq "bulk all-or-nothing: nothing stored" 0 "$(sql "SELECT count(*) FROM audit_log WHERE action LIKE 'bulk.%'")"
+post /api/v1/audit/events/bulk "$A_INGEST" "$(printf '%s' "$bulk" | sed 's/^{/{"validateOnly":true,/')"
+expect_eq "bulk validateOnly: 200" 200 "$HTTP_STATUS"
+expect_eq "bulk validateOnly: nothing stored" 0 "$(sql "SELECT count(*) FROM audit_log WHERE action LIKE 'bulk.%'")"
 post /api/v1/audit/events/bulk "$A_INGEST" "$bulk"
-expect_eq "bulk partial success: 207" 207 "$HTTP_STATUS"
+expect_eq "bulk partial success: 201" 201 "$HTTP_STATUS"
 expect_eq "bulk: summary" "3 2 1" "$(jbody '"%d %d %d" % (d["summary"]["total"], d["summary"]["successful"], d["summary"]["failed"])')"
 expect_eq "bulk: failed names index and field" "2 status" "$(jbody '"%d %s" % (d["failed"][0]["index"], d["failed"][0]["errors"][0]["field"])')"
-expect_eq "bulk: successful events returned" "bulk.1 bulk.2" "$(jbody '" ".join(e["action"] for e in d["successful"])')"
+expect_eq "bulk: successful events returned" "bulk.1 bulk.2" "$(jbody '" ".join(e["eventData"]["action"] for e in d["successful"])')"
+post /api/v1/audit/events/bulk "$A_INGEST" "$(printf '{"events":[{"eventData":{"action":"x","status":"nope"}}]}')"
+expect_eq "bulk: no valid event: 400" 400 "$HTTP_STATUS"
 post /api/v1/audit/events/bulk "$A_INGEST" '{"events":[]}'
 expect_eq "bulk: empty refused" 400 "$HTTP_STATUS"
 post /api/v1/audit/events/bulk "$A_INGEST" "$(python3 -c 'import json; print(json.dumps({"events":[{"action":"a"}]*1001}))')"
@@ -85,10 +95,12 @@ expect_eq "get a malformed id: 400" 400 "$HTTP_STATUS"
 http POST "/api/v1/audit/events/$id1/verify" -H "X-API-Key: $A_AUDIT"
 expect_eq "verify: 200" 200 "$HTTP_STATUS"
 expect_eq "verify: valid" true "$(jbody 'd["isValid"]')"
+expect_eq "verify: smart-logs fields" "true $id1" "$(jbody '"%s %s" % (str(d["verified"]).lower(), d["eventId"])')"
 sql "UPDATE audit_log SET principal_id = 'mallory' WHERE id = $id1" >/dev/null
 http POST "/api/v1/audit/events/$id1/verify" -H "X-API-Key: $A_AUDIT"
 expect_eq "verify tampered: invalid" false "$(jbody 'd["isValid"]')"
-expect_match "verify tampered: names the problem" hash_mismatch "$(jbody '" ".join(p["kind"] for p in d["problems"])')"
+expect_match "verify tampered: names the problem" HASH_MISMATCH "$(jbody '" ".join(p["code"] for p in d["details"]["problems"])')"
+expect_eq "verify tampered: stored vs computed hash differ" true "$(jbody 'd["storedHash"] != d["computedHash"]')"
 sql "UPDATE audit_log SET principal_id = 'doc-1' WHERE id = $id1" >/dev/null
 http POST "/api/v1/audit/events/$idb/verify" -H "X-API-Key: $A_AUDIT"
 expect_eq "verify another organization's id: 404" 404 "$HTTP_STATUS"
@@ -154,6 +166,17 @@ list "sortField=hash"
 expect_eq "bad sortField: 400" 400 "$HTTP_STATUS"
 list "startDate=yesterday"
 expect_eq "bad startDate: 400" 400 "$HTTP_STATUS"
+list "limit=2&actions=bulk.1"
+c2=$(jbody 'd["nextCursor"] or ""')
+list "organizationIds=org-b"
+expect_eq "organizationIds naming another organization: 403" 403 "$HTTP_STATUS"
+list "organizationIds=org-a&limit=1"
+expect_eq "organizationIds naming the own organization: 200" 200 "$HTTP_STATUS"
+cur=$(list "limit=1"; jbody 'd["nextCursor"]')
+list "limit=1&cursor=$cur&actions=bulk.1"
+expect_eq "cursor with other filters: 400" 400 "$HTTP_STATUS"
+list "limit=1&cursor=$cur&sortDirection=asc"
+expect_eq "cursor with another direction: 400" 400 "$HTTP_STATUS"
 
 # isolation: org-b's key sees only org-b, whatever the filters
 http GET "/api/v1/audit/events?principalIds=doc-1" -H "X-API-Key: $B_ADMIN"

@@ -17,9 +17,22 @@ expect_match "/health pool figures" '^[0-9]+$' "$(jbody 'd["checks"]["database"]
 
 http GET /ready
 expect_eq "/ready 200 after migrate" 200 "$HTTP_STATUS"
+expect_eq "/ready checks" "True True" "$(jbody '"%s %s" % (d["checks"]["database"], d["checks"]["migrations"])')"
+http GET /health/detailed
+expect_eq "/health/detailed needs a key: 401" 401 "$HTTP_STATUS"
+key=$(cut -c1-200 "$AUDITDB_HOME/admin.key" 2>/dev/null)
+http GET /health/detailed -H "X-API-Key: $key"
+expect_eq "/health/detailed with the bootstrap admin key: 200" 200 "$HTTP_STATUS"
+expect_eq "/health/detailed lists the writer" writer "$(jbody '[c["name"] for c in d["checks"]][1]')"
+http GET /metrics -H "X-API-Key: $key"
+expect_eq "/metrics: 200" 200 "$HTTP_STATUS"
+expect_match "/metrics: request counter by route and status" 'auditdb_http_requests_total\{method="GET",route="/ready",status="200"\} 1' "$HTTP_BODY"
+expect_match "/metrics: latency histogram" 'auditdb_http_request_duration_seconds_bucket\{route="/health",le="0.005"\}' "$HTTP_BODY"
+expect_match "/metrics: writer and pool" 'auditdb_writer_queue_depth 0' "$HTTP_BODY"
+expect_match "/metrics: pool" 'auditdb_db_pool_connections\{state="max"\}' "$HTTP_BODY"
 http GET /live
 expect_eq "/live 200" 200 "$HTTP_STATUS"
-expect_eq "/live body" alive "$(jbody 'd["status"]')"
+expect_eq "/live body" healthy "$(jbody 'd["status"]')"
 
 http GET /no/such/path
 expect_eq "unknown path 404" 404 "$HTTP_STATUS"
