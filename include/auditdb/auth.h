@@ -66,6 +66,15 @@ adb_status adb_key_authenticate(adb *db, const char *presented, adb_principal *p
 adb_status adb_permission_check(adb *db, const adb_principal *p, const char *resource,
                                 const char *action, char *errbuf, size_t errlen);
 
+/* A connection inside a transaction that reads as the tenant: SET LOCAL
+ * ROLE auditdb_app (owns nothing, row-level security applies) and
+ * auditdb.organization_id = org. NULL with *st and errbuf on failure.
+ * End it with adb_tenant_end(). */
+PGconn *adb_tenant_begin(adb *db, const char *org, adb_status *st, char *errbuf, size_t errlen);
+
+/* Commits (or rolls back) and gives the connection back to the pool. */
+void adb_tenant_end(adb *db, PGconn *c, bool commit);
+
 /* Drops cached keys and role decisions (after a NOTIFY, or a change made here). */
 void adb_auth_cache_clear(adb *db);
 

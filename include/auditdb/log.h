@@ -92,6 +92,11 @@ adb_status adb_log_json(adb *db, const char *json, size_t len, const adb_log_opt
 adb_status adb_log_batch_json(adb *db, const char *const *json, const size_t *lens, size_t n,
                               const adb_log_options *o, adb_log_result *res);
 
+/* Validates one event exactly as adb_log_json would, storing nothing:
+ * ADB_OK or ADB_ERR_INVALID with res->errors. */
+adb_status adb_validate_json(adb *db, const char *json, size_t len, const adb_log_options *o,
+                             adb_log_result *res);
+
 /* The handle's connection pool (owned by db). */
 adb_pool *adb_get_pool(adb *db);
 

@@ -535,3 +535,42 @@ adb_status adb_permission_check(adb *db, const adb_principal *p, const char *res
     }
     return ADB_OK;
 }
+
+/* ---- tenant transactions ------------------------------------------------ */
+
+PGconn *adb_tenant_begin(adb *db, const char *org, adb_status *st, char *errbuf, size_t errlen)
+{
+    PGconn *c = adb_pool_acquire(db->pool, st, errbuf, errlen);
+    const char *p[] = { org };
+    PGresult *r;
+
+    if (!c)
+        return NULL;
+    r = PQexec(c, "BEGIN; SET LOCAL ROLE auditdb_app");
+    if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+        PQclear(r);
+        r = PQexecParams(c, "SELECT set_config('auditdb.organization_id', $1, true)", 1, NULL, p,
+                         NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+            PQclear(r);
+            return c;
+        }
+    }
+    if (errbuf) {
+        adb__fmt(errbuf, errlen, "could not open a tenant transaction: %s", PQerrorMessage(c));
+        adb__oneline(errbuf);
+    }
+    *st = PQstatus(c) == CONNECTION_OK ? ADB_ERR_DB_QUERY : ADB_ERR_DB_CONNECT;
+    PQclear(r);
+    PQclear(PQexec(c, "ROLLBACK"));
+    adb_pool_release(db->pool, c);
+    return NULL;
+}
+
+void adb_tenant_end(adb *db, PGconn *c, bool commit)
+{
+    if (!c)
+        return;
+    PQclear(PQexec(c, commit ? "COMMIT" : "ROLLBACK"));
+    adb_pool_release(db->pool, c);
+}

@@ -326,13 +326,13 @@ enum MHD_Result adb_http_events_create(adb_http_request *req)
 
     /* answer with the event as stored; a repeated idempotency key gets the original */
     adb_status st;
-    PGconn *c = adb_pool_acquire(req->state->pool, &st, NULL, 0);
+    PGconn *c = adb_tenant_begin(req->state->db, req->who.organization_id, &st, NULL, 0);
     char ids[32];
     if (!c)
         return db_unavailable(req);
     adb__fmt(ids, sizeof(ids), "{%" PRId64 "}", res.id);
     PGresult *pr = fetch_by_ids(req, c, ids);
-    adb_pool_release(req->state->pool, c);
+    adb_tenant_end(req->state->db, c, true);
     if (PQresultStatus(pr) != PGRES_TUPLES_OK || PQntuples(pr) != 1) {
         PQclear(pr);
         return db_unavailable(req);
@@ -524,15 +524,13 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req)
         jw_raw(&idw, "}");
         ids = jw_take(&idw, NULL);
         adb_status st;
-        PGconn *c = adb_pool_acquire(req->state->pool, &st, NULL, 0);
-        if (!c || !ids) {
-            if (c)
-                adb_pool_release(req->state->pool, c);
+        PGconn *c = ids ? adb_tenant_begin(req->state->db, req->who.organization_id, &st, NULL, 0) : NULL;
+        if (!c) {
             r = db_unavailable(req);
             goto done;
         }
         pr = fetch_by_ids(req, c, ids);
-        adb_pool_release(req->state->pool, c);
+        adb_tenant_end(req->state->db, c, true);
     }
     jw w;
     jw_init(&w);
@@ -609,11 +607,11 @@ enum MHD_Result adb_http_events_get(adb_http_request *req)
 
     if (!parse_id(req->param[0], &id))
         return validation_error(req, "id", "INVALID_FORMAT", "id must be a positive integer");
-    if (!(c = adb_pool_acquire(req->state->pool, &st, NULL, 0)))
+    if (!(c = adb_tenant_begin(req->state->db, req->who.organization_id, &st, NULL, 0)))
         return db_unavailable(req);
     adb__fmt(ids, sizeof(ids), "{%" PRId64 "}", id);
     pr = fetch_by_ids(req, c, ids);
-    adb_pool_release(req->state->pool, c);
+    adb_tenant_end(req->state->db, c, true);
     if (PQresultStatus(pr) != PGRES_TUPLES_OK) {
         PQclear(pr);
         return db_unavailable(req);
@@ -652,7 +650,7 @@ enum MHD_Result adb_http_events_verify(adb_http_request *req)
         return db_unavailable(req);
     adb_http_iso_now(ts);
     /* the stored hash and algorithm, for the smart-logs fields */
-    c = adb_pool_acquire(req->state->pool, &st, NULL, 0);
+    c = adb_tenant_begin(req->state->db, req->who.organization_id, &st, NULL, 0);
     char idtext[32], stored[65] = "", alg[51] = "", seq[24] = "";
     if (!c)
         return db_unavailable(req);
@@ -662,7 +660,7 @@ enum MHD_Result adb_http_events_verify(adb_http_request *req)
                                    " coalesce(chain_seq::text, '') FROM audit_log"
                                    " WHERE id = $1::bigint AND organization_id = $2",
                                 2, NULL, p, NULL, NULL, 0);
-    adb_pool_release(req->state->pool, c);
+    adb_tenant_end(req->state->db, c, true);
     if (PQresultStatus(hr) == PGRES_TUPLES_OK && PQntuples(hr) == 1) {
         adb__fmt(stored, sizeof(stored), "%s", PQgetvalue(hr, 0, 0));
         adb__fmt(alg, sizeof(alg), "%s", PQgetvalue(hr, 0, 1));
@@ -1011,7 +1009,7 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
     char sql[8192];
     adb__fmt(sql, sizeof(sql), "SELECT " EVENT_COLUMNS " %s", q.sql);
     adb_status st;
-    PGconn *c = adb_pool_acquire(req->state->pool, &st, NULL, 0);
+    PGconn *c = adb_tenant_begin(req->state->db, req->who.organization_id, &st, NULL, 0);
     if (!c) {
         qb_free(&q);
         return db_unavailable(req);
@@ -1039,7 +1037,7 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
             PQclear(cr);
         }
     }
-    adb_pool_release(req->state->pool, c);
+    adb_tenant_end(req->state->db, c, true);
     qb_free(&q);
     if (PQresultStatus(pr) != PGRES_TUPLES_OK) {
         PQclear(pr);

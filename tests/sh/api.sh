@@ -186,6 +186,26 @@ expect_eq "isolation: no org-a event through any filter" org-b "$(jbody '",".joi
 http GET "/api/v1/audit/events/$id1" -H "X-API-Key: $B_ADMIN"
 expect_eq "isolation: org-a's id answers 404 to org-b" 404 "$HTTP_STATUS"
 
+# isolation in the database itself: the API's role owns nothing and, without
+# the tenant setting, reads no tenant row at all
+expect_eq "auditdb_app owns no table" 0 "$(sql "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = 'auditdb_app'")"
+expect_eq "without the tenant setting: no rows" 0 "$(psql "$AUDIT_DB_URL" -qAtX -c 'SET ROLE auditdb_app' -c 'SELECT count(*) FROM audit_log')"
+expect_eq "without the tenant setting: no chain heads, no keys' logs" "0 0" "$(psql "$AUDIT_DB_URL" -qAtX -c 'SET ROLE auditdb_app' -c "SELECT (SELECT count(*) FROM audit_chain_head) || ' ' || (SELECT count(*) FROM api_access_log)")"
+expect_eq "with org-a's setting: only org-a's rows" "$(sql "SELECT count(*) FROM audit_log WHERE organization_id = 'org-a'")" \
+    "$(psql "$AUDIT_DB_URL" -qAtX -c 'BEGIN' -c 'SET LOCAL ROLE auditdb_app' -c "SELECT set_config('auditdb.organization_id', 'org-a', true)" -c 'SELECT count(*) FROM audit_log' -c 'COMMIT' | sed -n 2p)"
+if psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c 'BEGIN' -c 'SET LOCAL ROLE auditdb_app' -c "SELECT set_config('auditdb.organization_id', 'org-a', true)" \
+    -c "UPDATE audit_chain_head SET last_seq = 0 WHERE organization_id = 'org-b' RETURNING 1" -c 'ROLLBACK' 2>/dev/null | grep -qx 1; then
+    not_ok "org-a's session cannot touch org-b's rows"
+else
+    ok "org-a's session cannot touch org-b's rows"
+fi
+if psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c 'BEGIN' -c 'SET LOCAL ROLE auditdb_app' -c "SELECT set_config('auditdb.organization_id', 'org-a', true)" \
+    -c "UPDATE audit_chain_head SET updated_at = now() WHERE organization_id = 'org-a' RETURNING 1" -c 'ROLLBACK' 2>/dev/null | grep -qx 1; then
+    ok "…while its own rows are reachable (the check above can fail)"
+else
+    not_ok "…while its own rows are reachable (the check above can fail)"
+fi
+
 stop_serve TERM; rc=$?
 expect_eq "SIGTERM: exit 0" 0 "$rc"
 expect_eq "verify after all that: intact" 0 "$("$AUDITDB_BIN" verify >/dev/null; echo $?)"
