@@ -29,7 +29,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   += $(CSTD) $(WARN) $(OPT) -fPIC -Iinclude $(PKG_CFLAGS) -MMD -MP
 LDFLAGS  += $(filter -fsanitize=%,$(OPT))
-LIBS     := $(PKG_LIBS) -lpthread
+LIBS     := $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC  := $(wildcard src/core/*.c src/db/*.c src/event/*.c src/integrity/*.c src/writer/*.c src/auth/*.c)
 APP_SRC  := $(wildcard src/cli/*.c src/http/*.c)

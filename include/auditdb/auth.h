@@ -75,6 +75,10 @@ PGconn *adb_tenant_begin(adb *db, const char *org, adb_status *st, char *errbuf,
 /* Commits (or rolls back) and gives the connection back to the pool. */
 void adb_tenant_end(adb *db, PGconn *c, bool commit);
 
+/* HMAC-SHA256 of a hex hash under the server's signature key (hex), as
+ * event signatures are made; used to sign auth_audit_log rows. */
+void adb_sign_hex(adb *db, const char *hash, char out[65]);
+
 /* Drops cached keys and role decisions (after a NOTIFY, or a change made here). */
 void adb_auth_cache_clear(adb *db);
 

@@ -23,6 +23,10 @@ typedef struct adb_config {
     char *pg_bindir;       /* AUDITDB_PG_BINDIR; NULL: search */
     char *pg_user;         /* AUDITDB_PG_USER; used when running as root */
     char *master_key;      /* AUDITDB_MASTER_KEY (secret, never logged) */
+    int rate_limit_rps;    /* AUDITDB_RATE_LIMIT_RPS, 0: none */
+    int rate_limit_burst;  /* AUDITDB_RATE_LIMIT_BURST */
+    int max_body_bytes;    /* AUDITDB_MAX_BODY_BYTES */
+    int http_timeout_s;    /* AUDITDB_HTTP_TIMEOUT_S */
     bool monitoring;       /* AUDIT_MONITORING_ENABLED */
     int slow_query_ms;     /* AUDIT_SLOW_QUERY_THRESHOLD */
     bool gdpr;             /* AUDIT_GDPR_ENABLED */

@@ -5,6 +5,7 @@
 #include "auditdb.h"
 #include "../core/adb_internal.h"
 #include "../core/digest.h"
+#include "../integrity/integrity.h"
 #include "../core/util.h"
 #include "../event/json.h"
 
@@ -573,4 +574,9 @@ void adb_tenant_end(adb *db, PGconn *c, bool commit)
         return;
     PQclear(PQexec(c, commit ? "COMMIT" : "ROLLBACK"));
     adb_pool_release(db->pool, c);
+}
+
+void adb_sign_hex(adb *db, const char *hash, char out[65])
+{
+    adb__signature(&db->keys, hash, out);
 }

@@ -170,7 +170,11 @@ int cmd_serve(int argc, char **argv)
     adb_server_options so = {
         .listen = listen ? listen : db.cfg.listen,
         .threads = threads,
-        .connection_timeout_s = 30,
+        .connection_timeout_s = db.cfg.http_timeout_s,
+        .max_body = (size_t)db.cfg.max_body_bytes,
+        .rate_limit_rps = db.cfg.rate_limit_rps,
+        .rate_limit_burst = db.cfg.rate_limit_burst,
+        .redis_url = db.cfg.redis_url,
         .max_connections = 1000,
         .pool = adb_get_pool(h),
         .db = h,

@@ -6,6 +6,7 @@
  */
 #include "http.h"
 #include "jw.h"
+#include "metrics.h"
 #include "../core/digest.h"
 #include "../core/util.h"
 #include "../event/event.h"
@@ -277,6 +278,8 @@ enum MHD_Result adb_http_events_create(adb_http_request *req)
     const adb_json *org = adb__json_get(event, "organizationId");
     if (org && org->type == ADB_JSON_STRING && strcmp(org->str, req->who.organization_id) != 0) {
         adb__json_free(doc);
+        adb_http_security_event(req, "cross_tenant_probe", "MEDIUM",
+                                "an event for another organization was sent with this key");
         return adb_http_send_error(req, MHD_HTTP_FORBIDDEN, "FORBIDDEN",
                                    "the event names another organization than the key's",
                                    json_pack("{s:s, s:s}", "resource", "audit.events", "action", "create"));
@@ -462,6 +465,8 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req)
         if (org && org->type == ADB_JSON_STRING && strcmp(org->str, req->who.organization_id) != 0) {
             adb__json_free(doc);
             doc = NULL;
+            adb_http_security_event(req, "cross_tenant_probe", "MEDIUM",
+                                    "a bulk request named another organization than the key's");
             r = adb_http_send_error(req, MHD_HTTP_FORBIDDEN, "FORBIDDEN",
                                     "an event names another organization than the key's",
                                     json_pack("{s:s, s:s, s:I}", "resource", "audit.events", "action",
@@ -586,6 +591,30 @@ oom:
     goto done;
 }
 
+/* An id that exists in another organization: answered 404 like a missing
+ * one, but recorded as a cross-tenant probe. */
+static void note_probe(adb_http_request *req, int64_t id)
+{
+    adb_status st;
+    PGconn *c = adb_pool_acquire(req->state->pool, &st, NULL, 0);
+    char idtext[32];
+
+    if (!c)
+        return;
+    adb__fmt(idtext, sizeof(idtext), "%" PRId64, id);
+    const char *p[] = { idtext, req->who.organization_id };
+    PGresult *r = PQexecParams(c, "SELECT 1 FROM audit_log WHERE id = $1::bigint AND organization_id <> $2",
+                               2, NULL, p, NULL, NULL, 0);
+    bool other = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+    PQclear(r);
+    adb_pool_release(req->state->pool, c);
+    if (other) {
+        char desc[128];
+        adb__fmt(desc, sizeof(desc), "asked for event %s of another organization", idtext);
+        adb_http_security_event(req, "cross_tenant_probe", "MEDIUM", desc);
+    }
+}
+
 /* ---- GET /api/v1/audit/events/{id} -------------------------------------- */
 
 static bool parse_id(const char *s, int64_t *id)
@@ -618,6 +647,7 @@ enum MHD_Result adb_http_events_get(adb_http_request *req)
     }
     if (PQntuples(pr) == 0) {
         PQclear(pr);
+        note_probe(req, id);
         /* another organization's id answers exactly like a missing one */
         return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such event",
                                    json_pack("{s:I}", "id", (json_int_t)id));
@@ -643,6 +673,8 @@ enum MHD_Result adb_http_events_verify(adb_http_request *req)
     if (!parse_id(req->param[0], &id))
         return validation_error(req, "id", "INVALID_FORMAT", "id must be a positive integer");
     st = adb_verify_event(req->state->db, id, req->who.organization_id, probs, 8, &n, err, sizeof(err));
+    if (st == ADB_ERR_NOT_FOUND)
+        note_probe(req, id);
     if (st == ADB_ERR_NOT_FOUND)
         return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such event",
                                    json_pack("{s:I}", "id", (json_int_t)id));
@@ -698,6 +730,8 @@ enum MHD_Result adb_http_events_verify(adb_http_request *req)
                              "problems", problems,
                              "isValid", n == 0, "verificationTimestamp", ts, "hashAlgorithm", alg,
                              "computedHash", computed, "storedHash", stored);
+    if (n)
+        adb_http_metrics_verify_failures(req->state->metrics, n);
     if (body && seq[0])
         json_object_set_new(json_object_get(body, "details"), "chainSeq", json_integer(strtoll(seq, NULL, 10)));
     /* recorded like a run of auditdb verify */
@@ -911,11 +945,14 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
             const char *e = strchr(p, ',');
             size_t len = e ? (size_t)(e - p) : strlen(p);
             if (len && (len != strlen(req->who.organization_id) ||
-                        strncmp(p, req->who.organization_id, len) != 0))
+                        strncmp(p, req->who.organization_id, len) != 0)) {
+                adb_http_security_event(req, "cross_tenant_probe", "MEDIUM",
+                                        "a list asked for another organization's events");
                 return adb_http_send_error(req, MHD_HTTP_FORBIDDEN, "FORBIDDEN",
                                            "organizationIds may only name the key's own organization",
                                            json_pack("{s:s, s:s}", "resource", "audit.events",
                                                      "action", "read"));
+            }
             p = e ? e + 1 : p + len;
         }
     }

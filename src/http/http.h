@@ -23,6 +23,8 @@ typedef struct adb_http_state {
     size_t max_body;          /* bytes */
     size_t max_bulk;          /* events per bulk request */
     struct adb_http_metrics *metrics;
+    struct adb_ratelimit *ratelimit;
+    struct adb_selfaudit *selfaudit;
 } adb_http_state;
 
 struct route;
@@ -45,6 +47,9 @@ typedef struct adb_http_request {
     const char *error_code;     /* of an error response, for the access log */
     const char *extra_header[2]; /* added to the response (names static) */
     char *extra_value[2];        /* owned */
+    char ip[46];                 /* the client's address */
+    bool rl_checked;             /* rate-limit headers below apply */
+    int rl_limit, rl_remaining, rl_reset_s;
 } adb_http_request;
 
 /* Runs the route matching req (routes.c). */
@@ -65,6 +70,10 @@ enum MHD_Result adb_http_send_error(adb_http_request *req, unsigned status, cons
 /* As send_error, with a Retry-After header (seconds, at least 1). */
 enum MHD_Result adb_http_send_retry(adb_http_request *req, unsigned status, const char *code,
                                     const char *message, int retry_after_ms);
+
+/* Records a security event about this request (cross-tenant probes...). */
+void adb_http_security_event(adb_http_request *req, const char *type, const char *severity,
+                             const char *description);
 
 /* A query-string argument, or NULL. */
 const char *adb_http_arg(adb_http_request *req, const char *name);

@@ -5,6 +5,8 @@
  * handler, and the permission it needs (resource, action; NULL: public).
  */
 #include "http.h"
+#include "ratelimit.h"
+#include "selfaudit.h"
 #include "../core/util.h"
 
 #include <string.h>
@@ -84,27 +86,66 @@ static const char *presented_key(adb_http_request *req)
     return NULL;
 }
 
+/* The public id of a presented key ("adb_<id>_..."), for the audit trail. */
+static void key_id_of(const char *key, char out[24])
+{
+    out[0] = '\0';
+    if (key && strncmp(key, "adb_", 4) == 0 && strlen(key) > 20)
+        adb__fmt(out, 24, "%.16s", key + 4);
+}
+
 static enum MHD_Result authorize(adb_http_request *req, const route *r, bool *ok)
 {
-    char err[ADB_ERRMSG_MAX];
+    char err[ADB_ERRMSG_MAX], kid[24];
     const char *key = presented_key(req);
+    const char *ua = adb_http_header(req, "User-Agent");
+    adb_selfaudit *sa = req->state->selfaudit;
     adb_status st;
 
     *ok = false;
-    if (!key)
+    if (!key) {
+        if (sa)
+            adb_selfaudit_auth(sa, false, NULL, NULL, req->ip, ua, req->request_id, "missing API key");
         return adb_http_send_error(req, MHD_HTTP_UNAUTHORIZED, "UNAUTHORIZED",
                                    "missing API key: send X-API-Key or Authorization: Bearer", NULL);
+    }
+    key_id_of(key, kid);
     st = adb_key_authenticate(req->state->db, key, &req->who, err, sizeof(err));
-    if (st == ADB_ERR_NOT_FOUND)
+    if (st == ADB_ERR_NOT_FOUND) {
+        if (sa)
+            adb_selfaudit_auth(sa, false, NULL, kid, req->ip, ua, req->request_id,
+                               "unknown, revoked or malformed API key");
         return adb_http_send_error(req, MHD_HTTP_UNAUTHORIZED, "UNAUTHORIZED", "invalid API key", NULL);
+    }
     if (st != ADB_OK)
         return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
                                    "could not check the API key: database unavailable", 1000);
     req->authenticated = true;
+    if (sa)
+        adb_selfaudit_auth(sa, true, req->who.organization_id, req->who.key_id, req->ip, ua,
+                           req->request_id, NULL);
+
+    /* the key's bucket */
+    adb_rl_decision d;
+    adb_ratelimit_take(req->state->ratelimit, req->who.key_id, &d);
+    if (req->state->ratelimit && d.limit > 0) {
+        req->rl_checked = true;
+        req->rl_limit = d.limit;
+        req->rl_remaining = d.remaining;
+        req->rl_reset_s = d.reset_s;
+    }
+    if (!d.allowed) {
+        if (sa)
+            adb_selfaudit_rate(sa, req->who.organization_id, req->who.key_id, req->ip, req->path,
+                               req->method, d.limit, d.reset_s * 1000);
+        return adb_http_send_retry(req, MHD_HTTP_TOO_MANY_REQUESTS, "RATE_LIMITED",
+                                   "rate limit reached for this API key: retry later", d.retry_after_ms);
+    }
+
     st = adb_permission_check(req->state->db, &req->who, r->resource, r->action, err, sizeof(err));
     if (st == ADB_ERR_NOT_FOUND)
         return adb_http_send_error(req, MHD_HTTP_FORBIDDEN, "FORBIDDEN", err,
-                                   json_pack("{s:s}", "required", r->resource));
+                                   json_pack("{s:s, s:s}", "resource", r->resource, "action", r->action));
     if (st != ADB_OK)
         return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
                                    "could not check permissions: database unavailable", 1000);

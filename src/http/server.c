@@ -5,6 +5,8 @@
 #include "server.h"
 #include "http.h"
 #include "metrics.h"
+#include "ratelimit.h"
+#include "selfaudit.h"
 #include "../core/util.h"
 
 #include <arpa/inet.h>
@@ -18,6 +20,7 @@
 #include <sys/socket.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 struct adb_server {
     struct MHD_Daemon *daemon;
@@ -51,6 +54,32 @@ static void request_id(struct MHD_Connection *conn, char out[ADB_REQUEST_ID_MAX]
     adb__hex(rnd, sizeof(rnd), out);
 }
 
+/* Headers every response of an authenticated, rate-limited request carries. */
+static void add_common(adb_http_request *req, struct MHD_Response *resp)
+{
+    char v[32];
+
+    if (!req->rl_checked)
+        return;
+    static const char *const names[3][2] = { { "RateLimit-Limit", "X-RateLimit-Limit" },
+                                             { "RateLimit-Remaining", "X-RateLimit-Remaining" },
+                                             { "RateLimit-Reset", "X-RateLimit-Reset" } };
+    int vals[3] = { req->rl_limit, req->rl_remaining, req->rl_reset_s };
+    for (int i = 0; i < 3; i++) {
+        adb__fmt(v, sizeof(v), "%d", vals[i]);
+        MHD_add_response_header(resp, names[i][0], v);
+        MHD_add_response_header(resp, names[i][1], v);
+    }
+}
+
+void adb_http_security_event(adb_http_request *req, const char *type, const char *severity,
+                             const char *description)
+{
+    if (req->state->selfaudit)
+        adb_selfaudit_security(req->state->selfaudit, type, severity, req->who.organization_id,
+                               req->who.key_id, req->ip, req->request_id, description);
+}
+
 enum MHD_Result adb_http_send_json(adb_http_request *req, unsigned status, json_t *body)
 {
     char *text = json_dumps(body, JSON_COMPACT);
@@ -70,6 +99,7 @@ enum MHD_Result adb_http_send_json(adb_http_request *req, unsigned status, json_
     MHD_add_response_header(resp, "Content-Type", "application/json");
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    add_common(req, resp);
     req->status = status;
     r = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
@@ -96,6 +126,7 @@ enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char 
     for (int i = 0; i < 2; i++)
         if (req->extra_header[i] && req->extra_value[i])
             MHD_add_response_header(resp, req->extra_header[i], req->extra_value[i]);
+    add_common(req, resp);
     req->status = status;
     r = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
@@ -133,6 +164,7 @@ enum MHD_Result adb_http_send_retry(adb_http_request *req, unsigned status, cons
     MHD_add_response_header(resp, "Content-Type", "application/json");
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
     MHD_add_response_header(resp, "Retry-After", secs);
+    add_common(req, resp);
     req->status = status;
     req->error_code = code;
     r = MHD_queue_response(req->conn, status, resp);
@@ -197,13 +229,23 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     adb_server *s = cls;
     adb_http_request *req = *con_cls;
 
-    (void)conn;
     (void)toe;
     if (!req)
         return;
     log_request(s, req);
     adb_http_metrics_request(s->state.metrics, req->method, adb_http_route_pattern(req->route),
                              req->status, adb__now_ms() - req->started_ms);
+    if (s->state.selfaudit && req->status) {
+        adb_sa_access a = {
+            .org = req->who.organization_id, .key_id = req->who.key_id,
+            .request_id = req->request_id, .method = req->method, .path = req->path,
+            .ip = req->ip, .user_agent = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent"),
+            .error_code = req->error_code, .body = req->body,
+            .body_end = req->body ? req->body + req->body_len : NULL, .status = (int)req->status,
+            .ms = (int)(adb__now_ms() - req->started_ms), .request_bytes = (int)req->body_len,
+        };
+        adb_selfaudit_access(s->state.selfaudit, &a);
+    }
     free(req->path);
     free(req->method);
     free(req->body);
@@ -240,6 +282,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
             return MHD_NO;
         }
         request_id(conn, req->request_id);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr) {
+            const struct sockaddr *sa = ci->client_addr;
+            if (sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, req->ip, sizeof(req->ip));
+            else if (sa->sa_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->ip, sizeof(req->ip));
+        }
         *con_cls = req;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         long long declared;
@@ -349,6 +399,8 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     s->state.db = o->db;
     s->state.max_body = o->max_body ? o->max_body : 10u << 20;
     s->state.max_bulk = o->max_bulk ? o->max_bulk : 1000;
+    s->state.ratelimit = adb_ratelimit_new(o->rate_limit_rps, o->rate_limit_burst, o->redis_url);
+    s->state.selfaudit = o->db ? adb_selfaudit_start(o->db) : NULL;
     s->state.embedded = o->embedded;
     s->state.migrations = o->migrations;
     s->state.started_ms = adb__now_ms();
@@ -359,19 +411,22 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     }
     pthread_mutex_init(&s->log_mu, NULL);
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, access_handler, s,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, access_handler, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(o->threads > 0 ? o->threads : 4),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->connection_timeout_s > 0 ? o->connection_timeout_s : 30),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(o->max_connections > 0 ? o->max_connections : 1000),
         MHD_OPTION_NOTIFY_COMPLETED, completed, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), /* bounds header size and count */
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)256,   /* one address cannot take them all */
         MHD_OPTION_END);
     if (!s->daemon) {
         adb__fmt(errbuf, errlen, "could not listen on %s: %s", o->listen,
                  errno ? strerror(errno) : "libmicrohttpd refused to start");
         pthread_mutex_destroy(&s->log_mu);
         adb_http_metrics_free(s->state.metrics);
+        adb_ratelimit_free(s->state.ratelimit);
+        adb_selfaudit_stop(s->state.selfaudit);
         free(s);
         return NULL;
     }
@@ -397,7 +452,20 @@ void adb_server_stop(adb_server *s)
 {
     if (!s)
         return;
+    /* stop accepting, let the requests in flight finish (bounded), then stop */
+    MHD_socket ls = MHD_quiesce_daemon(s->daemon);
+    double deadline = adb__now_ms() + 10000;
+    while (adb__now_ms() < deadline) {
+        const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!di || di->num_connections == 0)
+            break;
+        adb__sleep_ms(20);
+    }
     MHD_stop_daemon(s->daemon);
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls);
+    adb_selfaudit_stop(s->state.selfaudit); /* writes what the last requests queued */
+    adb_ratelimit_free(s->state.ratelimit);
     pthread_mutex_destroy(&s->log_mu);
     adb_http_metrics_free(s->state.metrics);
     free(s);

@@ -22,6 +22,9 @@ typedef struct adb_server_options {
     adb *db;                  /* the library handle (writer, keys, roles) */
     size_t max_body;          /* bytes; 0: 10 MiB */
     size_t max_bulk;          /* events per bulk request; 0: 1000 */
+    double rate_limit_rps;    /* per API key; 0: none */
+    int rate_limit_burst;
+    const char *redis_url;    /* shared rate limits; NULL: local */
     bool embedded;            /* database mode, for /health */
     const adb_migration_set *migrations; /* for /ready */
     FILE *access_log;         /* one JSON line per request; NULL: none */

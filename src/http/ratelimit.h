@@ -1,0 +1,34 @@
+/*
+ * ratelimit.h - a token bucket per API key: `rate` tokens a second up to
+ * `burst`. With REDIS_URL the buckets live in Redis (one Lua script, atomic),
+ * so several auditdb instances share them; without it, or while Redis is
+ * unreachable, each instance keeps its own.
+ */
+#ifndef ADB_HTTP_RATELIMIT_H
+#define ADB_HTTP_RATELIMIT_H
+
+#include <stdbool.h>
+
+typedef struct adb_ratelimit adb_ratelimit;
+
+typedef struct adb_rl_decision {
+    bool allowed;
+    int limit;          /* burst */
+    int remaining;      /* whole tokens left */
+    int reset_s;        /* seconds until the bucket is full again */
+    int retry_after_ms; /* when refused: until one token is back */
+    bool shared;        /* decided by Redis */
+} adb_rl_decision;
+
+/* rate <= 0 disables limiting. redis_url may be NULL. Never fails: a Redis
+ * that cannot be reached is retried later and the local buckets used meanwhile. */
+adb_ratelimit *adb_ratelimit_new(double rate, int burst, const char *redis_url);
+void adb_ratelimit_free(adb_ratelimit *rl);
+
+/* Takes one token for key. */
+void adb_ratelimit_take(adb_ratelimit *rl, const char *key, adb_rl_decision *d);
+
+/* "up", "down" or "not configured", for health. */
+const char *adb_ratelimit_redis_state(adb_ratelimit *rl);
+
+#endif

@@ -1,0 +1,187 @@
+# abuse.sh - the server under abuse stays up and serves others: oversize
+# bodies, too many headers, a slow client, bursts over the rate limit (429,
+# then recovery; shared through Redis by two instances); its self-audit
+# (api_access_log, hash-chained auth_audit_log, security events); and a
+# shutdown that loses no acknowledged event.
+. tests/lib.sh
+
+fresh_db t_abuse
+"$AUDITDB_BIN" migrate >/dev/null
+key=$("$AUDITDB_BIN" keys create --org org-a --role admin | sed -n 's/^key (shown once, store it now): //p')
+keyb=$("$AUDITDB_BIN" keys create --org org-b --role admin | sed -n 's/^key (shown once, store it now): //p')
+export AUDITDB_MAX_BODY_BYTES=100000 AUDITDB_HTTP_TIMEOUT_S=2 AUDITDB_RATE_LIMIT_RPS=5 AUDITDB_RATE_LIMIT_BURST=5
+if ! start_serve "$TEST_TMP/serve.log"; then not_ok "serve starts"; diag "$(cat "$TEST_TMP/serve.log")"; finish; fi
+ok "serve starts"
+up() { curl -s -o /dev/null -w '%{http_code}' "$BASE_URL/live"; }
+
+# oversize body: 413, announced or streamed
+python3 -c 'print("{\"eventData\":{\"details\":{\"x\":\"" + "a"*200000 + "\"}}}")' >"$TEST_TMP/big.json"
+http POST /api/v1/audit/events -H "X-API-Key: $key" -H 'Content-Type: application/json' --data-binary @"$TEST_TMP/big.json"
+expect_eq "oversize body: 413" 413 "$HTTP_STATUS"
+expect_eq "oversize body: code" PAYLOAD_TOO_LARGE "$(jbody 'd["error"]["code"]')"
+code=$(python3 - "$BASE_URL" <<'PY'
+import socket, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+s = socket.create_connection((u.hostname, u.port), timeout=10)
+s.sendall(b"POST /api/v1/audit/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n")
+chunk = b"a" * 65536
+try:
+    for _ in range(4):
+        s.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+    s.sendall(b"0\r\n\r\n")
+except OSError:
+    pass
+print(s.recv(200).split(b" ")[1].decode())
+PY
+)
+expect_eq "oversize chunked body (no Content-Length): 413" 413 "$code"
+expect_eq "still serving after oversize bodies" 200 "$(up)"
+
+# too many headers
+hdrs=""; i=0
+while [ $i -lt 300 ]; do hdrs="$hdrs -H X-Filler-$i:$(printf 'v%.0s' $(seq 1 200))"; i=$((i + 1)); done
+code=$(curl -s -o /dev/null -w '%{http_code}' $hdrs "$BASE_URL/live")
+expect_match "too many headers: refused with 4xx" '^4(13|31|00)$' "$code"
+expect_eq "still serving after a header flood" 200 "$(up)"
+
+# slow clients hold no worker: others are served while they dribble, and one
+# that stops sending is cut off after the timeout
+python3 - "$BASE_URL" >"$TEST_TMP/slow.out" 2>&1 <<'PY' &
+import socket, sys, time, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+dribblers = []
+for _ in range(20):
+    d = socket.create_connection((u.hostname, u.port))
+    d.sendall(b"GET /live HT")
+    dribblers.append(d)
+s = socket.create_connection((u.hostname, u.port))
+s.sendall(b"GET /live HTTP/1.1\r\nHost: x\r\n")
+s.settimeout(15)
+start = time.time()
+for i in range(4):
+    for d in dribblers:
+        try:
+            d.sendall(b"X")
+        except OSError:
+            pass
+    time.sleep(0.5)
+try:
+    closed = time.time() - start if s.recv(1) == b"" else None
+except OSError:
+    closed = time.time() - start
+print("closed after %.1f s" % closed if closed else "never closed")
+PY
+slow=$!
+sleep 0.5
+t0=$(date +%s%N)
+for i in 1 2 3 4 5; do up >/dev/null; done
+t1=$(date +%s%N)
+expect_eq "others are served while a slow client dribbles" 200 "$(up)"
+expect_eq "…promptly (5 requests under a second)" 1 "$(( (t1 - t0) < 1000000000 ))"
+wait $slow
+expect_match "the slow client is cut off after the timeout" '^closed after [2-5]\.' "$(cat "$TEST_TMP/slow.out")"
+
+# a burst over the rate limit: 429 with headers, then recovery
+codes=""
+for i in $(seq 1 12); do
+    codes="$codes $(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $key" "$BASE_URL/api/v1/audit/events?limit=1")"
+done
+expect_match "burst: the first requests pass" '^ 200 200 200' "$codes"
+expect_match "burst: then 429" '429' "$codes"
+hdr=$(curl -s -D - -o "$TEST_TMP/429.json" -H "X-API-Key: $key" "$BASE_URL/api/v1/audit/events?limit=1")
+expect_match "429 has Retry-After" 'Retry-After: [0-9]+' "$hdr"
+expect_match "429 has RateLimit headers" 'RateLimit-Remaining: 0' "$hdr"
+expect_eq "429 code" RATE_LIMITED "$(json 'd["error"]["code"]' <"$TEST_TMP/429.json")"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $keyb" "$BASE_URL/api/v1/audit/events?limit=1")
+expect_eq "another key is not limited by this one" 200 "$code"
+sleep 1.5
+hdr=$(curl -s -D - -o /dev/null -H "X-API-Key: $key" "$BASE_URL/api/v1/audit/events?limit=1")
+expect_match "after a pause: served again" 'HTTP/1.1 200' "$hdr"
+expect_match "RateLimit headers on success" 'RateLimit-Limit: 5' "$hdr"
+for i in $(seq 1 25); do curl -s -o /dev/null -H "X-API-Key: $key" "$BASE_URL/api/v1/audit/events?limit=1"; done
+
+# probes and bad keys
+for i in $(seq 1 11); do curl -s -o /dev/null -H "X-API-Key: adb_00000000000000${i}0_nosuchsecretnosuchsecret" "$BASE_URL/api/v1/audit/events"; done
+sleep 1.2
+http POST /api/v1/audit/events -H "X-API-Key: $keyb" -H 'Content-Type: application/json' \
+    --data-binary '{"eventData":{"action":"x","status":"success","organizationId":"org-a"}}'
+expect_eq "cross-tenant write: 403" 403 "$HTTP_STATUS"
+
+# shutdown with events in flight: every acknowledged event is stored
+unset AUDITDB_RATE_LIMIT_RPS
+stop_serve TERM
+export AUDITDB_RATE_LIMIT_RPS=0
+start_serve "$TEST_TMP/serve2.log"
+before=$(sql "SELECT count(*) FROM audit_log")
+for i in $(seq 1 40); do
+    curl -s -o /dev/null -w '%{http_code}\n' -H "X-API-Key: $key" -H 'Content-Type: application/json' \
+        --data-binary '{"eventData":{"action":"inflight","status":"success"}}' "$BASE_URL/api/v1/audit/events" >>"$TEST_TMP/acks" &
+done
+sleep 0.2
+stop_serve TERM; rc=$?
+wait
+expect_eq "SIGTERM with requests in flight: exit 0" 0 "$rc"
+acked=$(grep -c '^201$' "$TEST_TMP/acks")
+stored=$(( $(sql "SELECT count(*) FROM audit_log") - before ))
+expect_eq "every acknowledged event is stored (acked $acked)" "$acked" "$stored"
+
+# the self-audit trail
+expect_match "api_access_log: a row per request" '^[1-9][0-9]+$' "$(sql "SELECT count(*) FROM api_access_log")"
+expect_eq "api_access_log: POSTs carry a body hash, never a body" 0 "$(sql "SELECT count(*) FROM api_access_log WHERE method = 'POST' AND status_code = 201 AND (request_body_hash IS NULL OR length(request_body_hash) <> 64)")"
+expect_eq "api_access_log: no secret reaches it" 0 "$(sql "SELECT count(*) FROM api_access_log WHERE path LIKE '%adb_%' OR user_agent LIKE '%adb_%'")"
+expect_match "auth_audit_log: successes and failures" "failure,success" "$(sql "SELECT string_agg(DISTINCT event_status, ',' ORDER BY event_status) FROM auth_audit_log")"
+sql "SELECT json_build_object('prev', previous_hash, 'hash', blockchain_hash, 'sig', signature, 'row', json_build_array(previous_hash, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), coalesce(organization_id, ''), coalesce(api_key_id, ''), event_type, event_status, coalesce(ip_address, ''), coalesce(user_agent, ''), coalesce(request_id, ''), coalesce(failure_reason, ''))) FROM auth_audit_log ORDER BY id" >"$TEST_TMP/auth.ndjson"
+out=$(python3 - "$TEST_TMP/auth.ndjson" <<'PY'
+import hashlib, json, sys
+prev = "0" * 64
+bad = 0
+n = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    n += 1
+    text = json.dumps(r["row"], separators=(",", ":"), ensure_ascii=False)
+    if r["prev"] != prev or hashlib.sha256(text.encode()).hexdigest() != r["hash"] or len(r["sig"]) != 64:
+        bad += 1
+    prev = r["hash"]
+print(n, bad)
+PY
+)
+expect_match "auth_audit_log: every row links to the one before (rows, broken)" '^[1-9][0-9]* 0$' "$out"
+sql "UPDATE auth_audit_log SET failure_reason = 'edited' WHERE id = (SELECT min(id) FROM auth_audit_log WHERE event_status = 'failure')" >/dev/null
+sql "SELECT json_build_object('prev', previous_hash, 'hash', blockchain_hash, 'sig', signature, 'row', json_build_array(previous_hash, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), coalesce(organization_id, ''), coalesce(api_key_id, ''), event_type, event_status, coalesce(ip_address, ''), coalesce(user_agent, ''), coalesce(request_id, ''), coalesce(failure_reason, ''))) FROM auth_audit_log ORDER BY id" >"$TEST_TMP/auth2.ndjson"
+out=$(python3 -c '
+import hashlib, json, sys
+bad = sum(1 for l in open(sys.argv[1]) for r in [json.loads(l)]
+          if hashlib.sha256(json.dumps(r["row"], separators=(",", ":"), ensure_ascii=False).encode()).hexdigest() != r["hash"])
+print(bad)' "$TEST_TMP/auth2.ndjson")
+expect_eq "auth_audit_log: an edited row no longer matches its hash" 1 "$out"
+expect_match "rate_limit_violations recorded" '^[1-9]' "$(sql "SELECT count(*) FROM rate_limit_violations WHERE organization_id = 'org-a'")"
+expect_eq "security event: repeated bad keys from one address" 1 "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'repeated_auth_failure' AND ip_address = '127.0.0.1'")"
+expect_eq "security event: cross-tenant probe" 1 "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'cross_tenant_probe' AND organization_id = 'org-b'")"
+expect_eq "security event: rate abuse" 1 "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'rate_limit_abuse' AND organization_id = 'org-a'")"
+
+# two instances share one Redis: the limit holds across them
+if command -v redis-server >/dev/null 2>&1; then
+    rport=$(free_port)
+    redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$TEST_TMP/redis.log" 2>&1 &
+    rpid=$!
+    sleep 0.5
+    export REDIS_URL="redis://127.0.0.1:$rport" AUDITDB_RATE_LIMIT_RPS=1 AUDITDB_RATE_LIMIT_BURST=6
+    start_serve "$TEST_TMP/r1.log"; p1=$SERVE_PID; u1=$BASE_URL
+    start_serve "$TEST_TMP/r2.log"; p2=$SERVE_PID; u2=$BASE_URL
+    allowed=0
+    for i in 1 2 3 4 5 6; do
+        for u in "$u1" "$u2"; do
+            c=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $keyb" "$u/api/v1/audit/events?limit=1")
+            [ "$c" = 200 ] && allowed=$((allowed + 1))
+        done
+    done
+    expect_match "Redis: 12 requests over two instances, about the burst of 6 allowed (got $allowed)" '^[67]$' "$allowed"
+    SERVE_PID=$p1; stop_serve TERM
+    SERVE_PID=$p2; stop_serve TERM
+    kill "$rpid"; wait "$rpid" 2>/dev/null
+    unset REDIS_URL
+else
+    echo "skip - Redis not installed: shared rate limit not tested"
+fi
+finish
