@@ -193,10 +193,10 @@ int cmd_serve(int argc, char **argv)
     else
         printf("database: AUDIT_DB_URL\n");
     printf("health:   curl http://%s/health\n", adb_server_address(server));
-    printf("first event (the admin key is in %s/admin.key on first start):\n"
+    printf("first event (the admin key is saved in %s/admin.key on first start):\n"
            "  curl -s -H \"X-API-Key: $(cat %s/admin.key)\" -H 'Content-Type: application/json' \\\n"
-           "    -d '{\"eventData\":{\"timestamp\":\"'$(date -u +%%FT%%TZ)'\",\"action\":\"auth.login.success\","
-           "\"status\":\"success\",\"principalId\":\"doc-1\"}}' http://%s/api/v1/audit/events\n"
+           "    -d '{\"eventData\":{\"action\":\"auth.login.success\",\"status\":\"success\","
+           "\"principalId\":\"doc-1\"}}' http://%s/api/v1/audit/events\n"
            "  %s verify\n", db.cfg.home, db.cfg.home, adb_server_address(server), argv0_path());
     fflush(stdout);
 
