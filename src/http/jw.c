@@ -16,40 +16,17 @@ void jw_init(jw *w)
 
 void jw_free(jw *w)
 {
-    free(w->p);
-    w->p = NULL;
+    adb__buf_free(&w->b);
 }
 
 char *jw_take(jw *w, size_t *len)
 {
-    char *p = w->oom ? NULL : w->p;
-    if (w->oom)
-        free(w->p);
-    if (len)
-        *len = w->len;
-    w->p = NULL;
-    return p;
+    return adb__buf_take(&w->b, len);
 }
 
 static void put(jw *w, const char *s, size_t n)
 {
-    if (w->oom)
-        return;
-    if (w->len + n + 1 > w->cap) {
-        size_t ncap = w->cap ? w->cap : 1024;
-        while (ncap < w->len + n + 1)
-            ncap *= 2;
-        char *np = realloc(w->p, ncap);
-        if (!np) {
-            w->oom = true;
-            return;
-        }
-        w->p = np;
-        w->cap = ncap;
-    }
-    memcpy(w->p + w->len, s, n);
-    w->len += n;
-    w->p[w->len] = '\0';
+    adb__buf_put(&w->b, s, n);
 }
 
 /* A comma before a value or key that is not the first of its container;
@@ -88,11 +65,7 @@ void jw_end_arr(jw *w) { close_(w, "]"); }
 
 static void str_raw(jw *w, const char *s)
 {
-    if (w->oom)
-        return;
-    if (!adb__json_write_string(s, strlen(s), &w->p, &w->len, &w->cap))
-        w->oom = true;
-    put(w, "", 0);
+    adb__buf_json_string(&w->b, s, strlen(s));
 }
 
 void jw_key(jw *w, const char *k)

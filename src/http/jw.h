@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/buf.h"
+
 typedef struct jw {
-    char *p;
-    size_t len, cap;
-    bool oom;
+    adb__buf b;
     int depth;
     bool first[32]; /* per depth: no member written yet */
     bool after_key; /* the next value follows a key: no comma */

@@ -3,6 +3,7 @@
  * histograms, and the library's writer and pool figures at scrape time.
  */
 #include "metrics.h"
+#include "../core/buf.h"
 #include "../core/util.h"
 
 #include <pthread.h>
@@ -99,79 +100,38 @@ void adb_http_metrics_verify_failures(adb_http_metrics *m, long long n)
     pthread_mutex_unlock(&m->mu);
 }
 
-typedef struct out {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} out;
-
-static void emit(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void emit(out *o, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (o->oom)
-        return;
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            o->oom = true;
-            return;
-        }
-        if ((size_t)n < o->cap - o->len) {
-            o->len += (size_t)n;
-            return;
-        }
-        size_t ncap = o->cap * 2 + (size_t)n;
-        char *np = realloc(o->p, ncap);
-        if (!np) {
-            o->oom = true;
-            return;
-        }
-        o->p = np;
-        o->cap = ncap;
-    }
-}
-
 char *adb_http_metrics_render(adb_http_metrics *m, adb *db, size_t *len)
 {
-    out o = { malloc(8192), 0, 8192, false };
+    adb__buf o = { 0 };
     adb_writer_stats ws;
     adb_pool_stats ps;
 
-    if (!o.p)
-        return NULL;
-    o.p[0] = '\0';
     pthread_mutex_lock(&m->mu);
-    emit(&o, "# HELP auditdb_http_requests_total HTTP requests by method, route and status.\n"
+    adb__buf_printf(&o, "# HELP auditdb_http_requests_total HTTP requests by method, route and status.\n"
              "# TYPE auditdb_http_requests_total counter\n");
     for (int i = 0; i < m->ns; i++)
-        emit(&o, "auditdb_http_requests_total{method=\"%s\",route=\"%s\",status=\"%u\"} %lld\n",
+        adb__buf_printf(&o, "auditdb_http_requests_total{method=\"%s\",route=\"%s\",status=\"%u\"} %lld\n",
              m->s[i].method, m->s[i].route, m->s[i].status, m->s[i].count);
-    emit(&o, "# HELP auditdb_http_request_duration_seconds Time from the first byte to the response.\n"
+    adb__buf_printf(&o, "# HELP auditdb_http_request_duration_seconds Time from the first byte to the response.\n"
              "# TYPE auditdb_http_request_duration_seconds histogram\n");
     for (int i = 0; i < m->nh; i++) {
         for (size_t b = 0; b < NBUCKETS; b++)
-            emit(&o, "auditdb_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lld\n",
+            adb__buf_printf(&o, "auditdb_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lld\n",
                  m->h[i].route, buckets_ms[b] / 1000.0, m->h[i].le[b]);
-        emit(&o, "auditdb_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %lld\n"
+        adb__buf_printf(&o, "auditdb_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %lld\n"
                  "auditdb_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
                  "auditdb_http_request_duration_seconds_count{route=\"%s\"} %lld\n",
              m->h[i].route, m->h[i].count, m->h[i].route, m->h[i].sum_ms / 1000.0, m->h[i].route,
              m->h[i].count);
     }
-    emit(&o, "# HELP auditdb_verification_failures_total Problems found by verification through the API.\n"
+    adb__buf_printf(&o, "# HELP auditdb_verification_failures_total Problems found by verification through the API.\n"
              "# TYPE auditdb_verification_failures_total counter\n"
              "auditdb_verification_failures_total %lld\n", m->verify_failures);
     pthread_mutex_unlock(&m->mu);
 
     adb_writer_get_stats(db, &ws);
     adb_pool_get_stats(adb_get_pool(db), &ps);
-    emit(&o, "# HELP auditdb_events_ingested_total Events committed by the writer.\n"
+    adb__buf_printf(&o, "# HELP auditdb_events_ingested_total Events committed by the writer.\n"
              "# TYPE auditdb_events_ingested_total counter\nauditdb_events_ingested_total %lld\n"
              "# HELP auditdb_events_duplicate_total Submissions answered from an idempotency key.\n"
              "# TYPE auditdb_events_duplicate_total counter\nauditdb_events_duplicate_total %lld\n"
@@ -189,7 +149,7 @@ char *adb_http_metrics_render(adb_http_metrics *m, adb *db, size_t *len)
              "# TYPE auditdb_writer_busy_total counter\nauditdb_writer_busy_total %lld\n",
          ws.events_written, ws.duplicates, ws.failed, ws.batches, ws.last_batch_size,
          ws.queue_depth, ws.queue_max, ws.busy_rejections);
-    emit(&o, "# HELP auditdb_db_pool_connections Connections of the pool by state.\n"
+    adb__buf_printf(&o, "# HELP auditdb_db_pool_connections Connections of the pool by state.\n"
              "# TYPE auditdb_db_pool_connections gauge\n"
              "auditdb_db_pool_connections{state=\"open\"} %d\n"
              "auditdb_db_pool_connections{state=\"idle\"} %d\n"
@@ -199,10 +159,5 @@ char *adb_http_metrics_render(adb_http_metrics *m, adb *db, size_t *len)
              "# HELP auditdb_db_pool_timeouts_total Waits for a connection that timed out.\n"
              "# TYPE auditdb_db_pool_timeouts_total counter\nauditdb_db_pool_timeouts_total %lld\n",
          ps.open, ps.idle, ps.max, ps.reconnects, ps.timeouts);
-    if (o.oom) {
-        free(o.p);
-        return NULL;
-    }
-    *len = o.len;
-    return o.p;
+    return adb__buf_take(&o, len);
 }

@@ -3,6 +3,7 @@
  */
 #include "selfaudit.h"
 #include "jw.h"
+#include "../core/buf.h"
 #include "../core/util.h"
 #include "../core/digest.h"
 
@@ -213,64 +214,21 @@ long long adb_selfaudit_dropped(adb_selfaudit *sa)
 
 /* ---- writing ------------------------------------------------------------ */
 
-typedef struct cbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} cbuf;
-
-static void cb_put(cbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t ncap = b->cap ? b->cap * 2 : 65536;
-        while (ncap < b->len + n + 1)
-            ncap *= 2;
-        char *np = realloc(b->p, ncap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = ncap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
 /* A COPY text field ("" as NULL), then a tab or, when last, a newline. */
-static void field(cbuf *b, const char *s, bool last)
+static void field(adb__buf *b, const char *s, bool last)
 {
-    if (!s || !*s) {
-        cb_put(b, "\\N", 2);
-    } else {
-        for (const char *p = s; *p; p++) {
-            unsigned char c = (unsigned char)*p;
-            if (c == '\\')
-                cb_put(b, "\\\\", 2);
-            else if (c == '\t')
-                cb_put(b, "\\t", 2);
-            else if (c == '\n')
-                cb_put(b, "\\n", 2);
-            else if (c == '\r')
-                cb_put(b, "\\r", 2);
-            else if (c >= 0x20 || c == 0x7f)
-                cb_put(b, p, 1);
-        }
-    }
-    cb_put(b, last ? "\n" : "\t", 1);
+    adb__buf_copy_value(b, s && *s ? s : NULL);
+    adb__buf_put(b, last ? "\n" : "\t", 1);
 }
 
-static void field_int(cbuf *b, long long v, bool last)
+static void field_int(adb__buf *b, long long v, bool last)
 {
     char n[32];
     adb__fmt(n, sizeof(n), "%lld", v);
     field(b, n, last);
 }
 
-static bool copy_rows(PGconn *c, const char *copy_sql, const cbuf *b)
+static bool copy_rows(PGconn *c, const char *copy_sql, const adb__buf *b)
 {
     PGresult *r = PQexec(c, copy_sql);
     bool ok = PQresultStatus(r) == PGRES_COPY_IN;
@@ -290,7 +248,7 @@ static bool copy_rows(PGconn *c, const char *copy_sql, const cbuf *b)
 static bool write_auth(adb_selfaudit *sa, PGconn *c, rec *rows, size_t n)
 {
     char prev[65] = "", canon_hash[65], sig[65];
-    cbuf b = { 0 };
+    adb__buf b = { 0 };
     PGresult *r;
     bool ok = false;
 
@@ -352,7 +310,7 @@ static void write_batch(adb_selfaudit *sa, rec *rows, size_t n)
 {
     adb_status st;
     PGconn *c = adb_pool_acquire(adb_get_pool(sa->db), &st, NULL, 0);
-    cbuf acc = { 0 }, rate = { 0 }, sec = { 0 };
+    adb__buf acc = { 0 }, rate = { 0 }, sec = { 0 };
     rec *auth = calloc(n ? n : 1, sizeof(*auth));
     size_t nauth = 0;
 

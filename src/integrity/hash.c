@@ -4,6 +4,7 @@
  * Definitions: docs/integrity.md.
  */
 #include "integrity.h"
+#include "../core/buf.h"
 #include "../core/util.h"
 
 #include <inttypes.h>
@@ -13,40 +14,6 @@
 
 const char adb__chain_genesis[65] =
     "0000000000000000000000000000000000000000000000000000000000000000";
-
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} sbuf;
-
-static void put(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t ncap = b->cap ? b->cap : 512;
-        while (ncap < b->len + n + 1)
-            ncap *= 2;
-        char *np = realloc(b->p, ncap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = ncap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void put_json_string(sbuf *b, const char *s)
-{
-    if (!b->oom && !adb__json_write_string(s, strlen(s), &b->p, &b->len, &b->cap))
-        b->oom = true;
-    put(b, "", 0); /* keep the NUL terminator */
-}
 
 /* The canonical members, in byte order of their names. */
 typedef struct cfield {
@@ -72,12 +39,17 @@ static const cfield canonical_order[] = {
     { "ttl", ADB_F_TTL },
 };
 
+static void json_str(adb__buf *b, const char *s)
+{
+    adb__buf_json_string(b, s, strlen(s));
+}
+
 char *adb__canonical(const adb__event *ev, size_t *len)
 {
-    sbuf b = { 0 };
+    adb__buf b = { 0 };
     bool first = true;
 
-    put(&b, "{", 1);
+    adb__buf_put(&b, "{", 1);
     for (size_t i = 0; i < sizeof(canonical_order) / sizeof(canonical_order[0]); i++) {
         const cfield *c = &canonical_order[i];
         const char *text = NULL;
@@ -86,24 +58,19 @@ char *adb__canonical(const adb__event *ev, size_t *len)
         if (c->field >= 0 && !(text = ev->f[c->field]))
             continue;
         if (!first)
-            put(&b, ",", 1);
+            adb__buf_put(&b, ",", 1);
         first = false;
-        put_json_string(&b, c->name);
-        put(&b, ":", 1);
+        json_str(&b, c->name);
+        adb__buf_put(&b, ":", 1);
         if (c->field == -1)
-            put(&b, ev->details, ev->details_len); /* already canonical JSON */
+            adb__buf_put(&b, ev->details, ev->details_len); /* already canonical JSON */
         else if (c->field == -2)
-            put_json_string(&b, ev->ts_text);
+            json_str(&b, ev->ts_text);
         else
-            put_json_string(&b, text);
+            json_str(&b, text);
     }
-    put(&b, "}", 1);
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    *len = b.len;
-    return b.p;
+    adb__buf_put(&b, "}", 1);
+    return adb__buf_take(&b, len);
 }
 
 char *adb__legacy_canonical(const adb__event *ev, size_t *len)
@@ -119,7 +86,7 @@ char *adb__legacy_canonical(const adb__event *ev, size_t *len)
         { "targetResourceType", ADB_F_TARGET_RESOURCE_TYPE, true },
         { "timestamp", -2, false },
     };
-    sbuf b = { 0 };
+    adb__buf b = { 0 };
     char ts[32];
 
     /* JavaScript's Date.toISOString(): milliseconds */
@@ -129,20 +96,15 @@ char *adb__legacy_canonical(const adb__event *ev, size_t *len)
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         const char *v = order[i].field == -2 ? ts : ev->f[order[i].field];
         if (i > 0)
-            put(&b, "|", 1);
-        put(&b, order[i].name, strlen(order[i].name));
-        put(&b, ":", 1);
+            adb__buf_put(&b, "|", 1);
+        adb__buf_put(&b, order[i].name, strlen(order[i].name));
+        adb__buf_put(&b, ":", 1);
         if (!v || (order[i].nullable && !v[0]))
-            put(&b, "null", 4);
+            adb__buf_put(&b, "null", 4);
         else
-            put_json_string(&b, v);
+            json_str(&b, v);
     }
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    *len = b.len;
-    return b.p;
+    return adb__buf_take(&b, len);
 }
 
 static void hmac_hex(const adb__hmac_key *key, const void *data, size_t len, char out[65])

@@ -8,6 +8,7 @@
  */
 #include "integrity.h"
 #include "../core/adb_internal.h"
+#include "../core/buf.h"
 #include "../core/util.h"
 
 #include <inttypes.h>
@@ -66,8 +67,7 @@ typedef struct run {
     long long org_events, org_problems;
     int64_t first_seq;
     /* results to record */
-    char *rec_buf;
-    size_t rec_len, rec_cap;
+    adb__buf rec;
     long long recorded;
     bool oom;
     bool single; /* adb_verify_event: one event and its predecessor */
@@ -77,29 +77,12 @@ typedef struct run {
 
 static void json_str(run *r, const char *s)
 {
-    if (!r->oom && !adb__json_write_string(s, strlen(s), &r->rec_buf, &r->rec_len, &r->rec_cap))
-        r->oom = true;
+    adb__buf_json_string(&r->rec, s, strlen(s));
 }
 
 static void rec_put(run *r, const char *s)
 {
-    size_t n = strlen(s);
-    if (r->oom)
-        return;
-    if (r->rec_len + n + 1 > r->rec_cap) {
-        size_t ncap = r->rec_cap ? r->rec_cap * 2 : 4096;
-        while (ncap < r->rec_len + n + 1)
-            ncap *= 2;
-        char *nb = realloc(r->rec_buf, ncap);
-        if (!nb) {
-            r->oom = true;
-            return;
-        }
-        r->rec_buf = nb;
-        r->rec_cap = ncap;
-    }
-    memcpy(r->rec_buf + r->rec_len, s, n + 1);
-    r->rec_len += n;
+    adb__buf_puts(&r->rec, s);
 }
 
 /* Queues one audit_integrity_log row as a JSON object of a JSON array. */
@@ -459,9 +442,9 @@ static adb_status write_records(run *r, PGconn *c, char *errbuf, size_t errlen)
     if (!r->o->record || r->recorded == 0)
         return ADB_OK;
     rec_put(r, "]");
-    if (r->oom)
+    if (r->oom || r->rec.oom)
         return ADB_ERR_NOMEM;
-    params[0] = r->rec_buf;
+    params[0] = r->rec.p;
     params[1] = r->o->verified_by ? r->o->verified_by : "auditdb verify";
     res = PQexecParams(c,
                        "INSERT INTO audit_integrity_log (audit_log_id, verification_status,"
@@ -580,7 +563,7 @@ out:
     sum->seconds = (adb__now_ms() - t0) / 1000.0;
     if (o->on_progress && st == ADB_OK)
         o->on_progress(o->ud, sum->events);
-    free(r.rec_buf);
+    adb__buf_free(&r.rec);
     if (c)
         adb_pool_release(adb__pool(db), c);
     if (hc)

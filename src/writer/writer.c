@@ -2,6 +2,7 @@
  * writer.c - batches, one transaction each, acknowledged after COMMIT.
  */
 #include "writer.h"
+#include "../core/buf.h"
 #include "../core/util.h"
 
 #include <errno.h>
@@ -67,71 +68,16 @@ static void ticket_done(adb__ticket *t)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t ncap = b->cap ? b->cap : 65536;
-        while (ncap < b->len + n + 1)
-            ncap *= 2;
-        char *np = realloc(b->p, ncap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        b->p = np;
-        b->cap = ncap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-/* A value in COPY text format: backslash escapes, \N for NULL. */
-static void sb_copy_value(sbuf *b, const char *s)
-{
-    const char *run;
-
-    if (!s) {
-        sb_put(b, "\\N", 2);
-        return;
-    }
-    run = s;
-    for (; *s; s++) {
-        const char *esc = NULL;
-        switch (*s) {
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        default: continue;
-        }
-        sb_put(b, run, (size_t)(s - run));
-        sb_put(b, esc, 2);
-        run = s + 1;
-    }
-    sb_put(b, run, (size_t)(s - run));
-}
-
 /* A text[] literal element: double-quoted, with " and \ escaped. */
-static void sb_array_elem(sbuf *b, const char *s)
+static void sb_array_elem(adb__buf *b, const char *s)
 {
-    sb_put(b, "\"", 1);
+    adb__buf_put(b, "\"", 1);
     for (; *s; s++) {
         if (*s == '"' || *s == '\\')
-            sb_put(b, "\\", 1);
-        sb_put(b, s, 1);
+            adb__buf_put(b, "\\", 1);
+        adb__buf_put(b, s, 1);
     }
-    sb_put(b, "\"", 1);
+    adb__buf_put(b, "\"", 1);
 }
 
 static void pg_message(PGconn *c, PGresult *r, char *out, size_t len)
@@ -237,7 +183,7 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, cha
                         size_t errlen, bool *conn_lost)
 {
     PGresult *r = NULL;
-    sbuf b = { 0 }, arr1 = { 0 }, arr2 = { 0 }, arr3 = { 0 }, arr4 = { 0 };
+    adb__buf b = { 0 }, arr1 = { 0 }, arr2 = { 0 }, arr3 = { 0 }, arr4 = { 0 };
     const char **orgs = NULL;
     head *heads = NULL;
     bool *dup = NULL;
@@ -271,30 +217,30 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, cha
     if (!dup)
         goto nomem;
     size_t nkeys = 0;
-    sb_str(&arr1, "{");
-    sb_str(&arr2, "{");
-    sb_str(&arr3, "{");
-    sb_str(&arr4, "{");
+    adb__buf_puts(&arr1, "{");
+    adb__buf_puts(&arr2, "{");
+    adb__buf_puts(&arr3, "{");
+    adb__buf_puts(&arr4, "{");
     for (size_t i = 0; i < n; i++) {
         adb__event *ev = jobs[i].ev;
         if (!ev->idempotency_key)
             continue;
         if (nkeys++) {
-            sb_str(&arr1, ",");
-            sb_str(&arr2, ",");
-            sb_str(&arr3, ",");
-            sb_str(&arr4, ",");
+            adb__buf_puts(&arr1, ",");
+            adb__buf_puts(&arr2, ",");
+            adb__buf_puts(&arr3, ",");
+            adb__buf_puts(&arr4, ",");
         }
         sb_array_elem(&arr1, ev->f[ADB_F_ORGANIZATION_ID]);
         sb_array_elem(&arr2, ev->idempotency_key);
         adb__fmt(nbuf, sizeof(nbuf), "%" PRId64, ev->id);
-        sb_str(&arr3, nbuf);
+        adb__buf_puts(&arr3, nbuf);
         sb_array_elem(&arr4, ev->ts_text);
     }
-    sb_str(&arr1, "}");
-    sb_str(&arr2, "}");
-    sb_str(&arr3, "}");
-    sb_str(&arr4, "}");
+    adb__buf_puts(&arr1, "}");
+    adb__buf_puts(&arr2, "}");
+    adb__buf_puts(&arr3, "}");
+    adb__buf_puts(&arr4, "}");
     if (arr1.oom || arr2.oom || arr3.oom || arr4.oom)
         goto nomem;
     if (nkeys > 0) {
@@ -357,13 +303,13 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, cha
     norgs = u;
     if (norgs > 0) {
         arr1.len = 0;
-        sb_str(&arr1, "{");
+        adb__buf_puts(&arr1, "{");
         for (size_t i = 0; i < norgs; i++) {
             if (i)
-                sb_str(&arr1, ",");
+                adb__buf_puts(&arr1, ",");
             sb_array_elem(&arr1, orgs[i]);
         }
-        sb_str(&arr1, "}");
+        adb__buf_puts(&arr1, "}");
         if (arr1.oom)
             goto nomem;
         const char *p[] = { arr1.p };
@@ -411,37 +357,37 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, cha
         memcpy(h->hash, ev->chain_hash, 65);
 
         adb__fmt(nbuf, sizeof(nbuf), "%" PRId64 "\t", ev->id);
-        sb_str(&b, nbuf);
-        sb_str(&b, ev->ts_text);
+        adb__buf_puts(&b, nbuf);
+        adb__buf_puts(&b, ev->ts_text);
         static const adb_event_field cols[] = {
             ADB_F_TTL, ADB_F_PRINCIPAL_ID, ADB_F_ORGANIZATION_ID, ADB_F_ACTION,
             ADB_F_TARGET_RESOURCE_TYPE, ADB_F_TARGET_RESOURCE_ID, ADB_F_STATUS,
             ADB_F_OUTCOME_DESCRIPTION };
         for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++) {
-            sb_put(&b, "\t", 1);
-            sb_copy_value(&b, ev->f[cols[k]]);
+            adb__buf_put(&b, "\t", 1);
+            adb__buf_copy_value(&b, ev->f[cols[k]]);
         }
-        sb_put(&b, "\t", 1);
-        sb_copy_value(&b, ev->hash);
+        adb__buf_put(&b, "\t", 1);
+        adb__buf_copy_value(&b, ev->hash);
         static const adb_event_field cols2[] = { ADB_F_HASH_ALGORITHM };
-        sb_put(&b, "\t", 1);
-        sb_copy_value(&b, ev->f[cols2[0]]);
-        sb_put(&b, "\t", 1);
-        sb_copy_value(&b, ev->signature);
+        adb__buf_put(&b, "\t", 1);
+        adb__buf_copy_value(&b, ev->f[cols2[0]]);
+        adb__buf_put(&b, "\t", 1);
+        adb__buf_copy_value(&b, ev->signature);
         static const adb_event_field cols3[] = { ADB_F_EVENT_VERSION, ADB_F_CORRELATION_ID,
                                                  ADB_F_DATA_CLASSIFICATION, ADB_F_RETENTION_POLICY };
         for (size_t k = 0; k < sizeof(cols3) / sizeof(cols3[0]); k++) {
-            sb_put(&b, "\t", 1);
-            sb_copy_value(&b, ev->f[cols3[k]]);
+            adb__buf_put(&b, "\t", 1);
+            adb__buf_copy_value(&b, ev->f[cols3[k]]);
         }
-        sb_put(&b, "\t", 1);
-        sb_copy_value(&b, ev->details);
+        adb__buf_put(&b, "\t", 1);
+        adb__buf_copy_value(&b, ev->details);
         adb__fmt(nbuf, sizeof(nbuf), "\t%" PRId64 "\t", ev->chain_seq);
-        sb_str(&b, nbuf);
-        sb_str(&b, ev->prev_chain_hash);
-        sb_put(&b, "\t", 1);
-        sb_str(&b, ev->chain_hash);
-        sb_put(&b, "\n", 1);
+        adb__buf_puts(&b, nbuf);
+        adb__buf_puts(&b, ev->prev_chain_hash);
+        adb__buf_put(&b, "\t", 1);
+        adb__buf_puts(&b, ev->chain_hash);
+        adb__buf_put(&b, "\n", 1);
     }
     if (b.oom)
         goto nomem;
@@ -468,23 +414,23 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, cha
 
         /* advance the heads */
         arr1.len = arr2.len = arr3.len = 0;
-        sb_str(&arr1, "{");
-        sb_str(&arr2, "{");
-        sb_str(&arr3, "{");
+        adb__buf_puts(&arr1, "{");
+        adb__buf_puts(&arr2, "{");
+        adb__buf_puts(&arr3, "{");
         for (size_t i = 0; i < norgs; i++) {
             if (i) {
-                sb_str(&arr1, ",");
-                sb_str(&arr2, ",");
-                sb_str(&arr3, ",");
+                adb__buf_puts(&arr1, ",");
+                adb__buf_puts(&arr2, ",");
+                adb__buf_puts(&arr3, ",");
             }
             sb_array_elem(&arr1, heads[i].org);
             adb__fmt(nbuf, sizeof(nbuf), "%" PRId64, heads[i].seq);
-            sb_str(&arr2, nbuf);
-            sb_str(&arr3, heads[i].hash);
+            adb__buf_puts(&arr2, nbuf);
+            adb__buf_puts(&arr3, heads[i].hash);
         }
-        sb_str(&arr1, "}");
-        sb_str(&arr2, "}");
-        sb_str(&arr3, "}");
+        adb__buf_puts(&arr1, "}");
+        adb__buf_puts(&arr2, "}");
+        adb__buf_puts(&arr3, "}");
         if (arr1.oom || arr2.oom || arr3.oom)
             goto nomem;
         const char *p[] = { arr1.p, arr2.p, arr3.p };
