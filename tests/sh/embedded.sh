@@ -74,7 +74,15 @@ expect_eq "a cluster started by db start outlives serve" 0 "$rc"
 ext_home=$AUDITDB_HOME
 export AUDIT_DB_URL="host=$ext_home/run port=5432 user=postgres dbname=auditdb"
 start_serve "$TEST_TMP/s6.log"
+key=$(cat "$AUDITDB_HOME/admin.key")
+http POST /api/v1/audit/events -H "X-API-Key: $key" -H 'Content-Type: application/json' \
+    --data-binary '{"eventData":{"action":"before.outage","status":"success"}}'
+expect_eq "database up: event stored (201)" 201 "$HTTP_STATUS"
 AUDIT_DB_URL= "$AUDITDB_BIN" db stop >/dev/null
+hdr=$(curl -s -D - -o "$TEST_TMP/503.json" -H "X-API-Key: $key" -H 'Content-Type: application/json' \
+    --data-binary '{"eventData":{"action":"during.outage","status":"success"}}' "$BASE_URL/api/v1/audit/events")
+expect_match "database down: a write gets 503" 'HTTP/1.1 503' "$hdr"
+expect_match "database down: with Retry-After" 'Retry-After: [0-9]+' "$hdr"
 http GET /health
 expect_eq "database down: /health 503" 503 "$HTTP_STATUS"
 expect_eq "database down: reported down" down "$(jbody 'd["checks"]["database"]["status"]')"
@@ -83,6 +91,11 @@ expect_eq "database down: /live still 200" 200 "$HTTP_STATUS"
 AUDIT_DB_URL= "$AUDITDB_BIN" db start >/dev/null
 http GET /health
 expect_eq "database back: /health 200 (pool reconnected)" 200 "$HTTP_STATUS"
+http POST /api/v1/audit/events -H "X-API-Key: $key" -H 'Content-Type: application/json' \
+    --data-binary '{"eventData":{"action":"after.outage","status":"success"}}'
+expect_eq "database back: writes succeed again" 201 "$HTTP_STATUS"
+expect_eq "nothing of the refused write was stored" "after.outage,before.outage" \
+    "$(psql "$AUDIT_DB_URL" -qAtX -c "SELECT string_agg(action, ',' ORDER BY action) FROM audit_log")"
 stop_serve TERM
 unset AUDIT_DB_URL
 out=$("$AUDITDB_BIN" db stop); rc=$?
