@@ -21,6 +21,7 @@
 #include "auditdb/log.h"
 #include "auditdb/verify.h"
 #include "auditdb/auth.h"
+#include "auditdb/partitions.h"
 
 /* Returns the library version as "MAJOR.MINOR.PATCH" (static storage). */
 const char *adb_version(void);

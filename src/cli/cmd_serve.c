@@ -167,6 +167,12 @@ int cmd_serve(int argc, char **argv)
     }
     if ((rc = bootstrap_key(h, db.cfg.home)) != EXIT_OK)
         goto out;
+    /* the current month and the next six, now and daily (one instance at a time) */
+    if ((st = adb_maintenance_start(h, 86400, 6, err, sizeof(err))) != ADB_OK) {
+        cli_error("%s", err);
+        rc = cli_exit_code(st);
+        goto out;
+    }
     adb_server_options so = {
         .listen = listen ? listen : db.cfg.listen,
         .threads = threads,

@@ -75,6 +75,18 @@ const cli_command cli_commands[] = {
       "if it does not exist, and prints the key once: only a hash of its secret is stored.\n"
       "KEY-ID is the public part shown by list (adb_<16 hex digits>).\n",
       cmd_keys },
+    { "partitions", "list, create and analyze the monthly partitions of audit_log",
+      "usage: auditdb partitions list\n"
+      "       auditdb partitions create [--month YYYY-MM | --ahead N]\n"
+      "       auditdb partitions analyze\n"
+      "\n"
+      "  list     every partition: its range (UTC), rows and size\n"
+      "  create   the current month and the next N (default 6), or one month\n"
+      "  analyze  refresh the planner's statistics of every partition\n"
+      "\n"
+      "auditdb serve keeps the current month and the next 6 ready by itself (on start and daily,\n"
+      "one instance at a time), and the writer makes a missing month on demand.\n",
+      cmd_partitions },
     { "db", "operate the embedded PostgreSQL cluster (status, start, stop, psql)",
       "usage: auditdb db status|start|stop|psql [PSQL ARGS...]\n"
       "\n"

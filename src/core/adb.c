@@ -323,6 +323,13 @@ void adb_close(adb *db)
 {
     if (!db)
         return;
+    if (db->maint_running) {
+        if (write(db->maint_pipe[1], "x", 1) != 1)
+            pthread_cancel(db->maint);
+        pthread_join(db->maint, NULL);
+        close(db->maint_pipe[0]);
+        close(db->maint_pipe[1]);
+    }
     if (db->watching) {
         if (write(db->stop_pipe[1], "x", 1) != 1)
             pthread_cancel(db->watcher);

@@ -34,6 +34,12 @@ struct adb {
     pthread_t watcher;   /* LISTEN auditdb_auth (o.watch_auth) */
     bool watching;
     int stop_pipe[2];
+    /* the maintenance scheduler (src/lifecycle/partitions.c) */
+    pthread_t maint;
+    bool maint_running;
+    int maint_pipe[2];
+    int maint_interval_s, maint_ahead;
+    long long maint_runs, maint_created;
 };
 
 adb_pool *adb__pool(adb *db);

@@ -1,0 +1,43 @@
+# partitions.sh - monthly partitions: serve keeps the current month and the
+# next six ready, the CLI lists (range, rows, size), creates and analyzes them.
+. tests/lib.sh
+
+fresh_db t_partitions
+"$AUDITDB_BIN" migrate >/dev/null
+months() { python3 -c 'import datetime
+t = datetime.datetime.now(datetime.timezone.utc); y, m = t.year, t.month
+out = []
+for i in range(7):
+    out.append("audit_log_%04d_%02d" % (y, m)); m += 1
+    if m > 12: y, m = y + 1, 1
+print(",".join(out))'; }
+if start_serve "$TEST_TMP/serve.log"; then
+    i=0
+    while [ $i -lt 50 ] && [ "$(sql "SELECT count(*) FROM pg_inherits WHERE inhparent = 'audit_log'::regclass")" -lt 7 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    expect_eq "serve makes the current month and the next six" "$(months)" \
+        "$(sql "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_log'::regclass")"
+    stop_serve TERM
+else
+    not_ok "serve starts"
+fi
+out=$("$AUDITDB_BIN" partitions create --month 2021-02); rc=$?
+expect_eq "create --month: exit 0" 0 "$rc"
+expect_eq "create --month: named" "partition audit_log_2021_02 ready" "$out"
+printf '{"timestamp":"2021-02-10T10:00:00Z","action":"old","status":"success","organizationId":"o"}\n' |
+    "$AUDITDB_BIN" import --quiet - >/dev/null
+out=$("$AUDITDB_BIN" partitions list); rc=$?
+expect_eq "list: exit 0" 0 "$rc"
+expect_match "list: range, rows and size of each" "audit_log_2021_02 +2021-02-01T00:00:00Z +2021-03-01T00:00:00Z +1 +[0-9]+" "$out"
+expect_match "list: total" "^8 partition\\(s\\), 1 rows" "$out"
+out=$("$AUDITDB_BIN" partitions create); rc=$?
+expect_match "create again: nothing new" "\\(0 created\\)" "$out"
+out=$("$AUDITDB_BIN" partitions analyze); rc=$?
+expect_eq "analyze: every partition" "analyzed 8 partition(s)" "$out"
+err=$("$AUDITDB_BIN" partitions create --month 2021-13 2>&1); rc=$?
+expect_eq "bad month: exit 2" 2 "$rc"
+expect_match "bad month: message" 'invalid month "2021-13" \(expected YYYY-MM\)' "$err"
+err=$("$AUDITDB_BIN" partitions drop 2>&1); rc=$?
+expect_eq "unknown subcommand: exit 2" 2 "$rc"
+finish
