@@ -39,8 +39,15 @@ ADB_WUR adb_status adb_partitions_list(adb *db, adb_partition_info **out, size_t
 /* Refreshes the planner's statistics of every partition. */
 ADB_WUR adb_status adb_partitions_analyze(adb *db, int *analyzed, char *errbuf, size_t errlen);
 
-/* The maintenance scheduler: a thread that ensures partitions at once and
- * then every interval_s seconds, under an advisory lock so that one of
+/* Deletes rows of the security tables (api_access_log, auth_audit_log,
+ * rate_limit_violations, security_events, user_sessions, compliance_reports,
+ * error_log) older than their data_retention_policies row allows, as of
+ * now_us. *deleted gets the total. */
+ADB_WUR adb_status adb_security_retention(adb *db, int64_t now_us, long long *deleted,
+                                          char *errbuf, size_t errlen);
+
+/* The maintenance scheduler: a thread that ensures partitions and applies
+ * the security tables' retention at once and then every interval_s seconds, under an advisory lock so that one of
  * several instances does it. Stopped by adb_close(). */
 ADB_WUR adb_status adb_maintenance_start(adb *db, int interval_s, int ahead, char *errbuf,
                                          size_t errlen);

@@ -87,6 +87,14 @@ const cli_command cli_commands[] = {
       "auditdb serve keeps the current month and the next 6 ready by itself (on start and daily,\n"
       "one instance at a time), and the writer makes a missing month on demand.\n",
       cmd_partitions },
+    { "maintenance", "run one round of the scheduled maintenance (partitions, retention)",
+      "usage: auditdb maintenance run [--now T]\n"
+      "\n"
+      "Does what auditdb serve's scheduler does daily: makes the current month's partition and\n"
+      "the next six, and deletes rows of the security tables (api_access_log, auth_audit_log,\n"
+      "rate_limit_violations, security_events, user_sessions, compliance_reports, error_log)\n"
+      "older than their data_retention_policies row allows. --now sets the clock (RFC 3339).\n",
+      cmd_maintenance },
     { "db", "operate the embedded PostgreSQL cluster (status, start, stop, psql)",
       "usage: auditdb db status|start|stop|psql [PSQL ARGS...]\n"
       "\n"

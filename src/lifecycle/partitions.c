@@ -5,6 +5,7 @@
 #include "auditdb.h"
 #include "../core/adb_internal.h"
 #include "../core/util.h"
+#include "../event/event.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -192,6 +193,44 @@ adb_status adb_partitions_analyze(adb *db, int *analyzed, char *errbuf, size_t e
     return st;
 }
 
+/* ---- retention of the security tables ----------------------------------- */
+
+static adb_status retention_on(PGconn *c, int64_t now_us, long long *deleted, char *errbuf,
+                               size_t errlen)
+{
+    char ts[40];
+    const char *p[] = { ts };
+    PGresult *r;
+
+    adb__timestamp_format(now_us, ts);
+    r = PQexecParams(c, "SELECT coalesce(sum(deleted), 0) FROM auditdb_apply_security_retention($1::timestamptz)",
+                     1, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        adb__fmt(errbuf, errlen, "could not apply the security tables' retention: %s",
+                 PQresultErrorMessage(r));
+        adb__oneline(errbuf);
+        PQclear(r);
+        return ADB_ERR_DB_QUERY;
+    }
+    if (deleted)
+        *deleted = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return ADB_OK;
+}
+
+adb_status adb_security_retention(adb *db, int64_t now_us, long long *deleted, char *errbuf,
+                                  size_t errlen)
+{
+    adb_status st;
+    PGconn *c = adb_pool_acquire(db->pool, &st, errbuf, errlen);
+
+    if (!c)
+        return st;
+    st = retention_on(c, now_us, deleted, errbuf, errlen);
+    adb_pool_release(db->pool, c);
+    return st;
+}
+
 /* ---- the scheduler ------------------------------------------------------ */
 
 static void *maint_main(void *arg)
@@ -208,7 +247,9 @@ static void *maint_main(void *arg)
             PQclear(r);
             if (mine) {
                 int created = 0;
-                if (ensure_on(c, adb__now_us(), db->maint_ahead, &created, err, sizeof(err)) == ADB_OK) {
+                long long deleted = 0;
+                if (ensure_on(c, adb__now_us(), db->maint_ahead, &created, err, sizeof(err)) == ADB_OK &&
+                    retention_on(c, adb__now_us(), &deleted, err, sizeof(err)) == ADB_OK) {
                     pthread_mutex_lock(&db->mu);
                     db->maint_runs++;
                     db->maint_created += created;

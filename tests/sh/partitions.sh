@@ -40,4 +40,24 @@ expect_eq "bad month: exit 2" 2 "$rc"
 expect_match "bad month: message" 'invalid month "2021-13" \(expected YYYY-MM\)' "$err"
 err=$("$AUDITDB_BIN" partitions drop 2>&1); rc=$?
 expect_eq "unknown subcommand: exit 2" 2 "$rc"
+
+# retention of the security tables, with a controllable clock
+sql "INSERT INTO organization (id, name, created_at) VALUES ('org-r', 'r', now())" >/dev/null
+sql "INSERT INTO data_retention_policies (organization_id, table_name, retention_days) VALUES ('org-r', 'api_access_log', 10)" >/dev/null
+sql "INSERT INTO api_access_log (organization_id, method, path, status_code, created_at) VALUES
+     ('org-r', 'GET', '/a', 200, '2030-01-01T00:00:00Z'), ('org-r', 'GET', '/b', 200, '2030-01-15T00:00:00Z'),
+     ('org-x', 'GET', '/c', 200, '2030-01-01T00:00:00Z'), ('org-x', 'GET', '/d', 200, '2029-09-01T00:00:00Z')" >/dev/null
+sql "INSERT INTO error_log (id, category, severity, code, message, component, operation, correlation_id, retryable, aggregation_key, \"timestamp\") VALUES
+     ('e-old', 'db', 'LOW', 'X1', 'm', 'writer', 'op', 'c1', 'false', 'k', '2029-09-01T00:00:00Z'),
+     ('e-new', 'db', 'LOW', 'X1', 'm', 'writer', 'op', 'c2', 'false', 'k', '2030-01-10T00:00:00Z')" >/dev/null
+out=$("$AUDITDB_BIN" maintenance run --now 2030-01-20T00:00:00Z); rc=$?
+expect_eq "maintenance run: exit 0" 0 "$rc"
+expect_eq "an organization's own 10-day policy: its old row goes, its recent one stays" "/b" \
+    "$(sql "SELECT string_agg(path, ',' ORDER BY path) FROM api_access_log WHERE organization_id = 'org-r'")"
+expect_eq "the default 90-day policy: 19 days stays, 141 days goes" "/c" \
+    "$(sql "SELECT string_agg(path, ',' ORDER BY path) FROM api_access_log WHERE organization_id = 'org-x'")"
+expect_eq "error_log by its own timestamp: old goes, new stays" e-new "$(sql "SELECT string_agg(id, ',') FROM error_log")"
+expect_match "maintenance run: reports what it deleted (ours and the serve run's own access rows)" "security tables: [3-9] expired row" "$out"
+err=$("$AUDITDB_BIN" maintenance run --now soon 2>&1); rc=$?
+expect_eq "bad --now: exit 2" 2 "$rc"
 finish
