@@ -30,11 +30,12 @@
     " event_version, hash_algorithm, hash, signature, details::text, chain_seq,"              \
     " prev_chain_hash, chain_hash, ttl,"                                                       \
     " to_char(archived_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"          \
-    " (extract(epoch FROM \"timestamp\") * 1000000)::bigint"
+    " (extract(epoch FROM \"timestamp\") * 1000000)::bigint,"                                 \
+    " (details -> 'sessionContext')::text"
 
 enum { E_ID, E_TS, E_ACTION, E_STATUS, E_PRINCIPAL, E_ORG, E_TTYPE, E_TID, E_OUTCOME, E_CORR,
        E_CLASS, E_RET, E_VERSION, E_HALG, E_HASH, E_SIG, E_DETAILS, E_SEQ, E_PREV, E_CHAIN,
-       E_TTL, E_ARCHIVED, E_TS_US };
+       E_TTL, E_ARCHIVED, E_TS_US, E_SESSION };
 
 static const char *val(PGresult *r, int row, int col)
 {
@@ -60,31 +61,17 @@ static void write_event(jw *w, PGresult *r, int row)
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         if (val(r, row, strs[i].col))
             jw_kstr(w, strs[i].name, val(r, row, strs[i].col));
-    /* details as canonical JSON (jsonb's own text has spaces and length-first
-     * key order); sessionContext is also lifted to the top level, where
-     * smart-logs clients read it */
-    const char *details = val(r, row, E_DETAILS);
-    adb_json_error je;
-    adb_json_doc *d = details ? adb__json_parse(details, strlen(details), NULL, &je) : NULL;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    if (d && adb__json_write_canonical(adb__json_root(d), &buf, &len, &cap)) {
+    /* details as jsonb prints them: the same content the hash covers, numbers
+     * exactly as stored (key order and spaces are jsonb's); sessionContext is
+     * also lifted to the top level, where smart-logs clients read it */
+    if (val(r, row, E_DETAILS)) {
         jw_key(w, "details");
-        jw_raw(w, buf);
-    } else if (details) {
-        jw_key(w, "details");
-        jw_raw(w, details);
+        jw_raw(w, val(r, row, E_DETAILS));
     }
-    const adb_json *sc = d ? adb__json_get(adb__json_root(d), "sessionContext") : NULL;
-    if (sc) {
-        len = 0;
-        if (adb__json_write_canonical(sc, &buf, &len, &cap)) {
-            jw_key(w, "sessionContext");
-            jw_raw(w, buf);
-        }
+    if (val(r, row, E_SESSION)) {
+        jw_key(w, "sessionContext");
+        jw_raw(w, val(r, row, E_SESSION));
     }
-    free(buf);
-    adb__json_free(d);
     if (val(r, row, E_SEQ))
         jw_kint(w, "chainSeq", strtoll(PQgetvalue(r, row, E_SEQ), NULL, 10));
     if (val(r, row, E_PREV))
@@ -1052,27 +1039,38 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
         return db_unavailable(req);
     }
     PGresult *pr = PQexecParams(c, sql, q.n, NULL, q.params, NULL, NULL, 0);
-    /* total: exact up to COUNT_CAP, the planner's estimate beyond (never a scan of millions) */
+    /* total: exact and free when this is the last page; else the planner's
+     * estimate, made exact by a capped count when it is small (a page never
+     * counts millions of rows) */
     long long total = -1;
     bool exact = true;
     PGresult *cr = NULL;
-    if (PQresultStatus(pr) == PGRES_TUPLES_OK) {
+    if (PQresultStatus(pr) == PGRES_TUPLES_OK && PQntuples(pr) <= limit && !cursor) {
+        total = offset + PQntuples(pr);
+    } else if (PQresultStatus(pr) == PGRES_TUPLES_OK) {
         char csql[8192];
-        adb__fmt(csql, sizeof(csql), "SELECT count(*) FROM (SELECT 1 %s LIMIT %d) s", where_end, COUNT_CAP + 1);
+        adb__fmt(csql, sizeof(csql), "EXPLAIN (FORMAT JSON) SELECT 1 %s", where_end);
         cr = PQexecParams(c, csql, nparams_count, NULL, q.params, NULL, NULL, 0);
-        if (PQresultStatus(cr) == PGRES_TUPLES_OK)
-            total = strtoll(PQgetvalue(cr, 0, 0), NULL, 10);
+        const char *plan = PQresultStatus(cr) == PGRES_TUPLES_OK ? PQgetvalue(cr, 0, 0) : NULL;
+        const char *rows = plan ? strstr(plan, "\"Plan Rows\": ") : NULL;
+        long long est = rows ? strtoll(rows + 13, NULL, 10) : 0;
         PQclear(cr);
-        if (total > COUNT_CAP) {
-            adb__fmt(csql, sizeof(csql), "EXPLAIN (FORMAT JSON) SELECT 1 %s", where_end);
+        total = est;
+        exact = false;
+        if (est <= COUNT_CAP) {
+            adb__fmt(csql, sizeof(csql), "SELECT count(*) FROM (SELECT 1 %s LIMIT %d) s", where_end,
+                     COUNT_CAP + 1);
             cr = PQexecParams(c, csql, nparams_count, NULL, q.params, NULL, NULL, 0);
-            const char *plan = PQresultStatus(cr) == PGRES_TUPLES_OK ? PQgetvalue(cr, 0, 0) : NULL;
-            const char *rows = plan ? strstr(plan, "\"Plan Rows\": ") : NULL;
-            long long est = rows ? strtoll(rows + 13, NULL, 10) : 0;
-            total = est > COUNT_CAP ? est : COUNT_CAP + 1;
-            exact = false;
+            if (PQresultStatus(cr) == PGRES_TUPLES_OK) {
+                total = strtoll(PQgetvalue(cr, 0, 0), NULL, 10);
+                exact = total <= COUNT_CAP;
+            }
             PQclear(cr);
         }
+        /* at least what this request has seen */
+        long long seen = (cursor ? 0 : offset) + PQntuples(pr);
+        if (total < seen)
+            total = seen;
     }
     adb_tenant_end(req->state->db, c, true);
     qb_free(&q);

@@ -25,7 +25,7 @@ post /api/v1/audit/events "$A_INGEST" "$(ev fhir.patient.read success doc-1 Pati
 expect_eq "create: 201 after commit" 201 "$HTTP_STATUS"
 id1=$(jbody 'd["id"]')
 expect_eq "create: organization from the key" org-a "$(jbody 'd["organizationId"]')"
-expect_eq "create: details keep the number's scale" '1.50' "$(printf '%s' "$HTTP_BODY" | sed -n 's/.*"n":\([0-9.]*\).*/\1/p')"
+expect_eq "create: details keep the number's scale" '1.50' "$(printf '%s' "$HTTP_BODY" | sed -n 's/.*"n": *\([0-9.]*\).*/\1/p')"
 expect_eq "create: sessionContext at the top level" s-1 "$(jbody 'd["sessionContext"]["sessionId"]')"
 expect_match "create: hash and chain returned" '^[0-9a-f]{64}$' "$(jbody 'd["hash"]')"
 expect_eq "create: first in its chain" 1 "$(jbody 'd["chainSeq"]')"
