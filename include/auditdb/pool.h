@@ -56,6 +56,14 @@ ADB_WUR adb_status adb_pool_ping(adb_pool *p, double *latency_ms, char *errbuf, 
 
 void adb_pool_get_stats(adb_pool *p, adb_pool_stats *out);
 
+/* Runs sql with text parameters on conn, a connection of p, as a prepared
+ * statement: prepared on that connection the first time (named after the
+ * SHA-256 of the text), executed by name afterwards, so repeated queries are
+ * not planned again. Falls back to PQexecParams when the connection's
+ * statement cache is full. The caller PQclear()s the result. */
+PGresult *adb_pool_exec(adb_pool *p, PGconn *conn, const char *sql, int nparams,
+                        const char *const *params);
+
 /* Closes every connection and frees p. Connections still acquired are closed
  * when released... they must all be released first. Accepts NULL. */
 void adb_pool_close(adb_pool *p);

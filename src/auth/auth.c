@@ -550,8 +550,7 @@ PGconn *adb_tenant_begin(adb *db, const char *org, adb_status *st, char *errbuf,
     r = PQexec(c, "BEGIN; SET LOCAL ROLE auditdb_app");
     if (PQresultStatus(r) == PGRES_COMMAND_OK) {
         PQclear(r);
-        r = PQexecParams(c, "SELECT set_config('auditdb.organization_id', $1, true)", 1, NULL, p,
-                         NULL, NULL, 0);
+        r = adb_pool_exec(db->pool, c, "SELECT set_config('auditdb.organization_id', $1, true)", 1, p);
         if (PQresultStatus(r) == PGRES_TUPLES_OK) {
             PQclear(r);
             return c;

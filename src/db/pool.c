@@ -19,10 +19,14 @@
 
 typedef enum { SLOT_EMPTY, SLOT_IDLE, SLOT_BUSY, SLOT_CONNECTING } slot_state;
 
+#define PREPARED_MAX 64
+
 typedef struct slot {
     PGconn *conn;
     slot_state state;
     double idle_since;
+    int nprepared;                   /* statements prepared on conn */
+    char prepared[PREPARED_MAX][24]; /* their names */
 } slot;
 
 struct adb_pool {
@@ -183,6 +187,7 @@ PGconn *adb_pool_acquire(adb_pool *p, adb_status *st, char *errbuf, size_t errle
                 return s->conn;
             /* the server went away (restart, failover): replace it */
             PQfinish(s->conn);
+            s->nprepared = 0;
             s->conn = connect_one(p, errbuf, errlen);
             pthread_mutex_lock(&p->mu);
             p->reconnects++;
@@ -206,6 +211,7 @@ PGconn *adb_pool_acquire(adb_pool *p, adb_status *st, char *errbuf, size_t errle
             pthread_mutex_lock(&p->mu);
             if (c) {
                 s->conn = c;
+                s->nprepared = 0;
                 s->state = SLOT_BUSY;
                 p->acquired++;
                 pthread_mutex_unlock(&p->mu);
@@ -247,6 +253,7 @@ void adb_pool_release(adb_pool *p, PGconn *conn)
         } else {
             PQfinish(conn);
             s->conn = NULL;
+            s->nprepared = 0;
             s->state = SLOT_EMPTY;
             p->reconnects++;
         }
@@ -318,4 +325,38 @@ void adb_pool_close(adb_pool *p)
     free(p->slots);
     free(p->conninfo);
     free(p);
+}
+
+PGresult *adb_pool_exec(adb_pool *p, PGconn *conn, const char *sql, int nparams,
+                        const char *const *params)
+{
+    char hex[65], name[24];
+    slot *s = NULL;
+    bool known = false;
+
+    adb__sha256_hex(sql, strlen(sql), hex);
+    adb__fmt(name, sizeof(name), "adbq_%.16s", hex);
+    /* the slot is lent to this caller alone: its fields need no lock */
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->opts.max && !s; i++)
+        if (p->slots[i].conn == conn)
+            s = &p->slots[i];
+    pthread_mutex_unlock(&p->mu);
+    if (!s)
+        return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    for (int i = 0; i < s->nprepared && !known; i++)
+        known = strcmp(s->prepared[i], name) == 0;
+    if (!known) {
+        if (s->nprepared >= PREPARED_MAX)
+            return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        PGresult *r = PQprepare(conn, name, sql, nparams, NULL);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok) {
+            /* the error belongs to the caller: report it as the query's */
+            return r;
+        }
+        PQclear(r);
+        adb__fmt(s->prepared[s->nprepared++], sizeof(s->prepared[0]), "%s", name);
+    }
+    return PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
 }

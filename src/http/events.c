@@ -92,9 +92,9 @@ static enum MHD_Result send_jw(adb_http_request *req, unsigned status, jw *w)
 static PGresult *fetch_by_ids(adb_http_request *req, PGconn *c, const char *ids_array)
 {
     const char *p[] = { req->who.organization_id, ids_array };
-    return PQexecParams(c, "SELECT " EVENT_COLUMNS " FROM audit_log WHERE organization_id = $1"
-                           " AND id = ANY($2::bigint[]) ORDER BY id",
-                        2, NULL, p, NULL, NULL, 0);
+    return adb_pool_exec(req->state->pool, c,
+                         "SELECT " EVENT_COLUMNS " FROM audit_log WHERE organization_id = $1"
+                         " AND id = ANY($2::bigint[]) ORDER BY id", 2, p);
 }
 
 static enum MHD_Result db_unavailable(adb_http_request *req)
@@ -1038,7 +1038,7 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
         qb_free(&q);
         return db_unavailable(req);
     }
-    PGresult *pr = PQexecParams(c, sql, q.n, NULL, q.params, NULL, NULL, 0);
+    PGresult *pr = adb_pool_exec(req->state->pool, c, sql, q.n, q.params);
     /* total: exact and free when this is the last page; else the planner's
      * estimate, made exact by a capped count when it is small (a page never
      * counts millions of rows) */
@@ -1050,7 +1050,7 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
     } else if (PQresultStatus(pr) == PGRES_TUPLES_OK) {
         char csql[8192];
         adb__fmt(csql, sizeof(csql), "EXPLAIN (FORMAT JSON) SELECT 1 %s", where_end);
-        cr = PQexecParams(c, csql, nparams_count, NULL, q.params, NULL, NULL, 0);
+        cr = PQexecParams(c, csql, nparams_count, NULL, q.params, NULL, NULL, 0); /* EXPLAIN cannot be prepared */
         const char *plan = PQresultStatus(cr) == PGRES_TUPLES_OK ? PQgetvalue(cr, 0, 0) : NULL;
         const char *rows = plan ? strstr(plan, "\"Plan Rows\": ") : NULL;
         long long est = rows ? strtoll(rows + 13, NULL, 10) : 0;
@@ -1060,7 +1060,7 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
         if (est <= COUNT_CAP) {
             adb__fmt(csql, sizeof(csql), "SELECT count(*) FROM (SELECT 1 %s LIMIT %d) s", where_end,
                      COUNT_CAP + 1);
-            cr = PQexecParams(c, csql, nparams_count, NULL, q.params, NULL, NULL, 0);
+            cr = adb_pool_exec(req->state->pool, c, csql, nparams_count, q.params);
             if (PQresultStatus(cr) == PGRES_TUPLES_OK) {
                 total = strtoll(PQgetvalue(cr, 0, 0), NULL, 10);
                 exact = total <= COUNT_CAP;

@@ -144,11 +144,43 @@ static void reconnects_after_server_restart(void)
     CHECK(system(cmd) == 0);
 }
 
+static void prepared_once_per_connection(void)
+{
+    adb_pool *p = NULL;
+    adb_pool_options o;
+    char err[ADB_ERRMSG_MAX];
+    adb_status st;
+
+    adb_pool_options_default(&o);
+    o.min = 1;
+    o.max = 1;
+    REQUIRE(adb_pool_open(t_admin_conninfo(), &o, &p, err, sizeof(err)) == ADB_OK);
+    PGconn *c = adb_pool_acquire(p, &st, err, sizeof(err));
+    REQUIRE(c);
+    const char *params[] = { "41" };
+    for (int i = 0; i < 3; i++) {
+        PGresult *r = adb_pool_exec(p, c, "SELECT $1::int + 1", 1, params);
+        CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && !strcmp(PQgetvalue(r, 0, 0), "42"));
+        PQclear(r);
+    }
+    char *n = t_query1(c, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT $1::int + 1%'");
+    CHECK_STR(n, "1");
+    free(n);
+    /* a statement PostgreSQL refuses reports its error like any query */
+    PGresult *r = adb_pool_exec(p, c, "SELECT nosuchcolumn FROM pg_class", 0, NULL);
+    CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR);
+    CHECK(strstr(PQresultErrorMessage(r), "nosuchcolumn") != NULL);
+    PQclear(r);
+    adb_pool_release(p, c);
+    adb_pool_close(p);
+}
+
 int main(void)
 {
     RUN(acquire_release_and_bound);
     RUN(waiter_gets_released_connection);
     RUN(unreachable_fails_fast_and_clearly);
     RUN(reconnects_after_server_restart);
+    RUN(prepared_once_per_connection);
     return t_done();
 }
