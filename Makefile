@@ -4,7 +4,7 @@
 #   make test       dependencies, sanitizer build in build/test, every test
 #   make run        dependencies, release build, auditdb serve on the embedded database
 #   make install    PREFIX=/usr/local DESTDIR=  binary, headers, libraries, auditdb.pc
-#   make bench      ingestion and verification figures against raw COPY
+#   make bench      ingestion and verification against raw COPY; query latency over HTTP
 #   make fuzz       every libFuzzer target for FUZZ_TIME seconds (default 300)
 #   make clean
 
@@ -139,9 +139,10 @@ $(BUILD)/bench/%: bench/%.c $(STATIC)
 	$(Q)$(CC) $(CFLAGS) -Isrc -o $@ $< $(STATIC) $(LDFLAGS) $(LIBS)
 
 bench:
-	@DEPS_SET=run $(MAKE) --no-print-directory deps
+	@DEPS_SET=bench $(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory MODE=release all build/release/bench/bench_ingest
 	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_ingest
+	@scripts/with-cluster.sh build/release/auditdb bench/query.sh
 
 run:
 	@DEPS_SET=run $(MAKE) --no-print-directory deps

@@ -3,7 +3,7 @@
 # those that are missing. Says which it installs; does nothing when all are
 # present; stops with a clear message when it cannot install.
 #
-# usage: scripts/deps.sh [build|run|test] [EXTRA-PACKAGE...]
+# usage: scripts/deps.sh [build|run|test|bench] [EXTRA-PACKAGE...]
 #        (default set: test, the superset)
 set -eu
 
@@ -19,7 +19,8 @@ case "$what" in
 build) want="$build_pkgs" ;;
 run) want="$build_pkgs $run_pkgs" ;;
 test) want="$build_pkgs $run_pkgs $test_pkgs" ;;
-*) echo "deps.sh: unknown set \"$what\" (expected build, run or test)" >&2; exit 2 ;;
+bench) want="$build_pkgs $run_pkgs wrk python3" ;;
+*) echo "deps.sh: unknown set \"$what\" (expected build, run, test or bench)" >&2; exit 2 ;;
 esac
 want="$want $*"
 

@@ -1,0 +1,353 @@
+#!/bin/sh
+# bench/query.sh - query benchmark (issue 4, item 9): p50/p99 latency over HTTP of an
+# organization's newest-first event pages (first page and a deep keyset page, each without
+# and with principalIds+actions filters), measured by wrk on loopback while a second wrk
+# ingests events through POST /api/v1/audit/events. Goal: p99 under 5 ms.
+#
+# usage: scripts/with-cluster.sh build/release/auditdb bench/query.sh
+# (needs ADMIN_URL, RUN_TMP and AUDITDB_HOME from with-cluster.sh; wrk, curl, psql, python3)
+# Method, knobs and figures: bench/README.md, "Query benchmark".
+set -u
+
+BIN=${AUDITDB_BIN:-build/release/auditdb}
+EVENTS=${BENCH_QUERY_EVENTS:-2000000}
+ORGS=${BENCH_QUERY_ORGS:-50}
+DAYS=${BENCH_QUERY_DAYS:-182}
+IMPORTERS=${BENCH_QUERY_IMPORTERS:-}
+LOAD_TIMEOUT=${BENCH_QUERY_LOAD_TIMEOUT:-1800}
+QORGS=${BENCH_QUERY_QUERY_ORGS:-org-00 org-07 org-13 org-21 org-28 org-34 org-42 org-49}
+INGEST_ORG=${BENCH_QUERY_INGEST_ORG:-org-00}
+DEPTH=${BENCH_QUERY_DEPTH_PAGES:-200}
+DURATION=${BENCH_QUERY_DURATION:-15}
+WARMUP=${BENCH_QUERY_WARMUP:-3}
+CONNS=${BENCH_QUERY_CONNS:-4}
+THREADS=${BENCH_QUERY_THREADS:-2}
+INGEST_CONNS=${BENCH_QUERY_INGEST_CONNS:-2}
+SERVER_THREADS=${BENCH_QUERY_SERVER_THREADS:-4}
+RATE_RPS=${BENCH_QUERY_RATE_LIMIT_RPS:-1000000}
+GOAL_US=5000
+FILTER_ACTIONS=fhir.patient.read,fhir.patient.update
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+SERVER_PID=
+INGEST_PID=
+W=
+
+die() {
+    echo "query.sh: $*" >&2
+    if [ -n "$SERVER_PID" ] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        wait "$SERVER_PID"
+        echo "query.sh: auditdb serve exited with status $?; the end of its log:" >&2
+        tail -n 20 "$W/serve.log" >&2
+        SERVER_PID=
+    fi
+    exit 1
+}
+
+for v in ADMIN_URL RUN_TMP AUDITDB_HOME; do
+    eval "[ -n \"\${$v:-}\" ]" || die "$v is not set: run me as scripts/with-cluster.sh $BIN bench/query.sh"
+done
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "query.sh: wrk is missing: install it (Debian: apt-get install -y wrk) and run again" >&2
+    exit 1
+fi
+for t in curl psql python3 timeout awk sed; do
+    command -v "$t" >/dev/null 2>&1 || die "$t is missing"
+done
+[ -x "$BIN" ] || die "$BIN is not built (make)"
+for n in "$EVENTS" "$ORGS" "$DAYS" "${IMPORTERS:-1}" "$DEPTH" "$DURATION" "$WARMUP" "$CONNS" "$THREADS" \
+         "$INGEST_CONNS" "$SERVER_THREADS" "$LOAD_TIMEOUT" "$RATE_RPS"; do
+    case $n in '' | *[!0-9]*) die "knob value \"$n\" is not a whole number" ;; esac
+done
+if [ "$ORGS" -lt 1 ] || [ "$ORGS" -gt 100 ]; then die "BENCH_QUERY_ORGS must be 1..100"; fi
+# auditdb import reads its whole input into memory and refuses more than 1 GiB (~1.9 million
+# of these events): by default one importer per million events, at least 2 (2 cores)
+if [ -z "$IMPORTERS" ]; then
+    IMPORTERS=$(((EVENTS + 999999) / 1000000))
+    [ "$IMPORTERS" -ge 2 ] || IMPORTERS=2
+    [ "$IMPORTERS" -le "$ORGS" ] || IMPORTERS=$ORGS
+fi
+if [ "$IMPORTERS" -lt 1 ] || [ "$IMPORTERS" -gt "$ORGS" ]; then die "BENCH_QUERY_IMPORTERS must be 1..$ORGS"; fi
+
+W=$RUN_TMP/query
+mkdir -p "$W" || die "cannot create $W"
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+stop_pid() { # PID SIGNAL SECONDS: signal, wait up to SECONDS, then SIGKILL
+    [ -n "$1" ] || return 0
+    kill -"$2" "$1" 2>/dev/null || return 0
+    i=0
+    while kill -0 "$1" 2>/dev/null && [ "$i" -lt $(($3 * 10)) ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if kill -0 "$1" 2>/dev/null; then
+        echo "query.sh: pid $1 still running after SIG$2 and $3 s: SIGKILL" >&2
+        kill -KILL "$1" 2>/dev/null
+    fi
+    wait "$1" 2>/dev/null
+    return 0
+}
+
+cleanup() {
+    stop_pid "$INGEST_PID" INT 10
+    INGEST_PID=
+    stop_pid "$SERVER_PID" TERM 30
+    SERVER_PID=
+    if [ -n "${BENCH_QUERY_KEEP:-}" ] && [ -n "$W" ]; then
+        mkdir -p "$BENCH_QUERY_KEEP" && cp -R "$W/." "$BENCH_QUERY_KEEP/" && echo "logs kept in $BENCH_QUERY_KEEP"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== query benchmark: $EVENTS events, $ORGS organizations, last $DAYS days; $(nproc) cores; $("$BIN" version)"
+
+# --- database ---------------------------------------------------------------------------
+AUDIT_DB_URL="$ADMIN_URL dbname=bench_query"
+export AUDIT_DB_URL
+reuse=
+if [ "${BENCH_QUERY_REUSE:-0}" = 1 ] &&
+    [ "$(psql "$AUDIT_DB_URL" -qAtX -c 'SELECT count(*) > 0 FROM audit_log' 2>/dev/null)" = t ]; then
+    reuse=1
+    echo "-- BENCH_QUERY_REUSE=1: reusing the events already in database bench_query"
+else
+    psql "$ADMIN_URL" -qX -v ON_ERROR_STOP=1 -c 'CREATE DATABASE bench_query' >/dev/null ||
+        die "could not create database bench_query"
+fi
+"$BIN" migrate >"$W/migrate.log" 2>&1 || { cat "$W/migrate.log" >&2; die "auditdb migrate failed"; }
+
+# --- load: every event through auditdb import (validated, hashed, signed, chained) --------
+if [ -z "$reuse" ]; then
+    echo "-- loading $EVENTS events with $IMPORTERS auditdb import process(es) (timeout ${LOAD_TIMEOUT}s)"
+    t0=$(now)
+    g=0
+    while [ "$g" -lt "$IMPORTERS" ]; do
+        (
+            python3 "$HERE/gen_events.py" --events "$EVENTS" --orgs "$ORGS" --days "$DAYS" \
+                --group "$g" --groups "$IMPORTERS" 2>"$W/gen.$g.err" |
+                timeout -k 10 "$LOAD_TIMEOUT" "$BIN" import --quiet - >"$W/import.$g.log" 2>&1
+            echo $? >"$W/import.$g.rc"
+        ) &
+        g=$((g + 1))
+    done
+    wait
+    t1=$(now)
+    g=0
+    while [ "$g" -lt "$IMPORTERS" ]; do
+        rc=$(cat "$W/import.$g.rc" 2>/dev/null || echo 1)
+        if [ "$rc" != 0 ] || [ -s "$W/gen.$g.err" ]; then
+            tail -n 5 "$W/import.$g.log" "$W/gen.$g.err" >&2
+            die "import group $g failed (exit $rc)"
+        fi
+        g=$((g + 1))
+    done
+    loaded=$(psql "$AUDIT_DB_URL" -qAtX -c 'SELECT count(*) FROM audit_log') || die "count failed"
+    load_s=$(elapsed "$t0" "$t1")
+    load_rate=$(awk -v n="$loaded" -v s="$load_s" 'BEGIN { printf "%.0f", n / s }')
+    echo "loaded $loaded events in $load_s s: $load_rate events/s (generator piped into auditdb import)"
+
+    t0=$(now)
+    psql "$AUDIT_DB_URL" -qX -v ON_ERROR_STOP=1 -c 'VACUUM ANALYZE audit_log' || die "VACUUM ANALYZE failed"
+    echo "VACUUM ANALYZE audit_log: $(elapsed "$t0" "$(now)") s"
+else
+    loaded=$(psql "$AUDIT_DB_URL" -qAtX -c 'SELECT count(*) FROM audit_log') || die "count failed"
+    load_s=-
+    load_rate=-
+fi
+psql "$AUDIT_DB_URL" -qAtX -F' ' -c "SELECT 'audit_log: ' || count(*) || ' partitions, '
+        || pg_size_pretty(sum(pg_table_size(inhrelid))) || ' table, '
+        || pg_size_pretty(sum(pg_indexes_size(inhrelid))) || ' indexes'
+    FROM pg_inherits WHERE inhparent = 'audit_log'::regclass"
+
+# --- keys ---------------------------------------------------------------------------------
+: >"$W/keys"
+for org in $QORGS; do
+    out=$("$BIN" keys create --org "$org" --role admin --name bench-query 2>&1) || {
+        echo "$out" >&2
+        die "keys create --org $org failed"
+    }
+    key=$(echo "$out" | sed -n 's/^key (shown once, store it now): //p')
+    [ -n "$key" ] || die "no key in: $out"
+    printf '%s %s\n' "$org" "$key" >>"$W/keys"
+done
+out=$("$BIN" keys create --org "$INGEST_ORG" --role ingest --name bench-ingest 2>&1) || {
+    echo "$out" >&2
+    die "keys create --org $INGEST_ORG failed"
+}
+INGEST_KEY=$(echo "$out" | sed -n 's/^key (shown once, store it now): //p')
+[ -n "$INGEST_KEY" ] || die "no key in: $out"
+
+# --- server -------------------------------------------------------------------------------
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
+    die "no free port"
+BASE=http://127.0.0.1:$PORT
+# the per-key rate limiter stays on (its cost is part of every request) but high enough not to
+# refuse the benchmark's own load: the ingest key alone sends a few hundred requests a second
+AUDITDB_RATE_LIMIT_RPS=$RATE_RPS AUDITDB_RATE_LIMIT_BURST=$RATE_RPS \
+    "$BIN" serve --listen "127.0.0.1:$PORT" --threads "$SERVER_THREADS" >"$W/serve.log" 2>&1 &
+SERVER_PID=$!
+i=0
+until curl -fsS --max-time 2 -o /dev/null "$BASE/live" 2>/dev/null; do
+    i=$((i + 1))
+    if [ "$i" -ge 60 ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        tail -20 "$W/serve.log" >&2
+        die "auditdb serve did not answer /live within 30 s"
+    fi
+    sleep 0.5
+done
+echo "-- auditdb serve on $BASE (pid $SERVER_PID, --threads $SERVER_THREADS," \
+    "AUDITDB_RATE_LIMIT_RPS=$RATE_RPS)"
+
+# --- request lists: one line per organization, "KEY<TAB>PATH" -----------------------------
+filters() { # ORG: the organization's five busiest practitioners and two actions
+    n=${1#org-}
+    echo "principalIds=prac-$n-0001,prac-$n-0002,prac-$n-0003,prac-$n-0004,prac-$n-0005&actions=$FILTER_ACTIONS"
+}
+
+# walk KEY QUERY: follows nextCursor from the first page for at most DEPTH pages (limit 50).
+# Sets WALK_CURSOR to the cursor of the deepest full page reached and WALK_PAGES to the number
+# of pages before it (so that page starts WALK_PAGES * 50 events deep).
+walk() {
+    WALK_CURSOR=
+    WALK_PAGES=0
+    prev=
+    cur=
+    while [ "$WALK_PAGES" -lt "$DEPTH" ]; do
+        body=$(curl -sS --max-time 10 -H "X-API-Key: $1" "$BASE/api/v1/audit/events?limit=50&$2${cur:+&cursor=$cur}") ||
+            return 1
+        next=$(printf '%s' "$body" | sed -n 's/.*"nextCursor":"\([A-Za-z0-9_-]*\)".*/\1/p')
+        case $body in *'"events":'*) ;; *) echo "$body" >&2; return 1 ;; esac
+        if [ -z "$next" ]; then
+            # the page at $cur is the last one and may be short: step back to a full page
+            if [ "$WALK_PAGES" -gt 0 ]; then
+                cur=$prev
+                WALK_PAGES=$((WALK_PAGES - 1))
+            fi
+            break
+        fi
+        prev=$cur
+        cur=$next
+        WALK_PAGES=$((WALK_PAGES + 1))
+    done
+    WALK_CURSOR=$cur
+}
+
+echo "-- following nextCursor up to $DEPTH pages deep for ${QORGS}"
+t0=$(now)
+: >"$W/first" ; : >"$W/first_f" ; : >"$W/deep" ; : >"$W/deep_f"
+deep_min= ; deep_max=0 ; deepf_min= ; deepf_max=0
+while read -r org key; do
+    f=$(filters "$org")
+    printf '%s\t/api/v1/audit/events?limit=50\n' "$key" >>"$W/first"
+    printf '%s\t/api/v1/audit/events?limit=50&%s\n' "$key" "$f" >>"$W/first_f"
+    walk "$key" "" || die "walking $org failed"
+    [ -n "$WALK_CURSOR" ] || die "$org has fewer than 2 pages"
+    printf '%s\t/api/v1/audit/events?limit=50&cursor=%s\n' "$key" "$WALK_CURSOR" >>"$W/deep"
+    d=$((WALK_PAGES * 50))
+    [ -z "$deep_min" ] || [ "$d" -lt "$deep_min" ] && deep_min=$d
+    [ "$d" -gt "$deep_max" ] && deep_max=$d
+    walk "$key" "$f" || die "walking $org with filters failed"
+    [ -n "$WALK_CURSOR" ] || die "$org has fewer than 2 filtered pages"
+    printf '%s\t/api/v1/audit/events?limit=50&%s&cursor=%s\n' "$key" "$f" "$WALK_CURSOR" >>"$W/deep_f"
+    d=$((WALK_PAGES * 50))
+    [ -z "$deepf_min" ] || [ "$d" -lt "$deepf_min" ] && deepf_min=$d
+    [ "$d" -gt "$deepf_max" ] && deepf_max=$d
+    echo "   $org: deep page at $((WALK_PAGES * 50)) filtered events"
+done <"$W/keys"
+echo "   done in $(elapsed "$t0" "$(now)") s; deep page starts $deep_min..$deep_max events deep," \
+    "filtered deep page $deepf_min..$deepf_max filtered events deep"
+
+# --- concurrent ingestion -----------------------------------------------------------------
+nscen=4
+ingest_d=$(((DURATION + WARMUP + 5) * nscen + 30))
+INGEST_KEY=$INGEST_KEY INGEST_ORG=$INGEST_ORG \
+    wrk -t 1 -c "$INGEST_CONNS" -d "${ingest_d}s" --timeout 5s -s "$HERE/query_post.lua" "$BASE" \
+    >"$W/ingest.out" 2>&1 &
+INGEST_PID=$!
+sleep 2
+kill -0 "$INGEST_PID" 2>/dev/null || { cat "$W/ingest.out" >&2; die "the ingest load did not start"; }
+echo "-- ingesting into $INGEST_ORG meanwhile: wrk -t 1 -c $INGEST_CONNS, POST /api/v1/audit/events"
+
+# --- measurements -------------------------------------------------------------------------
+echo "-- audit_log has $(psql "$AUDIT_DB_URL" -qAtX -c "SELECT count(*) FROM pg_inherits
+    WHERE inhparent = 'audit_log'::regclass") partitions now (every page query plans over all of them)"
+echo "-- wrk -t $THREADS -c $CONNS -d ${DURATION}s per scenario (after a ${WARMUP}s warm-up)," \
+    "rotating through $(wc -l <"$W/keys") organizations"
+: >"$W/results"
+run() { # NAME FILE LABEL
+    if [ "$WARMUP" -gt 0 ]; then
+        QUERY_REQUESTS=$2 timeout -k 5 $((WARMUP + 30)) \
+            wrk -t "$THREADS" -c "$CONNS" -d "${WARMUP}s" --timeout 5s -s "$HERE/query_get.lua" "$BASE" \
+            >"$W/$1.warmup" 2>&1
+    fi
+    l0=$(wc -l <"$W/serve.log")
+    QUERY_REQUESTS=$2 timeout -k 5 $((DURATION + 30)) \
+        wrk -t "$THREADS" -c "$CONNS" -d "${DURATION}s" --timeout 5s --latency -s "$HERE/query_get.lua" "$BASE" \
+        >"$W/$1.out" 2>&1
+    l1=$(wc -l <"$W/serve.log")
+    line=$(grep '^RESULT ' "$W/$1.out")
+    if [ -z "$line" ]; then
+        cat "$W/$1.out" >&2
+        die "wrk gave no result for $1"
+    fi
+    # the server's own durationMs for these GETs, from its access log (one JSON line a request)
+    sed -n "$((l0 + 1)),${l1}p" "$W/serve.log" | grep '"method":"GET"' | grep '"path":"/api/v1/audit/events"' |
+        sed -n 's/.*"durationMs":\([0-9.]*\).*/\1/p' | sort -n >"$W/$1.server"
+    srv=$(awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "srv_p50_us=-1 srv_p99_us=-1"; exit }
+        i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
+        printf "srv_p50_us=%d srv_p99_us=%d", v[i50] * 1000, v[i99] * 1000 }' "$W/$1.server")
+    echo "$3|$line $srv" >>"$W/results"
+}
+run first "$W/first" "first page"
+run first_f "$W/first_f" "first page, filtered"
+run deep "$W/deep" "deep page ($deep_min-$deep_max deep)"
+run deep_f "$W/deep_f" "deep page, filtered ($deepf_min-$deepf_max deep)"
+
+stop_pid "$INGEST_PID" INT 10
+INGEST_PID=
+ingest=$(grep '^INGEST ' "$W/ingest.out")
+[ -n "$ingest" ] || { cat "$W/ingest.out" >&2; echo "query.sh: the ingest load gave no result" >&2; }
+
+# --- report -------------------------------------------------------------------------------
+echo
+echo "filters: principalIds = the organization's 5 busiest practitioners, actions=$FILTER_ACTIONS"
+awk -F'|' -v goal="$GOAL_US" '
+function field(s, name,   m) {
+    if (match(s, name "=[0-9]+")) return substr(s, RSTART + length(name) + 1, RLENGTH - length(name) - 1)
+    return -1
+}
+BEGIN {
+    printf "%-40s %9s %7s %7s %7s %7s %8s  %-10s %s\n", "scenario", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "non-2xx", "p99 < 5 ms", "server-side p50/p99 ms"
+    miss = 0
+}
+{
+    req = field($2, "requests"); dur = field($2, "duration_us")
+    p50 = field($2, "p50_us"); p90 = field($2, "p90_us"); p99 = field($2, "p99_us")
+    bad = field($2, "non2xx") + field($2, "socket_errors") + field($2, "timeouts")
+    ok = (p99 + 0 < goal + 0 && bad == 0) ? "PASS" : "MISS"
+    if (ok == "MISS") miss++
+    s50 = field($2, "srv_p50_us"); s99 = field($2, "srv_p99_us")
+    srv = s50 < 0 ? "-" : sprintf("%.2f / %.2f", s50 / 1000, s99 / 1000)
+    printf "%-40s %9d %7.0f %7.2f %7.2f %7.2f %8d  %-10s %s\n", $1, req, req / (dur / 1e6), p50 / 1000, p90 / 1000, p99 / 1000, bad, ok, srv
+}
+END { printf "goal p99 < 5 ms: %s\n", miss ? "MISS (" miss " scenario(s))" : "PASS" }
+' "$W/results"
+if [ -n "$ingest" ]; then
+    echo "$ingest" | awk '
+    function field(s, name) {
+        if (match(s, name "=[0-9]+")) return substr(s, RSTART + length(name) + 1, RLENGTH - length(name) - 1)
+        return 0
+    }
+    { c = field($0, "created"); d = field($0, "duration_us")
+      printf "ingestion meanwhile: %d events created in %.1f s = %.0f events/s (%d non-201), POST p50 %.2f ms, p99 %.2f ms\n",
+             c, d / 1e6, c / (d / 1e6), field($0, "non201"), field($0, "p50_us") / 1000, field($0, "p99_us") / 1000 }'
+fi
+echo "load: $loaded events in $load_s s ($load_rate events/s)"
+
+cleanup
+trap - EXIT
+exit 0
