@@ -104,6 +104,9 @@ bool adb__timestamp_parse(const char *s, size_t len, int64_t *us);
 /* Formats microseconds as "YYYY-MM-DDTHH:MM:SS.ffffffZ". */
 void adb__timestamp_format(int64_t us, char out[ADB_TS_TEXT_MAX]);
 
+/* year * 12 + month - 1 of the UTC month holding us. */
+int adb__month_index(int64_t us);
+
 /* Current time in microseconds. */
 int64_t adb__now_us(void);
 

@@ -94,18 +94,24 @@ static bool ok_result(PGresult *r, ExecStatusType want)
     return r && PQresultStatus(r) == want;
 }
 
+/* Appends a non-negative integer in decimal (no printf on the hot path). */
+static void put_int(adb__buf *b, int64_t v)
+{
+    char t[24];
+    int n = 0;
+
+    do {
+        t[sizeof(t) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0 && n < (int)sizeof(t));
+    adb__buf_put(b, t + sizeof(t) - n, (size_t)n);
+}
+
 /* ---- partitions --------------------------------------------------------- */
 
 static int month_of(int64_t us)
 {
-    char ts[ADB_TS_TEXT_MAX];
-    int y = 0, m = 0;
-
-    adb__timestamp_format(us, ts);
-    for (int i = 0; i < 4; i++)
-        y = y * 10 + (ts[i] - '0');
-    m = (ts[5] - '0') * 10 + (ts[6] - '0');
-    return y * 12 + m - 1;
+    return adb__month_index(us);
 }
 
 static bool month_known(adb__writer *w, int month)
@@ -356,8 +362,8 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, cha
                         ev->content_hash, ev->chain_hash);
         memcpy(h->hash, ev->chain_hash, 65);
 
-        adb__fmt(nbuf, sizeof(nbuf), "%" PRId64 "\t", ev->id);
-        adb__buf_puts(&b, nbuf);
+        put_int(&b, ev->id);
+        adb__buf_put(&b, "\t", 1);
         adb__buf_puts(&b, ev->ts_text);
         static const adb_event_field cols[] = {
             ADB_F_TTL, ADB_F_PRINCIPAL_ID, ADB_F_ORGANIZATION_ID, ADB_F_ACTION,
@@ -382,8 +388,9 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, cha
         }
         adb__buf_put(&b, "\t", 1);
         adb__buf_copy_value(&b, ev->details);
-        adb__fmt(nbuf, sizeof(nbuf), "\t%" PRId64 "\t", ev->chain_seq);
-        adb__buf_puts(&b, nbuf);
+        adb__buf_put(&b, "\t", 1);
+        put_int(&b, ev->chain_seq);
+        adb__buf_put(&b, "\t", 1);
         adb__buf_puts(&b, ev->prev_chain_hash);
         adb__buf_put(&b, "\t", 1);
         adb__buf_puts(&b, ev->chain_hash);
