@@ -146,27 +146,6 @@ adb_status adb_org_ensure(adb *db, const char *org, const char *name, char *errb
     return st;
 }
 
-/* base64url without padding */
-static void b64url(const unsigned char *in, size_t n, char *out)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = t[(v >> 18) & 63];
-        out[o++] = t[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = t[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = t[v & 63];
-    }
-    out[o] = '\0';
-}
-
 /* Splits "adb_<16 hex>_<secret>"; false if malformed. */
 static bool parse_key(const char *s, char id[24], const char **secret)
 {
@@ -217,7 +196,7 @@ adb_status adb_key_create(adb *db, const char *org, const char *role, const char
         return ADB_ERR_INTERNAL;
     }
     adb__hex(idb, sizeof(idb), id);
-    b64url(secret, sizeof(secret), sec);
+    adb__base64url(secret, sizeof(secret), sec);
     OPENSSL_cleanse(secret, sizeof(secret));
     if (!adb__sha256(sec, strlen(sec), h)) {
         OPENSSL_cleanse(sec, sizeof(sec));

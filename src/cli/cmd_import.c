@@ -168,52 +168,11 @@ static bool import_lines(imp *m, const char *data, size_t len)
     return true;
 }
 
+/* FILE, or standard input for "-", whole (bounded by IMPORT_MAX_BYTES). */
 static char *read_all(const char *path, size_t *len)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-
-    if (!f)
-        return NULL;
-    for (;;) {
-        if (n + 65536 + 1 > cap) {
-            size_t ncap = cap ? cap * 2 : 1 << 20;
-            char *nb;
-            if (ncap > IMPORT_MAX_BYTES + 65537)
-                ncap = IMPORT_MAX_BYTES + 65537;
-            if (!(nb = realloc(buf, ncap))) {
-                free(buf);
-                errno = ENOMEM;
-                buf = NULL;
-                goto out;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (n > IMPORT_MAX_BYTES) {
-            free(buf);
-            buf = NULL;
-            errno = EFBIG;
-            goto out;
-        }
-        if (r == 0)
-            break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        buf = NULL;
-        errno = EIO;
-        goto out;
-    }
-    buf[n] = '\0';
-    *len = n;
-out:
-    if (f != stdin)
-        fclose(f);
-    return buf;
+    return strcmp(path, "-") == 0 ? adb__read_stream(stdin, IMPORT_MAX_BYTES, len)
+                                  : adb__read_file(path, IMPORT_MAX_BYTES, len);
 }
 
 int cmd_import(int argc, char **argv)

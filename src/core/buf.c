@@ -90,6 +90,17 @@ void adb__buf_copy_value(adb__buf *b, const char *s)
     adb__buf_put(b, run, (size_t)(s - run));
 }
 
+void adb__buf_array_elem(adb__buf *b, const char *s, size_t n)
+{
+    adb__buf_put(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            adb__buf_put(b, "\\", 1);
+        adb__buf_put(b, s + i, 1);
+    }
+    adb__buf_put(b, "\"", 1);
+}
+
 void adb__buf_json_string(adb__buf *b, const char *s, size_t n)
 {
     if (b->oom)

@@ -23,6 +23,10 @@ void adb__buf_printf(adb__buf *b, const char *fmt, ...) __attribute__((format(pr
 /* A value in COPY text format: \N for NULL, backslash, newline, CR and tab escaped. */
 void adb__buf_copy_value(adb__buf *b, const char *s);
 
+/* s as an element of a PostgreSQL array literal ("{...}"): double-quoted,
+ * with " and \ escaped. */
+void adb__buf_array_elem(adb__buf *b, const char *s, size_t n);
+
 /* s (n bytes of UTF-8) as a canonical JSON string (docs/integrity.md). */
 void adb__buf_json_string(adb__buf *b, const char *s, size_t n);
 

@@ -106,14 +106,11 @@ bool adb__mkdir_p(const char *path, unsigned mode)
     return true;
 }
 
-char *adb__read_file(const char *path, size_t max, size_t *len)
+char *adb__read_stream(FILE *f, size_t max, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
     char *buf = NULL;
     size_t cap = 0, n = 0;
 
-    if (!f)
-        return NULL;
     for (;;) {
         if (n + 4096 + 1 > cap) {
             size_t ncap = cap ? cap * 2 : 8192;
@@ -123,7 +120,6 @@ char *adb__read_file(const char *path, size_t max, size_t *len)
             nb = realloc(buf, ncap);
             if (!nb) {
                 free(buf);
-                fclose(f);
                 errno = ENOMEM;
                 return NULL;
             }
@@ -134,7 +130,6 @@ char *adb__read_file(const char *path, size_t max, size_t *len)
         n += r;
         if (n > max) {
             free(buf);
-            fclose(f);
             errno = EFBIG;
             return NULL;
         }
@@ -142,17 +137,51 @@ char *adb__read_file(const char *path, size_t max, size_t *len)
             break;
     }
     if (ferror(f)) {
-        int e = errno;
         free(buf);
-        fclose(f);
-        errno = e ? e : EIO;
+        errno = EIO;
         return NULL;
     }
-    fclose(f);
     buf[n] = '\0';
     if (len)
         *len = n;
     return buf;
+}
+
+char *adb__read_file(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    int e;
+
+    if (!f)
+        return NULL;
+    buf = adb__read_stream(f, max, len);
+    e = errno;
+    fclose(f);
+    errno = e;
+    return buf;
+}
+
+void adb__base64url(const void *in, size_t n, char *out)
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const unsigned char *b = in;
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)b[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)b[i + 1] << 8;
+        if (i + 2 < n)
+            v |= b[i + 2];
+        out[o++] = t[(v >> 18) & 63];
+        out[o++] = t[(v >> 12) & 63];
+        if (i + 1 < n)
+            out[o++] = t[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[o++] = t[v & 63];
+    }
+    out[o] = '\0';
 }
 
 void adb__hex(const unsigned char *in, size_t n, char *out)

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* snprintf into buf that never overflows; returns false if truncated. */
 bool adb__fmt(char *buf, size_t len, const char *fmt, ...)
@@ -38,6 +39,13 @@ char *adb__read_file(const char *path, size_t max, size_t *len);
 /* Folds a multi-line message (libpq's) into one line in place: newlines and
  * tabs become single spaces, trailing space is dropped. Returns s. */
 char *adb__oneline(char *s);
+
+/* base64url without padding of n bytes into out (4 * ceil(n / 3) + 1 bytes). */
+void adb__base64url(const void *in, size_t n, char *out);
+
+/* Reads a whole stream (at most max bytes) into a malloc()ed NUL-terminated
+ * buffer; NULL with errno set on failure (EFBIG if larger than max). */
+char *adb__read_stream(FILE *f, size_t max, size_t *len);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void adb__hex(const unsigned char *in, size_t n, char *out);

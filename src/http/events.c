@@ -7,6 +7,7 @@
 #include "http.h"
 #include "jw.h"
 #include "metrics.h"
+#include "../core/buf.h"
 #include "../core/digest.h"
 #include "../core/util.h"
 #include "../event/event.h"
@@ -498,23 +499,13 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req)
         goto done;
     }
     if (nok && !validate_only) {
-        jw idw;
-        jw_init(&idw);
-        idw.after_key = true;
-        jw_raw(&idw, "{");
-        bool first = true;
-        for (size_t i = 0; i < n; i++) {
-            if (res[i].status != ADB_OK)
-                continue;
-            char num[32];
-            adb__fmt(num, sizeof(num), "%s%" PRId64, first ? "" : ",", res[i].id);
-            idw.after_key = true; /* raw pieces, no commas */
-            jw_raw(&idw, num);
-            first = false;
-        }
-        idw.after_key = true;
-        jw_raw(&idw, "}");
-        ids = jw_take(&idw, NULL);
+        adb__buf idb = { 0 };
+        adb__buf_put(&idb, "{", 1);
+        for (size_t i = 0, k = 0; i < n; i++)
+            if (res[i].status == ADB_OK)
+                adb__buf_printf(&idb, "%s%" PRId64, k++ ? "," : "", res[i].id);
+        adb__buf_put(&idb, "}", 1);
+        ids = adb__buf_take(&idb, NULL);
         adb_status st;
         PGconn *c = ids ? adb_tenant_begin(req->state->db, req->who.organization_id, &st, NULL, 0) : NULL;
         if (!c) {
@@ -768,48 +759,32 @@ static void qb_free(qb *q)
         free(q->owned[i]);
 }
 
-/* "a,b,c" -> a text[] literal {"a","b","c"}; NULL if more than max values. */
+/* "a,b,c" -> a text[] literal {"a","b","c"}; NULL if an item is longer
+ * than 511 bytes or there are more than FILTER_VALUES_MAX. Caller frees. */
 static char *csv_to_array(const char *csv, int *count)
 {
-    jw w;
+    adb__buf b = { 0 };
     const char *p = csv;
     int n = 0;
 
-    jw_init(&w);
-    w.after_key = true;
-    jw_raw(&w, "{");
+    adb__buf_put(&b, "{", 1);
     while (*p) {
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         if (len > 0) {
-            char item[512];
-            if (len >= sizeof(item) || ++n > FILTER_VALUES_MAX) {
-                jw_free(&w);
+            if (len > 511 || ++n > FILTER_VALUES_MAX) {
+                adb__buf_free(&b);
                 return NULL;
             }
-            memcpy(item, p, len);
-            item[len] = '\0';
-            /* array literal element: quoted, with " and \ escaped */
-            char esc[1100];
-            size_t k = 0;
-            esc[k++] = n > 1 ? ',' : ' ';
-            esc[k++] = '"';
-            for (size_t i = 0; i < len; i++) {
-                if (item[i] == '"' || item[i] == '\\')
-                    esc[k++] = '\\';
-                esc[k++] = item[i];
-            }
-            esc[k++] = '"';
-            esc[k] = '\0';
-            w.after_key = true;
-            jw_raw(&w, esc);
+            if (n > 1)
+                adb__buf_put(&b, ",", 1);
+            adb__buf_array_elem(&b, p, len);
         }
         p = e ? e + 1 : p + len;
     }
-    w.after_key = true;
-    jw_raw(&w, "}");
+    adb__buf_put(&b, "}", 1);
     *count = n;
-    return jw_take(&w, NULL);
+    return adb__buf_take(&b, NULL);
 }
 
 /* The keyset cursor: base64url of "v1.<a|d>.<filter fingerprint>.<timestamp µs>.<id>".
@@ -819,23 +794,10 @@ static const char b64t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 static void cursor_encode(bool desc, const char *fp, const char *ts_us, const char *id, char out[160])
 {
     char raw[112];
-    size_t n = (size_t)snprintf(raw, sizeof(raw), "v1.%c.%s.%s.%s", desc ? 'd' : 'a', fp, ts_us, id), o = 0;
+    size_t n = (size_t)snprintf(raw, sizeof(raw), "v1.%c.%s.%s.%s", desc ? 'd' : 'a', fp, ts_us, id);
     if (n >= sizeof(raw))
         n = sizeof(raw) - 1;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)(unsigned char)raw[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)(unsigned char)raw[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)raw[i + 2];
-        out[o++] = b64t[(v >> 18) & 63];
-        out[o++] = b64t[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = b64t[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = b64t[v & 63];
-    }
-    out[o] = '\0';
+    adb__base64url(raw, n, out); /* 112 bytes -> at most 150 characters */
 }
 
 static bool cursor_decode(const char *in, bool *desc, char fp[17], long long *ts_us, long long *id)

@@ -71,13 +71,7 @@ static void ticket_done(adb__ticket *t)
 /* A text[] literal element: double-quoted, with " and \ escaped. */
 static void sb_array_elem(adb__buf *b, const char *s)
 {
-    adb__buf_put(b, "\"", 1);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            adb__buf_put(b, "\\", 1);
-        adb__buf_put(b, s, 1);
-    }
-    adb__buf_put(b, "\"", 1);
+    adb__buf_array_elem(b, s, strlen(s));
 }
 
 static void pg_message(PGconn *c, PGresult *r, char *out, size_t len)
