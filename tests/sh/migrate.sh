@@ -9,7 +9,6 @@ n=$(ls migrations/*.sql | wc -l)
 expect_match "migrate reports every file" "database is up to date: $n migration\(s\), $n applied now" "$out"
 before=$(sql "SELECT string_agg(table_name || '.' || column_name || ':' || data_type, ',' ORDER BY table_name, column_name) FROM information_schema.columns WHERE table_schema = 'public'")
 out=$("$AUDITDB_BIN" migrate 2>&1); rc=$?
-expect_match "second migrate applies nothing" "$n applied now|0 applied now" "$out"
 expect_match "second migrate applies nothing (count)" "0 applied now" "$out"
 after=$(sql "SELECT string_agg(table_name || '.' || column_name || ':' || data_type, ',' ORDER BY table_name, column_name) FROM information_schema.columns WHERE table_schema = 'public'")
 expect_eq "second migrate changes no column" "$before" "$after"
