@@ -332,8 +332,8 @@ int main(void)
     printf("  ratio verify/COPY TO                        %9.2f\n", verify_rate / read_rate);
     adb_writer_stats ws;
     adb_writer_get_stats(db, &ws);
-    printf("writer: %lld batches, %.0f events per batch on average\n", ws.batches,
-           ws.batches ? (double)ws.events_written / (double)ws.batches : 0.0);
+    printf("writer: %lld batches, %.0f events per batch on average, %lld chain conflicts\n", ws.batches,
+           ws.batches ? (double)ws.events_written / (double)ws.batches : 0.0, ws.chain_conflicts);
     adb_close(db);
     for (size_t i = 0; i < n; i++)
         free(texts[i]);

@@ -103,6 +103,7 @@ adb_pool *adb_get_pool(adb *db);
 /* Writer figures, for metrics. */
 typedef struct adb_writer_stats {
     long long events_written, batches, duplicates, failed, busy_rejections;
+    long long chain_conflicts; /* batches written again because a chain head moved */
     int queue_depth, queue_max;
     int last_batch_size;
 } adb_writer_stats;

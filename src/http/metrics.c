@@ -146,9 +146,11 @@ char *adb_http_metrics_render(adb_http_metrics *m, adb *db, size_t *len)
              "# HELP auditdb_writer_queue_capacity Events the queue holds.\n"
              "# TYPE auditdb_writer_queue_capacity gauge\nauditdb_writer_queue_capacity %d\n"
              "# HELP auditdb_writer_busy_total Submissions refused because the queue was full.\n"
-             "# TYPE auditdb_writer_busy_total counter\nauditdb_writer_busy_total %lld\n",
+             "# TYPE auditdb_writer_busy_total counter\nauditdb_writer_busy_total %lld\n"
+             "# HELP auditdb_writer_chain_conflicts_total Batches written again because a chain head moved.\n"
+             "# TYPE auditdb_writer_chain_conflicts_total counter\nauditdb_writer_chain_conflicts_total %lld\n",
          ws.events_written, ws.duplicates, ws.failed, ws.batches, ws.last_batch_size,
-         ws.queue_depth, ws.queue_max, ws.busy_rejections);
+         ws.queue_depth, ws.queue_max, ws.busy_rejections, ws.chain_conflicts);
     adb__buf_printf(&o, "# HELP auditdb_db_pool_connections Connections of the pool by state.\n"
              "# TYPE auditdb_db_pool_connections gauge\n"
              "auditdb_db_pool_connections{state=\"open\"} %d\n"

@@ -2,6 +2,7 @@
  * writer.c - batches, one transaction each, acknowledged after COMMIT.
  */
 #include "writer.h"
+#include "heads.h"
 #include "../core/buf.h"
 #include "../core/util.h"
 
@@ -10,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define STATEMENT_TIMEOUT_MS 30000
 #define MAX_KNOWN_MONTHS 512
+#define LINGER_MS 4      /* longest wait for a fuller batch */
+#define LINGER_BATCH 500 /* events a batch gathers while another is written */
 
 struct adb__writer {
     adb_pool *pool;
@@ -25,12 +29,14 @@ struct adb__writer {
     bool stopping;
     pthread_t *threads;
     int nthreads;
+    int active; /* writer threads inside a batch */
     /* months known to have a partition (year * 12 + month - 1) */
     pthread_mutex_t months_mu;
     int months[MAX_KNOWN_MONTHS];
     int nmonths;
     /* figures */
-    long long events_written, batches, duplicates, failed, busy;
+    adb__heads *heads; /* chain-head cache and turns (heads.h) */
+    long long events_written, batches, duplicates, failed, busy, conflicts;
     int last_batch;
     double rate_eps; /* recent events per second, for Retry-After */
 };
@@ -149,18 +155,12 @@ static bool ensure_partitions(adb__writer *w, PGconn *c, adb__job *jobs, size_t 
 
 /* ---- one batch ---------------------------------------------------------- */
 
-typedef struct head {
-    const char *org;
-    int64_t seq;
-    char hash[65];
-} head;
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static head *find_head(head *heads, size_t n, const char *org)
+static adb__head *find_head(adb__head *heads, size_t n, const char *org)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -176,22 +176,133 @@ static head *find_head(head *heads, size_t n, const char *org)
     return NULL;
 }
 
-/* Writes jobs[0..n) in one transaction. Returns true when committed (each
+/* Gives every stored (non-duplicate) event its chain position and link,
+ * advancing the heads. */
+static void link_events(adb__writer *w, adb__job *jobs, size_t n, const bool *dup,
+                        adb__head *heads, size_t norgs)
+{
+    for (size_t i = 0; i < n; i++) {
+        adb__event *ev = jobs[i].ev;
+        if (dup[i])
+            continue;
+        adb__head *h = find_head(heads, norgs, ev->f[ADB_F_ORGANIZATION_ID]);
+        ev->chain_seq = ++h->seq;
+        memcpy(ev->prev_chain_hash, h->hash, 65);
+        adb__chain_link(w->keys, ev->f[ADB_F_ORGANIZATION_ID], ev->chain_seq, ev->prev_chain_hash,
+                        ev->content_hash, ev->chain_hash);
+        memcpy(h->hash, ev->chain_hash, 65);
+    }
+}
+
+/* COPYs the stored events of the batch into audit_log. */
+static bool copy_rows(PGconn *c, adb__job *jobs, size_t n, const bool *dup, char *err,
+                      size_t errlen)
+{
+    static const adb_event_field cols[] = {
+        ADB_F_TTL, ADB_F_PRINCIPAL_ID, ADB_F_ORGANIZATION_ID, ADB_F_ACTION,
+        ADB_F_TARGET_RESOURCE_TYPE, ADB_F_TARGET_RESOURCE_ID, ADB_F_STATUS,
+        ADB_F_OUTCOME_DESCRIPTION };
+    static const adb_event_field cols2[] = { ADB_F_EVENT_VERSION, ADB_F_CORRELATION_ID,
+                                             ADB_F_DATA_CLASSIFICATION, ADB_F_RETENTION_POLICY };
+    adb__buf b = { 0 };
+    PGresult *r = NULL;
+    bool ok = false;
+
+    for (size_t i = 0; i < n; i++) {
+        const adb__event *ev = jobs[i].ev;
+        if (dup[i])
+            continue;
+        put_int(&b, ev->id);
+        adb__buf_put(&b, "\t", 1);
+        adb__buf_puts(&b, ev->ts_text);
+        for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++) {
+            adb__buf_put(&b, "\t", 1);
+            adb__buf_copy_value(&b, ev->f[cols[k]]);
+        }
+        adb__buf_put(&b, "\t", 1);
+        adb__buf_copy_value(&b, ev->hash);
+        adb__buf_put(&b, "\t", 1);
+        adb__buf_copy_value(&b, ev->f[ADB_F_HASH_ALGORITHM]);
+        adb__buf_put(&b, "\t", 1);
+        adb__buf_copy_value(&b, ev->signature);
+        for (size_t k = 0; k < sizeof(cols2) / sizeof(cols2[0]); k++) {
+            adb__buf_put(&b, "\t", 1);
+            adb__buf_copy_value(&b, ev->f[cols2[k]]);
+        }
+        adb__buf_put(&b, "\t", 1);
+        adb__buf_copy_value(&b, ev->details);
+        adb__buf_put(&b, "\t", 1);
+        put_int(&b, ev->chain_seq);
+        adb__buf_put(&b, "\t", 1);
+        adb__buf_puts(&b, ev->prev_chain_hash);
+        adb__buf_put(&b, "\t", 1);
+        adb__buf_puts(&b, ev->chain_hash);
+        adb__buf_put(&b, "\n", 1);
+    }
+    if (b.oom) {
+        adb__fmt(err, errlen, "out of memory");
+        goto out;
+    }
+    if (b.len == 0) {
+        ok = true;
+        goto out;
+    }
+    r = PQexec(c, "COPY audit_log (id, \"timestamp\", ttl, principal_id, organization_id,"
+                  " action, target_resource_type, target_resource_id, status,"
+                  " outcome_description, hash, hash_algorithm, signature, event_version,"
+                  " correlation_id, data_classification, retention_policy, details,"
+                  " chain_seq, prev_chain_hash, chain_hash) FROM STDIN");
+    if (!ok_result(r, PGRES_COPY_IN)) {
+        pg_message(c, r, err, errlen);
+        goto out;
+    }
+    PQclear(r);
+    r = NULL;
+    if (PQputCopyData(c, b.p, (int)b.len) != 1 || PQputCopyEnd(c, NULL) != 1) {
+        pg_message(c, NULL, err, errlen);
+        goto out;
+    }
+    r = PQgetResult(c);
+    ok = ok_result(r, PGRES_COMMAND_OK);
+    if (!ok)
+        pg_message(c, r, err, errlen);
+    PQclear(r);
+    r = NULL;
+    while ((r = PQgetResult(c)) != NULL)
+        PQclear(r);
+out:
+    PQclear(r);
+    free(b.p);
+    return ok;
+}
+
+/*
+ * Writes jobs[0..n) in one transaction. Returns true when committed (each
  * job's result is then filled); false with err set when nothing was stored
- * (*conn_lost tells whether the connection broke). */
-static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, char *err,
-                        size_t errlen, bool *conn_lost)
+ * (*conn_lost tells whether the connection broke, *conflict that a chain head
+ * moved under a speculative batch: write it again with locked = true).
+ *
+ * Chain heads (heads.h): a speculative batch takes its organizations' heads
+ * from the in-process cache, links and COPYs its rows while earlier batches
+ * are still writing, and at its turn checks under the database row lock that
+ * the heads are where it started. A locked batch reads the heads under that
+ * lock at its turn and only then links and COPYs.
+ */
+static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, bool locked,
+                        char *err, size_t errlen, bool *conn_lost, bool *conflict)
 {
     PGresult *r = NULL;
-    adb__buf b = { 0 }, arr1 = { 0 }, arr2 = { 0 }, arr3 = { 0 }, arr4 = { 0 };
+    adb__buf arr1 = { 0 }, arr2 = { 0 }, arr3 = { 0 }, arr4 = { 0 };
     const char **orgs = NULL;
-    head *heads = NULL;
+    adb__head *heads = NULL;
     bool *dup = NULL;
     size_t norgs = 0;
-    bool ok = false;
+    bool ok = false, have_ticket = false, passed = false;
+    uint64_t ticket = 0;
     char nbuf[32];
 
     *conn_lost = false;
+    *conflict = false;
     if (!ensure_partitions(w, c, jobs, n, err, errlen))
         goto out;
     r = PQexec(c, "BEGIN; SET LOCAL statement_timeout = " /* bounded waits for callers */
@@ -288,7 +399,7 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, cha
         }
     }
 
-    /* chain heads of every organization in the batch, locked in order */
+    /* the organizations of the stored events, sorted (the lock order) */
     orgs = calloc(n, sizeof(*orgs));
     if (!orgs)
         goto nomem;
@@ -302,148 +413,32 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, cha
             orgs[u++] = orgs[i];
     norgs = u;
     if (norgs > 0) {
-        arr1.len = 0;
-        adb__buf_puts(&arr1, "{");
-        for (size_t i = 0; i < norgs; i++) {
-            if (i)
-                adb__buf_puts(&arr1, ",");
-            sb_array_elem(&arr1, orgs[i]);
-        }
-        adb__buf_puts(&arr1, "}");
-        if (arr1.oom)
-            goto nomem;
-        const char *p[] = { arr1.p };
-        r = PQexecParams(c,
-                         "INSERT INTO audit_chain_head (organization_id, last_seq, last_chain_hash)"
-                         " SELECT o, 0, repeat('0', 64) FROM unnest($1::text[]) o"
-                         " ON CONFLICT (organization_id) DO NOTHING",
-                         1, NULL, p, NULL, NULL, 0);
-        if (!ok_result(r, PGRES_COMMAND_OK))
-            goto pgfail;
-        PQclear(r);
-        r = PQexecParams(c,
-                         "SELECT organization_id, last_seq, last_chain_hash FROM audit_chain_head"
-                         " WHERE organization_id = ANY($1::text[])"
-                         " ORDER BY organization_id FOR UPDATE",
-                         1, NULL, p, NULL, NULL, 0);
-        if (!ok_result(r, PGRES_TUPLES_OK) || (size_t)PQntuples(r) != norgs)
-            goto pgfail;
         heads = calloc(norgs, sizeof(*heads));
         if (!heads)
             goto nomem;
-        for (size_t i = 0; i < norgs; i++) {
-            heads[i].org = orgs[i]; /* same order: both sorted (C collation) */
-            if (strcmp(PQgetvalue(r, (int)i, 0), orgs[i]) != 0) {
-                adb__fmt(err, errlen, "chain heads came back out of order");
-                goto fail;
-            }
-            heads[i].seq = strtoll(PQgetvalue(r, (int)i, 1), NULL, 10);
-            adb__fmt(heads[i].hash, sizeof(heads[i].hash), "%s", PQgetvalue(r, (int)i, 2));
-        }
-        PQclear(r);
-        r = NULL;
-    }
-
-    /* chain links and the rows */
-    for (size_t i = 0; i < n; i++) {
-        adb__event *ev = jobs[i].ev;
-        if (dup[i])
-            continue;
-        head *h = find_head(heads, norgs, ev->f[ADB_F_ORGANIZATION_ID]);
-        ev->chain_seq = ++h->seq;
-        memcpy(ev->prev_chain_hash, h->hash, 65);
-        adb__chain_link(w->keys, ev->f[ADB_F_ORGANIZATION_ID], ev->chain_seq, ev->prev_chain_hash,
-                        ev->content_hash, ev->chain_hash);
-        memcpy(h->hash, ev->chain_hash, 65);
-
-        put_int(&b, ev->id);
-        adb__buf_put(&b, "\t", 1);
-        adb__buf_puts(&b, ev->ts_text);
-        static const adb_event_field cols[] = {
-            ADB_F_TTL, ADB_F_PRINCIPAL_ID, ADB_F_ORGANIZATION_ID, ADB_F_ACTION,
-            ADB_F_TARGET_RESOURCE_TYPE, ADB_F_TARGET_RESOURCE_ID, ADB_F_STATUS,
-            ADB_F_OUTCOME_DESCRIPTION };
-        for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++) {
-            adb__buf_put(&b, "\t", 1);
-            adb__buf_copy_value(&b, ev->f[cols[k]]);
-        }
-        adb__buf_put(&b, "\t", 1);
-        adb__buf_copy_value(&b, ev->hash);
-        static const adb_event_field cols2[] = { ADB_F_HASH_ALGORITHM };
-        adb__buf_put(&b, "\t", 1);
-        adb__buf_copy_value(&b, ev->f[cols2[0]]);
-        adb__buf_put(&b, "\t", 1);
-        adb__buf_copy_value(&b, ev->signature);
-        static const adb_event_field cols3[] = { ADB_F_EVENT_VERSION, ADB_F_CORRELATION_ID,
-                                                 ADB_F_DATA_CLASSIFICATION, ADB_F_RETENTION_POLICY };
-        for (size_t k = 0; k < sizeof(cols3) / sizeof(cols3[0]); k++) {
-            adb__buf_put(&b, "\t", 1);
-            adb__buf_copy_value(&b, ev->f[cols3[k]]);
-        }
-        adb__buf_put(&b, "\t", 1);
-        adb__buf_copy_value(&b, ev->details);
-        adb__buf_put(&b, "\t", 1);
-        put_int(&b, ev->chain_seq);
-        adb__buf_put(&b, "\t", 1);
-        adb__buf_puts(&b, ev->prev_chain_hash);
-        adb__buf_put(&b, "\t", 1);
-        adb__buf_puts(&b, ev->chain_hash);
-        adb__buf_put(&b, "\n", 1);
-    }
-    if (b.oom)
-        goto nomem;
-    if (b.len > 0) {
-        r = PQexec(c, "COPY audit_log (id, \"timestamp\", ttl, principal_id, organization_id,"
-                      " action, target_resource_type, target_resource_id, status,"
-                      " outcome_description, hash, hash_algorithm, signature, event_version,"
-                      " correlation_id, data_classification, retention_policy, details,"
-                      " chain_seq, prev_chain_hash, chain_hash) FROM STDIN");
-        if (!ok_result(r, PGRES_COPY_IN))
-            goto pgfail;
-        PQclear(r);
-        r = NULL;
-        if (PQputCopyData(c, b.p, (int)b.len) != 1 || PQputCopyEnd(c, NULL) != 1) {
-            pg_message(c, NULL, err, errlen);
+        for (size_t i = 0; i < norgs; i++)
+            heads[i].org = orgs[i];
+        if (!adb__heads_reserve_begin(w->heads, c, locked, heads, norgs, err, errlen))
             goto fail;
+        if (!locked)
+            link_events(w, jobs, n, dup, heads, norgs);
+        ticket = adb__heads_reserve_end(w->heads, locked, heads, norgs);
+        have_ticket = true;
+        if (!locked && !copy_rows(c, jobs, n, dup, err, errlen))
+            goto fail;
+        adb__heads_wait_turn(w->heads, ticket);
+        if (!adb__heads_lock(c, locked, heads, norgs, conflict, err, errlen))
+            goto fail;
+        if (locked) {
+            link_events(w, jobs, n, dup, heads, norgs);
+            if (!copy_rows(c, jobs, n, dup, err, errlen))
+                goto fail;
         }
-        r = PQgetResult(c);
-        if (!ok_result(r, PGRES_COMMAND_OK))
-            goto pgfail;
-        PQclear(r);
-        while ((r = PQgetResult(c)) != NULL)
-            PQclear(r);
-
-        /* advance the heads */
-        arr1.len = arr2.len = arr3.len = 0;
-        adb__buf_puts(&arr1, "{");
-        adb__buf_puts(&arr2, "{");
-        adb__buf_puts(&arr3, "{");
-        for (size_t i = 0; i < norgs; i++) {
-            if (i) {
-                adb__buf_puts(&arr1, ",");
-                adb__buf_puts(&arr2, ",");
-                adb__buf_puts(&arr3, ",");
-            }
-            sb_array_elem(&arr1, heads[i].org);
-            adb__fmt(nbuf, sizeof(nbuf), "%" PRId64, heads[i].seq);
-            adb__buf_puts(&arr2, nbuf);
-            adb__buf_puts(&arr3, heads[i].hash);
-        }
-        adb__buf_puts(&arr1, "}");
-        adb__buf_puts(&arr2, "}");
-        adb__buf_puts(&arr3, "}");
-        if (arr1.oom || arr2.oom || arr3.oom)
-            goto nomem;
-        const char *p[] = { arr1.p, arr2.p, arr3.p };
-        r = PQexecParams(c,
-                         "UPDATE audit_chain_head h SET last_seq = u.seq, last_chain_hash = u.hash,"
-                         " updated_at = now() FROM unnest($1::text[], $2::bigint[], $3::text[])"
-                         " AS u(org, seq, hash) WHERE h.organization_id = u.org",
-                         3, NULL, p, NULL, NULL, 0);
-        if (!ok_result(r, PGRES_COMMAND_OK))
-            goto pgfail;
-        PQclear(r);
-        r = NULL;
+        if (!adb__heads_store(c, heads, norgs, err, errlen))
+            goto fail;
+        adb__heads_pass_turn(w->heads, ticket, locked, true, heads, norgs);
+        have_ticket = false;
+        passed = true;
     }
     r = PQexec(c, "COMMIT");
     if (!ok_result(r, PGRES_COMMAND_OK))
@@ -484,12 +479,17 @@ pgfail:
 fail:
     PQclear(r);
     r = NULL;
+    if (have_ticket) { /* later batches wait for this turn; they built on it */
+        adb__heads_wait_turn(w->heads, ticket);
+        adb__heads_pass_turn(w->heads, ticket, locked, false, heads, norgs);
+    } else if (passed) { /* COMMIT failed: later batches built on heads never stored */
+        adb__heads_forget(w->heads, heads, norgs);
+    }
     *conn_lost = PQstatus(c) != CONNECTION_OK;
     if (!*conn_lost)
         PQclear(PQexec(c, "ROLLBACK"));
 out:
     PQclear(r);
-    free(b.p);
     free(arr1.p);
     free(arr2.p);
     free(arr3.p);
@@ -509,18 +509,26 @@ static void fail_jobs(adb__job *jobs, size_t n, adb_status st, const char *msg, 
     }
 }
 
-/* Writes a batch; on a failure that is not the connection's, each event is
- * tried on its own so that one bad row cannot sink the others. */
+/* Writes a batch; a batch whose chain heads moved is written again in locked
+ * mode; on a failure that is not the connection's, each event is tried on
+ * its own so that one bad row cannot sink the others. */
 static void process(adb__writer *w, adb__job *jobs, size_t n)
 {
     char err[ADB_ERRMSG_MAX], msg[ADB_ERRMSG_MAX];
     adb_status st = ADB_OK;
-    bool lost = false;
+    bool lost = false, conflict = false, retried = false, stored = false;
     PGconn *c = adb_pool_acquire(w->pool, &st, err, sizeof(err));
 
+    if (c) {
+        stored = write_batch(w, c, jobs, n, false, err, sizeof(err), &lost, &conflict);
+        if (!stored && conflict) {
+            retried = true;
+            stored = write_batch(w, c, jobs, n, true, err, sizeof(err), &lost, &conflict);
+        }
+    }
     if (!c) {
         fail_jobs(jobs, n, st == ADB_ERR_BUSY ? ADB_ERR_BUSY : ADB_ERR_DB_CONNECT, err, 1000);
-    } else if (!write_batch(w, c, jobs, n, err, sizeof(err), &lost)) {
+    } else if (!stored) {
         if (lost) {
             adb__fmt(msg, sizeof(msg), "database connection lost: %s", err);
             fail_jobs(jobs, n, ADB_ERR_DB_CONNECT, msg, 1000);
@@ -529,7 +537,7 @@ static void process(adb__writer *w, adb__job *jobs, size_t n)
             fail_jobs(jobs, n, ADB_ERR_DB_QUERY, msg, 0);
         } else {
             for (size_t i = 0; i < n; i++) {
-                if (!write_batch(w, c, &jobs[i], 1, err, sizeof(err), &lost)) {
+                if (!write_batch(w, c, &jobs[i], 1, true, err, sizeof(err), &lost, &conflict)) {
                     adb__fmt(msg, sizeof(msg), "could not store the event: %s", err);
                     fail_jobs(&jobs[i], 1, lost ? ADB_ERR_DB_CONNECT : ADB_ERR_DB_QUERY, msg,
                               lost ? 1000 : 0);
@@ -543,6 +551,11 @@ static void process(adb__writer *w, adb__job *jobs, size_t n)
     }
     if (c)
         adb_pool_release(w->pool, c);
+    if (retried) {
+        pthread_mutex_lock(&w->mu);
+        w->conflicts++;
+        pthread_mutex_unlock(&w->mu);
+    }
     size_t failed = 0;
     for (size_t i = 0; i < n; i++)
         failed += jobs[i].res->status != ADB_OK;
@@ -553,6 +566,12 @@ static void process(adb__writer *w, adb__job *jobs, size_t n)
     }
     for (size_t i = 0; i < n; i++)
         ticket_done(jobs[i].ticket);
+}
+
+static size_t linger_target(const adb__writer *w)
+{
+    size_t t = (size_t)w->o.batch_max / 4;
+    return t > LINGER_BATCH ? LINGER_BATCH : t;
 }
 
 static void *writer_main(void *arg)
@@ -571,6 +590,21 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&w->mu);
             break;
         }
+        /* While another writer is busy, gather a batch worth its round trips
+         * (at most LINGER_MS): small batches cost more than they save. */
+        if (w->active > 0 && w->count < linger_target(w)) {
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_nsec += LINGER_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            while (w->count < linger_target(w) && !w->stopping &&
+                   pthread_cond_timedwait(&w->not_empty, &w->mu, &until) == 0)
+                ;
+        }
+        w->active++;
         while (w->count > 0 && n < (size_t)w->o.batch_max) {
             batch[n++] = w->ring[w->head];
             w->head = (w->head + 1) % (size_t)w->o.queue_max;
@@ -580,12 +614,13 @@ static void *writer_main(void *arg)
         double t0 = adb__now_ms();
         process(w, batch, n);
         double ms = adb__now_ms() - t0;
+        pthread_mutex_lock(&w->mu);
+        w->active--;
         if (ms > 0) {
-            pthread_mutex_lock(&w->mu);
             double eps = (double)n * 1000.0 / ms * w->nthreads;
             w->rate_eps = w->rate_eps > 0 ? 0.8 * w->rate_eps + 0.2 * eps : eps;
-            pthread_mutex_unlock(&w->mu);
         }
+        pthread_mutex_unlock(&w->mu);
     }
     free(batch);
     return NULL;
@@ -606,7 +641,9 @@ adb__writer *adb__writer_start(adb_pool *pool, const adb__keys *keys, const adb_
     w->o = *o;
     w->ring = calloc((size_t)o->queue_max, sizeof(*w->ring));
     w->threads = calloc((size_t)o->threads, sizeof(*w->threads));
-    if (!w->ring || !w->threads) {
+    w->heads = adb__heads_new();
+    if (!w->ring || !w->threads || !w->heads) {
+        adb__heads_free(w->heads);
         free(w->ring);
         free(w->threads);
         free(w);
@@ -614,7 +651,11 @@ adb__writer *adb__writer_start(adb_pool *pool, const adb__keys *keys, const adb_
         return NULL;
     }
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->not_empty, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->not_empty, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_mutex_init(&w->months_mu, NULL);
     for (int i = 0; i < o->threads; i++) {
         if (pthread_create(&w->threads[i], NULL, writer_main, w) != 0) {
@@ -664,6 +705,7 @@ void adb__writer_stop(adb__writer *w)
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->not_empty);
     pthread_mutex_destroy(&w->months_mu);
+    adb__heads_free(w->heads);
     free(w->ring);
     free(w->threads);
     free(w);
@@ -677,6 +719,7 @@ void adb__writer_stats(adb__writer *w, adb_writer_stats *out)
     out->duplicates = w->duplicates;
     out->failed = w->failed;
     out->busy_rejections = w->busy;
+    out->chain_conflicts = w->conflicts;
     out->queue_depth = (int)w->count;
     out->queue_max = w->o.queue_max;
     out->last_batch_size = w->last_batch;
