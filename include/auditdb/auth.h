@@ -72,6 +72,19 @@ adb_status adb_permission_check(adb *db, const adb_principal *p, const char *res
  * End it with adb_tenant_end(). */
 PGconn *adb_tenant_begin(adb *db, const char *org, adb_status *st, char *errbuf, size_t errlen);
 
+/* Reads as the tenant in one round trip: BEGIN, SET LOCAL ROLE, set_config,
+ * the statement sql (prepared on the connection), optionally a second
+ * statement extra_sql (not prepared: EXPLAIN cannot be) with the first
+ * extra_nparams of the same params, and COMMIT, sent as one libpq pipeline.
+ * custom_plan: plan sql for these very values each time (SET LOCAL
+ * plan_cache_mode = force_custom_plan), for statements whose best plan
+ * depends on them (a generic plan of a filtered keyset page scans every
+ * match). Returns sql's result (caller PQclear()s; *extra_result gets
+ * extra_sql's, or NULL) or NULL with *st when the database failed. */
+PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparams,
+                           const char *const *params, bool custom_plan, const char *extra_sql,
+                           int extra_nparams, PGresult **extra_result, adb_status *st);
+
 /* Commits (or rolls back) and gives the connection back to the pool. */
 void adb_tenant_end(adb *db, PGconn *c, bool commit);
 

@@ -64,6 +64,23 @@ void adb_pool_get_stats(adb_pool *p, adb_pool_stats *out);
 PGresult *adb_pool_exec(adb_pool *p, PGconn *conn, const char *sql, int nparams,
                         const char *const *params);
 
+/* One statement of a pipeline: prepared (like adb_pool_exec) when
+ * prepare is set, else sent with PQsendQueryParams. */
+typedef struct adb_pool_stmt {
+    const char *sql;
+    int nparams;
+    const char *const *params;
+    bool prepare;
+} adb_pool_stmt;
+
+/* Sends n statements in one libpq pipeline (one round trip) on conn, a
+ * connection of p, and collects each statement's result into results[i]
+ * (caller PQclear()s them; NULL when the statement was skipped after an
+ * earlier error). Returns true when every statement succeeded. After a
+ * failure inside an explicit transaction, the caller rolls back. */
+bool adb_pool_pipeline(adb_pool *p, PGconn *conn, int n, const adb_pool_stmt *stmts,
+                       PGresult **results);
+
 /* Closes every connection and frees p. Connections still acquired are closed
  * when released... they must all be released first. Accepts NULL. */
 void adb_pool_close(adb_pool *p);

@@ -546,6 +546,54 @@ PGconn *adb_tenant_begin(adb *db, const char *org, adb_status *st, char *errbuf,
     return NULL;
 }
 
+PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparams,
+                           const char *const *params, bool custom_plan, const char *extra_sql,
+                           int extra_nparams, PGresult **extra_result, adb_status *st)
+{
+    const char *p_org[] = { org };
+    adb_pool_stmt stmts[7];
+    PGresult *res[7];
+    int n = 0, at_sql, at_extra = -1;
+    PGconn *c = adb_pool_acquire(db->pool, st, NULL, 0);
+
+    if (extra_result)
+        *extra_result = NULL;
+    if (!c)
+        return NULL;
+    stmts[n++] = (adb_pool_stmt){ "BEGIN", 0, NULL, false };
+    stmts[n++] = (adb_pool_stmt){ "SET LOCAL ROLE auditdb_app", 0, NULL, false };
+    if (custom_plan)
+        stmts[n++] = (adb_pool_stmt){ "SET LOCAL plan_cache_mode = force_custom_plan", 0, NULL,
+                                      false };
+    stmts[n++] = (adb_pool_stmt){ "SELECT set_config('auditdb.organization_id', $1, true)", 1,
+                                  p_org, true };
+    at_sql = n;
+    stmts[n++] = (adb_pool_stmt){ sql, nparams, params, true };
+    if (extra_sql) {
+        at_extra = n;
+        stmts[n++] = (adb_pool_stmt){ extra_sql, extra_nparams, params, false };
+    }
+    stmts[n++] = (adb_pool_stmt){ "COMMIT", 0, NULL, false };
+    bool ok = adb_pool_pipeline(db->pool, c, n, stmts, res);
+    PGresult *out = NULL;
+    for (int i = 0; i < n; i++) {
+        if (i == at_sql && ok)
+            out = res[i];
+        else if (i == at_extra && ok && extra_result)
+            *extra_result = res[i];
+        else
+            PQclear(res[i]);
+    }
+    if (!ok) {
+        *st = PQstatus(c) == CONNECTION_OK ? ADB_ERR_DB_QUERY : ADB_ERR_DB_CONNECT;
+        if (PQstatus(c) == CONNECTION_OK && PQpipelineStatus(c) == PQ_PIPELINE_OFF &&
+            PQtransactionStatus(c) != PQTRANS_IDLE)
+            PQclear(PQexec(c, "ROLLBACK"));
+    }
+    adb_pool_release(db->pool, c);
+    return out;
+}
+
 void adb_tenant_end(adb *db, PGconn *c, bool commit)
 {
     if (!c)

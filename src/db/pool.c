@@ -241,7 +241,8 @@ void adb_pool_release(adb_pool *p, PGconn *conn)
 
     if (!conn)
         return;
-    reuse = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
+    reuse = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE &&
+            PQpipelineStatus(conn) == PQ_PIPELINE_OFF;
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < p->opts.max; i++) {
         slot *s = &p->slots[i];
@@ -327,25 +328,35 @@ void adb_pool_close(adb_pool *p)
     free(p);
 }
 
-PGresult *adb_pool_exec(adb_pool *p, PGconn *conn, const char *sql, int nparams,
-                        const char *const *params)
+/* The slot lent out with conn (its fields need no lock: it is the caller's
+ * alone), the statement name of sql, and whether it is prepared there. */
+static slot *statement_of(adb_pool *p, PGconn *conn, const char *sql, char name[24], bool *known)
 {
-    char hex[65], name[24];
+    char hex[65];
     slot *s = NULL;
-    bool known = false;
 
     adb__sha256_hex(sql, strlen(sql), hex);
-    adb__fmt(name, sizeof(name), "adbq_%.16s", hex);
-    /* the slot is lent to this caller alone: its fields need no lock */
+    adb__fmt(name, 24, "adbq_%.16s", hex);
     pthread_mutex_lock(&p->mu);
     for (int i = 0; i < p->opts.max && !s; i++)
         if (p->slots[i].conn == conn)
             s = &p->slots[i];
     pthread_mutex_unlock(&p->mu);
+    *known = false;
+    for (int i = 0; s && i < s->nprepared && !*known; i++)
+        *known = strcmp(s->prepared[i], name) == 0;
+    return s;
+}
+
+PGresult *adb_pool_exec(adb_pool *p, PGconn *conn, const char *sql, int nparams,
+                        const char *const *params)
+{
+    char name[24];
+    bool known;
+    slot *s = statement_of(p, conn, sql, name, &known);
+
     if (!s)
         return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    for (int i = 0; i < s->nprepared && !known; i++)
-        known = strcmp(s->prepared[i], name) == 0;
     if (!known) {
         if (s->nprepared >= PREPARED_MAX)
             return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
@@ -359,4 +370,83 @@ PGresult *adb_pool_exec(adb_pool *p, PGconn *conn, const char *sql, int nparams,
         adb__fmt(s->prepared[s->nprepared++], sizeof(s->prepared[0]), "%s", name);
     }
     return PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
+}
+
+bool adb_pool_pipeline(adb_pool *p, PGconn *conn, int n, const adb_pool_stmt *stmts,
+                       PGresult **results)
+{
+    enum { MAXN = 16 };
+    char names[MAXN][24];
+    bool prepared_now[MAXN] = { false }, sent_ok = true, all_ok = true;
+    slot *slots[MAXN] = { NULL };
+
+    if (n > MAXN || PQenterPipelineMode(conn) != 1)
+        return false;
+    for (int i = 0; i < n; i++)
+        results[i] = NULL;
+    for (int i = 0; i < n && sent_ok; i++) {
+        const adb_pool_stmt *st = &stmts[i];
+        bool known = false;
+        slots[i] = st->prepare ? statement_of(p, conn, st->sql, names[i], &known) : NULL;
+        if (slots[i] && !known && slots[i]->nprepared >= PREPARED_MAX)
+            slots[i] = NULL;
+        if (!slots[i]) {
+            sent_ok = PQsendQueryParams(conn, st->sql, st->nparams, NULL, st->params, NULL, NULL,
+                                        0) == 1;
+            continue;
+        }
+        if (!known) {
+            for (int k = 0; k < i && !known; k++) /* the same text twice in one pipeline */
+                known = prepared_now[k] && strcmp(names[k], names[i]) == 0;
+            if (!known) {
+                sent_ok = PQsendPrepare(conn, names[i], st->sql, st->nparams, NULL) == 1;
+                prepared_now[i] = sent_ok;
+            }
+        }
+        sent_ok = sent_ok && PQsendQueryPrepared(conn, names[i], st->nparams, st->params, NULL,
+                                                 NULL, 0) == 1;
+    }
+    if (!sent_ok || PQpipelineSync(conn) != 1) {
+        /* the connection is unusable now: the pool drops it on release */
+        return false;
+    }
+    /* results: per statement (a Prepare first when one was sent), each
+     * followed by NULL; then the sync */
+    for (int i = 0; i < n; i++) {
+        for (int part = prepared_now[i] ? 0 : 1; part < 2; part++) {
+            PGresult *r = PQgetResult(conn);
+            PGresult *extra;
+            while ((extra = PQgetResult(conn)) != NULL) /* up to the NULL that ends it */
+                PQclear(extra);
+            ExecStatusType es = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+            bool ok = es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK;
+            if (part == 0) {
+                if (ok && slots[i]->nprepared < PREPARED_MAX)
+                    adb__fmt(slots[i]->prepared[slots[i]->nprepared++], 24, "%s", names[i]);
+                if (!ok) { /* the statement's result is the Prepare's error */
+                    results[i] = r;
+                    all_ok = false;
+                    r = PQgetResult(conn); /* the skipped execution */
+                    while ((extra = PQgetResult(conn)) != NULL)
+                        PQclear(extra);
+                    PQclear(r);
+                    break;
+                }
+                PQclear(r);
+                continue;
+            }
+            if (es == PGRES_PIPELINE_ABORTED) {
+                PQclear(r);
+                r = NULL;
+            }
+            results[i] = r;
+            all_ok = all_ok && ok;
+        }
+    }
+    PGresult *sync = PQgetResult(conn);
+    bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+    PQclear(sync);
+    if (synced)
+        PQexitPipelineMode(conn);
+    return all_ok && synced;
 }

@@ -787,20 +787,26 @@ static char *csv_to_array(const char *csv, int *count)
     return adb__buf_take(&b, NULL);
 }
 
-/* The keyset cursor: base64url of "v1.<a|d>.<filter fingerprint>.<timestamp µs>.<id>".
- * It is opaque to clients; the fingerprint ties it to the filters it was made with. */
+/* The keyset cursor: base64url of
+ * "v1.<a|d>.<filter fingerprint>.<timestamp µs>.<id>[.<total>.<e|x>]". It is
+ * opaque to clients; the fingerprint ties it to the filters it was made
+ * with, and the first page's total (exact or estimated) rides along so that
+ * deeper pages need not count again. */
 static const char b64t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static void cursor_encode(bool desc, const char *fp, const char *ts_us, const char *id, char out[160])
+static void cursor_encode(bool desc, const char *fp, const char *ts_us, const char *id,
+                          long long total, bool exact, char out[160])
 {
     char raw[112];
-    size_t n = (size_t)snprintf(raw, sizeof(raw), "v1.%c.%s.%s.%s", desc ? 'd' : 'a', fp, ts_us, id);
+    size_t n = (size_t)snprintf(raw, sizeof(raw), "v1.%c.%s.%s.%s.%lld.%c", desc ? 'd' : 'a', fp,
+                                ts_us, id, total, exact ? 'e' : 'x');
     if (n >= sizeof(raw))
         n = sizeof(raw) - 1;
     adb__base64url(raw, n, out); /* 112 bytes -> at most 150 characters */
 }
 
-static bool cursor_decode(const char *in, bool *desc, char fp[17], long long *ts_us, long long *id)
+static bool cursor_decode(const char *in, bool *desc, char fp[17], long long *ts_us, long long *id,
+                          long long *total, bool *exact)
 {
     char raw[128];
     size_t o = 0, n = strlen(in);
@@ -834,8 +840,21 @@ static bool cursor_decode(const char *in, bool *desc, char fp[17], long long *ts
     if (!dot)
         return false;
     *dot = '\0';
+    char *idp = dot + 1, *rest = strchr(idp, '.');
+    *total = -1; /* a cursor from before totals rode along */
+    *exact = false;
+    if (rest) {
+        *rest++ = '\0';
+        char *flag = strchr(rest, '.');
+        if (!flag || (strcmp(flag, ".e") != 0 && strcmp(flag, ".x") != 0))
+            return false;
+        *exact = flag[1] == 'e';
+        *flag = '\0';
+        if (!adb__parse_int(rest, 0, INT64_MAX, total))
+            return false;
+    }
     return adb__parse_int(ts, INT64_MIN / 2, INT64_MAX / 2, ts_us) &&
-           adb__parse_int(dot + 1, 1, INT64_MAX, id);
+           adb__parse_int(idp, 1, INT64_MAX, id);
 }
 
 /* A fingerprint of the filters, so a cursor cannot be replayed with others. */
@@ -867,7 +886,8 @@ static void filter_fingerprint(adb_http_request *req, char out[17])
 enum MHD_Result adb_http_events_list(adb_http_request *req)
 {
     qb q = { .len = 0 };
-    long long limit = LIST_DEFAULT, offset = 0, cur_ts = 0, cur_id = 0;
+    long long limit = LIST_DEFAULT, offset = 0, cur_ts = 0, cur_id = 0, cur_total = -1;
+    bool cur_exact = false;
     const char *a;
     char num[4][32];
     bool desc = true, cursor = false;
@@ -927,7 +947,7 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
         char cfp[17];
         if (strcmp(sort_col, "\"timestamp\"") != 0)
             return validation_error(req, "cursor", "INVALID_VALUE", "cursor pages are sorted by timestamp");
-        if (!cursor_decode(a, &cdesc, cfp, &cur_ts, &cur_id))
+        if (!cursor_decode(a, &cdesc, cfp, &cur_ts, &cur_id, &cur_total, &cur_exact))
             return validation_error(req, "cursor", "INVALID_FORMAT", "cursor is not one this server gave out");
         if (cdesc != desc || strcmp(cfp, fp) != 0 || offset != 0)
             return validation_error(req, "cursor", "INVALID_VALUE",
@@ -992,38 +1012,44 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
              sort_col, desc ? "DESC" : "ASC", desc ? "DESC" : "ASC", pl, po);
     qb_add(&q, tail);
 
-    char sql[8192];
+    char sql[8192], esql[8192];
     adb__fmt(sql, sizeof(sql), "SELECT " EVENT_COLUMNS " %s", q.sql);
+    adb__fmt(esql, sizeof(esql), "EXPLAIN (FORMAT JSON) SELECT 1 %s", where_end);
+    /* One round trip: the page, and on a first page the planner's estimate
+     * of the total (a cursor carries the first page's total). */
+    bool want_estimate = !cursor || cur_total < 0;
     adb_status st;
-    PGconn *c = adb_tenant_begin(req->state->db, req->who.organization_id, &st, NULL, 0);
-    if (!c) {
+    PGresult *er = NULL;
+    bool filtered = nparams_count > 1; /* filters or dates besides the organization */
+    PGresult *pr = adb_tenant_query(req->state->db, req->who.organization_id, sql, q.n, q.params,
+                                    filtered, want_estimate ? esql : NULL, nparams_count, &er, &st);
+    if (!pr) {
         qb_free(&q);
         return db_unavailable(req);
     }
-    PGresult *pr = adb_pool_exec(req->state->pool, c, sql, q.n, q.params);
     /* total: exact and free when this is the last page; else the planner's
      * estimate, made exact by a capped count when it is small (a page never
      * counts millions of rows) */
     long long total = -1;
     bool exact = true;
-    PGresult *cr = NULL;
-    if (PQresultStatus(pr) == PGRES_TUPLES_OK && PQntuples(pr) <= limit && !cursor) {
+    if (PQntuples(pr) <= limit && !cursor) {
         total = offset + PQntuples(pr);
-    } else if (PQresultStatus(pr) == PGRES_TUPLES_OK) {
-        char csql[8192];
-        adb__fmt(csql, sizeof(csql), "EXPLAIN (FORMAT JSON) SELECT 1 %s", where_end);
-        cr = PQexecParams(c, csql, nparams_count, NULL, q.params, NULL, NULL, 0); /* EXPLAIN cannot be prepared */
-        const char *plan = PQresultStatus(cr) == PGRES_TUPLES_OK ? PQgetvalue(cr, 0, 0) : NULL;
+    } else if (!want_estimate) {
+        total = cur_total;
+        exact = cur_exact;
+    } else {
+        const char *plan = er && PQresultStatus(er) == PGRES_TUPLES_OK ? PQgetvalue(er, 0, 0) : NULL;
         const char *rows = plan ? strstr(plan, "\"Plan Rows\": ") : NULL;
         long long est = rows ? strtoll(rows + 13, NULL, 10) : 0;
-        PQclear(cr);
         total = est;
         exact = false;
         if (est <= COUNT_CAP) {
+            char csql[8192];
             adb__fmt(csql, sizeof(csql), "SELECT count(*) FROM (SELECT 1 %s LIMIT %d) s", where_end,
                      COUNT_CAP + 1);
-            cr = adb_pool_exec(req->state->pool, c, csql, nparams_count, q.params);
-            if (PQresultStatus(cr) == PGRES_TUPLES_OK) {
+            PGresult *cr = adb_tenant_query(req->state->db, req->who.organization_id, csql,
+                                            nparams_count, q.params, true, NULL, 0, NULL, &st);
+            if (cr && PQresultStatus(cr) == PGRES_TUPLES_OK) {
                 total = strtoll(PQgetvalue(cr, 0, 0), NULL, 10);
                 exact = total <= COUNT_CAP;
             }
@@ -1034,12 +1060,8 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
         if (total < seen)
             total = seen;
     }
-    adb_tenant_end(req->state->db, c, true);
+    PQclear(er);
     qb_free(&q);
-    if (PQresultStatus(pr) != PGRES_TUPLES_OK) {
-        PQclear(pr);
-        return db_unavailable(req);
-    }
     int rows = PQntuples(pr);
     bool has_next = rows > limit;
     if (has_next)
@@ -1062,7 +1084,8 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
     jw_kbool(&w, "hasPrevious", cursor || offset > 0);
     char cur[160] = "";
     if (has_next && rows > 0 && !strcmp(sort_col, "\"timestamp\""))
-        cursor_encode(desc, fp, PQgetvalue(pr, rows - 1, E_TS_US), PQgetvalue(pr, rows - 1, E_ID), cur);
+        cursor_encode(desc, fp, PQgetvalue(pr, rows - 1, E_TS_US), PQgetvalue(pr, rows - 1, E_ID),
+                      total, exact, cur);
     jw_key(&w, "nextCursor");
     if (cur[0])
         jw_str(&w, cur);

@@ -148,15 +148,18 @@ expect_eq "filter dates" 0 "$(jbody 'len(d["events"])')"
 list "sortField=action&sortDirection=asc&limit=2"
 expect_eq "sort by action asc" "auth.login.failure bulk.1" "$(jbody '" ".join(e["action"] for e in d["events"])')"
 expect_eq "hasNext" true "$(jbody 'd["pagination"]["hasNext"]')"
-pages=""; cursor=""; n=0
+pages=""; cursor=""; n=0; totals=""
 while [ $n -lt 10 ]; do
     list "limit=2${cursor:+&cursor=$cursor}"
     pages="$pages $(jbody '",".join(str(e["id"]) for e in d["events"])')"
+    totals="$totals $(jbody '"%s/%s" % (d["pagination"]["total"], d["pagination"]["totalExact"])')"
     cursor=$(jbody 'd["nextCursor"] or ""')
     n=$((n + 1))
     [ -n "$cursor" ] || break
 done
 expect_eq "keyset cursor walks every event once, in order" "$(sql "SELECT string_agg(id::text, ',' ORDER BY \"timestamp\" DESC, id DESC) FROM audit_log WHERE organization_id = 'org-a'")" "$(echo $pages | tr ' ' ',')"
+org_a_count=$(sql "SELECT count(*) FROM audit_log WHERE organization_id = 'org-a'")
+expect_eq "every cursor page carries the first page's exact total" "$(for p in $(seq $n); do printf ' %s/True' "$org_a_count"; done)" "$totals"
 list "limit=0"
 expect_eq "limit 0: 400" 400 "$HTTP_STATUS"
 expect_eq "limit 0: field" limit "$(jbody 'd["error"]["details"]["errors"][0]["field"]')"

@@ -175,6 +175,66 @@ static void prepared_once_per_connection(void)
     adb_pool_close(p);
 }
 
+/* A pipeline answers each statement, prepares once, and after an error
+ * reports it, skips the rest and leaves a connection that works again. */
+static void pipeline_results_and_errors(void)
+{
+    adb_pool *p = NULL;
+    adb_pool_options o;
+    char err[ADB_ERRMSG_MAX];
+    adb_status st;
+
+    adb_pool_options_default(&o);
+    o.min = 1;
+    o.max = 1;
+    REQUIRE(adb_pool_open(t_admin_conninfo(), &o, &p, err, sizeof(err)) == ADB_OK);
+    const char *params[] = { "20" };
+    for (int round = 0; round < 2; round++) {
+        PGconn *c = adb_pool_acquire(p, &st, err, sizeof(err));
+        REQUIRE(c);
+        adb_pool_stmt ok_stmts[] = {
+            { "BEGIN", 0, NULL, false },
+            { "SELECT $1::int * 2 + 2", 1, params, true },
+            { "SELECT $1::int + 1", 1, params, false },
+            { "COMMIT", 0, NULL, false },
+        };
+        PGresult *res[4];
+        CHECK(adb_pool_pipeline(p, c, 4, ok_stmts, res));
+        CHECK(res[1] && !strcmp(PQgetvalue(res[1], 0, 0), "42"));
+        CHECK(res[2] && !strcmp(PQgetvalue(res[2], 0, 0), "21"));
+        for (int i = 0; i < 4; i++)
+            PQclear(res[i]);
+        CHECK(PQpipelineStatus(c) == PQ_PIPELINE_OFF && PQtransactionStatus(c) == PQTRANS_IDLE);
+        adb_pool_release(p, c);
+    }
+    PGconn *c = adb_pool_acquire(p, &st, err, sizeof(err));
+    REQUIRE(c);
+    char *n = t_query1(c, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT $1::int * 2 + 2%'");
+    CHECK_STR(n, "1"); /* prepared in the first round only */
+    free(n);
+    adb_pool_stmt bad[] = {
+        { "BEGIN", 0, NULL, false },
+        { "SELECT 1 / ($1::int - 20)", 1, params, true },
+        { "SELECT 7", 0, NULL, false },
+        { "COMMIT", 0, NULL, false },
+    };
+    PGresult *res[4];
+    CHECK(!adb_pool_pipeline(p, c, 4, bad, res));
+    CHECK(res[1] && PQresultStatus(res[1]) == PGRES_FATAL_ERROR &&
+          strstr(PQresultErrorMessage(res[1]), "division by zero"));
+    CHECK(res[2] == NULL && res[3] == NULL); /* skipped after the error */
+    for (int i = 0; i < 4; i++)
+        PQclear(res[i]);
+    CHECK(PQpipelineStatus(c) == PQ_PIPELINE_OFF);
+    CHECK(PQtransactionStatus(c) == PQTRANS_INERROR);
+    PQclear(PQexec(c, "ROLLBACK"));
+    PGresult *r = adb_pool_exec(p, c, "SELECT $1::int + 1", 1, params);
+    CHECK(PQresultStatus(r) == PGRES_TUPLES_OK && !strcmp(PQgetvalue(r, 0, 0), "21"));
+    PQclear(r);
+    adb_pool_release(p, c);
+    adb_pool_close(p);
+}
+
 int main(void)
 {
     RUN(acquire_release_and_bound);
@@ -182,5 +242,6 @@ int main(void)
     RUN(unreachable_fails_fast_and_clearly);
     RUN(reconnects_after_server_restart);
     RUN(prepared_once_per_connection);
+    RUN(pipeline_results_and_errors);
     return t_done();
 }
