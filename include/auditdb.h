@@ -22,6 +22,7 @@
 #include "auditdb/verify.h"
 #include "auditdb/auth.h"
 #include "auditdb/partitions.h"
+#include "auditdb/maintenance.h"
 
 /* Returns the library version as "MAJOR.MINOR.PATCH" (static storage). */
 const char *adb_version(void);

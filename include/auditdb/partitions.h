@@ -46,9 +46,11 @@ ADB_WUR adb_status adb_partitions_analyze(adb *db, int *analyzed, char *errbuf, 
 ADB_WUR adb_status adb_security_retention(adb *db, int64_t now_us, long long *deleted,
                                           char *errbuf, size_t errlen);
 
-/* The maintenance scheduler: a thread that ensures partitions and applies
- * the security tables' retention at once and then every interval_s seconds, under an advisory lock so that one of
- * several instances does it. Stopped by adb_close(). */
+/* The maintenance scheduler: a thread that runs a maintenance round
+ * (maintenance.h: partitions, retention of the security tables, retention
+ * and archival of audit events) at once and then every interval_s seconds,
+ * with `ahead` months of partitions, under an advisory lock so that one of
+ * several instances does it. Stopped by adb_close(), between jobs. */
 ADB_WUR adb_status adb_maintenance_start(adb *db, int interval_s, int ahead, char *errbuf,
                                          size_t errlen);
 

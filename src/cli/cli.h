@@ -60,12 +60,19 @@ int cli_adb_open(cli_db *db, adb **out);
 /* true when stderr is a terminal (progress bars). */
 bool cli_tty(void);
 
+/* Reads --now T (and --max-rows N when max_rows) from argv[from..] into o
+ * (defaults first; failures of jobs reported on stderr). Prints and returns
+ * EXIT_USAGE on a bad argument. */
+int cli_maintenance_options(int argc, char **argv, int from, bool max_rows, const char *usage,
+                            adb_maintenance_options *o);
+
 int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_partitions(int argc, char **argv);
 int cmd_maintenance(int argc, char **argv);
+int cmd_archive(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 

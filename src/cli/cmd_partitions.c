@@ -1,5 +1,5 @@
 /*
- * cmd_partitions.c - `auditdb partitions list|create|analyze`.
+ * cmd_partitions.c - `auditdb partitions list|create|analyze|drop-expired`.
  */
 #include "cli.h"
 #include "../core/util.h"
@@ -8,6 +8,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define PARTITIONS_USAGE                                                                     \
+    "usage: auditdb partitions list | create [--month YYYY-MM | --ahead N] | analyze |"      \
+    " drop-expired [--now T]"
+
+/* `partitions drop-expired [--now T]`: the partition step of a maintenance round. */
+static int drop_expired(int argc, char **argv)
+{
+    cli_db db;
+    adb *h = NULL;
+    char err[ADB_ERRMSG_MAX];
+    adb_maintenance_options o;
+    adb_maintenance_report rep;
+    adb_status st;
+    int rc;
+
+    if ((rc = cli_maintenance_options(argc, argv, 2, false, PARTITIONS_USAGE, &o)) != EXIT_OK)
+        return rc;
+    if ((rc = cli_adb_open(&db, &h)) != EXIT_OK)
+        goto out;
+    if ((st = adb_partitions_drop_expired(h, &o, &rep, err, sizeof(err))) != ADB_OK) {
+        cli_error("%s", err);
+        rc = cli_exit_code(st);
+        goto out;
+    }
+    printf("dropped %d expired partition(s): %lld event(s) deleted, their chain positions kept in "
+           "%d stub(s)\n", rep.partitions_dropped, rep.events_expired, rep.stubs_created);
+    rc = rep.failures ? EXIT_FAILURE_ : EXIT_OK;
+out:
+    adb_close(h);
+    cli_db_close(&db);
+    return rc;
+}
 
 int cmd_partitions(int argc, char **argv)
 {
@@ -19,10 +52,13 @@ int cmd_partitions(int argc, char **argv)
     const char *month = NULL;
     long long ahead = 6;
 
-    if (argc < 2 || (strcmp(argv[1], "list") && strcmp(argv[1], "create") && strcmp(argv[1], "analyze"))) {
-        cli_error("usage: auditdb partitions list | create [--month YYYY-MM | --ahead N] | analyze");
+    if (argc < 2 || (strcmp(argv[1], "list") && strcmp(argv[1], "create") && strcmp(argv[1], "analyze") &&
+                     strcmp(argv[1], "drop-expired"))) {
+        cli_error(PARTITIONS_USAGE);
         return EXIT_USAGE;
     }
+    if (!strcmp(argv[1], "drop-expired"))
+        return drop_expired(argc, argv);
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[1], "create") && !strcmp(argv[i], "--month") && i + 1 < argc)
             month = argv[++i];

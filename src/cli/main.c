@@ -75,26 +75,58 @@ const cli_command cli_commands[] = {
       "if it does not exist, and prints the key once: only a hash of its secret is stored.\n"
       "KEY-ID is the public part shown by list (adb_<16 hex digits>).\n",
       cmd_keys },
-    { "partitions", "list, create and analyze the monthly partitions of audit_log",
+    { "partitions", "list, create, analyze and drop the monthly partitions of audit_log",
       "usage: auditdb partitions list\n"
       "       auditdb partitions create [--month YYYY-MM | --ahead N]\n"
       "       auditdb partitions analyze\n"
+      "       auditdb partitions drop-expired [--now T]\n"
       "\n"
-      "  list     every partition: its range (UTC), rows and size\n"
-      "  create   the current month and the next N (default 6), or one month\n"
-      "  analyze  refresh the planner's statistics of every partition\n"
+      "  list          every partition: its range (UTC), rows and size\n"
+      "  create        the current month and the next N (default 6), or one month\n"
+      "  analyze       refresh the planner's statistics of every partition\n"
+      "  drop-expired  drop each month whose events have all passed their retention\n"
+      "                (audit_retention_policy), keeping their chain positions in stubs, and\n"
+      "                the empty months older than the shortest policy; --now sets the clock\n"
       "\n"
       "auditdb serve keeps the current month and the next 6 ready by itself (on start and daily,\n"
       "one instance at a time), and the writer makes a missing month on demand.\n",
       cmd_partitions },
-    { "maintenance", "run one round of the scheduled maintenance (partitions, retention)",
-      "usage: auditdb maintenance run [--now T]\n"
+    { "maintenance", "run one round of the scheduled maintenance (partitions, retention, archival)",
+      "usage: auditdb maintenance run [--now T] [--max-rows N]\n"
       "\n"
-      "Does what auditdb serve's scheduler does daily: makes the current month's partition and\n"
-      "the next six, and deletes rows of the security tables (api_access_log, auth_audit_log,\n"
-      "rate_limit_violations, security_events, user_sessions, compliance_reports, error_log)\n"
-      "older than their data_retention_policies row allows. --now sets the clock (RFC 3339).\n",
+      "Does what auditdb serve's scheduler does daily, one process at a time:\n"
+      "  - makes the current month's partition and the next six;\n"
+      "  - deletes rows of the security tables (api_access_log, auth_audit_log,\n"
+      "    rate_limit_violations, security_events, user_sessions, compliance_reports, error_log)\n"
+      "    older than their data_retention_policies row allows;\n"
+      "  - audit events past their policy's retention_days are deleted (months wholly expired\n"
+      "    as partitions); archives past it are replaced by stubs keeping the chain positions;\n"
+      "  - audit events past archive_after_days move into archives (docs/archive.md);\n"
+      "  - emptied months older than the shortest policy are dropped.\n"
+      "A job that fails is recorded in archive_dlq_event and retried with backoff.\n"
+      "\n"
+      "  --now T        the clock (RFC 3339); default now\n"
+      "  --max-rows N   events per archive (default 100000)\n"
+      "\n"
+      "Exit: 0 done, 1 some job failed, 3 database unavailable.\n",
       cmd_maintenance },
+    { "archive", "list, show, verify, restore and export archives of audit events",
+      "usage: auditdb archive list [--org ID] [--json]\n"
+      "       auditdb archive show ID\n"
+      "       auditdb archive verify ID\n"
+      "       auditdb archive restore ID\n"
+      "       auditdb archive export ID [--output FILE]\n"
+      "\n"
+      "  list     every archive (of one organization): positions, records, dates, state\n"
+      "  show     one archive's metadata (JSON)\n"
+      "  verify   recompute both checksums, then each event's hash, signature and chain link\n"
+      "           and the links between consecutive positions; names what is wrong\n"
+      "  restore  put the events back into audit_log (same ids, hashes and positions) and\n"
+      "           remove the archive, in one transaction\n"
+      "  export   the archive's JSON Lines (docs/archive.md) on stdout or into FILE\n"
+      "\n"
+      "Exit: 0 done, 1 failed (unknown archive, stub, bad checksum), 4 tampering found.\n",
+      cmd_archive },
     { "db", "operate the embedded PostgreSQL cluster (status, start, stop, psql)",
       "usage: auditdb db status|start|stop|psql [PSQL ARGS...]\n"
       "\n"

@@ -1,21 +1,15 @@
 /*
- * partitions.c - monthly partitions of audit_log and the maintenance
- * scheduler that keeps the coming months ready (docs/lifecycle.md).
+ * partitions.c - monthly partitions of audit_log: made ahead and on demand,
+ * listed, analyzed; and the retention of the security tables. The
+ * maintenance round that calls them is in maintenance.c (docs/lifecycle.md).
  */
-#include "auditdb.h"
-#include "../core/adb_internal.h"
+#include "lifecycle.h"
 #include "../core/util.h"
 #include "../event/event.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-
-#define MAINT_LOCK_KEY "27413180558893159"
 
 static adb_status exec_month(PGconn *c, int year, int month, char name[64], char *errbuf,
                              size_t errlen)
@@ -46,8 +40,8 @@ static long long count_partitions(PGconn *c)
     return n;
 }
 
-static adb_status ensure_on(PGconn *c, int64_t now_us, int ahead, int *created, char *errbuf,
-                            size_t errlen)
+adb_status adb__partitions_ensure_on(PGconn *c, int64_t now_us, int ahead, int *created,
+                                     char *errbuf, size_t errlen)
 {
     time_t t = (time_t)(now_us / 1000000);
     struct tm tm;
@@ -77,7 +71,7 @@ adb_status adb_partitions_ensure(adb *db, int64_t now_us, int ahead, int *create
 
     if (!c)
         return st;
-    st = ensure_on(c, now_us, ahead, created, errbuf, errlen);
+    st = adb__partitions_ensure_on(c, now_us, ahead, created, errbuf, errlen);
     adb_pool_release(db->pool, c);
     return st;
 }
@@ -195,8 +189,8 @@ adb_status adb_partitions_analyze(adb *db, int *analyzed, char *errbuf, size_t e
 
 /* ---- retention of the security tables ----------------------------------- */
 
-static adb_status retention_on(PGconn *c, int64_t now_us, long long *deleted, char *errbuf,
-                               size_t errlen)
+adb_status adb__security_retention_on(PGconn *c, int64_t now_us, long long *deleted,
+                                      char *errbuf, size_t errlen)
 {
     char ts[40];
     const char *p[] = { ts };
@@ -226,57 +220,7 @@ adb_status adb_security_retention(adb *db, int64_t now_us, long long *deleted, c
 
     if (!c)
         return st;
-    st = retention_on(c, now_us, deleted, errbuf, errlen);
+    st = adb__security_retention_on(c, now_us, deleted, errbuf, errlen);
     adb_pool_release(db->pool, c);
     return st;
-}
-
-/* ---- the scheduler ------------------------------------------------------ */
-
-static void *maint_main(void *arg)
-{
-    adb *db = arg;
-    char err[ADB_ERRMSG_MAX];
-
-    for (;;) {
-        adb_status st;
-        PGconn *c = adb_pool_acquire(db->pool, &st, err, sizeof(err));
-        if (c) {
-            PGresult *r = PQexec(c, "SELECT pg_try_advisory_lock(" MAINT_LOCK_KEY ")");
-            bool mine = PQresultStatus(r) == PGRES_TUPLES_OK && !strcmp(PQgetvalue(r, 0, 0), "t");
-            PQclear(r);
-            if (mine) {
-                int created = 0;
-                long long deleted = 0;
-                if (ensure_on(c, adb__now_us(), db->maint_ahead, &created, err, sizeof(err)) == ADB_OK &&
-                    retention_on(c, adb__now_us(), &deleted, err, sizeof(err)) == ADB_OK) {
-                    pthread_mutex_lock(&db->mu);
-                    db->maint_runs++;
-                    db->maint_created += created;
-                    pthread_mutex_unlock(&db->mu);
-                }
-                PQclear(PQexec(c, "SELECT pg_advisory_unlock(" MAINT_LOCK_KEY ")"));
-            }
-            adb_pool_release(db->pool, c);
-        }
-        struct pollfd pfd = { db->maint_pipe[0], POLLIN, 0 };
-        if (poll(&pfd, 1, db->maint_interval_s * 1000) != 0)
-            break;
-    }
-    return NULL;
-}
-
-adb_status adb_maintenance_start(adb *db, int interval_s, int ahead, char *errbuf, size_t errlen)
-{
-    if (db->maint_running)
-        return ADB_OK;
-    db->maint_interval_s = interval_s > 0 ? interval_s : 86400;
-    db->maint_ahead = ahead >= 0 ? ahead : 6;
-    if (pipe2(db->maint_pipe, O_CLOEXEC) == -1 ||
-        pthread_create(&db->maint, NULL, maint_main, db) != 0) {
-        adb__fmt(errbuf, errlen, "could not start the maintenance thread: %s", strerror(errno));
-        return ADB_ERR_INTERNAL;
-    }
-    db->maint_running = true;
-    return ADB_OK;
 }
