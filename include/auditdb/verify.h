@@ -2,7 +2,8 @@
  * verify.h - recomputing every hash, signature and chain link.
  *
  * adb_verify() streams an organization's events (or everyone's) in chain
- * order, recomputes the canonical form, hash, signature and chain link of
+ * order, live rows merged with archived rows and stubs' positions,
+ * recomputes the canonical form, hash, signature and chain link of
  * each, checks that sequence numbers run without gaps or repeats and that
  * each event links to the one before, and reports each problem through a
  * callback. Results are recorded in audit_integrity_log.
@@ -20,7 +21,8 @@ typedef struct adb_verify_problem {
     int64_t chain_seq;
     const char *kind;           /* static: "hash_mismatch", "signature_invalid",
                                    "chain_link_mismatch", "chain_break", "missing_events",
-                                   "duplicate_seq", "missing_tail", "unreadable" */
+                                   "duplicate_seq", "missing_tail", "unreadable",
+                                   "archive_mismatch" (an archive fails its own checks) */
     char message[320];
     char expected[65], found[65];
 } adb_verify_problem;

@@ -1,12 +1,17 @@
 /*
  * verify.c - recompute and compare: hash, signature, chain link, sequence.
  *
- * Rows are streamed with COPY ... TO STDOUT in chain order, so a whole
- * organization verifies at the speed PostgreSQL hands rows over. Filter
- * values reach the COPY query through set_config() parameters, never pasted
- * into SQL. See docs/integrity.md for what each check proves.
+ * Rows come in chain order from stream.c (live rows by COPY, merged with
+ * the organization's archived rows and stubs), so a whole organization
+ * verifies at the speed PostgreSQL hands rows over; each batch is
+ * recomputed on two threads (row.c) and reported in order. See
+ * docs/integrity.md for what each check proves, docs/archive.md for
+ * archives.
  */
 #include "integrity.h"
+#include "row.h"
+#include "stream.h"
+#include "../lifecycle/archive.h"
 #include "../core/adb_internal.h"
 #include "../core/buf.h"
 #include "../core/util.h"
@@ -17,41 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NCOLS 21
 #define MAX_RECORDED 10000
-
-/* The row layout of both the COPY and the single-event query. */
-#define ROW_COLUMNS                                                                          \
-    "id, to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), ttl," \
-    " principal_id, organization_id, action, target_resource_type, target_resource_id,"      \
-    " status, outcome_description, hash, hash_algorithm, signature, event_version,"          \
-    " correlation_id, data_classification, retention_policy, details::text, chain_seq,"      \
-    " prev_chain_hash, chain_hash"
-
-enum { C_ID, C_TS, C_TTL, C_PRINCIPAL, C_ORG, C_ACTION, C_TTYPE, C_TID, C_STATUS, C_OUTCOME,
-       C_HASH, C_HALG, C_SIG, C_VERSION, C_CORR, C_CLASS, C_RET, C_DETAILS, C_SEQ, C_PREV,
-       C_CHAIN };
-
-static const int field_col[ADB_F__COUNT] = {
-    [ADB_F_ACTION] = C_ACTION,
-    [ADB_F_STATUS] = C_STATUS,
-    [ADB_F_PRINCIPAL_ID] = C_PRINCIPAL,
-    [ADB_F_ORGANIZATION_ID] = C_ORG,
-    [ADB_F_TARGET_RESOURCE_TYPE] = C_TTYPE,
-    [ADB_F_TARGET_RESOURCE_ID] = C_TID,
-    [ADB_F_OUTCOME_DESCRIPTION] = C_OUTCOME,
-    [ADB_F_CORRELATION_ID] = C_CORR,
-    [ADB_F_DATA_CLASSIFICATION] = C_CLASS,
-    [ADB_F_RETENTION_POLICY] = C_RET,
-    [ADB_F_EVENT_VERSION] = C_VERSION,
-    [ADB_F_HASH_ALGORITHM] = C_HALG,
-    [ADB_F_TTL] = C_TTL,
-};
-
-/* One row as strings (NULL for SQL NULL), pointing into a buffer. */
-typedef struct row {
-    const char *v[NCOLS];
-} row;
 
 /* The state of one verification run. */
 typedef struct run {
@@ -143,147 +114,100 @@ static void problem(run *r, int64_t id, int64_t seq, const char *kind, const cha
 
 /* ---- one row ------------------------------------------------------------ */
 
-/* What one row's recomputation found; filled by compute() on any thread,
- * reported in order by report(). */
+/* One item of the walk and, for a row with content, what its recomputation
+ * found (computed on any thread, reported in order by report()). */
 typedef struct vitem {
-    char *line;                 /* the COPY line the row points into (owned) */
-    row w;
-    int64_t id, seq;
-    bool readable, oom;
-    char why[160];              /* when not readable */
-    char want_hash[65], want_sig[65], want_link[65];
+    adb__sitem s;
+    int64_t id;
+    int rc;                     /* adb__row_recompute: 1, 0 unreadable, -1 out of memory */
+    adb__row_expect want;
 } vitem;
 
-/* Builds the event the row stores; false with it->why when it cannot. */
-static bool row_event(vitem *it, adb__event *ev)
-{
-    const row *w = &it->w;
-
-    memset(ev, 0, sizeof(*ev));
-    for (int f = 0; f < ADB_F__COUNT; f++)
-        ev->f[f] = (char *)w->v[field_col[f]];
-    if (!w->v[C_TS] || !adb__timestamp_parse(w->v[C_TS], strlen(w->v[C_TS]), &ev->ts_us)) {
-        adb__fmt(it->why, sizeof(it->why), "no readable timestamp");
-        return false;
-    }
-    adb__timestamp_format(ev->ts_us, ev->ts_text);
-    if (w->v[C_DETAILS]) {
-        adb_json_error je;
-        adb_json_doc *doc = adb__json_parse(w->v[C_DETAILS], strlen(w->v[C_DETAILS]), NULL, &je);
-        size_t cap = 0;
-        if (!doc) {
-            adb__fmt(it->why, sizeof(it->why), "details unreadable: %s", je.message);
-            return false;
-        }
-        bool ok = adb__json_write_canonical(adb__json_root(doc), &ev->details, &ev->details_len, &cap);
-        adb__json_free(doc);
-        if (!ok) {
-            it->oom = true;
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Recomputes hash, signature and chain link of one row (no shared state). */
 static void compute(const adb__keys *k, vitem *it)
 {
-    const row *w = &it->w;
-    adb__event ev;
-    char content[65];
-    size_t len;
-    char *canon;
-
-    it->id = w->v[C_ID] ? strtoll(w->v[C_ID], NULL, 10) : 0;
-    it->seq = w->v[C_SEQ] ? strtoll(w->v[C_SEQ], NULL, 10) : 0;
-    it->readable = row_event(it, &ev);
-    if (!it->readable) {
-        free(ev.details);
+    if (it->s.type != ADB__SI_ROW || it->s.stub)
         return;
-    }
-    if (!(canon = adb__canonical(&ev, &len))) {
-        it->oom = true;
-        it->readable = false;
-        free(ev.details);
-        return;
-    }
-    adb__sha256_hex(canon, len, content);
-    free(canon);
-    if (ev.f[ADB_F_HASH_ALGORITHM] && !strcmp(ev.f[ADB_F_HASH_ALGORITHM], ADB_HASH_ALG_LEGACY)) {
-        if (!(canon = adb__legacy_canonical(&ev, &len))) {
-            it->oom = true;
-            it->readable = false;
-            free(ev.details);
-            return;
-        }
-        adb__sha256_hex(canon, len, it->want_hash);
-        free(canon);
-    } else {
-        memcpy(it->want_hash, content, 65);
-    }
-    free(ev.details);
-    adb__signature(k, w->v[C_HASH] ? w->v[C_HASH] : "", it->want_sig);
-    adb__chain_link(k, w->v[C_ORG] ? w->v[C_ORG] : "", it->seq, w->v[C_PREV] ? w->v[C_PREV] : "",
-                    content, it->want_link);
+    it->rc = adb__row_recompute(k, it->s.v, &it->want);
 }
 
-/* Reports one computed row and checks its place in the chain (in order). */
+/* Reports one computed item and checks its place in the chain (in order). */
 static void report(run *r, vitem *it)
 {
-    const row *w = &it->w;
-    int64_t id = it->id, seq = it->seq;
-    const char *hash = w->v[C_HASH] ? w->v[C_HASH] : "";
-    const char *sig = w->v[C_SIG] ? w->v[C_SIG] : "";
-    const char *prev = w->v[C_PREV] ? w->v[C_PREV] : "";
-    const char *chain = w->v[C_CHAIN] ? w->v[C_CHAIN] : "";
+    const char *const *v = it->s.v;
+    int64_t id = it->id, seq = it->s.seq;
+    const char *hash = v[ADB_COL_HASH] ? v[ADB_COL_HASH] : "";
+    const char *sig = v[ADB_COL_SIGNATURE] ? v[ADB_COL_SIGNATURE] : "";
+    const char *prev = v[ADB_COL_PREV_CHAIN_HASH] ? v[ADB_COL_PREV_CHAIN_HASH] : "";
+    const char *chain = v[ADB_COL_CHAIN_HASH] ? v[ADB_COL_CHAIN_HASH] : "";
+    char what[160];
 
-    r->sum->events++;
-    r->org_events++;
     r->event_broken = false;
-    if (it->oom) {
+    if (it->s.type == ADB__SI_PROBLEM) {
+        problem(r, 0, seq, it->s.kind, NULL, NULL, "%s", it->s.message);
+        return;
+    }
+    /* A time-bounded walk reads stubs whole (their positions carry no time):
+     * a stub's position only continues the chain where the walk stands,
+     * uncounted, and positions elsewhere are passed over. */
+    bool bridge = it->s.stub && (r->o->from || r->o->to);
+    if (bridge && (!r->have_prev || seq != r->prev_seq + 1))
+        return;
+    if (!bridge) {
+        r->sum->events++;
+        r->org_events++;
+    }
+    if (it->s.stub)
+        adb__fmt(what, sizeof(what), "position %" PRId64 " (deleted, kept by stub %s)", seq,
+                 it->s.archive);
+    else if (it->s.archive)
+        adb__fmt(what, sizeof(what), "event %" PRId64 " (seq %" PRId64 ", archive %s)", id, seq,
+                 it->s.archive);
+    else
+        adb__fmt(what, sizeof(what), "event %" PRId64 " (seq %" PRId64 ")", id, seq);
+    if (it->s.stub)
+        goto links;
+    if (it->rc < 0) {
         r->oom = true;
         return;
     }
-    if (!it->readable) {
-        problem(r, id, seq, "unreadable", NULL, NULL, "event %" PRId64 ": %s", id, it->why);
+    if (it->rc == 0) {
+        problem(r, id, seq, "unreadable", NULL, NULL, "%s: %s", what, it->want.why);
         goto links;
     }
-    if (strcmp(it->want_hash, hash) != 0)
-        problem(r, id, seq, "hash_mismatch", it->want_hash, hash,
-                "event %" PRId64 " (seq %" PRId64 "): content changed: its hash does not match "
-                "what it stores", id, seq);
-    if (strcmp(it->want_sig, sig) != 0)
-        problem(r, id, seq, "signature_invalid", it->want_sig, sig,
-                "event %" PRId64 " (seq %" PRId64 "): signature does not match its hash (hash "
-                "rewritten, or event not written by this server)", id, seq);
-    if (strcmp(it->want_link, chain) != 0)
-        problem(r, id, seq, "chain_link_mismatch", it->want_link, chain,
-                "event %" PRId64 " (seq %" PRId64 "): chain link does not match the event's content, "
-                "position or predecessor", id, seq);
+    if (strcmp(it->want.hash, hash) != 0)
+        problem(r, id, seq, "hash_mismatch", it->want.hash, hash,
+                "%s: content changed: its hash does not match what it stores", what);
+    if (strcmp(it->want.signature, sig) != 0)
+        problem(r, id, seq, "signature_invalid", it->want.signature, sig,
+                "%s: signature does not match its hash (hash rewritten, or event not written "
+                "by this server)", what);
+    if (strcmp(it->want.link, chain) != 0)
+        problem(r, id, seq, "chain_link_mismatch", it->want.link, chain,
+                "%s: chain link does not match the event's content, position or predecessor",
+                what);
 links:
     if (r->have_prev) {
         if (seq == r->prev_seq) {
             problem(r, id, seq, "duplicate_seq", NULL, NULL,
-                    "event %" PRId64 " repeats chain position %" PRId64 " of event %" PRId64
-                    " (inserted event)", id, seq, r->prev_id);
+                    "%s repeats chain position %" PRId64 " of event %" PRId64 " (inserted event)",
+                    what, seq, r->prev_id);
         } else if (seq > r->prev_seq + 1) {
             problem(r, id, seq, "missing_events", NULL, NULL,
-                    "events at chain positions %" PRId64 "..%" PRId64 " are missing before event %"
-                    PRId64 " (deleted)", r->prev_seq + 1, seq - 1, id);
+                    "events at chain positions %" PRId64 "..%" PRId64 " are missing before %s "
+                    "(deleted)", r->prev_seq + 1, seq - 1, what);
         }
         if (seq != r->prev_seq && strcmp(prev, r->prev_chain) != 0)
             problem(r, id, seq, "chain_break", r->prev_chain, prev,
-                    "event %" PRId64 " (seq %" PRId64 ") does not link to the event before it "
-                    "(event %" PRId64 ", seq %" PRId64 ")", id, seq, r->prev_id, r->prev_seq);
+                    "%s does not link to the event before it (event %" PRId64 ", seq %" PRId64
+                    ")", what, r->prev_id, r->prev_seq);
     } else {
         r->first_seq = seq;
         if (seq == 1 && strcmp(prev, adb__chain_genesis) != 0)
             problem(r, id, seq, "chain_break", adb__chain_genesis, prev,
-                    "event %" PRId64 " is its organization's first but does not start the chain", id);
+                    "%s is its organization's first but does not start the chain", what);
         else if (seq > 1 && r->single)
             problem(r, id, seq, "missing_events", NULL, NULL,
-                    "the event before event %" PRId64 " (position %" PRId64 ") is missing", id,
-                    seq - 1);
+                    "the event before %s (position %" PRId64 ") is missing", what, seq - 1);
         else if (seq > 1 && !r->o->from && !r->o->to)
             problem(r, id, seq, "missing_events", NULL, NULL,
                     "the chain starts at position %" PRId64 ": events 1..%" PRId64 " are missing",
@@ -373,66 +297,6 @@ static void start_org(run *r, PGconn *head_conn, const char *org)
     r->sum->organizations++;
 }
 
-/* ---- COPY text format --------------------------------------------------- */
-
-/* Splits one COPY text line in place into w, unescaping each field. A field
- * that is exactly \N is NULL (an escaped backslash followed by N is text). */
-static bool split_copy_line(char *line, row *w)
-{
-    int col = 0;
-    char *p = line;
-
-    for (;;) {
-        char *start = p, *out = p;
-        bool is_null = p[0] == '\\' && p[1] == 'N' && (p[2] == '\t' || p[2] == '\0');
-        if (col >= NCOLS)
-            return false;
-        if (is_null)
-            p += 2;
-        while (!is_null && *p && *p != '\t') {
-            if (*p == '\\' && p[1]) {
-                p++;
-                switch (*p) {
-                case 'n': *out++ = '\n'; break;
-                case 'r': *out++ = '\r'; break;
-                case 't': *out++ = '\t'; break;
-                case 'b': *out++ = '\b'; break;
-                case 'f': *out++ = '\f'; break;
-                case 'v': *out++ = '\v'; break;
-                default: *out++ = *p; break;
-                }
-                p++;
-                continue;
-            }
-            *out++ = *p++;
-        }
-        bool end = *p == '\0';
-        if (!is_null)
-            *out = '\0';
-        w->v[col++] = is_null ? NULL : start;
-        if (end)
-            break;
-        *p++ = '\0';
-    }
-    return col == NCOLS;
-}
-
-static adb_status set_filter(PGconn *c, const char *name, const char *value, char *errbuf,
-                             size_t errlen)
-{
-    const char *params[] = { name, value ? value : "" };
-    PGresult *res = PQexecParams(c, "SELECT set_config($1, $2, false)", 2, NULL, params, NULL, NULL, 0);
-    adb_status st = ADB_OK;
-
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        adb__fmt(errbuf, errlen, "could not set the verify filter: %s", PQerrorMessage(c));
-        adb__oneline(errbuf);
-        st = ADB_ERR_DB_QUERY;
-    }
-    PQclear(res);
-    return st;
-}
-
 static adb_status write_records(run *r, PGconn *c, char *errbuf, size_t errlen)
 {
     const char *params[2];
@@ -470,12 +334,11 @@ adb_status adb_verify(adb *db, const adb_verify_options *o, adb_verify_summary *
 {
     adb_status st = ADB_OK;
     PGconn *c = NULL, *hc = NULL;
-    PGresult *res;
+    adb__stream *s = NULL;
     run r;
     double t0 = adb__now_ms();
-    char *line = NULL;
     vitem *items = NULL;
-    int n = 0;
+    int rc = 1;
 
     memset(sum, 0, sizeof(*sum));
     memset(&r, 0, sizeof(r));
@@ -485,81 +348,44 @@ adb_status adb_verify(adb *db, const adb_verify_options *o, adb_verify_summary *
     if (!(c = adb_pool_acquire(adb__pool(db), &st, errbuf, errlen)) ||
         !(hc = adb_pool_acquire(adb__pool(db), &st, errbuf, errlen)))
         goto out;
-    if ((st = set_filter(c, "auditdb.verify_org", o->organization_id, errbuf, errlen)) ||
-        (st = set_filter(c, "auditdb.verify_from", o->from, errbuf, errlen)) ||
-        (st = set_filter(c, "auditdb.verify_to", o->to, errbuf, errlen)))
-        goto out;
-    res = PQexec(c, "COPY (SELECT " ROW_COLUMNS " FROM audit_log"
-                    " WHERE (current_setting('auditdb.verify_org') = ''"
-                    "        OR organization_id = current_setting('auditdb.verify_org'))"
-                    "   AND \"timestamp\" >= coalesce(nullif(current_setting('auditdb.verify_from'),"
-                    "        ''), '-infinity')::timestamptz"
-                    "   AND \"timestamp\" <= coalesce(nullif(current_setting('auditdb.verify_to'),"
-                    "        ''), 'infinity')::timestamptz"
-                    " ORDER BY organization_id, chain_seq, id) TO STDOUT");
-    if (PQresultStatus(res) != PGRES_COPY_OUT) {
-        adb__fmt(errbuf, errlen, "could not read events: %s", PQerrorMessage(c));
-        adb__oneline(errbuf);
-        PQclear(res);
-        st = ADB_ERR_DB_QUERY;
+    if (!(items = calloc(VERIFY_BATCH, sizeof(*items)))) {
+        adb__fmt(errbuf, errlen, "out of memory");
+        st = ADB_ERR_NOMEM;
         goto out;
     }
-    PQclear(res);
-    items = calloc(VERIFY_BATCH, sizeof(*items));
-    if (!items) {
-        r.oom = true;
-        n = -1;
-    }
-    while (items && !r.oom) {
+    /* hc reads archives and chain heads in the walk's snapshot */
+    if (!(s = adb__stream_open(c, hc, o->organization_id, o->from, o->to, &st, errbuf, errlen)))
+        goto out;
+    while (rc > 0 && !r.oom) {
         size_t k = 0;
-        while (k < VERIFY_BATCH && (n = PQgetCopyData(c, &line, 0)) > 0) {
-            if (line[n - 1] == '\n')
-                line[n - 1] = '\0';
-            memset(&items[k], 0, sizeof(items[k]));
-            items[k].line = line;
-            if (split_copy_line(line, &items[k].w))
-                k++;
-            else
-                PQfreemem(line);
-            line = NULL;
+        while (k < VERIFY_BATCH && (rc = adb__stream_next(s, &items[k].s)) > 0) {
+            const char *idtext = items[k].s.v[ADB_COL_ID];
+            items[k].id = idtext ? strtoll(idtext, NULL, 10) : 0;
+            items[k].rc = 0;
+            k++;
         }
         compute_all(adb__db_keys(db), items, k);
         for (size_t i = 0; i < k; i++) {
-            const char *org = items[i].w.v[C_ORG] ? items[i].w.v[C_ORG] : "";
-            if (sum->organizations == 0 || strcmp(org, r.org) != 0)
-                start_org(&r, hc, org);
+            if (sum->organizations == 0 || strcmp(items[i].s.org, r.org) != 0)
+                start_org(&r, hc, items[i].s.org);
             report(&r, &items[i]);
-            if (o->on_progress && sum->events % 10000 == 0)
+            if (o->on_progress && items[i].s.type == ADB__SI_ROW && sum->events % 10000 == 0)
                 o->on_progress(o->ud, sum->events);
         }
+        if (rc == 0 && !r.oom)
+            finish_org(&r, hc);
         for (size_t i = 0; i < k; i++)
-            PQfreemem(items[i].line);
-        if (k < VERIFY_BATCH)
-            break;
+            adb__sitem_free(&items[i].s);
     }
-    free(items);
-    if (n == -2) {
-        adb__fmt(errbuf, errlen, "reading events failed: %s", PQerrorMessage(c));
-        adb__oneline(errbuf);
-        st = ADB_ERR_DB_QUERY;
-    }
-    while ((res = PQgetResult(c)) != NULL) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && st == ADB_OK) {
-            adb__fmt(errbuf, errlen, "reading events failed: %s", PQresultErrorMessage(res));
-            adb__oneline(errbuf);
-            st = ADB_ERR_DB_QUERY;
-        }
-        PQclear(res);
-    }
+    st = adb__stream_close(s, errbuf, errlen);
     if (st == ADB_OK && r.oom) {
         adb__fmt(errbuf, errlen, "out of memory");
         st = ADB_ERR_NOMEM;
     }
-    if (st == ADB_OK) {
-        finish_org(&r, hc);
+    if (st == ADB_OK)
         st = write_records(&r, hc, errbuf, errlen);
-    }
 out:
+    free(items);
     sum->seconds = (adb__now_ms() - t0) / 1000.0;
     if (o->on_progress && st == ADB_OK)
         o->on_progress(o->ud, sum->events);
@@ -586,6 +412,59 @@ static void collect_problem(void *ud, const adb_verify_problem *p)
     c->n++;
 }
 
+/* The chain link of an organization's position seq when an archive holds
+ * it (the archive read whole, so its own checks count): 1 found (chain
+ * filled), 0 not archived, -1 an archive holding it fails its checks (why
+ * filled), -2 a database error (why filled). */
+static int archived_link(PGconn *c, const char *org, int64_t seq, char chain[65], char *why,
+                         size_t whylen)
+{
+    char seqtext[24];
+    const char *p[] = { org, seqtext };
+    PGresult *res;
+    int found = 0;
+
+    adb__fmt(seqtext, sizeof(seqtext), "%" PRId64, seq);
+    res = PQexecParams(c, "SELECT id FROM archive_storage WHERE organization_id = $1"
+                          " AND payload IS NOT NULL AND first_seq <= $2::bigint"
+                          " AND (metadata->'chain'->>'lastSeq')::bigint >= $2::bigint"
+                          " ORDER BY first_seq DESC",
+                       2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        adb__fmt(why, whylen, "could not look for archives: %s", PQerrorMessage(c));
+        adb__oneline(why);
+        PQclear(res);
+        return -2;
+    }
+    for (int i = 0; i < PQntuples(res) && found == 0; i++) {
+        adb_status st = ADB_OK;
+        adb__archive_reader *ar = adb__archive_open_ex(c, PQgetvalue(res, i, 0), false, &st, why,
+                                                       whylen);
+        const char *v[ADB__ROW_NCOLS];
+        int rc;
+        bool here = false;
+
+        if (!ar) {
+            found = st == ADB_ERR_INVALID ? -1 : -2;
+            break;
+        }
+        while ((rc = adb__archive_next(ar, v)) == 1)
+            if (strtoll(v[ADB_COL_CHAIN_SEQ], NULL, 10) == seq) {
+                adb__fmt(chain, 65, "%s", v[ADB_COL_CHAIN_HASH] ? v[ADB_COL_CHAIN_HASH] : "");
+                here = true;
+            }
+        if (rc < 0) {
+            adb__fmt(why, whylen, "%s", adb__archive_error(ar));
+            found = -1;
+        } else if (here) {
+            found = 1;
+        }
+        adb__archive_close(ar);
+    }
+    PQclear(res);
+    return found;
+}
+
 adb_status adb_verify_event(adb *db, int64_t id, const char *organization_id,
                             adb_verify_problem *problems, int max, int *nproblems, char *errbuf,
                             size_t errlen)
@@ -598,6 +477,7 @@ adb_status adb_verify_event(adb *db, int64_t id, const char *organization_id,
     adb_verify_options o = { .on_problem = collect_problem, .ud = &col };
     adb_verify_summary sum;
     run r;
+    vitem it;
 
     *nproblems = 0;
     if (!c)
@@ -605,9 +485,9 @@ adb_status adb_verify_event(adb *db, int64_t id, const char *organization_id,
     adb__fmt(idtext, sizeof(idtext), "%" PRId64, id);
     const char *params[] = { idtext, organization_id ? organization_id : "" };
     res = PQexecParams(c,
-                       "SELECT " ROW_COLUMNS " FROM audit_log WHERE id = $1::bigint"
+                       "SELECT " ADB__ROW_COLUMNS " FROM audit_log WHERE id = $1::bigint"
                        " AND ($2 = '' OR organization_id = $2)"
-                       " UNION ALL (SELECT " ROW_COLUMNS " FROM audit_log p"
+                       " UNION ALL (SELECT " ADB__ROW_COLUMNS " FROM audit_log p"
                        "  WHERE (p.organization_id, p.chain_seq) IN (SELECT organization_id,"
                        "   chain_seq - 1 FROM audit_log WHERE id = $1::bigint"
                        "   AND ($2 = '' OR organization_id = $2)) LIMIT 1)",
@@ -631,16 +511,39 @@ adb_status adb_verify_event(adb *db, int64_t id, const char *organization_id,
     r.o = &o;
     r.sum = &sum;
     r.single = true;
-    vitem it;
     memset(&it, 0, sizeof(it));
-    for (int k = 0; k < NCOLS; k++)
-        it.w.v[k] = PQgetisnull(res, 0, k) ? NULL : PQgetvalue(res, 0, k);
-    adb__fmt(r.org, sizeof(r.org), "%s", it.w.v[C_ORG] ? it.w.v[C_ORG] : "");
+    for (int k = 0; k < ADB__ROW_NCOLS; k++)
+        it.s.v[k] = PQgetisnull(res, 0, k) ? NULL : PQgetvalue(res, 0, k);
+    it.s.type = ADB__SI_ROW;
+    it.s.seq = it.s.v[ADB_COL_CHAIN_SEQ] ? strtoll(it.s.v[ADB_COL_CHAIN_SEQ], NULL, 10) : 0;
+    it.id = id;
+    adb__fmt(r.org, sizeof(r.org), "%s",
+             it.s.v[ADB_COL_ORGANIZATION_ID] ? it.s.v[ADB_COL_ORGANIZATION_ID] : "");
     if (PQntuples(res) > 1) { /* the predecessor: its chain link is what ours must follow */
         r.have_prev = true;
-        r.prev_seq = strtoll(PQgetvalue(res, 1, C_SEQ), NULL, 10);
-        r.prev_id = strtoll(PQgetvalue(res, 1, C_ID), NULL, 10);
-        adb__fmt(r.prev_chain, sizeof(r.prev_chain), "%s", PQgetvalue(res, 1, C_CHAIN));
+        r.prev_seq = strtoll(PQgetvalue(res, 1, ADB_COL_CHAIN_SEQ), NULL, 10);
+        r.prev_id = strtoll(PQgetvalue(res, 1, ADB_COL_ID), NULL, 10);
+        adb__fmt(r.prev_chain, sizeof(r.prev_chain), "%s", PQgetvalue(res, 1, ADB_COL_CHAIN_HASH));
+    } else if (it.s.seq > 1) { /* archived, or kept by a stub? */
+        char why[ADB_ERRMSG_MAX];
+        int found = archived_link(c, r.org, it.s.seq - 1, r.prev_chain, why, sizeof(why));
+        if (found == -2) {
+            adb__fmt(errbuf, errlen, "%s", why);
+            PQclear(res);
+            adb_pool_release(adb__pool(db), c);
+            return ADB_ERR_DB_QUERY;
+        }
+        if (found == -1) { /* its link cannot be trusted: say so, and not more */
+            problem(&r, id, it.s.seq, "archive_mismatch", NULL, NULL,
+                    "the event before event %" PRId64 " is archived in an archive that fails its "
+                    "checks: %s", id, why);
+            adb__fmt(r.prev_chain, sizeof(r.prev_chain), "%s",
+                     it.s.v[ADB_COL_PREV_CHAIN_HASH] ? it.s.v[ADB_COL_PREV_CHAIN_HASH] : "");
+        }
+        if (found != 0) {
+            r.have_prev = true;
+            r.prev_seq = it.s.seq - 1;
+        }
     }
     compute(adb__db_keys(db), &it);
     report(&r, &it);
