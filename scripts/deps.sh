@@ -13,7 +13,7 @@ what=${1:-test}
 build_pkgs="gcc make pkg-config libc6-dev libpq-dev libssl-dev libmicrohttpd-dev
 libjansson-dev libcurl4-openssl-dev libhiredis-dev libzstd-dev"
 run_pkgs="postgresql curl"
-test_pkgs="python3 clang libclang-rt-14-dev redis-server procps"
+test_pkgs="python3 clang libclang-rt-14-dev redis-server procps zstd"
 
 case "$what" in
 build) want="$build_pkgs" ;;
