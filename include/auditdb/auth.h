@@ -74,8 +74,9 @@ PGconn *adb_tenant_begin(adb *db, const char *org, adb_status *st, char *errbuf,
 
 /* Reads as the tenant in one round trip: BEGIN, SET LOCAL ROLE, set_config,
  * the statement sql (prepared on the connection), optionally a second
- * statement extra_sql (not prepared: EXPLAIN cannot be) with the first
- * extra_nparams of the same params, and COMMIT, sent as one libpq pipeline.
+ * statement extra_sql (prepared too, unless it is an EXPLAIN, which cannot
+ * be) with the first extra_nparams of the same params, and COMMIT, sent as
+ * one libpq pipeline.
  * custom_plan: plan sql for these very values each time (SET LOCAL
  * plan_cache_mode = force_custom_plan), for statements whose best plan
  * depends on them (a generic plan of a filtered keyset page scans every

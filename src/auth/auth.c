@@ -571,7 +571,8 @@ PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparam
     stmts[n++] = (adb_pool_stmt){ sql, nparams, params, true };
     if (extra_sql) {
         at_extra = n;
-        stmts[n++] = (adb_pool_stmt){ extra_sql, extra_nparams, params, false };
+        stmts[n++] = (adb_pool_stmt){ extra_sql, extra_nparams, params,
+                                      strncmp(extra_sql, "EXPLAIN", 7) != 0 };
     }
     stmts[n++] = (adb_pool_stmt){ "COMMIT", 0, NULL, false };
     bool ok = adb_pool_pipeline(db->pool, c, n, stmts, res);

@@ -5,6 +5,7 @@
  * written as text so details keep jsonb's exact numbers (jw.c).
  */
 #include "http.h"
+#include "event_json.h"
 #include "jw.h"
 #include "metrics.h"
 #include "../core/buf.h"
@@ -46,40 +47,20 @@ static const char *val(PGresult *r, int row, int col)
 /* Writes one event object from row of r. */
 static void write_event(jw *w, PGresult *r, int row)
 {
-    static const struct { const char *name; int col; } strs[] = {
-        { "timestamp", E_TS }, { "action", E_ACTION }, { "status", E_STATUS },
-        { "principalId", E_PRINCIPAL }, { "organizationId", E_ORG },
-        { "targetResourceType", E_TTYPE }, { "targetResourceId", E_TID },
-        { "outcomeDescription", E_OUTCOME }, { "correlationId", E_CORR },
-        { "dataClassification", E_CLASS }, { "retentionPolicy", E_RET },
-        { "eventVersion", E_VERSION }, { "hashAlgorithm", E_HALG }, { "hash", E_HASH },
-        { "signature", E_SIG }, { "ttl", E_TTL }, { "archivedAt", E_ARCHIVED },
+    adb_http_event e = {
+        .id = val(r, row, E_ID), .timestamp = val(r, row, E_TS), .action = val(r, row, E_ACTION),
+        .status = val(r, row, E_STATUS), .principal_id = val(r, row, E_PRINCIPAL),
+        .organization_id = val(r, row, E_ORG), .target_resource_type = val(r, row, E_TTYPE),
+        .target_resource_id = val(r, row, E_TID), .outcome_description = val(r, row, E_OUTCOME),
+        .correlation_id = val(r, row, E_CORR), .data_classification = val(r, row, E_CLASS),
+        .retention_policy = val(r, row, E_RET), .event_version = val(r, row, E_VERSION),
+        .hash_algorithm = val(r, row, E_HALG), .hash = val(r, row, E_HASH),
+        .signature = val(r, row, E_SIG), .ttl = val(r, row, E_TTL),
+        .archived_at = val(r, row, E_ARCHIVED), .details = val(r, row, E_DETAILS),
+        .session_context = val(r, row, E_SESSION), .chain_seq = val(r, row, E_SEQ),
+        .prev_chain_hash = val(r, row, E_PREV), .chain_hash = val(r, row, E_CHAIN),
     };
-
-    jw_obj(w);
-    jw_kstr(w, "id", PQgetvalue(r, row, E_ID)); /* a decimal string, as smart-logs sends ids */
-    /* a NULL column is left out, never sent as null (docs/api.md) */
-    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-        if (val(r, row, strs[i].col))
-            jw_kstr(w, strs[i].name, val(r, row, strs[i].col));
-    /* details as jsonb prints them: the same content the hash covers, numbers
-     * exactly as stored (key order and spaces are jsonb's); sessionContext is
-     * also lifted to the top level, where smart-logs clients read it */
-    if (val(r, row, E_DETAILS)) {
-        jw_key(w, "details");
-        jw_raw(w, val(r, row, E_DETAILS));
-    }
-    if (val(r, row, E_SESSION)) {
-        jw_key(w, "sessionContext");
-        jw_raw(w, val(r, row, E_SESSION));
-    }
-    if (val(r, row, E_SEQ))
-        jw_kint(w, "chainSeq", strtoll(PQgetvalue(r, row, E_SEQ), NULL, 10));
-    if (val(r, row, E_PREV))
-        jw_kstr(w, "prevChainHash", val(r, row, E_PREV));
-    if (val(r, row, E_CHAIN))
-        jw_kstr(w, "chainHash", val(r, row, E_CHAIN));
-    jw_end_obj(w);
+    adb_http_write_event(w, &e);
 }
 
 static enum MHD_Result send_jw(adb_http_request *req, unsigned status, jw *w)
@@ -685,7 +666,7 @@ enum MHD_Result adb_http_events_verify(adb_http_request *req)
             { "hash_mismatch", "HASH_MISMATCH" }, { "signature_invalid", "SIGNATURE_MISMATCH" },
             { "chain_link_mismatch", "CHAIN_LINK_MISMATCH" }, { "chain_break", "CHAIN_PREV_MISMATCH" },
             { "missing_events", "CHAIN_GAP" }, { "duplicate_seq", "CHAIN_GAP" },
-            { "unreadable", "HASH_MISMATCH" },
+            { "unreadable", "HASH_MISMATCH" }, { "archive_mismatch", "CHAIN_PREV_MISMATCH" },
         };
         const char *code = "HASH_MISMATCH";
         for (size_t k = 0; k < sizeof(codes) / sizeof(codes[0]); k++)
@@ -1014,13 +995,22 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
 
     char sql[8192], esql[8192];
     adb__fmt(sql, sizeof(sql), "SELECT " EVENT_COLUMNS " %s", q.sql);
-    adb__fmt(esql, sizeof(esql), "EXPLAIN (FORMAT JSON) SELECT 1 %s", where_end);
-    /* One round trip: the page, and on a first page the planner's estimate
-     * of the total (a cursor carries the first page's total). */
+    /* One round trip: the page, and on a first page the total (a cursor
+     * carries the first page's total). Without filters or dates the total
+     * is exact and cheap: the positions the organization's chain has
+     * reached less those archived or deleted into stubs (docs/api.md);
+     * with them, the planner's estimate. */
+    bool filtered = nparams_count > 1; /* filters or dates besides the organization */
+    if (filtered)
+        adb__fmt(esql, sizeof(esql), "EXPLAIN (FORMAT JSON) SELECT 1 %s", where_end);
+    else
+        adb__fmt(esql, sizeof(esql), "%s",
+                 "SELECT h.last_seq - coalesce((SELECT sum((a.metadata->>'recordCount')::bigint)"
+                 " FROM archive_storage a WHERE a.organization_id = $1 AND a.payload IS NOT NULL),"
+                 " 0) FROM audit_chain_head h WHERE h.organization_id = $1");
     bool want_estimate = !cursor || cur_total < 0;
     adb_status st;
     PGresult *er = NULL;
-    bool filtered = nparams_count > 1; /* filters or dates besides the organization */
     PGresult *pr = adb_tenant_query(req->state->db, req->who.organization_id, sql, q.n, q.params,
                                     filtered, want_estimate ? esql : NULL, nparams_count, &er, &st);
     if (!pr) {
@@ -1037,6 +1027,11 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
     } else if (!want_estimate) {
         total = cur_total;
         exact = cur_exact;
+    } else if (!filtered && er && PQresultStatus(er) == PGRES_TUPLES_OK) {
+        long long seen = (cursor ? 0 : offset) + PQntuples(pr);
+        total = PQntuples(er) == 1 ? strtoll(PQgetvalue(er, 0, 0), NULL, 10) : 0;
+        if (total < seen) /* rows stored beside the chain (tampering): at least what was seen */
+            total = seen;
     } else {
         const char *plan = er && PQresultStatus(er) == PGRES_TUPLES_OK ? PQgetvalue(er, 0, 0) : NULL;
         const char *rows = plan ? strstr(plan, "\"Plan Rows\": ") : NULL;
@@ -1086,13 +1081,10 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
     if (has_next && rows > 0 && !strcmp(sort_col, "\"timestamp\""))
         cursor_encode(desc, fp, PQgetvalue(pr, rows - 1, E_TS_US), PQgetvalue(pr, rows - 1, E_ID),
                       total, exact, cur);
-    jw_key(&w, "nextCursor");
-    if (cur[0])
-        jw_str(&w, cur);
-    else
-        jw_null(&w);
+    if (cur[0]) /* absent on the last page (docs/api.md) */
+        jw_kstr(&w, "nextCursor", cur);
     jw_end_obj(&w);
-    jw_key(&w, "nextCursor"); /* also at the top level, where our own clients look */
+    jw_key(&w, "nextCursor"); /* also at the top level, where our own clients look: null there */
     if (cur[0])
         jw_str(&w, cur);
     else

@@ -91,7 +91,7 @@ void adb_http_routes_each(void (*fn)(void *ud, const char *method, const char *p
 /* The pattern of a matched route (for metrics), NULL for none. */
 const char *adb_http_route_pattern(const struct route *r);
 
-/* Handlers (events.c, ops.c). */
+/* Handlers (events.c, archives.c, ops.c). */
 enum MHD_Result adb_http_ops_health(adb_http_request *req);
 enum MHD_Result adb_http_ops_health_detailed(adb_http_request *req);
 enum MHD_Result adb_http_ops_ready(adb_http_request *req);
@@ -103,5 +103,7 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req);
 enum MHD_Result adb_http_events_list(adb_http_request *req);
 enum MHD_Result adb_http_events_get(adb_http_request *req);
 enum MHD_Result adb_http_events_verify(adb_http_request *req);
+enum MHD_Result adb_http_archives_list(adb_http_request *req);
+enum MHD_Result adb_http_archives_events(adb_http_request *req);
 
 #endif

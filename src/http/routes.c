@@ -36,6 +36,8 @@ static const route routes[] = {
     { "GET", "/api/v1/audit/events", adb_http_events_list, "audit.events", "read", "list events" },
     { "GET", "/api/v1/audit/events/{id}", adb_http_events_get, "audit.events", "read", "one event" },
     { "POST", "/api/v1/audit/events/{id}/verify", adb_http_events_verify, "audit.events", "verify", "verify one event" },
+    { "GET", "/api/v1/archives", adb_http_archives_list, "archives", "read", "list archives" },
+    { "GET", "/api/v1/archives/{id}/events", adb_http_archives_events, "archives", "read", "the events of one archive" },
     { NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -1,0 +1,47 @@
+/*
+ * event_json.c - the API's event object. Member names and order are those
+ * smart-logs clients read (docs/api.md, "Event object").
+ */
+#include "event_json.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+
+void adb_http_write_event(jw *w, const adb_http_event *e)
+{
+    const struct { const char *name, *v; } strs[] = {
+        { "timestamp", e->timestamp }, { "action", e->action }, { "status", e->status },
+        { "principalId", e->principal_id }, { "organizationId", e->organization_id },
+        { "targetResourceType", e->target_resource_type },
+        { "targetResourceId", e->target_resource_id },
+        { "outcomeDescription", e->outcome_description }, { "correlationId", e->correlation_id },
+        { "dataClassification", e->data_classification },
+        { "retentionPolicy", e->retention_policy }, { "eventVersion", e->event_version },
+        { "hashAlgorithm", e->hash_algorithm }, { "hash", e->hash }, { "signature", e->signature },
+        { "ttl", e->ttl }, { "archivedAt", e->archived_at },
+    };
+
+    jw_obj(w);
+    jw_kstr(w, "id", e->id ? e->id : ""); /* a decimal string, as smart-logs sends ids */
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        if (strs[i].v)
+            jw_kstr(w, strs[i].name, strs[i].v);
+    /* details as jsonb prints them: the same content the hash covers, numbers
+     * exactly as stored (key order and spaces are jsonb's); sessionContext is
+     * also lifted to the top level, where smart-logs clients read it */
+    if (e->details) {
+        jw_key(w, "details");
+        jw_raw(w, e->details);
+    }
+    if (e->session_context) {
+        jw_key(w, "sessionContext");
+        jw_raw(w, e->session_context);
+    }
+    if (e->chain_seq)
+        jw_kint(w, "chainSeq", strtoll(e->chain_seq, NULL, 10));
+    if (e->prev_chain_hash)
+        jw_kstr(w, "prevChainHash", e->prev_chain_hash);
+    if (e->chain_hash)
+        jw_kstr(w, "chainHash", e->chain_hash);
+    jw_end_obj(w);
+}

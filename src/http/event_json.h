@@ -1,0 +1,25 @@
+/*
+ * event_json.h - one audit event as the API sends it (internal): the object
+ * of GET /api/v1/audit/events/{id}, written the same way whether the event
+ * is read from audit_log (events.c) or from an archive (archives.c).
+ */
+#ifndef ADB_HTTP_EVENT_JSON_H
+#define ADB_HTTP_EVENT_JSON_H
+
+#include "jw.h"
+
+/* The members' texts, NULL when absent (a NULL member is left out, never
+ * sent as null: docs/api.md). details and session_context are JSON text as
+ * jsonb prints it, sent as they are; chain_seq is decimal text. */
+typedef struct adb_http_event {
+    const char *id, *timestamp, *action, *status, *principal_id, *organization_id,
+        *target_resource_type, *target_resource_id, *outcome_description, *correlation_id,
+        *data_classification, *retention_policy, *event_version, *hash_algorithm, *hash,
+        *signature, *ttl, *archived_at;
+    const char *details, *session_context;
+    const char *chain_seq, *prev_chain_hash, *chain_hash;
+} adb_http_event;
+
+void adb_http_write_event(jw *w, const adb_http_event *e);
+
+#endif
