@@ -25,6 +25,7 @@ typedef struct adb_http_state {
     struct adb_http_metrics *metrics;
     struct adb_ratelimit *ratelimit;
     struct adb_selfaudit *selfaudit;
+    struct adb_http_totals *totals; /* filtered lists' estimated totals (totals.c) */
 } adb_http_state;
 
 struct route;

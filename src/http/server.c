@@ -4,6 +4,7 @@
  */
 #include "server.h"
 #include "http.h"
+#include "totals.h"
 #include "metrics.h"
 #include "ratelimit.h"
 #include "selfaudit.h"
@@ -404,7 +405,11 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     s->state.embedded = o->embedded;
     s->state.migrations = o->migrations;
     s->state.started_ms = adb__now_ms();
-    if (!(s->state.metrics = adb_http_metrics_new())) {
+    if (!(s->state.metrics = adb_http_metrics_new()) ||
+        !(s->state.totals = adb_http_totals_new())) {
+        adb_http_metrics_free(s->state.metrics);
+        adb_ratelimit_free(s->state.ratelimit);
+        adb_selfaudit_stop(s->state.selfaudit);
         free(s);
         adb__fmt(errbuf, errlen, "out of memory");
         return NULL;
@@ -425,6 +430,7 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
                  errno ? strerror(errno) : "libmicrohttpd refused to start");
         pthread_mutex_destroy(&s->log_mu);
         adb_http_metrics_free(s->state.metrics);
+        adb_http_totals_free(s->state.totals);
         adb_ratelimit_free(s->state.ratelimit);
         adb_selfaudit_stop(s->state.selfaudit);
         free(s);
@@ -468,5 +474,6 @@ void adb_server_stop(adb_server *s)
     adb_ratelimit_free(s->state.ratelimit);
     pthread_mutex_destroy(&s->log_mu);
     adb_http_metrics_free(s->state.metrics);
+    adb_http_totals_free(s->state.totals);
     free(s);
 }

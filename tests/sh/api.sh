@@ -160,6 +160,29 @@ done
 expect_eq "keyset cursor walks every event once, in order" "$(sql "SELECT string_agg(id::text, ',' ORDER BY \"timestamp\" DESC, id DESC) FROM audit_log WHERE organization_id = 'org-a'")" "$(echo $pages | tr ' ' ',')"
 org_a_count=$(sql "SELECT count(*) FROM audit_log WHERE organization_id = 'org-a'")
 expect_eq "every cursor page carries the first page's exact total" "$(for p in $(seq $n); do printf ' %s/True' "$org_a_count"; done)" "$totals"
+# principalIds is read per principal (docs/api.md): walks, both directions, offset, other filters
+walk() { # walk QUERY: the ids of every page of a cursor walk, comma-separated
+    w_ids=""; w_cur=""; w_n=0
+    while [ $w_n -lt 20 ]; do
+        list "$1${w_cur:+&cursor=$w_cur}"
+        w_ids="$w_ids $(jbody '",".join(str(e["id"]) for e in d["events"])')"
+        w_cur=$(jbody 'd["nextCursor"] or ""')
+        w_n=$((w_n + 1))
+        [ -n "$w_cur" ] || break
+    done
+    echo $w_ids | tr ' ' ',' | sed 's/,,*/,/g; s/^,//; s/,$//'
+}
+org_a_ids() { sql "SELECT coalesce(string_agg(id::text, ',' ORDER BY \"timestamp\" $1, id $1), '') FROM audit_log WHERE organization_id = 'org-a' $2"; }
+expect_eq "principalIds walk, newest first, one per page" \
+    "$(org_a_ids DESC "AND principal_id IN ('doc-1', 'doc-2', 'doc-4')")" "$(walk "principalIds=doc-1,doc-2,doc-4,nobody&limit=1")"
+expect_eq "principalIds walk, oldest first" \
+    "$(org_a_ids ASC "AND principal_id IN ('doc-1', 'doc-2', 'doc-4')")" "$(walk "principalIds=doc-4,doc-2,doc-1&sortDirection=asc&limit=1")"
+expect_eq "principalIds with actions" \
+    "$(org_a_ids DESC "AND principal_id IN ('doc-1', 'doc-4') AND action IN ('bulk.1', 'auth.login.failure')")" \
+    "$(walk "principalIds=doc-1,doc-4&actions=bulk.1,auth.login.failure&limit=1")"
+list "principalIds=doc-1,doc-2,doc-4&limit=1&offset=1"
+expect_eq "principalIds with offset" "$(org_a_ids DESC "AND principal_id IN ('doc-1', 'doc-2', 'doc-4')" | cut -d, -f2)" \
+    "$(jbody '",".join(str(e["id"]) for e in d["events"])')"
 list "limit=0"
 expect_eq "limit 0: 400" 400 "$HTTP_STATUS"
 expect_eq "limit 0: field" limit "$(jbody 'd["error"]["details"]["errors"][0]["field"]')"
