@@ -77,13 +77,17 @@ PGconn *adb_tenant_begin(adb *db, const char *org, adb_status *st, char *errbuf,
  * statement extra_sql (prepared too, unless it is an EXPLAIN, which cannot
  * be) with the first extra_nparams of the same params, and COMMIT, sent as
  * one libpq pipeline.
- * custom_plan: plan sql for these very values each time (SET LOCAL
- * plan_cache_mode = force_custom_plan), for statements whose best plan
- * depends on them (a generic plan of a filtered keyset page scans every
- * match). Returns sql's result (caller PQclear()s; *extra_result gets
+ * plan: how sql is planned (SET LOCAL plan_cache_mode): ADB_PLAN_AUTO as
+ * PostgreSQL decides; ADB_PLAN_CUSTOM for these very values each time, for
+ * statements whose best plan depends on them (a generic plan of a filtered
+ * keyset page scans every match); ADB_PLAN_GENERIC once for all values, for
+ * statements whose one plan suits every value (PostgreSQL's own choice may
+ * keep planning them: a partitioned table's generic plan looks costlier
+ * than it runs). Returns sql's result (caller PQclear()s; *extra_result gets
  * extra_sql's, or NULL) or NULL with *st when the database failed. */
+typedef enum adb_plan_mode { ADB_PLAN_AUTO, ADB_PLAN_CUSTOM, ADB_PLAN_GENERIC } adb_plan_mode;
 PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparams,
-                           const char *const *params, bool custom_plan, const char *extra_sql,
+                           const char *const *params, adb_plan_mode plan, const char *extra_sql,
                            int extra_nparams, PGresult **extra_result, adb_status *st);
 
 /* Commits (or rolls back) and gives the connection back to the pool. */

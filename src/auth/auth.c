@@ -547,7 +547,7 @@ PGconn *adb_tenant_begin(adb *db, const char *org, adb_status *st, char *errbuf,
 }
 
 PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparams,
-                           const char *const *params, bool custom_plan, const char *extra_sql,
+                           const char *const *params, adb_plan_mode plan, const char *extra_sql,
                            int extra_nparams, PGresult **extra_result, adb_status *st)
 {
     const char *p_org[] = { org };
@@ -562,9 +562,11 @@ PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparam
         return NULL;
     stmts[n++] = (adb_pool_stmt){ "BEGIN", 0, NULL, false };
     stmts[n++] = (adb_pool_stmt){ "SET LOCAL ROLE auditdb_app", 0, NULL, false };
-    if (custom_plan)
-        stmts[n++] = (adb_pool_stmt){ "SET LOCAL plan_cache_mode = force_custom_plan", 0, NULL,
-                                      false };
+    if (plan != ADB_PLAN_AUTO)
+        stmts[n++] = (adb_pool_stmt){ plan == ADB_PLAN_CUSTOM
+                                          ? "SET LOCAL plan_cache_mode = force_custom_plan"
+                                          : "SET LOCAL plan_cache_mode = force_generic_plan",
+                                      0, NULL, false };
     stmts[n++] = (adb_pool_stmt){ "SELECT set_config('auditdb.organization_id', $1, true)", 1,
                                   p_org, true };
     at_sql = n;

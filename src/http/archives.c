@@ -197,7 +197,7 @@ enum MHD_Result adb_http_archives_list(adb_http_request *req)
                           " WHERE organization_id = $1"
                           " ORDER BY created_at DESC, first_seq DESC, id DESC"
                           " LIMIT $2::bigint OFFSET $3::bigint",
-                          3, p, false,
+                          3, p, ADB_PLAN_AUTO,
                           "SELECT count(*) FROM archive_storage WHERE organization_id = $1", 1, &cr,
                           &st);
     if (!pr || PQresultStatus(pr) != PGRES_TUPLES_OK || !cr ||
@@ -508,7 +508,7 @@ enum MHD_Result adb_http_archives_events(adb_http_request *req)
     pr = adb_tenant_query(req->state->db, req->who.organization_id,
                           "UPDATE archive_storage SET retrieved_count = retrieved_count + 1,"
                           " last_retrieved_at = now() WHERE id = $1 AND organization_id = $2",
-                          2, p, false, NULL, 0, NULL, &st);
+                          2, p, ADB_PLAN_AUTO, NULL, 0, NULL, &st);
     if (!pr || PQresultStatus(pr) != PGRES_COMMAND_OK) {
         PQclear(pr);
         jw_free(&w);

@@ -1043,10 +1043,11 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
     bool want_estimate = (!cursor || cur_total < 0) && !have_kept;
     adb_status st;
     PGresult *er = NULL;
-    /* a filtered page is planned for its own values (docs/api.md), except
-     * per principal, whose one plan suits all */
+    /* a filtered page is planned for its own values (docs/api.md); an
+     * unfiltered or per-principal page has one plan that suits all values */
     PGresult *pr = adb_tenant_query(req->state->db, req->who.organization_id, sql, q.n, q.params,
-                                    filtered && !per_principal, want_estimate ? esql : NULL,
+                                    filtered && !per_principal ? ADB_PLAN_CUSTOM : ADB_PLAN_GENERIC,
+                                    want_estimate ? esql : NULL,
                                     nparams_count, &er, &st);
     if (!pr) {
         qb_free(&q);
@@ -1084,7 +1085,8 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
             adb__fmt(csql, sizeof(csql), "SELECT count(*) FROM (SELECT 1 %s LIMIT %d) s", where_end,
                      COUNT_CAP + 1);
             PGresult *cr = adb_tenant_query(req->state->db, req->who.organization_id, csql,
-                                            nparams_count, q.params, true, NULL, 0, NULL, &st);
+                                            nparams_count, q.params, ADB_PLAN_CUSTOM, NULL, 0,
+                                            NULL, &st);
             if (cr && PQresultStatus(cr) == PGRES_TUPLES_OK) {
                 total = strtoll(PQgetvalue(cr, 0, 0), NULL, 10);
                 exact = total <= COUNT_CAP;
