@@ -4,7 +4,7 @@
 #   make test       dependencies, sanitizer build in build/test, every test
 #   make run        dependencies, release build, auditdb serve on the embedded database
 #   make install    PREFIX=/usr/local DESTDIR=  binary, headers, libraries, auditdb.pc
-#   make bench      ingestion and verification against raw COPY; query latency over HTTP
+#   make bench      ingestion, verification and archival against raw COPY; query latency over HTTP
 #   make fuzz       every libFuzzer target for FUZZ_TIME seconds (default 300)
 #   make clean
 
@@ -140,8 +140,10 @@ $(BUILD)/bench/%: bench/%.c $(STATIC)
 
 bench:
 	@DEPS_SET=bench $(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory MODE=release all build/release/bench/bench_ingest
+	@$(MAKE) --no-print-directory MODE=release all build/release/bench/bench_ingest \
+	    build/release/bench/bench_archive
 	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_ingest
+	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_archive
 	@scripts/with-cluster.sh build/release/auditdb bench/query.sh
 
 run:

@@ -16,7 +16,15 @@
 #include <string.h>
 #include <zstd.h>
 
-#define ZSTD_LEVEL 3
+/* zstd level 1: on archive lines (bench/README.md, "Archival") it is about
+ * twice as fast as level 3 and compresses as well or better (hex hashes
+ * and signatures are most of the entropy, and level 3's larger search
+ * finds little more in them). */
+#define ZSTD_LEVEL 1
+
+/* Lines are checksummed and compressed in batches of about this many
+ * bytes rather than one by one (fewer calls, same bytes). */
+#define STAGE_BYTES (256u * 1024)
 
 /* The columns a stub keeps per position. */
 static const adb__row_col stub_cols[] = { ADB_COL_ORGANIZATION_ID, ADB_COL_CHAIN_SEQ,
@@ -26,7 +34,8 @@ struct adb__archive_builder {
     bool stub, failed;
     ZSTD_CCtx *z;
     EVP_MD_CTX *sha;
-    adb__buf line;                 /* the line being written */
+    char *stage;                   /* lines not yet checksummed and compressed */
+    size_t stage_len, stage_cap;
     unsigned char *out;            /* the compressed frame so far */
     size_t out_len, out_cap;
     long long rows, original_size;
@@ -60,7 +69,7 @@ void adb__archive_builder_free(adb__archive_builder *b)
         return;
     ZSTD_freeCCtx(b->z);
     EVP_MD_CTX_free(b->sha);
-    adb__buf_free(&b->line);
+    free(b->stage);
     free(b->out);
     free(b->org);
     free(b->policy);
@@ -121,17 +130,126 @@ static bool same(const char *a, const char *b)
     return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
-static void put_member(adb__buf *l, bool first, const char *name, const char *value)
+/* Makes room for n more bytes in the stage; false when out of memory. */
+static bool stage_reserve(adb__archive_builder *b, size_t n)
 {
-    if (!first)
-        adb__buf_put(l, ",", 1);
-    adb__buf_json_string(l, name, strlen(name));
-    adb__buf_put(l, ":", 1);
-    if (value)
-        adb__buf_json_string(l, value, strlen(value));
-    else
-        adb__buf_put(l, "null", 4);
+    if (n <= b->stage_cap - b->stage_len)
+        return true;
+    if (n > SIZE_MAX / 2 - b->stage_len)
+        return false;
+    size_t cap = b->stage_cap ? b->stage_cap : STAGE_BYTES + 64 * 1024;
+    while (cap - b->stage_len < n)
+        cap *= 2;
+    char *p = realloc(b->stage, cap);
+    if (!p)
+        return false;
+    b->stage = p;
+    b->stage_cap = cap;
+    return true;
 }
+
+/* Appends s as a JSON string, escaped as docs/integrity.md says (the same
+ * bytes as adb__json_write_string): \" \\ \b \f \n \r \t, other bytes below
+ * 0x20 as \u00xx, everything else raw. Room for the worst case (6 bytes a
+ * byte, 2 quotes) must have been reserved. */
+static char *put_json_string(char *o, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+
+    *o++ = '"';
+    while (i < n) {
+        size_t e = i;
+        while (e < n && u[e] >= 0x20 && u[e] != '"' && u[e] != '\\')
+            e++;
+        memcpy(o, s + i, e - i);
+        o += e - i;
+        if (e == n)
+            break;
+        *o++ = '\\';
+        switch (u[e]) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = hex[u[e] >> 4];
+            o[4] = hex[u[e] & 0xf];
+            o += 5;
+        }
+        i = e + 1;
+    }
+    *o++ = '"';
+    return o;
+}
+
+/* Appends one line (the members cols[0..ncols) of v, in that order, then
+ * "}\n") to the stage; false when out of memory. */
+static bool stage_line(adb__archive_builder *b, const char *const v[ADB__ROW_NCOLS],
+                       const adb__row_col *cols, size_t ncols)
+{
+    size_t need = 2, len[ADB__ROW_NCOLS];
+
+    for (size_t i = 0; i < ncols; i++) {
+        const char *x = v[cols[i]];
+        len[i] = x ? strlen(x) : 0;
+        if (len[i] > (SIZE_MAX / 2 - need) / 8)
+            return false;
+        need += 4 + strlen(adb__row_names[cols[i]]) + (x ? len[i] * 6 + 2 : 4);
+    }
+    if (!stage_reserve(b, need))
+        return false;
+    char *o = b->stage + b->stage_len;
+    for (size_t i = 0; i < ncols; i++) {
+        const char *name = adb__row_names[cols[i]], *x = v[cols[i]];
+        size_t nl = strlen(name); /* names need no escaping */
+        *o++ = i == 0 ? '{' : ',';
+        *o++ = '"';
+        memcpy(o, name, nl);
+        o += nl;
+        *o++ = '"';
+        *o++ = ':';
+        if (x) {
+            o = put_json_string(o, x, len[i]);
+        } else {
+            memcpy(o, "null", 4);
+            o += 4;
+        }
+    }
+    *o++ = '}';
+    *o++ = '\n';
+    b->stage_len = (size_t)(o - b->stage);
+    return true;
+}
+
+/* Checksums and compresses what the stage holds, and empties it. */
+static bool stage_flush(adb__archive_builder *b, char *err, size_t errlen)
+{
+    if (b->stage_len == 0)
+        return true;
+    if (EVP_DigestUpdate(b->sha, b->stage, b->stage_len) != 1) {
+        adb__fmt(err, errlen, "could not checksum an archive");
+        return false;
+    }
+    if (!compress(b, b->stage, b->stage_len, ZSTD_e_continue, err, errlen))
+        return false;
+    b->stage_len = 0;
+    return true;
+}
+
+static const adb__row_col all_cols[ADB__ROW_NCOLS] = {
+    ADB_COL_ID, ADB_COL_TIMESTAMP, ADB_COL_TTL, ADB_COL_PRINCIPAL_ID, ADB_COL_ORGANIZATION_ID,
+    ADB_COL_ACTION, ADB_COL_TARGET_RESOURCE_TYPE, ADB_COL_TARGET_RESOURCE_ID, ADB_COL_STATUS,
+    ADB_COL_OUTCOME_DESCRIPTION, ADB_COL_HASH, ADB_COL_HASH_ALGORITHM, ADB_COL_SIGNATURE,
+    ADB_COL_EVENT_VERSION, ADB_COL_CORRELATION_ID, ADB_COL_DATA_CLASSIFICATION,
+    ADB_COL_RETENTION_POLICY, ADB_COL_DETAILS, ADB_COL_CHAIN_SEQ, ADB_COL_PREV_CHAIN_HASH,
+    ADB_COL_CHAIN_HASH,
+};
 
 bool adb__archive_builder_add(adb__archive_builder *b, const char *const v[ADB__ROW_NCOLS],
                               char *err, size_t errlen)
@@ -186,31 +304,19 @@ bool adb__archive_builder_add(adb__archive_builder *b, const char *const v[ADB__
     adb__fmt(b->last_chain, sizeof(b->last_chain), "%s",
              v[ADB_COL_CHAIN_HASH] ? v[ADB_COL_CHAIN_HASH] : "");
 
-    b->line.len = 0;
-    adb__buf_put(&b->line, "{", 1);
-    if (b->stub) {
-        for (size_t i = 0; i < sizeof(stub_cols) / sizeof(stub_cols[0]); i++)
-            put_member(&b->line, i == 0, adb__row_names[stub_cols[i]], v[stub_cols[i]]);
-    } else {
-        for (int i = 0; i < ADB__ROW_NCOLS; i++)
-            put_member(&b->line, i == 0, adb__row_names[i], v[i]);
-    }
-    adb__buf_put(&b->line, "}\n", 2);
-    if (b->line.oom) {
+    size_t before = b->stage_len;
+    if (!(b->stub ? stage_line(b, v, stub_cols, sizeof(stub_cols) / sizeof(stub_cols[0]))
+                  : stage_line(b, v, all_cols, ADB__ROW_NCOLS))) {
         adb__fmt(err, errlen, "out of memory writing an archive line");
         b->failed = true;
         return false;
     }
-    if (EVP_DigestUpdate(b->sha, b->line.p, b->line.len) != 1) {
-        adb__fmt(err, errlen, "could not checksum an archive line");
+    size_t line_len = b->stage_len - before;
+    if (b->stage_len >= STAGE_BYTES && !stage_flush(b, err, errlen)) {
         b->failed = true;
         return false;
     }
-    if (!compress(b, b->line.p, b->line.len, ZSTD_e_continue, err, errlen)) {
-        b->failed = true;
-        return false;
-    }
-    b->original_size += (long long)b->line.len;
+    b->original_size += (long long)line_len;
     b->rows++;
     return true;
 }
@@ -226,7 +332,7 @@ bool adb__archive_builder_finish(adb__archive_builder *b, adb__archive_built *ou
         adb__fmt(err, errlen, b->failed ? "archive builder used after a failure" : "an archive needs rows");
         return false;
     }
-    if (!compress(b, NULL, 0, ZSTD_e_end, err, errlen))
+    if (!stage_flush(b, err, errlen) || !compress(b, NULL, 0, ZSTD_e_end, err, errlen))
         return false;
     if (EVP_DigestFinal_ex(b->sha, md, &mdlen) != 1 || mdlen != 32) {
         adb__fmt(err, errlen, "could not checksum an archive");

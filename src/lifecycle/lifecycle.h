@@ -40,13 +40,27 @@ ADB_WUR adb_status adb__lc_rows_into_archives(adb__lc *lc, const char *sql, int 
                                               const char *const *params, bool stub, long long *rows,
                                               int *archives, char *err, size_t errlen);
 
-/* archive.c: live events whose policy's archive_after_days (archive) or
- * retention_days (!archive: stubs) has passed, group by group. */
-ADB_WUR adb_status adb__lc_move_due(adb__lc *lc, bool archive, char *err, size_t errlen);
+/* archive.c: the groups (organization, month, retention policy,
+ * classification) holding live events past their policy's retention_days
+ * or archive_after_days, found in one scan; free with adb__lc_groups_free. */
+typedef struct adb__lc_groups {
+    PGresult *r;
+} adb__lc_groups;
+ADB_WUR adb_status adb__lc_due_groups(adb__lc *lc, adb__lc_groups *out, char *err, size_t errlen);
+void adb__lc_groups_free(adb__lc_groups *g);
+
+/* archive.c: the live events of those groups whose archive_after_days
+ * (archive) or retention_days (!archive: stubs) has passed, month by
+ * month, in chunks of at most lc->max_rows events, one transaction each. */
+ADB_WUR adb_status adb__lc_move_due(adb__lc *lc, const adb__lc_groups *due, bool archive,
+                                    char *err, size_t errlen);
 
 /* retention.c */
 ADB_WUR adb_status adb__lc_expire_archives(adb__lc *lc, char *err, size_t errlen);
-ADB_WUR adb_status adb__lc_drop_expired_partitions(adb__lc *lc, char *err, size_t errlen);
+/* skip_locked: a partition another transaction holds a conflicting lock on
+ * is left for the next round (instead of waiting up to 5 s). */
+ADB_WUR adb_status adb__lc_drop_expired_partitions(adb__lc *lc, bool skip_locked, char *err,
+                                                   size_t errlen);
 
 /* dlq.c: a job named job (action:...) may run now (no failure, or its
  * backoff passed); records a failure (and the alert at the fifth); clears

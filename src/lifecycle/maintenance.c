@@ -106,14 +106,21 @@ static adb_status round_steps(adb__lc *lc, bool partitions_only, char *err, size
             return st;
     }
     /* wholly expired months go as partitions before expiry goes row by row */
-    if ((st = adb__lc_drop_expired_partitions(lc, err, errlen)) != ADB_OK || partitions_only)
+    if ((st = adb__lc_drop_expired_partitions(lc, false, err, errlen)) != ADB_OK || partitions_only)
         return st;
-    if ((st = adb__lc_move_due(lc, false, err, errlen)) != ADB_OK ||
-        (st = adb__lc_expire_archives(lc, err, errlen)) != ADB_OK ||
-        (st = adb__lc_move_due(lc, true, err, errlen)) != ADB_OK)
+    /* one scan finds the groups with events due for either; expiry goes
+     * first, so archival finds only what expiry left */
+    adb__lc_groups due = { 0 };
+    if ((st = adb__lc_due_groups(lc, &due, err, errlen)) == ADB_OK &&
+        (st = adb__lc_move_due(lc, &due, false, err, errlen)) == ADB_OK &&
+        (st = adb__lc_expire_archives(lc, err, errlen)) == ADB_OK)
+        st = adb__lc_move_due(lc, &due, true, err, errlen);
+    adb__lc_groups_free(&due);
+    if (st != ADB_OK)
         return st;
-    /* and the months archival emptied */
-    return adb__lc_drop_expired_partitions(lc, err, errlen);
+    /* and the months archival emptied (one that autovacuum is busy with is
+     * left for the next round) */
+    return adb__lc_drop_expired_partitions(lc, true, err, errlen);
 }
 
 /* Runs the round on c under the advisory lock (waited for, or tried). */
@@ -150,13 +157,29 @@ static adb_status locked_round(adb *db, PGconn *c, const adb_maintenance_options
         }
     }
     PQclear(r);
-    /* a job waits at most this long for a lock a writer or reader holds */
-    if (!adb__lc_exec(&lc, "SET lock_timeout = '30s'", err, errlen))
+    /* a job waits at most this long for a lock a writer or reader holds;
+     * no JIT: the round's statements are estimated costly enough to be
+     * compiled (100-600 ms each) but run for less than that; an archive's
+     * rows (deleted, then sorted into chain order) and a month's due events
+     * are sorted in memory up to 64 MB rather than on disk past 4 MB (the
+     * default); bench/README.md, "Archival" */
+    if (!adb__lc_exec(&lc, "SET lock_timeout = '30s'", err, errlen) ||
+        !adb__lc_exec(&lc, "SET jit = off", err, errlen) ||
+        !adb__lc_exec(&lc, "SET work_mem = '64MB'", err, errlen))
         st = ADB_ERR_DB_QUERY;
-    else
+    else {
+        /* archive payloads are zstd already: PostgreSQL's attempt to
+         * compress them again costs less with lz4 than with pglz (which
+         * tries the whole value); a server built without lz4 refuses the
+         * setting and keeps pglz */
+        PQclear(PQexec(c, "SET default_toast_compression = 'lz4'"));
         st = round_steps(&lc, partitions_only, err, errlen);
+    }
     adb__lc_rollback(&lc);
     PQclear(PQexec(c, "RESET lock_timeout"));
+    PQclear(PQexec(c, "RESET jit"));
+    PQclear(PQexec(c, "RESET work_mem"));
+    PQclear(PQexec(c, "RESET default_toast_compression"));
     PQclear(PQexec(c, "SELECT pg_advisory_unlock(" MAINT_LOCK_KEY ")"));
     return st;
 }

@@ -173,6 +173,7 @@ adb_status adb__lc_expire_archives(adb__lc *lc, char *err, size_t errlen)
 
 typedef struct dropping {
     const char *name;
+    bool skip_locked;             /* another holds a conflicting lock: leave it this round */
     bool dropped;
     long long rows;
     int stubs;
@@ -192,12 +193,34 @@ static adb_status drop_one(adb__lc *lc, void *arg, char *err, size_t errlen)
     if (!q)
         goto out;
     /* writes to this month wait; reads go on until the drop itself */
-    if (!(sql = adb__aprintf("LOCK TABLE %s IN SHARE MODE", q)))
+    if (!(sql = adb__aprintf("LOCK TABLE %s IN SHARE MODE%s", q, d->skip_locked ? " NOWAIT" : "")))
         goto out;
     st = ADB_ERR_DB_QUERY;
-    if (!adb__lc_exec(lc, "SET LOCAL lock_timeout = '5s'", err, errlen) ||
-        !adb__lc_exec(lc, sql, err, errlen))
+    if (!adb__lc_exec(lc, "SET LOCAL lock_timeout = '5s'", err, errlen))
         goto out;
+    if (d->skip_locked) {
+        /* the usual holder is autovacuum, come to clean the rows archival
+         * just deleted: waiting for it means deadlock_timeout (1 s) until
+         * PostgreSQL cancels it; the next round drops the partition */
+        if (!adb__lc_exec(lc, "SAVEPOINT lock", err, errlen))
+            goto out;
+        r = PQexec(lc->c, sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            if (!state || strcmp(state, "55P03") != 0) { /* lock_not_available */
+                adb__fmt(err, errlen, "%s failed: %s", sql, PQresultErrorMessage(r));
+                adb__oneline(err);
+                goto out;
+            }
+            st = adb__lc_exec(lc, "ROLLBACK TO SAVEPOINT lock", err, errlen) ? ADB_OK
+                                                                            : ADB_ERR_DB_QUERY;
+            goto out;
+        }
+        PQclear(r);
+        r = NULL;
+    } else if (!adb__lc_exec(lc, sql, err, errlen)) {
+        goto out;
+    }
     free(sql);
     /* the groups some policy still keeps (or no policy covers) */
     sql = adb__aprintf("SELECT count(*) FILTER (WHERE p.retention_days IS NULL OR g.newest >="
@@ -255,7 +278,8 @@ out:
     return st;
 }
 
-adb_status adb__lc_drop_expired_partitions(adb__lc *lc, char *err, size_t errlen)
+adb_status adb__lc_drop_expired_partitions(adb__lc *lc, bool skip_locked, char *err,
+                                           size_t errlen)
 {
     const char *p[] = { lc->now };
     /* months that ended before the earliest moment any policy acts */
@@ -279,7 +303,7 @@ adb_status adb__lc_drop_expired_partitions(adb__lc *lc, char *err, size_t errlen
         return ADB_ERR_DB_QUERY;
     }
     for (int i = 0; i < PQntuples(r) && st == ADB_OK && !adb__lc_stopping(lc); i++) {
-        dropping d = { PQgetvalue(r, i, 0), false, 0, 0 };
+        dropping d = { PQgetvalue(r, i, 0), skip_locked, false, 0, 0 };
         char job[100], details[160];
         int failures = lc->rep->failures;
         adb__fmt(job, sizeof(job), "drop-partition:%s", d.name);
