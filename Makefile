@@ -133,7 +133,7 @@ test:
 
 # Benchmarks: release build, a throwaway cluster, figures as ratios against
 # PostgreSQL's own speed in the same run (bench/README.md).
-$(BUILD)/bench/%: bench/%.c $(STATIC)
+$(BUILD)/bench/%: bench/%.c bench/bench_util.h $(STATIC)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $<"
 	$(Q)$(CC) $(CFLAGS) -Isrc -o $@ $< $(STATIC) $(LDFLAGS) $(LIBS)

@@ -24,7 +24,8 @@
  * archive, 0: the default 100000), BENCH_ARCHIVE_KEEP (1: keep the database
  * bench_archive afterwards).
  */
-#include "auditdb.h"
+#define BENCH_NAME "bench_archive"
+#include "bench_util.h"
 #include "lifecycle/archive.h"
 
 #include <inttypes.h>
@@ -38,43 +39,6 @@
 #define DB_NAME "bench_archive"
 #define DAY_S 86400LL
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static long env_int(const char *name, long def)
-{
-    const char *v = getenv(name);
-    return v && *v ? strtol(v, NULL, 10) : def;
-}
-
-static void die(const char *what, const char *why)
-{
-    fprintf(stderr, "bench_archive: %s: %s\n", what, why);
-    exit(1);
-}
-
-static PGconn *connect_db(const char *admin, const char *db)
-{
-    char ci[2048];
-    snprintf(ci, sizeof(ci), "%s dbname=%s", admin, db);
-    PGconn *c = PQconnectdb(ci);
-    if (PQstatus(c) != CONNECTION_OK)
-        die("connect", PQerrorMessage(c));
-    return c;
-}
-
-static void exec_ok(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        die(sql, PQerrorMessage(c));
-    PQclear(r);
-}
-
 static long long query_ll(PGconn *c, const char *sql)
 {
     PGresult *r = PQexec(c, sql);
@@ -83,27 +47,6 @@ static long long query_ll(PGconn *c, const char *sql)
     long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     return v;
-}
-
-/* A fresh migrated database. */
-static void fresh(const char *admin)
-{
-    PGconn *a = PQconnectdb(admin);
-    adb_migration_set set;
-    char err[ADB_ERRMSG_MAX];
-    int applied;
-
-    if (PQstatus(a) != CONNECTION_OK)
-        die("connect", PQerrorMessage(a));
-    PQclear(PQexec(a, "SET client_min_messages = warning"));
-    exec_ok(a, "DROP DATABASE IF EXISTS " DB_NAME " WITH (FORCE)");
-    exec_ok(a, "CREATE DATABASE " DB_NAME);
-    PQfinish(a);
-    PGconn *c = connect_db(admin, DB_NAME);
-    adb_migrations_builtin(&set);
-    if (adb_migrate_up(c, &set, NULL, NULL, &applied, err, sizeof(err)) != ADB_OK)
-        die("migrate", err);
-    PQfinish(c);
 }
 
 /* ---- events --------------------------------------------------------------- */
@@ -381,7 +324,7 @@ int main(void)
 
     char **due = make_events(n, orgs, now - 455 * DAY_S, now - 395 * DAY_S, 0);
     char **recent = make_events(live, orgs, now - 20 * DAY_S, now - 3600, n);
-    fresh(admin);
+    fresh_db(admin, DB_NAME);
     snprintf(ci, sizeof(ci), "%s dbname=" DB_NAME, admin);
     adb_options o;
     adb_options_default(&o);

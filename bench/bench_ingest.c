@@ -12,7 +12,8 @@
  * Environment: ADMIN_URL (a cluster, from scripts/with-cluster.sh),
  * BENCH_EVENTS (200000), BENCH_CLIENTS (16), BENCH_CHUNK (100), BENCH_ORGS (10).
  */
-#include "auditdb.h"
+#define BENCH_NAME "bench"
+#include "bench_util.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -20,65 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static long env_int(const char *name, long def)
-{
-    const char *v = getenv(name);
-    return v && *v ? strtol(v, NULL, 10) : def;
-}
-
-static void die(const char *what, const char *why)
-{
-    fprintf(stderr, "bench: %s: %s\n", what, why);
-    exit(1);
-}
-
-static PGconn *connect_db(const char *admin, const char *db)
-{
-    char ci[2048];
-    snprintf(ci, sizeof(ci), "%s dbname=%s", admin, db);
-    PGconn *c = PQconnectdb(ci);
-    if (PQstatus(c) != CONNECTION_OK)
-        die("connect", PQerrorMessage(c));
-    return c;
-}
-
-static void exec_ok(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        die(sql, PQerrorMessage(c));
-    PQclear(r);
-}
-
-/* A fresh migrated database named db. */
-static void fresh(const char *admin, const char *db)
-{
-    PGconn *a = PQconnectdb(admin);
-    char sql[256];
-    adb_migration_set set;
-    char err[ADB_ERRMSG_MAX];
-    int applied;
-
-    PQclear(PQexec(a, "SET client_min_messages = warning"));
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
-    exec_ok(a, sql);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
-    exec_ok(a, sql);
-    PQfinish(a);
-    PGconn *c = connect_db(admin, db);
-    adb_migrations_builtin(&set);
-    if (adb_migrate_up(c, &set, NULL, NULL, &applied, err, sizeof(err)) != ADB_OK)
-        die("migrate", err);
-    PQfinish(c);
-}
 
 /* ---- the writer --------------------------------------------------------- */
 
@@ -240,7 +182,7 @@ int main(void)
     char **texts = make_events(n, orgs);
 
     /* 1. through the writer */
-    fresh(admin, "bench_writer");
+    fresh_db(admin, "bench_writer");
     snprintf(ci, sizeof(ci), "%s dbname=bench_writer", admin);
     adb_options o;
     adb_options_default(&o);
@@ -296,7 +238,7 @@ int main(void)
     double read_s;
     long rows;
     char *data = copy_out(w, ROWS_QUERY, true, &len, &read_s, &rows);
-    fresh(admin, "bench_copy");
+    fresh_db(admin, "bench_copy");
     PGconn *cc = connect_db(admin, "bench_copy");
     exec_ok(cc, "SELECT auditdb_ensure_partition((now() - interval '31 days')::date),"
                 " auditdb_ensure_partition((now() - interval '15 days')::date),"

@@ -1,0 +1,81 @@
+/*
+ * bench_util.h - what the benchmark programs share: a monotonic clock,
+ * knobs from the environment, fatal errors, and a fresh migrated database.
+ * Each program defines BENCH_NAME (its name in messages) before including.
+ */
+#ifndef AUDITDB_BENCH_UTIL_H
+#define AUDITDB_BENCH_UTIL_H
+
+#include "auditdb.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#ifndef BENCH_NAME
+#error "define BENCH_NAME before including bench_util.h"
+#endif
+
+static inline double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static inline long env_int(const char *name, long def)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtol(v, NULL, 10) : def;
+}
+
+static inline void die(const char *what, const char *why)
+{
+    fprintf(stderr, BENCH_NAME ": %s: %s\n", what, why);
+    exit(1);
+}
+
+static inline PGconn *connect_db(const char *admin, const char *db)
+{
+    char ci[2048];
+    snprintf(ci, sizeof(ci), "%s dbname=%s", admin, db);
+    PGconn *c = PQconnectdb(ci);
+    if (PQstatus(c) != CONNECTION_OK)
+        die("connect", PQerrorMessage(c));
+    return c;
+}
+
+static inline void exec_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        die(sql, PQerrorMessage(c));
+    PQclear(r);
+}
+
+/* A fresh database named db (a plain identifier), with every migration. */
+static inline void fresh_db(const char *admin, const char *db)
+{
+    PGconn *a = PQconnectdb(admin);
+    char sql[256];
+    adb_migration_set set;
+    char err[ADB_ERRMSG_MAX];
+    int applied;
+
+    if (PQstatus(a) != CONNECTION_OK)
+        die("connect", PQerrorMessage(a));
+    PQclear(PQexec(a, "SET client_min_messages = warning"));
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+    exec_ok(a, sql);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
+    exec_ok(a, sql);
+    PQfinish(a);
+    PGconn *c = connect_db(admin, db);
+    adb_migrations_builtin(&set);
+    if (adb_migrate_up(c, &set, NULL, NULL, &applied, err, sizeof(err)) != ADB_OK)
+        die("migrate", err);
+    PQfinish(c);
+}
+
+#endif
