@@ -100,49 +100,19 @@ static char **make_events(size_t n, int orgs, time_t from, time_t to, size_t sal
     return t;
 }
 
-typedef struct client {
-    adb *db;
-    char **texts;
-    size_t n, chunk;
-    long failed;
-    char first_error[256];
-} client;
-
-static void *client_main(void *arg)
-{
-    client *c = arg;
-    size_t *lens = calloc(c->chunk, sizeof(size_t));
-    adb_log_result *res = calloc(c->chunk, sizeof(*res));
-
-    for (size_t i = 0; i < c->n; i += c->chunk) {
-        size_t k = c->n - i < c->chunk ? c->n - i : c->chunk;
-        for (size_t j = 0; j < k; j++)
-            lens[j] = strlen(c->texts[i + j]);
-        if (adb_log_batch_json(c->db, (const char *const *)&c->texts[i], lens, k, NULL, res) !=
-            ADB_OK)
-            for (size_t j = 0; j < k; j++)
-                if (res[j].status != ADB_OK && c->failed++ == 0)
-                    snprintf(c->first_error, sizeof(c->first_error), "%s",
-                             adb_strerror(res[j].status));
-    }
-    free(lens);
-    free(res);
-    return NULL;
-}
-
 /* Loads texts through the writer: `clients` threads, chunk events a call.
  * Events of one thread stay in order; threads take consecutive slices. */
 static void load(adb *db, char **texts, size_t n, int clients, size_t chunk)
 {
-    client *cl = calloc((size_t)clients, sizeof(*cl));
+    bench_client *cl = calloc((size_t)clients, sizeof(*cl));
     pthread_t *th = calloc((size_t)clients, sizeof(*th));
     size_t per = n / (size_t)clients;
     long failed = 0;
 
     for (int i = 0; i < clients; i++) {
         size_t from = (size_t)i * per, k = i == clients - 1 ? n - from : per;
-        cl[i] = (client){ .db = db, .texts = texts + from, .n = k, .chunk = chunk };
-        pthread_create(&th[i], NULL, client_main, &cl[i]);
+        cl[i] = (bench_client){ .db = db, .texts = texts + from, .n = k, .chunk = chunk };
+        pthread_create(&th[i], NULL, bench_client_main, &cl[i]);
     }
     for (int i = 0; i < clients; i++) {
         pthread_join(th[i], NULL);

@@ -24,37 +24,6 @@
 
 /* ---- the writer --------------------------------------------------------- */
 
-typedef struct client {
-    adb *db;
-    char **texts;
-    size_t n, chunk;
-    double *lat;   /* one per call */
-    size_t ncalls;
-    long failed;
-} client;
-
-static void *client_main(void *arg)
-{
-    client *c = arg;
-    size_t *lens = calloc(c->chunk, sizeof(size_t));
-    adb_log_result *res = calloc(c->chunk, sizeof(*res));
-
-    for (size_t i = 0; i < c->n; i += c->chunk) {
-        size_t k = c->n - i < c->chunk ? c->n - i : c->chunk;
-        for (size_t j = 0; j < k; j++)
-            lens[j] = strlen(c->texts[i + j]);
-        double t0 = now_ms();
-        adb_status st = adb_log_batch_json(c->db, (const char *const *)&c->texts[i], lens, k, NULL, res);
-        c->lat[c->ncalls++] = now_ms() - t0;
-        if (st != ADB_OK)
-            for (size_t j = 0; j < k; j++)
-                c->failed += res[j].status != ADB_OK;
-    }
-    free(lens);
-    free(res);
-    return NULL;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -207,14 +176,15 @@ int main(void)
         exec_ok(c, "TRUNCATE audit_log, audit_chain_head");
         PQfinish(c);
     }
-    client *cl = calloc((size_t)clients, sizeof(*cl));
+    bench_client *cl = calloc((size_t)clients, sizeof(*cl));
     pthread_t *th = calloc((size_t)clients, sizeof(*th));
     size_t per = n / (size_t)clients, totalcalls = 0;
     double t0 = now_ms();
     for (int i = 0; i < clients; i++) {
         size_t from = (size_t)i * per, k = i == clients - 1 ? n - from : per;
-        cl[i] = (client){ db, texts + from, k, chunk, calloc(k / chunk + 2, sizeof(double)), 0, 0 };
-        pthread_create(&th[i], NULL, client_main, &cl[i]);
+        cl[i] = (bench_client){ .db = db, .texts = texts + from, .n = k, .chunk = chunk,
+                                .lat = calloc(k / chunk + 2, sizeof(double)) };
+        pthread_create(&th[i], NULL, bench_client_main, &cl[i]);
     }
     long failed = 0;
     for (int i = 0; i < clients; i++) {

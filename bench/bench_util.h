@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #ifndef BENCH_NAME
@@ -76,6 +77,47 @@ static inline void fresh_db(const char *admin, const char *db)
     if (adb_migrate_up(c, &set, NULL, NULL, &applied, err, sizeof(err)) != ADB_OK)
         die("migrate", err);
     PQfinish(c);
+}
+
+/* One writer client: sends texts[0..n) through adb_log_batch_json, chunk
+ * events a call, in order; lat (optional, room for n / chunk + 1 calls)
+ * receives each call's milliseconds. Run by bench_client_main on a thread. */
+typedef struct bench_client {
+    adb *db;
+    char **texts;
+    size_t n, chunk;
+    double *lat;
+    size_t ncalls;
+    long failed;
+    char first_error[256];
+} bench_client;
+
+static inline void *bench_client_main(void *arg)
+{
+    bench_client *c = arg;
+    size_t *lens = calloc(c->chunk, sizeof(size_t));
+    adb_log_result *res = calloc(c->chunk, sizeof(*res));
+
+    if (!lens || !res)
+        die("client", "out of memory");
+    for (size_t i = 0; i < c->n; i += c->chunk) {
+        size_t k = c->n - i < c->chunk ? c->n - i : c->chunk;
+        for (size_t j = 0; j < k; j++)
+            lens[j] = strlen(c->texts[i + j]);
+        double t0 = now_ms();
+        adb_status st = adb_log_batch_json(c->db, (const char *const *)&c->texts[i], lens, k, NULL, res);
+        if (c->lat)
+            c->lat[c->ncalls] = now_ms() - t0;
+        c->ncalls++;
+        if (st != ADB_OK)
+            for (size_t j = 0; j < k; j++)
+                if (res[j].status != ADB_OK && c->failed++ == 0)
+                    snprintf(c->first_error, sizeof(c->first_error), "%s",
+                             adb_strerror(res[j].status));
+    }
+    free(lens);
+    free(res);
+    return NULL;
 }
 
 #endif
