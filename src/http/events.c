@@ -74,17 +74,24 @@ static enum MHD_Result send_jw(adb_http_request *req, unsigned status, jw *w)
 
 /* Reads events by id (in the caller's organization) into a result, in one
  * round trip as the tenant; NULL when the database failed. One generic
- * plan: the ids do not say which partitions to read, and planning a custom
- * plan over every partition for each created event cost more than all the
- * rest of a create (1.7 ms). */
-static PGresult *fetch_by_ids(adb_http_request *req, const char *ids_array)
+ * plan: planning a custom plan over every partition for each created event
+ * cost more than all the rest of a create (1.7 ms). When the caller knows
+ * the events' times (created events: from, to as stored, else NULL), they
+ * bound the read, so the plan starts on the partitions that hold them
+ * instead of initializing a scan of all thirteen. */
+static PGresult *fetch_by_ids(adb_http_request *req, const char *ids_array, const char *from,
+                              const char *to)
 {
-    const char *p[] = { req->who.organization_id, ids_array };
+    const char *p[] = { req->who.organization_id, ids_array, from, to };
     adb_status st;
     PGresult *r = adb_tenant_query(req->state->db, req->who.organization_id,
-                                   "SELECT " EVENT_COLUMNS " FROM audit_log WHERE organization_id = $1"
-                                   " AND id = ANY($2::bigint[]) ORDER BY id",
-                                   2, p, ADB_PLAN_GENERIC, NULL, 0, NULL, &st);
+                                   from && to
+                                       ? "SELECT " EVENT_COLUMNS " FROM audit_log WHERE organization_id = $1"
+                                         " AND id = ANY($2::bigint[]) AND \"timestamp\" BETWEEN"
+                                         " $3::timestamptz AND $4::timestamptz ORDER BY id"
+                                       : "SELECT " EVENT_COLUMNS " FROM audit_log WHERE organization_id = $1"
+                                         " AND id = ANY($2::bigint[]) ORDER BY id",
+                                   from && to ? 4 : 2, p, ADB_PLAN_GENERIC, NULL, 0, NULL, &st);
     if (r && PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
         return NULL;
@@ -312,7 +319,7 @@ enum MHD_Result adb_http_events_create(adb_http_request *req)
     /* answer with the event as stored; a repeated idempotency key gets the original */
     char ids[32];
     adb__fmt(ids, sizeof(ids), "{%" PRId64 "}", res.id);
-    PGresult *pr = fetch_by_ids(req, ids);
+    PGresult *pr = fetch_by_ids(req, ids, res.timestamp, res.timestamp);
     if (!pr || PQntuples(pr) != 1) {
         PQclear(pr);
         return db_unavailable(req);
@@ -489,13 +496,19 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req)
     }
     if (nok && !validate_only) {
         adb__buf idb = { 0 };
+        const char *from = NULL, *to = NULL; /* stored timestamps sort as text */
         adb__buf_put(&idb, "{", 1);
         for (size_t i = 0, k = 0; i < n; i++)
-            if (res[i].status == ADB_OK)
+            if (res[i].status == ADB_OK) {
                 adb__buf_printf(&idb, "%s%" PRId64, k++ ? "," : "", res[i].id);
+                if (!from || strcmp(res[i].timestamp, from) < 0)
+                    from = res[i].timestamp;
+                if (!to || strcmp(res[i].timestamp, to) > 0)
+                    to = res[i].timestamp;
+            }
         adb__buf_put(&idb, "}", 1);
         ids = adb__buf_take(&idb, NULL);
-        if (!ids || !(pr = fetch_by_ids(req, ids))) {
+        if (!ids || !(pr = fetch_by_ids(req, ids, from, to))) {
             r = db_unavailable(req);
             goto done;
         }
@@ -598,7 +611,7 @@ enum MHD_Result adb_http_events_get(adb_http_request *req)
     if (!parse_id(req->param[0], &id))
         return validation_error(req, "id", "INVALID_FORMAT", "id must be a positive integer");
     adb__fmt(ids, sizeof(ids), "{%" PRId64 "}", id);
-    if (!(pr = fetch_by_ids(req, ids)))
+    if (!(pr = fetch_by_ids(req, ids, NULL, NULL)))
         return db_unavailable(req);
     if (PQntuples(pr) == 0) {
         PQclear(pr);
@@ -1028,8 +1041,12 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
                  " id %s LIMIT $%d::bigint + $%d::bigint", (int)(at - q.sql), q.sql,
                  (int)(order - at - strlen(any)), at + strlen(any), desc ? "DESC" : "ASC",
                  desc ? "DESC" : "ASC", pl, po);
-        adb__fmt(sql, sizeof(sql), "SELECT " EVENT_COLUMNS " FROM unnest($%d::text[]) p(pid)"
-                 " CROSS JOIN LATERAL (SELECT * %s) audit_log%s", principals, inner, order);
+        /* the columns are rendered for the page's rows only, outside: in
+         * the same query level they were rendered for every candidate of
+         * every principal (5 x 51 for 51), 0.8 ms of a 2.2 ms page */
+        adb__fmt(sql, sizeof(sql), "SELECT " EVENT_COLUMNS " FROM (SELECT audit_log.* FROM unnest($%d::text[])"
+                 " p(pid) CROSS JOIN LATERAL (SELECT * %s) audit_log%s) audit_log ORDER BY %s %s, id %s",
+                 principals, inner, order, sort_col, desc ? "DESC" : "ASC", desc ? "DESC" : "ASC");
     } else {
         adb__fmt(sql, sizeof(sql), "SELECT " EVENT_COLUMNS " %s", q.sql);
     }
