@@ -106,7 +106,7 @@ static int prepare_schema(cli_db *db, const adb_migration_set *set, bool migrate
 int cmd_serve(int argc, char **argv)
 {
     const char *listen = NULL;
-    int threads = 4, rc, sig = 0;
+    int threads = 8, rc, sig = 0;
     bool migrate = true;
     cli_db db;
     adb_migration_set set = { 0 };

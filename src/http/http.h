@@ -51,6 +51,11 @@ typedef struct adb_http_request {
     char ip[46];                 /* the client's address */
     bool rl_checked;             /* rate-limit headers below apply */
     int rl_limit, rl_remaining, rl_reset_s;
+    /* The response the handler made, queued by the connection's polling
+     * thread (server.c): handlers run on the worker pool. */
+    struct MHD_Response *resp;   /* owned until queued */
+    bool dispatched;             /* handed to a worker (or run) once */
+    struct adb_http_request *next_job; /* the worker queue's link */
 } adb_http_request;
 
 /* Runs the route matching req (routes.c). */

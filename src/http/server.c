@@ -8,6 +8,7 @@
 #include "metrics.h"
 #include "ratelimit.h"
 #include "selfaudit.h"
+#include "workers.h"
 #include "../core/util.h"
 
 #include <arpa/inet.h>
@@ -23,12 +24,25 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * Threads. libmicrohttpd's polling threads (POLL_THREADS) only accept, read
+ * and write: once a request is whole, its connection is suspended and the
+ * request handed to a worker pool (workers.c; opts.threads workers for reads,
+ * as many for writes), whose handlers may wait on PostgreSQL or on the
+ * writer's COMMIT. The worker keeps the response on the request and resumes
+ * the connection; the polling thread then queues it. So a request waiting
+ * for the database never holds up the other connections of its polling
+ * thread, and creates waiting for a slow fsync never hold up page reads.
+ */
+#define POLL_THREADS 2
+
 struct adb_server {
     struct MHD_Daemon *daemon;
     adb_server_options opts;
     adb_http_state state;
     char address[300];
     pthread_mutex_t log_mu;
+    adb_http_workers *reads, *writes;
 };
 
 /* Accepts a caller's X-Request-Id when it is short and plain, else makes one. */
@@ -53,6 +67,29 @@ static void request_id(struct MHD_Connection *conn, char out[ADB_REQUEST_ID_MAX]
     if (RAND_bytes(rnd, sizeof(rnd)) != 1)
         memset(rnd, 0, sizeof(rnd));
     adb__hex(rnd, sizeof(rnd), out);
+}
+
+/* Keeps resp as the request's response (the polling thread queues it). */
+static enum MHD_Result keep_response(adb_http_request *req, unsigned status, struct MHD_Response *resp)
+{
+    if (req->resp)
+        MHD_destroy_response(req->resp);
+    req->resp = resp;
+    req->status = status;
+    return MHD_YES;
+}
+
+/* In the polling thread: queues the response the handler made. */
+static enum MHD_Result deliver(adb_http_request *req)
+{
+    enum MHD_Result r = MHD_NO; /* no response: the connection is closed */
+
+    if (req->resp) {
+        r = MHD_queue_response(req->conn, req->status, req->resp);
+        MHD_destroy_response(req->resp);
+        req->resp = NULL;
+    }
+    return r;
 }
 
 /* Headers every response of an authenticated, rate-limited request carries. */
@@ -85,7 +122,6 @@ enum MHD_Result adb_http_send_json(adb_http_request *req, unsigned status, json_
 {
     char *text = json_dumps(body, JSON_COMPACT);
     struct MHD_Response *resp;
-    enum MHD_Result r;
 
     json_decref(body);
     if (!text)
@@ -101,17 +137,13 @@ enum MHD_Result adb_http_send_json(adb_http_request *req, unsigned status, json_
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     add_common(req, resp);
-    req->status = status;
-    r = MHD_queue_response(req->conn, status, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return keep_response(req, status, resp);
 }
 
 enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char *text, size_t len,
                                    const char *content_type)
 {
     struct MHD_Response *resp;
-    enum MHD_Result r;
 
     if (!text)
         return adb_http_send_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "INTERNAL_ERROR",
@@ -128,10 +160,7 @@ enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char 
         if (req->extra_header[i] && req->extra_value[i])
             MHD_add_response_header(resp, req->extra_header[i], req->extra_value[i]);
     add_common(req, resp);
-    req->status = status;
-    r = MHD_queue_response(req->conn, status, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return keep_response(req, status, resp);
 }
 
 const char *adb_http_arg(adb_http_request *req, const char *name)
@@ -152,7 +181,6 @@ enum MHD_Result adb_http_send_retry(adb_http_request *req, unsigned status, cons
     char *text = json_dumps(json_pack("{s:o}", "error", err), JSON_COMPACT);
     struct MHD_Response *resp;
     char secs[16];
-    enum MHD_Result r;
 
     if (!text)
         return MHD_NO;
@@ -166,11 +194,8 @@ enum MHD_Result adb_http_send_retry(adb_http_request *req, unsigned status, cons
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
     MHD_add_response_header(resp, "Retry-After", secs);
     add_common(req, resp);
-    req->status = status;
     req->error_code = code;
-    r = MHD_queue_response(req->conn, status, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return keep_response(req, status, resp);
 }
 
 enum MHD_Result adb_http_send_error(adb_http_request *req, unsigned status, const char *code,
@@ -254,6 +279,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         free(req->param[i]);
     for (int i = 0; i < 2; i++)
         free(req->extra_value[i]);
+    if (req->resp)
+        MHD_destroy_response(req->resp);
     free(req);
     *con_cls = NULL;
 }
@@ -298,7 +325,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
             char msg[128];
             req->too_large = true;
             adb__fmt(msg, sizeof(msg), "request body larger than %zu bytes", s->state.max_body);
-            return adb_http_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", msg, NULL);
+            adb_http_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", msg, NULL);
+            return deliver(req);
         }
         return MHD_YES;
     }
@@ -327,12 +355,28 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         req->body[req->body_len] = '\0';
         return MHD_YES;
     }
+    if (req->dispatched) /* resumed: the worker's response (none: the connection is closed) */
+        return deliver(req);
+    req->dispatched = true;
     if (req->too_large) {
         char msg[128];
         adb__fmt(msg, sizeof(msg), "request body larger than %zu bytes", s->state.max_body);
-        return adb_http_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", msg, NULL);
+        adb_http_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", msg, NULL);
+        return deliver(req);
     }
-    return adb_http_dispatch(req);
+    /* suspended first: the worker may resume it before this returns */
+    MHD_suspend_connection(conn);
+    bool read = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+    adb_http_workers_submit(read ? s->reads : s->writes, req);
+    return MHD_YES;
+}
+
+/* In a worker: the handler, then the connection goes back to its polling
+ * thread (req belongs to that thread from then on). */
+static void run_request(adb_http_request *req)
+{
+    (void)adb_http_dispatch(req); /* MHD_NO: no response was made, and deliver() closes */
+    MHD_resume_connection(req->conn);
 }
 
 /* Splits "host:port" / "[v6]:port" and resolves it. */
@@ -415,10 +459,23 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         return NULL;
     }
     pthread_mutex_init(&s->log_mu, NULL);
+    int nw = o->threads > 0 ? o->threads : 8;
+    if (!(s->reads = adb_http_workers_start(nw, "adb-read", run_request)) ||
+        !(s->writes = adb_http_workers_start(nw, "adb-write", run_request))) {
+        adb__fmt(errbuf, errlen, "could not start the HTTP worker threads");
+        adb_http_workers_stop(s->reads);
+        pthread_mutex_destroy(&s->log_mu);
+        adb_http_metrics_free(s->state.metrics);
+        adb_http_totals_free(s->state.totals);
+        adb_ratelimit_free(s->state.ratelimit);
+        adb_selfaudit_stop(s->state.selfaudit);
+        free(s);
+        return NULL;
+    }
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, access_handler, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(o->threads > 0 ? o->threads : 4),
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)POLL_THREADS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->connection_timeout_s > 0 ? o->connection_timeout_s : 30),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(o->max_connections > 0 ? o->max_connections : 1000),
         MHD_OPTION_NOTIFY_COMPLETED, completed, s,
@@ -428,6 +485,8 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     if (!s->daemon) {
         adb__fmt(errbuf, errlen, "could not listen on %s: %s", o->listen,
                  errno ? strerror(errno) : "libmicrohttpd refused to start");
+        adb_http_workers_stop(s->reads);
+        adb_http_workers_stop(s->writes);
         pthread_mutex_destroy(&s->log_mu);
         adb_http_metrics_free(s->state.metrics);
         adb_http_totals_free(s->state.totals);
@@ -467,6 +526,9 @@ void adb_server_stop(adb_server *s)
             break;
         adb__sleep_ms(20);
     }
+    /* run what is queued: every suspended connection is resumed */
+    adb_http_workers_stop(s->reads);
+    adb_http_workers_stop(s->writes);
     MHD_stop_daemon(s->daemon);
     if (ls != MHD_INVALID_SOCKET)
         close(ls);
