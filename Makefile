@@ -138,10 +138,16 @@ $(BUILD)/bench/%: bench/%.c bench/bench_util.h $(STATIC)
 	@echo "  BENCH   $<"
 	$(Q)$(CC) $(CFLAGS) -Isrc -o $@ $< $(STATIC) $(LDFLAGS) $(LIBS)
 
+# the open-loop HTTP load client of bench/query.sh: libc only
+$(BUILD)/bench/loadgen: bench/loadgen.c
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $<"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+
 bench:
 	@DEPS_SET=bench $(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory MODE=release all build/release/bench/bench_ingest \
-	    build/release/bench/bench_archive
+	    build/release/bench/bench_archive build/release/bench/loadgen
 	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_ingest
 	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_archive
 	@scripts/with-cluster.sh build/release/auditdb bench/query.sh

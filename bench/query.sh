@@ -1,11 +1,14 @@
 #!/bin/sh
 # bench/query.sh - query benchmark (issue 4, item 9): p50/p99 latency over HTTP of an
 # organization's newest-first event pages (first page and a deep keyset page, each without
-# and with principalIds+actions filters), measured by wrk on loopback while a second wrk
-# ingests events through POST /api/v1/audit/events. Goal: p99 under 5 ms.
+# and with principalIds+actions filters), measured on loopback by an open-loop load client
+# (bench/loadgen.c: requests sent on a fixed schedule, latency counted from when each was due)
+# while a second one ingests events at a fixed rate through POST /api/v1/audit/events.
+# Goal: p99 under 5 ms. Also the capacity: the highest rate of each scenario that still meets it.
 #
 # usage: scripts/with-cluster.sh build/release/auditdb bench/query.sh
-# (needs ADMIN_URL, RUN_TMP and AUDITDB_HOME from with-cluster.sh; wrk, curl, psql, python3)
+# (needs ADMIN_URL, RUN_TMP and AUDITDB_HOME from with-cluster.sh; build/release/bench/loadgen,
+# curl, psql, python3)
 # Method, knobs and figures: bench/README.md, "Query benchmark".
 set -u
 
@@ -18,13 +21,16 @@ LOAD_TIMEOUT=${BENCH_QUERY_LOAD_TIMEOUT:-1800}
 QORGS=${BENCH_QUERY_QUERY_ORGS:-org-00 org-07 org-13 org-21 org-28 org-34 org-42 org-49}
 INGEST_ORG=${BENCH_QUERY_INGEST_ORG:-org-00}
 DEPTH=${BENCH_QUERY_DEPTH_PAGES:-200}
-DURATION=${BENCH_QUERY_DURATION:-15}
+DURATION=${BENCH_QUERY_DURATION:-30}
 WARMUP=${BENCH_QUERY_WARMUP:-3}
-CONNS=${BENCH_QUERY_CONNS:-4}
-THREADS=${BENCH_QUERY_THREADS:-2}
-INGEST_CONNS=${BENCH_QUERY_INGEST_CONNS:-2}
-SERVER_THREADS=${BENCH_QUERY_SERVER_THREADS:-4}
+RATE=${BENCH_QUERY_RATE:-100}
+INGEST_RATE=${BENCH_QUERY_INGEST_RATE:-200}
+CAPACITY_RATES=${BENCH_QUERY_CAPACITY_RATES-200 400 800}
+CAPACITY_DURATION=${BENCH_QUERY_CAPACITY_DURATION:-15}
+CONNS=${BENCH_QUERY_CONNS:-32}
+SERVER_THREADS=${BENCH_QUERY_SERVER_THREADS:-8}
 RATE_RPS=${BENCH_QUERY_RATE_LIMIT_RPS:-1000000}
+LOADGEN=${BENCH_QUERY_LOADGEN:-build/release/bench/loadgen}
 GOAL_US=5000
 FILTER_ACTIONS=fhir.patient.read,fhir.patient.update
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -47,18 +53,17 @@ die() {
 for v in ADMIN_URL RUN_TMP AUDITDB_HOME; do
     eval "[ -n \"\${$v:-}\" ]" || die "$v is not set: run me as scripts/with-cluster.sh $BIN bench/query.sh"
 done
-if ! command -v wrk >/dev/null 2>&1; then
-    echo "query.sh: wrk is missing: install it (Debian: apt-get install -y wrk) and run again" >&2
-    exit 1
-fi
 for t in curl psql python3 timeout awk sed; do
     command -v "$t" >/dev/null 2>&1 || die "$t is missing"
 done
 [ -x "$BIN" ] || die "$BIN is not built (make)"
-for n in "$EVENTS" "$ORGS" "$DAYS" "${IMPORTERS:-1}" "$DEPTH" "$DURATION" "$WARMUP" "$CONNS" "$THREADS" \
-         "$INGEST_CONNS" "$SERVER_THREADS" "$LOAD_TIMEOUT" "$RATE_RPS"; do
+[ -x "$LOADGEN" ] || die "$LOADGEN is not built (make MODE=release $LOADGEN)"
+for n in "$EVENTS" "$ORGS" "$DAYS" "${IMPORTERS:-1}" "$DEPTH" "$DURATION" "$WARMUP" "$CONNS" "$RATE" \
+         "$INGEST_RATE" "$CAPACITY_DURATION" "$SERVER_THREADS" "$LOAD_TIMEOUT" "$RATE_RPS" $CAPACITY_RATES; do
     case $n in '' | *[!0-9]*) die "knob value \"$n\" is not a whole number" ;; esac
 done
+[ "$RATE" -gt 0 ] && [ "$INGEST_RATE" -gt 0 ] && [ "$DURATION" -gt 0 ] && [ "$CONNS" -gt 0 ] &&
+    [ "$CONNS" -le 256 ] || die "BENCH_QUERY_RATE, _INGEST_RATE, _DURATION must be above 0, BENCH_QUERY_CONNS 1..256"
 if [ "$ORGS" -lt 1 ] || [ "$ORGS" -gt 100 ]; then die "BENCH_QUERY_ORGS must be 1..100"; fi
 # auditdb import reads its whole input into memory and refuses more than 1 GiB (~1.9 million
 # of these events): by default one importer per million events, at least 2 (2 cores)
@@ -261,90 +266,149 @@ echo "   done in $(elapsed "$t0" "$(now)") s; deep page starts $deep_min..$deep_
     "filtered deep page $deepf_min..$deepf_max filtered events deep"
 
 # --- concurrent ingestion -----------------------------------------------------------------
-nscen=4
-ingest_d=$(((DURATION + WARMUP + 5) * nscen + 30))
-INGEST_KEY=$INGEST_KEY INGEST_ORG=$INGEST_ORG \
-    wrk -t 1 -c "$INGEST_CONNS" -d "${ingest_d}s" --timeout 5s -s "$HERE/query_post.lua" "$BASE" \
-    >"$W/ingest.out" 2>&1 &
+# One open-loop POST stream for the whole measurement: an event every 1/INGEST_RATE s, each
+# validated, hashed, signed, chained and committed before its 201. Stopped (SIGINT) after it.
+ncap=0
+for r in $CAPACITY_RATES; do ncap=$((ncap + 1)); done
+ingest_d=$(((DURATION + WARMUP + 3) * 4 + (CAPACITY_DURATION + WARMUP + 3) * 4 * ncap + 60))
+"$LOADGEN" --target "127.0.0.1:$PORT" --rate "$INGEST_RATE" --duration "$ingest_d" --conns "$CONNS" \
+    --post-org "$INGEST_ORG" --post-key "$INGEST_KEY" >"$W/ingest.out" 2>&1 &
 INGEST_PID=$!
 sleep 2
 kill -0 "$INGEST_PID" 2>/dev/null || { cat "$W/ingest.out" >&2; die "the ingest load did not start"; }
-echo "-- ingesting into $INGEST_ORG meanwhile: wrk -t 1 -c $INGEST_CONNS, POST /api/v1/audit/events"
+echo "-- ingesting into $INGEST_ORG meanwhile: $INGEST_RATE events/s, one POST /api/v1/audit/events each"
 
 # --- measurements -------------------------------------------------------------------------
 echo "-- audit_log has $(psql "$AUDIT_DB_URL" -qAtX -c "SELECT count(*) FROM pg_inherits
-    WHERE inhparent = 'audit_log'::regclass") partitions now (every page query plans over all of them)"
-echo "-- wrk -t $THREADS -c $CONNS -d ${DURATION}s per scenario (after a ${WARMUP}s warm-up)," \
-    "rotating through $(wc -l <"$W/keys") organizations"
-: >"$W/results"
-run() { # NAME FILE LABEL
-    if [ "$WARMUP" -gt 0 ]; then
-        QUERY_REQUESTS=$2 timeout -k 5 $((WARMUP + 30)) \
-            wrk -t "$THREADS" -c "$CONNS" -d "${WARMUP}s" --timeout 5s -s "$HERE/query_get.lua" "$BASE" \
-            >"$W/$1.warmup" 2>&1
-    fi
+    WHERE inhparent = 'audit_log'::regclass") partitions now"
+echo "-- $RATE pages/s per scenario for ${DURATION}s (after ${WARMUP}s unreported), open loop," \
+    "rotating through $(wc -l <"$W/keys") organizations; then the capacity: $CAPACITY_RATES pages/s" \
+    "for ${CAPACITY_DURATION}s each, up to the first rate that misses"
+
+# measure NAME FILE RATE SECONDS: one open-loop run; sets RUN_LINE to loadgen's RESULT line and
+# the server's own p50/p99 (durationMs in its access log) for the same GETs, warm-up left out
+cpu_ticks() { # "total steal" from /proc/stat: steal is CPU time the hypervisor gave to others
+    awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $9 }' /proc/stat
+}
+
+measure() {
     l0=$(wc -l <"$W/serve.log")
-    QUERY_REQUESTS=$2 timeout -k 5 $((DURATION + 30)) \
-        wrk -t "$THREADS" -c "$CONNS" -d "${DURATION}s" --timeout 5s --latency -s "$HERE/query_get.lua" "$BASE" \
-        >"$W/$1.out" 2>&1
+    c0=$(cpu_ticks)
+    timeout -k 5 $(($4 + WARMUP + 30)) "$LOADGEN" --target "127.0.0.1:$PORT" --rate "$3" \
+        --duration "$4" --warmup "$WARMUP" --conns "$CONNS" --requests "$2" >"$W/$1.$3.out" 2>&1
     l1=$(wc -l <"$W/serve.log")
-    line=$(grep '^RESULT ' "$W/$1.out")
-    if [ -z "$line" ]; then
-        cat "$W/$1.out" >&2
-        die "wrk gave no result for $1"
+    c1=$(cpu_ticks)
+    RUN_LINE=$(grep '^RESULT ' "$W/$1.$3.out")
+    if [ -z "$RUN_LINE" ]; then
+        cat "$W/$1.$3.out" >&2
+        die "loadgen gave no result for $1 at $3/s"
     fi
-    # the server's own durationMs for these GETs, from its access log (one JSON line a request)
     sed -n "$((l0 + 1)),${l1}p" "$W/serve.log" | grep '"method":"GET"' | grep '"path":"/api/v1/audit/events"' |
-        sed -n 's/.*"durationMs":\([0-9.]*\).*/\1/p' | sort -n >"$W/$1.server"
-    srv=$(awk '{ v[NR] = $1 } END {
+        sed -n 's/.*"durationMs":\([0-9.]*\).*/\1/p' | tail -n +$((WARMUP * $3 + 1)) | sort -n >"$W/$1.$3.server"
+    RUN_LINE="$RUN_LINE $(awk '{ v[NR] = $1 } END {
         if (NR == 0) { print "srv_p50_us=-1 srv_p99_us=-1"; exit }
         i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
-        printf "srv_p50_us=%d srv_p99_us=%d", v[i50] * 1000, v[i99] * 1000 }' "$W/$1.server")
-    echo "$3|$line $srv" >>"$W/results"
+        printf "srv_p50_us=%d srv_p99_us=%d", v[i50] * 1000, v[i99] * 1000 }' "$W/$1.$3.server")"
+    RUN_LINE="$RUN_LINE $(echo "$c0 $c1" | awk '{ d = $3 - $1; printf "steal_pm=%d", d > 0 ? ($4 - $2) * 1000 / d : 0 }')"
 }
-run first "$W/first" "first page"
-run first_f "$W/first_f" "first page, filtered"
-run deep "$W/deep" "deep page ($deep_min-$deep_max deep)"
-run deep_f "$W/deep_f" "deep page, filtered ($deepf_min-$deepf_max deep)"
 
-stop_pid "$INGEST_PID" INT 10
+field() { # NAME LINE
+    echo "$2" | sed -n "s/.* $1=\([0-9-]*\).*/\1/p"
+}
+
+# meets LINE: the run met the goal (p99 under it, every request answered 2xx)
+meets() {
+    [ "$(field p99_us "$1")" -lt "$GOAL_US" ] &&
+        [ "$(($(field non2xx "$1") + $(field socket_errors "$1") + $(field timeouts "$1")))" = 0 ]
+}
+
+: >"$W/results"
+: >"$W/capacity"
+for scen in first first_f deep deep_f; do
+    case $scen in
+    first) label="first page" ;;
+    first_f) label="first page, filtered" ;;
+    deep) label="deep page ($deep_min-$deep_max deep)" ;;
+    deep_f) label="deep page, filtered ($deepf_min-$deepf_max deep)" ;;
+    esac
+    measure "$scen" "$W/$scen" "$RATE" "$DURATION"
+    echo "$label|$RUN_LINE" >>"$W/results"
+    cap=
+    if meets "$RUN_LINE"; then cap=$RATE; fi
+    sweep=
+    for r in $CAPACITY_RATES; do
+        [ "$r" -gt "$RATE" ] || continue
+        if [ -z "$cap" ]; then
+            sweep="$sweep $r/s: -;"
+            continue
+        fi
+        measure "$scen" "$W/$scen" "$r" "$CAPACITY_DURATION"
+        p99=$(field p99_us "$RUN_LINE")
+        if meets "$RUN_LINE"; then
+            sweep="$sweep $r/s: $p99;"
+            cap=$r
+        else
+            sweep="$sweep $r/s: $p99 MISS;"
+            cap="$cap!"
+        fi
+    done
+    echo "$label|$cap|$sweep" >>"$W/capacity"
+done
+
+stop_pid "$INGEST_PID" INT 15
 INGEST_PID=
-ingest=$(grep '^INGEST ' "$W/ingest.out")
+ingest=$(grep '^RESULT ' "$W/ingest.out")
 [ -n "$ingest" ] || { cat "$W/ingest.out" >&2; echo "query.sh: the ingest load gave no result" >&2; }
 
 # --- report -------------------------------------------------------------------------------
 echo
 echo "filters: principalIds = the organization's 5 busiest practitioners, actions=$FILTER_ACTIONS"
+echo "latency: from the moment each request was due to its whole answer read; $RATE pages/s, open loop;" \
+    "steal: CPU time the hypervisor gave to other machines meanwhile (/proc/stat)"
 awk -F'|' -v goal="$GOAL_US" '
-function field(s, name,   m) {
-    if (match(s, name "=[0-9]+")) return substr(s, RSTART + length(name) + 1, RLENGTH - length(name) - 1)
+function field(s, name) {
+    if (match(s, " " name "=[0-9-]+")) return substr(s, RSTART + length(name) + 2, RLENGTH - length(name) - 2)
     return -1
 }
 BEGIN {
-    printf "%-40s %9s %7s %7s %7s %7s %8s  %-10s %s\n", "scenario", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "non-2xx", "p99 < 5 ms", "server-side p50/p99 ms"
+    printf "%-40s %8s %6s %7s %7s %7s %8s %7s %6s  %-10s %-22s %s\n", "scenario", "requests", "req/s", "p50 ms",
+           "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "p99 < 5 ms", "server-side p50/p99 ms", "steal"
     miss = 0
 }
 {
-    req = field($2, "requests"); dur = field($2, "duration_us")
-    p50 = field($2, "p50_us"); p90 = field($2, "p90_us"); p99 = field($2, "p99_us")
-    bad = field($2, "non2xx") + field($2, "socket_errors") + field($2, "timeouts")
+    line = " " $2
+    req = field(line, "requests"); dur = field(line, "duration_us")
+    bad = field(line, "non2xx") + field(line, "socket_errors") + field(line, "timeouts")
+    p99 = field(line, "p99_us")
     ok = (p99 + 0 < goal + 0 && bad == 0) ? "PASS" : "MISS"
     if (ok == "MISS") miss++
-    s50 = field($2, "srv_p50_us"); s99 = field($2, "srv_p99_us")
+    s50 = field(line, "srv_p50_us"); s99 = field(line, "srv_p99_us")
     srv = s50 < 0 ? "-" : sprintf("%.2f / %.2f", s50 / 1000, s99 / 1000)
-    printf "%-40s %9d %7.0f %7.2f %7.2f %7.2f %8d  %-10s %s\n", $1, req, req / (dur / 1e6), p50 / 1000, p90 / 1000, p99 / 1000, bad, ok, srv
+    printf "%-40s %8d %6.0f %7.2f %7.2f %7.2f %8.2f %7.2f %6d  %-10s %-22s %.1f %%\n", $1, req, req / (dur / 1e6),
+           field(line, "p50_us") / 1000, field(line, "p90_us") / 1000, p99 / 1000, field(line, "p999_us") / 1000,
+           field(line, "max_us") / 1000, bad, ok, srv, field(line, "steal_pm") / 10
 }
 END { printf "goal p99 < 5 ms: %s\n", miss ? "MISS (" miss " scenario(s))" : "PASS" }
 ' "$W/results"
+echo
+echo "capacity: the highest rate tried whose p99 stays under 5 ms with every answer 2xx (p99 in µs per rate)"
+awk -F'|' '{
+    cap = $2; more = ""
+    if (cap == "") cap = "below the rate measured"
+    else if (cap ~ /!$/) { sub(/!$/, "", cap); cap = cap " pages/s" }
+    else { cap = cap " pages/s"; more = " (the highest rate tried)" }
+    printf "%-40s %s%s;%s\n", $1, cap, more, $3 }' "$W/capacity"
 if [ -n "$ingest" ]; then
-    echo "$ingest" | awk '
+    echo "$ingest" | awk -v rate="$INGEST_RATE" '
     function field(s, name) {
-        if (match(s, name "=[0-9]+")) return substr(s, RSTART + length(name) + 1, RLENGTH - length(name) - 1)
+        if (match(s, " " name "=[0-9]+")) return substr(s, RSTART + length(name) + 2, RLENGTH - length(name) - 2)
         return 0
     }
-    { c = field($0, "created"); d = field($0, "duration_us")
-      printf "ingestion meanwhile: %d events created in %.1f s = %.0f events/s (%d non-201), POST p50 %.2f ms, p99 %.2f ms\n",
-             c, d / 1e6, c / (d / 1e6), field($0, "non201"), field($0, "p50_us") / 1000, field($0, "p99_us") / 1000 }'
+    { d = field($0, "duration_us"); c = field($0, "ok")
+      printf "ingestion meanwhile: %d events due at %d/s over %.1f s, %d created (201 after commit), %d errors;" \
+             " POST p50 %.2f ms, p99 %.2f ms\n", field($0, "requests"), rate, d / 1e6, c,
+             field($0, "non2xx") + field($0, "socket_errors") + field($0, "timeouts"),
+             field($0, "p50_us") / 1000, field($0, "p99_us") / 1000 }'
 fi
 echo "load: $loaded events in $load_s s ($load_rate events/s)"
 

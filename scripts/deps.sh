@@ -19,7 +19,7 @@ case "$what" in
 build) want="$build_pkgs" ;;
 run) want="$build_pkgs $run_pkgs" ;;
 test) want="$build_pkgs $run_pkgs $test_pkgs" ;;
-bench) want="$build_pkgs $run_pkgs wrk python3" ;;
+bench) want="$build_pkgs $run_pkgs python3" ;;
 *) echo "deps.sh: unknown set \"$what\" (expected build, run, test or bench)" >&2; exit 2 ;;
 esac
 want="$want $*"
