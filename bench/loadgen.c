@@ -20,6 +20,9 @@
  * or --post-org ORG --post-key KEY: POST /api/v1/audit/events with a new
  * event each time (timestamp left to the server clock).
  *
+ * loadgen --jitter S measures the machine instead: how late a 1 ms sleep
+ * wakes up (JITTER samples=N p50_us=N p99_us=N p999_us=N max_us=N).
+ *
  * Output, one line on stdout when done (after --duration or SIGINT/SIGTERM,
  * then at most 10 s to collect the answers still due):
  *   RESULT requests=N ok=N non2xx=N socket_errors=N timeouts=N
@@ -436,7 +439,8 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: loadgen --target HOST:PORT --rate REQ_PER_S --duration S [--warmup S] [--conns N]\n"
-            "               (--requests FILE | --post-org ORG --post-key KEY)\n");
+            "               (--requests FILE | --post-org ORG --post-key KEY)\n"
+            "       loadgen --jitter SECONDS\n");
     exit(2);
 }
 
@@ -451,9 +455,30 @@ static double num_arg(const char *name, const char *v, double lo, double hi)
     return d;
 }
 
+/* --jitter S: how late this machine wakes a thread that slept 1 ms, for S
+ * seconds. The floor under every latency measured here: each request wakes
+ * several threads (client, server, PostgreSQL), and a virtual machine that
+ * shares its host wakes them late now and then. */
+static int jitter(double seconds)
+{
+    int64_t end = now_us() + (int64_t)(seconds * 1e6);
+    while (now_us() < end) {
+        struct timespec ts = {0, 1000000};
+        int64_t t0 = now_us();
+        nanosleep(&ts, NULL);
+        record(now_us() - t0 - 1000);
+    }
+    qsort(lat, nlat, sizeof(*lat), cmp_u32);
+    printf("JITTER samples=%zu p50_us=%u p99_us=%u p999_us=%u max_us=%u\n", nlat, percentile(0.50),
+           percentile(0.99), percentile(0.999), nlat ? lat[nlat - 1] : 0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *target = NULL, *requests = NULL;
+    if (argc == 3 && strcmp(argv[1], "--jitter") == 0)
+        return jitter(num_arg("--jitter", argv[2], 0.1, 3600));
     cfg.max_conns = 16;
     cfg.duration_s = -1;
     for (int i = 1; i < argc; i++) {

@@ -265,6 +265,31 @@ done <"$W/keys"
 echo "   done in $(elapsed "$t0" "$(now)") s; deep page starts $deep_min..$deep_max events deep," \
     "filtered deep page $deepf_min..$deepf_max filtered events deep"
 
+# --- reference: the page's own database time, in the same run -------------------------------
+# The machine's speed drifts (a virtual machine shares its host): the same first page as a raw
+# prepared SELECT in PostgreSQL, one connection, no HTTP, no tenant setting, no ingestion.
+PGBENCH=$(ls /usr/lib/postgresql/*/bin/pgbench 2>/dev/null | sort -V | tail -n 1)
+ref="pgbench not found"
+if [ -n "$PGBENCH" ] && [ -x "$PGBENCH" ]; then
+    rorg=$(sed -n '1s/ .*//p' "$W/keys")
+    echo "SELECT * FROM audit_log WHERE organization_id = '$rorg' AND \"timestamp\" <= now() + interval '2 days'
+        ORDER BY \"timestamp\" DESC, id DESC LIMIT 51;" >"$W/ref.sql"
+    rm -f "$W"/ref.[0-9]*
+    if (cd "$W" && PGOPTIONS='-c plan_cache_mode=force_generic_plan' timeout 60 "$PGBENCH" -n -M prepared -T 10 \
+        -c 1 -l --log-prefix=ref -f ref.sql "$AUDIT_DB_URL" >ref.out 2>&1); then
+        ref=$(cat "$W"/ref.[0-9]* | awk '{ print $3 }' | sort -n | awk -v org="$rorg" '{ v[NR] = $1 } END {
+            if (NR) printf "%d SELECTs of %s'"'"'s first page, p50 %.2f ms, p99 %.2f ms", NR, org,
+                v[int(NR * 0.5 + 0.999999)] / 1000, v[int(NR * 0.99 + 0.999999)] / 1000 }')
+    else
+        ref="pgbench failed: $(tail -n 1 "$W/ref.out")"
+    fi
+fi
+echo "-- reference: $ref"
+jit=$("$LOADGEN" --jitter 5 | awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    printf "p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms", v["p50_us"] / 1000, v["p99_us"] / 1000,
+           v["p999_us"] / 1000, v["max_us"] / 1000 }')
+echo "-- how late a 1 ms sleep wakes up on this machine, idle: $jit"
+
 # --- concurrent ingestion -----------------------------------------------------------------
 # One open-loop POST stream for the whole measurement: an event every 1/INGEST_RATE s, each
 # validated, hashed, signed, chained and committed before its 201. Stopped (SIGINT) after it.
@@ -309,7 +334,7 @@ measure() {
         if (NR == 0) { print "srv_p50_us=-1 srv_p99_us=-1"; exit }
         i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
         printf "srv_p50_us=%d srv_p99_us=%d", v[i50] * 1000, v[i99] * 1000 }' "$W/$1.$3.server")"
-    RUN_LINE="$RUN_LINE $(echo "$c0 $c1" | awk '{ d = $3 - $1; printf "steal_pm=%d", d > 0 ? ($4 - $2) * 1000 / d : 0 }')"
+    RUN_LINE="$RUN_LINE $(echo "$c0 $c1" | awk '{ d = $3 - $1; s = $4 - $2; printf("steal_pm=%d", (d > 0 && s > 0) ? s * 1000 / d : 0) }')"
 }
 
 field() { # NAME LINE
@@ -410,6 +435,8 @@ if [ -n "$ingest" ]; then
              field($0, "non2xx") + field($0, "socket_errors") + field($0, "timeouts"),
              field($0, "p50_us") / 1000, field($0, "p99_us") / 1000 }'
 fi
+echo "reference (raw prepared SELECT in PostgreSQL, pgbench, one connection, before the ingestion): $ref"
+echo "wake-up lateness of a 1 ms sleep, idle machine (loadgen --jitter 5): $jit"
 echo "load: $loaded events in $load_s s ($load_rate events/s)"
 
 cleanup
