@@ -1,7 +1,8 @@
 # abuse.sh - the server under abuse stays up and serves others: oversize
 # bodies, too many headers, a slow client, bursts over the rate limit (429,
 # then recovery; shared through Redis by two instances); its self-audit
-# (api_access_log, hash-chained auth_audit_log, security events); and a
+# (api_access_log, hash-chained auth_audit_log, security events); creates waiting
+# on the database holding no thread that page reads need; and a
 # shutdown that loses no acknowledged event.
 . tests/lib.sh
 
@@ -80,6 +81,50 @@ expect_eq "others are served while a slow client dribbles" 200 "$(up)"
 expect_eq "…promptly (5 requests under a second)" 1 "$(( (t1 - t0) < 1000000000 ))"
 wait $slow
 expect_match "the slow client is cut off after the timeout" '^closed after [2-5]\.' "$(cat "$TEST_TMP/slow.out")"
+
+# creates waiting on the database hold no thread that page reads need: with
+# org-c's chain head locked, eight creates for org-c wait (as they would for a
+# slow fsync), and pages of org-d are still served at once; the creates are
+# stored when the lock goes (docs/http.md, worker pools)
+keyc=$("$AUDITDB_BIN" keys create --org org-c --role admin | sed -n 's/^key (shown once, store it now): //p')
+keyc2=$("$AUDITDB_BIN" keys create --org org-c --role admin | sed -n 's/^key (shown once, store it now): //p')
+keyd=$("$AUDITDB_BIN" keys create --org org-d --role admin | sed -n 's/^key (shown once, store it now): //p')
+keyd2=$("$AUDITDB_BIN" keys create --org org-d --role admin | sed -n 's/^key (shown once, store it now): //p')
+ev='{"eventData":{"action":"auth.login.success","status":"success","principalId":"u-1"}}'
+# (two keys per organization: each key's burst is 5 here)
+http POST /api/v1/audit/events -H "X-API-Key: $keyc2" -H 'Content-Type: application/json' -d "$ev"
+expect_eq "org-c's first create" 201 "$HTTP_STATUS"
+http POST /api/v1/audit/events -H "X-API-Key: $keyd2" -H 'Content-Type: application/json' -d "$ev"
+expect_eq "org-d's first create" 201 "$HTTP_STATUS"
+psql "$AUDIT_DB_URL" -qAtX -c "BEGIN" -c "SELECT 1 FROM audit_chain_head WHERE organization_id = 'org-c' FOR UPDATE" \
+    -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null &
+locker=$!
+sleep 0.5
+i=0; waiting=""
+while [ $i -lt 8 ]; do
+    k=$keyc; [ $((i % 2)) = 0 ] || k=$keyc2
+    curl -s -o /dev/null -w '%{http_code}' --max-time 30 -H "X-API-Key: $k" -H 'Content-Type: application/json' \
+        -d "$ev" "$BASE_URL/api/v1/audit/events" >"$TEST_TMP/held.$i" &
+    waiting="$waiting $!"
+    i=$((i + 1))
+done
+sleep 0.5
+t0=$(date +%s%N)
+codes=""
+for i in 1 2 3 4 5; do
+    codes="$codes $(curl -s -o /dev/null -w '%{http_code}' --max-time 3 -H "X-API-Key: $keyd" "$BASE_URL/api/v1/audit/events?limit=5")"
+done
+t1=$(date +%s%N)
+expect_eq "pages are served while creates wait on a locked chain head" " 200 200 200 200 200" "$codes"
+expect_eq "…promptly (5 pages under 1.5 s, the lock is held 4 s)" 1 "$(( (t1 - t0) < 1500000000 ))"
+held=$(sql "SELECT count(*) FROM audit_log WHERE organization_id = 'org-c'")
+expect_eq "…and the waiting creates are not stored yet" 1 "$held"
+wait "$locker"
+wait $waiting
+i=0; created=""
+while [ $i -lt 8 ]; do created="$created $(cat "$TEST_TMP/held.$i")"; i=$((i + 1)); done
+expect_eq "the waiting creates are stored once the lock goes" " 201 201 201 201 201 201 201 201" "$created"
+expect_eq "…all eight" 9 "$(sql "SELECT count(*) FROM audit_log WHERE organization_id = 'org-c'")"
 
 # a burst over the rate limit: 429 with headers, then recovery
 codes=""
