@@ -307,8 +307,8 @@ echo "-- ingesting into $INGEST_ORG meanwhile: $INGEST_RATE events/s, one POST /
 echo "-- audit_log has $(psql "$AUDIT_DB_URL" -qAtX -c "SELECT count(*) FROM pg_inherits
     WHERE inhparent = 'audit_log'::regclass") partitions now"
 echo "-- $RATE pages/s per scenario for ${DURATION}s (after ${WARMUP}s unreported), open loop," \
-    "rotating through $(wc -l <"$W/keys") organizations; then the capacity: $CAPACITY_RATES pages/s" \
-    "for ${CAPACITY_DURATION}s each, up to the first rate that misses"
+    "rotating through $(wc -l <"$W/keys") organizations; then the load curve: $CAPACITY_RATES pages/s" \
+    "for ${CAPACITY_DURATION}s each, until a p99 passes 4 x the goal"
 
 # measure NAME FILE RATE SECONDS: one open-loop run; sets RUN_LINE to loadgen's RESULT line and
 # the server's own p50/p99 (durationMs in its access log) for the same GETs, warm-up left out

@@ -550,9 +550,9 @@ PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparam
                            const char *const *params, adb_plan_mode plan, const char *extra_sql,
                            int extra_nparams, PGresult **extra_result, adb_status *st)
 {
-    const char *p_org[] = { org };
-    adb_pool_stmt stmts[7];
-    PGresult *res[7];
+    const char *p_set[] = { org, plan == ADB_PLAN_CUSTOM ? "force_custom_plan" : "force_generic_plan" };
+    adb_pool_stmt stmts[5];
+    PGresult *res[5];
     int n = 0, at_sql, at_extra = -1;
     PGconn *c = adb_pool_acquire(db->pool, st, NULL, 0);
 
@@ -561,14 +561,17 @@ PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparam
     if (!c)
         return NULL;
     stmts[n++] = (adb_pool_stmt){ "BEGIN", 0, NULL, false };
-    stmts[n++] = (adb_pool_stmt){ "SET LOCAL ROLE auditdb_app", 0, NULL, false };
-    if (plan != ADB_PLAN_AUTO)
-        stmts[n++] = (adb_pool_stmt){ plan == ADB_PLAN_CUSTOM
-                                          ? "SET LOCAL plan_cache_mode = force_custom_plan"
-                                          : "SET LOCAL plan_cache_mode = force_generic_plan",
-                                      0, NULL, false };
-    stmts[n++] = (adb_pool_stmt){ "SELECT set_config('auditdb.organization_id', $1, true)", 1,
-                                  p_org, true };
+    /* SET LOCAL ROLE, the plan mode and the tenant setting in one statement
+     * (set_config(..., true) is SET LOCAL): two statements fewer per request */
+    if (plan == ADB_PLAN_AUTO)
+        stmts[n++] = (adb_pool_stmt){ "SELECT set_config('role', 'auditdb_app', true),"
+                                      " set_config('auditdb.organization_id', $1, true)",
+                                      1, p_set, true };
+    else
+        stmts[n++] = (adb_pool_stmt){ "SELECT set_config('role', 'auditdb_app', true),"
+                                      " set_config('plan_cache_mode', $2, true),"
+                                      " set_config('auditdb.organization_id', $1, true)",
+                                      2, p_set, true };
     at_sql = n;
     stmts[n++] = (adb_pool_stmt){ sql, nparams, params, true };
     if (extra_sql) {
