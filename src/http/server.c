@@ -449,28 +449,17 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     s->state.embedded = o->embedded;
     s->state.migrations = o->migrations;
     s->state.started_ms = adb__now_ms();
+    pthread_mutex_init(&s->log_mu, NULL);
     if (!(s->state.metrics = adb_http_metrics_new()) ||
         !(s->state.totals = adb_http_totals_new())) {
-        adb_http_metrics_free(s->state.metrics);
-        adb_ratelimit_free(s->state.ratelimit);
-        adb_selfaudit_stop(s->state.selfaudit);
-        free(s);
         adb__fmt(errbuf, errlen, "out of memory");
-        return NULL;
+        goto fail;
     }
-    pthread_mutex_init(&s->log_mu, NULL);
     int nw = o->threads > 0 ? o->threads : 8;
     if (!(s->reads = adb_http_workers_start(nw, "adb-read", run_request)) ||
         !(s->writes = adb_http_workers_start(nw, "adb-write", run_request))) {
         adb__fmt(errbuf, errlen, "could not start the HTTP worker threads");
-        adb_http_workers_stop(s->reads);
-        pthread_mutex_destroy(&s->log_mu);
-        adb_http_metrics_free(s->state.metrics);
-        adb_http_totals_free(s->state.totals);
-        adb_ratelimit_free(s->state.ratelimit);
-        adb_selfaudit_stop(s->state.selfaudit);
-        free(s);
-        return NULL;
+        goto fail;
     }
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, access_handler, s,
@@ -485,15 +474,7 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     if (!s->daemon) {
         adb__fmt(errbuf, errlen, "could not listen on %s: %s", o->listen,
                  errno ? strerror(errno) : "libmicrohttpd refused to start");
-        adb_http_workers_stop(s->reads);
-        adb_http_workers_stop(s->writes);
-        pthread_mutex_destroy(&s->log_mu);
-        adb_http_metrics_free(s->state.metrics);
-        adb_http_totals_free(s->state.totals);
-        adb_ratelimit_free(s->state.ratelimit);
-        adb_selfaudit_stop(s->state.selfaudit);
-        free(s);
-        return NULL;
+        goto fail;
     }
     info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     {
@@ -506,6 +487,17 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
                  host, info ? (unsigned)info->port : 0u);
     }
     return s;
+
+fail:
+    adb_http_workers_stop(s->reads);
+    adb_http_workers_stop(s->writes);
+    pthread_mutex_destroy(&s->log_mu);
+    adb_http_metrics_free(s->state.metrics);
+    adb_http_totals_free(s->state.totals);
+    adb_ratelimit_free(s->state.ratelimit);
+    adb_selfaudit_stop(s->state.selfaudit);
+    free(s);
+    return NULL;
 }
 
 const char *adb_server_address(const adb_server *s)
