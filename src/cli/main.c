@@ -21,7 +21,7 @@ const cli_command cli_commands[] = {
       "127.0.0.1:8080) until SIGINT or SIGTERM. One JSON line per request goes to stderr.\n"
       "\n"
       "  --listen HOST:PORT  listen address (overrides AUDITDB_LISTEN)\n"
-      "  --threads N         HTTP worker threads: request handlers (default 8)\n"
+      "  --threads N         request handler threads per pool, reads and writes (default 8)\n"
       "  --no-migrate        do not apply pending migrations (still refuses a changed one)\n",
       cmd_serve },
     { "migrate", "apply pending schema migrations, or show their status",

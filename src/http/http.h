@@ -54,7 +54,7 @@ typedef struct adb_http_request {
     /* The response the handler made, queued by the connection's polling
      * thread (server.c): handlers run on the worker pool. */
     struct MHD_Response *resp;   /* owned until queued */
-    bool dispatched;             /* handed to a worker (or run) once */
+    bool dispatched;             /* handed to a worker pool (once) */
     struct adb_http_request *next_job; /* the worker queue's link */
 } adb_http_request;
 

@@ -15,7 +15,7 @@ typedef struct adb_server adb_server;
 
 typedef struct adb_server_options {
     const char *listen;       /* "host:port" */
-    int threads;              /* worker threads */
+    int threads;              /* handler threads per worker pool (reads, writes); 0: 8 */
     int connection_timeout_s; /* idle connections are closed after this */
     int max_connections;
     adb_pool *pool;
