@@ -138,11 +138,11 @@ $(BUILD)/bench/%: bench/%.c bench/bench_util.h $(STATIC)
 	@echo "  BENCH   $<"
 	$(Q)$(CC) $(CFLAGS) -Isrc -o $@ $< $(STATIC) $(LDFLAGS) $(LIBS)
 
-# the open-loop HTTP load client of bench/query.sh: libc only
+# the open-loop load client of bench/query.sh (HTTP, or PostgreSQL for the reference): libc and libpq
 $(BUILD)/bench/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $<"
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(shell pkg-config --libs libpq) -pthread
 
 bench:
 	@DEPS_SET=bench $(MAKE) --no-print-directory deps

@@ -20,8 +20,22 @@
  * or --post-org ORG --post-key KEY: POST /api/v1/audit/events with a new
  * event each time (timestamp left to the server clock).
  *
+ * Or, as the same-method reference with no HTTP in between: --pg CONNINFO
+ * --sql FILE sends the statements in FILE (one a line, no parameters, each
+ * prepared once per connection, taken in turn) straight to PostgreSQL on
+ * the same schedule, through libpq's non-blocking calls; "ok" is a result
+ * without error. The connections (--conns) are all opened before the first
+ * request is due.
+ *
  * loadgen --jitter S measures the machine instead: how late a 1 ms sleep
  * wakes up (JITTER samples=N p50_us=N p99_us=N p999_us=N max_us=N).
+ * loadgen --stalls S: one thread per CPU, pinned to it, reads the clock in a
+ * busy loop for S seconds; a gap between two reads is time the CPU was taken
+ * away (by the hypervisor, or an interrupt). Prints
+ *   STALLS cpus=N seconds=S gaps_1ms=N gaps_5ms=N pct_in_1ms_gaps=X max_us=N
+ * where pct_in_1ms_gaps is the share of the CPUs' time lost in gaps of 1 ms
+ * or more: a request that meets such a gap is late by its length, however
+ * fast the code it runs.
  *
  * Output, one line on stdout when done (after --duration or SIGINT/SIGTERM,
  * then at most 10 s to collect the answers still due):
@@ -29,7 +43,8 @@
  *          duration_us=N rate=N max_conns=N p50_us=N p90_us=N p99_us=N
  *          p999_us=N max_us=N
  * "requests" counts the requests due in the measured window (after
- * --warmup); a request is "ok" with a 2xx status; "timeouts" are requests
+ * --warmup); a request is "ok" with a 2xx status (--pg: without an error;
+ * "non2xx" then counts the statements that failed); "timeouts" are requests
  * still unanswered 10 s after the window closed; latencies are those of the
  * answered requests, whatever their status.
  */
@@ -38,6 +53,9 @@
 #endif
 #include <arpa/inet.h>
 #include <errno.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -70,6 +88,8 @@ typedef struct {
     int status, close_after; /* from the answer's header */
     int64_t due_us;     /* when the request on this connection was due */
     int measured;       /* 1: due inside the measured window */
+    PGconn *pg;         /* --pg: the connection (fd is its socket) */
+    int pg_failed;      /* --pg: a result of the request in flight was an error */
 } conn;
 
 typedef struct {
@@ -87,6 +107,9 @@ static struct {
     size_t nlines, next_line;
     const char *post_org, *post_key;
     long post_n;
+    const char *pg_conninfo;
+    char **pg_sql;
+    size_t npg_sql, next_sql;
 } cfg;
 
 static volatile sig_atomic_t stop_requested;
@@ -183,6 +206,30 @@ static void load_requests(const char *file)
         fatal(file, "no requests in the file");
 }
 
+/* --sql FILE: a statement a line (a trailing semicolon dropped). */
+static void load_sql(const char *file)
+{
+    FILE *f = fopen(file, "r");
+    if (!f)
+        fatal(file, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        while (n > 0 && strchr(" \t\r\n;", line[n - 1]))
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        cfg.pg_sql = xrealloc(cfg.pg_sql, (cfg.npg_sql + 1) * sizeof(*cfg.pg_sql));
+        if (!(cfg.pg_sql[cfg.npg_sql++] = strdup(line)))
+            fatal("memory", "out of memory");
+    }
+    free(line);
+    fclose(f);
+    if (cfg.npg_sql == 0)
+        fatal(file, "no statement in the file");
+}
+
 static char *format_request(size_t *len)
 {
     char *buf = NULL;
@@ -234,7 +281,11 @@ static void conn_close(conn *c)
 {
     if (c->fd >= 0) {
         epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
-        close(c->fd);
+        if (c->pg)
+            PQfinish(c->pg); /* closes c->fd */
+        else
+            close(c->fd);
+        c->pg = NULL;
         nconns--;
     }
     c->fd = -1;
@@ -288,6 +339,78 @@ static conn *conn_open(void)
     return c;
 }
 
+/* --pg: a connection with the statement prepared, idle and watched; blocking
+ * (called before the first request is due). */
+static void pg_open(conn *c)
+{
+    c->pg = PQconnectdb(cfg.pg_conninfo);
+    if (PQstatus(c->pg) != CONNECTION_OK)
+        fatal("--pg", PQerrorMessage(c->pg));
+    for (size_t i = 0; i < cfg.npg_sql; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "q%zu", i);
+        PGresult *r = PQprepare(c->pg, name, cfg.pg_sql[i], 0, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            fatal("--sql", PQerrorMessage(c->pg));
+        PQclear(r);
+    }
+    if (PQsetnonblocking(c->pg, 1) != 0)
+        fatal("--pg", PQerrorMessage(c->pg));
+    c->fd = PQsocket(c->pg);
+    c->state = C_IDLE;
+    conn_watch(c, EPOLLIN, EPOLL_CTL_ADD);
+    nconns++;
+}
+
+static void pg_start(conn *c)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "q%zu", cfg.next_sql++ % cfg.npg_sql);
+    c->pg_failed = 0;
+    c->state = C_BUSY;
+    if (PQsendQueryPrepared(c->pg, name, 0, NULL, NULL, NULL, 0) != 1) {
+        conn_fail(c);
+        return;
+    }
+    int f = PQflush(c->pg);
+    if (f < 0)
+        conn_fail(c);
+    else if (f > 0)
+        conn_watch(c, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
+}
+
+static void finish_request(conn *c, int ok);
+
+static void pg_event(conn *c, uint32_t ev)
+{
+    if (ev & EPOLLOUT) {
+        int f = PQflush(c->pg);
+        if (f < 0) {
+            conn_fail(c);
+            return;
+        }
+        if (f == 0)
+            conn_watch(c, EPOLLIN, EPOLL_CTL_MOD);
+    }
+    if (!(ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+        return;
+    if (PQconsumeInput(c->pg) != 1 || c->state != C_BUSY) {
+        conn_fail(c);
+        return;
+    }
+    while (!PQisBusy(c->pg)) {
+        PGresult *r = PQgetResult(c->pg);
+        if (!r) { /* the request's last result is in */
+            finish_request(c, !c->pg_failed);
+            return;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+            c->pg_failed = 1;
+        PQclear(r);
+    }
+}
+
 static void conn_write(conn *c)
 {
     while (c->out_off < c->out_len) {
@@ -309,7 +432,9 @@ static void conn_write(conn *c)
 static void conn_start(conn *c, int64_t due, int measured)
 {
     free(c->out);
-    c->out = format_request(&c->out_len);
+    c->out = c->pg ? strdup("") : format_request(&c->out_len); /* non-NULL: a request in flight */
+    if (!c->out)
+        fatal("memory", "out of memory");
     c->out_off = 0;
     c->in_len = 0;
     c->need = 0;
@@ -317,6 +442,10 @@ static void conn_start(conn *c, int64_t due, int measured)
     c->measured = measured;
     if (measured)
         st_inflight_measured++;
+    if (c->pg) {
+        pg_start(c);
+        return;
+    }
     if (c->state == C_IDLE) {
         c->state = C_BUSY;
         conn_write(c);
@@ -383,28 +512,38 @@ static void conn_read(conn *c)
             conn_fail(c);
             return;
         }
-        if (c->measured) {
-            record(now_us() - c->due_us);
-            if (c->status >= 200 && c->status < 300)
-                st_ok++;
-            else
-                st_non2xx++;
-            st_inflight_measured--;
-        }
-        free(c->out);
-        c->out = NULL;
-        c->in_len = 0;
-        c->need = 0;
-        c->measured = 0;
-        c->state = C_IDLE;
+        finish_request(c, c->status >= 200 && c->status < 300);
         if (c->close_after)
             conn_close(c);
         return;
     }
 }
 
+/* The answer to the request on c is whole: counted, and c is idle again. */
+static void finish_request(conn *c, int ok)
+{
+    if (c->measured) {
+        record(now_us() - c->due_us);
+        if (ok)
+            st_ok++;
+        else
+            st_non2xx++;
+        st_inflight_measured--;
+    }
+    free(c->out);
+    c->out = NULL;
+    c->in_len = 0;
+    c->need = 0;
+    c->measured = 0;
+    c->state = C_IDLE;
+}
+
 static void on_event(conn *c, uint32_t ev)
 {
+    if (c->pg) {
+        pg_event(c, ev);
+        return;
+    }
     if (c->state == C_CONNECTING) {
         int err = 0;
         socklen_t len = sizeof(err);
@@ -440,7 +579,9 @@ static void usage(void)
     fprintf(stderr,
             "usage: loadgen --target HOST:PORT --rate REQ_PER_S --duration S [--warmup S] [--conns N]\n"
             "               (--requests FILE | --post-org ORG --post-key KEY)\n"
-            "       loadgen --jitter SECONDS\n");
+            "       loadgen --pg CONNINFO --sql FILE --rate REQ_PER_S --duration S [--warmup S] [--conns N]\n"
+            "       loadgen --jitter SECONDS\n"
+            "       loadgen --stalls SECONDS\n");
     exit(2);
 }
 
@@ -474,11 +615,76 @@ static int jitter(double seconds)
     return 0;
 }
 
+/* --stalls S: see the top of the file. */
+typedef struct {
+    int cpu;
+    double seconds;
+    int64_t run_us, lost_us, max_us;
+    long gaps_1ms, gaps_5ms;
+} stall_probe;
+
+static void *stall_main(void *arg)
+{
+    stall_probe *p = arg;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(p->cpu, &set);
+    if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+        return NULL; /* not this CPU: reported as 0 us run */
+    int64_t start = now_us(), last = start, end = start + (int64_t)(p->seconds * 1e6);
+    while (last < end) {
+        int64_t t = now_us(), gap = t - last;
+        last = t;
+        if (gap > p->max_us)
+            p->max_us = gap;
+        if (gap >= 1000) {
+            p->gaps_1ms++;
+            p->lost_us += gap;
+        }
+        if (gap >= 5000)
+            p->gaps_5ms++;
+    }
+    p->run_us = last - start;
+    return NULL;
+}
+
+static int stalls(double seconds)
+{
+    cpu_set_t online;
+    if (sched_getaffinity(0, sizeof(online), &online) != 0)
+        fatal("sched_getaffinity", strerror(errno));
+    int n = 0;
+    stall_probe probes[CPU_SETSIZE];
+    pthread_t threads[CPU_SETSIZE];
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, &online))
+            probes[n++] = (stall_probe){.cpu = cpu, .seconds = seconds};
+    for (int i = 0; i < n; i++)
+        if (pthread_create(&threads[i], NULL, stall_main, &probes[i]) != 0)
+            fatal("pthread_create", "could not start a probe thread");
+    int64_t run = 0, lost = 0, max = 0;
+    long g1 = 0, g5 = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(threads[i], NULL);
+        run += probes[i].run_us;
+        lost += probes[i].lost_us;
+        g1 += probes[i].gaps_1ms;
+        g5 += probes[i].gaps_5ms;
+        if (probes[i].max_us > max)
+            max = probes[i].max_us;
+    }
+    printf("STALLS cpus=%d seconds=%.1f gaps_1ms=%ld gaps_5ms=%ld pct_in_1ms_gaps=%.2f max_us=%lld\n", n,
+           seconds, g1, g5, run > 0 ? 100.0 * (double)lost / (double)run : 0.0, (long long)max);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    const char *target = NULL, *requests = NULL;
+    const char *target = NULL, *requests = NULL, *sql_file = NULL;
     if (argc == 3 && strcmp(argv[1], "--jitter") == 0)
         return jitter(num_arg("--jitter", argv[2], 0.1, 3600));
+    if (argc == 3 && strcmp(argv[1], "--stalls") == 0)
+        return stalls(num_arg("--stalls", argv[2], 0.1, 3600));
     cfg.max_conns = 16;
     cfg.duration_s = -1;
     for (int i = 1; i < argc; i++) {
@@ -501,24 +707,36 @@ int main(int argc, char **argv)
             cfg.post_org = v;
         else if (strcmp(a, "--post-key") == 0)
             cfg.post_key = v;
+        else if (strcmp(a, "--pg") == 0)
+            cfg.pg_conninfo = v;
+        else if (strcmp(a, "--sql") == 0)
+            sql_file = v;
         else
             usage();
         i++;
     }
-    if (!target || cfg.rate <= 0 || cfg.duration_s <= 0 || (!requests == !cfg.post_key) ||
-        (!cfg.post_org != !cfg.post_key))
+    if (cfg.pg_conninfo || sql_file) {
+        if (!cfg.pg_conninfo || !sql_file || target || requests || cfg.post_org || cfg.post_key ||
+            cfg.rate <= 0 || cfg.duration_s <= 0)
+            usage();
+        load_sql(sql_file);
+    } else if (!target || cfg.rate <= 0 || cfg.duration_s <= 0 || (!requests == !cfg.post_key) ||
+               (!cfg.post_org != !cfg.post_key)) {
         usage();
-    char hostpart[64];
-    const char *colon = strrchr(target, ':');
-    if (!colon || (size_t)(colon - target) >= sizeof(hostpart))
-        fatal(target, "--target must be HOST:PORT with a numeric IPv4 host");
-    memcpy(hostpart, target, (size_t)(colon - target));
-    hostpart[colon - target] = '\0';
-    cfg.addr.sin_family = AF_INET;
-    cfg.addr.sin_port = htons((uint16_t)num_arg("--target port", colon + 1, 1, 65535));
-    if (inet_pton(AF_INET, hostpart, &cfg.addr.sin_addr) != 1)
-        fatal(target, "--target must be HOST:PORT with a numeric IPv4 host");
-    snprintf(cfg.host, sizeof(cfg.host), "%s", target);
+    }
+    if (target) {
+        char hostpart[64];
+        const char *colon = strrchr(target, ':');
+        if (!colon || (size_t)(colon - target) >= sizeof(hostpart))
+            fatal(target, "--target must be HOST:PORT with a numeric IPv4 host");
+        memcpy(hostpart, target, (size_t)(colon - target));
+        hostpart[colon - target] = '\0';
+        cfg.addr.sin_family = AF_INET;
+        cfg.addr.sin_port = htons((uint16_t)num_arg("--target port", colon + 1, 1, 65535));
+        if (inet_pton(AF_INET, hostpart, &cfg.addr.sin_addr) != 1)
+            fatal(target, "--target must be HOST:PORT with a numeric IPv4 host");
+        snprintf(cfg.host, sizeof(cfg.host), "%s", target);
+    }
     if (requests)
         load_requests(requests);
     for (int i = 0; i < MAX_CONNS; i++)
@@ -536,8 +754,11 @@ int main(int argc, char **argv)
     struct epoll_event tev = {.events = EPOLLIN, .data.ptr = NULL};
     epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, &tev);
 
-    /* one connection up front, so the first due request does not pay a connect */
-    conn_open();
+    if (cfg.pg_conninfo) /* all of them: a connect would stall the schedule */
+        for (int i = 0; i < cfg.max_conns; i++)
+            pg_open(&conns[i]);
+    else /* one connection up front, so the first due request does not pay a connect */
+        conn_open();
 
     const double interval_us = 1e6 / cfg.rate;
     const int64_t t0 = now_us() + 100000;
@@ -556,7 +777,7 @@ int main(int argc, char **argv)
             if (due > now || due >= window_end)
                 break;
             conn *c = idle_conn();
-            if (!c && nconns < cfg.max_conns)
+            if (!c && nconns < cfg.max_conns && !cfg.pg_conninfo)
                 c = conn_open();
             if (!c)
                 break; /* all busy: it waits, and the wait counts */
@@ -575,7 +796,7 @@ int main(int argc, char **argv)
             break;
         /* wake at the next due time (or the drain deadline), or on I/O */
         int64_t wake = sending_done ? drain_until : next_due;
-        if (!sending_done && idle_conn() == NULL && nconns >= cfg.max_conns)
+        if (!sending_done && idle_conn() == NULL && (nconns >= cfg.max_conns || cfg.pg_conninfo))
             wake = now + 1000000; /* nothing can be sent before a connection frees up */
         if (wake <= now)
             wake = now + 1;
