@@ -12,6 +12,7 @@
 #define AUDITDB_POOL_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include "status.h"
 
 typedef struct adb_pool adb_pool;

@@ -127,6 +127,27 @@ static void pg_error(PGconn *c, PGresult *r, char *err, size_t errlen)
     adb__oneline(err);
 }
 
+bool adb__writer_pipeline(adb_pool *p, PGconn *c, int n, const adb_pool_stmt *stmts,
+                          PGresult **res, char *err, size_t errlen)
+{
+    PGresult *bad = NULL;
+
+    for (int i = 0; i < n; i++)
+        res[i] = NULL;
+    if (adb_pool_pipeline(p, c, n, stmts, res))
+        return true;
+    for (int i = 0; i < n && !bad; i++)
+        if (res[i] && PQresultStatus(res[i]) != PGRES_COMMAND_OK &&
+            PQresultStatus(res[i]) != PGRES_TUPLES_OK)
+            bad = res[i];
+    pg_error(c, bad, err, errlen);
+    for (int i = 0; i < n; i++) {
+        PQclear(res[i]);
+        res[i] = NULL;
+    }
+    return false;
+}
+
 /* Reads the committed heads of the orgs whose entries are not valid. */
 static bool load(adb__heads *hs, PGconn *c, adb__head *h, size_t n, char *err, size_t errlen)
 {
@@ -283,8 +304,8 @@ void adb__heads_forget(adb__heads *hs, const adb__head *h, size_t n)
     pthread_mutex_unlock(&hs->mu);
 }
 
-bool adb__heads_lock(PGconn *c, bool locked, adb__head *h, size_t n, bool *conflict, char *err,
-                     size_t errlen)
+bool adb__heads_lock(adb_pool *pool, PGconn *c, bool locked, adb__head *h, size_t n,
+                     bool *conflict, char *err, size_t errlen)
 {
     adb__buf all = { 0 };
     PGresult *r = NULL;
@@ -295,29 +316,23 @@ bool adb__heads_lock(PGconn *c, bool locked, adb__head *h, size_t n, bool *confl
         adb__fmt(err, errlen, "out of memory");
         goto out;
     }
-    /* Every head row exists afterwards. Rows another transaction inserted
-     * and has not committed yet are waited for here: a SELECT would simply
-     * not see them. */
+    /* Every head row exists after the INSERT. Rows another transaction
+     * inserted and has not committed yet are waited for there: a SELECT
+     * would simply not see them. Both in one round trip. */
     const char *p[] = { all.p };
-    r = PQexecParams(c,
-                     "INSERT INTO audit_chain_head (organization_id, last_seq, last_chain_hash)"
-                     " SELECT o, 0, repeat('0', 64) FROM unnest($1::text[]) o"
-                     " ON CONFLICT (organization_id) DO NOTHING",
-                     1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        pg_error(c, r, err, errlen);
+    const adb_pool_stmt st[] = {
+        { "INSERT INTO audit_chain_head (organization_id, last_seq, last_chain_hash)"
+          " SELECT o, 0, repeat('0', 64) FROM unnest($1::text[]) o"
+          " ON CONFLICT (organization_id) DO NOTHING", 1, p, true },
+        { "SELECT organization_id, last_seq, last_chain_hash FROM audit_chain_head"
+          " WHERE organization_id = ANY($1::text[])"
+          " ORDER BY organization_id COLLATE \"C\" FOR UPDATE", 1, p, true },
+    };
+    PGresult *res[2];
+    if (!adb__writer_pipeline(pool, c, 2, st, res, err, errlen))
         goto out;
-    }
-    PQclear(r);
-    r = PQexecParams(c,
-                     "SELECT organization_id, last_seq, last_chain_hash FROM audit_chain_head"
-                     " WHERE organization_id = ANY($1::text[])"
-                     " ORDER BY organization_id COLLATE \"C\" FOR UPDATE",
-                     1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        pg_error(c, r, err, errlen);
-        goto out;
-    }
+    PQclear(res[0]);
+    r = res[1];
     if ((size_t)PQntuples(r) != n) {
         *conflict = !locked;
         adb__fmt(err, errlen, "chain heads: %d rows for %zu organizations", PQntuples(r), n);
@@ -348,7 +363,8 @@ out:
     return ok;
 }
 
-bool adb__heads_store(PGconn *c, const adb__head *h, size_t n, char *err, size_t errlen)
+bool adb__heads_store(adb_pool *pool, PGconn *c, const adb__head *h, size_t n, char *err,
+                      size_t errlen)
 {
     adb__buf orgs = { 0 }, seqs = { 0 }, hashes = { 0 };
     bool ok = false;
@@ -366,12 +382,12 @@ bool adb__heads_store(PGconn *c, const adb__head *h, size_t n, char *err, size_t
         goto out;
     }
     const char *p[] = { orgs.p, seqs.p, hashes.p };
-    PGresult *r = PQexecParams(c,
-                               "UPDATE audit_chain_head h SET last_seq = u.seq,"
-                               " last_chain_hash = u.hash, updated_at = now()"
-                               " FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(org, seq, hash)"
-                               " WHERE h.organization_id = u.org",
-                               3, NULL, p, NULL, NULL, 0);
+    PGresult *r = adb_pool_exec(pool, c,
+                                "UPDATE audit_chain_head h SET last_seq = u.seq,"
+                                " last_chain_hash = u.hash, updated_at = now()"
+                                " FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(org, seq, hash)"
+                                " WHERE h.organization_id = u.org",
+                                3, p);
     ok = PQresultStatus(r) == PGRES_COMMAND_OK && atoi(PQcmdTuples(r)) == (int)n;
     if (!ok)
         pg_error(c, r, err, errlen);

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auditdb/pool.h"
+
 typedef struct adb__heads adb__heads;
 
 /* One organization of a batch. */
@@ -73,10 +75,17 @@ void adb__heads_forget(adb__heads *hs, const adb__head *h, size_t n);
  * false with *conflict set when a head is not at base_seq/base_hash. Locked:
  * sets base and seq/hash from the database.
  */
-bool adb__heads_lock(PGconn *c, bool locked, adb__head *h, size_t n, bool *conflict, char *err,
-                     size_t errlen);
+bool adb__heads_lock(adb_pool *pool, PGconn *c, bool locked, adb__head *h, size_t n,
+                     bool *conflict, char *err, size_t errlen);
 
 /* Writes seq/hash of every head (after the rows are in). */
-bool adb__heads_store(PGconn *c, const adb__head *h, size_t n, char *err, size_t errlen);
+bool adb__heads_store(adb_pool *pool, PGconn *c, const adb__head *h, size_t n, char *err,
+                      size_t errlen);
+
+/* The writer's round trips: adb_pool_pipeline on c, a connection of p; on a
+ * failure, the first failed statement's error (else the connection's) in
+ * err and every result cleared. */
+bool adb__writer_pipeline(adb_pool *p, PGconn *c, int n, const adb_pool_stmt *stmts,
+                          PGresult **res, char *err, size_t errlen);
 
 #endif

@@ -305,19 +305,24 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
     *conflict = false;
     if (!ensure_partitions(w, c, jobs, n, err, errlen))
         goto out;
-    r = PQexec(c, "BEGIN; SET LOCAL statement_timeout = " /* bounded waits for callers */
-                  "30000");
-    if (!ok_result(r, PGRES_COMMAND_OK))
-        goto pgfail;
-    PQclear(r);
-
-    /* ids, in order */
+    /* the transaction, its bounded waits and the ids, in order: one round trip */
     adb__fmt(nbuf, sizeof(nbuf), "%zu", n);
     const char *p_n[] = { nbuf };
-    r = PQexecParams(c, "SELECT nextval('audit_log_id_seq') FROM generate_series(1, $1::int)", 1,
-                     NULL, p_n, NULL, NULL, 0);
-    if (!ok_result(r, PGRES_TUPLES_OK) || (size_t)PQntuples(r) != n)
-        goto pgfail;
+    const adb_pool_stmt begin[] = {
+        { "BEGIN", 0, NULL, false },
+        { "SET LOCAL statement_timeout = 30000", 0, NULL, false }, /* bounded waits for callers */
+        { "SELECT nextval('audit_log_id_seq') FROM generate_series(1, $1::int)", 1, p_n, true },
+    };
+    PGresult *begun[3];
+    if (!adb__writer_pipeline(w->pool, c, 3, begin, begun, err, errlen))
+        goto fail;
+    PQclear(begun[0]);
+    PQclear(begun[1]);
+    r = begun[2];
+    if ((size_t)PQntuples(r) != n) {
+        adb__fmt(err, errlen, "the id sequence gave %d ids for %zu events", PQntuples(r), n);
+        goto fail;
+    }
     for (size_t i = 0; i < n; i++)
         jobs[i].ev->id = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
     PQclear(r);
@@ -427,14 +432,14 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
         if (!locked && !copy_rows(c, jobs, n, dup, err, errlen))
             goto fail;
         adb__heads_wait_turn(w->heads, ticket);
-        if (!adb__heads_lock(c, locked, heads, norgs, conflict, err, errlen))
+        if (!adb__heads_lock(w->pool, c, locked, heads, norgs, conflict, err, errlen))
             goto fail;
         if (locked) {
             link_events(w, jobs, n, dup, heads, norgs);
             if (!copy_rows(c, jobs, n, dup, err, errlen))
                 goto fail;
         }
-        if (!adb__heads_store(c, heads, norgs, err, errlen))
+        if (!adb__heads_store(w->pool, c, heads, norgs, err, errlen))
             goto fail;
         adb__heads_pass_turn(w->heads, ticket, locked, true, heads, norgs);
         have_ticket = false;
@@ -485,7 +490,8 @@ fail:
     } else if (passed) { /* COMMIT failed: later batches built on heads never stored */
         adb__heads_forget(w->heads, heads, norgs);
     }
-    *conn_lost = PQstatus(c) != CONNECTION_OK;
+    /* a pipeline that broke off leaves the connection unusable: as lost */
+    *conn_lost = PQstatus(c) != CONNECTION_OK || PQpipelineStatus(c) != PQ_PIPELINE_OFF;
     if (!*conn_lost)
         PQclear(PQexec(c, "ROLLBACK"));
 out:
