@@ -176,7 +176,9 @@ static uint32_t percentile(double p)
 
 /* --- requests ----------------------------------------------------------- */
 
-static void load_requests(const char *file)
+/* Calls take() with each non-empty line of file, its trailing characters of
+ * trim cut off. */
+static void read_lines(const char *file, const char *trim, void (*take)(const char *file, char *line))
 {
     FILE *f = fopen(file, "r");
     if (!f)
@@ -185,49 +187,37 @@ static void load_requests(const char *file)
     size_t cap = 0;
     ssize_t n;
     while ((n = getline(&line, &cap, f)) > 0) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        while (n > 0 && strchr(trim, line[n - 1]))
             line[--n] = '\0';
-        if (n == 0)
-            continue;
-        char *tab = strchr(line, '\t');
-        if (!tab || tab == line || tab[1] != '/')
-            fatal(file, "each line must be \"API-KEY<TAB>/path\"");
-        *tab = '\0';
-        cfg.lines = xrealloc(cfg.lines, (cfg.nlines + 1) * sizeof(*cfg.lines));
-        cfg.lines[cfg.nlines].key = strdup(line);
-        cfg.lines[cfg.nlines].path = strdup(tab + 1);
-        if (!cfg.lines[cfg.nlines].key || !cfg.lines[cfg.nlines].path)
-            fatal("memory", "out of memory");
-        cfg.nlines++;
+        if (n > 0)
+            take(file, line);
     }
     free(line);
     fclose(f);
-    if (cfg.nlines == 0)
-        fatal(file, "no requests in the file");
+}
+
+/* --requests FILE: "API-KEY<TAB>/path" a line. */
+static void take_request(const char *file, char *line)
+{
+    char *tab = strchr(line, '\t');
+    if (!tab || tab == line || tab[1] != '/')
+        fatal(file, "each line must be \"API-KEY<TAB>/path\"");
+    *tab = '\0';
+    cfg.lines = xrealloc(cfg.lines, (cfg.nlines + 1) * sizeof(*cfg.lines));
+    cfg.lines[cfg.nlines].key = strdup(line);
+    cfg.lines[cfg.nlines].path = strdup(tab + 1);
+    if (!cfg.lines[cfg.nlines].key || !cfg.lines[cfg.nlines].path)
+        fatal("memory", "out of memory");
+    cfg.nlines++;
 }
 
 /* --sql FILE: a statement a line (a trailing semicolon dropped). */
-static void load_sql(const char *file)
+static void take_sql(const char *file, char *line)
 {
-    FILE *f = fopen(file, "r");
-    if (!f)
-        fatal(file, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        while (n > 0 && strchr(" \t\r\n;", line[n - 1]))
-            line[--n] = '\0';
-        if (n == 0)
-            continue;
-        cfg.pg_sql = xrealloc(cfg.pg_sql, (cfg.npg_sql + 1) * sizeof(*cfg.pg_sql));
-        if (!(cfg.pg_sql[cfg.npg_sql++] = strdup(line)))
-            fatal("memory", "out of memory");
-    }
-    free(line);
-    fclose(f);
-    if (cfg.npg_sql == 0)
-        fatal(file, "no statement in the file");
+    (void)file;
+    cfg.pg_sql = xrealloc(cfg.pg_sql, (cfg.npg_sql + 1) * sizeof(*cfg.pg_sql));
+    if (!(cfg.pg_sql[cfg.npg_sql++] = strdup(line)))
+        fatal("memory", "out of memory");
 }
 
 static char *format_request(size_t *len)
@@ -719,7 +709,9 @@ int main(int argc, char **argv)
         if (!cfg.pg_conninfo || !sql_file || target || requests || cfg.post_org || cfg.post_key ||
             cfg.rate <= 0 || cfg.duration_s <= 0)
             usage();
-        load_sql(sql_file);
+        read_lines(sql_file, " \t\r\n;", take_sql);
+        if (cfg.npg_sql == 0)
+            fatal(sql_file, "no statement in the file");
     } else if (!target || cfg.rate <= 0 || cfg.duration_s <= 0 || (!requests == !cfg.post_key) ||
                (!cfg.post_org != !cfg.post_key)) {
         usage();
@@ -737,8 +729,11 @@ int main(int argc, char **argv)
             fatal(target, "--target must be HOST:PORT with a numeric IPv4 host");
         snprintf(cfg.host, sizeof(cfg.host), "%s", target);
     }
-    if (requests)
-        load_requests(requests);
+    if (requests) {
+        read_lines(requests, "\r\n", take_request);
+        if (cfg.nlines == 0)
+            fatal(requests, "no requests in the file");
+    }
     for (int i = 0; i < MAX_CONNS; i++)
         conns[i].fd = -1;
 
