@@ -1,10 +1,12 @@
 /*
  * cmd_verify.c - `auditdb verify`: recompute every hash, signature and chain
- * link; name each broken event; exit 4 on tampering.
+ * link; name each broken event; exit 4 on tampering. --auth-log: the same for
+ * the chain of auth_audit_log.
  */
 #include "cli.h"
 #include "../core/util.h"
 #include "../event/event.h"
+#include "../http/authchain.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -47,6 +49,67 @@ static void on_progress(void *ud, long long done)
         fprintf(stderr, "\r\033[Kverifying: %lld events", done);
 }
 
+static void on_auth_problem(void *ud, const adb_authchain_problem *p)
+{
+    vstate *v = ud;
+
+    if (v->json) {
+        if (json_array_size(v->problems) < 1000)
+            json_array_append_new(v->problems, json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)p->id,
+                                                         "kind", p->kind, "expected", p->expected,
+                                                         "found", p->found));
+        return;
+    }
+    static const char *const what[][2] = {
+        { "link", "previous_hash is not the blockchain_hash of the row before" },
+        { "hash", "blockchain_hash does not match the row's fields" },
+        { "signature", "signature does not match blockchain_hash" },
+    };
+    const char *msg = p->kind;
+    for (size_t i = 0; i < sizeof(what) / sizeof(what[0]); i++)
+        if (!strcmp(p->kind, what[i][0]))
+            msg = what[i][1];
+    if (v->shown++ < 100)
+        printf("auth_audit_log id %lld: %s: %s\n    expected %s\n    found    %s\n", p->id, p->kind,
+               msg, p->expected, p->found[0] ? p->found : "-");
+}
+
+/* --auth-log: the chain of auth_audit_log (src/http/authchain.h). */
+static int verify_auth_log(adb *h, vstate *v)
+{
+    adb_authchain_summary sum;
+    char err[ADB_ERRMSG_MAX];
+    adb_status st = adb_authchain_verify(h, on_auth_problem, v, &sum, err, sizeof(err));
+
+    if (st != ADB_OK) {
+        cli_error("verification could not complete: %s", err);
+        return cli_exit_code(st) == EXIT_USAGE ? EXIT_FAILURE_ : cli_exit_code(st);
+    }
+    if (v->json) {
+        json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:b, s:I, s:O}", "intact", sum.problems == 0, "rows",
+                              (json_int_t)sum.rows, "firstId", (json_int_t)sum.first_id, "lastId",
+                              (json_int_t)sum.last_id, "startsAfterRemoval", sum.starts_after_removal,
+                              "problems", (json_int_t)sum.problems, "details", v->problems);
+        char *s = json_dumps(j, JSON_COMPACT);
+        printf("%s\n", s ? s : "{}");
+        free(s);
+        json_decref(j);
+    } else {
+        if (v->shown > 100)
+            printf("(%lld more problems not shown)\n", v->shown - 100);
+        printf("verified %lld auth_audit_log row(s)", sum.rows);
+        if (sum.rows)
+            printf(", ids %lld..%lld", sum.first_id, sum.last_id);
+        printf(": %s\n", sum.problems == 0 ? "chain intact" : "TAMPERING DETECTED");
+        if (sum.problems)
+            printf("%lld problem(s)\n", sum.problems);
+        if (sum.starts_after_removal)
+            printf("the first row stored links to a row no longer stored (removed by retention,"
+                   " or deleted)\n");
+    }
+    return sum.problems ? EXIT_INTEGRITY : EXIT_OK;
+}
+
 int cmd_verify(int argc, char **argv)
 {
     adb_verify_options o = { .record = true, .verified_by = "auditdb verify" };
@@ -57,6 +120,7 @@ int cmd_verify(int argc, char **argv)
     adb *h = NULL;
     int rc;
     long long id = 0;
+    bool auth_log = false;
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--org") && i + 1 < argc)
@@ -72,6 +136,8 @@ int cmd_verify(int argc, char **argv)
             }
         } else if (!strcmp(argv[i], "--json"))
             v.json = true;
+        else if (!strcmp(argv[i], "--auth-log"))
+            auth_log = true;
         else if (!strcmp(argv[i], "--no-record"))
             o.record = false;
         else {
@@ -91,6 +157,15 @@ int cmd_verify(int argc, char **argv)
     if ((rc = cli_adb_open(&db, &h)) != EXIT_OK)
         goto out;
     v.problems = json_array();
+    if (auth_log) {
+        if (id || o.organization_id || o.from || o.to) {
+            cli_error("--auth-log verifies the whole auth_audit_log: --org, --from, --to and --event do not apply");
+            rc = EXIT_USAGE;
+            goto out;
+        }
+        rc = verify_auth_log(h, &v);
+        goto out;
+    }
     o.on_problem = on_problem;
     o.on_progress = v.json ? NULL : on_progress;
     o.ud = &v;

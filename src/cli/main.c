@@ -51,6 +51,7 @@ const cli_command cli_commands[] = {
       cmd_import },
     { "verify", "recompute every hash, signature and chain link; exit 4 on tampering",
       "usage: auditdb verify [--org ID] [--from T] [--to T] [--event ID] [--json] [--no-record]\n"
+      "       auditdb verify --auth-log [--json]\n"
       "\n"
       "Streams events in chain order and recomputes each one's canonical form, hash, signature\n"
       "and chain link, checks that chain positions run without gaps or repeats, and names every\n"
@@ -62,6 +63,8 @@ const cli_command cli_commands[] = {
       "  --event ID    verify one event and its link to its predecessor\n"
       "  --json        one JSON object on stdout\n"
       "  --no-record   do not write audit_integrity_log\n"
+      "  --auth-log    instead, the hash chain of auth_audit_log (every authentication attempt):\n"
+      "                each row's link, hash and signature\n"
       "\n"
       "Exit: 0 intact, 4 tampering found, 1 or 3 when verification could not run.\n",
       cmd_verify },

@@ -2,7 +2,7 @@
  * selfaudit.c - the security tables, written in batches by one thread.
  */
 #include "selfaudit.h"
-#include "jw.h"
+#include "authchain.h"
 #include "../core/buf.h"
 #include "../core/util.h"
 #include "../core/digest.h"
@@ -243,8 +243,9 @@ static bool copy_rows(PGconn *c, const char *copy_sql, const adb__buf *b)
     return ok;
 }
 
-/* auth_audit_log rows link to the previous row's blockchain_hash; the chain
- * is continued under an advisory lock so that instances never fork it. */
+/* auth_audit_log rows link to the previous row's blockchain_hash
+ * (authchain.h); the chain is continued under an advisory lock so that
+ * instances never fork it. */
 static bool write_auth(adb_selfaudit *sa, PGconn *c, rec *rows, size_t n)
 {
     char prev[65] = "", canon_hash[65], sig[65];
@@ -262,26 +263,10 @@ static bool write_auth(adb_selfaudit *sa, PGconn *c, rec *rows, size_t n)
         memset(prev, '0', 64), prev[64] = '\0';
     for (size_t i = 0; i < n; i++) {
         rec *x = &rows[i];
-        jw w;
-        jw_init(&w);
-        jw_arr(&w);
-        jw_str(&w, prev);
-        jw_str(&w, x->ts);
-        jw_str(&w, x->org);
-        jw_str(&w, x->key_id);
-        jw_str(&w, x->type);
-        jw_str(&w, x->sev);
-        jw_str(&w, x->ip);
-        jw_str(&w, x->ua);
-        jw_str(&w, x->request_id);
-        jw_str(&w, x->text);
-        jw_end_arr(&w);
-        size_t len;
-        char *canon = jw_take(&w, &len);
-        if (!canon)
+        const char *fields[ADB_AUTHCHAIN_FIELDS] = { x->ts, x->org, x->key_id, x->type, x->sev,
+                                                     x->ip, x->ua, x->request_id, x->text };
+        if (!adb_authchain_hash(prev, fields, canon_hash))
             goto out;
-        adb__sha256_hex(canon, len, canon_hash);
-        free(canon);
         adb_sign_hex(sa->db, canon_hash, sig);
         field(&b, x->org, false);
         field(&b, x->key_id, false);

@@ -197,6 +197,9 @@ print(n, bad)
 PY
 )
 expect_match "auth_audit_log: every row links to the one before (rows, broken)" '^[1-9][0-9]* 0$' "$out"
+out=$("$AUDITDB_BIN" verify --auth-log 2>&1)
+expect_eq "verify --auth-log: the chain as written is intact (exit 0)" 0 "$?"
+expect_match "verify --auth-log: says so" 'verified [1-9][0-9]* auth_audit_log row\(s\), ids [0-9]+\.\.[0-9]+: chain intact' "$out"
 sql "UPDATE auth_audit_log SET failure_reason = 'edited' WHERE id = (SELECT min(id) FROM auth_audit_log WHERE event_status = 'failure')" >/dev/null
 sql "SELECT json_build_object('prev', previous_hash, 'hash', blockchain_hash, 'sig', signature, 'row', json_build_array(previous_hash, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), coalesce(organization_id, ''), coalesce(api_key_id, ''), event_type, event_status, coalesce(ip_address, ''), coalesce(user_agent, ''), coalesce(request_id, ''), coalesce(failure_reason, ''))) FROM auth_audit_log ORDER BY id" >"$TEST_TMP/auth2.ndjson"
 out=$(python3 -c '
@@ -205,6 +208,19 @@ bad = sum(1 for l in open(sys.argv[1]) for r in [json.loads(l)]
           if hashlib.sha256(json.dumps(r["row"], separators=(",", ":"), ensure_ascii=False).encode()).hexdigest() != r["hash"])
 print(bad)' "$TEST_TMP/auth2.ndjson")
 expect_eq "auth_audit_log: an edited row no longer matches its hash" 1 "$out"
+edited=$(sql "SELECT min(id) FROM auth_audit_log WHERE failure_reason = 'edited'")
+out=$("$AUDITDB_BIN" verify --auth-log 2>&1)
+expect_eq "verify --auth-log: an edited row is tampering (exit 4)" 4 "$?"
+expect_match "verify --auth-log: names the edited row and its hash" "auth_audit_log id $edited: hash: " "$out"
+gone=$(sql "SELECT id FROM auth_audit_log WHERE id > $edited ORDER BY id LIMIT 1 OFFSET 1")
+sql "DELETE FROM auth_audit_log WHERE id = (SELECT id FROM auth_audit_log WHERE id > $edited ORDER BY id LIMIT 1)" >/dev/null
+out=$("$AUDITDB_BIN" verify --auth-log --json 2>&1)
+expect_eq "verify --auth-log: a deleted row breaks the next one's link (JSON)" \
+    "False 2 link $gone" "$(printf '%s' "$out" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+links = [p["id"] for p in d["details"] if p["kind"] == "link"]
+print(d["intact"], d["problems"], "link", " ".join(map(str, links)))')"
 expect_match "rate_limit_violations recorded" '^[1-9]' "$(sql "SELECT count(*) FROM rate_limit_violations WHERE organization_id = 'org-a'")"
 expect_eq "security event: repeated bad keys from one address" 1 "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'repeated_auth_failure' AND ip_address = '127.0.0.1'")"
 expect_eq "security event: cross-tenant probe" 1 "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'cross_tenant_probe' AND organization_id = 'org-b'")"
