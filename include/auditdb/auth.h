@@ -72,11 +72,11 @@ adb_status adb_permission_check(adb *db, const adb_principal *p, const char *res
  * End it with adb_tenant_end(). */
 PGconn *adb_tenant_begin(adb *db, const char *org, adb_status *st, char *errbuf, size_t errlen);
 
-/* Reads as the tenant in one round trip: BEGIN, SET LOCAL ROLE, set_config,
+/* Reads as the tenant in one round trip: SET LOCAL ROLE and set_config,
  * the statement sql (prepared on the connection), optionally a second
  * statement extra_sql (prepared too, unless it is an EXPLAIN, which cannot
- * be) with the first extra_nparams of the same params, and COMMIT, sent as
- * one libpq pipeline.
+ * be) with the first extra_nparams of the same params, sent as one libpq
+ * pipeline, whose Sync ends the one transaction they run in.
  * plan: how sql is planned (SET LOCAL plan_cache_mode): ADB_PLAN_AUTO as
  * PostgreSQL decides; ADB_PLAN_CUSTOM for these very values each time, for
  * statements whose best plan depends on them (a generic plan of a filtered

@@ -551,8 +551,8 @@ PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparam
                            int extra_nparams, PGresult **extra_result, adb_status *st)
 {
     const char *p_set[] = { org, plan == ADB_PLAN_CUSTOM ? "force_custom_plan" : "force_generic_plan" };
-    adb_pool_stmt stmts[5];
-    PGresult *res[5];
+    adb_pool_stmt stmts[3];
+    PGresult *res[3];
     int n = 0, at_sql, at_extra = -1;
     PGconn *c = adb_pool_acquire(db->pool, st, NULL, 0);
 
@@ -560,9 +560,13 @@ PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparam
         *extra_result = NULL;
     if (!c)
         return NULL;
-    stmts[n++] = (adb_pool_stmt){ "BEGIN", 0, NULL, false };
-    /* SET LOCAL ROLE, the plan mode and the tenant setting in one statement
-     * (set_config(..., true) is SET LOCAL): two statements fewer per request */
+    /* No BEGIN and no COMMIT: the statements of a pipeline up to its Sync
+     * run in one implicit transaction, which the Sync commits (the extended
+     * protocol), so the settings below, made local to that transaction,
+     * hold for the statement and end with it. SET LOCAL ROLE, the plan mode
+     * and the tenant setting go in one statement (set_config(..., true) is
+     * SET LOCAL). Should a setting not hold, row-level security leaves the
+     * statement no rows: it fails closed. */
     if (plan == ADB_PLAN_AUTO)
         stmts[n++] = (adb_pool_stmt){ "SELECT set_config('role', 'auditdb_app', true),"
                                       " set_config('auditdb.organization_id', $1, true)",
@@ -579,7 +583,6 @@ PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparam
         stmts[n++] = (adb_pool_stmt){ extra_sql, extra_nparams, params,
                                       strncmp(extra_sql, "EXPLAIN", 7) != 0 };
     }
-    stmts[n++] = (adb_pool_stmt){ "COMMIT", 0, NULL, false };
     bool ok = adb_pool_pipeline(db->pool, c, n, stmts, res);
     PGresult *out = NULL;
     for (int i = 0; i < n; i++) {

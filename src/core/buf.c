@@ -42,6 +42,11 @@ void adb__buf_put(adb__buf *b, const void *s, size_t n)
     b->p[b->len] = '\0';
 }
 
+char *adb__buf_room(adb__buf *b, size_t n)
+{
+    return reserve(b, n) ? b->p + b->len : NULL;
+}
+
 void adb__buf_puts(adb__buf *b, const char *s)
 {
     adb__buf_put(b, s, strlen(s));

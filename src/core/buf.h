@@ -17,6 +17,11 @@ typedef struct adb__buf {
 } adb__buf;
 
 void adb__buf_put(adb__buf *b, const void *s, size_t n);
+
+/* Room for n more bytes (and the NUL) at b->p + b->len, which the caller
+ * fills and then adds to b->len, ending it with a NUL; NULL when out of
+ * memory. For writers that put several pieces at once. */
+char *adb__buf_room(adb__buf *b, size_t n);
 void adb__buf_puts(adb__buf *b, const char *s);
 void adb__buf_printf(adb__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -69,6 +69,17 @@ static PGconn *connect_one(adb_pool *p, char *errbuf, size_t errlen)
         PQfinish(c);
         return NULL;
     }
+    /* times printed one way whatever the server's defaults: the event
+     * pages read them as ISO in UTC (src/http/events.c) */
+    PGresult *r = PQexec(c, "SET DateStyle = ISO; SET TimeZone = 'UTC'");
+    bool set = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!set) {
+        adb__fmt(errbuf, errlen, "could not set the connection's time zone: %s", PQerrorMessage(c));
+        adb__oneline(errbuf);
+        PQfinish(c);
+        return NULL;
+    }
     return c;
 }
 

@@ -26,20 +26,37 @@
 #define COUNT_CAP 1000
 #define FILTER_VALUES_MAX 100
 
-/* The columns an event is rendered from, in this order. */
+/* The columns an event is rendered from, in this order. The two times come
+ * as PostgreSQL prints them (the pool's connections use DateStyle ISO and
+ * TimeZone UTC) and are rewritten here in the API's form: to_char() in the
+ * statement cost a fifth of a page's execution time. */
 #define EVENT_COLUMNS                                                                           \
-    "id, to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), action," \
+    "id, \"timestamp\", action,"                                                              \
     " status, principal_id, organization_id, target_resource_type, target_resource_id,"        \
     " outcome_description, correlation_id, data_classification, retention_policy,"            \
     " event_version, hash_algorithm, hash, signature, details::text, chain_seq,"              \
-    " prev_chain_hash, chain_hash, ttl,"                                                       \
-    " to_char(archived_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"          \
-    " (extract(epoch FROM \"timestamp\") * 1000000)::bigint,"                                 \
+    " prev_chain_hash, chain_hash, ttl, archived_at,"                                          \
     " (details -> 'sessionContext')::text"
 
 enum { E_ID, E_TS, E_ACTION, E_STATUS, E_PRINCIPAL, E_ORG, E_TTYPE, E_TID, E_OUTCOME, E_CORR,
        E_CLASS, E_RET, E_VERSION, E_HALG, E_HASH, E_SIG, E_DETAILS, E_SEQ, E_PREV, E_CHAIN,
-       E_TTL, E_ARCHIVED, E_TS_US, E_SESSION };
+       E_TTL, E_ARCHIVED, E_SESSION };
+
+/* A time as PostgreSQL printed it, in the API's form ("...T...Z", six
+ * digits of fraction, as stored events are hashed); *us gets its
+ * microseconds since 1970. NULL stays NULL; a text that does not parse is
+ * passed on as printed. */
+static const char *api_time(const char *pg, char out[ADB_TS_TEXT_MAX], int64_t *us)
+{
+    int64_t t;
+
+    if (!pg || !adb__timestamp_parse(pg, strlen(pg), &t))
+        return pg;
+    adb__timestamp_format(t, out);
+    if (us)
+        *us = t;
+    return out;
+}
 
 static const char *val(PGresult *r, int row, int col)
 {
@@ -49,8 +66,10 @@ static const char *val(PGresult *r, int row, int col)
 /* Writes one event object from row of r. */
 static void write_event(jw *w, PGresult *r, int row)
 {
+    char ts[ADB_TS_TEXT_MAX], archived[ADB_TS_TEXT_MAX];
     adb_http_event e = {
-        .id = val(r, row, E_ID), .timestamp = val(r, row, E_TS), .action = val(r, row, E_ACTION),
+        .id = val(r, row, E_ID), .timestamp = api_time(val(r, row, E_TS), ts, NULL),
+        .action = val(r, row, E_ACTION),
         .status = val(r, row, E_STATUS), .principal_id = val(r, row, E_PRINCIPAL),
         .organization_id = val(r, row, E_ORG), .target_resource_type = val(r, row, E_TTYPE),
         .target_resource_id = val(r, row, E_TID), .outcome_description = val(r, row, E_OUTCOME),
@@ -58,7 +77,7 @@ static void write_event(jw *w, PGresult *r, int row)
         .retention_policy = val(r, row, E_RET), .event_version = val(r, row, E_VERSION),
         .hash_algorithm = val(r, row, E_HALG), .hash = val(r, row, E_HASH),
         .signature = val(r, row, E_SIG), .ttl = val(r, row, E_TTL),
-        .archived_at = val(r, row, E_ARCHIVED), .details = val(r, row, E_DETAILS),
+        .archived_at = api_time(val(r, row, E_ARCHIVED), archived, NULL), .details = val(r, row, E_DETAILS),
         .session_context = val(r, row, E_SESSION), .chain_seq = val(r, row, E_SEQ),
         .prev_chain_hash = val(r, row, E_PREV), .chain_hash = val(r, row, E_CHAIN),
     };
@@ -1150,10 +1169,13 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
     jw_kint(&w, "offset", cursor ? 0 : offset);
     jw_kbool(&w, "hasNext", has_next);
     jw_kbool(&w, "hasPrevious", cursor || offset > 0);
-    char cur[160] = "";
-    if (has_next && rows > 0 && !strcmp(sort_col, "\"timestamp\""))
-        cursor_encode(desc, fp, PQgetvalue(pr, rows - 1, E_TS_US), PQgetvalue(pr, rows - 1, E_ID),
-                      total, exact, cur);
+    char cur[160] = "", last_ts[ADB_TS_TEXT_MAX], last_us[24];
+    int64_t us = 0;
+    if (has_next && rows > 0 && !strcmp(sort_col, "\"timestamp\"") &&
+        api_time(PQgetvalue(pr, rows - 1, E_TS), last_ts, &us) == last_ts) {
+        adb__fmt(last_us, sizeof(last_us), "%lld", (long long)us);
+        cursor_encode(desc, fp, last_us, PQgetvalue(pr, rows - 1, E_ID), total, exact, cur);
+    }
     if (cur[0]) /* absent on the last page (docs/api.md) */
         jw_kstr(&w, "nextCursor", cur);
     jw_end_obj(&w);

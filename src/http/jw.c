@@ -114,6 +114,45 @@ void jw_null(jw *w)
     put(w, "null", 4);
 }
 
-void jw_kstr(jw *w, const char *k, const char *s) { jw_key(w, k); jw_str(w, s); }
+/* The length of s when it needs no escaping as a JSON string (no control
+ * character, quote or backslash), else -1. */
+static long plain_len(const char *s)
+{
+    const char *p = s;
+    for (; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\\')
+            return -1;
+    return (long)(p - s);
+}
+
+void jw_kstr(jw *w, const char *k, const char *s)
+{
+    long kl, sl;
+    char *o;
+
+    /* a page writes some thousand of these: when neither needs escaping,
+     * one reservation and the bytes, instead of a call per piece */
+    if (!s || w->after_key || (kl = plain_len(k)) < 0 || (sl = plain_len(s)) < 0 ||
+        !(o = adb__buf_room(&w->b, (size_t)(kl + sl) + 6))) {
+        jw_key(w, k);
+        jw_str(w, s);
+        return;
+    }
+    char *start = o;
+    if (!w->first[w->depth])
+        *o++ = ',';
+    w->first[w->depth] = false;
+    *o++ = '"';
+    memcpy(o, k, (size_t)kl);
+    o += kl;
+    memcpy(o, "\":\"", 3);
+    o += 3;
+    memcpy(o, s, (size_t)sl);
+    o += sl;
+    *o++ = '"';
+    *o = '\0';
+    w->b.len += (size_t)(o - start);
+}
+
 void jw_kint(jw *w, const char *k, long long v) { jw_key(w, k); jw_int(w, v); }
 void jw_kbool(jw *w, const char *k, bool v) { jw_key(w, k); jw_bool(w, v); }

@@ -232,6 +232,23 @@ else
     not_ok "…while its own rows are reachable (the check above can fail)"
 fi
 
+# strings that need escaping and those that do not, and times in the API's one form, alike
+# in the create's answer, a read by id and a page (an organization of their own)
+W_ADMIN=$(newkey org-w admin)
+weird='say \"hi\"\\ \ttab\nline \u00e9 \u0001'
+post /api/v1/audit/events "$W_ADMIN" "$(printf '{"eventData":{"timestamp":"%s","action":"note.add","status":"success","principalId":"doc-9","targetResourceType":"Note","targetResourceId":"n-1","outcomeDescription":"%s","dataClassification":"INTERNAL"}}' "$(date -u -d '-9 minutes' +%Y-%m-%dT%H:%M:%S.12+00:00)" "$weird")"
+expect_eq "escaped strings: 201" 201 "$HTTP_STATUS"
+idw=$(jbody 'd["id"]')
+want_desc=$(printf '%s' "\"$weird\"" | json 'repr(d)')
+want_ts=$(jbody 'd["timestamp"]')
+expect_match "times: six digits of fraction, in UTC" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.120000Z$' "$want_ts"
+http GET "/api/v1/audit/events/$idw" -H "X-API-Key: $W_ADMIN"
+expect_eq "escaped strings: read back as written" "$want_desc" "$(jbody 'repr(d["outcomeDescription"])')"
+expect_eq "times: a read by id as the create answered" "$want_ts" "$(jbody 'd["timestamp"]')"
+http GET "/api/v1/audit/events?principalIds=doc-9" -H "X-API-Key: $W_ADMIN"
+expect_eq "escaped strings: a page has them as written" "$want_desc" "$(jbody 'repr(d["events"][0]["outcomeDescription"])')"
+expect_eq "times: a page as the create answered" "$want_ts $idw note.add" "$(jbody '"%s %s %s" % (d["events"][0]["timestamp"], d["events"][0]["id"], d["events"][0]["action"])')"
+
 stop_serve TERM; rc=$?
 expect_eq "SIGTERM: exit 0" 0 "$rc"
 expect_eq "verify after all that: intact" 0 "$("$AUDITDB_BIN" verify >/dev/null; echo $?)"
