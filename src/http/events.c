@@ -1019,15 +1019,23 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
         adb__fmt(clause, sizeof(clause), " AND \"timestamp\" <= $%d::timestamptz", ph);
         qb_add(&q, clause);
     }
+    char bound[64] = ""; /* a cursor's time as a bound of its own, for the outer read below */
     if (cursor) {
-        char clause[160];
-        adb__fmt(num[0], sizeof(num[0]), "%lld", cur_ts);
+        char clause[200];
+        int64_t back;
+        adb__timestamp_format(cur_ts, num[0]);
+        if (!adb__timestamp_parse(num[0], strlen(num[0]), &back) || back != cur_ts) {
+            qb_free(&q);
+            return validation_error(req, "cursor", "INVALID_FORMAT", "cursor is not one this server gave out");
+        }
         adb__fmt(num[1], sizeof(num[1]), "%lld", cur_id);
         int p1 = qb_param(&q, num[0], false), p2 = qb_param(&q, num[1], false);
-        adb__fmt(clause, sizeof(clause),
-                 " AND (\"timestamp\", id) %s ('epoch'::timestamptz + $%d::bigint * interval '1 microsecond',"
-                 " $%d::bigint)",
-                 desc ? "<" : ">", p1, p2);
+        /* the time alone as well: implied by the row comparison, but only
+         * it lets PostgreSQL leave out the partitions newer (older) than
+         * the cursor when it starts the plan, as the horizon does above */
+        adb__fmt(bound, sizeof(bound), " AND \"timestamp\" %s $%d::timestamptz", desc ? "<=" : ">=", p1);
+        adb__fmt(clause, sizeof(clause), "%s AND (\"timestamp\", id) %s ($%d::timestamptz, $%d::bigint)",
+                 bound, desc ? "<" : ">", p1, p2);
         qb_add(&q, clause);
     }
     char tail[160];
@@ -1066,10 +1074,10 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
                  desc ? "DESC" : "ASC", pl, po);
         const char *dir = desc ? "DESC" : "ASC";
         adb__fmt(sql, sizeof(sql), "SELECT " EVENT_COLUMNS " FROM audit_log WHERE organization_id = $1"
-                 " AND \"timestamp\" <= $%d::timestamptz AND (\"timestamp\", id) IN (SELECT k.ts, k.id"
+                 " AND \"timestamp\" <= $%d::timestamptz%s AND (\"timestamp\", id) IN (SELECT k.ts, k.id"
                  " FROM unnest($%d::text[]) p(pid) CROSS JOIN LATERAL (SELECT \"timestamp\" AS ts, id %s) k"
                  " ORDER BY k.ts %s, k.id %s LIMIT $%d::bigint OFFSET $%d::bigint) ORDER BY %s %s, id %s",
-                 ph, principals, inner, dir, dir, pl, po, sort_col, dir, dir);
+                 ph, bound, principals, inner, dir, dir, pl, po, sort_col, dir, dir);
     } else {
         adb__fmt(sql, sizeof(sql), "SELECT " EVENT_COLUMNS " %s", q.sql);
     }

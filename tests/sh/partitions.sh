@@ -31,6 +31,10 @@ out=$("$AUDITDB_BIN" partitions list); rc=$?
 expect_eq "list: exit 0" 0 "$rc"
 expect_match "list: range, rows and size of each" "audit_log_2021_02 +2021-02-01T00:00:00Z +2021-03-01T00:00:00Z +1 +[0-9]+" "$out"
 expect_match "list: total" "^8 partition\\(s\\), 1 rows" "$out"
+# every partition, those serve made and the one made on demand, is vacuumed after 10,000
+# inserts whatever its size (migration 0011), and has the planner's statistics (0008)
+expect_eq "each partition: vacuumed every 10,000 inserts, with its statistics" "8 8" \
+    "$(sql "SELECT count(*) FILTER (WHERE c.reloptions @> '{autovacuum_vacuum_insert_threshold=10000,autovacuum_vacuum_insert_scale_factor=0}'), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM pg_statistic_ext s WHERE s.stxrelid = c.oid)) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_log'::regclass" | tr '|' ' ')"
 out=$("$AUDITDB_BIN" partitions create); rc=$?
 expect_match "create again: nothing new" "\\(0 created\\)" "$out"
 out=$("$AUDITDB_BIN" partitions analyze); rc=$?
