@@ -187,6 +187,7 @@ int cmd_serve(int argc, char **argv)
         .embedded = db.emb != NULL,
         .migrations = &set,
         .access_log = stderr,
+        .total_ttl_s = db.cfg.total_ttl_s,
     };
     if (!(server = adb_server_start(&so, err, sizeof(err)))) {
         cli_error("%s", err);

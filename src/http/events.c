@@ -866,6 +866,77 @@ static bool cursor_decode(const char *in, bool *desc, char fp[17], long long *ts
            adb__parse_int(idp, 1, INT64_MAX, id);
 }
 
+/* The planner's row estimate in an EXPLAIN (FORMAT JSON) result; 0 without one. */
+static long long plan_rows(PGresult *er)
+{
+    const char *plan = er && PQresultStatus(er) == PGRES_TUPLES_OK ? PQgetvalue(er, 0, 0) : NULL;
+    const char *rows = plan ? strstr(plan, "\"Plan Rows\": ") : NULL;
+    return rows ? strtoll(rows + 13, NULL, 10) : 0;
+}
+
+/* A kept estimate to refresh after the answer (totals.h): everything the
+ * EXPLAIN needs, copied out of the request. */
+typedef struct estimate_job {
+    adb *db;
+    adb_http_totals *totals;
+    char org[256], fp[17];
+    char *sql;
+    int n;
+    char *params[16];
+} estimate_job;
+
+static void estimate_job_free(estimate_job *j)
+{
+    for (int i = 0; i < j->n; i++)
+        free(j->params[i]);
+    free(j->sql);
+    free(j);
+}
+
+/* Run by the worker once the page is on its way (adb_http_request.after). */
+static void estimate_refresh(void *arg)
+{
+    estimate_job *j = arg;
+    PGresult *er = NULL;
+    adb_status st;
+    PGresult *r = adb_tenant_query(j->db, j->org, "SELECT 1", 0, (const char *const *)j->params,
+                                   ADB_PLAN_CUSTOM, j->sql, j->n, &er, &st);
+    long long est = plan_rows(er);
+    if (r && er && PQresultStatus(er) == PGRES_TUPLES_OK) {
+        if (est > COUNT_CAP)
+            adb_http_totals_put(j->totals, j->org, j->fp, est);
+        else /* small now: the next first page counts it exactly */
+            adb_http_totals_drop(j->totals, j->org, j->fp);
+    } /* else the claim lapses after a TTL and another request tries */
+    PQclear(er);
+    PQclear(r);
+    estimate_job_free(j);
+}
+
+/* Leaves the refresh of the kept estimate to after req's answer; when it
+ * cannot, the estimate just stays as it is until its claim lapses. */
+static void estimate_later(adb_http_request *req, const char *esql, int n, const char *const *params,
+                           const char *fp)
+{
+    estimate_job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return;
+    j->db = req->state->db;
+    j->totals = req->state->totals;
+    adb__fmt(j->org, sizeof(j->org), "%s", req->who.organization_id);
+    adb__fmt(j->fp, sizeof(j->fp), "%s", fp);
+    j->sql = strdup(esql);
+    bool ok = j->sql != NULL && n <= 16;
+    for (int i = 0; ok && i < n; i++, j->n++)
+        ok = params[i] == NULL || (j->params[i] = strdup(params[i])) != NULL;
+    if (!ok) {
+        estimate_job_free(j);
+        return;
+    }
+    req->after = estimate_refresh;
+    req->after_arg = j;
+}
+
 /* A fingerprint of the filters, so a cursor cannot be replayed with others. */
 static void filter_fingerprint(adb_http_request *req, char out[17])
 {
@@ -1095,8 +1166,10 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
                  " FROM archive_storage a WHERE a.organization_id = $1 AND a.payload IS NOT NULL),"
                  " 0) FROM audit_chain_head h WHERE h.organization_id = $1");
     long long kept = 0; /* a filtered first page: an estimate kept from a moment ago */
+    bool refresh = false; /* ...stale, and this request refreshes it after its answer */
     bool have_kept = filtered && !cursor &&
-                     adb_http_totals_get(req->state->totals, req->who.organization_id, fp, &kept);
+                     adb_http_totals_get(req->state->totals, req->who.organization_id, fp, &kept,
+                                         &refresh) != ADB_TOTAL_NONE;
     bool want_estimate = (!cursor || cur_total < 0) && !have_kept;
     adb_status st;
     PGresult *er = NULL;
@@ -1130,12 +1203,10 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
         if (total < seen) /* rows stored beside the chain (tampering): at least what was seen */
             total = seen;
     } else {
-        const char *plan = er && PQresultStatus(er) == PGRES_TUPLES_OK ? PQgetvalue(er, 0, 0) : NULL;
-        const char *rows = plan ? strstr(plan, "\"Plan Rows\": ") : NULL;
-        long long est = rows ? strtoll(rows + 13, NULL, 10) : 0;
+        long long est = plan_rows(er);
         total = est;
         exact = false;
-        if (est > COUNT_CAP && plan)
+        if (est > COUNT_CAP)
             adb_http_totals_put(req->state->totals, req->who.organization_id, fp, est);
         if (est <= COUNT_CAP) {
             char csql[8192];
@@ -1156,6 +1227,8 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
             total = seen;
     }
     PQclear(er);
+    if (refresh)
+        estimate_later(req, esql, nparams_count, q.params, fp);
     qb_free(&q);
     int rows = PQntuples(pr);
     bool has_next = rows > limit;

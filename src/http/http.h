@@ -55,6 +55,11 @@ typedef struct adb_http_request {
      * thread (server.c): handlers run on the worker pool. */
     struct MHD_Response *resp;   /* owned until queued */
     bool dispatched;             /* handed to a worker pool (once) */
+    /* Work the handler leaves for after its answer: the worker runs
+     * after(after_arg) once the connection is resumed, when req may be gone
+     * already (so after_arg must not point into it; after frees it). */
+    void (*after)(void *after_arg);
+    void *after_arg;
     struct adb_http_request *next_job; /* the worker queue's link */
 } adb_http_request;
 

@@ -376,7 +376,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 static void run_request(adb_http_request *req)
 {
     (void)adb_http_dispatch(req); /* MHD_NO: no response was made, and deliver() closes */
-    MHD_resume_connection(req->conn);
+    void (*after)(void *) = req->after;
+    void *arg = req->after_arg;
+    MHD_resume_connection(req->conn); /* the polling thread may free req from here on */
+    if (after)
+        after(arg);
 }
 
 /* Splits "host:port" / "[v6]:port" and resolves it. */
@@ -451,7 +455,7 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     s->state.started_ms = adb__now_ms();
     pthread_mutex_init(&s->log_mu, NULL);
     if (!(s->state.metrics = adb_http_metrics_new()) ||
-        !(s->state.totals = adb_http_totals_new())) {
+        !(s->state.totals = adb_http_totals_new(o->total_ttl_s * 1000.0))) {
         adb__fmt(errbuf, errlen, "out of memory");
         goto fail;
     }

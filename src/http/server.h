@@ -28,6 +28,7 @@ typedef struct adb_server_options {
     bool embedded;            /* database mode, for /health */
     const adb_migration_set *migrations; /* for /ready */
     FILE *access_log;         /* one JSON line per request; NULL: none */
+    int total_ttl_s;          /* estimated totals reused this long; 0: 30 (totals.h) */
 } adb_server_options;
 
 /* Starts listening. On failure returns NULL with the reason in errbuf. */

@@ -13,19 +13,23 @@
 typedef struct slot {
     char org[256], fp[17];
     long long total;
-    double at_ms; /* 0: empty */
+    double at_ms;         /* 0: empty */
+    double refreshing_ms; /* when a caller took the refresh; 0: none pending */
 } slot;
 
 struct adb_http_totals {
     pthread_mutex_t mu;
+    double ttl_ms;
     slot s[ADB_HTTP_TOTALS_SLOTS];
 };
 
-adb_http_totals *adb_http_totals_new(void)
+adb_http_totals *adb_http_totals_new(double ttl_ms)
 {
     adb_http_totals *t = calloc(1, sizeof(*t));
-    if (t)
+    if (t) {
         pthread_mutex_init(&t->mu, NULL);
+        t->ttl_ms = ttl_ms > 0 ? ttl_ms : ADB_HTTP_TOTALS_TTL_MS;
+    }
     return t;
 }
 
@@ -49,21 +53,28 @@ static slot *slot_of(adb_http_totals *t, const char *org, const char *fp)
     return &t->s[h % ADB_HTTP_TOTALS_SLOTS];
 }
 
-bool adb_http_totals_get(adb_http_totals *t, const char *org, const char *fp, long long *total)
+adb_http_total_state adb_http_totals_get(adb_http_totals *t, const char *org, const char *fp,
+                                         long long *total, bool *refresh)
 {
-    bool hit = false;
+    adb_http_total_state st = ADB_TOTAL_NONE;
 
+    *refresh = false;
     if (!t)
-        return false;
+        return st;
     pthread_mutex_lock(&t->mu);
     slot *s = slot_of(t, org, fp);
-    if (s->at_ms > 0 && adb__now_ms() - s->at_ms < ADB_HTTP_TOTALS_TTL_MS &&
-        !strcmp(s->org, org) && !strcmp(s->fp, fp)) {
+    double now = adb__now_ms(), age = now - s->at_ms;
+    if (s->at_ms > 0 && age < t->ttl_ms * ADB_HTTP_TOTALS_STALE_TTLS && !strcmp(s->org, org) &&
+        !strcmp(s->fp, fp)) {
         *total = s->total;
-        hit = true;
+        st = age < t->ttl_ms ? ADB_TOTAL_FRESH : ADB_TOTAL_STALE;
+        if (st == ADB_TOTAL_STALE && (s->refreshing_ms == 0 || now - s->refreshing_ms >= t->ttl_ms)) {
+            s->refreshing_ms = now;
+            *refresh = true;
+        }
     }
     pthread_mutex_unlock(&t->mu);
-    return hit;
+    return st;
 }
 
 void adb_http_totals_put(adb_http_totals *t, const char *org, const char *fp, long long total)
@@ -76,5 +87,17 @@ void adb_http_totals_put(adb_http_totals *t, const char *org, const char *fp, lo
     adb__fmt(s->fp, sizeof(s->fp), "%s", fp);
     s->total = total;
     s->at_ms = adb__now_ms();
+    s->refreshing_ms = 0;
+    pthread_mutex_unlock(&t->mu);
+}
+
+void adb_http_totals_drop(adb_http_totals *t, const char *org, const char *fp)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    slot *s = slot_of(t, org, fp);
+    if (!strcmp(s->org, org) && !strcmp(s->fp, fp))
+        s->at_ms = 0;
     pthread_mutex_unlock(&t->mu);
 }
