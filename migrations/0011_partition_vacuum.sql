@@ -26,14 +26,6 @@ $$;
 REVOKE ALL ON FUNCTION auditdb_partition_statistics(text) FROM PUBLIC;
 
 -- and the partitions that exist already
-DO $$
-DECLARE
-    v_part text;
-BEGIN
-    FOR v_part IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                   WHERE i.inhparent = 'audit_log'::regclass
-    LOOP
-        PERFORM auditdb_partition_statistics(v_part);
-    END LOOP;
-END;
-$$;
+SELECT auditdb_partition_statistics(c.relname)
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+ WHERE i.inhparent = 'audit_log'::regclass;

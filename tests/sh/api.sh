@@ -188,6 +188,18 @@ expect_eq "limit 0: 400" 400 "$HTTP_STATUS"
 expect_eq "limit 0: field" limit "$(jbody 'd["error"]["details"]["errors"][0]["field"]')"
 list "cursor=%21%21%21"
 expect_eq "bad cursor: 400" 400 "$HTTP_STATUS"
+# a cursor made by hand for these (no) filters, with a time no event can have
+forged=$(python3 -c 'import base64, hashlib
+fp = hashlib.sha256(b"[\"\",\"\",\"\",\"\",\"\",\"\",\"\",\"\"]").hexdigest()[:16]
+print(base64.urlsafe_b64encode(("v1.d.%s.999999999999999999.5" % fp).encode()).decode().rstrip("="))')
+list "cursor=$forged"
+expect_eq "a forged cursor with a time out of range: 400 INVALID_FORMAT" "400 INVALID_FORMAT cursor" \
+    "$HTTP_STATUS $(jbody '"%s %s" % (d["error"]["details"]["errors"][0]["code"], d["error"]["details"]["errors"][0]["field"])')"
+forged=$(python3 -c 'import base64, hashlib
+fp = hashlib.sha256(b"[\"\",\"\",\"\",\"\",\"\",\"\",\"\",\"\"]").hexdigest()[:16]
+print(base64.urlsafe_b64encode(("v1.d.%s.4102444800000000.5" % fp).encode()).decode().rstrip("="))')
+list "cursor=$forged"
+expect_eq "…and one with a time in range (2100): 200, the events before it" "200 $org_a_count" "$HTTP_STATUS $(jbody 'len(d["events"])')"
 list "sortField=hash"
 expect_eq "bad sortField: 400" 400 "$HTTP_STATUS"
 list "startDate=yesterday"
