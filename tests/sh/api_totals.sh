@@ -24,6 +24,9 @@ err=$(AUDITDB_TOTAL_ESTIMATE_TTL_S=0 "$AUDITDB_BIN" serve --listen 127.0.0.1:0 2
 expect_eq "a TTL of 0: refused, exit 2" 2 "$rc"
 expect_match "a TTL of 0: the variable named" 'AUDITDB_TOTAL_ESTIMATE_TTL_S' "$err"
 
+# the server's own defaults print times another way: the pool's connections set theirs
+sql "ALTER DATABASE t_totals SET DateStyle = 'SQL, DMY'" >/dev/null
+sql "ALTER DATABASE t_totals SET TimeZone = 'America/New_York'" >/dev/null
 export AUDITDB_TOTAL_ESTIMATE_TTL_S=4
 if ! start_serve "$TEST_TMP/serve.log"; then
     not_ok "serve starts"; diag "$(cat "$TEST_TMP/serve.log")"; finish
@@ -32,6 +35,10 @@ ok "serve starts"
 total() { http GET "/api/v1/audit/events?principalIds=$1&limit=10" -H "X-API-Key: $KEY"; jbody '"%s %s" % (d["pagination"]["total"], d["pagination"]["totalExact"])'; }
 
 expect_eq "a small filtered total: counted, exact" "300 True" "$(total p-2)"
+http GET "/api/v1/audit/events?principalIds=p-2&limit=1" -H "X-API-Key: $KEY"
+expect_eq "times in the API's form whatever the database's DateStyle and TimeZone" \
+    "$(sql "SELECT to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM audit_log WHERE principal_id = 'p-2' ORDER BY \"timestamp\" DESC, id DESC LIMIT 1")" \
+    "$(jbody 'd["events"][0]["timestamp"]')"
 first=$(total p-1)
 t0=$(date +%s.%N)
 e1=${first% *}
