@@ -75,7 +75,7 @@ static PGconn *connect_one(adb_pool *p, char *errbuf, size_t errlen)
     bool set = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!set) {
-        adb__fmt(errbuf, errlen, "could not set the connection's time zone: %s", PQerrorMessage(c));
+        adb__fmt(errbuf, errlen, "could not set the connection's DateStyle and TimeZone: %s", PQerrorMessage(c));
         adb__oneline(errbuf);
         PQfinish(c);
         return NULL;
