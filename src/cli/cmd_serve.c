@@ -185,6 +185,7 @@ int cmd_serve(int argc, char **argv)
         .pool = adb_get_pool(h),
         .db = h,
         .embedded = db.emb != NULL,
+        .home = db.cfg.home,
         .migrations = &set,
         .access_log = stderr,
         .total_ttl_s = db.cfg.total_ttl_s,

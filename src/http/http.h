@@ -18,6 +18,7 @@ typedef struct adb_http_state {
     adb *db;                  /* library handle: writer, keys, roles */
     adb_pool *pool;
     bool embedded;
+    const char *home;         /* AUDITDB_HOME (disk figures); may be NULL */
     const adb_migration_set *migrations;
     double started_ms;
     size_t max_body;          /* bytes */

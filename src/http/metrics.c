@@ -31,8 +31,19 @@ typedef struct histo {
     double sum_ms;
 } histo;
 
+/* One second of the recent window (/health/detailed's figures). */
+typedef struct second {
+    long long at;       /* monotonic second it counts, 0: none */
+    long long n, errors;
+    double sum_ms;
+} second;
+
+#define WINDOW_S 60
+
 struct adb_http_metrics {
     pthread_mutex_t mu;
+    second w[WINDOW_S];
+    long long connections;
     series s[MAX_SERIES];
     int ns;
     histo h[MAX_SERIES];
@@ -90,7 +101,48 @@ void adb_http_metrics_request(adb_http_metrics *m, const char *method, const cha
         m->h[i].count++;
         m->h[i].sum_ms += ms;
     }
+    long long now_s = (long long)(adb__now_ms() / 1000.0);
+    second *sec = &m->w[now_s % WINDOW_S];
+    if (sec->at != now_s)
+        *sec = (second){ .at = now_s };
+    sec->n++;
+    sec->errors += status >= 500;
+    sec->sum_ms += ms;
     pthread_mutex_unlock(&m->mu);
+}
+
+void adb_http_metrics_connection(adb_http_metrics *m, int delta)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->connections += delta;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void adb_http_metrics_recent(adb_http_metrics *m, double uptime_s, adb_http_recent *out)
+{
+    long long now_s = (long long)(adb__now_ms() / 1000.0), n = 0, errors = 0;
+    double sum = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    for (int i = 0; i < WINDOW_S; i++) {
+        const second *sec = &m->w[i];
+        if (sec->at > now_s - WINDOW_S && sec->at <= now_s) {
+            n += sec->n;
+            errors += sec->errors;
+            sum += sec->sum_ms;
+        }
+    }
+    out->connections = m->connections;
+    pthread_mutex_unlock(&m->mu);
+    double span = uptime_s < WINDOW_S ? uptime_s : WINDOW_S;
+    out->requests_per_s = span > 0 ? (double)n / span : 0;
+    out->avg_ms = n > 0 ? sum / (double)n : 0;
+    out->error_rate = n > 0 ? (double)errors / (double)n : 0;
 }
 
 void adb_http_metrics_verify_failures(adb_http_metrics *m, long long n)
@@ -124,6 +176,8 @@ char *adb_http_metrics_render(adb_http_metrics *m, adb *db, size_t *len)
              m->h[i].route, m->h[i].count, m->h[i].route, m->h[i].sum_ms / 1000.0, m->h[i].route,
              m->h[i].count);
     }
+    adb__buf_printf(&o, "# HELP auditdb_http_connections Open client connections.\n"
+             "# TYPE auditdb_http_connections gauge\nauditdb_http_connections %lld\n", m->connections);
     adb__buf_printf(&o, "# HELP auditdb_verification_failures_total Problems found by verification through the API.\n"
              "# TYPE auditdb_verification_failures_total counter\n"
              "auditdb_verification_failures_total %lld\n", m->verify_failures);

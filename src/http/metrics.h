@@ -17,6 +17,19 @@ void adb_http_metrics_free(adb_http_metrics *m);
 void adb_http_metrics_request(adb_http_metrics *m, const char *method, const char *route,
                               unsigned status, double ms);
 
+/* An open client connection (+1) or a closed one (-1). */
+void adb_http_metrics_connection(adb_http_metrics *m, int delta);
+
+/* The last minute (or the uptime, when shorter) of finished requests. */
+typedef struct adb_http_recent {
+    double requests_per_s;
+    double avg_ms;          /* mean time to answer */
+    double error_rate;      /* the share answered 5xx, 0..1 */
+    long long connections;  /* open now */
+} adb_http_recent;
+
+void adb_http_metrics_recent(adb_http_metrics *m, double uptime_s, adb_http_recent *out);
+
 /* Counts verification problems found through the API. */
 void adb_http_metrics_verify_failures(adb_http_metrics *m, long long n);
 

@@ -12,7 +12,9 @@
 #include <time.h>
 
 #define SLOTS 1024
-#define REDIS_RETRY_MS 5000
+#define REDIS_RETRY_MS 5000 /* after a failure, Redis is left alone this long */
+#define REDIS_TIMEOUT_MS 250 /* to connect, and for each command */
+#define POOL_MAX 16         /* idle connections kept */
 
 typedef struct bucket {
     char key[40];
@@ -20,6 +22,13 @@ typedef struct bucket {
     double at_ms;   /* wall clock of the last refill */
 } bucket;
 
+/*
+ * Locks. mu guards the local buckets; pool_mu guards the idle Redis
+ * connections and Redis's state. Neither is held across a round trip: a
+ * request takes an idle connection (or opens one), talks to Redis on its own
+ * and gives the connection back, so a slow Redis delays only the requests
+ * that are waiting for it, by REDIS_TIMEOUT_MS at most.
+ */
 struct adb_ratelimit {
     double rate;
     int burst;
@@ -27,9 +36,13 @@ struct adb_ratelimit {
     bucket b[SLOTS];
     /* Redis */
     char *url;
-    redisContext *rc;
-    double redis_down_until;
+    pthread_mutex_t pool_mu;
+    redisContext *idle[POOL_MAX];
+    int nidle;
+    char sha[48];            /* the script's SHA-1, once loaded */
+    double redis_down_until; /* wall ms */
     bool redis_ok;
+    char redis_error[160];
 };
 
 /* KEYS[1] bucket; ARGV rate/s, burst, now ms. Returns {allowed, tokens*1000}. */
@@ -59,7 +72,8 @@ adb_ratelimit *adb_ratelimit_new(double rate, int burst, const char *redis_url)
     rl->rate = rate;
     rl->burst = burst > 0 ? burst : 1;
     pthread_mutex_init(&rl->mu, NULL);
-    rl->url = adb__strdup(redis_url);
+    pthread_mutex_init(&rl->pool_mu, NULL);
+    rl->url = redis_url && *redis_url ? adb__strdup(redis_url) : NULL;
     return rl;
 }
 
@@ -67,89 +81,184 @@ void adb_ratelimit_free(adb_ratelimit *rl)
 {
     if (!rl)
         return;
-    if (rl->rc)
-        redisFree(rl->rc);
+    for (int i = 0; i < rl->nidle; i++)
+        redisFree(rl->idle[i]);
     free(rl->url);
     pthread_mutex_destroy(&rl->mu);
+    pthread_mutex_destroy(&rl->pool_mu);
     free(rl);
 }
 
-/* Connects to redis://[:password@]host[:port][/db] (or unix:///path). */
-static redisContext *redis_connect(const char *url)
+/* A reply that is an error, as text for err (never the URL: it may hold a password). */
+static bool reply_failed(redisContext *c, redisReply *r, char *err, size_t errlen)
 {
-    struct timeval tv = { 1, 0 };
-    char host[256] = "127.0.0.1", pass[256] = "";
+    if (!r) {
+        adb__fmt(err, errlen, "%s", c->errstr[0] ? c->errstr : "no reply");
+        return true;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        adb__fmt(err, errlen, "%.*s", (int)r->len, r->str);
+        return true;
+    }
+    return false;
+}
+
+/* Connects to redis://[[user]:password@]host[:port][/db] (or unix:///path),
+ * authenticates, selects the database and loads the script (its SHA-1 into
+ * sha). NULL with err on any failure. */
+static redisContext *redis_connect(const char *url, char sha[48], char *err, size_t errlen)
+{
+    struct timeval tv = { 0, REDIS_TIMEOUT_MS * 1000 };
+    char host[256] = "127.0.0.1", user[128] = "", pass[256] = "";
     int port = 6379, db = 0;
     const char *p = url;
     redisContext *c;
+    redisReply *r;
 
-    if (strncmp(p, "unix://", 7) == 0)
-        return redisConnectUnixWithTimeout(p + 7, tv);
-    if (strncmp(p, "redis://", 8) == 0)
-        p += 8;
-    const char *at = strchr(p, '@');
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p;
-        adb__fmt(pass, sizeof(pass), "%.*s", (int)(at - pw), pw);
-        p = at + 1;
+    if (strncmp(p, "unix://", 7) == 0) {
+        c = redisConnectUnixWithTimeout(p + 7, tv);
+    } else {
+        if (strncmp(p, "redis://", 8) == 0)
+            p += 8;
+        const char *at = strchr(p, '@');
+        if (at) {
+            const char *colon = memchr(p, ':', (size_t)(at - p));
+            if (colon) {
+                adb__fmt(user, sizeof(user), "%.*s", (int)(colon - p), p);
+                adb__fmt(pass, sizeof(pass), "%.*s", (int)(at - colon - 1), colon + 1);
+            } else {
+                adb__fmt(pass, sizeof(pass), "%.*s", (int)(at - p), p);
+            }
+            p = at + 1;
+        }
+        size_t hl = strcspn(p, ":/");
+        if (hl > 0 && hl < sizeof(host))
+            adb__fmt(host, sizeof(host), "%.*s", (int)hl, p);
+        p += hl;
+        if (*p == ':') {
+            port = atoi(p + 1) > 0 ? atoi(p + 1) : 6379;
+            p += 1 + strspn(p + 1, "0123456789");
+        }
+        if (*p == '/')
+            db = atoi(p + 1);
+        c = redisConnectWithTimeout(host, port, tv);
     }
-    size_t hl = strcspn(p, ":/");
-    if (hl > 0 && hl < sizeof(host))
-        adb__fmt(host, sizeof(host), "%.*s", (int)hl, p);
-    p += hl;
-    if (*p == ':') {
-        port = atoi(p + 1) > 0 ? atoi(p + 1) : 6379;
-        p += 1 + strspn(p + 1, "0123456789");
+    if (!c || c->err) {
+        adb__fmt(err, errlen, "could not connect to Redis: %s", c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
+        return NULL;
     }
-    if (*p == '/')
-        db = atoi(p + 1);
-    c = redisConnectWithTimeout(host, port, tv);
-    if (!c || c->err)
-        return c;
     redisSetTimeout(c, tv);
     if (pass[0]) {
-        redisReply *r = redisCommand(c, "AUTH %s", pass);
+        r = user[0] ? redisCommand(c, "AUTH %s %s", user, pass) : redisCommand(c, "AUTH %s", pass);
+        bool bad = reply_failed(c, r, err, errlen);
         freeReplyObject(r);
+        if (bad)
+            goto fail;
     }
     if (db > 0) {
-        redisReply *r = redisCommand(c, "SELECT %d", db);
+        r = redisCommand(c, "SELECT %d", db);
+        bool bad = reply_failed(c, r, err, errlen);
         freeReplyObject(r);
+        if (bad)
+            goto fail;
+    }
+    r = redisCommand(c, "SCRIPT LOAD %s", lua);
+    if (reply_failed(c, r, err, errlen) || r->type != REDIS_REPLY_STRING || r->len >= 48) {
+        if (r && r->type != REDIS_REPLY_ERROR)
+            adb__fmt(err, errlen, "unexpected reply to SCRIPT LOAD");
+        freeReplyObject(r);
+        goto fail;
+    }
+    memcpy(sha, r->str, r->len);
+    sha[r->len] = '\0';
+    freeReplyObject(r);
+    return c;
+fail:
+    redisFree(c);
+    return NULL;
+}
+
+/* An idle connection, or a new one (outside the lock); NULL with *resting
+ * while Redis is left alone after a failure (unless force), or with err. */
+static redisContext *pool_get(adb_ratelimit *rl, bool force, bool *resting, char *err, size_t errlen)
+{
+    redisContext *c = NULL;
+    char sha[48];
+
+    pthread_mutex_lock(&rl->pool_mu);
+    *resting = !force && wall_ms() < rl->redis_down_until;
+    if (!*resting && rl->nidle > 0)
+        c = rl->idle[--rl->nidle];
+    pthread_mutex_unlock(&rl->pool_mu);
+    if (*resting || c)
+        return c;
+    c = redis_connect(rl->url, sha, err, errlen);
+    if (c) {
+        pthread_mutex_lock(&rl->pool_mu);
+        memcpy(rl->sha, sha, sizeof(sha));
+        pthread_mutex_unlock(&rl->pool_mu);
     }
     return c;
+}
+
+/* Gives c back (NULL: none); up says whether Redis answered it. */
+static void pool_put(adb_ratelimit *rl, redisContext *c, bool up, const char *err)
+{
+    pthread_mutex_lock(&rl->pool_mu);
+    rl->redis_ok = up;
+    if (up) {
+        rl->redis_down_until = 0;
+        rl->redis_error[0] = '\0';
+        if (c && rl->nidle < POOL_MAX) {
+            rl->idle[rl->nidle++] = c;
+            c = NULL;
+        }
+    } else {
+        rl->redis_down_until = wall_ms() + REDIS_RETRY_MS;
+        adb__fmt(rl->redis_error, sizeof(rl->redis_error), "%s", err ? err : "Redis failed");
+    }
+    pthread_mutex_unlock(&rl->pool_mu);
+    if (c)
+        redisFree(c);
 }
 
 static bool take_redis(adb_ratelimit *rl, const char *key, adb_rl_decision *d)
 {
     double now = wall_ms();
-    char rkey[96], rate[32], burst[16], nows[32];
+    char rkey[96], rate[32], burst[16], nows[32], sha[48], err[160];
     redisReply *r;
+    redisContext *c;
+    bool resting;
 
-    if (!rl->url || now < rl->redis_down_until)
+    if (!rl->url)
         return false;
-    if (!rl->rc || rl->rc->err) {
-        if (rl->rc)
-            redisFree(rl->rc);
-        rl->rc = redis_connect(rl->url);
-        if (!rl->rc || rl->rc->err) {
-            rl->redis_ok = false;
-            rl->redis_down_until = now + REDIS_RETRY_MS;
-            return false;
-        }
+    c = pool_get(rl, false, &resting, err, sizeof(err));
+    if (!c) {
+        if (!resting)
+            pool_put(rl, NULL, false, err);
+        return false;
     }
+    pthread_mutex_lock(&rl->pool_mu);
+    memcpy(sha, rl->sha, sizeof(sha));
+    pthread_mutex_unlock(&rl->pool_mu);
     adb__fmt(rkey, sizeof(rkey), "auditdb:rl:%s", key);
     adb__fmt(rate, sizeof(rate), "%.6f", rl->rate);
     adb__fmt(burst, sizeof(burst), "%d", rl->burst);
     adb__fmt(nows, sizeof(nows), "%.0f", now);
-    r = redisCommand(rl->rc, "EVAL %s 1 %s %s %s %s", lua, rkey, rate, burst, nows);
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+    r = redisCommand(c, "EVALSHA %s 1 %s %s %s %s", sha, rkey, rate, burst, nows);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        /* the script cache was flushed: send the script itself (Redis keeps it again) */
         freeReplyObject(r);
-        rl->redis_ok = false;
-        rl->redis_down_until = now + REDIS_RETRY_MS;
-        if (rl->rc) {
-            redisFree(rl->rc);
-            rl->rc = NULL;
-        }
+        r = redisCommand(c, "EVAL %s 1 %s %s %s %s", lua, rkey, rate, burst, nows);
+    }
+    if (reply_failed(c, r, err, sizeof(err)) || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER) {
+        if (r && r->type != REDIS_REPLY_ERROR)
+            adb__fmt(err, sizeof(err), "unexpected reply from the rate-limit script");
+        freeReplyObject(r);
+        pool_put(rl, c, false, err);
         return false;
     }
     double tokens = (double)r->element[1]->integer / 1000.0;
@@ -159,7 +268,7 @@ static bool take_redis(adb_ratelimit *rl, const char *key, adb_rl_decision *d)
     d->reset_s = (int)ceil((rl->burst - tokens) / rl->rate);
     d->retry_after_ms = d->allowed ? 0 : (int)ceil((1.0 - tokens) / rl->rate * 1000.0);
     freeReplyObject(r);
-    rl->redis_ok = true;
+    pool_put(rl, c, true, NULL);
     return true;
 }
 
@@ -171,8 +280,8 @@ void adb_ratelimit_take(adb_ratelimit *rl, const char *key, adb_rl_decision *d)
         d->allowed = true;
         return;
     }
-    pthread_mutex_lock(&rl->mu);
     if (!take_redis(rl, key, d)) {
+        pthread_mutex_lock(&rl->mu);
         unsigned h = 2166136261u;
         for (const char *p = key; *p; p++)
             h = (h ^ (unsigned char)*p) * 16777619u;
@@ -193,13 +302,37 @@ void adb_ratelimit_take(adb_ratelimit *rl, const char *key, adb_rl_decision *d)
         d->remaining = (int)floor(b->tokens);
         d->reset_s = (int)ceil((rl->burst - b->tokens) / rl->rate);
         d->retry_after_ms = d->allowed ? 0 : (int)ceil((1.0 - b->tokens) / rl->rate * 1000.0);
+        pthread_mutex_unlock(&rl->mu);
     }
-    pthread_mutex_unlock(&rl->mu);
 }
 
-const char *adb_ratelimit_redis_state(adb_ratelimit *rl)
+int adb_ratelimit_redis_check(adb_ratelimit *rl, double *ms, char *err, size_t errlen)
 {
+    double t0 = adb__now_ms();
+    char why[160] = "";
+    redisReply *r;
+    redisContext *c;
+    bool up, resting;
+
+    *ms = 0;
+    if (err && errlen)
+        err[0] = '\0';
     if (!rl || !rl->url)
-        return "not configured";
-    return rl->redis_ok ? "up" : "down";
+        return -1;
+    c = pool_get(rl, true, &resting, why, sizeof(why));
+    if (c) {
+        r = redisCommand(c, "PING");
+        up = !reply_failed(c, r, why, sizeof(why)) && r->type == REDIS_REPLY_STATUS &&
+             strcmp(r->str, "PONG") == 0;
+        if (!up && r && r->type != REDIS_REPLY_ERROR)
+            adb__fmt(why, sizeof(why), "unexpected reply to PING");
+        freeReplyObject(r);
+    } else {
+        up = false;
+    }
+    pool_put(rl, c, up, why);
+    *ms = adb__now_ms() - t0;
+    if (!up && err)
+        adb__fmt(err, errlen, "%s", why);
+    return up ? 1 : 0;
 }

@@ -2,12 +2,14 @@
  * ratelimit.h - a token bucket per API key: `rate` tokens a second up to
  * `burst`. With REDIS_URL the buckets live in Redis (one Lua script, atomic),
  * so several auditdb instances share them; without it, or while Redis is
- * unreachable, each instance keeps its own.
+ * unreachable, each instance keeps its own. Connections to Redis are pooled;
+ * no lock is held while one waits for Redis.
  */
 #ifndef ADB_HTTP_RATELIMIT_H
 #define ADB_HTTP_RATELIMIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct adb_ratelimit adb_ratelimit;
 
@@ -28,7 +30,9 @@ void adb_ratelimit_free(adb_ratelimit *rl);
 /* Takes one token for key. */
 void adb_ratelimit_take(adb_ratelimit *rl, const char *key, adb_rl_decision *d);
 
-/* "up", "down" or "not configured", for health. */
-const char *adb_ratelimit_redis_state(adb_ratelimit *rl);
+/* Checks Redis now (a PING, on a new connection if need be, even while it is
+ * left alone after a failure; an answer ends that pause): 1 up, 0 down (why
+ * in err), -1 not configured. ms: how long the check took. */
+int adb_ratelimit_redis_check(adb_ratelimit *rl, double *ms, char *err, size_t errlen);
 
 #endif

@@ -285,6 +285,16 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+static void connection_event(void *cls, struct MHD_Connection *conn, void **socket_context,
+                             enum MHD_ConnectionNotificationCode toe)
+{
+    adb_server *s = cls;
+
+    (void)conn;
+    (void)socket_context;
+    adb_http_metrics_connection(s->state.metrics, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
@@ -451,6 +461,7 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     s->state.ratelimit = adb_ratelimit_new(o->rate_limit_rps, o->rate_limit_burst, o->redis_url);
     s->state.selfaudit = o->db ? adb_selfaudit_start(o->db) : NULL;
     s->state.embedded = o->embedded;
+    s->state.home = o->home;
     s->state.migrations = o->migrations;
     s->state.started_ms = adb__now_ms();
     pthread_mutex_init(&s->log_mu, NULL);
@@ -472,6 +483,7 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->connection_timeout_s > 0 ? o->connection_timeout_s : 30),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(o->max_connections > 0 ? o->max_connections : 1000),
         MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, connection_event, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), /* bounds header size and count */
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)256,   /* one address cannot take them all */
         MHD_OPTION_END);

@@ -26,6 +26,7 @@ typedef struct adb_server_options {
     int rate_limit_burst;
     const char *redis_url;    /* shared rate limits; NULL: local */
     bool embedded;            /* database mode, for /health */
+    const char *home;         /* AUDITDB_HOME, whose disk /health/detailed reports; may be NULL */
     const adb_migration_set *migrations; /* for /ready */
     FILE *access_log;         /* one JSON line per request; NULL: none */
     int total_ttl_s;          /* estimated totals reused this long; 0: 30 (totals.h) */

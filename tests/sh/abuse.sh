@@ -243,9 +243,61 @@ if command -v redis-server >/dev/null 2>&1; then
         done
     done
     expect_match "Redis: 12 requests over two instances, about the shared burst of 6 allowed, not 12 (got $allowed)" '^[6-9]$' "$allowed"
+
+    # health reports Redis; while it is away each instance keeps its own buckets
+    BASE_URL=$u1
+    http GET /health/detailed -H "X-API-Key: $key"
+    expect_eq "Redis up: /health/detailed 200, Redis healthy" "200 healthy healthy Redis connection successful" \
+        "$HTTP_STATUS $(jbody '"%s %s %s" % (d["status"], d["services"]["redis"]["status"], d["services"]["redis"]["message"])')"
+    kill "$rpid"; wait "$rpid" 2>/dev/null
+    http GET "/api/v1/audit/events?limit=1" -H "X-API-Key: $key"
+    expect_eq "Redis gone: requests still served, from the instance's own bucket" 200 "$HTTP_STATUS"
+    http GET /health/detailed -H "X-API-Key: $key"
+    expect_eq "Redis gone: /health/detailed 503, degraded by Redis alone" "503 degraded degraded healthy healthy healthy" \
+        "$HTTP_STATUS $(jbody '" ".join([d["status"]] + [d["services"][k]["status"] for k in ("redis", "database", "auth", "audit")])')"
+    expect_match "Redis gone: the check says why and what it means" 'connect.*rate limits are kept per instance meanwhile' \
+        "$(jbody 'd["services"]["redis"]["message"]')"
+    expect_eq "Redis gone: /health/detailed keeps the schema" ok "$(printf '%s' "$HTTP_BODY" | python3 tests/tools/health_schema.py)"
+    http GET /ready
+    expect_eq "Redis gone: /ready still 200, with redis false" "200 ready False" \
+        "$HTTP_STATUS $(jbody '"%s %s" % (d["status"], d["checks"]["redis"])')"
+    redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >>"$TEST_TMP/redis.log" 2>&1 &
+    rpid=$!
+    i=0; while [ $i -lt 50 ] && ! redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
+    http GET /health/detailed -H "X-API-Key: $key"
+    expect_eq "Redis back: /health/detailed 200 healthy at once" "200 healthy" "$HTTP_STATUS $(jbody 'd["status"]')"
+    http GET "/api/v1/audit/events?limit=1" -H "X-API-Key: $key"
+    expect_eq "Redis back: the bucket is in Redis again" "200 1" \
+        "$HTTP_STATUS $(redis-cli -p "$rport" --scan --pattern 'auditdb:rl:*' | wc -l)"
     SERVE_PID=$p1; stop_serve TERM
     SERVE_PID=$p2; stop_serve TERM
     kill "$rpid"; wait "$rpid" 2>/dev/null
+
+    # a Redis that accepts connections and never answers holds no request for long
+    bport=$(free_port)
+    python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); held = []
+while True:
+    c, _ = s.accept(); held.append(c)' "$bport" &
+    bpid=$!
+    sleep 0.3
+    export REDIS_URL="redis://127.0.0.1:$bport"
+    start_serve "$TEST_TMP/r3.log"
+    t0=$(date +%s%N)
+    cpids=
+    for i in 1 2 3 4 5; do
+        curl -s -o /dev/null -w '%{http_code}\n' -H "X-API-Key: $keyb" "$BASE_URL/api/v1/audit/events?limit=1" >"$TEST_TMP/bh.$i" &
+        cpids="$cpids $!"
+    done
+    for p in $cpids; do wait "$p"; done
+    t1=$(date +%s%N)
+    expect_eq "Redis that never answers: 5 requests answered 200 from the local bucket" "200 200 200 200 200" \
+        "$(cat "$TEST_TMP"/bh.1 "$TEST_TMP"/bh.2 "$TEST_TMP"/bh.3 "$TEST_TMP"/bh.4 "$TEST_TMP"/bh.5 | tr '\n' ' ' | sed 's/ $//')"
+    expect_eq "Redis that never answers: in under 2 s (a 250 ms timeout each, not a hang)" True \
+        "$(python3 -c "print($t1 - $t0 < 2e9)")"
+    stop_serve TERM
+    kill "$bpid"; wait "$bpid" 2>/dev/null
     unset REDIS_URL
 else
     echo "skip - Redis not installed: shared rate limit not tested"

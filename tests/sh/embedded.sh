@@ -78,6 +78,8 @@ key=$(cat "$AUDITDB_HOME/admin.key")
 http POST /api/v1/audit/events -H "X-API-Key: $key" -H 'Content-Type: application/json' \
     --data-binary '{"eventData":{"action":"before.outage","status":"success"}}'
 expect_eq "database up: event stored (201)" 201 "$HTTP_STATUS"
+http GET /health/detailed -H "X-API-Key: $key"
+expect_eq "database up: /health/detailed 200 healthy" "200 healthy" "$HTTP_STATUS $(jbody 'd["status"]')"
 AUDIT_DB_URL= "$AUDITDB_BIN" db stop >/dev/null
 hdr=$(curl -s -D - -o "$TEST_TMP/503.json" -H "X-API-Key: $key" -H 'Content-Type: application/json' \
     --data-binary '{"eventData":{"action":"during.outage","status":"success"}}' "$BASE_URL/api/v1/audit/events")
@@ -86,6 +88,11 @@ expect_match "database down: with Retry-After" 'Retry-After: [0-9]+' "$hdr"
 http GET /health
 expect_eq "database down: /health 503" 503 "$HTTP_STATUS"
 expect_eq "database down: reported down" down "$(jbody 'd["checks"]["database"]["status"]')"
+http GET /health/detailed -H "X-API-Key: $key"
+expect_eq "database down: /health/detailed 503 (its key cannot be checked)" "503 SERVICE_UNAVAILABLE" \
+    "$HTTP_STATUS $(jbody 'd["error"]["code"]')"
+http GET /ready
+expect_eq "database down: /ready 503 not_ready" "503 not_ready False" "$HTTP_STATUS $(jbody '"%s %s" % (d["status"], d["checks"]["database"])')"
 http GET /live
 expect_eq "database down: /live still 200" 200 "$HTTP_STATUS"
 AUDIT_DB_URL= "$AUDITDB_BIN" db start >/dev/null

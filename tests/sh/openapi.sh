@@ -25,6 +25,43 @@ fresh_db t_openapi
 if start_serve "$TEST_TMP/serve.log"; then
     curl -s "$BASE_URL/api/v1/openapi.json" >"$TEST_TMP/served.json"
     check "GET /api/v1/openapi.json serves api/openapi.json byte for byte" cmp -s "$TEST_TMP/served.json" api/openapi.json
+
+    # what the server answers is what the document says it answers
+    key=$(cat "$AUDITDB_HOME/admin.key")
+    conforms() { # LABEL METHOD DOCPATH STATUS: HTTP_STATUS/HTTP_BODY against the document
+        if [ "$HTTP_STATUS" != "$4" ]; then
+            not_ok "$1: status $4 (got $HTTP_STATUS)"
+            return
+        fi
+        res=$(printf '%s' "$HTTP_BODY" | NODE_PATH="$mods/node_modules" node tests/tools/check_response.js api/openapi.json "$2" "$3" "$4" 2>&1)
+        expect_eq "$1: as documented" ok "$(printf '%s\n' "$res" | head -5)"
+    }
+    http GET /health; conforms "GET /health 200" GET /health 200
+    http GET /live; conforms "GET /live 200" GET /live 200
+    http GET /ready; conforms "GET /ready 200" GET /ready 200
+    http GET /health/detailed -H "X-API-Key: $key"; conforms "GET /health/detailed 200" GET /health/detailed 200
+    http GET /health/detailed; conforms "GET /health/detailed 401" GET /health/detailed 401
+    http POST /api/v1/audit/events -H "X-API-Key: $key" -H 'Content-Type: application/json' \
+        --data-binary '{"eventData":{"action":"doc.check","status":"success","principalId":"u1","details":{"a":[1,"x"]}}}'
+    conforms "POST /api/v1/audit/events 201" POST /api/v1/audit/events 201
+    id=$(jbody 'd["data"]["id"]' 2>/dev/null || jbody 'd["id"]')
+    http POST /api/v1/audit/events -H "X-API-Key: $key" -H 'Content-Type: application/json' --data-binary '{"eventData":{}}'
+    conforms "POST /api/v1/audit/events 400" POST /api/v1/audit/events 400
+    http POST /api/v1/audit/events/bulk -H "X-API-Key: $key" -H 'Content-Type: application/json' \
+        --data-binary '{"events":[{"action":"doc.bulk","status":"success"},{"status":"nope"}]}'
+    conforms "POST /api/v1/audit/events/bulk 201 (partial)" POST /api/v1/audit/events/bulk 201
+    http GET "/api/v1/audit/events?limit=2" -H "X-API-Key: $key"
+    conforms "GET /api/v1/audit/events 200" GET /api/v1/audit/events 200
+    http GET "/api/v1/audit/events?limit=2&principalIds=u1&actions=doc.check" -H "X-API-Key: $key"
+    conforms "GET /api/v1/audit/events 200 (filtered)" GET /api/v1/audit/events 200
+    http GET "/api/v1/audit/events/$id" -H "X-API-Key: $key"
+    conforms "GET /api/v1/audit/events/{id} 200" GET "/api/v1/audit/events/{id}" 200
+    http GET "/api/v1/audit/events/999999999" -H "X-API-Key: $key"
+    conforms "GET /api/v1/audit/events/{id} 404" GET "/api/v1/audit/events/{id}" 404
+    http POST "/api/v1/audit/events/$id/verify" -H "X-API-Key: $key"
+    conforms "POST /api/v1/audit/events/{id}/verify 200" POST "/api/v1/audit/events/{id}/verify" 200
+    http GET "/api/v1/archives" -H "X-API-Key: $key"
+    conforms "GET /api/v1/archives 200" GET /api/v1/archives 200
     stop_serve TERM
 else
     not_ok "serve starts"

@@ -17,13 +17,25 @@ expect_match "/health pool figures" '^[0-9]+$' "$(jbody 'd["checks"]["database"]
 
 http GET /ready
 expect_eq "/ready 200 after migrate" 200 "$HTTP_STATUS"
-expect_eq "/ready checks" "True True" "$(jbody '"%s %s" % (d["checks"]["database"], d["checks"]["migrations"])')"
+expect_eq "/ready checks: database, redis (not configured), auth, migrations" "True True True True" \
+    "$(jbody '"%s %s %s %s" % (d["checks"]["database"], d["checks"]["redis"], d["checks"]["auth"], d["checks"]["migrations"])')"
 http GET /health/detailed
 expect_eq "/health/detailed needs a key: 401" 401 "$HTTP_STATUS"
 key=$(cut -c1-200 "$AUDITDB_HOME/admin.key" 2>/dev/null)
 http GET /health/detailed -H "X-API-Key: $key"
 expect_eq "/health/detailed with the bootstrap admin key: 200" 200 "$HTTP_STATUS"
-expect_eq "/health/detailed lists the writer" writer "$(jbody '[c["name"] for c in d["checks"]][1]')"
+expect_eq "/health/detailed: healthy" healthy "$(jbody 'd["status"]')"
+expect_eq "/health/detailed: smart-logs' DetailedHealthSchema" ok "$(printf '%s' "$HTTP_BODY" | python3 tests/tools/health_schema.py)"
+expect_eq "/health/detailed: the four services, as the original names them" \
+    "Database Redis Authentication Audit Service" "$(jbody '" ".join(c["name"] for c in d["checks"])')"
+expect_eq "/health/detailed: Redis not configured counts as healthy" "healthy not configured" \
+    "$(jbody '"%s %s" % (d["services"]["redis"]["status"], d["services"]["redis"]["message"])')"
+expect_match "/health/detailed: the key table was read" '^[1-9][0-9]*$' "$(jbody 'd["services"]["auth"]["details"]["apiKeys"]')"
+expect_match "/health/detailed: the writer's queue" '^0 [1-9][0-9]*$' \
+    "$(jbody '"%d %d" % (d["services"]["audit"]["details"]["queueDepth"], d["services"]["audit"]["details"]["queueMax"])')"
+expect_eq "/health/detailed: requests of the last minute counted, none 5xx, this connection open" "True 0 True" \
+    "$(jbody '"%s %g %s" % (d["metrics"]["requestsPerSecond"] > 0, d["metrics"]["errorRate"], d["metrics"]["activeConnections"] >= 1)')"
+expect_eq "/health/detailed: the disk of AUDITDB_HOME" True "$(jbody '"%s" % (d["system"]["disk"]["total"] > 0)')"
 http GET /metrics -H "X-API-Key: $key"
 expect_eq "/metrics: 200" 200 "$HTTP_STATUS"
 expect_match "/metrics: request counter by route and status" 'auditdb_http_requests_total\{method="GET",route="/ready",status="200"\} 1' "$HTTP_BODY"

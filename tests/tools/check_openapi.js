@@ -137,16 +137,18 @@ function schemaSites(doc) {
     return sites;
 }
 
-// Compiles every schema with Ajv (JSON Schema 2020-12, strict) and checks the examples.
-function checkSchemas(doc, validatorEntry) {
-    const errors = [];
+// An Ajv (JSON Schema 2020-12, strict) that knows the document's component schemas, and
+// compile(schema) for any schema of the document; or { error } when Ajv cannot be found.
+// validatorEntry: where the validator package resolved (Ajv is its dependency), or undefined.
+function schemaCompiler(doc, validatorEntry) {
     let Ajv2020, addFormats;
     try {
-        const opts = { paths: [path.dirname(validatorEntry), ...(require.resolve.paths('ajv') || [])] };
+        const near = validatorEntry ? [path.dirname(validatorEntry)] : [];
+        const opts = { paths: [...near, ...(require.resolve.paths('ajv') || [])] };
         Ajv2020 = require(require.resolve('ajv/dist/2020', opts)).default;
         addFormats = require(require.resolve('ajv-formats', opts)).default;
     } catch (e) {
-        return [`ajv (a dependency of the validator package) not found: ${e.message}`];
+        return { error: `ajv (a dependency of the validator package) not found: ${e.message}` };
     }
     // schemas refer to each other as "#/components/schemas/X": register them all as $defs of
     // one schema and point those refs there
@@ -166,12 +168,20 @@ function checkSchemas(doc, validatorEntry) {
     try {
         ajv.addSchema({ $id: BASE, $defs: rewrite((doc.components && doc.components.schemas) || {}) });
     } catch (e) {
-        return [`#/components/schemas: ${e.message}`];
+        return { error: `#/components/schemas: ${e.message}` };
     }
+    return { compile: (schema) => ajv.compile(rewrite(schema)) };
+}
+
+// Compiles every schema with Ajv (JSON Schema 2020-12, strict) and checks the examples.
+function checkSchemas(doc, validatorEntry) {
+    const errors = [];
+    const compiler = schemaCompiler(doc, validatorEntry);
+    if (compiler.error) return [compiler.error];
     for (const site of schemaSites(doc)) {
         let validate;
         try {
-            validate = ajv.compile(rewrite(site.schema));
+            validate = compiler.compile(site.schema);
         } catch (e) {
             errors.push(`${site.where}: schema does not compile: ${e.message}`);
             continue;
@@ -240,4 +250,6 @@ async function main() {
     process.exit(errors.length === 0 ? 0 : 1);
 }
 
-main().catch((e) => fail(e && e.stack ? e.stack : String(e)));
+if (require.main === module) main().catch((e) => fail(e && e.stack ? e.stack : String(e)));
+
+module.exports = { schemaCompiler };
