@@ -62,6 +62,15 @@ if start_serve "$TEST_TMP/serve.log"; then
     conforms "POST /api/v1/audit/events/{id}/verify 200" POST "/api/v1/audit/events/{id}/verify" 200
     http GET "/api/v1/archives" -H "X-API-Key: $key"
     conforms "GET /api/v1/archives 200" GET /api/v1/archives 200
+    viewer=$("$AUDITDB_BIN" keys create --org default --role viewer | sed -n 's/^key (shown once, store it now): //p')
+    http POST /api/v1/audit/events -H "X-API-Key: $viewer" -H 'Content-Type: application/json' \
+        --data-binary '{"eventData":{"action":"doc.check","status":"success"}}'
+    conforms "POST /api/v1/audit/events 403" POST /api/v1/audit/events 403
+    python3 -c 'print("{\"eventData\":{\"details\":{\"x\":\"" + "a"*11000000 + "\"}}}")' >"$TEST_TMP/big.json"
+    http POST /api/v1/audit/events -H "X-API-Key: $key" -H 'Content-Type: application/json' --data-binary @"$TEST_TMP/big.json"
+    conforms "POST /api/v1/audit/events 413" POST /api/v1/audit/events 413
+    http POST /api/v1/audit/events -H "X-API-Key: $key" -H 'Content-Type: text/plain' --data-binary 'x'
+    conforms "POST /api/v1/audit/events 415" POST /api/v1/audit/events 415
     stop_serve TERM
 else
     not_ok "serve starts"
