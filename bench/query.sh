@@ -310,7 +310,8 @@ echo "-- $RATE pages/s per scenario for ${DURATION}s (after ${WARMUP}s unreporte
     "for ${CAPACITY_DURATION}s each, until a p99 passes 4 x the goal"
 
 # measure NAME FILE RATE SECONDS: one open-loop run; sets RUN_LINE to loadgen's RESULT line and
-# the server's own p50/p99 (durationMs in its access log) for the same GETs, warm-up left out
+# the server's own p50/p99 (durationMs in its access log) for the same GETs, and of that the
+# time on the database (dbMs: connection, statements, result), warm-up left out
 cpu_ticks() { # "total steal" from /proc/stat: steal is CPU time the hypervisor gave to others
     awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $9 }' /proc/stat
 }
@@ -337,10 +338,15 @@ measure() {
     fi
     sed -n "$((l0 + 1)),${l1}p" "$W/serve.log" | grep '"method":"GET"' | grep '"path":"/api/v1/audit/events"' |
         sed -n 's/.*"durationMs":\([0-9.]*\).*/\1/p' | tail -n +$((WARMUP * $3 + 1)) | sort -n >"$W/$1.$3.server"
-    RUN_LINE="$RUN_LINE $(awk '{ v[NR] = $1 } END {
-        if (NR == 0) { print "srv_p50_us=-1 srv_p99_us=-1"; exit }
-        i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
-        printf "srv_p50_us=%d srv_p99_us=%d", v[i50] * 1000, v[i99] * 1000 }' "$W/$1.$3.server")"
+    sed -n "$((l0 + 1)),${l1}p" "$W/serve.log" | grep '"method":"GET"' | grep '"path":"/api/v1/audit/events"' |
+        sed -n 's/.*"dbMs":\([0-9.]*\).*/\1/p' | tail -n +$((WARMUP * $3 + 1)) | sort -n >"$W/$1.$3.db"
+    pcts() { # PREFIX FILE: PREFIX_p50_us and PREFIX_p99_us of the sorted ms values in FILE
+        awk -v p="$1" '{ v[NR] = $1 } END {
+            if (NR == 0) { printf "%s_p50_us=-1 %s_p99_us=-1", p, p; exit }
+            i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
+            printf "%s_p50_us=%d %s_p99_us=%d", p, v[i50] * 1000, p, v[i99] * 1000 }' "$2"
+    }
+    RUN_LINE="$RUN_LINE $(pcts srv "$W/$1.$3.server") $(pcts db "$W/$1.$3.db")"
     RUN_LINE="$RUN_LINE $(echo "$c0 $c1" | awk '{ d = $3 - $1; s = $4 - $2; printf("steal_pm=%d", (d > 0 && s > 0) ? s * 1000 / d : 0) }')"
     if [ -n "$ref_pid" ]; then
         ref=$(grep '^RESULT ' "$W/$1.$3.ref")
@@ -404,6 +410,7 @@ ingest=$(grep '^RESULT ' "$W/ingest.out")
 echo
 echo "filters: principalIds = the organization's 5 busiest practitioners, actions=$FILTER_ACTIONS"
 echo "latency: from the moment each request was due to its whole answer read; $RATE pages/s, open loop;" \
+    "server-side: the access log's durationMs; of it db: its dbMs, the request's time on PostgreSQL;" \
     "steal: CPU time the hypervisor gave to other machines meanwhile (/proc/stat);" \
     "raw: the reference meanwhile ($REF_RATE raw SELECTs/s of the first pages, no HTTP); x raw: the p99 over the raw p99"
 awk -F'|' -v goal="$GOAL_US" '
@@ -412,9 +419,9 @@ function field(s, name) {
     return -1
 }
 BEGIN {
-    printf "%-40s %8s %6s %7s %7s %7s %8s %7s %6s  %-10s %-22s %7s  %-16s %s\n", "scenario", "requests", "req/s",
+    printf "%-40s %8s %6s %7s %7s %7s %8s %7s %6s  %-10s %-22s %-18s %7s  %-16s %s\n", "scenario", "requests", "req/s",
            "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "p99 < 5 ms", "server-side p50/p99 ms",
-           "steal", "raw p50/p99 ms", "x raw"
+           "of it db p50/p99", "steal", "raw p50/p99 ms", "x raw"
     miss = 0
 }
 {
@@ -426,12 +433,14 @@ BEGIN {
     if (ok == "MISS") miss++
     s50 = field(line, "srv_p50_us"); s99 = field(line, "srv_p99_us")
     srv = s50 < 0 ? "-" : sprintf("%.2f / %.2f", s50 / 1000, s99 / 1000)
+    d50 = field(line, "db_p50_us"); d99 = field(line, "db_p99_us")
+    dbt = d50 < 0 ? "-" : sprintf("%.2f / %.2f", d50 / 1000, d99 / 1000)
     r50 = field(line, "ref_p50_us"); r99 = field(line, "ref_p99_us")
     raw = r50 < 0 ? "-" : sprintf("%.2f / %.2f%s", r50 / 1000, r99 / 1000, field(line, "ref_bad") > 0 ? " (errors)" : "")
     ratio = r99 > 0 ? sprintf("%.1f", p99 / r99) : "-"
-    printf "%-40s %8d %6.0f %7.2f %7.2f %7.2f %8.2f %7.2f %6d  %-10s %-22s %5.1f %%  %-16s %s\n", $1, req,
+    printf "%-40s %8d %6.0f %7.2f %7.2f %7.2f %8.2f %7.2f %6d  %-10s %-22s %-18s %5.1f %%  %-16s %s\n", $1, req,
            req / (dur / 1e6), field(line, "p50_us") / 1000, field(line, "p90_us") / 1000, p99 / 1000,
-           field(line, "p999_us") / 1000, field(line, "max_us") / 1000, bad, ok, srv, field(line, "steal_pm") / 10,
+           field(line, "p999_us") / 1000, field(line, "max_us") / 1000, bad, ok, srv, dbt, field(line, "steal_pm") / 10,
            raw, ratio
 }
 END { printf "goal p99 < 5 ms: %s\n", miss ? "MISS (" miss " scenario(s))" : "PASS" }

@@ -52,6 +52,12 @@ PGconn *adb_pool_acquire(adb_pool *p, adb_status *st, char *errbuf, size_t errle
  * is closed rather than reused. */
 void adb_pool_release(adb_pool *p, PGconn *conn);
 
+/* The calling thread's time on the database since adb_thread_db_reset(), in
+ * ms: waiting for and holding pooled connections, and waiting for the
+ * writer to commit what the thread submitted. */
+double adb_thread_db_ms(void);
+void adb_thread_db_reset(void);
+
 /* Round trip to the server through the pool; fills latency_ms. */
 ADB_WUR adb_status adb_pool_ping(adb_pool *p, double *latency_ms, char *errbuf, size_t errlen);
 

@@ -26,6 +26,10 @@ bool adb__parse_int(const char *s, long long min, long long max, long long *out)
 /* Monotonic clock in milliseconds. */
 double adb__now_ms(void);
 
+/* pool.c: adds ms the calling thread waited on the database outside the pool
+ * (for the writer's commit) to its time on the database (adb_thread_db_ms). */
+void adb__db_wait_add(double ms);
+
 /* Sleeps for ms milliseconds (restarts on EINTR). */
 void adb__sleep_ms(long ms);
 

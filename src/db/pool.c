@@ -168,7 +168,47 @@ static int find_slot(adb_pool *p, slot_state state)
     return -1;
 }
 
+/*
+ * Time on the database, per thread: from asking for a connection to giving
+ * the last one back, plus waits for the writer's commit (adb__db_wait_add).
+ * The HTTP server reads it per request (its access log's dbMs).
+ */
+static _Thread_local double db_ms, db_since;
+static _Thread_local int db_held;
+
+double adb_thread_db_ms(void)
+{
+    return db_ms + (db_held > 0 ? adb__now_ms() - db_since : 0);
+}
+
+void adb_thread_db_reset(void)
+{
+    db_ms = 0;
+    if (db_held > 0)
+        db_since = adb__now_ms();
+}
+
+void adb__db_wait_add(double ms)
+{
+    if (db_held == 0)
+        db_ms += ms;
+}
+
+static PGconn *acquire(adb_pool *p, adb_status *st, char *errbuf, size_t errlen);
+
 PGconn *adb_pool_acquire(adb_pool *p, adb_status *st, char *errbuf, size_t errlen)
+{
+    double t0 = adb__now_ms();
+    PGconn *c = acquire(p, st, errbuf, errlen);
+
+    if (c && db_held++ == 0)
+        db_since = t0;
+    else if (!c && db_held == 0)
+        db_ms += adb__now_ms() - t0;
+    return c;
+}
+
+static PGconn *acquire(adb_pool *p, adb_status *st, char *errbuf, size_t errlen)
 {
     struct timespec deadline;
     char localerr[ADB_ERRMSG_MAX];
@@ -252,6 +292,8 @@ void adb_pool_release(adb_pool *p, PGconn *conn)
 
     if (!conn)
         return;
+    if (db_held > 0 && --db_held == 0)
+        db_ms += adb__now_ms() - db_since;
     reuse = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE &&
             PQpipelineStatus(conn) == PQ_PIPELINE_OFF;
     pthread_mutex_lock(&p->mu);

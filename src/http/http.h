@@ -38,6 +38,7 @@ typedef struct adb_http_request {
     char *method, *path;        /* owned */
     char request_id[ADB_REQUEST_ID_MAX];
     double started_ms;
+    double db_ms;               /* the handler's time on the database (adb_thread_db_ms) */
     unsigned status;
     const struct route *route;  /* matched route, NULL if none */
     char *param[ADB_HTTP_MAX_PARAMS]; /* {id} captures, owned */

@@ -228,10 +228,10 @@ static void log_request(adb_server *s, adb_http_request *req)
         return;
     adb_http_iso_now(ts);
     /* method, path and status only: never headers, bodies or query strings */
-    line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f}", "ts", ts, "level", "info",
+    line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:f}", "ts", ts, "level", "info",
                      "requestId", req->request_id, "method", req->method, "path", req->path,
-                     "status", (int)req->status, "durationMs",
-                     adb__now_ms() - req->started_ms);
+                     "status", (int)req->status, "durationMs", adb__now_ms() - req->started_ms,
+                     "dbMs", req->db_ms);
     if (line && req->error_code)
         json_object_set_new(line, "errorCode", json_string(req->error_code));
     if (line && req->who.organization_id[0]) {
@@ -385,7 +385,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
  * thread (req belongs to that thread from then on). */
 static void run_request(adb_http_request *req)
 {
+    adb_thread_db_reset();
     (void)adb_http_dispatch(req); /* MHD_NO: no response was made, and deliver() closes */
+    req->db_ms = adb_thread_db_ms();
     void (*after)(void *) = req->after;
     void *arg = req->after_arg;
     MHD_resume_connection(req->conn); /* the polling thread may free req from here on */

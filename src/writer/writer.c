@@ -52,10 +52,13 @@ void adb__ticket_init(adb__ticket *t, size_t n)
 
 void adb__ticket_wait(adb__ticket *t)
 {
+    double t0 = adb__now_ms();
+
     pthread_mutex_lock(&t->mu);
     while (t->remaining > 0)
         pthread_cond_wait(&t->cv, &t->mu);
     pthread_mutex_unlock(&t->mu);
+    adb__db_wait_add(adb__now_ms() - t0);
 }
 
 void adb__ticket_destroy(adb__ticket *t)

@@ -70,6 +70,13 @@ for l in sys.stdin:
     except Exception: n+=1
 print(n)')
 expect_eq "access log lines are valid JSON" 0 "$bad"
+dbms=$(grep '^{' "$TEST_TMP/serve.log" | python3 -c 'import sys,json
+lines=[json.loads(l) for l in sys.stdin]
+health=[l["dbMs"] for l in lines if l["path"] == "/health" and l["method"] == "GET"]
+live=[l["dbMs"] for l in lines if l["path"] == "/live"]
+bounded=all(0 <= l["dbMs"] <= l["durationMs"] for l in lines)
+print(len(health) > 0 and all(v > 0 for v in health), len(live) > 0 and all(v == 0 for v in live), bounded)')
+expect_eq "access log dbMs: /health time on the database, /live none, never over durationMs" "True True True" "$dbms"
 
 # --no-migrate on an empty database: refused, saying what to run
 fresh_db t_serve_nomigrate
