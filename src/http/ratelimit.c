@@ -41,8 +41,6 @@ struct adb_ratelimit {
     int nidle;
     char sha[48];            /* the script's SHA-1, once loaded */
     double redis_down_until; /* wall ms */
-    bool redis_ok;
-    char redis_error[160];
 };
 
 /* KEYS[1] bucket; ARGV rate/s, burst, now ms. Returns {allowed, tokens*1000}. */
@@ -180,9 +178,10 @@ fail:
     return NULL;
 }
 
-/* An idle connection, or a new one (outside the lock); NULL with *resting
- * while Redis is left alone after a failure (unless force), or with err. */
-static redisContext *pool_get(adb_ratelimit *rl, bool force, bool *resting, char *err, size_t errlen)
+/* An idle connection (*reused), or a new one (outside the lock); NULL with
+ * *resting while Redis is left alone after a failure (unless force), or with err. */
+static redisContext *pool_get(adb_ratelimit *rl, bool force, bool *resting, bool *reused, char *err,
+                              size_t errlen)
 {
     redisContext *c = NULL;
     char sha[48];
@@ -192,6 +191,7 @@ static redisContext *pool_get(adb_ratelimit *rl, bool force, bool *resting, char
     if (!*resting && rl->nidle > 0)
         c = rl->idle[--rl->nidle];
     pthread_mutex_unlock(&rl->pool_mu);
+    *reused = c != NULL;
     if (*resting || c)
         return c;
     c = redis_connect(rl->url, sha, err, errlen);
@@ -203,64 +203,122 @@ static redisContext *pool_get(adb_ratelimit *rl, bool force, bool *resting, char
     return c;
 }
 
-/* Gives c back (NULL: none); up says whether Redis answered it. */
-static void pool_put(adb_ratelimit *rl, redisContext *c, bool up, const char *err)
+/* Frees c and every idle connection: after a failure they are suspect
+ * (a restarted Redis has closed them all). */
+static void pool_drain(adb_ratelimit *rl, redisContext *c)
+{
+    redisContext *old[POOL_MAX];
+    int n;
+
+    pthread_mutex_lock(&rl->pool_mu);
+    n = rl->nidle;
+    memcpy(old, rl->idle, (size_t)n * sizeof(old[0]));
+    rl->nidle = 0;
+    pthread_mutex_unlock(&rl->pool_mu);
+    for (int i = 0; i < n; i++)
+        redisFree(old[i]);
+    if (c)
+        redisFree(c);
+}
+
+/* After a round trip: c goes back to the pool when Redis answered; when it
+ * did not, c and the idle connections are closed and Redis is left alone for
+ * REDIS_RETRY_MS. */
+static void pool_put(adb_ratelimit *rl, redisContext *c, bool up)
 {
     pthread_mutex_lock(&rl->pool_mu);
-    rl->redis_ok = up;
     if (up) {
         rl->redis_down_until = 0;
-        rl->redis_error[0] = '\0';
         if (c && rl->nidle < POOL_MAX) {
             rl->idle[rl->nidle++] = c;
             c = NULL;
         }
     } else {
         rl->redis_down_until = wall_ms() + REDIS_RETRY_MS;
-        adb__fmt(rl->redis_error, sizeof(rl->redis_error), "%s", err ? err : "Redis failed");
     }
     pthread_mutex_unlock(&rl->pool_mu);
-    if (c)
+    if (!up)
+        pool_drain(rl, c);
+    else if (c)
         redisFree(c);
+}
+
+/* One command on a pooled connection: send(c, arg) returns the reply, which
+ * ok(reply) accepts. A pooled connection that fails is replaced by a fresh one
+ * once (Redis may have restarted since it was opened). NULL when Redis did
+ * not answer (err says why; Redis is then left alone, see pool_put). */
+static redisReply *roundtrip(adb_ratelimit *rl, bool force, redisReply *(*send)(redisContext *, void *),
+                             bool (*ok)(const redisReply *), void *arg, char *err, size_t errlen)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool resting, reused;
+        redisContext *c = pool_get(rl, force, &resting, &reused, err, errlen);
+        if (!c) {
+            if (!resting)
+                pool_put(rl, NULL, false);
+            return NULL;
+        }
+        redisReply *r = send(c, arg);
+        if (!reply_failed(c, r, err, errlen) && ok(r)) {
+            pool_put(rl, c, true);
+            return r;
+        }
+        if (r && r->type != REDIS_REPLY_ERROR)
+            adb__fmt(err, errlen, "unexpected reply from Redis");
+        freeReplyObject(r);
+        if (attempt == 0 && reused && c->err) {
+            pool_drain(rl, c);
+            continue;
+        }
+        pool_put(rl, c, false);
+        return NULL;
+    }
+    return NULL;
+}
+
+typedef struct take_args {
+    adb_ratelimit *rl;
+    const char *rkey, *rate, *burst, *now;
+} take_args;
+
+static redisReply *send_take(redisContext *c, void *arg)
+{
+    take_args *a = arg;
+    char sha[48];
+    redisReply *r;
+
+    pthread_mutex_lock(&a->rl->pool_mu);
+    memcpy(sha, a->rl->sha, sizeof(sha));
+    pthread_mutex_unlock(&a->rl->pool_mu);
+    r = redisCommand(c, "EVALSHA %s 1 %s %s %s %s", sha, a->rkey, a->rate, a->burst, a->now);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        /* the script cache was flushed: send the script itself (Redis keeps it again) */
+        freeReplyObject(r);
+        r = redisCommand(c, "EVAL %s 1 %s %s %s %s", lua, a->rkey, a->rate, a->burst, a->now);
+    }
+    return r;
+}
+
+static bool take_ok(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER &&
+           r->element[1]->type == REDIS_REPLY_INTEGER;
 }
 
 static bool take_redis(adb_ratelimit *rl, const char *key, adb_rl_decision *d)
 {
-    double now = wall_ms();
-    char rkey[96], rate[32], burst[16], nows[32], sha[48], err[160];
-    redisReply *r;
-    redisContext *c;
-    bool resting;
+    char rkey[96], rate[32], burst[16], now[32], err[160];
+    take_args a = { rl, rkey, rate, burst, now };
 
     if (!rl->url)
         return false;
-    c = pool_get(rl, false, &resting, err, sizeof(err));
-    if (!c) {
-        if (!resting)
-            pool_put(rl, NULL, false, err);
-        return false;
-    }
-    pthread_mutex_lock(&rl->pool_mu);
-    memcpy(sha, rl->sha, sizeof(sha));
-    pthread_mutex_unlock(&rl->pool_mu);
     adb__fmt(rkey, sizeof(rkey), "auditdb:rl:%s", key);
     adb__fmt(rate, sizeof(rate), "%.6f", rl->rate);
     adb__fmt(burst, sizeof(burst), "%d", rl->burst);
-    adb__fmt(nows, sizeof(nows), "%.0f", now);
-    r = redisCommand(c, "EVALSHA %s 1 %s %s %s %s", sha, rkey, rate, burst, nows);
-    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-        /* the script cache was flushed: send the script itself (Redis keeps it again) */
-        freeReplyObject(r);
-        r = redisCommand(c, "EVAL %s 1 %s %s %s %s", lua, rkey, rate, burst, nows);
-    }
-    if (reply_failed(c, r, err, sizeof(err)) || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER) {
-        if (r && r->type != REDIS_REPLY_ERROR)
-            adb__fmt(err, sizeof(err), "unexpected reply from the rate-limit script");
-        freeReplyObject(r);
-        pool_put(rl, c, false, err);
+    adb__fmt(now, sizeof(now), "%.0f", wall_ms());
+    redisReply *r = roundtrip(rl, false, send_take, take_ok, &a, err, sizeof(err));
+    if (!r)
         return false;
-    }
     double tokens = (double)r->element[1]->integer / 1000.0;
     d->allowed = r->element[0]->integer == 1;
     d->remaining = (int)floor(tokens);
@@ -268,7 +326,6 @@ static bool take_redis(adb_ratelimit *rl, const char *key, adb_rl_decision *d)
     d->reset_s = (int)ceil((rl->burst - tokens) / rl->rate);
     d->retry_after_ms = d->allowed ? 0 : (int)ceil((1.0 - tokens) / rl->rate * 1000.0);
     freeReplyObject(r);
-    pool_put(rl, c, true, NULL);
     return true;
 }
 
@@ -306,33 +363,31 @@ void adb_ratelimit_take(adb_ratelimit *rl, const char *key, adb_rl_decision *d)
     }
 }
 
+static redisReply *send_ping(redisContext *c, void *arg)
+{
+    (void)arg;
+    return redisCommand(c, "PING");
+}
+
+static bool ping_ok(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+}
+
 int adb_ratelimit_redis_check(adb_ratelimit *rl, double *ms, char *err, size_t errlen)
 {
     double t0 = adb__now_ms();
     char why[160] = "";
-    redisReply *r;
-    redisContext *c;
-    bool up, resting;
 
     *ms = 0;
     if (err && errlen)
         err[0] = '\0';
     if (!rl || !rl->url)
         return -1;
-    c = pool_get(rl, true, &resting, why, sizeof(why));
-    if (c) {
-        r = redisCommand(c, "PING");
-        up = !reply_failed(c, r, why, sizeof(why)) && r->type == REDIS_REPLY_STATUS &&
-             strcmp(r->str, "PONG") == 0;
-        if (!up && r && r->type != REDIS_REPLY_ERROR)
-            adb__fmt(why, sizeof(why), "unexpected reply to PING");
-        freeReplyObject(r);
-    } else {
-        up = false;
-    }
-    pool_put(rl, c, up, why);
+    redisReply *r = roundtrip(rl, true, send_ping, ping_ok, NULL, why, sizeof(why));
+    freeReplyObject(r);
     *ms = adb__now_ms() - t0;
-    if (!up && err)
+    if (!r && err)
         adb__fmt(err, errlen, "%s", why);
-    return up ? 1 : 0;
+    return r ? 1 : 0;
 }

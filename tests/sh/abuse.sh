@@ -269,6 +269,14 @@ if command -v redis-server >/dev/null 2>&1; then
     http GET "/api/v1/audit/events?limit=1" -H "X-API-Key: $key"
     expect_eq "Redis back: the bucket is in Redis again" "200 1" \
         "$HTTP_STATUS $(redis-cli -p "$rport" --scan --pattern 'auditdb:rl:*' | wc -l)"
+    # a restart between two requests: the pooled connections are dead, a fresh one serves at once
+    kill "$rpid"; wait "$rpid" 2>/dev/null
+    redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >>"$TEST_TMP/redis.log" 2>&1 &
+    rpid=$!
+    i=0; while [ $i -lt 50 ] && ! redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
+    http GET "/api/v1/audit/events?limit=1" -H "X-API-Key: $key"
+    expect_eq "Redis restarted between requests: the next one is counted in Redis, not locally" "200 1" \
+        "$HTTP_STATUS $(redis-cli -p "$rport" --scan --pattern 'auditdb:rl:*' | wc -l)"
     SERVE_PID=$p1; stop_serve TERM
     SERVE_PID=$p2; stop_serve TERM
     kill "$rpid"; wait "$rpid" 2>/dev/null
