@@ -100,12 +100,20 @@ adb_status adb_validate_json(adb *db, const char *json, size_t len, const adb_lo
 /* The handle's connection pool (owned by db). */
 adb_pool *adb_get_pool(adb *db);
 
+/* The upper bounds of the batch-size histogram (events per committed batch). */
+#define ADB_WRITER_BATCH_BOUNDS { 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000 }
+#define ADB_WRITER_BATCH_NBOUNDS 10
+
 /* Writer figures, for metrics. */
 typedef struct adb_writer_stats {
     long long events_written, batches, duplicates, failed, busy_rejections;
     long long chain_conflicts; /* batches written again because a chain head moved */
     int queue_depth, queue_max;
     int last_batch_size;
+    /* committed batches of at most ADB_WRITER_BATCH_BOUNDS[i] events
+     * (cumulative, as Prometheus buckets); batch_events: their events in all */
+    long long batch_le[ADB_WRITER_BATCH_NBOUNDS];
+    long long batch_events;
 } adb_writer_stats;
 
 void adb_writer_get_stats(adb *db, adb_writer_stats *out);

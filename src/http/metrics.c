@@ -205,6 +205,14 @@ char *adb_http_metrics_render(adb_http_metrics *m, adb *db, size_t *len)
              "# TYPE auditdb_writer_chain_conflicts_total counter\nauditdb_writer_chain_conflicts_total %lld\n",
          ws.events_written, ws.duplicates, ws.failed, ws.batches, ws.last_batch_size,
          ws.queue_depth, ws.queue_max, ws.busy_rejections, ws.chain_conflicts);
+    static const int bounds[ADB_WRITER_BATCH_NBOUNDS] = ADB_WRITER_BATCH_BOUNDS;
+    adb__buf_printf(&o, "# HELP auditdb_writer_batch_size Events per committed batch.\n"
+             "# TYPE auditdb_writer_batch_size histogram\n");
+    for (int b = 0; b < ADB_WRITER_BATCH_NBOUNDS; b++)
+        adb__buf_printf(&o, "auditdb_writer_batch_size_bucket{le=\"%d\"} %lld\n", bounds[b], ws.batch_le[b]);
+    adb__buf_printf(&o, "auditdb_writer_batch_size_bucket{le=\"+Inf\"} %lld\n"
+             "auditdb_writer_batch_size_sum %lld\nauditdb_writer_batch_size_count %lld\n",
+         ws.batches, ws.batch_events, ws.batches);
     adb__buf_printf(&o, "# HELP auditdb_db_pool_connections Connections of the pool by state.\n"
              "# TYPE auditdb_db_pool_connections gauge\n"
              "auditdb_db_pool_connections{state=\"open\"} %d\n"

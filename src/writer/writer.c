@@ -38,6 +38,7 @@ struct adb__writer {
     adb__heads *heads; /* chain-head cache and turns (heads.h) */
     long long events_written, batches, duplicates, failed, busy, conflicts;
     int last_batch;
+    long long batch_le[ADB_WRITER_BATCH_NBOUNDS], batch_events;
     double rate_eps; /* recent events per second, for Retry-After */
 };
 
@@ -480,6 +481,11 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
     }
     w->batches++;
     w->last_batch = (int)n;
+    w->batch_events += (long long)n;
+    static const int bounds[ADB_WRITER_BATCH_NBOUNDS] = ADB_WRITER_BATCH_BOUNDS;
+    for (int b = 0; b < ADB_WRITER_BATCH_NBOUNDS; b++)
+        if ((int)n <= bounds[b])
+            w->batch_le[b]++;
     pthread_mutex_unlock(&w->mu);
     goto out;
 
@@ -736,5 +742,7 @@ void adb__writer_stats(adb__writer *w, adb_writer_stats *out)
     out->queue_depth = (int)w->count;
     out->queue_max = w->o.queue_max;
     out->last_batch_size = w->last_batch;
+    memcpy(out->batch_le, w->batch_le, sizeof(out->batch_le));
+    out->batch_events = w->batch_events;
     pthread_mutex_unlock(&w->mu);
 }

@@ -36,8 +36,31 @@ expect_match "/health/detailed: the writer's queue" '^0 [1-9][0-9]*$' \
 expect_eq "/health/detailed: requests of the last minute counted, none 5xx, this connection open" "True 0 True" \
     "$(jbody '"%s %g %s" % (d["metrics"]["requestsPerSecond"] > 0, d["metrics"]["errorRate"], d["metrics"]["activeConnections"] >= 1)')"
 expect_eq "/health/detailed: the disk of AUDITDB_HOME" True "$(jbody '"%s" % (d["system"]["disk"]["total"] > 0)')"
+http POST /api/v1/audit/events -H "X-API-Key: $key" -H 'Content-Type: application/json' \
+    --data-binary '{"eventData":{"action":"metrics.one","status":"success"}}'
+expect_eq "one event created" 201 "$HTTP_STATUS"
+http POST /api/v1/audit/events/bulk -H "X-API-Key: $key" -H 'Content-Type: application/json' \
+    --data-binary '{"events":[{"action":"metrics.a","status":"success"},{"action":"metrics.b","status":"success"},{"action":"metrics.c","status":"success"}]}'
+expect_eq "three events created in bulk" 201 "$HTTP_STATUS"
 http GET /metrics -H "X-API-Key: $key"
 expect_eq "/metrics: 200" 200 "$HTTP_STATUS"
+batches=$(printf '%s\n' "$HTTP_BODY" | python3 -c 'import sys, re
+m = {}
+le = []
+for l in sys.stdin:
+    if l.startswith("#") or not l.strip(): continue
+    k, v = l.rsplit(" ", 1)
+    m[k] = float(v)
+    g = re.match(r"auditdb_writer_batch_size_bucket\{le=\"(\d+)\"\}", k)
+    if g: le.append((int(g.group(1)), float(v)))
+n = m["auditdb_writer_batches_total"]
+cum = all(a[1] <= b[1] for a, b in zip(le, le[1:]))
+print("events %d, sum %d, count=batches %s, +Inf=count %s, single in le=1 %s, cumulative %s" % (
+    m["auditdb_events_ingested_total"], m["auditdb_writer_batch_size_sum"],
+    m["auditdb_writer_batch_size_count"] == n, m["auditdb_writer_batch_size_bucket{le=\"+Inf\"}"] == n,
+    le[0][1] >= 1, cum and len(le) == 10))')
+expect_eq "/metrics: the writer's batch sizes as a histogram" \
+    "events 4, sum 4, count=batches True, +Inf=count True, single in le=1 True, cumulative True" "$batches"
 expect_match "/metrics: request counter by route and status" 'auditdb_http_requests_total\{method="GET",route="/ready",status="200"\} 1' "$HTTP_BODY"
 expect_match "/metrics: latency histogram" 'auditdb_http_request_duration_seconds_bucket\{route="/health",le="0.005"\}' "$HTTP_BODY"
 expect_match "/metrics: writer and pool" 'auditdb_writer_queue_depth 0' "$HTTP_BODY"
