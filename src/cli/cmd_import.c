@@ -2,7 +2,9 @@
  * cmd_import.c - `auditdb import FILE|-`: NDJSON or a JSON array of events,
  * validated and written through the same writer as the API, in batches.
  * Rejected events are reported with their line (or element) and reasons;
- * nothing of a rejected event is stored.
+ * nothing of a rejected event is stored. NDJSON is streamed (each batch is
+ * written as soon as it is read, whatever the input's size); a JSON array is
+ * parsed whole, so it is bounded by IMPORT_MAX_BYTES.
  */
 #include "cli.h"
 #include "../core/util.h"
@@ -13,9 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#define IMPORT_MAX_BYTES ((size_t)1 << 30)
+#define IMPORT_MAX_BYTES ((size_t)1 << 30) /* a JSON array, read whole */
+#define IMPORT_MAX_LINE ((size_t)16 << 20) /* one NDJSON line */
 #define IMPORT_BATCH 1000
+#define IMPORT_IDLE_MS 200 /* a pipe quiet this long: the pending batch is written */
 
 typedef struct imp {
     adb *h;
@@ -144,35 +152,172 @@ static bool import_array(imp *m, const char *data, size_t len)
     return true;
 }
 
-/* NDJSON: one event per non-empty line. */
-static bool import_lines(imp *m, const char *data, size_t len)
+/* One NDJSON line (line number lineno), blanks around it dropped; an empty
+ * line is skipped. */
+static bool import_line(imp *m, const char *text, size_t len, long long lineno)
 {
-    long long lineno = 0;
+    size_t s = 0, e = len;
 
-    for (size_t pos = 0; pos < len;) {
-        const char *nl = memchr(data + pos, '\n', len - pos);
-        size_t end = nl ? (size_t)(nl - data) : len;
-        size_t s = pos, e = end;
-        lineno++;
-        while (s < e && (data[s] == ' ' || data[s] == '\t' || data[s] == '\r'))
-            s++;
-        while (e > s && (data[e - 1] == ' ' || data[e - 1] == '\t' || data[e - 1] == '\r'))
-            e--;
-        if (e > s && !add(m, data + s, e - s, lineno)) {
-            cli_error("out of memory");
-            return false;
-        }
-        pos = end + 1;
-        m->done_bytes = pos;
+    while (s < e && (text[s] == ' ' || text[s] == '\t' || text[s] == '\r'))
+        s++;
+    while (e > s && (text[e - 1] == ' ' || text[e - 1] == '\t' || text[e - 1] == '\r'))
+        e--;
+    if (e > s && !add(m, text + s, e - s, lineno)) {
+        cli_error("out of memory");
+        return false;
     }
     return true;
 }
 
-/* FILE, or standard input for "-", whole (bounded by IMPORT_MAX_BYTES). */
-static char *read_all(const char *path, size_t *len)
+/* A line over IMPORT_MAX_LINE: rejected without being kept. */
+static void too_long(imp *m, long long lineno)
 {
-    return strcmp(path, "-") == 0 ? adb__read_stream(stdin, IMPORT_MAX_BYTES, len)
-                                  : adb__read_file(path, IMPORT_MAX_BYTES, len);
+    adb_log_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.status = ADB_ERR_INVALID;
+    adb__fmt(r.message, sizeof(r.message), "line longer than %zu MiB", IMPORT_MAX_LINE >> 20);
+    m->total++;
+    report(m, lineno, "", 0, &r);
+}
+
+/* The NDJSON reader's state: the line being assembled from blocks. */
+typedef struct lines {
+    char *line;
+    size_t len, cap;
+    bool skipping; /* the line passed IMPORT_MAX_LINE: dropped up to its newline */
+    bool any;      /* bytes seen since the last newline */
+    long long lineno;
+} lines;
+
+/* The line in l is complete (a newline, or the end of the input). */
+static bool lines_end(imp *m, lines *l)
+{
+    bool ok = true;
+
+    l->lineno++;
+    if (l->skipping)
+        too_long(m, l->lineno);
+    else
+        ok = import_line(m, l->line, l->len, l->lineno);
+    l->len = 0;
+    l->skipping = l->any = false;
+    return ok;
+}
+
+/* Feeds n bytes of NDJSON; whole lines are imported as they complete. */
+static bool lines_feed(imp *m, lines *l, const char *blk, size_t n)
+{
+    for (size_t p = 0; p < n;) {
+        const char *nl = memchr(blk + p, '\n', n - p);
+        size_t take = nl ? (size_t)(nl - (blk + p)) : n - p;
+        l->any = true;
+        if (!l->skipping && l->len + take > IMPORT_MAX_LINE)
+            l->skipping = true;
+        if (!l->skipping) {
+            if (l->len + take + 1 > l->cap) {
+                size_t ncap = l->cap ? l->cap : 4096;
+                while (ncap < l->len + take + 1)
+                    ncap *= 2;
+                char *nb = realloc(l->line, ncap);
+                if (!nb) {
+                    cli_error("out of memory");
+                    return false;
+                }
+                l->line = nb;
+                l->cap = ncap;
+            }
+            memcpy(l->line + l->len, blk + p, take);
+            l->len += take;
+        }
+        p += take;
+        if (!nl)
+            break;
+        p++; /* the newline */
+        if (!lines_end(m, l))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Reads the input in blocks as they come (a pipe is not waited on to fill a
+ * block). The first byte that is not a blank decides: '[' is a JSON array,
+ * kept whole (up to IMPORT_MAX_BYTES, *data) and imported at its end;
+ * anything else is NDJSON, imported line by line as it arrives. While a pipe
+ * has nothing to read for IMPORT_IDLE_MS, the pending batch is written.
+ */
+static bool read_input(imp *m, int fd, const char *path, char **data)
+{
+    static char blk[1 << 16];
+    lines l = { 0 };
+    char *arr = NULL;
+    size_t alen = 0, acap = 0;
+    int mode = 0; /* 0: undecided (blanks so far), 1: lines, 2: array */
+    bool ok = true;
+
+    for (;;) {
+        if (m->n > 0) {
+            struct pollfd pfd = { .fd = fd, .events = POLLIN };
+            if (poll(&pfd, 1, IMPORT_IDLE_MS) == 0)
+                flush(m);
+        }
+        ssize_t n = read(fd, blk, sizeof(blk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            cli_error("could not read \"%s\": %s", path, strerror(errno));
+            ok = false;
+            break;
+        }
+        if (n == 0)
+            break;
+        m->done_bytes += (size_t)n;
+        size_t p = 0;
+        while (mode == 0 && p < (size_t)n) {
+            char c = blk[p];
+            if (c == '\n')
+                l.lineno++;
+            else if (c != ' ' && c != '\t' && c != '\r')
+                mode = c == '[' ? 2 : 1;
+            if (mode == 0)
+                p++;
+        }
+        if (mode == 1 && !(ok = lines_feed(m, &l, blk + p, (size_t)n - p)))
+            break;
+        if (mode == 2) {
+            size_t add_n = (size_t)n - p;
+            if (alen + add_n > IMPORT_MAX_BYTES) {
+                cli_error("could not read \"%s\": a JSON array larger than 1 GiB (NDJSON has no such limit)",
+                          path);
+                ok = false;
+                break;
+            }
+            if (alen + add_n + 1 > acap) {
+                size_t ncap = acap ? acap : 1 << 16;
+                while (ncap < alen + add_n + 1)
+                    ncap *= 2;
+                char *nb = realloc(arr, ncap);
+                if (!nb) {
+                    cli_error("out of memory");
+                    ok = false;
+                    break;
+                }
+                arr = nb;
+                acap = ncap;
+            }
+            memcpy(arr + alen, blk + p, add_n);
+            alen += add_n;
+        }
+    }
+    m->array = mode == 2;
+    if (ok && mode == 1 && l.any)
+        ok = lines_end(m, &l); /* the last line, without a newline */
+    if (ok && mode == 2)
+        ok = import_array(m, arr, alen);
+    free(l.line);
+    *data = arr;
+    return ok;
 }
 
 int cmd_import(int argc, char **argv)
@@ -181,7 +326,6 @@ int cmd_import(int argc, char **argv)
     const char *path = NULL, *rejects = NULL;
     cli_db db;
     char *data = NULL;
-    size_t len = 0;
     int rc;
 
     if (!m)
@@ -210,27 +354,26 @@ int cmd_import(int argc, char **argv)
         free(m);
         return EXIT_USAGE;
     }
-    if (!(data = read_all(path, &len))) {
-        cli_error("could not read \"%s\": %s", path, errno == EFBIG ? "larger than 1 GiB" : strerror(errno));
+    int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cli_error("could not read \"%s\": %s", path, strerror(errno));
         free(m);
         return EXIT_FAILURE_;
     }
     if (rejects && !(m->rejects = fopen(rejects, "w"))) {
         cli_error("could not create \"%s\": %s", rejects, strerror(errno));
-        free(data);
+        if (fd != STDIN_FILENO)
+            close(fd);
         free(m);
         return EXIT_FAILURE_;
     }
     if ((rc = cli_adb_open(&db, &m->h)) != EXIT_OK)
         goto out;
     m->t0 = adb__now_ms();
-    m->all_bytes = len;
-    size_t first = 0;
-    while (first < len && (data[first] == ' ' || data[first] == '\n' || data[first] == '\t' ||
-                           data[first] == '\r'))
-        first++;
-    m->array = first < len && data[first] == '[';
-    bool ok = m->array ? import_array(m, data, len) : import_lines(m, data, len);
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+        m->all_bytes = (size_t)sb.st_size;
+    bool ok = read_input(m, fd, path, &data);
     flush(m);
     progress(m, true);
     double secs = (adb__now_ms() - m->t0) / 1000.0;
@@ -245,6 +388,8 @@ out:
     cli_db_close(&db);
     if (m->rejects)
         fclose(m->rejects);
+    if (fd != STDIN_FILENO)
+        close(fd);
     free(data);
     free(m);
     return rc;

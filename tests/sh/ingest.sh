@@ -104,6 +104,40 @@ expect_eq "another master key than the database's: exit 4" 4 "$rc"
 expect_match "another master key: message" "signed with another master key" "$err"
 if grep -rq "another-key-that-is-long-enough" "$TEST_TMP" 2>/dev/null; then not_ok "the key never reaches output files"; else ok "the key never reaches output files"; fi
 
+# NDJSON is streamed: a full batch, and the rest once the pipe is quiet for 200 ms, are
+# stored while the input is still open
+( python3 -c 'import sys
+for i in range(1005):
+    print("{\"timestamp\":\"%s\",\"action\":\"stream.%d\",\"status\":\"success\",\"organizationId\":\"org-s\"}" % (sys.argv[1], i))' "$ts"
+  sleep 6
+  printf '{"timestamp":"%s","action":"stream.last","status":"success","organizationId":"org-s"}\n' "$ts" ) |
+    "$AUDITDB_BIN" import --quiet - >"$TEST_TMP/stream.out" 2>"$TEST_TMP/stream.err" &
+ipid=$!
+i=0; mid=0
+while [ $i -lt 45 ]; do
+    mid=$(sql "SELECT count(*) FROM audit_log WHERE organization_id = 'org-s'")
+    [ "$mid" = 1005 ] && break
+    sleep 0.1; i=$((i + 1))
+done
+expect_eq "streamed: 1005 events stored before the input ends (a batch of 1000, then 5 when the pipe went quiet)" 1005 "$mid"
+wait "$ipid"; rc=$?
+expect_eq "streamed: then the last one, exit 0" "0 1006" "$rc $(sql "SELECT count(*) FROM audit_log WHERE organization_id = 'org-s'")"
+
+# blank lines first, CRLF, no newline at the end: line numbers still right
+printf '\n\r\n  {"action":"x",\r\n{"timestamp":"%s","action":"crlf.ok","status":"success","organizationId":"org-s"}' "$ts" >"$TEST_TMP/crlf.ndjson"
+"$AUDITDB_BIN" import --quiet "$TEST_TMP/crlf.ndjson" >/dev/null 2>"$TEST_TMP/err"
+expect_match "blank lines counted: the broken line is line 3" "^line 3: INVALID_JSON" "$(cat "$TEST_TMP/err")"
+expect_eq "the last line, without a newline, stored" 1 "$(sql "SELECT count(*) FROM audit_log WHERE action = 'crlf.ok'")"
+
+# a line over 16 MiB is refused on its own, without being kept whole
+python3 -c 'import sys
+sys.stdout.write("{\"action\":\"" + "a" * (17 << 20) + "\"}\n")
+sys.stdout.write("{\"timestamp\":\"%s\",\"action\":\"after.long\",\"status\":\"success\",\"organizationId\":\"org-s\"}\n" % sys.argv[1])' "$ts" >"$TEST_TMP/long.ndjson"
+out=$("$AUDITDB_BIN" import --quiet "$TEST_TMP/long.ndjson" 2>"$TEST_TMP/err"); rc=$?
+expect_eq "line over 16 MiB: exit 1, one rejected" "1 imported 1 of 2" "$rc $(printf '%s' "$out" | grep -o 'imported 1 of 2')"
+expect_match "line over 16 MiB: named" "^line 1: .*line longer than 16 MiB$" "$(cat "$TEST_TMP/err")"
+expect_eq "line over 16 MiB: the next line stored" 1 "$(sql "SELECT count(*) FROM audit_log WHERE action = 'after.long'")"
+
 err=$("$AUDITDB_BIN" verify --from yesterday 2>&1); rc=$?
 expect_eq "bad --from: exit 2" 2 "$rc"
 expect_match "bad --from: message" 'invalid --from "yesterday"' "$err"
