@@ -7,6 +7,7 @@
  * parsed whole, so it is bounded by IMPORT_MAX_BYTES.
  */
 #include "cli.h"
+#include "../core/buf.h"
 #include "../core/util.h"
 #include "../event/json.h"
 
@@ -183,8 +184,7 @@ static void too_long(imp *m, long long lineno)
 
 /* The NDJSON reader's state: the line being assembled from blocks. */
 typedef struct lines {
-    char *line;
-    size_t len, cap;
+    adb__buf line;
     bool skipping; /* the line passed IMPORT_MAX_LINE: dropped up to its newline */
     bool any;      /* bytes seen since the last newline */
     long long lineno;
@@ -199,8 +199,8 @@ static bool lines_end(imp *m, lines *l)
     if (l->skipping)
         too_long(m, l->lineno);
     else
-        ok = import_line(m, l->line, l->len, l->lineno);
-    l->len = 0;
+        ok = import_line(m, l->line.p ? l->line.p : "", l->line.len, l->lineno);
+    l->line.len = 0;
     l->skipping = l->any = false;
     return ok;
 }
@@ -212,23 +212,14 @@ static bool lines_feed(imp *m, lines *l, const char *blk, size_t n)
         const char *nl = memchr(blk + p, '\n', n - p);
         size_t take = nl ? (size_t)(nl - (blk + p)) : n - p;
         l->any = true;
-        if (!l->skipping && l->len + take > IMPORT_MAX_LINE)
+        if (!l->skipping && l->line.len + take > IMPORT_MAX_LINE)
             l->skipping = true;
         if (!l->skipping) {
-            if (l->len + take + 1 > l->cap) {
-                size_t ncap = l->cap ? l->cap : 4096;
-                while (ncap < l->len + take + 1)
-                    ncap *= 2;
-                char *nb = realloc(l->line, ncap);
-                if (!nb) {
-                    cli_error("out of memory");
-                    return false;
-                }
-                l->line = nb;
-                l->cap = ncap;
+            adb__buf_put(&l->line, blk + p, take);
+            if (l->line.oom) {
+                cli_error("out of memory");
+                return false;
             }
-            memcpy(l->line + l->len, blk + p, take);
-            l->len += take;
         }
         p += take;
         if (!nl)
@@ -251,8 +242,7 @@ static bool read_input(imp *m, int fd, const char *path, char **data)
 {
     static char blk[1 << 16];
     lines l = { 0 };
-    char *arr = NULL;
-    size_t alen = 0, acap = 0;
+    adb__buf arr = { 0 };
     int mode = 0; /* 0: undecided (blanks so far), 1: lines, 2: array */
     bool ok = true;
 
@@ -286,37 +276,27 @@ static bool read_input(imp *m, int fd, const char *path, char **data)
         if (mode == 1 && !(ok = lines_feed(m, &l, blk + p, (size_t)n - p)))
             break;
         if (mode == 2) {
-            size_t add_n = (size_t)n - p;
-            if (alen + add_n > IMPORT_MAX_BYTES) {
+            if (arr.len + ((size_t)n - p) > IMPORT_MAX_BYTES) {
                 cli_error("could not read \"%s\": a JSON array larger than 1 GiB (NDJSON has no such limit)",
                           path);
                 ok = false;
                 break;
             }
-            if (alen + add_n + 1 > acap) {
-                size_t ncap = acap ? acap : 1 << 16;
-                while (ncap < alen + add_n + 1)
-                    ncap *= 2;
-                char *nb = realloc(arr, ncap);
-                if (!nb) {
-                    cli_error("out of memory");
-                    ok = false;
-                    break;
-                }
-                arr = nb;
-                acap = ncap;
+            adb__buf_put(&arr, blk + p, (size_t)n - p);
+            if (arr.oom) {
+                cli_error("out of memory");
+                ok = false;
+                break;
             }
-            memcpy(arr + alen, blk + p, add_n);
-            alen += add_n;
         }
     }
     m->array = mode == 2;
     if (ok && mode == 1 && l.any)
         ok = lines_end(m, &l); /* the last line, without a newline */
     if (ok && mode == 2)
-        ok = import_array(m, arr, alen);
-    free(l.line);
-    *data = arr;
+        ok = import_array(m, arr.p, arr.len);
+    adb__buf_free(&l.line);
+    *data = arr.p; /* freed by the caller */
     return ok;
 }
 
