@@ -86,10 +86,11 @@ static int verify_auth_log(adb *h, vstate *v)
         return cli_exit_code(st) == EXIT_USAGE ? EXIT_FAILURE_ : cli_exit_code(st);
     }
     if (v->json) {
-        json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:b, s:I, s:O}", "intact", sum.problems == 0, "rows",
+        json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:b, s:I, s:I, s:O}", "intact", sum.problems == 0, "rows",
                               (json_int_t)sum.rows, "firstId", (json_int_t)sum.first_id, "lastId",
                               (json_int_t)sum.last_id, "startsAfterRemoval", sum.starts_after_removal,
-                              "problems", (json_int_t)sum.problems, "details", v->problems);
+                              "redacted", (json_int_t)sum.redacted, "problems", (json_int_t)sum.problems,
+                              "details", v->problems);
         char *s = json_dumps(j, JSON_COMPACT);
         printf("%s\n", s ? s : "{}");
         free(s);
@@ -103,6 +104,9 @@ static int verify_auth_log(adb *h, vstate *v)
         printf(": %s\n", sum.problems == 0 ? "chain intact" : "TAMPERING DETECTED");
         if (sum.problems)
             printf("%lld problem(s)\n", sum.problems);
+        if (sum.redacted)
+            printf("%lld row(s) redacted by retention (the last at %s): their links checked,"
+                   " their cleared contents no longer hashed\n", sum.redacted, sum.last_redacted_at);
         if (sum.starts_after_removal)
             printf("the first row stored links to a row no longer stored (removed by retention,"
                    " or deleted)\n");

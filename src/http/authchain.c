@@ -64,7 +64,8 @@ adb_status adb_authchain_verify(adb *db, void (*on_problem)(void *ud, const adb_
                                     " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), organization_id, api_key_id,"
                                     " event_type, event_status, ip_address, user_agent, request_id,"
                                     " failure_reason, coalesce(previous_hash, ''),"
-                                    " coalesce(blockchain_hash, ''), coalesce(signature, '')"
+                                    " coalesce(blockchain_hash, ''), coalesce(signature, ''),"
+                                    " to_char(redacted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
                                     " FROM auth_audit_log WHERE id > $1::bigint ORDER BY id LIMIT " PAGE_ROWS,
                                     1, p);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -90,6 +91,15 @@ adb_status adb_authchain_verify(adb *db, void (*on_problem)(void *ud, const adb_
                 problem(on_problem, ud, sum, id, "link", prev, stored_prev);
             }
             sum->last_id = id;
+            if (!PQgetisnull(r, i, 13)) {
+                /* redacted by retention (migration 0012): the link is checked
+                 * above; the cleared fields can no longer give the hash back */
+                sum->redacted++;
+                adb__fmt(sum->last_redacted_at, sizeof(sum->last_redacted_at), "%s", PQgetvalue(r, i, 13));
+                adb__fmt(prev, sizeof(prev), "%s", hash);
+                adb__fmt(after, sizeof(after), "%lld", id);
+                continue;
+            }
             if (!adb_authchain_hash(stored_prev, fields, want)) {
                 adb__fmt(err, errlen, "out of memory");
                 PQclear(r);

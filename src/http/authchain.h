@@ -9,6 +9,11 @@
  * values as ""), previous_hash is the blockchain_hash of the row before in
  * id order (64 zeros for the very first), and signature is
  * HMAC(K_sig, blockchain_hash).
+ *
+ * Retention redacts rows instead of deleting them (migration 0012: the chain
+ * runs across organizations, whose policies differ): a redacted row keeps its
+ * id, time, organization, type, status and chain columns, so its links are
+ * still checked; its hash and signature cannot be recomputed any more.
  */
 #ifndef ADB_AUTHCHAIN_H
 #define ADB_AUTHCHAIN_H
@@ -35,6 +40,8 @@ typedef struct adb_authchain_summary {
     /* the first row stored links to a row no longer stored (retention removes
      * the oldest rows: docs/lifecycle.md) instead of to 64 zeros */
     bool starts_after_removal;
+    long long redacted;       /* rows redacted by retention: links checked, not hashes */
+    char last_redacted_at[24]; /* when the last of them (in id order) was redacted */
 } adb_authchain_summary;
 
 /* Walks the whole table in id order and recomputes every link, hash and
