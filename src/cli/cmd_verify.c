@@ -105,11 +105,11 @@ static int verify_auth_log(adb *h, vstate *v)
         if (sum.problems)
             printf("%lld problem(s)\n", sum.problems);
         if (sum.redacted)
-            printf("%lld row(s) redacted by retention (the last at %s): their links checked,"
-                   " their cleared contents no longer hashed\n", sum.redacted, sum.last_redacted_at);
+            printf("%lld row(s) redacted by retention (the last at %s): their links and signatures"
+                   " checked, their cleared contents no longer hashed\n", sum.redacted, sum.last_redacted_at);
         if (sum.starts_after_removal)
-            printf("the first row stored links to a row no longer stored (removed by retention,"
-                   " or deleted)\n");
+            printf("the first row stored links to a row no longer stored (deleted before retention"
+                   " redacted rows, or by hand)\n");
     }
     return sum.problems ? EXIT_INTEGRITY : EXIT_OK;
 }

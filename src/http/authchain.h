@@ -12,8 +12,9 @@
  *
  * Retention redacts rows instead of deleting them (migration 0012: the chain
  * runs across organizations, whose policies differ): a redacted row keeps its
- * id, time, organization, type, status and chain columns, so its links are
- * still checked; its hash and signature cannot be recomputed any more.
+ * id, time, organization, type, status and chain columns, so its links and
+ * its signature (of the stored hash) are still checked; its hash cannot be
+ * recomputed any more.
  */
 #ifndef ADB_AUTHCHAIN_H
 #define ADB_AUTHCHAIN_H
@@ -37,10 +38,10 @@ typedef struct adb_authchain_problem {
 
 typedef struct adb_authchain_summary {
     long long rows, first_id, last_id, problems;
-    /* the first row stored links to a row no longer stored (retention removes
-     * the oldest rows: docs/lifecycle.md) instead of to 64 zeros */
+    /* the first row stored links to a row no longer stored instead of to 64
+     * zeros (rows deleted before retention redacted them, or by hand) */
     bool starts_after_removal;
-    long long redacted;       /* rows redacted by retention: links checked, not hashes */
+    long long redacted;       /* rows redacted by retention: links and signatures checked, not hashes */
     char last_redacted_at[24]; /* when the last of them (in id order) was redacted */
 } adb_authchain_summary;
 

@@ -336,6 +336,18 @@ sql "UPDATE auth_audit_log SET event_status = 'failure' WHERE id = (SELECT max(i
 "$AUDITDB_BIN" verify --auth-log >/dev/null 2>&1
 expect_eq "retention: an edit of a row that was not redacted is still found (exit 4)" 4 "$?"
 sql "UPDATE auth_audit_log SET event_status = 'success' WHERE id = (SELECT max(id) FROM auth_audit_log WHERE organization_id = 'org-b')" >/dev/null
+# a forged hash on a redacted row, with the next row relinked to it: its signature gives it away
+fid=$(sql "SELECT min(id) FROM auth_audit_log WHERE redacted_at IS NOT NULL")
+saved=$(sql "SELECT blockchain_hash FROM auth_audit_log WHERE id = $fid")
+sql "UPDATE auth_audit_log SET blockchain_hash = repeat('ab', 32) WHERE id = $fid;
+     UPDATE auth_audit_log SET previous_hash = repeat('ab', 32) WHERE id = (SELECT min(id) FROM auth_audit_log WHERE id > $fid)" >/dev/null
+out=$("$AUDITDB_BIN" verify --auth-log 2>&1); rc=$?
+expect_eq "retention: a redacted row's forged hash fails its signature (exit 4)" 4 "$rc"
+expect_match "retention: named as a signature" "auth_audit_log id $fid: signature" "$out"
+sql "UPDATE auth_audit_log SET blockchain_hash = '$saved' WHERE id = $fid;
+     UPDATE auth_audit_log SET previous_hash = '$saved' WHERE id = (SELECT min(id) FROM auth_audit_log WHERE id > $fid)" >/dev/null
+"$AUDITDB_BIN" verify --auth-log >/dev/null 2>&1
+expect_eq "retention: put back, intact again (exit 0)" 0 "$?"
 sql "DELETE FROM auth_audit_log WHERE id = (SELECT max(id) FROM auth_audit_log WHERE redacted_at IS NOT NULL)" >/dev/null
 out=$("$AUDITDB_BIN" verify --auth-log 2>&1); rc=$?
 expect_eq "retention: a redacted row deleted is a broken link (exit 4)" 4 "$rc"
