@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <stdbool.h>
 #include "auditdb.h"
+#include "ratelimit.h"
 
 #define ADB_REQUEST_ID_MAX 65
 #define ADB_HTTP_MAX_PARAMS 2
@@ -51,8 +52,8 @@ typedef struct adb_http_request {
     const char *extra_header[2]; /* added to the response (names static) */
     char *extra_value[2];        /* owned */
     char ip[46];                 /* the client's address */
-    bool rl_checked;             /* rate-limit headers below apply */
-    int rl_limit, rl_remaining, rl_reset_s;
+    bool rl_checked;             /* rl applies: its header fields are sent */
+    adb_rl_decision rl;
     /* The response the handler made, queued by the connection's polling
      * thread (server.c): handlers run on the worker pool. */
     struct MHD_Response *resp;   /* owned until queued */

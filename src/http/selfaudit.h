@@ -1,7 +1,7 @@
 /*
  * selfaudit.h - auditdb audits itself: api_access_log for every request,
  * auth_audit_log (hash-chained) for every authentication attempt,
- * rate_limit_violations, and security_events for repeated bad keys from one
+ * rate_limit_violations (one row per key and minute), and security_events for repeated bad keys from one
  * address, cross-tenant probes and rate abuse. Requests only append to a
  * bounded in-memory queue; a background thread writes batches with COPY, so
  * no request waits for this. When the queue is full, records are dropped and
@@ -30,8 +30,10 @@ void adb_selfaudit_access(adb_selfaudit *sa, const adb_sa_access *a);
 void adb_selfaudit_auth(adb_selfaudit *sa, bool ok, const char *org, const char *key_id,
                         const char *ip, const char *user_agent, const char *request_id,
                         const char *failure_reason);
+/* One rate-limit refusal: counted in memory, written as one row per key and
+ * minute (rate_limit_violations.request_count), whatever their number. */
 void adb_selfaudit_rate(adb_selfaudit *sa, const char *org, const char *key_id, const char *ip,
-                        const char *path, const char *method, int limit, int window_ms);
+                        const char *path, const char *method, int limit);
 void adb_selfaudit_security(adb_selfaudit *sa, const char *type, const char *severity,
                             const char *org, const char *key_id, const char *ip,
                             const char *request_id, const char *description);

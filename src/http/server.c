@@ -92,22 +92,16 @@ static enum MHD_Result deliver(adb_http_request *req)
     return r;
 }
 
+static void add_header(void *resp, const char *name, const char *value)
+{
+    MHD_add_response_header(resp, name, value);
+}
+
 /* Headers every response of an authenticated, rate-limited request carries. */
 static void add_common(adb_http_request *req, struct MHD_Response *resp)
 {
-    char v[32];
-
-    if (!req->rl_checked)
-        return;
-    static const char *const names[3][2] = { { "RateLimit-Limit", "X-RateLimit-Limit" },
-                                             { "RateLimit-Remaining", "X-RateLimit-Remaining" },
-                                             { "RateLimit-Reset", "X-RateLimit-Reset" } };
-    int vals[3] = { req->rl_limit, req->rl_remaining, req->rl_reset_s };
-    for (int i = 0; i < 3; i++) {
-        adb__fmt(v, sizeof(v), "%d", vals[i]);
-        MHD_add_response_header(resp, names[i][0], v);
-        MHD_add_response_header(resp, names[i][1], v);
-    }
+    if (req->rl_checked)
+        adb_ratelimit_headers(&req->rl, add_header, resp);
 }
 
 void adb_http_security_event(adb_http_request *req, const char *type, const char *severity,
