@@ -431,7 +431,7 @@ static void write_rates(adb_selfaudit *sa, const rate_agg *rows, size_t n)
             PGresult *r = PQexecParams(c,
                 "INSERT INTO rate_limit_violations (organization_id, api_key_id, ip_address, limit_key,"
                 " endpoint, method, request_count, limit_max, window_ms, window_start, created_at)"
-                " VALUES ($1, $2, $3, $2, $4, $5, $6::int, $7::int, $8::int, to_timestamp($9::bigint),"
+                " VALUES ($1, $2::text, $3, $2::text, $4, $5, $6::int, $7::int, $8::int, to_timestamp($9::bigint),"
                 " $10::timestamptz)"
                 " ON CONFLICT (limit_key, window_start) DO UPDATE SET request_count ="
                 " rate_limit_violations.request_count + EXCLUDED.request_count,"
