@@ -1,9 +1,10 @@
 /*
  * selfaudit.h - auditdb audits itself: api_access_log for every request,
  * auth_audit_log (hash-chained) for every authentication attempt,
- * rate_limit_violations (one row per key and minute), and security_events for repeated bad keys from one
- * address, cross-tenant probes and rate abuse. Requests only append to a
- * bounded in-memory queue; a background thread writes batches with COPY, so
+ * rate_limit_violations (one row per key and minute), and security_events
+ * for repeated bad keys from one address, cross-tenant probes and rate abuse.
+ * Requests only append to a bounded in-memory queue (refusals of the rate
+ * limit: a bounded table of counts); a background thread writes batches, so
  * no request waits for this. When the queue is full, records are dropped and
  * counted (auditdb_selfaudit_dropped_total).
  */
