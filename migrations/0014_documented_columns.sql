@@ -3,16 +3,18 @@
 
 -- Item 21: serve writes keys' last-use times (apikey.last_request) in one
 -- statement per interval. That UPDATE must not wake every server to drop its
--- key and role caches: the change trigger now fires on every column but
--- last_request. A column added to apikey later must be added here too.
+-- key and role caches: an update now notifies only when a row changed in more
+-- than last_request (compared as whole rows, so a column added later counts).
+-- pg_notify folds the identical notifications of one transaction into one.
 DROP TRIGGER apikey_changed ON apikey;
 CREATE TRIGGER apikey_changed
-    AFTER INSERT OR DELETE OR UPDATE OF id, name, start, prefix, key, user_id, refill_interval,
-        refill_amount, last_refill_at, enabled, rate_limit_enabled, rate_limit_time_window,
-        rate_limit_max, request_count, remaining, expires_at, created_at, updated_at,
-        permissions, metadata, organization_id, role, revoked_at
-    ON apikey
+    AFTER INSERT OR DELETE ON apikey
     FOR EACH STATEMENT EXECUTE FUNCTION auditdb_notify_auth_change();
+CREATE TRIGGER apikey_updated
+    AFTER UPDATE ON apikey
+    FOR EACH ROW
+    WHEN ((to_jsonb(OLD) - 'last_request') IS DISTINCT FROM (to_jsonb(NEW) - 'last_request'))
+    EXECUTE FUNCTION auditdb_notify_auth_change();
 
 -- Item 23: every column the seed documents define (tests/schema/seed_columns.tsv, extracted
 -- from them by tests/tools/seed_columns.py) exists with its documented type, default and

@@ -130,9 +130,9 @@ adb_status adb__key_usage_flush(adb__key_usage *u, adb_pool *pool)
     if ((c = adb_pool_acquire(pool, &st, NULL, 0)) != NULL) {
         const char *p[] = { ids, ats };
         /* last_request is UTC without a time zone (better-auth's column).
-         * Only SET last_request: the apikey_changed trigger fires on other
-         * columns only (0014), so a flush does not empty every server's key
-         * cache. A row is written only when the time moves forward. */
+         * An update of last_request alone does not NOTIFY auditdb_auth
+         * (0014), so a flush does not empty every server's key cache. A row
+         * is written only when the time moves forward. */
         PGresult *r = PQexecParams(
             c,
             "UPDATE apikey AS k SET last_request = u.at"

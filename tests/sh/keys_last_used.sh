@@ -21,6 +21,11 @@ if ! AUDITDB_KEY_USAGE_FLUSH_S=1 start_serve "$TEST_TMP/serve.log"; then
     not_ok "serve starts"; diag "$(cat "$TEST_TMP/serve.log")"; finish
 fi
 ok "serve starts"
+# listens to auditdb_auth while the uses are flushed: a flush must not empty every server's caches
+listen() { printf 'LISTEN auditdb_auth;\nSELECT pg_sleep(%s);\nSELECT 1;\n' "$1" | psql "$AUDIT_DB_URL" -qAtX >"$2" 2>&1; }
+listen 3 "$TEST_TMP/listen1.out" &
+LISTENER=$!
+sleep 0.3
 N=40
 ok200=0
 i=0
@@ -47,6 +52,8 @@ sleep 1.5; upd=$(updates)
 writes=$((upd - upd0))
 check "$N requests caused at least one and at most 5 row updates of apikey (got $writes)" \
     test "$writes" -ge 1 -a "$writes" -le 5
+wait "$LISTENER"
+expect_eq "no auditdb_auth notification for the flushes" 0 "$(grep -c 'notification "auditdb_auth"' "$TEST_TMP/listen1.out")"
 stop_serve
 
 # a use not yet flushed is written when serve stops
@@ -58,4 +65,11 @@ expect_eq "a request with key 2 answers 200" 200 "$HTTP_STATUS"
 expect_eq "before the flush interval key 2 still shows -" "-" "$(last_used "$id2")"
 stop_serve
 expect_match "serve's shutdown wrote key 2's last use" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' "$(last_used "$id2")"
+# the control: a real change of a key still notifies
+listen 1.5 "$TEST_TMP/listen2.out" &
+LISTENER=$!
+sleep 0.3
+"$AUDITDB_BIN" keys revoke "$id2" >/dev/null
+wait "$LISTENER"
+expect_eq "revoking a key still notifies auditdb_auth" 1 "$(grep -c 'notification "auditdb_auth"' "$TEST_TMP/listen2.out")"
 finish
