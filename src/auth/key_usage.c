@@ -18,6 +18,7 @@
 #include <time.h>
 
 #define KEY_ID_MAX 24
+#define PENDING_MAX 100000 /* distinct keys per interval; beyond, a new key's use waits */
 
 typedef struct use {
     char id[KEY_ID_MAX];
@@ -27,8 +28,10 @@ typedef struct use {
 struct adb__key_usage {
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    use *pending;  /* one entry per key used since the last flush */
+    use *pending;     /* one entry per key used since the last flush */
     size_t n, cap;
+    unsigned *index;  /* open addressing over pending: i + 1, 0 = free */
+    size_t nslots;    /* a power of two, at least 2 * cap */
     bool running, stopping;
     pthread_t thread;
     adb_pool *pool;
@@ -46,28 +49,65 @@ adb__key_usage *adb__key_usage_new(void)
     return u;
 }
 
-/* Records (id, at) keeping the later time; the caller holds u->mu. The list
- * holds one entry per distinct key used within an interval: a linear scan
- * over a handful of keys costs less than a hash table would. */
+static size_t hash_of(const char *id)
+{
+    size_t h = 2166136261u;
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h;
+}
+
+/* The slot of id in u->index: its entry's, or the free one where it goes. */
+static size_t slot_of(const adb__key_usage *u, const char *id)
+{
+    size_t s = hash_of(id) & (u->nslots - 1);
+    while (u->index[s] && strcmp(u->pending[u->index[s] - 1].id, id) != 0)
+        s = (s + 1) & (u->nslots - 1);
+    return s;
+}
+
+/* Doubles pending and rebuilds the index; false when out of memory. */
+static bool grow(adb__key_usage *u)
+{
+    size_t cap = u->cap ? u->cap * 2 : 16, nslots = cap * 2;
+    use *p = realloc(u->pending, cap * sizeof(*p));
+    unsigned *idx = calloc(nslots, sizeof(*idx));
+
+    if (p)
+        u->pending = p;
+    if (!p || !idx) {
+        free(idx);
+        return false;
+    }
+    free(u->index);
+    u->index = idx;
+    u->nslots = nslots;
+    u->cap = cap;
+    for (size_t i = 0; i < u->n; i++)
+        u->index[slot_of(u, u->pending[i].id)] = (unsigned)i + 1;
+    return true;
+}
+
+/* Records (id, at) keeping the later time; the caller holds u->mu. */
 static void remember(adb__key_usage *u, const char *id, long long at)
 {
-    for (size_t i = 0; i < u->n; i++)
-        if (!strcmp(u->pending[i].id, id)) {
-            if (at > u->pending[i].at)
-                u->pending[i].at = at;
+    size_t s;
+
+    if (u->nslots) {
+        s = slot_of(u, id);
+        if (u->index[s]) {
+            use *e = &u->pending[u->index[s] - 1];
+            if (at > e->at)
+                e->at = at;
             return;
         }
-    if (u->n == u->cap) {
-        size_t cap = u->cap ? u->cap * 2 : 16;
-        use *p = realloc(u->pending, cap * sizeof(*p));
-        if (!p)
-            return;
-        u->pending = p;
-        u->cap = cap;
     }
+    if (u->n >= PENDING_MAX || (u->n == u->cap && !grow(u)))
+        return;
+    s = slot_of(u, id);
     adb__fmt(u->pending[u->n].id, KEY_ID_MAX, "%s", id);
     u->pending[u->n].at = at;
-    u->n++;
+    u->index[s] = (unsigned)++u->n;
 }
 
 void adb__key_usage_note(adb__key_usage *u, const char *key_id)
@@ -117,7 +157,9 @@ adb_status adb__key_usage_flush(adb__key_usage *u, adb_pool *pool)
     batch = u->pending;
     n = u->n;
     u->pending = NULL;
-    u->n = u->cap = 0;
+    u->n = u->cap = u->nslots = 0;
+    free(u->index);
+    u->index = NULL;
     pthread_mutex_unlock(&u->mu);
     if (n == 0) {
         free(batch);
@@ -203,6 +245,7 @@ void adb__key_usage_close(adb__key_usage *u, adb_pool *pool)
     }
     (void)adb__key_usage_flush(u, pool);
     free(u->pending);
+    free(u->index);
     pthread_cond_destroy(&u->wake);
     pthread_mutex_destroy(&u->mu);
     free(u);
