@@ -16,8 +16,9 @@ typedef struct adb__key_usage adb__key_usage;
 adb__key_usage *adb__key_usage_new(void);
 
 /* Notes that key key_id (16 hex digits) was used now. Never blocks on the
- * database; a use that finds no memory is dropped (it is a convenience
- * figure, not an audit record: auth_audit_log has those). */
+ * database. A use that finds no memory, or a 100,001st distinct key within
+ * one interval, is not noted (a convenience figure, not an audit record:
+ * auth_audit_log has those). */
 void adb__key_usage_note(adb__key_usage *u, const char *key_id);
 
 /* Writes the pending uses in one statement through pool. Uses that could
