@@ -9,6 +9,7 @@
 #include "../core/util.h"
 #include "../event/json.h"
 #include "operator.h"
+#include "key_usage.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -384,6 +385,7 @@ adb_status adb_key_authenticate(adb *db, const char *presented, adb_principal *p
         adb__fmt(errbuf, errlen, "invalid API key");
         return ADB_ERR_NOT_FOUND;
     }
+    adb__key_usage_note(db->key_usage, id); /* "last used", written in batches */
     return ADB_OK;
 }
 

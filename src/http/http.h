@@ -45,6 +45,7 @@ typedef struct adb_http_request {
     char *param[ADB_HTTP_MAX_PARAMS]; /* {id} captures, owned */
     char *body;                 /* owned, NUL-terminated */
     size_t body_len, body_cap;
+    size_t resp_bytes;          /* body bytes of the response kept (api_access_log) */
     bool too_large;
     bool authenticated;
     adb_principal who;

@@ -30,6 +30,7 @@ typedef struct rec {
     char org[64], key_id[24], request_id[65], ip[46], ua[256];
     char method[10], path[256], error_code[51], body_hash[65];
     int status, ms, bytes;
+    int resp_bytes;  /* access: the response body's size */
     char type[51], sev[10], text[256];   /* auth: event_status in sev, reason in text */
 } rec;
 
@@ -142,6 +143,7 @@ void adb_selfaudit_access(adb_selfaudit *sa, const adb_sa_access *a)
     r.status = a->status;
     r.ms = a->ms;
     r.bytes = a->request_bytes;
+    r.resp_bytes = a->response_bytes;
     push(sa, &r);
 }
 
@@ -364,7 +366,8 @@ static void write_batch(adb_selfaudit *sa, rec *rows, size_t n)
             field(&acc, x->ua, false);
             field(&acc, x->error_code, false);
             field(&acc, x->body_hash, false);
-            field(&acc, x->ts, true);
+            field(&acc, x->ts, false);
+            field_int(&acc, x->resp_bytes, true);
             break;
         case SA_AUTH:
             auth[nauth++] = *x;
@@ -385,7 +388,8 @@ static void write_batch(adb_selfaudit *sa, rec *rows, size_t n)
     if (acc.len)
         ok &= copy_rows(c, "COPY api_access_log (organization_id, api_key_id, request_id, method,"
                            " path, status_code, response_time_ms, request_bytes, ip_address,"
-                           " user_agent, error_code, request_body_hash, created_at) FROM STDIN", &acc);
+                           " user_agent, error_code, request_body_hash, created_at, response_bytes)"
+                           " FROM STDIN", &acc);
     if (sec.len)
         ok &= copy_rows(c, "COPY security_events (organization_id, event_type, severity,"
                            " api_key_id, ip_address, request_id, description, created_at)"

@@ -20,6 +20,7 @@ typedef struct adb_sa_access {
     const char *org, *key_id, *request_id, *method, *path, *ip, *user_agent, *error_code;
     const char *body, *body_end; /* hashed, never stored */
     int status, ms, request_bytes;
+    int response_bytes; /* the response body's size */
 } adb_sa_access;
 
 adb_selfaudit *adb_selfaudit_start(adb *db);

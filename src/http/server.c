@@ -122,7 +122,8 @@ enum MHD_Result adb_http_send_json(adb_http_request *req, unsigned status, json_
         text = strdup("{\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"out of memory\"}}");
     if (!text)
         return MHD_NO;
-    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    req->resp_bytes = strlen(text); /* api_access_log.response_bytes (bytes_sent) */
+    resp = MHD_create_response_from_buffer(req->resp_bytes, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
         return MHD_NO;
@@ -142,6 +143,7 @@ enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char 
     if (!text)
         return adb_http_send_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "INTERNAL_ERROR",
                                    "out of memory", NULL);
+    req->resp_bytes = len; /* api_access_log.response_bytes (bytes_sent) */
     resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
@@ -178,7 +180,8 @@ enum MHD_Result adb_http_send_retry(adb_http_request *req, unsigned status, cons
 
     if (!text)
         return MHD_NO;
-    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    req->resp_bytes = strlen(text); /* api_access_log.response_bytes (bytes_sent) */
+    resp = MHD_create_response_from_buffer(req->resp_bytes, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
         return MHD_NO;
@@ -263,6 +266,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             .error_code = req->error_code, .body = req->body,
             .body_end = req->body ? req->body + req->body_len : NULL, .status = (int)req->status,
             .ms = (int)(adb__now_ms() - req->started_ms), .request_bytes = (int)req->body_len,
+            .response_bytes = (int)req->resp_bytes,
         };
         adb_selfaudit_access(s->state.selfaudit, &a);
     }

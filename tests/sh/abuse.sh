@@ -180,7 +180,7 @@ expect_match "api_access_log: a row per request" '^[1-9][0-9]+$' "$(sql "SELECT 
 expect_eq "api_access_log: POSTs carry a body hash, never a body" 0 "$(sql "SELECT count(*) FROM api_access_log WHERE method = 'POST' AND status_code = 201 AND (request_body_hash IS NULL OR length(request_body_hash) <> 64)")"
 expect_eq "api_access_log: no secret reaches it" 0 "$(sql "SELECT count(*) FROM api_access_log WHERE path LIKE '%adb_%' OR user_agent LIKE '%adb_%'")"
 expect_match "auth_audit_log: successes and failures" "failure,success" "$(sql "SELECT string_agg(DISTINCT event_status, ',' ORDER BY event_status) FROM auth_audit_log")"
-sql "SELECT json_build_object('prev', previous_hash, 'hash', blockchain_hash, 'sig', signature, 'row', json_build_array(previous_hash, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), coalesce(organization_id, ''), coalesce(api_key_id, ''), event_type, event_status, coalesce(ip_address, ''), coalesce(user_agent, ''), coalesce(request_id, ''), coalesce(failure_reason, ''))) FROM auth_audit_log ORDER BY id" >"$TEST_TMP/auth.ndjson"
+sql "SELECT json_build_object('prev', previous_hash, 'hash', blockchain_hash, 'sig', signature, 'row', json_build_array(previous_hash, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), coalesce(organization_id, ''), coalesce(api_key_id, ''), event_type, event_status, coalesce(host(ip_address), ''), coalesce(user_agent, ''), coalesce(request_id, ''), coalesce(failure_reason, ''))) FROM auth_audit_log ORDER BY id" >"$TEST_TMP/auth.ndjson"
 out=$(python3 - "$TEST_TMP/auth.ndjson" <<'PY'
 import hashlib, json, sys
 prev = "0" * 64
@@ -201,7 +201,7 @@ out=$("$AUDITDB_BIN" verify --auth-log 2>&1)
 expect_eq "verify --auth-log: the chain as written is intact (exit 0)" 0 "$?"
 expect_match "verify --auth-log: says so" 'verified [1-9][0-9]* auth_audit_log row\(s\), ids [0-9]+\.\.[0-9]+: chain intact' "$out"
 sql "UPDATE auth_audit_log SET failure_reason = 'edited' WHERE id = (SELECT min(id) FROM auth_audit_log WHERE event_status = 'failure')" >/dev/null
-sql "SELECT json_build_object('prev', previous_hash, 'hash', blockchain_hash, 'sig', signature, 'row', json_build_array(previous_hash, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), coalesce(organization_id, ''), coalesce(api_key_id, ''), event_type, event_status, coalesce(ip_address, ''), coalesce(user_agent, ''), coalesce(request_id, ''), coalesce(failure_reason, ''))) FROM auth_audit_log ORDER BY id" >"$TEST_TMP/auth2.ndjson"
+sql "SELECT json_build_object('prev', previous_hash, 'hash', blockchain_hash, 'sig', signature, 'row', json_build_array(previous_hash, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), coalesce(organization_id, ''), coalesce(api_key_id, ''), event_type, event_status, coalesce(host(ip_address), ''), coalesce(user_agent, ''), coalesce(request_id, ''), coalesce(failure_reason, ''))) FROM auth_audit_log ORDER BY id" >"$TEST_TMP/auth2.ndjson"
 out=$(python3 -c '
 import hashlib, json, sys
 bad = sum(1 for l in open(sys.argv[1]) for r in [json.loads(l)]
