@@ -83,13 +83,19 @@ static void set_next_mark(adb__growth *g, int month, long long rows)
     pthread_mutex_unlock(&g->mu);
 }
 
-/* pg_class.reltuples of the partition: -1 when never analyzed or vacuumed
- * (or missing); -2 with err set when the query failed. */
+/* The partition's rows as the planner estimates them: pg_class.reltuples
+ * scaled by how its pages grew since (the planner's own estimate); -1 when
+ * never analyzed or vacuumed (or missing); -2 with err set when the query
+ * failed. */
 static long long reltuples(PGconn *c, const char *name, char *err, size_t errlen)
 {
     const char *p[] = { name };
-    PGresult *r = PQexecParams(c, "SELECT coalesce((SELECT reltuples::bigint FROM pg_class"
-                                  " WHERE oid = to_regclass($1)), -1)", 1, NULL, p, NULL, NULL, 0);
+    PGresult *r = PQexecParams(c, "SELECT coalesce((SELECT CASE WHEN reltuples < 0 THEN -1"
+                                  " WHEN relpages = 0 THEN reltuples::bigint"
+                                  " ELSE (reltuples / relpages * (pg_relation_size(oid)"
+                                  " / current_setting('block_size')::int))::bigint END"
+                                  " FROM pg_class WHERE oid = to_regclass($1)), -1)",
+                               1, NULL, p, NULL, NULL, 0);
     long long n = -2;
 
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
