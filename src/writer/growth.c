@@ -71,6 +71,17 @@ adb__growth_due adb__growth_add(adb__growth *g, int month, long long count)
     return due;
 }
 
+void adb__growth_forget(adb__growth *g, int month)
+{
+    if (!g)
+        return;
+    pthread_mutex_lock(&g->mu);
+    month_rows *e = entry(g, month);
+    e->seen = false;
+    e->rows = 0;
+    pthread_mutex_unlock(&g->mu);
+}
+
 static void set_next_mark(adb__growth *g, int month, long long rows)
 {
     pthread_mutex_lock(&g->mu);

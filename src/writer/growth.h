@@ -43,4 +43,9 @@ adb__growth_due adb__growth_add(adb__growth *g, int month, long long count);
 bool adb__growth_check(adb__growth *g, PGconn *c, int month, adb__growth_due due, char *err,
                        size_t errlen);
 
+/* Forgets what is known of month's partition, for a FIRST or MARK that was
+ * not followed by adb__growth_check (no connection): the next rows stored
+ * there are a FIRST again, which reads its size. */
+void adb__growth_forget(adb__growth *g, int month);
+
 #endif

@@ -591,31 +591,36 @@ static void process(adb__writer *w, adb__job *jobs, size_t n)
     int due_month[4], ndue = 0;
     adb__growth_due due[4];
     for (size_t i = 0; i < n; i++) {
-        const adb_log_result *res = jobs[i].res;
         int month = month_of(jobs[i].ev->ts_us);
         size_t k = i;
-        if (res->status != ADB_OK || res->duplicate)
+        if (jobs[i].res->status != ADB_OK || jobs[i].res->duplicate)
             continue;
-        while (k + 1 < n && month_of(jobs[k + 1].ev->ts_us) == month && jobs[k + 1].res->status == ADB_OK &&
-               !jobs[k + 1].res->duplicate)
+        while (k + 1 < n && month_of(jobs[k + 1].ev->ts_us) == month &&
+               jobs[k + 1].res->status == ADB_OK && !jobs[k + 1].res->duplicate)
             k++;
         adb__growth_due d = adb__growth_add(w->growth, month, (long long)(k - i + 1));
         if (d != ADB__GROWTH_NONE && ndue < 4) {
             due_month[ndue] = month;
             due[ndue++] = d;
+        } else if (d != ADB__GROWTH_NONE) {
+            adb__growth_forget(w->growth, month); /* met again with its next rows */
         }
         i = k;
     }
     for (size_t i = 0; i < n; i++)
         ticket_done(jobs[i].ticket);
-    if (ndue > 0 && (c = adb_pool_acquire(w->pool, &st, err, sizeof(err))) != NULL) {
+    c = ndue > 0 ? adb_pool_acquire(w->pool, &st, err, sizeof(err)) : NULL;
+    for (int i = 0; i < ndue; i++) {
         /* best effort: a failed ANALYZE leaves the plans to autovacuum's
          * schedule; and a login role that may not analyze the partition gets a
          * WARNING, not an error (docs/writer.md, "Plans as partitions fill") */
-        for (int i = 0; i < ndue; i++)
+        if (c)
             (void)adb__growth_check(w->growth, c, due_month[i], due[i], err, sizeof(err));
-        adb_pool_release(w->pool, c);
+        else
+            adb__growth_forget(w->growth, due_month[i]);
     }
+    if (c)
+        adb_pool_release(w->pool, c);
 }
 
 static size_t linger_target(const adb__writer *w)
