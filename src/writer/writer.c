@@ -585,11 +585,8 @@ static void process(adb__writer *w, adb__job *jobs, size_t n)
         w->failed += (long long)failed;
         pthread_mutex_unlock(&w->mu);
     }
-    /* partitions that passed a growth mark (growth.h): counted before the
-     * tickets are signalled (the jobs belong to their callers after that),
-     * analyzed after, so that no caller waits for the ANALYZE */
-    int due_month[4], ndue = 0;
-    adb__growth_due due[4];
+    /* rows stored per partition, for growth.h: counted before the tickets
+     * are signalled (the jobs belong to their callers after that) */
     for (size_t i = 0; i < n; i++) {
         int month = month_of(jobs[i].ev->ts_us);
         size_t k = i;
@@ -598,29 +595,11 @@ static void process(adb__writer *w, adb__job *jobs, size_t n)
         while (k + 1 < n && month_of(jobs[k + 1].ev->ts_us) == month &&
                jobs[k + 1].res->status == ADB_OK && !jobs[k + 1].res->duplicate)
             k++;
-        adb__growth_due d = adb__growth_add(w->growth, month, (long long)(k - i + 1));
-        if (d != ADB__GROWTH_NONE && ndue < 4) {
-            due_month[ndue] = month;
-            due[ndue++] = d;
-        } else if (d != ADB__GROWTH_NONE) {
-            adb__growth_forget(w->growth, month); /* met again with its next rows */
-        }
+        adb__growth_add(w->growth, month, (long long)(k - i + 1));
         i = k;
     }
     for (size_t i = 0; i < n; i++)
         ticket_done(jobs[i].ticket);
-    c = ndue > 0 ? adb_pool_acquire(w->pool, &st, err, sizeof(err)) : NULL;
-    for (int i = 0; i < ndue; i++) {
-        /* best effort: a failed ANALYZE leaves the plans to autovacuum's
-         * schedule; and a login role that may not analyze the partition gets a
-         * WARNING, not an error (docs/writer.md, "Plans as partitions fill") */
-        if (c)
-            (void)adb__growth_check(w->growth, c, due_month[i], due[i], err, sizeof(err));
-        else
-            adb__growth_forget(w->growth, due_month[i]);
-    }
-    if (c)
-        adb_pool_release(w->pool, c);
 }
 
 static size_t linger_target(const adb__writer *w)
@@ -697,10 +676,10 @@ adb__writer *adb__writer_start(adb_pool *pool, const adb__keys *keys, const adb_
     w->ring = calloc((size_t)o->queue_max, sizeof(*w->ring));
     w->threads = calloc((size_t)o->threads, sizeof(*w->threads));
     w->heads = adb__heads_new();
-    w->growth = adb__growth_new();
+    w->growth = adb__growth_start(pool);
     if (!w->ring || !w->threads || !w->heads || !w->growth) {
         adb__heads_free(w->heads);
-        adb__growth_free(w->growth);
+        adb__growth_stop(w->growth);
         free(w->ring);
         free(w->threads);
         free(w);
@@ -763,7 +742,7 @@ void adb__writer_stop(adb__writer *w)
     pthread_cond_destroy(&w->not_empty);
     pthread_mutex_destroy(&w->months_mu);
     adb__heads_free(w->heads);
-    adb__growth_free(w->growth);
+    adb__growth_stop(w->growth);
     free(w->ring);
     free(w->threads);
     free(w);
