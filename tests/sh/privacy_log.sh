@@ -35,6 +35,10 @@ for q in "correlationId=$MARK%ff" "principalIds=$MARK%c3" "actions=$MARK%00x" "s
     diag "GET ?$q: $HTTP_STATUS"
 done
 
+# a path parameter: the access log names the route, not the value
+http GET "/api/v1/audit/events/$MARK" -H "$H"
+diag "GET /events/<marker>: $HTTP_STATUS"
+
 # 3. constraint failures as the service's SQL would meet them: a refused INSERT, a refused COPY
 # row, a duplicate primary key, a refused foreign key
 "$AUDITDB_BIN" db psql -qX -c "INSERT INTO audit_log (id, \"timestamp\", organization_id, action, status, principal_id)
