@@ -34,7 +34,6 @@
 typedef struct {
     const char *url, *key;
     size_t chunk;
-    long thread;
 } poster;
 
 static atomic_long next_request;  /* the next request number to send */
@@ -44,12 +43,32 @@ static atomic_long done_count;
 static atomic_long failed;
 static atomic_int reported;
 
+/* The answer's first 300 bytes (for an error message) and its last 100 (the
+ * bulk answer's summary comes last). */
+typedef struct {
+    char head[301], tail[101];
+    size_t head_len, tail_len;
+} answer;
+
 static size_t sink(char *p, size_t size, size_t n, void *arg)
 {
-    char *first = arg; /* the first 300 bytes of the answer, for the error message */
-    size_t have = strlen(first), k = size * n;
-    if (have < 300)
-        snprintf(first + have, 301 - have, "%.*s", (int)(k < 300 - have ? k : 300 - have), p);
+    answer *a = arg;
+    size_t k = size * n, take;
+
+    take = k < 300 - a->head_len ? k : 300 - a->head_len;
+    memcpy(a->head + a->head_len, p, take);
+    a->head_len += take;
+    a->head[a->head_len] = '\0';
+    if (k >= 100) {
+        memcpy(a->tail, p + k - 100, 100);
+        a->tail_len = 100;
+    } else {
+        size_t keep = a->tail_len + k > 100 ? 100 - k : a->tail_len;
+        memmove(a->tail, a->tail + a->tail_len - keep, keep);
+        memcpy(a->tail + keep, p, k);
+        a->tail_len = keep + k;
+    }
+    a->tail[a->tail_len] = '\0';
     return k;
 }
 
@@ -91,7 +110,8 @@ static void *poster_main(void *arg)
     poster *p = arg;
     CURL *h = curl_easy_init();
     struct curl_slist *hdr = NULL;
-    char keyhdr[256], answer[301];
+    char keyhdr[256];
+    answer ans;
     long seq;
 
     if (!h)
@@ -102,22 +122,22 @@ static void *poster_main(void *arg)
     curl_easy_setopt(h, CURLOPT_URL, p->url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, answer);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &ans);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     while ((seq = atomic_fetch_add(&next_request, 1)) < total_requests) {
         char *body = bulk_body(p->chunk, seq);
         long code = 0;
-        answer[0] = '\0';
+        ans = (answer){ .head_len = 0 };
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
         CURLcode rc = curl_easy_perform(h);
         if (rc == CURLE_OK)
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-        if (code != 201 || strstr(answer, "\"failed\":[{")) {
+        if (code != 201 || !strstr(ans.tail, "\"failed\":0}")) {
             atomic_fetch_add(&failed, (long)p->chunk);
             if (atomic_fetch_add(&reported, 1) == 0)
                 fprintf(stderr, "http_ingest: request %ld: %s %ld %s\n", seq,
-                        rc == CURLE_OK ? "HTTP" : curl_easy_strerror(rc), code, answer);
+                        rc == CURLE_OK ? "HTTP" : curl_easy_strerror(rc), code, ans.head);
         }
         done_at[atomic_fetch_add(&done_count, 1)] = now_ms();
         free(body);
@@ -170,7 +190,7 @@ static int cmd_post(char **argv)
     pthread_t *th = calloc((size_t)conns, sizeof(*th));
     double t0 = now_ms();
     for (long i = 0; i < conns; i++) {
-        ps[i] = (poster){ .url = url, .key = keys[i % nkeys], .chunk = (size_t)chunk, .thread = i };
+        ps[i] = (poster){ .url = url, .key = keys[i % nkeys], .chunk = (size_t)chunk };
         pthread_create(&th[i], NULL, poster_main, &ps[i]);
     }
     for (long i = 0; i < conns; i++)
