@@ -138,11 +138,12 @@ static void *growth_main(void *arg)
         }
         int month = e->month;
         due_kind due = e->due;
+        bool stopping = g->stopping;
         e->due = DUE_NONE;
         pthread_mutex_unlock(&g->mu);
         adb_status st;
         char err[ADB_ERRMSG_MAX];
-        PGconn *c = g->stopping ? NULL : adb_pool_acquire(g->pool, &st, err, sizeof(err));
+        PGconn *c = stopping ? NULL : adb_pool_acquire(g->pool, &st, err, sizeof(err));
         long long rows = -1;
         if (c) {
             rows = look(c, month, due);
