@@ -10,6 +10,7 @@
  */
 #include "auditdb.h"
 #include "../core/util.h"
+#include "logging.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -80,6 +81,10 @@ static PGconn *connect_one(adb_pool *p, char *errbuf, size_t errlen)
         PQfinish(c);
         return NULL;
     }
+    /* privacy: what this login may set of the server's logging, so that no
+     * statement, parameter value or row reaches the server log (logging.h);
+     * a failure leaves the connection usable */
+    (void)adb__pg_logging_session(c); /* best effort: the rest is the server's (docs/embedded.md) */
     return c;
 }
 

@@ -224,9 +224,13 @@ static void log_request(adb_server *s, adb_http_request *req)
     if (!s->opts.access_log)
         return;
     adb_http_iso_now(ts);
-    /* method, path and status only: never headers, bodies or query strings */
+    /* method, path and status only: never headers, bodies or query strings;
+     * and a matched route's pattern, not the path, so that no path parameter
+     * (an event or archive id) reaches the log (docs/http.md) */
+    const char *pattern = req->route ? adb_http_route_pattern(req->route) : NULL;
     line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:f}", "ts", ts, "level", "info",
-                     "requestId", req->request_id, "method", req->method, "path", req->path,
+                     "requestId", req->request_id, "method", req->method, "path",
+                     pattern ? pattern : req->path,
                      "status", (int)req->status, "durationMs", adb__now_ms() - req->started_ms,
                      "dbMs", req->db_ms);
     if (line && req->error_code)

@@ -2,6 +2,7 @@
  * writer.c - batches, one transaction each, acknowledged after COMMIT.
  */
 #include "writer.h"
+#include "growth.h"
 #include "heads.h"
 #include "../core/buf.h"
 #include "../core/util.h"
@@ -36,6 +37,7 @@ struct adb__writer {
     int nmonths;
     /* figures */
     adb__heads *heads; /* chain-head cache and turns (heads.h) */
+    adb__growth *growth; /* rows stored per partition, when to analyze it (growth.h) */
     long long events_written, batches, duplicates, failed, busy, conflicts;
     int last_batch;
     long long batch_le[ADB_WRITER_BATCH_NBOUNDS], batch_events;
@@ -583,6 +585,19 @@ static void process(adb__writer *w, adb__job *jobs, size_t n)
         w->failed += (long long)failed;
         pthread_mutex_unlock(&w->mu);
     }
+    /* rows stored per partition, for growth.h: counted before the tickets
+     * are signalled (the jobs belong to their callers after that) */
+    for (size_t i = 0; i < n; i++) {
+        int month = month_of(jobs[i].ev->ts_us);
+        size_t k = i;
+        if (jobs[i].res->status != ADB_OK || jobs[i].res->duplicate)
+            continue;
+        while (k + 1 < n && month_of(jobs[k + 1].ev->ts_us) == month &&
+               jobs[k + 1].res->status == ADB_OK && !jobs[k + 1].res->duplicate)
+            k++;
+        adb__growth_add(w->growth, month, (long long)(k - i + 1));
+        i = k;
+    }
     for (size_t i = 0; i < n; i++)
         ticket_done(jobs[i].ticket);
 }
@@ -661,8 +676,10 @@ adb__writer *adb__writer_start(adb_pool *pool, const adb__keys *keys, const adb_
     w->ring = calloc((size_t)o->queue_max, sizeof(*w->ring));
     w->threads = calloc((size_t)o->threads, sizeof(*w->threads));
     w->heads = adb__heads_new();
-    if (!w->ring || !w->threads || !w->heads) {
+    w->growth = adb__growth_start(pool);
+    if (!w->ring || !w->threads || !w->heads || !w->growth) {
         adb__heads_free(w->heads);
+        adb__growth_stop(w->growth);
         free(w->ring);
         free(w->threads);
         free(w);
@@ -725,6 +742,7 @@ void adb__writer_stop(adb__writer *w)
     pthread_cond_destroy(&w->not_empty);
     pthread_mutex_destroy(&w->months_mu);
     adb__heads_free(w->heads);
+    adb__growth_stop(w->growth);
     free(w->ring);
     free(w->threads);
     free(w);
