@@ -247,6 +247,12 @@ static enum MHD_Result refused(adb_http_request *req, const adb_log_result *res)
         return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR",
                                    res->errors.count ? res->errors.e[0].message : "invalid event",
                                    errors_json(&res->errors));
+    if (res->status == ADB_ERR_OUTCOME_UNKNOWN) /* may be stored: not a 503 (docs/api.md) */
+        return adb_http_send_error(req, MHD_HTTP_GATEWAY_TIMEOUT, "COMMIT_OUTCOME_UNKNOWN",
+                                   "the database connection broke while the event was being "
+                                   "committed and whether it was stored could not be learned: "
+                                   "retry with the same Idempotency-Key, or look the event up",
+                                   NULL);
     if (res->status == ADB_ERR_BUSY)
         return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_BUSY",
                                    "the writer is saturated: retry later", res->retry_after_ms);
@@ -376,7 +382,9 @@ static void write_failed(jw *w, size_t i, const char *input, const adb_log_resul
     jw_kstr(w, "error", res->errors.count ? res->errors.e[0].message
                         : res->message[0] ? res->message : adb_strerror(res->status));
     jw_kstr(w, "code", res->status == ADB_ERR_INVALID ? "VALIDATION_ERROR"
-                       : res->status == ADB_ERR_BUSY ? "SERVICE_BUSY" : "SERVICE_UNAVAILABLE");
+                       : res->status == ADB_ERR_BUSY ? "SERVICE_BUSY"
+                       : res->status == ADB_ERR_OUTCOME_UNKNOWN ? "COMMIT_OUTCOME_UNKNOWN"
+                                                                : "SERVICE_UNAVAILABLE");
     jw_key(w, "eventData");
     jw_raw(w, input);
     jw_key(w, "errors");

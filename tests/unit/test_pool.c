@@ -133,6 +133,11 @@ static void reconnects_after_server_restart(void)
         CHECK_MSG(strstr(err, "could not connect") != NULL, "%s", err);
         CHECK(adb_embedded_start(e) == ADB_OK);
         CHECK_MSG(adb_pool_ping(p, &ms, err, sizeof(err)) == ADB_OK, "%s", err);
+        /* the ping has its own connection; the pooled ones are replaced when lent */
+        adb_status ast;
+        PGconn *c = adb_pool_acquire(p, &ast, err, sizeof(err));
+        CHECK_MSG(c != NULL, "%s", err);
+        adb_pool_release(p, c);
         adb_pool_stats s;
         adb_pool_get_stats(p, &s);
         CHECK(s.reconnects >= 1);
