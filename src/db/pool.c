@@ -85,11 +85,14 @@ static PGconn *connect_one(adb_pool *p, char *errbuf, size_t errlen)
     /* bounded by connect_timeout; by the same span here, whatever libpq
      * counts (it restarts its timer per host and address) */
     PGconn *c = adb__connect_by(p->conninfo, p->opts.connect_timeout_s,
-                                adb__now_ms() + p->opts.connect_timeout_s * 1000.0, &silent,
-                                errbuf, errlen);
+                                adb__now_ms() + p->opts.connect_timeout_s * 1000.0,
+                                &p->unreachable, &silent, errbuf, errlen);
 
-    if (!c)
+    if (!c) {
+        if (silent && __atomic_load_n(&p->unreachable, __ATOMIC_RELAXED))
+            adb__fmt(errbuf, errlen, "could not connect to the database: it does not answer");
         return NULL;
+    }
     /* times printed one way whatever the server's defaults: the event
      * pages read them as ISO in UTC (src/http/events.c) */
     PGresult *r = PQexec(c, "SET DateStyle = ISO; SET TimeZone = 'UTC'");
@@ -189,7 +192,7 @@ static void *watchdog_main(void *arg)
             until.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&p->wd_cv, &p->mu, &until);
-        if (p->stopping || (!p->unreachable && !stalled(p, adb__now_ms())))
+        if (p->stopping || (!__atomic_load_n(&p->unreachable, __ATOMIC_RELAXED) && !stalled(p, adb__now_ms())))
             continue;
         pthread_mutex_unlock(&p->mu);
         double asked = adb__now_ms();
@@ -197,14 +200,15 @@ static void *watchdog_main(void *arg)
                                           asked + p->opts.probe_timeout_ms, err, sizeof(err));
         pthread_mutex_lock(&p->mu);
         if (pr == ADB_PROBE_SILENT) {
-            p->unreachable = true;
+            __atomic_store_n(&p->unreachable, true, __ATOMIC_RELAXED); /* connect_one reads it */
             adb__fmt(p->unreachable_msg, sizeof(p->unreachable_msg),
                      "the database does not answer (silent for %d ms): calls on it were cut off",
                      p->opts.probe_timeout_ms);
             adb__fmt(p->last_error, sizeof(p->last_error), "%s", p->unreachable_msg);
             cut_stalled(p, asked);
         } else {
-            p->unreachable = false; /* answering, or down (which calls see for themselves) */
+            /* answering, or down (which calls see for themselves) */
+            __atomic_store_n(&p->unreachable, false, __ATOMIC_RELAXED);
         }
     }
     pthread_mutex_unlock(&p->mu);
@@ -340,7 +344,7 @@ static PGconn *acquire(adb_pool *p, adb_status *st, char *errbuf, size_t errlen)
 
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        if (p->unreachable) { /* frozen: no call would come back */
+        if (__atomic_load_n(&p->unreachable, __ATOMIC_RELAXED)) { /* frozen: no call would come back */
             adb__fmt(errbuf, errlen, "%s", p->unreachable_msg);
             pthread_mutex_unlock(&p->mu);
             *st = ADB_ERR_DB_CONNECT;
@@ -490,7 +494,7 @@ void adb_pool_get_stats(adb_pool *p, adb_pool_stats *out)
     out->reconnects = p->reconnects;
     out->timeouts = p->timeouts;
     out->cut = p->cut;
-    out->unreachable = p->unreachable;
+    out->unreachable = __atomic_load_n(&p->unreachable, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&p->mu);
 }
 

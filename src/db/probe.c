@@ -9,13 +9,18 @@
 #include <stdbool.h>
 #include <string.h>
 
-/* Waits until fd is ready for events; false when the deadline passed. */
-static int wait_fd(int fd, short events, double deadline_ms)
+#define SLICE_MS 100 /* how often a wait looks at its give_up flag */
+
+/* Waits until fd is ready for events; false when the deadline passed or
+ * *give_up (read atomically; may be NULL) was set meanwhile. */
+static int wait_fd(int fd, short events, double deadline_ms, const bool *give_up)
 {
     for (;;) {
         int ms = (int)(deadline_ms - adb__now_ms());
-        if (ms <= 0)
+        if (ms <= 0 || (give_up && __atomic_load_n(give_up, __ATOMIC_RELAXED)))
             return 0;
+        if (give_up && ms > SLICE_MS)
+            ms = SLICE_MS;
         struct pollfd pfd = { .fd = fd, .events = events };
         int n = poll(&pfd, 1, ms);
         if (n > 0 || (n < 0 && errno != EINTR))
@@ -24,7 +29,7 @@ static int wait_fd(int fd, short events, double deadline_ms)
 }
 
 PGconn *adb__connect_by(const char *conninfo, int connect_timeout_s, double deadline_ms,
-                        int *silent, char *err, size_t errlen)
+                        const bool *give_up, int *silent, char *err, size_t errlen)
 {
     char timeout[16];
     /* keywords before dbname are defaults the conninfo may override; the
@@ -44,7 +49,8 @@ PGconn *adb__connect_by(const char *conninfo, int connect_timeout_s, double dead
         return NULL;
     }
     while (PQstatus(c) != CONNECTION_BAD && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-        if (!wait_fd(PQsocket(c), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_ms)) {
+        if (!wait_fd(PQsocket(c), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_ms,
+                     give_up)) {
             *silent = 1;
             adb__fmt(err, errlen, "could not connect to the database: no answer within the deadline");
             PQfinish(c);
@@ -73,7 +79,7 @@ static adb__probe_result round_trip(PGconn *c, double deadline_ms, char *err, si
         return ADB_PROBE_FAILED;
     }
     while (PQisBusy(c)) {
-        if (!wait_fd(PQsocket(c), POLLIN, deadline_ms)) {
+        if (!wait_fd(PQsocket(c), POLLIN, deadline_ms, NULL)) {
             adb__fmt(err, errlen, "database did not answer in time");
             return ADB_PROBE_SILENT;
         }
@@ -108,7 +114,8 @@ adb__probe_result adb__probe(PGconn **conn, const char *conninfo, int connect_ti
         bool fresh = *conn == NULL;
         if (fresh) {
             int silent;
-            *conn = adb__connect_by(conninfo, connect_timeout_s, deadline_ms, &silent, err, errlen);
+            *conn = adb__connect_by(conninfo, connect_timeout_s, deadline_ms, NULL, &silent, err,
+                                    errlen);
             if (!*conn)
                 return silent ? ADB_PROBE_SILENT : ADB_PROBE_FAILED;
         }

@@ -12,6 +12,7 @@
 #define ADB_DB_PROBE_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum adb__probe_result {
@@ -28,9 +29,9 @@ adb__probe_result adb__probe(PGconn **conn, const char *conninfo, int connect_ti
 
 /* Connects like the pool (application_name, connect_timeout, TCP keepalives
  * and tcp_user_timeout as defaults the conninfo may override) without
- * waiting past deadline_ms. NULL on failure with err set; *silent tells
- * whether the deadline passed. */
+ * waiting past deadline_ms, nor after *give_up (may be NULL) became true.
+ * NULL on failure with err set; *silent tells whether it gave up waiting. */
 PGconn *adb__connect_by(const char *conninfo, int connect_timeout_s, double deadline_ms,
-                        int *silent, char *err, size_t errlen);
+                        const bool *give_up, int *silent, char *err, size_t errlen);
 
 #endif
