@@ -469,6 +469,7 @@ adb_status adb_pool_ping(adb_pool *p, double *latency_ms, char *errbuf, size_t e
     adb__probe_result pr = adb__probe(&p->ping_conn, p->conninfo, p->opts.connect_timeout_s,
                                       deadline, errbuf, errlen);
     pthread_mutex_unlock(&p->ping_mu);
+    adb__db_wait_add(adb__now_ms() - t0); /* the thread's time on the database */
     if (latency_ms)
         *latency_ms = adb__now_ms() - t0;
     if (pr == ADB_PROBE_ANSWERED)
