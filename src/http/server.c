@@ -190,10 +190,12 @@ enum MHD_Result adb_http_send_retry(adb_http_request *req, unsigned status, cons
 {
     json_t *err = json_pack("{s:s, s:s, s:{s:i}, s:s}", "code", code, "message", message,
                             "details", "retryAfterMs", retry_after_ms, "requestId", req->request_id);
-    char *text = json_dumps(json_pack("{s:o}", "error", err), JSON_COMPACT);
+    json_t *body = json_pack("{s:o}", "error", err);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL; /* every 503 leaked its body */
     struct MHD_Response *resp;
     char secs[16];
 
+    json_decref(body);
     if (!text)
         return MHD_NO;
     resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);

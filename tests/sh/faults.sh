@@ -22,7 +22,7 @@ pgbin=$(dirname "$(sed -n '1s/^"\{0,1\}\([^" ]*\).*/\1/p' "$AUDITDB_HOME/pg/post
 key=$("$AUDITDB_BIN" keys create --org org-f --role admin | sed -n 's/^key (shown once, store it now): //p')
 export AUDITDB_RATE_LIMIT_RPS=0
 if ! start_serve "$TEST_TMP/serve.log"; then
-    not_ok "serve starts"; diag "$(cat "$TEST_TMP/serve.log")"; "$AUDITDB_BIN" db stop; finish
+    not_ok "serve starts"; diag "$(cat "$TEST_TMP/serve.log")"; AUDIT_DB_URL= "$AUDITDB_BIN" db stop; finish
 fi
 
 # create ACTION: prints "STATUS SECONDS"
@@ -99,6 +99,8 @@ expect_match "restarts under load: 0 acknowledged events lost" ' lost=0 ' "$out"
 expect_match "restarts under load: 0 503s for stored events" ' false503=0 ' "$out"
 expect_match "restarts under load: faults happened, events were acknowledged" 'acked=[1-9][0-9]* .*terminations=[1-9].* restarts=[1-9]' "$out"
 
-stop_serve TERM
-"$AUDITDB_BIN" db stop >/dev/null 2>&1
+stop_serve TERM; rc=$?
+expect_eq "serve stops cleanly (no sanitizer report)" 0 "$rc"
+[ "$rc" -eq 0 ] || diag "$(grep -v '^{' "$TEST_TMP/serve.log" | tail -40)"
+AUDIT_DB_URL= "$AUDITDB_BIN" db stop >/dev/null 2>&1
 finish

@@ -80,5 +80,7 @@ expect_eq "the month's partition is back with the event" "month.again" \
 http GET /health
 expect_eq "/health 200" 200 "$HTTP_STATUS"
 
-stop_serve TERM
+stop_serve TERM; rc=$?
+expect_eq "serve stops cleanly (no sanitizer report)" 0 "$rc"
+[ "$rc" -eq 0 ] || diag "$(grep -v '^{' "$TEST_TMP/serve.log" | tail -40)"
 finish
