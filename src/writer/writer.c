@@ -238,15 +238,13 @@ static bool refused_sqlstate(const char *state)
 
 /* Fills be from a failed result: a missing partition, or a refused row
  * (which one, when a COPY line is named: the n-th stored job). */
-static void classify(batch_error *be, const PGresult *r, const adb__job *jobs, size_t n,
-                     const bool *dup)
+static void classify(batch_error *be, const PGresult *r, size_t n, const bool *dup)
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     const char *context = r ? PQresultErrorField(r, PG_DIAG_CONTEXT) : NULL;
     const char *column = r ? PQresultErrorField(r, PG_DIAG_COLUMN_NAME) : NULL;
 
-    (void)jobs;
     if (state && !strcmp(state, "23514") && primary && strstr(primary, "no partition of relation")) {
         be->no_partition = true;
         return;
@@ -342,7 +340,7 @@ static bool copy_rows(PGconn *c, adb__job *jobs, size_t n, const bool *dup, batc
     ok = ok_result(r, PGRES_COMMAND_OK);
     if (!ok) {
         pg_message(c, r, err, errlen);
-        classify(be, r, jobs, n, dup);
+        classify(be, r, n, dup);
     }
     PQclear(r);
     r = NULL;
@@ -610,7 +608,7 @@ nomem:
     goto fail;
 pgfail:
     pg_message(c, r, err, errlen);
-    classify(be, r, jobs, n, dup);
+    classify(be, r, n, dup);
 fail:
     PQclear(r);
     r = NULL;
