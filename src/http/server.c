@@ -43,7 +43,19 @@ struct adb_server {
     char address[300];
     pthread_mutex_t log_mu;
     adb_http_workers *reads, *writes;
+    adb_http_workers *probes; /* /health, /ready, /live: never queued behind database calls */
 };
+
+#define PROBE_THREADS 2
+
+/* The probes of load balancers and orchestrators answer within a second
+ * whatever the database does (adb_pool_ping is bounded), so they must not
+ * wait for a worker that is itself waiting for the database. */
+static bool is_probe(const char *method, const char *path)
+{
+    return !strcmp(method, "GET") &&
+           (!strcmp(path, "/health") || !strcmp(path, "/ready") || !strcmp(path, "/live"));
+}
 
 /* Accepts a caller's X-Request-Id when it is short and plain, else makes one. */
 static void request_id(struct MHD_Connection *conn, char out[ADB_REQUEST_ID_MAX])
@@ -174,10 +186,12 @@ enum MHD_Result adb_http_send_retry(adb_http_request *req, unsigned status, cons
 {
     json_t *err = json_pack("{s:s, s:s, s:{s:i}, s:s}", "code", code, "message", message,
                             "details", "retryAfterMs", retry_after_ms, "requestId", req->request_id);
-    char *text = json_dumps(json_pack("{s:o}", "error", err), JSON_COMPACT);
+    json_t *body = json_pack("{s:o}", "error", err);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL; /* every 503 leaked its body */
     struct MHD_Response *resp;
     char secs[16];
 
+    json_decref(body);
     if (!text)
         return MHD_NO;
     req->resp_bytes = strlen(text); /* api_access_log.response_bytes (bytes_sent) */
@@ -379,7 +393,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     /* suspended first: the worker may resume it before this returns */
     MHD_suspend_connection(conn);
     bool read = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
-    adb_http_workers_submit(read ? s->reads : s->writes, req);
+    adb_http_workers_submit(is_probe(req->method, req->path) ? s->probes : read ? s->reads : s->writes,
+                            req);
     return MHD_YES;
 }
 
@@ -476,7 +491,8 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     }
     int nw = o->threads > 0 ? o->threads : 8;
     if (!(s->reads = adb_http_workers_start(nw, "adb-read", run_request)) ||
-        !(s->writes = adb_http_workers_start(nw, "adb-write", run_request))) {
+        !(s->writes = adb_http_workers_start(nw, "adb-write", run_request)) ||
+        !(s->probes = adb_http_workers_start(PROBE_THREADS, "adb-probe", run_request))) {
         adb__fmt(errbuf, errlen, "could not start the HTTP worker threads");
         goto fail;
     }
@@ -511,6 +527,7 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
 fail:
     adb_http_workers_stop(s->reads);
     adb_http_workers_stop(s->writes);
+    adb_http_workers_stop(s->probes);
     pthread_mutex_destroy(&s->log_mu);
     adb_http_metrics_free(s->state.metrics);
     adb_http_totals_free(s->state.totals);
@@ -541,6 +558,7 @@ void adb_server_stop(adb_server *s)
     /* run what is queued: every suspended connection is resumed */
     adb_http_workers_stop(s->reads);
     adb_http_workers_stop(s->writes);
+    adb_http_workers_stop(s->probes);
     MHD_stop_daemon(s->daemon);
     if (ls != MHD_INVALID_SOCKET)
         close(ls);
