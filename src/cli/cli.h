@@ -40,6 +40,11 @@ typedef struct cli_db {
     const char *conninfo;
 } cli_db;
 
+/* Declares that this invocation only reads (verify, keys list, ...; what names
+ * it in messages): cli_db_open() then refuses, exit 3, when AUDITDB_HOME holds
+ * no database, instead of creating an empty one. */
+void cli_reading(const char *what);
+
 /* Loads the configuration and makes the database reachable (starting the
  * embedded cluster if needed). Prints the error and returns an exit code
  * other than EXIT_OK on failure; call cli_db_close() in every case. */

@@ -31,6 +31,17 @@ static const char *argv0_path(void)
     return path;
 }
 
+/* path as one shell word: quoted when it holds anything but [A-Za-z0-9/._+-]
+ * (a home never holds a quote: embedded.c refuses it) */
+static const char *shell_word(const char *path, char *buf, size_t len)
+{
+    if (strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-") ==
+        strlen(path))
+        return path;
+    snprintf(buf, len, "'%s'", path);
+    return buf;
+}
+
 /* On the first start (no key at all): the "default" organization and an admin
  * key, shown once and saved with mode 0600 where only its owner can read it. */
 static int bootstrap_key(adb *h, const char *home)
@@ -112,7 +123,7 @@ int cmd_serve(int argc, char **argv)
     adb_migration_set set = { 0 };
     adb *h = NULL;
     adb_server *server = NULL;
-    char err[ADB_ERRMSG_MAX];
+    char err[ADB_ERRMSG_MAX], qhome[4200];
     sigset_t sigs;
 
     for (int i = 1; i < argc; i++) {
@@ -205,7 +216,10 @@ int cmd_serve(int argc, char **argv)
            "  curl -s -H \"X-API-Key: $(cat %s/admin.key)\" -H 'Content-Type: application/json' \\\n"
            "    -d '{\"eventData\":{\"action\":\"auth.login.success\",\"status\":\"success\","
            "\"principalId\":\"doc-1\"}}' http://%s/api/v1/audit/events\n"
-           "  %s verify\n", db.cfg.home, db.cfg.home, adb_server_address(server), argv0_path());
+           "verify the chain (it reads this home's database; from any folder):\n"
+           "  %s%s%s%s verify\n", db.cfg.home, db.cfg.home, adb_server_address(server),
+           db.emb ? "AUDITDB_HOME=" : "", db.emb ? shell_word(db.cfg.home, qhome, sizeof(qhome)) : "",
+           db.emb ? " " : "", argv0_path());
     fflush(stdout);
 
     while (sigwait(&sigs, &sig) != 0)

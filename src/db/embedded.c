@@ -327,6 +327,15 @@ static adb_status relocate(adb_embedded *e)
     adb__sha256_hex(e->home, strlen(e->home), id);
     id[16] = '\0';
     adb__fmt(base, sizeof(base), STATE_ROOT "/%s", id);
+    /* left by a home of the same path that was deleted: not this home's data */
+    if (lstat(base, &st) == 0) {
+        char aside[PATH_MAX];
+        adb__fmt(aside, sizeof(aside), "%s.orphaned.%ld", base, (long)time(NULL));
+        if (rename(base, aside) == -1) {
+            SETERR(e, "could not move \"%s\" aside: %s", base, strerror(errno));
+            return ADB_ERR_IO;
+        }
+    }
     if (!adb__mkdir_p(base, 0755) || chmod(STATE_ROOT, 0755) == -1 || chmod(base, 0755) == -1) {
         SETERR(e, "user \"%s\" cannot reach AUDITDB_HOME \"%s\" (a parent folder is closed to "
                "it), and \"%s\" for its cluster could not be made: %s", e->run_user, e->home,
