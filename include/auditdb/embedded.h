@@ -44,6 +44,12 @@ ADB_WUR adb_status adb_embedded_acquire(adb_embedded *e, adb_embedded_mode mode)
  * it accepts connections and creates the "auditdb" database. */
 ADB_WUR adb_status adb_embedded_start(adb_embedded *e);
 
+/* The owner starts the cluster again after its postmaster died (kill -9, the
+ * OOM killer): clears what the dead one left, starts, waits until it accepts
+ * connections. An operator's `db start` mark is kept. *pid gets the new
+ * postmaster's pid. */
+ADB_WUR adb_status adb_embedded_restart(adb_embedded *e, pid_t *pid);
+
 /* Marks the running cluster as started by an operator (auditdb db start): the
  * owner will then leave it running when it exits. */
 ADB_WUR adb_status adb_embedded_detach(adb_embedded *e);

@@ -5,6 +5,7 @@
 #ifndef ADB_CLI_H
 #define ADB_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include "auditdb.h"
 
@@ -61,6 +62,10 @@ int cli_migrations(adb_migration_set *set);
  * handle on it. Prints and returns an exit code on failure; on success the
  * caller closes *out with adb_close() before cli_db_close(). */
 int cli_adb_open(cli_db *db, adb **out);
+
+/* Waits for one of sigs (blocked in every thread) and returns it; meanwhile
+ * restarts the embedded postmaster (emb, when not NULL) whenever it dies. */
+int cli_supervise(const sigset_t *sigs, adb_embedded *emb);
 
 /* true when stderr is a terminal (progress bars). */
 bool cli_tty(void);

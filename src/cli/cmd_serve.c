@@ -222,8 +222,7 @@ int cmd_serve(int argc, char **argv)
            db.emb ? " " : "", argv0_path());
     fflush(stdout);
 
-    while (sigwait(&sigs, &sig) != 0)
-        ;
+    sig = cli_supervise(&sigs, db.emb && !adb_embedded_is_guest(db.emb) ? db.emb : NULL);
     fprintf(stderr, "auditdb: received %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = EXIT_OK;
 out:

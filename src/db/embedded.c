@@ -288,7 +288,7 @@ static adb_status check_confinable(adb_embedded *e)
            "it. Run auditdb as root (PostgreSQL then runs as AUDITDB_PG_USER, else \"postgres\"), "
            "or set AUDIT_DB_URL to a server that runs as another OS user",
            (long)geteuid(), e->home);
-    return ADB_ERR_CONFIG;
+    return ADB_ERR_PG_START;
 }
 
 /* true when user run_uid can search every folder down to dir. Asked of the
@@ -860,6 +860,26 @@ adb_status adb_embedded_start(adb_embedded *e)
     }
     e->started = true;
     return create_database(e);
+}
+
+adb_status adb_embedded_restart(adb_embedded *e, pid_t *pid)
+{
+    bool detached = access(e->marker_detached, F_OK) == 0;
+    adb_status st;
+
+    *pid = 0;
+    if (!e->owner) {
+        SETERR(e, "only the owner of \"%s\" restarts its server", e->home);
+        return ADB_ERR_LOCKED;
+    }
+    e->started = false;
+    if ((st = adb_embedded_start(e)) != ADB_OK)
+        return st;
+    /* an operator's `db start` still holds after a crash: keep it running on exit */
+    if (detached && (st = adb_embedded_detach(e)) != ADB_OK)
+        return st;
+    *pid = adb_embedded_postmaster_pid(e);
+    return ADB_OK;
 }
 
 adb_status adb_embedded_detach(adb_embedded *e)
