@@ -63,6 +63,10 @@ int cli_migrations(adb_migration_set *set);
  * caller closes *out with adb_close() before cli_db_close(). */
 int cli_adb_open(cli_db *db, adb **out);
 
+/* Refuses (prints, returns EXIT_INTEGRITY) when the database server can read
+ * $AUDITDB_HOME/master.key or admin.key through SQL. */
+int cli_key_probe(cli_db *db);
+
 /* Waits for one of sigs (blocked in every thread) and returns it; meanwhile
  * restarts the embedded postmaster (emb, when not NULL) whenever it dies. */
 int cli_supervise(const sigset_t *sigs, adb_embedded *emb);

@@ -176,7 +176,9 @@ int cmd_serve(int argc, char **argv)
         rc = cli_exit_code(st);
         goto out;
     }
-    if ((rc = bootstrap_key(h, db.cfg.home)) != EXIT_OK)
+    /* before the admin key is made and shown, and again once it exists */
+    if ((rc = cli_key_probe(&db)) != EXIT_OK || (rc = bootstrap_key(h, db.cfg.home)) != EXIT_OK ||
+        (rc = cli_key_probe(&db)) != EXIT_OK)
         goto out;
     /* the current month and the next six, now and daily (one instance at a time) */
     if ((st = adb_maintenance_start(h, 86400, 6, err, sizeof(err))) != ADB_OK) {

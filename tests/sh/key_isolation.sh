@@ -86,6 +86,23 @@ phase() {
 # auditdb as root: PostgreSQL runs as "postgres"
 phase "$TEST_TMP/root-home" "" "as root"
 
+# a server that can read the key file (AUDIT_DB_URL): serve asks it through
+# SQL and refuses. The runner's cluster may write its own log folder; a home
+# there with a master.key of the server's user is what such a server sees.
+if [ "$(id -u)" -eq 0 ] && [ -d "$RUN_TMP/cluster/log" ]; then
+    khome="$RUN_TMP/cluster/log/khome"
+    mkdir -p "$khome"; chmod 755 "$khome"
+    openssl rand -hex 32 >"$khome/master.key"; chmod 600 "$khome/master.key"
+    chown "$(stat -c %u "$RUN_TMP/cluster/log")" "$khome/master.key"
+    fresh_db t_keyprobe
+    err=$(AUDITDB_HOME="$khome" timeout 60 "$AUDITDB_BIN" serve --listen 127.0.0.1:0 2>&1 >/dev/null); rc=$?
+    expect_eq "a database server that reads master.key: serve refuses (exit 4)" 4 "$rc"
+    expect_match "... and says why" "refusing to serve: the database server can read \"$khome/master.key\"" "$err"
+    rm -rf "$khome"; unset AUDIT_DB_URL
+else
+    echo "skip - key probe through an external server: needs root and the runner's cluster"
+fi
+
 # auditdb as an ordinary user: PostgreSQL runs as that same user
 if ! id nobody >/dev/null 2>&1 || [ "$(id -u)" -ne 0 ]; then
     echo "skip - ordinary user: needs root and a nobody user"
