@@ -561,8 +561,6 @@ adb_status adb_embedded_acquire(adb_embedded *e, adb_embedded_mode mode)
         SETERR(e, "could not create AUDITDB_HOME \"%s\": %s", e->home, strerror(errno));
         return ADB_ERR_IO;
     }
-    if ((st = relocate(e)) != ADB_OK)
-        return st;
     if (strlen(e->sockdir) + strlen("/.s.PGSQL." PG_PORT ".lock") > SUN_PATH_MAX) {
         SETERR(e, "AUDITDB_HOME \"%s\" is too long for a unix socket path (at most %d bytes "
                "with \"/run/.s.PGSQL." PG_PORT "\"): choose a shorter AUDITDB_HOME",
@@ -604,7 +602,8 @@ adb_status adb_embedded_acquire(adb_embedded *e, adb_embedded_mode mode)
         return ADB_ERR_IO;
     }
     e->owner = true;
-    return ADB_OK;
+    /* only the owner decides where a new cluster goes */
+    return relocate(e);
 }
 
 /* ---- postmaster state --------------------------------------------------- */
