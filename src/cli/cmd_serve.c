@@ -209,7 +209,11 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     printf("auditdb %s listening on http://%s\n", adb_version(), adb_server_address(server));
-    if (db.emb)
+    if (db.emb && strncmp(adb_embedded_datadir(db.emb), db.cfg.home, strlen(db.cfg.home)) != 0)
+        printf("database: embedded PostgreSQL in %s, its files in %s (out of reach of the "
+               "PostgreSQL user in the home; stopped when auditdb exits)\n", db.cfg.home,
+               adb_embedded_datadir(db.emb));
+    else if (db.emb)
         printf("database: embedded PostgreSQL in %s (stopped when auditdb exits)\n", db.cfg.home);
     else
         printf("database: AUDIT_DB_URL\n");
