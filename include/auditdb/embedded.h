@@ -7,6 +7,10 @@
  *   log/          postgresql.log
  *   auditdb.lock  flock()ed by the process that owns the cluster
  *
+ * When auditdb runs as root and the PostgreSQL user cannot reach the home (a
+ * home under /root, mode 0700), pg/, run/ and log/ live in
+ * /var/lib/auditdb/<id>/ instead and the home holds links to them.
+ *
  * One process owns a home at a time (flock on auditdb.lock, released by the
  * kernel even on kill -9). Another process may still use a running cluster as
  * a guest: it connects but never starts or stops it. When running as root,
@@ -40,6 +44,12 @@ ADB_WUR adb_status adb_embedded_acquire(adb_embedded *e, adb_embedded_mode mode)
  * it accepts connections and creates the "auditdb" database. */
 ADB_WUR adb_status adb_embedded_start(adb_embedded *e);
 
+/* The owner starts the cluster again after its postmaster died (kill -9, the
+ * OOM killer): clears what the dead one left, starts, waits until it accepts
+ * connections. An operator's `db start` mark is kept. *pid gets the new
+ * postmaster's pid. */
+ADB_WUR adb_status adb_embedded_restart(adb_embedded *e, pid_t *pid);
+
 /* Marks the running cluster as started by an operator (auditdb db start): the
  * owner will then leave it running when it exits. */
 ADB_WUR adb_status adb_embedded_detach(adb_embedded *e);
@@ -53,6 +63,10 @@ void adb_embedded_release(adb_embedded *e);
 
 /* true when a postmaster for this home is alive and accepts connections. */
 bool adb_embedded_running(adb_embedded *e);
+
+/* true when the home holds a cluster (initdb completed), started or not. Reads
+ * nothing but the file system: commands that only read refuse without one. */
+bool adb_embedded_exists(const adb_embedded *e);
 
 /* true when this handle is a guest of a cluster owned by another process. */
 bool adb_embedded_is_guest(const adb_embedded *e);

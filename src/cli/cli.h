@@ -5,6 +5,7 @@
 #ifndef ADB_CLI_H
 #define ADB_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include "auditdb.h"
 
@@ -40,6 +41,11 @@ typedef struct cli_db {
     const char *conninfo;
 } cli_db;
 
+/* Declares that this invocation only reads (verify, keys list, ...; what names
+ * it in messages): cli_db_open() then refuses, exit 3, when AUDITDB_HOME holds
+ * no database, instead of creating an empty one. */
+void cli_reading(const char *what);
+
 /* Loads the configuration and makes the database reachable (starting the
  * embedded cluster if needed). Prints the error and returns an exit code
  * other than EXIT_OK on failure; call cli_db_close() in every case. */
@@ -56,6 +62,14 @@ int cli_migrations(adb_migration_set *set);
  * handle on it. Prints and returns an exit code on failure; on success the
  * caller closes *out with adb_close() before cli_db_close(). */
 int cli_adb_open(cli_db *db, adb **out);
+
+/* Refuses (prints, returns EXIT_INTEGRITY) when the database server can read
+ * $AUDITDB_HOME/master.key or admin.key through SQL. */
+int cli_key_probe(cli_db *db);
+
+/* Waits for one of sigs (blocked in every thread) and returns it; meanwhile
+ * restarts the embedded postmaster (emb, when not NULL) whenever it dies. */
+int cli_supervise(const sigset_t *sigs, adb_embedded *emb);
 
 /* true when stderr is a terminal (progress bars). */
 bool cli_tty(void);

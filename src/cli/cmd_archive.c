@@ -226,6 +226,9 @@ int cmd_archive(int argc, char **argv)
         cli_error("archive %s needs an archive id; " ARCHIVE_USAGE, sub);
         return EXIT_USAGE;
     }
+    if (strcmp(sub, "restore") != 0)
+        cli_reading(list ? "archive list" : !strcmp(sub, "show") ? "archive show" :
+                    !strcmp(sub, "verify") ? "archive verify" : "archive export");
     if ((rc = cli_adb_open(&db, &h)) != EXIT_OK)
         goto out;
     if (list)

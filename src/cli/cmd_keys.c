@@ -99,6 +99,8 @@ int cmd_keys(int argc, char **argv)
         cli_error("usage: auditdb keys revoke KEY-ID");
         return EXIT_USAGE;
     }
+    if (!strcmp(argv[1], "list"))
+        cli_reading("keys list");
     if ((rc = cli_adb_open(&db, &h)) != EXIT_OK)
         goto out;
     if (!strcmp(argv[1], "create"))

@@ -67,6 +67,8 @@ int cmd_migrate(int argc, char **argv)
     status = argc == 2;
     if ((rc = cli_migrations(&set)) != EXIT_OK)
         return rc;
+    if (status)
+        cli_reading("migrate status");
     if ((rc = cli_db_open(&db, ADB_EMBEDDED_OWNER_OR_GUEST)) != EXIT_OK)
         goto out;
     if (!(c = cli_db_connect(&db))) {

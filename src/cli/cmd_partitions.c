@@ -72,6 +72,8 @@ int cmd_partitions(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    if (!strcmp(argv[1], "list"))
+        cli_reading("partitions list");
     if ((rc = cli_adb_open(&db, &h)) != EXIT_OK)
         goto out;
     if (!strcmp(argv[1], "list")) {

@@ -31,6 +31,17 @@ static const char *argv0_path(void)
     return path;
 }
 
+/* path as one shell word: quoted when it holds anything but [A-Za-z0-9/._+-]
+ * (a home never holds a quote: embedded.c refuses it) */
+static const char *shell_word(const char *path, char *buf, size_t len)
+{
+    if (strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-") ==
+        strlen(path))
+        return path;
+    snprintf(buf, len, "'%s'", path);
+    return buf;
+}
+
 /* On the first start (no key at all): the "default" organization and an admin
  * key, shown once and saved with mode 0600 where only its owner can read it. */
 static int bootstrap_key(adb *h, const char *home)
@@ -112,7 +123,7 @@ int cmd_serve(int argc, char **argv)
     adb_migration_set set = { 0 };
     adb *h = NULL;
     adb_server *server = NULL;
-    char err[ADB_ERRMSG_MAX];
+    char err[ADB_ERRMSG_MAX], qhome[4200];
     sigset_t sigs;
 
     for (int i = 1; i < argc; i++) {
@@ -166,7 +177,9 @@ int cmd_serve(int argc, char **argv)
         rc = cli_exit_code(st);
         goto out;
     }
-    if ((rc = bootstrap_key(h, db.cfg.home)) != EXIT_OK)
+    /* before the admin key is made and shown, and again once it exists */
+    if ((rc = cli_key_probe(&db)) != EXIT_OK || (rc = bootstrap_key(h, db.cfg.home)) != EXIT_OK ||
+        (rc = cli_key_probe(&db)) != EXIT_OK)
         goto out;
     /* the current month and the next six, now and daily (one instance at a time) */
     if ((st = adb_maintenance_start(h, 86400, 6, err, sizeof(err))) != ADB_OK) {
@@ -197,7 +210,11 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     printf("auditdb %s listening on http://%s\n", adb_version(), adb_server_address(server));
-    if (db.emb)
+    if (db.emb && strncmp(adb_embedded_datadir(db.emb), db.cfg.home, strlen(db.cfg.home)) != 0)
+        printf("database: embedded PostgreSQL in %s, its files in %s (out of reach of the "
+               "PostgreSQL user in the home; stopped when auditdb exits)\n", db.cfg.home,
+               adb_embedded_datadir(db.emb));
+    else if (db.emb)
         printf("database: embedded PostgreSQL in %s (stopped when auditdb exits)\n", db.cfg.home);
     else
         printf("database: AUDIT_DB_URL\n");
@@ -206,11 +223,13 @@ int cmd_serve(int argc, char **argv)
            "  curl -s -H \"X-API-Key: $(cat %s/admin.key)\" -H 'Content-Type: application/json' \\\n"
            "    -d '{\"eventData\":{\"action\":\"auth.login.success\",\"status\":\"success\","
            "\"principalId\":\"doc-1\"}}' http://%s/api/v1/audit/events\n"
-           "  %s verify\n", db.cfg.home, db.cfg.home, adb_server_address(server), argv0_path());
+           "verify the chain (it reads this home's database; from any folder):\n"
+           "  %s%s%s%s verify\n", db.cfg.home, db.cfg.home, adb_server_address(server),
+           db.emb ? "AUDITDB_HOME=" : "", db.emb ? shell_word(db.cfg.home, qhome, sizeof(qhome)) : "",
+           db.emb ? " " : "", argv0_path());
     fflush(stdout);
 
-    while (sigwait(&sigs, &sig) != 0)
-        ;
+    sig = cli_supervise(&sigs, db.emb && !adb_embedded_is_guest(db.emb) ? db.emb : NULL);
     fprintf(stderr, "auditdb: received %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     rc = EXIT_OK;
 out:

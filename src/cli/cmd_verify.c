@@ -158,6 +158,7 @@ int cmd_verify(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    cli_reading("verify");
     if ((rc = cli_adb_open(&db, &h)) != EXIT_OK)
         goto out;
     v.problems = json_array();

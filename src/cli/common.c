@@ -55,6 +55,14 @@ bool cli_wants_help(const cli_command *cmd, int argc, char **argv)
     return false;
 }
 
+/* set by a command that only reads; NULL for one that may create the database */
+static const char *reading;
+
+void cli_reading(const char *what)
+{
+    reading = what;
+}
+
 int cli_db_open(cli_db *db, adb_embedded_mode mode)
 {
     adb_status st;
@@ -72,6 +80,14 @@ int cli_db_open(cli_db *db, adb_embedded_mode mode)
     if (!db->emb) {
         cli_error("out of memory");
         return EXIT_FAILURE_;
+    }
+    /* a reader run from the wrong folder must not make an empty cluster there
+     * and report on it as if it were the real one */
+    if (reading && !adb_embedded_exists(db->emb)) {
+        cli_error("no database in AUDITDB_HOME \"%s\": \"%s\" only reads and does not create "
+                  "one; set AUDITDB_HOME to the folder that auditdb serve uses (it prints it on "
+                  "start), or AUDIT_DB_URL", db->cfg.home, reading);
+        return EXIT_DB;
     }
     if ((st = adb_embedded_acquire(db->emb, mode)) != ADB_OK ||
         (st = adb_embedded_start(db->emb)) != ADB_OK) {

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 static int cmd_version(int argc, char **argv);
 static int cmd_routes(int argc, char **argv);
@@ -219,6 +220,10 @@ int main(int argc, char **argv)
 {
     const cli_command *c;
 
+    /* the master key and secrets live in this process (environment, memory):
+     * a process of the same user, such as PostgreSQL or a shell it runs, must
+     * not read /proc/<pid>/environ or mem, or ptrace it (docs/integrity.md) */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

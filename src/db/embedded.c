@@ -9,6 +9,7 @@
  * docs/embedded.md.
  */
 #include "auditdb.h"
+#include "confine.h"
 #include "../core/util.h"
 #include "logging.h"
 
@@ -35,15 +36,19 @@
 #define PG_DATABASE "auditdb"
 #define START_TIMEOUT_S 60
 #define SUN_PATH_MAX 107 /* sizeof(sockaddr_un.sun_path) - 1 */
+/* where a cluster goes when the PostgreSQL user cannot reach $AUDITDB_HOME */
+#define STATE_ROOT "/var/lib/auditdb"
 
 struct adb_embedded {
-    char *home, *datadir, *sockdir, *logfile, *lockfile, *marker_init, *marker_detached;
+    char *home, *datadir, *sockdir, *logdir, *logfile, *lockfile, *marker_init, *marker_detached;
     char *bindir_cfg, *user_cfg;
     char bindir[PATH_MAX];
     char conninfo[PATH_MAX + 128];
     int lock_fd;
     bool owner, guest, started;
     bool drop; /* run PostgreSQL programs as run_uid/run_gid */
+    bool relocated; /* pg/, run/, log/ live under STATE_ROOT (linked from the home) */
+    int landlock;   /* Landlock ABI, 0 when the kernel offers none */
     uid_t run_uid;
     gid_t run_gid;
     char run_user[64];
@@ -51,6 +56,51 @@ struct adb_embedded {
 };
 
 #define SETERR(e, ...) adb__fmt((e)->errmsg, sizeof((e)->errmsg), __VA_ARGS__)
+
+/* Points the data, socket and log paths at base/pg, base/run, base/log. */
+static bool set_paths(adb_embedded *e, const char *base)
+{
+    free(e->datadir);
+    free(e->sockdir);
+    free(e->logdir);
+    free(e->logfile);
+    free(e->marker_init);
+    free(e->marker_detached);
+    e->datadir = adb__aprintf("%s/pg", base);
+    e->logdir = adb__aprintf("%s/log", base);
+    e->sockdir = adb__aprintf("%s/run", base);
+    e->logfile = adb__aprintf("%s/log/postgresql.log", base);
+    e->marker_init = adb__aprintf("%s/pg/auditdb_initialized", base);
+    e->marker_detached = adb__aprintf("%s/run/auditdb_detached", base);
+    if (!e->datadir || !e->sockdir || !e->logdir || !e->logfile || !e->marker_init || !e->marker_detached)
+        return false;
+    adb__fmt(e->conninfo, sizeof(e->conninfo), "host=%s port=" PG_PORT " dbname=" PG_DATABASE
+             " user=" PG_SUPERUSER, e->sockdir);
+    return true;
+}
+
+/* A home whose pg is a link made by relocate(): the cluster lives where it
+ * points (STATE_ROOT/<id>/pg), and so do run/ and log/. */
+static bool follow_relocation(adb_embedded *e)
+{
+    char link[PATH_MAX], target[PATH_MAX];
+    struct stat st;
+    ssize_t n;
+
+    if (!adb__fmt(link, sizeof(link), "%s/pg", e->home) || lstat(link, &st) == -1 ||
+        !S_ISLNK(st.st_mode))
+        return true;
+    n = readlink(link, target, sizeof(target) - 1);
+    if (n <= 0)
+        return true;
+    target[n] = '\0';
+    char *slash = strrchr(target, '/');
+    if (!slash || slash == target || strcmp(slash, "/pg") != 0)
+        return true;
+    *slash = '\0';
+    e->relocated = true;
+    return set_paths(e, target);
+}
 
 adb_embedded *adb_embedded_new(const char *home, const char *bindir, const char *user)
 {
@@ -60,23 +110,21 @@ adb_embedded *adb_embedded_new(const char *home, const char *bindir, const char 
         return NULL;
     e->lock_fd = -1;
     e->home = strdup(home);
-    e->datadir = adb__aprintf("%s/pg", home);
-    e->sockdir = adb__aprintf("%s/run", home);
-    e->logfile = adb__aprintf("%s/log/postgresql.log", home);
     e->lockfile = adb__aprintf("%s/auditdb.lock", home);
-    e->marker_init = adb__aprintf("%s/pg/auditdb_initialized", home);
-    e->marker_detached = adb__aprintf("%s/run/auditdb_detached", home);
     e->bindir_cfg = adb__strdup(bindir);
     e->user_cfg = adb__strdup(user);
-    if (!e->home || !e->datadir || !e->sockdir || !e->logfile || !e->lockfile ||
-        !e->marker_init || !e->marker_detached || (bindir && !e->bindir_cfg) ||
-        (user && !e->user_cfg)) {
+    if (!e->home || !e->lockfile || (bindir && !e->bindir_cfg) || (user && !e->user_cfg) ||
+        !set_paths(e, home) || !follow_relocation(e)) {
         adb_embedded_free(e);
         return NULL;
     }
-    adb__fmt(e->conninfo, sizeof(e->conninfo), "host=%s port=" PG_PORT " dbname=" PG_DATABASE
-             " user=" PG_SUPERUSER, e->sockdir);
     return e;
+}
+
+bool adb_embedded_exists(const adb_embedded *e)
+{
+    /* a folder we may not look into is not "missing": the start reports why */
+    return access(e->marker_init, F_OK) == 0 || errno != ENOENT;
 }
 
 const char *adb_embedded_conninfo(const adb_embedded *e) { return e->conninfo; }
@@ -198,6 +246,7 @@ static adb_status resolve_user(adb_embedded *e)
     char buf[4096];
     const char *names[3] = { e->user_cfg, e->user_cfg ? NULL : "postgres", "nobody" };
 
+    e->landlock = adb__landlock_abi();
     if (geteuid() != 0) {
         e->drop = false;
         return ADB_OK;
@@ -225,6 +274,99 @@ static adb_status resolve_user(adb_embedded *e)
     SETERR(e, "running as root and no unprivileged user to run PostgreSQL as (tried postgres, "
            "nobody); create one or set AUDITDB_PG_USER");
     return ADB_ERR_CONFIG;
+}
+
+/* Run as an ordinary user, PostgreSQL runs as that same user: only Landlock
+ * keeps master.key and admin.key (and the user's other files) out of reach
+ * of SQL. Without it, refuse rather than hand the keys to the database. */
+static adb_status check_confinable(adb_embedded *e)
+{
+    if (e->drop || e->landlock > 0)
+        return ADB_OK;
+    SETERR(e, "refusing to start the embedded PostgreSQL: it would run as auditdb's own OS user "
+           "(uid %ld) and its superuser could read master.key and admin.key in \"%s\" from SQL "
+           "(pg_read_file, COPY ... TO PROGRAM), and this kernel offers no Landlock to confine "
+           "it. Run auditdb as root (PostgreSQL then runs as AUDITDB_PG_USER, else \"postgres\"), "
+           "or set AUDIT_DB_URL to a server that runs as another OS user",
+           (long)geteuid(), e->home);
+    return ADB_ERR_PG_START;
+}
+
+/* true when user run_uid can search every folder down to dir. Asked of the
+ * kernel in a child that takes on that user, so ACLs and groups count. */
+static bool pg_user_reaches(adb_embedded *e, const char *dir)
+{
+    pid_t pid = fork();
+    int status;
+
+    if (pid == -1)
+        return true; /* cannot tell: keep the home, initdb will say why */
+    if (pid == 0) {
+        if (setgroups(0, NULL) == -1 || setgid(e->run_gid) == -1 || setuid(e->run_uid) == -1)
+            _exit(2);
+        _exit(access(dir, X_OK) == 0 ? 0 : 1);
+    }
+    while (waitpid(pid, &status, 0) == -1)
+        if (errno != EINTR)
+            return true;
+    return !(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+}
+
+/* As root, a home the PostgreSQL user cannot reach (under /root, mode 0700)
+ * gets its cluster in STATE_ROOT/<id>, id from the home's path, with links
+ * pg, run and log in the home so that every later command finds it. Only for
+ * a new cluster: an existing one stays where it is. */
+static adb_status relocate(adb_embedded *e)
+{
+    static const char *const parts[] = { "pg", "run", "log" };
+    char id[65], base[PATH_MAX], link[PATH_MAX], target[PATH_MAX];
+    struct stat st;
+
+    if (!e->drop || e->relocated || access(e->marker_init, F_OK) == 0 ||
+        pg_user_reaches(e, e->home))
+        return ADB_OK;
+    adb__sha256_hex(e->home, strlen(e->home), id);
+    id[16] = '\0';
+    adb__fmt(base, sizeof(base), STATE_ROOT "/%s", id);
+    /* left by a home of the same path that was deleted: not this home's data */
+    if (lstat(base, &st) == 0) {
+        char aside[PATH_MAX];
+        adb__fmt(aside, sizeof(aside), "%s.orphaned.%ld", base, (long)time(NULL));
+        if (rename(base, aside) == -1) {
+            SETERR(e, "could not move \"%s\" aside: %s", base, strerror(errno));
+            return ADB_ERR_IO;
+        }
+    }
+    if (!adb__mkdir_p(base, 0755) || chmod(STATE_ROOT, 0755) == -1 || chmod(base, 0755) == -1) {
+        SETERR(e, "user \"%s\" cannot reach AUDITDB_HOME \"%s\" (a parent folder is closed to "
+               "it), and \"%s\" for its cluster could not be made: %s", e->run_user, e->home,
+               base, strerror(errno));
+        return ADB_ERR_IO;
+    }
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        adb__fmt(link, sizeof(link), "%s/%s", e->home, parts[i]);
+        adb__fmt(target, sizeof(target), "%s/%s", base, parts[i]);
+        /* what an earlier failed attempt left (an empty or interrupted pg/)
+         * is moved aside, never deleted */
+        if (lstat(link, &st) == 0 && !S_ISLNK(st.st_mode)) {
+            char aside[PATH_MAX];
+            adb__fmt(aside, sizeof(aside), "%s.incomplete.%ld", link, (long)time(NULL));
+            if (rename(link, aside) == -1) {
+                SETERR(e, "could not move \"%s\" aside: %s", link, strerror(errno));
+                return ADB_ERR_IO;
+            }
+        }
+        if (symlink(target, link) == -1 && errno != EEXIST) {
+            SETERR(e, "could not link \"%s\" to \"%s\": %s", link, target, strerror(errno));
+            return ADB_ERR_IO;
+        }
+    }
+    e->relocated = true;
+    if (!set_paths(e, base)) {
+        SETERR(e, "out of memory");
+        return ADB_ERR_INTERNAL;
+    }
+    return ADB_OK;
 }
 
 /* Creates dir (mode) and hands it to the PostgreSQL user. */
@@ -269,6 +411,9 @@ static int run_pg(adb_embedded *e, const char *prog, char *argv[], char *out, si
         adb__fmt(out, len, "pipe: %s", strerror(errno));
         return -1;
     }
+    /* built before fork(): the child of a threaded process only makes system calls */
+    char *const *envp = adb__pg_environ();
+    adb__confine confine = { .rw = { e->datadir, e->sockdir, e->logdir, NULL }, .bindir = e->bindir };
     pid = fork();
     if (pid == -1) {
         adb__fmt(out, len, "fork: %s", strerror(errno));
@@ -294,12 +439,20 @@ static int run_pg(adb_embedded *e, const char *prog, char *argv[], char *out, si
                 _exit(126);
             }
         }
+        /* PostgreSQL's superuser reaches the OS through SQL: confine what this
+         * process and every descendant may open (src/db/confine.c) */
+        int cerr = e->landlock > 0 ? adb__confine_apply(&confine) : ENOSYS;
+        if (cerr != 0 && !e->drop && e->landlock > 0) {
+            dprintf(2, "could not confine PostgreSQL with Landlock: %s (it runs as auditdb's own "
+                    "user and would read its keys)\n", strerror(cerr));
+            _exit(126);
+        }
         if (chdir(e->datadir) == -1 && chdir("/") == -1)
             _exit(126);
         /* argv[0] must be the full path: initdb and pg_ctl find their
          * sibling programs (postgres) from it, and search PATH without it */
         argv[0] = path;
-        execv(path, argv);
+        execve(path, argv, envp);
         dprintf(2, "could not run \"%s\": %s\n", path, strerror(errno));
         _exit(127);
     }
@@ -403,7 +556,7 @@ adb_status adb_embedded_acquire(adb_embedded *e, adb_embedded_mode mode)
 
     if (e->owner || e->guest)
         return ADB_OK;
-    if ((st = resolve_user(e)) != ADB_OK)
+    if ((st = resolve_user(e)) != ADB_OK || (st = check_confinable(e)) != ADB_OK)
         return st;
     if (!adb__mkdir_p(e->home, 0755)) {
         SETERR(e, "could not create AUDITDB_HOME \"%s\": %s", e->home, strerror(errno));
@@ -450,7 +603,8 @@ adb_status adb_embedded_acquire(adb_embedded *e, adb_embedded_mode mode)
         return ADB_ERR_IO;
     }
     e->owner = true;
-    return ADB_OK;
+    /* only the owner decides where a new cluster goes */
+    return relocate(e);
 }
 
 /* ---- postmaster state --------------------------------------------------- */
@@ -644,9 +798,7 @@ static adb_status start_postmaster(adb_embedded *e)
 
     if ((st = make_dir(e, e->sockdir, 0700, true)) != ADB_OK)
         return st;
-    char logdir[PATH_MAX];
-    adb__fmt(logdir, sizeof(logdir), "%s/log", e->home);
-    if ((st = make_dir(e, logdir, 0700, true)) != ADB_OK)
+    if ((st = make_dir(e, e->logdir, 0700, true)) != ADB_OK)
         return st;
     /* pg_ctl hands -o to /bin/sh: the path is single-quoted (quotes refused earlier) */
     adb__fmt(opts, sizeof(opts), "-c listen_addresses='' -c port=" PG_PORT
@@ -716,6 +868,26 @@ adb_status adb_embedded_start(adb_embedded *e)
     }
     e->started = true;
     return create_database(e);
+}
+
+adb_status adb_embedded_restart(adb_embedded *e, pid_t *pid)
+{
+    bool detached = access(e->marker_detached, F_OK) == 0;
+    adb_status st;
+
+    *pid = 0;
+    if (!e->owner) {
+        SETERR(e, "only the owner of \"%s\" restarts its server", e->home);
+        return ADB_ERR_LOCKED;
+    }
+    e->started = false;
+    if ((st = adb_embedded_start(e)) != ADB_OK)
+        return st;
+    /* an operator's `db start` still holds after a crash: keep it running on exit */
+    if (detached && (st = adb_embedded_detach(e)) != ADB_OK)
+        return st;
+    *pid = adb_embedded_postmaster_pid(e);
+    return ADB_OK;
 }
 
 adb_status adb_embedded_detach(adb_embedded *e)
@@ -795,6 +967,7 @@ void adb_embedded_free(adb_embedded *e)
     free(e->home);
     free(e->datadir);
     free(e->sockdir);
+    free(e->logdir);
     free(e->logfile);
     free(e->lockfile);
     free(e->marker_init);

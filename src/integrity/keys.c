@@ -3,7 +3,10 @@
  *
  * The master key comes from AUDITDB_MASTER_KEY or from $AUDITDB_HOME/master.key
  * (32 random bytes as hex, mode 0600, created on first use). It never leaves
- * this file except as HKDF-derived keys; nothing here logs it.
+ * this file except as HKDF-derived keys; nothing here logs it. The database
+ * must never read it: the embedded PostgreSQL gets neither auditdb's
+ * environment nor access to the home (src/db/confine.c), and serve refuses a
+ * server that can open the file (src/cli/keyprobe.c); docs/integrity.md, Keys.
  */
 #include "integrity.h"
 #include "../core/util.h"
