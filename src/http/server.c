@@ -298,7 +298,8 @@ static enum MHD_Result send_too_large(adb_http_request *req)
 {
     char msg[128];
     adb__fmt(msg, sizeof(msg), "request body larger than %zu bytes", req->state->max_body);
-    return adb_http_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", msg, NULL);
+    return adb_http_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", msg,
+                               json_pack("{s:I}", "limitBytes", (json_int_t)req->state->max_body));
 }
 
 /* ---- callbacks ------------------------------------------------------------ */
