@@ -25,6 +25,19 @@ expect_400 "invalid UTF-8 in a filter value: 400 naming it" '/api/v1/audit/event
 expect_400 "invalid UTF-8 in a date value: 400 naming it" '/api/v1/audit/events?startDate=2026%c3' startDate INVALID_ENCODING
 expect_400 "invalid UTF-8 in an archive id: 400 naming id" '/api/v1/archives/%ff%fe/events' id INVALID_ENCODING
 
+out=$(python3 - "$port" "$key" <<'PY'
+import socket, sys
+body = (b'{"eventData":{"action":"a.b","status":"success","principalId":"u",'
+        b'"targetResourceType":"t","targetResourceId":"r"}}')
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"POST /api/v1/audit/events HTTP/1.1\r\nHost: x\r\nX-API-Key: %s\r\n"
+          b"Idempotency-Key: k\xff\xfe\r\nContent-Type: application/json\r\n"
+          b"Content-Length: %d\r\n\r\n" % (sys.argv[2].encode(), len(body)) + body)
+print(s.recv(200).split(b" ")[1].decode())
+PY
+)
+expect_eq "invalid UTF-8 in Idempotency-Key: 400, not 503" 400 "$out"
+
 # item 5: every answer is valid UTF-8 JSON, also when an error's field path
 # (64 bytes) or message ("%.40s") cuts a name inside a UTF-8 sequence
 out=$(python3 - "$BASE_URL" "$key" <<'PY'
