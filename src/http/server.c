@@ -319,10 +319,14 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (req->status)
             req->error_code = "PROTOCOL_ERROR";
     }
-    log_request(s, req);
-    adb_http_metrics_request(s->state.metrics, req->method ? req->method : "",
-                             adb_http_route_pattern(req->route), req->status,
-                             adb__now_ms() - req->started_ms);
+    /* a head never completed and never answered (cut at the head deadline,
+     * or the client went away) is no request to count */
+    if (req->head_done || req->status) {
+        log_request(s, req);
+        adb_http_metrics_request(s->state.metrics, req->method ? req->method : "",
+                                 adb_http_route_pattern(req->route), req->status,
+                                 adb__now_ms() - req->started_ms);
+    }
     if (s->state.selfaudit && req->status && req->method) {
         adb_sa_access a = {
             .org = req->who.organization_id, .key_id = req->who.key_id,

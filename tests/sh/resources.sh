@@ -43,6 +43,31 @@ diag "2,000 idle sockets open: a new client's GET /live answered: $out (status, 
 expect_eq "2,000 idle sockets: a new client is answered" 200 "${out% *}"
 check "2,000 idle sockets: ...within 2 s" python3 -c "import sys; sys.exit(not float('${out#* }') < 2)"
 
+# ...and 300 idle sockets from one address (its limit is 256) do not keep
+# that address's next request out
+out=$(python3 - "$port" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+idle = []
+for i in range(300):
+    s = socket.socket()
+    s.bind(("127.0.0.250", 0))
+    s.connect(("127.0.0.1", port))
+    idle.append(s)
+time.sleep(0.5)
+c = socket.socket()
+c.bind(("127.0.0.250", 0))
+c.settimeout(5)
+c.connect(("127.0.0.1", port))
+try:
+    c.sendall(b"GET /live HTTP/1.1\r\nHost: x\r\n\r\n")
+    print(c.recv(100).split(b" ")[1].decode())
+except (OSError, IndexError):
+    print("refused")
+PY
+)
+expect_eq "300 idle sockets from one address: its next request is answered" 200 "$out"
+
 # item 13: the key is checked on the headers: 401 before the body is sent
 out=$(python3 - "$port" <<'PY'
 import socket, sys
