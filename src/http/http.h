@@ -49,6 +49,7 @@ typedef struct adb_http_request {
     char *method, *path;        /* owned; path decoded (target.path) */
     adb_http_target target;     /* the raw target decoded and checked (target.h) */
     struct adb_http_conn *conn_entry; /* its connection in state->conns */
+    struct conn_ctx *ctx;       /* its connection's context (server.c) */
     char request_id[ADB_REQUEST_ID_MAX];
     double started_ms;
     double db_ms;               /* the handler's time on the database (adb_thread_db_ms) */

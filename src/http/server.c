@@ -5,6 +5,7 @@
 #include "server.h"
 #include "http.h"
 #include "conns.h"
+#include "acceptor.h"
 #include "totals.h"
 #include "metrics.h"
 #include "ratelimit.h"
@@ -56,6 +57,7 @@ struct adb_server {
     char address[300];
     pthread_mutex_t log_mu;
     adb_http_workers *reads, *writes;
+    adb_http_acceptor *acceptor;
 };
 
 /* Accepts a caller's X-Request-Id when it is short and plain, else makes one. */
@@ -304,6 +306,31 @@ static enum MHD_Result send_too_large(adb_http_request *req)
 
 /* ---- callbacks ------------------------------------------------------------ */
 
+/* What a connection carries (its socket context): its entry in the
+ * connection table and the request in progress on it. libmicrohttpd does
+ * not always say when a request it refused itself ends (a head over its
+ * memory limit), so the next request line, or the connection's end, frees
+ * what it left. */
+typedef struct conn_ctx {
+    struct adb_http_conn *entry;
+    adb_http_request *req;
+} conn_ctx;
+
+static void request_free(adb_http_request *req)
+{
+    budget_release(req);
+    free(req->method);
+    free(req->body);
+    adb_http_target_free(&req->target);
+    for (int i = 0; i < ADB_HTTP_MAX_PARAMS; i++)
+        free(req->param[i]);
+    for (int i = 0; i < 2; i++)
+        free(req->extra_value[i]);
+    if (req->resp)
+        MHD_destroy_response(req->resp);
+    free(req);
+}
+
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
@@ -340,17 +367,9 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     adb_http_conn_busy(s->state.conns, req->conn_entry, false);
     bool big = req->body_cap >= (1u << 20);
-    budget_release(req);
-    free(req->method);
-    free(req->body);
-    adb_http_target_free(&req->target);
-    for (int i = 0; i < ADB_HTTP_MAX_PARAMS; i++)
-        free(req->param[i]);
-    for (int i = 0; i < 2; i++)
-        free(req->extra_value[i]);
-    if (req->resp)
-        MHD_destroy_response(req->resp);
-    free(req);
+    if (req->ctx)
+        req->ctx->req = NULL;
+    request_free(req);
     *con_cls = NULL;
     /* a large body's parse left free memory in the heaps: give it back */
     if (big)
@@ -366,11 +385,18 @@ static void connection_event(void *cls, struct MHD_Connection *conn, void **sock
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         const union MHD_ConnectionInfo *pa = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        *socket_context = fd ? adb_http_conn_opened(s->state.conns, fd->connect_fd,
-                                                    pa ? pa->client_addr : NULL)
-                             : NULL;
+        conn_ctx *ctx = calloc(1, sizeof(*ctx));
+        if (ctx && fd)
+            ctx->entry = adb_http_conn_opened(s->state.conns, fd->connect_fd, pa ? pa->client_addr : NULL);
+        *socket_context = ctx;
     } else {
-        adb_http_conn_closed(s->state.conns, *socket_context);
+        conn_ctx *ctx = *socket_context;
+        if (ctx) {
+            if (ctx->req) /* never reported complete */
+                request_free(ctx->req);
+            adb_http_conn_closed(s->state.conns, ctx->entry);
+            free(ctx);
+        }
         *socket_context = NULL;
     }
 }
@@ -395,7 +421,14 @@ static void *request_begins(void *cls, const char *uri, struct MHD_Connection *c
     }
     req->path = req->target.path;
     sc = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    req->conn_entry = sc ? sc->socket_context : NULL;
+    conn_ctx *ctx = sc ? sc->socket_context : NULL;
+    if (ctx) {
+        if (ctx->req) /* the previous request ended unreported */
+            request_free(ctx->req);
+        ctx->req = req;
+        req->ctx = ctx;
+        req->conn_entry = ctx->entry;
+    }
     return req;
 }
 
@@ -645,12 +678,49 @@ bad:
     return false;
 }
 
+/* A listening socket bound to ss; -1 with errbuf set. *port: the port bound. */
+static int listen_on(const struct sockaddr_storage *ss, socklen_t len, unsigned *port,
+                     const char *listen_text, char *errbuf, size_t errlen)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof(bound);
+
+    if (fd < 0)
+        goto err;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ss->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, 4096) != 0 ||
+        getsockname(fd, (struct sockaddr *)&bound, &blen) != 0)
+        goto err;
+    *port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                              : ((struct sockaddr_in *)&bound)->sin_port);
+    return fd;
+err:
+    adb__fmt(errbuf, errlen, "could not listen on %s: %s", listen_text, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* acceptor.c refused a first head: its access log line and metrics. */
+static void refused_here(void *ud, unsigned status, const char *code, const char *request_id)
+{
+    adb_server *s = ud;
+    adb_http_request req = { .status = status, .error_code = code, .started_ms = adb__now_ms() };
+
+    adb__fmt(req.request_id, sizeof(req.request_id), "%s", request_id);
+    log_request(s, &req);
+    adb_http_metrics_request(s->state.metrics, "", NULL, status, 0);
+}
+
 adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t errlen)
 {
     adb_server *s;
     struct sockaddr_storage ss;
     socklen_t sslen;
-    const union MHD_DaemonInfo *info;
+    int lfd = -1;
 
     if (!resolve_listen(o->listen, &ss, &sslen, errbuf, errlen))
         return NULL;
@@ -685,6 +755,11 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         adb__fmt(errbuf, errlen, "out of memory");
         goto fail;
     }
+    /* the listening socket, for acceptor.c */
+    unsigned port = 0;
+    lfd = listen_on(&ss, sslen, &port, o->listen, errbuf, errlen);
+    if (lfd < 0)
+        goto fail;
     unsigned max_conns = (unsigned)(o->max_connections > 0 ? o->max_connections : 1000);
     adb_http_conns_options co = {
         .max = (int)max_conns, .per_ip_max = PER_IP_CONNECTIONS,
@@ -701,8 +776,9 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         goto fail;
     }
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, access_handler, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC, /* connections come from acceptor.c */
+        0, NULL, NULL, access_handler, s,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)POLL_THREADS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->connection_timeout_s > 0 ? o->connection_timeout_s : 30),
         MHD_OPTION_CONNECTION_LIMIT, max_conns, /* conns.c sheds idle ones before this */
@@ -711,14 +787,26 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         MHD_OPTION_URI_LOG_CALLBACK, request_begins, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_MEMORY_PER_CONNECTION,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)PER_IP_CONNECTIONS, /* one address cannot take them all */
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
         MHD_OPTION_END);
     if (!s->daemon) {
-        adb__fmt(errbuf, errlen, "could not listen on %s: %s", o->listen,
-                 errno ? strerror(errno) : "libmicrohttpd refused to start");
+        adb__fmt(errbuf, errlen, "could not start libmicrohttpd: %s",
+                 errno ? strerror(errno) : "it refused to start");
         goto fail;
     }
-    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    adb_http_acceptor_options ao = {
+        /* the inactivity timeout too, where it is the shorter (libmicrohttpd
+         * applies it once it has the connection) */
+        .listen_fd = lfd, .daemon = s->daemon,
+        .head_timeout_ms = o->connection_timeout_s > 0 && o->connection_timeout_s * 1000 < co.head_timeout_ms
+                               ? o->connection_timeout_s * 1000 : co.head_timeout_ms,
+        .max_pending = 4 * (int)max_conns, .refused = refused_here, .refused_ud = s,
+    };
+    if (!(s->acceptor = adb_http_acceptor_start(&ao))) {
+        adb__fmt(errbuf, errlen, "could not start the HTTP acceptor thread");
+        MHD_stop_daemon(s->daemon);
+        goto fail;
+    }
+    lfd = -1; /* the acceptor's now */
     {
         char host[INET6_ADDRSTRLEN] = "?";
         if (ss.ss_family == AF_INET)
@@ -726,11 +814,13 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         else if (ss.ss_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
         adb__fmt(s->address, sizeof(s->address), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-                 host, info ? (unsigned)info->port : 0u);
+                 host, port);
     }
     return s;
 
 fail:
+    if (lfd >= 0)
+        close(lfd);
     adb_http_conns_stop(s->state.conns);
     adb_http_workers_stop(s->reads);
     adb_http_workers_stop(s->writes);
@@ -753,7 +843,7 @@ void adb_server_stop(adb_server *s)
     if (!s)
         return;
     /* stop accepting, let the requests in flight finish (bounded), then stop */
-    MHD_socket ls = MHD_quiesce_daemon(s->daemon);
+    adb_http_acceptor_stop(s->acceptor);
     double deadline = adb__now_ms() + 10000;
     while (adb__now_ms() < deadline) {
         const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
@@ -765,8 +855,6 @@ void adb_server_stop(adb_server *s)
     adb_http_workers_stop(s->reads);
     adb_http_workers_stop(s->writes);
     MHD_stop_daemon(s->daemon);
-    if (ls != MHD_INVALID_SOCKET)
-        close(ls);
     adb_http_conns_stop(s->state.conns);
     adb_selfaudit_stop(s->state.selfaudit); /* writes what the last requests queued */
     adb_ratelimit_free(s->state.ratelimit);

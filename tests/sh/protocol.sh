@@ -98,6 +98,8 @@ elif kind.startswith("head:"):
     n = int(kind[5:])
     base = b"GET /live HTTP/1.1\r\nHost: x\r\nX-A: \r\n\r\n"
     req = base.replace(b"X-A: ", b"X-A: " + b"a" * (n - len(base)))
+elif kind.startswith("bytes:"):
+    req = kind[6:].encode().decode("unicode_escape").encode("latin-1")
 elif kind == "te+cl":
     req = (b"POST /api/v1/audit/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
            b"Content-Length: 5\r\n\r\n0\r\n\r\n")
@@ -128,10 +130,26 @@ for te in identity gzip 'chunked, gzip' 'gzip, chunked'; do
 done
 expect_eq "Transfer-Encoding with Content-Length: 400 in JSON" "400 BAD_REQUEST" "$(raw te+cl)"
 # the two bands that closed or hung, their edges, and sizes around them
-for n in 65153 65250 65333 65400 65473 65500 65553 70000; do
+for n in 65153 65250 65333 65400 65473 65500 65553 70000 131000 131100 200000; do
     expect_eq "request line of $n bytes: 414 in JSON at once" "414 URI_TOO_LONG" "$(raw "line:$n")"
     expect_eq "request head of $n bytes: 431 in JSON at once" "431 HEADERS_TOO_LARGE" "$(raw "head:$n")"
 done
+# what libmicrohttpd answered itself in HTML, or by closing, before any
+# callback: the first head of a connection is now checked before it has it
+expect_eq "HTTP/2.0 request line: 505 in JSON" "505 HTTP_VERSION_NOT_SUPPORTED" \
+    "$(raw 'bytes:GET /live HTTP/2.0\r\nHost: x\r\n\r\n')"
+expect_eq "a request line without a version: 400 in JSON (was: closed)" "400 BAD_REQUEST" \
+    "$(raw 'bytes:GARBAGE\r\n\r\n')"
+expect_eq "a header line without a colon: 400 in JSON" "400 BAD_REQUEST" \
+    "$(raw 'bytes:GET /live HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n')"
+expect_eq "Content-Length not a number: 400 in JSON" "400 BAD_REQUEST" \
+    "$(raw 'bytes:POST /api/v1/audit/events HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n')"
+expect_eq "Content-Length above 2^64: 413 in JSON" "413 PAYLOAD_TOO_LARGE" \
+    "$(raw 'bytes:POST /api/v1/audit/events HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n')"
+expect_eq "150 header fields: 431 in JSON" "431 HEADERS_TOO_LARGE" \
+    "$(raw "bytes:GET /live HTTP/1.1\\r\\nHost: x\\r\\n$(printf 'a:b\\r\\n%.0s' $(seq 150))\\r\\n")"
+expect_eq "blank lines before the request line are tolerated" "200 not-json" \
+    "$(raw 'bytes:\r\nGET /live HTTP/1.1\r\nHost: x\r\n\r\n' | sed 's/^200 .*/200 not-json/')"
 expect_eq "still serving" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$BASE_URL/live")"
 
 stop_serve
