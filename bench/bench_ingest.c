@@ -65,77 +65,6 @@ static char **make_events(size_t n, int orgs)
     return t;
 }
 
-/* ---- COPY both ways ----------------------------------------------------- */
-
-#define ROWS_QUERY                                                                            \
-    "SELECT id, \"timestamp\", ttl, principal_id, organization_id, action, target_resource_type," \
-    " target_resource_id, status, outcome_description, hash, hash_algorithm, signature,"       \
-    " event_version, correlation_id, data_classification, retention_policy, details,"          \
-    " chain_seq, prev_chain_hash, chain_hash FROM audit_log"
-
-/* Reads the rows with COPY TO; returns them (if keep) and the seconds taken. */
-static char *copy_out(PGconn *c, const char *query, bool keep, size_t *len, double *secs, long *rows)
-{
-    char sql[1024];
-    char *all = NULL, *line;
-    size_t cap = 0, n = 0;
-    int k;
-
-    snprintf(sql, sizeof(sql), "COPY (%s) TO STDOUT", query);
-    double t0 = now_ms();
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COPY_OUT)
-        die("COPY TO", PQerrorMessage(c));
-    PQclear(r);
-    *rows = 0;
-    while ((k = PQgetCopyData(c, &line, 0)) > 0) {
-        if (keep) {
-            if (n + (size_t)k > cap) {
-                cap = (n + (size_t)k) * 2;
-                all = realloc(all, cap);
-            }
-            memcpy(all + n, line, (size_t)k);
-            n += (size_t)k;
-        }
-        (*rows)++;
-        PQfreemem(line);
-    }
-    while ((r = PQgetResult(c)))
-        PQclear(r);
-    *secs = (now_ms() - t0) / 1000.0;
-    *len = n;
-    return all;
-}
-
-static double copy_in(PGconn *c, const char *data, size_t len)
-{
-    double t0 = now_ms();
-    exec_ok(c, "BEGIN");
-    PGresult *r = PQexec(c, "COPY audit_log (id, \"timestamp\", ttl, principal_id, organization_id,"
-                            " action, target_resource_type, target_resource_id, status,"
-                            " outcome_description, hash, hash_algorithm, signature, event_version,"
-                            " correlation_id, data_classification, retention_policy, details,"
-                            " chain_seq, prev_chain_hash, chain_hash) FROM STDIN");
-    if (PQresultStatus(r) != PGRES_COPY_IN)
-        die("COPY FROM", PQerrorMessage(c));
-    PQclear(r);
-    for (size_t off = 0; off < len;) {
-        size_t k = len - off > (1 << 20) ? (1 << 20) : len - off;
-        if (PQputCopyData(c, data + off, (int)k) != 1)
-            die("COPY data", PQerrorMessage(c));
-        off += k;
-    }
-    if (PQputCopyEnd(c, NULL) != 1)
-        die("COPY end", PQerrorMessage(c));
-    while ((r = PQgetResult(c))) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            die("COPY FROM", PQresultErrorMessage(r));
-        PQclear(r);
-    }
-    exec_ok(c, "COMMIT");
-    return (now_ms() - t0) / 1000.0;
-}
-
 int main(void)
 {
     const char *admin = getenv("ADMIN_URL");
@@ -207,20 +136,20 @@ int main(void)
     size_t len;
     double read_s;
     long rows;
-    char *data = copy_out(w, ROWS_QUERY, true, &len, &read_s, &rows);
+    char *data = bench_copy_out(w, BENCH_ROWS_QUERY, true, &len, &read_s, &rows);
     fresh_db(admin, "bench_copy");
     PGconn *cc = connect_db(admin, "bench_copy");
     exec_ok(cc, "SELECT auditdb_ensure_partition((now() - interval '31 days')::date),"
                 " auditdb_ensure_partition((now() - interval '15 days')::date),"
                 " auditdb_ensure_partition(now()::date)");
-    double copy_s = copy_in(cc, data, len);
+    double copy_s = bench_copy_in(cc, data, len);
     free(data);
     PQfinish(cc);
 
     /* 3. verification vs a raw read of the same rows in the same order */
     double raw_read_s;
     long raw_rows;
-    free(copy_out(w, ROWS_QUERY " ORDER BY organization_id, chain_seq, id", false, &len,
+    free(bench_copy_out(w, BENCH_ROWS_QUERY " ORDER BY organization_id, chain_seq, id", false, &len,
                   &raw_read_s, &raw_rows));
     PQfinish(w);
     adb_verify_options vo = { .record = false };

@@ -79,6 +79,77 @@ static inline void fresh_db(const char *admin, const char *db)
     PQfinish(c);
 }
 
+/* ---- COPY both ways: the reference of the ingestion benchmarks ---------- */
+
+#define BENCH_ROWS_QUERY                                                                            \
+    "SELECT id, \"timestamp\", ttl, principal_id, organization_id, action, target_resource_type," \
+    " target_resource_id, status, outcome_description, hash, hash_algorithm, signature,"       \
+    " event_version, correlation_id, data_classification, retention_policy, details,"          \
+    " chain_seq, prev_chain_hash, chain_hash FROM audit_log"
+
+/* Reads the rows with COPY TO; returns them (if keep) and the seconds taken. */
+static inline char *bench_copy_out(PGconn *c, const char *query, bool keep, size_t *len, double *secs, long *rows)
+{
+    char sql[1024];
+    char *all = NULL, *line;
+    size_t cap = 0, n = 0;
+    int k;
+
+    snprintf(sql, sizeof(sql), "COPY (%s) TO STDOUT", query);
+    double t0 = now_ms();
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COPY_OUT)
+        die("COPY TO", PQerrorMessage(c));
+    PQclear(r);
+    *rows = 0;
+    while ((k = PQgetCopyData(c, &line, 0)) > 0) {
+        if (keep) {
+            if (n + (size_t)k > cap) {
+                cap = (n + (size_t)k) * 2;
+                all = realloc(all, cap);
+            }
+            memcpy(all + n, line, (size_t)k);
+            n += (size_t)k;
+        }
+        (*rows)++;
+        PQfreemem(line);
+    }
+    while ((r = PQgetResult(c)))
+        PQclear(r);
+    *secs = (now_ms() - t0) / 1000.0;
+    *len = n;
+    return all;
+}
+
+static inline double bench_copy_in(PGconn *c, const char *data, size_t len)
+{
+    double t0 = now_ms();
+    exec_ok(c, "BEGIN");
+    PGresult *r = PQexec(c, "COPY audit_log (id, \"timestamp\", ttl, principal_id, organization_id,"
+                            " action, target_resource_type, target_resource_id, status,"
+                            " outcome_description, hash, hash_algorithm, signature, event_version,"
+                            " correlation_id, data_classification, retention_policy, details,"
+                            " chain_seq, prev_chain_hash, chain_hash) FROM STDIN");
+    if (PQresultStatus(r) != PGRES_COPY_IN)
+        die("COPY FROM", PQerrorMessage(c));
+    PQclear(r);
+    for (size_t off = 0; off < len;) {
+        size_t k = len - off > (1 << 20) ? (1 << 20) : len - off;
+        if (PQputCopyData(c, data + off, (int)k) != 1)
+            die("COPY data", PQerrorMessage(c));
+        off += k;
+    }
+    if (PQputCopyEnd(c, NULL) != 1)
+        die("COPY end", PQerrorMessage(c));
+    while ((r = PQgetResult(c))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            die("COPY FROM", PQresultErrorMessage(r));
+        PQclear(r);
+    }
+    exec_ok(c, "COMMIT");
+    return (now_ms() - t0) / 1000.0;
+}
+
 /* One writer client: sends texts[0..n) through adb_log_batch_json, chunk
  * events a call, in order; lat (optional, room for n / chunk + 1 calls)
  * receives each call's milliseconds. Run by bench_client_main on a thread. */

@@ -39,8 +39,13 @@ typedef struct adb_key_info {
 ADB_WUR adb_status adb_org_ensure(adb *db, const char *org, const char *name, char *errbuf,
                                   size_t errlen);
 
+/* The role of operator keys: no organization, process-wide figures only
+ * (docs/auth.md, "Operator"). */
+#define ADB_OPERATOR_ROLE "operator"
+
 /* Creates a key; the full key text (shown once, never stored) goes to
- * key_out. ERR_NOT_FOUND when the organization or role does not exist. */
+ * key_out. ERR_NOT_FOUND when the organization or role does not exist.
+ * org is NULL for an operator key (role ADB_OPERATOR_ROLE) and only then. */
 ADB_WUR adb_status adb_key_create(adb *db, const char *org, const char *role, const char *name,
                                   char key_out[ADB_KEY_TEXT_MAX], adb_key_info *info,
                                   char *errbuf, size_t errlen);
@@ -62,7 +67,9 @@ adb_status adb_key_authenticate(adb *db, const char *presented, adb_principal *p
                                 char *errbuf, size_t errlen);
 
 /* May p do action on resource? ADB_OK yes, ERR_NOT_FOUND no (also for an
- * inheritance cycle or an unknown role), database errors otherwise. */
+ * inheritance cycle or an unknown role), database errors otherwise.
+ * Resources under "operator." are an operator key's alone, whatever the
+ * organization's roles say, and an operator key may do nothing else. */
 adb_status adb_permission_check(adb *db, const adb_principal *p, const char *resource,
                                 const char *action, char *errbuf, size_t errlen);
 

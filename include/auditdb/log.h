@@ -33,6 +33,7 @@ typedef struct adb_options {
     int max_future_s;       /* how far ahead of the clock a timestamp may be */
     int max_past_days;      /* how far back */
     bool watch_auth;        /* LISTEN for key and role changes to drop cached decisions */
+    int key_usage_flush_s;  /* write keys' last-use times every N s (0: only at adb_close) */
 } adb_options;
 
 /* pool 2..10, 2 writer threads, batches of 1000, queue of 20000, 300 s, 3660 days. */

@@ -23,6 +23,9 @@ typedef struct adb_pool_options {
     int acquire_timeout_ms; /* wait for a free connection */
     int connect_timeout_s;  /* libpq connect_timeout unless conninfo sets one */
     int health_idle_ms;   /* idle time after which a connection is checked */
+    int stall_ms;         /* a call running this long makes the watchdog ask whether the
+                             server still answers (0: no watchdog) */
+    int probe_timeout_ms; /* a server silent this long is frozen: calls on it are cut */
 } adb_pool_options;
 
 typedef struct adb_pool_stats {
@@ -32,9 +35,12 @@ typedef struct adb_pool_stats {
     long long acquired;     /* acquisitions since start */
     long long reconnects;   /* broken connections replaced */
     long long timeouts;     /* acquisitions that timed out */
+    long long cut;          /* calls cut off because the server stopped answering */
+    bool unreachable;       /* the server is silent: acquisitions fail at once */
 } adb_pool_stats;
 
-/* Sets the defaults: min 2, max 10, 5000 ms, 5 s, 5000 ms. */
+/* Sets the defaults: min 2, max 10, 5000 ms, 5 s, 5000 ms, stall 1000 ms,
+ * probe 2000 ms. */
 void adb_pool_options_default(adb_pool_options *o);
 
 /* Opens a pool on conninfo (a key=value string or a postgresql:// URI),
@@ -58,7 +64,9 @@ void adb_pool_release(adb_pool *p, PGconn *conn);
 double adb_thread_db_ms(void);
 void adb_thread_db_reset(void);
 
-/* Round trip to the server through the pool; fills latency_ms. */
+/* Round trip to the server on the pool's own health connection; answers
+ * within 800 ms whatever the server does (a silent server is down). Fills
+ * latency_ms. */
 ADB_WUR adb_status adb_pool_ping(adb_pool *p, double *latency_ms, char *errbuf, size_t errlen);
 
 void adb_pool_get_stats(adb_pool *p, adb_pool_stats *out);

@@ -30,7 +30,9 @@
     X(ERR_MIGRATION, 13, "migration failed")                                   \
     X(ERR_CHECKSUM, 14, "an applied migration was changed")                    \
     X(ERR_SCHEMA_NEWER, 15, "database schema is newer than this auditdb")      \
-    X(ERR_INTERNAL, 16, "internal error")
+    X(ERR_INTERNAL, 16, "internal error")                                     \
+    X(ERR_OUTCOME_UNKNOWN, 17, "the database connection broke during COMMIT: "  \
+      "the outcome is unknown")
 
 typedef enum adb_status {
 #define ADB__STATUS_ENUM(name, num, text) ADB_##name = num,

@@ -8,6 +8,8 @@
 #include "../integrity/integrity.h"
 #include "../core/util.h"
 #include "../event/json.h"
+#include "operator.h"
+#include "key_usage.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -195,6 +197,10 @@ adb_status adb_key_create(adb *db, const char *org, const char *role, const char
         adb__fmt(errbuf, errlen, "could not generate a key: no randomness");
         return ADB_ERR_INTERNAL;
     }
+    if (!org && strcmp(role, ADB_OPERATOR_ROLE) != 0) {
+        adb__fmt(errbuf, errlen, "a key of role \"%s\" needs an organization; only operator keys have none", role);
+        return ADB_ERR_INVALID;
+    }
     adb__hex(idb, sizeof(idb), id);
     adb__base64url(secret, sizeof(secret), sec);
     OPENSSL_cleanse(secret, sizeof(secret));
@@ -215,14 +221,15 @@ adb_status adb_key_create(adb *db, const char *org, const char *role, const char
                      " SELECT $1::text, nullif($2::text, ''), $3::text, 'adb', $4::text, $5::text, $6::text,"
                      " now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', true"
                      " WHERE EXISTS (SELECT 1 FROM organization_role WHERE organization_id = $5"
-                     " AND name = $6) RETURNING " KEY_COLUMNS,
+                     " AND name = $6) OR ($5 IS NULL AND $6 = '" ADB_OPERATOR_ROLE "')"
+                     " RETURNING " KEY_COLUMNS,
                      6, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         adb__fmt(errbuf, errlen, "could not create the key: %s", PQresultErrorMessage(r));
         adb__oneline(errbuf);
         st = ADB_ERR_DB_QUERY;
     } else if (PQntuples(r) == 0) {
-        adb__fmt(errbuf, errlen, "organization \"%s\" has no role \"%s\" (or does not exist)", org, role);
+        adb__fmt(errbuf, errlen, "organization \"%s\" has no role \"%s\" (or does not exist)", org ? org : "", role);
         st = ADB_ERR_NOT_FOUND;
     } else {
         if (info)
@@ -378,6 +385,7 @@ adb_status adb_key_authenticate(adb *db, const char *presented, adb_principal *p
         adb__fmt(errbuf, errlen, "invalid API key");
         return ADB_ERR_NOT_FOUND;
     }
+    adb__key_usage_note(db->key_usage, id); /* "last used", written in batches */
     return ADB_OK;
 }
 
@@ -488,6 +496,8 @@ adb_status adb_permission_check(adb *db, const adb_principal *p, const char *res
     role_entry *e, fresh;
     bool hit = false, allowed = false, valid = false;
 
+    if (adb__operator_is(p) || adb__operator_resource(resource))
+        return adb__operator_check(p, resource, errbuf, errlen); /* no role decides these */
     pthread_mutex_lock(&a->mu);
     e = &a->roles[slot];
     if (e->expires > adb__now_ms() && !strcmp(e->org, p->organization_id) && !strcmp(e->role, p->role)) {

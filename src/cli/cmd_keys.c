@@ -23,21 +23,32 @@ static int keys_create(adb *h, int argc, char **argv)
         else if (!strcmp(argv[i], "--name") && i + 1 < argc)
             name = argv[++i];
         else {
-            cli_error("unknown argument \"%s\"; usage: auditdb keys create --org ID --role ROLE [--name N]", argv[i]);
+            cli_error("unknown argument \"%s\"; usage: auditdb keys create --org ID --role ROLE [--name N]"
+                      " | --role operator [--name N]", argv[i]);
             return EXIT_USAGE;
         }
     }
-    if (!org || !role) {
-        cli_error("keys create needs --org and --role");
+    /* an operator key belongs to no organization (docs/auth.md, "Operator") */
+    bool op = role && !strcmp(role, ADB_OPERATOR_ROLE);
+    if (op && org) {
+        cli_error("an operator key belongs to no organization: leave out --org");
         return EXIT_USAGE;
     }
-    if ((st = adb_org_ensure(h, org, NULL, err, sizeof(err))) != ADB_OK ||
+    if (!role || (!org && !op)) {
+        cli_error("keys create needs --org and --role (or --role operator alone)");
+        return EXIT_USAGE;
+    }
+    if ((org && (st = adb_org_ensure(h, org, NULL, err, sizeof(err))) != ADB_OK) ||
         (st = adb_key_create(h, org, role, name, key, &info, err, sizeof(err))) != ADB_OK) {
         cli_error("%s", err);
         return st == ADB_ERR_NOT_FOUND ? EXIT_USAGE : cli_exit_code(st);
     }
-    printf("created key %s for organization %s, role %s\n"
-           "key (shown once, store it now): %s\n", info.display, info.organization_id, info.role, key);
+    if (op)
+        printf("created operator key %s (process-wide figures, no organization's data)\n"
+               "key (shown once, store it now): %s\n", info.display, key);
+    else
+        printf("created key %s for organization %s, role %s\n"
+               "key (shown once, store it now): %s\n", info.display, info.organization_id, info.role, key);
     OPENSSL_cleanse(key, sizeof(key));
     return EXIT_OK;
 }
@@ -65,7 +76,8 @@ static int keys_list(adb *h, int argc, char **argv)
     printf("%-22s %-20s %-10s %-8s %-20s %-20s %s\n", "key", "organization", "role", "state",
            "created", "last used", "name");
     for (size_t i = 0; i < n; i++)
-        printf("%-22s %-20s %-10s %-8s %-20s %-20s %s\n", keys[i].display, keys[i].organization_id,
+        printf("%-22s %-20s %-10s %-8s %-20s %-20s %s\n", keys[i].display,
+               keys[i].organization_id[0] ? keys[i].organization_id : "-",
                keys[i].role, keys[i].revoked ? "revoked" : "active", keys[i].created_at,
                keys[i].last_used_at[0] ? keys[i].last_used_at : "-", keys[i].name);
     free(keys);

@@ -156,6 +156,7 @@ int cmd_serve(int argc, char **argv)
     ao.pool_min = db.cfg.pool_min;
     ao.pool_max = db.cfg.pool_max;
     ao.watch_auth = true;
+    ao.key_usage_flush_s = db.cfg.key_usage_flush_s;
     adb_status st = adb_open(&ao, &h, err, sizeof(err));
     if (st != ADB_OK) {
         if (pending)

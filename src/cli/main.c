@@ -70,12 +70,15 @@ const cli_command cli_commands[] = {
       cmd_verify },
     { "keys", "create, list and revoke API keys",
       "usage: auditdb keys create --org ID --role ROLE [--name NAME]\n"
+      "       auditdb keys create --role operator [--name NAME]\n"
       "       auditdb keys list [--org ID]\n"
       "       auditdb keys revoke KEY-ID\n"
       "\n"
       "A key belongs to one organization and one role (admin, auditor, ingest, viewer, or a\n"
       "role of the organization's own). create makes the organization with its default roles\n"
       "if it does not exist, and prints the key once: only a hash of its secret is stored.\n"
+      "An operator key (--role operator, no --org) belongs to no organization: it reads the\n"
+      "process-wide /metrics and /health/detailed, and no organization's data.\n"
       "KEY-ID is the public part shown by list (adb_<16 hex digits>).\n",
       cmd_keys },
     { "partitions", "list, create, analyze and drop the monthly partitions of audit_log",

@@ -12,6 +12,7 @@
 #include "../event/json.h"
 #include "../integrity/integrity.h"
 #include "../writer/writer.h"
+#include "../auth/key_usage.h"
 #include "adb_internal.h"
 
 #include <fcntl.h>
@@ -33,6 +34,7 @@ void adb_options_default(adb_options *o)
     o->queue_max = 20000;
     o->max_future_s = 300;
     o->max_past_days = 3660;
+    o->key_usage_flush_s = 0;
 }
 
 /* ---- presets ------------------------------------------------------------ */
@@ -307,6 +309,15 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
         st = ADB_ERR_INVALID;
         goto fail;
     }
+    if (!(db->key_usage = adb__key_usage_new())) {
+        st = ADB_ERR_NOMEM;
+        goto fail;
+    }
+    if (o->key_usage_flush_s > 0 &&
+        (st = adb__key_usage_start(db->key_usage, db->pool, o->key_usage_flush_s)) != ADB_OK) {
+        adb__fmt(errbuf, errlen, "could not start the key usage flusher");
+        goto fail;
+    }
     if (o->watch_auth) {
         if (pipe2(db->stop_pipe, O_CLOEXEC) == 0 &&
             pthread_create(&db->watcher, NULL, watch_main, db) == 0)
@@ -338,6 +349,7 @@ void adb_close(adb *db)
         close(db->stop_pipe[1]);
     }
     adb__writer_stop(db->writer);
+    adb__key_usage_close(db->key_usage, db->pool); /* flushes the last uses */
     adb_pool_close(db->pool);
     presets_free(db->presets);
     adb__auth_free(db->auth);

@@ -31,6 +31,7 @@ struct adb {
     pthread_mutex_t mu;  /* presets snapshot */
     presets *presets;
     adb__auth *auth;     /* key and role caches (src/auth/auth.c) */
+    struct adb__key_usage *key_usage; /* last use of each key, flushed in batches (src/auth/key_usage.c) */
     pthread_t watcher;   /* LISTEN auditdb_auth (o.watch_auth) */
     bool watching;
     int stop_pipe[2];

@@ -10,6 +10,7 @@
  */
 #include "auditdb.h"
 #include "../core/util.h"
+#include "logging.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -637,7 +638,7 @@ static adb_status create_database(adb_embedded *e)
 
 static adb_status start_postmaster(adb_embedded *e)
 {
-    char opts[PATH_MAX + 64], out[2048];
+    char opts[PATH_MAX + 1024], out[2048];
     int rc;
     adb_status st;
 
@@ -650,6 +651,14 @@ static adb_status start_postmaster(adb_embedded *e)
     /* pg_ctl hands -o to /bin/sh: the path is single-quoted (quotes refused earlier) */
     adb__fmt(opts, sizeof(opts), "-c listen_addresses='' -c port=" PG_PORT
              " -c unix_socket_directories='%s' -c unix_socket_permissions=0700", e->sockdir);
+    /* privacy: nothing of a statement, its parameters or a refused row in
+     * the server log (logging.h); on the command line, so that neither
+     * postgresql.conf nor ALTER SYSTEM overrides it */
+    size_t used = strlen(opts);
+    if (!adb__pg_logging_options(opts + used, sizeof(opts) - used)) {
+        SETERR(e, "the server options for \"%s\" are too long", e->datadir);
+        return ADB_ERR_CONFIG;
+    }
     char ts[16];
     adb__fmt(ts, sizeof(ts), "%d", START_TIMEOUT_S);
     char *argv[] = { "pg_ctl", "-D", e->datadir, "-l", e->logfile, "-o", opts, "-w", "-t", ts,

@@ -7,15 +7,28 @@
  * health_idle_ms is checked with a round trip before it is lent, so the first
  * request after a server restart gets a fresh connection instead of an error.
  * Connecting happens outside the lock.
+ *
+ * A watchdog thread bounds every call on a lent connection, whatever it is:
+ * when a call has run for stall_ms it asks the server on its own connection
+ * (probe.h); if the server stays silent for probe_timeout_ms, it is frozen
+ * (SIGSTOP, a partition without reset), so the watchdog shuts down the
+ * sockets of the connections lent before it asked - the blocked libpq call
+ * returns "connection lost" at once - and acquisitions fail at once until
+ * the server answers again. Long calls on a server that answers are left
+ * alone: what is bounded is silence, not work. docs/pool.md.
  */
 #include "auditdb.h"
+#include "probe.h"
 #include "../core/util.h"
+#include "logging.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef enum { SLOT_EMPTY, SLOT_IDLE, SLOT_BUSY, SLOT_CONNECTING } slot_state;
 
@@ -25,6 +38,10 @@ typedef struct slot {
     PGconn *conn;
     slot_state state;
     double idle_since;
+    double lent_at;                  /* when lent (BUSY); the watchdog's clock */
+    int sock;                        /* a dup() of conn's socket, for the watchdog: libpq
+                                        may close its own descriptor at any time, and the
+                                        number could then name another file */
     int nprepared;                   /* statements prepared on conn */
     char prepared[PREPARED_MAX][24]; /* their names */
 } slot;
@@ -35,9 +52,21 @@ struct adb_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     slot *slots;
-    long long acquired, reconnects, timeouts;
+    long long acquired, reconnects, timeouts, cut;
     char last_error[ADB_ERRMSG_MAX];
+    /* the watchdog (stall_ms > 0) */
+    pthread_t watchdog;
+    bool watching, stopping;
+    pthread_cond_t wd_cv;
+    bool unreachable;             /* the server is silent: acquisitions fail at once */
+    char unreachable_msg[ADB_ERRMSG_MAX];
+    PGconn *wd_conn;              /* the watchdog's probe connection */
+    pthread_mutex_t ping_mu;      /* the health check's connection */
+    PGconn *ping_conn;
 };
+
+#define WATCH_TICK_MS 250
+#define PING_BUDGET_MS 800
 
 void adb_pool_options_default(adb_pool_options *o)
 {
@@ -46,27 +75,23 @@ void adb_pool_options_default(adb_pool_options *o)
     o->acquire_timeout_ms = 5000;
     o->connect_timeout_s = 5;
     o->health_idle_ms = 5000;
+    o->stall_ms = 1000;
+    o->probe_timeout_ms = 2000;
 }
 
 /* Connects outside the lock. On failure returns NULL and fills errbuf. */
 static PGconn *connect_one(adb_pool *p, char *errbuf, size_t errlen)
 {
-    char timeout[16];
-    const char *keys[] = { "connect_timeout", "application_name", "dbname", NULL };
-    const char *vals[] = { timeout, "auditdb", p->conninfo, NULL };
-    PGconn *c;
+    int silent;
+    /* bounded by connect_timeout; by the same span here, whatever libpq
+     * counts (it restarts its timer per host and address) */
+    PGconn *c = adb__connect_by(p->conninfo, p->opts.connect_timeout_s,
+                                adb__now_ms() + p->opts.connect_timeout_s * 1000.0,
+                                &p->unreachable, &silent, errbuf, errlen);
 
-    /* keywords before dbname are defaults the conninfo may override */
-    adb__fmt(timeout, sizeof(timeout), "%d", p->opts.connect_timeout_s);
-    c = PQconnectdbParams(keys, vals, 1);
     if (!c) {
-        adb__fmt(errbuf, errlen, "could not connect to the database: out of memory");
-        return NULL;
-    }
-    if (PQstatus(c) != CONNECTION_OK) {
-        adb__fmt(errbuf, errlen, "could not connect to the database: %s", PQerrorMessage(c));
-        adb__oneline(errbuf);
-        PQfinish(c);
+        if (silent && __atomic_load_n(&p->unreachable, __ATOMIC_RELAXED))
+            adb__fmt(errbuf, errlen, "could not connect to the database: it does not answer");
         return NULL;
     }
     /* times printed one way whatever the server's defaults: the event
@@ -80,6 +105,10 @@ static PGconn *connect_one(adb_pool *p, char *errbuf, size_t errlen)
         PQfinish(c);
         return NULL;
     }
+    /* privacy: what this login may set of the server's logging, so that no
+     * statement, parameter value or row reaches the server log (logging.h);
+     * a failure leaves the connection usable */
+    (void)adb__pg_logging_session(c); /* best effort: the rest is the server's (docs/embedded.md) */
     return c;
 }
 
@@ -102,6 +131,93 @@ static void set_last_error(adb_pool *p, const char *msg)
     pthread_mutex_lock(&p->mu);
     adb__fmt(p->last_error, sizeof(p->last_error), "%s", msg);
     pthread_mutex_unlock(&p->mu);
+}
+
+/* Puts c into s (under p->mu), with the watchdog's copy of its socket. */
+static void slot_attach(slot *s, PGconn *c)
+{
+    s->conn = c;
+    s->nprepared = 0;
+    s->sock = c && PQsocket(c) >= 0 ? dup(PQsocket(c)) : -1;
+}
+
+/* Takes s's connection out (under p->mu); the caller PQfinish()es it. */
+static PGconn *slot_detach(slot *s)
+{
+    PGconn *c = s->conn;
+
+    if (s->sock >= 0)
+        close(s->sock);
+    s->sock = -1;
+    s->conn = NULL;
+    s->nprepared = 0;
+    return c;
+}
+
+/* ---- the watchdog --------------------------------------------------------- */
+
+/* true when a lent connection has been in use for longer than stall_ms. */
+static bool stalled(const adb_pool *p, double now)
+{
+    for (int i = 0; i < p->opts.max; i++) {
+        const slot *s = &p->slots[i];
+        if (s->state == SLOT_BUSY && s->conn && now - s->lent_at > p->opts.stall_ms)
+            return true;
+    }
+    return false;
+}
+
+/* Cuts the connections lent before `before`: shutdown() makes the blocked
+ * libpq call see the connection end (its owner then closes it). Under p->mu,
+ * which every close of a slot's connection holds, so the descriptor is still
+ * the connection's. */
+static void cut_stalled(adb_pool *p, double before)
+{
+    for (int i = 0; i < p->opts.max; i++) {
+        slot *s = &p->slots[i];
+        if (s->state == SLOT_BUSY && s->sock >= 0 && s->lent_at <= before) {
+            shutdown(s->sock, SHUT_RDWR);
+            p->cut++;
+        }
+    }
+}
+
+static void *watchdog_main(void *arg)
+{
+    adb_pool *p = arg;
+    char err[ADB_ERRMSG_MAX];
+
+    pthread_mutex_lock(&p->mu);
+    while (!p->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += WATCH_TICK_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&p->wd_cv, &p->mu, &until);
+        if (p->stopping || (!__atomic_load_n(&p->unreachable, __ATOMIC_RELAXED) && !stalled(p, adb__now_ms())))
+            continue;
+        pthread_mutex_unlock(&p->mu);
+        double asked = adb__now_ms();
+        adb__probe_result pr = adb__probe(&p->wd_conn, p->conninfo, p->opts.connect_timeout_s,
+                                          asked + p->opts.probe_timeout_ms, err, sizeof(err));
+        pthread_mutex_lock(&p->mu);
+        if (pr == ADB_PROBE_SILENT) {
+            __atomic_store_n(&p->unreachable, true, __ATOMIC_RELAXED); /* connect_one reads it */
+            adb__fmt(p->unreachable_msg, sizeof(p->unreachable_msg),
+                     "the database does not answer (silent for %d ms): calls on it were cut off",
+                     p->opts.probe_timeout_ms);
+            adb__fmt(p->last_error, sizeof(p->last_error), "%s", p->unreachable_msg);
+            cut_stalled(p, asked);
+        } else {
+            /* answering, or down (which calls see for themselves) */
+            __atomic_store_n(&p->unreachable, false, __ATOMIC_RELAXED);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
 }
 
 adb_status adb_pool_open(const char *conninfo, const adb_pool_options *opts, adb_pool **out,
@@ -129,12 +245,16 @@ adb_status adb_pool_open(const char *conninfo, const adb_pool_options *opts, adb
         return ADB_ERR_NOMEM;
     }
     p->opts = o;
+    for (int i = 0; i < o.max; i++)
+        p->slots[i].sock = -1;
     pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->ping_mu, NULL);
     {
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&p->cv, &ca);
+        pthread_cond_init(&p->wd_cv, &ca);
         pthread_condattr_destroy(&ca);
     }
     for (int i = 0; i < o.min; i++) {
@@ -143,7 +263,7 @@ adb_status adb_pool_open(const char *conninfo, const adb_pool_options *opts, adb
             adb_pool_close(p);
             return ADB_ERR_DB_CONNECT;
         }
-        p->slots[i].conn = c;
+        slot_attach(&p->slots[i], c);
         p->slots[i].state = SLOT_IDLE;
         p->slots[i].idle_since = adb__now_ms();
     }
@@ -156,6 +276,8 @@ adb_status adb_pool_open(const char *conninfo, const adb_pool_options *opts, adb
         }
         PQfinish(c);
     }
+    if (o.stall_ms > 0 && o.probe_timeout_ms > 0)
+        p->watching = pthread_create(&p->watchdog, NULL, watchdog_main, p) == 0;
     *out = p;
     return ADB_OK;
 }
@@ -227,20 +349,32 @@ static PGconn *acquire(adb_pool *p, adb_status *st, char *errbuf, size_t errlen)
 
     pthread_mutex_lock(&p->mu);
     for (;;) {
+        if (__atomic_load_n(&p->unreachable, __ATOMIC_RELAXED)) { /* frozen: no call would come back */
+            adb__fmt(errbuf, errlen, "%s", p->unreachable_msg);
+            pthread_mutex_unlock(&p->mu);
+            *st = ADB_ERR_DB_CONNECT;
+            return NULL;
+        }
         int i = find_slot(p, SLOT_IDLE);
         if (i >= 0) {
             slot *s = &p->slots[i];
             bool check = adb__now_ms() - s->idle_since > p->opts.health_idle_ms;
             s->state = SLOT_BUSY;
+            s->lent_at = adb__now_ms();
             p->acquired++;
             pthread_mutex_unlock(&p->mu);
             if (!check || alive(s->conn))
                 return s->conn;
-            /* the server went away (restart, failover): replace it */
-            PQfinish(s->conn);
-            s->nprepared = 0;
-            s->conn = connect_one(p, errbuf, errlen);
+            /* the server went away (restart, failover): replace it (taken
+             * out of the slot first: the watchdog reads it under the lock) */
             pthread_mutex_lock(&p->mu);
+            PGconn *dead = slot_detach(s);
+            pthread_mutex_unlock(&p->mu);
+            PQfinish(dead);
+            PGconn *fresh = connect_one(p, errbuf, errlen);
+            pthread_mutex_lock(&p->mu);
+            slot_attach(s, fresh);
+            s->lent_at = adb__now_ms();
             p->reconnects++;
             if (s->conn) {
                 pthread_mutex_unlock(&p->mu);
@@ -261,9 +395,9 @@ static PGconn *acquire(adb_pool *p, adb_status *st, char *errbuf, size_t errlen)
             PGconn *c = connect_one(p, errbuf, errlen);
             pthread_mutex_lock(&p->mu);
             if (c) {
-                s->conn = c;
-                s->nprepared = 0;
+                slot_attach(s, c);
                 s->state = SLOT_BUSY;
+                s->lent_at = adb__now_ms();
                 p->acquired++;
                 pthread_mutex_unlock(&p->mu);
                 return c;
@@ -305,9 +439,7 @@ void adb_pool_release(adb_pool *p, PGconn *conn)
             s->state = SLOT_IDLE;
             s->idle_since = adb__now_ms();
         } else {
-            PQfinish(conn);
-            s->conn = NULL;
-            s->nprepared = 0;
+            PQfinish(slot_detach(s));
             s->state = SLOT_EMPTY;
             p->reconnects++;
         }
@@ -319,35 +451,38 @@ void adb_pool_release(adb_pool *p, PGconn *conn)
 
 adb_status adb_pool_ping(adb_pool *p, double *latency_ms, char *errbuf, size_t errlen)
 {
-    adb_status st = ADB_OK;
+    double t0 = adb__now_ms(), deadline = t0 + PING_BUDGET_MS;
+    struct timespec until;
+    char localerr[ADB_ERRMSG_MAX];
 
-    /* a second attempt gets a fresh connection if the first found a dead one */
-    for (int attempt = 0; attempt < 2; attempt++) {
-        PGconn *c = adb_pool_acquire(p, &st, errbuf, errlen);
-        double t0;
-        PGresult *r;
-        bool broken;
-
-        if (!c)
-            return st;
-        t0 = adb__now_ms();
-        r = PQexec(c, "SELECT 1");
-        st = ADB_OK;
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            adb__fmt(errbuf, errlen, "database did not answer: %s", PQerrorMessage(c));
-            adb__oneline(errbuf);
-            set_last_error(p, errbuf);
-            st = PQstatus(c) == CONNECTION_OK ? ADB_ERR_DB_QUERY : ADB_ERR_DB_CONNECT;
-        }
-        if (latency_ms)
-            *latency_ms = adb__now_ms() - t0;
-        PQclear(r);
-        broken = PQstatus(c) != CONNECTION_OK;
-        adb_pool_release(p, c);
-        if (!broken)
-            break;
+    if (!errbuf) {
+        errbuf = localerr;
+        errlen = sizeof(localerr);
     }
-    return st;
+    /* one check at a time on the health connection; a caller that cannot
+     * have it within the budget is answered "silent" (the one ahead is
+     * still waiting for the server) */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += PING_BUDGET_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    if (pthread_mutex_timedlock(&p->ping_mu, &until) != 0) {
+        adb__fmt(errbuf, errlen, "database did not answer within %d ms", PING_BUDGET_MS);
+        set_last_error(p, errbuf);
+        return ADB_ERR_DB_CONNECT;
+    }
+    adb__probe_result pr = adb__probe(&p->ping_conn, p->conninfo, p->opts.connect_timeout_s,
+                                      deadline, errbuf, errlen);
+    pthread_mutex_unlock(&p->ping_mu);
+    adb__db_wait_add(adb__now_ms() - t0); /* the thread's time on the database */
+    if (latency_ms)
+        *latency_ms = adb__now_ms() - t0;
+    if (pr == ADB_PROBE_ANSWERED)
+        return ADB_OK;
+    if (pr == ADB_PROBE_SILENT)
+        adb__fmt(errbuf, errlen, "database did not answer within %d ms", PING_BUDGET_MS);
+    set_last_error(p, errbuf);
+    return ADB_ERR_DB_CONNECT;
 }
 
 void adb_pool_get_stats(adb_pool *p, adb_pool_stats *out)
@@ -364,6 +499,8 @@ void adb_pool_get_stats(adb_pool *p, adb_pool_stats *out)
     out->acquired = p->acquired;
     out->reconnects = p->reconnects;
     out->timeouts = p->timeouts;
+    out->cut = p->cut;
+    out->unreachable = __atomic_load_n(&p->unreachable, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -371,11 +508,24 @@ void adb_pool_close(adb_pool *p)
 {
     if (!p)
         return;
+    if (p->watching) {
+        pthread_mutex_lock(&p->mu);
+        p->stopping = true;
+        pthread_cond_signal(&p->wd_cv);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->watchdog, NULL);
+    }
+    if (p->wd_conn)
+        PQfinish(p->wd_conn);
+    if (p->ping_conn)
+        PQfinish(p->ping_conn);
     for (int i = 0; i < p->opts.max; i++)
         if (p->slots[i].conn)
-            PQfinish(p->slots[i].conn);
+            PQfinish(slot_detach(&p->slots[i]));
     pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->wd_cv);
     pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->ping_mu);
     free(p->slots);
     free(p->conninfo);
     free(p);

@@ -537,7 +537,10 @@ adb__event *adb__event_from_json(const adb_json *obj, const adb__preset *preset,
     for (size_t i = 0; i < sizeof(base_required) / sizeof(base_required[0]); i++) {
         adb_event_field f = base_required[i];
         const char *name = adb__event_fields[f].api_name;
-        if (!ev->f[f] && !adb__json_get(obj, name))
+        /* present as null is missing too (an earlier error on the field, a
+         * wrong type or length, is reported once: there it is not null) */
+        const adb_json *given = lookup(obj, preset, name);
+        if (!ev->f[f] && (!given || given->type == ADB_JSON_NULL))
             adb__errors_add(errs, "REQUIRED_FIELD_MISSING", name, "%s is required", name);
         else if (ev->f[f] && !ev->f[f][0])
             adb__errors_add(errs, "EMPTY_VALUE", name, "%s must not be empty", name);

@@ -118,6 +118,29 @@ static PGresult *fetch_by_ids(adb_http_request *req, const char *ids_array, cons
     return r;
 }
 
+#define FETCH_RETRY_MS 5000
+
+/* The committed events read back for the answer. They are stored whatever
+ * happens to this read, so a failed read is tried again (the database may
+ * be restarting) instead of answered 503, which would tell the client that
+ * nothing was stored. want: the rows expected (0: any answer). NULL after
+ * FETCH_RETRY_MS. */
+static PGresult *fetch_committed(adb_http_request *req, const char *ids_array, const char *from,
+                                 const char *to, int want)
+{
+    double deadline = adb__now_ms() + FETCH_RETRY_MS;
+
+    for (;;) {
+        PGresult *r = fetch_by_ids(req, ids_array, from, to);
+        if (r && (want <= 0 || PQntuples(r) == want))
+            return r;
+        PQclear(r);
+        if (adb__now_ms() + 200 > deadline)
+            return NULL;
+        adb__sleep_ms(200);
+    }
+}
+
 static enum MHD_Result db_unavailable(adb_http_request *req)
 {
     return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
@@ -252,6 +275,12 @@ static enum MHD_Result refused(adb_http_request *req, const adb_log_result *res)
         return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR",
                                    res->errors.count ? res->errors.e[0].message : "invalid event",
                                    errors_json(&res->errors));
+    if (res->status == ADB_ERR_OUTCOME_UNKNOWN) /* may be stored: not a 503 (docs/api.md) */
+        return adb_http_send_error(req, MHD_HTTP_GATEWAY_TIMEOUT, "COMMIT_OUTCOME_UNKNOWN",
+                                   "the database connection broke while the event was being "
+                                   "committed and whether it was stored could not be learned: "
+                                   "retry with the same Idempotency-Key, or look the event up",
+                                   NULL);
     if (res->status == ADB_ERR_BUSY)
         return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_BUSY",
                                    "the writer is saturated: retry later", res->retry_after_ms);
@@ -343,14 +372,20 @@ enum MHD_Result adb_http_events_create(adb_http_request *req)
     /* answer with the event as stored; a repeated idempotency key gets the original */
     char ids[32];
     adb__fmt(ids, sizeof(ids), "{%" PRId64 "}", res.id);
-    PGresult *pr = fetch_by_ids(req, ids, res.timestamp, res.timestamp);
-    if (!pr || PQntuples(pr) != 1) {
-        PQclear(pr);
-        return db_unavailable(req);
-    }
+    PGresult *pr = fetch_committed(req, ids, res.timestamp, res.timestamp, 1);
     jw w;
     jw_init(&w);
-    write_event(&w, pr, 0);
+    if (pr) {
+        write_event(&w, pr, 0);
+    } else { /* stored, but not readable now: what the writer committed */
+        jw_obj(&w);
+        jw_kint(&w, "id", (long long)res.id);
+        jw_kstr(&w, "timestamp", res.timestamp);
+        jw_kstr(&w, "organizationId", res.organization_id);
+        jw_kstr(&w, "hash", res.hash);
+        jw_kint(&w, "chainSeq", (long long)res.chain_seq);
+        jw_end_obj(&w);
+    }
     PQclear(pr);
     char location[64];
     adb__fmt(location, sizeof(location), "/api/v1/audit/events/%" PRId64, res.id);
@@ -381,7 +416,9 @@ static void write_failed(jw *w, size_t i, const char *input, const adb_log_resul
     jw_kstr(w, "error", res->errors.count ? res->errors.e[0].message
                         : res->message[0] ? res->message : adb_strerror(res->status));
     jw_kstr(w, "code", res->status == ADB_ERR_INVALID ? "VALIDATION_ERROR"
-                       : res->status == ADB_ERR_BUSY ? "SERVICE_BUSY" : "SERVICE_UNAVAILABLE");
+                       : res->status == ADB_ERR_BUSY ? "SERVICE_BUSY"
+                       : res->status == ADB_ERR_OUTCOME_UNKNOWN ? "COMMIT_OUTCOME_UNKNOWN"
+                                                                : "SERVICE_UNAVAILABLE");
     jw_key(w, "eventData");
     jw_raw(w, input);
     jw_key(w, "errors");
@@ -532,10 +569,11 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req)
             }
         adb__buf_put(&idb, "}", 1);
         ids = adb__buf_take(&idb, NULL);
-        if (!ids || !(pr = fetch_by_ids(req, ids, from, to))) {
-            r = db_unavailable(req);
-            goto done;
-        }
+        if (!ids)
+            goto oom;
+        /* NULL: stored but not readable now; each event is then answered
+         * as it was sent (below) */
+        pr = fetch_committed(req, ids, from, to, 0);
     }
     jw w;
     jw_init(&w);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include "auditdb.h"
 #include "target.h"
+#include "ratelimit.h"
 
 #define ADB_REQUEST_ID_MAX 65
 #define ADB_HTTP_MAX_PARAMS 2
@@ -58,6 +59,7 @@ typedef struct adb_http_request {
     char *param[ADB_HTTP_MAX_PARAMS]; /* {id} captures, owned */
     char *body;                 /* owned, NUL-terminated */
     size_t body_len, body_cap;
+    size_t resp_bytes;          /* body bytes of the response kept (api_access_log) */
     bool too_large;
     bool head_done;             /* the access handler saw the complete head */
     bool head_checked;          /* route, key, permission and query checked */
@@ -70,8 +72,8 @@ typedef struct adb_http_request {
     const char *extra_header[2]; /* added to the response (names static) */
     char *extra_value[2];        /* owned */
     char ip[46];                 /* the client's address */
-    bool rl_checked;             /* rate-limit headers below apply */
-    int rl_limit, rl_remaining, rl_reset_s;
+    bool rl_checked;             /* rl applies: its header fields are sent */
+    adb_rl_decision rl;
     /* The response the handler made, queued by the connection's polling
      * thread (server.c): handlers run on the worker pool. */
     struct MHD_Response *resp;   /* owned until queued */

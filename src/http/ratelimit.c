@@ -7,6 +7,8 @@
 #include <hiredis/hiredis.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,6 +56,8 @@ static const char lua[] =
     "redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', math.max(now, at))\n"
     "redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)\n"
     "return {allowed, math.floor(tokens * 1000)}\n";
+
+static void describe(const adb_ratelimit *rl, double tokens, adb_rl_decision *d);
 
 static double wall_ms(void)
 {
@@ -319,22 +323,39 @@ static bool take_redis(adb_ratelimit *rl, const char *key, adb_rl_decision *d)
     redisReply *r = roundtrip(rl, false, send_take, take_ok, &a, err, sizeof(err));
     if (!r)
         return false;
-    double tokens = (double)r->element[1]->integer / 1000.0;
     d->allowed = r->element[0]->integer == 1;
-    d->remaining = (int)floor(tokens);
     d->shared = true;
-    d->reset_s = (int)ceil((rl->burst - tokens) / rl->rate);
-    d->retry_after_ms = d->allowed ? 0 : (int)ceil((1.0 - tokens) / rl->rate * 1000.0);
+    describe(rl, (double)r->element[1]->integer / 1000.0, d);
     freeReplyObject(r);
     return true;
+}
+
+bool adb_ratelimit_enabled(const adb_ratelimit *rl)
+{
+    return rl && rl->rate > 0;
+}
+
+/* Fills d's figures from the tokens left after the decision. The policy's
+ * window is the time an empty bucket takes to fill: a client that sends at
+ * most `burst` requests in any such window is not refused. */
+static void describe(const adb_ratelimit *rl, double tokens, adb_rl_decision *d)
+{
+    double to_full_s = fmax(0.0, rl->burst - tokens) / rl->rate;
+
+    d->limit = rl->burst;
+    d->window_s = (int)fmax(1.0, ceil(rl->burst / rl->rate));
+    d->remaining = (int)floor(fmax(0.0, tokens));
+    /* both rounded up: a client that waits until then finds the bucket full */
+    d->reset_s = (int)ceil(to_full_s);
+    d->reset_at = (long long)ceil(wall_ms() / 1000.0 + to_full_s);
+    d->retry_after_ms = d->allowed ? 0 : (int)ceil((1.0 - tokens) / rl->rate * 1000.0);
 }
 
 void adb_ratelimit_take(adb_ratelimit *rl, const char *key, adb_rl_decision *d)
 {
     memset(d, 0, sizeof(*d));
-    d->limit = rl ? rl->burst : 0;
-    if (!rl || rl->rate <= 0) {
-        d->allowed = true;
+    if (!adb_ratelimit_enabled(rl)) {
+        d->allowed = true; /* limit 0: no headers (adb_ratelimit_headers) */
         return;
     }
     if (!take_redis(rl, key, d)) {
@@ -356,11 +377,35 @@ void adb_ratelimit_take(adb_ratelimit *rl, const char *key, adb_rl_decision *d)
         d->allowed = b->tokens >= 1;
         if (d->allowed)
             b->tokens -= 1;
-        d->remaining = (int)floor(b->tokens);
-        d->reset_s = (int)ceil((rl->burst - b->tokens) / rl->rate);
-        d->retry_after_ms = d->allowed ? 0 : (int)ceil((1.0 - b->tokens) / rl->rate * 1000.0);
+        double tokens = b->tokens;
         pthread_mutex_unlock(&rl->mu);
+        describe(rl, tokens, d);
     }
+}
+
+/* One header field: name, and value from a format. */
+static void put(adb_rl_header_fn add, void *ctx, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void put(adb_rl_header_fn add, void *ctx, const char *name, const char *fmt, ...)
+{
+    char v[96];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(v, sizeof(v), fmt, ap);
+    va_end(ap);
+    add(ctx, name, v);
+}
+
+void adb_ratelimit_headers(const adb_rl_decision *d, adb_rl_header_fn add, void *ctx)
+{
+    if (!d || d->limit <= 0)
+        return; /* limiting off: no policy to announce, and nothing is remaining or reset */
+    put(add, ctx, "RateLimit-Policy", "\"key\";q=%d;w=%d", d->limit, d->window_s);
+    put(add, ctx, "RateLimit", "\"key\";r=%d;t=%d", d->remaining, d->reset_s);
+    put(add, ctx, "X-RateLimit-Limit", "%d", d->limit);
+    put(add, ctx, "X-RateLimit-Remaining", "%d", d->remaining);
+    put(add, ctx, "X-RateLimit-Reset", "%lld", d->reset_at);
 }
 
 static redisReply *send_ping(redisContext *c, void *arg)

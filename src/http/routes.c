@@ -32,10 +32,10 @@ typedef struct route {
 
 static const route routes[] = {
     { "GET", "/health", adb_http_ops_health, NULL, NULL, "service and database health", NULL },
-    { "GET", "/health/detailed", adb_http_ops_health_detailed, "metrics", "read", "health with writer, pool and request figures", NULL },
+    { "GET", "/health/detailed", adb_http_ops_health_detailed, "operator.metrics", "read", "health with writer, pool and request figures", NULL },
     { "GET", "/ready", adb_http_ops_ready, NULL, NULL, "ready: database reachable, schema current", NULL },
     { "GET", "/live", adb_http_ops_live, NULL, NULL, "the process is alive", NULL },
-    { "GET", "/metrics", adb_http_ops_metrics, "metrics", "read", "Prometheus metrics", NULL },
+    { "GET", "/metrics", adb_http_ops_metrics, "operator.metrics", "read", "Prometheus metrics", NULL },
     { "GET", "/api/v1/openapi.json", adb_http_ops_openapi, NULL, NULL, "this API's OpenAPI 3.1 document", NULL },
     { "POST", "/api/v1/audit/events", adb_http_events_create, "audit.events", "create", "store one event", NULL },
     { "POST", "/api/v1/audit/events/bulk", adb_http_events_bulk, "audit.events", "create", "store many events", NULL },
@@ -136,16 +136,14 @@ static enum MHD_Result authorize(adb_http_request *req, const route *r, bool *ok
     /* the key's bucket */
     adb_rl_decision d;
     adb_ratelimit_take(req->state->ratelimit, req->who.key_id, &d);
-    if (req->state->ratelimit && d.limit > 0) {
+    if (d.limit > 0) { /* limiting on */
         req->rl_checked = true;
-        req->rl_limit = d.limit;
-        req->rl_remaining = d.remaining;
-        req->rl_reset_s = d.reset_s;
+        req->rl = d;
     }
     if (!d.allowed) {
         if (sa)
             adb_selfaudit_rate(sa, req->who.organization_id, req->who.key_id, req->ip, req->path,
-                               req->method, d.limit, d.reset_s * 1000);
+                               req->method, d.limit);
         return adb_http_send_retry(req, MHD_HTTP_TOO_MANY_REQUESTS, "RATE_LIMITED",
                                    "rate limit reached for this API key: retry later", d.retry_after_ms);
     }

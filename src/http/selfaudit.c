@@ -19,8 +19,10 @@
 #define BAD_KEY_WINDOW_MS 60000  /* ... within this window raise a security event */
 #define RATE_ABUSE_THRESHOLD 20  /* rate-limit refusals of one key per minute */
 #define DETECT_SLOTS 256
+#define RATE_SLOTS 1024          /* keys refused between two flushes, at most */
+#define RATE_WINDOW_S 60         /* a rate_limit_violations row: one key, one minute */
 
-typedef enum { SA_ACCESS, SA_AUTH, SA_RATE, SA_SECURITY } sa_kind;
+typedef enum { SA_ACCESS, SA_AUTH, SA_SECURITY } sa_kind;
 
 typedef struct rec {
     sa_kind kind;
@@ -28,9 +30,26 @@ typedef struct rec {
     char org[64], key_id[24], request_id[65], ip[46], ua[256];
     char method[10], path[256], error_code[51], body_hash[65];
     int status, ms, bytes;
+    int resp_bytes;  /* access: the response body's size */
     char type[51], sev[10], text[256];   /* auth: event_status in sev, reason in text */
-    int limit, window_ms;
 } rec;
+
+/*
+ * Rate-limit refusals are counted here, not queued one by one: a client
+ * hammering a limit gets thousands of 429s a second, and each used to be a
+ * row. A slot counts the refusals of one key in one window (UTC minute) not
+ * yet written; the flush adds them to that key's row for that window
+ * (INSERT ... ON CONFLICT DO UPDATE), so each key has one row per window
+ * whatever the number of flushes or instances. The table is emptied whole at
+ * each flush, which keeps open addressing without tombstones correct.
+ */
+typedef struct rate_agg {
+    char org[64], key_id[24], ip[46], method[10], path[256];
+    char first_ts[40];        /* the window's first refusal seen here */
+    long long window_start;   /* Unix seconds, a multiple of RATE_WINDOW_S */
+    int limit;
+    int count;                /* refusals not written yet; 0: slot free */
+} rate_agg;
 
 typedef struct detect {
     char who[64];
@@ -50,6 +69,8 @@ struct adb_selfaudit {
     long long dropped;
     detect bad_keys[DETECT_SLOTS];
     detect rate_abuse[DETECT_SLOTS];
+    rate_agg *rate;           /* RATE_SLOTS */
+    size_t nrate;             /* slots in use */
 };
 
 static void now_text(char out[40])
@@ -122,6 +143,7 @@ void adb_selfaudit_access(adb_selfaudit *sa, const adb_sa_access *a)
     r.status = a->status;
     r.ms = a->ms;
     r.bytes = a->request_bytes;
+    r.resp_bytes = a->response_bytes;
     push(sa, &r);
 }
 
@@ -176,29 +198,49 @@ void adb_selfaudit_auth(adb_selfaudit *sa, bool ok, const char *org, const char 
 }
 
 void adb_selfaudit_rate(adb_selfaudit *sa, const char *org, const char *key_id, const char *ip,
-                        const char *path, const char *method, int limit, int window_ms)
+                        const char *path, const char *method, int limit)
 {
-    rec r;
-    bool raise;
+    struct timespec ts;
+    char now[40];
+    unsigned h = 2166136261u;
+    bool placed = false, raise;
 
-    memset(&r, 0, sizeof(r));
-    r.kind = SA_RATE;
-    now_text(r.ts);
-    cp(r.org, sizeof(r.org), org);
-    cp(r.key_id, sizeof(r.key_id), key_id);
-    cp(r.ip, sizeof(r.ip), ip);
-    cp(r.path, sizeof(r.path), path);
-    cp(r.method, sizeof(r.method), method);
-    r.limit = limit;
-    r.window_ms = window_ms;
-    push(sa, &r);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now_text(now);
+    long long window = (long long)ts.tv_sec - (long long)ts.tv_sec % RATE_WINDOW_S;
+    if (!key_id)
+        key_id = "";
+    for (const char *p = key_id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
     pthread_mutex_lock(&sa->mu);
-    raise = detect_hit(sa->rate_abuse, key_id ? key_id : "", RATE_ABUSE_THRESHOLD, 60000);
+    for (unsigned i = 0; i < RATE_SLOTS && !placed; i++) {
+        rate_agg *a = &sa->rate[(h + i) % RATE_SLOTS];
+        if (a->count > 0 && (a->window_start != window || strcmp(a->key_id, key_id) != 0))
+            continue;
+        if (a->count == 0) {
+            cp(a->org, sizeof(a->org), org);
+            cp(a->key_id, sizeof(a->key_id), key_id);
+            cp(a->ip, sizeof(a->ip), ip);
+            cp(a->path, sizeof(a->path), path);
+            cp(a->method, sizeof(a->method), method);
+            cp(a->first_ts, sizeof(a->first_ts), now);
+            a->window_start = window;
+            a->limit = limit;
+            if (sa->n == 0 && sa->nrate == 0)
+                pthread_cond_signal(&sa->cv);
+            sa->nrate++;
+        }
+        a->count++;
+        placed = true;
+    }
+    if (!placed)
+        sa->dropped++; /* RATE_SLOTS keys refused since the last flush */
+    raise = detect_hit(sa->rate_abuse, key_id, RATE_ABUSE_THRESHOLD, 60000);
     pthread_mutex_unlock(&sa->mu);
     if (raise) {
         char desc[160];
         adb__fmt(desc, sizeof(desc), "key adb_%s refused %d times by the rate limit within a minute",
-                 key_id ? key_id : "?", RATE_ABUSE_THRESHOLD);
+                 key_id, RATE_ABUSE_THRESHOLD);
         adb_selfaudit_security(sa, "rate_limit_abuse", "MEDIUM", org, key_id, ip, NULL, desc);
     }
 }
@@ -295,7 +337,7 @@ static void write_batch(adb_selfaudit *sa, rec *rows, size_t n)
 {
     adb_status st;
     PGconn *c = adb_pool_acquire(adb_get_pool(sa->db), &st, NULL, 0);
-    adb__buf acc = { 0 }, rate = { 0 }, sec = { 0 };
+    adb__buf acc = { 0 }, sec = { 0 };
     rec *auth = calloc(n ? n : 1, sizeof(*auth));
     size_t nauth = 0;
 
@@ -324,23 +366,11 @@ static void write_batch(adb_selfaudit *sa, rec *rows, size_t n)
             field(&acc, x->ua, false);
             field(&acc, x->error_code, false);
             field(&acc, x->body_hash, false);
-            field(&acc, x->ts, true);
+            field(&acc, x->ts, false);
+            field_int(&acc, x->resp_bytes, true);
             break;
         case SA_AUTH:
             auth[nauth++] = *x;
-            break;
-        case SA_RATE:
-            field(&rate, x->org, false);
-            field(&rate, x->key_id, false);
-            field(&rate, x->ip, false);
-            field(&rate, x->key_id, false); /* limit_key: the bucket is the key's */
-            field(&rate, x->path, false);
-            field(&rate, x->method, false);
-            field_int(&rate, x->limit + 1, false);
-            field_int(&rate, x->limit, false);
-            field_int(&rate, x->window_ms, false);
-            field(&rate, x->ts, false);
-            field(&rate, x->ts, true);
             break;
         case SA_SECURITY:
             field(&sec, x->org, false);
@@ -358,11 +388,8 @@ static void write_batch(adb_selfaudit *sa, rec *rows, size_t n)
     if (acc.len)
         ok &= copy_rows(c, "COPY api_access_log (organization_id, api_key_id, request_id, method,"
                            " path, status_code, response_time_ms, request_bytes, ip_address,"
-                           " user_agent, error_code, request_body_hash, created_at) FROM STDIN", &acc);
-    if (rate.len)
-        ok &= copy_rows(c, "COPY rate_limit_violations (organization_id, api_key_id, ip_address,"
-                           " limit_key, endpoint, method, request_count, limit_max, window_ms,"
-                           " window_start, created_at) FROM STDIN", &rate);
+                           " user_agent, error_code, request_body_hash, created_at, response_bytes)"
+                           " FROM STDIN", &acc);
     if (sec.len)
         ok &= copy_rows(c, "COPY security_events (organization_id, event_type, severity,"
                            " api_key_id, ip_address, request_id, description, created_at)"
@@ -376,22 +403,72 @@ static void write_batch(adb_selfaudit *sa, rec *rows, size_t n)
     }
     adb_pool_release(adb_get_pool(sa->db), c);
     free(acc.p);
-    free(rate.p);
     free(sec.p);
     free(auth);
+}
+
+/* Adds each slot's refusals to its key's row for its window, in one
+ * transaction (see rate_agg). */
+static void write_rates(adb_selfaudit *sa, const rate_agg *rows, size_t n)
+{
+    adb_status st;
+    adb_pool *pool = adb_get_pool(sa->db);
+    PGconn *c = adb_pool_acquire(pool, &st, NULL, 0);
+    bool ok = c != NULL;
+    long long lost = 0;
+
+    for (size_t i = 0; i < n; i++)
+        lost += rows[i].count;
+    if (ok) {
+        PQclear(PQexec(c, "BEGIN"));
+        for (size_t i = 0; i < n && ok; i++) {
+            const rate_agg *a = &rows[i];
+            char count[16], limit[16], window_ms[16], window[24];
+            adb__fmt(count, sizeof(count), "%d", a->count);
+            adb__fmt(limit, sizeof(limit), "%d", a->limit);
+            adb__fmt(window_ms, sizeof(window_ms), "%d", RATE_WINDOW_S * 1000);
+            adb__fmt(window, sizeof(window), "%lld", a->window_start);
+            const char *p[] = { a->org[0] ? a->org : NULL, a->key_id, a->ip[0] ? a->ip : NULL, a->path,
+                                a->method[0] ? a->method : NULL, count, limit, window_ms, window,
+                                a->first_ts };
+            /* limit_key is the key id: the bucket is the key's */
+            PGresult *r = PQexecParams(c,
+                "INSERT INTO rate_limit_violations (organization_id, api_key_id, ip_address, limit_key,"
+                " endpoint, method, request_count, limit_max, window_ms, window_start, created_at)"
+                " VALUES ($1, $2::text, $3, $2::text, $4, $5, $6::int, $7::int, $8::int, to_timestamp($9::bigint),"
+                " $10::timestamptz)"
+                " ON CONFLICT (limit_key, window_start) DO UPDATE SET request_count ="
+                " rate_limit_violations.request_count + EXCLUDED.request_count,"
+                " limit_max = EXCLUDED.limit_max",
+                10, NULL, p, NULL, NULL, 0);
+            ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+        }
+        PQclear(PQexec(c, ok ? "COMMIT" : "ROLLBACK"));
+        adb_pool_release(pool, c);
+    }
+    if (!ok) {
+        pthread_mutex_lock(&sa->mu);
+        sa->dropped += lost;
+        pthread_mutex_unlock(&sa->mu);
+    }
 }
 
 static void *flush_main(void *arg)
 {
     adb_selfaudit *sa = arg;
     rec *batch = calloc(QUEUE_MAX, sizeof(*batch));
+    rate_agg *rates = calloc(RATE_SLOTS, sizeof(*rates));
 
-    if (!batch)
+    if (!batch || !rates) {
+        free(batch);
+        free(rates);
         return NULL;
+    }
     for (;;) {
-        size_t n = 0;
+        size_t n = 0, nr = 0;
         pthread_mutex_lock(&sa->mu);
-        while (sa->n == 0 && !sa->stop)
+        while (sa->n == 0 && sa->nrate == 0 && !sa->stop)
             pthread_cond_wait(&sa->cv, &sa->mu);
         bool stopping = sa->stop;
         pthread_mutex_unlock(&sa->mu);
@@ -403,21 +480,32 @@ static void *flush_main(void *arg)
             sa->head = (sa->head + 1) % QUEUE_MAX;
             sa->n--;
         }
+        for (size_t i = 0; i < RATE_SLOTS && sa->nrate > 0; i++)
+            if (sa->rate[i].count > 0)
+                rates[nr++] = sa->rate[i];
+        memset(sa->rate, 0, RATE_SLOTS * sizeof(*sa->rate));
+        sa->nrate = 0;
         stopping = sa->stop;
         pthread_mutex_unlock(&sa->mu);
         if (n)
             write_batch(sa, batch, n);
-        if (stopping && n == 0)
+        if (nr)
+            write_rates(sa, rates, nr);
+        if (stopping && n == 0 && nr == 0)
             break;
     }
     free(batch);
+    free(rates);
     return NULL;
 }
 
 adb_selfaudit *adb_selfaudit_start(adb *db)
 {
     adb_selfaudit *sa = calloc(1, sizeof(*sa));
-    if (!sa || !(sa->q = calloc(QUEUE_MAX, sizeof(*sa->q)))) {
+    if (!sa || !(sa->q = calloc(QUEUE_MAX, sizeof(*sa->q))) ||
+        !(sa->rate = calloc(RATE_SLOTS, sizeof(*sa->rate)))) {
+        if (sa)
+            free(sa->q);
         free(sa);
         return NULL;
     }
@@ -426,6 +514,7 @@ adb_selfaudit *adb_selfaudit_start(adb *db)
     pthread_cond_init(&sa->cv, NULL);
     if (pthread_create(&sa->th, NULL, flush_main, sa) != 0) {
         free(sa->q);
+        free(sa->rate);
         free(sa);
         return NULL;
     }
@@ -444,5 +533,6 @@ void adb_selfaudit_stop(adb_selfaudit *sa)
     pthread_cond_destroy(&sa->cv);
     pthread_mutex_destroy(&sa->mu);
     free(sa->q);
+    free(sa->rate);
     free(sa);
 }

@@ -58,7 +58,19 @@ struct adb_server {
     pthread_mutex_t log_mu;
     adb_http_workers *reads, *writes;
     adb_http_acceptor *acceptor;
+    adb_http_workers *probes; /* /health, /ready, /live: never queued behind database calls */
 };
+
+#define PROBE_THREADS 2
+
+/* The probes of load balancers and orchestrators answer within a second
+ * whatever the database does (adb_pool_ping is bounded), so they must not
+ * wait for a worker that is itself waiting for the database. */
+static bool is_probe(const char *method, const char *path)
+{
+    return !strcmp(method, "GET") &&
+           (!strcmp(path, "/health") || !strcmp(path, "/ready") || !strcmp(path, "/live"));
+}
 
 /* Accepts a caller's X-Request-Id when it is short and plain, else makes one. */
 static void request_id(struct MHD_Connection *conn, char out[ADB_REQUEST_ID_MAX])
@@ -107,22 +119,16 @@ static enum MHD_Result deliver(adb_http_request *req)
     return r;
 }
 
+static void add_header(void *resp, const char *name, const char *value)
+{
+    MHD_add_response_header(resp, name, value);
+}
+
 /* Headers every response of an authenticated, rate-limited request carries. */
 static void add_common(adb_http_request *req, struct MHD_Response *resp)
 {
-    char v[32];
-
-    if (!req->rl_checked)
-        return;
-    static const char *const names[3][2] = { { "RateLimit-Limit", "X-RateLimit-Limit" },
-                                             { "RateLimit-Remaining", "X-RateLimit-Remaining" },
-                                             { "RateLimit-Reset", "X-RateLimit-Reset" } };
-    int vals[3] = { req->rl_limit, req->rl_remaining, req->rl_reset_s };
-    for (int i = 0; i < 3; i++) {
-        adb__fmt(v, sizeof(v), "%d", vals[i]);
-        MHD_add_response_header(resp, names[i][0], v);
-        MHD_add_response_header(resp, names[i][1], v);
-    }
+    if (req->rl_checked)
+        adb_ratelimit_headers(&req->rl, add_header, resp);
 }
 
 void adb_http_security_event(adb_http_request *req, const char *type, const char *severity,
@@ -143,7 +149,8 @@ enum MHD_Result adb_http_send_json(adb_http_request *req, unsigned status, json_
         text = strdup("{\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"out of memory\"}}");
     if (!text)
         return MHD_NO;
-    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    req->resp_bytes = strlen(text); /* api_access_log.response_bytes (bytes_sent) */
+    resp = MHD_create_response_from_buffer(req->resp_bytes, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
         return MHD_NO;
@@ -163,6 +170,7 @@ enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char 
     if (!text)
         return adb_http_send_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "INTERNAL_ERROR",
                                    "out of memory", NULL);
+    req->resp_bytes = len; /* api_access_log.response_bytes (bytes_sent) */
     resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
@@ -193,13 +201,16 @@ enum MHD_Result adb_http_send_retry(adb_http_request *req, unsigned status, cons
 {
     json_t *err = json_pack("{s:s, s:s, s:{s:i}, s:s}", "code", code, "message", message,
                             "details", "retryAfterMs", retry_after_ms, "requestId", req->request_id);
-    char *text = json_dumps(json_pack("{s:o}", "error", err), JSON_COMPACT);
+    json_t *body = json_pack("{s:o}", "error", err);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL; /* every 503 leaked its body */
     struct MHD_Response *resp;
     char secs[16];
 
+    json_decref(body);
     if (!text)
         return MHD_NO;
-    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    req->resp_bytes = strlen(text); /* api_access_log.response_bytes (bytes_sent) */
+    resp = MHD_create_response_from_buffer(req->resp_bytes, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
         return MHD_NO;
@@ -242,10 +253,13 @@ static void log_request(adb_server *s, adb_http_request *req)
     if (!s->opts.access_log)
         return;
     adb_http_iso_now(ts);
-    /* method, path and status only: never headers, bodies or query strings */
+    /* method, path and status only: never headers, bodies or query strings;
+     * and a matched route's pattern, not the path, so that no path parameter
+     * (an event or archive id) reaches the log (docs/http.md) */
+    const char *pattern = req->route ? adb_http_route_pattern(req->route) : NULL;
     line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:f}", "ts", ts, "level", "info",
                      "requestId", req->request_id, "method", req->method ? req->method : "",
-                     "path", req->target.log_path ? req->target.log_path : "",
+                     "path", pattern ? pattern : req->target.log_path ? req->target.log_path : "",
                      "status", (int)req->status, "durationMs", adb__now_ms() - req->started_ms,
                      "dbMs", req->db_ms);
     if (line && req->error_code)
@@ -362,6 +376,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             .error_code = req->error_code, .body = req->body,
             .body_end = req->body ? req->body + req->body_len : NULL, .status = (int)req->status,
             .ms = (int)(adb__now_ms() - req->started_ms), .request_bytes = (int)req->body_len,
+            .response_bytes = (int)req->resp_bytes,
         };
         adb_selfaudit_access(s->state.selfaudit, &a);
     }
@@ -608,7 +623,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     /* suspended first: the worker may resume it before this returns */
     MHD_suspend_connection(conn);
     bool read = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
-    adb_http_workers_submit(read ? s->reads : s->writes, req);
+    adb_http_workers_submit(is_probe(req->method, req->path) ? s->probes : read ? s->reads : s->writes,
+                            req);
     return MHD_YES;
 }
 
@@ -771,7 +787,8 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     }
     int nw = o->threads > 0 ? o->threads : 8;
     if (!(s->reads = adb_http_workers_start(nw, "adb-read", run_request)) ||
-        !(s->writes = adb_http_workers_start(nw, "adb-write", run_request))) {
+        !(s->writes = adb_http_workers_start(nw, "adb-write", run_request)) ||
+        !(s->probes = adb_http_workers_start(PROBE_THREADS, "adb-probe", run_request))) {
         adb__fmt(errbuf, errlen, "could not start the HTTP worker threads");
         goto fail;
     }
@@ -824,6 +841,7 @@ fail:
     adb_http_conns_stop(s->state.conns);
     adb_http_workers_stop(s->reads);
     adb_http_workers_stop(s->writes);
+    adb_http_workers_stop(s->probes);
     pthread_mutex_destroy(&s->log_mu);
     adb_http_metrics_free(s->state.metrics);
     adb_http_totals_free(s->state.totals);
@@ -854,6 +872,7 @@ void adb_server_stop(adb_server *s)
     /* run what is queued: every suspended connection is resumed */
     adb_http_workers_stop(s->reads);
     adb_http_workers_stop(s->writes);
+    adb_http_workers_stop(s->probes);
     MHD_stop_daemon(s->daemon);
     adb_http_conns_stop(s->state.conns);
     adb_selfaudit_stop(s->state.selfaudit); /* writes what the last requests queued */

@@ -2,7 +2,9 @@
  * writer.c - batches, one transaction each, acknowledged after COMMIT.
  */
 #include "writer.h"
+#include "growth.h"
 #include "heads.h"
+#include "outcome.h"
 #include "../core/buf.h"
 #include "../core/util.h"
 
@@ -17,6 +19,19 @@
 #define MAX_KNOWN_MONTHS 512
 #define LINGER_MS 4      /* longest wait for a fuller batch */
 #define LINGER_BATCH 500 /* events a batch gathers while another is written */
+#define OUTCOME_BUDGET_MS 5000 /* how long a lost COMMIT's outcome is sought */
+
+/* Why a batch was not stored, for process() to decide what comes next. */
+typedef struct batch_error {
+    char msg[ADB_ERRMSG_MAX];
+    bool conn_lost;    /* the connection broke: nothing stored */
+    bool conflict;     /* a chain head moved under a speculative batch: write it locked */
+    bool no_partition; /* a month's partition is gone (maintenance dropped it) */
+    bool refused;      /* PostgreSQL refused a row for what it holds (refused_sqlstate) */
+    long refused_at;   /* that row's index in jobs[] when PostgreSQL named it, else -1 */
+    char column[64];   /* the column PostgreSQL named, if any */
+    bool unknown;      /* the connection broke during COMMIT and the outcome stayed unknown */
+} batch_error;
 
 struct adb__writer {
     adb_pool *pool;
@@ -36,6 +51,7 @@ struct adb__writer {
     int nmonths;
     /* figures */
     adb__heads *heads; /* chain-head cache and turns (heads.h) */
+    adb__growth *growth; /* rows stored per partition, when to analyze it (growth.h) */
     long long events_written, batches, duplicates, failed, busy, conflicts;
     int last_batch;
     long long batch_le[ADB_WRITER_BATCH_NBOUNDS], batch_events;
@@ -129,6 +145,15 @@ static bool month_known(adb__writer *w, int month)
     return known;
 }
 
+/* Forgets every known month: a partition was dropped under us (maintenance
+ * drops emptied months), so the next batch asks the database again. */
+static void forget_months(adb__writer *w)
+{
+    pthread_mutex_lock(&w->months_mu);
+    w->nmonths = 0;
+    pthread_mutex_unlock(&w->months_mu);
+}
+
 /* Makes sure every month of the batch has its partition (auditdb_ensure_partition,
  * in its own short transaction: it takes a brief lock on audit_log). */
 static bool ensure_partitions(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, char *err,
@@ -198,10 +223,57 @@ static void link_events(adb__writer *w, adb__job *jobs, size_t n, const bool *du
     }
 }
 
-/* COPYs the stored events of the batch into audit_log. */
-static bool copy_rows(PGconn *c, adb__job *jobs, size_t n, const bool *dup, char *err,
-                      size_t errlen)
+/* Errors that a row's content causes, and that writing it again can never
+ * cure: data exceptions (22), integrity violations (23) other than a unique
+ * key (ids and chain positions are ours, not the client's), a trigger's
+ * RAISE (P0) and program limits such as an index row too large (54). Every
+ * other error (connection, timeouts, resources, locks, permissions) is the
+ * server's: the whole batch fails as "not stored, retry". */
+static bool refused_sqlstate(const char *state)
 {
+    if (!state || strlen(state) != 5)
+        return false;
+    if (!strncmp(state, "22", 2) || !strncmp(state, "P0", 2) || !strncmp(state, "54", 2))
+        return true;
+    return !strncmp(state, "23", 2) && strcmp(state, "23505") != 0;
+}
+
+/* Fills be from a failed result: a missing partition, or a refused row
+ * (which one, when a COPY line is named: the n-th stored job). */
+static void classify(batch_error *be, const PGresult *r, size_t n, const bool *dup)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *context = r ? PQresultErrorField(r, PG_DIAG_CONTEXT) : NULL;
+    const char *column = r ? PQresultErrorField(r, PG_DIAG_COLUMN_NAME) : NULL;
+
+    if (state && !strcmp(state, "23514") && primary && strstr(primary, "no partition of relation")) {
+        be->no_partition = true;
+        return;
+    }
+    if (!refused_sqlstate(state))
+        return;
+    be->refused = true;
+    adb__fmt(be->column, sizeof(be->column), "%s", column ? column : "");
+    /* only the line number is read from the context (it also quotes the
+     * row, which goes nowhere) */
+    const char *at = context ? strstr(context, "COPY audit_log, line ") : NULL;
+    long line = at ? strtol(at + strlen("COPY audit_log, line "), NULL, 10) : 0;
+    for (size_t i = 0, k = 0; line > 0 && i < n; i++) {
+        if (dup && dup[i])
+            continue;
+        if ((long)++k == line) {
+            be->refused_at = (long)i;
+            break;
+        }
+    }
+}
+
+/* COPYs the stored events of the batch into audit_log. */
+static bool copy_rows(PGconn *c, adb__job *jobs, size_t n, const bool *dup, batch_error *be)
+{
+    char *err = be->msg;
+    size_t errlen = sizeof(be->msg);
     static const adb_event_field cols[] = {
         ADB_F_TTL, ADB_F_PRINCIPAL_ID, ADB_F_ORGANIZATION_ID, ADB_F_ACTION,
         ADB_F_TARGET_RESOURCE_TYPE, ADB_F_TARGET_RESOURCE_ID, ADB_F_STATUS,
@@ -268,8 +340,10 @@ static bool copy_rows(PGconn *c, adb__job *jobs, size_t n, const bool *dup, char
     }
     r = PQgetResult(c);
     ok = ok_result(r, PGRES_COMMAND_OK);
-    if (!ok)
+    if (!ok) {
         pg_message(c, r, err, errlen);
+        classify(be, r, n, dup);
+    }
     PQclear(r);
     r = NULL;
     while ((r = PQgetResult(c)) != NULL)
@@ -280,11 +354,40 @@ out:
     return ok;
 }
 
+/* After the connection broke during COMMIT: true when the batch was stored
+ * after all; false with be->unknown set when that could not be learned
+ * within OUTCOME_BUDGET_MS (else it was not stored). */
+static bool commit_went_through(adb__writer *w, PGconn *c, const adb__job *jobs, size_t n,
+                                const bool *dup, batch_error *be)
+{
+    const adb__event *probe = NULL;
+    char why[ADB_ERRMSG_MAX];
+
+    for (size_t i = 0; i < n && !probe; i++)
+        if (!dup[i])
+            probe = jobs[i].ev;
+    switch (adb__commit_outcome(w->pool, PQbackendPID(c), probe, OUTCOME_BUDGET_MS, why,
+                                sizeof(why))) {
+    case ADB_OUTCOME_COMMITTED:
+        return true;
+    case ADB_OUTCOME_ABORTED:
+        return false;
+    case ADB_OUTCOME_UNKNOWN:
+        break;
+    }
+    char lost[ADB_ERRMSG_MAX];
+    adb__fmt(lost, sizeof(lost), "%s", be->msg);
+    be->unknown = true;
+    adb__fmt(be->msg, sizeof(be->msg), "the connection broke during COMMIT (%.300s) and the "
+             "outcome could not be learned: %.300s", lost, why);
+    return false;
+}
+
 /*
  * Writes jobs[0..n) in one transaction. Returns true when committed (each
- * job's result is then filled); false with err set when nothing was stored
- * (*conn_lost tells whether the connection broke, *conflict that a chain head
- * moved under a speculative batch: write it again with locked = true).
+ * job's result is then filled); false with be filled when nothing was stored
+ * (or, be->unknown, when the connection broke during COMMIT and whether it
+ * was stored could not be learned: see outcome.h).
  *
  * Chain heads (heads.h): a speculative batch takes its organizations' heads
  * from the in-process cache, links and COPYs its rows while earlier batches
@@ -293,8 +396,11 @@ out:
  * lock at its turn and only then links and COPYs.
  */
 static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, bool locked,
-                        char *err, size_t errlen, bool *conn_lost, bool *conflict)
+                        batch_error *be)
 {
+    char *err = be->msg;
+    size_t errlen = sizeof(be->msg);
+    bool *conflict = &be->conflict;
     PGresult *r = NULL;
     adb__buf arr1 = { 0 }, arr2 = { 0 }, arr3 = { 0 }, arr4 = { 0 };
     const char **orgs = NULL;
@@ -305,8 +411,8 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
     uint64_t ticket = 0;
     char nbuf[32];
 
-    *conn_lost = false;
-    *conflict = false;
+    memset(be, 0, sizeof(*be));
+    be->refused_at = -1;
     if (!ensure_partitions(w, c, jobs, n, err, errlen))
         goto out;
     /* the transaction, its bounded waits and the ids, in order: one round trip */
@@ -437,14 +543,14 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
             link_events(w, jobs, n, dup, heads, norgs);
         ticket = adb__heads_reserve_end(w->heads, locked, heads, norgs);
         have_ticket = true;
-        if (!locked && !copy_rows(c, jobs, n, dup, err, errlen))
+        if (!locked && !copy_rows(c, jobs, n, dup, be))
             goto fail;
         adb__heads_wait_turn(w->heads, ticket);
         if (!adb__heads_lock(w->pool, c, locked, heads, norgs, conflict, err, errlen))
             goto fail;
         if (locked) {
             link_events(w, jobs, n, dup, heads, norgs);
-            if (!copy_rows(c, jobs, n, dup, err, errlen))
+            if (!copy_rows(c, jobs, n, dup, be))
                 goto fail;
         }
         if (!adb__heads_store(w->pool, c, heads, norgs, err, errlen))
@@ -454,8 +560,18 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
         passed = true;
     }
     r = PQexec(c, "COMMIT");
-    if (!ok_result(r, PGRES_COMMAND_OK))
+    if (!ok_result(r, PGRES_COMMAND_OK) && PQstatus(c) != CONNECTION_OK) {
+        /* the answer was lost, not necessarily the COMMIT: ask */
+        pg_message(c, r, err, errlen);
+        PQclear(r);
+        r = NULL;
+        adb__heads_forget(w->heads, heads, norgs); /* reloaded from what was stored */
+        passed = false;
+        if (!commit_went_through(w, c, jobs, n, dup, be))
+            goto fail;
+    } else if (!ok_result(r, PGRES_COMMAND_OK)) {
         goto pgfail;
+    }
     PQclear(r);
     r = NULL;
 
@@ -494,6 +610,7 @@ nomem:
     goto fail;
 pgfail:
     pg_message(c, r, err, errlen);
+    classify(be, r, n, dup);
 fail:
     PQclear(r);
     r = NULL;
@@ -504,8 +621,8 @@ fail:
         adb__heads_forget(w->heads, heads, norgs);
     }
     /* a pipeline that broke off leaves the connection unusable: as lost */
-    *conn_lost = PQstatus(c) != CONNECTION_OK || PQpipelineStatus(c) != PQ_PIPELINE_OFF;
-    if (!*conn_lost)
+    be->conn_lost = PQstatus(c) != CONNECTION_OK || PQpipelineStatus(c) != PQ_PIPELINE_OFF;
+    if (!be->conn_lost)
         PQclear(PQexec(c, "ROLLBACK"));
 out:
     PQclear(r);
@@ -528,53 +645,115 @@ static void fail_jobs(adb__job *jobs, size_t n, adb_status st, const char *msg, 
     }
 }
 
-/* Writes a batch; a batch whose chain heads moved is written again in locked
- * mode; on a failure that is not the connection's, each event is tried on
- * its own so that one bad row cannot sink the others. */
-static void process(adb__writer *w, adb__job *jobs, size_t n)
+/* A refused event: a 4xx for it alone (adb_log_result ERR_INVALID), with
+ * the column PostgreSQL named when it named one. */
+static void refuse_job(adb__job *job, const batch_error *be)
 {
-    char err[ADB_ERRMSG_MAX], msg[ADB_ERRMSG_MAX];
-    adb_status st = ADB_OK;
-    bool lost = false, conflict = false, retried = false, stored = false;
-    PGconn *c = adb_pool_acquire(w->pool, &st, err, sizeof(err));
+    const char *field = "";
+    adb_log_result *res = job->res;
 
-    if (c) {
-        stored = write_batch(w, c, jobs, n, false, err, sizeof(err), &lost, &conflict);
-        if (!stored && conflict) {
-            retried = true;
-            stored = write_batch(w, c, jobs, n, true, err, sizeof(err), &lost, &conflict);
-        }
+    for (int f = 0; f < ADB_F__COUNT && be->column[0]; f++)
+        if (!strcmp(adb__event_fields[f].column, be->column))
+            field = adb__event_fields[f].api_name;
+    if (!field[0] && be->column[0])
+        field = be->column;
+    res->status = ADB_ERR_INVALID;
+    res->retry_after_ms = 0;
+    res->errors.count = 0;
+    adb__errors_add(&res->errors, "REFUSED_BY_DATABASE", field,
+                    "the database refused the event: %.200s", be->msg);
+    adb__fmt(res->message, sizeof(res->message), "the database refused the event: %s", be->msg);
+}
+
+/* Fails jobs whose batch was not stored for the server's reasons (503 with
+ * Retry-After), or whose outcome is unknown (distinct: they may be stored). */
+static void fail_batch(adb__job *jobs, size_t n, const batch_error *be)
+{
+    char msg[ADB_ERRMSG_MAX];
+
+    if (be->unknown) {
+        fail_jobs(jobs, n, ADB_ERR_OUTCOME_UNKNOWN, be->msg, 0);
+        return;
     }
-    if (!c) {
-        fail_jobs(jobs, n, st == ADB_ERR_BUSY ? ADB_ERR_BUSY : ADB_ERR_DB_CONNECT, err, 1000);
-    } else if (!stored) {
-        if (lost) {
-            adb__fmt(msg, sizeof(msg), "database connection lost: %s", err);
-            fail_jobs(jobs, n, ADB_ERR_DB_CONNECT, msg, 1000);
-        } else if (n == 1) {
-            adb__fmt(msg, sizeof(msg), "could not store the event: %s", err);
-            fail_jobs(jobs, n, ADB_ERR_DB_QUERY, msg, 0);
-        } else {
-            for (size_t i = 0; i < n; i++) {
-                if (!write_batch(w, c, &jobs[i], 1, true, err, sizeof(err), &lost, &conflict)) {
-                    adb__fmt(msg, sizeof(msg), "could not store the event: %s", err);
-                    fail_jobs(&jobs[i], 1, lost ? ADB_ERR_DB_CONNECT : ADB_ERR_DB_QUERY, msg,
-                              lost ? 1000 : 0);
-                    if (lost) {
-                        fail_jobs(&jobs[i + 1], n - i - 1, ADB_ERR_DB_CONNECT, msg, 1000);
-                        break;
-                    }
-                }
-            }
-        }
-    }
-    if (c)
-        adb_pool_release(w->pool, c);
-    if (retried) {
+    adb__fmt(msg, sizeof(msg), "%s: %s",
+             be->conn_lost ? "database connection lost" : "could not store the event", be->msg);
+    fail_jobs(jobs, n, be->conn_lost ? ADB_ERR_DB_CONNECT : ADB_ERR_DB_QUERY, msg, 1000);
+}
+
+/* One batch, written speculatively first; again in locked mode when a chain
+ * head moved, and once more when a month's partition had been dropped under
+ * us (the cache of known months is then forgotten). */
+static bool attempt(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, bool locked,
+                    batch_error *be)
+{
+    bool stored = write_batch(w, c, jobs, n, locked, be);
+
+    if (!stored && be->conflict) {
         pthread_mutex_lock(&w->mu);
         w->conflicts++;
         pthread_mutex_unlock(&w->mu);
+        stored = write_batch(w, c, jobs, n, true, be);
     }
+    if (!stored && be->no_partition && !be->conn_lost) {
+        forget_months(w);
+        stored = write_batch(w, c, jobs, n, true, be);
+    }
+    return stored;
+}
+
+/*
+ * Stores jobs[0..n), isolating the rows PostgreSQL refuses so that each
+ * fails alone and costs the others one more transaction, not one each:
+ * when PostgreSQL names the refused row (its COPY line), that job fails and
+ * the rest is written again at once; when it does not, the batch is split
+ * in halves. Any other failure fails the whole batch as "not stored".
+ */
+static void store(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, bool locked)
+{
+    batch_error be;
+
+    while (n > 0) {
+        if (attempt(w, c, jobs, n, locked, &be))
+            return;
+        locked = true; /* what follows is rewriting: no speculation */
+        if (!be.refused || be.conn_lost || be.unknown) {
+            fail_batch(jobs, n, &be);
+            return;
+        }
+        if (be.refused_at >= 0) {
+            size_t k = (size_t)be.refused_at;
+            refuse_job(&jobs[k], &be);
+            /* the refused job leaves the batch (order kept: ids and chain
+             * positions of the rest stay in submission order) */
+            adb__job gone = jobs[k];
+            memmove(&jobs[k], &jobs[k + 1], (n - k - 1) * sizeof(*jobs));
+            jobs[n - 1] = gone;
+            n--;
+            continue;
+        }
+        if (n == 1) {
+            refuse_job(&jobs[0], &be);
+            return;
+        }
+        store(w, c, jobs, n / 2, true);
+        jobs += n / 2;
+        n -= n / 2;
+    }
+}
+
+/* Writes a batch (store()), then signals every job's ticket. */
+static void process(adb__writer *w, adb__job *jobs, size_t n)
+{
+    char err[ADB_ERRMSG_MAX];
+    adb_status st = ADB_OK;
+    PGconn *c = adb_pool_acquire(w->pool, &st, err, sizeof(err));
+
+    if (!c)
+        fail_jobs(jobs, n, st == ADB_ERR_BUSY ? ADB_ERR_BUSY : ADB_ERR_DB_CONNECT, err, 1000);
+    else
+        store(w, c, jobs, n, false);
+    if (c)
+        adb_pool_release(w->pool, c);
     size_t failed = 0;
     for (size_t i = 0; i < n; i++)
         failed += jobs[i].res->status != ADB_OK;
@@ -582,6 +761,19 @@ static void process(adb__writer *w, adb__job *jobs, size_t n)
         pthread_mutex_lock(&w->mu);
         w->failed += (long long)failed;
         pthread_mutex_unlock(&w->mu);
+    }
+    /* rows stored per partition, for growth.h: counted before the tickets
+     * are signalled (the jobs belong to their callers after that) */
+    for (size_t i = 0; i < n; i++) {
+        int month = month_of(jobs[i].ev->ts_us);
+        size_t k = i;
+        if (jobs[i].res->status != ADB_OK || jobs[i].res->duplicate)
+            continue;
+        while (k + 1 < n && month_of(jobs[k + 1].ev->ts_us) == month &&
+               jobs[k + 1].res->status == ADB_OK && !jobs[k + 1].res->duplicate)
+            k++;
+        adb__growth_add(w->growth, month, (long long)(k - i + 1));
+        i = k;
     }
     for (size_t i = 0; i < n; i++)
         ticket_done(jobs[i].ticket);
@@ -661,8 +853,10 @@ adb__writer *adb__writer_start(adb_pool *pool, const adb__keys *keys, const adb_
     w->ring = calloc((size_t)o->queue_max, sizeof(*w->ring));
     w->threads = calloc((size_t)o->threads, sizeof(*w->threads));
     w->heads = adb__heads_new();
-    if (!w->ring || !w->threads || !w->heads) {
+    w->growth = adb__growth_start(pool);
+    if (!w->ring || !w->threads || !w->heads || !w->growth) {
         adb__heads_free(w->heads);
+        adb__growth_stop(w->growth);
         free(w->ring);
         free(w->threads);
         free(w);
@@ -725,6 +919,7 @@ void adb__writer_stop(adb__writer *w)
     pthread_cond_destroy(&w->not_empty);
     pthread_mutex_destroy(&w->months_mu);
     adb__heads_free(w->heads);
+    adb__growth_stop(w->growth);
     free(w->ring);
     free(w->threads);
     free(w);

@@ -141,14 +141,14 @@ while [ $i -lt 40 ]; do   # the bucket refills at 5/s: keep asking until refused
     i=$((i + 1))
 done
 expect_match "429 has Retry-After" 'Retry-After: [0-9]+' "$hdr"
-expect_match "429 has RateLimit headers" 'RateLimit-Remaining: 0' "$hdr"
+expect_match "429 has RateLimit fields" 'RateLimit: "key";r=0;t=[0-9]+' "$hdr"
 expect_eq "429 code" RATE_LIMITED "$(json 'd["error"]["code"]' <"$TEST_TMP/429.json")"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $keyb" "$BASE_URL/api/v1/audit/events?limit=1")
 expect_eq "another key is not limited by this one" 200 "$code"
 sleep 1.5
 hdr=$(curl -s -D - -o /dev/null -H "X-API-Key: $key" "$BASE_URL/api/v1/audit/events?limit=1")
 expect_match "after a pause: served again" 'HTTP/1.1 200' "$hdr"
-expect_match "RateLimit headers on success" 'RateLimit-Limit: 5' "$hdr"
+expect_match "RateLimit fields on success" 'RateLimit-Policy: "key";q=5;w=1' "$hdr"
 for i in $(seq 1 25); do curl -s -o /dev/null -H "X-API-Key: $key" "$BASE_URL/api/v1/audit/events?limit=1"; done
 
 # probes and bad keys
@@ -181,7 +181,7 @@ expect_match "api_access_log: a row per request" '^[1-9][0-9]+$' "$(sql "SELECT 
 expect_eq "api_access_log: POSTs carry a body hash, never a body" 0 "$(sql "SELECT count(*) FROM api_access_log WHERE method = 'POST' AND status_code = 201 AND (request_body_hash IS NULL OR length(request_body_hash) <> 64)")"
 expect_eq "api_access_log: no secret reaches it" 0 "$(sql "SELECT count(*) FROM api_access_log WHERE path LIKE '%adb_%' OR user_agent LIKE '%adb_%'")"
 expect_match "auth_audit_log: successes and failures" "failure,success" "$(sql "SELECT string_agg(DISTINCT event_status, ',' ORDER BY event_status) FROM auth_audit_log")"
-sql "SELECT json_build_object('prev', previous_hash, 'hash', blockchain_hash, 'sig', signature, 'row', json_build_array(previous_hash, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), coalesce(organization_id, ''), coalesce(api_key_id, ''), event_type, event_status, coalesce(ip_address, ''), coalesce(user_agent, ''), coalesce(request_id, ''), coalesce(failure_reason, ''))) FROM auth_audit_log ORDER BY id" >"$TEST_TMP/auth.ndjson"
+sql "SELECT json_build_object('prev', previous_hash, 'hash', blockchain_hash, 'sig', signature, 'row', json_build_array(previous_hash, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), coalesce(organization_id, ''), coalesce(api_key_id, ''), event_type, event_status, coalesce(host(ip_address), ''), coalesce(user_agent, ''), coalesce(request_id, ''), coalesce(failure_reason, ''))) FROM auth_audit_log ORDER BY id" >"$TEST_TMP/auth.ndjson"
 out=$(python3 - "$TEST_TMP/auth.ndjson" <<'PY'
 import hashlib, json, sys
 prev = "0" * 64
@@ -202,7 +202,7 @@ out=$("$AUDITDB_BIN" verify --auth-log 2>&1)
 expect_eq "verify --auth-log: the chain as written is intact (exit 0)" 0 "$?"
 expect_match "verify --auth-log: says so" 'verified [1-9][0-9]* auth_audit_log row\(s\), ids [0-9]+\.\.[0-9]+: chain intact' "$out"
 sql "UPDATE auth_audit_log SET failure_reason = 'edited' WHERE id = (SELECT min(id) FROM auth_audit_log WHERE event_status = 'failure')" >/dev/null
-sql "SELECT json_build_object('prev', previous_hash, 'hash', blockchain_hash, 'sig', signature, 'row', json_build_array(previous_hash, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), coalesce(organization_id, ''), coalesce(api_key_id, ''), event_type, event_status, coalesce(ip_address, ''), coalesce(user_agent, ''), coalesce(request_id, ''), coalesce(failure_reason, ''))) FROM auth_audit_log ORDER BY id" >"$TEST_TMP/auth2.ndjson"
+sql "SELECT json_build_object('prev', previous_hash, 'hash', blockchain_hash, 'sig', signature, 'row', json_build_array(previous_hash, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), coalesce(organization_id, ''), coalesce(api_key_id, ''), event_type, event_status, coalesce(host(ip_address), ''), coalesce(user_agent, ''), coalesce(request_id, ''), coalesce(failure_reason, ''))) FROM auth_audit_log ORDER BY id" >"$TEST_TMP/auth2.ndjson"
 out=$(python3 -c '
 import hashlib, json, sys
 bad = sum(1 for l in open(sys.argv[1]) for r in [json.loads(l)]
@@ -234,6 +234,7 @@ if command -v redis-server >/dev/null 2>&1; then
     rpid=$!
     sleep 0.5
     export REDIS_URL="redis://127.0.0.1:$rport" AUDITDB_RATE_LIMIT_RPS=1 AUDITDB_RATE_LIMIT_BURST=6
+    op=$("$AUDITDB_BIN" keys create --role operator | sed -n 's/^key (shown once, store it now): //p')
     start_serve "$TEST_TMP/r1.log"; p1=$SERVE_PID; u1=$BASE_URL
     start_serve "$TEST_TMP/r2.log"; p2=$SERVE_PID; u2=$BASE_URL
     allowed=0
@@ -247,13 +248,13 @@ if command -v redis-server >/dev/null 2>&1; then
 
     # health reports Redis; while it is away each instance keeps its own buckets
     BASE_URL=$u1
-    http GET /health/detailed -H "X-API-Key: $key"
+    http GET /health/detailed -H "X-API-Key: $op"
     expect_eq "Redis up: /health/detailed 200, Redis healthy" "200 healthy healthy Redis connection successful" \
         "$HTTP_STATUS $(jbody '"%s %s %s" % (d["status"], d["services"]["redis"]["status"], d["services"]["redis"]["message"])')"
     kill "$rpid"; wait "$rpid" 2>/dev/null
     http GET "/api/v1/audit/events?limit=1" -H "X-API-Key: $key"
     expect_eq "Redis gone: requests still served, from the instance's own bucket" 200 "$HTTP_STATUS"
-    http GET /health/detailed -H "X-API-Key: $key"
+    http GET /health/detailed -H "X-API-Key: $op"
     expect_eq "Redis gone: /health/detailed 503, degraded by Redis alone" "503 degraded degraded healthy healthy healthy" \
         "$HTTP_STATUS $(jbody '" ".join([d["status"]] + [d["services"][k]["status"] for k in ("redis", "database", "auth", "audit")])')"
     expect_match "Redis gone: the check says why and what it means" 'connect.*rate limits are kept per instance meanwhile' \
@@ -265,7 +266,7 @@ if command -v redis-server >/dev/null 2>&1; then
     redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >>"$TEST_TMP/redis.log" 2>&1 &
     rpid=$!
     i=0; while [ $i -lt 50 ] && ! redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
-    http GET /health/detailed -H "X-API-Key: $key"
+    http GET /health/detailed -H "X-API-Key: $op"
     expect_eq "Redis back: /health/detailed 200 healthy at once" "200 healthy" "$HTTP_STATUS $(jbody 'd["status"]')"
     http GET "/api/v1/audit/events?limit=1" -H "X-API-Key: $key"
     expect_eq "Redis back: the bucket is in Redis again" "200 1" \

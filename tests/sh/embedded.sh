@@ -75,10 +75,11 @@ ext_home=$AUDITDB_HOME
 export AUDIT_DB_URL="host=$ext_home/run port=5432 user=postgres dbname=auditdb"
 start_serve "$TEST_TMP/s6.log"
 key=$(cat "$AUDITDB_HOME/admin.key")
+op=$("$AUDITDB_BIN" keys create --role operator | sed -n 's/^key (shown once, store it now): //p')
 http POST /api/v1/audit/events -H "X-API-Key: $key" -H 'Content-Type: application/json' \
     --data-binary '{"eventData":{"action":"before.outage","status":"success"}}'
 expect_eq "database up: event stored (201)" 201 "$HTTP_STATUS"
-http GET /health/detailed -H "X-API-Key: $key"
+http GET /health/detailed -H "X-API-Key: $op"
 expect_eq "database up: /health/detailed 200 healthy" "200 healthy" "$HTTP_STATUS $(jbody 'd["status"]')"
 AUDIT_DB_URL= "$AUDITDB_BIN" db stop >/dev/null
 hdr=$(curl -s -D - -o "$TEST_TMP/503.json" -H "X-API-Key: $key" -H 'Content-Type: application/json' \
@@ -88,7 +89,7 @@ expect_match "database down: with Retry-After" 'Retry-After: [0-9]+' "$hdr"
 http GET /health
 expect_eq "database down: /health 503" 503 "$HTTP_STATUS"
 expect_eq "database down: reported down" down "$(jbody 'd["checks"]["database"]["status"]')"
-http GET /health/detailed -H "X-API-Key: $key"
+http GET /health/detailed -H "X-API-Key: $op"
 expect_eq "database down: /health/detailed 503 (its key cannot be checked)" "503 SERVICE_UNAVAILABLE" \
     "$HTTP_STATUS $(jbody 'd["error"]["code"]')"
 http GET /ready

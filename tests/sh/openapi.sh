@@ -39,7 +39,9 @@ if start_serve "$TEST_TMP/serve.log"; then
     http GET /health; conforms "GET /health 200" GET /health 200
     http GET /live; conforms "GET /live 200" GET /live 200
     http GET /ready; conforms "GET /ready 200" GET /ready 200
-    http GET /health/detailed -H "X-API-Key: $key"; conforms "GET /health/detailed 200" GET /health/detailed 200
+    op=$("$AUDITDB_BIN" keys create --role operator | sed -n 's/^key (shown once, store it now): //p')
+    http GET /health/detailed -H "X-API-Key: $op"; conforms "GET /health/detailed 200" GET /health/detailed 200
+    http GET /health/detailed -H "X-API-Key: $key"; conforms "GET /health/detailed 403 (an organization's admin)" GET /health/detailed 403
     http GET /health/detailed; conforms "GET /health/detailed 401" GET /health/detailed 401
     http POST /api/v1/audit/events -H "X-API-Key: $key" -H 'Content-Type: application/json' \
         --data-binary '{"eventData":{"action":"doc.check","status":"success","principalId":"u1","details":{"a":[1,"x"]}}}'

@@ -22,8 +22,9 @@ expect_eq "/ready checks: database, redis (not configured), auth, migrations" "T
 http GET /health/detailed
 expect_eq "/health/detailed needs a key: 401" 401 "$HTTP_STATUS"
 key=$(cut -c1-200 "$AUDITDB_HOME/admin.key" 2>/dev/null)
-http GET /health/detailed -H "X-API-Key: $key"
-expect_eq "/health/detailed with the bootstrap admin key: 200" 200 "$HTTP_STATUS"
+op=$("$AUDITDB_BIN" keys create --role operator | sed -n 's/^key (shown once, store it now): //p')
+http GET /health/detailed -H "X-API-Key: $op"
+expect_eq "/health/detailed with an operator key: 200" 200 "$HTTP_STATUS"
 expect_eq "/health/detailed: healthy" healthy "$(jbody 'd["status"]')"
 expect_eq "/health/detailed: smart-logs' DetailedHealthSchema" ok "$(printf '%s' "$HTTP_BODY" | python3 tests/tools/health_schema.py)"
 expect_eq "/health/detailed: the four services, as the original names them" \
@@ -42,7 +43,7 @@ expect_eq "one event created" 201 "$HTTP_STATUS"
 http POST /api/v1/audit/events/bulk -H "X-API-Key: $key" -H 'Content-Type: application/json' \
     --data-binary '{"events":[{"action":"metrics.a","status":"success"},{"action":"metrics.b","status":"success"},{"action":"metrics.c","status":"success"}]}'
 expect_eq "three events created in bulk" 201 "$HTTP_STATUS"
-http GET /metrics -H "X-API-Key: $key"
+http GET /metrics -H "X-API-Key: $op"
 expect_eq "/metrics: 200" 200 "$HTTP_STATUS"
 batches=$(printf '%s\n' "$HTTP_BODY" | python3 -c 'import sys, re
 m = {}

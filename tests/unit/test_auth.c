@@ -1,7 +1,8 @@
 /*
  * test_auth.c - organizations, keys, roles: authentication outcomes,
  * wildcard and inherited permissions, cycles refused when written, and
- * cached decisions dropped when a role changes (NOTIFY).
+ * cached decisions dropped when a role changes (NOTIFY), and operator keys
+ * (process-wide figures only, which no organization's role grants).
  */
 #include "tdb.h"
 #include "core/util.h"
@@ -150,6 +151,38 @@ static void role_change_drops_cached_decisions(void)
     adb_close(db);
 }
 
+static void operator_keys(void)
+{
+    adb *db = t_open(ci, NULL);
+    char key[ADB_KEY_TEXT_MAX], err[ADB_ERRMSG_MAX];
+    adb_key_info info;
+    adb_principal p;
+
+    REQUIRE(db);
+    CHECK(adb_org_ensure(db, "acme", NULL, err, sizeof(err)) == ADB_OK);
+    /* no organization's role grants process-wide figures, not even "*" */
+    CHECK(!may(db, "acme", "admin", "operator.metrics", "read"));
+    CHECK(!may(db, "acme", "admin", "operator", "read"));
+    PGconn *c = PQconnectdb(ci);
+    CHECK(t_exec(c, "INSERT INTO organization_role (organization_id, name, permissions) VALUES"
+                    " ('acme', 'operator', '[{\"resource\":\"operator.*\",\"action\":\"*\"}]')"));
+    CHECK(!may(db, "acme", "operator", "operator.metrics", "read")); /* a tenant role so named */
+    /* an operator key: no organization; only operator keys may have none */
+    CHECK(adb_key_create(db, NULL, "admin", NULL, key, NULL, err, sizeof(err)) == ADB_ERR_INVALID);
+    CHECK_MSG(adb_key_create(db, NULL, ADB_OPERATOR_ROLE, "scraper", key, &info, err, sizeof(err)) == ADB_OK,
+              "%s", err);
+    CHECK_STR(info.organization_id, "");
+    CHECK(adb_key_authenticate(db, key, &p, err, sizeof(err)) == ADB_OK);
+    CHECK_STR(p.organization_id, "");
+    CHECK_STR(p.role, ADB_OPERATOR_ROLE);
+    CHECK(adb_permission_check(db, &p, "operator.metrics", "read", err, sizeof(err)) == ADB_OK);
+    CHECK(adb_permission_check(db, &p, "audit.events", "read", err, sizeof(err)) == ADB_ERR_NOT_FOUND);
+    CHECK(adb_permission_check(db, &p, "archives", "read", err, sizeof(err)) == ADB_ERR_NOT_FOUND);
+    CHECK(!t_exec(c, "UPDATE apikey SET organization_id = NULL WHERE role = 'admin'"));
+    PQfinish(c);
+    adb_close(db);
+}
+
 int main(void)
 {
     if (!t_migrated_db("t_auth", ci, sizeof(ci))) {
@@ -161,5 +194,6 @@ int main(void)
     RUN(default_roles_and_wildcards);
     RUN(inheritance_cycles_refused);
     RUN(role_change_drops_cached_decisions);
+    RUN(operator_keys);
     return t_done();
 }

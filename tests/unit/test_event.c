@@ -187,6 +187,10 @@ static void validation_errors_name_field_and_rule(void)
         { "{\"timestamp\":\"2024-01-31T10:00:00Z\",\"status\":\"success\",\"organizationId\":\"o\"}", "REQUIRED_FIELD_MISSING", "action" },
         { "{\"timestamp\":\"2024-01-31T10:00:00Z\",\"action\":\"a\",\"organizationId\":\"o\"}", "REQUIRED_FIELD_MISSING", "status" },
         { "{\"timestamp\":\"2024-01-31T10:00:00Z\",\"action\":\"a\",\"status\":\"success\"}", "REQUIRED_FIELD_MISSING", "organizationId" },
+        /* present as null is missing (issue 14: null passed, and PostgreSQL refused it) */
+        { "{\"timestamp\":\"2024-01-31T10:00:00Z\",\"action\":null,\"status\":\"success\",\"organizationId\":\"o\"}", "REQUIRED_FIELD_MISSING", "action" },
+        { "{\"timestamp\":\"2024-01-31T10:00:00Z\",\"action\":\"a\",\"status\":null,\"organizationId\":\"o\"}", "REQUIRED_FIELD_MISSING", "status" },
+        { "{\"timestamp\":\"2024-01-31T10:00:00Z\",\"action\":\"a\",\"status\":\"success\",\"organizationId\":null}", "REQUIRED_FIELD_MISSING", "organizationId" },
         { "{\"timestamp\":\"2024-01-31T10:00:00Z\",\"action\":\"\",\"status\":\"success\",\"organizationId\":\"o\"}", "EMPTY_VALUE", "action" },
         { "{\"timestamp\":12,\"action\":\"a\",\"status\":\"success\",\"organizationId\":\"o\"}", "INVALID_TYPE", "timestamp" },
         { "{\"timestamp\":\"31/01/2024\",\"action\":\"a\",\"status\":\"success\",\"organizationId\":\"o\"}", "INVALID_FORMAT", "timestamp" },

@@ -1,12 +1,15 @@
 /*
  * test_pool.c - the connection pool: bounds, waiting, unreachable servers,
- * and reconnecting after the server restarts (on a private embedded cluster).
+ * reconnecting after the server restarts, and calls on a frozen server cut
+ * off by the watchdog (on private embedded clusters).
  */
 #include "t.h"
 #include "auditdb.h"
 #include "core/util.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,12 +136,94 @@ static void reconnects_after_server_restart(void)
         CHECK_MSG(strstr(err, "could not connect") != NULL, "%s", err);
         CHECK(adb_embedded_start(e) == ADB_OK);
         CHECK_MSG(adb_pool_ping(p, &ms, err, sizeof(err)) == ADB_OK, "%s", err);
+        /* the ping has its own connection; the pooled ones are replaced when lent */
+        adb_status ast;
+        PGconn *c = adb_pool_acquire(p, &ast, err, sizeof(err));
+        CHECK_MSG(c != NULL, "%s", err);
+        adb_pool_release(p, c);
         adb_pool_stats s;
         adb_pool_get_stats(p, &s);
         CHECK(s.reconnects >= 1);
         adb_pool_close(p);
     }
     adb_embedded_free(e); /* stops the cluster */
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
+    CHECK(system(cmd) == 0);
+}
+
+/* A frozen server (SIGSTOP of the postmaster and of the connection's
+ * backend): the blocked call is cut off by the watchdog within a bound,
+ * acquisitions then fail at once, the health check answers within its
+ * 800 ms, and SIGCONT restores service. Without the watchdog the call waits
+ * for as long as the server is stopped. */
+static void frozen_server_calls_are_cut(void)
+{
+    char home[] = "/tmp/adb-pool-XXXXXX";
+    adb_embedded *e;
+    adb_pool *p = NULL;
+    adb_pool_options o;
+    char err[ADB_ERRMSG_MAX], path[300];
+    adb_status st;
+    double ms;
+
+    REQUIRE(mkdtemp(home));
+    REQUIRE(chmod(home, 0755) == 0);
+    e = adb_embedded_new(home, getenv("AUDITDB_PG_BINDIR"), NULL);
+    REQUIRE(e);
+    CHECK_MSG(adb_embedded_acquire(e, ADB_EMBEDDED_OWNER) == ADB_OK, "%s", adb_embedded_errmsg(e));
+    if (adb_embedded_start(e) != ADB_OK) {
+        CHECK_MSG(false, "%s", adb_embedded_errmsg(e));
+        adb_embedded_free(e);
+        return;
+    }
+    adb_pool_options_default(&o);
+    o.min = 1;
+    o.max = 2;
+    REQUIRE(adb_pool_open(adb_embedded_conninfo(e), &o, &p, err, sizeof(err)) == ADB_OK);
+    PGconn *c = adb_pool_acquire(p, &st, err, sizeof(err));
+    REQUIRE(c);
+    snprintf(path, sizeof(path), "%s/pg/postmaster.pid", home);
+    FILE *f = fopen(path, "r");
+    int pm = 0;
+    REQUIRE(f && fscanf(f, "%d", &pm) == 1);
+    fclose(f);
+    pid_t frozen[] = { pm, PQbackendPID(c) };
+    for (int i = 0; i < 2; i++)
+        REQUIRE(kill(frozen[i], SIGSTOP) == 0);
+
+    double t0 = adb__now_ms();
+    PGresult *r = PQexec(c, "SELECT 1");
+    double took = adb__now_ms() - t0;
+    CHECK(PQresultStatus(r) != PGRES_TUPLES_OK && PQstatus(c) != CONNECTION_OK);
+    CHECK_MSG(took < 5000, "the call on a frozen server returned after %.0f ms", took);
+    PQclear(r);
+    adb_pool_release(p, c);
+    t0 = adb__now_ms();
+    CHECK(adb_pool_acquire(p, &st, err, sizeof(err)) == NULL && st == ADB_ERR_DB_CONNECT);
+    CHECK_MSG(adb__now_ms() - t0 < 500, "%s", err);
+    t0 = adb__now_ms();
+    CHECK(adb_pool_ping(p, &ms, err, sizeof(err)) == ADB_ERR_DB_CONNECT);
+    CHECK_MSG(adb__now_ms() - t0 < 1000, "the health check took %.0f ms", adb__now_ms() - t0);
+    adb_pool_stats s;
+    adb_pool_get_stats(p, &s);
+    CHECK(s.cut >= 1 && s.unreachable);
+
+    for (int i = 0; i < 2; i++)
+        kill(frozen[i], SIGCONT);
+    bool back = false;
+    for (int i = 0; i < 50 && !back; i++) {
+        back = adb_pool_ping(p, &ms, err, sizeof(err)) == ADB_OK;
+        if (!back)
+            adb__sleep_ms(100);
+    }
+    CHECK_MSG(back, "%s", err);
+    for (int i = 0; i < 20 && (c = adb_pool_acquire(p, &st, err, sizeof(err))) == NULL; i++)
+        adb__sleep_ms(100);
+    CHECK_MSG(c != NULL, "%s", err);
+    adb_pool_release(p, c);
+    adb_pool_close(p);
+    adb_embedded_free(e);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
     CHECK(system(cmd) == 0);
@@ -241,6 +326,7 @@ int main(void)
     RUN(waiter_gets_released_connection);
     RUN(unreachable_fails_fast_and_clearly);
     RUN(reconnects_after_server_restart);
+    RUN(frozen_server_calls_are_cut);
     RUN(prepared_once_per_connection);
     RUN(pipeline_results_and_errors);
     return t_done();
