@@ -27,6 +27,8 @@ typedef struct adb_config {
     int rate_limit_burst;  /* AUDITDB_RATE_LIMIT_BURST */
     int max_body_bytes;    /* AUDITDB_MAX_BODY_BYTES */
     int http_timeout_s;    /* AUDITDB_HTTP_TIMEOUT_S */
+    int http_head_timeout_s; /* AUDITDB_HTTP_HEAD_TIMEOUT_S */
+    int http_body_budget;  /* AUDITDB_HTTP_BODY_BUDGET_BYTES */
     int total_ttl_s;       /* AUDITDB_TOTAL_ESTIMATE_TTL_S */
     int key_usage_flush_s; /* AUDITDB_KEY_USAGE_FLUSH_S */
     bool monitoring;       /* AUDIT_MONITORING_ENABLED */

@@ -191,6 +191,8 @@ int cmd_serve(int argc, char **argv)
         .listen = listen ? listen : db.cfg.listen,
         .threads = threads,
         .connection_timeout_s = db.cfg.http_timeout_s,
+        .head_timeout_s = db.cfg.http_head_timeout_s,
+        .body_budget = (size_t)db.cfg.http_body_budget,
         .max_body = (size_t)db.cfg.max_body_bytes,
         .rate_limit_rps = db.cfg.rate_limit_rps,
         .rate_limit_burst = db.cfg.rate_limit_burst,

@@ -33,6 +33,10 @@ static const adb_config_key config_keys[] = {
     { "AUDITDB_RATE_LIMIT_BURST", "200", false, "requests an API key may make at once before the rate applies" },
     { "AUDITDB_MAX_BODY_BYTES", "10485760", false, "largest request body (413 beyond)" },
     { "AUDITDB_HTTP_TIMEOUT_S", "30", false, "seconds an idle or slow connection may hold a worker" },
+    { "AUDITDB_HTTP_HEAD_TIMEOUT_S", "10", false,
+      "seconds a connection has to send a whole request head, from its opening or its last answer" },
+    { "AUDITDB_HTTP_BODY_BUDGET_BYTES", "268435456", false,
+      "request bodies buffered at once, in all (503 SERVER_BUSY beyond; at least AUDITDB_MAX_BODY_BYTES)" },
     { "AUDITDB_TOTAL_ESTIMATE_TTL_S", "30", false,
       "seconds a filtered list's estimated total is reused before it is refreshed" },
     { "AUDITDB_KEY_USAGE_FLUSH_S", "60", false,
@@ -150,6 +154,8 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_int(cfg, "AUDITDB_RATE_LIMIT_BURST", 1, 1000000, &cfg->rate_limit_burst)) ||
         (st = get_int(cfg, "AUDITDB_MAX_BODY_BYTES", 1024, 1 << 30, &cfg->max_body_bytes)) ||
         (st = get_int(cfg, "AUDITDB_HTTP_TIMEOUT_S", 1, 3600, &cfg->http_timeout_s)) ||
+        (st = get_int(cfg, "AUDITDB_HTTP_HEAD_TIMEOUT_S", 1, 3600, &cfg->http_head_timeout_s)) ||
+        (st = get_int(cfg, "AUDITDB_HTTP_BODY_BUDGET_BYTES", 1024, INT_MAX, &cfg->http_body_budget)) ||
         (st = get_int(cfg, "AUDITDB_TOTAL_ESTIMATE_TTL_S", 1, 86400, &cfg->total_ttl_s)) ||
         (st = get_int(cfg, "AUDITDB_KEY_USAGE_FLUSH_S", 1, 86400, &cfg->key_usage_flush_s)) ||
         (st = get_bool(cfg, "AUDIT_MONITORING_ENABLED", &cfg->monitoring)) ||

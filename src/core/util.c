@@ -224,3 +224,61 @@ char *adb__oneline(char *s)
     *w = '\0';
     return s;
 }
+
+size_t adb__utf8_seq(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned char c = u[0], lo = 0x80, hi = 0xbf;
+    size_t k;
+
+    if (n == 0)
+        return 0;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        k = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        k = 3;
+        if (c == 0xe0)
+            lo = 0xa0; /* overlong */
+        else if (c == 0xed)
+            hi = 0x9f; /* U+D800..DFFF */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        k = 4;
+        if (c == 0xf0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xf4)
+            hi = 0x8f; /* above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (n < k || u[1] < lo || u[1] > hi)
+        return 0;
+    for (size_t i = 2; i < k; i++)
+        if ((u[i] & 0xc0) != 0x80)
+            return 0;
+    return k;
+}
+
+bool adb__utf8_valid(const char *s, size_t n)
+{
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = adb__utf8_seq(s + i, n - i)))
+            return false;
+    return true;
+}
+
+char *adb__utf8_repair(char *s)
+{
+    size_t n = strlen(s), w = 0;
+
+    for (size_t i = 0, k; i < n; i += k ? k : 1) {
+        k = adb__utf8_seq(s + i, n - i);
+        if (k) {
+            memmove(s + w, s + i, k);
+            w += k;
+        }
+    }
+    s[w] = '\0';
+    return s;
+}

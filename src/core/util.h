@@ -57,4 +57,16 @@ void adb__hex(const unsigned char *in, size_t n, char *out);
 /* SHA-256 of data as lowercase hex (65 bytes with NUL). */
 void adb__sha256_hex(const void *data, size_t len, char out[65]);
 
+/* Length of the valid UTF-8 sequence at s (1 for ASCII) within n bytes, or 0
+ * when s does not start one (overlong, surrogate, above U+10FFFF, cut short,
+ * stray continuation byte). */
+size_t adb__utf8_seq(const char *s, size_t n);
+
+/* True when the n bytes at s are valid UTF-8. */
+bool adb__utf8_valid(const char *s, size_t n);
+
+/* Drops, in place, every byte of s that is not part of a valid UTF-8
+ * sequence (a sequence cut by a bounded copy, for one); returns s. */
+char *adb__utf8_repair(char *s);
+
 #endif

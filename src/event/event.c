@@ -66,6 +66,10 @@ void adb__errors_add(adb_event_errors *errs, const char *code, const char *field
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof(e->message), fmt, ap);
     va_end(ap);
+    /* a bounded copy (or a "%.40s") may cut a name inside a UTF-8 sequence:
+     * every answer that carries these must stay valid UTF-8 JSON */
+    adb__utf8_repair(e->field);
+    adb__utf8_repair(e->message);
 }
 
 const char *adb__retention_for(const char *classification)

@@ -256,6 +256,11 @@ static bool read_options(adb_http_request *req, const adb_json *opts, adb_log_op
                                   "Idempotency-Key has more than 255 characters");
             return false;
         }
+        if (!adb__utf8_valid(hdr, strlen(hdr))) { /* PostgreSQL would refuse it: never a 503 */
+            *r = validation_error(req, "Idempotency-Key", "INVALID_ENCODING",
+                                  "Idempotency-Key is not valid UTF-8");
+            return false;
+        }
         lo->idempotency_key = hdr;
     } else if (ik && ik->type == ADB_JSON_STRING) {
         lo->idempotency_key = ik->str;

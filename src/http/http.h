@@ -7,12 +7,20 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include "auditdb.h"
+#include "target.h"
 #include "ratelimit.h"
 
 #define ADB_REQUEST_ID_MAX 65
 #define ADB_HTTP_MAX_PARAMS 2
+/* The request head as this server takes it (docs/http.md, Limits): above
+ * these, 431 (or 414 for the target, ADB_HTTP_TARGET_MAX in target.h) in
+ * the API's JSON shape. libmicrohttpd's own memory per connection is set
+ * well above (server.c), so that these answer first. */
+#define ADB_HTTP_HEAD_MAX (32 * 1024)
+#define ADB_HTTP_HEADERS_MAX 100
 
 /* State shared by every request; lives as long as the server. */
 typedef struct adb_http_state {
@@ -28,6 +36,9 @@ typedef struct adb_http_state {
     struct adb_ratelimit *ratelimit;
     struct adb_selfaudit *selfaudit;
     struct adb_http_totals *totals; /* filtered lists' estimated totals (totals.c) */
+    struct adb_http_conns *conns;   /* open connections (conns.c) */
+    size_t body_budget;             /* bytes of request bodies buffered at once, in all */
+    atomic_size_t body_held;        /* ...reserved now */
 } adb_http_state;
 
 struct route;
@@ -36,7 +47,10 @@ struct route;
 typedef struct adb_http_request {
     struct MHD_Connection *conn;
     adb_http_state *state;
-    char *method, *path;        /* owned */
+    char *method, *path;        /* owned; path decoded (target.path) */
+    adb_http_target target;     /* the raw target decoded and checked (target.h) */
+    struct adb_http_conn *conn_entry; /* its connection in state->conns */
+    struct conn_ctx *ctx;       /* its connection's context (server.c) */
     char request_id[ADB_REQUEST_ID_MAX];
     double started_ms;
     double db_ms;               /* the handler's time on the database (adb_thread_db_ms) */
@@ -47,6 +61,11 @@ typedef struct adb_http_request {
     size_t body_len, body_cap;
     size_t resp_bytes;          /* body bytes of the response kept (api_access_log) */
     bool too_large;
+    bool head_done;             /* the access handler saw the complete head */
+    bool head_checked;          /* route, key, permission and query checked */
+    bool head_job;              /* a worker is checking the head (body not read yet) */
+    bool body_busy;             /* the body budget was spent: 503 once it is drained */
+    size_t body_reserved;       /* bytes of state->body_budget held */
     bool authenticated;
     adb_principal who;
     const char *error_code;     /* of an error response, for the access log */
@@ -67,7 +86,15 @@ typedef struct adb_http_request {
     struct adb_http_request *next_job; /* the worker queue's link */
 } adb_http_request;
 
-/* Runs the route matching req (routes.c). */
+/* Checks what the head decides before any body is read: the target, the
+ * route (404, 405), the key, the rate limit and the permission (401, 429,
+ * 403), the query parameters (400 naming one) and whether the route takes a
+ * body. Sets req->head_checked; on a problem the answer is queued and
+ * req->resp is set (routes.c). */
+enum MHD_Result adb_http_check_head(adb_http_request *req, bool expects_body);
+
+/* Runs the route matching req (routes.c), checking the head first unless
+ * that was done already. */
 enum MHD_Result adb_http_dispatch(adb_http_request *req);
 
 /* Queues body as the JSON response (takes the reference to body). */

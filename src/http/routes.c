@@ -20,25 +20,31 @@ typedef struct route {
     const char *resource; /* NULL: no authentication */
     const char *action;
     const char *summary;
+    const char *params;   /* the query parameters it takes, comma-separated; NULL: none */
 } route;
+
+#define PAGE "limit,offset"
+#define LIST_PARAMS "startDate,endDate,principalIds,organizationIds,actions,statuses," \
+                    "dataClassifications,resourceTypes,verifiedOnly,correlationId," \
+                    "sortField,sortDirection,cursor," PAGE
 
 /* ---- the table ---------------------------------------------------------- */
 
 static const route routes[] = {
-    { "GET", "/health", adb_http_ops_health, NULL, NULL, "service and database health" },
-    { "GET", "/health/detailed", adb_http_ops_health_detailed, "operator.metrics", "read", "health with writer, pool and request figures" },
-    { "GET", "/ready", adb_http_ops_ready, NULL, NULL, "ready: database reachable, schema current" },
-    { "GET", "/live", adb_http_ops_live, NULL, NULL, "the process is alive" },
-    { "GET", "/metrics", adb_http_ops_metrics, "operator.metrics", "read", "Prometheus metrics" },
-    { "GET", "/api/v1/openapi.json", adb_http_ops_openapi, NULL, NULL, "this API's OpenAPI 3.1 document" },
-    { "POST", "/api/v1/audit/events", adb_http_events_create, "audit.events", "create", "store one event" },
-    { "POST", "/api/v1/audit/events/bulk", adb_http_events_bulk, "audit.events", "create", "store many events" },
-    { "GET", "/api/v1/audit/events", adb_http_events_list, "audit.events", "read", "list events" },
-    { "GET", "/api/v1/audit/events/{id}", adb_http_events_get, "audit.events", "read", "one event" },
-    { "POST", "/api/v1/audit/events/{id}/verify", adb_http_events_verify, "audit.events", "verify", "verify one event" },
-    { "GET", "/api/v1/archives", adb_http_archives_list, "archives", "read", "list archives" },
-    { "GET", "/api/v1/archives/{id}/events", adb_http_archives_events, "archives", "read", "the events of one archive" },
-    { NULL, NULL, NULL, NULL, NULL, NULL },
+    { "GET", "/health", adb_http_ops_health, NULL, NULL, "service and database health", NULL },
+    { "GET", "/health/detailed", adb_http_ops_health_detailed, "operator.metrics", "read", "health with writer, pool and request figures", NULL },
+    { "GET", "/ready", adb_http_ops_ready, NULL, NULL, "ready: database reachable, schema current", NULL },
+    { "GET", "/live", adb_http_ops_live, NULL, NULL, "the process is alive", NULL },
+    { "GET", "/metrics", adb_http_ops_metrics, "operator.metrics", "read", "Prometheus metrics", NULL },
+    { "GET", "/api/v1/openapi.json", adb_http_ops_openapi, NULL, NULL, "this API's OpenAPI 3.1 document", NULL },
+    { "POST", "/api/v1/audit/events", adb_http_events_create, "audit.events", "create", "store one event", NULL },
+    { "POST", "/api/v1/audit/events/bulk", adb_http_events_bulk, "audit.events", "create", "store many events", NULL },
+    { "GET", "/api/v1/audit/events", adb_http_events_list, "audit.events", "read", "list events", LIST_PARAMS },
+    { "GET", "/api/v1/audit/events/{id}", adb_http_events_get, "audit.events", "read", "one event", NULL },
+    { "POST", "/api/v1/audit/events/{id}/verify", adb_http_events_verify, "audit.events", "verify", "verify one event", NULL },
+    { "GET", "/api/v1/archives", adb_http_archives_list, "archives", "read", "list archives", PAGE },
+    { "GET", "/api/v1/archives/{id}/events", adb_http_archives_events, "archives", "read", "the events of one archive", PAGE },
+    { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
 /* Matches path against pattern, capturing {name} segments into req->param. */
@@ -153,15 +159,41 @@ static enum MHD_Result authorize(adb_http_request *req, const route *r, bool *ok
     return MHD_YES;
 }
 
-enum MHD_Result adb_http_dispatch(adb_http_request *req)
+/* 400 VALIDATION_ERROR naming one parameter of the target. */
+static enum MHD_Result target_error(adb_http_request *req, const char *field, const char *code,
+                                    const char *message)
 {
-    bool path_known = false;
+    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", message,
+                               json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", code, "field",
+                                         field, "message", message));
+}
+
+/* Whether name is in the comma-separated list. */
+static bool listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n))
+            return true;
+        p = e ? e + 1 : p + len;
+    }
+    return false;
+}
+
+/* The route for req's method and path; NULL with *path_known when only the
+ * method does not match. */
+static const route *find_route(adb_http_request *req, bool *path_known)
+{
     const route *found = NULL;
 
+    *path_known = false;
     for (const route *r = routes; r->pattern && !found; r++) {
         if (!match(r->pattern, req->path, req, false))
             continue;
-        path_known = true;
+        *path_known = true;
         if (strcmp(r->method, req->method) == 0 ||
             (strcmp(r->method, "GET") == 0 && strcmp(req->method, "HEAD") == 0))
             found = r;
@@ -173,6 +205,29 @@ enum MHD_Result adb_http_dispatch(adb_http_request *req)
                 !strcmp(r->method, req->method))
                 found = r;
     }
+    return found;
+}
+
+enum MHD_Result adb_http_check_head(adb_http_request *req, bool expects_body)
+{
+    const adb_http_target *t = &req->target;
+    bool path_known;
+    const route *found;
+
+    req->head_checked = true;
+    /* a NUL or a broken escape in the path: it cannot be routed as sent */
+    if (t->path_problem.code)
+        return target_error(req, "path", t->path_problem.code, t->path_problem.message);
+    found = find_route(req, &path_known);
+    if (found) {
+        /* a segment captured as {name} names itself; else the path */
+        match(found->pattern, req->path, req, true);
+        for (int i = 0; i < ADB_HTTP_MAX_PARAMS && req->param[i]; i++)
+            if (!adb__utf8_valid(req->param[i], strlen(req->param[i])))
+                return target_error(req, "id", "INVALID_ENCODING", "id is not valid UTF-8");
+    }
+    if (!t->path_utf8)
+        return target_error(req, "path", "INVALID_ENCODING", "the path is not valid UTF-8");
     if (!found) {
         if (path_known)
             return adb_http_send_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED",
@@ -182,13 +237,49 @@ enum MHD_Result adb_http_dispatch(adb_http_request *req)
                                    json_pack("{s:s}", "path", req->path));
     }
     req->route = found;
-    match(found->pattern, req->path, req, true);
     if (found->resource) {
         bool ok;
         enum MHD_Result r = authorize(req, found, &ok);
         if (!ok)
             return r;
     }
+    if (t->query_problem.code)
+        return target_error(req, t->query_problem.field, t->query_problem.code,
+                            t->query_problem.message);
+    for (int i = 0; i < t->nparams; i++) {
+        if (!listed(found->params, t->name[i])) {
+            /* a misspelt filter must not quietly list everything */
+            char msg[120], field[80];
+            adb__fmt(field, sizeof(field), "%.64s", t->name[i]);
+            adb__utf8_repair(field);
+            adb__fmt(msg, sizeof(msg), "unknown query parameter \"%s\"", field);
+            json_t *allowed = json_array();
+            for (const char *p = found->params; p && *p;) {
+                const char *e = strchr(p, ',');
+                size_t len = e ? (size_t)(e - p) : strlen(p);
+                json_array_append_new(allowed, json_stringn(p, len));
+                p = e ? e + 1 : p + len;
+            }
+            return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", msg,
+                                       json_pack("{s:[{s:s, s:s, s:s}], s:o}", "errors", "code",
+                                                 "UNKNOWN_PARAMETER", "field", field, "message", msg,
+                                                 "allowed", allowed));
+        }
+    }
+    if (expects_body && strcmp(found->method, "POST") != 0)
+        return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "BODY_NOT_ALLOWED",
+                                   "this endpoint takes no request body", NULL);
+    return MHD_YES;
+}
+
+enum MHD_Result adb_http_dispatch(adb_http_request *req)
+{
+    if (!req->head_checked) {
+        enum MHD_Result r = adb_http_check_head(req, req->body_len > 0);
+        if (req->resp)
+            return r;
+    }
+    const route *found = req->route;
     if (req->body_len > 0 && strcmp(found->method, "POST") != 0)
         return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "BODY_NOT_ALLOWED",
                                    "this endpoint takes no request body", NULL);

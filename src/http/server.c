@@ -4,6 +4,8 @@
  */
 #include "server.h"
 #include "http.h"
+#include "conns.h"
+#include "acceptor.h"
 #include "totals.h"
 #include "metrics.h"
 #include "ratelimit.h"
@@ -13,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <openssl/rand.h>
@@ -36,6 +39,17 @@
  */
 #define POLL_THREADS 2
 
+/* libmicrohttpd's memory per connection, for the request line, headers and
+ * its bookkeeping: well above what this server accepts (ADB_HTTP_HEAD_MAX,
+ * ADB_HTTP_TARGET_MAX, ADB_HTTP_HEADERS_MAX), so that a head over those
+ * limits reaches the access handler and gets the API's JSON answer. At its
+ * own limit libmicrohttpd answers in HTML, or closes the connection, or
+ * waits (docs/http.md, Limits). */
+#define MHD_MEMORY_PER_CONNECTION (128 * 1024)
+/* Default total of request bodies buffered at once (AUDITDB_HTTP_BODY_BUDGET). */
+#define BODY_BUDGET_DEFAULT ((size_t)256 << 20)
+#define PER_IP_CONNECTIONS 256
+
 struct adb_server {
     struct MHD_Daemon *daemon;
     adb_server_options opts;
@@ -43,6 +57,7 @@ struct adb_server {
     char address[300];
     pthread_mutex_t log_mu;
     adb_http_workers *reads, *writes;
+    adb_http_acceptor *acceptor;
     adb_http_workers *probes; /* /health, /ready, /live: never queued behind database calls */
 };
 
@@ -173,7 +188,7 @@ enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char 
 
 const char *adb_http_arg(adb_http_request *req, const char *name)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+    return adb_http_target_arg(&req->target, name);
 }
 
 const char *adb_http_header(adb_http_request *req, const char *name)
@@ -243,8 +258,8 @@ static void log_request(adb_server *s, adb_http_request *req)
      * (an event or archive id) reaches the log (docs/http.md) */
     const char *pattern = req->route ? adb_http_route_pattern(req->route) : NULL;
     line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:f}", "ts", ts, "level", "info",
-                     "requestId", req->request_id, "method", req->method, "path",
-                     pattern ? pattern : req->path,
+                     "requestId", req->request_id, "method", req->method ? req->method : "",
+                     "path", pattern ? pattern : req->target.log_path ? req->target.log_path : "",
                      "status", (int)req->status, "durationMs", adb__now_ms() - req->started_ms,
                      "dbMs", req->db_ms);
     if (line && req->error_code)
@@ -264,6 +279,72 @@ static void log_request(adb_server *s, adb_http_request *req)
     free(text);
 }
 
+/* ---- the body budget ------------------------------------------------------ */
+
+/* Reserves n more bytes of the bodies' budget for req; false when the
+ * budget has no room now (the caller answers 503: it will have room). */
+static bool budget_take(adb_http_request *req, size_t n)
+{
+    adb_http_state *st = req->state;
+    size_t held = atomic_load(&st->body_held);
+
+    do {
+        if (held > st->body_budget || n > st->body_budget - held)
+            return false;
+    } while (!atomic_compare_exchange_weak(&st->body_held, &held, held + n));
+    req->body_reserved += n;
+    return true;
+}
+
+static void budget_release(adb_http_request *req)
+{
+    if (req->body_reserved)
+        atomic_fetch_sub(&req->state->body_held, req->body_reserved);
+    req->body_reserved = 0;
+}
+
+static enum MHD_Result send_busy(adb_http_request *req)
+{
+    return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVER_BUSY",
+                               "the server is receiving as many request bodies as it buffers at "
+                               "once: retry shortly", 1000);
+}
+
+static enum MHD_Result send_too_large(adb_http_request *req)
+{
+    char msg[128];
+    adb__fmt(msg, sizeof(msg), "request body larger than %zu bytes", req->state->max_body);
+    return adb_http_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", msg,
+                               json_pack("{s:I}", "limitBytes", (json_int_t)req->state->max_body));
+}
+
+/* ---- callbacks ------------------------------------------------------------ */
+
+/* What a connection carries (its socket context): its entry in the
+ * connection table and the request in progress on it. libmicrohttpd does
+ * not always say when a request it refused itself ends (a head over its
+ * memory limit), so the next request line, or the connection's end, frees
+ * what it left. */
+typedef struct conn_ctx {
+    struct adb_http_conn *entry;
+    adb_http_request *req;
+} conn_ctx;
+
+static void request_free(adb_http_request *req)
+{
+    budget_release(req);
+    free(req->method);
+    free(req->body);
+    adb_http_target_free(&req->target);
+    for (int i = 0; i < ADB_HTTP_MAX_PARAMS; i++)
+        free(req->param[i]);
+    for (int i = 0; i < 2; i++)
+        free(req->extra_value[i]);
+    if (req->resp)
+        MHD_destroy_response(req->resp);
+    free(req);
+}
+
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
@@ -273,13 +354,24 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     if (!req)
         return;
-    log_request(s, req);
-    adb_http_metrics_request(s->state.metrics, req->method, adb_http_route_pattern(req->route),
-                             req->status, adb__now_ms() - req->started_ms);
-    if (s->state.selfaudit && req->status) {
+    if (!req->status) { /* refused by libmicrohttpd itself (docs/http.md, Limits) */
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+        req->status = ci ? ci->http_status : 0;
+        if (req->status)
+            req->error_code = "PROTOCOL_ERROR";
+    }
+    /* a head never completed and never answered (cut at the head deadline,
+     * or the client went away) is no request to count */
+    if (req->head_done || req->status) {
+        log_request(s, req);
+        adb_http_metrics_request(s->state.metrics, req->method ? req->method : "",
+                                 adb_http_route_pattern(req->route), req->status,
+                                 adb__now_ms() - req->started_ms);
+    }
+    if (s->state.selfaudit && req->status && req->method) {
         adb_sa_access a = {
             .org = req->who.organization_id, .key_id = req->who.key_id,
-            .request_id = req->request_id, .method = req->method, .path = req->path,
+            .request_id = req->request_id, .method = req->method, .path = req->target.log_path,
             .ip = req->ip, .user_agent = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent"),
             .error_code = req->error_code, .body = req->body,
             .body_end = req->body ? req->body + req->body_len : NULL, .status = (int)req->status,
@@ -288,17 +380,15 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         };
         adb_selfaudit_access(s->state.selfaudit, &a);
     }
-    free(req->path);
-    free(req->method);
-    free(req->body);
-    for (int i = 0; i < ADB_HTTP_MAX_PARAMS; i++)
-        free(req->param[i]);
-    for (int i = 0; i < 2; i++)
-        free(req->extra_value[i]);
-    if (req->resp)
-        MHD_destroy_response(req->resp);
-    free(req);
+    adb_http_conn_busy(s->state.conns, req->conn_entry, false);
+    bool big = req->body_cap >= (1u << 20);
+    if (req->ctx)
+        req->ctx->req = NULL;
+    request_free(req);
     *con_cls = NULL;
+    /* a large body's parse left free memory in the heaps: give it back */
+    if (big)
+        malloc_trim(0);
 }
 
 static void connection_event(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -306,9 +396,127 @@ static void connection_event(void *cls, struct MHD_Connection *conn, void **sock
 {
     adb_server *s = cls;
 
-    (void)conn;
-    (void)socket_context;
     adb_http_metrics_connection(s->state.metrics, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *pa = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        conn_ctx *ctx = calloc(1, sizeof(*ctx));
+        if (ctx && fd)
+            ctx->entry = adb_http_conn_opened(s->state.conns, fd->connect_fd, pa ? pa->client_addr : NULL);
+        *socket_context = ctx;
+    } else {
+        conn_ctx *ctx = *socket_context;
+        if (ctx) {
+            if (ctx->req) /* never reported complete */
+                request_free(ctx->req);
+            adb_http_conn_closed(s->state.conns, ctx->entry);
+            free(ctx);
+        }
+        *socket_context = NULL;
+    }
+}
+
+/* The request line is in (libmicrohttpd's URI log callback, before it
+ * decodes anything): the request starts here, with the target as sent. */
+static void *request_begins(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    adb_server *s = cls;
+    adb_http_request *req = calloc(1, sizeof(*req));
+    const union MHD_ConnectionInfo *sc;
+
+    if (!req)
+        return NULL;
+    req->conn = conn;
+    req->state = &s->state;
+    req->started_ms = adb__now_ms();
+    if (!adb_http_target_parse(&req->target, uri ? uri : "")) {
+        adb_http_target_free(&req->target);
+        free(req);
+        return NULL;
+    }
+    req->path = req->target.path;
+    sc = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_ctx *ctx = sc ? sc->socket_context : NULL;
+    if (ctx) {
+        if (ctx->req) /* the previous request ended unreported */
+            request_free(ctx->req);
+        ctx->req = req;
+        req->ctx = ctx;
+        req->conn_entry = ctx->entry;
+    }
+    return req;
+}
+
+static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                           const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (!strcasecmp(key, "Content-Length"))
+        ++*(int *)cls;
+    return MHD_YES;
+}
+
+/* Answers what the head alone shows to be malformed or too large, before
+ * anything else (docs/http.md, Limits); true when an answer was queued.
+ * *expects_body: a body follows. */
+static bool protocol_error(adb_http_request *req, bool *expects_body)
+{
+    struct MHD_Connection *conn = req->conn;
+    const union MHD_ConnectionInfo *hs = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    int nheaders = MHD_get_connection_values(conn, MHD_HEADER_KIND, NULL, NULL);
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    char msg[160];
+    long long declared = 0;
+
+    *expects_body = false;
+    if (req->target.raw_len > ADB_HTTP_TARGET_MAX) {
+        adb__fmt(msg, sizeof(msg), "the request target is longer than %d bytes", ADB_HTTP_TARGET_MAX);
+        adb_http_send_error(req, MHD_HTTP_URI_TOO_LONG, "URI_TOO_LONG", msg, NULL);
+        return true;
+    }
+    if ((hs && hs->header_size > ADB_HTTP_HEAD_MAX) || nheaders > ADB_HTTP_HEADERS_MAX) {
+        adb__fmt(msg, sizeof(msg), "the request head is larger than %d bytes or has more than %d "
+                 "header fields", ADB_HTTP_HEAD_MAX, ADB_HTTP_HEADERS_MAX);
+        adb_http_send_error(req, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "HEADERS_TOO_LARGE", msg, NULL);
+        return true;
+    }
+    if (te) {
+        /* only chunked is understood (RFC 9112 6.1: 501 for any other) */
+        size_t n = strlen(te);
+        while (n && (te[n - 1] == ' ' || te[n - 1] == '\t'))
+            n--;
+        if (n != 7 || strncasecmp(te, "chunked", 7) != 0) {
+            json_t *d = adb__utf8_valid(te, strlen(te)) && strlen(te) <= 200
+                            ? json_pack("{s:s}", "transferEncoding", te) : NULL;
+            adb_http_send_error(req, MHD_HTTP_NOT_IMPLEMENTED, "UNSUPPORTED_TRANSFER_ENCODING",
+                                "Transfer-Encoding must be chunked (or absent, with Content-Length)", d);
+            return true;
+        }
+        if (cl) { /* a length said two ways is how requests are smuggled */
+            adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
+                                "a request may not have both Transfer-Encoding and Content-Length", NULL);
+            return true;
+        }
+        *expects_body = true;
+    }
+    if (cl) {
+        int ncl = 0;
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, count_content_length, &ncl);
+        if (ncl > 1) {
+            adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "BAD_REQUEST",
+                                "Content-Length given more than once", NULL);
+            return true;
+        }
+        if (adb__parse_int(cl, 0, INT64_MAX, &declared) && (unsigned long long)declared > req->state->max_body) {
+            req->too_large = true;
+            send_too_large(req);
+            return true;
+        }
+        *expects_body = declared > 0;
+    }
+    return false;
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
@@ -319,22 +527,17 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     adb_server *s = cls;
     adb_http_request *req = *con_cls;
 
+    (void)url; /* decoded by libmicrohttpd and cut at a NUL: req->target instead */
     (void)version;
-    if (!req) {
-        req = calloc(1, sizeof(*req));
-        if (!req)
+    if (!req) /* out of memory when the request began */
+        return MHD_NO;
+    if (!req->head_done) {
+        /* the whole head is in: nothing of a body has been read yet */
+        bool expects_body;
+        req->head_done = true;
+        adb_http_conn_busy(s->state.conns, req->conn_entry, true);
+        if (!(req->method = strdup(method)))
             return MHD_NO;
-        req->conn = conn;
-        req->state = &s->state;
-        req->started_ms = adb__now_ms();
-        req->path = strdup(url);
-        req->method = strdup(method);
-        if (!req->path || !req->method) {
-            free(req->path);
-            free(req->method);
-            free(req);
-            return MHD_NO;
-        }
         request_id(conn, req->request_id);
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (ci && ci->client_addr) {
@@ -344,33 +547,58 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
             else if (sa->sa_family == AF_INET6)
                 inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->ip, sizeof(req->ip));
         }
-        *con_cls = req;
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        long long declared;
-        if (cl && adb__parse_int(cl, 0, INT64_MAX, &declared) && (size_t)declared > s->state.max_body) {
-            char msg[128];
-            req->too_large = true;
-            adb__fmt(msg, sizeof(msg), "request body larger than %zu bytes", s->state.max_body);
-            adb_http_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", msg, NULL);
-            return deliver(req);
-        }
+        if (protocol_error(req, &expects_body))
+            return deliver(req); /* libmicrohttpd discards any body and closes */
+        if (!expects_body)
+            return MHD_YES; /* checked with the rest once complete */
+        /* A body follows: the key and the route are checked before a byte
+         * of it is read (a worker, since the key may need the database);
+         * a refusal is answered at once and the body never buffered. */
+        req->head_job = true;
+        MHD_suspend_connection(conn);
+        adb_http_workers_submit(s->reads, req);
         return MHD_YES;
     }
+    if (req->head_job) { /* resumed after the head check, still before the body */
+        req->head_job = false;
+        if (req->resp)
+            return deliver(req);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        long long declared;
+        if (cl && adb__parse_int(cl, 1, INT64_MAX, &declared)) {
+            /* the body's whole size, held from now until the answer */
+            if (!budget_take(req, (size_t)declared)) {
+                send_busy(req);
+                return deliver(req);
+            }
+            if (!(req->body = malloc((size_t)declared + 1)))
+                return MHD_NO;
+            req->body_cap = (size_t)declared + 1;
+        }
+        return MHD_YES; /* now libmicrohttpd reads the body (100 Continue if asked) */
+    }
     if (*upload_data_size > 0) {
-        /* the body, bounded: past max_body it is drained and refused */
+        /* the body, bounded: past max_body, or past the budget, it is
+         * drained and refused */
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (req->too_large || req->body_len + n > s->state.max_body) {
-            req->too_large = true;
+        if (req->too_large || req->body_busy || req->body_len + n > s->state.max_body) {
+            req->too_large = req->too_large || !req->body_busy;
             return MHD_YES;
         }
-        if (req->body_len + n + 1 > req->body_cap) {
+        if (req->body_len + n + 1 > req->body_cap) { /* chunked: grows as it comes */
             size_t ncap = req->body_cap ? req->body_cap : 4096;
             while (ncap < req->body_len + n + 1)
                 ncap *= 2;
+            if (ncap > s->state.max_body + 1)
+                ncap = s->state.max_body + 1;
+            if (!budget_take(req, ncap - req->body_cap)) {
+                req->body_busy = true;
+                return MHD_YES;
+            }
             char *nb = realloc(req->body, ncap);
             if (!nb) {
-                req->too_large = true;
+                req->body_busy = true;
                 return MHD_YES;
             }
             req->body = nb;
@@ -385,9 +613,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         return deliver(req);
     req->dispatched = true;
     if (req->too_large) {
-        char msg[128];
-        adb__fmt(msg, sizeof(msg), "request body larger than %zu bytes", s->state.max_body);
-        adb_http_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", msg, NULL);
+        send_too_large(req);
+        return deliver(req);
+    }
+    if (req->body_busy) {
+        send_busy(req);
         return deliver(req);
     }
     /* suspended first: the worker may resume it before this returns */
@@ -398,13 +628,19 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     return MHD_YES;
 }
 
-/* In a worker: the handler, then the connection goes back to its polling
- * thread (req belongs to that thread from then on). */
+/* In a worker: the head check or the handler, then the connection goes
+ * back to its polling thread (req belongs to that thread from then on). */
 static void run_request(adb_http_request *req)
 {
     adb_thread_db_reset();
+    if (req->head_job) {
+        (void)adb_http_check_head(req, true); /* an answer, if any, is in req->resp */
+        req->db_ms += adb_thread_db_ms();
+        MHD_resume_connection(req->conn);
+        return;
+    }
     (void)adb_http_dispatch(req); /* MHD_NO: no response was made, and deliver() closes */
-    req->db_ms = adb_thread_db_ms();
+    req->db_ms += adb_thread_db_ms();
     void (*after)(void *) = req->after;
     void *arg = req->after_arg;
     MHD_resume_connection(req->conn); /* the polling thread may free req from here on */
@@ -458,12 +694,49 @@ bad:
     return false;
 }
 
+/* A listening socket bound to ss; -1 with errbuf set. *port: the port bound. */
+static int listen_on(const struct sockaddr_storage *ss, socklen_t len, unsigned *port,
+                     const char *listen_text, char *errbuf, size_t errlen)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof(bound);
+
+    if (fd < 0)
+        goto err;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ss->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, 4096) != 0 ||
+        getsockname(fd, (struct sockaddr *)&bound, &blen) != 0)
+        goto err;
+    *port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                              : ((struct sockaddr_in *)&bound)->sin_port);
+    return fd;
+err:
+    adb__fmt(errbuf, errlen, "could not listen on %s: %s", listen_text, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* acceptor.c refused a first head: its access log line and metrics. */
+static void refused_here(void *ud, unsigned status, const char *code, const char *request_id)
+{
+    adb_server *s = ud;
+    adb_http_request req = { .status = status, .error_code = code, .started_ms = adb__now_ms() };
+
+    adb__fmt(req.request_id, sizeof(req.request_id), "%s", request_id);
+    log_request(s, &req);
+    adb_http_metrics_request(s->state.metrics, "", NULL, status, 0);
+}
+
 adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t errlen)
 {
     adb_server *s;
     struct sockaddr_storage ss;
     socklen_t sslen;
-    const union MHD_DaemonInfo *info;
+    int lfd = -1;
 
     if (!resolve_listen(o->listen, &ss, &sslen, errbuf, errlen))
         return NULL;
@@ -477,6 +750,15 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     s->state.db = o->db;
     s->state.max_body = o->max_body ? o->max_body : 10u << 20;
     s->state.max_bulk = o->max_bulk ? o->max_bulk : 1000;
+    s->state.body_budget = o->body_budget ? o->body_budget : BODY_BUDGET_DEFAULT;
+    if (s->state.body_budget < s->state.max_body) /* else a largest body could never be taken */
+        s->state.body_budget = s->state.max_body;
+    atomic_init(&s->state.body_held, 0);
+    /* Bodies (up to max_body) are malloc()ed: from this size on always as
+     * their own mappings, given back to the system when freed. (glibc's
+     * default threshold rises to the size of the last large block freed, so
+     * that 9 MiB bodies came from the heap, which kept them afterwards.) */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     s->state.ratelimit = adb_ratelimit_new(o->rate_limit_rps, o->rate_limit_burst, o->redis_url);
     s->state.selfaudit = o->db ? adb_selfaudit_start(o->db) : NULL;
     s->state.embedded = o->embedded;
@@ -489,6 +771,20 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         adb__fmt(errbuf, errlen, "out of memory");
         goto fail;
     }
+    /* the listening socket, for acceptor.c */
+    unsigned port = 0;
+    lfd = listen_on(&ss, sslen, &port, o->listen, errbuf, errlen);
+    if (lfd < 0)
+        goto fail;
+    unsigned max_conns = (unsigned)(o->max_connections > 0 ? o->max_connections : 1000);
+    adb_http_conns_options co = {
+        .max = (int)max_conns, .per_ip_max = PER_IP_CONNECTIONS,
+        .head_timeout_ms = (o->head_timeout_s > 0 ? o->head_timeout_s : 10) * 1000,
+    };
+    if (!(s->state.conns = adb_http_conns_start(&co))) {
+        adb__fmt(errbuf, errlen, "out of memory");
+        goto fail;
+    }
     int nw = o->threads > 0 ? o->threads : 8;
     if (!(s->reads = adb_http_workers_start(nw, "adb-read", run_request)) ||
         !(s->writes = adb_http_workers_start(nw, "adb-write", run_request)) ||
@@ -497,22 +793,37 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         goto fail;
     }
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, access_handler, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC, /* connections come from acceptor.c */
+        0, NULL, NULL, access_handler, s,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)POLL_THREADS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->connection_timeout_s > 0 ? o->connection_timeout_s : 30),
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(o->max_connections > 0 ? o->max_connections : 1000),
+        MHD_OPTION_CONNECTION_LIMIT, max_conns, /* conns.c sheds idle ones before this */
         MHD_OPTION_NOTIFY_COMPLETED, completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, connection_event, s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), /* bounds header size and count */
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)256,   /* one address cannot take them all */
+        MHD_OPTION_URI_LOG_CALLBACK, request_begins, s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MHD_MEMORY_PER_CONNECTION,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)PER_IP_CONNECTIONS, /* one address cannot take them all */
         MHD_OPTION_END);
     if (!s->daemon) {
-        adb__fmt(errbuf, errlen, "could not listen on %s: %s", o->listen,
-                 errno ? strerror(errno) : "libmicrohttpd refused to start");
+        adb__fmt(errbuf, errlen, "could not start libmicrohttpd: %s",
+                 errno ? strerror(errno) : "it refused to start");
         goto fail;
     }
-    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    adb_http_acceptor_options ao = {
+        /* the inactivity timeout too, where it is the shorter (libmicrohttpd
+         * applies it once it has the connection) */
+        .listen_fd = lfd, .daemon = s->daemon,
+        .head_timeout_ms = o->connection_timeout_s > 0 && o->connection_timeout_s * 1000 < co.head_timeout_ms
+                               ? o->connection_timeout_s * 1000 : co.head_timeout_ms,
+        .max_pending = 4 * (int)max_conns, .refused = refused_here, .refused_ud = s,
+    };
+    if (!(s->acceptor = adb_http_acceptor_start(&ao))) {
+        adb__fmt(errbuf, errlen, "could not start the HTTP acceptor thread");
+        MHD_stop_daemon(s->daemon);
+        goto fail;
+    }
+    lfd = -1; /* the acceptor's now */
     {
         char host[INET6_ADDRSTRLEN] = "?";
         if (ss.ss_family == AF_INET)
@@ -520,11 +831,14 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         else if (ss.ss_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
         adb__fmt(s->address, sizeof(s->address), ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-                 host, info ? (unsigned)info->port : 0u);
+                 host, port);
     }
     return s;
 
 fail:
+    if (lfd >= 0)
+        close(lfd);
+    adb_http_conns_stop(s->state.conns);
     adb_http_workers_stop(s->reads);
     adb_http_workers_stop(s->writes);
     adb_http_workers_stop(s->probes);
@@ -547,7 +861,7 @@ void adb_server_stop(adb_server *s)
     if (!s)
         return;
     /* stop accepting, let the requests in flight finish (bounded), then stop */
-    MHD_socket ls = MHD_quiesce_daemon(s->daemon);
+    adb_http_acceptor_stop(s->acceptor);
     double deadline = adb__now_ms() + 10000;
     while (adb__now_ms() < deadline) {
         const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
@@ -560,8 +874,7 @@ void adb_server_stop(adb_server *s)
     adb_http_workers_stop(s->writes);
     adb_http_workers_stop(s->probes);
     MHD_stop_daemon(s->daemon);
-    if (ls != MHD_INVALID_SOCKET)
-        close(ls);
+    adb_http_conns_stop(s->state.conns);
     adb_selfaudit_stop(s->state.selfaudit); /* writes what the last requests queued */
     adb_ratelimit_free(s->state.ratelimit);
     pthread_mutex_destroy(&s->log_mu);

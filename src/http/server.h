@@ -17,7 +17,11 @@ typedef struct adb_server_options {
     const char *listen;       /* "host:port" */
     int threads;              /* handler threads per worker pool (reads, writes); 0: 8 */
     int connection_timeout_s; /* idle connections are closed after this */
+    int head_timeout_s;       /* a request head must be complete this long after the
+                                 connection opened or its last answer; 0: 10 */
     int max_connections;
+    size_t body_budget;       /* request bodies buffered at once, in bytes; 0: 256 MiB
+                                 (at least max_body) */
     adb_pool *pool;
     adb *db;                  /* the library handle (writer, keys, roles) */
     size_t max_body;          /* bytes; 0: 10 MiB */

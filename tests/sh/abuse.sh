@@ -20,11 +20,12 @@ python3 -c 'print("{\"eventData\":{\"details\":{\"x\":\"" + "a"*200000 + "\"}}}"
 http POST /api/v1/audit/events -H "X-API-Key: $key" -H 'Content-Type: application/json' --data-binary @"$TEST_TMP/big.json"
 expect_eq "oversize body: 413" 413 "$HTTP_STATUS"
 expect_eq "oversize body: code" PAYLOAD_TOO_LARGE "$(jbody 'd["error"]["code"]')"
-code=$(python3 - "$BASE_URL" <<'PY'
+code=$(python3 - "$BASE_URL" "$key" <<'PY'
 import socket, sys, urllib.parse
 u = urllib.parse.urlparse(sys.argv[1])
 s = socket.create_connection((u.hostname, u.port), timeout=10)
-s.sendall(b"POST /api/v1/audit/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n")
+# with a key: a body is read only once the key is checked (resources.sh)
+s.sendall(b"POST /api/v1/audit/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\nX-API-Key: %s\r\n\r\n" % sys.argv[2].encode())
 chunk = b"a" * 65536
 try:
     for _ in range(4):

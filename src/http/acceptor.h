@@ -1,0 +1,43 @@
+/*
+ * acceptor.h - accepts client connections and looks at the first request
+ * head of each (MSG_PEEK: nothing is consumed) before libmicrohttpd gets
+ * the connection with MHD_add_connection().
+ *
+ * libmicrohttpd answers some malformed heads itself, before any callback,
+ * with fixed HTML bodies (a version other than HTTP/1.x, a header line
+ * without ':', a Content-Length that is not a number), closes the
+ * connection (a request line without a version), or, for heads near its
+ * memory limit, closes or leaves the client waiting. Here those are
+ * answered at once in the API's JSON error shape. A connection whose head
+ * is not complete within the head deadline is closed; one that never sends
+ * anything costs a descriptor, not libmicrohttpd's per-connection memory.
+ * Later requests on a kept-alive connection are libmicrohttpd's to read
+ * (docs/http.md, Limits).
+ */
+#ifndef ADB_HTTP_ACCEPTOR_H
+#define ADB_HTTP_ACCEPTOR_H
+
+#include <microhttpd.h>
+
+typedef struct adb_http_acceptor adb_http_acceptor;
+
+/* Called (on the acceptor's thread) for each head refused here. */
+typedef void (*adb_http_refused_fn)(void *ud, unsigned status, const char *code,
+                                    const char *request_id);
+
+typedef struct adb_http_acceptor_options {
+    int listen_fd;          /* listening, taken: closed by adb_http_acceptor_stop */
+    struct MHD_Daemon *daemon;
+    int head_timeout_ms;
+    int max_pending;        /* connections whose first head is not in yet */
+    adb_http_refused_fn refused;
+    void *refused_ud;
+} adb_http_acceptor_options;
+
+/* Starts the acceptor's thread; NULL when it cannot. */
+adb_http_acceptor *adb_http_acceptor_start(const adb_http_acceptor_options *o);
+
+/* Stops accepting: closes the listening socket and the pending connections. */
+void adb_http_acceptor_stop(adb_http_acceptor *a);
+
+#endif
