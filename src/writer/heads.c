@@ -304,22 +304,38 @@ void adb__heads_forget(adb__heads *hs, const adb__head *h, size_t n)
     pthread_mutex_unlock(&hs->mu);
 }
 
+bool adb__heads_position_taken(const char *err)
+{
+    return strstr(err, "\" is already taken") != NULL;
+}
+
+/* {seq,...}: the last position each head's batch has already COPYed
+ * (speculative), or 0 (locked: nothing linked yet). */
+static bool upto_array(adb__buf *b, bool locked, const adb__head *h, size_t n)
+{
+    adb__buf_puts(b, "{");
+    for (size_t i = 0; i < n; i++)
+        adb__buf_printf(b, "%s%" PRId64, i ? "," : "", locked ? (int64_t)0 : h[i].seq);
+    adb__buf_puts(b, "}");
+    return !b->oom;
+}
+
 bool adb__heads_lock(adb_pool *pool, PGconn *c, bool locked, adb__head *h, size_t n,
                      bool *conflict, char *err, size_t errlen)
 {
-    adb__buf all = { 0 };
+    adb__buf all = { 0 }, upto = { 0 };
     PGresult *r = NULL;
     bool ok = false;
 
     *conflict = false;
-    if (!org_array(&all, h, n)) {
+    if (!org_array(&all, h, n) || !upto_array(&upto, locked, h, n)) {
         adb__fmt(err, errlen, "out of memory");
         goto out;
     }
     /* Every head row exists after the INSERT. Rows another transaction
      * inserted and has not committed yet are waited for there: a SELECT
      * would simply not see them. Both in one round trip. */
-    const char *p[] = { all.p };
+    const char *p[] = { all.p }, *pc[] = { all.p, upto.p };
     const adb_pool_stmt st[] = {
         { "INSERT INTO audit_chain_head (organization_id, last_seq, last_chain_hash)"
           " SELECT o, 0, repeat('0', 64) FROM unnest($1::text[]) o"
@@ -327,11 +343,15 @@ bool adb__heads_lock(adb_pool *pool, PGconn *c, bool locked, adb__head *h, size_
         { "SELECT organization_id, last_seq, last_chain_hash FROM audit_chain_head"
           " WHERE organization_id = ANY($1::text[])"
           " ORDER BY organization_id COLLATE \"C\" FOR UPDATE", 1, p, true },
+        /* under those locks, in a snapshot of its own: each head stands on
+         * the position it names and nothing lies beyond it (heads_check) */
+        { ADB__HEADS_CHECK_SQL, 2, pc, true },
     };
-    PGresult *res[2];
-    if (!adb__writer_pipeline(pool, c, 2, st, res, err, errlen))
+    PGresult *res[3];
+    if (!adb__writer_pipeline(pool, c, 3, st, res, err, errlen))
         goto out;
     PQclear(res[0]);
+    PQclear(res[2]);
     r = res[1];
     if ((size_t)PQntuples(r) != n) {
         *conflict = !locked;
@@ -360,6 +380,7 @@ bool adb__heads_lock(adb_pool *pool, PGconn *c, bool locked, adb__head *h, size_
 out:
     PQclear(r);
     free(all.p);
+    free(upto.p);
     return ok;
 }
 

@@ -73,8 +73,20 @@ void adb__heads_forget(adb__heads *hs, const adb__head *h, size_t n);
  * In the batch's transaction on c, at its turn: creates missing head rows
  * and locks the heads FOR UPDATE in organization order. Speculative: returns
  * false with *conflict set when a head is not at base_seq/base_hash. Locked:
- * sets base and seq/hash from the database.
+ * sets base and seq/hash from the database. Either way, under those locks,
+ * the database checks that each head stands on its last stored position
+ * (audit_chain_position, migration 0013): a head moved back or deleted
+ * outside auditdb makes this fail (no conflict: the batch is refused, and a
+ * taken position is never written again).
  */
+/* The check, a function of migration 0013 ($1 organizations, $2 each
+ * batch's last position already COPYed, 0 if none). */
+#define ADB__HEADS_CHECK_SQL "SELECT auditdb_check_chain_heads($1::text[], $2::bigint[])"
+
+/* Whether err is the database refusing a chain position already taken (the
+ * trigger of migration 0013; its text is ours, never translated). */
+bool adb__heads_position_taken(const char *err);
+
 bool adb__heads_lock(adb_pool *pool, PGconn *c, bool locked, adb__head *h, size_t n,
                      bool *conflict, char *err, size_t errlen);
 

@@ -437,8 +437,11 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
             link_events(w, jobs, n, dup, heads, norgs);
         ticket = adb__heads_reserve_end(w->heads, locked, heads, norgs);
         have_ticket = true;
-        if (!locked && !copy_rows(c, jobs, n, dup, err, errlen))
+        if (!locked && !copy_rows(c, jobs, n, dup, err, errlen)) {
+            /* another process took these positions first: as a moved head */
+            *conflict = adb__heads_position_taken(err);
             goto fail;
+        }
         adb__heads_wait_turn(w->heads, ticket);
         if (!adb__heads_lock(w->pool, c, locked, heads, norgs, conflict, err, errlen))
             goto fail;
