@@ -264,6 +264,30 @@ static void *watch_main(void *arg)
     return NULL;
 }
 
+/* ---- the service's logins ---------------------------------------------- */
+
+/* Opens a pool on one of the service's logins and checks, on a connection of
+ * it, that row-level security binds it (include/auditdb/logins.h). */
+static adb_status open_login_pool(const char *conninfo, const adb_pool_options *po,
+                                  bool requests, const char *what, adb_pool **out,
+                                  char *errbuf, size_t errlen)
+{
+    adb_status st = adb_pool_open(conninfo, po, out, errbuf, errlen);
+    PGconn *c;
+
+    if (st != ADB_OK) {
+        char why[ADB_ERRMSG_MAX];
+        adb__fmt(why, sizeof(why), "%s", errbuf);
+        adb__fmt(errbuf, errlen, "%s login: %s (docs/auth.md, \"Database roles\")", what, why);
+        return st;
+    }
+    if (!(c = adb_pool_acquire(*out, &st, errbuf, errlen)))
+        return st;
+    st = adb_login_check(c, requests, what, errbuf, errlen);
+    adb_pool_release(*out, c);
+    return st;
+}
+
 /* ---- open and close ----------------------------------------------------- */
 
 adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen)
@@ -296,6 +320,18 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
     po.max = o->pool_max > o->writer_threads ? o->pool_max : o->writer_threads + 1;
     if ((st = adb_pool_open(o->conninfo, &po, &db->pool, errbuf, errlen)) != ADB_OK)
         goto fail;
+    if (o->api_conninfo &&
+        (st = open_login_pool(o->api_conninfo, &po, true, "request", &db->api_pool, errbuf,
+                              errlen)) != ADB_OK)
+        goto fail;
+    if (o->writer_conninfo) {
+        adb_pool_options wpo = po;
+        wpo.min = 1;
+        wpo.max = o->writer_threads + 1;
+        if ((st = open_login_pool(o->writer_conninfo, &wpo, false, "writer", &db->writer_pool,
+                                  errbuf, errlen)) != ADB_OK)
+            goto fail;
+    }
     if ((st = check_signing_key(db, errbuf, errlen)) != ADB_OK)
         goto fail;
     if (!(db->presets = presets_load(db, errbuf, errlen))) {
@@ -303,7 +339,8 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
         goto fail;
     }
     adb__writer_options wo = { o->writer_threads, o->batch_max, o->queue_max };
-    if (!(db->writer = adb__writer_start(db->pool, &db->keys, &wo, errbuf, errlen))) {
+    if (!(db->writer = adb__writer_start(db->writer_pool ? db->writer_pool : db->pool, &db->keys,
+                                         &wo, errbuf, errlen))) {
         st = ADB_ERR_INVALID;
         goto fail;
     }
@@ -338,6 +375,8 @@ void adb_close(adb *db)
         close(db->stop_pipe[1]);
     }
     adb__writer_stop(db->writer);
+    adb_pool_close(db->writer_pool);
+    adb_pool_close(db->api_pool);
     adb_pool_close(db->pool);
     presets_free(db->presets);
     adb__auth_free(db->auth);
@@ -347,6 +386,7 @@ void adb_close(adb *db)
 }
 
 adb_pool *adb__pool(adb *db) { return db->pool; }
+adb_pool *adb__tenant_pool(adb *db) { return db->api_pool ? db->api_pool : db->pool; }
 adb_pool *adb_get_pool(adb *db) { return db->pool; }
 const adb__keys *adb__db_keys(adb *db) { return &db->keys; }
 
