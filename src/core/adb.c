@@ -320,6 +320,13 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
     po.max = o->pool_max > o->writer_threads ? o->pool_max : o->writer_threads + 1;
     if ((st = adb_pool_open(o->conninfo, &po, &db->pool, errbuf, errlen)) != ADB_OK)
         goto fail;
+    if ((st = check_signing_key(db, errbuf, errlen)) != ADB_OK)
+        goto fail;
+    if (!(db->presets = presets_load(db, errbuf, errlen))) {
+        st = ADB_ERR_DB_QUERY;
+        goto fail;
+    }
+    /* the service's logins once the schema is known to be there */
     if (o->api_conninfo &&
         (st = open_login_pool(o->api_conninfo, &po, true, "request", &db->api_pool, errbuf,
                               errlen)) != ADB_OK)
@@ -331,12 +338,6 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
         if ((st = open_login_pool(o->writer_conninfo, &wpo, false, "writer", &db->writer_pool,
                                   errbuf, errlen)) != ADB_OK)
             goto fail;
-    }
-    if ((st = check_signing_key(db, errbuf, errlen)) != ADB_OK)
-        goto fail;
-    if (!(db->presets = presets_load(db, errbuf, errlen))) {
-        st = ADB_ERR_DB_QUERY;
-        goto fail;
     }
     adb__writer_options wo = { o->writer_threads, o->batch_max, o->queue_max };
     if (!(db->writer = adb__writer_start(db->writer_pool ? db->writer_pool : db->pool, &db->keys,
