@@ -22,6 +22,11 @@ CREATE TABLE audit_chain_position (
 -- (a transition table: one set-based insert per batch, not a call per row). A position
 -- already recorded is refused unless it is the same link coming back (archive restore) and
 -- no live row holds it. SECURITY DEFINER: no service role may write positions itself.
+-- The batched writer records its positions itself, later in the same transaction and under
+-- its chain-head locks (src/writer/heads.c), and says so with the transaction-local setting
+-- auditdb.writer_takes_positions: taken here, at its speculative COPY, they would make two
+-- processes' writers wait for each other. Whoever sets it and does not record them is
+-- trusted code or a superuser, who can disable this trigger anyway.
 CREATE FUNCTION auditdb_take_chain_positions() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
 DECLARE
@@ -29,6 +34,9 @@ DECLARE
     wanted bigint;
     bad record;
 BEGIN
+    IF current_setting('auditdb.writer_takes_positions', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO audit_chain_position (organization_id, chain_seq, chain_hash)
     SELECT organization_id, chain_seq, chain_hash FROM new_rows
      WHERE chain_seq IS NOT NULL AND chain_hash IS NOT NULL
@@ -70,10 +78,10 @@ ON CONFLICT DO NOTHING;
 
 -- The writer's check before it appends, with the heads locked (src/writer/heads.c): every
 -- head must stand on the position it names, with the same link, and no position may lie
--- beyond it other than the batch's own (upto: the batch's last position, 0 before it links).
+-- beyond it (the batch records its own positions after this check).
 -- Refuses loudly (an error in the writer's answer and in PostgreSQL's log) rather than let
 -- a moved head make the writer take a position twice.
-CREATE FUNCTION auditdb_check_chain_heads(p_orgs text[], p_upto bigint[]) RETURNS void
+CREATE FUNCTION auditdb_check_chain_heads(p_orgs text[]) RETURNS void
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
 DECLARE
     bad record;
@@ -83,23 +91,27 @@ BEGIN
              WHERE p.organization_id = h.organization_id) AS last_taken
       INTO bad
       FROM audit_chain_head h
-      JOIN unnest(p_orgs, p_upto) AS u(org, upto) ON u.org = h.organization_id
-     WHERE EXISTS (SELECT 1 FROM audit_chain_position p
-                    WHERE p.organization_id = h.organization_id
-                      AND p.chain_seq > greatest(h.last_seq, u.upto))
+     WHERE h.organization_id = ANY (p_orgs)
+       AND (EXISTS (SELECT 1 FROM audit_chain_position p
+                    WHERE p.organization_id = h.organization_id AND p.chain_seq > h.last_seq)
         OR (h.last_seq > 0 AND NOT EXISTS (SELECT 1 FROM audit_chain_position p
                     WHERE p.organization_id = h.organization_id AND p.chain_seq = h.last_seq
-                      AND p.chain_hash = h.last_chain_hash))
+                      AND p.chain_hash = h.last_chain_hash)))
      LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'chain head of organization "%" is at position % but positions up to % are taken (or its link differs): refusing to append',
+    IF FOUND AND coalesce(bad.last_taken, 0) <> bad.last_seq THEN
+        RAISE EXCEPTION 'chain head of organization "%" is at position % but positions up to % are taken: refusing to append',
               bad.organization_id, bad.last_seq, coalesce(bad.last_taken, 0)
+            USING ERRCODE = 'data_corrupted',
+                  HINT = 'audit_chain_head was changed outside auditdb: run auditdb verify (docs/integrity.md).';
+    ELSIF FOUND THEN
+        RAISE EXCEPTION 'chain head of organization "%" at position % does not hold that position''s chain link: refusing to append',
+              bad.organization_id, bad.last_seq
             USING ERRCODE = 'data_corrupted',
                   HINT = 'audit_chain_head was changed outside auditdb: run auditdb verify (docs/integrity.md).';
     END IF;
 END
 $fn$;
-REVOKE ALL ON FUNCTION auditdb_check_chain_heads(text[], bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auditdb_check_chain_heads(text[]) FROM PUBLIC;
 
 -- ===========================================================================================
 -- The service's login roles
@@ -163,9 +175,10 @@ BEGIN
         GRANT USAGE ON SCHEMA public TO auditdb_writer;
         GRANT SELECT, INSERT ON audit_log, audit_idempotency TO auditdb_writer;
         GRANT SELECT, INSERT, UPDATE ON audit_chain_head TO auditdb_writer;
+        GRANT INSERT ON audit_chain_position TO auditdb_writer;
         GRANT USAGE ON SEQUENCE audit_log_id_seq TO auditdb_writer;
         GRANT EXECUTE ON FUNCTION auditdb_ensure_partition(date) TO auditdb_writer;
-        GRANT EXECUTE ON FUNCTION auditdb_check_chain_heads(text[], bigint[]) TO auditdb_writer;
+        GRANT EXECUTE ON FUNCTION auditdb_check_chain_heads(text[]) TO auditdb_writer;
     END IF;
 END;
 $$;

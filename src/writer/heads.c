@@ -304,38 +304,39 @@ void adb__heads_forget(adb__heads *hs, const adb__head *h, size_t n)
     pthread_mutex_unlock(&hs->mu);
 }
 
-bool adb__heads_position_taken(const char *err)
+void adb__positions_add(adb__positions *ps, const char *org, int64_t seq, const char *hash)
 {
-    return strstr(err, "\" is already taken") != NULL;
+    const char *sep = ps->n++ ? "," : "{";
+    adb__buf_puts(&ps->orgs, sep);
+    adb__buf_array_elem(&ps->orgs, org, strlen(org));
+    adb__buf_printf(&ps->seqs, "%s%" PRId64, sep, seq);
+    adb__buf_printf(&ps->hashes, "%s%s", sep, hash);
 }
 
-/* {seq,...}: the last position each head's batch has already COPYed
- * (speculative), or 0 (locked: nothing linked yet). */
-static bool upto_array(adb__buf *b, bool locked, const adb__head *h, size_t n)
+void adb__positions_free(adb__positions *ps)
 {
-    adb__buf_puts(b, "{");
-    for (size_t i = 0; i < n; i++)
-        adb__buf_printf(b, "%s%" PRId64, i ? "," : "", locked ? (int64_t)0 : h[i].seq);
-    adb__buf_puts(b, "}");
-    return !b->oom;
+    free(ps->orgs.p);
+    free(ps->seqs.p);
+    free(ps->hashes.p);
+    memset(ps, 0, sizeof(*ps));
 }
 
 bool adb__heads_lock(adb_pool *pool, PGconn *c, bool locked, adb__head *h, size_t n,
                      bool *conflict, char *err, size_t errlen)
 {
-    adb__buf all = { 0 }, upto = { 0 };
+    adb__buf all = { 0 };
     PGresult *r = NULL;
     bool ok = false;
 
     *conflict = false;
-    if (!org_array(&all, h, n) || !upto_array(&upto, locked, h, n)) {
+    if (!org_array(&all, h, n)) {
         adb__fmt(err, errlen, "out of memory");
         goto out;
     }
     /* Every head row exists after the INSERT. Rows another transaction
      * inserted and has not committed yet are waited for there: a SELECT
      * would simply not see them. Both in one round trip. */
-    const char *p[] = { all.p }, *pc[] = { all.p, upto.p };
+    const char *p[] = { all.p };
     const adb_pool_stmt st[] = {
         { "INSERT INTO audit_chain_head (organization_id, last_seq, last_chain_hash)"
           " SELECT o, 0, repeat('0', 64) FROM unnest($1::text[]) o"
@@ -345,7 +346,7 @@ bool adb__heads_lock(adb_pool *pool, PGconn *c, bool locked, adb__head *h, size_
           " ORDER BY organization_id COLLATE \"C\" FOR UPDATE", 1, p, true },
         /* under those locks, in a snapshot of its own: each head stands on
          * the position it names and nothing lies beyond it (heads_check) */
-        { ADB__HEADS_CHECK_SQL, 2, pc, true },
+        { ADB__HEADS_CHECK_SQL, 1, p, true },
     };
     PGresult *res[3];
     if (!adb__writer_pipeline(pool, c, 3, st, res, err, errlen))
@@ -380,12 +381,11 @@ bool adb__heads_lock(adb_pool *pool, PGconn *c, bool locked, adb__head *h, size_
 out:
     PQclear(r);
     free(all.p);
-    free(upto.p);
     return ok;
 }
 
-bool adb__heads_store(adb_pool *pool, PGconn *c, const adb__head *h, size_t n, char *err,
-                      size_t errlen)
+bool adb__heads_store(adb_pool *pool, PGconn *c, const adb__head *h, size_t n,
+                      adb__positions *ps, char *err, size_t errlen)
 {
     adb__buf orgs = { 0 }, seqs = { 0 }, hashes = { 0 };
     bool ok = false;
@@ -398,21 +398,35 @@ bool adb__heads_store(adb_pool *pool, PGconn *c, const adb__head *h, size_t n, c
     }
     adb__buf_puts(&seqs, "}");
     adb__buf_puts(&hashes, "}");
-    if (!org_array(&orgs, h, n) || seqs.oom || hashes.oom) {
+    const char *close = ps->n ? "}" : "{}";
+    adb__buf_puts(&ps->orgs, close);
+    adb__buf_puts(&ps->seqs, close);
+    adb__buf_puts(&ps->hashes, close);
+    if (!org_array(&orgs, h, n) || seqs.oom || hashes.oom || ps->orgs.oom || ps->seqs.oom ||
+        ps->hashes.oom) {
         adb__fmt(err, errlen, "out of memory");
         goto out;
     }
     const char *p[] = { orgs.p, seqs.p, hashes.p };
-    PGresult *r = adb_pool_exec(pool, c,
-                                "UPDATE audit_chain_head h SET last_seq = u.seq,"
-                                " last_chain_hash = u.hash, updated_at = now()"
-                                " FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(org, seq, hash)"
-                                " WHERE h.organization_id = u.org",
-                                3, p);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK && atoi(PQcmdTuples(r)) == (int)n;
+    const char *pp[] = { ps->orgs.p, ps->seqs.p, ps->hashes.p };
+    const adb_pool_stmt st[] = {
+        { "UPDATE audit_chain_head h SET last_seq = u.seq,"
+          " last_chain_hash = u.hash, updated_at = now()"
+          " FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(org, seq, hash)"
+          " WHERE h.organization_id = u.org", 3, p, true },
+        /* under the head locks: nobody else may take these positions now,
+         * so the primary key refuses only a position truly taken */
+        { "INSERT INTO audit_chain_position (organization_id, chain_seq, chain_hash)"
+          " SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])", 3, pp, true },
+    };
+    PGresult *res[2];
+    if (!adb__writer_pipeline(pool, c, 2, st, res, err, errlen))
+        goto out;
+    ok = atoi(PQcmdTuples(res[0])) == (int)n;
     if (!ok)
-        pg_error(c, r, err, errlen);
-    PQclear(r);
+        adb__fmt(err, errlen, "chain heads: %s of %zu updated", PQcmdTuples(res[0]), n);
+    PQclear(res[0]);
+    PQclear(res[1]);
 out:
     free(orgs.p);
     free(seqs.p);

@@ -198,6 +198,15 @@ static void link_events(adb__writer *w, adb__job *jobs, size_t n, const bool *du
     }
 }
 
+/* The chain positions the stored events of the batch take (heads.h). */
+static void take_positions(adb__job *jobs, size_t n, const bool *dup, adb__positions *ps)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!dup[i])
+            adb__positions_add(ps, jobs[i].ev->f[ADB_F_ORGANIZATION_ID], jobs[i].ev->chain_seq,
+                               jobs[i].ev->chain_hash);
+}
+
 /* COPYs the stored events of the batch into audit_log. */
 static bool copy_rows(PGconn *c, adb__job *jobs, size_t n, const bool *dup, char *err,
                       size_t errlen)
@@ -300,6 +309,7 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
     const char **orgs = NULL;
     adb__head *heads = NULL;
     bool *dup = NULL;
+    adb__positions positions = { 0 };
     size_t norgs = 0;
     bool ok = false, have_ticket = false, passed = false;
     uint64_t ticket = 0;
@@ -320,12 +330,14 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
         { "SELECT set_config('statement_timeout', '30000', true),"
           " set_config('plan_cache_mode', 'force_generic_plan', true)", 0, NULL, true },
         { "SELECT nextval('audit_log_id_seq') FROM generate_series(1, $1::int)", 1, p_n, true },
+        { ADB__WRITER_TAKES_POSITIONS_SQL, 0, NULL, true },
     };
-    PGresult *begun[3];
-    if (!adb__writer_pipeline(w->pool, c, 3, begin, begun, err, errlen))
+    PGresult *begun[4];
+    if (!adb__writer_pipeline(w->pool, c, 4, begin, begun, err, errlen))
         goto fail;
     PQclear(begun[0]);
     PQclear(begun[1]);
+    PQclear(begun[3]);
     r = begun[2];
     if ((size_t)PQntuples(r) != n) {
         adb__fmt(err, errlen, "the id sequence gave %d ids for %zu events", PQntuples(r), n);
@@ -437,11 +449,8 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
             link_events(w, jobs, n, dup, heads, norgs);
         ticket = adb__heads_reserve_end(w->heads, locked, heads, norgs);
         have_ticket = true;
-        if (!locked && !copy_rows(c, jobs, n, dup, err, errlen)) {
-            /* another process took these positions first: as a moved head */
-            *conflict = adb__heads_position_taken(err);
+        if (!locked && !copy_rows(c, jobs, n, dup, err, errlen))
             goto fail;
-        }
         adb__heads_wait_turn(w->heads, ticket);
         if (!adb__heads_lock(w->pool, c, locked, heads, norgs, conflict, err, errlen))
             goto fail;
@@ -450,7 +459,8 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
             if (!copy_rows(c, jobs, n, dup, err, errlen))
                 goto fail;
         }
-        if (!adb__heads_store(w->pool, c, heads, norgs, err, errlen))
+        take_positions(jobs, n, dup, &positions);
+        if (!adb__heads_store(w->pool, c, heads, norgs, &positions, err, errlen))
             goto fail;
         adb__heads_pass_turn(w->heads, ticket, locked, true, heads, norgs);
         have_ticket = false;
@@ -519,6 +529,7 @@ out:
     free(orgs);
     free(heads);
     free(dup);
+    adb__positions_free(&positions);
     return ok;
 }
 
