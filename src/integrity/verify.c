@@ -42,6 +42,9 @@ typedef struct run {
     long long recorded;
     bool oom;
     bool single; /* adb_verify_event: one event and its predecessor */
+    /* the organizations walked (strdup'd), for vanished_orgs() */
+    char **walked;
+    size_t nwalked, capwalked;
 } run;
 
 /* ---- problems ----------------------------------------------------------- */
@@ -329,30 +332,55 @@ static void start_org(run *r, PGconn *head_conn, const char *org)
     r->org_events = 0;
     r->org_problems = 0;
     r->sum->organizations++;
+    if (r->nwalked == r->capwalked) {
+        size_t cap = r->capwalked ? r->capwalked * 2 : 64;
+        char **w = realloc(r->walked, cap * sizeof(*w));
+        if (!w) {
+            r->oom = true;
+            return;
+        }
+        r->walked = w;
+        r->capwalked = cap;
+    }
+    if (!(r->walked[r->nwalked] = strdup(org)))
+        r->oom = true;
+    else
+        r->nwalked++;
 }
 
-/* Organizations the walk never met (no live row, no archive) that have a
- * chain head past 0 or positions taken: every event deleted, head or not. In
- * the walk's snapshot (c). A failed query is left to the walk's own checks. */
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Organizations the walk never met (no live row, no archive: the stream
+ * yields a marker for every organization with archives) that have a chain
+ * head past 0 or positions taken: every event deleted, head or not. Read in
+ * the walk's snapshot on c, which touches no table the COPY of the walk
+ * holds (a lock queued between the two, say a new partition's, would hold
+ * both until it timed out). A failed query is left to the walk's own checks. */
 static void vanished_orgs(run *r, PGconn *c)
 {
     const char *params[] = { r->o->organization_id ? r->o->organization_id : "" };
     PGresult *res = PQexecParams(c,
         "SELECT o, max(seq), bool_or(head) FROM ("
         "  SELECT organization_id o, max(chain_seq) seq, false head FROM audit_chain_position"
-        "   GROUP BY organization_id"
+        "   WHERE $1 = '' OR organization_id = $1 GROUP BY organization_id"
         "  UNION ALL SELECT organization_id, last_seq, true FROM audit_chain_head"
-        "   WHERE last_seq > 0) x"
-        " WHERE ($1 = '' OR o = $1)"
-        " AND NOT EXISTS (SELECT 1 FROM audit_log l WHERE l.organization_id = o)"
-        " AND NOT EXISTS (SELECT 1 FROM archive_storage a WHERE a.organization_id = o)"
+        "   WHERE last_seq > 0 AND ($1 = '' OR organization_id = $1)) x"
         " GROUP BY o ORDER BY o COLLATE \"C\"", 1, NULL, params, NULL, NULL, 0);
 
+    size_t nwalked = r->nwalked; /* start_org() below appends */
+    if (nwalked)
+        qsort(r->walked, nwalked, sizeof(*r->walked), cmp_name);
     for (int i = 0; PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++) {
+        const char *org = PQgetvalue(res, i, 0);
+        if (nwalked && bsearch(&org, r->walked, nwalked, sizeof(*r->walked), cmp_name))
+            continue;
         int64_t last = strtoll(PQgetvalue(res, i, 1), NULL, 10);
         r->have_prev = false; /* the walk's last organization is finished already */
         r->org_events = 0;
-        start_org(r, NULL, PQgetvalue(res, i, 0));
+        start_org(r, NULL, org);
         problem(r, 0, last, "missing_events", NULL, NULL,
                 "positions 1..%" PRId64 " were taken but no event of the organization is stored%s",
                 last, strcmp(PQgetvalue(res, i, 2), "t") ? " and its chain head is gone" : "");
@@ -458,6 +486,9 @@ out:
     if (o->on_progress && st == ADB_OK)
         o->on_progress(o->ud, sum->events);
     adb__buf_free(&r.rec);
+    for (size_t i = 0; i < r.nwalked; i++)
+        free(r.walked[i]);
+    free(r.walked);
     if (c)
         adb_pool_release(adb__pool(db), c);
     if (hc)
