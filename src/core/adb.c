@@ -326,13 +326,18 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
         st = ADB_ERR_DB_QUERY;
         goto fail;
     }
-    /* the service's logins once the schema is known to be there */
+    /* the service's logins once the schema is known to be there. Their
+     * idle connections are checked after 1 s rather than 5: the owner's pool
+     * answers /health, so after a database restart nothing else would have
+     * found theirs broken before the next request or write did */
+    adb_pool_options lpo = po;
+    lpo.health_idle_ms = 1000;
     if (o->api_conninfo &&
-        (st = open_login_pool(o->api_conninfo, &po, true, "request", &db->api_pool, errbuf,
+        (st = open_login_pool(o->api_conninfo, &lpo, true, "request", &db->api_pool, errbuf,
                               errlen)) != ADB_OK)
         goto fail;
     if (o->writer_conninfo) {
-        adb_pool_options wpo = po;
+        adb_pool_options wpo = lpo;
         wpo.min = 1;
         wpo.max = o->writer_threads + 1;
         if ((st = open_login_pool(o->writer_conninfo, &wpo, false, "writer", &db->writer_pool,
