@@ -18,54 +18,47 @@ CREATE TABLE audit_chain_position (
     PRIMARY KEY (organization_id, chain_seq)
 );
 
--- Fills audit_chain_position from every INSERT or COPY into audit_log, once per statement
--- (a transition table: one set-based insert per batch, not a call per row). A position
--- already recorded is refused unless it is the same link coming back (archive restore) and
--- no live row holds it. SECURITY DEFINER: no service role may write positions itself.
+-- Fills audit_chain_position from every INSERT or COPY into audit_log that the batched writer
+-- did not make, one row at a time (an archive restore, SQL). A position already recorded is
+-- refused unless it is the same link coming back (archive restore) and no live row holds it.
+-- SECURITY DEFINER: no service role may write positions through it.
 -- The batched writer records its positions itself, later in the same transaction and under
 -- its chain-head locks (src/writer/heads.c), and says so with the transaction-local setting
--- auditdb.writer_takes_positions: taken here, at its speculative COPY, they would make two
--- processes' writers wait for each other. Whoever sets it and does not record them is
--- trusted code or a superuser, who can disable this trigger anyway.
-CREATE FUNCTION auditdb_take_chain_positions() RETURNS trigger
+-- auditdb.writer_takes_positions, which the trigger's WHEN tests before any call: taken at
+-- its speculative COPY, they would make two processes' writers wait for each other. (A
+-- statement trigger with a transition table would be one set-based insert per batch, but it
+-- makes COPY into a partitioned table insert row by row: the writer ran at half speed.)
+-- Whoever sets the setting and records nothing is trusted code or a superuser, who can
+-- disable this trigger anyway.
+CREATE FUNCTION auditdb_take_chain_position() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
-DECLARE
-    taken bigint;
-    wanted bigint;
-    bad record;
 BEGIN
-    IF current_setting('auditdb.writer_takes_positions', true) = 'on' THEN
+    IF NEW.chain_seq IS NULL OR NEW.chain_hash IS NULL THEN
         RETURN NULL;
     END IF;
     INSERT INTO audit_chain_position (organization_id, chain_seq, chain_hash)
-    SELECT organization_id, chain_seq, chain_hash FROM new_rows
-     WHERE chain_seq IS NOT NULL AND chain_hash IS NOT NULL
+    VALUES (NEW.organization_id, NEW.chain_seq, NEW.chain_hash)
     ON CONFLICT DO NOTHING;
-    GET DIAGNOSTICS taken = ROW_COUNT;
-    SELECT count(*) INTO wanted FROM new_rows WHERE chain_seq IS NOT NULL AND chain_hash IS NOT NULL;
-    IF taken < wanted THEN
-        SELECT r.organization_id, r.chain_seq INTO bad
-          FROM new_rows r JOIN audit_chain_position p
-            ON p.organization_id = r.organization_id AND p.chain_seq = r.chain_seq
-         WHERE p.chain_hash <> r.chain_hash
-            OR (SELECT count(*) FROM audit_log l
-                 WHERE l.organization_id = r.organization_id AND l.chain_seq = r.chain_seq) > 1
-         LIMIT 1;
-        IF FOUND THEN
-            RAISE EXCEPTION 'chain position % of organization "%" is already taken', bad.chain_seq,
-                  bad.organization_id
-                USING ERRCODE = 'unique_violation',
-                      HINT = 'The chain head may have been moved back: run auditdb verify.';
-        END IF;
+    IF NOT FOUND AND (
+        EXISTS (SELECT 1 FROM audit_chain_position p
+                 WHERE p.organization_id = NEW.organization_id AND p.chain_seq = NEW.chain_seq
+                   AND p.chain_hash <> NEW.chain_hash)
+        OR (SELECT count(*) FROM audit_log l
+             WHERE l.organization_id = NEW.organization_id AND l.chain_seq = NEW.chain_seq) > 1) THEN
+        RAISE EXCEPTION 'chain position % of organization "%" is already taken', NEW.chain_seq,
+              NEW.organization_id
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'The chain head may have been moved back: run auditdb verify.';
     END IF;
     RETURN NULL;
 END
 $fn$;
-REVOKE ALL ON FUNCTION auditdb_take_chain_positions() FROM PUBLIC;
+REVOKE ALL ON FUNCTION auditdb_take_chain_position() FROM PUBLIC;
 
 CREATE TRIGGER audit_log_chain_positions AFTER INSERT ON audit_log
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION auditdb_take_chain_positions();
+    FOR EACH ROW
+    WHEN (current_setting('auditdb.writer_takes_positions', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION auditdb_take_chain_position();
 
 -- What is already stored: live rows, and each head (its row may be archived or expired).
 INSERT INTO audit_chain_position (organization_id, chain_seq, chain_hash)
