@@ -4,47 +4,54 @@
 -- Runs in one transaction opened by the migration runner: no BEGIN/COMMIT here.
 
 -- ===========================================================================================
--- Chain positions: (organization_id, chain_seq) unique across every partition
+-- Chain positions: (organization_id, chain_seq) taken once across every partition
 -- ===========================================================================================
 
--- audit_log is partitioned by month on "timestamp", so no unique index can span it. Every
--- position ever stored is recorded here instead, with its chain link, and is never deleted:
--- archival, retention and dropped partitions leave it, so a position can never be taken
--- twice, and the writer can check that its chain head points at the position it claims.
+-- audit_log is partitioned by month on "timestamp", so no unique index can span it. The
+-- positions ever taken are recorded here instead, as ranges [first_seq, last_seq] with the
+-- chain link of the last, and never deleted: archival, retention and dropped partitions leave
+-- them, so a position can never be taken twice, and the writer can check that its chain head
+-- stands where the last range ends. The batched writer adds one range per organization and
+-- batch, under that organization's chain-head lock and after checking that no range ends
+-- beyond the head (auditdb_check_chain_heads below), so ranges never overlap; a row per
+-- position made the writer's serial part (between the head lock and COMMIT) several times
+-- longer (bench/README.md).
 CREATE TABLE audit_chain_position (
     organization_id varchar(255) NOT NULL,
-    chain_seq       bigint       NOT NULL,
-    chain_hash      varchar(64)  NOT NULL,
-    PRIMARY KEY (organization_id, chain_seq)
+    first_seq       bigint       NOT NULL,
+    last_seq        bigint       NOT NULL,
+    last_chain_hash varchar(64)  NOT NULL,
+    PRIMARY KEY (organization_id, first_seq),
+    CONSTRAINT audit_chain_position_range CHECK (first_seq >= 1 AND last_seq >= first_seq)
 );
+CREATE UNIQUE INDEX audit_chain_position_last_idx ON audit_chain_position (organization_id, last_seq);
 
--- Fills audit_chain_position from every INSERT or COPY into audit_log that the batched writer
--- did not make, one row at a time (an archive restore, SQL). A position already recorded is
--- refused unless it is the same link coming back (archive restore) and no live row holds it.
--- SECURITY DEFINER: no service role may write positions through it.
--- The batched writer records its positions itself, later in the same transaction and under
--- its chain-head locks (src/writer/heads.c), and says so with the transaction-local setting
--- auditdb.writer_takes_positions, which the trigger's WHEN tests before any call: taken at
--- its speculative COPY, they would make two processes' writers wait for each other. (A
--- statement trigger with a transition table would be one set-based insert per batch, but it
--- makes COPY into a partitioned table insert row by row: the writer ran at half speed.)
--- Whoever sets the setting and records nothing is trusted code or a superuser, who can
--- disable this trigger anyway.
+-- Every INSERT or COPY into audit_log that the batched writer did not make (an archive
+-- restore, SQL) is checked here, row by row: a position inside a recorded range is refused
+-- unless no live row holds it (an archive restore brings back the rows it removed) and, at a
+-- range's end, it carries that range's link; a position outside every range becomes a range
+-- of one. SECURITY DEFINER: no service role writes ranges through it. The writer records its
+-- ranges itself and says so with the transaction-local setting auditdb.writer_takes_positions,
+-- which the trigger's WHEN tests before any call (a statement trigger with a transition table
+-- would make COPY into the partitioned table insert row by row). Whoever sets the setting and
+-- records nothing is trusted code or a superuser, who can disable this trigger anyway.
 CREATE FUNCTION auditdb_take_chain_position() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
+DECLARE
+    r audit_chain_position%ROWTYPE;
 BEGIN
     IF NEW.chain_seq IS NULL OR NEW.chain_hash IS NULL THEN
         RETURN NULL;
     END IF;
-    INSERT INTO audit_chain_position (organization_id, chain_seq, chain_hash)
-    VALUES (NEW.organization_id, NEW.chain_seq, NEW.chain_hash)
-    ON CONFLICT DO NOTHING;
-    IF NOT FOUND AND (
-        EXISTS (SELECT 1 FROM audit_chain_position p
-                 WHERE p.organization_id = NEW.organization_id AND p.chain_seq = NEW.chain_seq
-                   AND p.chain_hash <> NEW.chain_hash)
-        OR (SELECT count(*) FROM audit_log l
-             WHERE l.organization_id = NEW.organization_id AND l.chain_seq = NEW.chain_seq) > 1) THEN
+    SELECT * INTO r FROM audit_chain_position p
+     WHERE p.organization_id = NEW.organization_id AND p.first_seq <= NEW.chain_seq
+     ORDER BY p.first_seq DESC LIMIT 1;
+    IF NOT FOUND OR r.last_seq < NEW.chain_seq THEN
+        INSERT INTO audit_chain_position VALUES (NEW.organization_id, NEW.chain_seq, NEW.chain_seq,
+                                                 NEW.chain_hash);
+    ELSIF (r.last_seq = NEW.chain_seq AND r.last_chain_hash <> NEW.chain_hash)
+       OR (SELECT count(*) FROM audit_log l
+            WHERE l.organization_id = NEW.organization_id AND l.chain_seq = NEW.chain_seq) > 1 THEN
         RAISE EXCEPTION 'chain position % of organization "%" is already taken', NEW.chain_seq,
               NEW.organization_id
             USING ERRCODE = 'unique_violation',
@@ -60,36 +67,37 @@ CREATE TRIGGER audit_log_chain_positions AFTER INSERT ON audit_log
     WHEN (current_setting('auditdb.writer_takes_positions', true) IS DISTINCT FROM 'on')
     EXECUTE FUNCTION auditdb_take_chain_position();
 
--- What is already stored: live rows, and each head (its row may be archived or expired).
-INSERT INTO audit_chain_position (organization_id, chain_seq, chain_hash)
-SELECT organization_id, chain_seq, chain_hash FROM audit_log
- WHERE chain_seq IS NOT NULL AND chain_hash IS NOT NULL
-ON CONFLICT DO NOTHING;
-INSERT INTO audit_chain_position (organization_id, chain_seq, chain_hash)
-SELECT organization_id, last_seq, last_chain_hash FROM audit_chain_head WHERE last_seq > 0
-ON CONFLICT DO NOTHING;
+-- What is already stored: each organization's chain up to its head (its last row may be
+-- archived or expired), and live rows past it if any.
+INSERT INTO audit_chain_position
+SELECT organization_id, 1, last_seq, last_chain_hash FROM audit_chain_head WHERE last_seq > 0;
+INSERT INTO audit_chain_position
+SELECT DISTINCT ON (l.organization_id) l.organization_id, coalesce(h.last_seq, 0) + 1,
+       l.chain_seq, l.chain_hash
+  FROM audit_log l LEFT JOIN audit_chain_head h ON h.organization_id = l.organization_id
+ WHERE l.chain_seq > coalesce(h.last_seq, 0) AND l.chain_hash IS NOT NULL
+ ORDER BY l.organization_id, l.chain_seq DESC;
 
 -- The writer's check before it appends, with the heads locked (src/writer/heads.c): every
--- head must stand on the position it names, with the same link, and no position may lie
--- beyond it (the batch records its own positions after this check).
--- Refuses loudly (an error in the writer's answer and in PostgreSQL's log) rather than let
--- a moved head make the writer take a position twice.
+-- head must stand where its organization's last range ends, with the same link, and no range
+-- may end beyond it. Refuses loudly (an error in the writer's answer and in PostgreSQL's log)
+-- rather than let a moved head make the writer take a position twice.
 CREATE FUNCTION auditdb_check_chain_heads(p_orgs text[]) RETURNS void
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
 DECLARE
     bad record;
 BEGIN
     SELECT h.organization_id, h.last_seq,
-           (SELECT max(p.chain_seq) FROM audit_chain_position p
+           (SELECT max(p.last_seq) FROM audit_chain_position p
              WHERE p.organization_id = h.organization_id) AS last_taken
       INTO bad
       FROM audit_chain_head h
      WHERE h.organization_id = ANY (p_orgs)
        AND (EXISTS (SELECT 1 FROM audit_chain_position p
-                    WHERE p.organization_id = h.organization_id AND p.chain_seq > h.last_seq)
+                    WHERE p.organization_id = h.organization_id AND p.last_seq > h.last_seq)
         OR (h.last_seq > 0 AND NOT EXISTS (SELECT 1 FROM audit_chain_position p
-                    WHERE p.organization_id = h.organization_id AND p.chain_seq = h.last_seq
-                      AND p.chain_hash = h.last_chain_hash)))
+                    WHERE p.organization_id = h.organization_id AND p.last_seq = h.last_seq
+                      AND p.last_chain_hash = h.last_chain_hash)))
      LIMIT 1;
     IF FOUND AND coalesce(bad.last_taken, 0) <> bad.last_seq THEN
         RAISE EXCEPTION 'chain head of organization "%" is at position % but positions up to % are taken: refusing to append',

@@ -269,7 +269,7 @@ static void check_head(run *r, PGconn *head_conn)
     const char *params[] = { r->org };
     PGresult *res = PQexecParams(head_conn,
                                  "SELECT h.last_seq, h.last_chain_hash,"
-                                 " coalesce((SELECT max(chain_seq) FROM audit_chain_position"
+                                 " coalesce((SELECT max(last_seq) FROM audit_chain_position"
                                  "   WHERE organization_id = $1), 0)"
                                  " FROM (SELECT 1) one LEFT JOIN audit_chain_head h"
                                  " ON h.organization_id = $1", 1, NULL, params, NULL, NULL, 0);
@@ -364,7 +364,7 @@ static void vanished_orgs(run *r, PGconn *c)
     const char *params[] = { r->o->organization_id ? r->o->organization_id : "" };
     PGresult *res = PQexecParams(c,
         "SELECT o, max(seq), bool_or(head) FROM ("
-        "  SELECT organization_id o, max(chain_seq) seq, false head FROM audit_chain_position"
+        "  SELECT organization_id o, max(last_seq) seq, false head FROM audit_chain_position"
         "   WHERE $1 = '' OR organization_id = $1 GROUP BY organization_id"
         "  UNION ALL SELECT organization_id, last_seq, true FROM audit_chain_head"
         "   WHERE last_seq > 0 AND ($1 = '' OR organization_id = $1)) x"

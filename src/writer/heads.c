@@ -304,23 +304,6 @@ void adb__heads_forget(adb__heads *hs, const adb__head *h, size_t n)
     pthread_mutex_unlock(&hs->mu);
 }
 
-void adb__positions_add(adb__positions *ps, const char *org, int64_t seq, const char *hash)
-{
-    const char *sep = ps->n++ ? "," : "{";
-    adb__buf_puts(&ps->orgs, sep);
-    adb__buf_array_elem(&ps->orgs, org, strlen(org));
-    adb__buf_printf(&ps->seqs, "%s%" PRId64, sep, seq);
-    adb__buf_printf(&ps->hashes, "%s%s", sep, hash);
-}
-
-void adb__positions_free(adb__positions *ps)
-{
-    free(ps->orgs.p);
-    free(ps->seqs.p);
-    free(ps->hashes.p);
-    memset(ps, 0, sizeof(*ps));
-}
-
 bool adb__heads_lock(adb_pool *pool, PGconn *c, bool locked, adb__head *h, size_t n,
                      bool *conflict, char *err, size_t errlen)
 {
@@ -384,40 +367,38 @@ out:
     return ok;
 }
 
-bool adb__heads_store(adb_pool *pool, PGconn *c, const adb__head *h, size_t n,
-                      adb__positions *ps, char *err, size_t errlen)
+bool adb__heads_store(adb_pool *pool, PGconn *c, const adb__head *h, size_t n, char *err,
+                      size_t errlen)
 {
-    adb__buf orgs = { 0 }, seqs = { 0 }, hashes = { 0 };
+    adb__buf orgs = { 0 }, seqs = { 0 }, hashes = { 0 }, firsts = { 0 };
     bool ok = false;
 
     adb__buf_puts(&seqs, "{");
     adb__buf_puts(&hashes, "{");
+    adb__buf_puts(&firsts, "{");
     for (size_t i = 0; i < n; i++) {
         adb__buf_printf(&seqs, "%s%" PRId64, i ? "," : "", h[i].seq);
         adb__buf_printf(&hashes, "%s%s", i ? "," : "", h[i].hash);
+        adb__buf_printf(&firsts, "%s%" PRId64, i ? "," : "", h[i].base_seq + 1);
     }
     adb__buf_puts(&seqs, "}");
     adb__buf_puts(&hashes, "}");
-    const char *close = ps->n ? "}" : "{}";
-    adb__buf_puts(&ps->orgs, close);
-    adb__buf_puts(&ps->seqs, close);
-    adb__buf_puts(&ps->hashes, close);
-    if (!org_array(&orgs, h, n) || seqs.oom || hashes.oom || ps->orgs.oom || ps->seqs.oom ||
-        ps->hashes.oom) {
+    adb__buf_puts(&firsts, "}");
+    if (!org_array(&orgs, h, n) || seqs.oom || hashes.oom || firsts.oom) {
         adb__fmt(err, errlen, "out of memory");
         goto out;
     }
-    const char *p[] = { orgs.p, seqs.p, hashes.p };
-    const char *pp[] = { ps->orgs.p, ps->seqs.p, ps->hashes.p };
+    const char *p[] = { orgs.p, seqs.p, hashes.p }, *pp[] = { orgs.p, firsts.p, seqs.p, hashes.p };
     const adb_pool_stmt st[] = {
         { "UPDATE audit_chain_head h SET last_seq = u.seq,"
           " last_chain_hash = u.hash, updated_at = now()"
           " FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(org, seq, hash)"
           " WHERE h.organization_id = u.org", 3, p, true },
-        /* under the head locks: nobody else may take these positions now,
-         * so the primary key refuses only a position truly taken */
-        { "INSERT INTO audit_chain_position (organization_id, chain_seq, chain_hash)"
-          " SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])", 3, pp, true },
+        /* under the head locks and after auditdb_check_chain_heads: these
+         * ranges start right after the last one */
+        { "INSERT INTO audit_chain_position (organization_id, first_seq, last_seq, last_chain_hash)"
+          " SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[])"
+          " AS u(org, first_seq, last_seq, hash) WHERE last_seq >= first_seq", 4, pp, true },
     };
     PGresult *res[2];
     if (!adb__writer_pipeline(pool, c, 2, st, res, err, errlen))
@@ -431,5 +412,6 @@ out:
     free(orgs.p);
     free(seqs.p);
     free(hashes.p);
+    free(firsts.p);
     return ok;
 }

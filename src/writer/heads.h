@@ -22,7 +22,6 @@
 #include <stdint.h>
 
 #include "auditdb/pool.h"
-#include "../core/buf.h"
 
 typedef struct adb__heads adb__heads;
 
@@ -86,31 +85,20 @@ void adb__heads_forget(adb__heads *hs, const adb__head *h, size_t n);
 bool adb__heads_lock(adb_pool *pool, PGconn *c, bool locked, adb__head *h, size_t n,
                      bool *conflict, char *err, size_t errlen);
 
-/*
- * The chain positions a batch takes (audit_chain_position, migration 0013),
- * as three array literals. The writer records them itself, under the head
- * locks, rather than leave it to audit_log's trigger at COPY time: a
- * speculative COPY would otherwise hold positions another process may be
- * taking under its lock, and the two would wait for each other.
- */
-typedef struct adb__positions {
-    adb__buf orgs, seqs, hashes;
-    size_t n;
-} adb__positions;
-
-/* Adds one position (org and hash copied); the buffers report oom. */
-void adb__positions_add(adb__positions *ps, const char *org, int64_t seq, const char *hash);
-void adb__positions_free(adb__positions *ps);
-
 /* Tells audit_log's trigger, for the rest of the transaction on c, that the
  * writer records the positions itself (in one round trip with the BEGIN). */
 #define ADB__WRITER_TAKES_POSITIONS_SQL \
     "SELECT set_config('auditdb.writer_takes_positions', 'on', true)"
 
-/* Writes seq/hash of every head and records the batch's positions (after
- * the rows are in), in one round trip. A position already taken fails it. */
-bool adb__heads_store(adb_pool *pool, PGconn *c, const adb__head *h, size_t n,
-                      adb__positions *ps, char *err, size_t errlen);
+/* Writes seq/hash of every head and records the positions the batch took
+ * (base_seq+1..seq of each head, one range each in audit_chain_position,
+ * migration 0013), after the rows are in, in one round trip. The writer
+ * records them itself, under the head locks, rather than leave them to
+ * audit_log's trigger at COPY time: a speculative COPY would then hold
+ * positions another process may be taking under its lock, and the two
+ * would wait for each other. */
+bool adb__heads_store(adb_pool *pool, PGconn *c, const adb__head *h, size_t n, char *err,
+                      size_t errlen);
 
 /* The writer's round trips: adb_pool_pipeline on c, a connection of p; on a
  * failure, the first failed statement's error (else the connection's) in

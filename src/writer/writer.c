@@ -198,15 +198,6 @@ static void link_events(adb__writer *w, adb__job *jobs, size_t n, const bool *du
     }
 }
 
-/* The chain positions the stored events of the batch take (heads.h). */
-static void take_positions(adb__job *jobs, size_t n, const bool *dup, adb__positions *ps)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!dup[i])
-            adb__positions_add(ps, jobs[i].ev->f[ADB_F_ORGANIZATION_ID], jobs[i].ev->chain_seq,
-                               jobs[i].ev->chain_hash);
-}
-
 /* COPYs the stored events of the batch into audit_log. */
 static bool copy_rows(PGconn *c, adb__job *jobs, size_t n, const bool *dup, char *err,
                       size_t errlen)
@@ -309,7 +300,6 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
     const char **orgs = NULL;
     adb__head *heads = NULL;
     bool *dup = NULL;
-    adb__positions positions = { 0 };
     size_t norgs = 0;
     bool ok = false, have_ticket = false, passed = false;
     uint64_t ticket = 0;
@@ -459,8 +449,7 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
             if (!copy_rows(c, jobs, n, dup, err, errlen))
                 goto fail;
         }
-        take_positions(jobs, n, dup, &positions);
-        if (!adb__heads_store(w->pool, c, heads, norgs, &positions, err, errlen))
+        if (!adb__heads_store(w->pool, c, heads, norgs, err, errlen))
             goto fail;
         adb__heads_pass_turn(w->heads, ticket, locked, true, heads, norgs);
         have_ticket = false;
@@ -529,7 +518,6 @@ out:
     free(orgs);
     free(heads);
     free(dup);
-    adb__positions_free(&positions);
     return ok;
 }
 

@@ -63,7 +63,7 @@ for stmt in "UPDATE audit_log SET status = 'x' WHERE organization_id = 'org-a'" 
             "DELETE FROM audit_chain_head WHERE organization_id = 'org-a'" \
             "UPDATE auth_audit_log SET event_status = 'x' WHERE organization_id = 'org-a'" \
             "DELETE FROM auth_audit_log WHERE organization_id = 'org-a'" \
-            "INSERT INTO audit_chain_position VALUES ('org-a', 99, repeat('0', 64))"; do
+            "INSERT INTO audit_chain_position VALUES ('org-a', 99, 99, repeat('0', 64))"; do
     out=$(as_api -c BEGIN -c "$tenant" -c "$stmt" -c ROLLBACK 2>&1)
     expect_match "as auditdb_app refused: ${stmt%% WHERE*}" 'permission denied' "$out"
 done
