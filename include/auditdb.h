@@ -17,6 +17,7 @@
 #include "auditdb/config.h"
 #include "auditdb/embedded.h"
 #include "auditdb/pool.h"
+#include "auditdb/logins.h"
 #include "auditdb/migrate.h"
 #include "auditdb/log.h"
 #include "auditdb/verify.h"

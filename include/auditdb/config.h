@@ -14,6 +14,8 @@
 
 typedef struct adb_config {
     char *db_url;          /* AUDIT_DB_URL; NULL: embedded PostgreSQL */
+    char *api_url;         /* AUDIT_DB_API_URL; NULL: db_url (or embedded) as auditdb_api */
+    char *writer_url;      /* AUDIT_DB_WRITER_URL; NULL: ... as auditdb_writer */
     char *redis_url;       /* REDIS_URL; NULL: single node */
     int pool_min;          /* AUDIT_DB_POOL_MIN */
     int pool_max;          /* AUDIT_DB_POOL_MAX */

@@ -34,6 +34,13 @@ typedef struct adb_options {
     int max_past_days;      /* how far back */
     bool watch_auth;        /* LISTEN for key and role changes to drop cached decisions */
     int key_usage_flush_s;  /* write keys' last-use times every N s (0: only at adb_close) */
+    /* The service's logins (include/auditdb/logins.h); NULL: conninfo's.
+     * api_conninfo: tenant reads (adb_tenant_*), refused when its user is
+     * or can become a superuser, bypasses row-level security or owns the
+     * tables. writer_conninfo: the batched writer, refused when its user is
+     * or can become a superuser. */
+    const char *api_conninfo;
+    const char *writer_conninfo;
 } adb_options;
 
 /* pool 2..10, 2 writer threads, batches of 1000, queue of 20000, 300 s, 3660 days. */

@@ -21,7 +21,8 @@ typedef struct adb_verify_problem {
     int64_t chain_seq;
     const char *kind;           /* static: "hash_mismatch", "signature_invalid",
                                    "chain_link_mismatch", "chain_break", "missing_events",
-                                   "duplicate_seq", "missing_tail", "unreadable",
+                                   "duplicate_seq", "missing_tail", "missing_head",
+                                   "head_behind", "unreadable",
                                    "archive_mismatch" (an archive fails its own checks) */
     char message[320];
     char expected[65], found[65];

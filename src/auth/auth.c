@@ -528,9 +528,13 @@ adb_status adb_permission_check(adb *db, const adb_principal *p, const char *res
 
 /* ---- tenant transactions ------------------------------------------------ */
 
+/* On the api login's pool when the service has one (adb_options.api_conninfo):
+ * a statement that sets the role back to session_user is then still bound by
+ * row-level security (docs/auth.md, "Database roles"). */
+
 PGconn *adb_tenant_begin(adb *db, const char *org, adb_status *st, char *errbuf, size_t errlen)
 {
-    PGconn *c = adb_pool_acquire(db->pool, st, errbuf, errlen);
+    PGconn *c = adb_pool_acquire(adb__tenant_pool(db), st, errbuf, errlen);
     const char *p[] = { org };
     PGresult *r;
 
@@ -539,7 +543,7 @@ PGconn *adb_tenant_begin(adb *db, const char *org, adb_status *st, char *errbuf,
     r = PQexec(c, "BEGIN; SET LOCAL ROLE auditdb_app");
     if (PQresultStatus(r) == PGRES_COMMAND_OK) {
         PQclear(r);
-        r = adb_pool_exec(db->pool, c, "SELECT set_config('auditdb.organization_id', $1, true)", 1, p);
+        r = adb_pool_exec(adb__tenant_pool(db), c, "SELECT set_config('auditdb.organization_id', $1, true)", 1, p);
         if (PQresultStatus(r) == PGRES_TUPLES_OK) {
             PQclear(r);
             return c;
@@ -552,7 +556,7 @@ PGconn *adb_tenant_begin(adb *db, const char *org, adb_status *st, char *errbuf,
     *st = PQstatus(c) == CONNECTION_OK ? ADB_ERR_DB_QUERY : ADB_ERR_DB_CONNECT;
     PQclear(r);
     PQclear(PQexec(c, "ROLLBACK"));
-    adb_pool_release(db->pool, c);
+    adb_pool_release(adb__tenant_pool(db), c);
     return NULL;
 }
 
@@ -564,7 +568,7 @@ PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparam
     adb_pool_stmt stmts[3];
     PGresult *res[3];
     int n = 0, at_sql, at_extra = -1;
-    PGconn *c = adb_pool_acquire(db->pool, st, NULL, 0);
+    PGconn *c = adb_pool_acquire(adb__tenant_pool(db), st, NULL, 0);
 
     if (extra_result)
         *extra_result = NULL;
@@ -593,7 +597,7 @@ PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparam
         stmts[n++] = (adb_pool_stmt){ extra_sql, extra_nparams, params,
                                       strncmp(extra_sql, "EXPLAIN", 7) != 0 };
     }
-    bool ok = adb_pool_pipeline(db->pool, c, n, stmts, res);
+    bool ok = adb_pool_pipeline(adb__tenant_pool(db), c, n, stmts, res);
     PGresult *out = NULL;
     for (int i = 0; i < n; i++) {
         if (i == at_sql && ok)
@@ -609,7 +613,7 @@ PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparam
             PQtransactionStatus(c) != PQTRANS_IDLE)
             PQclear(PQexec(c, "ROLLBACK"));
     }
-    adb_pool_release(db->pool, c);
+    adb_pool_release(adb__tenant_pool(db), c);
     return out;
 }
 
@@ -618,7 +622,7 @@ void adb_tenant_end(adb *db, PGconn *c, bool commit)
     if (!c)
         return;
     PQclear(PQexec(c, commit ? "COMMIT" : "ROLLBACK"));
-    adb_pool_release(db->pool, c);
+    adb_pool_release(adb__tenant_pool(db), c);
 }
 
 void adb_sign_hex(adb *db, const char *hash, char out[65])

@@ -123,7 +123,7 @@ int cmd_serve(int argc, char **argv)
     adb_migration_set set = { 0 };
     adb *h = NULL;
     adb_server *server = NULL;
-    char err[ADB_ERRMSG_MAX], qhome[4200];
+    char err[ADB_ERRMSG_MAX], qhome[4200], *api_ci = NULL, *writer_ci = NULL;
     sigset_t sigs;
 
     for (int i = 1; i < argc; i++) {
@@ -159,9 +159,21 @@ int cmd_serve(int argc, char **argv)
     if ((rc = prepare_schema(&db, &set, migrate, &pending)) != EXIT_OK)
         goto out;
 
+    /* requests and the writer log in as roles row-level security binds
+     * (docs/auth.md, "Database roles"); migrations and maintenance as the owner */
+    if (!(api_ci = db.cfg.api_url ? strdup(db.cfg.api_url)
+                                  : adb_login_conninfo(db.conninfo, ADB_LOGIN_API, err, sizeof(err))) ||
+        !(writer_ci = db.cfg.writer_url ? strdup(db.cfg.writer_url)
+                                        : adb_login_conninfo(db.conninfo, ADB_LOGIN_WRITER, err, sizeof(err)))) {
+        cli_error("%s", db.cfg.api_url || db.cfg.writer_url ? "out of memory" : err);
+        rc = EXIT_FAILURE_;
+        goto out;
+    }
     adb_options ao;
     adb_options_default(&ao);
     ao.conninfo = db.conninfo;
+    ao.api_conninfo = api_ci;
+    ao.writer_conninfo = writer_ci;
     ao.home = db.cfg.home;
     ao.master_key = db.cfg.master_key;
     ao.pool_min = db.cfg.pool_min;
@@ -240,5 +252,7 @@ out:
     adb_close(h);
     cli_db_close(&db);
     adb_migrations_free(&set);
+    free(api_ci);
+    free(writer_ci);
     return rc;
 }

@@ -266,6 +266,30 @@ static void *watch_main(void *arg)
     return NULL;
 }
 
+/* ---- the service's logins ---------------------------------------------- */
+
+/* Opens a pool on one of the service's logins and checks, on a connection of
+ * it, that row-level security binds it (include/auditdb/logins.h). */
+static adb_status open_login_pool(const char *conninfo, const adb_pool_options *po,
+                                  bool requests, const char *what, adb_pool **out,
+                                  char *errbuf, size_t errlen)
+{
+    adb_status st = adb_pool_open(conninfo, po, out, errbuf, errlen);
+    PGconn *c;
+
+    if (st != ADB_OK) {
+        char why[ADB_ERRMSG_MAX];
+        adb__fmt(why, sizeof(why), "%s", errbuf);
+        adb__fmt(errbuf, errlen, "%s login: %s (docs/auth.md, \"Database roles\")", what, why);
+        return st;
+    }
+    if (!(c = adb_pool_acquire(*out, &st, errbuf, errlen)))
+        return st;
+    st = adb_login_check(c, requests, what, errbuf, errlen);
+    adb_pool_release(*out, c);
+    return st;
+}
+
 /* ---- open and close ----------------------------------------------------- */
 
 adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen)
@@ -304,8 +328,27 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
         st = ADB_ERR_DB_QUERY;
         goto fail;
     }
+    /* the service's logins once the schema is known to be there. Their
+     * idle connections are checked after 1 s rather than 5: the owner's pool
+     * answers /health, so after a database restart nothing else would have
+     * found theirs broken before the next request or write did */
+    adb_pool_options lpo = po;
+    lpo.health_idle_ms = 1000;
+    if (o->api_conninfo &&
+        (st = open_login_pool(o->api_conninfo, &lpo, true, "request", &db->api_pool, errbuf,
+                              errlen)) != ADB_OK)
+        goto fail;
+    if (o->writer_conninfo) {
+        adb_pool_options wpo = lpo;
+        wpo.min = 1;
+        wpo.max = o->writer_threads + 1;
+        if ((st = open_login_pool(o->writer_conninfo, &wpo, false, "writer", &db->writer_pool,
+                                  errbuf, errlen)) != ADB_OK)
+            goto fail;
+    }
     adb__writer_options wo = { o->writer_threads, o->batch_max, o->queue_max };
-    if (!(db->writer = adb__writer_start(db->pool, &db->keys, &wo, errbuf, errlen))) {
+    if (!(db->writer = adb__writer_start(db->writer_pool ? db->writer_pool : db->pool, &db->keys,
+                                         &wo, errbuf, errlen))) {
         st = ADB_ERR_INVALID;
         goto fail;
     }
@@ -350,6 +393,8 @@ void adb_close(adb *db)
     }
     adb__writer_stop(db->writer);
     adb__key_usage_close(db->key_usage, db->pool); /* flushes the last uses */
+    adb_pool_close(db->writer_pool);
+    adb_pool_close(db->api_pool);
     adb_pool_close(db->pool);
     presets_free(db->presets);
     adb__auth_free(db->auth);
@@ -359,6 +404,7 @@ void adb_close(adb *db)
 }
 
 adb_pool *adb__pool(adb *db) { return db->pool; }
+adb_pool *adb__tenant_pool(adb *db) { return db->api_pool ? db->api_pool : db->pool; }
 adb_pool *adb_get_pool(adb *db) { return db->pool; }
 const adb__keys *adb__db_keys(adb *db) { return &db->keys; }
 

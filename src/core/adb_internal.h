@@ -25,7 +25,9 @@ void adb__auth_free(adb__auth *a);
 
 struct adb {
     adb_options o;
-    adb_pool *pool;
+    adb_pool *pool;         /* the owner's: everything but the two below */
+    adb_pool *api_pool;     /* o.api_conninfo's (tenant reads); NULL: pool */
+    adb_pool *writer_pool;  /* o.writer_conninfo's (the writer); NULL: pool */
     adb__keys keys;
     struct adb__writer *writer;
     pthread_mutex_t mu;  /* presets snapshot */
@@ -44,6 +46,8 @@ struct adb {
 };
 
 adb_pool *adb__pool(adb *db);
+/* The pool tenant reads run on (the api login's, else the owner's). */
+adb_pool *adb__tenant_pool(adb *db);
 const adb__keys *adb__db_keys(adb *db);
 
 #endif

@@ -18,6 +18,10 @@
 static const adb_config_key config_keys[] = {
     { "AUDIT_DB_URL", NULL, true,
       "PostgreSQL connection URI or conninfo; unset: run the embedded cluster" },
+    { "AUDIT_DB_API_URL", NULL, true,
+      "serve's login for HTTP requests' reads; unset: the database's URL as user auditdb_api" },
+    { "AUDIT_DB_WRITER_URL", NULL, true,
+      "serve's login for the event writer; unset: the database's URL as user auditdb_writer" },
     { "REDIS_URL", NULL, true, "Redis URI for shared cache, rate limits and locks; unset: single node" },
     { "AUDIT_DB_POOL_MIN", "2", false, "connections opened at start and kept open" },
     { "AUDIT_DB_POOL_MAX", "10", false, "most connections the pool opens" },
@@ -141,6 +145,8 @@ adb_status adb_config_load(adb_config *cfg)
 
     memset(cfg, 0, sizeof(*cfg));
     if ((st = get_str(cfg, "AUDIT_DB_URL", &cfg->db_url)) ||
+        (st = get_str(cfg, "AUDIT_DB_API_URL", &cfg->api_url)) ||
+        (st = get_str(cfg, "AUDIT_DB_WRITER_URL", &cfg->writer_url)) ||
         (st = get_str(cfg, "REDIS_URL", &cfg->redis_url)) ||
         (st = get_int(cfg, "AUDIT_DB_POOL_MIN", 0, 1000, &cfg->pool_min)) ||
         (st = get_int(cfg, "AUDIT_DB_POOL_MAX", 1, 1000, &cfg->pool_max)) ||
@@ -177,6 +183,8 @@ void adb_config_free(adb_config *cfg)
     if (!cfg)
         return;
     free(cfg->db_url);
+    free(cfg->api_url);
+    free(cfg->writer_url);
     free(cfg->redis_url);
     free(cfg->home);
     free(cfg->listen);

@@ -42,6 +42,9 @@ typedef struct run {
     long long recorded;
     bool oom;
     bool single; /* adb_verify_event: one event and its predecessor */
+    /* the organizations walked (strdup'd), for vanished_orgs() */
+    char **walked;
+    size_t nwalked, capwalked;
 } run;
 
 /* ---- problems ----------------------------------------------------------- */
@@ -258,29 +261,63 @@ static void compute_all(const adb__keys *k, vitem *items, size_t n)
 
 /* ---- organizations ------------------------------------------------------ */
 
-/* Compares the end of an organization's chain with its chain head. */
+/* Compares the end of an organization's chain (position r->prev_seq) with
+ * its chain head and with the last position ever taken there
+ * (audit_chain_position, migration 0013), read in the walk's snapshot. */
+static void check_head(run *r, PGconn *head_conn)
+{
+    const char *params[] = { r->org };
+    PGresult *res = PQexecParams(head_conn,
+                                 "SELECT h.last_seq, h.last_chain_hash,"
+                                 " coalesce((SELECT max(last_seq) FROM audit_chain_position"
+                                 "   WHERE organization_id = $1), 0)"
+                                 " FROM (SELECT 1) one LEFT JOIN audit_chain_head h"
+                                 " ON h.organization_id = $1", 1, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        PQclear(res);
+        return;
+    }
+    int64_t taken = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    int64_t last = PQgetisnull(res, 0, 0) ? -1 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    const char *head_hash = PQgetvalue(res, 0, 1);
+
+    if (last < 0)
+        problem(r, 0, r->prev_seq, "missing_head", NULL, r->prev_chain,
+                "the organization has events up to position %" PRId64 " but no chain head "
+                "(its audit_chain_head row was deleted)", r->prev_seq);
+    else if (last < r->prev_seq)
+        problem(r, 0, last, "head_behind", r->prev_chain, head_hash,
+                "the chain head says the last event is at position %" PRId64 " but events are "
+                "stored up to %" PRId64 " (the head was moved back)", last, r->prev_seq);
+    else if (last < taken)
+        problem(r, 0, last, "head_behind", NULL, head_hash,
+                "the chain head says the last event is at position %" PRId64 " but positions up "
+                "to %" PRId64 " were taken (the head was moved back)", last, taken);
+    else if (last > r->prev_seq)
+        problem(r, 0, last, "missing_tail", head_hash, r->prev_chain,
+                "the chain head says the last event is at position %" PRId64 " but the last "
+                "stored one is at %" PRId64 ": events %" PRId64 "..%" PRId64 " are missing",
+                last, r->prev_seq, r->prev_seq + 1, last);
+    else if (strcmp(head_hash, r->prev_chain) != 0)
+        problem(r, r->prev_id, last, "missing_tail", head_hash, r->prev_chain,
+                "the last event's chain link differs from the chain head's");
+    /* the head moved back or gone: the positions still say where the chain ended */
+    if ((last < 0 || last < taken) && taken > r->prev_seq)
+        problem(r, 0, taken, "missing_tail", NULL, NULL,
+                "positions up to %" PRId64 " were taken but the last stored event is at %" PRId64
+                ": events %" PRId64 "..%" PRId64 " are missing", taken, r->prev_seq,
+                r->prev_seq + 1, taken);
+    PQclear(res);
+}
+
+/* Ends an organization: its head, and its summary record. */
 static void finish_org(run *r, PGconn *head_conn)
 {
     if (!r->have_prev && r->org_events == 0)
         return;
-    if (!r->o->to && head_conn) {
-        const char *params[] = { r->org };
-        PGresult *res = PQexecParams(head_conn,
-                                     "SELECT last_seq, last_chain_hash FROM audit_chain_head"
-                                     " WHERE organization_id = $1", 1, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-            int64_t last = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-            if (last > r->prev_seq)
-                problem(r, 0, last, "missing_tail", PQgetvalue(res, 0, 1), r->prev_chain,
-                        "the chain head says the last event is at position %" PRId64 " but the "
-                        "last stored one is at %" PRId64 ": events %" PRId64 "..%" PRId64 " are "
-                        "missing", last, r->prev_seq, r->prev_seq + 1, last);
-            else if (last == r->prev_seq && strcmp(PQgetvalue(res, 0, 1), r->prev_chain) != 0)
-                problem(r, r->prev_id, last, "missing_tail", PQgetvalue(res, 0, 1), r->prev_chain,
-                        "the last event's chain link differs from the chain head's");
-        }
-        PQclear(res);
-    }
+    if (!r->o->to && head_conn)
+        check_head(r, head_conn);
     char msg[160];
     adb__fmt(msg, sizeof(msg), "%lld events verified, %lld problems", r->org_events, r->org_problems);
     record(r, r->prev_id, r->org_problems ? "tampered" : "success", "summary", msg, NULL, NULL,
@@ -295,6 +332,63 @@ static void start_org(run *r, PGconn *head_conn, const char *org)
     r->org_events = 0;
     r->org_problems = 0;
     r->sum->organizations++;
+    if (r->nwalked == r->capwalked) {
+        size_t cap = r->capwalked ? r->capwalked * 2 : 64;
+        char **w = realloc(r->walked, cap * sizeof(*w));
+        if (!w) {
+            r->oom = true;
+            return;
+        }
+        r->walked = w;
+        r->capwalked = cap;
+    }
+    if (!(r->walked[r->nwalked] = strdup(org)))
+        r->oom = true;
+    else
+        r->nwalked++;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Organizations the walk never met (no live row, no archive: the stream
+ * yields a marker for every organization with archives) that have a chain
+ * head past 0 or positions taken: every event deleted, head or not. Read in
+ * the walk's snapshot on c, which touches no table the COPY of the walk
+ * holds (a lock queued between the two, say a new partition's, would hold
+ * both until it timed out). A failed query is left to the walk's own checks. */
+static void vanished_orgs(run *r, PGconn *c)
+{
+    const char *params[] = { r->o->organization_id ? r->o->organization_id : "" };
+    PGresult *res = PQexecParams(c,
+        "SELECT o, max(seq), bool_or(head) FROM ("
+        "  SELECT organization_id o, max(last_seq) seq, false head FROM audit_chain_position"
+        "   WHERE $1 = '' OR organization_id = $1 GROUP BY organization_id"
+        "  UNION ALL SELECT organization_id, last_seq, true FROM audit_chain_head"
+        "   WHERE last_seq > 0 AND ($1 = '' OR organization_id = $1)) x"
+        " GROUP BY o ORDER BY o COLLATE \"C\"", 1, NULL, params, NULL, NULL, 0);
+
+    size_t nwalked = r->nwalked; /* start_org() below appends */
+    if (nwalked)
+        qsort(r->walked, nwalked, sizeof(*r->walked), cmp_name);
+    for (int i = 0; PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++) {
+        const char *org = PQgetvalue(res, i, 0);
+        if (nwalked && bsearch(&org, r->walked, nwalked, sizeof(*r->walked), cmp_name))
+            continue;
+        int64_t last = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+        r->have_prev = false; /* the walk's last organization is finished already */
+        r->org_events = 0;
+        start_org(r, NULL, org);
+        problem(r, 0, last, "missing_events", NULL, NULL,
+                "positions 1..%" PRId64 " were taken but no event of the organization is stored%s",
+                last, strcmp(PQgetvalue(res, i, 2), "t") ? " and its chain head is gone" : "");
+        char msg[160];
+        adb__fmt(msg, sizeof(msg), "0 events verified, %lld problems", r->org_problems);
+        record(r, 0, "tampered", "summary", msg, NULL, NULL, 0);
+    }
+    PQclear(res);
 }
 
 static adb_status write_records(run *r, PGconn *c, char *errbuf, size_t errlen)
@@ -377,6 +471,8 @@ adb_status adb_verify(adb *db, const adb_verify_options *o, adb_verify_summary *
         for (size_t i = 0; i < k; i++)
             adb__sitem_free(&items[i].s);
     }
+    if (rc == 0 && !r.oom && !o->from && !o->to)
+        vanished_orgs(&r, hc);
     st = adb__stream_close(s, errbuf, errlen);
     if (st == ADB_OK && r.oom) {
         adb__fmt(errbuf, errlen, "out of memory");
@@ -390,6 +486,9 @@ out:
     if (o->on_progress && st == ADB_OK)
         o->on_progress(o->ud, sum->events);
     adb__buf_free(&r.rec);
+    for (size_t i = 0; i < r.nwalked; i++)
+        free(r.walked[i]);
+    free(r.walked);
     if (c)
         adb_pool_release(adb__pool(db), c);
     if (hc)

@@ -327,11 +327,15 @@ bool adb__heads_lock(adb_pool *pool, PGconn *c, bool locked, adb__head *h, size_
         { "SELECT organization_id, last_seq, last_chain_hash FROM audit_chain_head"
           " WHERE organization_id = ANY($1::text[])"
           " ORDER BY organization_id COLLATE \"C\" FOR UPDATE", 1, p, true },
+        /* under those locks, in a snapshot of its own: each head stands on
+         * the position it names and nothing lies beyond it (heads_check) */
+        { ADB__HEADS_CHECK_SQL, 1, p, true },
     };
-    PGresult *res[2];
-    if (!adb__writer_pipeline(pool, c, 2, st, res, err, errlen))
+    PGresult *res[3];
+    if (!adb__writer_pipeline(pool, c, 3, st, res, err, errlen))
         goto out;
     PQclear(res[0]);
+    PQclear(res[2]);
     r = res[1];
     if ((size_t)PQntuples(r) != n) {
         *conflict = !locked;
@@ -366,35 +370,48 @@ out:
 bool adb__heads_store(adb_pool *pool, PGconn *c, const adb__head *h, size_t n, char *err,
                       size_t errlen)
 {
-    adb__buf orgs = { 0 }, seqs = { 0 }, hashes = { 0 };
+    adb__buf orgs = { 0 }, seqs = { 0 }, hashes = { 0 }, firsts = { 0 };
     bool ok = false;
 
     adb__buf_puts(&seqs, "{");
     adb__buf_puts(&hashes, "{");
+    adb__buf_puts(&firsts, "{");
     for (size_t i = 0; i < n; i++) {
         adb__buf_printf(&seqs, "%s%" PRId64, i ? "," : "", h[i].seq);
         adb__buf_printf(&hashes, "%s%s", i ? "," : "", h[i].hash);
+        adb__buf_printf(&firsts, "%s%" PRId64, i ? "," : "", h[i].base_seq + 1);
     }
     adb__buf_puts(&seqs, "}");
     adb__buf_puts(&hashes, "}");
-    if (!org_array(&orgs, h, n) || seqs.oom || hashes.oom) {
+    adb__buf_puts(&firsts, "}");
+    if (!org_array(&orgs, h, n) || seqs.oom || hashes.oom || firsts.oom) {
         adb__fmt(err, errlen, "out of memory");
         goto out;
     }
-    const char *p[] = { orgs.p, seqs.p, hashes.p };
-    PGresult *r = adb_pool_exec(pool, c,
-                                "UPDATE audit_chain_head h SET last_seq = u.seq,"
-                                " last_chain_hash = u.hash, updated_at = now()"
-                                " FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(org, seq, hash)"
-                                " WHERE h.organization_id = u.org",
-                                3, p);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK && atoi(PQcmdTuples(r)) == (int)n;
+    const char *p[] = { orgs.p, seqs.p, hashes.p }, *pp[] = { orgs.p, firsts.p, seqs.p, hashes.p };
+    const adb_pool_stmt st[] = {
+        { "UPDATE audit_chain_head h SET last_seq = u.seq,"
+          " last_chain_hash = u.hash, updated_at = now()"
+          " FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(org, seq, hash)"
+          " WHERE h.organization_id = u.org", 3, p, true },
+        /* under the head locks and after auditdb_check_chain_heads: these
+         * ranges start right after the last one */
+        { "INSERT INTO audit_chain_position (organization_id, first_seq, last_seq, last_chain_hash)"
+          " SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[])"
+          " AS u(org, first_seq, last_seq, hash) WHERE last_seq >= first_seq", 4, pp, true },
+    };
+    PGresult *res[2];
+    if (!adb__writer_pipeline(pool, c, 2, st, res, err, errlen))
+        goto out;
+    ok = atoi(PQcmdTuples(res[0])) == (int)n;
     if (!ok)
-        pg_error(c, r, err, errlen);
-    PQclear(r);
+        adb__fmt(err, errlen, "chain heads: %s of %zu updated", PQcmdTuples(res[0]), n);
+    PQclear(res[0]);
+    PQclear(res[1]);
 out:
     free(orgs.p);
     free(seqs.p);
     free(hashes.p);
+    free(firsts.p);
     return ok;
 }

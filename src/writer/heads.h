@@ -73,12 +73,30 @@ void adb__heads_forget(adb__heads *hs, const adb__head *h, size_t n);
  * In the batch's transaction on c, at its turn: creates missing head rows
  * and locks the heads FOR UPDATE in organization order. Speculative: returns
  * false with *conflict set when a head is not at base_seq/base_hash. Locked:
- * sets base and seq/hash from the database.
+ * sets base and seq/hash from the database. Either way, under those locks,
+ * the database checks that each head stands on its last stored position
+ * (audit_chain_position, migration 0013): a head moved back or deleted
+ * outside auditdb makes this fail (no conflict: the batch is refused, and a
+ * taken position is never written again).
  */
+/* The check, a function of migration 0013 ($1: the organizations). */
+#define ADB__HEADS_CHECK_SQL "SELECT auditdb_check_chain_heads($1::text[])"
+
 bool adb__heads_lock(adb_pool *pool, PGconn *c, bool locked, adb__head *h, size_t n,
                      bool *conflict, char *err, size_t errlen);
 
-/* Writes seq/hash of every head (after the rows are in). */
+/* Tells audit_log's trigger, for the rest of the transaction on c, that the
+ * writer records the positions itself (in one round trip with the BEGIN). */
+#define ADB__WRITER_TAKES_POSITIONS_SQL \
+    "SELECT set_config('auditdb.writer_takes_positions', 'on', true)"
+
+/* Writes seq/hash of every head and records the positions the batch took
+ * (base_seq+1..seq of each head, one range each in audit_chain_position,
+ * migration 0013), after the rows are in, in one round trip. The writer
+ * records them itself, under the head locks, rather than leave them to
+ * audit_log's trigger at COPY time: a speculative COPY would then hold
+ * positions another process may be taking under its lock, and the two
+ * would wait for each other. */
 bool adb__heads_store(adb_pool *pool, PGconn *c, const adb__head *h, size_t n, char *err,
                       size_t errlen);
 

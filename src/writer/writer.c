@@ -426,12 +426,14 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
         { "SELECT set_config('statement_timeout', '30000', true),"
           " set_config('plan_cache_mode', 'force_generic_plan', true)", 0, NULL, true },
         { "SELECT nextval('audit_log_id_seq') FROM generate_series(1, $1::int)", 1, p_n, true },
+        { ADB__WRITER_TAKES_POSITIONS_SQL, 0, NULL, true },
     };
-    PGresult *begun[3];
-    if (!adb__writer_pipeline(w->pool, c, 3, begin, begun, err, errlen))
+    PGresult *begun[4];
+    if (!adb__writer_pipeline(w->pool, c, 4, begin, begun, err, errlen))
         goto fail;
     PQclear(begun[0]);
     PQclear(begun[1]);
+    PQclear(begun[3]);
     r = begun[2];
     if ((size_t)PQntuples(r) != n) {
         adb__fmt(err, errlen, "the id sequence gave %d ids for %zu events", PQntuples(r), n);

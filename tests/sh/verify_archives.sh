@@ -157,7 +157,7 @@ while kill -0 "$mpid" 2>/dev/null || [ "$runs" -eq 0 ]; do
     runs=$((runs + 1))
     [ "$rc" = 0 ] && [ "$(printf '%s' "$out" | summary)" = "True 6000 1 0" ] || { bad=$((bad + 1)); diag "$out"; }
 done
-wait "$mpid"
+wait "$mpid"; diag "$(cat "$TEST_TMP/maint.out")"
 expect_eq "archival in 60 transactions ran meanwhile" 6000 \
     "$(sql "SELECT coalesce(sum((metadata->>'recordCount')::int), 0) FROM archive_storage WHERE organization_id = 'org-w'")"
 expect_eq "every verify during it saw 6000 events, intact ($runs runs)" 0 "$bad"

@@ -2,7 +2,9 @@
  * test_tamper.c - tampering by direct SQL, each caught and named by verify:
  * a changed field, a change inside details, a deleted event, an inserted
  * event, two events swapped, a hash recomputed to match new content, the
- * newest events cut off. An untouched organization stays clean throughout.
+ * newest events cut off; the chain head deleted or moved back (the writer
+ * then refuses to append rather than take a position twice). An untouched
+ * organization stays clean throughout.
  */
 #include "tdb.h"
 
@@ -128,9 +130,13 @@ SCENARIO(swapped_events,
          "UPDATE audit_log SET chain_seq = CASE chain_seq WHEN 6 THEN 7 ELSE 6 END WHERE organization_id = 'org-t' AND chain_seq IN (6, 7)",
          "chain_link_mismatch", "6", "chain_link_mismatch", "7", "chain_break", "6")
 
+/* The database refuses the insertion itself (a position is taken once,
+ * migration 0013); a superuser who disables that still gets caught. */
 SCENARIO(inserted_event,
+         "ALTER TABLE audit_log DISABLE TRIGGER audit_log_chain_positions; "
          "INSERT INTO audit_log (id, \"timestamp\", organization_id, action, status, principal_id, hash, hash_algorithm, signature, event_version, data_classification, retention_policy, chain_seq, prev_chain_hash, chain_hash) "
-         "SELECT 1000, \"timestamp\", organization_id, 'a-forged', status, principal_id, hash, hash_algorithm, signature, event_version, data_classification, retention_policy, chain_seq, prev_chain_hash, chain_hash FROM audit_log WHERE organization_id = 'org-t' AND chain_seq = 8",
+         "SELECT 1000, \"timestamp\", organization_id, 'a-forged', status, principal_id, hash, hash_algorithm, signature, event_version, data_classification, retention_policy, chain_seq, prev_chain_hash, chain_hash FROM audit_log WHERE organization_id = 'org-t' AND chain_seq = 8; "
+         "ALTER TABLE audit_log ENABLE TRIGGER audit_log_chain_positions",
          "duplicate_seq", "8")
 
 SCENARIO(cut_off_tail,
@@ -180,6 +186,106 @@ static void recomputed_hash(void)
     adb_close(db);
 }
 
+/* ---- the chain head is not trusted blindly (issue 14, item 2) ---------- */
+
+/* A position is taken once across every partition: a row at a taken
+ * position is refused by the database, whatever month it claims. */
+static void taken_position_refused(void)
+{
+    char ci[1024];
+    PGconn *c = NULL;
+    adb *db = setup("t_taken_position", ci, sizeof(ci), &c);
+
+    REQUIRE(db);
+    CHECK(t_exec(c, "SELECT auditdb_ensure_partition('2024-07-01')"));
+    PGresult *r = PQexec(c, "INSERT INTO audit_log (id, \"timestamp\", organization_id, action, status, chain_seq, prev_chain_hash, chain_hash) "
+                            "SELECT 1001, \"timestamp\" + interval '1 month', organization_id, 'a-forged', status, chain_seq, prev_chain_hash, repeat('f', 64) "
+                            "FROM audit_log WHERE organization_id = 'org-t' AND chain_seq = 8");
+    CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR);
+    CHECK(strstr(PQresultErrorMessage(r), "already taken") != NULL);
+    PQclear(r);
+    CHECK(t_count(c, "SELECT count(*) FROM audit_log WHERE organization_id = 'org-t' AND chain_seq = 8") == 1);
+    PQfinish(c);
+    adb_close(db);
+}
+
+/* After the tampering sql, a legitimate event for org-t (written by a fresh
+ * handle, as a restarted server would, and by the running one): refused
+ * loudly, no position taken twice, and verify names the tampering, never
+ * the legitimate event. want_kind/want_seq: what verify must report. */
+static void head_tampered(const char *name, const char *sql, const char *want_kind,
+                          int64_t want_seq)
+{
+    char ci[1024], ev[300];
+    PGconn *c = NULL;
+    seen s;
+    long long events = 0;
+    adb_log_result r;
+    adb *db = setup(name, ci, sizeof(ci), &c);
+
+    REQUIRE(db);
+    CHECK(verify(db, &s, &events) == 0);
+    long long before = t_count(c, "SELECT count(*) FROM audit_log WHERE organization_id = 'org-t'");
+    CHECK(t_exec(c, sql));
+    CHECK(verify(db, &s, &events) > 0);
+    CHECK(found(&s, want_kind, want_seq));
+    if (!found(&s, want_kind, want_seq))
+        show(&s);
+    CHECK(org_u_clean(&s));
+
+    adb *fresh = t_open(ci, NULL);
+    REQUIRE(fresh);
+    adb *writers[] = { fresh, db };
+    for (int k = 0; k < 2; k++) {
+        snprintf(ev, sizeof(ev), "{\"timestamp\":\"2024-06-02T00:00:0%dZ\",\"action\":\"legit\","
+                 "\"status\":\"success\",\"organizationId\":\"org-t\",\"principalId\":\"u\"}", k);
+        CHECK(adb_log_json(writers[k], ev, strlen(ev), NULL, &r) != ADB_OK);
+        CHECK(strstr(r.message, "refusing to append") != NULL);
+        if (k == 0)
+            printf("# refused: %s\n", r.message);
+    }
+    CHECK(t_count(c, "SELECT count(*) FROM audit_log WHERE action = 'legit'") == 0);
+    CHECK(t_count(c, "SELECT count(*) FROM (SELECT 1 FROM audit_log WHERE organization_id = 'org-t'"
+                     " GROUP BY chain_seq HAVING count(*) > 1) d") == 0);
+    CHECK(t_count(c, "SELECT count(*) FROM audit_log WHERE organization_id = 'org-t'") <= before);
+    CHECK(verify(db, &s, &events) > 0);
+    CHECK(found(&s, want_kind, want_seq));
+    for (int i = 0; i < s.n && i < MAXP; i++)
+        CHECK(strcmp(s.p[i].kind, "duplicate_seq") != 0 && strcmp(s.p[i].kind, "chain_break") != 0);
+    /* the other organization still writes */
+    CHECK(adb_log_json(fresh, "{\"timestamp\":\"2024-06-02T00:00:00Z\",\"action\":\"ok\",\"status\":\"success\",\"organizationId\":\"org-u\",\"principalId\":\"u\"}",
+                       strlen("{\"timestamp\":\"2024-06-02T00:00:00Z\",\"action\":\"ok\",\"status\":\"success\",\"organizationId\":\"org-u\",\"principalId\":\"u\"}"),
+                       NULL, &r) == ADB_OK && r.chain_seq == 4);
+    adb_close(fresh);
+    PQfinish(c);
+    adb_close(db);
+}
+
+static void head_deleted_with_newest_events(void)
+{
+    head_tampered("t_head_deleted_newest",
+                  "DELETE FROM audit_log WHERE organization_id = 'org-t' AND chain_seq >= 9;"
+                  " DELETE FROM audit_chain_head WHERE organization_id = 'org-t'",
+                  "missing_head", 8);
+}
+
+static void head_deleted_with_all_live_events(void)
+{
+    head_tampered("t_head_deleted_all",
+                  "DELETE FROM audit_log WHERE organization_id = 'org-t';"
+                  " DELETE FROM audit_chain_head WHERE organization_id = 'org-t'",
+                  "missing_events", 10);
+}
+
+static void head_one_behind(void)
+{
+    head_tampered("t_head_one_behind",
+                  "UPDATE audit_chain_head SET last_seq = 9, last_chain_hash = (SELECT chain_hash"
+                  " FROM audit_log WHERE organization_id = 'org-t' AND chain_seq = 9)"
+                  " WHERE organization_id = 'org-t'",
+                  "head_behind", 9);
+}
+
 int main(void)
 {
     RUN(changed_field);
@@ -190,5 +296,9 @@ int main(void)
     RUN(inserted_event);
     RUN(cut_off_tail);
     RUN(recomputed_hash);
+    RUN(taken_position_refused);
+    RUN(head_deleted_with_newest_events);
+    RUN(head_deleted_with_all_live_events);
+    RUN(head_one_behind);
     return t_done();
 }
