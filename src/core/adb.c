@@ -346,7 +346,8 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
                                   errbuf, errlen)) != ADB_OK)
             goto fail;
     }
-    adb__writer_options wo = { o->writer_threads, o->batch_max, o->queue_max };
+    /* the writer's login may not ANALYZE: the owner's pool does it */
+    adb__writer_options wo = { o->writer_threads, o->batch_max, o->queue_max, db->pool };
     if (!(db->writer = adb__writer_start(db->writer_pool ? db->writer_pool : db->pool, &db->keys,
                                          &wo, errbuf, errlen))) {
         st = ADB_ERR_INVALID;

@@ -855,7 +855,7 @@ adb__writer *adb__writer_start(adb_pool *pool, const adb__keys *keys, const adb_
     w->ring = calloc((size_t)o->queue_max, sizeof(*w->ring));
     w->threads = calloc((size_t)o->threads, sizeof(*w->threads));
     w->heads = adb__heads_new();
-    w->growth = adb__growth_start(pool);
+    w->growth = adb__growth_start(o->analyze_pool ? o->analyze_pool : pool);
     if (!w->ring || !w->threads || !w->heads || !w->growth) {
         adb__heads_free(w->heads);
         adb__growth_stop(w->growth);

@@ -39,6 +39,9 @@ typedef struct adb__writer_options {
     int threads;
     int batch_max;
     int queue_max;
+    /* where growth.c runs ANALYZE, which only the tables' owner may do;
+     * NULL: the writer's own pool (then its login must own them) */
+    adb_pool *analyze_pool;
 } adb__writer_options;
 
 /* Starts the writer threads. pool and keys must outlive the writer. */
