@@ -37,6 +37,13 @@ fresh_db() {
 
 # sql QUERY: runs QUERY on AUDIT_DB_URL, unaligned, tuples only
 sql() { psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
+# tenant_setting ORG [LOCAL]: the statement that sets ORG's tenant setting and
+# its proof (docs/auth.md, "Tenant proof"), as the owner before SET ROLE
+# auditdb_app (the proof function is the owner's); LOCAL: true (default) or false
+tenant_setting() {
+    printf "SELECT set_config('auditdb.organization_id', '%s', %s), set_config('auditdb.tenant_proof', auditdb_tenant_proof('%s'), %s)" \
+        "$1" "${2:-true}" "$1" "${2:-true}"
+}
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

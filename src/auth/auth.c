@@ -535,15 +535,19 @@ adb_status adb_permission_check(adb *db, const adb_principal *p, const char *res
 PGconn *adb_tenant_begin(adb *db, const char *org, adb_status *st, char *errbuf, size_t errlen)
 {
     PGconn *c = adb_pool_acquire(adb__tenant_pool(db), st, errbuf, errlen);
-    const char *p[] = { org };
+    char proof[65];
+    const char *p[] = { org, proof };
     PGresult *r;
 
     if (!c)
         return NULL;
+    adb__db_tenant_proof(db, c, org, proof);
     r = PQexec(c, "BEGIN; SET LOCAL ROLE auditdb_app");
     if (PQresultStatus(r) == PGRES_COMMAND_OK) {
         PQclear(r);
-        r = adb_pool_exec(adb__tenant_pool(db), c, "SELECT set_config('auditdb.organization_id', $1, true)", 1, p);
+        r = adb_pool_exec(adb__tenant_pool(db), c,
+                          "SELECT set_config('auditdb.organization_id', $1, true),"
+                          " set_config('auditdb.tenant_proof', $2, true)", 2, p);
         if (PQresultStatus(r) == PGRES_TUPLES_OK) {
             PQclear(r);
             return c;
@@ -564,7 +568,8 @@ PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparam
                            const char *const *params, adb_plan_mode plan, const char *extra_sql,
                            int extra_nparams, PGresult **extra_result, adb_status *st)
 {
-    const char *p_set[] = { org, plan == ADB_PLAN_CUSTOM ? "force_custom_plan" : "force_generic_plan" };
+    char proof[65];
+    const char *p_set[] = { org, proof, plan == ADB_PLAN_CUSTOM ? "force_custom_plan" : "force_generic_plan" };
     adb_pool_stmt stmts[3];
     PGresult *res[3];
     int n = 0, at_sql, at_extra = -1;
@@ -574,22 +579,27 @@ PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparam
         *extra_result = NULL;
     if (!c)
         return NULL;
+    /* the proof is bound to this connection's backend (docs/auth.md, "Tenant
+     * proof"); none made: it stays empty and the policies admit no row */
+    adb__db_tenant_proof(db, c, org, proof);
     /* No BEGIN and no COMMIT: the statements of a pipeline up to its Sync
      * run in one implicit transaction, which the Sync commits (the extended
      * protocol), so the settings below, made local to that transaction,
      * hold for the statement and end with it. SET LOCAL ROLE, the plan mode
      * and the tenant setting go in one statement (set_config(..., true) is
-     * SET LOCAL). Should a setting not hold, row-level security leaves the
-     * statement no rows: it fails closed. */
+     * SET LOCAL), its proof too. Should a setting not hold, row-level
+     * security leaves the statement no rows: it fails closed. */
     if (plan == ADB_PLAN_AUTO)
         stmts[n++] = (adb_pool_stmt){ "SELECT set_config('role', 'auditdb_app', true),"
-                                      " set_config('auditdb.organization_id', $1, true)",
-                                      1, p_set, true };
+                                      " set_config('auditdb.organization_id', $1, true),"
+                                      " set_config('auditdb.tenant_proof', $2, true)",
+                                      2, p_set, true };
     else
         stmts[n++] = (adb_pool_stmt){ "SELECT set_config('role', 'auditdb_app', true),"
-                                      " set_config('plan_cache_mode', $2, true),"
-                                      " set_config('auditdb.organization_id', $1, true)",
-                                      2, p_set, true };
+                                      " set_config('plan_cache_mode', $3, true),"
+                                      " set_config('auditdb.organization_id', $1, true),"
+                                      " set_config('auditdb.tenant_proof', $2, true)",
+                                      3, p_set, true };
     at_sql = n;
     stmts[n++] = (adb_pool_stmt){ sql, nparams, params, true };
     if (extra_sql) {
@@ -614,6 +624,7 @@ PGresult *adb_tenant_query(adb *db, const char *org, const char *sql, int nparam
             PQclear(PQexec(c, "ROLLBACK"));
     }
     adb_pool_release(adb__tenant_pool(db), c);
+    OPENSSL_cleanse(proof, sizeof(proof));
     return out;
 }
 

@@ -290,6 +290,20 @@ static adb_status open_login_pool(const char *conninfo, const adb_pool_options *
     return st;
 }
 
+/* The tenant proof's secret, once, through the owner's pool: the request
+ * login may not read it (docs/auth.md, "Tenant proof"). */
+static adb_status load_tenant_key(adb *db, char *errbuf, size_t errlen)
+{
+    adb_status st;
+    PGconn *c = adb_pool_acquire(db->pool, &st, errbuf, errlen);
+
+    if (!c)
+        return st;
+    st = adb__tenant_key_load(c, &db->tenant_key, errbuf, errlen);
+    adb_pool_release(db->pool, c);
+    return st;
+}
+
 /* ---- open and close ----------------------------------------------------- */
 
 adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen)
@@ -323,6 +337,8 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
     if ((st = adb_pool_open(o->conninfo, &po, &db->pool, errbuf, errlen)) != ADB_OK)
         goto fail;
     if ((st = check_signing_key(db, errbuf, errlen)) != ADB_OK)
+        goto fail;
+    if ((st = load_tenant_key(db, errbuf, errlen)) != ADB_OK)
         goto fail;
     if (!(db->presets = presets_load(db, errbuf, errlen))) {
         st = ADB_ERR_DB_QUERY;
@@ -400,6 +416,7 @@ void adb_close(adb *db)
     presets_free(db->presets);
     adb__auth_free(db->auth);
     adb__keys_wipe(&db->keys);
+    adb__tenant_key_wipe(&db->tenant_key);
     pthread_mutex_destroy(&db->mu);
     free(db);
 }
@@ -408,6 +425,10 @@ adb_pool *adb__pool(adb *db) { return db->pool; }
 adb_pool *adb__tenant_pool(adb *db) { return db->api_pool ? db->api_pool : db->pool; }
 adb_pool *adb_get_pool(adb *db) { return db->pool; }
 const adb__keys *adb__db_keys(adb *db) { return &db->keys; }
+bool adb__db_tenant_proof(adb *db, PGconn *c, const char *org, char out[65])
+{
+    return adb__tenant_proof(&db->tenant_key, c, org, out);
+}
 
 void adb_writer_get_stats(adb *db, adb_writer_stats *out)
 {

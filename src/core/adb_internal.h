@@ -9,6 +9,7 @@
 #include "auditdb.h"
 #include "../event/event.h"
 #include "../integrity/integrity.h"
+#include "tenant_proof.h"
 
 typedef struct presets {
     adb__preset *items;
@@ -29,6 +30,7 @@ struct adb {
     adb_pool *api_pool;     /* o.api_conninfo's (tenant reads); NULL: pool */
     adb_pool *writer_pool;  /* o.writer_conninfo's (the writer); NULL: pool */
     adb__keys keys;
+    adb__tenant_key tenant_key; /* the tenant proof's secret (tenant_proof.h) */
     struct adb__writer *writer;
     pthread_mutex_t mu;  /* presets snapshot */
     presets *presets;
@@ -49,5 +51,7 @@ adb_pool *adb__pool(adb *db);
 /* The pool tenant reads run on (the api login's, else the owner's). */
 adb_pool *adb__tenant_pool(adb *db);
 const adb__keys *adb__db_keys(adb *db);
+/* The proof of org on c's backend, for auditdb.tenant_proof (tenant_proof.h). */
+bool adb__db_tenant_proof(adb *db, PGconn *c, const char *org, char out[65]);
 
 #endif

@@ -230,14 +230,14 @@ expect_eq "auditdb_app owns no table" 0 "$(sql "SELECT count(*) FROM pg_tables W
 expect_eq "without the tenant setting: no rows" 0 "$(psql "$AUDIT_DB_URL" -qAtX -c 'SET ROLE auditdb_app' -c 'SELECT count(*) FROM audit_log')"
 expect_eq "without the tenant setting: no chain heads, no keys' logs" "0 0" "$(psql "$AUDIT_DB_URL" -qAtX -c 'SET ROLE auditdb_app' -c "SELECT (SELECT count(*) FROM audit_chain_head) || ' ' || (SELECT count(*) FROM api_access_log)")"
 expect_eq "with org-a's setting: only org-a's rows" "$(sql "SELECT count(*) FROM audit_log WHERE organization_id = 'org-a'")" \
-    "$(psql "$AUDIT_DB_URL" -qAtX -c 'BEGIN' -c 'SET LOCAL ROLE auditdb_app' -c "SELECT set_config('auditdb.organization_id', 'org-a', true)" -c 'SELECT count(*) FROM audit_log' -c 'COMMIT' | sed -n 2p)"
-if psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c 'BEGIN' -c 'SET LOCAL ROLE auditdb_app' -c "SELECT set_config('auditdb.organization_id', 'org-a', true)" \
+    "$(psql "$AUDIT_DB_URL" -qAtX -c 'BEGIN' -c "$(tenant_setting org-a)" -c 'SET LOCAL ROLE auditdb_app' -c 'SELECT count(*) FROM audit_log' -c 'COMMIT' | sed -n 2p)"
+if psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c 'BEGIN' -c "$(tenant_setting org-a)" -c 'SET LOCAL ROLE auditdb_app' \
     -c "SELECT 1 FROM audit_chain_head WHERE organization_id = 'org-b'" -c 'ROLLBACK' 2>/dev/null | grep -qx 1; then
     not_ok "org-a's session cannot touch org-b's rows"
 else
     ok "org-a's session cannot touch org-b's rows"
 fi
-if psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c 'BEGIN' -c 'SET LOCAL ROLE auditdb_app' -c "SELECT set_config('auditdb.organization_id', 'org-a', true)" \
+if psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c 'BEGIN' -c "$(tenant_setting org-a)" -c 'SET LOCAL ROLE auditdb_app' \
     -c "SELECT 1 FROM audit_chain_head WHERE organization_id = 'org-a'" -c 'ROLLBACK' 2>/dev/null | grep -qx 1; then
     ok "…while its own rows are reachable (the check above can fail)"
 else

@@ -249,8 +249,8 @@ http POST /api/v1/archives -H "X-API-Key: $A_VIEW"
 expect_eq "POST /api/v1/archives: 405" 405 "$HTTP_STATUS"
 # what the routes rely on, in the database itself: as auditdb_app with org-b's
 # setting, org-a's archive is invisible and cannot be counted; its own can
-as_tenant() { psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c 'BEGIN' -c 'SET LOCAL ROLE auditdb_app' \
-    -c "SELECT set_config('auditdb.organization_id', '$1', true)" -c "$2" -c 'ROLLBACK' 2>&1 | sed -n 2p; }
+as_tenant() { psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c 'BEGIN' -c "$(tenant_setting "$1")" \
+    -c 'SET LOCAL ROLE auditdb_app' -c "$2" -c 'ROLLBACK' 2>&1 | sed -n 2p; }
 expect_eq "row-level security: org-b's session sees none of org-a's archives, org-a's sees its 4" "0 4" \
     "$(as_tenant org-b "SELECT count(*) FROM archive_storage WHERE organization_id = 'org-a'") $(as_tenant org-a "SELECT count(*) FROM archive_storage")"
 expect_eq "row-level security: org-b's session counts no retrieval of org-a's archive, org-a's can" "0 1" \

@@ -210,7 +210,7 @@ expect_eq "every archive and stub still checks out" 0 "$rc"
 out=$("$AUDITDB_BIN" archive list --org org-a --json | python3 -c 'import json, sys; a = json.load(sys.stdin); print(len(a), all(x["deleted"] for x in a), [x["metadata"]["chain"]["firstSeq"] for x in a] == sorted(x["metadata"]["chain"]["firstSeq"] for x in a))')
 expect_eq "archive list --org --json: in chain order" "7 True True" "$out"
 expect_eq "row-level security: the API role sees only its organization's archives" "7|2|0" \
-    "$(sql "SET ROLE auditdb_app; SELECT set_config('auditdb.organization_id', 'org-a', false); SELECT count(*) FROM archive_storage" | tail -1)|$(sql "SET ROLE auditdb_app; SELECT set_config('auditdb.organization_id', 'org-b', false); SELECT count(*) FROM archive_storage" | tail -1)|$(sql "SET ROLE auditdb_app; SELECT count(*) FROM archive_storage")"
+    "$(sql "$(tenant_setting org-a false); SET ROLE auditdb_app; SELECT count(*) FROM archive_storage" | tail -1)|$(sql "$(tenant_setting org-b false); SET ROLE auditdb_app; SELECT count(*) FROM archive_storage" | tail -1)|$(sql "SET ROLE auditdb_app; SELECT count(*) FROM archive_storage")"
 err=$("$AUDITDB_BIN" archive frobnicate 2>&1); rc=$?
 expect_eq "archive: unknown subcommand, exit 2" 2 "$rc"
 err=$("$AUDITDB_BIN" archive verify 2>&1); rc=$?

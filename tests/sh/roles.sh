@@ -34,16 +34,30 @@ api_user=$(sql "SELECT usename FROM pg_stat_activity WHERE datname = current_dat
 expect_match "serve's request connection is found" '.' "$api_user"
 diag "request login: $api_user"
 as_api() { psql "$AUDIT_DB_URL user=$api_user" -qAtX -v ON_ERROR_STOP=1 "$@"; }
-# a statement of org-a's transaction, set up as adb_tenant_query does
-tenant="SELECT set_config('role', 'auditdb_app', true), set_config('auditdb.organization_id', 'org-a', true)"
+# tenant_sql ORG [PROOF_ORG [PROOF_PID]]: a psql script that sets up ORG's
+# transaction as adb_tenant_query does, on the request login, with the proof
+# the service computes (the owner's auditdb_tenant_proof; docs/auth.md,
+# "Tenant proof") of PROOF_ORG (default ORG) for backend PROOF_PID (default:
+# this session's backend). Run it with -f after BEGIN.
+tenant_sql() {
+    f="$TEST_TMP/tenant-$1-${2:-$1}-${3:-own}.sql"
+    {
+        echo "SELECT pg_backend_pid() AS pid \\gset"
+        echo "\\set proof \`psql \"\$AUDIT_DB_URL\" -qAtX -c \"SELECT auditdb_tenant_proof('${2:-$1}', ${3:-:pid})\"\`"
+        echo "SELECT set_config('role', 'auditdb_app', true), set_config('auditdb.organization_id', '$1', true),"
+        echo "       set_config('auditdb.tenant_proof', :'proof', true);"
+    } >"$f"
+    echo "$f"
+}
+tenant=$(tenant_sql org-a)
 
-out=$(as_api -c BEGIN -c "$tenant" -c "SELECT set_config('role', session_user, true)" \
+out=$(as_api -c BEGIN -f "$tenant" -c "SELECT set_config('role', session_user, true)" \
       -c "SELECT count(*) FROM audit_log WHERE organization_id = 'org-b'" -c COMMIT 2>&1 | tail -1)
 expect_eq "set_config('role', session_user) leaves no way to org-b's rows" 0 "$out"
-out=$(as_api -c BEGIN -c "$tenant" -c "SELECT set_config('role', session_user, true)" \
+out=$(as_api -c BEGIN -f "$tenant" -c "SELECT set_config('role', session_user, true)" \
       -c "SELECT count(*) FROM audit_chain_head" -c COMMIT 2>&1 | tail -1)
 expect_eq "…nor to org-b's chain head" 1 "$out"
-if as_api -c BEGIN -c "$tenant" -c 'SET ROLE postgres' -c "SELECT count(*) FROM audit_log" -c COMMIT >/dev/null 2>&1; then
+if as_api -c BEGIN -f "$tenant" -c 'SET ROLE postgres' -c "SELECT count(*) FROM audit_log" -c COMMIT >/dev/null 2>&1; then
     not_ok "SET ROLE postgres is refused"
 else
     ok "SET ROLE postgres is refused"
@@ -56,6 +70,38 @@ fi
 expect_eq "the request login is no superuser and cannot become one" 0 \
     "$(sql "SELECT count(*) FROM pg_roles WHERE pg_has_role('$api_user', oid, 'MEMBER') AND (rolsuper OR rolcreaterole OR rolbypassrls)")"
 
+# the tenant setting cannot be forged (docs/auth.md, "Tenant proof"): with org-a's
+# proof, a statement that sets the organization to org-b sees none of org-b's
+# rows in any table under tenant_isolation, nor does a proof made up, org-a's
+# proof, or org-b's proof for another backend; the secret stays unreadable
+tables=$(sql "SELECT tablename FROM pg_policies WHERE policyname = 'tenant_isolation' ORDER BY 1")
+expect_match "the tenant tables are found" 'audit_log' "$tables"
+count_all=$(for t in $tables; do printf "(SELECT count(*) FROM %s) + " "$t"; done)
+count_all="SELECT ${count_all}0"
+out=$(as_api -c BEGIN -f "$tenant" -c "SELECT count(*) FROM audit_log" -c COMMIT 2>&1 | tail -1)
+expect_eq "with its proof, org-a reads its events" 3 "$out"
+out=$(as_api -c BEGIN -f "$tenant" -c "SELECT set_config('auditdb.organization_id', 'org-b', true)" \
+      -c "SELECT count(*) FROM audit_log" -c COMMIT 2>&1 | tail -1)
+expect_eq "set_config('auditdb.organization_id', 'org-b') leaves no way to org-b's events" 0 "$out"
+out=$(as_api -c BEGIN -f "$tenant" -c "SELECT set_config('auditdb.organization_id', 'org-b', true)" \
+      -c "$count_all" -c COMMIT 2>&1 | tail -1)
+expect_eq "…nor to any row of org-b's $(echo $tables | wc -w) tenant tables" 0 "$out"
+out=$(as_api -c BEGIN -f "$(tenant_sql org-b org-a)" -c "$count_all" -c COMMIT 2>&1 | tail -1)
+expect_eq "org-a's proof does not prove org-b" 0 "$out"
+out=$(as_api -c BEGIN -f "$tenant" -c "SELECT set_config('auditdb.organization_id', 'org-b', true),
+      set_config('auditdb.tenant_proof', encode(sha256('org-b'), 'hex'), true)" -c "$count_all" -c COMMIT 2>&1 | tail -1)
+expect_eq "a forged proof proves nothing" 0 "$out"
+out=$(as_api -c BEGIN -f "$(tenant_sql org-b org-b 1)" -c "$count_all" -c COMMIT 2>&1 | tail -1)
+expect_eq "org-b's proof for another backend proves nothing here" 0 "$out"
+out=$(as_api -c BEGIN -f "$(tenant_sql org-b)" -c "SELECT count(*) FROM audit_log" -c COMMIT 2>&1 | tail -1)
+expect_eq "(org-b's own proof on this backend reads org-b's event)" 1 "$out"
+for stmt in "SELECT * FROM auditdb_tenant_secret" "SELECT auditdb_tenant_proof('org-b')"; do
+    out=$(as_api -c "$stmt" 2>&1)
+    expect_match "the request login may not: $stmt" 'permission denied' "$out"
+    out=$(as_api -c BEGIN -f "$tenant" -c "$stmt" -c ROLLBACK 2>&1)
+    expect_match "…nor as auditdb_app: $stmt" 'permission denied' "$out"
+done
+
 # auditdb_app changes nothing of the trail, not even its own tenant's rows
 for stmt in "UPDATE audit_log SET status = 'x' WHERE organization_id = 'org-a'" \
             "DELETE FROM audit_log WHERE organization_id = 'org-a'" \
@@ -64,7 +110,7 @@ for stmt in "UPDATE audit_log SET status = 'x' WHERE organization_id = 'org-a'" 
             "UPDATE auth_audit_log SET event_status = 'x' WHERE organization_id = 'org-a'" \
             "DELETE FROM auth_audit_log WHERE organization_id = 'org-a'" \
             "INSERT INTO audit_chain_position VALUES ('org-a', 99, 99, repeat('0', 64))"; do
-    out=$(as_api -c BEGIN -c "$tenant" -c "$stmt" -c ROLLBACK 2>&1)
+    out=$(as_api -c BEGIN -f "$tenant" -c "$stmt" -c ROLLBACK 2>&1)
     expect_match "as auditdb_app refused: ${stmt%% WHERE*}" 'permission denied' "$out"
 done
 expect_eq "org-a's events are all there" 3 "$(sql "SELECT count(*) FROM audit_log WHERE organization_id = 'org-a' AND status = 'success'")"
