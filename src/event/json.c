@@ -264,40 +264,7 @@ static void *grow(void *arr, size_t *cap, size_t sz, size_t need)
     return a;
 }
 
-/* ---- UTF-8 ---------------------------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence starting with the byte s[0] >= 0x80
- * within n bytes, or 0 (overlong, surrogate, above U+10FFFF, truncated, stray
- * continuation byte). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    size_t k;
-
-    if (c >= 0xc2 && c <= 0xdf) {
-        k = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        k = 3;
-        if (c == 0xe0)
-            lo = 0xa0; /* overlong */
-        else if (c == 0xed)
-            hi = 0x9f; /* U+D800..DFFF */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        k = 4;
-        if (c == 0xf0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xf4)
-            hi = 0x8f; /* above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (n < k || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < k; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    return k;
-}
+/* ---- UTF-8 (sequences are checked by adb__utf8_seq, src/core/util.c) ------- */
 
 static size_t utf8_encode(unsigned long cp, char *out)
 {
@@ -449,7 +416,7 @@ static bool read_string(parser *p, const char **out, size_t *outlen)
                 return false;
             p->pos = e;
         } else {
-            size_t k = utf8_seq(t + p->pos, p->len - p->pos);
+            size_t k = adb__utf8_seq(p->text + p->pos, p->len - p->pos);
             if (k == 0)
                 return fail(p, ADB_JSON_ERR_UTF8, p->pos, "invalid utf-8 byte sequence in a string");
             if (!sbuf_add(p, &used, p->text + p->pos, k, start))
