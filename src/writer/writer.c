@@ -31,6 +31,8 @@ typedef struct batch_error {
     long refused_at;   /* that row's index in jobs[] when PostgreSQL named it, else -1 */
     char column[64];   /* the column PostgreSQL named, if any */
     bool unknown;      /* the connection broke during COMMIT and the outcome stayed unknown */
+    bool stale;        /* conn_lost before the batch's transaction began: the connection was
+                        * dead when lent (the server restarted since its last use) */
 } batch_error;
 
 struct adb__writer {
@@ -407,14 +409,16 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
     adb__head *heads = NULL;
     bool *dup = NULL;
     size_t norgs = 0;
-    bool ok = false, have_ticket = false, passed = false;
+    bool ok = false, have_ticket = false, passed = false, before_begin = false;
     uint64_t ticket = 0;
     char nbuf[32];
 
     memset(be, 0, sizeof(*be));
     be->refused_at = -1;
-    if (!ensure_partitions(w, c, jobs, n, err, errlen))
+    if (!ensure_partitions(w, c, jobs, n, err, errlen)) {
+        be->conn_lost = be->stale = PQstatus(c) != CONNECTION_OK;
         goto out;
+    }
     /* the transaction, its bounded waits and the ids, in order: one round trip */
     adb__fmt(nbuf, sizeof(nbuf), "%zu", n);
     const char *p_n[] = { nbuf };
@@ -429,8 +433,10 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
         { ADB__WRITER_TAKES_POSITIONS_SQL, 0, NULL, true },
     };
     PGresult *begun[4];
-    if (!adb__writer_pipeline(w->pool, c, 4, begin, begun, err, errlen))
+    if (!adb__writer_pipeline(w->pool, c, 4, begin, begun, err, errlen)) {
+        before_begin = true;
         goto fail;
+    }
     PQclear(begun[0]);
     PQclear(begun[1]);
     PQclear(begun[3]);
@@ -624,6 +630,7 @@ fail:
     }
     /* a pipeline that broke off leaves the connection unusable: as lost */
     be->conn_lost = PQstatus(c) != CONNECTION_OK || PQpipelineStatus(c) != PQ_PIPELINE_OFF;
+    be->stale = be->conn_lost && before_begin;
     if (!be->conn_lost)
         PQclear(PQexec(c, "ROLLBACK"));
 out:
@@ -710,13 +717,19 @@ static bool attempt(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, bool lo
  * the rest is written again at once; when it does not, the batch is split
  * in halves. Any other failure fails the whole batch as "not stored".
  */
-static void store(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, bool locked)
+static void store(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, bool locked,
+                  bool *stale)
 {
     batch_error be;
 
     while (n > 0) {
         if (attempt(w, c, jobs, n, locked, &be))
             return;
+        if (stale && be.stale) { /* nothing begun: the caller tries a fresh connection */
+            *stale = true;
+            return;
+        }
+        stale = NULL;
         locked = true; /* what follows is rewriting: no speculation */
         if (!be.refused || be.conn_lost || be.unknown) {
             fail_batch(jobs, n, &be);
@@ -737,7 +750,7 @@ static void store(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, bool lock
             refuse_job(&jobs[0], &be);
             return;
         }
-        store(w, c, jobs, n / 2, true);
+        store(w, c, jobs, n / 2, true, NULL);
         jobs += n / 2;
         n -= n / 2;
     }
@@ -750,11 +763,22 @@ static void process(adb__writer *w, adb__job *jobs, size_t n)
     adb_status st = ADB_OK;
     PGconn *c = adb_pool_acquire(w->pool, &st, err, sizeof(err));
 
+    bool stale = false;
+
+    if (c)
+        store(w, c, jobs, n, false, &stale);
+    if (stale) {
+        /* the lent connection was dead before the batch began (PostgreSQL
+         * restarted since it was last used, within the pool's idle check):
+         * nothing was sent that could have been stored, so once more on a
+         * fresh one (the pool closes the broken one) */
+        adb_pool_release(w->pool, c);
+        if ((c = adb_pool_acquire(w->pool, &st, err, sizeof(err))))
+            store(w, c, jobs, n, false, NULL);
+    }
     if (!c)
         fail_jobs(jobs, n, st == ADB_ERR_BUSY ? ADB_ERR_BUSY : ADB_ERR_DB_CONNECT, err, 1000);
     else
-        store(w, c, jobs, n, false);
-    if (c)
         adb_pool_release(w->pool, c);
     size_t failed = 0;
     for (size_t i = 0; i < n; i++)
