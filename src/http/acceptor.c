@@ -5,6 +5,7 @@
  * then drained for a moment so that closing it does not reset the answer.
  */
 #include "acceptor.h"
+#include "conns.h"
 #include "http.h"
 #include "../core/util.h"
 
@@ -262,12 +263,16 @@ static void accept_all(adb_http_acceptor *a)
         if (p->fd < 0) {
             int e = errno;
             free(p);
-            if ((e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) && a->n > 0)
+            if ((e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) && a->n > 0) {
                 drop(a, oldest(a), true); /* room for the next one, taken next round */
+                adb_http_conns_count_closed(a->o.conns, false);
+            }
             return;
         }
-        if (a->n >= a->o.max_pending) /* the one waiting longest goes */
+        if (a->n >= a->o.max_pending) { /* the one waiting longest goes */
             drop(a, oldest(a), true);
+            adb_http_conns_count_closed(a->o.conns, false);
+        }
         if (a->n == a->cap) {
             int ncap = a->cap ? 2 * a->cap : 256;
             pending **np = realloc(a->p, (size_t)ncap * sizeof(*np));
@@ -308,9 +313,11 @@ static void *acceptor_main(void *arg)
         double now = adb__now_ms();
         for (int i = 0; i < a->n;) {
             pending *p = a->p[i];
-            if (now - p->since_ms > (p->draining ? DRAIN_MS : a->o.head_timeout_ms))
+            if (now - p->since_ms > (p->draining ? DRAIN_MS : a->o.head_timeout_ms)) {
+                if (!p->draining)
+                    adb_http_conns_count_closed(a->o.conns, true);
                 drop(a, p, true); /* the last entry moved into slot i */
-            else
+            } else
                 i++;
         }
     }

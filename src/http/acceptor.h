@@ -32,6 +32,7 @@ typedef struct adb_http_acceptor_options {
     int max_pending;        /* connections whose first head is not in yet */
     adb_http_refused_fn refused;
     void *refused_ud;
+    struct adb_http_conns *conns; /* counts the connections closed here (conns.h) */
 } adb_http_acceptor_options;
 
 /* Starts the acceptor's thread; NULL when it cannot. */

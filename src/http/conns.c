@@ -199,6 +199,16 @@ void adb_http_conn_closed(adb_http_conns *c, adb_http_conn *e)
     free(e);
 }
 
+void adb_http_conns_count_closed(adb_http_conns *c, bool head_timeout)
+{
+    pthread_mutex_lock(&c->mu);
+    if (head_timeout)
+        c->head_timeouts++;
+    else
+        c->shed_total++;
+    pthread_mutex_unlock(&c->mu);
+}
+
 void adb_http_conns_counts(adb_http_conns *c, uint64_t *head_timeouts, uint64_t *shed_total)
 {
     pthread_mutex_lock(&c->mu);

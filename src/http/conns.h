@@ -56,7 +56,12 @@ void adb_http_conn_busy(adb_http_conns *c, adb_http_conn *e, bool busy);
 /* The connection is closing: removed and freed. Accepts NULL. */
 void adb_http_conn_closed(adb_http_conns *c, adb_http_conn *e);
 
-/* Connections shut down for a late head and to make room, since start. */
+/* Counts a connection closed before libmicrohttpd had it (acceptor.c): its
+ * first head late (head_timeout) or closed to make room (not). */
+void adb_http_conns_count_closed(adb_http_conns *c, bool head_timeout);
+
+/* Connections shut down for a late head and to make room, since start:
+ * kept-alive ones here and first heads in acceptor.c. */
 void adb_http_conns_counts(adb_http_conns *c, uint64_t *head_timeouts, uint64_t *shed);
 
 #endif

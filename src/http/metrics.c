@@ -152,7 +152,8 @@ void adb_http_metrics_verify_failures(adb_http_metrics *m, long long n)
     pthread_mutex_unlock(&m->mu);
 }
 
-char *adb_http_metrics_render(adb_http_metrics *m, adb *db, size_t *len)
+char *adb_http_metrics_render(adb_http_metrics *m, adb *db, const adb_http_conn_stats *cs,
+                              size_t *len)
 {
     adb__buf o = { 0 };
     adb_writer_stats ws;
@@ -178,6 +179,12 @@ char *adb_http_metrics_render(adb_http_metrics *m, adb *db, size_t *len)
     }
     adb__buf_printf(&o, "# HELP auditdb_http_connections Open client connections.\n"
              "# TYPE auditdb_http_connections gauge\nauditdb_http_connections %lld\n", m->connections);
+    adb__buf_printf(&o, "# HELP auditdb_http_connections_closed_total Connections the server closed to keep"
+             " room for clients: no whole request head within the head deadline, or shed near a limit.\n"
+             "# TYPE auditdb_http_connections_closed_total counter\n"
+             "auditdb_http_connections_closed_total{reason=\"head_timeout\"} %llu\n"
+             "auditdb_http_connections_closed_total{reason=\"shed\"} %llu\n",
+             (unsigned long long)cs->head_timeouts, (unsigned long long)cs->shed);
     adb__buf_printf(&o, "# HELP auditdb_verification_failures_total Problems found by verification through the API.\n"
              "# TYPE auditdb_verification_failures_total counter\n"
              "auditdb_verification_failures_total %lld\n", m->verify_failures);

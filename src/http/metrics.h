@@ -6,6 +6,7 @@
 #define ADB_HTTP_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "auditdb.h"
 
 typedef struct adb_http_metrics adb_http_metrics;
@@ -33,7 +34,15 @@ void adb_http_metrics_recent(adb_http_metrics *m, double uptime_s, adb_http_rece
 /* Counts verification problems found through the API. */
 void adb_http_metrics_verify_failures(adb_http_metrics *m, long long n);
 
-/* The Prometheus text (malloc()ed), with the writer and pool figures of db. */
-char *adb_http_metrics_render(adb_http_metrics *m, adb *db, size_t *len);
+/* Connections closed by the server to keep room for clients (conns.h). */
+typedef struct adb_http_conn_stats {
+    uint64_t head_timeouts; /* no complete request head within the head deadline */
+    uint64_t shed;          /* closed near a connection limit, waiting longest for a head */
+} adb_http_conn_stats;
+
+/* The Prometheus text (malloc()ed), with the writer and pool figures of db
+ * and the connection figures cs. */
+char *adb_http_metrics_render(adb_http_metrics *m, adb *db, const adb_http_conn_stats *cs,
+                              size_t *len);
 
 #endif

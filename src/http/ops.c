@@ -3,6 +3,7 @@
  * /metrics, /api/v1/openapi.json (shapes: docs/api.md).
  */
 #include "http.h"
+#include "conns.h"
 #include "metrics.h"
 #include "ratelimit.h"
 #include "../core/util.h"
@@ -247,7 +248,9 @@ enum MHD_Result adb_http_ops_live(adb_http_request *req)
 enum MHD_Result adb_http_ops_metrics(adb_http_request *req)
 {
     size_t len = 0;
-    char *text = adb_http_metrics_render(req->state->metrics, req->state->db, &len);
+    adb_http_conn_stats cs;
+    adb_http_conns_counts(req->state->conns, &cs.head_timeouts, &cs.shed);
+    char *text = adb_http_metrics_render(req->state->metrics, req->state->db, &cs, &len);
     return adb_http_send_text(req, MHD_HTTP_OK, text, len, "text/plain; version=0.0.4");
 }
 

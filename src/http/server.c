@@ -817,6 +817,7 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         .head_timeout_ms = o->connection_timeout_s > 0 && o->connection_timeout_s * 1000 < co.head_timeout_ms
                                ? o->connection_timeout_s * 1000 : co.head_timeout_ms,
         .max_pending = 4 * (int)max_conns, .refused = refused_here, .refused_ud = s,
+        .conns = s->state.conns,
     };
     if (!(s->acceptor = adb_http_acceptor_start(&ao))) {
         adb__fmt(errbuf, errlen, "could not start the HTTP acceptor thread");

@@ -175,6 +175,11 @@ PY
 )
 expect_eq "slowloris: 200 heads dribbled a line a second are all cut within 6 s (head deadline 2 s)" 0 "$out"
 expect_eq "still serving after slowloris" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$BASE_URL/live")"
+# ...and an operator sees them in /metrics
+op=$("$AUDITDB_BIN" keys create --role operator | sed -n 's/^key (shown once, store it now): //p')
+cut=$(curl -s -H "X-API-Key: $op" "$BASE_URL/metrics" |
+    sed -n 's/^auditdb_http_connections_closed_total{reason="head_timeout"} //p')
+check "/metrics counts the heads cut at the deadline (at least 200, got ${cut:-none})" test "${cut:-0}" -ge 200
 
 # item 13: bodies buffered at once are bounded: two authenticated requests
 # hold the 200,000-byte budget with 100,000-byte bodies they are still
