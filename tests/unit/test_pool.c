@@ -106,6 +106,29 @@ static void unreachable_fails_fast_and_clearly(void)
     CHECK(adb__now_ms() - t0 < 5000);
 }
 
+/* A private cluster in a new folder from the template home ("...XXXXXX"),
+ * owned and started; NULL (the failure reported) when it cannot start. */
+static adb_embedded *own_cluster(char *home)
+{
+    adb_embedded *e;
+
+    if (!mkdtemp(home) || chmod(home, 0755) != 0) {
+        CHECK_MSG(false, "could not make %s", home);
+        return NULL;
+    }
+    e = adb_embedded_new(home, getenv("AUDITDB_PG_BINDIR"), NULL);
+    CHECK(e != NULL);
+    if (!e)
+        return NULL;
+    CHECK_MSG(adb_embedded_acquire(e, ADB_EMBEDDED_OWNER) == ADB_OK, "%s", adb_embedded_errmsg(e));
+    if (adb_embedded_start(e) != ADB_OK) {
+        CHECK_MSG(false, "%s", adb_embedded_errmsg(e));
+        adb_embedded_free(e);
+        return NULL;
+    }
+    return e;
+}
+
 static void reconnects_after_server_restart(void)
 {
     char home[] = "/tmp/adb-pool-XXXXXX";
@@ -115,16 +138,8 @@ static void reconnects_after_server_restart(void)
     char err[ADB_ERRMSG_MAX];
     double ms;
 
-    REQUIRE(mkdtemp(home));
-    REQUIRE(chmod(home, 0755) == 0);
-    e = adb_embedded_new(home, getenv("AUDITDB_PG_BINDIR"), NULL);
-    REQUIRE(e);
-    CHECK_MSG(adb_embedded_acquire(e, ADB_EMBEDDED_OWNER) == ADB_OK, "%s", adb_embedded_errmsg(e));
-    if (adb_embedded_start(e) != ADB_OK) {
-        CHECK_MSG(false, "%s", adb_embedded_errmsg(e));
-        adb_embedded_free(e);
+    if (!(e = own_cluster(home)))
         return;
-    }
     adb_pool_options_default(&o);
     o.min = 2;
     o.health_idle_ms = 0; /* check every idle connection before lending it */
@@ -167,16 +182,8 @@ static void frozen_server_calls_are_cut(void)
     adb_status st;
     double ms;
 
-    REQUIRE(mkdtemp(home));
-    REQUIRE(chmod(home, 0755) == 0);
-    e = adb_embedded_new(home, getenv("AUDITDB_PG_BINDIR"), NULL);
-    REQUIRE(e);
-    CHECK_MSG(adb_embedded_acquire(e, ADB_EMBEDDED_OWNER) == ADB_OK, "%s", adb_embedded_errmsg(e));
-    if (adb_embedded_start(e) != ADB_OK) {
-        CHECK_MSG(false, "%s", adb_embedded_errmsg(e));
-        adb_embedded_free(e);
+    if (!(e = own_cluster(home)))
         return;
-    }
     adb_pool_options_default(&o);
     o.min = 1;
     o.max = 2;
