@@ -1303,7 +1303,7 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
          * far the end is) */
         total = offset + PQntuples(pr);
     } else if (have_kept) {
-        long long seen = offset + PQntuples(pr);
+        long long seen = PQntuples(pr) ? offset + PQntuples(pr) : 0; /* past the end: nothing */
         total = kept > seen ? kept : seen;
         exact = false;
     } else if (!want_estimate) {
