@@ -280,6 +280,10 @@ expect_eq "a filter and offset 20,000: the stored order's page" \
 get "?offset=200000" "$D"
 expect_eq "past the end: no events, the exact total, hasPrevious" "200 0 100600 True 200000 False True" \
     "$HTTP_STATUS $(jbody '"%d %s %s %s %s %s" % (len(d["events"]), d["pagination"]["total"], d["pagination"]["totalExact"], d["pagination"]["offset"], d["pagination"]["hasNext"], d["pagination"]["hasPrevious"])')"
+get "?statuses=success&limit=1" "$D" # a filtered total above 1,000: an estimate, kept
+get "?statuses=success&offset=200000" "$D"
+expect_eq "past the end of a filtered list: no events, the estimate (not the offset) as total" "200 0 yes false" \
+    "$HTTP_STATUS $(jbody 'len(d["events"])') $(jbody '"yes" if 40000 <= d["pagination"]["total"] <= 70000 else d["pagination"]["total"]') $(jbody 'd["pagination"]["totalExact"]')"
 get "?offset=9007199254740991&limit=1" "$D"
 expect_eq "offset 2^53 - 1 (the client's largest exact integer): answered" "200 0" "$HTTP_STATUS $(jbody 'len(d["events"])')"
 get "?offset=9007199254740992" "$D"
