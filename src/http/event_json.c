@@ -4,13 +4,45 @@
  */
 #include "event_json.h"
 
+#include "../event/event.h"
+
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* An event's time in the two forms the answer carries (docs/api.md, "Event
+ * object"): exact, the stored microseconds as in the canonical form
+ * ("...T...ffffffZ", what the hash covers), and the client's form, the same
+ * instant truncated to milliseconds ("...T...fffZ": smart-logs' client
+ * accepts 0 or 3 fraction digits). text is any form adb__timestamp_parse
+ * reads (PostgreSQL's print or RFC 3339); one it cannot read is passed on as
+ * it is, in both. */
+static void event_times(const char *text, char exact[ADB_TS_TEXT_MAX], char ms[ADB_TS_TEXT_MAX],
+                        const char **exact_out, const char **ms_out)
+{
+    int64_t us;
+
+    *exact_out = *ms_out = text;
+    if (!text || !adb__timestamp_parse(text, strlen(text), &us))
+        return;
+    adb__timestamp_format(us, exact); /* "YYYY-MM-DDTHH:MM:SS.ffffffZ" */
+    /* the first three fraction digits are the floor to the millisecond */
+    memcpy(ms, exact, 23);
+    ms[23] = 'Z';
+    ms[24] = '\0';
+    *exact_out = exact;
+    *ms_out = ms;
+}
 
 void adb_http_write_event(jw *w, const adb_http_event *e)
 {
+    char exact_buf[ADB_TS_TEXT_MAX], ms_buf[ADB_TS_TEXT_MAX];
+    const char *exact, *ms;
+
+    event_times(e->timestamp, exact_buf, ms_buf, &exact, &ms);
     const struct { const char *name, *v; } strs[] = {
-        { "timestamp", e->timestamp }, { "action", e->action }, { "status", e->status },
+        { "timestamp", ms }, { "storedTimestamp", exact },
+        { "action", e->action }, { "status", e->status },
         { "principalId", e->principal_id }, { "organizationId", e->organization_id },
         { "targetResourceType", e->target_resource_type },
         { "targetResourceId", e->target_resource_id },

@@ -10,7 +10,10 @@
 
 /* The members' texts, NULL when absent (a NULL member is left out, never
  * sent as null: docs/api.md). details and session_context are JSON text as
- * jsonb prints it, sent as they are; chain_seq is decimal text. */
+ * jsonb prints it, sent as they are; chain_seq is decimal text. timestamp
+ * is the stored instant in any form adb__timestamp_parse reads (as PostgreSQL
+ * prints it, or RFC 3339): it is written twice, as `timestamp` truncated to
+ * milliseconds (the client's form) and as `storedTimestamp`, exact. */
 typedef struct adb_http_event {
     const char *id, *timestamp, *action, *status, *principal_id, *organization_id,
         *target_resource_type, *target_resource_id, *outcome_description, *correlation_id,

@@ -23,6 +23,9 @@
 
 #define LIST_DEFAULT 50
 #define LIST_MAX 1000
+/* the deepest offset: 2^53 - 1, the largest integer the client's JavaScript
+ * numbers hold exactly (any depth a client can name is answered) */
+#define OFFSET_MAX 9007199254740991LL
 #define COUNT_CAP 1000
 #define FILTER_VALUES_MAX 100
 
@@ -840,25 +843,26 @@ static char *csv_to_array(const char *csv, int *count)
 }
 
 /* The keyset cursor: base64url of
- * "v1.<a|d>.<filter fingerprint>.<timestamp µs>.<id>[.<total>.<e|x>]". It is
- * opaque to clients; the fingerprint ties it to the filters it was made
- * with, and the first page's total (exact or estimated) rides along so that
- * deeper pages need not count again. */
+ * "v1.<a|d>.<filter fingerprint>.<timestamp µs>.<id>[.<total>.<e|x>[.<position>]]".
+ * It is opaque to clients; the fingerprint ties it to the filters it was
+ * made with, the first page's total (exact or estimated) rides along so
+ * that deeper pages need not count again, and the position (the rows before
+ * the page it starts) so that the page can say its `offset`. */
 static const char b64t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static void cursor_encode(bool desc, const char *fp, const char *ts_us, const char *id,
-                          long long total, bool exact, char out[160])
+                          long long total, bool exact, long long pos, char out[160])
 {
     char raw[112];
-    size_t n = (size_t)snprintf(raw, sizeof(raw), "v1.%c.%s.%s.%s.%lld.%c", desc ? 'd' : 'a', fp,
-                                ts_us, id, total, exact ? 'e' : 'x');
+    size_t n = (size_t)snprintf(raw, sizeof(raw), "v1.%c.%s.%s.%s.%lld.%c.%lld", desc ? 'd' : 'a',
+                                fp, ts_us, id, total, exact ? 'e' : 'x', pos);
     if (n >= sizeof(raw))
         n = sizeof(raw) - 1;
     adb__base64url(raw, n, out); /* 112 bytes -> at most 150 characters */
 }
 
 static bool cursor_decode(const char *in, bool *desc, char fp[17], long long *ts_us, long long *id,
-                          long long *total, bool *exact)
+                          long long *total, bool *exact, long long *position)
 {
     char raw[128];
     size_t o = 0, n = strlen(in);
@@ -895,12 +899,15 @@ static bool cursor_decode(const char *in, bool *desc, char fp[17], long long *ts
     char *idp = dot + 1, *rest = strchr(idp, '.');
     *total = -1; /* a cursor from before totals rode along */
     *exact = false;
+    *position = -1; /* ...or positions */
     if (rest) {
         *rest++ = '\0';
         char *flag = strchr(rest, '.');
-        if (!flag || (strcmp(flag, ".e") != 0 && strcmp(flag, ".x") != 0))
+        if (!flag || (flag[1] != 'e' && flag[1] != 'x') || (flag[2] != '\0' && flag[2] != '.'))
             return false;
         *exact = flag[1] == 'e';
+        if (flag[2] == '.' && !adb__parse_int(flag + 3, 0, OFFSET_MAX, position))
+            return false;
         *flag = '\0';
         if (!adb__parse_int(rest, 0, INT64_MAX, total))
             return false;
@@ -980,6 +987,16 @@ static void estimate_later(adb_http_request *req, const char *esql, int n, const
     req->after_arg = j;
 }
 
+/* The fraction digits of an RFC 3339 time (0 without a fraction). */
+static int fraction_digits(const char *t)
+{
+    int n = 0;
+    if (strlen(t) > 19 && t[19] == '.')
+        while (t[20 + n] >= '0' && t[20 + n] <= '9')
+            n++;
+    return n;
+}
+
 /* A fingerprint of the filters, so a cursor cannot be replayed with others. */
 static void filter_fingerprint(adb_http_request *req, char out[17])
 {
@@ -1009,27 +1026,30 @@ static void filter_fingerprint(adb_http_request *req, char out[17])
 enum MHD_Result adb_http_events_list(adb_http_request *req)
 {
     qb q = { .len = 0 };
-    long long limit = LIST_DEFAULT, offset = 0, cur_ts = 0, cur_id = 0, cur_total = -1;
+    long long limit = LIST_DEFAULT, offset = 0, cur_ts = 0, cur_id = 0, cur_total = -1, cur_pos = -1;
     bool cur_exact = false;
     const char *a;
     char num[4][32];
     bool desc = true, cursor = false;
-    const char *sort_col = "\"timestamp\"";
+    const char *sort_col = "\"timestamp\""; /* "timestamp": the time order, else a column */
     static const struct { const char *arg, *col; } filters[] = {
         { "principalIds", "principal_id" }, { "actions", "action" }, { "statuses", "status" },
         { "dataClassifications", "data_classification" },
         { "resourceTypes", "target_resource_type" }, { "correlationId", "correlation_id" },
     };
+    /* The client's five sort fields (docs/api.md, "Sorting"). organizationId
+     * is one value in any list (the caller's organization), so it sorts as
+     * its ties do: newest first. */
     static const struct { const char *arg, *col; } sorts[] = {
-        { "timestamp", "\"timestamp\"" }, { "action", "action" }, { "status", "status" },
-        { "principalId", "principal_id" },
+        { "timestamp", "\"timestamp\"" }, { "organizationId", "\"timestamp\"" },
+        { "action", "action" }, { "status", "status" }, { "principalId", "principal_id" },
     };
 
     if ((a = adb_http_arg(req, "limit")) && !adb__parse_int(a, 1, LIST_MAX, &limit))
         return validation_error(req, "limit", "INVALID_VALUE", "limit must be an integer from 1 to 1000");
-    if ((a = adb_http_arg(req, "offset")) && !adb__parse_int(a, 0, 100000, &offset))
+    if ((a = adb_http_arg(req, "offset")) && !adb__parse_int(a, 0, OFFSET_MAX, &offset))
         return validation_error(req, "offset", "INVALID_VALUE",
-                                "offset must be an integer from 0 to 100000 (use cursor for deep pages)");
+                                "offset must be an integer from 0 to 9007199254740991");
     if ((a = adb_http_arg(req, "organizationIds")) && *a) {
         /* only the caller's own organization may be asked for */
         const char *p = a;
@@ -1061,41 +1081,59 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
                 sort_col = sorts[i].col;
         if (!sort_col)
             return validation_error(req, "sortField", "INVALID_VALUE",
-                                    "sortField must be timestamp, action, status or principalId");
+                                    "sortField must be timestamp, status, action, principalId or "
+                                    "organizationId");
+        if (!strcmp(a, "organizationId"))
+            desc = true; /* one organization: its ties' order, newest first */
     }
+    bool by_time = !strcmp(sort_col, "\"timestamp\"");
     char fp[17];
     filter_fingerprint(req, fp);
+    long long before = offset; /* the rows before this page: a cursor's own position rides in it */
     if ((a = adb_http_arg(req, "cursor"))) {
         bool cdesc;
         char cfp[17];
-        if (strcmp(sort_col, "\"timestamp\"") != 0)
-            return validation_error(req, "cursor", "INVALID_VALUE", "cursor pages are sorted by timestamp");
-        if (!cursor_decode(a, &cdesc, cfp, &cur_ts, &cur_id, &cur_total, &cur_exact))
+        if (!by_time)
+            return validation_error(req, "cursor", "INVALID_VALUE",
+                                    "cursor pages are sorted by timestamp (or organizationId)");
+        if (!cursor_decode(a, &cdesc, cfp, &cur_ts, &cur_id, &cur_total, &cur_exact, &cur_pos))
             return validation_error(req, "cursor", "INVALID_FORMAT", "cursor is not one this server gave out");
         if (cdesc != desc || strcmp(cfp, fp) != 0 || offset != 0)
             return validation_error(req, "cursor", "INVALID_VALUE",
                                     "cursor was made for other filters, another direction, or is "
                                     "combined with offset");
         cursor = true;
+        before = cur_pos >= 0 ? cur_pos : 0; /* 0: a cursor made before positions rode along */
     }
 
     qb_add(&q, "FROM audit_log WHERE organization_id = $1");
     qb_param(&q, req->who.organization_id, false);
     static const struct { const char *arg, *op; } dates[] = { { "startDate", ">=" }, { "endDate", "<=" } };
+    char bounds[2][ADB_TS_TEXT_MAX];
+    int64_t bound_us[2] = { INT64_MIN, INT64_MAX };
     for (int i = 0; i < 2; i++) {
-        int64_t us;
         char clause[96];
         if (!(a = adb_http_arg(req, dates[i].arg)))
             continue;
-        if (!adb__timestamp_parse(a, strlen(a), &us)) {
+        if (!adb__timestamp_parse(a, strlen(a), &bound_us[i])) {
             qb_free(&q);
             char msg[128];
             adb__fmt(msg, sizeof(msg), "%s must be RFC 3339 with an offset", dates[i].arg);
             return validation_error(req, dates[i].arg, "INVALID_FORMAT", msg);
         }
+        /* An end given to the millisecond or coarser takes in its whole last
+         * millisecond: events read back truncated to milliseconds (docs/api.md,
+         * "Times"), so an event that reads as the bound is inside it. */
+        if (i == 1 && fraction_digits(a) <= 3)
+            bound_us[i] += 999;
+        adb__timestamp_format(bound_us[i], bounds[i]);
         adb__fmt(clause, sizeof(clause), " AND \"timestamp\" %s $%d::timestamptz", dates[i].op,
-                 qb_param(&q, a, false));
+                 qb_param(&q, bounds[i], false));
         qb_add(&q, clause);
+    }
+    if (bound_us[1] < bound_us[0]) {
+        qb_free(&q);
+        return validation_error(req, "endDate", "INVALID_VALUE", "endDate is before startDate");
     }
     int principals = 0; /* the parameter of principalIds, 0: none */
     for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
@@ -1152,16 +1190,29 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
                  bound, desc ? "<" : ">", p1, p2);
         qb_add(&q, clause);
     }
-    char tail[160];
+    char tail[200], order_by[96];
     adb__fmt(num[2], sizeof(num[2]), "%lld", limit + 1);
     adb__fmt(num[3], sizeof(num[3]), "%lld", cursor ? 0 : offset);
     int pl = qb_param(&q, num[2], false), po = qb_param(&q, num[3], false);
-    adb__fmt(tail, sizeof(tail), " ORDER BY %s %s, id %s LIMIT $%d::bigint OFFSET $%d::bigint",
-             sort_col, desc ? "DESC" : "ASC", desc ? "DESC" : "ASC", pl, po);
+    /* Every order ends in a unique key, (timestamp, id): a page is the same
+     * whichever plan reads it, and offset pages neither skip nor repeat. By
+     * time, the direction applies to the time and the id. By another field,
+     * ascending is the field ascending and, among equal values, newest first;
+     * descending is exactly its reverse (ties oldest first). That is the
+     * (organization, principal, timestamp DESC, id DESC) index's order read
+     * forward or backward: by principal a page reads its own rows only
+     * (newest first in both directions needed a sort of every event of the
+     * principals on the page: 10,134 rows, 19-44 ms, for one page). */
+    const char *dir = desc ? "DESC" : "ASC", *tie = desc ? "ASC" : "DESC";
+    if (by_time)
+        adb__fmt(order_by, sizeof(order_by), "\"timestamp\" %s, id %s", dir, dir);
+    else
+        adb__fmt(order_by, sizeof(order_by), "%s %s, \"timestamp\" %s, id %s", sort_col, dir, tie, tie);
+    adb__fmt(tail, sizeof(tail), " ORDER BY %s LIMIT $%d::bigint OFFSET $%d::bigint", order_by, pl, po);
     qb_add(&q, tail);
 
     char sql[8192], esql[8192];
-    bool per_principal = principals && !strcmp(sort_col, "\"timestamp\"");
+    bool per_principal = principals && by_time;
     if (per_principal) {
         /* For each principal asked for, the (timestamp, id) of its newest
          * matching rows by the (organization, principal, timestamp, id)
@@ -1186,12 +1237,28 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
                  " id %s LIMIT $%d::bigint + $%d::bigint", (int)(at - q.sql), q.sql,
                  (int)(order - at - strlen(any)), at + strlen(any), desc ? "DESC" : "ASC",
                  desc ? "DESC" : "ASC", pl, po);
-        const char *dir = desc ? "DESC" : "ASC";
         adb__fmt(sql, sizeof(sql), "SELECT " EVENT_COLUMNS " FROM audit_log WHERE organization_id = $1"
                  " AND \"timestamp\" <= $%d::timestamptz%s AND (\"timestamp\", id) IN (SELECT k.ts, k.id"
                  " FROM unnest($%d::text[]) p(pid) CROSS JOIN LATERAL (SELECT \"timestamp\" AS ts, id %s) k"
                  " ORDER BY k.ts %s, k.id %s LIMIT $%d::bigint OFFSET $%d::bigint) ORDER BY %s %s, id %s",
                  ph, bound, principals, inner, dir, dir, pl, po, sort_col, dir, dir);
+    } else if ((offset > 0 || !by_time) && !cursor) {
+        /* An offset is skipped over the keys alone: the inner statement reads
+         * only ("timestamp", id) (and the sort column), by an index-only scan
+         * of the index that gives the order when the filters allow, and the
+         * page's rows are read by their keys: a deep page costs a walk over
+         * index entries, not the reading and rendering of every skipped row
+         * (docs/api.md, "Offsets"). Sorted by status or action (no index
+         * gives that order), the sort holds keys, not whole rows. The rows
+         * are joined LATERAL, one primary-key probe per key on the one
+         * partition that holds it: as `("timestamp", id) IN (...)` the
+         * generic plan guessed a tenth of the organization for the keys and
+         * hashed them against a scan of all its rows (107 ms for a page of
+         * 50 of 101,000 events instead of 2). `LIMIT 1` (a key is one row)
+         * keeps PostgreSQL from flattening the LATERAL into that same join. */
+        adb__fmt(sql, sizeof(sql), "SELECT e.* FROM (SELECT \"timestamp\" AS k_ts, id AS k_id %s) k"
+                 " CROSS JOIN LATERAL (SELECT " EVENT_COLUMNS " FROM audit_log WHERE organization_id = $1"
+                 " AND \"timestamp\" = k.k_ts AND id = k.k_id LIMIT 1) e ORDER BY %s", q.sql, order_by);
     } else {
         adb__fmt(sql, sizeof(sql), "SELECT " EVENT_COLUMNS " %s", q.sql);
     }
@@ -1231,17 +1298,19 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
      * counts millions of rows) */
     long long total = -1;
     bool exact = true;
-    if (PQntuples(pr) <= limit && !cursor) {
+    if (PQntuples(pr) <= limit && !cursor && (PQntuples(pr) > 0 || offset == 0)) {
+        /* the last page (not one past the end, which knows nothing of how
+         * far the end is) */
         total = offset + PQntuples(pr);
     } else if (have_kept) {
-        long long seen = offset + PQntuples(pr);
+        long long seen = PQntuples(pr) ? offset + PQntuples(pr) : 0; /* past the end: nothing */
         total = kept > seen ? kept : seen;
         exact = false;
     } else if (!want_estimate) {
         total = cur_total;
         exact = cur_exact;
     } else if (!filtered && er && PQresultStatus(er) == PGRES_TUPLES_OK) {
-        long long seen = (cursor ? 0 : offset) + PQntuples(pr);
+        long long seen = PQntuples(pr) ? before + PQntuples(pr) : 0; /* past the end: nothing */
         total = PQntuples(er) == 1 ? strtoll(PQgetvalue(er, 0, 0), NULL, 10) : 0;
         if (total < seen) /* rows stored beside the chain (tampering): at least what was seen */
             total = seen;
@@ -1265,7 +1334,7 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
             PQclear(cr);
         }
         /* at least what this request has seen */
-        long long seen = (cursor ? 0 : offset) + PQntuples(pr);
+        long long seen = PQntuples(pr) ? before + PQntuples(pr) : 0; /* past the end: nothing */
         if (total < seen)
             total = seen;
     }
@@ -1290,15 +1359,16 @@ enum MHD_Result adb_http_events_list(adb_http_request *req)
     jw_kint(&w, "total", total);
     jw_kbool(&w, "totalExact", exact);
     jw_kint(&w, "limit", limit);
-    jw_kint(&w, "offset", cursor ? 0 : offset);
+    jw_kint(&w, "offset", before);
     jw_kbool(&w, "hasNext", has_next);
     jw_kbool(&w, "hasPrevious", cursor || offset > 0);
     char cur[160] = "", last_ts[ADB_TS_TEXT_MAX], last_us[24];
     int64_t us = 0;
-    if (has_next && rows > 0 && !strcmp(sort_col, "\"timestamp\"") &&
+    if (has_next && rows > 0 && by_time &&
         api_time(PQgetvalue(pr, rows - 1, E_TS), last_ts, &us) == last_ts) {
         adb__fmt(last_us, sizeof(last_us), "%lld", (long long)us);
-        cursor_encode(desc, fp, last_us, PQgetvalue(pr, rows - 1, E_ID), total, exact, cur);
+        cursor_encode(desc, fp, last_us, PQgetvalue(pr, rows - 1, E_ID), total, exact,
+                      before + rows, cur);
     }
     if (cur[0]) /* absent on the last page (docs/api.md) */
         jw_kstr(&w, "nextCursor", cur);

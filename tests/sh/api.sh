@@ -253,7 +253,8 @@ expect_eq "escaped strings: 201" 201 "$HTTP_STATUS"
 idw=$(jbody 'd["id"]')
 want_desc=$(printf '%s' "\"$weird\"" | json 'repr(d)')
 want_ts=$(jbody 'd["timestamp"]')
-expect_match "times: six digits of fraction, in UTC" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.120000Z$' "$want_ts"
+expect_match "times: the client's three digits of fraction, in UTC" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.120Z$' "$want_ts"
+expect_match "times: storedTimestamp six digits, in UTC" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.120000Z$' "$(jbody 'd["storedTimestamp"]')"
 http GET "/api/v1/audit/events/$idw" -H "X-API-Key: $W_ADMIN"
 expect_eq "escaped strings: read back as written" "$want_desc" "$(jbody 'repr(d["outcomeDescription"])')"
 expect_eq "times: a read by id as the create answered" "$want_ts" "$(jbody 'd["timestamp"]')"

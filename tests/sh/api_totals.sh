@@ -38,7 +38,7 @@ expect_eq "a small filtered total: counted, exact" "300 True" "$(total p-2)"
 http GET "/api/v1/audit/events?principalIds=p-2&limit=1" -H "X-API-Key: $KEY"
 expect_eq "times in the API's form whatever the database's DateStyle and TimeZone" \
     "$(sql "SELECT to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM audit_log WHERE principal_id = 'p-2' ORDER BY \"timestamp\" DESC, id DESC LIMIT 1")" \
-    "$(jbody 'd["events"][0]["timestamp"]')"
+    "$(jbody 'd["events"][0]["storedTimestamp"]')"
 first=$(total p-1)
 t0=$(date +%s.%N)
 e1=${first% *}
