@@ -65,6 +65,9 @@ typedef struct adb_http_request {
     bool head_checked;          /* route, key, permission and query checked */
     bool head_job;              /* a worker is checking the head (body not read yet) */
     bool body_busy;             /* the body budget was spent: 503 once it is drained */
+    struct adb_http_decoder *decoder; /* Content-Encoding gzip/deflate: decodes the body as
+                                         it comes (body_coding.h); owned */
+    bool body_bad;              /* the encoded body is not valid: 400 once it is drained */
     size_t body_reserved;       /* bytes of state->body_budget held */
     bool authenticated;
     adb_principal who;
