@@ -39,6 +39,8 @@ typedef struct adb_http_state {
     struct adb_http_conns *conns;   /* open connections (conns.c) */
     size_t body_budget;             /* bytes of request bodies buffered at once, in all */
     atomic_size_t body_held;        /* ...reserved now */
+    struct adb_http_health_history *health; /* recent health checks (health_history.c) */
+    atomic_llong last_activity_ms;  /* Unix ms when a request was last answered (0: none) */
 } adb_http_state;
 
 struct route;
@@ -150,5 +152,22 @@ enum MHD_Result adb_http_events_get(adb_http_request *req);
 enum MHD_Result adb_http_events_verify(adb_http_request *req);
 enum MHD_Result adb_http_archives_list(adb_http_request *req);
 enum MHD_Result adb_http_archives_events(adb_http_request *req);
+/* the health service under /api/v1/health (health_api.c) */
+enum MHD_Result adb_http_health_check(adb_http_request *req);
+enum MHD_Result adb_http_health_ready(adb_http_request *req);
+enum MHD_Result adb_http_health_alive(adb_http_request *req);
+enum MHD_Result adb_http_health_version(adb_http_request *req);
+enum MHD_Result adb_http_health_detailed(adb_http_request *req);
+enum MHD_Result adb_http_health_run(adb_http_request *req);
+enum MHD_Result adb_http_health_status(adb_http_request *req);
+enum MHD_Result adb_http_health_component(adb_http_request *req);
+enum MHD_Result adb_http_health_dependencies(adb_http_request *req);
+enum MHD_Result adb_http_health_dependency(adb_http_request *req);
+enum MHD_Result adb_http_health_get_history(adb_http_request *req);
+enum MHD_Result adb_http_health_metrics(adb_http_request *req);
+enum MHD_Result adb_http_health_cache_reset(adb_http_request *req);
+enum MHD_Result adb_http_health_config(adb_http_request *req);
+enum MHD_Result adb_http_health_connectivity(adb_http_request *req);
+enum MHD_Result adb_http_health_system(adb_http_request *req);
 
 #endif

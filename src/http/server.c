@@ -5,6 +5,7 @@
 #include "server.h"
 #include "http.h"
 #include "body_coding.h"
+#include "health_history.h"
 #include "conns.h"
 #include "acceptor.h"
 #include "totals.h"
@@ -69,6 +70,9 @@ struct adb_server {
  * wait for a worker that is itself waiting for the database. */
 static bool is_probe(const char *method, const char *path)
 {
+    /* the health service's checks are bounded the same way (health_api.c) */
+    if (!strncmp(path, "/api/v1/health", 14) && (path[14] == '\0' || path[14] == '/'))
+        return true;
     return !strcmp(method, "GET") &&
            (!strcmp(path, "/health") || !strcmp(path, "/ready") || !strcmp(path, "/live"));
 }
@@ -465,6 +469,11 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         };
         adb_selfaudit_access(s->state.selfaudit, &a);
     }
+    if (req->status) { /* for /api/v1/health/alive's lastActivity */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        atomic_store(&s->state.last_activity_ms, (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    }
     adb_http_conn_busy(s->state.conns, req->conn_entry, false);
     bool big = req->body_cap >= (1u << 20);
     if (req->ctx)
@@ -641,7 +650,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
          * a refusal is answered at once and the body never buffered. */
         req->head_job = true;
         MHD_suspend_connection(conn);
-        adb_http_workers_submit(s->reads, req);
+        adb_http_workers_submit(is_probe(req->method, req->path) ? s->probes : s->reads, req);
         return MHD_YES;
     }
     if (req->head_job) { /* resumed after the head check, still before the body */
@@ -840,7 +849,8 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     s->state.migrations = o->migrations;
     s->state.started_ms = adb__now_ms();
     pthread_mutex_init(&s->log_mu, NULL);
-    if (!(s->state.metrics = adb_http_metrics_new()) ||
+    atomic_init(&s->state.last_activity_ms, 0);
+    if (!(s->state.metrics = adb_http_metrics_new()) || !(s->state.health = adb_http_health_history_new()) ||
         !(s->state.totals = adb_http_totals_new(o->total_ttl_s * 1000.0))) {
         adb__fmt(errbuf, errlen, "out of memory");
         goto fail;
@@ -919,6 +929,7 @@ fail:
     adb_http_workers_stop(s->probes);
     pthread_mutex_destroy(&s->log_mu);
     adb_http_metrics_free(s->state.metrics);
+    adb_http_health_history_free(s->state.health);
     adb_http_totals_free(s->state.totals);
     adb_ratelimit_free(s->state.ratelimit);
     adb_selfaudit_stop(s->state.selfaudit);
@@ -954,6 +965,7 @@ void adb_server_stop(adb_server *s)
     adb_ratelimit_free(s->state.ratelimit);
     pthread_mutex_destroy(&s->log_mu);
     adb_http_metrics_free(s->state.metrics);
+    adb_http_health_history_free(s->state.health);
     adb_http_totals_free(s->state.totals);
     free(s);
 }
