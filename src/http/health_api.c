@@ -210,21 +210,106 @@ static enum MHD_Result invalid(adb_http_request *req, const char *field, const c
                                          field, "message", message));
 }
 
+/* The options smart-logs' client sends with check and detailed (its
+ * HealthCheckConfig), each checked: componentChecks lists the components
+ * to answer for (the whole is judged on them), includeDetails=false leaves
+ * out each component's details. Dependencies are always checked and the
+ * bounds are fixed (800 ms, 250 ms): a timeout is taken (1-60000 ms) but
+ * never needed. */
+typedef struct health_opts {
+    bool want[NCOMP];
+    bool details;
+} health_opts;
+
+static bool flag_arg(adb_http_request *req, const char *name, bool dflt, bool *out, enum MHD_Result *res)
+{
+    const char *v = adb_http_arg(req, name);
+    char msg[96];
+
+    *out = dflt;
+    if (!v || !strcmp(v, "true") || !strcmp(v, "false")) {
+        *out = v ? !strcmp(v, "true") : dflt;
+        return true;
+    }
+    adb__fmt(msg, sizeof(msg), "%s must be true or false", name);
+    *res = invalid(req, name, "INVALID_VALUE", msg);
+    return false;
+}
+
+static bool health_options(adb_http_request *req, health_opts *o, enum MHD_Result *res)
+{
+    const char *t = adb_http_arg(req, "timeout"), *cc = adb_http_arg(req, "componentChecks");
+    long long ms;
+    bool deps;
+
+    for (int i = 0; i < NCOMP; i++)
+        o->want[i] = true;
+    if (!flag_arg(req, "includeDetails", true, &o->details, res) ||
+        !flag_arg(req, "checkDependencies", true, &deps, res))
+        return false;
+    if (t && !adb__parse_int(t, 1, 60000, &ms)) {
+        *res = invalid(req, "timeout", "INVALID_VALUE", "timeout must be a number of milliseconds, 1 to 60000");
+        return false;
+    }
+    if (cc && *cc) {
+        for (int i = 0; i < NCOMP; i++)
+            o->want[i] = false;
+        for (const char *p = cc; *p;) {
+            const char *e = strchr(p, ',');
+            size_t n = e ? (size_t)(e - p) : strlen(p);
+            int k = -1;
+            for (int i = 0; i < NCOMP; i++)
+                if (strlen(comp_names[i]) == n && !strncmp(p, comp_names[i], n))
+                    k = i;
+            if (k < 0) {
+                *res = invalid(req, "componentChecks", "INVALID_VALUE",
+                               "componentChecks lists components: database, redis, audit");
+                return false;
+            }
+            o->want[k] = true;
+            p = e ? e + 1 : p + n;
+        }
+    }
+    return true;
+}
+
+/* The overall status of the components asked for. */
+static const char *overall_of(const health_run *r, const health_opts *o)
+{
+    const char *overall = "healthy";
+
+    for (int i = 0; i < NCOMP; i++) {
+        if (!o->want[i])
+            continue;
+        if (!strcmp(r->c[i].status, "unhealthy"))
+            overall = "unhealthy";
+        else if (!strcmp(r->c[i].status, "degraded") && strcmp(overall, "unhealthy") != 0)
+            overall = "degraded";
+    }
+    return overall;
+}
+
 /* ---- public: check, ready, alive, version ------------------------------- */
 
 /* GET /api/v1/health: the client's HealthStatus; 503 when unhealthy. */
 enum MHD_Result adb_http_health_check(adb_http_request *req)
 {
     health_run r;
-    json_t *checks = json_object();
+    health_opts o;
+    enum MHD_Result res = MHD_NO;
 
+    if (!health_options(req, &o, &res))
+        return res;
     run_checks(req, &r);
+    json_t *checks = json_object();
     for (int i = 0; i < NCOMP; i++) /* statuses only: the figures need a key */
-        json_object_set_new(checks, comp_names[i], json_string(r.c[i].status));
-    json_t *body = json_pack("{s:s, s:s, s:s, s:f, s:s, s:o}", "status", r.overall, "timestamp", r.ts,
+        if (o.want[i])
+            json_object_set_new(checks, comp_names[i], json_string(r.c[i].status));
+    const char *overall = overall_of(&r, &o);
+    json_t *body = json_pack("{s:s, s:s, s:s, s:f, s:s, s:o}", "status", overall, "timestamp", r.ts,
                              "environment", environment(), "uptime", uptime_s(req), "version",
                              adb_version(), "checks", checks);
-    bool down = !strcmp(r.overall, "unhealthy");
+    bool down = !strcmp(overall, "unhealthy");
     run_free(&r);
     return adb_http_send_json(req, down ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, body);
 }
@@ -325,15 +410,20 @@ enum MHD_Result adb_http_health_version(adb_http_request *req)
 
 /* ---- health:read ---------------------------------------------------------- */
 
-static json_t *detailed_json(adb_http_request *req, const health_run *r)
+static json_t *detailed_json(adb_http_request *req, const health_run *r, const health_opts *o)
 {
     json_t *services = json_object(), *details = json_object();
 
     for (int i = 0; i < NCOMP; i++) {
-        json_object_set_new(services, comp_names[i], component_json(r, i));
+        if (!o->want[i])
+            continue;
+        json_t *c = component_json(r, i);
+        if (!o->details)
+            json_object_del(c, "details");
+        json_object_set_new(services, comp_names[i], c);
         json_object_set_new(details, comp_names[i], json_string(r->c[i].message));
     }
-    return json_pack("{s:s, s:s, s:s, s:f, s:s, s:o, s:o}", "status", r->overall, "timestamp", r->ts,
+    return json_pack("{s:s, s:s, s:s, s:f, s:s, s:o, s:o}", "status", overall_of(r, o), "timestamp", r->ts,
                      "environment", environment(), "uptime", uptime_s(req), "version", adb_version(),
                      "services", services, "details", details);
 }
@@ -343,10 +433,14 @@ static json_t *detailed_json(adb_http_request *req, const health_run *r)
 enum MHD_Result adb_http_health_detailed(adb_http_request *req)
 {
     health_run r;
+    health_opts o;
+    enum MHD_Result res = MHD_NO;
 
+    if (!health_options(req, &o, &res))
+        return res;
     run_checks(req, &r);
-    json_t *body = detailed_json(req, &r);
-    bool healthy = !strcmp(r.overall, "healthy");
+    json_t *body = detailed_json(req, &r, &o);
+    bool healthy = !strcmp(overall_of(&r, &o), "healthy");
     run_free(&r);
     return adb_http_send_json(req, healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, body);
 }
@@ -356,9 +450,10 @@ enum MHD_Result adb_http_health_detailed(adb_http_request *req)
 enum MHD_Result adb_http_health_run(adb_http_request *req)
 {
     health_run r;
+    health_opts all = { { true, true, true }, true };
 
     run_checks(req, &r);
-    json_t *body = detailed_json(req, &r);
+    json_t *body = detailed_json(req, &r, &all);
     run_free(&r);
     return adb_http_send_json(req, MHD_HTTP_OK, body);
 }

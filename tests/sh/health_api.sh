@@ -66,6 +66,19 @@ expect_eq "detailed: the writer's queue capacity is real" "$(curl -s -H "X-API-K
 check "detailed: the database's latency was measured (> 0 ms)" \
     python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) > 0 else 1)' "$(jbody 'd["services"]["database"]["details"]["latencyMs"]')"
 expect_eq "detailed: the pool is shown" true "$(jbody 'd["services"]["database"]["details"]["pool"]["max"] > 0')"
+# the options the client's detailed() always adds, and check(config) may
+get "detailed?includeDetails=true&checkDependencies=true"
+expect_eq "detailed: the client's own query (includeDetails, checkDependencies) is taken" "200 ok" "$HTTP_STATUS $(shape detailed)"
+get "detailed?componentChecks=database,audit&includeDetails=false&timeout=500"
+expect_eq "detailed: componentChecks names the components answered" "audit,database" "$(jbody '",".join(sorted(d["services"]))')"
+expect_eq "detailed: includeDetails=false leaves out their details" "200 ok false" \
+    "$HTTP_STATUS $(shape detailed) $(jbody 'any("details" in s for s in d["services"].values())')"
+http GET "$H?componentChecks=redis"
+expect_eq "check: componentChecks (public)" '200 {"redis": "healthy"}' "$HTTP_STATUS $(jbody 'd["checks"]')"
+for bad in includeDetails=maybe timeout=0 componentChecks=database,cpu; do
+    get "detailed?$bad"
+    expect_eq "detailed: $bad is a 400 naming ${bad%%=*}" "400 ${bad%%=*}" "$HTTP_STATUS $(jbody 'd["error"]["details"]["errors"][0]["field"]')"
+done
 http POST $H/check -H "X-API-Key: $ADMIN"
 expect_eq "check (POST): runs the checks, 200 DetailedHealthStatus" "200 ok" "$HTTP_STATUS $(shape detailed)"
 for c in database redis audit; do
