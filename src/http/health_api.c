@@ -14,10 +14,8 @@
 #include "../core/util.h"
 #include "../event/event.h"
 
-#include <ifaddrs.h>
 #include <malloc.h>
 #include <math.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -809,28 +807,21 @@ enum MHD_Result adb_http_health_connectivity(adb_http_request *req)
     return adb_http_send_json(req, MHD_HTTP_OK, body);
 }
 
-/* ---- operator.metrics:read ------------------------------------------------ */
-
-/* GET /api/v1/health/system: facts of the host and the process (an
- * operator's: hostnames, addresses and paths are no tenant's to read). */
+/* GET /api/v1/health/system: the process's own figures (memory, CPU time,
+ * the host's load). What would identify or map the host (hostname, network
+ * addresses, paths, process ids, kernel release) is left out: it helps an
+ * attacker and no tenant needs it; its operator has the host itself. */
 enum MHD_Result adb_http_health_system(adb_http_request *req)
 {
-    char host[256] = "", cwd[1024] = "", exe[1024] = "";
     struct utsname un;
     struct rusage ru;
     double load[3] = { 0, 0, 0 };
     long rss_pages = 0, size_pages = 0;
-    struct ifaddrs *ifs = NULL;
-    json_t *net = json_object();
 
-    gethostname(host, sizeof(host) - 1);
-    if (!getcwd(cwd, sizeof(cwd)))
-        cwd[0] = '\0';
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    exe[n > 0 ? n : 0] = '\0';
     if (uname(&un) != 0)
         memset(&un, 0, sizeof(un));
-    getrusage(RUSAGE_SELF, &ru);
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        memset(&ru, 0, sizeof(ru));
     if (getloadavg(load, 3) < 0)
         load[0] = load[1] = load[2] = 0;
     FILE *f = fopen("/proc/self/statm", "r");
@@ -840,34 +831,14 @@ enum MHD_Result adb_http_health_system(adb_http_request *req)
         fclose(f);
     }
     struct mallinfo2 mi = mallinfo2();
-    if (getifaddrs(&ifs) == 0) {
-        for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-            char addr[NI_MAXHOST];
-            if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
-                continue;
-            socklen_t len = i->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-            if (getnameinfo(i->ifa_addr, len, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST) != 0)
-                continue;
-            json_t *list = json_object_get(net, i->ifa_name);
-            if (!list) {
-                list = json_array();
-                json_object_set_new(net, i->ifa_name, list);
-            }
-            json_array_append_new(list, json_pack("{s:s, s:s}", "address", addr, "family",
-                                                  i->ifa_addr->sa_family == AF_INET ? "IPv4" : "IPv6"));
-        }
-        freeifaddrs(ifs);
-    }
     long page = sysconf(_SC_PAGESIZE);
     return adb_http_send_json(req, MHD_HTTP_OK, json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:{s:I, s:I, s:I}, s:{s:I, s:I}, s:[f, f, f], "
-        "s:o, s:s}",
-        "hostname", host, "platform", "linux", "architecture", un.machine, "runtime", "auditdb (C, glibc)",
-        "kernel", un.release, "processId", (json_int_t)getpid(), "parentProcessId", (json_int_t)getppid(),
-        "workingDirectory", cwd, "execPath", exe,
+        "{s:s, s:s, s:s, s:f, s:{s:I, s:I, s:I}, s:{s:I, s:I}, s:[f, f, f], s:s}",
+        "platform", "linux", "architecture", un.machine, "runtime", "auditdb (C, glibc)",
+        "uptime", uptime_s(req),
         "memoryUsage", "rss", (json_int_t)rss_pages * page, "heapTotal", (json_int_t)(mi.arena + mi.hblkhd),
         "heapUsed", (json_int_t)(mi.uordblks + mi.hblkhd),
         "cpuUsage", "user", (json_int_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec, "system",
         (json_int_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec,
-        "loadAverage", load[0], load[1], load[2], "networkInterfaces", net, "environment", environment()));
+        "loadAverage", load[0], load[1], load[2], "environment", environment()));
 }

@@ -63,7 +63,7 @@ static const route routes[] = {
     { "POST", "/api/v1/health/cache/reset", adb_http_health_cache_reset, "health", "read", "health: nothing is cached (says so)", NULL },
     { "GET", "/api/v1/health/config", adb_http_health_config, "health", "read", "health: how the checks run", NULL },
     { "POST", "/api/v1/health/connectivity", adb_http_health_connectivity, "health", "read", "health: connect to each dependency now", NULL },
-    { "GET", "/api/v1/health/system", adb_http_health_system, "operator.metrics", "read", "health: host and process facts", NULL },
+    { "GET", "/api/v1/health/system", adb_http_health_system, "health", "read", "health: the process's memory, CPU time and the load", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -195,16 +195,17 @@ def config(d):
         need(secret not in flat, "no secret-like value (%s) in config" % secret)
 
 
-def system(d):
+def system(d):  # the parts of the client's system info that identify no host
     obj(d, "answer")
-    for k in ("hostname", "platform", "architecture", "workingDirectory", "execPath", "environment"):
+    for k in ("platform", "architecture", "environment"):
         need(isinstance(d.get(k), str), k)
-    num(d.get("processId"), "processId", 1, integer=True)
-    num(d.get("parentProcessId"), "parentProcessId", 0, integer=True)
     num(d["memoryUsage"]["rss"], "memoryUsage.rss", 1)
+    num(d["memoryUsage"]["heapUsed"], "memoryUsage.heapUsed", 0)
     num(d["cpuUsage"]["user"], "cpuUsage.user", 0)
+    num(d["cpuUsage"]["system"], "cpuUsage.system", 0)
     need(isinstance(d.get("loadAverage"), list) and len(d["loadAverage"]) == 3, "loadAverage has 3")
-    obj(d.get("networkInterfaces"), "networkInterfaces")
+    for k in ("hostname", "networkInterfaces", "workingDirectory", "execPath", "processId", "parentProcessId"):
+        need(k not in d, "no %s (it identifies the host)" % k)
 
 
 def connectivity(d):
