@@ -312,6 +312,12 @@ enum MHD_Result adb_http_health_check(adb_http_request *req)
     return adb_http_send_json(req, down ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_OK, body);
 }
 
+/* Once the schema was seen current it stays so for this process: its set of
+ * migrations is fixed and none is ever undone. So later readiness checks
+ * need no pooled connection, which a busy pool could make them wait for
+ * (up to AUDITDB_POOL_TIMEOUT_MS) instead of answering within a second. */
+static atomic_bool migrations_current;
+
 /* GET /api/v1/health/ready: the client's ReadinessStatus. Ready when the
  * database answers and no migration is pending; Redis is reported (cache)
  * but does not decide, as /ready (docs/http.md). */
@@ -327,7 +333,9 @@ enum MHD_Result adb_http_health_ready(adb_http_request *req)
     check_redis(st, &redis);
     adb_http_health_record(st->health, "database", db.status, db.ms);
     adb_http_health_record(st->health, "redis", redis.status, redis.ms);
-    if (!db.failed) { /* only once the database answered: never a wait on a silent one */
+    if (!db.failed && atomic_load(&migrations_current)) {
+        mig_ok = true; /* seen current once: stays so (below) */
+    } else if (!db.failed) { /* only once the database answered: never a wait on a silent one */
         double t0 = adb__now_ms();
         adb_status rc = ADB_OK;
         int pending = 0;
@@ -337,6 +345,8 @@ enum MHD_Result adb_http_health_ready(adb_http_request *req)
             adb_pool_release(st->pool, c);
         }
         mig_ok = c && rc == ADB_OK && pending == 0;
+        if (mig_ok)
+            atomic_store(&migrations_current, true);
         if (c && rc == ADB_OK && pending > 0)
             adb__fmt(merr, sizeof(merr), "%d migration(s) pending", pending);
         else if (!mig_ok)
