@@ -28,6 +28,9 @@ typedef struct route {
                     "dataClassifications,resourceTypes,verifiedOnly,correlationId," \
                     "sortField,sortDirection,cursor," PAGE
 
+/* what smart-logs' client adds to its health check and detailed calls */
+#define HEALTH_OPTIONS "timeout,includeDetails,checkDependencies,componentChecks"
+
 /* ---- the table ---------------------------------------------------------- */
 
 static const route routes[] = {
@@ -44,6 +47,23 @@ static const route routes[] = {
     { "POST", "/api/v1/audit/events/{id}/verify", adb_http_events_verify, "audit.events", "verify", "verify one event", NULL },
     { "GET", "/api/v1/archives", adb_http_archives_list, "archives", "read", "list archives", PAGE },
     { "GET", "/api/v1/archives/{id}/events", adb_http_archives_events, "archives", "read", "the events of one archive", PAGE },
+    /* the health service as smart-logs' client calls it (docs/api.md, "Health service") */
+    { "GET", "/api/v1/health", adb_http_health_check, NULL, NULL, "health: status of the service", HEALTH_OPTIONS },
+    { "GET", "/api/v1/health/ready", adb_http_health_ready, NULL, NULL, "health: readiness with each check", NULL },
+    { "GET", "/api/v1/health/alive", adb_http_health_alive, NULL, NULL, "health: liveness", NULL },
+    { "GET", "/api/v1/health/version", adb_http_health_version, NULL, NULL, "health: version and build", NULL },
+    { "GET", "/api/v1/health/detailed", adb_http_health_detailed, "health", "read", "health: every component checked", HEALTH_OPTIONS },
+    { "POST", "/api/v1/health/check", adb_http_health_run, "health", "read", "health: run the checks now", NULL },
+    { "GET", "/api/v1/health/status", adb_http_health_status, "health", "read", "health: API status and the caller's rate limit", NULL },
+    { "GET", "/api/v1/health/components/{name}", adb_http_health_component, "health", "read", "health: one component", NULL },
+    { "GET", "/api/v1/health/dependencies", adb_http_health_dependencies, "health", "read", "health: the services auditdb uses", NULL },
+    { "GET", "/api/v1/health/dependencies/{name}", adb_http_health_dependency, "health", "read", "health: one dependency", NULL },
+    { "GET", "/api/v1/health/history", adb_http_health_get_history, "health", "read", "health: recent checks of this instance", "startDate,endDate,component" },
+    { "GET", "/api/v1/health/metrics", adb_http_health_metrics, "health", "read", "health: figures of the recent checks", NULL },
+    { "POST", "/api/v1/health/cache/reset", adb_http_health_cache_reset, "health", "read", "health: nothing is cached (says so)", NULL },
+    { "GET", "/api/v1/health/config", adb_http_health_config, "health", "read", "health: how the checks run", NULL },
+    { "POST", "/api/v1/health/connectivity", adb_http_health_connectivity, "health", "read", "health: connect to each dependency now", NULL },
+    { "GET", "/api/v1/health/system", adb_http_health_system, "health", "read", "health: the process's memory, CPU time and the load", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
