@@ -51,7 +51,7 @@ static int own_preset(PGconn *c, const char *org, const char *name, json_t **spe
     PGresult *r = preset_exec(c,
                               "SELECT p.organization_id, auditdb_preset_spec(p)::text, p.version"
                               " FROM audit_preset p WHERE p.name = $2 AND p.organization_id IN ($1, '*')"
-                              " ORDER BY p.organization_id = '*' LIMIT 1 FOR UPDATE",
+                              " ORDER BY p.organization_id = '*' LIMIT 1",
                               2, p);
     int how;
 
@@ -62,10 +62,22 @@ static int own_preset(PGconn *c, const char *org, const char *name, json_t **spe
     else if (strcmp(PQgetvalue(r, 0, 0), org) != 0)
         how = 2;
     else {
-        how = 0;
-        if (spec)
+        /* locked, so that concurrent updates each start from the other's
+         * result (FOR UPDATE on the first read would hide the shared rows,
+         * which the caller may read but not update) */
+        PGresult *l = preset_exec(c, "SELECT 1 FROM audit_preset WHERE organization_id = $1"
+                                     " AND name = $2 FOR UPDATE", 2, p);
+        bool locked = l != NULL;
+        PQclear(l);
+        PQclear(r);
+        /* read again under the lock */
+        r = locked ? preset_exec(c, "SELECT organization_id, auditdb_preset_spec(p)::text, p.version"
+                               " FROM audit_preset p WHERE organization_id = $1 AND name = $2", 2, p)
+              : NULL;
+        how = !r ? -1 : PQntuples(r) == 1 ? 0 : 1; /* 1: deleted meanwhile */
+        if (how == 0 && spec)
             *spec = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
-        if (version)
+        if (how == 0 && version)
             *version = atoi(PQgetvalue(r, 0, 2));
     }
     PQclear(r);
@@ -153,7 +165,7 @@ enum MHD_Result adb_http_presets_list(adb_http_request *req)
     /* one statement: the page and the total of the filtered set, of the
      * caller's presets and the shared ones it has not replaced by its own */
     adb__buf_printf(&b,
-                    PRESET_SELECT ", count(*) OVER ()"
+                    "SELECT " PRESET_COLUMNS ", count(*) OVER ()" PRESET_FROM
                     " WHERE p.organization_id IN ($1, '*')"
                     " AND NOT (p.organization_id = '*' AND EXISTS (SELECT 1 FROM audit_preset o"
                     "          WHERE o.organization_id = $1 AND o.name = p.name))"
@@ -383,7 +395,8 @@ enum MHD_Result adb_http_presets_delete(adb_http_request *req)
             adb__fmt(msg, sizeof(msg),
                      "preset \"%.255s\" has been applied %lld times: delete with force=true", name, uses);
             return adb_http_send_error(req, MHD_HTTP_CONFLICT, "PRESET_IN_USE", msg,
-                                       json_pack("{s:s, s:I}", "name", name, "usageCount", (json_int_t)uses));
+                                       json_pack("{s:s, s:s, s:I}", "name", name, "field", "name",
+                                                 "usageCount", (json_int_t)uses));
         }
     }
     static const char *const deletes[] = {
@@ -517,7 +530,7 @@ enum MHD_Result adb_http_presets_version(adb_http_request *req)
         PQclear(r);
         adb__fmt(msg, sizeof(msg), "preset \"%.255s\" has no version %s", req->param[0], v);
         return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND", msg,
-                                   json_pack("{s:s, s:s}", "name", req->param[0], "version", v));
+                                   json_pack("{s:s, s:s, s:s}", "name", req->param[0], "version", v, "field", "version"));
     }
     ret = adb_http_send_json(req, MHD_HTTP_OK, preset_version_json(r, 0, req->param[0]));
     PQclear(r);
@@ -551,7 +564,7 @@ enum MHD_Result adb_http_presets_restore(adb_http_request *req)
         char msg[400];
         adb__fmt(msg, sizeof(msg), "preset \"%.255s\" has no version %s", p[1], v);
         return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND", msg,
-                                   json_pack("{s:s, s:s}", "name", p[1], "version", v));
+                                   json_pack("{s:s, s:s, s:s}", "name", p[1], "version", v, "field", "version"));
     }
     json_t *spec = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
     PQclear(r);

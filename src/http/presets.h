@@ -32,13 +32,15 @@ enum MHD_Result adb_http_presets_import(adb_http_request *req);
 
 /* The columns preset_json() reads, of audit_preset p with its usage in the
  * organization $1. Follow with WHERE. */
-#define PRESET_SELECT                                                                         \
-    "SELECT p.name, p.organization_id, auditdb_preset_spec(p)::text, p.version, "             \
+#define PRESET_COLUMNS                                                                        \
+    "p.name, p.organization_id, auditdb_preset_spec(p)::text, p.version, "                    \
     PRESET_TS("p.created_at") ", p.created_by, " PRESET_TS("p.updated_at") ","                \
-    " coalesce(p.updated_by, p.created_by), coalesce(u.uses, 0), " PRESET_TS("u.last")        \
+    " coalesce(p.updated_by, p.created_by), coalesce(u.uses, 0), " PRESET_TS("u.last")
+#define PRESET_FROM                                                                           \
     " FROM audit_preset p LEFT JOIN LATERAL (SELECT sum(s.uses) AS uses,"                      \
     " max(s.last_used) AS last FROM audit_preset_usage s WHERE s.organization_id = $1"        \
     " AND s.name = p.name) u ON true"
+#define PRESET_SELECT "SELECT " PRESET_COLUMNS PRESET_FROM
 
 /* One preset by name as the organization $1 sees it: its own, else the
  * shared ('*') one of that name ($2). */

@@ -390,7 +390,7 @@ enum MHD_Result preset_not_found(adb_http_request *req, const char *name)
     char msg[320];
     adb__fmt(msg, sizeof(msg), "no preset named \"%.255s\"", name);
     return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND", msg,
-                               json_pack("{s:s}", "name", name));
+                               json_pack("{s:s, s:s}", "name", name, "field", "name"));
 }
 
 enum MHD_Result preset_unavailable(adb_http_request *req)

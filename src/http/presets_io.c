@@ -91,7 +91,8 @@ enum MHD_Result adb_http_presets_export(adb_http_request *req)
             json_decref(list);
             json_decref(versions);
             adb__fmt(field, sizeof(field), "names[%zu]", i);
-            ret = preset_field_error(req, field, "NOT_FOUND", "no preset of that name");
+            ret = adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no preset of that name",
+                                      json_pack("{s:s, s:O}", "field", field, "name", v));
             json_decref(body);
             return ret;
         }
