@@ -1,7 +1,8 @@
 /*
  * presets_io.c - presets moved between organizations as JSON
  * (docs/presets.md, "Export and import"): POST /api/v1/audit-presets/export
- * writes the caller's presets (or the named ones) as one JSON document;
+ * writes the caller's presets (or the named ones) as one JSON document,
+ * answered as a JSON string (the client's export() returns a string);
  * POST /api/v1/audit-presets/import takes such a document and writes every
  * preset in it in one transaction, or none: a preset that fails the checks
  * refuses the whole import with the field at fault.
@@ -129,7 +130,19 @@ enum MHD_Result adb_http_presets_export(adb_http_request *req)
         json_object_set_new(out, "versions", versions);
     else
         json_decref(versions);
-    return adb_http_send_json(req, MHD_HTTP_OK, out);
+    /* the client's export() returns a string (the document as JSON text,
+     * which its import() sends back as data): the body is that string */
+    char *text = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    if (!text)
+        return MHD_NO;
+    json_t *str = json_string(text);
+    free(text);
+    char *answer = str ? json_dumps(str, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(str);
+    if (!answer)
+        return MHD_NO;
+    return adb_http_send_text(req, MHD_HTTP_OK, answer, strlen(answer), "application/json");
 }
 
 /* ---- POST /api/v1/audit-presets/import ---------------------------------- */

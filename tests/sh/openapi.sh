@@ -108,7 +108,7 @@ if start_serve "$TEST_TMP/serve.log"; then
     conforms "GET /api/v1/audit-presets/{name}/stats 200" GET "/api/v1/audit-presets/{name}/stats" 200
     pj POST /api/v1/audit-presets/export '{"includeVersionHistory":true}'
     conforms "POST /api/v1/audit-presets/export 200" POST /api/v1/audit-presets/export 200
-    pj POST /api/v1/audit-presets/import "{\"data\":$HTTP_BODY,\"overwrite\":true}"
+    pj POST /api/v1/audit-presets/import "{\"data\":$HTTP_BODY,\"overwrite\":true}" # the export's JSON string as data
     conforms "POST /api/v1/audit-presets/import 200" POST /api/v1/audit-presets/import 200
     http GET /api/v1/audit-presets/nope -H "X-API-Key: $key"
     conforms "GET /api/v1/audit-presets/{name} 404" GET "/api/v1/audit-presets/{name}" 404

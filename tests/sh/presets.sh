@@ -252,11 +252,11 @@ refused "an unknown sortBy" 400 sortBy
 # ---- export and import between organizations ------------------------------------
 call POST /api/v1/audit-presets/export "$A_VIEW" '{"names":["patient-read"],"format":"json","includeVersionHistory":true}'
 expect_eq "export answers 200" 200 "$HTTP_STATUS"
-expect_eq "the export holds the preset and its three versions" "1 3" \
-    "$(jbody '"%d %d" % (len(d["presets"]), len(d["versions"]["patient-read"]))')"
-printf '%s' "$HTTP_BODY" >"$TEST_TMP/export.json"
-EXPORTED=$HTTP_BODY
-IMPORT=$(python3 -c 'import json,sys; print(json.dumps({"data": open(sys.argv[1]).read(), "format": "json", "overwrite": False}))' "$TEST_TMP/export.json")
+expect_eq "the export is a string, as the client's export() returns" str "$(jbody 'type(d).__name__')"
+jbody 'd' >"$TEST_TMP/export.json" # the document it holds
+expect_eq "the export document holds the preset and its three versions, as org-a's" "1 3 org-a" \
+    "$(json '"%d %d %s" % (len(d["presets"]), len(d["versions"]["patient-read"]), d["organizationId"])' <"$TEST_TMP/export.json")"
+IMPORT=$(python3 -c 'import json,sys; print(json.dumps({"data": open(sys.argv[1]).read().strip(), "format": "json", "overwrite": False}))' "$TEST_TMP/export.json")
 call POST /api/v1/audit-presets/import "$B_ADMIN" "$IMPORT"
 expect_eq "org-b imports org-a's export" '200 ["patient-read"] []' \
     "$HTTP_STATUS $(jbody 'd["imported"]') $(jbody 'd["skipped"]')"
