@@ -36,6 +36,9 @@ A_ADMIN=$(newkey org-a admin)
 A_VIEW=$(newkey org-a viewer)
 A_INGEST=$(newkey org-a ingest)
 B_ADMIN=$(newkey org-b admin)
+# usage is flushed by the stats route and at stop here, never by the timer
+# mid-test (the timer is the key usage interval: docs/presets.md, "Usage")
+export AUDITDB_KEY_USAGE_FLUSH_S=3600
 if ! start_serve "$TEST_TMP/serve.log"; then
     not_ok "serve starts"; diag "$(cat "$TEST_TMP/serve.log")"; finish
 fi
@@ -303,7 +306,25 @@ expect_eq "with its versions and usage, org-b's copy kept" "0 0 1" \
 call DELETE "/api/v1/audit-presets/authentication?force=true" "$A_ADMIN"
 refused "a shared preset cannot be deleted" 403 name
 
+# counts still in memory at stop are written then
+ev "$B_ADMIN" dr-last
+expect_eq "org-b's copy applies to org-b's events" "201 org-b" "$HTTP_STATUS $(sql "SELECT organization_id FROM audit_log WHERE principal_id = 'dr-last'")"
+expect_eq "(its use is not written yet)" 0 "$(sql "SELECT count(*) FROM audit_preset_usage WHERE organization_id = 'org-b'")"
 stop_serve
 expect_eq "serve stops cleanly" 0 "$?"
+expect_eq "stopping wrote the counts held in memory" "org-b patient-read dr-last 1" \
+    "$(sql "SELECT concat_ws(' ', organization_id, name, principal_id, uses) FROM audit_preset_usage WHERE organization_id = 'org-b'")"
+# the timer writes them too, every interval (1 s here), without stats or a stop
+if AUDITDB_KEY_USAGE_FLUSH_S=1 start_serve "$TEST_TMP/serve2.log"; then
+    ev "$B_ADMIN" dr-timer
+    i=0
+    while [ $i -lt 100 ] && [ "$(sql "SELECT count(*) FROM audit_preset_usage WHERE principal_id = 'dr-timer'")" = 0 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    expect_eq "the flusher wrote the use within 10 s" 1 "$(sql "SELECT uses FROM audit_preset_usage WHERE principal_id = 'dr-timer'")"
+    stop_serve
+else
+    not_ok "serve starts again"
+fi
 if grep -q '"level":"error"\|runtime error\|Sanitizer' "$TEST_TMP/serve.log"; then not_ok "no error in the log"; diag "$(grep '"level":"error"\|runtime error\|Sanitizer' "$TEST_TMP/serve.log" | head -5)"; else ok "no error in the log"; fi
 finish
