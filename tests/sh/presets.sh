@@ -284,6 +284,32 @@ refused "import as yaml" 400 format
 call POST /api/v1/audit-presets/import "$A_VIEW" "$IMPORT"
 expect_eq "a viewer may not import" 403 "$HTTP_STATUS"
 
+# ---- more bad input: each refused naming its field, nothing written --------------
+call PUT /api/v1/audit-presets/patient-read "$A_ADMIN" '[1,2]'
+refused "an update body that is not an object" 400 body
+call PUT /api/v1/audit-presets/patient-read "$A_ADMIN" '{"lastModifiedBy":""}'
+refused "an empty lastModifiedBy" 400 lastModifiedBy
+call POST /api/v1/audit-presets/patient-read/validate "$A_INGEST" '{"principalId":"p","organizationId":"org-a","sessionContext":{"ipAddress":"1.2.3.4","userAgent":"x"}}'
+refused "a session context without sessionId" 400 sessionContext.sessionId
+call POST /api/v1/audit-presets/patient-read/apply "$A_INGEST" '{"principalId":"p","organizationId":"org-a","overrides":{"status":"maybe"}}'
+refused "an override status the client does not know" 400 overrides.status
+call POST /api/v1/audit-presets/patient-read/duplicate "$A_ADMIN" '{"targetName":"dup-bad","updates":{"template":{"targetResourceType":"T","dataClassification":"PUBLIC"}}}'
+refused "a copy whose updates break the template" 400 template.action
+call POST /api/v1/audit-presets/export "$A_VIEW" '{"names":"patient-read"}'
+refused "export names that are not an array" 400 names
+call POST /api/v1/audit-presets/import "$B_ADMIN" '{"data":{"nothing":[]}}'
+refused "import data without presets" 400 data.presets
+call POST /api/v1/audit-presets/import "$B_ADMIN" '{"data":[{"name":"twice","template":{"action":"a","targetResourceType":"T","dataClassification":"PUBLIC"},"validation":{"requiredFields":[],"optionalFields":[],"fieldValidation":{}}},{"name":"twice","template":{"action":"b","targetResourceType":"T","dataClassification":"PUBLIC"},"validation":{"requiredFields":[],"optionalFields":[],"fieldValidation":{}}}]}'
+refused "an import naming one preset twice" 400 'data.presets[1].name'
+call GET "/api/v1/compliance/audit-presets?limit=0" "$A_VIEW"
+refused "a list limit of 0" 400 limit
+call GET "/api/v1/audit-presets/patient-read/stats?limit=x" "$A_VIEW"
+refused "a stats limit that is no number" 400 limit
+call GET "/api/v1/audit-presets/patient-read?colour=red" "$A_VIEW"
+refused "an unknown query parameter" 400 colour
+expect_eq "none of it was written" "0 3" \
+    "$(sql "SELECT (SELECT count(*) FROM audit_preset WHERE name IN ('dup-bad', 'twice')) || ' ' || (SELECT version FROM audit_preset WHERE organization_id = 'org-a' AND name = 'patient-read')")"
+
 # ---- disable, delete --------------------------------------------------------------
 call PUT /api/v1/audit-presets/patient-write "$A_ADMIN" '{"enabled":false,"lastModifiedBy":"alice"}'
 expect_eq "a preset can be disabled" "200 false" "$HTTP_STATUS $(jbody 'd["enabled"]')"
