@@ -9,6 +9,12 @@
 
 SHAPES=tests/tools/preset_shapes.py
 newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
+# Checks of answer bodies are noted as they come and run together at the end
+# (later_checks): one python3 for all of them, since under load its start costs
+# more than a request. Each answer's body is kept as $TEST_TMP/bN.json.
+N=0
+CHECKS="$TEST_TMP/checks.tsv"
+: >"$CHECKS"
 # call METHOD PATH KEY [BODY]
 call() {
     if [ $# -ge 4 ]; then
@@ -16,18 +22,24 @@ call() {
     else
         http "$1" "$2" -H "X-API-Key: $3"
     fi
+    N=$((N + 1))
+    BODY="$TEST_TMP/b$N.json"
+    printf '%s' "$HTTP_BODY" >"$BODY"
 }
-# shape NAME KIND: the last body has the client's KIND shape
-shape() {
-    printf '%s' "$HTTP_BODY" >"$TEST_TMP/body.json"
-    out=$(python3 "$SHAPES" "$2" "$TEST_TMP/body.json" 2>&1)
-    expect_eq "$1" ok "$out"
-}
+# shape NAME KIND: the last body has the client's KIND shape (tests/tools/preset_shapes.py)
+shape() { printf 'shape\t%s\t%s\t%s\n' "$1" "$BODY" "$2" >>"$CHECKS"; }
+# jexpect NAME EXPECTED EXPR: EXPR of the last body (d), printed as jbody prints it, is EXPECTED
+jexpect() { printf 'eq\t%s\t%s\t%s\t%s\n' "$1" "$BODY" "$2" "$3" >>"$CHECKS"; }
 # refused NAME STATUS FIELD: the last answer is STATUS in the error shape naming FIELD
 refused() {
-    shape "$1: the error body" error
     expect_eq "$1: status" "$2" "$HTTP_STATUS"
-    expect_eq "$1: names $3" "$3" "$(jbody 'd["error"]["details"].get("field") or d["error"]["details"]["errors"][0]["field"]')"
+    printf 'refusal\t%s\t%s\t%s\n' "$1: the error body names $3" "$BODY" "$3" >>"$CHECKS"
+}
+later_checks() {
+    out=$(python3 "$SHAPES" --batch "$CHECKS" 2>&1)
+    printf '%s\n' "$out"
+    FAILED=$((FAILED + $(printf '%s\n' "$out" | grep -c '^not ok')))
+    expect_eq "every body check ran" "$(wc -l <"$CHECKS" | tr -d ' ')" "$(printf '%s\n' "$out" | grep -c '^ok\|^not ok')"
 }
 
 fresh_db t_presets
@@ -54,13 +66,13 @@ P1='{"name":"patient-read","description":"A clinician reads a patient record",
 call POST /api/v1/audit-presets "$A_ADMIN" "$P1"
 expect_eq "create answers 201" 201 "$HTTP_STATUS"
 shape "create answers an AuditPreset" preset
-expect_eq "a new preset is version 1 with its tags" '1 fhir,clinical' \
-    "$(jbody '"%s %s" % (d["metadata"]["version"], ",".join(d["metadata"]["tags"]))')"
+jexpect "a new preset is version 1 with its tags" '1 fhir,clinical' \
+    '"%s %s" % (d["metadata"]["version"], ",".join(d["metadata"]["tags"]))'
 call GET /api/v1/audit-presets/patient-read "$A_VIEW"
 expect_eq "a viewer reads it" 200 "$HTTP_STATUS"
 shape "get answers an AuditPreset" preset
-expect_eq "get: the template as written" "patient.read Patient INTERNAL treatment" \
-    "$(jbody '" ".join([d["template"]["action"], d["template"]["targetResourceType"], d["template"]["dataClassification"], d["template"]["defaultDetails"]["purpose"]])')"
+jexpect "get: the template as written" "patient.read Patient INTERNAL treatment" \
+    '" ".join([d["template"]["action"], d["template"]["targetResourceType"], d["template"]["dataClassification"], d["template"]["defaultDetails"]["purpose"]])'
 call GET "/api/v1/audit-presets/patient-read?includeMetadata=true" "$A_INGEST"
 expect_eq "an ingest key reads it (the presets its events name)" 200 "$HTTP_STATUS"
 call POST /api/v1/audit-presets "$A_ADMIN" "$P1"
@@ -97,8 +109,8 @@ expect_eq "it took the preset's action and classification" "patient.read|INTERNA
 call PUT /api/v1/audit-presets/patient-read "$A_ADMIN" '{"template":{"action":"patient.read","targetResourceType":"Patient","dataClassification":"PHI","defaultDetails":{"source":"ehr"}},"lastModifiedBy":"alice"}'
 expect_eq "update answers 200" 200 "$HTTP_STATUS"
 shape "update answers an AuditPreset" preset
-expect_eq "the update is version 2, by alice, PHI" "2 alice PHI" \
-    "$(jbody '" ".join([d["metadata"]["version"], d["metadata"]["lastModifiedBy"], d["template"]["dataClassification"]])')"
+jexpect "the update is version 2, by alice, PHI" "2 alice PHI" \
+    '" ".join([d["metadata"]["version"], d["metadata"]["lastModifiedBy"], d["template"]["dataClassification"]])'
 ev "$A_INGEST" dr-who-2
 expect_eq "the next event already takes the update (PHI)" "PHI" \
     "$(sql "SELECT data_classification FROM audit_log WHERE principal_id = 'dr-who-2'")"
@@ -111,12 +123,12 @@ expect_eq "a viewer may not update" 403 "$HTTP_STATUS"
 call GET /api/v1/audit-presets/patient-read/versions "$A_VIEW"
 expect_eq "versions answers 200" 200 "$HTTP_STATUS"
 shape "versions answers a PresetVersionHistory" history
-expect_eq "two versions, newest first, the second active" "2 2 2,1 True,False" \
-    "$(jbody '"%d %s %s %s" % (d["totalVersions"], d["activeVersion"], ",".join(v["version"] for v in d["versions"]), ",".join(str(v["isActive"]) for v in d["versions"]))')"
+jexpect "two versions, newest first, the second active" "2 2 2,1 True,False" \
+    '"%d %s %s %s" % (d["totalVersions"], d["activeVersion"], ",".join(v["version"] for v in d["versions"]), ",".join(str(v["isActive"]) for v in d["versions"]))'
 call GET /api/v1/audit-presets/patient-read/versions/1 "$A_VIEW"
 shape "one version answers a PresetVersion" version
-expect_eq "version 1 keeps what it was" "INTERNAL treatment" \
-    "$(jbody 'd["preset"]["template"]["dataClassification"] + " " + d["preset"]["template"]["defaultDetails"]["purpose"]')"
+jexpect "version 1 keeps what it was" "INTERNAL treatment" \
+    'd["preset"]["template"]["dataClassification"] + " " + d["preset"]["template"]["defaultDetails"]["purpose"]'
 call GET /api/v1/audit-presets/patient-read/versions/9 "$A_VIEW"
 refused "a version that does not exist" 404 version
 call GET /api/v1/audit-presets/patient-read/versions/abc "$A_VIEW"
@@ -124,11 +136,11 @@ refused "a version that is not a number" 400 version
 call POST /api/v1/audit-presets/patient-read/versions/1/restore "$A_ADMIN"
 expect_eq "restore answers 200" 200 "$HTTP_STATUS"
 shape "restore answers an AuditPreset" preset
-expect_eq "restoring version 1 makes version 3, as version 1 was" "3 INTERNAL treatment" \
-    "$(jbody '" ".join([d["metadata"]["version"], d["template"]["dataClassification"], d["template"]["defaultDetails"]["purpose"]])')"
+jexpect "restoring version 1 makes version 3, as version 1 was" "3 INTERNAL treatment" \
+    '" ".join([d["metadata"]["version"], d["template"]["dataClassification"], d["template"]["defaultDetails"]["purpose"]])'
 call GET "/api/v1/audit-presets/patient-read/versions?limit=2" "$A_VIEW"
-expect_eq "three versions now (two shown), 3 active, its change log says whence" "3 3 2 restored from version 1" \
-    "$(jbody '"%d %s %d %s" % (d["totalVersions"], d["activeVersion"], len(d["versions"]), d["versions"][0]["changeLog"])')"
+jexpect "three versions now (two shown), 3 active, its change log says whence" "3 3 2 restored from version 1" \
+    '"%d %s %d %s" % (d["totalVersions"], d["activeVersion"], len(d["versions"]), d["versions"][0]["changeLog"])'
 ev "$A_INGEST" dr-who-3
 expect_eq "the next event takes the restored version (INTERNAL)" "INTERNAL" \
     "$(sql "SELECT data_classification FROM audit_log WHERE principal_id = 'dr-who-3'")"
@@ -138,11 +150,11 @@ before=$(sql "SELECT count(*) FROM audit_log")
 call POST /api/v1/audit-presets/patient-read/validate "$A_INGEST" '{"principalId":"dr-v","organizationId":"org-a","targetResourceId":"p-9"}'
 expect_eq "validate answers 200" 200 "$HTTP_STATUS"
 shape "validate answers a ValidationResult" validation
-expect_eq "a complete context is valid" true "$(jbody 'd["isValid"]')"
+jexpect "a complete context is valid" true 'd["isValid"]'
 call POST /api/v1/audit-presets/patient-read/validate "$A_INGEST" '{"principalId":"dr-v","organizationId":"org-a"}'
 shape "an invalid context: still a ValidationResult" validation
-expect_eq "a context without the preset's required targetResourceId is not valid, and says so" "False targetResourceId" \
-    "$(jbody '"%s %s" % (d["isValid"], d["validationErrors"][0]["field"])')"
+jexpect "a context without the preset's required targetResourceId is not valid, and says so" "False targetResourceId" \
+    '"%s %s" % (d["isValid"], d["validationErrors"][0]["field"])'
 call POST /api/v1/audit-presets/patient-read/validate "$A_INGEST" '{"organizationId":"org-a"}'
 refused "a context without principalId" 400 principalId
 expect_eq "validate stored nothing" "$before" "$(sql "SELECT count(*) FROM audit_log")"
@@ -151,13 +163,13 @@ expect_eq "validate stored nothing" "$before" "$(sql "SELECT count(*) FROM audit
 call POST /api/v1/audit-presets/patient-read/apply "$A_INGEST" '{"principalId":"dr-apply","organizationId":"org-a","targetResourceId":"p-42","customDetails":{"reason":"follow-up"},"sessionContext":{"sessionId":"s-1","ipAddress":"10.1.2.3","userAgent":"test"}}'
 expect_eq "apply answers 201" 201 "$HTTP_STATUS"
 shape "apply answers a PresetApplicationResult" apply
-expect_eq "the answer names the preset and its version" "True patient-read 3" \
-    "$(jbody '"%s %s %s" % (d["success"], d["metadata"]["presetName"], d["metadata"]["presetVersion"])')"
+jexpect "the answer names the preset and its version" "True patient-read 3" \
+    '"%s %s %s" % (d["success"], d["metadata"]["presetName"], d["metadata"]["presetVersion"])'
 expect_eq "the stored event has the preset's defaults and the context" \
     "patient.read|INTERNAL|Patient|p-42|success|ehr|treatment|follow-up|10.1.2.3" \
     "$(sql "SELECT concat_ws('|', action, data_classification, target_resource_type, target_resource_id, status, details->>'source', details->>'purpose', details->>'reason', details->'sessionContext'->>'ipAddress') FROM audit_log WHERE principal_id = 'dr-apply'")"
-expect_eq "the answer's auditEvent is the stored event" "$(sql "SELECT hash FROM audit_log WHERE principal_id = 'dr-apply'")" \
-    "$(jbody 'd["auditEvent"]["hash"]')"
+jexpect "the answer's auditEvent is the stored event" "$(sql "SELECT hash FROM audit_log WHERE principal_id = 'dr-apply'")" \
+    'd["auditEvent"]["hash"]'
 call POST /api/v1/audit-presets/patient-read/apply "$A_INGEST" '{"principalId":"dr-apply","organizationId":"org-a","overrides":{"status":"failure","dataClassification":"CONFIDENTIAL"},"targetResourceId":"p-43"}'
 expect_eq "overrides win over the preset" "failure CONFIDENTIAL" \
     "$(sql "SELECT status || ' ' || data_classification FROM audit_log WHERE target_resource_id = 'p-43'")"
@@ -177,14 +189,14 @@ call GET "/api/v1/audit-presets/patient-read/stats?period=day&limit=5" "$A_VIEW"
 expect_eq "stats answers 200" 200 "$HTTP_STATUS"
 shape "stats answers a PresetUsageStats" stats
 # stored: dr-who, dr-who-2, dr-who-3, 10 dr-batch, 2 applied = 15; refused: 1 (no targetResourceId)
-expect_eq "every stored application counted, by user" "15 dr-batch:10 1" \
-    "$(jbody '"%d %s:%d %d" % (d["totalUsage"], d["usageByUser"][0]["userId"], d["usageByUser"][0]["count"], len(d["usageByPeriod"]))')"
+jexpect "every stored application counted, by user" "15 dr-batch:10 1" \
+    '"%d %s:%d %d" % (d["totalUsage"], d["usageByUser"][0]["userId"], d["usageByUser"][0]["count"], len(d["usageByPeriod"]))'
 # refused: the application without targetResourceId and the one naming org-b (2 in 17)
-expect_eq "the refused applications make the error rate" 11.76 "$(jbody 'round(d["errorRate"], 2)')"
+jexpect "the refused applications make the error rate" 11.76 'round(d["errorRate"], 2)'
 # dr-who, dr-who-2, dr-who-3, dr-apply, dr-batch, and '' (refused events have no principal yet)
 expect_eq "usage rows: one per principal and hour" 6 "$(sql "SELECT count(*) FROM audit_preset_usage")"
 call GET /api/v1/audit-presets/patient-read "$A_VIEW"
-expect_eq "the preset's metadata shows its usage" 15 "$(jbody 'd["metadata"]["usageCount"]')"
+jexpect "the preset's metadata shows its usage" 15 'd["metadata"]["usageCount"]'
 call GET "/api/v1/audit-presets/patient-read/stats?period=fortnight" "$A_VIEW"
 refused "an unknown period" 400 period
 
@@ -207,14 +219,14 @@ expect_eq "org-b cannot duplicate it" 404 "$HTTP_STATUS"
 call POST /api/v1/audit-presets/export "$B_ADMIN" '{"names":["patient-read"]}'
 refused "org-b cannot export it" 404 'names[0]'
 call GET /api/v1/compliance/audit-presets "$B_ADMIN"
-expect_eq "org-b's list does not hold it" false "$(jbody '"patient-read" in [p["name"] for p in d["presets"]]')"
+jexpect "org-b's list does not hold it" false '"patient-read" in [p["name"] for p in d["presets"]]'
 expect_eq "org-a's preset is unchanged" "3 A clinician reads a patient record" \
     "$(sql "SELECT version || ' ' || description FROM audit_preset WHERE name = 'patient-read'")"
 
 # ---- shared presets: everyone reads them, nobody changes them -------------------
 call GET /api/v1/audit-presets/authentication "$A_VIEW"
 shape "a shared preset answers an AuditPreset" preset
-expect_eq "it says it is shared" "True *" "$(jbody '"%s %s" % (d["shared"], d["organizationId"])')"
+jexpect "it says it is shared" "True *" '"%s %s" % (d["shared"], d["organizationId"])'
 call PUT /api/v1/audit-presets/authentication "$B_ADMIN" '{"description":"x","lastModifiedBy":"b"}'
 refused "a shared preset is read-only" 403 name
 
@@ -222,10 +234,11 @@ refused "a shared preset is read-only" 403 name
 call POST /api/v1/audit-presets/patient-read/duplicate "$A_ADMIN" '{"targetName":"patient-write","updates":{"template":{"action":"patient.write","targetResourceType":"Patient","dataClassification":"PHI"}}}'
 expect_eq "duplicate answers 201" 201 "$HTTP_STATUS"
 shape "duplicate answers an AuditPreset" preset
-expect_eq "the copy has the updates, its own version 1 and the tags" "patient-write patient.write 1 fhir" \
-    "$(jbody '" ".join([d["name"], d["template"]["action"], d["metadata"]["version"], d["metadata"]["tags"][0]])')"
+jexpect "the copy has the updates, its own version 1 and the tags" "patient-write patient.write 1 fhir" \
+    '" ".join([d["name"], d["template"]["action"], d["metadata"]["version"], d["metadata"]["tags"][0]])'
 call POST /api/v1/audit-presets/authentication/duplicate "$B_ADMIN" '{"targetName":"my-auth"}'
-expect_eq "a shared preset can be copied into one's own" "201 org-b" "$HTTP_STATUS $(jbody 'd["organizationId"]')"
+expect_eq "a shared preset can be copied into one's own" 201 "$HTTP_STATUS"
+jexpect "…as the caller's" org-b 'd["organizationId"]'
 call POST /api/v1/audit-presets/patient-read/duplicate "$A_ADMIN" '{"targetName":"patient-write"}'
 refused "a copy onto an existing name" 409 name
 call POST /api/v1/audit-presets/patient-read/duplicate "$A_ADMIN" '{}'
@@ -235,40 +248,40 @@ refused "a copy without targetName" 400 targetName
 call GET /api/v1/compliance/audit-presets "$A_VIEW"
 expect_eq "list answers 200" 200 "$HTTP_STATUS"
 shape "list answers PaginatedAuditPresets" list
-expect_eq "org-a's list: its two presets and the eight shared ones" "10 10 True True" \
-    "$(jbody '"%d %d %s %s" % (d["pagination"]["total"], len(d["presets"]), "patient-read" in [p["name"] for p in d["presets"]], "fhir_access" in [p["name"] for p in d["presets"]])')"
+jexpect "org-a's list: its two presets and the eight shared ones" "10 10 True True" \
+    '"%d %d %s %s" % (d["pagination"]["total"], len(d["presets"]), "patient-read" in [p["name"] for p in d["presets"]], "fhir_access" in [p["name"] for p in d["presets"]])'
 call GET "/api/v1/compliance/audit-presets?tags=fhir,clinical&sortBy=name&sortOrder=desc" "$A_VIEW"
 diag "$HTTP_BODY"
-expect_eq "tags (all of them), sorted by name descending" "patient-write,patient-read" \
-    "$(jbody '",".join(p["name"] for p in d["presets"])')"
+jexpect "tags (all of them), sorted by name descending" "patient-write,patient-read" \
+    '",".join(p["name"] for p in d["presets"])'
 call GET "/api/v1/compliance/audit-presets?search=CLINICIAN&category=data_access" "$A_VIEW"
-expect_eq "search and category" "patient-read,patient-write" "$(jbody '",".join(p["name"] for p in d["presets"])')"
+jexpect "search and category" "patient-read,patient-write" '",".join(p["name"] for p in d["presets"])'
 call GET "/api/v1/compliance/audit-presets?limit=3&offset=3&sortBy=usageCount&sortOrder=desc" "$A_VIEW"
 shape "a page of the list" list
-expect_eq "pages: 3 of 10 from 3, more after, some before" "3 10 True True" \
-    "$(jbody '"%d %d %s %s" % (len(d["presets"]), d["pagination"]["total"], d["pagination"]["hasNext"], d["pagination"]["hasPrevious"])')"
+jexpect "pages: 3 of 10 from 3, more after, some before" "3 10 True True" \
+    '"%d %d %s %s" % (len(d["presets"]), d["pagination"]["total"], d["pagination"]["hasNext"], d["pagination"]["hasPrevious"])'
 call GET "/api/v1/compliance/audit-presets?sortBy=usageCount&sortOrder=desc&limit=1" "$A_VIEW"
-expect_eq "sorted by usage: the used one first" patient-read "$(jbody 'd["presets"][0]["name"]')"
+jexpect "sorted by usage: the used one first" patient-read 'd["presets"][0]["name"]'
 call GET "/api/v1/compliance/audit-presets?sortBy=colour" "$A_VIEW"
 refused "an unknown sortBy" 400 sortBy
 
 # ---- export and import between organizations ------------------------------------
 call POST /api/v1/audit-presets/export "$A_VIEW" '{"names":["patient-read"],"format":"json","includeVersionHistory":true}'
 expect_eq "export answers 200" 200 "$HTTP_STATUS"
-expect_eq "the export is a string, as the client's export() returns" str "$(jbody 'type(d).__name__')"
-jbody 'd' >"$TEST_TMP/export.json" # the document it holds
-expect_eq "the export document holds the preset and its three versions, as org-a's" "1 3 org-a" \
-    "$(json '"%d %d %s" % (len(d["presets"]), len(d["versions"]["patient-read"]), d["organizationId"])' <"$TEST_TMP/export.json")"
-IMPORT=$(python3 -c 'import json,sys; print(json.dumps({"data": open(sys.argv[1]).read().strip(), "format": "json", "overwrite": False}))' "$TEST_TMP/export.json")
+jexpect "the export is a string, as the client's export() returns" str 'type(d).__name__'
+jexpect "the export document holds the preset and its three versions, as org-a's" "1 3 org-a" \
+    '"%d %d %s" % (len(json.loads(d)["presets"]), len(json.loads(d)["versions"]["patient-read"]), json.loads(d)["organizationId"])'
+# the client's import(data) sends the exported string back as data
+IMPORT=$(python3 -c 'import json,sys; print(json.dumps({"data": json.load(open(sys.argv[1])), "format": "json", "overwrite": False}))' "$BODY")
 call POST /api/v1/audit-presets/import "$B_ADMIN" "$IMPORT"
-expect_eq "org-b imports org-a's export" '200 ["patient-read"] []' \
-    "$HTTP_STATUS $(jbody 'd["imported"]') $(jbody 'd["skipped"]')"
+expect_eq "org-b imports org-a's export" 200 "$HTTP_STATUS"
+jexpect "…all of it" '["patient-read"] []' 'json.dumps(d["imported"]) + " " + json.dumps(d["skipped"])'
 call GET /api/v1/audit-presets/patient-read "$B_ADMIN"
 shape "the imported preset answers an AuditPreset" preset
-expect_eq "org-b's copy: same template, its own organization, version 1" "patient.read INTERNAL treatment org-b 1" \
-    "$(jbody '" ".join([d["template"]["action"], d["template"]["dataClassification"], d["template"]["defaultDetails"]["purpose"], d["organizationId"], d["metadata"]["version"]])')"
+jexpect "org-b's copy: same template, its own organization, version 1" "patient.read INTERNAL treatment org-b 1" \
+    '" ".join([d["template"]["action"], d["template"]["dataClassification"], d["template"]["defaultDetails"]["purpose"], d["organizationId"], d["metadata"]["version"]])'
 call POST /api/v1/audit-presets/import "$B_ADMIN" "$IMPORT"
-expect_eq "importing again without overwrite skips" '["patient-read"]' "$(jbody 'd["skipped"]')"
+jexpect "importing again without overwrite skips" '["patient-read"]' 'd["skipped"]'
 call POST /api/v1/audit-presets/import "$B_ADMIN" "$(printf '%s' "$IMPORT" | sed 's/"overwrite": false/"overwrite": true/')"
 expect_eq "with overwrite it is a new version" "2" \
     "$(sql "SELECT version FROM audit_preset WHERE organization_id = 'org-b' AND name = 'patient-read'")"
@@ -312,7 +325,8 @@ expect_eq "none of it was written" "0 3" \
 
 # ---- disable, delete --------------------------------------------------------------
 call PUT /api/v1/audit-presets/patient-write "$A_ADMIN" '{"enabled":false,"lastModifiedBy":"alice"}'
-expect_eq "a preset can be disabled" "200 false" "$HTTP_STATUS $(jbody 'd["enabled"]')"
+expect_eq "a preset can be disabled" 200 "$HTTP_STATUS"
+jexpect "…and says so" false 'd["enabled"]'
 call POST /api/v1/audit-presets/patient-write/apply "$A_INGEST" '{"principalId":"x","organizationId":"org-a"}'
 refused "a disabled preset is not applied" 409 enabled
 call POST /api/v1/audit/events "$A_INGEST" "{\"eventData\":{\"timestamp\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"status\":\"success\"},\"options\":{\"preset\":\"patient-write\"}}"
@@ -338,6 +352,7 @@ expect_eq "org-b's copy applies to org-b's events" "201 org-b" "$HTTP_STATUS $(s
 expect_eq "(its use is not written yet)" 0 "$(sql "SELECT count(*) FROM audit_preset_usage WHERE organization_id = 'org-b'")"
 stop_serve
 expect_eq "serve stops cleanly" 0 "$?"
+later_checks
 expect_eq "stopping wrote the counts held in memory" "org-b patient-read dr-last 1" \
     "$(sql "SELECT concat_ws(' ', organization_id, name, principal_id, uses) FROM audit_preset_usage WHERE organization_id = 'org-b'")"
 # the timer writes them too, every interval (1 s here), without stats or a stop

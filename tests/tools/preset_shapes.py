@@ -5,8 +5,8 @@ PresetUsageStats, PresetApplicationResult, ValidationResult and the list's
 PaginatedAuditPresets, restated here in our own words as checks.)
 
 usage: preset_shapes.py KIND FILE   (KIND: preset, version, history, stats,
-apply, validation, list, error). Prints "ok" or one problem per line and
-exits 1."""
+apply, validation, list, error): prints "ok" or one problem per line and
+exits 1; preset_shapes.py --batch CHECKS.tsv: runs a list of checks (batch())."""
 import json
 import re
 import sys
@@ -224,7 +224,49 @@ def error(e, path='body'):
 KINDS = {'preset': preset, 'version': version, 'history': history, 'stats': stats,
          'apply': apply, 'validation': validation, 'list': listing, 'error': error}
 
+def shown(v):
+    """A value as tests/lib.sh's jbody prints it."""
+    return json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else str(v)
+
+
+def refusal_field(e):
+    details = e['error']['details']
+    return details.get('field') or details['errors'][0]['field']
+
+
+def batch(name):
+    """Runs the checks listed in a TSV file (tests/sh/presets.sh writes it):
+    shape NAME FILE KIND | eq NAME FILE EXPECTED EXPR | refusal NAME FILE FIELD;
+    prints one ok / not ok line each (tests/run.sh counts them)."""
+    global problems
+    for line in open(name):
+        kind, label, path, *args = line.rstrip('\n').split('\t')
+        problems = []
+        try:
+            with open(path) as f:
+                doc = json.load(f)
+            if kind == 'shape':
+                KINDS[args[0]](doc)
+            elif kind == 'eq':
+                got = shown(eval(args[1], {'d': doc, 'json': json}))
+                if got != args[0]:
+                    problems.append('expected: %s' % args[0])
+                    problems.append('actual:   %s' % got)
+            elif kind == 'refusal':
+                error(doc)
+                if not problems and refusal_field(doc) != args[0]:
+                    problems.append('names %r, not %r' % (refusal_field(doc), args[0]))
+        except Exception as e:  # a missing member is a failed check, not a crash
+            problems.append('%s: %s (body: %.300s)' % (type(e).__name__, e, open(path).read()))
+        print(('not ok - ' if problems else 'ok - ') + label)
+        for p in problems:
+            print('#   ' + p)
+
+
 if __name__ == '__main__':
+    if sys.argv[1] == '--batch':
+        batch(sys.argv[2])
+        sys.exit(0)
     kind, name = sys.argv[1], sys.argv[2]
     try:
         with open(name) as f:
