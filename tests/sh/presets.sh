@@ -235,7 +235,7 @@ shape "a shared preset's versions answer a PresetVersionHistory" history
 jexpect "a shared preset starts with the version migration 0019 found" "1 1 True" \
     '"%d %s %s" % (d["totalVersions"], d["activeVersion"], d["versions"][0]["isActive"])'
 
-# ---- concurrent updates: each is a version of its own, none lost ------------------
+# ---- concurrent updates: each is a version of its own -----------------------------
 v0=$(sql "SELECT version FROM audit_preset WHERE organization_id = 'org-a' AND name = 'patient-read'")
 for i in 1 2 3 4 5 6 7 8; do
     curl -s -o /dev/null -w '%{http_code}\n' -X PUT -H "X-API-Key: $A_ADMIN" -H 'Content-Type: application/json' \
