@@ -43,6 +43,9 @@ later_checks() {
 }
 
 fresh_db t_presets
+# the runner's cluster log, from here on
+PGLOG=${RUN_TMP:-/nonexistent}/cluster/log/postgresql.log
+PGLOG_FROM=$(($(wc -c <"$PGLOG" 2>/dev/null || echo 0) + 1))
 "$AUDITDB_BIN" migrate >/dev/null
 A_ADMIN=$(newkey org-a admin)
 A_VIEW=$(newkey org-a viewer)
@@ -388,6 +391,12 @@ if AUDITDB_KEY_USAGE_FLUSH_S=1 start_serve "$TEST_TMP/serve2.log"; then
     stop_serve
 else
     not_ok "serve starts again"
+fi
+if [ -f "$PGLOG" ]; then
+    # (serve's start-up probe that the server cannot read the key files errs on purpose)
+    pgerr=$(tail -c +"$PGLOG_FROM" "$PGLOG" | grep -E 'ERROR|WARNING|FATAL' |
+            grep -v 'could not open file ".*\.key" for reading' | head -5)
+    expect_eq "no error or warning in PostgreSQL's log from these requests" "" "$pgerr"
 fi
 if grep -q '"level":"error"\|runtime error\|Sanitizer' "$TEST_TMP/serve.log"; then not_ok "no error in the log"; diag "$(grep '"level":"error"\|runtime error\|Sanitizer' "$TEST_TMP/serve.log" | head -5)"; else ok "no error in the log"; fi
 finish
