@@ -93,6 +93,12 @@ CREATE POLICY tenant_isolation ON audit_preset_usage
 GRANT SELECT, DELETE ON audit_preset_usage TO auditdb_app;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO auditdb_app;
 
+-- A changed preset wakes every server's watcher (the auth channel, payload 'audit_preset'),
+-- which marks its preset snapshot stale: a change reaches ingestion in every process at once.
+CREATE TRIGGER audit_preset_changed
+    AFTER INSERT OR UPDATE OR DELETE ON audit_preset
+    FOR EACH STATEMENT EXECUTE FUNCTION auditdb_notify_auth_change();
+
 -- Permissions (docs/auth.md): reading presets is a reader's and a sender's (an ingest key
 -- names presets in its events); writing them is audit.presets:write (admin's *:*).
 CREATE OR REPLACE FUNCTION auditdb_default_roles(p_org text) RETURNS void LANGUAGE sql AS $$

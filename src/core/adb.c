@@ -262,6 +262,7 @@ static void *watch_main(void *arg)
             if (PQstatus(c) == CONNECTION_OK)
                 PQclear(PQexec(c, "LISTEN auditdb_auth"));
             adb_auth_cache_clear(db); /* changes may have been missed meanwhile */
+            adb__presets_changed(db);
         }
         struct pollfd fds[2] = { { PQstatus(c) == CONNECTION_OK ? PQsocket(c) : -1, POLLIN, 0 },
                                  { db->stop_pipe[0], POLLIN, 0 } };
@@ -272,13 +273,19 @@ static void *watch_main(void *arg)
             continue;
         if (n > 0 && fds[0].revents && PQconsumeInput(c)) {
             PGnotify *note;
-            bool any = false;
+            bool any = false, presets_changed = false;
             while ((note = PQnotifies(c)) != NULL) {
-                any = true;
+                /* a preset (migration 0019) is not a key or a role */
+                if (note->extra && !strcmp(note->extra, "audit_preset"))
+                    presets_changed = true;
+                else
+                    any = true;
                 PQfreemem(note);
             }
             if (any)
                 adb_auth_cache_clear(db);
+            if (presets_changed)
+                adb__presets_changed(db);
         }
     }
     PQfinish(c);

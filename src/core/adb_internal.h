@@ -57,9 +57,9 @@ const adb__keys *adb__db_keys(adb *db);
 /* The proof of org on c's backend, for auditdb.tenant_proof (tenant_proof.h). */
 bool adb__db_tenant_proof(adb *db, PGconn *c, const char *org, char out[65]);
 
-/* A preset was written through this handle (the presets API): the next
- * event reads audit_preset afresh. Other processes see it within the cache's
- * TTL (60 s). */
+/* A preset was written (through this handle's presets API, or anywhere: the
+ * watcher hears NOTIFY auditdb_auth 'audit_preset'): the next event reads
+ * audit_preset afresh. */
 void adb__presets_changed(adb *db);
 /* The handle's preset usage counter (src/core/preset_usage.h). */
 struct adb__preset_usage *adb__db_preset_usage(adb *db);

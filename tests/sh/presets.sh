@@ -322,6 +322,30 @@ refused "import as yaml" 400 format
 call POST /api/v1/audit-presets/import "$A_VIEW" "$IMPORT"
 expect_eq "a viewer may not import" 403 "$HTTP_STATUS"
 
+# ---- a second serve on the same database hears of a change at once -----------------
+port2=$(free_port)
+"$AUDITDB_BIN" serve --listen "127.0.0.1:$port2" >"$TEST_TMP/serve3.log.out" 2>"$TEST_TMP/serve3.log" &
+PID2=$!
+i=0
+until curl -fs -o /dev/null "http://127.0.0.1:$port2/live" || [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
+ev2() { # ev2 PRINCIPAL: an event naming cross-proc, sent to the second serve
+    curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-API-Key: $A_INGEST" -H 'Content-Type: application/json' \
+        --data-binary "{\"eventData\":{\"timestamp\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"status\":\"success\",\"principalId\":\"$1\"},\"options\":{\"preset\":\"cross-proc\"}}" \
+        "http://127.0.0.1:$port2/api/v1/audit/events"
+}
+call POST /api/v1/audit-presets "$A_ADMIN" '{"name":"cross-proc","template":{"action":"x.do","targetResourceType":"X","dataClassification":"INTERNAL"},"validation":{"requiredFields":[],"optionalFields":[],"fieldValidation":{}}}'
+expect_eq "the second serve stores an event with a preset the first created" "201 INTERNAL" \
+    "$(ev2 cp-1) $(sql "SELECT data_classification FROM audit_log WHERE principal_id = 'cp-1'")"
+call PUT /api/v1/audit-presets/cross-proc "$A_ADMIN" '{"template":{"action":"x.do","targetResourceType":"X","dataClassification":"PHI"},"lastModifiedBy":"alice"}'
+i=0; got=""
+while [ $i -lt 50 ] && [ "$got" != PHI ]; do # within 10 s, not the cache's 60
+    i=$((i + 1)); ev2 "cp-2-$i" >/dev/null
+    got=$(sql "SELECT data_classification FROM audit_log WHERE principal_id = 'cp-2-$i'")
+    [ "$got" = PHI ] || sleep 0.2
+done
+expect_eq "…and takes the first one's update within 10 s (a NOTIFY, not the 60 s cache)" PHI "$got"
+kill "$PID2"; wait "$PID2"
+
 # ---- more bad input: each refused naming its field, nothing written --------------
 call PUT /api/v1/audit-presets/patient-read "$A_ADMIN" '[1,2]'
 refused "an update body that is not an object" 400 body
@@ -367,7 +391,7 @@ expect_eq "a viewer may not delete" 403 "$HTTP_STATUS"
 call DELETE "/api/v1/audit-presets/patient-read?force=true" "$A_ADMIN"
 expect_eq "with force it is deleted" 204 "$HTTP_STATUS"
 expect_eq "with its versions and usage, org-b's copy kept" "0 0 1" \
-    "$(sql "SELECT (SELECT count(*) FROM audit_preset_version WHERE organization_id = 'org-a' AND name = 'patient-read') || ' ' || (SELECT count(*) FROM audit_preset_usage WHERE organization_id = 'org-a') || ' ' || (SELECT count(*) FROM audit_preset WHERE name = 'patient-read')")"
+    "$(sql "SELECT (SELECT count(*) FROM audit_preset_version WHERE organization_id = 'org-a' AND name = 'patient-read') || ' ' || (SELECT count(*) FROM audit_preset_usage WHERE organization_id = 'org-a' AND name = 'patient-read') || ' ' || (SELECT count(*) FROM audit_preset WHERE name = 'patient-read')")"
 call DELETE "/api/v1/audit-presets/authentication?force=true" "$A_ADMIN"
 refused "a shared preset cannot be deleted" 403 name
 
