@@ -7,6 +7,7 @@
 #include "http.h"
 #include "ratelimit.h"
 #include "selfaudit.h"
+#include "presets.h"
 #include "../core/util.h"
 
 #include <string.h>
@@ -64,6 +65,21 @@ static const route routes[] = {
     { "GET", "/api/v1/health/config", adb_http_health_config, "health", "read", "health: how the checks run", NULL },
     { "POST", "/api/v1/health/connectivity", adb_http_health_connectivity, "health", "read", "health: connect to each dependency now", NULL },
     { "GET", "/api/v1/health/system", adb_http_health_system, "health", "read", "health: the process's memory, CPU time and the load", NULL },
+    /* presets (presets*.c, docs/presets.md) */
+    { "GET", "/api/v1/compliance/audit-presets", adb_http_presets_list, "audit.presets", "read", "list presets", "category,tags,search,includeMetadata,sortBy,sortOrder," PAGE },
+    { "POST", "/api/v1/audit-presets", adb_http_presets_create, "audit.presets", "write", "create a preset", NULL },
+    { "POST", "/api/v1/audit-presets/export", adb_http_presets_export, "audit.presets", "read", "export presets as JSON", NULL },
+    { "POST", "/api/v1/audit-presets/import", adb_http_presets_import, "audit.presets", "write", "import presets (all or nothing)", NULL },
+    { "GET", "/api/v1/audit-presets/{name}", adb_http_presets_get, "audit.presets", "read", "one preset", "includeMetadata" },
+    { "PUT", "/api/v1/audit-presets/{name}", adb_http_presets_update, "audit.presets", "write", "update a preset (a new version)", NULL },
+    { "DELETE", "/api/v1/audit-presets/{name}", adb_http_presets_delete, "audit.presets", "write", "delete a preset", "force" },
+    { "POST", "/api/v1/audit-presets/{name}/validate", adb_http_presets_validate, "audit.presets", "read", "validate a context against a preset, storing nothing", NULL },
+    { "POST", "/api/v1/audit-presets/{name}/apply", adb_http_presets_apply, "audit.events", "create", "store the event a preset makes of a context", NULL },
+    { "GET", "/api/v1/audit-presets/{name}/versions", adb_http_presets_versions, "audit.presets", "read", "a preset's versions", "limit" },
+    { "GET", "/api/v1/audit-presets/{name}/versions/{version}", adb_http_presets_version, "audit.presets", "read", "one version of a preset", NULL },
+    { "POST", "/api/v1/audit-presets/{name}/versions/{version}/restore", adb_http_presets_restore, "audit.presets", "write", "make an old version current (a new version)", NULL },
+    { "GET", "/api/v1/audit-presets/{name}/stats", adb_http_presets_stats, "audit.presets", "read", "a preset's usage", "period,limit" },
+    { "POST", "/api/v1/audit-presets/{name}/duplicate", adb_http_presets_duplicate, "audit.presets", "write", "copy a preset under a new name", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -286,7 +302,7 @@ enum MHD_Result adb_http_check_head(adb_http_request *req, bool expects_body)
                                                  "allowed", allowed));
         }
     }
-    if (expects_body && strcmp(found->method, "POST") != 0)
+    if (expects_body && strcmp(found->method, "POST") != 0 && strcmp(found->method, "PUT") != 0)
         return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "BODY_NOT_ALLOWED",
                                    "this endpoint takes no request body", NULL);
     return MHD_YES;
@@ -300,7 +316,7 @@ enum MHD_Result adb_http_dispatch(adb_http_request *req)
             return r;
     }
     const route *found = req->route;
-    if (req->body_len > 0 && strcmp(found->method, "POST") != 0)
+    if (req->body_len > 0 && strcmp(found->method, "POST") != 0 && strcmp(found->method, "PUT") != 0)
         return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "BODY_NOT_ALLOWED",
                                    "this endpoint takes no request body", NULL);
     if (req->body_len > 0) {
