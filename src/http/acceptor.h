@@ -18,6 +18,7 @@
 #define ADB_HTTP_ACCEPTOR_H
 
 #include <microhttpd.h>
+#include <stddef.h>
 
 typedef struct adb_http_acceptor adb_http_acceptor;
 
@@ -29,6 +30,7 @@ typedef struct adb_http_acceptor_options {
     int listen_fd;          /* listening, taken: closed by adb_http_acceptor_stop */
     struct MHD_Daemon *daemon;
     int head_timeout_ms;
+    size_t max_body;        /* a chunked body above this is refused (413) as it comes */
     int max_pending;        /* connections whose first head is not in yet */
     adb_http_refused_fn refused;
     void *refused_ud;
@@ -38,7 +40,13 @@ typedef struct adb_http_acceptor_options {
 /* Starts the acceptor's thread; NULL when it cannot. */
 adb_http_acceptor *adb_http_acceptor_start(const adb_http_acceptor_options *o);
 
-/* Stops accepting: closes the listening socket and the pending connections. */
+/* Stops accepting: closes the listening socket, the connections whose
+ * first head had not come, and each relayed one once it is idle (no
+ * request in flight). Relaying goes on for the others. */
+void adb_http_acceptor_quiesce(adb_http_acceptor *a);
+
+/* Stops the thread and closes every connection left (after libmicrohttpd
+ * has stopped). */
 void adb_http_acceptor_stop(adb_http_acceptor *a);
 
 #endif

@@ -816,7 +816,7 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         .listen_fd = lfd, .daemon = s->daemon,
         .head_timeout_ms = o->connection_timeout_s > 0 && o->connection_timeout_s * 1000 < co.head_timeout_ms
                                ? o->connection_timeout_s * 1000 : co.head_timeout_ms,
-        .max_pending = 4 * (int)max_conns, .refused = refused_here, .refused_ud = s,
+        .max_body = s->state.max_body, .max_pending = 4 * (int)max_conns, .refused = refused_here, .refused_ud = s,
         .conns = s->state.conns,
     };
     if (!(s->acceptor = adb_http_acceptor_start(&ao))) {
@@ -862,7 +862,7 @@ void adb_server_stop(adb_server *s)
     if (!s)
         return;
     /* stop accepting, let the requests in flight finish (bounded), then stop */
-    adb_http_acceptor_stop(s->acceptor);
+    adb_http_acceptor_quiesce(s->acceptor);
     double deadline = adb__now_ms() + 10000;
     while (adb__now_ms() < deadline) {
         const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
@@ -875,6 +875,7 @@ void adb_server_stop(adb_server *s)
     adb_http_workers_stop(s->writes);
     adb_http_workers_stop(s->probes);
     MHD_stop_daemon(s->daemon);
+    adb_http_acceptor_stop(s->acceptor); /* after: it relayed the last answers */
     adb_http_conns_stop(s->state.conns);
     adb_selfaudit_stop(s->state.selfaudit); /* writes what the last requests queued */
     adb_ratelimit_free(s->state.ratelimit);
