@@ -42,6 +42,7 @@ enum { P_FIRST, P_RELAY, P_CLOSING, P_DRAIN };
 
 typedef struct conn {
     int c, m;              /* client socket; this end of the socketpair (-1 before) */
+    int mh;                /* libmicrohttpd's end (its number: the abort notes) */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     double since_ms;       /* accepted; or the end began */
@@ -57,6 +58,8 @@ typedef struct conn {
     bool err, err_done;    /* an error answer is due; it was made (or was not needed) */
     unsigned err_after;    /* answers that must go before it */
     bool lost;             /* the answers can no longer be followed */
+    bool dead;             /* closed: freed after the events at hand (one may still name it) */
+    struct conn *next_dead;
     adb_http_reqframe rf;
     adb_http_respframe resp;
 } conn;
@@ -70,7 +73,58 @@ struct adb_http_acceptor {
     conn **p;
     int n, cap, first; /* all connections; those still before their first head */
     char *buf;         /* for draining */
+    conn *dead;        /* closed in this round of events, freed at its end */
+    pthread_mutex_t notes_mu;
+    struct note *notes; /* requests cut off here, for libmicrohttpd's side to log */
 };
+
+/* A request whose head libmicrohttpd has, refused here during its body:
+ * the access log line is server.c's (it knows the route and the key). */
+typedef struct note {
+    int fd;
+    unsigned status;
+    const char *code;
+    char rid[ADB_REQUEST_ID_MAX];
+    struct note *next;
+} note;
+
+static void add_note(adb_http_acceptor *a, int fd, unsigned status, const char *code, const char *rid)
+{
+    note *n = calloc(1, sizeof(*n));
+    if (!n)
+        return;
+    n->fd = fd;
+    n->status = status;
+    n->code = code;
+    adb__fmt(n->rid, sizeof(n->rid), "%s", rid);
+    pthread_mutex_lock(&a->notes_mu);
+    n->next = a->notes;
+    a->notes = n;
+    pthread_mutex_unlock(&a->notes_mu);
+}
+
+bool adb_http_acceptor_take_note(adb_http_acceptor *a, int fd, unsigned *status, const char **code,
+                                 char rid[ADB_REQUEST_ID_MAX])
+{
+    note *n = NULL;
+    if (!a)
+        return false;
+    pthread_mutex_lock(&a->notes_mu);
+    for (note **pp = &a->notes; *pp; pp = &(*pp)->next)
+        if ((*pp)->fd == fd) {
+            n = *pp;
+            *pp = n->next;
+            break;
+        }
+    pthread_mutex_unlock(&a->notes_mu);
+    if (!n)
+        return false;
+    *status = n->status;
+    *code = n->code;
+    memcpy(rid, n->rid, ADB_REQUEST_ID_MAX);
+    free(n);
+    return true;
+}
 
 static void conn_free(adb_http_acceptor *a, conn *k)
 {
@@ -87,7 +141,19 @@ static void conn_free(adb_http_acceptor *a, conn *k)
     a->p[k->slot]->slot = k->slot;
     free(k->in);
     free(k->out);
-    free(k);
+    k->in = k->out = NULL;
+    k->dead = true;
+    k->next_dead = a->dead;
+    a->dead = k;
+}
+
+static void bury(adb_http_acceptor *a)
+{
+    while (a->dead) {
+        conn *k = a->dead;
+        a->dead = k->next_dead;
+        free(k);
+    }
 }
 
 static conn *oldest_first(adb_http_acceptor *a)
@@ -134,7 +200,9 @@ static bool error_answer(adb_http_acceptor *a, conn *k)
         memcpy(k->out + k->out_len, resp, (size_t)len);
         k->out_len += (size_t)len;
     }
-    if (a->o.refused)
+    if (f->in_request && k->m >= 0 && !k->m_eof) /* libmicrohttpd is reading it: it logs it */
+        add_note(a, k->mh, (unsigned)f->status, f->code, rid);
+    else if (a->o.refused)
         a->o.refused(a->o.refused_ud, (unsigned)f->status, f->code, rid);
     return true;
 }
@@ -168,6 +236,7 @@ static void start_relay(adb_http_acceptor *a, conn *k)
         return;
     }
     k->m = sv[0];
+    k->mh = sv[1];
     k->m_out = true;
     if (!watch(a, k->m, (char *)k + 1)) {
         close(sv[1]);
@@ -363,6 +432,8 @@ static void ready(adb_http_acceptor *a, void *ptr, uint32_t events)
 {
     bool is_m = (uintptr_t)ptr & 1;
     conn *k = (conn *)((uintptr_t)ptr & ~(uintptr_t)1);
+    if (k->dead)
+        return;
     bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
     bool out = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
 
@@ -455,6 +526,7 @@ static void *acceptor_main(void *arg)
             } else
                 ready(a, evs[i].data.ptr, evs[i].events);
         }
+        bury(a);
         /* a first head not complete in time; an end that takes too long */
         double now = adb__now_ms();
         for (int i = 0; i < a->n;) {
@@ -482,6 +554,7 @@ adb_http_acceptor *adb_http_acceptor_start(const adb_http_acceptor_options *o)
     a->ep = epoll_create1(EPOLL_CLOEXEC);
     a->buf = malloc(IN_MAX);
     a->listening = true;
+    pthread_mutex_init(&a->notes_mu, NULL);
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
     if (a->ep < 0 || !a->buf || epoll_ctl(a->ep, EPOLL_CTL_ADD, o->listen_fd, &ev) != 0 ||
         pthread_create(&a->thread, NULL, acceptor_main, a) != 0) {
@@ -509,6 +582,13 @@ void adb_http_acceptor_stop(adb_http_acceptor *a)
     pthread_join(a->thread, NULL);
     while (a->n > 0)
         conn_free(a, a->p[0]);
+    bury(a);
+    while (a->notes) {
+        note *n = a->notes;
+        a->notes = n->next;
+        free(n);
+    }
+    pthread_mutex_destroy(&a->notes_mu);
     if (a->listening)
         close(a->o.listen_fd);
     close(a->ep);

@@ -18,6 +18,7 @@
 #define ADB_HTTP_ACCEPTOR_H
 
 #include <microhttpd.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct adb_http_acceptor adb_http_acceptor;
@@ -44,6 +45,12 @@ adb_http_acceptor *adb_http_acceptor_start(const adb_http_acceptor_options *o);
  * first head had not come, and each relayed one once it is idle (no
  * request in flight). Relaying goes on for the others. */
 void adb_http_acceptor_quiesce(adb_http_acceptor *a);
+
+/* A request on libmicrohttpd's connection fd was refused here while its
+ * body came (broken chunked framing): its status, code and the request id
+ * of the answer sent, once; false when there is none. */
+bool adb_http_acceptor_take_note(adb_http_acceptor *a, int fd, unsigned *status, const char **code,
+                                 char rid[65]);
 
 /* Stops the thread and closes every connection left (after libmicrohttpd
  * has stopped). */

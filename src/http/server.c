@@ -354,7 +354,11 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     if (!req)
         return;
-    if (!req->status) { /* refused by libmicrohttpd itself (docs/http.md, Limits) */
+    const union MHD_ConnectionInfo *fdi = req->status ? NULL : MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (fdi && adb_http_acceptor_take_note(s->acceptor, fdi->connect_fd, &req->status, &req->error_code,
+                                           req->request_id))
+        ; /* refused by acceptor.c during its body (broken chunked framing) */
+    else if (!req->status) { /* refused by libmicrohttpd itself (docs/http.md, Limits) */
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
         req->status = ci ? ci->http_status : 0;
         if (req->status)
@@ -391,6 +395,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         malloc_trim(0);
 }
 
+static void refused_here(void *ud, unsigned status, const char *code, const char *request_id);
+
 static void connection_event(void *cls, struct MHD_Connection *conn, void **socket_context,
                              enum MHD_ConnectionNotificationCode toe)
 {
@@ -406,6 +412,23 @@ static void connection_event(void *cls, struct MHD_Connection *conn, void **sock
         *socket_context = ctx;
     } else {
         conn_ctx *ctx = *socket_context;
+        const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        unsigned status;
+        const char *code;
+        char rid[ADB_REQUEST_ID_MAX];
+        if (fd && adb_http_acceptor_take_note(s->acceptor, fd->connect_fd, &status, &code, rid)) {
+            adb_http_request *req = ctx ? ctx->req : NULL;
+            if (req && req->head_done) { /* never reported complete: logged here */
+                req->status = status;
+                req->error_code = code;
+                adb__fmt(req->request_id, sizeof(req->request_id), "%s", rid);
+                log_request(s, req);
+                adb_http_metrics_request(s->state.metrics, req->method ? req->method : "",
+                                         adb_http_route_pattern(req->route), status,
+                                         adb__now_ms() - req->started_ms);
+            } else
+                refused_here(s, status, code, rid);
+        }
         if (ctx) {
             if (ctx->req) /* never reported complete */
                 request_free(ctx->req);
