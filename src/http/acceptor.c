@@ -49,6 +49,7 @@ typedef struct conn {
     int slot, phase;
     bool c_in, c_out, m_in, m_out; /* ready, as epoll last said (edge-triggered) */
     bool c_eof, m_eof;
+    bool m_shut;           /* libmicrohttpd takes no more bytes (its answers may still come) */
     char *in;              /* from the client: in[0,cleared) may pass, the rest is being checked */
     size_t in_len, in_cap, cleared;
     char *out;             /* to the client */
@@ -271,7 +272,7 @@ static bool pump(adb_http_acceptor *a, conn *k)
             return true;
         }
         /* the client's bytes, checked */
-        if (k->c_in && !k->c_eof && !k->err && k->phase <= P_RELAY &&
+        if (k->c_in && !k->c_eof && !k->err && !k->m_shut && k->phase <= P_RELAY &&
             k->requests - k->answered < IN_FLIGHT_MAX) {
             if (k->in_len == k->in_cap && k->cleared == 0 && k->in_cap < IN_MAX) {
                 size_t ncap = k->in_cap ? IN_MAX : IN_MIN;
@@ -326,7 +327,7 @@ static bool pump(adb_http_acceptor *a, conn *k)
             k->err_after = k->requests - (k->rf.in_request ? 1 : 0);
         }
         /* to libmicrohttpd */
-        if (k->cleared && k->m >= 0 && k->m_out && !k->m_eof) {
+        if (k->cleared && k->m >= 0 && k->m_out && !k->m_eof && !k->m_shut) {
             r = send(k->m, k->in, k->cleared, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (r > 0) {
                 memmove(k->in, k->in + r, k->in_len - (size_t)r);
@@ -336,7 +337,7 @@ static bool pump(adb_http_acceptor *a, conn *k)
             } else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
                 k->m_out = false;
             else
-                k->m_eof = true;
+                k->m_shut = true; /* closed after answering (a body it will not read): read that answer */
         }
         /* its answers */
         if (k->m >= 0 && k->m_in && !k->m_eof && k->out_len < OUT_CAP) {
