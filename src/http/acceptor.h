@@ -41,6 +41,10 @@ typedef struct adb_http_acceptor_options {
 /* Starts the acceptor's thread; NULL when it cannot. */
 adb_http_acceptor *adb_http_acceptor_start(const adb_http_acceptor_options *o);
 
+/* libmicrohttpd runs on the acceptor's thread: a worker that resumed a
+ * connection wakes it with this (any thread). */
+void adb_http_acceptor_wake(adb_http_acceptor *a);
+
 /* Stops accepting: closes the listening socket, the connections whose
  * first head had not come, and each relayed one once it is idle (no
  * request in flight). Relaying goes on for the others. */

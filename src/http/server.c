@@ -28,16 +28,15 @@
 #include <unistd.h>
 
 /*
- * Threads. libmicrohttpd's polling threads (POLL_THREADS) only accept, read
- * and write: once a request is whole, its connection is suspended and the
+ * Threads. libmicrohttpd runs on the acceptor's thread (acceptor.c, which
+ * relays each client to it) and only reads and writes: once a request is whole, its connection is suspended and the
  * request handed to a worker pool (workers.c; opts.threads workers for reads,
  * as many for writes), whose handlers may wait on PostgreSQL or on the
  * writer's COMMIT. The worker keeps the response on the request and resumes
  * the connection; the polling thread then queues it. So a request waiting
- * for the database never holds up the other connections of its polling
+ * for the database never holds up the other connections of the polling
  * thread, and creates waiting for a slow fsync never hold up page reads.
  */
-#define POLL_THREADS 2
 
 /* libmicrohttpd's memory per connection, for the request line, headers and
  * its bookkeeping: well above what this server accepts (ADB_HTTP_HEAD_MAX,
@@ -659,14 +658,18 @@ static void run_request(adb_http_request *req)
     if (req->head_job) {
         (void)adb_http_check_head(req, true); /* an answer, if any, is in req->resp */
         req->db_ms += adb_thread_db_ms();
+        struct adb_http_acceptor *acc = req->state->acceptor;
         MHD_resume_connection(req->conn);
+        adb_http_acceptor_wake(acc);
         return;
     }
     (void)adb_http_dispatch(req); /* MHD_NO: no response was made, and deliver() closes */
     req->db_ms += adb_thread_db_ms();
     void (*after)(void *) = req->after;
     void *arg = req->after_arg;
+    struct adb_http_acceptor *acc = req->state->acceptor;
     MHD_resume_connection(req->conn); /* the polling thread may free req from here on */
+    adb_http_acceptor_wake(acc);
     if (after)
         after(arg);
 }
@@ -816,10 +819,9 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         goto fail;
     }
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | /* run by acceptor.c's thread */
             MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC, /* connections come from acceptor.c */
         0, NULL, NULL, access_handler, s,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)POLL_THREADS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->connection_timeout_s > 0 ? o->connection_timeout_s : 30),
         MHD_OPTION_CONNECTION_LIMIT, max_conns, /* conns.c sheds idle ones before this */
         MHD_OPTION_NOTIFY_COMPLETED, completed, s,
@@ -848,6 +850,7 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         goto fail;
     }
     lfd = -1; /* the acceptor's now */
+    s->state.acceptor = s->acceptor;
     {
         char host[INET6_ADDRSTRLEN] = "?";
         if (ss.ss_family == AF_INET)
@@ -897,8 +900,8 @@ void adb_server_stop(adb_server *s)
     adb_http_workers_stop(s->reads);
     adb_http_workers_stop(s->writes);
     adb_http_workers_stop(s->probes);
+    adb_http_acceptor_stop(s->acceptor); /* it ran libmicrohttpd: stopped before it */
     MHD_stop_daemon(s->daemon);
-    adb_http_acceptor_stop(s->acceptor); /* after: it relayed the last answers */
     adb_http_conns_stop(s->state.conns);
     adb_selfaudit_stop(s->state.selfaudit); /* writes what the last requests queued */
     adb_ratelimit_free(s->state.ratelimit);
