@@ -1,18 +1,21 @@
 /*
- * acceptor.h - accepts client connections and looks at the first request
- * head of each (MSG_PEEK: nothing is consumed) before libmicrohttpd gets
- * the connection with MHD_add_connection().
+ * acceptor.h - accepts client connections, relays each to libmicrohttpd
+ * through a socketpair (MHD_add_connection with the client's real
+ * address), and runs libmicrohttpd on the same thread.
  *
- * libmicrohttpd answers some malformed heads itself, before any callback,
- * with fixed HTML bodies (a version other than HTTP/1.x, a header line
- * without ':', a Content-Length that is not a number), closes the
- * connection (a request line without a version), or, for heads near its
- * memory limit, closes or leaves the client waiting. Here those are
- * answered at once in the API's JSON error shape. A connection whose head
- * is not complete within the head deadline is closed; one that never sends
- * anything costs a descriptor, not libmicrohttpd's per-connection memory.
- * Later requests on a kept-alive connection are libmicrohttpd's to read
- * (docs/http.md, Limits).
+ * libmicrohttpd answers malformed requests itself, before any callback and
+ * with no hook to replace the answer, in fixed HTML bodies (a version other
+ * than HTTP/1.x, a header line without ':', a bad Content-Length, broken
+ * chunked framing), closes the connection (a request line without a
+ * version), or, for heads near its memory limit, closes or leaves the
+ * client waiting. So no byte reaches it unchecked: every request head, and
+ * the framing of every chunked body, is checked here (framing.c) as it
+ * passes, and an error is answered here in the API's JSON error shape,
+ * after the answers to the requests before it, then the connection closed
+ * without resetting that answer. A connection whose first head is not
+ * complete within the head deadline is closed; one that never sends
+ * anything costs a descriptor, not a socketpair or libmicrohttpd's
+ * per-connection memory (docs/http.md, step 0).
  */
 #ifndef ADB_HTTP_ACCEPTOR_H
 #define ADB_HTTP_ACCEPTOR_H
