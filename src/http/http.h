@@ -37,6 +37,7 @@ typedef struct adb_http_state {
     struct adb_selfaudit *selfaudit;
     struct adb_http_totals *totals; /* filtered lists' estimated totals (totals.c) */
     struct adb_http_conns *conns;   /* open connections (conns.c) */
+    struct adb_http_acceptor *acceptor; /* runs libmicrohttpd: woken when a worker resumes one */
     size_t body_budget;             /* bytes of request bodies buffered at once, in all */
     atomic_size_t body_held;        /* ...reserved now */
     struct adb_http_health_history *health; /* recent health checks (health_history.c) */

@@ -30,16 +30,15 @@
 #include <unistd.h>
 
 /*
- * Threads. libmicrohttpd's polling threads (POLL_THREADS) only accept, read
- * and write: once a request is whole, its connection is suspended and the
+ * Threads. libmicrohttpd runs on the acceptor's thread (acceptor.c, which
+ * relays each client to it) and only reads and writes: once a request is whole, its connection is suspended and the
  * request handed to a worker pool (workers.c; opts.threads workers for reads,
  * as many for writes), whose handlers may wait on PostgreSQL or on the
  * writer's COMMIT. The worker keeps the response on the request and resumes
  * the connection; the polling thread then queues it. So a request waiting
- * for the database never holds up the other connections of its polling
+ * for the database never holds up the other connections of the polling
  * thread, and creates waiting for a slow fsync never hold up page reads.
  */
-#define POLL_THREADS 2
 
 /* libmicrohttpd's memory per connection, for the request line, headers and
  * its bookkeeping: well above what this server accepts (ADB_HTTP_HEAD_MAX,
@@ -443,7 +442,11 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     if (!req)
         return;
-    if (!req->status) { /* refused by libmicrohttpd itself (docs/http.md, Limits) */
+    const union MHD_ConnectionInfo *fdi = req->status ? NULL : MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (fdi && adb_http_acceptor_take_note(s->acceptor, fdi->connect_fd, &req->status, &req->error_code,
+                                           req->request_id))
+        ; /* refused by acceptor.c during its body (broken chunked framing) */
+    else if (!req->status) { /* refused by libmicrohttpd itself (docs/http.md, Limits) */
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
         req->status = ci ? ci->http_status : 0;
         if (req->status)
@@ -485,6 +488,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         malloc_trim(0);
 }
 
+static void refused_here(void *ud, unsigned status, const char *code, const char *request_id);
+
 static void connection_event(void *cls, struct MHD_Connection *conn, void **socket_context,
                              enum MHD_ConnectionNotificationCode toe)
 {
@@ -500,6 +505,23 @@ static void connection_event(void *cls, struct MHD_Connection *conn, void **sock
         *socket_context = ctx;
     } else {
         conn_ctx *ctx = *socket_context;
+        const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        unsigned status;
+        const char *code;
+        char rid[ADB_REQUEST_ID_MAX];
+        if (fd && adb_http_acceptor_take_note(s->acceptor, fd->connect_fd, &status, &code, rid)) {
+            adb_http_request *req = ctx ? ctx->req : NULL;
+            if (req && req->head_done) { /* never reported complete: logged here */
+                req->status = status;
+                req->error_code = code;
+                adb__fmt(req->request_id, sizeof(req->request_id), "%s", rid);
+                log_request(s, req);
+                adb_http_metrics_request(s->state.metrics, req->method ? req->method : "",
+                                         adb_http_route_pattern(req->route), status,
+                                         adb__now_ms() - req->started_ms);
+            } else
+                refused_here(s, status, code, rid);
+        }
         if (ctx) {
             if (ctx->req) /* never reported complete */
                 request_free(ctx->req);
@@ -719,14 +741,18 @@ static void run_request(adb_http_request *req)
     if (req->head_job) {
         (void)adb_http_check_head(req, true); /* an answer, if any, is in req->resp */
         req->db_ms += adb_thread_db_ms();
+        struct adb_http_acceptor *acc = req->state->acceptor;
         MHD_resume_connection(req->conn);
+        adb_http_acceptor_wake(acc);
         return;
     }
     (void)adb_http_dispatch(req); /* MHD_NO: no response was made, and deliver() closes */
     req->db_ms += adb_thread_db_ms();
     void (*after)(void *) = req->after;
     void *arg = req->after_arg;
+    struct adb_http_acceptor *acc = req->state->acceptor;
     MHD_resume_connection(req->conn); /* the polling thread may free req from here on */
+    adb_http_acceptor_wake(acc);
     if (after)
         after(arg);
 }
@@ -877,10 +903,9 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         goto fail;
     }
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | /* run by acceptor.c's thread */
             MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC, /* connections come from acceptor.c */
         0, NULL, NULL, access_handler, s,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)POLL_THREADS,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(o->connection_timeout_s > 0 ? o->connection_timeout_s : 30),
         MHD_OPTION_CONNECTION_LIMIT, max_conns, /* conns.c sheds idle ones before this */
         MHD_OPTION_NOTIFY_COMPLETED, completed, s,
@@ -900,7 +925,7 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         .listen_fd = lfd, .daemon = s->daemon,
         .head_timeout_ms = o->connection_timeout_s > 0 && o->connection_timeout_s * 1000 < co.head_timeout_ms
                                ? o->connection_timeout_s * 1000 : co.head_timeout_ms,
-        .max_pending = 4 * (int)max_conns, .refused = refused_here, .refused_ud = s,
+        .max_body = s->state.max_body, .max_pending = 4 * (int)max_conns, .refused = refused_here, .refused_ud = s,
         .conns = s->state.conns,
     };
     if (!(s->acceptor = adb_http_acceptor_start(&ao))) {
@@ -909,6 +934,7 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
         goto fail;
     }
     lfd = -1; /* the acceptor's now */
+    s->state.acceptor = s->acceptor;
     {
         char host[INET6_ADDRSTRLEN] = "?";
         if (ss.ss_family == AF_INET)
@@ -947,7 +973,7 @@ void adb_server_stop(adb_server *s)
     if (!s)
         return;
     /* stop accepting, let the requests in flight finish (bounded), then stop */
-    adb_http_acceptor_stop(s->acceptor);
+    adb_http_acceptor_quiesce(s->acceptor);
     double deadline = adb__now_ms() + 10000;
     while (adb__now_ms() < deadline) {
         const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
@@ -959,6 +985,7 @@ void adb_server_stop(adb_server *s)
     adb_http_workers_stop(s->reads);
     adb_http_workers_stop(s->writes);
     adb_http_workers_stop(s->probes);
+    adb_http_acceptor_stop(s->acceptor); /* it ran libmicrohttpd: stopped before it */
     MHD_stop_daemon(s->daemon);
     adb_http_conns_stop(s->state.conns);
     adb_selfaudit_stop(s->state.selfaudit); /* writes what the last requests queued */

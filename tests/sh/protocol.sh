@@ -152,5 +152,170 @@ expect_eq "blank lines before the request line are tolerated" "200 not-json" \
     "$(raw 'bytes:\r\nGET /live HTTP/1.1\r\nHost: x\r\n\r\n' | sed 's/^200 .*/200 not-json/')"
 expect_eq "still serving" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$BASE_URL/live")"
 
+# item 7, every request: later requests of a kept-alive connection (read by
+# libmicrohttpd alone before, which answered in HTML, closed, or waited) and
+# broken chunked framing on any request. Each case: the answers before it
+# intact and in order, then the JSON error with its status, then the
+# connection closed cleanly (end of stream, not a reset), within 3 s.
+head_status=$(curl -s -o /dev/null -I -w '%{http_code}' "$BASE_URL/live")
+python3 - "$port" "$key" "$TEST_TMP/serve.log" "$head_status" >"$TEST_TMP/later.out" <<'PY'
+import json, socket, sys, time
+port, key, logf = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3]
+LIVE = b"GET /live HTTP/1.1\r\nHost: x\r\n\r\n"
+HEAD_STATUS = int(sys.argv[4])
+EV = (b'{"action":"a.b","status":"success","principalId":"u",'
+      b'"targetResourceType":"t","targetResourceId":"r"}')
+def chunked(body, half_close=False):
+    return (b"POST /api/v1/audit/events HTTP/1.1\r\nHost: x\r\nX-API-Key: " + key +
+            b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+
+def answers(s, want, head_first=False):
+    """reads want answers, then what follows: [(status, head, body)], end"""
+    d, out = b"", []
+    while True:
+        while len(out) < want:
+            if b"\r\n\r\n" not in d:
+                break
+            head, _, rest = d.partition(b"\r\n\r\n")
+            st = int(head.split(b" ")[1])
+            n = 0
+            for l in head.split(b"\r\n")[1:]:
+                if l.lower().startswith(b"content-length:"):
+                    n = int(l.split(b":")[1])
+            if (head_first and not out) or st == 100:  # the answer to a HEAD: no body
+                n = 0
+            if len(rest) < n:
+                break
+            if st != 100:
+                out.append((st, head, rest[:n], False))
+            d = rest[n:]
+        if len(out) == want:
+            break
+        x = s.recv(65536)
+        if not x:
+            return out, "closed-early:" + repr(d[:80])
+        d += x
+    try:
+        x = s.recv(65536)
+        end = "closed" if not x and not d else "more:" + repr((d + x)[:80])
+    except ConnectionResetError:
+        end = "reset"
+    return out, end
+
+def case(name, first, bad, status, code, half_close=False, pipelined=False, first_status=200, head_first=False):
+    rid = None
+    s = socket.create_connection(("127.0.0.1", port), timeout=3)
+    try:
+        if pipelined:
+            s.sendall(first + bad)
+        else:
+            if first:
+                s.sendall(first)
+                got, _ = answers_n(s, 1)
+            s.sendall(bad)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
+        want = 2 if pipelined else 1
+        out, end = answers(s, want, head_first)
+        res = []
+        if pipelined:
+            res.append(str(out[0][0]) if out else "none")
+            out = out[1:]
+        if not out:
+            res.append("no-answer")
+        else:
+            st, head, body, _ = out[-1]
+            try:
+                e = json.loads(body)["error"]
+                shape = sorted(e) == ["code", "details", "message", "requestId"] and e["message"] != ""
+                res.append("%d %s%s" % (st, e["code"], "" if shape else " bad-shape"))
+                rid = e["requestId"]
+            except Exception as x:
+                res.append("%d not-json" % st)
+        res.append(end)
+    except socket.timeout:
+        res = ["no-answer-within-3s"]
+    want = ([str(first_status)] if pipelined else []) + ["%d %s" % (status, code), "closed"]
+    results.append((name, " ".join(want), res, rid, status))
+    s.close()
+
+results = []
+def report():
+    """each answer also has its access log line: the status, with the answer's request id"""
+    time.sleep(0.5)
+    log = [l for l in open(logf).read().splitlines() if l.startswith("{")]
+    for name, want, res, rid, status in results:
+        if rid and not any(('"requestId":"%s"' % rid) in l and ('"status":%d' % status) in l for l in log):
+            res.append("no-log-line")
+        got = " ".join(res)
+        if got == want:
+            print("ok - " + name)
+        else:
+            print("not ok - " + name)
+            print("#   want: " + want)
+            print("#   got:  " + got)
+
+def answers_n(s, n):
+    # the first answer, of a keep-alive request: read exactly it
+    d = b""
+    while b"\r\n\r\n" not in d:
+        d += s.recv(65536)
+    head, _, rest = d.partition(b"\r\n\r\n")
+    n = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0].split(b":")[1])
+    while len(rest) < n:
+        rest += s.recv(65536)
+    return head, rest
+
+big = lambda n: b"GET /live HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * n + b"\r\n\r\n"
+longline = lambda n: b"GET /live?" + b"a" * n + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+later = [
+    ("HTTP/2.0", b"GET /live HTTP/2.0\r\nHost: x\r\n\r\n", 505, "HTTP_VERSION_NOT_SUPPORTED"),
+    ("a request line without target or version", b"GET\r\n\r\n", 400, "BAD_REQUEST"),
+    ("a request line without a version", b"GET /live\r\nHost: x\r\n\r\n", 400, "BAD_REQUEST"),
+    ("a header line without a colon", b"GET /live HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n", 400, "BAD_REQUEST"),
+    ("Content-Length not a number", b"POST /api/v1/audit/events HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n", 400, "BAD_REQUEST"),
+    ("Content-Length above 2^64", b"POST /api/v1/audit/events HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", 413, "PAYLOAD_TOO_LARGE"),
+    ("150 header fields", b"GET /live HTTP/1.1\r\nHost: x\r\n" + b"a:b\r\n" * 150 + b"\r\n", 431, "HEADERS_TOO_LARGE"),
+] + [("a head of %d bytes" % n, big(n), 431, "HEADERS_TOO_LARGE") for n in (40000, 65300, 65500, 131000, 131100, 140000, 200000)] \
+  + [("a request line of %d bytes" % n, longline(n), 414, "URI_TOO_LONG") for n in (65300, 131000, 131100, 200000)]
+for name, bad, st, code in later:
+    case("later request on a kept-alive connection, " + name + ": %d in JSON, then closed" % st, LIVE, bad, st, code)
+case("pipelined after GET /live, HTTP/2.0: 200 first, then 505 in JSON, then closed", LIVE,
+     b"GET /live HTTP/2.0\r\n\r\n", 505, "HTTP_VERSION_NOT_SUPPORTED", pipelined=True)
+case("pipelined after a HEAD request (no body), a bad header line: the HEAD answer, then 400 in JSON", b"HEAD /live HTTP/1.1\r\nHost: x\r\n\r\n",
+     b"GET /live HTTP/1.1\r\nBad\r\n\r\n", 400, "BAD_REQUEST", pipelined=True, first_status=HEAD_STATUS,
+     head_first=True)
+ok_chunked = chunked(b"5;ext=1\r\n" + EV[:5] + b"\r\n%x\r\n" % (len(EV) - 5) + EV[5:] + b"\r\n0\r\nX-Sum: 1\r\n\r\n")
+chunk_cases = [
+    ("a chunk size that is not hexadecimal", b"zz\r\n" + EV + b"\r\n0\r\n\r\n", 400, "BAD_REQUEST", False),
+    ("a bad chunk size after a good chunk", b"5\r\n" + EV[:5] + b"\r\nq1\r\n", 400, "BAD_REQUEST", False),
+    ("chunk data not followed by CRLF", b"5\r\n" + EV[:5] + b"XX\r\n0\r\n\r\n", 400, "BAD_REQUEST", False),
+    ("a chunk size of 17 hex digits (overflow)", b"1" + b"0" * 16 + b"\r\n" + EV, 413, "PAYLOAD_TOO_LARGE", False),
+    ("a chunk size above the body limit", b"10000000\r\n" + EV, 413, "PAYLOAD_TOO_LARGE", False),
+    ("a trailer field without a colon", b"%x\r\n" % len(EV) + EV + b"\r\n0\r\nX-Sum\r\n\r\n", 400, "BAD_REQUEST", False),
+    ("a truncated trailer (the client stops sending)", b"%x\r\n" % len(EV) + EV + b"\r\n0\r\nX-Sum: 1", 400, "BAD_REQUEST", True),
+]
+for name, body, st, code, hc in chunk_cases:
+    case("chunked body, first request, " + name + ": %d in JSON, then closed" % st, b"", chunked(body), st, code, half_close=hc)
+    case("chunked body, later request, " + name + ": %d in JSON, then closed" % st, ok_chunked, chunked(body), st, code,
+         half_close=hc, first_status=201)
+case("pipelined after a good chunked create, a bad chunk size: 201 first, then 400 in JSON", ok_chunked,
+     chunked(b"zz\r\n"), 400, "BAD_REQUEST", pipelined=True, first_status=201)
+report()
+# a well-formed chunked body with an extension and a trailer is stored, twice on one connection
+s = socket.create_connection(("127.0.0.1", port), timeout=3)
+s.sendall(ok_chunked + ok_chunked)
+d = b""
+t = time.time()
+while d.count(b"HTTP/1.1 201") < 2 and time.time() - t < 3:
+    d += s.recv(65536)
+print(("ok - " if d.count(b"HTTP/1.1 201") == 2 else "not ok - ") +
+      "two good chunked creates, extension and trailer, pipelined: 201 and 201")
+PY
+[ $? -eq 0 ] || not_ok "the keep-alive and chunked cases ran to the end"
+cat "$TEST_TMP/later.out"
+FAILED=$((FAILED + $(grep -c '^not ok' "$TEST_TMP/later.out")))
+expect_eq "still serving after them" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$BASE_URL/live")"
+
 stop_serve
 finish
