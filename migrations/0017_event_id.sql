@@ -38,9 +38,11 @@ ALTER TABLE audit_log ADD COLUMN event_id uuid;
 UPDATE audit_log SET event_id = auditdb_event_id_derive("timestamp", chain_hash);
 ALTER TABLE audit_log ALTER COLUMN event_id SET NOT NULL;
 
--- No default and no trigger fills it: a BEFORE ROW trigger would make the writer's COPY insert
--- row by row. Whoever inserts rows gives the id: the writer its own, an archive restore the
--- archived one (or, from an archive written before ids existed, this function's).
+-- A row inserted by other means than the writer and a restore (SQL) without an id gets a random
+-- one (version 4): verify then finds that it is not the event's (docs/integrity.md). The writer
+-- and a restore always name the column, so the default costs them nothing; a trigger deriving
+-- the id would have made the writer's COPY insert row by row (a BEFORE ROW trigger does).
+ALTER TABLE audit_log ALTER COLUMN event_id SET DEFAULT gen_random_uuid();
 
 -- Unique, and the way to an event by its id: a version 1 id carries its event's timestamp, so
 -- a lookup names the partition and the entry ("timestamp" first also keeps the index's inserts
