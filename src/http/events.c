@@ -798,11 +798,13 @@ enum MHD_Result adb_http_events_verify(adb_http_request *req)
     /* recorded like a run of auditdb verify */
     c = adb_pool_acquire(req->state->pool, &st, NULL, 0);
     if (c) {
-        const char *rp[] = { idtext, n == 0 ? "success" : "tampered", stored, computed, req->who.key_id };
+        const char *rp[] = { idtext, n == 0 ? "success" : "tampered", stored, computed, req->who.key_id,
+                             event_id };
         PQclear(PQexecParams(c, "INSERT INTO audit_integrity_log (audit_log_id, verification_status,"
                                 " verification_details, verified_by, hash_verified, expected_hash)"
-                                " VALUES ($1::bigint, $2, '{\"kind\":\"api\"}', 'api key ' || $5, $4, $3)",
-                             5, NULL, rp, NULL, NULL, 0));
+                                " VALUES ($1::bigint, $2, jsonb_build_object('kind', 'api', 'eventId', $6::text),"
+                                " 'api key ' || $5, $4, $3)",
+                             6, NULL, rp, NULL, NULL, 0));
         adb_pool_release(req->state->pool, c);
     }
     return adb_http_send_json(req, MHD_HTTP_OK, body);
