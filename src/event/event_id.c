@@ -11,6 +11,7 @@
 #include "../core/digest.h"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <string.h>
 
 /* 100 ns intervals from 1582-10-15 (the UUID epoch) to 1970-01-01. */
@@ -18,13 +19,26 @@
 #define V1_MAX ((int64_t)1 << 60)
 
 /* Random bytes drawn in blocks, so that an event costs no call into OpenSSL's
- * generator of its own. One block per thread: no lock. */
+ * generator of its own. One block per thread: no lock. A forked child drops
+ * what its parent's thread had left, or both would hand out the same ids. */
 #define RAND_BLOCK 4096
 static _Thread_local unsigned char rand_block[RAND_BLOCK];
 static _Thread_local size_t rand_left;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void drop_block_in_child(void)
+{
+    rand_left = 0;
+}
+
+static void watch_forks(void)
+{
+    pthread_atfork(NULL, NULL, drop_block_in_child);
+}
 
 static bool random_bytes(unsigned char *out, size_t n)
 {
+    pthread_once(&fork_once, watch_forks);
     if (rand_left < n) {
         if (RAND_bytes(rand_block, RAND_BLOCK) != 1)
             return false;
