@@ -10,8 +10,10 @@ set -eu
 what=${1:-test}
 [ $# -gt 0 ] && shift
 
+# zlib1g-dev: gzip and deflate request bodies (docs/http.md, "Compressed request
+# bodies"); zlib is already there as a dependency of libcurl and libpq
 build_pkgs="gcc make pkg-config libc6-dev libpq-dev libssl-dev libmicrohttpd-dev
-libjansson-dev libcurl4-openssl-dev libhiredis-dev libzstd-dev"
+libjansson-dev libcurl4-openssl-dev libhiredis-dev libzstd-dev zlib1g-dev"
 run_pkgs="postgresql curl"
 test_pkgs="python3 clang libclang-rt-14-dev redis-server procps zstd"
 

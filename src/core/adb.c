@@ -13,6 +13,7 @@
 #include "../integrity/integrity.h"
 #include "../writer/writer.h"
 #include "../auth/key_usage.h"
+#include "preset_usage.h"
 #include "adb_internal.h"
 
 #include <fcntl.h>
@@ -83,7 +84,8 @@ static presets *presets_load(adb *db, char *errbuf, size_t errlen)
         return NULL;
     r = PQexec(c, "SELECT name, organization_id, action, data_classification,"
                   " coalesce(required_fields, '[]'::jsonb)::text, default_values::text"
-                  " FROM audit_preset ORDER BY organization_id, name");
+                  " FROM audit_preset WHERE (spec -> 'enabled') IS DISTINCT FROM 'false'::jsonb"
+                  " ORDER BY organization_id, name");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         adb__fmt(errbuf, errlen, "could not read audit_preset: %s", PQerrorMessage(c));
         adb__oneline(errbuf);
@@ -132,14 +134,20 @@ static presets *presets_get(adb *db)
     presets *ps;
     bool stale;
 
+    unsigned long gen;
+
     pthread_mutex_lock(&db->mu);
-    stale = !db->presets || adb__now_ms() - db->presets->loaded_ms > PRESET_TTL_MS;
+    stale = !db->presets || db->presets->stale ||
+            adb__now_ms() - db->presets->loaded_ms > PRESET_TTL_MS;
+    gen = db->presets_gen;
     pthread_mutex_unlock(&db->mu);
     if (stale) {
         char err[ADB_ERRMSG_MAX];
         presets *fresh = presets_load(db, err, sizeof(err));
         if (fresh) {
             pthread_mutex_lock(&db->mu);
+            /* a change committed while this load read: it may not show it */
+            fresh->stale = gen != db->presets_gen;
             presets *old = db->presets;
             db->presets = fresh;
             pthread_mutex_unlock(&db->mu);
@@ -153,6 +161,17 @@ static presets *presets_get(adb *db)
     pthread_mutex_unlock(&db->mu);
     return ps;
 }
+
+void adb__presets_changed(adb *db)
+{
+    pthread_mutex_lock(&db->mu);
+    db->presets_gen++;
+    if (db->presets)
+        db->presets->stale = true;
+    pthread_mutex_unlock(&db->mu);
+}
+
+struct adb__preset_usage *adb__db_preset_usage(adb *db) { return db->preset_usage; }
 
 static const adb__preset *preset_find(const presets *ps, const char *org, const char *name)
 {
@@ -243,6 +262,7 @@ static void *watch_main(void *arg)
             if (PQstatus(c) == CONNECTION_OK)
                 PQclear(PQexec(c, "LISTEN auditdb_auth"));
             adb_auth_cache_clear(db); /* changes may have been missed meanwhile */
+            adb__presets_changed(db);
         }
         struct pollfd fds[2] = { { PQstatus(c) == CONNECTION_OK ? PQsocket(c) : -1, POLLIN, 0 },
                                  { db->stop_pipe[0], POLLIN, 0 } };
@@ -253,13 +273,19 @@ static void *watch_main(void *arg)
             continue;
         if (n > 0 && fds[0].revents && PQconsumeInput(c)) {
             PGnotify *note;
-            bool any = false;
+            bool any = false, presets_changed = false;
             while ((note = PQnotifies(c)) != NULL) {
-                any = true;
+                /* a preset (migration 0019) is not a key or a role */
+                if (note->extra && !strcmp(note->extra, "audit_preset"))
+                    presets_changed = true;
+                else
+                    any = true;
                 PQfreemem(note);
             }
             if (any)
                 adb_auth_cache_clear(db);
+            if (presets_changed)
+                adb__presets_changed(db);
         }
     }
     PQfinish(c);
@@ -378,6 +404,15 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
         adb__fmt(errbuf, errlen, "could not start the key usage flusher");
         goto fail;
     }
+    if (!(db->preset_usage = adb__preset_usage_new())) {
+        st = ADB_ERR_NOMEM;
+        goto fail;
+    }
+    if (o->key_usage_flush_s > 0 &&
+        (st = adb__preset_usage_start(db->preset_usage, db->pool, o->key_usage_flush_s)) != ADB_OK) {
+        adb__fmt(errbuf, errlen, "could not start the preset usage flusher");
+        goto fail;
+    }
     if (o->watch_auth) {
         if (pipe2(db->stop_pipe, O_CLOEXEC) == 0 &&
             pthread_create(&db->watcher, NULL, watch_main, db) == 0)
@@ -410,6 +445,7 @@ void adb_close(adb *db)
     }
     adb__writer_stop(db->writer);
     adb__key_usage_close(db->key_usage, db->pool); /* flushes the last uses */
+    adb__preset_usage_close(db->preset_usage, db->pool);
     adb_pool_close(db->writer_pool);
     adb_pool_close(db->api_pool);
     adb_pool_close(db->pool);
@@ -555,6 +591,13 @@ adb_status adb_log_batch_json(adb *db, const char *const *json, const size_t *le
     }
     for (size_t i = 0; i < n; i++) {
         stored += res[i].status == ADB_OK;
+        /* the preset's usage: stored events, and events its rules refused */
+        if (o && o->preset && (res[i].status == ADB_OK || res[i].status == ADB_ERR_INVALID) &&
+            !(res[i].errors.count && !strcmp(res[i].errors.e[0].field, "preset")))
+            adb__preset_usage_note(db->preset_usage, o->organization_id ? o->organization_id
+                                                                         : res[i].organization_id,
+                                   o->preset, evs[i] ? evs[i]->f[ADB_F_PRINCIPAL_ID] : NULL,
+                                   res[i].status == ADB_OK, res[i].status != ADB_OK, -1);
         adb__event_free(evs[i]);
     }
     free(evs);

@@ -16,6 +16,7 @@ typedef struct presets {
     size_t n;
     int refs;
     double loaded_ms;
+    bool stale;     /* a preset changed since it was read (adb__presets_changed) */
 } presets;
 
 struct adb__writer;
@@ -34,6 +35,8 @@ struct adb {
     struct adb__writer *writer;
     pthread_mutex_t mu;  /* presets snapshot */
     presets *presets;
+    unsigned long presets_gen; /* bumped by adb__presets_changed */
+    struct adb__preset_usage *preset_usage; /* preset applications, flushed in batches */
     adb__auth *auth;     /* key and role caches (src/auth/auth.c) */
     struct adb__key_usage *key_usage; /* last use of each key, flushed in batches (src/auth/key_usage.c) */
     pthread_t watcher;   /* LISTEN auditdb_auth (o.watch_auth) */
@@ -53,5 +56,12 @@ adb_pool *adb__tenant_pool(adb *db);
 const adb__keys *adb__db_keys(adb *db);
 /* The proof of org on c's backend, for auditdb.tenant_proof (tenant_proof.h). */
 bool adb__db_tenant_proof(adb *db, PGconn *c, const char *org, char out[65]);
+
+/* A preset was written (through this handle's presets API, or anywhere: the
+ * watcher hears NOTIFY auditdb_auth 'audit_preset'): the next event reads
+ * audit_preset afresh. */
+void adb__presets_changed(adb *db);
+/* The handle's preset usage counter (src/core/preset_usage.h). */
+struct adb__preset_usage *adb__db_preset_usage(adb *db);
 
 #endif

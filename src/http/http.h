@@ -39,6 +39,8 @@ typedef struct adb_http_state {
     struct adb_http_conns *conns;   /* open connections (conns.c) */
     size_t body_budget;             /* bytes of request bodies buffered at once, in all */
     atomic_size_t body_held;        /* ...reserved now */
+    struct adb_http_health_history *health; /* recent health checks (health_history.c) */
+    atomic_llong last_activity_ms;  /* Unix ms when a request was last answered (0: none) */
 } adb_http_state;
 
 struct route;
@@ -65,6 +67,9 @@ typedef struct adb_http_request {
     bool head_checked;          /* route, key, permission and query checked */
     bool head_job;              /* a worker is checking the head (body not read yet) */
     bool body_busy;             /* the body budget was spent: 503 once it is drained */
+    struct adb_http_decoder *decoder; /* Content-Encoding gzip/deflate: decodes the body as
+                                         it comes (body_coding.h); owned */
+    bool body_bad;              /* the encoded body is not valid: 400 once it is drained */
     size_t body_reserved;       /* bytes of state->body_budget held */
     bool authenticated;
     adb_principal who;
@@ -147,5 +152,22 @@ enum MHD_Result adb_http_events_get(adb_http_request *req);
 enum MHD_Result adb_http_events_verify(adb_http_request *req);
 enum MHD_Result adb_http_archives_list(adb_http_request *req);
 enum MHD_Result adb_http_archives_events(adb_http_request *req);
+/* the health service under /api/v1/health (health_api.c) */
+enum MHD_Result adb_http_health_check(adb_http_request *req);
+enum MHD_Result adb_http_health_ready(adb_http_request *req);
+enum MHD_Result adb_http_health_alive(adb_http_request *req);
+enum MHD_Result adb_http_health_version(adb_http_request *req);
+enum MHD_Result adb_http_health_detailed(adb_http_request *req);
+enum MHD_Result adb_http_health_run(adb_http_request *req);
+enum MHD_Result adb_http_health_status(adb_http_request *req);
+enum MHD_Result adb_http_health_component(adb_http_request *req);
+enum MHD_Result adb_http_health_dependencies(adb_http_request *req);
+enum MHD_Result adb_http_health_dependency(adb_http_request *req);
+enum MHD_Result adb_http_health_get_history(adb_http_request *req);
+enum MHD_Result adb_http_health_metrics(adb_http_request *req);
+enum MHD_Result adb_http_health_cache_reset(adb_http_request *req);
+enum MHD_Result adb_http_health_config(adb_http_request *req);
+enum MHD_Result adb_http_health_connectivity(adb_http_request *req);
+enum MHD_Result adb_http_health_system(adb_http_request *req);
 
 #endif

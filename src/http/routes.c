@@ -7,6 +7,7 @@
 #include "http.h"
 #include "ratelimit.h"
 #include "selfaudit.h"
+#include "presets.h"
 #include "../core/util.h"
 
 #include <string.h>
@@ -28,6 +29,9 @@ typedef struct route {
                     "dataClassifications,resourceTypes,verifiedOnly,correlationId," \
                     "sortField,sortDirection,cursor," PAGE
 
+/* what smart-logs' client adds to its health check and detailed calls */
+#define HEALTH_OPTIONS "timeout,includeDetails,checkDependencies,componentChecks"
+
 /* ---- the table ---------------------------------------------------------- */
 
 static const route routes[] = {
@@ -44,6 +48,38 @@ static const route routes[] = {
     { "POST", "/api/v1/audit/events/{id}/verify", adb_http_events_verify, "audit.events", "verify", "verify one event", NULL },
     { "GET", "/api/v1/archives", adb_http_archives_list, "archives", "read", "list archives", PAGE },
     { "GET", "/api/v1/archives/{id}/events", adb_http_archives_events, "archives", "read", "the events of one archive", PAGE },
+    /* the health service as smart-logs' client calls it (docs/api.md, "Health service") */
+    { "GET", "/api/v1/health", adb_http_health_check, NULL, NULL, "health: status of the service", HEALTH_OPTIONS },
+    { "GET", "/api/v1/health/ready", adb_http_health_ready, NULL, NULL, "health: readiness with each check", NULL },
+    { "GET", "/api/v1/health/alive", adb_http_health_alive, NULL, NULL, "health: liveness", NULL },
+    { "GET", "/api/v1/health/version", adb_http_health_version, NULL, NULL, "health: version and build", NULL },
+    { "GET", "/api/v1/health/detailed", adb_http_health_detailed, "health", "read", "health: every component checked", HEALTH_OPTIONS },
+    { "POST", "/api/v1/health/check", adb_http_health_run, "health", "read", "health: run the checks now", NULL },
+    { "GET", "/api/v1/health/status", adb_http_health_status, "health", "read", "health: API status and the caller's rate limit", NULL },
+    { "GET", "/api/v1/health/components/{name}", adb_http_health_component, "health", "read", "health: one component", NULL },
+    { "GET", "/api/v1/health/dependencies", adb_http_health_dependencies, "health", "read", "health: the services auditdb uses", NULL },
+    { "GET", "/api/v1/health/dependencies/{name}", adb_http_health_dependency, "health", "read", "health: one dependency", NULL },
+    { "GET", "/api/v1/health/history", adb_http_health_get_history, "health", "read", "health: recent checks of this instance", "startDate,endDate,component" },
+    { "GET", "/api/v1/health/metrics", adb_http_health_metrics, "health", "read", "health: figures of the recent checks", NULL },
+    { "POST", "/api/v1/health/cache/reset", adb_http_health_cache_reset, "health", "read", "health: nothing is cached (says so)", NULL },
+    { "GET", "/api/v1/health/config", adb_http_health_config, "health", "read", "health: how the checks run", NULL },
+    { "POST", "/api/v1/health/connectivity", adb_http_health_connectivity, "health", "read", "health: connect to each dependency now", NULL },
+    { "GET", "/api/v1/health/system", adb_http_health_system, "health", "read", "health: the process's memory, CPU time and the load", NULL },
+    /* presets (presets*.c, docs/presets.md) */
+    { "GET", "/api/v1/compliance/audit-presets", adb_http_presets_list, "audit.presets", "read", "list presets", "category,tags,search,includeMetadata,sortBy,sortOrder," PAGE },
+    { "POST", "/api/v1/audit-presets", adb_http_presets_create, "audit.presets", "write", "create a preset", NULL },
+    { "POST", "/api/v1/audit-presets/export", adb_http_presets_export, "audit.presets", "read", "export presets as JSON", NULL },
+    { "POST", "/api/v1/audit-presets/import", adb_http_presets_import, "audit.presets", "write", "import presets (all or nothing)", NULL },
+    { "GET", "/api/v1/audit-presets/{name}", adb_http_presets_get, "audit.presets", "read", "one preset", "includeMetadata" },
+    { "PUT", "/api/v1/audit-presets/{name}", adb_http_presets_update, "audit.presets", "write", "update a preset (a new version)", NULL },
+    { "DELETE", "/api/v1/audit-presets/{name}", adb_http_presets_delete, "audit.presets", "write", "delete a preset", "force" },
+    { "POST", "/api/v1/audit-presets/{name}/validate", adb_http_presets_validate, "audit.presets", "read", "validate a context against a preset, storing nothing", NULL },
+    { "POST", "/api/v1/audit-presets/{name}/apply", adb_http_presets_apply, "audit.events", "create", "store the event a preset makes of a context", NULL },
+    { "GET", "/api/v1/audit-presets/{name}/versions", adb_http_presets_versions, "audit.presets", "read", "a preset's versions", "limit" },
+    { "GET", "/api/v1/audit-presets/{name}/versions/{version}", adb_http_presets_version, "audit.presets", "read", "one version of a preset", NULL },
+    { "POST", "/api/v1/audit-presets/{name}/versions/{version}/restore", adb_http_presets_restore, "audit.presets", "write", "make an old version current (a new version)", NULL },
+    { "GET", "/api/v1/audit-presets/{name}/stats", adb_http_presets_stats, "audit.presets", "read", "a preset's usage", "period,limit" },
+    { "POST", "/api/v1/audit-presets/{name}/duplicate", adb_http_presets_duplicate, "audit.presets", "write", "copy a preset under a new name", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
@@ -266,7 +302,7 @@ enum MHD_Result adb_http_check_head(adb_http_request *req, bool expects_body)
                                                  "allowed", allowed));
         }
     }
-    if (expects_body && strcmp(found->method, "POST") != 0)
+    if (expects_body && strcmp(found->method, "POST") != 0 && strcmp(found->method, "PUT") != 0)
         return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "BODY_NOT_ALLOWED",
                                    "this endpoint takes no request body", NULL);
     return MHD_YES;
@@ -280,7 +316,7 @@ enum MHD_Result adb_http_dispatch(adb_http_request *req)
             return r;
     }
     const route *found = req->route;
-    if (req->body_len > 0 && strcmp(found->method, "POST") != 0)
+    if (req->body_len > 0 && strcmp(found->method, "POST") != 0 && strcmp(found->method, "PUT") != 0)
         return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "BODY_NOT_ALLOWED",
                                    "this endpoint takes no request body", NULL);
     if (req->body_len > 0) {

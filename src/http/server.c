@@ -4,6 +4,8 @@
  */
 #include "server.h"
 #include "http.h"
+#include "body_coding.h"
+#include "health_history.h"
 #include "conns.h"
 #include "acceptor.h"
 #include "totals.h"
@@ -68,6 +70,9 @@ struct adb_server {
  * wait for a worker that is itself waiting for the database. */
 static bool is_probe(const char *method, const char *path)
 {
+    /* the health service's checks are bounded the same way (health_api.c) */
+    if (!strncmp(path, "/api/v1/health", 14) && (path[14] == '\0' || path[14] == '/'))
+        return true;
     return !strcmp(method, "GET") &&
            (!strcmp(path, "/health") || !strcmp(path, "/ready") || !strcmp(path, "/live"));
 }
@@ -318,6 +323,89 @@ static enum MHD_Result send_too_large(adb_http_request *req)
                                json_pack("{s:I}", "limitBytes", (json_int_t)req->state->max_body));
 }
 
+/* Appends n bytes (as sent, or as decoded) to req's body, growing it within
+ * max_body and the budget; false, with too_large or body_busy set, when it
+ * may not grow (the rest is drained, then refused). A decoder calls it for
+ * each piece it inflates, so the limits hold for the decoded size. */
+static bool body_take(void *ud, const char *data, size_t n)
+{
+    adb_http_request *req = ud;
+    adb_http_state *st = req->state;
+
+    if (req->body_len + n > st->max_body) {
+        req->too_large = true;
+        return false;
+    }
+    if (req->body_len + n + 1 > req->body_cap) { /* chunked or decoded: grows as it comes */
+        size_t ncap = req->body_cap ? req->body_cap : 4096;
+        while (ncap < req->body_len + n + 1)
+            ncap *= 2;
+        if (ncap > st->max_body + 1)
+            ncap = st->max_body + 1;
+        if (!budget_take(req, ncap - req->body_cap)) {
+            req->body_busy = true;
+            return false;
+        }
+        char *nb = realloc(req->body, ncap);
+        if (!nb) {
+            req->body_busy = true;
+            return false;
+        }
+        req->body = nb;
+        req->body_cap = ncap;
+    }
+    memcpy(req->body + req->body_len, data, n);
+    req->body_len += n;
+    req->body[req->body_len] = '\0';
+    return true;
+}
+
+/* Content-Encoding of a body about to be read (docs/http.md, "Compressed
+ * request bodies"): a decoder for gzip or deflate, nothing for identity.
+ * True when an answer was made instead: 415 for a coding not decoded here
+ * (naming it, with Accept-Encoding saying which are), 503 when the budget
+ * has no room for a decoder. */
+static bool start_decoder(adb_http_request *req, const char *value)
+{
+    adb_http_coding coding;
+    char bad[80], msg[200];
+
+    if (!adb_http_coding_parse(value, &coding, bad, sizeof(bad))) {
+        adb__utf8_repair(bad);
+        adb__fmt(msg, sizeof(msg), "Content-Encoding \"%s\" is not supported: send the body as "
+                 "gzip, deflate or without a Content-Encoding", bad);
+        adb_http_send_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_CONTENT_ENCODING", msg,
+                            json_pack("{s:s, s:[s, s, s]}", "contentEncoding", bad, "supported",
+                                      "gzip", "deflate", "identity"));
+        if (req->resp) /* RFC 9110 15.5.16: say which codings are accepted */
+            MHD_add_response_header(req->resp, "Accept-Encoding", "gzip, deflate");
+        return true;
+    }
+    if (coding == ADB_CODING_IDENTITY)
+        return false;
+    if (!budget_take(req, ADB_HTTP_DECODER_MEMORY)) {
+        send_busy(req);
+        return true;
+    }
+    if (!(req->decoder = adb_http_decoder_new(coding))) {
+        adb_http_send_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "out of memory", NULL);
+        return true;
+    }
+    return false;
+}
+
+static enum MHD_Result send_bad_encoding(adb_http_request *req)
+{
+    const char *ce = adb_http_header(req, "Content-Encoding");
+    char coding[80];
+
+    adb__fmt(coding, sizeof(coding), "%.64s", ce ? ce : "");
+    adb__utf8_repair(coding);
+    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "INVALID_CONTENT_ENCODING",
+                               adb_http_decoder_error(req->decoder),
+                               json_pack("{s:s, s:s}", "contentEncoding", coding, "field", "body"));
+}
+
 /* ---- callbacks ------------------------------------------------------------ */
 
 /* What a connection carries (its socket context): its entry in the
@@ -333,6 +421,7 @@ typedef struct conn_ctx {
 static void request_free(adb_http_request *req)
 {
     budget_release(req);
+    adb_http_decoder_free(req->decoder);
     free(req->method);
     free(req->body);
     adb_http_target_free(&req->target);
@@ -379,6 +468,11 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             .response_bytes = (int)req->resp_bytes,
         };
         adb_selfaudit_access(s->state.selfaudit, &a);
+    }
+    if (req->status) { /* for /api/v1/health/alive's lastActivity */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        atomic_store(&s->state.last_activity_ms, (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
     }
     adb_http_conn_busy(s->state.conns, req->conn_entry, false);
     bool big = req->body_cap >= (1u << 20);
@@ -556,16 +650,20 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
          * a refusal is answered at once and the body never buffered. */
         req->head_job = true;
         MHD_suspend_connection(conn);
-        adb_http_workers_submit(s->reads, req);
+        adb_http_workers_submit(is_probe(req->method, req->path) ? s->probes : s->reads, req);
         return MHD_YES;
     }
     if (req->head_job) { /* resumed after the head check, still before the body */
         req->head_job = false;
         if (req->resp)
             return deliver(req);
+        const char *ce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Encoding");
+        if (ce && start_decoder(req, ce))
+            return deliver(req);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         long long declared;
-        if (cl && adb__parse_int(cl, 1, INT64_MAX, &declared)) {
+        /* an encoded body's decoded size is not known: it grows as it is decoded */
+        if (!req->decoder && cl && adb__parse_int(cl, 1, INT64_MAX, &declared)) {
             /* the body's whole size, held from now until the answer */
             if (!budget_take(req, (size_t)declared)) {
                 send_busy(req);
@@ -579,34 +677,15 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     }
     if (*upload_data_size > 0) {
         /* the body, bounded: past max_body, or past the budget, it is
-         * drained and refused */
+         * drained and refused; an encoded one is decoded as it comes */
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (req->too_large || req->body_busy || req->body_len + n > s->state.max_body) {
-            req->too_large = req->too_large || !req->body_busy;
+        if (req->too_large || req->body_busy || req->body_bad)
             return MHD_YES;
-        }
-        if (req->body_len + n + 1 > req->body_cap) { /* chunked: grows as it comes */
-            size_t ncap = req->body_cap ? req->body_cap : 4096;
-            while (ncap < req->body_len + n + 1)
-                ncap *= 2;
-            if (ncap > s->state.max_body + 1)
-                ncap = s->state.max_body + 1;
-            if (!budget_take(req, ncap - req->body_cap)) {
-                req->body_busy = true;
-                return MHD_YES;
-            }
-            char *nb = realloc(req->body, ncap);
-            if (!nb) {
-                req->body_busy = true;
-                return MHD_YES;
-            }
-            req->body = nb;
-            req->body_cap = ncap;
-        }
-        memcpy(req->body + req->body_len, upload_data, n);
-        req->body_len += n;
-        req->body[req->body_len] = '\0';
+        if (!req->decoder)
+            (void)body_take(req, upload_data, n);
+        else if (adb_http_decoder_feed(req->decoder, upload_data, n, body_take, req) < 0)
+            req->body_bad = true;
         return MHD_YES;
     }
     if (req->dispatched) /* resumed: the worker's response (none: the connection is closed) */
@@ -618,6 +697,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     }
     if (req->body_busy) {
         send_busy(req);
+        return deliver(req);
+    }
+    if (req->decoder && (req->body_bad || !adb_http_decoder_finish(req->decoder))) {
+        send_bad_encoding(req);
         return deliver(req);
     }
     /* suspended first: the worker may resume it before this returns */
@@ -766,7 +849,8 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     s->state.migrations = o->migrations;
     s->state.started_ms = adb__now_ms();
     pthread_mutex_init(&s->log_mu, NULL);
-    if (!(s->state.metrics = adb_http_metrics_new()) ||
+    atomic_init(&s->state.last_activity_ms, 0);
+    if (!(s->state.metrics = adb_http_metrics_new()) || !(s->state.health = adb_http_health_history_new()) ||
         !(s->state.totals = adb_http_totals_new(o->total_ttl_s * 1000.0))) {
         adb__fmt(errbuf, errlen, "out of memory");
         goto fail;
@@ -845,6 +929,7 @@ fail:
     adb_http_workers_stop(s->probes);
     pthread_mutex_destroy(&s->log_mu);
     adb_http_metrics_free(s->state.metrics);
+    adb_http_health_history_free(s->state.health);
     adb_http_totals_free(s->state.totals);
     adb_ratelimit_free(s->state.ratelimit);
     adb_selfaudit_stop(s->state.selfaudit);
@@ -880,6 +965,7 @@ void adb_server_stop(adb_server *s)
     adb_ratelimit_free(s->state.ratelimit);
     pthread_mutex_destroy(&s->log_mu);
     adb_http_metrics_free(s->state.metrics);
+    adb_http_health_history_free(s->state.health);
     adb_http_totals_free(s->state.totals);
     free(s);
 }

@@ -90,6 +90,28 @@ if start_serve "$TEST_TMP/serve.log"; then
     conforms "POST /api/v1/audit/events 413" POST /api/v1/audit/events 413
     http POST /api/v1/audit/events -H "X-API-Key: $key" -H 'Content-Type: text/plain' --data-binary 'x'
     conforms "POST /api/v1/audit/events 415" POST /api/v1/audit/events 415
+    # presets (docs/presets.md)
+    pj() { http "$1" "$2" -H "X-API-Key: $key" -H 'Content-Type: application/json' --data-binary "$3"; }
+    pj POST /api/v1/audit-presets '{"name":"doc-preset","template":{"action":"doc.read","targetResourceType":"Doc","dataClassification":"INTERNAL"},"validation":{"requiredFields":["principalId"],"optionalFields":[],"fieldValidation":{}},"metadata":{"tags":["t"]}}'
+    conforms "POST /api/v1/audit-presets 201" POST /api/v1/audit-presets 201
+    pj PUT /api/v1/audit-presets/doc-preset '{"description":"v2","lastModifiedBy":"doc"}'
+    conforms "PUT /api/v1/audit-presets/{name} 200" PUT "/api/v1/audit-presets/{name}" 200
+    http GET /api/v1/compliance/audit-presets -H "X-API-Key: $key"
+    conforms "GET /api/v1/compliance/audit-presets 200" GET /api/v1/compliance/audit-presets 200
+    http GET /api/v1/audit-presets/doc-preset/versions -H "X-API-Key: $key"
+    conforms "GET /api/v1/audit-presets/{name}/versions 200" GET "/api/v1/audit-presets/{name}/versions" 200
+    pj POST /api/v1/audit-presets/doc-preset/validate '{"principalId":"u1","organizationId":"default"}'
+    conforms "POST /api/v1/audit-presets/{name}/validate 200" POST "/api/v1/audit-presets/{name}/validate" 200
+    pj POST /api/v1/audit-presets/doc-preset/apply '{"principalId":"u1","organizationId":"default"}'
+    conforms "POST /api/v1/audit-presets/{name}/apply 201" POST "/api/v1/audit-presets/{name}/apply" 201
+    http GET /api/v1/audit-presets/doc-preset/stats -H "X-API-Key: $key"
+    conforms "GET /api/v1/audit-presets/{name}/stats 200" GET "/api/v1/audit-presets/{name}/stats" 200
+    pj POST /api/v1/audit-presets/export '{"includeVersionHistory":true}'
+    conforms "POST /api/v1/audit-presets/export 200" POST /api/v1/audit-presets/export 200
+    pj POST /api/v1/audit-presets/import "{\"data\":$HTTP_BODY,\"overwrite\":true}" # the export's JSON string as data
+    conforms "POST /api/v1/audit-presets/import 200" POST /api/v1/audit-presets/import 200
+    http GET /api/v1/audit-presets/nope -H "X-API-Key: $key"
+    conforms "GET /api/v1/audit-presets/{name} 404" GET "/api/v1/audit-presets/{name}" 404
     stop_serve TERM
 else
     not_ok "serve starts"
