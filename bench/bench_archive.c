@@ -6,7 +6,7 @@
  *     days: INTERNAL, PHI, CONFIDENTIAL) over several organizations,
  *     through auditdb's writer, plus a few recent events that must stay
  *     live; then VACUUM ANALYZE and CHECKPOINT.
- *  2. raw COPY TO: COPY (SELECT <the 21 columns archives store> FROM
+ *  2. raw COPY TO: COPY (SELECT <the 22 columns archives store> FROM
  *     audit_log WHERE <the due rows>) TO STDOUT, received and dropped;
  *     three times (after an untimed one that keeps the rows for the
  *     checks), the fastest is the reference.
@@ -16,7 +16,7 @@
  *  4. checks (untimed): audit_log holds no due row and every recent one;
  *     the archives, read back with auditdb's reader (which checks their
  *     checksums, counts and positions), hold exactly the rows the raw COPY
- *     read, all 21 columns of each. Any difference exits 1.
+ *     read, all 22 columns of each. Any difference exits 1.
  *
  * Environment: ADMIN_URL (a cluster, from scripts/with-cluster.sh),
  * BENCH_ARCHIVE_EVENTS (200000 due events), BENCH_ARCHIVE_LIVE (events that
@@ -373,11 +373,11 @@ int main(void)
     if (archived_rows != due_rows || archived_sum != copy_sum)
         die("check", "the archives do not hold exactly the rows the raw COPY read");
     printf("check: audit_log holds no due event and all %zu recent ones; the archives hold the "
-           "%lld rows COPY read, all 21 columns equal\n", live, archived_rows);
+           "%lld rows COPY read, all 22 columns equal\n", live, archived_rows);
 
     double copy_rate = (double)copy_rows / copy_s, archive_rate = (double)rep.events_archived / archive_s;
     printf("archive\n");
-    printf("  raw COPY TO (the due rows, 21 columns)      %9.0f rows/s   (%.2f s; runs %.2f %.2f %.2f)\n",
+    printf("  raw COPY TO (the due rows, 22 columns)      %9.0f rows/s   (%.2f s; runs %.2f %.2f %.2f)\n",
            copy_rate, copy_s, copy_runs[0], copy_runs[1], copy_runs[2]);
     printf("  auditdb archival (maintenance round)        %9.0f events/s (%.2f s)\n", archive_rate,
            archive_s);

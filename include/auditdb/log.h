@@ -79,7 +79,8 @@ typedef struct adb_event_errors {
 typedef struct adb_log_result {
     adb_status status;      /* OK (committed), ERR_INVALID (errors below), ERR_BUSY,
                                ERR_DB_CONNECT / ERR_DB_QUERY (not stored) */
-    int64_t id;             /* audit_log.id */
+    int64_t id;             /* audit_log.id: a locator inside this database */
+    char event_id[37];      /* audit_log.event_id: the public id, a lowercase UUID */
     char timestamp[32];     /* as stored: YYYY-MM-DDTHH:MM:SS.ffffffZ */
     char hash[65];
     char organization_id[256];

@@ -17,12 +17,13 @@
 
 typedef struct adb_verify_problem {
     int64_t id;                 /* audit_log.id (0 when the event is missing) */
+    char event_id[37];          /* its public id, a UUID ("" when the event is missing) */
     char organization_id[256];
     int64_t chain_seq;
     const char *kind;           /* static: "hash_mismatch", "signature_invalid",
                                    "chain_link_mismatch", "chain_break", "missing_events",
                                    "duplicate_seq", "missing_tail", "missing_head",
-                                   "head_behind", "unreadable",
+                                   "head_behind", "unreadable", "event_id_mismatch",
                                    "archive_mismatch" (an archive fails its own checks) */
     char message[320];
     char expected[65], found[65];
@@ -57,5 +58,12 @@ ADB_WUR adb_status adb_verify(adb *db, const adb_verify_options *o, adb_verify_s
 ADB_WUR adb_status adb_verify_event(adb *db, int64_t id, const char *organization_id,
                                     adb_verify_problem *problems, int max, int *nproblems,
                                     char *errbuf, size_t errlen);
+
+/* Finds the event an id names: ref is its public id (a UUID, any case) or
+ * its numeric locator (audit_log.id, decimal); organization_id NULL: any.
+ * Fills *id and event_id (lowercase UUID). ADB_ERR_INVALID when ref is
+ * neither, ADB_ERR_NOT_FOUND when no such event (of that organization). */
+ADB_WUR adb_status adb_event_locate(adb *db, const char *ref, const char *organization_id,
+                                    int64_t *id, char event_id[37], char *errbuf, size_t errlen);
 
 #endif

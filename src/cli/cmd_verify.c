@@ -26,8 +26,10 @@ static void on_problem(void *ud, const adb_verify_problem *p)
     if (v->json) {
         if (json_array_size(v->problems) < 1000)
             json_array_append_new(v->problems,
-                                  json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s}", "id",
-                                            (json_int_t)p->id, "organizationId", p->organization_id,
+                                  json_pack("{s:I, s:s?, s:s, s:I, s:s, s:s, s:s, s:s}", "id",
+                                            (json_int_t)p->id, "eventId",
+                                            p->event_id[0] ? p->event_id : NULL,
+                                            "organizationId", p->organization_id,
                                             "chainSeq", (json_int_t)p->chain_seq, "kind", p->kind,
                                             "message", p->message, "expected", p->expected,
                                             "found", p->found));
@@ -124,6 +126,8 @@ int cmd_verify(int argc, char **argv)
     adb *h = NULL;
     int rc;
     long long id = 0;
+    const char *event_ref = NULL;
+    char event_id[37] = "";
     bool auth_log = false;
 
     for (int i = 1; i < argc; i++) {
@@ -134,8 +138,12 @@ int cmd_verify(int argc, char **argv)
         else if (!strcmp(argv[i], "--to") && i + 1 < argc)
             o.to = argv[++i];
         else if (!strcmp(argv[i], "--event") && i + 1 < argc) {
-            if (!adb__parse_int(argv[++i], 1, INT64_MAX, &id)) {
-                cli_error("invalid --event \"%s\" (expected an event id)", argv[i]);
+            char uuid[ADB_EVENT_ID_LEN + 1];
+            event_ref = argv[++i];
+            if (!adb__event_id_parse(event_ref, strlen(event_ref), uuid) &&
+                !adb__parse_int(event_ref, 1, INT64_MAX, &id)) {
+                cli_error("invalid --event \"%s\" (expected an event id: a UUID, or the numeric"
+                          " id)", argv[i]);
                 return EXIT_USAGE;
             }
         } else if (!strcmp(argv[i], "--json"))
@@ -163,7 +171,7 @@ int cmd_verify(int argc, char **argv)
         goto out;
     v.problems = json_array();
     if (auth_log) {
-        if (id || o.organization_id || o.from || o.to) {
+        if (event_ref || o.organization_id || o.from || o.to) {
             cli_error("--auth-log verifies the whole auth_audit_log: --org, --from, --to and --event do not apply");
             rc = EXIT_USAGE;
             goto out;
@@ -174,10 +182,15 @@ int cmd_verify(int argc, char **argv)
     o.on_problem = on_problem;
     o.on_progress = v.json ? NULL : on_progress;
     o.ud = &v;
-    if (id) {
+    if (event_ref) {
         adb_verify_problem probs[16];
         int n = 0;
-        adb_status st = adb_verify_event(h, (int64_t)id, o.organization_id, probs, 16, &n, err, sizeof(err));
+        int64_t found_id = 0;
+        adb_status st = adb_event_locate(h, event_ref, o.organization_id, &found_id, event_id, err,
+                                         sizeof(err));
+        id = found_id;
+        if (st == ADB_OK)
+            st = adb_verify_event(h, found_id, o.organization_id, probs, 16, &n, err, sizeof(err));
         if (st != ADB_OK) {
             cli_error("%s", err);
             rc = st == ADB_ERR_NOT_FOUND ? EXIT_FAILURE_ : cli_exit_code(st);
@@ -186,14 +199,15 @@ int cmd_verify(int argc, char **argv)
         for (int i = 0; i < n && i < 16; i++)
             on_problem(&v, &probs[i]);
         if (v.json) {
-            json_t *j = json_pack("{s:I, s:b, s:O}", "id", (json_int_t)id, "intact", n == 0,
-                                  "problems", v.problems);
+            json_t *j = json_pack("{s:I, s:s, s:b, s:O}", "id", (json_int_t)id, "eventId", event_id,
+                                  "intact", n == 0, "problems", v.problems);
             char *s = json_dumps(j, JSON_COMPACT);
             printf("%s\n", s ? s : "{}");
             free(s);
             json_decref(j);
         } else if (n == 0) {
-            printf("event %lld is intact: hash, signature and chain link verified\n", id);
+            printf("event %s (id %lld) is intact: hash, signature and chain link verified\n",
+                   event_id, id);
         }
         rc = n ? EXIT_INTEGRITY : EXIT_OK;
         goto out;

@@ -589,13 +589,19 @@ adb__event *adb__event_from_json(const adb_json *obj, const adb__preset *preset,
         else
             memcpy(ev->hash, given_hash->str, 65);
     } else {
-        if (ev->f[ADB_F_HASH_ALGORITHM] && strcmp(ev->f[ADB_F_HASH_ALGORITHM], ADB_HASH_ALG_C14N) != 0)
+        /* a client may name either of ours; what is stored is always the
+         * current one (v1 is kept for events stored before ids existed) */
+        if (ev->f[ADB_F_HASH_ALGORITHM] && strcmp(ev->f[ADB_F_HASH_ALGORITHM], ADB_HASH_ALG_C14N) != 0 &&
+            strcmp(ev->f[ADB_F_HASH_ALGORITHM], ADB_HASH_ALG_C14N_V1) != 0)
             adb__errors_add(errs, "INVALID_VALUE", "hashAlgorithm",
                             v->allow_legacy_hash ? "hashAlgorithm must be " ADB_HASH_ALG_C14N " or SHA-256"
                                                  : "hashAlgorithm is chosen by the server");
         if (given_hash && given_hash->type != ADB_JSON_NULL)
             adb__errors_add(errs, "INVALID_VALUE", "hash", "hash is computed by the server");
         oom |= !set_field(ev, ADB_F_HASH_ALGORITHM, ADB_HASH_ALG_C14N, strlen(ADB_HASH_ALG_C14N));
+        /* the public id, drawn here so that the canonical form covers it */
+        if (errs->count == 0 && !adb__event_id_new(ev->ts_us, ev->event_id))
+            adb__errors_add(errs, "INTERNAL_ERROR", "id", "no random bytes for the event id");
     }
 
     /* idempotency key: the option of the API, or a field of an imported line */

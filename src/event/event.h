@@ -14,9 +14,11 @@
 #include <stdint.h>
 #include "auditdb.h"
 #include "json.h"
+#include "event_id.h"
 
 /* The hash algorithm names stored in audit_log.hash_algorithm. */
-#define ADB_HASH_ALG_C14N "sha256-c14n-v1"  /* ours: SHA-256 over the canonical form */
+#define ADB_HASH_ALG_C14N "sha256-c14n-v2"  /* ours: SHA-256 over the canonical form with "id" */
+#define ADB_HASH_ALG_C14N_V1 "sha256-c14n-v1" /* ours before event ids: without "id" */
 #define ADB_HASH_ALG_LEGACY "SHA-256"       /* smart-logs v1: 8 fields (imported events) */
 
 #define ADB_TS_TEXT_MAX 32 /* "YYYY-MM-DDTHH:MM:SS.ffffffZ" + NUL */
@@ -49,6 +51,11 @@ typedef struct adb_event_field_info {
 extern const adb_event_field_info adb__event_fields[ADB_F__COUNT];
 
 typedef struct adb__event {
+    /* the public id (event_id.h), canonical lowercase UUID text: a new
+     * event's is drawn with its timestamp, before hashing (the canonical form
+     * sha256-c14n-v2 covers it); "" for a legacy (SHA-256) import until the
+     * writer derives it from its chain link */
+    char event_id[ADB_EVENT_ID_LEN + 1];
     int64_t ts_us;                   /* microseconds since 1970-01-01 UTC */
     char ts_text[ADB_TS_TEXT_MAX];   /* canonical timestamp text */
     char *f[ADB_F__COUNT];           /* NULL: absent (SQL NULL); "" is kept as "" */

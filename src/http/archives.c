@@ -323,7 +323,7 @@ static bool write_archived_event(jw *w, const char *const v[ADB__ROW_NCOLS],
     char *session = NULL;
     size_t sclen = 0;
 
-    if (!v[ADB_COL_ID])
+    if (!v[ADB_COL_EVENT_ID])
         return false;
     if (details) {
         /* the details are sent as they are: they must be one JSON object */
@@ -339,7 +339,7 @@ static bool write_archived_event(jw *w, const char *const v[ADB__ROW_NCOLS],
             return false;
     }
     adb_http_event e = {
-        .id = v[ADB_COL_ID], .timestamp = v[ADB_COL_TIMESTAMP], .action = v[ADB_COL_ACTION],
+        .id = v[ADB_COL_EVENT_ID], .timestamp = v[ADB_COL_TIMESTAMP], .action = v[ADB_COL_ACTION],
         .status = v[ADB_COL_STATUS], .principal_id = v[ADB_COL_PRINCIPAL_ID],
         .organization_id = v[ADB_COL_ORGANIZATION_ID],
         .target_resource_type = v[ADB_COL_TARGET_RESOURCE_TYPE],

@@ -54,7 +54,9 @@ void adb_http_write_event(jw *w, const adb_http_event *e)
     };
 
     jw_obj(w);
-    jw_kstr(w, "id", e->id ? e->id : ""); /* a decimal string, as smart-logs sends ids */
+    /* the public id, a UUID: what smart-logs' client requires of every event
+     * id (docs/events.md, "Event id") */
+    jw_kstr(w, "id", e->id ? e->id : "");
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         if (strs[i].v)
             jw_kstr(w, strs[i].name, strs[i].v);

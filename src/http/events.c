@@ -7,6 +7,7 @@
 #include "http.h"
 #include "totals.h"
 #include "event_json.h"
+#include "event_ref.h"
 #include "jw.h"
 #include "metrics.h"
 #include "../core/adb_internal.h"
@@ -39,11 +40,11 @@
     " outcome_description, correlation_id, data_classification, retention_policy,"            \
     " event_version, hash_algorithm, hash, signature, details::text, chain_seq,"              \
     " prev_chain_hash, chain_hash, ttl, archived_at,"                                          \
-    " (details -> 'sessionContext')::text"
+    " (details -> 'sessionContext')::text, event_id"
 
 enum { E_ID, E_TS, E_ACTION, E_STATUS, E_PRINCIPAL, E_ORG, E_TTYPE, E_TID, E_OUTCOME, E_CORR,
        E_CLASS, E_RET, E_VERSION, E_HALG, E_HASH, E_SIG, E_DETAILS, E_SEQ, E_PREV, E_CHAIN,
-       E_TTL, E_ARCHIVED, E_SESSION };
+       E_TTL, E_ARCHIVED, E_SESSION, E_EID };
 
 /* A time as PostgreSQL printed it, in the API's form ("...T...Z", six
  * digits of fraction, as stored events are hashed); *us gets its
@@ -71,7 +72,7 @@ static void write_event(jw *w, PGresult *r, int row)
 {
     char ts[ADB_TS_TEXT_MAX], archived[ADB_TS_TEXT_MAX];
     adb_http_event e = {
-        .id = val(r, row, E_ID), .timestamp = api_time(val(r, row, E_TS), ts, NULL),
+        .id = val(r, row, E_EID), .timestamp = api_time(val(r, row, E_TS), ts, NULL),
         .action = val(r, row, E_ACTION),
         .status = val(r, row, E_STATUS), .principal_id = val(r, row, E_PRINCIPAL),
         .organization_id = val(r, row, E_ORG), .target_resource_type = val(r, row, E_TTYPE),
@@ -382,7 +383,7 @@ enum MHD_Result adb_http_events_create(adb_http_request *req)
         write_event(&w, pr, 0);
     } else { /* stored, but not readable now: what the writer committed */
         jw_obj(&w);
-        jw_kint(&w, "id", (long long)res.id);
+        jw_kstr(&w, "id", res.event_id);
         jw_kstr(&w, "timestamp", res.timestamp);
         jw_kstr(&w, "organizationId", res.organization_id);
         jw_kstr(&w, "hash", res.hash);
@@ -390,8 +391,11 @@ enum MHD_Result adb_http_events_create(adb_http_request *req)
         jw_end_obj(&w);
     }
     PQclear(pr);
-    char location[64];
-    adb__fmt(location, sizeof(location), "/api/v1/audit/events/%" PRId64, res.id);
+    char location[80];
+    if (res.event_id[0])
+        adb__fmt(location, sizeof(location), "/api/v1/audit/events/%s", res.event_id);
+    else
+        adb__fmt(location, sizeof(location), "/api/v1/audit/events/%" PRId64, res.id);
     req->extra_header[0] = "Location";
     req->extra_value[0] = strdup(location);
     if (res.duplicate) {
@@ -634,7 +638,7 @@ oom:
 
 /* An id that exists in another organization: answered 404 like a missing
  * one, but recorded as a cross-tenant probe. */
-static void note_probe(adb_http_request *req, int64_t id)
+static void note_probe(adb_http_request *req, const adb_http_event_ref *ref)
 {
     adb_status st;
     PGconn *c = adb_pool_acquire(req->state->pool, &st, NULL, 0);
@@ -642,48 +646,70 @@ static void note_probe(adb_http_request *req, int64_t id)
 
     if (!c)
         return;
-    adb__fmt(idtext, sizeof(idtext), "%" PRId64, id);
-    const char *p[] = { idtext, req->who.organization_id };
-    PGresult *r = PQexecParams(c, "SELECT 1 FROM audit_log WHERE id = $1::bigint AND organization_id <> $2",
-                               2, NULL, p, NULL, NULL, 0);
+    adb__fmt(idtext, sizeof(idtext), "%" PRId64, ref->id);
+    const char *p[] = { ref->uuid[0] ? ref->uuid : idtext, req->who.organization_id, ref->ts };
+    PGresult *r = PQexecParams(c, ref->uuid[0]
+        ? "SELECT 1 FROM audit_log WHERE event_id = $1::uuid AND organization_id <> $2"
+          " AND ($3 = '' OR \"timestamp\" = nullif($3, '')::timestamptz)"
+        : "SELECT 1 FROM audit_log WHERE id = $1::bigint AND organization_id <> $2 AND $3 = ''",
+        3, NULL, p, NULL, NULL, 0);
     bool other = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
     PQclear(r);
     adb_pool_release(req->state->pool, c);
     if (other) {
         char desc[128];
-        adb__fmt(desc, sizeof(desc), "asked for event %s of another organization", idtext);
+        adb__fmt(desc, sizeof(desc), "asked for event %s of another organization", p[0]);
         adb_http_security_event(req, "cross_tenant_probe", "MEDIUM", desc);
     }
 }
 
-/* ---- GET /api/v1/audit/events/{id} -------------------------------------- */
-
-static bool parse_id(const char *s, int64_t *id)
+static enum MHD_Result bad_event_ref(adb_http_request *req)
 {
-    long long v;
-    if (!s || !adb__parse_int(s, 1, INT64_MAX, &v))
-        return false;
-    *id = v;
-    return true;
+    return validation_error(req, "id", "INVALID_FORMAT",
+                            "id must be an event id: a UUID (or an event's former numeric id)");
 }
+
+static enum MHD_Result no_such_event(adb_http_request *req)
+{
+    /* another organization's id answers exactly like a missing one */
+    return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such event",
+                               json_pack("{s:s}", "id", req->param[0]));
+}
+
+/* ---- GET /api/v1/audit/events/{id} -------------------------------------- */
 
 enum MHD_Result adb_http_events_get(adb_http_request *req)
 {
-    int64_t id;
+    adb_http_event_ref ref;
     char ids[32];
     PGresult *pr;
 
-    if (!parse_id(req->param[0], &id))
-        return validation_error(req, "id", "INVALID_FORMAT", "id must be a positive integer");
-    adb__fmt(ids, sizeof(ids), "{%" PRId64 "}", id);
-    if (!(pr = fetch_by_ids(req, ids, NULL, NULL)))
+    if (!adb_http_event_ref_parse(req->param[0], &ref))
+        return bad_event_ref(req);
+    if (ref.uuid[0]) {
+        const char *p[] = { req->who.organization_id, ref.uuid, ref.ts };
+        adb_status st;
+        pr = adb_tenant_query(req->state->db, req->who.organization_id,
+                              ref.ts[0] ? "SELECT " EVENT_COLUMNS " FROM audit_log"
+                                          " WHERE organization_id = $1 AND event_id = $2::uuid"
+                                          " AND \"timestamp\" = $3::timestamptz"
+                                        : "SELECT " EVENT_COLUMNS " FROM audit_log"
+                                          " WHERE organization_id = $1 AND event_id = $2::uuid",
+                              ref.ts[0] ? 3 : 2, p, ADB_PLAN_GENERIC, NULL, 0, NULL, &st);
+        if (pr && PQresultStatus(pr) != PGRES_TUPLES_OK) {
+            PQclear(pr);
+            pr = NULL;
+        }
+    } else {
+        adb__fmt(ids, sizeof(ids), "{%" PRId64 "}", ref.id);
+        pr = fetch_by_ids(req, ids, NULL, NULL);
+    }
+    if (!pr)
         return db_unavailable(req);
     if (PQntuples(pr) == 0) {
         PQclear(pr);
-        note_probe(req, id);
-        /* another organization's id answers exactly like a missing one */
-        return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such event",
-                                   json_pack("{s:I}", "id", (json_int_t)id));
+        note_probe(req, &ref);
+        return no_such_event(req);
     }
     jw w;
     jw_init(&w);
@@ -696,21 +722,25 @@ enum MHD_Result adb_http_events_get(adb_http_request *req)
 
 enum MHD_Result adb_http_events_verify(adb_http_request *req)
 {
+    adb_http_event_ref ref;
     int64_t id;
     adb_verify_problem probs[8];
     int n = 0;
-    char err[ADB_ERRMSG_MAX], ts[40];
+    char err[ADB_ERRMSG_MAX], ts[40], event_id[37];
     PGconn *c;
     adb_status st;
 
-    if (!parse_id(req->param[0], &id))
-        return validation_error(req, "id", "INVALID_FORMAT", "id must be a positive integer");
-    st = adb_verify_event(req->state->db, id, req->who.organization_id, probs, 8, &n, err, sizeof(err));
+    if (!adb_http_event_ref_parse(req->param[0], &ref))
+        return bad_event_ref(req);
+    st = adb_event_locate(req->state->db, req->param[0], req->who.organization_id, &id, event_id,
+                          err, sizeof(err));
+    if (st == ADB_OK)
+        st = adb_verify_event(req->state->db, id, req->who.organization_id, probs, 8, &n, err,
+                              sizeof(err));
     if (st == ADB_ERR_NOT_FOUND)
-        note_probe(req, id);
+        note_probe(req, &ref);
     if (st == ADB_ERR_NOT_FOUND)
-        return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such event",
-                                   json_pack("{s:I}", "id", (json_int_t)id));
+        return no_such_event(req);
     if (st != ADB_OK)
         return db_unavailable(req);
     adb_http_iso_now(ts);
@@ -741,6 +771,7 @@ enum MHD_Result adb_http_events_verify(adb_http_request *req)
             { "chain_link_mismatch", "CHAIN_LINK_MISMATCH" }, { "chain_break", "CHAIN_PREV_MISMATCH" },
             { "missing_events", "CHAIN_GAP" }, { "duplicate_seq", "CHAIN_GAP" },
             { "unreadable", "HASH_MISMATCH" }, { "archive_mismatch", "CHAIN_PREV_MISMATCH" },
+            { "event_id_mismatch", "EVENT_ID_MISMATCH" },
         };
         const char *code = "HASH_MISMATCH";
         for (size_t k = 0; k < sizeof(codes) / sizeof(codes[0]); k++)
@@ -757,7 +788,7 @@ enum MHD_Result adb_http_events_verify(adb_http_request *req)
                                                   "message", probs[i].message));
     }
     json_t *body = json_pack("{s:s, s:b, s:s, s:{s:s, s:s, s:s, s:b, s:b, s:o}, s:b, s:s, s:s, s:s, s:s}",
-                             "eventId", idtext, "verified", n == 0, "timestamp", ts,
+                             "eventId", event_id, "verified", n == 0, "timestamp", ts,
                              "details", "originalHash", stored, "computedHash", computed,
                              "algorithm", alg, "signatureValid", sig_ok, "chainIntegrity", chain_ok,
                              "problems", problems,
@@ -770,11 +801,13 @@ enum MHD_Result adb_http_events_verify(adb_http_request *req)
     /* recorded like a run of auditdb verify */
     c = adb_pool_acquire(req->state->pool, &st, NULL, 0);
     if (c) {
-        const char *rp[] = { idtext, n == 0 ? "success" : "tampered", stored, computed, req->who.key_id };
+        const char *rp[] = { idtext, n == 0 ? "success" : "tampered", stored, computed, req->who.key_id,
+                             event_id };
         PQclear(PQexecParams(c, "INSERT INTO audit_integrity_log (audit_log_id, verification_status,"
                                 " verification_details, verified_by, hash_verified, expected_hash)"
-                                " VALUES ($1::bigint, $2, '{\"kind\":\"api\"}', 'api key ' || $5, $4, $3)",
-                             5, NULL, rp, NULL, NULL, 0));
+                                " VALUES ($1::bigint, $2, jsonb_build_object('kind', 'api', 'eventId', $6::text),"
+                                " 'api key ' || $5, $4, $3)",
+                             6, NULL, rp, NULL, NULL, 0));
         adb_pool_release(req->state->pool, c);
     }
     return adb_http_send_json(req, MHD_HTTP_OK, body);

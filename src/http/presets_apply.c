@@ -211,7 +211,7 @@ enum MHD_Result adb_http_presets_validate(adb_http_request *req)
     " target_resource_type, target_resource_id, outcome_description, correlation_id,"   \
     " data_classification, retention_policy, event_version, hash_algorithm, hash,"      \
     " signature, details::text, chain_seq, prev_chain_hash, chain_hash, ttl,"            \
-    " (details -> 'sessionContext')::text"
+    " (details -> 'sessionContext')::text, event_id"
 
 /* The stored event, as the event routes write it; NULL when it could not
  * be read back (it is stored all the same). */
@@ -236,7 +236,7 @@ static json_t *stored_event(adb_http_request *req, const adb_log_result *res)
         else
             adb__fmt(ts, sizeof(ts), "%s", pg);
         adb_http_event e = {
-            .id = preset_val(r, 0, 0), .timestamp = ts, .action = preset_val(r, 0, 2),
+            .id = preset_val(r, 0, 22), .timestamp = ts, .action = preset_val(r, 0, 2),
             .status = preset_val(r, 0, 3), .principal_id = preset_val(r, 0, 4),
             .organization_id = preset_val(r, 0, 5), .target_resource_type = preset_val(r, 0, 6),
             .target_resource_id = preset_val(r, 0, 7), .outcome_description = preset_val(r, 0, 8),

@@ -18,7 +18,7 @@ const char adb__chain_genesis[65] =
 /* The canonical members, in byte order of their names. */
 typedef struct cfield {
     const char *name;
-    int field;   /* adb_event_field, or -1 details, -2 timestamp */
+    int field;   /* adb_event_field, or -1 details, -2 timestamp, -3 the event id */
 } cfield;
 
 static const cfield canonical_order[] = {
@@ -28,6 +28,7 @@ static const cfield canonical_order[] = {
     { "details", -1 },
     { "eventVersion", ADB_F_EVENT_VERSION },
     { "hashAlgorithm", ADB_F_HASH_ALGORITHM },
+    { "id", -3 }, /* sha256-c14n-v2 only */
     { "organizationId", ADB_F_ORGANIZATION_ID },
     { "outcomeDescription", ADB_F_OUTCOME_DESCRIPTION },
     { "principalId", ADB_F_PRINCIPAL_ID },
@@ -49,6 +50,9 @@ char *adb__canonical(const adb__event *ev, size_t *len)
     adb__buf b = { 0 };
     bool first = true;
 
+    const char *alg = ev->f[ADB_F_HASH_ALGORITHM];
+    bool with_id = alg && !strcmp(alg, ADB_HASH_ALG_C14N);
+
     adb__buf_put(&b, "{", 1);
     for (size_t i = 0; i < sizeof(canonical_order) / sizeof(canonical_order[0]); i++) {
         const cfield *c = &canonical_order[i];
@@ -56,6 +60,8 @@ char *adb__canonical(const adb__event *ev, size_t *len)
         if (c->field == -1 && !ev->details)
             continue;
         if (c->field >= 0 && !(text = ev->f[c->field]))
+            continue;
+        if (c->field == -3 && !with_id)
             continue;
         if (!first)
             adb__buf_put(&b, ",", 1);
@@ -66,6 +72,8 @@ char *adb__canonical(const adb__event *ev, size_t *len)
             adb__buf_put(&b, ev->details, ev->details_len); /* already canonical JSON */
         else if (c->field == -2)
             json_str(&b, ev->ts_text);
+        else if (c->field == -3)
+            json_str(&b, ev->event_id);
         else
             json_str(&b, text);
     }

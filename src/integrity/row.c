@@ -1,6 +1,6 @@
 /*
  * row.c - recomputes the hash, signature and chain link of a stored row
- * given as its 21 strings (docs/integrity.md).
+ * given as its 22 strings (docs/integrity.md).
  */
 #include "row.h"
 #include "../core/util.h"
@@ -12,7 +12,7 @@ const char *const adb__row_names[ADB__ROW_NCOLS] = {
     "id", "timestamp", "ttl", "principal_id", "organization_id", "action",
     "target_resource_type", "target_resource_id", "status", "outcome_description", "hash",
     "hash_algorithm", "signature", "event_version", "correlation_id", "data_classification",
-    "retention_policy", "details", "chain_seq", "prev_chain_hash", "chain_hash",
+    "retention_policy", "details", "chain_seq", "prev_chain_hash", "chain_hash", "event_id",
 };
 
 /* The row column of each event field. */
@@ -46,6 +46,7 @@ static int row_event(const char *const v[ADB__ROW_NCOLS], adb__event *ev, adb__r
         return 0;
     }
     adb__timestamp_format(ev->ts_us, ev->ts_text);
+    adb__fmt(ev->event_id, sizeof(ev->event_id), "%s", v[ADB_COL_EVENT_ID] ? v[ADB_COL_EVENT_ID] : "");
     if (details) {
         adb_json_error je;
         adb_json_doc *doc = adb__json_parse(details, strlen(details), NULL, &je);
@@ -94,6 +95,11 @@ int adb__row_recompute(const adb__keys *k, const char *const v[ADB__ROW_NCOLS],
         memcpy(out->hash, out->content, sizeof(out->hash));
     }
     free(ev.details);
+    /* the id: ours covered by the hash since sha256-c14n-v2, else derived */
+    if (alg && !strcmp(alg, ADB_HASH_ALG_C14N))
+        memcpy(out->event_id, ev.event_id, sizeof(out->event_id));
+    else
+        adb__event_id_derive(ev.ts_us, v[ADB_COL_CHAIN_HASH], out->event_id);
     adb__signature(k, v[ADB_COL_HASH] ? v[ADB_COL_HASH] : "", out->signature);
     adb__chain_link(k, org ? org : "", seq ? strtoll(seq, NULL, 10) : 0, prev ? prev : "",
                     out->content, out->link);

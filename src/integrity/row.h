@@ -1,8 +1,8 @@
 /*
- * row.h - a stored audit_log row as 21 strings, and what its hash, signature
+ * row.h - a stored audit_log row as 22 strings, and what its hash, signature
  * and chain link should be (internal).
  *
- * The 21 columns and their text are those verification reads (the same
+ * The 22 columns and their text are those verification reads (the same
  * expressions as verify.c's ROW_COLUMNS); archives store exactly these
  * strings (docs/archive.md), so live rows and archived rows are checked by
  * one recomputation.
@@ -14,15 +14,15 @@
 #include <stdint.h>
 #include "integrity.h"
 
-#define ADB__ROW_NCOLS 21
+#define ADB__ROW_NCOLS 22
 
-/* The SELECT list giving a row's 21 strings, in adb__row_col order. */
+/* The SELECT list giving a row's 22 strings, in adb__row_col order. */
 #define ADB__ROW_COLUMNS                                                                     \
     "id, to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), ttl," \
     " principal_id, organization_id, action, target_resource_type, target_resource_id,"      \
     " status, outcome_description, hash, hash_algorithm, signature, event_version,"          \
     " correlation_id, data_classification, retention_policy, details::text, chain_seq,"      \
-    " prev_chain_hash, chain_hash"
+    " prev_chain_hash, chain_hash, event_id"
 
 typedef enum adb__row_col {
     ADB_COL_ID, ADB_COL_TIMESTAMP, ADB_COL_TTL, ADB_COL_PRINCIPAL_ID, ADB_COL_ORGANIZATION_ID,
@@ -30,7 +30,8 @@ typedef enum adb__row_col {
     ADB_COL_OUTCOME_DESCRIPTION, ADB_COL_HASH, ADB_COL_HASH_ALGORITHM, ADB_COL_SIGNATURE,
     ADB_COL_EVENT_VERSION, ADB_COL_CORRELATION_ID, ADB_COL_DATA_CLASSIFICATION,
     ADB_COL_RETENTION_POLICY, ADB_COL_DETAILS, ADB_COL_CHAIN_SEQ, ADB_COL_PREV_CHAIN_HASH,
-    ADB_COL_CHAIN_HASH
+    ADB_COL_CHAIN_HASH,
+    ADB_COL_EVENT_ID /* last: archives written before ids existed lack it */
 } adb__row_col;
 
 /* The audit_log column names, in adb__row_col order ("id", "timestamp", ...). */
@@ -42,6 +43,8 @@ typedef struct adb__row_expect {
     char content[65];  /* SHA-256 of the canonical form (what the chain link covers) */
     char signature[65];
     char link[65];     /* the chain link of its organization, position and predecessor */
+    char event_id[37]; /* the id it must carry: for sha256-c14n-v2 its own (the hash covers
+                          it), for other algorithms the id derived from its chain link */
     char why[160];     /* when the row cannot be read: why */
 } adb__row_expect;
 

@@ -33,6 +33,7 @@ typedef struct run {
     char org[256];
     bool have_prev;
     int64_t prev_seq, prev_id;
+    char prev_eid[37];
     char prev_chain[65];
     bool event_broken;
     long long org_events, org_problems;
@@ -42,6 +43,7 @@ typedef struct run {
     long long recorded;
     bool oom;
     bool single; /* adb_verify_event: one event and its predecessor */
+    const char *event_id; /* the public id of the event being reported, NULL: none */
     /* the organizations walked (strdup'd), for vanished_orgs() */
     char **walked;
     size_t nwalked, capwalked;
@@ -60,16 +62,19 @@ static void rec_put(run *r, const char *s)
 }
 
 /* Queues one audit_integrity_log row as a JSON object of a JSON array. */
-static void record(run *r, int64_t id, const char *status, const char *kind, const char *message,
-                   const char *expected, const char *found, long long events)
+static void record(run *r, int64_t id, const char *event_id, const char *status,
+                   const char *kind, const char *message, const char *expected, const char *found,
+                   long long events)
 {
     char num[64];
 
     if (!r->o->record || r->recorded >= MAX_RECORDED)
         return;
     rec_put(r, r->recorded++ ? ",{" : "[{");
-    snprintf(num, sizeof(num), "\"id\":%" PRId64 ",\"status\":", id);
+    snprintf(num, sizeof(num), "\"id\":%" PRId64 ",\"eid\":", id);
     rec_put(r, num);
+    json_str(r, event_id ? event_id : "");
+    rec_put(r, ",\"status\":");
     json_str(r, status);
     rec_put(r, ",\"org\":");
     json_str(r, r->org);
@@ -96,6 +101,8 @@ static void problem(run *r, int64_t id, int64_t seq, const char *kind, const cha
 
     memset(&p, 0, sizeof(p));
     p.id = id;
+    if (id && r->event_id)
+        adb__fmt(p.event_id, sizeof(p.event_id), "%s", r->event_id);
     p.chain_seq = seq;
     p.kind = kind;
     adb__fmt(p.organization_id, sizeof(p.organization_id), "%s", r->org);
@@ -110,7 +117,7 @@ static void problem(run *r, int64_t id, int64_t seq, const char *kind, const cha
         r->event_broken = true;
         r->sum->broken_events++;
     }
-    record(r, id, "tampered", kind, p.message, expected, found, 0);
+    record(r, id, p.event_id, "tampered", kind, p.message, expected, found, 0);
     if (r->o->on_problem)
         r->o->on_problem(r->o->ud, &p);
 }
@@ -144,11 +151,15 @@ static void report(run *r, vitem *it)
     const char *chain = v[ADB_COL_CHAIN_HASH] ? v[ADB_COL_CHAIN_HASH] : "";
     char what[160];
 
+    const char *eid = v[ADB_COL_EVENT_ID] ? v[ADB_COL_EVENT_ID] : "";
     r->event_broken = false;
+    r->event_id = NULL;
     if (it->s.type == ADB__SI_PROBLEM) {
         problem(r, 0, seq, it->s.kind, NULL, NULL, "%s", it->s.message);
         return;
     }
+    if (!it->s.stub)
+        r->event_id = eid;
     /* A time-bounded walk reads stubs whole (their positions carry no time):
      * a stub's position only continues the chain where the walk stands,
      * uncounted, and positions elsewhere are passed over. */
@@ -163,10 +174,10 @@ static void report(run *r, vitem *it)
         adb__fmt(what, sizeof(what), "position %" PRId64 " (deleted, kept by stub %s)", seq,
                  it->s.archive);
     else if (it->s.archive)
-        adb__fmt(what, sizeof(what), "event %" PRId64 " (seq %" PRId64 ", archive %s)", id, seq,
-                 it->s.archive);
+        adb__fmt(what, sizeof(what), "event %s (id %" PRId64 ", seq %" PRId64 ", archive %s)",
+                 eid, id, seq, it->s.archive);
     else
-        adb__fmt(what, sizeof(what), "event %" PRId64 " (seq %" PRId64 ")", id, seq);
+        adb__fmt(what, sizeof(what), "event %s (id %" PRId64 ", seq %" PRId64 ")", eid, id, seq);
     if (it->s.stub)
         goto links;
     if (it->rc < 0) {
@@ -180,6 +191,12 @@ static void report(run *r, vitem *it)
     if (strcmp(it->want.hash, hash) != 0)
         problem(r, id, seq, "hash_mismatch", it->want.hash, hash,
                 "%s: content changed: its hash does not match what it stores", what);
+    /* a sha256-c14n-v2 id is covered by the hash above; older events must
+     * carry the id derived from their chain link */
+    if (strcmp(it->want.event_id, eid) != 0)
+        problem(r, id, seq, "event_id_mismatch", it->want.event_id, eid,
+                "%s: its id is not the one derived from its chain link (ids swapped or "
+                "changed)", what);
     if (strcmp(it->want.signature, sig) != 0)
         problem(r, id, seq, "signature_invalid", it->want.signature, sig,
                 "%s: signature does not match its hash (hash rewritten, or event not written "
@@ -216,9 +233,11 @@ links:
                     "the chain starts at position %" PRId64 ": events 1..%" PRId64 " are missing",
                     seq, seq - 1);
     }
+    r->event_id = NULL;
     r->have_prev = true;
     r->prev_seq = seq;
     r->prev_id = id;
+    adb__fmt(r->prev_eid, sizeof(r->prev_eid), "%s", it->s.stub ? "" : eid);
     adb__fmt(r->prev_chain, sizeof(r->prev_chain), "%s", chain);
 }
 
@@ -299,9 +318,12 @@ static void check_head(run *r, PGconn *head_conn)
                 "the chain head says the last event is at position %" PRId64 " but the last "
                 "stored one is at %" PRId64 ": events %" PRId64 "..%" PRId64 " are missing",
                 last, r->prev_seq, r->prev_seq + 1, last);
-    else if (strcmp(head_hash, r->prev_chain) != 0)
+    else if (strcmp(head_hash, r->prev_chain) != 0) {
+        r->event_id = r->prev_eid;
         problem(r, r->prev_id, last, "missing_tail", head_hash, r->prev_chain,
                 "the last event's chain link differs from the chain head's");
+        r->event_id = NULL;
+    }
     /* the head moved back or gone: the positions still say where the chain ended */
     if ((last < 0 || last < taken) && taken > r->prev_seq)
         problem(r, 0, taken, "missing_tail", NULL, NULL,
@@ -320,8 +342,8 @@ static void finish_org(run *r, PGconn *head_conn)
         check_head(r, head_conn);
     char msg[160];
     adb__fmt(msg, sizeof(msg), "%lld events verified, %lld problems", r->org_events, r->org_problems);
-    record(r, r->prev_id, r->org_problems ? "tampered" : "success", "summary", msg, NULL, NULL,
-           r->org_events);
+    record(r, r->prev_id, NULL, r->org_problems ? "tampered" : "success", "summary", msg, NULL,
+           NULL, r->org_events);
 }
 
 static void start_org(run *r, PGconn *head_conn, const char *org)
@@ -386,7 +408,7 @@ static void vanished_orgs(run *r, PGconn *c)
                 last, strcmp(PQgetvalue(res, i, 2), "t") ? " and its chain head is gone" : "");
         char msg[160];
         adb__fmt(msg, sizeof(msg), "0 events verified, %lld problems", r->org_problems);
-        record(r, 0, "tampered", "summary", msg, NULL, NULL, 0);
+        record(r, 0, NULL, "tampered", "summary", msg, NULL, NULL, 0);
     }
     PQclear(res);
 }
@@ -409,7 +431,8 @@ static adb_status write_records(run *r, PGconn *c, char *errbuf, size_t errlen)
                        " verification_details, verified_by, hash_verified, expected_hash)"
                        " SELECT (x->>'id')::bigint, x->>'status',"
                        " jsonb_build_object('kind', x->'kind', 'message', x->'message',"
-                       "  'organizationId', x->'org', 'events', x->'events'),"
+                       "  'organizationId', x->'org', 'events', x->'events',"
+                       "  'eventId', nullif(x->>'eid', '')),"
                        " $2, nullif(x->>'found', ''), nullif(x->>'expected', '')"
                        " FROM jsonb_array_elements($1::jsonb) x",
                        2, NULL, params, NULL, NULL, 0);

@@ -36,6 +36,7 @@ struct adb__archive_reader {
     adb_json_doc *doc;
     bool ended, failed;
     bool raw;                      /* read by lines: rows not parsed */
+    char derived_id[37];           /* the id of a row archived before ids existed */
     char err[ADB_ERRMSG_MAX];
     char *problems[MAX_PROBLEMS];
     size_t nproblems;
@@ -478,7 +479,10 @@ int adb__archive_next(adb__archive_reader *r, const char *v[ADB__ROW_NCOLS])
         }
         v[col] = val->type == ADB_JSON_STRING ? val->str : NULL;
     }
-    if (o->count != want) {
+    /* an archive written before events had ids (migration 0017) lacks
+     * event_id: the row gets the id derived from it, as live rows did */
+    bool old_row = !in->stub && o->count == want - 1 && !adb__json_get(o, "event_id");
+    if (o->count != want && !old_row) {
         fail(r, "archive %s: line %lld has %zu members, a%s line has %zu", in->id, r->rows,
              o->count, in->stub ? " stub" : "n archive", want);
         return -1;
@@ -486,6 +490,12 @@ int adb__archive_next(adb__archive_reader *r, const char *v[ADB__ROW_NCOLS])
     if (!v[ADB_COL_CHAIN_SEQ] || !adb__parse_int(v[ADB_COL_CHAIN_SEQ], 1, INT64_MAX, &seq)) {
         fail(r, "archive %s: line %lld has no valid chain_seq", in->id, r->rows);
         return -1;
+    }
+    int64_t ts_us;
+    if (old_row && v[ADB_COL_TIMESTAMP] &&
+        adb__timestamp_parse(v[ADB_COL_TIMESTAMP], strlen(v[ADB_COL_TIMESTAMP]), &ts_us)) {
+        adb__event_id_derive(ts_us, v[ADB_COL_CHAIN_HASH], r->derived_id);
+        v[ADB_COL_EVENT_ID] = r->derived_id;
     }
     const char *org = v[ADB_COL_ORGANIZATION_ID] ? v[ADB_COL_ORGANIZATION_ID] : "";
     const char *prev = v[ADB_COL_PREV_CHAIN_HASH] ? v[ADB_COL_PREV_CHAIN_HASH] : "";

@@ -222,6 +222,10 @@ static void link_events(adb__writer *w, adb__job *jobs, size_t n, const bool *du
         adb__chain_link(w->keys, ev->f[ADB_F_ORGANIZATION_ID], ev->chain_seq, ev->prev_chain_hash,
                         ev->content_hash, ev->chain_hash);
         memcpy(h->hash, ev->chain_hash, 65);
+        /* an event without a drawn id (a legacy import, whose hash cannot
+         * cover one) gets the id derived from its link (docs/integrity.md) */
+        if (!ev->event_id[0])
+            adb__event_id_derive(ev->ts_us, ev->chain_hash, ev->event_id);
     }
 }
 
@@ -315,6 +319,8 @@ static bool copy_rows(PGconn *c, adb__job *jobs, size_t n, const bool *dup, batc
         adb__buf_puts(&b, ev->prev_chain_hash);
         adb__buf_put(&b, "\t", 1);
         adb__buf_puts(&b, ev->chain_hash);
+        adb__buf_put(&b, "\t", 1);
+        adb__buf_puts(&b, ev->event_id);
         adb__buf_put(&b, "\n", 1);
     }
     if (b.oom) {
@@ -329,7 +335,7 @@ static bool copy_rows(PGconn *c, adb__job *jobs, size_t n, const bool *dup, batc
                   " action, target_resource_type, target_resource_id, status,"
                   " outcome_description, hash, hash_algorithm, signature, event_version,"
                   " correlation_id, data_classification, retention_policy, details,"
-                  " chain_seq, prev_chain_hash, chain_hash) FROM STDIN");
+                  " chain_seq, prev_chain_hash, chain_hash, event_id) FROM STDIN");
     if (!ok_result(r, PGRES_COPY_IN)) {
         pg_message(c, r, err, errlen);
         goto out;
@@ -508,7 +514,7 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
             const char *p2[] = { jobs[i].ev->f[ADB_F_ORGANIZATION_ID], jobs[i].ev->idempotency_key };
             r = PQexecParams(c,
                              "SELECT i.event_id, to_char(i.event_timestamp AT TIME ZONE 'UTC',"
-                             " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), l.hash, l.chain_seq"
+                             " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), l.hash, l.chain_seq, l.event_id"
                              " FROM audit_idempotency i LEFT JOIN audit_log l"
                              " ON l.id = i.event_id AND l.\"timestamp\" = i.event_timestamp"
                              " WHERE i.organization_id = $1 AND i.idempotency_key = $2",
@@ -521,6 +527,7 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
             adb__fmt(res->timestamp, sizeof(res->timestamp), "%s", PQgetvalue(r, 0, 1));
             adb__fmt(res->hash, sizeof(res->hash), "%s", PQgetvalue(r, 0, 2));
             res->chain_seq = PQgetisnull(r, 0, 3) ? 0 : strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+            adb__fmt(res->event_id, sizeof(res->event_id), "%s", PQgetvalue(r, 0, 4));
             PQclear(r);
             r = NULL;
         }
@@ -591,6 +598,7 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
         if (dup[i])
             continue;
         res->id = ev->id;
+        memcpy(res->event_id, ev->event_id, sizeof(res->event_id));
         memcpy(res->timestamp, ev->ts_text, sizeof(ev->ts_text));
         memcpy(res->hash, ev->hash, 65);
         res->chain_seq = ev->chain_seq;

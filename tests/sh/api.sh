@@ -96,12 +96,12 @@ http POST "/api/v1/audit/events/$id1/verify" -H "X-API-Key: $A_AUDIT"
 expect_eq "verify: 200" 200 "$HTTP_STATUS"
 expect_eq "verify: valid" true "$(jbody 'd["isValid"]')"
 expect_eq "verify: smart-logs fields" "true $id1" "$(jbody '"%s %s" % (str(d["verified"]).lower(), d["eventId"])')"
-sql "UPDATE audit_log SET principal_id = 'mallory' WHERE id = $id1" >/dev/null
+sql "UPDATE audit_log SET principal_id = 'mallory' WHERE event_id = '$id1'" >/dev/null
 http POST "/api/v1/audit/events/$id1/verify" -H "X-API-Key: $A_AUDIT"
 expect_eq "verify tampered: invalid" false "$(jbody 'd["isValid"]')"
 expect_match "verify tampered: names the problem" HASH_MISMATCH "$(jbody '" ".join(p["code"] for p in d["details"]["problems"])')"
 expect_eq "verify tampered: stored vs computed hash differ" true "$(jbody 'd["storedHash"] != d["computedHash"]')"
-sql "UPDATE audit_log SET principal_id = 'doc-1' WHERE id = $id1" >/dev/null
+sql "UPDATE audit_log SET principal_id = 'doc-1' WHERE event_id = '$id1'" >/dev/null
 http POST "/api/v1/audit/events/$idb/verify" -H "X-API-Key: $A_AUDIT"
 expect_eq "verify another organization's id: 404" 404 "$HTTP_STATUS"
 
@@ -131,7 +131,7 @@ expect_eq "revoked key: 401 at once (NOTIFY drops the cache)" 401 "$HTTP_STATUS"
 list() { http GET "/api/v1/audit/events?$1" -H "X-API-Key: $A_AUDIT"; }
 list ""
 expect_eq "list: org-a's 5 events only" 5 "$(jbody 'len(d["events"])')"
-expect_eq "list: newest first" "$(sql "SELECT string_agg(id::text, ',' ORDER BY \"timestamp\" DESC, id DESC) FROM audit_log WHERE organization_id = 'org-a'")" "$(jbody '",".join(str(e["id"]) for e in d["events"])')"
+expect_eq "list: newest first" "$(sql "SELECT string_agg(event_id::text, ',' ORDER BY \"timestamp\" DESC, id DESC) FROM audit_log WHERE organization_id = 'org-a'")" "$(jbody '",".join(str(e["id"]) for e in d["events"])')"
 expect_eq "list: total" 5 "$(jbody 'd["pagination"]["total"]')"
 list "principalIds=doc-1,doc-2"
 expect_eq "filter principalIds" "doc-1 doc-2" "$(jbody '" ".join(sorted(e["principalId"] for e in d["events"]))')"
@@ -157,7 +157,7 @@ while [ $n -lt 10 ]; do
     n=$((n + 1))
     [ -n "$cursor" ] || break
 done
-expect_eq "keyset cursor walks every event once, in order" "$(sql "SELECT string_agg(id::text, ',' ORDER BY \"timestamp\" DESC, id DESC) FROM audit_log WHERE organization_id = 'org-a'")" "$(echo $pages | tr ' ' ',')"
+expect_eq "keyset cursor walks every event once, in order" "$(sql "SELECT string_agg(event_id::text, ',' ORDER BY \"timestamp\" DESC, id DESC) FROM audit_log WHERE organization_id = 'org-a'")" "$(echo $pages | tr ' ' ',')"
 org_a_count=$(sql "SELECT count(*) FROM audit_log WHERE organization_id = 'org-a'")
 expect_eq "every cursor page carries the first page's exact total" "$(for p in $(seq $n); do printf ' %s/True' "$org_a_count"; done)" "$totals"
 # principalIds is read per principal (docs/api.md): walks, both directions, offset, other filters
@@ -172,7 +172,7 @@ walk() { # walk QUERY: the ids of every page of a cursor walk, comma-separated
     done
     echo $w_ids | tr ' ' ',' | sed 's/,,*/,/g; s/^,//; s/,$//'
 }
-org_a_ids() { sql "SELECT coalesce(string_agg(id::text, ',' ORDER BY \"timestamp\" $1, id $1), '') FROM audit_log WHERE organization_id = 'org-a' $2"; }
+org_a_ids() { sql "SELECT coalesce(string_agg(event_id::text, ',' ORDER BY \"timestamp\" $1, id $1), '') FROM audit_log WHERE organization_id = 'org-a' $2"; }
 expect_eq "principalIds walk, newest first, one per page" \
     "$(org_a_ids DESC "AND principal_id IN ('doc-1', 'doc-2', 'doc-4')")" "$(walk "principalIds=doc-1,doc-2,doc-4,nobody&limit=1")"
 expect_eq "principalIds walk, oldest first" \

@@ -36,7 +36,7 @@ rows_digest() {
     sql "SELECT md5(string_agg(concat_ws('|', id, \"timestamp\", ttl, principal_id, organization_id, action,
          target_resource_type, target_resource_id, status, outcome_description, hash, hash_algorithm,
          signature, event_version, correlation_id, data_classification, retention_policy, details::text,
-         chain_seq, prev_chain_hash, chain_hash), E'\\n' ORDER BY organization_id, chain_seq)) FROM audit_log"
+         chain_seq, prev_chain_hash, chain_hash, event_id), E'\\n' ORDER BY organization_id, chain_seq)) FROM audit_log"
 }
 archive_of() { # archive_of CLASS [POLICY]: the id of org-a's live archive of a classification
     sql "SELECT id FROM archive_storage WHERE organization_id = 'org-a' AND deleted_at IS NULL
@@ -262,9 +262,9 @@ EOF
 "$AUDITDB_BIN" import --quiet "$TEST_TMP/crash-0.ndjson" >/dev/null & p0=$!
 "$AUDITDB_BIN" import --quiet "$TEST_TMP/crash-1.ndjson" >/dev/null & p1=$!
 wait $p0; wait $p1
-# every event, live or archived, as "id hash chain_seq", sorted
+# every event, live or archived, as "event_id hash chain_seq", sorted
 everything() {
-    { sql "SELECT id || ' ' || hash || ' ' || chain_seq FROM audit_log"; archives_json | python3 tests/tools/adb_archive.py rows; } |
+    { sql "SELECT event_id || ' ' || hash || ' ' || chain_seq FROM audit_log"; archives_json | python3 tests/tools/adb_archive.py rows; } |
         LC_ALL=C sort >"$TEST_TMP/all.txt"
     echo "$(wc -l <"$TEST_TMP/all.txt" | tr -d ' ') $(sha256sum <"$TEST_TMP/all.txt" | cut -c1-64)"
 }

@@ -36,7 +36,7 @@ events 400 org-s 1
 events 100600 org-d 2
 events 5 org-o 3
 # every stored row of an organization as the test's own expectation reads it
-rows() { sql "SELECT json_build_object('id', id, 'ts', to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), 'status', status, 'action', action, 'principalId', principal_id) FROM audit_log WHERE organization_id = '$1'" >"$TEST_TMP/$1.rows"; }
+rows() { sql "SELECT json_build_object('id', id, 'eid', event_id, 'ts', to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), 'status', status, 'action', action, 'principalId', principal_id) FROM audit_log WHERE organization_id = '$1'" >"$TEST_TMP/$1.rows"; }
 rows org-s; rows org-d
 sql "VACUUM ANALYZE audit_log" >/dev/null
 
@@ -137,7 +137,7 @@ cols = {"action": "action", "correlationId": "correlation_id", "dataClassificati
         "eventVersion": "event_version", "hashAlgorithm": "hash_algorithm", "organizationId": "organization_id",
         "outcomeDescription": "outcome_description", "principalId": "principal_id", "retentionPolicy": "retention_policy",
         "status": "status", "targetResourceId": "target_resource_id", "targetResourceType": "target_resource_type",
-        "ttl": "ttl", "hash": "hash", "id": "id"}
+        "ttl": "ttl", "hash": "hash", "id": "event_id"}
 row = {c: e[m] for m, c in cols.items() if m in e}
 row["timestamp"] = e[sys.argv[2]]
 row["details"] = json.dumps(e["details"]) if "details" in e else None
@@ -186,7 +186,7 @@ if __name__ == "__main__":
     rows = load(sys.argv[1])
     field, direction = sys.argv[2], sys.argv[3]
     start, count = int(sys.argv[4]), int(sys.argv[5])
-    print(",".join(str(r["id"]) for r in order(rows, field, direction)[start:start + count]))
+    print(",".join(r["eid"] for r in order(rows, field, direction)[start:start + count]))
 EOF
 # each walk's pages are kept as files and checked by one python run: status, the client's
 # shapes, the pagination of each page, and the events of all pages against the order
@@ -210,9 +210,9 @@ for off in range(0, n, limit):
     have = (p["total"], p["totalExact"], p["offset"], p["hasPrevious"], p["hasNext"])
     if have != want:
         bad.append("offset %d: pagination %r, not %r" % (off, have, want))
-    got += [int(e["id"]) for e in d["events"]]
+    got += [e["id"] for e in d["events"]]
 print("ok" if not bad else "; ".join(bad[:3]))
-want = [r["id"] for r in order(rows, field, direction)]
+want = [r["eid"] for r in order(rows, field, direction)]
 print("in order" if got == want else "got %s... want %s..." % (got[:8], want[:8]))
 EOF
 for field in timestamp status action principalId organizationId; do
@@ -247,7 +247,7 @@ for q, rs in (("timestamp desc 100500 50", rows), ("timestamp asc 100550 50", ro
               ("status desc 100000 40", rows), ("principalId asc 99990 30", rows),
               ("action asc 100580 50", rows), ("timestamp desc 20000 25 failure", fail)):
     f, d, o, n = q.split()[:4]
-    print("%s=%s" % (q.replace(" ", "_"), ",".join(str(r["id"]) for r in order(rs, f, d)[int(o):int(o) + int(n)])))
+    print("%s=%s" % (q.replace(" ", "_"), ",".join(r["eid"] for r in order(rs, f, d)[int(o):int(o) + int(n)])))
 EOF
 deep() { sed -n "s/^$(printf '%s' "$*" | tr ' ' _)=//p" "$TEST_TMP/deep.expected"; }
 # the keyset cursor to position 100,500 (100 pages of 1,000, 5 of 100), then one page

@@ -66,7 +66,7 @@ expect_match "legacy event whose hash does not match is refused" "INVALID_VALUE 
 out=$("$AUDITDB_BIN" verify); rc=$?
 expect_eq "verify intact: exit 0" 0 "$rc"
 expect_match "verify intact: summary" "verified 8 events of 5 organization\(s\) in .* events/s\): all intact" "$out"
-sql "SELECT json_build_object('id', id, 'timestamp', to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'action', action, 'correlation_id', correlation_id, 'data_classification', data_classification, 'details', details::text, 'event_version', event_version, 'hash_algorithm', hash_algorithm, 'organization_id', organization_id, 'outcome_description', outcome_description, 'principal_id', principal_id, 'retention_policy', retention_policy, 'status', status, 'target_resource_id', target_resource_id, 'target_resource_type', target_resource_type, 'ttl', ttl, 'hash', hash) FROM audit_log" >"$TEST_TMP/rows.ndjson"
+sql "SELECT json_build_object('id', id, 'timestamp', to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'action', action, 'correlation_id', correlation_id, 'data_classification', data_classification, 'details', details::text, 'event_version', event_version, 'hash_algorithm', hash_algorithm, 'organization_id', organization_id, 'outcome_description', outcome_description, 'principal_id', principal_id, 'retention_policy', retention_policy, 'status', status, 'target_resource_id', target_resource_id, 'target_resource_type', target_resource_type, 'ttl', ttl, 'hash', hash, 'event_id', event_id, 'chain_hash', chain_hash) FROM audit_log" >"$TEST_TMP/rows.ndjson"
 out=$(python3 tests/tools/adb_recompute.py <"$TEST_TMP/rows.ndjson"); rc=$?
 expect_eq "docs/integrity.md alone recomputes every stored hash" 0 "$rc"
 expect_eq "…for every non-legacy row" 7 "$(printf '%s\n' "$out" | grep -c ' ok$')"
@@ -80,13 +80,13 @@ sql "UPDATE audit_log SET principal_id = 'mallory' WHERE action = 'auth.login.su
 id=$(sql "SELECT id FROM audit_log WHERE principal_id = 'mallory'")
 out=$("$AUDITDB_BIN" verify); rc=$?
 expect_eq "tampered: exit 4" 4 "$rc"
-expect_match "tampered: names the event and what is wrong" "org-a: hash_mismatch: event $id \(seq 1\): content changed" "$out"
+expect_match "tampered: names the event and what is wrong" "org-a: hash_mismatch: event [0-9a-f-]{36} \(id $id, seq 1\): content changed" "$out"
 expect_match "tampered: summary" "TAMPERING DETECTED" "$out"
 out=$("$AUDITDB_BIN" verify --event "$id"); rc=$?
 expect_eq "verify --event on the tampered event: exit 4" 4 "$rc"
 expect_match "recorded in audit_integrity_log" "^[1-9]" "$(sql "SELECT count(*) FROM audit_integrity_log WHERE audit_log_id = $id AND verification_status = 'tampered'")"
 out=$(python3 tests/tools/adb_recompute.py <"$TEST_TMP/rows.ndjson" >/dev/null; \
-      sql "SELECT json_build_object('id', id, 'timestamp', to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'action', action, 'data_classification', data_classification, 'details', details::text, 'event_version', event_version, 'hash_algorithm', hash_algorithm, 'organization_id', organization_id, 'principal_id', principal_id, 'retention_policy', retention_policy, 'status', status, 'hash', hash) FROM audit_log WHERE id = $id" | python3 tests/tools/adb_recompute.py)
+      sql "SELECT json_build_object('id', id, 'timestamp', to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'action', action, 'data_classification', data_classification, 'details', details::text, 'event_version', event_version, 'hash_algorithm', hash_algorithm, 'organization_id', organization_id, 'principal_id', principal_id, 'retention_policy', retention_policy, 'status', status, 'hash', hash, 'event_id', event_id) FROM audit_log WHERE id = $id" | python3 tests/tools/adb_recompute.py)
 expect_match "the third-party script sees the change too" "MISMATCH" "$out"
 
 # the master key: a 0600 file created on first use, refused when others can read it

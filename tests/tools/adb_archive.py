@@ -8,7 +8,7 @@ Input on stdin: one JSON object per archive_storage row, as printed by
 
   adb_archive.py check        checks both checksums, sizes and counts of each archive;
                               prints "ID ok" or "ID BAD: why"; exit 1 if any is bad
-  adb_archive.py rows         prints "id hash chain_seq" for every archived event
+  adb_archive.py rows         prints "event_id hash chain_seq" for every archived event
                               (a stub prints "- - chain_seq" per position)
   adb_archive.py tamper OLD NEW [--fix-checksums]
                               rewrites the first archive: replaces the first OLD by NEW in
@@ -83,7 +83,7 @@ def main():
         out = sys.stdout.buffer
         for a in archives():
             raw = zstd(a['bytes'], True)
-            out.write(b''.join(b'%s %s %s\n' % (member(x, b'id'), member(x, b'hash'), member(x, b'chain_seq'))
+            out.write(b''.join(b'%s %s %s\n' % (member(x, b'event_id'), member(x, b'hash'), member(x, b'chain_seq'))
                                for x in raw.split(b'\n')[:-1]))
     elif mode == 'tamper' and len(sys.argv) >= 4:
         a = next(archives())

@@ -2,13 +2,18 @@
 """Recompute auditdb event hashes from docs/integrity.md alone (a third party's view).
 
 Reads NDJSON rows on stdin, one per event, as produced by the query in
-tests/sh/verify.sh (columns of audit_log; "timestamp" already in UTC text,
-"details" as PostgreSQL's jsonb text). Prints "id ok" or "id MISMATCH" lines
-and exits 1 if any hash differs. Stock Python only.
+tests/sh/ingest.sh or by `auditdb archive export` (columns of audit_log;
+"timestamp" already in UTC text, "details" as PostgreSQL's jsonb text).
+sha256-c14n-v2 rows hash their "event_id" as the member "id"; for
+sha256-c14n-v1 rows that carry "event_id" and "chain_hash", the id must be the
+one derived from the chain link. Prints "id ok" or "id MISMATCH" lines and
+exits 1 if any hash or id differs. Stock Python only.
 """
+import calendar
 import hashlib
 import json
 import sys
+from datetime import datetime
 
 MEMBERS = {  # canonical member -> column
     "action": "action", "correlationId": "correlation_id",
@@ -60,8 +65,29 @@ def canon(v):
     return '{' + ','.join(esc(k) + ':' + canon(v[k]) for k in keys) + '}'
 
 
+def derived_id(ts, chain_hash):
+    """docs/integrity.md, "Event id": version 1 at the event's time, clock
+    sequence and node from SHA-256("adb-event-id-v1\\n" + chain_hash)."""
+    d = datetime.strptime(ts, '%Y-%m-%dT%H:%M:%S.%fZ')
+    us = calendar.timegm(d.timetuple()) * 1000000 + d.microsecond
+    md = bytearray(hashlib.sha256(b'adb-event-id-v1\n' + (chain_hash or '').encode()).digest())
+    t = us * 10 + 0x01B21DD213814000
+    if 0 <= t < 1 << 60:
+        u = bytearray(t.to_bytes(8, 'big'))
+        u = u[4:8] + u[2:4] + bytes([0x10 | (u[0] & 0x0f), u[1]]) + md[8:16]
+        u[10] |= 0x01
+    else:
+        u = md[:16]
+        u[6] = 0x40 | (u[6] & 0x0f)
+    u[8] = 0x80 | (u[8] & 0x3f)
+    h = bytes(u).hex()
+    return '%s-%s-%s-%s-%s' % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
+
+
 def canonical_form(row):
     obj = {}
+    if row.get('hash_algorithm') == 'sha256-c14n-v2':
+        obj['id'] = row.get('event_id')
     for member, col in MEMBERS.items():
         val = row.get(col)
         if val is None:
@@ -78,12 +104,18 @@ def main():
         if not line.strip():
             continue
         row = json.loads(line)
-        if row.get('hash_algorithm') != 'sha256-c14n-v1':
+        alg = row.get('hash_algorithm')
+        if alg not in ('sha256-c14n-v1', 'sha256-c14n-v2'):
             continue
         h = hashlib.sha256(canonical_form(row).encode('utf-8')).hexdigest()
         ok = h == row['hash']
+        why = 'MISMATCH ' + h
+        if ok and alg == 'sha256-c14n-v1' and row.get('event_id') and 'chain_hash' in row:
+            want = derived_id(row['timestamp'], row['chain_hash'])
+            ok = want == row['event_id']
+            why = 'MISMATCH id ' + want
         bad += not ok
-        print(row['id'], 'ok' if ok else 'MISMATCH ' + h)
+        print(row.get('event_id') or row['id'], 'ok' if ok else why)
     sys.exit(1 if bad else 0)
 
 

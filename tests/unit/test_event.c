@@ -66,19 +66,58 @@ static void docs_example_canonical_form_and_hash(void)
 
     dump(&errs);
     REQUIRE(ev);
+    /* a new event's id: version 1 at the event's own instant */
+    int64_t id_us = 0;
+    CHECK(adb__event_id_time(ev->event_id, &id_us) && id_us == ev->ts_us);
+    CHECK(ev->event_id[14] == '1' && strchr("89ab", ev->event_id[19]));
+    /* the page's example: its id fixed (a new event's is random) */
+    memcpy(ev->event_id, "d1c51900-c017-11ee-9c4f-2b7d5e31b806", 37);
     char *c = adb__canonical(ev, &len);
     CHECK_STR(c, "{\"action\":\"fhir.patient.read\",\"dataClassification\":\"INTERNAL\",\"details\":"
                  "{\"a\":\"\xc3\xa9\\n\",\"b\":1.50},\"eventVersion\":\"1.0\",\"hashAlgorithm\":"
-                 "\"sha256-c14n-v1\",\"organizationId\":\"org-1\",\"principalId\":\"doc-1\","
+                 "\"sha256-c14n-v2\",\"id\":\"d1c51900-c017-11ee-9c4f-2b7d5e31b806\","
+                 "\"organizationId\":\"org-1\",\"principalId\":\"doc-1\","
                  "\"retentionPolicy\":\"standard\",\"status\":\"success\",\"timestamp\":"
                  "\"2024-01-31T09:05:03.120000Z\"}");
     free(c);
     REQUIRE(adb__keys_derive((const unsigned char *)"0123456789abcdef0123456789abcdef", 32, &k));
     CHECK(adb__event_seal(ev, &k, &errs));
-    CHECK_STR(ev->hash, "40d8f4c811d4000db28239099570924a3811bdc8cb7d731978a48cbb920c87b9");
+    CHECK_STR(ev->hash, "888d67ba2c95859f9dace79944e6f33c3315eaba7b32abcd3588de858c8c3541");
     CHECK_STR(ev->content_hash, ev->hash);
     CHECK(strlen(ev->signature) == 64);
+    /* the same event stored before ids (sha256-c14n-v1): no "id" member */
+    free(ev->f[ADB_F_HASH_ALGORITHM]);
+    ev->f[ADB_F_HASH_ALGORITHM] = strdup(ADB_HASH_ALG_C14N_V1);
+    CHECK(adb__event_seal(ev, &k, &errs));
+    CHECK_STR(ev->hash, "40d8f4c811d4000db28239099570924a3811bdc8cb7d731978a48cbb920c87b9");
     adb__event_free(ev);
+}
+
+/* Ids: derived ones as docs/integrity.md defines them (the same value
+ * tests/tools/adb_recompute.py computes), parsing, and the time they carry. */
+static void event_ids(void)
+{
+    char id[37], again[37];
+    int64_t us = 0, t;
+
+    REQUIRE(adb__timestamp_parse("2024-06-01T00:00:01Z", 20, &t));
+    adb__event_id_derive(t, "abababababababababababababababababababababababababababababababab", id);
+    CHECK_STR(id, "e42f1680-1fa9-11ef-a5c8-57a586b2cfae");
+    CHECK(adb__event_id_time(id, &us) && us == t);
+    /* before 1582-10-15: no version 1; a version 4 id of the same bits */
+    REQUIRE(adb__timestamp_parse("1500-01-01T00:00:00Z", 20, &t));
+    adb__event_id_derive(t, "ab", id);
+    CHECK(id[14] == '4' && !adb__event_id_time(id, &us));
+    CHECK(adb__event_id_new(t, id) && id[14] == '4');
+    /* any case in, lowercase out; nothing else */
+    CHECK(adb__event_id_parse("E42F1680-1FA9-11EF-A5C8-57A586B2CFAE", 36, again));
+    CHECK_STR(again, "e42f1680-1fa9-11ef-a5c8-57a586b2cfae");
+    CHECK(!adb__event_id_parse("e42f1680-1fa9-11ef-a5c8-57a586b2cfa", 35, again));
+    CHECK(!adb__event_id_parse("e42f1680x1fa9-11ef-a5c8-57a586b2cfae", 36, again));
+    CHECK(!adb__event_id_parse("g42f1680-1fa9-11ef-a5c8-57a586b2cfae", 36, again));
+    /* new ids at one instant differ */
+    REQUIRE(adb__timestamp_parse("2024-06-01T00:00:01Z", 20, &t));
+    CHECK(adb__event_id_new(t, id) && adb__event_id_new(t, again) && strcmp(id, again) != 0);
 }
 
 static void legacy_vectors(void)
@@ -257,7 +296,7 @@ static void defaults_and_details(void)
     REQUIRE(ev);
     CHECK_STR(ev->f[ADB_F_RETENTION_POLICY], "phi_extended");
     CHECK_STR(ev->f[ADB_F_EVENT_VERSION], "1.0");
-    CHECK_STR(ev->f[ADB_F_HASH_ALGORITHM], "sha256-c14n-v1");
+    CHECK_STR(ev->f[ADB_F_HASH_ALGORITHM], "sha256-c14n-v2");
     CHECK_STR(ev->f[ADB_F_PRINCIPAL_ID], ""); /* empty is kept, not dropped */
     CHECK(ev->f[ADB_F_CORRELATION_ID] == NULL);
     CHECK_STR(ev->details, "{\"alpha\":[0.0],\"sessionContext\":{\"ip\":\"10.0.0.1\"},\"zeta\":1000}");
@@ -334,6 +373,7 @@ static void chain_link_definition(void)
 int main(void)
 {
     RUN(docs_example_canonical_form_and_hash);
+    RUN(event_ids);
     RUN(legacy_vectors);
     RUN(timestamps);
     RUN(validation_errors_name_field_and_rule);

@@ -4,9 +4,13 @@
  * event, two events swapped, a hash recomputed to match new content, the
  * newest events cut off; the chain head deleted or moved back (the writer
  * then refuses to append rather than take a position twice). An untouched
- * organization stays clean throughout.
+ * organization stays clean throughout. Events' ids: swapped or changed on
+ * events hashed with them (sha256-c14n-v2) and on events stored before ids
+ * (sha256-c14n-v1, whose id is derived from the chain link).
  */
 #include "tdb.h"
+#include "../../src/core/adb_internal.h"
+#include "../../src/integrity/row.h"
 
 #include <inttypes.h>
 
@@ -138,6 +142,18 @@ SCENARIO(inserted_event,
          "SELECT 1000, \"timestamp\", organization_id, 'a-forged', status, principal_id, hash, hash_algorithm, signature, event_version, data_classification, retention_policy, chain_seq, prev_chain_hash, chain_hash FROM audit_log WHERE organization_id = 'org-t' AND chain_seq = 8; "
          "ALTER TABLE audit_log ENABLE TRIGGER audit_log_chain_positions",
          "duplicate_seq", "8")
+
+/* An id is part of what the hash covers: two events' ids swapped (through a
+ * spare id, as the unique index demands), and one id replaced. */
+SCENARIO(swapped_ids,
+         "CREATE TEMP TABLE x AS SELECT chain_seq, event_id FROM audit_log WHERE organization_id = 'org-t' AND chain_seq IN (2, 9); "
+         "UPDATE audit_log SET event_id = gen_random_uuid() WHERE organization_id = 'org-t' AND chain_seq IN (2, 9); "
+         "UPDATE audit_log l SET event_id = x.event_id FROM x WHERE l.organization_id = 'org-t' AND l.chain_seq = 11 - x.chain_seq",
+         "hash_mismatch", "2", "hash_mismatch", "9")
+
+SCENARIO(changed_id,
+         "UPDATE audit_log SET event_id = gen_random_uuid() WHERE organization_id = 'org-t' AND chain_seq = 5",
+         "hash_mismatch", "5")
 
 SCENARIO(cut_off_tail,
          "DELETE FROM audit_log WHERE organization_id = 'org-t' AND chain_seq >= 9",
@@ -286,6 +302,85 @@ static void head_one_behind(void)
                   "head_behind", 9);
 }
 
+/* Rewrites org-t's chain as it would have been stored before ids existed:
+ * sha256-c14n-v1 hashes (no "id" member), signed and linked with the key,
+ * ids derived by the migration's SQL function. */
+static bool make_v1_chain(adb *db, PGconn *c)
+{
+    const adb__keys *k = adb__db_keys(db);
+    char prev[65];
+    bool ok = true;
+
+    memcpy(prev, adb__chain_genesis, 65);
+    for (int seq = 1; seq <= 10 && ok; seq++) {
+        char sql[1024], sig[65];
+        snprintf(sql, sizeof(sql), "SELECT " ADB__ROW_COLUMNS " FROM audit_log"
+                 " WHERE organization_id = 'org-t' AND chain_seq = %d", seq);
+        PGresult *r = PQexec(c, sql);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+            PQclear(r);
+            return false;
+        }
+        const char *v[ADB__ROW_NCOLS];
+        for (int i = 0; i < ADB__ROW_NCOLS; i++)
+            v[i] = PQgetisnull(r, 0, i) ? NULL : PQgetvalue(r, 0, i);
+        v[ADB_COL_HASH_ALGORITHM] = "sha256-c14n-v1";
+        v[ADB_COL_PREV_CHAIN_HASH] = prev;
+        adb__row_expect e;
+        ok = adb__row_recompute(k, v, &e) == 1;
+        adb__signature(k, e.content, sig);
+        const char *p[] = { e.content, sig, prev, e.link, v[ADB_COL_ID] };
+        PGresult *u = PQexecParams(c, "UPDATE audit_log SET hash_algorithm = 'sha256-c14n-v1',"
+                                      " hash = $1, signature = $2, prev_chain_hash = $3,"
+                                      " chain_hash = $4::text,"
+                                      " event_id = auditdb_event_id_derive(\"timestamp\", $4::text)"
+                                      " WHERE id = $5::bigint", 5, NULL, p, NULL, NULL, 0);
+        ok &= PQresultStatus(u) == PGRES_COMMAND_OK && !strcmp(PQcmdTuples(u), "1");
+        if (!ok)
+            printf("# %s", PQresultErrorMessage(u));
+        PQclear(u);
+        PQclear(r);
+        memcpy(prev, e.link, 65);
+    }
+    const char *p[] = { prev };
+    PGresult *u = PQexecParams(c, "UPDATE audit_chain_head SET last_chain_hash = $1"
+                                  " WHERE organization_id = 'org-t';"
+                                  , 1, NULL, p, NULL, NULL, 0);
+    ok &= PQresultStatus(u) == PGRES_COMMAND_OK;
+    PQclear(u);
+    u = PQexecParams(c, "UPDATE audit_chain_position SET last_chain_hash = $1"
+                        " WHERE organization_id = 'org-t' AND last_seq = 10", 1, NULL, p, NULL, NULL, 0);
+    ok &= PQresultStatus(u) == PGRES_COMMAND_OK;
+    PQclear(u);
+    return ok;
+}
+
+/* Events stored before ids still verify (their derived id, the same in SQL
+ * and in C); their ids swapped are named as such. */
+static void ids_of_events_stored_before_ids(void)
+{
+    char ci[1024];
+    PGconn *c = NULL;
+    seen s;
+    long long events;
+    adb *db = setup("t_ids_before", ci, sizeof(ci), &c);
+
+    REQUIRE(db);
+    REQUIRE(make_v1_chain(db, c));
+    CHECK(verify(db, &s, &events) == 0 && events == 13);
+    if (s.n)
+        show(&s);
+    CHECK(t_exec(c, "CREATE TEMP TABLE x AS SELECT chain_seq, event_id FROM audit_log WHERE organization_id = 'org-t' AND chain_seq IN (3, 4); "
+                    "UPDATE audit_log SET event_id = gen_random_uuid() WHERE organization_id = 'org-t' AND chain_seq IN (3, 4); "
+                    "UPDATE audit_log l SET event_id = x.event_id FROM x WHERE l.organization_id = 'org-t' AND l.chain_seq = 7 - x.chain_seq"));
+    CHECK(verify(db, &s, &events) == 2);
+    CHECK(found(&s, "event_id_mismatch", 3) && found(&s, "event_id_mismatch", 4));
+    if (s.n != 2)
+        show(&s);
+    PQfinish(c);
+    adb_close(db);
+}
+
 int main(void)
 {
     RUN(changed_field);
@@ -294,6 +389,9 @@ int main(void)
     RUN(deleted_event);
     RUN(swapped_events);
     RUN(inserted_event);
+    RUN(swapped_ids);
+    RUN(changed_id);
+    RUN(ids_of_events_stored_before_ids);
     RUN(cut_off_tail);
     RUN(recomputed_hash);
     RUN(taken_position_refused);
