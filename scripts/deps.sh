@@ -11,7 +11,7 @@ what=${1:-test}
 [ $# -gt 0 ] && shift
 
 build_pkgs="gcc make pkg-config libc6-dev libpq-dev libssl-dev libmicrohttpd-dev
-libjansson-dev libcurl4-openssl-dev libhiredis-dev libzstd-dev"
+libjansson-dev libcurl4-openssl-dev libhiredis-dev libzstd-dev zlib1g-dev"
 run_pkgs="postgresql curl"
 test_pkgs="python3 clang libclang-rt-14-dev redis-server procps zstd"
 

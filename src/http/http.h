@@ -39,6 +39,8 @@ typedef struct adb_http_state {
     struct adb_http_conns *conns;   /* open connections (conns.c) */
     size_t body_budget;             /* bytes of request bodies buffered at once, in all */
     atomic_size_t body_held;        /* ...reserved now */
+    struct adb_http_pumps *pumps;   /* answers written as they are read (pull.c) */
+    struct adb_http_exports *exports; /* the export worker (export_worker.c) */
 } adb_http_state;
 
 struct route;
@@ -100,6 +102,10 @@ enum MHD_Result adb_http_dispatch(adb_http_request *req);
 /* Queues body as the JSON response (takes the reference to body). */
 enum MHD_Result adb_http_send_json(adb_http_request *req, unsigned status, json_t *body);
 
+/* Keeps resp (taken) as the answer, with the headers every answer carries. */
+enum MHD_Result adb_http_keep_response(adb_http_request *req, unsigned status,
+                                       struct MHD_Response *resp);
+
 /* Queues text (taken: freed by the server) with a content type. */
 enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char *text, size_t len,
                                    const char *content_type);
@@ -147,5 +153,15 @@ enum MHD_Result adb_http_events_get(adb_http_request *req);
 enum MHD_Result adb_http_events_verify(adb_http_request *req);
 enum MHD_Result adb_http_archives_list(adb_http_request *req);
 enum MHD_Result adb_http_archives_events(adb_http_request *req);
+/* A refused event filter (event_filter.h): 403 for another organization
+ * (recorded as a cross-tenant probe), else 400 naming the field (stream.c). */
+struct adb_http_filter_error;
+enum MHD_Result adb_http_filter_refused(adb_http_request *req, const struct adb_http_filter_error *e);
+enum MHD_Result adb_http_events_stream(adb_http_request *req);
+enum MHD_Result adb_http_events_statistics(adb_http_request *req);
+enum MHD_Result adb_http_exports_create(adb_http_request *req);
+enum MHD_Result adb_http_exports_status(adb_http_request *req);
+enum MHD_Result adb_http_exports_download(adb_http_request *req);
+enum MHD_Result adb_http_exports_cancel(adb_http_request *req);
 
 #endif

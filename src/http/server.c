@@ -11,6 +11,8 @@
 #include "ratelimit.h"
 #include "selfaudit.h"
 #include "workers.h"
+#include "pull.h"
+#include "export_worker.h"
 #include "../core/util.h"
 
 #include <arpa/inet.h>
@@ -62,6 +64,7 @@ struct adb_server {
 };
 
 #define PROBE_THREADS 2
+#define PUMP_THREADS 4
 
 /* The probes of load balancers and orchestrators answer within a second
  * whatever the database does (adb_pool_ping is bounded), so they must not
@@ -177,6 +180,18 @@ enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char 
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    for (int i = 0; i < 2; i++)
+        if (req->extra_header[i] && req->extra_value[i])
+            MHD_add_response_header(resp, req->extra_header[i], req->extra_value[i]);
+    add_common(req, resp);
+    return keep_response(req, status, resp);
+}
+
+enum MHD_Result adb_http_keep_response(adb_http_request *req, unsigned status,
+                                       struct MHD_Response *resp)
+{
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     for (int i = 0; i < 2; i++)
@@ -766,6 +781,9 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     s->state.migrations = o->migrations;
     s->state.started_ms = adb__now_ms();
     pthread_mutex_init(&s->log_mu, NULL);
+    /* answers written as they are read (pull.c), and the export worker */
+    s->state.pumps = adb_http_pumps_start(PUMP_THREADS);
+    s->state.exports = o->db ? adb_http_exports_start(o->db) : NULL;
     if (!(s->state.metrics = adb_http_metrics_new()) ||
         !(s->state.totals = adb_http_totals_new(o->total_ttl_s * 1000.0))) {
         adb__fmt(errbuf, errlen, "out of memory");
@@ -847,6 +865,8 @@ fail:
     adb_http_metrics_free(s->state.metrics);
     adb_http_totals_free(s->state.totals);
     adb_ratelimit_free(s->state.ratelimit);
+    adb_http_exports_stop(s->state.exports);
+    adb_http_pumps_free(s->state.pumps);
     adb_selfaudit_stop(s->state.selfaudit);
     free(s);
     return NULL;
@@ -874,7 +894,10 @@ void adb_server_stop(adb_server *s)
     adb_http_workers_stop(s->reads);
     adb_http_workers_stop(s->writes);
     adb_http_workers_stop(s->probes);
+    adb_http_pumps_stop(s->state.pumps); /* every suspended stream resumed, and ended */
     MHD_stop_daemon(s->daemon);
+    adb_http_pumps_free(s->state.pumps);
+    adb_http_exports_stop(s->state.exports);
     adb_http_conns_stop(s->state.conns);
     adb_selfaudit_stop(s->state.selfaudit); /* writes what the last requests queued */
     adb_ratelimit_free(s->state.ratelimit);
