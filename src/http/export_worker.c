@@ -18,7 +18,7 @@
 #include <time.h>
 #include <zlib.h>
 
-#define FETCH_ROWS 1000
+#define FETCH_ROWS 250
 #define POLL_MS 1000
 #define EXPIRE_EVERY_MS 60000.0
 
@@ -222,7 +222,7 @@ static void run_job(adb *db, PGresult *row, atomic_bool *stopping)
     adb__buf text = { 0 };
     adb_http_fmt_begin(&j.fmt, &text);
     for (;;) {
-        r = PQexec(c, "FETCH 1000 FROM export_rows") /* FETCH_ROWS */;
+        r = PQexec(c, "FETCH 250 FROM export_rows") /* FETCH_ROWS */;
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             PQclear(r);
             adb__fmt(j.err, sizeof(j.err), "could not read the events");

@@ -123,7 +123,6 @@ enum MHD_Result adb_http_events_statistics(adb_http_request *req)
         { 'c', "eventsByDataClassification", classes, 4 },
     };
     jw w;
-    char ts[ADB_TS_TEXT_MAX];
     jw_init(&w);
     jw_obj(&w);
     jw_kint(&w, "totalEvents", total);
@@ -162,13 +161,6 @@ enum MHD_Result adb_http_events_statistics(adb_http_request *req)
         jw_end_arr(&w);
         jw_kstr(&w, "groupBy", group);
     }
-    jw_key(&w, "dateRange");
-    jw_obj(&w);
-    adb__timestamp_format(f.start_us, ts);
-    jw_kstr(&w, "startDate", ts);
-    adb__timestamp_format(f.end_us, ts);
-    jw_kstr(&w, "endDate", ts);
-    jw_end_obj(&w);
     jw_end_obj(&w);
     PQclear(r);
     adb_http_filter_free(&f);

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STREAM_BATCH 500
+#define STREAM_BATCH 250
 
 typedef struct stream_src {
     adb *db;
