@@ -3,7 +3,7 @@
  * pending audit_export row (any instance may: SKIP LOCKED, and a job whose
  * worker stopped beating for EXPORT_STALE_S is taken over), reads the
  * events through a cursor as the tenant (one snapshot), writes the file in
- * the asked format, gzip-compressed or not, as chunks of at most 1 MiB,
+ * the asked format, gzip-compressed or not, as chunks of at most 256 KiB,
  * and expires completed files (docs/exports.md).
  */
 #ifndef ADB_HTTP_EXPORT_WORKER_H
@@ -11,7 +11,7 @@
 
 #include "auditdb.h"
 
-#define ADB_EXPORT_CHUNK_BYTES (1024 * 1024)
+#define ADB_EXPORT_CHUNK_BYTES (256 * 1024)
 #define ADB_EXPORT_TTL_S (24 * 3600)   /* a completed file is kept this long */
 #define ADB_EXPORT_STALE_S 60          /* a processing job silent this long is taken over */
 
