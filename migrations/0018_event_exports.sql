@@ -51,4 +51,9 @@ CREATE POLICY tenant_isolation ON audit_export
 CREATE POLICY tenant_isolation ON audit_export_chunk
     USING (organization_id = (SELECT auditdb_tenant()))
     WITH CHECK (organization_id = (SELECT auditdb_tenant()));
-GRANT SELECT, INSERT, UPDATE, DELETE ON audit_export, audit_export_chunk TO auditdb_app;
+-- The request login (as auditdb_app) queues, reads and cancels its organization's exports and
+-- the worker writes chunks and progress as the tenant; neither may delete: the ledger outlives
+-- the file, and deleting chunks (a failed, cancelled or expired file) is the owner's.
+GRANT SELECT, INSERT ON audit_export, audit_export_chunk TO auditdb_app;
+GRANT UPDATE (state, error, cancel_requested, finished_at, record_count, data_size, chunk_count,
+              heartbeat_at) ON audit_export TO auditdb_app;

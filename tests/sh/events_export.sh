@@ -217,6 +217,8 @@ expect_eq "self-audit: each export request and download is a security event of i
     "$([ "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'audit_export_requested' AND organization_id = 'org-a'")" -ge 3 ] && echo yes) $([ "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'audit_export_downloaded' AND organization_id = 'org-a'")" -ge 2 ] && echo yes)"
 expect_eq "self-audit: the ledger keeps who asked" "$(sql "SELECT count(*) FROM audit_export WHERE organization_id = 'org-a'")" \
     "$(sql "SELECT count(*) FROM audit_export WHERE organization_id = 'org-a' AND requested_by <> '' AND request_id IS NOT NULL")"
+expect_eq "self-audit: a tenant session may not delete the ledger or a file" "f f" \
+    "$(sql "SELECT has_table_privilege('auditdb_app', 'audit_export', 'DELETE'), has_table_privilege('auditdb_app', 'audit_export_chunk', 'DELETE')" | tr '|' ' ')"
 expect_match "self-audit: org-b asking for org-a's export is a cross-tenant probe" '^[1-9]' \
     "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'cross_tenant_probe' AND organization_id = 'org-b'")"
 
