@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define EXPORT_ID_MAX 64
+#define EXPORT_INLINE_WAIT_MS 1000 /* the POST waits this long for a small export */
 #define EXPORT_COLUMNS                                                                          \
     "id, state, format, compression, record_count, data_size, chunk_count, checksum, error,"   \
     " estimated_count,"                                                                         \
@@ -298,9 +299,24 @@ enum MHD_Result adb_http_exports_create(adb_http_request *req)
     adb_http_exports_wake(req->state->exports);
     adb__fmt(msg, sizeof(msg), "export %s requested: %s, %s", id, format, comp);
     adb_http_security_event(req, "audit_export_requested", "LOW", msg);
+    /* a small export is written in well under a second: answered completed,
+     * so that a client may download at once; a larger one is answered
+     * pending and runs on (docs/exports.md) */
+    unsigned status = MHD_HTTP_ACCEPTED;
+    if (adb_http_exports_wait(req->state->exports, id, EXPORT_INLINE_WAIT_MS)) {
+        const char *ip[] = { id };
+        PGresult *done = tenant(req, "SELECT " EXPORT_COLUMNS " FROM audit_export WHERE id = $1", 1, ip);
+        if (done && PQntuples(done) == 1 && !strcmp(col(done, X_STATE), "completed")) {
+            PQclear(r);
+            r = done;
+            status = MHD_HTTP_OK;
+        } else {
+            PQclear(done);
+        }
+    }
     json_t *answer = export_json(r);
     PQclear(r);
-    res = adb_http_send_json(req, MHD_HTTP_ACCEPTED, answer);
+    res = adb_http_send_json(req, status, answer);
 out:
     json_decref(fields);
     json_decref(body);
@@ -358,6 +374,21 @@ enum MHD_Result adb_http_exports_status(adb_http_request *req)
     return adb_http_send_json(req, MHD_HTTP_OK, o);
 }
 
+/* Deletes a cancelled export's chunks (the owner's: the tenant may not
+ * delete); on failure the worker's expiry removes them later. */
+static void discard_file(adb_http_request *req, const char *id)
+{
+    adb_status st;
+    PGconn *c = adb_pool_acquire(req->state->pool, &st, NULL, 0);
+    if (!c)
+        return;
+    const char *p[] = { id, req->who.organization_id };
+    PQclear(PQexecParams(c, "DELETE FROM audit_export_chunk WHERE export_id = $1 AND organization_id = $2"
+                            " AND EXISTS (SELECT 1 FROM audit_export WHERE id = $1 AND state = 'cancelled')",
+                         2, NULL, p, NULL, NULL, 0));
+    adb_pool_release(req->state->pool, c);
+}
+
 enum MHD_Result adb_http_exports_cancel(adb_http_request *req)
 {
     enum MHD_Result res;
@@ -366,24 +397,31 @@ enum MHD_Result adb_http_exports_cancel(adb_http_request *req)
     if (!r)
         return res;
     const char *state = col(r, X_STATE);
-    if (!strcmp(state, "completed") || !strcmp(state, "failed") || !strcmp(state, "expired")) {
+    if (!strcmp(state, "failed") || !strcmp(state, "expired") || !strcmp(state, "cancelled")) {
+        /* nothing runs and no file is kept: cancelling again changes nothing */
         json_t *o = export_json(r);
         PQclear(r);
-        return adb_http_send_error(req, MHD_HTTP_CONFLICT, "EXPORT_FINISHED",
-                                   "the export has finished: there is nothing to cancel", o);
+        return adb_http_send_json(req, MHD_HTTP_OK, o);
     }
+    bool completed = !strcmp(state, "completed");
     const char *p[] = { req->param[0] };
     PQclear(r);
-    /* a pending job ends at once; a running one at its next chunk (the worker looks) */
+    /* a pending job ends at once, a running one at its next chunk (the
+     * worker looks); a completed one's file is discarded now, before it
+     * would expire (the ledger row stays) */
     r = tenant(req, "UPDATE audit_export SET cancel_requested = true,"
-                    " state = CASE WHEN state = 'pending' THEN 'cancelled' ELSE state END,"
-                    " error = CASE WHEN state = 'pending' THEN 'cancelled before it started' ELSE error END,"
+                    " state = CASE WHEN state IN ('pending', 'completed') THEN 'cancelled' ELSE state END,"
+                    " error = CASE WHEN state = 'pending' THEN 'cancelled before it started'"
+                    " WHEN state = 'completed' THEN 'cancelled after it completed: its file was discarded'"
+                    " ELSE error END,"
                     " finished_at = CASE WHEN state = 'pending' THEN now() ELSE finished_at END"
                     " WHERE id = $1 RETURNING " EXPORT_COLUMNS, 1, p);
     if (!r || PQntuples(r) != 1) {
         PQclear(r);
         return unavailable(req);
     }
+    if (completed)
+        discard_file(req, req->param[0]);
     json_t *o = export_json(r);
     bool running = !strcmp(col(r, X_STATE), "processing");
     PQclear(r);

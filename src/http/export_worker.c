@@ -29,6 +29,9 @@ struct adb_http_exports {
     pthread_cond_t cv;
     bool woken;
     atomic_bool stopping;
+    pthread_cond_t done_cv;   /* a job ended: its id in done */
+    char done[64];
+    unsigned long done_count;
 };
 
 /* One job being written. */
@@ -324,6 +327,9 @@ static void expire(adb *db)
     PQclear(PQexec(c, "WITH gone AS (UPDATE audit_export SET state = 'expired', chunk_count = 0"
                       " WHERE state = 'completed' AND expires_at < now() RETURNING id)"
                       " DELETE FROM audit_export_chunk WHERE export_id IN (SELECT id FROM gone)"));
+    /* a cancelled file whose discard failed (export.c) */
+    PQclear(PQexec(c, "DELETE FROM audit_export_chunk WHERE export_id IN (SELECT id FROM audit_export"
+                      " WHERE state IN ('cancelled', 'failed'))"));
     adb_pool_release(adb__pool(db), c);
 }
 
@@ -347,6 +353,11 @@ static void *worker_main(void *arg)
         PGresult *row = claim(x->db);
         if (row) {
             run_job(x->db, row, &x->stopping);
+            pthread_mutex_lock(&x->mu);
+            adb__fmt(x->done, sizeof(x->done), "%s", PQgetvalue(row, 0, 0));
+            x->done_count++;
+            pthread_cond_broadcast(&x->done_cv);
+            pthread_mutex_unlock(&x->mu);
             PQclear(row);
             continue;
         }
@@ -373,9 +384,11 @@ adb_http_exports *adb_http_exports_start(adb *db)
     atomic_init(&x->stopping, false);
     pthread_mutex_init(&x->mu, NULL);
     pthread_cond_init(&x->cv, NULL);
+    pthread_cond_init(&x->done_cv, NULL);
     if (pthread_create(&x->thread, NULL, worker_main, x) != 0) {
         pthread_mutex_destroy(&x->mu);
         pthread_cond_destroy(&x->cv);
+        pthread_cond_destroy(&x->done_cv);
         free(x);
         return NULL;
     }
@@ -392,6 +405,25 @@ void adb_http_exports_wake(adb_http_exports *x)
     pthread_mutex_unlock(&x->mu);
 }
 
+bool adb_http_exports_wait(adb_http_exports *x, const char *id, int ms)
+{
+    struct timespec ts;
+    bool done = false;
+
+    if (!x)
+        return false;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&x->mu);
+    while (!(done = !strcmp(x->done, id)) && !atomic_load(&x->stopping))
+        if (pthread_cond_timedwait(&x->done_cv, &x->mu, &ts) != 0)
+            break;
+    pthread_mutex_unlock(&x->mu);
+    return done;
+}
+
 void adb_http_exports_stop(adb_http_exports *x)
 {
     if (!x)
@@ -403,5 +435,6 @@ void adb_http_exports_stop(adb_http_exports *x)
     pthread_join(x->thread, NULL);
     pthread_mutex_destroy(&x->mu);
     pthread_cond_destroy(&x->cv);
+    pthread_cond_destroy(&x->done_cv);
     free(x);
 }

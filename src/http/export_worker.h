@@ -9,6 +9,7 @@
 #ifndef ADB_HTTP_EXPORT_WORKER_H
 #define ADB_HTTP_EXPORT_WORKER_H
 
+#include <stdbool.h>
 #include "auditdb.h"
 
 #define ADB_EXPORT_CHUNK_BYTES (256 * 1024)
@@ -23,5 +24,10 @@ adb_http_exports *adb_http_exports_start(adb *db);
 void adb_http_exports_stop(adb_http_exports *x);
 /* A job was queued: look now rather than at the next poll. */
 void adb_http_exports_wake(adb_http_exports *x);
+
+/* Waits up to ms for this server's worker to finish job id (any end);
+ * false when it did not (another instance may be writing it, or it is
+ * large). For the POST to answer a small export completed at once. */
+bool adb_http_exports_wait(adb_http_exports *x, const char *id, int ms);
 
 #endif
