@@ -96,7 +96,7 @@ X1=$(jf x1.json 'd["exportId"]')
 wait_done() { # wait_done ID KEY: polls the status until it has finished (at most 60 s)
     i=0
     while [ $i -lt 600 ]; do
-        get wd.json "$E/exports/$1/status" "$2" >/dev/null
+        [ "$(get wd.json "$E/exports/$1/status" "$2")" = 200 ] || return 1
         case $(jf wd.json 'd.get("status")') in completed|failed) return 0 ;; esac
         sleep 0.1; i=$((i + 1))
     done
