@@ -82,6 +82,7 @@ static json_t *export_json(PGresult *r)
                           ? (records >= est ? 99 : 99.0 * (double)records / (double)est) : 0;
     char links[3][160];
     const char *id = col(r, X_ID);
+    int chunks = (int)strtol(col(r, X_CHUNKS), NULL, 10);
 
     adb__fmt(links[0], sizeof(links[0]), "/api/v1/audit/events/exports/%s/status", id);
     adb__fmt(links[1], sizeof(links[1]), "/api/v1/audit/events/exports/%s/download", id);
@@ -92,7 +93,7 @@ static json_t *export_json(PGresult *r)
                           (json_int_t)strtoll(col(r, X_SIZE), NULL, 10), "exportTimestamp",
                           col(r, X_CREATED), "progress", progress, "metadata", "compression",
                           col(r, X_COMP), "encryption", 0, "chunks",
-                          atoi(col(r, X_CHUNKS)) > 0 ? atoi(col(r, X_CHUNKS)) : 1, "links",
+                          chunks > 0 ? chunks : 1, "links",
                           "status", links[0], "download", links[1], "cancel", links[2]);
     if (!o)
         return NULL;
@@ -498,7 +499,7 @@ enum MHD_Result adb_http_exports_download(adb_http_request *req)
     d->db = req->state->db;
     adb__fmt(d->org, sizeof(d->org), "%s", req->who.organization_id);
     adb__fmt(d->id, sizeof(d->id), "%s", col(r, X_ID));
-    d->chunks = atoi(col(r, X_CHUNKS));
+    d->chunks = (int)strtol(col(r, X_CHUNKS), NULL, 10);
     bool gz = !strcmp(col(r, X_COMP), "gzip");
     adb_http_fmt_kind kind = ADB_FMT_JSON;
     adb_http_fmt_parse(format, &kind);
