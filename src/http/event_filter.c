@@ -264,12 +264,14 @@ json_t *adb_http_filter_to_json(const adb_http_filter *f)
         return NULL;
     if (f->has_start || f->has_end) {
         json_t *dr = json_object();
-        adb__timestamp_format(f->has_start ? f->start_us : INT64_MIN / 4, ts);
-        if (f->has_start)
+        if (f->has_start) {
+            adb__timestamp_format(f->start_us, ts);
             json_object_set_new(dr, "startDate", json_string(ts));
-        adb__timestamp_format(f->end_us, ts);
-        if (f->has_end)
+        }
+        if (f->has_end) {
+            adb__timestamp_format(f->end_us, ts);
             json_object_set_new(dr, "endDate", json_string(ts));
+        }
         json_object_set_new(o, "dateRange", dr);
     }
     for (int i = 0; i < ADB_FILTER_LISTS; i++)
