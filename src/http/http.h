@@ -37,10 +37,10 @@ typedef struct adb_http_state {
     struct adb_selfaudit *selfaudit;
     struct adb_http_totals *totals; /* filtered lists' estimated totals (totals.c) */
     struct adb_http_conns *conns;   /* open connections (conns.c) */
-    size_t body_budget;             /* bytes of request bodies buffered at once, in all */
-    atomic_size_t body_held;        /* ...reserved now */
     struct adb_http_pumps *pumps;   /* answers written as they are read (pull.c) */
     struct adb_http_exports *exports; /* the export worker (export_worker.c) */
+    size_t body_budget;             /* bytes of request bodies buffered at once, in all */
+    atomic_size_t body_held;        /* ...reserved now */
 } adb_http_state;
 
 struct route;
@@ -151,8 +151,6 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req);
 enum MHD_Result adb_http_events_list(adb_http_request *req);
 enum MHD_Result adb_http_events_get(adb_http_request *req);
 enum MHD_Result adb_http_events_verify(adb_http_request *req);
-enum MHD_Result adb_http_archives_list(adb_http_request *req);
-enum MHD_Result adb_http_archives_events(adb_http_request *req);
 /* A refused event filter (event_filter.h): 403 for another organization
  * (recorded as a cross-tenant probe), else 400 naming the field (stream.c). */
 struct adb_http_filter_error;
@@ -163,5 +161,7 @@ enum MHD_Result adb_http_exports_create(adb_http_request *req);
 enum MHD_Result adb_http_exports_status(adb_http_request *req);
 enum MHD_Result adb_http_exports_download(adb_http_request *req);
 enum MHD_Result adb_http_exports_cancel(adb_http_request *req);
+enum MHD_Result adb_http_archives_list(adb_http_request *req);
+enum MHD_Result adb_http_archives_events(adb_http_request *req);
 
 #endif

@@ -13,6 +13,12 @@
 
 typedef enum MHD_Result (*route_fn)(adb_http_request *req);
 
+/* the export, stream and statistics routes' query parameters (docs/exports.md) */
+#define FILTER_PARAMS "startDate,endDate,principalIds,organizationIds,actions,statuses," \
+                      "dataClassifications,resourceTypes,verifiedOnly,correlationId"
+#define STREAM_PARAMS FILTER_PARAMS ",batchSize,format,includeMetadata"
+#define STATS_PARAMS FILTER_PARAMS ",groupBy"
+
 typedef struct route {
     const char *method;
     const char *pattern;
@@ -27,11 +33,6 @@ typedef struct route {
 #define LIST_PARAMS "startDate,endDate,principalIds,organizationIds,actions,statuses," \
                     "dataClassifications,resourceTypes,verifiedOnly,correlationId," \
                     "sortField,sortDirection,cursor," PAGE
-
-#define FILTER_PARAMS "startDate,endDate,principalIds,organizationIds,actions,statuses," \
-                      "dataClassifications,resourceTypes,verifiedOnly,correlationId"
-#define STREAM_PARAMS FILTER_PARAMS ",batchSize,format,includeMetadata"
-#define STATS_PARAMS FILTER_PARAMS ",groupBy"
 
 /* ---- the table ---------------------------------------------------------- */
 

@@ -779,11 +779,11 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     s->state.embedded = o->embedded;
     s->state.home = o->home;
     s->state.migrations = o->migrations;
-    s->state.started_ms = adb__now_ms();
-    pthread_mutex_init(&s->log_mu, NULL);
     /* answers written as they are read (pull.c), and the export worker */
     s->state.pumps = adb_http_pumps_start(PUMP_THREADS);
     s->state.exports = o->db ? adb_http_exports_start(o->db) : NULL;
+    s->state.started_ms = adb__now_ms();
+    pthread_mutex_init(&s->log_mu, NULL);
     if (!(s->state.metrics = adb_http_metrics_new()) ||
         !(s->state.totals = adb_http_totals_new(o->total_ttl_s * 1000.0))) {
         adb__fmt(errbuf, errlen, "out of memory");
