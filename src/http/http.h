@@ -35,10 +35,10 @@ typedef struct adb_http_state {
     struct adb_http_metrics *metrics;
     struct adb_ratelimit *ratelimit;
     struct adb_selfaudit *selfaudit;
-    struct adb_http_totals *totals; /* filtered lists' estimated totals (totals.c) */
-    struct adb_http_conns *conns;   /* open connections (conns.c) */
     struct adb_http_pumps *pumps;   /* answers written as they are read (pull.c) */
     struct adb_http_exports *exports; /* the export worker (export_worker.c) */
+    struct adb_http_totals *totals; /* filtered lists' estimated totals (totals.c) */
+    struct adb_http_conns *conns;   /* open connections (conns.c) */
     size_t body_budget;             /* bytes of request bodies buffered at once, in all */
     atomic_size_t body_held;        /* ...reserved now */
 } adb_http_state;
@@ -101,6 +101,10 @@ enum MHD_Result adb_http_dispatch(adb_http_request *req);
 
 /* Queues body as the JSON response (takes the reference to body). */
 enum MHD_Result adb_http_send_json(adb_http_request *req, unsigned status, json_t *body);
+
+/* Resumes a connection suspended off a worker (pull.c's pumps): every
+ * resume of this server goes through here. */
+void adb_http_resume(adb_http_state *st, struct MHD_Connection *conn);
 
 /* Keeps resp (taken) as the answer, with the headers every answer carries. */
 enum MHD_Result adb_http_keep_response(adb_http_request *req, unsigned status,

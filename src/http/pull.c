@@ -12,6 +12,7 @@
 
 typedef struct pull {
     adb_http_pumps *pumps;
+    adb_http_state *http;   /* the server's: resumes go through it */
     struct MHD_Connection *conn;
     adb__buf buf;           /* bytes made, from off on not yet given */
     size_t off;
@@ -52,7 +53,7 @@ static void *pump_main(void *arg)
         job->state = job->fill(job->ctx, &job->buf);
         if (job->buf.oom)
             job->state = -1;
-        MHD_resume_connection(job->conn); /* job may be freed from here on */
+        adb_http_resume(job->http, job->conn); /* job may be freed from here on */
     }
 }
 
@@ -156,6 +157,7 @@ int adb_http_send_pull(adb_http_request *req, unsigned status, uint64_t size,
         return -1;
     }
     j->pumps = req->state->pumps;
+    j->http = req->state;
     j->conn = req->conn;
     j->fill = fill;
     j->ctx = ctx;

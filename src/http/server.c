@@ -189,6 +189,12 @@ enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char 
     return keep_response(req, status, resp);
 }
 
+void adb_http_resume(adb_http_state *st, struct MHD_Connection *conn)
+{
+    (void)st; /* the state that runs libmicrohttpd, should it need a wake-up */
+    MHD_resume_connection(conn);
+}
+
 enum MHD_Result adb_http_keep_response(adb_http_request *req, unsigned status,
                                        struct MHD_Response *resp)
 {
@@ -891,10 +897,10 @@ void adb_server_stop(adb_server *s)
         adb__sleep_ms(20);
     }
     /* run what is queued: every suspended connection is resumed */
+    adb_http_pumps_stop(s->state.pumps); /* streams resumed; later reads end them */
     adb_http_workers_stop(s->reads);
     adb_http_workers_stop(s->writes);
     adb_http_workers_stop(s->probes);
-    adb_http_pumps_stop(s->state.pumps); /* every suspended stream resumed, and ended */
     MHD_stop_daemon(s->daemon);
     adb_http_pumps_free(s->state.pumps);
     adb_http_exports_stop(s->state.exports);
