@@ -12,10 +12,13 @@
 #include <string.h>
 
 /* The members this server writes, in the CSV and XML column order; meta:
- * an integrity member (left out without includeMetadata). */
+ * an integrity member (left out without includeMetadata). DERIVED: written
+ * by the serializer from another member, not a field of its own. */
+#define DERIVED ((size_t)-1)
 static const struct { const char *name; size_t off; bool meta; } members[] = {
     { "id", offsetof(adb_http_event, id), false },
     { "timestamp", offsetof(adb_http_event, timestamp), false },
+    { "storedTimestamp", DERIVED, false }, /* the serializer's exact time, from timestamp */
     { "action", offsetof(adb_http_event, action), false },
     { "status", offsetof(adb_http_event, status), false },
     { "principalId", offsetof(adb_http_event, principal_id), false },
@@ -42,7 +45,7 @@ static const struct { const char *name; size_t off; bool meta; } members[] = {
 
 enum { C_ID, C_TS, C_ACTION, C_STATUS, C_PRINCIPAL, C_ORG, C_TTYPE, C_TID, C_OUTCOME, C_CORR,
        C_CLASS, C_RET, C_VERSION, C_HALG, C_HASH, C_SIG, C_DETAILS, C_SEQ, C_PREV, C_CHAIN,
-       C_TTL, C_ARCHIVED, C_SESSION };
+       C_TTL, C_ARCHIVED, C_SESSION, C_PUBLIC_ID };
 
 bool adb_http_fmt_parse(const char *name, adb_http_fmt_kind *kind)
 {
@@ -129,7 +132,7 @@ static char *event_text(const adb_http_fmt *f, PGresult *r, int row, size_t *len
 {
     char ts[ADB_TS_TEXT_MAX], archived[ADB_TS_TEXT_MAX];
     adb_http_event e = {
-        .id = val(r, row, C_ID), .timestamp = api_time(val(r, row, C_TS), ts),
+        .id = val(r, row, C_PUBLIC_ID), .timestamp = api_time(val(r, row, C_TS), ts),
         .action = val(r, row, C_ACTION), .status = val(r, row, C_STATUS),
         .principal_id = val(r, row, C_PRINCIPAL), .organization_id = val(r, row, C_ORG),
         .target_resource_type = val(r, row, C_TTYPE), .target_resource_id = val(r, row, C_TID),
@@ -143,7 +146,7 @@ static char *event_text(const adb_http_fmt *f, PGresult *r, int row, size_t *len
         .chain_hash = val(r, row, C_CHAIN),
     };
     for (size_t i = 1; i < NMEMBERS; i++)
-        if (!kept(f, i))
+        if (members[i].off != DERIVED && !kept(f, i))
             *(const char **)((char *)&e + members[i].off) = NULL;
     jw w;
     jw_init(&w);

@@ -15,13 +15,17 @@
 #include <stdbool.h>
 #include "../core/buf.h"
 
-/* The columns an event is read with, for adb_http_fmt_event (FROM audit_log). */
+/* The column of the id the API shows for an event: the same as the list's
+ * (src/http/events.c), so that an event reads alike in every answer. */
+#define ADB_EXPORT_PUBLIC_ID "id"
+/* The columns an event is read with, for adb_http_fmt_event (FROM audit_log):
+ * the numeric id first (the streams' keyset), the shown id last. */
 #define ADB_EXPORT_COLUMNS                                                                      \
     "id, \"timestamp\", action, status, principal_id, organization_id, target_resource_type,"  \
     " target_resource_id, outcome_description, correlation_id, data_classification,"          \
     " retention_policy, event_version, hash_algorithm, hash, signature, details::text,"       \
     " chain_seq, prev_chain_hash, chain_hash, ttl, archived_at,"                               \
-    " (details -> 'sessionContext')::text"
+    " (details -> 'sessionContext')::text, " ADB_EXPORT_PUBLIC_ID
 /* ...of which the keyset columns, for streams resuming after a row */
 #define ADB_EXPORT_COL_ID 0
 #define ADB_EXPORT_COL_TS 1
