@@ -515,9 +515,10 @@ enum MHD_Result adb_http_exports_download(adb_http_request *req)
     adb__fmt(msg, sizeof(msg), "export %s downloaded", d->id);
     PQclear(r);
     req->resp_bytes = (size_t)size;
-    if (adb_http_send_pull(req, MHD_HTTP_OK, size, gz ? "application/gzip" : adb_http_fmt_type(kind),
-                           disposition, download_fill, d, free) < 0)
-        return unavailable(req);
+    int rc = adb_http_send_pull(req, MHD_HTTP_OK, size, gz ? "application/gzip" : adb_http_fmt_type(kind),
+                                disposition, download_fill, d, free);
+    if (rc < 0)
+        return adb_http_pull_refused(req, rc);
     adb_http_security_event(req, "audit_export_downloaded", "LOW", msg);
     return MHD_YES;
 }

@@ -159,6 +159,9 @@ enum MHD_Result adb_http_events_verify(adb_http_request *req);
  * (recorded as a cross-tenant probe), else 400 naming the field (stream.c). */
 struct adb_http_filter_error;
 enum MHD_Result adb_http_filter_refused(adb_http_request *req, const struct adb_http_filter_error *e);
+/* The 503 of an answer adb_http_send_pull could not start (pull.h): busy or
+ * the database unavailable (stream.c). */
+enum MHD_Result adb_http_pull_refused(adb_http_request *req, int rc);
 enum MHD_Result adb_http_events_stream(adb_http_request *req);
 enum MHD_Result adb_http_events_statistics(adb_http_request *req);
 enum MHD_Result adb_http_exports_create(adb_http_request *req);

@@ -5,6 +5,7 @@
 #include "../core/util.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@ struct adb_http_pumps {
     pthread_cond_t cv;
     pull *head, *tail;
     bool stopping, joined;
+    atomic_int open;        /* answers not yet freed */
     int n;
     pthread_t threads[16];
 };
@@ -139,6 +141,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *out, size_t max)
 static void pull_free(void *cls)
 {
     pull *j = cls;
+    atomic_fetch_sub(&j->pumps->open, 1);
     if (j->ctx_free)
         j->ctx_free(j->ctx);
     adb__buf_free(&j->buf);
@@ -149,21 +152,29 @@ int adb_http_send_pull(adb_http_request *req, unsigned status, uint64_t size,
                        const char *content_type, const char *disposition,
                        adb_http_pull_fill fill, void *ctx, void (*ctx_free)(void *ctx))
 {
-    pull *j = calloc(1, sizeof(*j));
+    adb_http_pumps *p = req->state->pumps;
+    pull *j = p ? calloc(1, sizeof(*j)) : NULL;
 
     if (!j) {
         if (ctx_free)
             ctx_free(ctx);
         return -1;
     }
-    j->pumps = req->state->pumps;
+    if (atomic_fetch_add(&p->open, 1) >= ADB_HTTP_PULLS_MAX) {
+        atomic_fetch_sub(&p->open, 1);
+        free(j);
+        if (ctx_free)
+            ctx_free(ctx);
+        return -2;
+    }
+    j->pumps = p;
     j->http = req->state;
     j->conn = req->conn;
     j->fill = fill;
     j->ctx = ctx;
     j->ctx_free = ctx_free;
     j->state = fill(ctx, &j->buf);
-    if (j->state < 0 || j->buf.oom || !j->pumps) {
+    if (j->state < 0 || j->buf.oom) {
         pull_free(j);
         return -1;
     }

@@ -17,6 +17,10 @@
 
 typedef struct adb_http_pumps adb_http_pumps;
 
+/* Answers of this kind open at once, at most: each holds a page or a chunk
+ * (a few MB at most), so 1000 connections reading slowly cannot hold GBs. */
+#define ADB_HTTP_PULLS_MAX 32
+
 /* The next piece of an answer: appends to out; returns 1 when more may
  * follow, 0 at the end, -1 when the source failed (the answer is cut: the
  * client sees a broken chunked stream or a short body, never a silent end).
@@ -35,7 +39,9 @@ void adb_http_pumps_free(adb_http_pumps *p);
  * here, so that a source failing at once is answered by the caller: -1 is
  * returned then, and nothing is queued. ctx is the source's, freed with
  * ctx_free when the answer ends (also on -1). disposition: a
- * Content-Disposition value or NULL. Returns 1 when queued. */
+ * Content-Disposition value or NULL. Returns 1 when queued; -2 (nothing
+ * made, nothing queued, ctx freed) when ADB_HTTP_PULLS_MAX are open: the
+ * caller answers 503, retry shortly. */
 int adb_http_send_pull(adb_http_request *req, unsigned status, uint64_t size,
                        const char *content_type, const char *disposition,
                        adb_http_pull_fill fill, void *ctx, void (*ctx_free)(void *ctx));

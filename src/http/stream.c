@@ -108,6 +108,16 @@ enum MHD_Result adb_http_filter_refused(adb_http_request *req, const adb_http_fi
     return invalid(req, e->field, e->code, e->message);
 }
 
+enum MHD_Result adb_http_pull_refused(adb_http_request *req, int rc)
+{
+    if (rc == -2)
+        return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVER_BUSY",
+                                   "as many streams and downloads are open as this server serves "
+                                   "at once: retry shortly", 1000);
+    return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
+                               "the database is unavailable: retry later", 1000);
+}
+
 enum MHD_Result adb_http_events_stream(adb_http_request *req)
 {
     stream_src *s = calloc(1, sizeof(*s));
@@ -146,9 +156,7 @@ enum MHD_Result adb_http_events_stream(adb_http_request *req)
     }
     adb__timestamp_format(s->f.has_end ? s->f.end_us : adb__now_us(), s->upto);
     adb_http_fmt_kind kind = s->fmt.kind;
-    if (adb_http_send_pull(req, MHD_HTTP_OK, MHD_SIZE_UNKNOWN, adb_http_fmt_type(kind), NULL,
-                           stream_fill, s, stream_free) < 0)
-        return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
-                                   "the database is unavailable: retry later", 1000);
-    return MHD_YES;
+    int rc = adb_http_send_pull(req, MHD_HTTP_OK, MHD_SIZE_UNKNOWN, adb_http_fmt_type(kind), NULL,
+                                stream_fill, s, stream_free);
+    return rc < 0 ? adb_http_pull_refused(req, rc) : MHD_YES;
 }

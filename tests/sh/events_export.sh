@@ -237,6 +237,24 @@ expect_eq "self-audit: a tenant session may not delete the ledger or a file" "f 
 expect_match "self-audit: org-b asking for org-a's export is a cross-tenant probe" '^[1-9]' \
     "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'cross_tenant_probe' AND organization_id = 'org-b'")"
 
+# at most 32 streams and downloads at once: each holds a page or a chunk
+pids=""
+for n in $(seq 1 32); do
+    curl -s --limit-rate 1K "$BASE_URL$E/stream" -H "X-API-Key: $KC" -o "$TEST_TMP/slow.$n" &
+    pids="$pids $!"
+done
+i=0
+while [ $i -lt 200 ] && [ "$(for n in $(seq 1 32); do [ -s "$TEST_TMP/slow.$n" ] && echo x; done | wc -l)" -lt 32 ]; do
+    sleep 0.05; i=$((i + 1))
+done
+expect_eq "a 33rd stream while 32 are read: 503 SERVER_BUSY with Retry-After" "503 SERVER_BUSY" \
+    "$(get x.json "$E/stream" "$KA") $(jf x.json 'd["error"]["code"]')"
+kill $pids 2>/dev/null
+wait $pids 2>/dev/null
+i=0
+while [ $i -lt 100 ] && [ "$(get x.json "$E/stream" "$KA")" != 200 ]; do sleep 0.05; i=$((i + 1)); done
+expect_eq "…and once they are gone, streams are served again" 200 "$(get x.json "$E/stream" "$KA")"
+
 # readers that go away mid-answer, and one still reading at shutdown
 curl -s --limit-rate 200K --max-time 1 "$BASE_URL$E/stream" -H "X-API-Key: $KC" >/dev/null
 curl -s --limit-rate 200K --max-time 1 "$BASE_URL$E/exports/$BIG/download" -H "X-API-Key: $KC" >/dev/null
