@@ -3,8 +3,9 @@
  * job (export_worker.c writes it), and /exports/{id}/status, /download and
  * /cancel. Every statement runs as the tenant: another organization's
  * export answers exactly like a missing one (and is recorded as a probe).
- * Requests and downloads are recorded as security events
- * (audit_export_requested, audit_export_downloaded: docs/exports.md).
+ * Requests, downloads and cancels are recorded as security events
+ * (audit_export_requested, audit_export_downloaded, audit_export_cancelled:
+ * docs/exports.md).
  */
 #include "http.h"
 #include "event_filter.h"
@@ -424,6 +425,9 @@ enum MHD_Result adb_http_exports_cancel(adb_http_request *req)
     }
     if (completed)
         discard_file(req, req->param[0]);
+    char msg[128];
+    adb__fmt(msg, sizeof(msg), "export %s cancelled", req->param[0]);
+    adb_http_security_event(req, "audit_export_cancelled", "LOW", msg);
     json_t *o = export_json(r);
     bool running = !strcmp(col(r, X_STATE), "processing");
     PQclear(r);

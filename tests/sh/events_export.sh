@@ -228,8 +228,8 @@ expect_eq "server memory: the peak grew by less than 32 MB while 45 MB were expo
 
 # ---- self-audit ---------------------------------------------------------------------------------
 sleep 0.5
-expect_eq "self-audit: each export request and download is a security event of its organization" "yes yes" \
-    "$([ "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'audit_export_requested' AND organization_id = 'org-a'")" -ge 3 ] && echo yes) $([ "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'audit_export_downloaded' AND organization_id = 'org-a'")" -ge 2 ] && echo yes)"
+expect_eq "self-audit: each export request, download and cancel is a security event of its organization" "yes yes yes" \
+    "$([ "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'audit_export_requested' AND organization_id = 'org-a'")" -ge 3 ] && echo yes) $([ "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'audit_export_downloaded' AND organization_id = 'org-a'")" -ge 2 ] && echo yes) $([ "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'audit_export_cancelled' AND organization_id = 'org-c'")" -ge 2 ] && echo yes)"
 expect_eq "self-audit: the ledger keeps who asked" "$(sql "SELECT count(*) FROM audit_export WHERE organization_id = 'org-a'")" \
     "$(sql "SELECT count(*) FROM audit_export WHERE organization_id = 'org-a' AND requested_by <> '' AND request_id IS NOT NULL")"
 expect_eq "self-audit: a tenant session may not delete the ledger or a file" "f f" \
