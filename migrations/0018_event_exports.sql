@@ -1,7 +1,7 @@
 -- 0018_event_exports.sql: asynchronous exports of an organization's events (docs/exports.md).
 -- audit_export is the ledger of exports (one row per POST /api/v1/audit/events/export, kept after
 -- its file expires: who exported what, when, how many events, the file's checksum);
--- audit_export_chunk holds the file itself, in pieces of at most 1 MiB written by the export
+-- audit_export_chunk holds the file itself, in pieces of at most 256 KiB written by the export
 -- worker and streamed back one at a time by the download. Both are tenant data: row-level
 -- security as every organization's table (0006, proven organization since 0016).
 -- Runs in one transaction opened by the migration runner: no BEGIN/COMMIT here.
