@@ -35,6 +35,8 @@ typedef struct adb_http_state {
     struct adb_http_metrics *metrics;
     struct adb_ratelimit *ratelimit;
     struct adb_selfaudit *selfaudit;
+    struct adb_http_pumps *pumps;   /* answers written as they are read (pull.c) */
+    struct adb_http_exports *exports; /* the export worker (export_worker.c) */
     struct adb_http_totals *totals; /* filtered lists' estimated totals (totals.c) */
     struct adb_http_conns *conns;   /* open connections (conns.c) */
     struct adb_http_acceptor *acceptor; /* runs libmicrohttpd: woken when a worker resumes one */
@@ -106,6 +108,14 @@ enum MHD_Result adb_http_dispatch(adb_http_request *req);
 /* Queues body as the JSON response (takes the reference to body). */
 enum MHD_Result adb_http_send_json(adb_http_request *req, unsigned status, json_t *body);
 
+/* Resumes a connection suspended off a worker (pull.c's pumps): every
+ * resume of this server goes through here. */
+void adb_http_resume(adb_http_state *st, struct MHD_Connection *conn);
+
+/* Keeps resp (taken) as the answer, with the headers every answer carries. */
+enum MHD_Result adb_http_keep_response(adb_http_request *req, unsigned status,
+                                       struct MHD_Response *resp);
+
 /* Queues text (taken: freed by the server) with a content type. */
 enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char *text, size_t len,
                                    const char *content_type);
@@ -151,6 +161,19 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req);
 enum MHD_Result adb_http_events_list(adb_http_request *req);
 enum MHD_Result adb_http_events_get(adb_http_request *req);
 enum MHD_Result adb_http_events_verify(adb_http_request *req);
+/* A refused event filter (event_filter.h): 403 for another organization
+ * (recorded as a cross-tenant probe), else 400 naming the field (stream.c). */
+struct adb_http_filter_error;
+enum MHD_Result adb_http_filter_refused(adb_http_request *req, const struct adb_http_filter_error *e);
+/* The 503 of an answer adb_http_send_pull could not start (pull.h): busy or
+ * the database unavailable (stream.c). */
+enum MHD_Result adb_http_pull_refused(adb_http_request *req, int rc);
+enum MHD_Result adb_http_events_stream(adb_http_request *req);
+enum MHD_Result adb_http_events_statistics(adb_http_request *req);
+enum MHD_Result adb_http_exports_create(adb_http_request *req);
+enum MHD_Result adb_http_exports_status(adb_http_request *req);
+enum MHD_Result adb_http_exports_download(adb_http_request *req);
+enum MHD_Result adb_http_exports_cancel(adb_http_request *req);
 enum MHD_Result adb_http_archives_list(adb_http_request *req);
 enum MHD_Result adb_http_archives_events(adb_http_request *req);
 /* the health service under /api/v1/health (health_api.c) */

@@ -14,6 +14,12 @@
 
 typedef enum MHD_Result (*route_fn)(adb_http_request *req);
 
+/* the export, stream and statistics routes' query parameters (docs/exports.md) */
+#define FILTER_PARAMS "startDate,endDate,principalIds,organizationIds,actions,statuses," \
+                      "dataClassifications,resourceTypes,verifiedOnly,correlationId"
+#define STREAM_PARAMS FILTER_PARAMS ",batchSize,format,includeMetadata"
+#define STATS_PARAMS FILTER_PARAMS ",groupBy"
+
 typedef struct route {
     const char *method;
     const char *pattern;
@@ -44,6 +50,12 @@ static const route routes[] = {
     { "POST", "/api/v1/audit/events", adb_http_events_create, "audit.events", "create", "store one event", NULL },
     { "POST", "/api/v1/audit/events/bulk", adb_http_events_bulk, "audit.events", "create", "store many events", NULL },
     { "GET", "/api/v1/audit/events", adb_http_events_list, "audit.events", "read", "list events", LIST_PARAMS },
+    { "GET", "/api/v1/audit/events/stream", adb_http_events_stream, "audit.events", "read", "stream events as NDJSON (or CSV), oldest first", STREAM_PARAMS },
+    { "GET", "/api/v1/audit/events/statistics", adb_http_events_statistics, "audit.events", "read", "count events by status, action, classification and time", STATS_PARAMS },
+    { "POST", "/api/v1/audit/events/export", adb_http_exports_create, "audit.events", "export", "queue an export of events (json, csv, xml)", NULL },
+    { "GET", "/api/v1/audit/events/exports/{id}/status", adb_http_exports_status, "audit.events", "export", "an export's status", NULL },
+    { "GET", "/api/v1/audit/events/exports/{id}/download", adb_http_exports_download, "audit.events", "export", "an export's file", "format" },
+    { "POST", "/api/v1/audit/events/exports/{id}/cancel", adb_http_exports_cancel, "audit.events", "export", "cancel an export", NULL },
     { "GET", "/api/v1/audit/events/{id}", adb_http_events_get, "audit.events", "read", "one event", NULL },
     { "POST", "/api/v1/audit/events/{id}/verify", adb_http_events_verify, "audit.events", "verify", "verify one event", NULL },
     { "GET", "/api/v1/archives", adb_http_archives_list, "archives", "read", "list archives", PAGE },

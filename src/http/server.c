@@ -13,6 +13,8 @@
 #include "ratelimit.h"
 #include "selfaudit.h"
 #include "workers.h"
+#include "pull.h"
+#include "export_worker.h"
 #include "../core/util.h"
 
 #include <arpa/inet.h>
@@ -63,6 +65,7 @@ struct adb_server {
 };
 
 #define PROBE_THREADS 2
+#define PUMP_THREADS 4
 
 /* The probes of load balancers and orchestrators answer within a second
  * whatever the database does (adb_pool_ping is bounded), so they must not
@@ -181,6 +184,24 @@ enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char 
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", content_type);
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    for (int i = 0; i < 2; i++)
+        if (req->extra_header[i] && req->extra_value[i])
+            MHD_add_response_header(resp, req->extra_header[i], req->extra_value[i]);
+    add_common(req, resp);
+    return keep_response(req, status, resp);
+}
+
+void adb_http_resume(adb_http_state *st, struct MHD_Connection *conn)
+{
+    (void)st; /* the state that runs libmicrohttpd, should it need a wake-up */
+    MHD_resume_connection(conn);
+}
+
+enum MHD_Result adb_http_keep_response(adb_http_request *req, unsigned status,
+                                       struct MHD_Response *resp)
+{
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     for (int i = 0; i < 2; i++)
@@ -873,6 +894,9 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     s->state.embedded = o->embedded;
     s->state.home = o->home;
     s->state.migrations = o->migrations;
+    /* answers written as they are read (pull.c), and the export worker */
+    s->state.pumps = adb_http_pumps_start(PUMP_THREADS);
+    s->state.exports = o->db ? adb_http_exports_start(o->db) : NULL;
     s->state.started_ms = adb__now_ms();
     pthread_mutex_init(&s->log_mu, NULL);
     atomic_init(&s->state.last_activity_ms, 0);
@@ -958,6 +982,8 @@ fail:
     adb_http_health_history_free(s->state.health);
     adb_http_totals_free(s->state.totals);
     adb_ratelimit_free(s->state.ratelimit);
+    adb_http_exports_stop(s->state.exports);
+    adb_http_pumps_free(s->state.pumps);
     adb_selfaudit_stop(s->state.selfaudit);
     free(s);
     return NULL;
@@ -982,11 +1008,14 @@ void adb_server_stop(adb_server *s)
         adb__sleep_ms(20);
     }
     /* run what is queued: every suspended connection is resumed */
+    adb_http_pumps_stop(s->state.pumps); /* streams resumed; later reads end them */
     adb_http_workers_stop(s->reads);
     adb_http_workers_stop(s->writes);
     adb_http_workers_stop(s->probes);
     adb_http_acceptor_stop(s->acceptor); /* it ran libmicrohttpd: stopped before it */
     MHD_stop_daemon(s->daemon);
+    adb_http_pumps_free(s->state.pumps);
+    adb_http_exports_stop(s->state.exports);
     adb_http_conns_stop(s->state.conns);
     adb_selfaudit_stop(s->state.selfaudit); /* writes what the last requests queued */
     adb_ratelimit_free(s->state.ratelimit);

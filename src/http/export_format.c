@@ -1,0 +1,327 @@
+/*
+ * export_format.c - events as JSON, NDJSON, CSV or XML (export_format.h).
+ */
+#include "export_format.h"
+#include "event_json.h"
+#include "jw.h"
+#include "../core/util.h"
+#include "../event/event.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The members this server writes, in the CSV and XML column order; meta:
+ * an integrity member (left out without includeMetadata). DERIVED: written
+ * by the serializer from another member, not a field of its own. */
+#define DERIVED ((size_t)-1)
+static const struct { const char *name; size_t off; bool meta; } members[] = {
+    { "id", offsetof(adb_http_event, id), false },
+    { "timestamp", offsetof(adb_http_event, timestamp), false },
+    { "storedTimestamp", DERIVED, false }, /* the serializer's exact time, from timestamp */
+    { "action", offsetof(adb_http_event, action), false },
+    { "status", offsetof(adb_http_event, status), false },
+    { "principalId", offsetof(adb_http_event, principal_id), false },
+    { "organizationId", offsetof(adb_http_event, organization_id), false },
+    { "targetResourceType", offsetof(adb_http_event, target_resource_type), false },
+    { "targetResourceId", offsetof(adb_http_event, target_resource_id), false },
+    { "outcomeDescription", offsetof(adb_http_event, outcome_description), false },
+    { "correlationId", offsetof(adb_http_event, correlation_id), false },
+    { "dataClassification", offsetof(adb_http_event, data_classification), false },
+    { "retentionPolicy", offsetof(adb_http_event, retention_policy), false },
+    { "eventVersion", offsetof(adb_http_event, event_version), false },
+    { "ttl", offsetof(adb_http_event, ttl), false },
+    { "archivedAt", offsetof(adb_http_event, archived_at), false },
+    { "details", offsetof(adb_http_event, details), false },
+    { "sessionContext", offsetof(adb_http_event, session_context), false },
+    { "hashAlgorithm", offsetof(adb_http_event, hash_algorithm), true },
+    { "hash", offsetof(adb_http_event, hash), true },
+    { "signature", offsetof(adb_http_event, signature), true },
+    { "chainSeq", offsetof(adb_http_event, chain_seq), true },
+    { "prevChainHash", offsetof(adb_http_event, prev_chain_hash), true },
+    { "chainHash", offsetof(adb_http_event, chain_hash), true },
+};
+#define NMEMBERS (sizeof(members) / sizeof(members[0]))
+
+enum { C_ID, C_TS, C_ACTION, C_STATUS, C_PRINCIPAL, C_ORG, C_TTYPE, C_TID, C_OUTCOME, C_CORR,
+       C_CLASS, C_RET, C_VERSION, C_HALG, C_HASH, C_SIG, C_DETAILS, C_SEQ, C_PREV, C_CHAIN,
+       C_TTL, C_ARCHIVED, C_SESSION, C_PUBLIC_ID };
+
+bool adb_http_fmt_parse(const char *name, adb_http_fmt_kind *kind)
+{
+    static const struct { const char *name; adb_http_fmt_kind kind; } kinds[] = {
+        { "json", ADB_FMT_JSON }, { "ndjson", ADB_FMT_NDJSON }, { "csv", ADB_FMT_CSV },
+        { "xml", ADB_FMT_XML },
+    };
+    for (size_t i = 0; name && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (!strcmp(name, kinds[i].name)) {
+            *kind = kinds[i].kind;
+            return true;
+        }
+    return false;
+}
+
+const char *adb_http_fmt_type(adb_http_fmt_kind kind)
+{
+    switch (kind) {
+    case ADB_FMT_NDJSON: return "application/x-ndjson";
+    case ADB_FMT_CSV: return "text/csv; charset=utf-8";
+    case ADB_FMT_XML: return "application/xml; charset=utf-8";
+    default: return "application/json";
+    }
+}
+
+static int member_index(const char *name)
+{
+    for (size_t i = 0; i < NMEMBERS; i++)
+        if (!strcmp(members[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+json_t *adb_http_fmt_fields(const json_t *given, const char **bad)
+{
+    size_t k;
+    json_t *v, *out = json_array();
+
+    *bad = NULL;
+    json_array_foreach(given, k, v) {
+        if (!json_is_string(v) || member_index(json_string_value(v)) < 0) {
+            *bad = json_is_string(v) ? json_string_value(v) : "";
+            json_decref(out);
+            return NULL;
+        }
+        json_array_append(out, v);
+    }
+    return out;
+}
+
+/* Whether member i is written. */
+static bool kept(const adb_http_fmt *f, size_t i)
+{
+    if (members[i].meta && !f->metadata)
+        return false;
+    if (!f->fields)
+        return true;
+    size_t k;
+    json_t *v;
+    json_array_foreach(f->fields, k, v)
+        if (!strcmp(json_string_value(v), members[i].name))
+            return true;
+    return false;
+}
+
+static const char *val(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+/* A time as PostgreSQL printed it, in the API's form (as events.c). */
+static const char *api_time(const char *pg, char out[ADB_TS_TEXT_MAX])
+{
+    int64_t t;
+    if (!pg || !adb__timestamp_parse(pg, strlen(pg), &t))
+        return pg;
+    adb__timestamp_format(t, out);
+    return out;
+}
+
+/* The event object of row, by the one serializer, with the members not
+ * kept left out (the id is always written). Caller frees. */
+static char *event_text(const adb_http_fmt *f, PGresult *r, int row, size_t *len)
+{
+    char ts[ADB_TS_TEXT_MAX], archived[ADB_TS_TEXT_MAX];
+    adb_http_event e = {
+        .id = val(r, row, C_PUBLIC_ID), .timestamp = api_time(val(r, row, C_TS), ts),
+        .action = val(r, row, C_ACTION), .status = val(r, row, C_STATUS),
+        .principal_id = val(r, row, C_PRINCIPAL), .organization_id = val(r, row, C_ORG),
+        .target_resource_type = val(r, row, C_TTYPE), .target_resource_id = val(r, row, C_TID),
+        .outcome_description = val(r, row, C_OUTCOME), .correlation_id = val(r, row, C_CORR),
+        .data_classification = val(r, row, C_CLASS), .retention_policy = val(r, row, C_RET),
+        .event_version = val(r, row, C_VERSION), .hash_algorithm = val(r, row, C_HALG),
+        .hash = val(r, row, C_HASH), .signature = val(r, row, C_SIG), .ttl = val(r, row, C_TTL),
+        .archived_at = api_time(val(r, row, C_ARCHIVED), archived),
+        .details = val(r, row, C_DETAILS), .session_context = val(r, row, C_SESSION),
+        .chain_seq = val(r, row, C_SEQ), .prev_chain_hash = val(r, row, C_PREV),
+        .chain_hash = val(r, row, C_CHAIN),
+    };
+    for (size_t i = 1; i < NMEMBERS; i++)
+        if (members[i].off != DERIVED && !kept(f, i))
+            *(const char **)((char *)&e + members[i].off) = NULL;
+    jw w;
+    jw_init(&w);
+    adb_http_write_event(&w, &e);
+    return jw_take(&w, len);
+}
+
+void adb_http_csv_cell(adb__buf *out, const char *s, size_t n)
+{
+    bool formula = n > 0 && strchr("=+-@\t\r", s[0]);
+    bool quote = formula;
+
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (!quote) {
+        adb__buf_put(out, s, n);
+        return;
+    }
+    adb__buf_put(out, "\"", 1);
+    if (formula) /* shown as text by spreadsheets, never evaluated */
+        adb__buf_put(out, "'", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            adb__buf_put(out, "\"", 1);
+        adb__buf_put(out, s + i, 1);
+    }
+    adb__buf_put(out, "\"", 1);
+}
+
+void adb_http_xml_text(adb__buf *out, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = adb__utf8_seq(s + i, n - i);
+        if (len == 0) { /* not UTF-8 (never from jansson): the replacement character */
+            adb__buf_puts(out, "\xEF\xBF\xBD");
+            i++;
+            continue;
+        }
+        if (len == 1) {
+            switch (c) {
+            case '&': adb__buf_puts(out, "&amp;"); break;
+            case '<': adb__buf_puts(out, "&lt;"); break;
+            case '>': adb__buf_puts(out, "&gt;"); break;
+            case '"': adb__buf_puts(out, "&quot;"); break;
+            case '\'': adb__buf_puts(out, "&apos;"); break;
+            case '\r': adb__buf_puts(out, "&#13;"); break; /* kept: a parser would fold it */
+            default:
+                if (c < 0x20 && c != '\t' && c != '\n')
+                    adb__buf_puts(out, "\xEF\xBF\xBD"); /* XML 1.0 has no such character */
+                else
+                    adb__buf_put(out, s + i, 1);
+            }
+        } else if (len == 3 && (unsigned char)s[i] == 0xEF && (unsigned char)s[i + 1] == 0xBF &&
+                   ((unsigned char)s[i + 2] == 0xBE || (unsigned char)s[i + 2] == 0xBF)) {
+            adb__buf_puts(out, "\xEF\xBF\xBD"); /* U+FFFE, U+FFFF: not XML characters */
+        } else {
+            adb__buf_put(out, s + i, len);
+        }
+        i += len;
+    }
+}
+
+/* The text of member value v: a string as it is, anything else as compact JSON. Caller frees. */
+static char *cell_text(const json_t *v, size_t *n)
+{
+    if (json_is_string(v)) {
+        *n = json_string_length(v);
+        char *s = malloc(*n + 1);
+        if (s)
+            memcpy(s, json_string_value(v), *n + 1);
+        return s;
+    }
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    *n = s ? strlen(s) : 0;
+    return s;
+}
+
+void adb_http_fmt_begin(adb_http_fmt *f, adb__buf *out)
+{
+    f->count = 0;
+    switch (f->kind) {
+    case ADB_FMT_JSON:
+        adb__buf_puts(out, "{");
+        if (f->title[0]) {
+            adb__buf_puts(out, "\"exportId\":");
+            adb__buf_json_string(out, f->title, strlen(f->title));
+            adb__buf_puts(out, ",");
+        }
+        adb__buf_puts(out, "\"events\":[");
+        break;
+    case ADB_FMT_CSV:
+        if (f->headers) {
+            bool first = true;
+            for (size_t i = 0; i < NMEMBERS; i++)
+                if (i == 0 || kept(f, i)) {
+                    if (!first)
+                        adb__buf_put(out, ",", 1);
+                    adb__buf_puts(out, members[i].name);
+                    first = false;
+                }
+            adb__buf_puts(out, "\r\n");
+        }
+        break;
+    case ADB_FMT_XML:
+        adb__buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<auditEvents");
+        if (f->title[0]) {
+            adb__buf_puts(out, " exportId=\"");
+            adb_http_xml_text(out, f->title, strlen(f->title));
+            adb__buf_puts(out, "\"");
+        }
+        adb__buf_puts(out, ">\n");
+        break;
+    case ADB_FMT_NDJSON:
+        break;
+    }
+}
+
+void adb_http_fmt_event(adb_http_fmt *f, PGresult *r, int row, adb__buf *out)
+{
+    size_t len;
+    char *text = event_text(f, r, row, &len);
+
+    if (!text) {
+        out->oom = true;
+        return;
+    }
+    if (f->kind == ADB_FMT_JSON || f->kind == ADB_FMT_NDJSON) {
+        if (f->kind == ADB_FMT_JSON && f->count > 0)
+            adb__buf_put(out, ",", 1);
+        adb__buf_put(out, text, len);
+        if (f->kind == ADB_FMT_NDJSON)
+            adb__buf_put(out, "\n", 1);
+        free(text);
+        f->count++;
+        return;
+    }
+    /* CSV and XML: the cells of the serializer's object */
+    json_t *o = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+    free(text);
+    if (!o) {
+        out->oom = true;
+        return;
+    }
+    bool first = true;
+    if (f->kind == ADB_FMT_XML)
+        adb__buf_puts(out, "  <event>");
+    for (size_t i = 0; i < NMEMBERS; i++) {
+        if (i != 0 && !kept(f, i))
+            continue;
+        json_t *v = json_object_get(o, members[i].name);
+        size_t n = 0;
+        char *cell = v && !json_is_null(v) ? cell_text(v, &n) : NULL;
+        if (f->kind == ADB_FMT_CSV) {
+            if (!first)
+                adb__buf_put(out, ",", 1);
+            if (cell)
+                adb_http_csv_cell(out, cell, n);
+        } else if (cell) {
+            adb__buf_printf(out, "<%s>", members[i].name);
+            adb_http_xml_text(out, cell, n);
+            adb__buf_printf(out, "</%s>", members[i].name);
+        }
+        first = false;
+        free(cell);
+    }
+    adb__buf_puts(out, f->kind == ADB_FMT_CSV ? "\r\n" : "</event>\n");
+    json_decref(o);
+    f->count++;
+}
+
+void adb_http_fmt_end(adb_http_fmt *f, adb__buf *out)
+{
+    if (f->kind == ADB_FMT_JSON)
+        adb__buf_printf(out, "],\"recordCount\":%lld}\n", f->count);
+    else if (f->kind == ADB_FMT_XML)
+        adb__buf_puts(out, "</auditEvents>\n");
+}

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""client_shapes.py - holds answers of the export, stream and statistics routes against the
+shapes @smedrec/audit-client expects (its ExportResult, export status, statistics and event
+types; written here in our own words from what those types require).
+
+usage: client_shapes.py KIND FILE [ORG]
+Prints one line per problem found (nothing when the answer fits), and for files of events
+a last line "count N". KIND: export-result, export-status, statistics, events-ndjson,
+events-json, csv, xml.
+"""
+import csv
+import io
+import json
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+ISO_CLIENT = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$')  # its isISODateTime
+ISO_ANY = re.compile(r'^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$')       # zod's datetime()
+STATUSES = {'attempt', 'success', 'failure'}
+CLASSES = {'PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'PHI'}
+EXPORT_STATUSES = {'pending', 'processing', 'completed', 'failed'}
+problems = []
+
+
+def need(cond, what):
+    if not cond:
+        problems.append(what)
+
+
+def is_int(v, lo=0):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def export_result(d):
+    need(isinstance(d, dict), 'not an object')
+    need(isinstance(d.get('exportId'), str) and d['exportId'].startswith('export-'),
+         'exportId does not start with export-')
+    need(d.get('format') in {'json', 'csv', 'xml', 'pdf', 'parquet', 'avro'}, 'format')
+    need(is_int(d.get('recordCount')), 'recordCount is not a non-negative integer')
+    need(is_int(d.get('dataSize')), 'dataSize is not a non-negative integer')
+    need(isinstance(d.get('exportTimestamp'), str) and ISO_CLIENT.match(d['exportTimestamp']),
+         'exportTimestamp is not ISO 8601 with 0 or 3 fraction digits')
+    need(d.get('status') in EXPORT_STATUSES, 'status %r' % d.get('status'))
+    if 'progress' in d:
+        need(isinstance(d['progress'], (int, float)) and 0 <= d['progress'] <= 100, 'progress')
+    for k in ('downloadUrl',):
+        need(k not in d, '%s present (the client needs an absolute URL there)' % k)
+    for k in ('expiresAt',):
+        if k in d:
+            need(ISO_ANY.match(d[k]) is not None, k)
+    m = d.get('metadata')
+    if m is not None:
+        need(m.get('compression') in {None, 'gzip', 'zip', 'bzip2', 'none'}, 'metadata.compression')
+        need('chunks' not in m or is_int(m['chunks'], 1), 'metadata.chunks')
+
+
+def export_status(d):
+    need(isinstance(d.get('id'), str) and d['id'], 'id')
+    need(d.get('status') in EXPORT_STATUSES, 'status %r' % d.get('status'))
+    need('progress' not in d or isinstance(d['progress'], (int, float)), 'progress')
+    need('recordCount' not in d or is_int(d['recordCount']), 'recordCount')
+    need('error' not in d or isinstance(d['error'], str), 'error')
+    for k in ('completedAt', 'expiresAt'):
+        need(k not in d or (isinstance(d[k], str) and ISO_ANY.match(d[k])), k)
+
+
+def statistics(d):
+    need(is_int(d.get('totalEvents')), 'totalEvents')
+    total = d.get('totalEvents')
+    for member, keys in (('eventsByStatus', STATUSES), ('eventsByAction', None),
+                         ('eventsByDataClassification', CLASSES)):
+        m = d.get(member)
+        need(isinstance(m, dict), member)
+        if not isinstance(m, dict):
+            continue
+        if keys:
+            need(keys <= set(m), '%s lacks one of %s' % (member, sorted(keys)))
+        need(all(is_int(v) for v in m.values()), '%s values are not counts' % member)
+        need(sum(m.values()) == total, '%s does not add up to totalEvents' % member)
+    if 'timeline' in d:
+        t = d['timeline']
+        need(isinstance(t, list) and all(isinstance(p, dict) and ISO_ANY.match(p.get('timestamp', ''))
+                                          and is_int(p.get('count')) for p in t), 'timeline')
+        need(sum(p['count'] for p in t) == total, 'timeline does not add up to totalEvents')
+
+
+def event(e, org):
+    need(isinstance(e, dict), 'an event is not an object')
+    need(isinstance(e.get('id'), str) and e['id'] != '', 'id is not a non-empty string')
+    need(isinstance(e.get('timestamp'), str) and ISO_ANY.match(e['timestamp']) is not None,
+         'timestamp %r' % e.get('timestamp'))
+    for k in ('action', 'principalId', 'organizationId'):
+        need(isinstance(e.get(k), str) and e[k] != '', '%s missing' % k)
+    need(e.get('status') in STATUSES, 'status %r' % e.get('status'))
+    need(e.get('dataClassification') in CLASSES, 'dataClassification')
+    need(org is None or e.get('organizationId') == org,
+         'an event of another organization: %r' % e.get('organizationId'))
+
+
+def main():
+    kind, path = sys.argv[1], sys.argv[2]
+    org = sys.argv[3] if len(sys.argv) > 3 else None
+    raw = open(path, 'rb').read()
+    text = raw.decode('utf-8')  # raises on anything that is not UTF-8
+    count = None
+    if kind == 'export-result':
+        export_result(json.loads(text))
+    elif kind == 'export-status':
+        export_status(json.loads(text))
+    elif kind == 'statistics':
+        statistics(json.loads(text))
+    elif kind == 'events-ndjson':
+        lines = [l for l in text.split('\n') if l]
+        need(text == '' or text.endswith('\n'), 'the last line is not ended')
+        for l in lines:
+            event(json.loads(l), org)
+        count = len(lines)
+    elif kind == 'events-json':
+        d = json.loads(text)
+        need(isinstance(d.get('events'), list), 'no events array')
+        for e in d['events']:
+            event(e, org)
+        need(d.get('recordCount') == len(d['events']), 'recordCount differs from the events')
+        count = len(d['events'])
+    elif kind == 'csv':
+        rows = list(csv.reader(io.StringIO(text, newline='')))
+        header, body = rows[0], rows[1:]
+        need(header[0] == 'id', 'no header line')
+        for r in body:
+            need(len(r) == len(header), 'a row has %d cells, the header %d' % (len(r), len(header)))
+            for cell in r:
+                need(not cell or cell[0] not in '=+-@\t\r',
+                     'a cell a spreadsheet would run as a formula: %r' % cell[:40])
+            if org:
+                need(r[header.index('organizationId')] == org, 'a row of another organization')
+        count = len(body)
+    elif kind == 'xml':
+        root = ET.fromstring(raw)
+        need(root.tag == 'auditEvents', 'root element %r' % root.tag)
+        evs = root.findall('event')
+        for e in evs:
+            need(e.findtext('id'), 'an event without id')
+            need(org is None or e.findtext('organizationId') == org, 'an event of another organization')
+        count = len(evs)
+    else:
+        sys.exit('unknown kind %s' % kind)
+    for p in problems[:10]:
+        print(p)
+    if count is not None:
+        print('count %d' % count)
+
+
+main()
