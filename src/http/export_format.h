@@ -17,7 +17,7 @@
 
 /* The column of the id the API shows for an event: the same as the list's
  * (src/http/events.c), so that an event reads alike in every answer. */
-#define ADB_EXPORT_PUBLIC_ID "id"
+#define ADB_EXPORT_PUBLIC_ID "event_id"
 /* The columns an event is read with, for adb_http_fmt_event (FROM audit_log):
  * the numeric id first (the streams' keyset), the shown id last. */
 #define ADB_EXPORT_COLUMNS                                                                      \

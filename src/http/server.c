@@ -195,8 +195,9 @@ enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char 
 
 void adb_http_resume(adb_http_state *st, struct MHD_Connection *conn)
 {
-    (void)st; /* the state that runs libmicrohttpd, should it need a wake-up */
+    struct adb_http_acceptor *acc = st->acceptor; /* runs libmicrohttpd: wake it */
     MHD_resume_connection(conn);
+    adb_http_acceptor_wake(acc);
 }
 
 enum MHD_Result adb_http_keep_response(adb_http_request *req, unsigned status,
@@ -762,18 +763,14 @@ static void run_request(adb_http_request *req)
     if (req->head_job) {
         (void)adb_http_check_head(req, true); /* an answer, if any, is in req->resp */
         req->db_ms += adb_thread_db_ms();
-        struct adb_http_acceptor *acc = req->state->acceptor;
-        MHD_resume_connection(req->conn);
-        adb_http_acceptor_wake(acc);
+        adb_http_resume(req->state, req->conn);
         return;
     }
     (void)adb_http_dispatch(req); /* MHD_NO: no response was made, and deliver() closes */
     req->db_ms += adb_thread_db_ms();
     void (*after)(void *) = req->after;
     void *arg = req->after_arg;
-    struct adb_http_acceptor *acc = req->state->acceptor;
-    MHD_resume_connection(req->conn); /* the polling thread may free req from here on */
-    adb_http_acceptor_wake(acc);
+    adb_http_resume(req->state, req->conn); /* the acceptor's thread may free req from here on */
     if (after)
         after(arg);
 }
@@ -1013,6 +1010,7 @@ void adb_server_stop(adb_server *s)
     adb_http_workers_stop(s->writes);
     adb_http_workers_stop(s->probes);
     adb_http_acceptor_stop(s->acceptor); /* it ran libmicrohttpd: stopped before it */
+    s->acceptor = s->state.acceptor = NULL; /* MHD_stop_daemon's close notices must not reach it */
     MHD_stop_daemon(s->daemon);
     adb_http_pumps_free(s->state.pumps);
     adb_http_exports_stop(s->state.exports);
