@@ -38,7 +38,7 @@ static const route routes[] = {
     { "GET", "/metrics", adb_http_ops_metrics, "operator.metrics", "read", "Prometheus metrics", NULL },
     { "GET", "/api/v1/openapi.json", adb_http_ops_openapi, NULL, NULL, "this API's OpenAPI 3.1 document", NULL },
     { "POST", "/api/v1/audit/events", adb_http_events_create, "audit.events", "create", "store one event", NULL },
-    { "POST", "/api/v1/audit/events/bulk", adb_http_events_bulk, "audit.events", "create", "store many events", NULL },
+    { "POST", "/api/v1/audit/events/bulk", adb_http_events_bulk, "audit.events", "create", "store many events", "shape" },
     { "GET", "/api/v1/audit/events", adb_http_events_list, "audit.events", "read", "list events", LIST_PARAMS },
     { "GET", "/api/v1/audit/events/{id}", adb_http_events_get, "audit.events", "read", "one event", NULL },
     { "POST", "/api/v1/audit/events/{id}/verify", adb_http_events_verify, "audit.events", "verify", "verify one event", NULL },
