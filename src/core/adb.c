@@ -29,10 +29,7 @@ void adb_options_default(adb_options *o)
     memset(o, 0, sizeof(*o));
     o->pool_min = 2;
     o->pool_max = 10;
-    /* four transactions in flight: a writer mostly waits on its COMMIT's
-     * fsync, and the more of those overlap the more events reach the disk
-     * per flush (bench/README.md, "HTTP ingestion": 0.72 -> 0.90 of COPY) */
-    o->writer_threads = 4;
+    o->writer_threads = 2;
     o->batch_max = 1000;
     o->queue_max = 20000;
     o->max_future_s = 300;
