@@ -168,8 +168,9 @@ static void *poster_main(void *arg)
         CURLcode rc = curl_easy_perform(h);
         if (rc == CURLE_OK)
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-        /* every event stored: the answer's counts come first (docs/api.md, "Bulk answer") */
-        if (code != 201 || !strstr(ans.head, "\"failed\":0,")) {
+        /* every event stored: the answer's counts come first (docs/api.md, "Bulk
+         * answer"); the original shape's summary, last, for builds before it */
+        if (code != 201 || (!strstr(ans.head, "\"failed\":0,") && !strstr(ans.tail, "\"failed\":0}"))) {
             atomic_fetch_add(&failed, (long)p->chunk);
             if (atomic_fetch_add(&reported, 1) == 0)
                 fprintf(stderr, "http_ingest: request %ld: %s %ld %s\n", seq,
