@@ -179,10 +179,6 @@ int cmd_serve(int argc, char **argv)
     ao.pool_min = db.cfg.pool_min;
     ao.pool_max = db.cfg.pool_max;
     ao.watch_auth = true;
-    /* four writing transactions: through HTTP a batch mostly waits on its
-     * COMMIT's fsync while requests keep coming, and overlapping those waits
-     * took bulk ingestion from 0.72 to 0.90 of COPY (bench/README.md) */
-    ao.writer_threads = 4;
     ao.key_usage_flush_s = db.cfg.key_usage_flush_s;
     adb_status st = adb_open(&ao, &h, err, sizeof(err));
     if (st != ADB_OK) {
