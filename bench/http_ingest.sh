@@ -3,7 +3,9 @@
 # item 18): a fresh database, `auditdb serve` started on it, bulk requests of 100 events over
 # 16 keep-alive connections (closed loop) until BENCH_HTTP_EVENTS events are stored; the rate
 # at the start and after 300,000 events, then the same after a restart of serve on the same
-# data; all as ratios against raw COPY of the same rows into the same schema, in the same run.
+# data; then single creates (one event a request) over the same 16 connections: events/s, p50 and
+# p99 latency; all as ratios against raw COPY of the same rows into the same schema, in the same
+# run.
 #
 # usage: scripts/with-cluster.sh build/release/auditdb bench/http_ingest.sh
 # (needs ADMIN_URL, RUN_TMP and AUDITDB_HOME from with-cluster.sh; build/release/bench/http_ingest,
@@ -19,6 +21,7 @@ CHUNK=${BENCH_HTTP_CHUNK:-100}
 ORGS=${BENCH_HTTP_ORGS:-4}
 AFTER=${BENCH_HTTP_AFTER:-300000}
 SERVER_THREADS=${BENCH_HTTP_SERVER_THREADS:-}
+SINGLE=${BENCH_HTTP_SINGLE:-20000}
 
 SERVER_PID=
 W=
@@ -37,7 +40,7 @@ for t in curl psql python3 awk sed; do
 done
 [ -x "$BIN" ] || die "$BIN is not built (make)"
 [ -x "$CLIENT" ] || die "$CLIENT is not built (make MODE=release $CLIENT)"
-for n in "$EVENTS" "$WINDOW" "$CONNS" "$CHUNK" "$ORGS" "$AFTER" ${SERVER_THREADS:+"$SERVER_THREADS"}; do
+for n in "$EVENTS" "$WINDOW" "$CONNS" "$CHUNK" "$ORGS" "$AFTER" "$SINGLE" ${SERVER_THREADS:+"$SERVER_THREADS"}; do
     case $n in '' | *[!0-9]*) die "knob value \"$n\" is not a whole number" ;; esac
 done
 [ "$AFTER" -lt "$EVENTS" ] || die "BENCH_HTTP_AFTER ($AFTER) must be below BENCH_HTTP_EVENTS ($EVENTS)"
@@ -97,45 +100,65 @@ while [ "$o" -lt "$ORGS" ]; do
 done
 [ "$(wc -l <"$W/keys")" -eq "$ORGS" ] || die "no key in the output of keys create"
 
-# --- HTTP: from empty to EVENTS, then again after a restart of serve ----------------------
+# --- HTTP from empty to EVENTS, each window followed by the raw COPY of its very rows -------
+# into a fresh database of the same schema (http_ingest interleave): on a shared machine the
+# load changes from one minute to the next, and both sides of the ratio see the same moments
 start_server
-echo "-- auditdb serve on $BASE; ingesting $EVENTS events"
-"$CLIENT" post "$BASE" "$W/keys" "$EVENTS" "$CONNS" "$CHUNK" "$WINDOW" >"$W/run1.out" 2>"$W/run1.err" ||
-    { cat "$W/run1.err" >&2; die "the HTTP run failed"; }
+echo "-- auditdb serve on $BASE; ingesting $EVENTS events, each window of $WINDOW then COPYed"
+"$CLIENT" interleave "$BASE" "$W/keys" "$AUDIT_DB_URL" "$EVENTS" "$CONNS" "$CHUNK" "$WINDOW" \
+    >"$W/run1.out" 2>"$W/run1.err" || { cat "$W/run1.err" >&2; die "the HTTP run failed"; }
 stop_server
 start_server
 "$CLIENT" post "$BASE" "$W/keys" "$WINDOW" "$CONNS" "$CHUNK" "$WINDOW" >"$W/run2.out" 2>"$W/run2.err" ||
     { cat "$W/run2.err" >&2; die "the HTTP run after the restart failed"; }
+echo "-- $SINGLE single creates over $CONNS connections"
+"$CLIENT" single "$BASE" "$W/keys" "$SINGLE" "$CONNS" "$((EVENTS + WINDOW))" >"$W/single.out" 2>"$W/single.err" ||
+    { cat "$W/single.err" >&2; die "the single-create run failed"; }
 stop_server
 
-# --- the reference: the very rows, raw COPY into a fresh database of the same schema ------
+# --- and the classic reference: every stored row, one raw COPY, into a fresh database -----
 "$CLIENT" copy "$AUDIT_DB_URL" >"$W/copy.out" 2>"$W/copy.err" || { cat "$W/copy.err" >&2; die "COPY failed"; }
 
 # --- figures ------------------------------------------------------------------------------
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+result=$(grep '^RESULT' "$W/run1.out")
+http_rate=$(echo "$result" | field rate)
+icopy_rate=$(echo "$result" | field copy_rate)
 copy_rate=$(field rate <"$W/copy.out")
 stored=$(field rows <"$W/copy.out")
-start_rate=$(head -n 1 "$W/run1.out" | field rate)
+first=$(grep '^WINDOW' "$W/run1.out" | head -n 1)
+start_rate=$(echo "$first" | field rate)
+start_copy=$(echo "$first" | field copy_rate)
 # the first window that starts at or after AFTER events
 after_line=$(awk -v a="$AFTER" '/^WINDOW/ { split($2, f, "="); if (f[2] + 0 >= a + 0) { print; exit } }' "$W/run1.out")
 [ -n "$after_line" ] || die "no window starts after $AFTER events (BENCH_HTTP_EVENTS too small?)"
 after_rate=$(echo "$after_line" | field rate)
-after_from=$(echo "$after_line" | sed -n 's/.*from=\([0-9]*\).*/\1/p')
+after_copy=$(echo "$after_line" | field copy_rate)
+after_from=$(echo "$after_line" | field from)
 restart_rate=$(head -n 1 "$W/run2.out" | field rate)
-total=$(field rate <"$W/run1.out" | tail -n 1)
-[ -n "$copy_rate" ] && [ -n "$start_rate" ] && [ -n "$after_rate" ] && [ -n "$restart_rate" ] ||
+single_rate=$(field rate <"$W/single.out")
+single_p50=$(field p50 <"$W/single.out")
+single_p99=$(field p99 <"$W/single.out")
+[ -n "$http_rate" ] && [ -n "$icopy_rate" ] && [ -n "$copy_rate" ] && [ -n "$start_rate" ] &&
+    [ -n "$after_rate" ] && [ -n "$restart_rate" ] && [ -n "$single_rate" ] ||
     die "missing figures (see $W)"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
-echo "   events/s by window of $WINDOW events (from an empty table):"
-awk '/^WINDOW/ { split($2, f, "="); split($3, t, "="); split($5, r, "=");
-      printf "     %7d-%-7d %7.0f\n", f[2], t[2], r[2] }' "$W/run1.out"
-printf '  raw COPY FROM (the %s stored rows, one transaction)   %9.0f rows/s\n' "$stored" "$copy_rate"
-printf '  HTTP bulk, first %s events (empty table)              %9.0f events/s   ratio %s\n' \
-    "$WINDOW" "$start_rate" "$(ratio "$start_rate" "$copy_rate")"
-printf '  HTTP bulk, events %s-%s (same serve)            %9.0f events/s   ratio %s\n' \
-    "$after_from" "$((after_from + WINDOW))" "$after_rate" "$(ratio "$after_rate" "$copy_rate")"
-printf '  HTTP bulk, %s events after a restart of serve          %9.0f events/s   ratio %s\n' \
-    "$WINDOW" "$restart_rate" "$(ratio "$restart_rate" "$copy_rate")"
-printf '  HTTP bulk, whole run (%s events)                        %9.0f events/s\n' "$EVENTS" "$total"
+echo "   by window of $WINDOW events (from an empty table): HTTP events/s, COPY rows/s just after, ratio"
+awk '/^WINDOW/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      printf "     %7d-%-7d %7.0f %7.0f   %.3f\n", v["from"], v["to"], v["rate"], v["copy_rate"],
+             v["rate"] / v["copy_rate"] }' "$W/run1.out"
+printf '  HTTP bulk, whole run (%s events)                  %9.0f events/s\n' "$EVENTS" "$http_rate"
+printf '  raw COPY of the same rows, window by window            %9.0f rows/s\n' "$icopy_rate"
+printf '  raw COPY of all %s stored rows, one transaction  %9.0f rows/s (at the end)\n' "$stored" "$copy_rate"
+printf '  HTTP bulk / COPY, whole run (goal >= 0.9)              %s   (against the one-transaction COPY: %s)\n' \
+    "$(ratio "$http_rate" "$icopy_rate")" "$(ratio "$http_rate" "$copy_rate")"
+printf '  HTTP bulk / COPY, first window (empty table)          %s\n' "$(ratio "$start_rate" "$start_copy")"
+printf '  HTTP bulk / COPY, events %s-%s                  %s\n' "$after_from" \
+    "$((after_from + WINDOW))" "$(ratio "$after_rate" "$after_copy")"
+printf '  HTTP bulk, %s events after a restart of serve %9.0f events/s   / COPY (window by window) %s\n' \
+    "$WINDOW" "$restart_rate" "$(ratio "$restart_rate" "$icopy_rate")"
+printf '  HTTP single creates, %s over %s connections     %9.0f events/s   / COPY %s   p50 %s ms  p99 %s ms\n' \
+    "$SINGLE" "$CONNS" "$single_rate" "$(ratio "$single_rate" "$icopy_rate")" "$single_p50" "$single_p99"
 printf '  steady: after/start %s, after/restarted %s   (goal: both >= 0.9)\n' \
     "$(ratio "$after_rate" "$start_rate")" "$(ratio "$after_rate" "$restart_rate")"
+echo "   load: $(uptime)"

@@ -106,6 +106,32 @@ adb_status adb_log_batch_json(adb *db, const char *const *json, const size_t *le
 adb_status adb_validate_json(adb *db, const char *json, size_t len, const adb_log_options *o,
                              adb_log_result *res);
 
+/* ---- events already parsed (auditdb's own HTTP server) --------------------
+ * A caller that has parsed a request with the library's JSON parser
+ * (src/event/json.h) hands the parsed events over instead of text: nothing
+ * is written back to text and parsed again. It may keep the events as they
+ * were committed (id, timestamp, hash, chain fields set by the writer) to
+ * answer from them instead of reading them back from PostgreSQL. */
+typedef struct adb_json adb_json;     /* a parsed JSON value (opaque here) */
+typedef struct adb__event adb_event;  /* a validated, sealed event (opaque here) */
+
+enum {
+    ADB_LOG_VALIDATE_ONLY = 1u << 0,  /* validate (res[i].status OK or ERR_INVALID), store nothing */
+    ADB_LOG_ALL_OR_NOTHING = 1u << 1, /* one invalid event: store nothing and return ERR_INVALID
+                                         (the valid events' results then say OK: valid, not stored) */
+};
+
+/* Logs n parsed events exactly as adb_log_batch_json logs their text (same
+ * validation, presets and results), with flags above. kept, when not NULL,
+ * has n slots: kept[i] gets event i as committed when res[i].status is OK and
+ * it was stored (NULL otherwise: refused, validate-only, or a duplicate, whose
+ * original lies in the database); free each with adb_event_free. */
+adb_status adb_log_batch_parsed(adb *db, const adb_json *const *events, size_t n,
+                                const adb_log_options *o, unsigned flags, adb_log_result *res,
+                                adb_event **kept);
+
+void adb_event_free(adb_event *ev);
+
 /* The handle's connection pool (owned by db). */
 adb_pool *adb_get_pool(adb *db);
 

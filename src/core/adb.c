@@ -481,35 +481,21 @@ static const adb_json_limits parse_limits = {
     .max_nodes = 100000,
 };
 
-/* Parses, validates and seals one event. NULL with res filled on refusal. */
-static adb__event *prepare(adb *db, presets *ps, const char *json, size_t len,
-                           const adb_log_options *o, adb_log_result *res)
+/* Validates and seals one parsed event. NULL with res filled on refusal. */
+static adb__event *prepare_parsed(adb *db, presets *ps, const adb_json *root,
+                                  const adb_log_options *o, adb_log_result *res)
 {
-    adb_json_error je;
-    adb_json_doc *doc;
     adb__validation v;
     const adb__preset *preset = NULL;
     adb__event *ev;
 
     memset(res, 0, sizeof(*res));
     res->status = ADB_ERR_INVALID;
-    doc = adb__json_parse(json, len, &parse_limits, &je);
-    if (!doc) {
-        if (je.code == ADB_JSON_ERR_NOMEM) {
-            res->status = ADB_ERR_NOMEM;
-            return NULL;
-        }
-        adb__errors_add(&res->errors,
-                        je.code == ADB_JSON_ERR_DUPLICATE_KEY ? "DUPLICATE_KEY" : "INVALID_JSON", "",
-                        "%s at byte %zu", je.message, je.offset);
-        return NULL;
-    }
     if (o && o->preset) {
         preset = preset_find(ps, o->organization_id, o->preset);
         if (!preset) {
             adb__errors_add(&res->errors, "INVALID_VALUE", "preset", "no preset named \"%.60s\"",
                             o->preset);
-            adb__json_free(doc);
             return NULL;
         }
     }
@@ -518,8 +504,7 @@ static adb__event *prepare(adb *db, presets *ps, const char *json, size_t len,
     v.max_past_us = (int64_t)db->o.max_past_days * 86400 * 1000000;
     v.organization_id = o ? o->organization_id : NULL;
     v.allow_legacy_hash = o && o->allow_legacy_hash;
-    ev = adb__event_from_json(adb__json_root(doc), preset, &v, &res->errors);
-    adb__json_free(doc);
+    ev = adb__event_from_json(root, preset, &v, &res->errors);
     if (!ev) {
         if (res->errors.count == 0)
             res->status = ADB_ERR_NOMEM;
@@ -543,29 +528,48 @@ static adb__event *prepare(adb *db, presets *ps, const char *json, size_t len,
     return ev;
 }
 
-adb_status adb_log_batch_json(adb *db, const char *const *json, const size_t *lens, size_t n,
-                              const adb_log_options *o, adb_log_result *res)
+/* Parses, validates and seals one event given as text. */
+static adb__event *prepare(adb *db, presets *ps, const char *json, size_t len,
+                           const adb_log_options *o, adb_log_result *res)
 {
-    adb__event **evs = calloc(n ? n : 1, sizeof(*evs));
+    adb_json_error je;
+    adb_json_doc *doc = adb__json_parse(json, len, &parse_limits, &je);
+    adb__event *ev;
+
+    if (!doc) {
+        memset(res, 0, sizeof(*res));
+        res->status = ADB_ERR_INVALID;
+        if (je.code == ADB_JSON_ERR_NOMEM) {
+            res->status = ADB_ERR_NOMEM;
+            return NULL;
+        }
+        adb__errors_add(&res->errors,
+                        je.code == ADB_JSON_ERR_DUPLICATE_KEY ? "DUPLICATE_KEY" : "INVALID_JSON", "",
+                        "%s at byte %zu", je.message, je.offset);
+        return NULL;
+    }
+    ev = prepare_parsed(db, ps, adb__json_root(doc), o, res);
+    adb__json_free(doc);
+    return ev;
+}
+
+/* Hands the prepared events (NULL: refused) to the writer and waits for
+ * their commit; fills res of each. */
+static void submit_prepared(adb *db, adb__event **evs, size_t n, adb_log_result *res)
+{
     adb__job *jobs = calloc(n ? n : 1, sizeof(*jobs));
-    presets *ps = presets_get(db);
-    size_t njobs = 0, stored = 0;
+    size_t njobs = 0;
     adb__ticket t;
 
-    if (!evs || !jobs) {
-        free(evs);
-        free(jobs);
-        presets_release(db, ps);
+    if (!jobs) {
         for (size_t i = 0; i < n; i++)
-            res[i].status = ADB_ERR_NOMEM;
-        return ADB_ERR_NOMEM;
+            if (evs[i])
+                res[i].status = ADB_ERR_NOMEM;
+        return;
     }
-    for (size_t i = 0; i < n; i++) {
-        evs[i] = prepare(db, ps, json[i], lens[i], o, &res[i]);
+    for (size_t i = 0; i < n; i++)
         if (evs[i])
             jobs[njobs++] = (adb__job){ evs[i], &res[i], &t };
-    }
-    presets_release(db, ps);
     /* the queue takes at most queue_max at once: submit in slices */
     for (size_t start = 0; start < njobs;) {
         size_t k = njobs - start;
@@ -589,20 +593,97 @@ adb_status adb_log_batch_json(adb *db, const char *const *json, const size_t *le
         adb__ticket_destroy(&t);
         start += k;
     }
-    for (size_t i = 0; i < n; i++) {
-        stored += res[i].status == ADB_OK;
-        /* the preset's usage: stored events, and events its rules refused */
-        if (o && o->preset && (res[i].status == ADB_OK || res[i].status == ADB_ERR_INVALID) &&
+    free(jobs);
+}
+
+/* The preset's usage (o->preset): stored events, and events its rules
+ * refused (an unknown preset counts nothing). */
+static void note_preset_usage(adb *db, const adb_log_options *o, adb__event *const *evs,
+                              const adb_log_result *res, size_t n)
+{
+    if (!o || !o->preset)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if ((res[i].status == ADB_OK || res[i].status == ADB_ERR_INVALID) &&
             !(res[i].errors.count && !strcmp(res[i].errors.e[0].field, "preset")))
             adb__preset_usage_note(db->preset_usage, o->organization_id ? o->organization_id
                                                                          : res[i].organization_id,
                                    o->preset, evs[i] ? evs[i]->f[ADB_F_PRINCIPAL_ID] : NULL,
                                    res[i].status == ADB_OK, res[i].status != ADB_OK, -1);
+}
+
+static adb_status batch_status(const adb_log_result *res, size_t n)
+{
+    size_t stored = 0;
+    for (size_t i = 0; i < n; i++)
+        stored += res[i].status == ADB_OK;
+    return stored == n ? ADB_OK : n == 1 ? res[0].status : ADB_ERR_INVALID;
+}
+
+adb_status adb_log_batch_json(adb *db, const char *const *json, const size_t *lens, size_t n,
+                              const adb_log_options *o, adb_log_result *res)
+{
+    adb__event **evs = calloc(n ? n : 1, sizeof(*evs));
+    presets *ps;
+
+    if (!evs) {
+        for (size_t i = 0; i < n; i++)
+            res[i].status = ADB_ERR_NOMEM;
+        return ADB_ERR_NOMEM;
+    }
+    ps = presets_get(db);
+    for (size_t i = 0; i < n; i++)
+        evs[i] = prepare(db, ps, json[i], lens[i], o, &res[i]);
+    presets_release(db, ps);
+    submit_prepared(db, evs, n, res);
+    note_preset_usage(db, o, evs, res, n);
+    for (size_t i = 0; i < n; i++)
         adb__event_free(evs[i]);
+    free(evs);
+    return batch_status(res, n);
+}
+
+adb_status adb_log_batch_parsed(adb *db, const adb_json *const *events, size_t n,
+                                const adb_log_options *o, unsigned flags, adb_log_result *res,
+                                adb_event **kept)
+{
+    adb__event **evs = calloc(n ? n : 1, sizeof(*evs));
+    size_t invalid = 0;
+    presets *ps;
+
+    for (size_t i = 0; kept && i < n; i++)
+        kept[i] = NULL;
+    if (!evs) {
+        for (size_t i = 0; i < n; i++)
+            res[i].status = ADB_ERR_NOMEM;
+        return ADB_ERR_NOMEM;
+    }
+    ps = presets_get(db);
+    for (size_t i = 0; i < n; i++) {
+        evs[i] = prepare_parsed(db, ps, events[i], o, &res[i]);
+        invalid += !evs[i];
+    }
+    presets_release(db, ps);
+    bool store = !(flags & ADB_LOG_VALIDATE_ONLY) && !(invalid && (flags & ADB_LOG_ALL_OR_NOTHING));
+    if (store) {
+        submit_prepared(db, evs, n, res);
+        note_preset_usage(db, o, evs, res, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (store && kept && evs[i] && res[i].status == ADB_OK && !res[i].duplicate)
+            kept[i] = evs[i];
+        else
+            adb__event_free(evs[i]);
     }
     free(evs);
-    free(jobs);
-    return stored == n ? ADB_OK : n == 1 ? res[0].status : ADB_ERR_INVALID;
+    if (!store)
+        return invalid ? (n == 1 ? res[0].status : ADB_ERR_INVALID) : ADB_OK;
+    return batch_status(res, n);
+}
+
+void adb_event_free(adb_event *ev)
+{
+    adb__event_free(ev);
 }
 
 adb_status adb_validate_json(adb *db, const char *json, size_t len, const adb_log_options *o,

@@ -4,8 +4,10 @@
  */
 #include "event_json.h"
 
+#include "../core/util.h"
 #include "../event/event.h"
 
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,4 +80,61 @@ void adb_http_write_event(jw *w, const adb_http_event *e)
     if (e->chain_hash)
         jw_kstr(w, "chainHash", e->chain_hash);
     jw_end_obj(w);
+}
+
+/* details.sessionContext of a committed event, as canonical text; *out NULL
+ * when there is none. false when out of memory. Details are canonical JSON
+ * the library wrote, so they parse. */
+static bool session_of(const adb__event *ev, char **out)
+{
+    adb_json_error je;
+    adb_json_doc *doc;
+    const adb_json *sc;
+    size_t len = 0, cap = 0;
+
+    *out = NULL;
+    if (!ev->details || !strstr(ev->details, "\"sessionContext\""))
+        return true;
+    if (!(doc = adb__json_parse(ev->details, ev->details_len, NULL, &je)))
+        return je.code != ADB_JSON_ERR_NOMEM;
+    sc = adb__json_get(adb__json_root(doc), "sessionContext");
+    bool ok = !sc || adb__json_write_canonical(sc, out, &len, &cap);
+    adb__json_free(doc);
+    return ok;
+}
+
+bool adb_http_event_from_committed(adb_http_event *e, const adb__event *ev,
+                                   adb_http_committed *keep)
+{
+    memset(e, 0, sizeof(*e));
+    /* the id member: the public event id (docs/events.md, "Event id") */
+    adb__fmt(keep->id, sizeof(keep->id), "%s", ev->event_id);
+    adb__fmt(keep->seq, sizeof(keep->seq), "%" PRId64, ev->chain_seq);
+    if (!session_of(ev, &keep->session))
+        return false;
+    *e = (adb_http_event){
+        .id = keep->id, .timestamp = ev->ts_text,
+        .action = ev->f[ADB_F_ACTION], .status = ev->f[ADB_F_STATUS],
+        .principal_id = ev->f[ADB_F_PRINCIPAL_ID], .organization_id = ev->f[ADB_F_ORGANIZATION_ID],
+        .target_resource_type = ev->f[ADB_F_TARGET_RESOURCE_TYPE],
+        .target_resource_id = ev->f[ADB_F_TARGET_RESOURCE_ID],
+        .outcome_description = ev->f[ADB_F_OUTCOME_DESCRIPTION],
+        .correlation_id = ev->f[ADB_F_CORRELATION_ID],
+        .data_classification = ev->f[ADB_F_DATA_CLASSIFICATION],
+        .retention_policy = ev->f[ADB_F_RETENTION_POLICY],
+        .event_version = ev->f[ADB_F_EVENT_VERSION], .hash_algorithm = ev->f[ADB_F_HASH_ALGORITHM],
+        .hash = ev->hash, .signature = ev->signature,
+        .ttl = ev->f[ADB_F_TTL], .archived_at = NULL,
+        .details = ev->details, .session_context = keep->session,
+        .chain_seq = ev->chain_seq ? keep->seq : NULL,
+        .prev_chain_hash = ev->chain_seq ? ev->prev_chain_hash : NULL,
+        .chain_hash = ev->chain_seq ? ev->chain_hash : NULL,
+    };
+    return true;
+}
+
+void adb_http_committed_free(adb_http_committed *keep)
+{
+    free(keep->session);
+    keep->session = NULL;
 }

@@ -6,6 +6,7 @@
 #ifndef ADB_HTTP_EVENT_JSON_H
 #define ADB_HTTP_EVENT_JSON_H
 
+#include <stdbool.h>
 #include "jw.h"
 
 /* The members' texts, NULL when absent (a NULL member is left out, never
@@ -24,5 +25,19 @@ typedef struct adb_http_event {
 } adb_http_event;
 
 void adb_http_write_event(jw *w, const adb_http_event *e);
+
+/* An event as the writer committed it (create and bulk answer from it
+ * instead of reading it back: docs/api.md, "Create and bulk answers"). The
+ * texts of *e point into ev and into *keep, which must outlive e;
+ * adb_http_committed_free releases keep. false when out of memory. */
+struct adb__event;
+typedef struct adb_http_committed {
+    char id[40], seq[24];
+    char *session;  /* details.sessionContext, canonical text (malloc()ed) or NULL */
+} adb_http_committed;
+
+bool adb_http_event_from_committed(adb_http_event *e, const struct adb__event *ev,
+                                   adb_http_committed *keep);
+void adb_http_committed_free(adb_http_committed *keep);
 
 #endif

@@ -17,7 +17,9 @@
 #include "../event/event.h"
 #include "../event/json.h"
 
+#include <ctype.h>
 #include <inttypes.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,25 +214,58 @@ static char *text_of(const adb_json *v, size_t *len)
     return buf;
 }
 
-/* Returns a copy of object text with "key":"value" added in front (the
- * parser re-sorts it); NULL when out of memory. */
-static char *inject_member(char *text, size_t *len, const char *key, const char *value)
-{
-    jw w;
-    char *out;
+#define ADD_MAX 3 /* members a request may add to an event: timestamp, correlationId, eventVersion */
 
-    jw_init(&w);
-    jw_obj(&w);
-    jw_kstr(&w, key, value);
-    out = jw_take(&w, NULL);        /* {"key":"value" */
-    if (!out)
+/* obj with string members added (only names it lacks), without copying
+ * obj: a new object node whose member arrays point at obj's members and at
+ * the added ones, all in one malloc()ed block (*block, freed with free()).
+ * Returns obj itself when nothing is added or obj is not an object (the
+ * library refuses that), NULL when out of memory. */
+static const adb_json *add_members(const adb_json *obj, const char *const *keys,
+                                   const char *const *vals, size_t k, void **block)
+{
+    const char *ks[ADD_MAX], *vs[ADD_MAX];
+    size_t add = 0, n, textlen = 0;
+
+    *block = NULL;
+    if (!obj || obj->type != ADB_JSON_OBJECT)
+        return obj;
+    for (size_t i = 0; i < k && add < ADD_MAX; i++)
+        if (vals[i] && !adb__json_get(obj, keys[i])) {
+            ks[add] = keys[i];
+            vs[add++] = vals[i];
+            textlen += strlen(vals[i]) + 1;
+        }
+    if (!add)
+        return obj;
+    n = obj->count + add;
+    struct overlay {
+        adb_json node, added[ADD_MAX];
+    } *o = malloc(sizeof(*o) + n * (sizeof(char *) + sizeof(size_t) + sizeof(adb_json *)) + textlen);
+    if (!o)
         return NULL;
-    bool empty = *len == 2;         /* "{}" */
-    char *joined = adb__aprintf("%s%s%s", out, empty ? "}" : ",", text + 1);
-    free(out);
-    if (joined)
-        *len = strlen(joined);
-    return joined;
+    const char **okeys = (const char **)(o + 1);
+    size_t *olens = (size_t *)(okeys + n);
+    adb_json **oitems = (adb_json **)(olens + n);
+    char *text = (char *)(oitems + n);
+    if (obj->count) { /* an empty object may have no arrays */
+        memcpy(okeys, obj->keys, obj->count * sizeof(*okeys));
+        memcpy(olens, obj->key_lens, obj->count * sizeof(*olens));
+        memcpy(oitems, obj->items, obj->count * sizeof(*oitems));
+    }
+    for (size_t i = 0; i < add; i++) {
+        size_t len = strlen(vs[i]);
+        memcpy(text, vs[i], len + 1);
+        o->added[i] = (adb_json){ .type = ADB_JSON_STRING, .str = text, .len = len };
+        text += len + 1;
+        okeys[obj->count + i] = ks[i];
+        olens[obj->count + i] = strlen(ks[i]);
+        oitems[obj->count + i] = &o->added[i];
+    }
+    o->node = (adb_json){ .type = ADB_JSON_OBJECT, .count = n, .keys = okeys, .key_lens = olens,
+                          .items = oitems };
+    *block = o;
+    return &o->node;
 }
 
 /* Options shared by create and bulk: preset, idempotency key. */
@@ -293,6 +328,20 @@ static enum MHD_Result refused(adb_http_request *req, const adb_log_result *res)
                                res->retry_after_ms > 0 ? res->retry_after_ms : 1000);
 }
 
+/* Writes ev, an event as the writer committed it; false (nothing written)
+ * when there is none or memory ran out: the caller reads it back. */
+static bool write_committed(jw *w, const adb_event *ev)
+{
+    adb_http_event e;
+    adb_http_committed keep = { .session = NULL };
+
+    if (!ev || !adb_http_event_from_committed(&e, ev, &keep))
+        return false;
+    adb_http_write_event(w, &e);
+    adb_http_committed_free(&keep);
+    return true;
+}
+
 /* ---- POST /api/v1/audit/events ----------------------------------------- */
 
 enum MHD_Result adb_http_events_create(adb_http_request *req)
@@ -302,8 +351,6 @@ enum MHD_Result adb_http_events_create(adb_http_request *req)
     const adb_json *root, *event;
     adb_log_options lo;
     adb_log_result res;
-    char *text;
-    size_t len;
 
     if (!doc)
         return r;
@@ -337,65 +384,61 @@ enum MHD_Result adb_http_events_create(adb_http_request *req)
         return validation_error(req, "Idempotency-Key", "INVALID_VALUE",
                                 "the Idempotency-Key header and eventData.idempotencyKey differ");
     }
-    text = text_of(event, &len);
     /* options.correlationId / eventVersion fill the event's own fields; the
-     * timestamp defaults to the server clock at receipt */
+     * timestamp defaults to the server clock at receipt. The parsed event
+     * goes to the library as it is, with those members added. */
     const adb_json *opts = event == root ? NULL : adb__json_get(root, "options");
-    static const char *const fills[] = { "correlationId", "eventVersion" };
-    for (int i = 0; text && opts && i < 2; i++) {
-        const adb_json *o = adb__json_get(opts, fills[i]);
-        if (o && o->type == ADB_JSON_STRING && !adb__json_get(event, fills[i])) {
-            char *t2 = inject_member(text, &len, fills[i], o->str);
-            free(text);
-            text = t2;
-        }
-    }
-    if (text && !adb__json_get(event, "timestamp")) {
-        char ts[ADB_TS_TEXT_MAX];
-        adb__timestamp_format(adb__now_us(), ts);
-        char *t2 = inject_member(text, &len, "timestamp", ts);
-        free(text);
-        text = t2;
-    }
-    char *preset = lo.preset ? strdup(lo.preset) : NULL, *ikey = lo.idempotency_key ? strdup(lo.idempotency_key) : NULL;
-    lo.preset = preset;
-    lo.idempotency_key = ikey;
-    adb__json_free(doc);
-    if (!text) {
-        free(preset);
-        free(ikey);
+    const adb_json *oc = opts ? adb__json_get(opts, "correlationId") : NULL;
+    const adb_json *ov = opts ? adb__json_get(opts, "eventVersion") : NULL;
+    char ts[ADB_TS_TEXT_MAX];
+    adb__timestamp_format(adb__now_us(), ts);
+    const char *keys[] = { "correlationId", "eventVersion", "timestamp" };
+    const char *vals[] = { oc && oc->type == ADB_JSON_STRING ? oc->str : NULL,
+                           ov && ov->type == ADB_JSON_STRING ? ov->str : NULL, ts };
+    void *block;
+    const adb_json *final = add_members(event, keys, vals, 3, &block);
+    adb_event *kept = NULL;
+    if (!final) {
+        adb__json_free(doc);
         return MHD_NO;
     }
-    adb_log_json(req->state->db, text, len, &lo, &res);
-    free(text);
-    free(preset);
-    free(ikey);
+    adb_log_batch_parsed(req->state->db, &final, 1, &lo, 0, &res, &kept);
+    free(block);
+    adb__json_free(doc); /* lo's texts point into it */
     if (res.status != ADB_OK)
         return refused(req, &res);
 
-    /* answer with the event as stored; a repeated idempotency key gets the original */
-    char ids[32];
-    adb__fmt(ids, sizeof(ids), "{%" PRId64 "}", res.id);
-    PGresult *pr = fetch_committed(req, ids, res.timestamp, res.timestamp, 1);
+    /* the answer: the event as committed; a repeated idempotency key gets
+     * the original, which only the database has */
     jw w;
     jw_init(&w);
-    if (pr) {
-        write_event(&w, pr, 0);
-    } else { /* stored, but not readable now: what the writer committed */
-        jw_obj(&w);
-        jw_kstr(&w, "id", res.event_id);
-        jw_kstr(&w, "timestamp", res.timestamp);
-        jw_kstr(&w, "organizationId", res.organization_id);
-        jw_kstr(&w, "hash", res.hash);
-        jw_kint(&w, "chainSeq", (long long)res.chain_seq);
-        jw_end_obj(&w);
+    if (!write_committed(&w, kept)) {
+        char ids[32];
+        adb__fmt(ids, sizeof(ids), "{%" PRId64 "}", res.id);
+        PGresult *pr = fetch_committed(req, ids, res.timestamp, res.timestamp, 1);
+        if (pr) {
+            write_event(&w, pr, 0);
+        } else { /* stored, but not readable now: what the writer committed */
+            char ms[32]; /* the client's form: cut to the millisecond (docs/api.md, "Times") */
+            adb__fmt(ms, sizeof(ms), "%s", res.timestamp);
+            if (strlen(ms) == 27) {
+                ms[23] = 'Z';
+                ms[24] = '\0';
+            }
+            jw_obj(&w);
+            jw_kstr(&w, "id", res.event_id);
+            jw_kstr(&w, "timestamp", ms);
+            jw_kstr(&w, "storedTimestamp", res.timestamp);
+            jw_kstr(&w, "organizationId", res.organization_id);
+            jw_kstr(&w, "hash", res.hash);
+            jw_kint(&w, "chainSeq", (long long)res.chain_seq);
+            jw_end_obj(&w);
+        }
+        PQclear(pr);
     }
-    PQclear(pr);
+    adb_event_free(kept);
     char location[80];
-    if (res.event_id[0])
-        adb__fmt(location, sizeof(location), "/api/v1/audit/events/%s", res.event_id);
-    else
-        adb__fmt(location, sizeof(location), "/api/v1/audit/events/%" PRId64, res.id);
+    adb__fmt(location, sizeof(location), "/api/v1/audit/events/%s", res.event_id);
     req->extra_header[0] = "Location";
     req->extra_value[0] = strdup(location);
     if (res.duplicate) {
@@ -415,19 +458,24 @@ static bool flag(const adb_json *root, const char *name, bool dflt)
     return v->type == ADB_JSON_TRUE;
 }
 
-/* One failed item: index, message, the event as sent, every problem. */
-static void write_failed(jw *w, size_t i, const char *input, const adb_log_result *res)
+/* The code of a refused item, as the error body of a single create has it. */
+static const char *item_code(const adb_log_result *res)
 {
-    jw_obj(w);
-    jw_kint(w, "index", (long long)i);
-    jw_kstr(w, "error", res->errors.count ? res->errors.e[0].message
-                        : res->message[0] ? res->message : adb_strerror(res->status));
-    jw_kstr(w, "code", res->status == ADB_ERR_INVALID ? "VALIDATION_ERROR"
-                       : res->status == ADB_ERR_BUSY ? "SERVICE_BUSY"
-                       : res->status == ADB_ERR_OUTCOME_UNKNOWN ? "COMMIT_OUTCOME_UNKNOWN"
-                                                                : "SERVICE_UNAVAILABLE");
-    jw_key(w, "eventData");
-    jw_raw(w, input);
+    return res->status == ADB_ERR_INVALID ? "VALIDATION_ERROR"
+           : res->status == ADB_ERR_BUSY ? "SERVICE_BUSY"
+           : res->status == ADB_ERR_OUTCOME_UNKNOWN ? "COMMIT_OUTCOME_UNKNOWN"
+                                                    : "SERVICE_UNAVAILABLE";
+}
+
+static const char *item_message(const adb_log_result *res)
+{
+    return res->errors.count ? res->errors.e[0].message
+           : res->message[0] ? res->message : adb_strerror(res->status);
+}
+
+/* "errors": [{"code","field","message"}...] */
+static void write_problems(jw *w, const adb_log_result *res)
+{
     jw_key(w, "errors");
     jw_arr(w);
     for (int k = 0; k < res->errors.count; k++) {
@@ -438,6 +486,49 @@ static void write_failed(jw *w, size_t i, const char *input, const adb_log_resul
         jw_end_obj(w);
     }
     jw_end_arr(w);
+}
+
+/* The client's result item of a refused event: success false, index, the
+ * first problem as error, every problem as validationErrors (texts) and as
+ * errors (code, field, message). */
+static void write_failed_item(jw *w, size_t i, const adb_log_result *res)
+{
+    jw_obj(w);
+    jw_kbool(w, "success", false);
+    jw_kint(w, "index", (long long)i);
+    jw_kstr(w, "error", item_message(res));
+    jw_kstr(w, "code", item_code(res));
+    jw_key(w, "validationErrors");
+    jw_arr(w);
+    for (int k = 0; k < res->errors.count; k++) {
+        char text[300];
+        adb__fmt(text, sizeof(text), "%s%s%s", res->errors.e[k].field,
+                 res->errors.e[k].field[0] ? ": " : "", res->errors.e[k].message);
+        jw_str(w, text);
+    }
+    jw_end_arr(w);
+    write_problems(w, res);
+    jw_end_obj(w);
+}
+
+/* The original server's failed item: index, message, code, the event as
+ * sent (canonical text), every problem. */
+static void write_failed_original(jw *w, size_t i, const adb_json *input, const adb_log_result *res)
+{
+    size_t len;
+    char *text = text_of(input, &len);
+
+    jw_obj(w);
+    jw_kint(w, "index", (long long)i);
+    jw_kstr(w, "error", item_message(res));
+    jw_kstr(w, "code", item_code(res));
+    jw_key(w, "eventData");
+    if (text)
+        jw_raw(w, text);
+    else
+        jw_null(w);
+    free(text);
+    write_problems(w, res);
     jw_end_obj(w);
 }
 
@@ -458,20 +549,181 @@ static enum MHD_Result bulk_invalid(adb_http_request *req, const adb_log_result 
                                json_pack("{s:o}", "errors", arr));
 }
 
+/* The answer's requestId, a UUID as the client requires: the request's id
+ * (X-Request-Id) when the caller sent one in that form, else a random
+ * (version 4) UUID. */
+static void bulk_request_id(const adb_http_request *req, char out[37])
+{
+    const char *id = req->request_id;
+    bool uuid = strlen(id) == 36;
+    unsigned char b[16];
+
+    for (int i = 0; uuid && i < 36; i++)
+        uuid = (i == 8 || i == 13 || i == 18 || i == 23) ? id[i] == '-' : isxdigit((unsigned char)id[i]) != 0;
+    if (uuid) {
+        for (int i = 0; i <= 36; i++)
+            out[i] = (char)tolower((unsigned char)id[i]);
+        return;
+    }
+    if (RAND_bytes(b, sizeof(b)) != 1) /* never seen; still a UUID, unique by the clock */
+        for (size_t i = 0; i < sizeof(b); i++)
+            b[i] = (unsigned char)(adb__now_us() >> (8 * (i % 8)));
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    char hex[33];
+    adb__hex(b, 16, hex);
+    adb__fmt(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+/* The events of a duplicate (a repeated idempotencyKey): only the database
+ * has the original, so those few are read back. NULL when there is none or
+ * the read failed (then the item carries what the writer returned). */
+static PGresult *fetch_duplicates(adb_http_request *req, const adb_log_result *res, size_t n)
+{
+    adb__buf idb = { 0 };
+    const char *from = NULL, *to = NULL; /* stored timestamps sort as text */
+    size_t k = 0;
+    PGresult *pr;
+
+    adb__buf_put(&idb, "{", 1);
+    for (size_t i = 0; i < n; i++)
+        if (res[i].status == ADB_OK && res[i].duplicate) {
+            adb__buf_printf(&idb, "%s%" PRId64, k++ ? "," : "", res[i].id);
+            if (!from || strcmp(res[i].timestamp, from) < 0)
+                from = res[i].timestamp;
+            if (!to || strcmp(res[i].timestamp, to) > 0)
+                to = res[i].timestamp;
+        }
+    adb__buf_put(&idb, "}", 1);
+    char *ids = adb__buf_take(&idb, NULL);
+    pr = k && ids ? fetch_committed(req, ids, from, to, 0) : NULL;
+    free(ids);
+    return pr;
+}
+
+/* A stored event of the answer: as committed, or (a duplicate) as read
+ * back, or at least what the writer returned. */
+static void write_stored(jw *w, const adb_event *kept, PGresult *dups, const adb_log_result *res)
+{
+    if (write_committed(w, kept))
+        return;
+    for (int k = 0; dups && k < PQntuples(dups); k++)
+        if (strtoll(PQgetvalue(dups, k, E_ID), NULL, 10) == res->id) {
+            write_event(w, dups, k);
+            return;
+        }
+    jw_obj(w);
+    jw_kint(w, "id", (long long)res->id);
+    jw_kstr(w, "timestamp", res->timestamp);
+    jw_kstr(w, "organizationId", res->organization_id);
+    jw_kstr(w, "hash", res->hash);
+    jw_kint(w, "chainSeq", (long long)res->chain_seq);
+    jw_end_obj(w);
+}
+
+/* The client's answer (docs/api.md, "Bulk answer"): the counts first, then
+ * one result per event in request order. */
+static void write_bulk_client(jw *w, adb_http_request *req, size_t n, size_t nok,
+                              const adb_log_result *res, adb_event *const *kept, PGresult *dups,
+                              bool validate_only)
+{
+    char rid[37];
+
+    bulk_request_id(req, rid);
+    jw_obj(w);
+    jw_kstr(w, "requestId", rid);
+    jw_kint(w, "total", (long long)n);
+    jw_kint(w, "successful", (long long)nok);
+    jw_kint(w, "failed", (long long)(n - nok));
+    jw_kbool(w, "validateOnly", validate_only);
+    jw_key(w, "results");
+    jw_arr(w);
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].status != ADB_OK) {
+            write_failed_item(w, i, &res[i]);
+            continue;
+        }
+        jw_obj(w);
+        jw_kbool(w, "success", true);
+        jw_kint(w, "index", (long long)i);
+        if (!validate_only) { /* a valid event not stored has no id: no event */
+            jw_key(w, "event");
+            write_stored(w, kept[i], dups, &res[i]);
+        }
+        jw_end_obj(w);
+    }
+    jw_end_arr(w);
+    /* milliseconds from the request's arrival to this answer */
+    char ms[32];
+    double took = adb__now_ms() - req->started_ms;
+    adb__fmt(ms, sizeof(ms), "%.3f", took > 0 ? took : 0.0);
+    jw_key(w, "processingTime");
+    jw_raw(w, ms);
+    jw_end_obj(w);
+}
+
+/* The original server's answer: {successful: [...], failed: [...], summary}. */
+static void write_bulk_original(jw *w, size_t n, size_t nok, const adb_log_result *res,
+                                adb_event *const *kept, PGresult *dups, const adb_json *const *input)
+{
+    jw_obj(w);
+    jw_key(w, "successful");
+    jw_arr(w);
+    for (size_t i = 0; i < n; i++) {
+        if (res[i].status != ADB_OK)
+            continue;
+        jw_obj(w);
+        jw_kbool(w, "success", true);
+        jw_kint(w, "index", (long long)i);
+        jw_key(w, "eventData");
+        if (kept[i] || res[i].id) {
+            write_stored(w, kept[i], dups, &res[i]);
+        } else { /* validateOnly: the event as sent */
+            size_t len;
+            char *text = text_of(input[i], &len);
+            if (text)
+                jw_raw(w, text);
+            else
+                jw_null(w);
+            free(text);
+        }
+        jw_end_obj(w);
+    }
+    jw_end_arr(w);
+    jw_key(w, "failed");
+    jw_arr(w);
+    for (size_t i = 0; i < n; i++)
+        if (res[i].status != ADB_OK)
+            write_failed_original(w, i, input[i], &res[i]);
+    jw_end_arr(w);
+    jw_key(w, "summary");
+    jw_obj(w);
+    jw_kint(w, "total", (long long)n);
+    jw_kint(w, "successful", (long long)nok);
+    jw_kint(w, "failed", (long long)(n - nok));
+    jw_end_obj(w);
+    jw_end_obj(w);
+}
+
 enum MHD_Result adb_http_events_bulk(adb_http_request *req)
 {
     enum MHD_Result r = MHD_NO;
-    adb_json_doc *doc = parse_body(req, &r);
-    const adb_json *root, *events;
+    adb_json_doc *doc;
+    const adb_json *root, *events, **input = NULL;
     adb_log_options lo;
-    char **texts = NULL, *ids = NULL;
-    size_t *lens = NULL, n, nok = 0, nfail = 0;
+    size_t n, nok = 0;
     adb_log_result *res = NULL;
-    PGresult *pr = NULL;
-    bool continue_on_error, validate_only;
-    unsigned status;
+    adb_event **kept = NULL;
+    void **blocks = NULL;
+    PGresult *dups = NULL;
+    bool continue_on_error, validate_only, original;
+    const char *shape = adb_http_arg(req, "shape");
 
-    if (!doc)
+    /* which answer: the client's (default) or the original server's */
+    if (shape && strcmp(shape, "client") != 0 && strcmp(shape, "original") != 0)
+        return validation_error(req, "shape", "INVALID_VALUE", "shape must be client or original");
+    original = shape && !strcmp(shape, "original");
+    if (!(doc = parse_body(req, &r)))
         return r;
     root = adb__json_root(doc);
     events = adb__json_get(root, "events");
@@ -499,24 +751,26 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req)
     continue_on_error = flag(root, "continueOnError", true);
     validate_only = flag(root, "validateOnly", false);
     lo.idempotency_key = NULL;
-    lo.preset = lo.preset ? strdup(lo.preset) : NULL;
-    texts = calloc(n, sizeof(*texts));
-    lens = calloc(n, sizeof(*lens));
+    input = calloc(n, sizeof(*input));
     res = calloc(n, sizeof(*res));
-    if (!texts || !lens || !res)
-        goto oom;
+    kept = calloc(n, sizeof(*kept));
+    blocks = calloc(n, sizeof(*blocks));
+    if (!input || !res || !kept || !blocks)
+        goto done;
+    /* the parsed events, each with the server's clock as its timestamp
+     * when it has none: handed to the library as they are */
+    char ts[ADB_TS_TEXT_MAX];
+    adb__timestamp_format(adb__now_us(), ts);
+    static const char *const ts_key[] = { "timestamp" };
+    const char *const ts_val[] = { ts };
     for (size_t i = 0; i < n; i++) {
         const adb_json *ev = events->items[i];
         const adb_json *inner = adb__json_get(ev, "eventData");
         const adb_json *org;
         if (inner)
             ev = inner;
-        if (!(texts[i] = text_of(ev, &lens[i])))
-            goto oom;
         org = adb__json_get(ev, "organizationId");
         if (org && org->type == ADB_JSON_STRING && strcmp(org->str, req->who.organization_id) != 0) {
-            adb__json_free(doc);
-            doc = NULL;
             adb_http_security_event(req, "cross_tenant_probe", "MEDIUM",
                                     "a bulk request named another organization than the key's");
             r = adb_http_send_error(req, MHD_HTTP_FORBIDDEN, "FORBIDDEN",
@@ -525,34 +779,23 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req)
                                               "create", "index", (json_int_t)i));
             goto done;
         }
-        if (ev->type == ADB_JSON_OBJECT && !adb__json_get(ev, "timestamp")) {
-            char ts[ADB_TS_TEXT_MAX], *t2;
-            adb__timestamp_format(adb__now_us(), ts);
-            if (!(t2 = inject_member(texts[i], &lens[i], "timestamp", ts)))
-                goto oom;
-            free(texts[i]);
-            texts[i] = t2;
-        }
-    }
-    adb__json_free(doc);
-    doc = NULL;
-
-    if (validate_only || !continue_on_error) {
-        for (size_t i = 0; i < n; i++)
-            nfail += adb_validate_json(req->state->db, texts[i], lens[i], &lo, &res[i]) != ADB_OK;
-        if (nfail && !continue_on_error && !validate_only) {
-            r = bulk_invalid(req, res, n, "continueOnError is false and some events are invalid: "
-                                          "nothing was stored");
+        if (!(input[i] = add_members(ev, ts_key, ts_val, 1, &blocks[i])))
             goto done;
-        }
     }
-    if (!validate_only) {
-        nfail = 0;
-        adb_log_batch_json(req->state->db, (const char *const *)texts, lens, n, &lo, res);
-    }
+
+    unsigned flags = (validate_only ? ADB_LOG_VALIDATE_ONLY : 0) |
+                     (continue_on_error ? 0 : ADB_LOG_ALL_OR_NOTHING);
+    adb_log_batch_parsed(req->state->db, input, n, &lo, flags, res, kept);
     for (size_t i = 0; i < n; i++)
         nok += res[i].status == ADB_OK;
-    nfail = n - nok;
+    bool any_invalid = false;
+    for (size_t i = 0; i < n; i++)
+        any_invalid |= res[i].status == ADB_ERR_INVALID;
+    if (any_invalid && (flags & ADB_LOG_ALL_OR_NOTHING)) { /* the library stored nothing */
+        r = bulk_invalid(req, res, n, "continueOnError is false and some events are invalid: "
+                                      "nothing was stored");
+        goto done;
+    }
     if (nok == 0 && !validate_only) {
         for (size_t i = 0; i < n; i++)
             if (res[i].status != ADB_ERR_INVALID) {
@@ -562,78 +805,29 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req)
         r = bulk_invalid(req, res, n, "no event of the batch is valid: nothing was stored");
         goto done;
     }
-    if (nok && !validate_only) {
-        adb__buf idb = { 0 };
-        const char *from = NULL, *to = NULL; /* stored timestamps sort as text */
-        adb__buf_put(&idb, "{", 1);
-        for (size_t i = 0, k = 0; i < n; i++)
-            if (res[i].status == ADB_OK) {
-                adb__buf_printf(&idb, "%s%" PRId64, k++ ? "," : "", res[i].id);
-                if (!from || strcmp(res[i].timestamp, from) < 0)
-                    from = res[i].timestamp;
-                if (!to || strcmp(res[i].timestamp, to) > 0)
-                    to = res[i].timestamp;
-            }
-        adb__buf_put(&idb, "}", 1);
-        ids = adb__buf_take(&idb, NULL);
-        if (!ids)
-            goto oom;
-        /* NULL: stored but not readable now; each event is then answered
-         * as it was sent (below) */
-        pr = fetch_committed(req, ids, from, to, 0);
-    }
+    if (!validate_only)
+        dups = fetch_duplicates(req, res, n);
     jw w;
     jw_init(&w);
-    jw_obj(&w);
-    jw_key(&w, "successful");
-    jw_arr(&w);
-    for (size_t i = 0; i < n; i++) {
-        if (res[i].status != ADB_OK)
-            continue;
-        jw_obj(&w);
-        jw_kbool(&w, "success", true);
-        jw_kint(&w, "index", (long long)i);
-        jw_key(&w, "eventData");
-        bool written = false;
-        for (int k = 0; pr && PQresultStatus(pr) == PGRES_TUPLES_OK && k < PQntuples(pr) && !written; k++)
-            if (strtoll(PQgetvalue(pr, k, E_ID), NULL, 10) == res[i].id) {
-                write_event(&w, pr, k);
-                written = true;
-            }
-        if (!written)
-            jw_raw(&w, texts[i]); /* validateOnly: the event as it would be stored */
-        jw_end_obj(&w);
-    }
-    jw_end_arr(&w);
-    jw_key(&w, "failed");
-    jw_arr(&w);
-    for (size_t i = 0; i < n; i++)
-        if (res[i].status != ADB_OK)
-            write_failed(&w, i, texts[i], &res[i]);
-    jw_end_arr(&w);
-    jw_key(&w, "summary");
-    jw_obj(&w);
-    jw_kint(&w, "total", (long long)n);
-    jw_kint(&w, "successful", (long long)nok);
-    jw_kint(&w, "failed", (long long)nfail);
-    jw_end_obj(&w);
-    jw_end_obj(&w);
-    status = validate_only ? MHD_HTTP_OK : MHD_HTTP_CREATED;
-    r = send_jw(req, status, &w);
+    if (original)
+        write_bulk_original(&w, n, nok, res, kept, dups, input);
+    else
+        write_bulk_client(&w, req, n, nok, res, kept, dups, validate_only);
+    r = send_jw(req, validate_only ? MHD_HTTP_OK : MHD_HTTP_CREATED, &w);
 done:
-    PQclear(pr);
-    free(ids);
-    for (size_t i = 0; texts && i < n; i++)
-        free(texts[i]);
-    free(texts);
-    free(lens);
+    PQclear(dups);
+    for (size_t i = 0; i < n; i++) {
+        if (kept)
+            adb_event_free(kept[i]);
+        if (blocks)
+            free(blocks[i]);
+    }
+    free(kept);
+    free(blocks);
+    free(input);
     free(res);
-    free((char *)lo.preset);
     adb__json_free(doc);
     return r;
-oom:
-    r = MHD_NO;
-    goto done;
 }
 
 /* An id that exists in another organization: answered 404 like a missing

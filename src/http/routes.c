@@ -48,7 +48,7 @@ static const route routes[] = {
     { "GET", "/metrics", adb_http_ops_metrics, "operator.metrics", "read", "Prometheus metrics", NULL },
     { "GET", "/api/v1/openapi.json", adb_http_ops_openapi, NULL, NULL, "this API's OpenAPI 3.1 document", NULL },
     { "POST", "/api/v1/audit/events", adb_http_events_create, "audit.events", "create", "store one event", NULL },
-    { "POST", "/api/v1/audit/events/bulk", adb_http_events_bulk, "audit.events", "create", "store many events", NULL },
+    { "POST", "/api/v1/audit/events/bulk", adb_http_events_bulk, "audit.events", "create", "store many events", "shape" },
     { "GET", "/api/v1/audit/events", adb_http_events_list, "audit.events", "read", "list events", LIST_PARAMS },
     { "GET", "/api/v1/audit/events/stream", adb_http_events_stream, "audit.events", "read", "stream events as NDJSON (or CSV), oldest first", STREAM_PARAMS },
     { "GET", "/api/v1/audit/events/statistics", adb_http_events_statistics, "audit.events", "read", "count events by status, action, classification and time", STATS_PARAMS },

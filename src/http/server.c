@@ -918,7 +918,9 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     }
     int nw = o->threads > 0 ? o->threads : 8;
     if (!(s->reads = adb_http_workers_start(nw, "adb-read", run_request)) ||
-        !(s->writes = adb_http_workers_start(nw, "adb-write", run_request)) ||
+        /* twice as many for writes: they wait on the writer's COMMIT,
+         * and their number bounds the events in flight (docs/http.md) */
+        !(s->writes = adb_http_workers_start(2 * nw, "adb-write", run_request)) ||
         !(s->probes = adb_http_workers_start(PROBE_THREADS, "adb-probe", run_request))) {
         adb__fmt(errbuf, errlen, "could not start the HTTP worker threads");
         goto fail;

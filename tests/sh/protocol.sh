@@ -56,7 +56,7 @@ for body in ({"events": [ev, bad], "continueOnError": True}, {"events": [bad]}):
         status, raw = e.code, e.read()
     try:
         d = json.loads(raw.decode("utf-8"))
-        errs = d["failed"][0]["errors"] if status == 201 else d["error"]["details"]["errors"]
+        errs = [r for r in d["results"] if not r["success"]][0]["errors"] if status == 201 else d["error"]["details"]["errors"]
         print(status, "valid", len(errs) > 0 and errs[0]["field"].startswith(("details.é", "events[0].details.é")))
     except Exception as e:
         print(status, "invalid", type(e).__name__)

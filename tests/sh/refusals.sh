@@ -40,7 +40,7 @@ expect_eq "bulk continueOnError:false: nothing stored" 0 "$(stored)"
 
 post /api/v1/audit/events/bulk "{\"validateOnly\":true,\"events\":[$ok_ev,{\"action\":\"x\",\"status\":null},{\"action\":null,\"status\":\"success\"}]}"
 expect_eq "validateOnly: only the valid event is successful" "[0] [1, 2]" \
-    "$(jbody '"%s %s" % ([s["index"] for s in d["successful"]], [f["index"] for f in d["failed"]])')"
+    "$(jbody '"%s %s" % ([r["index"] for r in d["results"] if r["success"]], [r["index"] for r in d["results"] if not r["success"]])')"
 expect_eq "validateOnly: nothing stored" 0 "$(stored)"
 
 # a row PostgreSQL refuses after validation: alone, a 4xx, no rewrite of the rest
@@ -57,7 +57,7 @@ ev[30]["action"]="poison"
 print(json.dumps({"events":ev}))')
 post /api/v1/audit/events/bulk "$body"
 expect_eq "refused row in a bulk of 60: 201 with 59 stored, index 30 failed as a 4xx" "201 59 [30] VALIDATION_ERROR" \
-    "$HTTP_STATUS $(jbody '"%d %s %s" % (len(d["successful"]), [f["index"] for f in d["failed"]], d["failed"][0]["code"])')"
+    "$HTTP_STATUS $(jbody '"%d %s %s" % (d["successful"], [r["index"] for r in d["results"] if not r["success"]], [r["code"] for r in d["results"] if not r["success"]][0])')"
 expect_eq "refused row: the 59 others are stored once" "59 59" \
     "$(sql "SELECT count(*) || ' ' || count(DISTINCT action) FROM audit_log WHERE action LIKE 'iso.%'")"
 # each transaction leaves its own xmin: one by one, the 59 would be 59

@@ -7,6 +7,8 @@
  */
 #include "tdb.h"
 #include "core/util.h"
+#include "event/event.h"
+#include "event/json.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -375,6 +377,60 @@ static void another_key_is_refused(void)
     CHECK(db == NULL);
 }
 
+/* Parsed events (adb_log_batch_parsed): all-or-nothing and validate-only
+ * store nothing; otherwise the valid ones are stored and kept as committed,
+ * with the id, time, hash and chain position the stored row has. */
+static void parsed_events(void)
+{
+    adb *db = t_open(ci, NULL);
+    PGconn *c = PQconnectdb(ci);
+    const char *texts[] = {
+        "{\"timestamp\":\"2024-06-01T00:00:00Z\",\"action\":\"p.0\",\"status\":\"success\",\"organizationId\":\"org-parsed\"}",
+        "{\"timestamp\":\"2024-06-01T00:00:00Z\",\"action\":\"p.1\",\"status\":\"maybe\",\"organizationId\":\"org-parsed\"}",
+        "{\"timestamp\":\"2024-06-01T00:00:01Z\",\"action\":\"p.2\",\"status\":\"failure\",\"organizationId\":\"org-parsed\",\"details\":{\"n\":1.50}}",
+    };
+    adb_json_doc *docs[3];
+    const adb_json *evs[3];
+    adb_json_error je;
+    adb_log_result r[3];
+    adb_event *kept[3];
+
+    REQUIRE(db);
+    for (int i = 0; i < 3; i++) {
+        docs[i] = adb__json_parse(texts[i], strlen(texts[i]), NULL, &je);
+        REQUIRE(docs[i]);
+        evs[i] = adb__json_root(docs[i]);
+    }
+    const char *count = "SELECT count(*) FROM audit_log WHERE organization_id = 'org-parsed'";
+    CHECK(adb_log_batch_parsed(db, evs, 3, NULL, ADB_LOG_ALL_OR_NOTHING, r, kept) == ADB_ERR_INVALID);
+    CHECK(r[1].status == ADB_ERR_INVALID && !strcmp(r[1].errors.e[0].field, "status"));
+    CHECK(!kept[0] && !kept[1] && !kept[2] && t_count(c, count) == 0);
+    CHECK(adb_log_batch_parsed(db, evs, 3, NULL, ADB_LOG_VALIDATE_ONLY, r, kept) == ADB_ERR_INVALID);
+    CHECK(r[0].status == ADB_OK && r[1].status == ADB_ERR_INVALID && r[2].status == ADB_OK);
+    CHECK(!kept[0] && !kept[2] && t_count(c, count) == 0);
+    CHECK(adb_log_batch_parsed(db, evs, 3, NULL, 0, r, kept) == ADB_ERR_INVALID);
+    CHECK(kept[0] && !kept[1] && kept[2] && t_count(c, count) == 2);
+    for (int i = 0; i < 3; i += 2) {
+        if (!kept[i])
+            continue;
+        char q[512];
+        CHECK(kept[i]->id == r[i].id && kept[i]->chain_seq == r[i].chain_seq);
+        CHECK_STR(kept[i]->hash, r[i].hash);
+        CHECK_STR(kept[i]->ts_text, r[i].timestamp);
+        snprintf(q, sizeof(q), "SELECT count(*) FROM audit_log WHERE id = %" PRId64 " AND hash = '%s'"
+                 " AND chain_seq = %" PRId64 " AND chain_hash = '%s' AND details IS NOT DISTINCT FROM %s%s%s",
+                 kept[i]->id, kept[i]->hash, kept[i]->chain_seq, kept[i]->chain_hash,
+                 kept[i]->details ? "'" : "", kept[i]->details ? kept[i]->details : "NULL",
+                 kept[i]->details ? "'::jsonb" : "");
+        CHECK_MSG(t_count(c, q) == 1, "event %d as kept is the stored row", i);
+        adb_event_free(kept[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        adb__json_free(docs[i]);
+    adb_close(db);
+    PQfinish(c);
+}
+
 int main(void)
 {
     if (!t_migrated_db("t_ingest", ci, sizeof(ci))) {
@@ -387,5 +443,6 @@ int main(void)
     RUN(backpressure_says_busy);
     RUN(partitions_made_on_demand);
     RUN(another_key_is_refused);
+    RUN(parsed_events);
     return t_done();
 }
