@@ -225,6 +225,17 @@ char *adb__oneline(char *s)
     return s;
 }
 
+int adb__hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 size_t adb__utf8_seq(const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;

@@ -62,6 +62,9 @@ void adb__sha256_hex(const void *data, size_t len, char out[65]);
  * stray continuation byte). */
 size_t adb__utf8_seq(const char *s, size_t n);
 
+/* The value of one hex digit (either case), or -1. */
+int adb__hexval(char c);
+
 /* True when the n bytes at s are valid UTF-8. */
 bool adb__utf8_valid(const char *s, size_t n);
 

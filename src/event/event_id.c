@@ -8,6 +8,7 @@
  * partition and one index entry.
  */
 #include "event_id.h"
+#include "../core/util.h"
 #include "../core/digest.h"
 
 #include <openssl/rand.h>
@@ -119,26 +120,15 @@ void adb__event_id_derive(int64_t ts_us, const char *chain_hash, char out[ADB_EV
     build(ts_us, md, out);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool adb__event_id_parse(const char *s, size_t len, char out[ADB_EVENT_ID_LEN + 1])
 {
     if (len != ADB_EVENT_ID_LEN)
         return false;
     for (size_t i = 0; i < len; i++) {
         bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : hexval(s[i]) < 0)
+        if (dash ? s[i] != '-' : adb__hexval(s[i]) < 0)
             return false;
-        out[i] = dash ? '-' : "0123456789abcdef"[hexval(s[i])];
+        out[i] = dash ? '-' : "0123456789abcdef"[adb__hexval(s[i])];
     }
     out[len] = '\0';
     return true;
@@ -153,7 +143,7 @@ bool adb__event_id_time(const char *id, int64_t *ts_us)
     if (!id || strlen(id) != ADB_EVENT_ID_LEN || id[14] != '1')
         return false;
     for (size_t i = 0; i < sizeof(pos) / sizeof(pos[0]); i++) {
-        int h = hexval(id[pos[i]]);
+        int h = adb__hexval(id[pos[i]]);
         if (h < 0)
             return false;
         t = t << 4 | (uint64_t)h;

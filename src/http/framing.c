@@ -4,6 +4,7 @@
  * counted.
  */
 #include "framing.h"
+#include "../core/util.h"
 #include "http.h"
 
 #include <string.h>
@@ -19,17 +20,6 @@ static bool tchar(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* ---- chunked bodies ------------------------------------------------------- */
@@ -62,7 +52,7 @@ size_t adb_http_chunks_scan(adb_http_chunks *c, const char *b, size_t n, uint64_
         switch (c->st) {
         case C_SIZE0:
         case C_SIZE: {
-            int v = hexval(ch);
+            int v = adb__hexval(ch);
             if (v >= 0) {
                 if (v || c->digits)
                     c->digits++;

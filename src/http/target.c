@@ -9,17 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes the n bytes at s ('+' as a space when plus) into a
  * malloc()ed NUL-terminated copy; *len is its length (NUL bytes may be
  * inside). *bad_escape when a '%' is not followed by two hex digits (the
@@ -34,8 +23,8 @@ static char *decode(const char *s, size_t n, bool plus, size_t *len, bool *bad_e
         return NULL;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-            (lo = hexval(s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < n && (hi = adb__hexval(s[i + 1])) >= 0 &&
+            (lo = adb__hexval(s[i + 2])) >= 0) {
             out[w++] = (char)(hi << 4 | lo);
             i += 2;
         } else {
