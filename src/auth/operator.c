@@ -16,12 +16,20 @@ bool adb__operator_resource(const char *resource)
     return strcmp(resource, "operator") == 0 || strncmp(resource, "operator.", 9) == 0;
 }
 
+/* Resources an organization's role may grant and an operator key holds as
+ * well: what they show is process-wide (the health service's figures, no
+ * organization's data; docs/auth.md, "The health service"). */
+static bool shared_resource(const char *resource)
+{
+    return strcmp(resource, "health") == 0;
+}
+
 adb_status adb__operator_check(const adb_principal *p, const char *resource, char *errbuf,
                                size_t errlen)
 {
     bool op = adb__operator_is(p), process_wide = adb__operator_resource(resource);
 
-    if (op && process_wide)
+    if (op && (process_wide || shared_resource(resource)))
         return ADB_OK;
     if (process_wide)
         adb__fmt(errbuf, errlen, "%s covers every organization: it needs an operator key"

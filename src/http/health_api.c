@@ -9,6 +9,7 @@
  * (health_history.c) for history and metrics.
  */
 #include "http.h"
+#include "health_config.h"
 #include "health_history.h"
 #include "ratelimit.h"
 #include "../core/util.h"
@@ -25,13 +26,15 @@
 #include <unistd.h>
 
 /* a check's 800 ms bound and its one reconnect (docs/pool.md); Redis's 250 ms
- * (docs/auth.md, "Rate limits"); the writer's queue is degraded from 80 % */
-#define DB_TIMEOUT_MS 800
+ * (docs/auth.md, "Rate limits"). The thresholds an operator may change
+ * (the database check's timeout, when the writer or the database is
+ * degraded, which components are judged) are read from health_config.c
+ * at each check. */
+#define DB_TIMEOUT_MS ADB_HEALTH_PROBE_BOUND_MS
 #define REDIS_TIMEOUT_MS 250
-#define QUEUE_DEGRADED_PERCENT 80
 
 enum { C_DATABASE, C_REDIS, C_AUDIT, NCOMP };
-static const char *const comp_names[NCOMP] = { "database", "redis", "audit" };
+#define comp_names adb_health_component_names
 
 typedef struct component {
     const char *status;   /* healthy, degraded, unhealthy */
@@ -84,12 +87,26 @@ static void check_database(adb_http_state *st, component *c)
     double latency = 0, t0 = adb__now_ms();
     adb_status rc = adb_pool_ping(st->pool, &latency, err, sizeof(err));
 
+    adb_health_settings hs;
+
     c->ms = adb__now_ms() - t0;
+    adb_health_settings_get(&hs);
     adb_pool_get_stats(st->pool, &ps);
     c->configured = true;
-    c->status = rc == ADB_OK ? "healthy" : "unhealthy";
-    c->failed = rc != ADB_OK;
-    adb__fmt(c->message, sizeof(c->message), "%s", rc == ADB_OK ? "PostgreSQL answered" : err);
+    /* the probe is bounded to 800 ms; an operator's timeout may be shorter */
+    if (rc == ADB_OK && latency > hs.timeout_ms) {
+        rc = ADB_ERR_DB_CONNECT;
+        adb__fmt(err, sizeof(err), "PostgreSQL answered in %.0f ms, past the check's timeout of %d ms", latency,
+                 hs.timeout_ms);
+    }
+    bool slow = rc == ADB_OK && hs.db_latency_degraded_ms > 0 && latency >= hs.db_latency_degraded_ms;
+    c->status = rc != ADB_OK ? "unhealthy" : slow ? "degraded" : "healthy";
+    c->failed = rc != ADB_OK; /* slow: degraded, but it answered (ready, connectivity) */
+    if (slow)
+        adb__fmt(c->message, sizeof(c->message), "PostgreSQL answered in %.0f ms, slower than the %d ms "
+                 "threshold (alertThresholds.databaseLatencyDegradedMs)", latency, hs.db_latency_degraded_ms);
+    else
+        adb__fmt(c->message, sizeof(c->message), "%s", rc == ADB_OK ? "PostgreSQL answered" : err);
     c->details = json_pack("{s:s, s:f, s:{s:i, s:i, s:i, s:I, s:I}}", "mode",
                            st->embedded ? "embedded" : "external", "latencyMs", rc == ADB_OK ? latency : 0.0,
                            "pool", "open", ps.open, "idle", ps.idle, "max", ps.max, "reconnects",
@@ -124,14 +141,19 @@ static void check_audit(adb_http_state *st, bool db_up, component *c)
     adb_writer_get_stats(st->db, &ws);
     c->ms = adb__now_ms() - t0;
     c->configured = true;
+    adb_health_settings hs;
+    adb_health_settings_get(&hs);
     int fill = ws.queue_max > 0 ? (int)(100LL * ws.queue_depth / ws.queue_max) : 0;
-    bool full = fill >= QUEUE_DEGRADED_PERCENT;
+    bool full = fill >= hs.queue_degraded_percent;
     c->status = !db_up ? "unhealthy" : full ? "degraded" : "healthy";
     c->failed = !db_up || full;
-    adb__fmt(c->message, sizeof(c->message), "%s",
-             !db_up ? "events cannot be committed: the database does not answer"
-             : full ? "the writer's queue is 80 % full or more: creates may be refused with 503"
-                    : "the writer commits events");
+    if (!db_up)
+        adb__fmt(c->message, sizeof(c->message), "events cannot be committed: the database does not answer");
+    else if (full)
+        adb__fmt(c->message, sizeof(c->message), "the writer's queue is %d %% full or more: creates may be "
+                 "refused with 503", hs.queue_degraded_percent);
+    else
+        adb__fmt(c->message, sizeof(c->message), "the writer commits events");
     c->details = json_pack("{s:i, s:i, s:i}", "queueDepth", ws.queue_depth, "queueCapacity",
                            ws.queue_max, "queueFillPercent", fill);
 }
@@ -145,16 +167,20 @@ static void run_checks(adb_http_request *req, health_run *r)
     memset(r, 0, sizeof(*r));
     check_database(st, &r->c[C_DATABASE]);
     check_redis(st, &r->c[C_REDIS]);
-    check_audit(st, !r->c[C_DATABASE].failed, &r->c[C_AUDIT]);
+    check_audit(st, strcmp(r->c[C_DATABASE].status, "unhealthy") != 0, &r->c[C_AUDIT]);
     adb_http_iso_now(r->ts);
     r->overall = "healthy";
+    adb_health_settings hs;
+    adb_health_settings_get(&hs);
     for (int i = 0; i < NCOMP; i++) {
         const char *s = r->c[i].status;
+        adb_http_health_record(st->health, comp_names[i], s, r->c[i].ms);
+        if (!hs.enabled[i]) /* not judged (enabledChecks) */
+            continue;
         if (!strcmp(s, "unhealthy"))
             r->overall = "unhealthy";
         else if (!strcmp(s, "degraded") && strcmp(r->overall, "unhealthy") != 0)
             r->overall = "degraded";
-        adb_http_health_record(st->health, comp_names[i], s, r->c[i].ms);
     }
 }
 
@@ -240,8 +266,11 @@ static bool health_options(adb_http_request *req, health_opts *o, enum MHD_Resul
     long long ms;
     bool deps;
 
+    adb_health_settings hs;
+
+    adb_health_settings_get(&hs);
     for (int i = 0; i < NCOMP; i++)
-        o->want[i] = true;
+        o->want[i] = hs.enabled[i]; /* enabledChecks, unless componentChecks names them */
     if (!flag_arg(req, "includeDetails", true, &o->details, res) ||
         !flag_arg(req, "checkDependencies", true, &deps, res))
         return false;
@@ -459,7 +488,11 @@ enum MHD_Result adb_http_health_run(adb_http_request *req)
 {
     health_run r;
     health_opts all = { { true, true, true }, true };
+    adb_health_settings hs;
 
+    adb_health_settings_get(&hs);
+    for (int i = 0; i < NCOMP; i++)
+        all.want[i] = hs.enabled[i];
     run_checks(req, &r);
     json_t *body = detailed_json(req, &r, &all);
     run_free(&r);
@@ -729,26 +762,6 @@ enum MHD_Result adb_http_health_cache_reset(adb_http_request *req)
                                         "message", "health answers are never cached: every request "
                                                    "runs its checks anew",
                                         "timestamp", ts));
-}
-
-/* GET /api/v1/health/config: how the checks run. Settings only, no value
- * of a secret (no connection string, URL or key). */
-enum MHD_Result adb_http_health_config(adb_http_request *req)
-{
-    char err[ADB_ERRMSG_MAX];
-    double ms;
-    bool redis = adb_ratelimit_redis_check(req->state->ratelimit, &ms, err, sizeof(err)) >= 0;
-
-    return adb_http_send_json(req, MHD_HTTP_OK, json_pack(
-        "{s:i, s:i, s:i, s:{s:i}, s:[s, s, s], s:{s:{s:i, s:s}, s:{s:b, s:i}}, s:s, s:i}",
-        "checkInterval", 0, "timeout", DB_TIMEOUT_MS, "retryAttempts", 1,
-        "alertThresholds", "writerQueueDegradedPercent", QUEUE_DEGRADED_PERCENT,
-        "enabledChecks", comp_names[0], comp_names[1], comp_names[2],
-        "dependencyChecks", "postgresql", "timeoutMs", DB_TIMEOUT_MS, "mode",
-        req->state->embedded ? "embedded" : "external", "redis", "configured", redis, "timeoutMs",
-        REDIS_TIMEOUT_MS,
-        "schedule", "on request: each health request runs its checks; none run in the background",
-        "historySize", ADB_HEALTH_HISTORY_MAX));
 }
 
 /* POST /api/v1/health/connectivity {services?: ["postgresql","redis"]}:

@@ -191,6 +191,7 @@ enum MHD_Result adb_http_health_get_history(adb_http_request *req);
 enum MHD_Result adb_http_health_metrics(adb_http_request *req);
 enum MHD_Result adb_http_health_cache_reset(adb_http_request *req);
 enum MHD_Result adb_http_health_config(adb_http_request *req);
+enum MHD_Result adb_http_health_config_put(adb_http_request *req); /* health_config.c */
 enum MHD_Result adb_http_health_connectivity(adb_http_request *req);
 enum MHD_Result adb_http_health_system(adb_http_request *req);
 

@@ -75,6 +75,7 @@ static const route routes[] = {
     { "GET", "/api/v1/health/metrics", adb_http_health_metrics, "health", "read", "health: figures of the recent checks", NULL },
     { "POST", "/api/v1/health/cache/reset", adb_http_health_cache_reset, "health", "read", "health: nothing is cached (says so)", NULL },
     { "GET", "/api/v1/health/config", adb_http_health_config, "health", "read", "health: how the checks run", NULL },
+    { "PUT", "/api/v1/health/config", adb_http_health_config_put, "operator.health", "write", "health: change how the checks run (an operator's)", NULL },
     { "POST", "/api/v1/health/connectivity", adb_http_health_connectivity, "health", "read", "health: connect to each dependency now", NULL },
     { "GET", "/api/v1/health/system", adb_http_health_system, "health", "read", "health: the process's memory, CPU time and the load", NULL },
     /* presets (presets*.c, docs/presets.md) */
