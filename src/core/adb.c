@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -489,7 +490,12 @@ static adb__event *prepare_parsed(adb *db, presets *ps, const adb_json *root,
     const adb__preset *preset = NULL;
     adb__event *ev;
 
-    memset(res, 0, sizeof(*res));
+    /* every member but the error entries and the message text, which are
+     * read only up to errors.count and the NUL: a result is 5 KB, mostly
+     * those, and zeroing all of them for every event of a bulk request was
+     * a visible share of serve's CPU (the memset and its page faults) */
+    memset(res, 0, offsetof(adb_log_result, errors.e));
+    res->message[0] = '\0';
     res->status = ADB_ERR_INVALID;
     if (o && o->preset) {
         preset = preset_find(ps, o->organization_id, o->preset);
