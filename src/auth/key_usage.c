@@ -9,6 +9,7 @@
  * most one interval of "last used" times, never an event or an audit row.
  */
 #include "key_usage.h"
+#include "../core/ticker.h"
 #include "../core/util.h"
 
 #include <errno.h>
@@ -27,15 +28,12 @@ typedef struct use {
 
 struct adb__key_usage {
     pthread_mutex_t mu;
-    pthread_cond_t wake;
     use *pending;     /* one entry per key used since the last flush */
     size_t n, cap;
     unsigned *index;  /* open addressing over pending: i + 1, 0 = free */
     size_t nslots;    /* a power of two, at least 2 * cap */
-    bool running, stopping;
-    pthread_t thread;
+    adb__ticker *ticker; /* the periodic flush, once started */
     adb_pool *pool;
-    int interval_s;
 };
 
 adb__key_usage *adb__key_usage_new(void)
@@ -45,7 +43,6 @@ adb__key_usage *adb__key_usage_new(void)
     if (!u)
         return NULL;
     pthread_mutex_init(&u->mu, NULL);
-    pthread_cond_init(&u->wake, NULL);
     return u;
 }
 
@@ -199,25 +196,11 @@ out:
     return st;
 }
 
-static void *flusher(void *arg)
+static void tick(void *arg)
 {
     adb__key_usage *u = arg;
 
-    pthread_mutex_lock(&u->mu);
-    while (!u->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += u->interval_s;
-        while (!u->stopping && pthread_cond_timedwait(&u->wake, &u->mu, &until) != ETIMEDOUT)
-            ;
-        if (u->stopping)
-            break;
-        pthread_mutex_unlock(&u->mu);
-        (void)adb__key_usage_flush(u, u->pool);
-        pthread_mutex_lock(&u->mu);
-    }
-    pthread_mutex_unlock(&u->mu);
-    return NULL;
+    (void)adb__key_usage_flush(u, u->pool);
 }
 
 adb_status adb__key_usage_start(adb__key_usage *u, adb_pool *pool, int interval_s)
@@ -225,10 +208,8 @@ adb_status adb__key_usage_start(adb__key_usage *u, adb_pool *pool, int interval_
     if (!u || interval_s <= 0)
         return ADB_ERR_INVALID;
     u->pool = pool;
-    u->interval_s = interval_s;
-    if (pthread_create(&u->thread, NULL, flusher, u) != 0)
+    if (!(u->ticker = adb__ticker_start(interval_s, tick, u)))
         return ADB_ERR_INTERNAL;
-    u->running = true;
     return ADB_OK;
 }
 
@@ -236,17 +217,10 @@ void adb__key_usage_close(adb__key_usage *u, adb_pool *pool)
 {
     if (!u)
         return;
-    if (u->running) {
-        pthread_mutex_lock(&u->mu);
-        u->stopping = true;
-        pthread_cond_signal(&u->wake);
-        pthread_mutex_unlock(&u->mu);
-        pthread_join(u->thread, NULL);
-    }
+    adb__ticker_stop(u->ticker);
     (void)adb__key_usage_flush(u, pool);
     free(u->pending);
     free(u->index);
-    pthread_cond_destroy(&u->wake);
     pthread_mutex_destroy(&u->mu);
     free(u);
 }

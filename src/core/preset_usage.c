@@ -8,6 +8,7 @@
  * them all. A crash loses at most one interval of counts, never an event.
  */
 #include "preset_usage.h"
+#include "ticker.h"
 #include "buf.h"
 #include "util.h"
 
@@ -29,15 +30,12 @@ typedef struct entry {
 
 struct adb__preset_usage {
     pthread_mutex_t mu;
-    pthread_cond_t wake;
     entry *pending;
     size_t n, cap;
     unsigned *index;      /* open addressing over pending: i + 1, 0 = free */
     size_t nslots;
-    bool running, stopping;
-    pthread_t thread;
+    adb__ticker *ticker; /* the periodic flush, once started */
     adb_pool *pool;
-    int interval_s;
 };
 
 adb__preset_usage *adb__preset_usage_new(void)
@@ -47,7 +45,6 @@ adb__preset_usage *adb__preset_usage_new(void)
     if (!u)
         return NULL;
     pthread_mutex_init(&u->mu, NULL);
-    pthread_cond_init(&u->wake, NULL);
     return u;
 }
 
@@ -239,25 +236,11 @@ adb_status adb__preset_usage_flush(adb__preset_usage *u, adb_pool *pool)
     return st;
 }
 
-static void *flusher(void *arg)
+static void tick(void *arg)
 {
     adb__preset_usage *u = arg;
 
-    pthread_mutex_lock(&u->mu);
-    while (!u->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += u->interval_s;
-        while (!u->stopping && pthread_cond_timedwait(&u->wake, &u->mu, &until) != ETIMEDOUT)
-            ;
-        if (u->stopping)
-            break;
-        pthread_mutex_unlock(&u->mu);
-        (void)adb__preset_usage_flush(u, u->pool);
-        pthread_mutex_lock(&u->mu);
-    }
-    pthread_mutex_unlock(&u->mu);
-    return NULL;
+    (void)adb__preset_usage_flush(u, u->pool);
 }
 
 adb_status adb__preset_usage_start(adb__preset_usage *u, adb_pool *pool, int interval_s)
@@ -265,10 +248,8 @@ adb_status adb__preset_usage_start(adb__preset_usage *u, adb_pool *pool, int int
     if (!u || interval_s <= 0)
         return ADB_ERR_INVALID;
     u->pool = pool;
-    u->interval_s = interval_s;
-    if (pthread_create(&u->thread, NULL, flusher, u) != 0)
+    if (!(u->ticker = adb__ticker_start(interval_s, tick, u)))
         return ADB_ERR_INTERNAL;
-    u->running = true;
     return ADB_OK;
 }
 
@@ -276,19 +257,12 @@ void adb__preset_usage_close(adb__preset_usage *u, adb_pool *pool)
 {
     if (!u)
         return;
-    if (u->running) {
-        pthread_mutex_lock(&u->mu);
-        u->stopping = true;
-        pthread_cond_signal(&u->wake);
-        pthread_mutex_unlock(&u->mu);
-        pthread_join(u->thread, NULL);
-    }
+    adb__ticker_stop(u->ticker);
     (void)adb__preset_usage_flush(u, pool);
     for (size_t i = 0; i < u->n; i++)
         entry_free(&u->pending[i]);
     free(u->pending);
     free(u->index);
-    pthread_cond_destroy(&u->wake);
     pthread_mutex_destroy(&u->mu);
     free(u);
 }
