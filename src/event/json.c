@@ -1215,3 +1215,53 @@ out:
     free(st);
     return ok;
 }
+
+/* ---- skipping over JSON text (no parse) -------------------------------- */
+
+/* Past a JSON string starting at p (the quote); NULL if unterminated. */
+const char *adb__json_skip_string(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        if (*p == '\\') {
+            if (++p >= end)
+                return NULL;
+        } else if (*p == '"') {
+            return p + 1;
+        }
+    }
+    return NULL;
+}
+
+const char *adb__json_skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* Past one JSON value starting at p; NULL if it does not end before end. */
+const char *adb__json_skip_value(const char *p, const char *end)
+{
+    int depth = 0;
+
+    do {
+        if (p >= end)
+            return NULL;
+        if (*p == '"') {
+            if (!(p = adb__json_skip_string(p, end)))
+                return NULL;
+            continue;
+        }
+        if (*p == '{' || *p == '[')
+            depth++;
+        else if (*p == '}' || *p == ']')
+            depth--;
+        else if (depth == 0) { /* a scalar at the top: up to its delimiter */
+            while (p < end && !strchr(",}] \t\n\r", *p))
+                p++;
+            return p;
+        }
+        p++;
+    } while (depth > 0);
+    return p;
+}

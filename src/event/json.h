@@ -125,4 +125,12 @@ bool adb__json_write_canonical(const adb_json *v, char **buf, size_t *len, size_
  * buffer rules as adb__json_write_canonical). */
 bool adb__json_write_string(const char *s, size_t len, char **buf, size_t *blen, size_t *cap);
 
+/* Skipping over valid JSON text without parsing it (cutting a member out of
+ * canonical or jsonb text). Each returns the first byte past what it skips,
+ * or NULL when that does not end before end. p is at a string's opening
+ * quote / at a value / anywhere (skip_ws: spaces, tabs, newlines). */
+const char *adb__json_skip_string(const char *p, const char *end);
+const char *adb__json_skip_value(const char *p, const char *end);
+const char *adb__json_skip_ws(const char *p, const char *end);
+
 #endif

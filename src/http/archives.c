@@ -228,87 +228,39 @@ enum MHD_Result adb_http_archives_list(adb_http_request *req)
 
 /* ---- GET /api/v1/archives/{id}/events ----------------------------------- */
 
-/* Past a JSON string starting at p (the quote); NULL if unterminated. */
-static const char *skip_string(const char *p, const char *end)
-{
-    for (p++; p < end; p++) {
-        if (*p == '\\') {
-            if (++p >= end)
-                return NULL;
-        } else if (*p == '"') {
-            return p + 1;
-        }
-    }
-    return NULL;
-}
-
-static const char *skip_ws(const char *p, const char *end)
-{
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    return p;
-}
-
-/* Past one JSON value starting at p; NULL if it does not end before end. */
-static const char *skip_value(const char *p, const char *end)
-{
-    int depth = 0;
-
-    do {
-        if (p >= end)
-            return NULL;
-        if (*p == '"') {
-            if (!(p = skip_string(p, end)))
-                return NULL;
-            continue;
-        }
-        if (*p == '{' || *p == '[')
-            depth++;
-        else if (*p == '}' || *p == ']')
-            depth--;
-        else if (depth == 0) { /* a scalar at the top: up to its delimiter */
-            while (p < end && !strchr(",}] \t\n\r", *p))
-                p++;
-            return p;
-        }
-        p++;
-    } while (depth > 0);
-    return p;
-}
-
 /* The text of member key of the JSON object text[0..len) (valid JSON, as
  * jsonb prints it), so that it is sent exactly as the live event routes send
  * (details -> key)::text. false when absent. */
 static bool member_text(const char *text, size_t len, const char *key, const char **v,
                         size_t *vlen)
 {
-    const char *end = text + len, *p = skip_ws(text, end);
+    const char *end = text + len, *p = adb__json_skip_ws(text, end);
     size_t klen = strlen(key);
 
     if (p >= end || *p != '{')
         return false;
-    p = skip_ws(p + 1, end);
+    p = adb__json_skip_ws(p + 1, end);
     while (p < end && *p == '"') {
         const char *ks = p + 1, *ke;
-        if (!(p = skip_string(p, end)))
+        if (!(p = adb__json_skip_string(p, end)))
             return false;
         ke = p - 1;
-        p = skip_ws(p, end);
+        p = adb__json_skip_ws(p, end);
         if (p >= end || *p != ':')
             return false;
-        p = skip_ws(p + 1, end);
+        p = adb__json_skip_ws(p + 1, end);
         const char *vs = p;
-        if (!(p = skip_value(p, end)))
+        if (!(p = adb__json_skip_value(p, end)))
             return false;
         if ((size_t)(ke - ks) == klen && !memcmp(ks, key, klen)) {
             *v = vs;
             *vlen = (size_t)(p - vs);
             return true;
         }
-        p = skip_ws(p, end);
+        p = adb__json_skip_ws(p, end);
         if (p >= end || *p != ',')
             return false;
-        p = skip_ws(p + 1, end);
+        p = adb__json_skip_ws(p + 1, end);
     }
     return false;
 }

@@ -82,47 +82,6 @@ void adb_http_write_event(jw *w, const adb_http_event *e)
     jw_end_obj(w);
 }
 
-/* Past the JSON string starting at p (its opening quote); NULL if it does
- * not end before end. */
-static const char *past_string(const char *p, const char *end)
-{
-    for (p++; p < end; p++) {
-        if (*p == '\\')
-            p++;
-        else if (*p == '"')
-            return p + 1;
-    }
-    return NULL;
-}
-
-/* Past the JSON value starting at p, in text without whitespace between
- * tokens (canonical JSON); NULL if it does not end before end. */
-static const char *past_value(const char *p, const char *end)
-{
-    int depth = 0;
-
-    do {
-        if (p >= end)
-            return NULL;
-        if (*p == '"') {
-            if (!(p = past_string(p, end)))
-                return NULL;
-            continue;
-        }
-        if (*p == '{' || *p == '[')
-            depth++;
-        else if (*p == '}' || *p == ']')
-            depth--;
-        else if (depth == 0) { /* a scalar at the top: up to its delimiter */
-            while (p < end && *p != ',' && *p != '}' && *p != ']')
-                p++;
-            return p;
-        }
-        p++;
-    } while (depth > 0);
-    return p;
-}
-
 /* details.sessionContext of a committed event, as canonical text; *out NULL
  * when there is none. false when out of memory. Details are the canonical
  * JSON the library wrote (event.c: '{', then each member's key, ':' and its
@@ -141,8 +100,8 @@ static bool session_of(const adb__event *ev, char **out)
     end = ev->details + ev->details_len;
     while (p < end && *p == '"') { /* each top-level member: key, ':', value */
         const char *k = p, *v;
-        if (!(p = past_string(p, end)) || p >= end || *p != ':' || !(v = p + 1) ||
-            !(p = past_value(v, end)))
+        if (!(p = adb__json_skip_string(p, end)) || p >= end || *p != ':' || !(v = p + 1) ||
+            !(p = adb__json_skip_value(v, end)))
             return true; /* not possible for what event.c writes */
         if ((size_t)(v - k) == sizeof(key) - 1 && !memcmp(k, key, sizeof(key) - 1))
             return (*out = strndup(v, (size_t)(p - v))) != NULL;
