@@ -125,7 +125,8 @@ enum {
  * validation, presets and results), with flags above. kept, when not NULL,
  * has n slots: kept[i] gets event i as committed when res[i].status is OK and
  * it was stored (NULL otherwise: refused, validate-only, or a duplicate, whose
- * original lies in the database); free each with adb_event_free. */
+ * original lies in the database); free each with adb_event_free. res need not
+ * be zeroed: every member a caller reads is set (errors.e only up to errors.count). */
 adb_status adb_log_batch_parsed(adb *db, const adb_json *const *events, size_t n,
                                 const adb_log_options *o, unsigned flags, adb_log_result *res,
                                 adb_event **kept);

@@ -660,8 +660,12 @@ adb_status adb_log_batch_parsed(adb *db, const adb_json *const *events, size_t n
     for (size_t i = 0; kept && i < n; i++)
         kept[i] = NULL;
     if (!evs) {
-        for (size_t i = 0; i < n; i++)
+        /* results need not come zeroed (prepare_parsed sets what is read) */
+        for (size_t i = 0; i < n; i++) {
+            memset(&res[i], 0, offsetof(adb_log_result, errors.e));
+            res[i].message[0] = '\0';
             res[i].status = ADB_ERR_NOMEM;
+        }
         return ADB_ERR_NOMEM;
     }
     ps = presets_get(db);
