@@ -148,6 +148,31 @@ bool adb__writer_pipeline(adb_pool *p, PGconn *c, int n, const adb_pool_stmt *st
     return false;
 }
 
+bool adb__writer_durable(adb_pool *p, PGconn *c, bool local, char *err, size_t errlen)
+{
+    /* synchronous_commit is set back to on explicitly: a connection's
+     * default may have been changed (ALTER ROLE ... SET) */
+    const adb_pool_stmt st[] = {
+        { "BEGIN", 0, NULL, false },
+        { local ? "SELECT set_config('synchronous_commit', 'local', true),"
+                  " pg_logical_emit_message(true, 'auditdb', 'durable')"
+                : "SELECT set_config('synchronous_commit', 'on', true),"
+                  " pg_logical_emit_message(true, 'auditdb', 'durable')", 0, NULL, true },
+        { "COMMIT", 0, NULL, false },
+    };
+    PGresult *res[3];
+
+    if (!adb__writer_pipeline(p, c, 3, st, res, err, errlen)) {
+        if (PQstatus(c) == CONNECTION_OK && PQpipelineStatus(c) == PQ_PIPELINE_OFF &&
+            PQtransactionStatus(c) != PQTRANS_IDLE)
+            PQclear(PQexec(c, "ROLLBACK"));
+        return false;
+    }
+    for (int i = 0; i < 3; i++)
+        PQclear(res[i]);
+    return true;
+}
+
 /* Reads the committed heads of the orgs whose entries are not valid. */
 static bool load(adb__heads *hs, PGconn *c, adb__head *h, size_t n, char *err, size_t errlen)
 {
