@@ -106,10 +106,11 @@ if [ "$(id -u)" -eq 0 ] && [ -d "$RUN_TMP/cluster/log" ]; then
     rm -f "$khome/master.key"
     openssl rand -hex 32 >"$khome/log.key"; chmod 600 "$khome/log.key"
     chown "$(stat -c %u "$RUN_TMP/cluster/log")" "$khome/log.key"
+    fresh_db t_keyprobe_log
     err=$(AUDITDB_HOME="$khome" AUDITDB_MASTER_KEY=$mkey timeout 60 "$AUDITDB_BIN" serve --listen 127.0.0.1:0 2>&1 >/dev/null); rc=$?
     expect_eq "a database server that reads log.key: serve refuses (exit 4)" 4 "$rc"
     expect_match "... and says why" "refusing to serve: the database server can read \"$khome/log.key\"" "$err"
-    rm -rf "$khome"; unset AUDIT_DB_URL
+    rm -rf "$khome"; unset AUDIT_DB_URL AUDITDB_CHECKPOINT_DIR
 else
     echo "skip - key probe through an external server: needs root and the runner's cluster"
 fi
