@@ -13,7 +13,9 @@
  * Python (tests/tools/tlog_witness.py) cosigns, its cosignatures verified
  * and stored; a fresh witness is brought up to date through 409; a bad proof
  * gets 422 and an alert; a witness ahead of the log raises an alert; a
- * witness that is down is asked again; one that does not trust the log: 403.
+ * witness that is down is asked again; one that does not trust the log: 403;
+ * a witness at a size the tree cannot prove from, or with another root at
+ * the log's size (a fork), raises an alert.
  */
 #include <openssl/rand.h>
 #include <signal.h>
@@ -36,6 +38,7 @@ static adb__mhash honest[MAXLEAVES], forked[MAXLEAVES];
 static adb__mhash *tree = honest; /* what the proof source answers from */
 static int proof_calls;
 static int corrupt_call; /* this call's proof gets one bit flipped (0: none) */
+static uint64_t unprovable_from; /* proofs from this size fail (0: none) */
 
 static char ci[1024], dir[1024], err[1024];
 static adb_pool *pool;
@@ -65,7 +68,7 @@ static adb_status mem_consistency(PGconn *c, const char *org, uint64_t size1, ui
     (void)org;
     getctx g = { tree };
     proof_calls++;
-    if (size2 > MAXLEAVES || size1 > size2) {
+    if (size2 > MAXLEAVES || size1 > size2 || (unprovable_from && size1 == unprovable_from)) {
         snprintf(e, elen, "beyond the tree");
         return ADB_ERR_NOT_FOUND;
     }
@@ -615,9 +618,46 @@ static void witnesses_cosign(void)
     CHECK(logbuf && strstr(logbuf, "\"event\":\"witness_rejected\"") != NULL);
     CHECK(logbuf && strstr(logbuf, "answered 403") != NULL);
 
+    witness_stop(&w3);
+
+    /* a witness that holds size 7: the tree cannot prove 7 -> 27 (the proof
+     * source refuses): alert; then one that holds another root at 27: fork */
+    witness_proc w4 = { 0 };
+    uint8_t r7[32];
+    char r7b64[48];
+    root_at(honest, 7, r7);
+    adb__note_b64_encode(r7, 32, r7b64);
+    REQUIRE(witness_start(&w4, "w4", log_vk, 0));
+    int port4 = w4.port;
+    witness_stop(&w4);
+    f = fopen(witness_state_path("w4", path, sizeof(path)), "w");
+    REQUIRE(f);
+    fprintf(f, "{\"test.log/" WORG "\": {\"size\": 7, \"root\": \"%s\"}}", r7b64);
+    fclose(f);
+    REQUIRE(witness_start(&w4, "w4", log_vk, port4));
+    snprintf(cfg, sizeof(cfg), "http://127.0.0.1:%d=%s", w4.port, w4.vkey);
+    REQUIRE((cp = start_with(cfg)));
+    unprovable_from = 7;
+    woffer(cp, 27);
+    unprovable_from = 0;
+    CHECK(file_size(WORG) == 27);
+    CHECK(alerts_of(c, WORG, "witness_no_proof") == 1);
+    adb__checkpointer_stop(cp);
+    witness_stop(&w4);
+    f = fopen(witness_state_path("w4", path, sizeof(path)), "w");
+    REQUIRE(f);
+    fprintf(f, "{\"test.log/" WORG "\": {\"size\": 27, \"root\": \"%s\"}}", r7b64);
+    fclose(f);
+    REQUIRE(witness_start(&w4, "w4", log_vk, port4));
+    REQUIRE((cp = start_with(cfg)));
+    woffer(cp, 27); /* the same checkpoint, not yet cosigned by w4 */
+    CHECK(alerts_of(c, WORG, "witness_fork") == 1);
+    CHECK(cosigned_by(WORG, &w4, 1) == 0);
+    adb__checkpointer_stop(cp);
+
+    witness_stop(&w4);
     witness_stop(&w[0]);
     witness_stop(&w[1]);
-    witness_stop(&w3);
     PQfinish(c);
 }
 
