@@ -6,7 +6,8 @@
 # start and prints the vkey; GET /api/v1/audit/log/vkey answers the same
 # text; GET /api/v1/audit/log/checkpoint answers 404 before any checkpoint,
 # the stored signed note as text/plain after, only to keys with
-# audit.log:read and only their own organization's (row-level security).
+# audit.log:read and only their own organization's (row-level security); an
+# unresolved refusal of the checkpointer fails `auditdb verify`.
 . tests/lib.sh
 
 home="$TEST_TMP/home"
@@ -117,6 +118,25 @@ expect_eq "... another organization's key: 404 (its own has none)" 404 "$HTTP_ST
 http GET /api/v1/audit/log/checkpoint -H "X-API-Key: $ingest"
 expect_eq "... an ingest key: 403" 403 "$HTTP_STATUS"
 stop_serve TERM
+
+# a refused checkpoint (the checkpointer's alert) fails verify until resolved
+out=$("$AUDITDB_BIN" verify 2>&1); rc=$?
+expect_eq "verify without a refusal: exit 0" 0 "$rc"
+sql "INSERT INTO alerts (id, organization_id, severity, type, title, description, source, metadata)
+     VALUES ('alert-t1', 'default', 'CRITICAL', 'SECURITY', 'the log refused to sign an inconsistent tree',
+             'the tree offered at size 9 does not extend the checkpoint the log signed at size 5',
+             'auditdb-checkpoint', '{\"kind\": \"inconsistent\"}')" >/dev/null
+out=$("$AUDITDB_BIN" verify 2>&1); rc=$?
+expect_eq "verify with a refused checkpoint: exit 4" 4 "$rc"
+expect_match "... names it" "default: checkpoint_refused: inconsistent: the tree offered at size 9" "$out"
+expect_match "... TAMPERING DETECTED" "TAMPERING DETECTED" "$out"
+out=$("$AUDITDB_BIN" verify --json 2>/dev/null)
+expect_eq "... --json: not intact" false "$(printf '%s' "$out" | json 'd["intact"]')"
+"$AUDITDB_BIN" verify --org other >/dev/null 2>&1; rc=$?
+expect_eq "... another organization's verify: exit 0" 0 "$rc"
+sql "UPDATE alerts SET resolved = 'true' WHERE id = 'alert-t1'" >/dev/null
+"$AUDITDB_BIN" verify >/dev/null 2>&1; rc=$?
+expect_eq "... once resolved: exit 0" 0 "$rc"
 
 # a checkpoint folder inside the PostgreSQL data directory: serve refuses
 datadir=$(sql "SHOW data_directory")
