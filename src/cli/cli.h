@@ -64,7 +64,7 @@ int cli_migrations(adb_migration_set *set);
 int cli_adb_open(cli_db *db, adb **out);
 
 /* Refuses (prints, returns EXIT_INTEGRITY) when the database server can read
- * $AUDITDB_HOME/master.key or admin.key through SQL. */
+ * $AUDITDB_HOME/master.key, admin.key or log.key through SQL. */
 int cli_key_probe(cli_db *db);
 
 /* Waits for one of sigs (blocked in every thread) and returns it; meanwhile
@@ -89,6 +89,11 @@ int cmd_maintenance(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+
+/* The log key's verifier key text into out (cmd_log.c); an exit code, the
+ * error printed unless EXIT_OK. Never creates the key. */
+int cli_log_vkey(const char *hex, const char *home, const char *log_name, char *out, size_t cap);
 
 extern const cli_command cli_commands[];
 

@@ -1,7 +1,8 @@
 /*
  * cmd_verify.c - `auditdb verify`: recompute every hash, signature and chain
- * link; name each broken event; exit 4 on tampering. --auth-log: the same for
- * the chain of auth_audit_log.
+ * link; name each broken event; exit 4 on tampering (and while the log's
+ * checkpointer has refused a checkpoint: an unresolved alert of
+ * docs/checkpoints.md). --auth-log: the same for the chain of auth_audit_log.
  */
 #include "cli.h"
 #include "../core/util.h"
@@ -116,6 +117,42 @@ static int verify_auth_log(adb *h, vstate *v)
     return sum.problems ? EXIT_INTEGRITY : EXIT_OK;
 }
 
+/* The log's refused checkpoints (docs/checkpoints.md): each alert of the
+ * checkpointer that nobody resolved is a problem, so that verify fails while
+ * the log refuses to sign (or a witness refused it). Returns how many. */
+static long long checkpoint_refusals(adb *h, const char *org, vstate *v)
+{
+    adb_status st;
+    char err[256];
+    PGconn *c = adb_pool_acquire(adb_get_pool(h), &st, err, sizeof(err));
+    long long n = 0;
+
+    if (!c)
+        return 0;
+    const char *p[] = { org ? org : "" };
+    PGresult *r = PQexecParams(c,
+                               "SELECT organization_id, coalesce(metadata->>'kind', ''),"
+                               " description FROM alerts"
+                               " WHERE source = 'auditdb-checkpoint' AND resolved = 'false'"
+                               " AND ($1 = '' OR organization_id = $1)"
+                               " ORDER BY created_at, id",
+                               1, NULL, p, NULL, NULL, 0);
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++) {
+        adb_verify_problem pr;
+        memset(&pr, 0, sizeof(pr));
+        adb__fmt(pr.organization_id, sizeof(pr.organization_id), "%s", PQgetvalue(r, i, 0));
+        pr.kind = "checkpoint_refused";
+        adb__fmt(pr.message, sizeof(pr.message), "%s: %s", PQgetvalue(r, i, 1),
+                 PQgetvalue(r, i, 2));
+        adb__utf8_repair(pr.message);
+        on_problem(v, &pr);
+        n++;
+    }
+    PQclear(r);
+    adb_pool_release(adb_get_pool(h), c);
+    return n;
+}
+
 int cmd_verify(int argc, char **argv)
 {
     adb_verify_options o = { .record = true, .verified_by = "auditdb verify" };
@@ -220,6 +257,7 @@ int cmd_verify(int argc, char **argv)
         rc = cli_exit_code(st) == EXIT_USAGE ? EXIT_FAILURE_ : cli_exit_code(st);
         goto out;
     }
+    sum.problems += checkpoint_refusals(h, o.organization_id, &v);
     double rate = sum.seconds > 0 ? (double)sum.events / sum.seconds : 0;
     if (v.json) {
         json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:I, s:f, s:f, s:O}", "intact", sum.problems == 0,
