@@ -89,6 +89,7 @@ int cmd_maintenance(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+int cmd_witness(int argc, char **argv);
 
 extern const cli_command cli_commands[];
 
