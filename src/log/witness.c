@@ -29,6 +29,7 @@
 #define MAX_ORIGINS 100000        /* origins with a lock (each one signed by a known log) */
 #define STATE_NAME_MAX 200        /* longer encoded origins use a hashed file name */
 #define STATE_FILE_MAX (ADB_NOTE_MAX_LEN + ADB_NOTE_SIGLINE_MAX)
+#define MAX_EVIDENCE 1000         /* refused signed checkpoints kept per run */
 
 typedef struct origin_lock {
     struct origin_lock *next;
@@ -49,6 +50,7 @@ struct adb__witness {
     pthread_mutex_t mu; /* the lock table */
     origin_lock *locks[LOCK_BUCKETS];
     size_t norigins;
+    size_t nevidence;
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
@@ -164,6 +166,8 @@ typedef struct witness_state {
     bool exists;
     uint64_t size;
     uint8_t root[32];
+    char *text; /* the file as read (malloc()ed, NULL when none): evidence */
+    size_t len;
 } witness_state;
 
 /* Reads origin's state: exists false when no file (never cosigned). false
@@ -217,7 +221,8 @@ static bool state_read(adb__witness *w, const char *origin, const char *fname, w
     s->exists = true;
     s->size = cp.size;
     memcpy(s->root, cp.root, 32);
-    free(buf);
+    s->text = buf;
+    s->len = len;
     return true;
 }
 
@@ -266,6 +271,50 @@ static bool state_write(adb__witness *w, const char *fname, const char *a, size_
         return false;
     }
     return true;
+}
+
+/* Keeps a refused checkpoint that the log did sign (a fork, a proof that
+ * fails) with the checkpoint the witness held: together, evidence that the
+ * log signed two histories (the spec: "might be proof of log misbehavior").
+ * DIR/evidence/<state name>.<size>.<hash of the body>.refused, at most
+ * MAX_EVIDENCE per run; best effort (a failure is noted in reason only). */
+static void evidence_write(adb__witness *w, const char *fname, const adb__witness_answer *a,
+                           const char *body, size_t len, const witness_state *st)
+{
+    char name[STATE_NAME_MAX + 128], hex[65], head[512];
+    struct timespec now;
+    struct tm tm;
+    char when[32];
+    int fd;
+
+    pthread_mutex_lock(&w->mu);
+    bool room = w->nevidence < MAX_EVIDENCE;
+    if (room)
+        w->nevidence++;
+    pthread_mutex_unlock(&w->mu);
+    if (!room)
+        return;
+    if (mkdirat(w->dirfd, "evidence", 0700) == -1 && errno != EEXIST)
+        return;
+    adb__sha256_hex(body, len, hex);
+    hex[16] = '\0';
+    if (!adb__fmt(name, sizeof(name), "evidence/%.*s.%llu.%s.refused",
+                  (int)(strlen(fname) - strlen(".checkpoint")), fname,
+                  (unsigned long long)a->size, hex))
+        return;
+    fd = openat(w->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd == -1)
+        return; /* EEXIST: the same request was kept already */
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    (void)adb__fmt(head, sizeof(head), "refused %d at %s: %s\n--- request\n", a->status, when,
+                   a->reason);
+    if (write_all(fd, head, strlen(head)) && write_all(fd, body, len) &&
+        write_all(fd, "--- cosigned before\n", 20) &&
+        (!st->text || write_all(fd, st->text, st->len)))
+        (void)fsync(fd);
+    close(fd);
 }
 
 /* ---- per-origin locks ------------------------------------------------------ */
@@ -474,7 +523,7 @@ void adb__witness_add_checkpoint(adb__witness *w, const char *body, size_t len,
     adb__note note;
     adb__checkpoint_body cp;
     adb__note_verifier *vs = NULL;
-    witness_state st;
+    witness_state st = { 0 };
     origin_lock *lock = NULL;
     char err[256], fname[STATE_NAME_MAX + 32], line[ADB_NOTE_SIGLINE_MAX];
     size_t linelen;
@@ -579,6 +628,7 @@ void adb__witness_add_checkpoint(adb__witness *w, const char *body, size_t len,
                       : (cp.size == 0 && memcmp(cp.root, empty_root, 32) != 0)) {
             conflict(a, st.size, "size %llu cosigned before with another root (latest %llu): a fork",
                      cp.size);
+            evidence_write(w, fname, a, body, len, &st);
             goto unlock;
         }
         if (nproof > 0) {
@@ -590,6 +640,7 @@ void adb__witness_add_checkpoint(adb__witness *w, const char *body, size_t len,
                                                (const adb__mhash *)proof, nproof)) {
         answer(a, 422, "the consistency proof from %llu to %llu does not verify",
                (unsigned long long)old, (unsigned long long)cp.size);
+        evidence_write(w, fname, a, body, len, &st);
         goto unlock;
     }
 
@@ -614,6 +665,7 @@ void adb__witness_add_checkpoint(adb__witness *w, const char *body, size_t len,
         answer(a, 500, "out of memory");
 unlock:
     pthread_mutex_unlock(&lock->mu);
+    free(st.text);
 out:
     free(vs);
 }

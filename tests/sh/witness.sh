@@ -118,6 +118,11 @@ expect_eq "a chunked body over 128 KiB is 413" 413 "$HTTP_STATUS"
 state="$T/state/auditdb.test%2Forg1.checkpoint"
 expect_eq "the state file holds the latest size" 11 "$(sed -n 2p "$state")"
 expect_match "the state file holds the witness's cosignature" '^— witness\.test/w1 ' "$(tail -n 1 "$state")"
+ev=$(ls "$T/state/evidence" 2>/dev/null | grep -c '^auditdb\.test%2Forg1\.[0-9]*\.[0-9a-f]*\.refused$')
+expect_eq "each signed refused checkpoint (4 bad proofs, 2 rewrites, 1 fork) is kept as evidence" 7 "$ev"
+fork=$(grep -l '^refused 409' "$T/state/evidence/"*.refused 2>/dev/null | head -n 1)
+check "the fork's evidence holds both signed roots of size 9" \
+    sh -c "[ \$(grep -c '^9\$' '$fork') -ge 2 ] && [ \$(grep -c '^— auditdb.test ' '$fork') -ge 2 ]"
 printf 'garbage\n' >"$T/state/auditdb.test%2Forg4.checkpoint"
 out=$($C add "$URL" --key "$T/log.key" --name auditdb.test --origin auditdb.test/org4 --old 0 --size 2)
 expect_eq "an unreadable state file is refused, not started over" 500 "$(echo "$out" | head -n 1)"
