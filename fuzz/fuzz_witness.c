@@ -16,7 +16,7 @@
 #include <stdlib.h>
 
 /* the log key of the seeds: 32 bytes 0x11 */
-static adb__witness *w;
+static adb__witness_service *w;
 static adb__note_signer logk;
 static char state_text[1024];
 static size_t state_len;
@@ -34,8 +34,8 @@ static void setup(void)
 
     memset(lseed, 0x11, 32);
     memset(wseed, 0x22, 32);
-    if (!mkdtemp(dir) ||
-        adb__note_signer_init(&logk, "fuzz.test", ADB_NOTE_ED25519, lseed, err, sizeof(err)) != ADB_OK)
+    if (!mkdtemp(dir) || adb__note_signer_init(&logk, "fuzz.test", ADB_NOTE_ED25519, lseed, err,
+                                               sizeof(err)) != ADB_OK)
         abort();
     adb__note_signer_verifier(&logk, &v);
     adb__note_vkey_format(&v, vkey, sizeof(vkey));

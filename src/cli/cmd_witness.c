@@ -89,7 +89,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               const char *method, const char *version, const char *data,
                               size_t *size, void **ptr)
 {
-    adb__witness *w = cls;
+    adb__witness_service *w = cls;
     wreq *r = *ptr;
     adb__witness_answer a;
     enum MHD_Result ret;
@@ -100,8 +100,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         long long n;
 
         if (strcmp(url, "/add-checkpoint") != 0)
-            return reply_text(c, MHD_HTTP_NOT_FOUND, "not found: this witness serves POST /add-checkpoint",
-                              false);
+            return reply_text(c, MHD_HTTP_NOT_FOUND,
+                              "not found: this witness serves POST /add-checkpoint", false);
         if (strcmp(method, "POST") != 0)
             return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use POST", true);
         cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -195,7 +195,7 @@ int cmd_witness(int argc, char **argv)
     uint8_t seed[32];
     char err[512], vkey[ADB_NOTE_VKEY_MAX];
     adb__witness_options o;
-    adb__witness *w;
+    adb__witness_service *w;
     struct addrinfo *ai = NULL;
     struct MHD_Daemon *d;
     sigset_t sigs;

@@ -42,7 +42,7 @@ typedef struct witness_log {
     adb__note_verifier v;
 } witness_log;
 
-struct adb__witness {
+struct adb__witness_service {
     int dirfd; /* the state directory, flock()ed */
     adb__note_signer signer;
     witness_log *logs;
@@ -127,7 +127,8 @@ bool adb__witness_key_file(const char *path, bool create, uint8_t seed[32], char
     OPENSSL_cleanse(hex, sizeof(hex));
     if (!good) {
         set_err(err, errlen,
-                "witness key file \"%s\" does not hold 64 hex digits (an Ed25519 seed)%s", path, "");
+                "witness key file \"%s\" does not hold 64 hex digits (an Ed25519 seed)%s", path,
+                "");
         return false;
     }
     return true;
@@ -173,8 +174,8 @@ typedef struct witness_state {
 /* Reads origin's state: exists false when no file (never cosigned). false
  * with reason filled when the file is there but unreadable or not a
  * checkpoint of origin: the witness then refuses rather than start over. */
-static bool state_read(adb__witness *w, const char *origin, const char *fname, witness_state *s,
-                       char *reason, size_t rlen)
+static bool state_read(adb__witness_service *w, const char *origin, const char *fname,
+                       witness_state *s, char *reason, size_t rlen)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -242,7 +243,7 @@ static bool write_all(int fd, const char *p, size_t n)
 
 /* Replaces fname by the two parts, durably: a temporary file written and
  * fsync()ed, renamed over fname, then the directory fsync()ed. */
-static bool state_write(adb__witness *w, const char *fname, const char *a, size_t alen,
+static bool state_write(adb__witness_service *w, const char *fname, const char *a, size_t alen,
                         const char *b, size_t blen, char *reason, size_t rlen)
 {
     char tmp[STATE_NAME_MAX + 64];
@@ -278,7 +279,7 @@ static bool state_write(adb__witness *w, const char *fname, const char *a, size_
  * log signed two histories (the spec: "might be proof of log misbehavior").
  * DIR/evidence/<state name>.<size>.<hash of the body>.refused, at most
  * MAX_EVIDENCE per run; best effort (a failure is noted in reason only). */
-static void evidence_write(adb__witness *w, const char *fname, const adb__witness_answer *a,
+static void evidence_write(adb__witness_service *w, const char *fname, const adb__witness_answer *a,
                            const char *body, size_t len, const witness_state *st)
 {
     char name[STATE_NAME_MAX + 128], hex[65], head[512];
@@ -329,7 +330,7 @@ static size_t bucket_of(const char *s)
 
 /* The lock of origin, made on first use; NULL when too many origins or out of
  * memory. Locks live as long as the witness. */
-static origin_lock *lock_of(adb__witness *w, const char *origin)
+static origin_lock *lock_of(adb__witness_service *w, const char *origin)
 {
     size_t b = bucket_of(origin);
     origin_lock *l;
@@ -364,9 +365,9 @@ static bool log_covers(const char *prefix, const char *origin)
     return strcmp(origin, prefix) == 0;
 }
 
-adb__witness *adb__witness_open(const adb__witness_options *o, char *err, size_t errlen)
+adb__witness_service *adb__witness_open(const adb__witness_options *o, char *err, size_t errlen)
 {
-    adb__witness *w = calloc(1, sizeof(*w));
+    adb__witness_service *w = calloc(1, sizeof(*w));
     char e[256];
 
     if (!w) {
@@ -435,7 +436,7 @@ fail:
     return NULL;
 }
 
-void adb__witness_close(adb__witness *w)
+void adb__witness_close(adb__witness_service *w)
 {
     if (!w)
         return;
@@ -510,12 +511,13 @@ static void conflict(adb__witness_answer *a, uint64_t latest, const char *fmt, u
     a->content_type = "text/x.tlog.size";
 }
 
-void adb__witness_add_checkpoint(adb__witness *w, const char *body, size_t len,
+void adb__witness_add_checkpoint(adb__witness_service *w, const char *body, size_t len,
                                  adb__witness_answer *a)
 {
-    static const uint8_t empty_root[32] = {
-        0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
-        0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
+    static const uint8_t empty_root[32] = { /* SHA-256 of nothing */
+        0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9,
+        0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52,
+        0xb8, 0x55 };
     const char *p = body, *end = body + len, *nl;
     adb__mhash proof[MAX_PROOF_LINES];
     size_t nproof = 0, nv = 0, count = 0;
@@ -535,7 +537,8 @@ void adb__witness_add_checkpoint(adb__witness *w, const char *body, size_t len,
     nl = memchr(p, '\n', len);
     if (!nl || nl - p < 4 || memcmp(p, "old ", 4) != 0 ||
         !parse_size(p + 4, (size_t)(nl - p - 4), &old)) {
-        answer(a, 400, "the body must start with \"old <size>\" (decimal, no leading zero) and a newline");
+        answer(a, 400,
+               "the body must start with \"old <size>\" (decimal, no leading zero) and a newline");
         return;
     }
     a->old_size = old;
@@ -626,8 +629,8 @@ void adb__witness_add_checkpoint(adb__witness *w, const char *body, size_t len,
     if (old == cp.size) {
         if (st.exists ? memcmp(st.root, cp.root, 32) != 0
                       : (cp.size == 0 && memcmp(cp.root, empty_root, 32) != 0)) {
-            conflict(a, st.size, "size %llu cosigned before with another root (latest %llu): a fork",
-                     cp.size);
+            conflict(a, st.size,
+                     "size %llu cosigned before with another root (latest %llu): a fork", cp.size);
             evidence_write(w, fname, a, body, len, &st);
             goto unlock;
         }

@@ -14,7 +14,7 @@
 /* Request bodies larger than this are refused (413) before they are read. */
 #define ADB_WITNESS_MAX_BODY (128 * 1024)
 
-typedef struct adb__witness adb__witness;
+typedef struct adb__witness_service adb__witness_service;
 
 /* One log the witness follows: a verifier key (vkey text, signed-note type
  * 0x01) and the origins it signs for: exactly prefix, or, when prefix ends in
@@ -36,9 +36,9 @@ typedef struct adb__witness_options {
 /* Opens the witness: parses every log's vkey, takes the state directory
  * (flock: one witness per directory). NULL with err filled on failure.
  * Close with adb__witness_close. */
-adb__witness *adb__witness_open(const adb__witness_options *o, char *err, size_t errlen);
+adb__witness_service *adb__witness_open(const adb__witness_options *o, char *err, size_t errlen);
 
-void adb__witness_close(adb__witness *w);
+void adb__witness_close(adb__witness_service *w);
 
 /* What to answer: status 200 (body: the cosignature line), 400, 403, 404,
  * 409 (body: the latest size and a newline, content type text/x.tlog.size),
@@ -61,7 +61,7 @@ typedef struct adb__witness_answer {
  * with equal roots (409), the consistency proof (422); then writes the new
  * state (temp file, fsync, rename, fsync of the directory) before returning
  * 200. Requests for one origin are serialized. Thread-safe. */
-void adb__witness_add_checkpoint(adb__witness *w, const char *body, size_t len,
+void adb__witness_add_checkpoint(adb__witness_service *w, const char *body, size_t len,
                                  adb__witness_answer *a);
 
 void adb__witness_answer_free(adb__witness_answer *a);

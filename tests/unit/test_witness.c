@@ -42,7 +42,8 @@ static char *body_for(const char *origin, uint64_t old, uint64_t size, bool good
     size_t tlen;
 
     adb__merkle_root((const adb__mhash *)leaves, size, root);
-    if (old > 0 && old < size && adb__merkle_consistency_proof(get, NULL, old, size, proof, &n) != ADB_OK)
+    if (old > 0 && old < size &&
+        adb__merkle_consistency_proof(get, NULL, old, size, proof, &n) != ADB_OK)
         return NULL;
     if (!good && n > 0)
         proof[0][0] ^= 1;
@@ -65,15 +66,15 @@ static char *body_for(const char *origin, uint64_t old, uint64_t size, bool good
     return out;
 }
 
-static adb__witness *open_witness(const char *dir, const adb__witness_log *logs, size_t n)
+static adb__witness_service *open_witness(const char *dir, const adb__witness_log *logs, size_t n)
 {
     adb__witness_options o = { .state_dir = dir, .name = "witness.test/w1", .seed = wit_seed,
                                .logs = logs, .nlogs = n };
     return adb__witness_open(&o, err, sizeof(err));
 }
 
-static int submit(adb__witness *w, const char *origin, uint64_t old, uint64_t size, bool good,
-                  adb__witness_answer *a)
+static int submit(adb__witness_service *w, const char *origin, uint64_t old, uint64_t size,
+                  bool good, adb__witness_answer *a)
 {
     size_t len = 0;
     char *b = body_for(origin, old, size, good, &len);
@@ -84,7 +85,7 @@ static int submit(adb__witness *w, const char *origin, uint64_t old, uint64_t si
     return a->status;
 }
 
-static int submit1(adb__witness *w, const char *origin, uint64_t old, uint64_t size)
+static int submit1(adb__witness_service *w, const char *origin, uint64_t old, uint64_t size)
 {
     adb__witness_answer a;
     int st = submit(w, origin, old, size, true, &a);
@@ -96,7 +97,7 @@ static void test_prefixes(void)
 {
     char dir[300];
     adb__witness_log logs[] = { { "auditdb.test/", log_vkey }, { "exact.test/log", log_vkey } };
-    adb__witness *w;
+    adb__witness_service *w;
 
     snprintf(dir, sizeof(dir), "%s/prefixes", tmpdir);
     w = open_witness(dir, logs, 2);
@@ -118,7 +119,7 @@ static void test_cosignature_verifies(void)
     adb__witness_log logs[] = { { "auditdb.test/", log_vkey } };
     adb__note_verifier v;
     adb__witness_answer a;
-    adb__witness *w;
+    adb__witness_service *w;
     size_t len, count = 0;
     uint64_t t = 0;
 
@@ -155,7 +156,7 @@ static void test_size_zero(void)
     adb__witness_log logs[] = { { "auditdb.test/", log_vkey } };
     uint8_t bad_root[32] = { 1 };
     adb__witness_answer a;
-    adb__witness *w;
+    adb__witness_service *w;
     size_t tlen, nlen;
 
     snprintf(dir, sizeof(dir), "%s/zero", tmpdir);
@@ -183,7 +184,7 @@ static void test_unwritable_state(void)
     char dir[300], path[700], name[300];
     adb__witness_log logs[] = { { "auditdb.test/", log_vkey } };
     adb__witness_answer a;
-    adb__witness *w;
+    adb__witness_service *w;
     struct stat st;
 
     snprintf(dir, sizeof(dir), "%s/unwritable", tmpdir);
@@ -208,7 +209,7 @@ static void test_state_of_another_origin(void)
 {
     char dir[300], from[700], to[700], a_name[300], b_name[300];
     adb__witness_log logs[] = { { "auditdb.test/", log_vkey } };
-    adb__witness *w;
+    adb__witness_service *w;
 
     snprintf(dir, sizeof(dir), "%s/moved", tmpdir);
     w = open_witness(dir, logs, 1);
@@ -228,7 +229,7 @@ static void test_long_origin(void)
 {
     char dir[300], origin[700], name[300];
     adb__witness_log logs[] = { { "auditdb.test/", log_vkey } };
-    adb__witness *w;
+    adb__witness_service *w;
 
     snprintf(dir, sizeof(dir), "%s/long", tmpdir);
     memcpy(origin, "auditdb.test/", 13);
@@ -249,7 +250,7 @@ static void test_bad_proof_keeps_state(void)
     char dir[300];
     adb__witness_log logs[] = { { "auditdb.test/", log_vkey } };
     adb__witness_answer a;
-    adb__witness *w;
+    adb__witness_service *w;
 
     snprintf(dir, sizeof(dir), "%s/badproof", tmpdir);
     w = open_witness(dir, logs, 1);
@@ -269,7 +270,7 @@ static void test_open_refusals(void)
     adb__witness_log bad_key[] = { { "auditdb.test/", "auditdb.test+00000000+AAAA" } };
     adb__witness_log empty[] = { { "", log_vkey } };
     adb__witness_log good[] = { { "auditdb.test/", log_vkey } };
-    adb__witness *w, *w2;
+    adb__witness_service *w, *w2;
     char wvkey[ADB_NOTE_VKEY_MAX];
     adb__witness_log cosig_key[1];
 
