@@ -177,9 +177,8 @@ typedef struct witness_state {
 static bool state_read(adb__witness_service *w, const char *origin, const char *fname,
                        witness_state *s, char *reason, size_t rlen)
 {
-    char *buf = NULL;
+    char *buf = NULL, *end;
     size_t len = 0;
-    adb__note n;
     adb__checkpoint_body cp;
     char err[256];
     struct stat st;
@@ -212,8 +211,13 @@ static bool state_read(adb__witness_service *w, const char *origin, const char *
         len += (size_t)r;
     }
     close(fd);
-    if (len != (size_t)st.st_size || adb__note_parse(buf, len, &n, err, sizeof(err)) != ADB_OK ||
-        adb__checkpoint_body_parse(n.text, n.text_len, &cp, err, sizeof(err)) != ADB_OK ||
+    /* the checkpoint's text ends at its first empty line (its lines are never
+     * empty); the signatures after it were verified when it came, and with
+     * the witness's own line it may hold one more than a request may */
+    buf[len] = '\0';
+    end = len == (size_t)st.st_size ? strstr(buf, "\n\n") : NULL;
+    if (!end || adb__checkpoint_body_parse(buf, (size_t)(end - buf) + 1, &cp, err, sizeof(err)) !=
+                    ADB_OK ||
         strcmp(cp.origin, origin) != 0) {
         (void)adb__fmt(reason, rlen, "state file %s is not a checkpoint of this origin", fname);
         free(buf);

@@ -264,6 +264,44 @@ static void test_bad_proof_keeps_state(void)
     adb__witness_close(w);
 }
 
+/* A note with the most signature lines a request may carry (the log's and
+ * 99 of unknown keys): cosigned, and its state, one line longer, still read. */
+static void test_most_signatures(void)
+{
+    char dir[300];
+    adb__witness_log logs[] = { { "auditdb.test/", log_vkey } };
+    adb__witness_answer a;
+    adb__witness_service *w;
+    size_t len;
+    char *b = body_for("auditdb.test/s", 0, 6, true, &len), *big;
+    uint8_t raw[68];
+    char b64[100];
+
+    REQUIRE(b);
+    big = malloc(len + (ADB_NOTE_MAX_SIGS - 1) * 160);
+    REQUIRE(big);
+    memcpy(big, b, len);
+    memset(raw, 0x5a, sizeof(raw));
+    adb__note_b64_encode(raw, sizeof(raw), b64);
+    for (int i = 1; i < ADB_NOTE_MAX_SIGS; i++)
+        len += (size_t)sprintf(big + len, "\xe2\x80\x94 other.example/k%d %s\n", i, b64);
+    snprintf(dir, sizeof(dir), "%s/most", tmpdir);
+    w = open_witness(dir, logs, 1);
+    REQUIRE(w);
+    adb__witness_add_checkpoint(w, big, len, &a);
+    CHECK_MSG(a.status == 200, "%d %s", a.status, a.reason);
+    adb__witness_answer_free(&a);
+    CHECK(submit1(w, "auditdb.test/s", 6, 9) == 200);
+    /* one more line is more than a note may carry: 400 */
+    len += (size_t)sprintf(big + len, "\xe2\x80\x94 other.example/k0 %s\n", b64);
+    adb__witness_add_checkpoint(w, big, len, &a);
+    CHECK(a.status == 400);
+    adb__witness_answer_free(&a);
+    free(big);
+    free(b);
+    adb__witness_close(w);
+}
+
 static void test_open_refusals(void)
 {
     char dir[300];
@@ -350,6 +388,7 @@ int main(void)
     RUN(test_state_of_another_origin);
     RUN(test_long_origin);
     RUN(test_bad_proof_keeps_state);
+    RUN(test_most_signatures);
     RUN(test_open_refusals);
     RUN(test_key_file);
     adb__note_signer_free(&log_signer);
