@@ -159,14 +159,27 @@ const cli_command cli_commands[] = {
       "                      one witness per directory)\n"
       "  --key FILE          the witness's Ed25519 key (64 hex digits; made with mode 0600 if absent)\n"
       "  --name NAME         the witness's key name, e.g. witness.example.org/w1\n"
-      "  --log [P=]VKEY      follow the log whose note verifier key is VKEY (auditdb serve's\n"
-      "                      GET /api/v1/audit/log/vkey) for the origins starting with P when P\n"
+      "  --log [P=]VKEY      follow the log whose note verifier key is VKEY (`auditdb log vkey`\n"
+      "                      on the log's host) for the origins starting with P when P\n"
       "                      ends in '/', else for origin P; without P, for \"<key name>/...\",\n"
       "                      every organization of that auditdb log; repeatable\n"
       "  --print-vkey        print the witness's verifier key (type 0x04) and exit\n"
       "\n"
       "Exit: 0 stopped by SIGINT/SIGTERM, 1 could not start, 2 usage error.\n",
       cmd_witness },
+    { "log", "the verifiable log: its verifier key, the latest signed checkpoints",
+      "usage: auditdb log vkey [--create]\n"
+      "       auditdb log checkpoint [--org ID]\n"
+      "\n"
+      "  vkey        print the log key's verifier key (name+keyid+base64), what witnesses and\n"
+      "              verifiers are configured with. The key is AUDITDB_LOG_KEY, else\n"
+      "              AUDITDB_HOME/log.key, which serve creates on its first start (--create\n"
+      "              makes it now). Exit 1 when there is no key or it is unreadable.\n"
+      "  checkpoint  print the latest signed checkpoint of an organization (default: default)\n"
+      "              from AUDITDB_CHECKPOINT_DIR, the log's own copy outside the database\n"
+      "\n"
+      "docs/checkpoints.md. Needs no database.\n",
+      cmd_log },
     { "routes", "list the HTTP routes with the permission each needs",
       "usage: auditdb routes\n\nOne line per route: METHOD PATH PERMISSION (resource:action, or none).\n",
       cmd_routes },

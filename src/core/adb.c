@@ -15,6 +15,8 @@
 #include "../auth/key_usage.h"
 #include "preset_usage.h"
 #include "adb_internal.h"
+#include "../log/checkpoint.h"
+#include "../log/logkey.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -331,6 +333,66 @@ static adb_status load_tenant_key(adb *db, char *errbuf, size_t errlen)
     return st;
 }
 
+/* ---- the verifiable log ------------------------------------------------- */
+
+/* The checkpointer's proof source. The tree (src/log/tiles.h) provides
+ * adb__tree_consistency_proof with this very signature; until it is
+ * connected here there is no tree to prove anything from, and the
+ * checkpointer signs first checkpoints only. */
+static adb_status log_consistency(PGconn *c, const char *org, uint64_t size1, uint64_t size2,
+                                  adb__mhash *proof, size_t *n, char *err, size_t errlen)
+{
+    (void)c;
+    (void)org;
+    (void)size1;
+    (void)size2;
+    (void)proof;
+    *n = 0;
+    adb__fmt(err, errlen, "no Merkle tree to prove consistency from");
+    return ADB_ERR_NOT_FOUND;
+}
+
+static adb_status start_log(adb *db, char *errbuf, size_t errlen)
+{
+    const adb_options *o = &db->o;
+    const char *home = o->home ? o->home : ".auditdb";
+    char dir[4096];
+    adb_status st;
+
+    if ((st = adb__logkey_load(o->log_key, home, o->log_name, true, &db->log_signer, errbuf,
+                               errlen)) != ADB_OK)
+        return st;
+    db->log_loaded = true;
+    if (!adb__fmt(dir, sizeof(dir), "%s", o->checkpoint_dir ? o->checkpoint_dir : "") ||
+        (!o->checkpoint_dir && !adb__fmt(dir, sizeof(dir), "%s/checkpoints", home))) {
+        adb__fmt(errbuf, errlen, "AUDITDB_CHECKPOINT_DIR is too long");
+        return ADB_ERR_CONFIG;
+    }
+    adb__checkpointer_options co = {
+        .pool = db->pool,
+        .signer = &db->log_signer,
+        .log_name = o->log_name,
+        .dir = dir,
+        .witnesses = o->witnesses,
+        .interval_ms = o->checkpoint_interval_ms,
+        .consistency = log_consistency,
+        .log = o->log,
+    };
+    if (!(db->checkpointer = adb__checkpointer_start(&co, errbuf, errlen)))
+        return ADB_ERR_CONFIG;
+    return ADB_OK;
+}
+
+const adb__note_signer *adb__db_log_signer(adb *db)
+{
+    return db && db->log_loaded ? &db->log_signer : NULL;
+}
+
+struct adb__checkpointer *adb__db_checkpointer(adb *db)
+{
+    return db ? db->checkpointer : NULL;
+}
+
 /* ---- open and close ----------------------------------------------------- */
 
 adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen)
@@ -414,6 +476,8 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
         adb__fmt(errbuf, errlen, "could not start the preset usage flusher");
         goto fail;
     }
+    if (o->log_name && (st = start_log(db, errbuf, errlen)) != ADB_OK)
+        goto fail;
     if (o->watch_auth) {
         if (pipe2(db->stop_pipe, O_CLOEXEC) == 0 &&
             pthread_create(&db->watcher, NULL, watch_main, db) == 0)
@@ -445,6 +509,9 @@ void adb_close(adb *db)
         close(db->stop_pipe[1]);
     }
     adb__writer_stop(db->writer);
+    adb__checkpointer_stop(db->checkpointer); /* signs what the last writes offered */
+    if (db->log_loaded)
+        adb__note_signer_free(&db->log_signer);
     adb__key_usage_close(db->key_usage, db->pool); /* flushes the last uses */
     adb__preset_usage_close(db->preset_usage, db->pool);
     adb_pool_close(db->writer_pool);

@@ -5,7 +5,8 @@
  * key signs its text to the published signature byte for byte; malformed
  * notes, verifier keys and checkpoints are refused with their reason; signing
  * and cosigning round trips; unknown keys ignored, a known key's bad
- * signature fatal.
+ * signature fatal; a checkpoint signed and cosigned by Python's cryptography
+ * verifies here and is signed here to the same bytes.
  */
 #include <openssl/rand.h>
 #include <stdint.h>
@@ -450,6 +451,47 @@ static void spec_cosignature_example_parses(void)
     CHECK(t == 1679315147);
 }
 
+/* a checkpoint signed and cosigned by Python's cryptography (the example of
+ * api/openapi.json): the log key's seed is the bytes 0..31, the witness's
+ * 1..32 */
+static void python_made_checkpoint_verifies(void)
+{
+    const char *note =
+        "auditdb.local/acme\n1027\nUNhY4JhezH9gQYqvDMWrWH9CwlcKiECVqejMrND2VFw=\n\n"
+        EM " auditdb.local IQE5EXFuvz2XBkOChFiXXYDb7SQeWFjkh2ZucF8VjYTGu0zzYQIRBtTzVIWid9/fEEmB1JoSpwyYi8jUxlggyC4sEAE=\n"
+        EM " witness.example/w1 Ro2ZuwAAAABnVBygzV/AvMZaYa57BBMscNZYDmBG9pjlFY53l9ptZCLQ9UEBVywe6Y1OX+pJHTzki45apDKKjbkF1kU5wbmZ7RSSCA==\n";
+    adb__note_verifier vs[2];
+    bool ok[2];
+    uint64_t times[2];
+    size_t count = 0;
+    uint8_t seed[32];
+    adb__note_signer s;
+    char line[ADB_NOTE_SIGLINE_MAX];
+
+    REQUIRE(adb__note_vkey_parse("auditdb.local+21013911+AQOhB7/zzhC+HXDdGOdLwJln5NYwm6UNXx3chmQSVTG4",
+                                 &vs[0], err, sizeof(err)) == ADB_OK);
+    REQUIRE(adb__note_vkey_parse("witness.example/w1+468d99bb+BHm1Vi6P5lT5QHixEuipi6eQH4U65pW+1+DjkQutBJZk",
+                                 &vs[1], err, sizeof(err)) == ADB_OK);
+    CHECK_MSG(adb__note_verify(note, strlen(note), vs, 2, NULL, ok, times, &count, err,
+                               sizeof(err)) == ADB_OK, "%s", err);
+    CHECK(count == 2 && ok[0] && ok[1] && times[1] == 1733565600);
+    /* the same key here signs the same line */
+    for (int i = 0; i < 32; i++)
+        seed[i] = (uint8_t)i;
+    REQUIRE(adb__note_signer_init(&s, "auditdb.local", ADB_NOTE_ED25519, seed, err, sizeof(err)) == ADB_OK);
+    const char *body = "auditdb.local/acme\n1027\nUNhY4JhezH9gQYqvDMWrWH9CwlcKiECVqejMrND2VFw=\n";
+    REQUIRE(adb__note_sign_line(&s, body, strlen(body), 0, line, sizeof(line), err, sizeof(err)));
+    CHECK(strncmp(line, strstr(note, EM " auditdb.local "), strlen(line)) == 0);
+    adb__note_signer_free(&s);
+    /* and the witness's cosignature at that time, byte for byte */
+    for (int i = 0; i < 32; i++)
+        seed[i] = (uint8_t)(i + 1);
+    REQUIRE(adb__note_signer_init(&s, "witness.example/w1", ADB_NOTE_COSIG_V1, seed, err, sizeof(err)) == ADB_OK);
+    REQUIRE(adb__cosign(&s, body, strlen(body), 1733565600, line, sizeof(line), err, sizeof(err)));
+    CHECK(strstr(note, line) != NULL);
+    adb__note_signer_free(&s);
+}
+
 static void base64_strict(void)
 {
     uint8_t out[8];
@@ -480,6 +522,7 @@ int main(void)
     RUN(checkpoint_bodies);
     RUN(cosignatures);
     RUN(spec_cosignature_example_parses);
+    RUN(python_made_checkpoint_verifies);
     RUN(base64_strict);
     return t_done();
 }
