@@ -187,6 +187,7 @@ export AUDITDB_WITNESSES="http://127.0.0.1:$wport=$wvkey"
 "$AUDITDB_BIN" migrate >/dev/null
 ikey=$("$AUDITDB_BIN" keys create --org acme --role ingest | sed -n 's/^key (shown once, store it now): //p')
 if start_serve "$T/serve.log"; then
+    ok "serve starts with AUDITDB_WITNESSES naming the witness's vkey"
     now=$(date -u -d '-1 minutes' +%Y-%m-%dT%H:%M:%S.000Z)
     for i in 1 2 3 4 5; do
         http POST /api/v1/audit/events -H "X-API-Key: $ikey" -H 'Content-Type: application/json' \
@@ -210,7 +211,7 @@ if start_serve "$T/serve.log"; then
         not_ok "serve signed a checkpoint that the witness did not cosign"
         diag "$(tail -n 5 "$T/serve.log")" "$(tail -n 5 "$T/w2.log")"
     else
-        echo "skip - serve signed no checkpoint: the tree and the checkpointer are not wired into serve on this branch"
+        echo "skip - serve signed no checkpoint: no Merkle tree offers the checkpointer anything on this branch"
     fi
     stop_serve
 else
