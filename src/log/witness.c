@@ -536,6 +536,7 @@ void adb__witness_add_checkpoint(adb__witness_service *w, const char *body, size
     struct timespec now;
 
     memset(a, 0, sizeof(*a));
+    err[0] = '\0';
 
     /* 1. well formed: "old N", proof lines, a blank line, a checkpoint */
     nl = memchr(p, '\n', len);
