@@ -144,6 +144,29 @@ const cli_command cli_commands[] = {
       "\n"
       "With AUDIT_DB_URL set, status checks that server and psql connects to it.\n",
       cmd_db },
+    { "witness", "run a C2SP tlog-witness that cosigns auditdb's checkpoints (no database)",
+      "usage: auditdb witness --state DIR --key FILE --name NAME --log [ORIGIN_PREFIX=]VKEY...\n"
+      "                       [--listen HOST:PORT]\n"
+      "       auditdb witness --key FILE --name NAME --print-vkey\n"
+      "\n"
+      "Serves POST /add-checkpoint (c2sp.org/tlog-witness): checks each checkpoint's log\n"
+      "signature and its consistency proof from the latest checkpoint it cosigned for that\n"
+      "origin, keeps that checkpoint in DIR (one file per origin, written atomically before\n"
+      "answering) and answers an Ed25519 cosignature (tlog-cosignature/v1). See docs/witness.md.\n"
+      "\n"
+      "  --listen HOST:PORT  listen address (default 127.0.0.1:8081)\n"
+      "  --state DIR         the latest cosigned checkpoint of each origin (made 0700 if absent;\n"
+      "                      one witness per directory)\n"
+      "  --key FILE          the witness's Ed25519 key (64 hex digits; made with mode 0600 if absent)\n"
+      "  --name NAME         the witness's key name, e.g. witness.example.org/w1\n"
+      "  --log [P=]VKEY      follow the log whose note verifier key is VKEY (`auditdb log vkey`\n"
+      "                      on the log's host) for the origins starting with P when P\n"
+      "                      ends in '/', else for origin P; without P, for \"<key name>/...\",\n"
+      "                      every organization of that auditdb log; repeatable\n"
+      "  --print-vkey        print the witness's verifier key (type 0x04) and exit\n"
+      "\n"
+      "Exit: 0 stopped by SIGINT/SIGTERM, 1 could not start, 2 usage error.\n",
+      cmd_witness },
     { "log", "the verifiable log: its verifier key, the latest signed checkpoints",
       "usage: auditdb log vkey [--create]\n"
       "       auditdb log checkpoint [--org ID]\n"
