@@ -24,7 +24,7 @@ for e in entries:
         continue
     q = doc.get('Query Text', '')
     if 'FROM audit_log' in q and 'event_id' in q and 'LIMIT' in q:
-        plan = doc['Plan']
+        plan, query = doc['Plan'], q
 if plan is None:
     sys.exit(1)
 
@@ -47,4 +47,4 @@ def walk(n):
 
 
 walk(plan)
-print(json.dumps({'scans': scans, 'sorts': sorts}))
+print(json.dumps({'scans': scans, 'sorts': sorts, 'query': query[:160]}))
