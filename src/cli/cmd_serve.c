@@ -225,6 +225,7 @@ int cmd_serve(int argc, char **argv)
         .migrations = &set,
         .access_log = stderr,
         .total_ttl_s = db.cfg.total_ttl_s,
+        .stats_max_events = db.cfg.stats_max_events,
     };
     if (!(server = adb_server_start(&so, err, sizeof(err)))) {
         cli_error("%s", err);

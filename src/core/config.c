@@ -56,6 +56,8 @@ static const adb_config_key config_keys[] = {
       "request bodies buffered at once, in all (503 SERVER_BUSY beyond; at least AUDITDB_MAX_BODY_BYTES)" },
     { "AUDITDB_TOTAL_ESTIMATE_TTL_S", "30", false,
       "seconds a filtered list's estimated total is reused before it is refreshed" },
+    { "AUDITDB_STATS_MAX_EVENTS", "1000000", false,
+      "most events one statistics request counts (a range holding more is a 400); at most 1000000" },
     { "AUDITDB_KEY_USAGE_FLUSH_S", "60", false,
       "seconds between writes of API keys' last-use times (one statement for all keys)" },
     { "AUDITDB_ENVIRONMENT", "production", false, "environment name reported by /health" },
@@ -183,6 +185,7 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_int(cfg, "AUDITDB_HTTP_BODY_BUDGET_BYTES", 1024, INT_MAX, &cfg->http_body_budget)) ||
         (st = get_int(cfg, "AUDITDB_TOTAL_ESTIMATE_TTL_S", 1, 86400, &cfg->total_ttl_s)) ||
         (st = get_int(cfg, "AUDITDB_KEY_USAGE_FLUSH_S", 1, 86400, &cfg->key_usage_flush_s)) ||
+        (st = get_int(cfg, "AUDITDB_STATS_MAX_EVENTS", 1, 1000000, &cfg->stats_max_events)) ||
         (st = get_bool(cfg, "AUDIT_MONITORING_ENABLED", &cfg->monitoring)) ||
         (st = get_int(cfg, "AUDIT_SLOW_QUERY_THRESHOLD", 0, 3600000, &cfg->slow_query_ms)) ||
         (st = get_bool(cfg, "AUDIT_GDPR_ENABLED", &cfg->gdpr)) ||

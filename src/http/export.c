@@ -491,10 +491,20 @@ enum MHD_Result adb_http_exports_download(adb_http_request *req)
                                            : "the export is not written yet: ask its status",
                                    o);
     }
+    /* Without format: the export's own. Another format is refused, not
+     * converted: the file is written once, its checksum and size are the
+     * ledger's, and it cannot be turned into another format exactly (CSV
+     * cells are text with formula guards, XML replaces what it cannot
+     * carry), while reading the events again would not be the export
+     * (events written, archived or erased since). The 400 names the
+     * export's format, for the client's downloadExport(id, format). */
     if (want && strcmp(want, format) != 0) {
-        adb__fmt(msg, sizeof(msg), "this export was written as %s: ask for format=%s, or export again", format, format);
+        adb__fmt(msg, sizeof(msg), "this export was written as %s: ask for format=%s (or none), or export again",
+                 format, format);
+        json_t *details = json_pack("{s:[{s:s, s:s, s:s}], s:s}", "errors", "code", "FORMAT_MISMATCH",
+                                    "field", "format", "message", msg, "exportFormat", format);
         PQclear(r);
-        return invalid(req, "format", "INVALID_VALUE", msg);
+        return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", msg, details);
     }
     download_src *d = calloc(1, sizeof(*d));
     if (!d) {

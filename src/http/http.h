@@ -44,6 +44,7 @@ typedef struct adb_http_state {
     atomic_size_t body_held;        /* ...reserved now */
     struct adb_http_health_history *health; /* recent health checks (health_history.c) */
     atomic_llong last_activity_ms;  /* Unix ms when a request was last answered (0: none) */
+    int stats_max_events;           /* most events a statistics request counts (statistics.c) */
 } adb_http_state;
 
 struct route;

@@ -27,7 +27,8 @@ typedef struct route {
     const char *resource; /* NULL: no authentication */
     const char *action;
     const char *summary;
-    const char *params;   /* the query parameters it takes, comma-separated; NULL: none */
+    const char *params;   /* the query parameters it takes, comma-separated, "name[]" for
+                             one that may repeat (its values joined); NULL: none */
 } route;
 
 #define PAGE "limit,offset"
@@ -82,7 +83,7 @@ static const route routes[] = {
     { "POST", "/api/v1/health/connectivity", adb_http_health_connectivity, "health", "read", "health: connect to each dependency now", NULL },
     { "GET", "/api/v1/health/system", adb_http_health_system, "health", "read", "health: the process's memory, CPU time and the load", NULL },
     /* presets (presets*.c, docs/presets.md) */
-    { "GET", "/api/v1/compliance/audit-presets", adb_http_presets_list, "audit.presets", "read", "list presets", "category,tags,search,includeMetadata,sortBy,sortOrder," PAGE },
+    { "GET", "/api/v1/compliance/audit-presets", adb_http_presets_list, "audit.presets", "read", "list presets", "category,tags[],search,includeMetadata,sortBy,sortOrder," PAGE },
     { "POST", "/api/v1/audit-presets", adb_http_presets_create, "audit.presets", "write", "create a preset", NULL },
     { "POST", "/api/v1/audit-presets/export", adb_http_presets_export, "audit.presets", "read", "export presets as JSON", NULL },
     { "POST", "/api/v1/audit-presets/import", adb_http_presets_import, "audit.presets", "write", "import presets (all or nothing)", NULL },
@@ -220,19 +221,33 @@ static enum MHD_Result target_error(adb_http_request *req, const char *field, co
                                          field, "message", message));
 }
 
-/* Whether name is in the comma-separated list. */
-static bool listed(const char *list, const char *name)
+/* Whether name is in the comma-separated list, where "name[]" marks a
+ * parameter that may be repeated (a list the client sends as `name=a&name=b`);
+ * with only_lists, only those count. */
+static bool listed_as(const char *list, const char *name, bool only_lists)
 {
     size_t n = strlen(name);
 
     for (const char *p = list; p && *p;) {
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && !strncmp(p, name, n))
+        bool is_list = len > 2 && !strncmp(p + len - 2, "[]", 2);
+        size_t nlen = is_list ? len - 2 : len;
+        if (nlen == n && !strncmp(p, name, n) && (is_list || !only_lists))
             return true;
         p = e ? e + 1 : p + len;
     }
     return false;
+}
+
+static bool listed(const char *list, const char *name)
+{
+    return listed_as(list, name, false);
+}
+
+static bool may_repeat(const char *name, void *route_params)
+{
+    return listed_as(route_params, name, true);
 }
 
 /* The route for req's method and path; NULL with *path_known when only the
@@ -262,7 +277,7 @@ static const route *find_route(adb_http_request *req, bool *path_known)
 
 enum MHD_Result adb_http_check_head(adb_http_request *req, bool expects_body)
 {
-    const adb_http_target *t = &req->target;
+    adb_http_target *t = &req->target;
     bool path_known;
     const route *found;
 
@@ -295,6 +310,9 @@ enum MHD_Result adb_http_check_head(adb_http_request *req, bool expects_body)
         if (!ok)
             return r;
     }
+    if (!adb_http_target_join_repeats(t, may_repeat, (void *)found->params))
+        return adb_http_send_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVER_BUSY",
+                                   "out of memory: retry later", NULL);
     if (t->query_problem.code)
         return target_error(req, t->query_problem.field, t->query_problem.code,
                             t->query_problem.message);
@@ -309,7 +327,8 @@ enum MHD_Result adb_http_check_head(adb_http_request *req, bool expects_body)
             for (const char *p = found->params; p && *p;) {
                 const char *e = strchr(p, ',');
                 size_t len = e ? (size_t)(e - p) : strlen(p);
-                json_array_append_new(allowed, json_stringn(p, len));
+                json_array_append_new(allowed, json_stringn(p, len > 2 && !strncmp(p + len - 2, "[]", 2)
+                                                                 ? len - 2 : len));
                 p = e ? e + 1 : p + len;
             }
             return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", msg,

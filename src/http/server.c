@@ -898,6 +898,7 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     s->state.embedded = o->embedded;
     s->state.home = o->home;
     s->state.migrations = o->migrations;
+    s->state.stats_max_events = o->stats_max_events > 0 ? o->stats_max_events : 1000000;
     /* answers written as they are read (pull.c), and the export worker */
     s->state.pumps = adb_http_pumps_start(PUMP_THREADS);
     s->state.exports = o->db ? adb_http_exports_start(o->db) : NULL;

@@ -34,6 +34,7 @@ typedef struct adb_server_options {
     const adb_migration_set *migrations; /* for /ready */
     FILE *access_log;         /* one JSON line per request; NULL: none */
     int total_ttl_s;          /* estimated totals reused this long; 0: 30 (totals.h) */
+    int stats_max_events;     /* most events a statistics request counts; 0: 1,000,000 */
 } adb_server_options;
 
 /* Starts listening. On failure returns NULL with the reason in errbuf. */

@@ -2,7 +2,8 @@
  * statistics.c - GET /api/v1/audit/events/statistics: the caller's events
  * in a time range counted by status, action, data classification and
  * (groupBy) time bucket, in one statement as the tenant. The range is
- * required and the statement reads at most STATS_MAX_EVENTS + 1 rows of it
+ * required and the statement reads at most max + 1 rows of it (max:
+ * AUDITDB_STATS_MAX_EVENTS, 1,000,000 unless lowered)
  * (the (organization, time) index bounds the read to the range): a range
  * holding more is refused, never counted in part and never a scan of the
  * whole table (docs/api.md, Statistics).
@@ -16,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STATS_MAX_EVENTS 1000000
 #define STATS_MAX_BUCKETS 10000
 
 static const char *query_arg(void *ud, const char *name)
@@ -43,6 +43,7 @@ enum MHD_Result adb_http_events_statistics(adb_http_request *req)
     const char *group = adb_http_arg(req, "groupBy");
     char cap[24], msg[200];
     adb_status st;
+    const int max_events = req->state->stats_max_events;
 
     if (group) {
         size_t i = 0;
@@ -85,7 +86,7 @@ enum MHD_Result adb_http_events_statistics(adb_http_request *req)
                     group ? ", date_trunc($1, \"timestamp\" AT TIME ZONE 'UTC') AS b" : "",
                     adb_http_sql_param(&q, req->who.organization_id));
     adb_http_filter_where(&f, &q);
-    adb__fmt(cap, sizeof(cap), "%d", STATS_MAX_EVENTS + 1);
+    adb__fmt(cap, sizeof(cap), "%d", max_events + 1);
     adb__buf_printf(&q.text, " LIMIT $%d::int) s GROUP BY GROUPING SETS ((status), (action),"
                     " (data_classification),%s ()) ORDER BY 1, 2", adb_http_sql_param(&q, cap),
                     group ? " (b)," : "");
@@ -105,15 +106,15 @@ enum MHD_Result adb_http_events_statistics(adb_http_request *req)
     for (int i = 0; i < PQntuples(r); i++)
         if (PQgetvalue(r, i, 0)[0] == 'n')
             total = strtoll(PQgetvalue(r, i, 2), NULL, 10);
-    if (total > STATS_MAX_EVENTS) {
+    if (total > max_events) {
         PQclear(r);
         adb_http_filter_free(&f);
         adb__fmt(msg, sizeof(msg), "the range holds more than %d events: count a shorter range "
-                 "(or several) or narrow the filters", STATS_MAX_EVENTS);
+                 "(or several) or narrow the filters", max_events);
         return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "RANGE_TOO_LARGE", msg,
                                    json_pack("{s:[{s:s, s:s, s:s}], s:i}", "errors", "code",
                                              "RANGE_TOO_LARGE", "field", "startDate", "message",
-                                             msg, "maxEvents", STATS_MAX_EVENTS));
+                                             msg, "maxEvents", max_events));
     }
     /* every status and classification the client knows is present, counted or 0 */
     static const char *const statuses[] = { "attempt", "success", "failure" };

@@ -1,6 +1,7 @@
 /*
  * target.c - decodes and checks the request target (target.h): percent
- * escapes, NUL bytes, UTF-8, repeated and too many query parameters.
+ * escapes, NUL bytes, UTF-8, too many query parameters; repeated ones
+ * joined or refused once the route is known.
  */
 #include "target.h"
 #include "../core/util.h"
@@ -83,7 +84,9 @@ static bool check_part(adb_http_target *t, const char *name, size_t nlen, const 
     return true;
 }
 
-/* One "name[=value]" of the query string. False only when out of memory. */
+/* One "name[=value]" of the query string, kept even when its name came
+ * before: whether it may repeat is the route's to say
+ * (adb_http_target_join_repeats). False only when out of memory. */
 static bool add_param(adb_http_target *t, const char *s, size_t n)
 {
     const char *eq = memchr(s, '=', n);
@@ -105,13 +108,6 @@ static bool add_param(adb_http_target *t, const char *s, size_t n)
     if (ok && nlen == 0) {
         problem(&t->query_problem, "INVALID_ENCODING", "", 0, "a query parameter has no name");
         ok = false;
-    }
-    for (int i = 0; ok && i < t->nparams; i++) {
-        if (!strcmp(t->name[i], name)) {
-            problem(&t->query_problem, "DUPLICATE_PARAMETER", name, nlen,
-                    "query parameter given more than once (give one value; lists are comma-separated)");
-            ok = false;
-        }
     }
     if (ok && t->nparams == ADB_HTTP_MAX_QUERY) {
         char msg[96];
@@ -195,4 +191,40 @@ const char *adb_http_target_arg(const adb_http_target *t, const char *name)
         if (!strcmp(t->name[i], name))
             return t->value[i];
     return NULL;
+}
+
+bool adb_http_target_join_repeats(adb_http_target *t, bool (*may_repeat)(const char *name, void *ctx),
+                                  void *ctx)
+{
+    for (int i = 1; i < t->nparams; i++) {
+        int first = 0;
+        while (first < i && strcmp(t->name[first], t->name[i]) != 0)
+            first++;
+        if (first == i)
+            continue;
+        if (!may_repeat(t->name[i], ctx)) {
+            problem(&t->query_problem, "DUPLICATE_PARAMETER", t->name[i], strlen(t->name[i]),
+                    "query parameter given more than once (give one value; lists are comma-separated)");
+            return true;
+        }
+        /* "a" and "b" read as "a,b", the list's own form; both are bounded
+         * by the target's size (ADB_HTTP_TARGET_MAX) */
+        size_t a = strlen(t->value[first]), b = strlen(t->value[i]);
+        char *v = malloc(a + b + 2);
+        if (!v)
+            return false;
+        memcpy(v, t->value[first], a);
+        if (a && b) /* "tags=&tags=x" is "x", not ",x" */
+            v[a++] = ',';
+        memcpy(v + a, t->value[i], b + 1);
+        free(t->value[first]);
+        t->value[first] = v;
+        free(t->name[i]);
+        free(t->value[i]);
+        memmove(&t->name[i], &t->name[i + 1], (size_t)(t->nparams - i - 1) * sizeof(t->name[0]));
+        memmove(&t->value[i], &t->value[i + 1], (size_t)(t->nparams - i - 1) * sizeof(t->value[0]));
+        t->nparams--;
+        i--;
+    }
+    return true;
 }

@@ -2,6 +2,10 @@
  * target.h - the request target (path and query string) as the client sent
  * it, percent-decoded once and checked; routing and handlers read only this.
  *
+ * A parameter may come more than once only where the route takes a list
+ * that way (the client's repeated `tags=a&tags=b`); the routes say which
+ * (adb_http_target_join_repeats).
+ *
  * libmicrohttpd hands the access handler a path already decoded into a C
  * string, so "%00" cut it short ("/events%00/bulk" was routed as "/events"),
  * and it keeps the first of repeated query parameters. The raw target comes
@@ -40,6 +44,15 @@ typedef struct adb_http_target {
 /* Decodes raw ("/path?query", as received) into t (zeroed by the caller).
  * Problems are recorded in t, not returned; false only when out of memory. */
 bool adb_http_target_parse(adb_http_target *t, const char *raw);
+
+/* Once the route is known: each parameter given more than once whose name
+ * may_repeat(name, ctx) allows has its values joined, comma-separated, into
+ * its first occurrence (later ones removed, empty values left out); the
+ * first repeated one it does not allow is recorded as t->query_problem
+ * (DUPLICATE_PARAMETER) unless a problem is recorded already. False only
+ * when out of memory. */
+bool adb_http_target_join_repeats(adb_http_target *t, bool (*may_repeat)(const char *name, void *ctx),
+                                  void *ctx);
 
 /* Releases what t owns; accepts a zeroed t. */
 void adb_http_target_free(adb_http_target *t);

@@ -162,7 +162,8 @@ expect_eq "verify: its times in the client's form" "True True" \
 # ---- sorting: every sortField the client offers, both directions, walked by offset ------
 # expected, from the stored rows: by time (timestamp, id) in the direction asked; by
 # organizationId (one per list) newest first either way; by another field ascending the
-# field (absent last) then newest first, descending exactly the reverse
+# field (absent last) then newest first (by status: then by action, then newest first),
+# descending exactly the reverse
 cat >"$TEST_TMP/expect.py" <<'EOF'
 import json, sys
 
@@ -177,7 +178,10 @@ def order(rows, field, direction):
         return newest if direction == "desc" else newest[::-1]
     if field == "organizationId":
         return newest
-    # stable sorts: newest first within a value, values ascending, absent ones last
+    # stable sorts: newest first within a value, values ascending, absent ones last; by
+    # status, ties by action first (the one index of both, migration 0023)
+    if field == "status":
+        newest = sorted(newest, key=lambda r: r["action"])
     asc = sorted(newest, key=lambda r: (r[field] is None, r[field] or ""))
     return asc if direction == "asc" else asc[::-1]
 

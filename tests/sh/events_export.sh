@@ -124,6 +124,14 @@ first = rows[0]
 print(" ".join([rows[0]["action"], rows[1]["outcomeDescription"], rows[2]["principalId"], rows[3]["targetResourceId"], rows[4]["outcomeDescription"]]))' "$TEST_TMP/x1.csv")"
 expect_eq "download: asking for another format than written is 400 naming format" "400 format" \
     "$(get x.json "$E/exports/$X1/download?format=json" "$KA") $(jf x.json 'd["error"]["details"]["errors"][0]["field"]')"
+expect_eq "…FORMAT_MISMATCH, the export's own format in details.exportFormat, named in the message" \
+    "FORMAT_MISMATCH csv True" \
+    "$(jf x.json '"%s %s %s" % (d["error"]["details"]["errors"][0]["code"], d["error"]["details"]["exportFormat"], "format=csv" in d["error"]["message"])')"
+# without format (what a caller who did not name one means): the export's own, CSV here
+hdr=$(curl -s -D - -o "$TEST_TMP/x1b.csv" "$BASE_URL$E/exports/$X1/download" -H "$H" | tr -d '\r')
+expect_match "download without format: 200, the export's own format (text/csv)" 'Content-Type: text/csv' "$hdr"
+expect_eq "download without format: the same bytes as with format=csv" "$(sha256sum <"$TEST_TMP/x1.csv")" \
+    "$(sha256sum <"$TEST_TMP/x1b.csv")"
 
 # ---- export: org scoping --------------------------------------------------------------------
 expect_eq "org-b's key: org-a's export status is 404" 404 "$(get x.json "$E/exports/$X1/status" "$KB")"

@@ -279,6 +279,20 @@ call GET "/api/v1/compliance/audit-presets?tags=fhir,clinical&sortBy=name&sortOr
 diag "$HTTP_BODY"
 jexpect "tags (all of them), sorted by name descending" "patient-write,patient-read" \
     '",".join(p["name"] for p in d["presets"])'
+# the client's form of a list: the array as repeated parameters (URLSearchParams.append)
+call GET "/api/v1/compliance/audit-presets?tags=fhir&tags=clinical&sortBy=name&sortOrder=desc" "$A_VIEW"
+expect_eq "repeated tags (the client's form): 200" 200 "$HTTP_STATUS"
+jexpect "repeated tags: presets having all of them, as with tags=fhir,clinical" "patient-write,patient-read" \
+    '",".join(p["name"] for p in d["presets"])'
+call GET "/api/v1/compliance/audit-presets?tags=fhir&tags=&tags=nosuchtag" "$A_VIEW"
+jexpect "repeated tags are all required (an empty one adds nothing)" "0" 'len(d["presets"])'
+call GET "/api/v1/compliance/audit-presets?tags=fhir&limit=1&limit=2" "$A_VIEW"
+refused "a repeated limit beside repeatable tags" 400 limit
+jexpect "...is DUPLICATE_PARAMETER" DUPLICATE_PARAMETER 'd["error"]["details"]["errors"][0]["code"]'
+call GET "/api/v1/compliance/audit-presets?sortBy=name&sortBy=name" "$A_VIEW"
+refused "a repeated sortBy, even with one value" 400 sortBy
+call GET "/api/v1/audit-presets/patient-read?includeMetadata=true&includeMetadata=true" "$A_VIEW"
+refused "tags repeat on the list only: a repeated parameter elsewhere" 400 includeMetadata
 call GET "/api/v1/compliance/audit-presets?search=CLINICIAN&category=data_access" "$A_VIEW"
 jexpect "search and category" "patient-read,patient-write" '",".join(p["name"] for p in d["presets"])'
 call GET "/api/v1/compliance/audit-presets?limit=3&offset=3&sortBy=usageCount&sortOrder=desc" "$A_VIEW"

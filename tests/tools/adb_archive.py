@@ -14,6 +14,10 @@ Input on stdin: one JSON object per archive_storage row, as printed by
                               rewrites the first archive: replaces the first OLD by NEW in
                               its JSON Lines, recompresses; prints the new payload (hex)
                               and, with --fix-checksums, the metadata with matching checksums
+  adb_archive.py strip-ids    rewrites the first archive as one written before migration 0017:
+                              the last member, event_id, left out of every line (21 members),
+                              recompressed; prints the new payload (hex) and the metadata with
+                              the checksums, sizes and ratio that the format says
 Stock Python plus the zstd command.
 """
 import hashlib
@@ -100,6 +104,20 @@ def main():
                               'compressedSha256': hashlib.sha256(packed).hexdigest()}
             m['originalSize'], m['compressedSize'] = len(raw), len(packed)
             print(json.dumps(m))
+    elif mode == 'strip-ids':
+        a = next(archives())
+        raw = zstd(a['bytes'], True)
+        raw, n = re.subn(rb',"event_id":"[0-9a-f-]{36}"}\n', b'}\n', raw)
+        if n != a['metadata']['recordCount']:
+            sys.exit('strip-ids: %d event_id members for %d records' % (n, a['metadata']['recordCount']))
+        packed = zstd(raw, False)
+        print(packed.hex())
+        m = a['metadata']
+        m['checksums'] = {'originalSha256': hashlib.sha256(raw).hexdigest(),
+                          'compressedSha256': hashlib.sha256(packed).hexdigest()}
+        m['originalSize'], m['compressedSize'] = len(raw), len(packed)
+        m['compressionRatio'] = round(len(packed) / len(raw), 4)
+        print(json.dumps(m))
     else:
         sys.exit(__doc__)
     sys.exit(1 if bad else 0)

@@ -54,7 +54,6 @@ static void test_query_problems(void)
     static const struct { const char *raw, *code, *field; } cases[] = {
         { "/e?actions=%ff%fe", "INVALID_ENCODING", "actions" },
         { "/e?actions=a%00b", "INVALID_CHARACTER", "actions" },
-        { "/e?limit=1&limit=2", "DUPLICATE_PARAMETER", "limit" },
         { "/e?a=1&b=%zz", "INVALID_ENCODING", "b" },
         { "/e?=x", "INVALID_ENCODING", "" },
         { "/e?x%00y=1", "INVALID_CHARACTER", "x?y" },
@@ -69,6 +68,47 @@ static void test_query_problems(void)
                   t.query_problem.field);
         adb_http_target_free(&t);
     }
+}
+
+static bool only_tags(const char *name, void *ctx)
+{
+    (void)ctx;
+    return !strcmp(name, "tags");
+}
+
+/* Repeats are kept by the parse and joined or refused once the route says
+ * which parameters are lists (adb_http_target_join_repeats). */
+static void test_repeats(void)
+{
+    adb_http_target t;
+
+    parse(&t, "/e?limit=1&limit=2");
+    CHECK(!t.query_problem.code && t.nparams == 2);
+    CHECK(adb_http_target_join_repeats(&t, only_tags, NULL));
+    CHECK_STR(t.query_problem.code, "DUPLICATE_PARAMETER");
+    CHECK_STR(t.query_problem.field, "limit");
+    adb_http_target_free(&t);
+
+    parse(&t, "/e?tags=a&limit=5&tags=b%2Cc&tags=&tags=d");
+    CHECK(adb_http_target_join_repeats(&t, only_tags, NULL));
+    CHECK(!t.query_problem.code);
+    CHECK(t.nparams == 2);
+    CHECK_STR(adb_http_target_arg(&t, "tags"), "a,b,c,d");
+    CHECK_STR(adb_http_target_arg(&t, "limit"), "5");
+    adb_http_target_free(&t);
+
+    /* a list allowed, another repeat refused, whatever the order */
+    parse(&t, "/e?sortBy=x&tags=a&tags=b&sortBy=y");
+    CHECK(adb_http_target_join_repeats(&t, only_tags, NULL));
+    CHECK_STR(t.query_problem.code, "DUPLICATE_PARAMETER");
+    CHECK_STR(t.query_problem.field, "sortBy");
+    adb_http_target_free(&t);
+
+    /* an earlier problem of the query string stays the one reported */
+    parse(&t, "/e?a=%zz&b=1&b=2");
+    CHECK(adb_http_target_join_repeats(&t, only_tags, NULL));
+    CHECK_STR(t.query_problem.code, "INVALID_ENCODING");
+    adb_http_target_free(&t);
 }
 
 static void test_limits(void)
@@ -108,6 +148,7 @@ int main(void)
 {
     RUN(test_plain);
     RUN(test_path);
+    RUN(test_repeats);
     RUN(test_query_problems);
     RUN(test_limits);
     RUN(test_utf8_repair);
