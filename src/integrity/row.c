@@ -14,6 +14,7 @@ const char *const adb__row_names[ADB__ROW_NCOLS] = {
     "target_resource_type", "target_resource_id", "status", "outcome_description", "hash",
     "hash_algorithm", "signature", "event_version", "correlation_id", "data_classification",
     "retention_policy", "details", "chain_seq", "prev_chain_hash", "chain_hash", "event_id",
+    "commit_key", "commit_field_keys",
 };
 
 /* The row column of each event field. */
