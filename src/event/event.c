@@ -37,7 +37,7 @@ const adb_event_field_info adb__event_fields[ADB_F__COUNT] = {
 /* Fields only the server sets: refused in input. */
 static const char *const server_fields[] = { "id", "signature", "chainSeq", "prevChainHash",
                                               "chainHash", "archivedAt", "processingLatency",
-                                              NULL };
+                                              "commitKey", NULL };
 
 static const char *const statuses[] = { "attempt", "success", "failure", NULL };
 static const char *const classifications[] = { "PUBLIC", "INTERNAL", "CONFIDENTIAL", "PHI", NULL };
