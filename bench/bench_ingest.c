@@ -8,12 +8,18 @@
  *  2. raw COPY: the very rows the writer stored (read back with COPY TO) are
  *     loaded with one COPY FROM into a fresh database of the same schema.
  *  3. verify: adb_verify over all events vs a raw COPY TO of the same rows.
+ *  4. seal: canonical form, hash and signature of each event under
+ *     sha256-c14n-v3 (commitments to its personal data) against the same
+ *     under sha256-c14n-v2, one thread, no database: what commitments cost.
  *
  * Environment: ADMIN_URL (a cluster, from scripts/with-cluster.sh),
  * BENCH_EVENTS (200000), BENCH_CLIENTS (16), BENCH_CHUNK (100), BENCH_ORGS (10).
  */
 #define BENCH_NAME "bench"
 #include "bench_util.h"
+#include "event/event.h"
+#include "event/json.h"
+#include "integrity/integrity.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -63,6 +69,33 @@ static char **make_events(size_t n, int orgs)
         t[i] = strdup(buf);
     }
     return t;
+}
+
+/* Seconds spent sealing events[0..n) under alg (one thread): the events
+ * parsed and built outside the timing, as ingestion builds them before. */
+static double seal_seconds(char **texts, size_t n, const char *alg, const adb__keys *k)
+{
+    adb__validation v;
+    double spent = 0;
+
+    adb__validation_default(&v);
+    for (size_t i = 0; i < n; i++) {
+        adb_json_error je;
+        adb_event_errors errs;
+        adb_json_doc *doc = adb__json_parse(texts[i], strlen(texts[i]), NULL, &je);
+        adb__event *ev = doc ? adb__event_from_json(adb__json_root(doc), NULL, &v, &errs) : NULL;
+        adb__json_free(doc);
+        if (!ev)
+            die("seal", "an event was refused");
+        free(ev->f[ADB_F_HASH_ALGORITHM]);
+        ev->f[ADB_F_HASH_ALGORITHM] = strdup(alg);
+        double t0 = now_ms();
+        if (!adb__event_seal(ev, k, &errs))
+            die("seal", "an event could not be sealed");
+        spent += now_ms() - t0;
+        adb__event_free(ev);
+    }
+    return spent / 1000.0;
 }
 
 int main(void)
@@ -177,6 +210,27 @@ int main(void)
     printf("writer: %lld batches, %.0f events per batch on average, %lld chain conflicts\n", ws.batches,
            ws.batches ? (double)ws.events_written / (double)ws.batches : 0.0, ws.chain_conflicts);
     adb_close(db);
+
+    /* 4. what commitments cost per event: v3 against v2, alternated, best of 3 */
+    {
+        adb__keys k;
+        size_t ns = n < 50000 ? n : 50000;
+        double v2 = 1e9, v3 = 1e9;
+        if (!adb__keys_derive((const unsigned char *)o.master_key, strlen(o.master_key), &k))
+            die("keys", "could not derive");
+        for (int round = 0; round < 3; round++) {
+            double a = seal_seconds(texts, ns, ADB_HASH_ALG_C14N_V2, &k);
+            double b = seal_seconds(texts, ns, ADB_HASH_ALG_C14N, &k);
+            v2 = a < v2 ? a : v2;
+            v3 = b < v3 ? b : v3;
+        }
+        printf("seal (canonical form, hash, signature; %zu events, one thread, best of 3)\n", ns);
+        printf("  sha256-c14n-v2 (values)                     %9.2f us/event\n", v2 * 1e6 / (double)ns);
+        printf("  sha256-c14n-v3 (7 commitments per event)    %9.2f us/event\n", v3 * 1e6 / (double)ns);
+        printf("  commitments cost                            %9.2f us/event (v3/v2 %.2f)\n",
+               (v3 - v2) * 1e6 / (double)ns, v3 / v2);
+        adb__keys_wipe(&k);
+    }
     for (size_t i = 0; i < n; i++)
         free(texts[i]);
     free(texts);

@@ -45,6 +45,7 @@ typedef struct adb_verify_summary {
     long long problems;         /* problems found */
     long long broken_events;    /* events with at least one problem */
     double seconds;
+    long long erased_events;    /* events with personal data lawfully erased (signed records) */
 } adb_verify_summary;
 
 /* Verifies; ADB_OK when the run completed (look at summary->problems), an

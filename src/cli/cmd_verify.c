@@ -260,10 +260,11 @@ int cmd_verify(int argc, char **argv)
     sum.problems += checkpoint_refusals(h, o.organization_id, &v);
     double rate = sum.seconds > 0 ? (double)sum.events / sum.seconds : 0;
     if (v.json) {
-        json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:I, s:f, s:f, s:O}", "intact", sum.problems == 0,
+        json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:O}", "intact", sum.problems == 0,
                               "events", (json_int_t)sum.events, "organizations",
                               (json_int_t)sum.organizations, "problems", (json_int_t)sum.problems,
-                              "brokenEvents", (json_int_t)sum.broken_events, "seconds", sum.seconds,
+                              "brokenEvents", (json_int_t)sum.broken_events,
+                              "erasedEvents", (json_int_t)sum.erased_events, "seconds", sum.seconds,
                               "eventsPerSecond", rate, "details", v.problems);
         char *s = json_dumps(j, JSON_COMPACT);
         printf("%s\n", s ? s : "{}");
@@ -272,7 +273,9 @@ int cmd_verify(int argc, char **argv)
     } else {
         printf("verified %lld events of %lld organization(s) in %.2f s (%.0f events/s): ",
                sum.events, sum.organizations, sum.seconds, rate);
-        if (sum.problems == 0)
+        if (sum.problems == 0 && sum.erased_events)
+            printf("all intact (%lld with personal data lawfully erased)\n", sum.erased_events);
+        else if (sum.problems == 0)
             printf("all intact\n");
         else
             printf("%lld problem(s) in %lld event(s): TAMPERING DETECTED\n", sum.problems,

@@ -1,56 +1,28 @@
 /*
- * digest.c - SHA-256 and HMAC-SHA256 with the digest fetched once and one
- * EVP_MD_CTX per thread (freed when the thread exits).
+ * digest.c - SHA-256 and HMAC-SHA256 with OpenSSL's SHA256_* functions and
+ * HMAC keys kept as saved SHA-256 states (digest.h says why not EVP).
  */
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_*: deprecated in OpenSSL 3, kept for speed */
 #include "digest.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <pthread.h>
+#include <openssl/sha.h>
 #include <string.h>
 
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static pthread_key_t ctx_key;
-static EVP_MD *sha256_md;
-
-static void free_ctx(void *p)
-{
-    EVP_MD_CTX_free(p);
-}
-
-static void init_once(void)
-{
-    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-    pthread_key_create(&ctx_key, free_ctx);
-}
-
-static EVP_MD_CTX *thread_ctx(void)
-{
-    EVP_MD_CTX *c;
-
-    pthread_once(&once, init_once);
-    if (!sha256_md)
-        return NULL;
-    c = pthread_getspecific(ctx_key);
-    if (!c && (c = EVP_MD_CTX_new()) != NULL && pthread_setspecific(ctx_key, c) != 0) {
-        EVP_MD_CTX_free(c);
-        c = NULL;
-    }
-    return c;
-}
+_Static_assert(sizeof(SHA256_CTX) <= ADB__SHA256_STATE, "SHA256_CTX does not fit");
 
 bool adb__sha256(const void *data, size_t len, unsigned char out[32])
 {
-    EVP_MD_CTX *c = thread_ctx();
-    unsigned int n = 0;
+    SHA256_CTX c;
 
-    return c && EVP_DigestInit_ex(c, sha256_md, NULL) == 1 && EVP_DigestUpdate(c, data, len) == 1 &&
-           EVP_DigestFinal_ex(c, out, &n) == 1 && n == 32;
+    return SHA256_Init(&c) == 1 && SHA256_Update(&c, data, len) == 1 && SHA256_Final(out, &c) == 1;
 }
 
 bool adb__hmac_key_init(adb__hmac_key *k, const unsigned char *key, size_t len)
 {
-    unsigned char block[64] = { 0 };
+    unsigned char block[64] = { 0 }, pad[64];
+    SHA256_CTX c;
+    bool ok;
 
     if (len > 64) {
         if (!adb__sha256(key, len, block))
@@ -58,23 +30,30 @@ bool adb__hmac_key_init(adb__hmac_key *k, const unsigned char *key, size_t len)
     } else {
         memcpy(block, key, len);
     }
-    for (int i = 0; i < 64; i++) {
-        k->ipad[i] = block[i] ^ 0x36;
-        k->opad[i] = block[i] ^ 0x5c;
-    }
+    for (int i = 0; i < 64; i++)
+        pad[i] = block[i] ^ 0x36;
+    ok = SHA256_Init(&c) == 1 && SHA256_Update(&c, pad, 64) == 1;
+    memcpy(k->inner, &c, sizeof(c));
+    for (int i = 0; i < 64; i++)
+        pad[i] = block[i] ^ 0x5c;
+    ok = ok && SHA256_Init(&c) == 1 && SHA256_Update(&c, pad, 64) == 1;
+    memcpy(k->outer, &c, sizeof(c));
     OPENSSL_cleanse(block, sizeof(block));
-    return true;
+    OPENSSL_cleanse(pad, sizeof(pad));
+    OPENSSL_cleanse(&c, sizeof(c));
+    return ok;
 }
 
 bool adb__hmac_sha256(const adb__hmac_key *k, const void *msg, size_t len, unsigned char out[32])
 {
-    EVP_MD_CTX *c = thread_ctx();
+    SHA256_CTX c;
     unsigned char inner[32];
-    unsigned int n = 0;
+    bool ok;
 
-    return c && EVP_DigestInit_ex(c, sha256_md, NULL) == 1 &&
-           EVP_DigestUpdate(c, k->ipad, 64) == 1 && EVP_DigestUpdate(c, msg, len) == 1 &&
-           EVP_DigestFinal_ex(c, inner, &n) == 1 && EVP_DigestInit_ex(c, sha256_md, NULL) == 1 &&
-           EVP_DigestUpdate(c, k->opad, 64) == 1 && EVP_DigestUpdate(c, inner, 32) == 1 &&
-           EVP_DigestFinal_ex(c, out, &n) == 1 && n == 32;
+    memcpy(&c, k->inner, sizeof(c));
+    ok = SHA256_Update(&c, msg, len) == 1 && SHA256_Final(inner, &c) == 1;
+    memcpy(&c, k->outer, sizeof(c));
+    ok = ok && SHA256_Update(&c, inner, 32) == 1 && SHA256_Final(out, &c) == 1;
+    OPENSSL_cleanse(&c, sizeof(c));
+    return ok;
 }

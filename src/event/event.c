@@ -11,6 +11,7 @@
 #include "event.h"
 #include "../core/util.h"
 
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ const adb_event_field_info adb__event_fields[ADB_F__COUNT] = {
 /* Fields only the server sets: refused in input. */
 static const char *const server_fields[] = { "id", "signature", "chainSeq", "prevChainHash",
                                               "chainHash", "archivedAt", "processingLatency",
-                                              NULL };
+                                              "commitKey", NULL };
 
 static const char *const statuses[] = { "attempt", "success", "failure", NULL };
 static const char *const classifications[] = { "PUBLIC", "INTERNAL", "CONFIDENTIAL", "PHI", NULL };
@@ -429,10 +430,16 @@ out:
 
 /* ---- the event ---------------------------------------------------------- */
 
+bool adb__hash_alg_binds_id(const char *alg)
+{
+    return alg && (!strcmp(alg, ADB_HASH_ALG_C14N) || !strcmp(alg, ADB_HASH_ALG_C14N_V2));
+}
+
 void adb__event_free(adb__event *ev)
 {
     if (!ev)
         return;
+    OPENSSL_cleanse(ev->commit_key, sizeof(ev->commit_key));
     for (int i = 0; i < ADB_F__COUNT; i++)
         free(ev->f[i]);
     free(ev->details);
@@ -589,19 +596,23 @@ adb__event *adb__event_from_json(const adb_json *obj, const adb__preset *preset,
         else
             memcpy(ev->hash, given_hash->str, 65);
     } else {
-        /* a client may name either of ours; what is stored is always the
-         * current one (v1 is kept for events stored before ids existed) */
-        if (ev->f[ADB_F_HASH_ALGORITHM] && strcmp(ev->f[ADB_F_HASH_ALGORITHM], ADB_HASH_ALG_C14N) != 0 &&
-            strcmp(ev->f[ADB_F_HASH_ALGORITHM], ADB_HASH_ALG_C14N_V1) != 0)
+        /* a client may name any of ours; what is stored is always the
+         * current one (v1 and v2 are kept for events stored before) */
+        const char *alg = ev->f[ADB_F_HASH_ALGORITHM];
+        if (alg && strcmp(alg, ADB_HASH_ALG_C14N) != 0 && strcmp(alg, ADB_HASH_ALG_C14N_V2) != 0 &&
+            strcmp(alg, ADB_HASH_ALG_C14N_V1) != 0)
             adb__errors_add(errs, "INVALID_VALUE", "hashAlgorithm",
                             v->allow_legacy_hash ? "hashAlgorithm must be " ADB_HASH_ALG_C14N " or SHA-256"
                                                  : "hashAlgorithm is chosen by the server");
         if (given_hash && given_hash->type != ADB_JSON_NULL)
             adb__errors_add(errs, "INVALID_VALUE", "hash", "hash is computed by the server");
         oom |= !set_field(ev, ADB_F_HASH_ALGORITHM, ADB_HASH_ALG_C14N, strlen(ADB_HASH_ALG_C14N));
-        /* the public id, drawn here so that the canonical form covers it */
+        /* the public id, drawn here so that the canonical form covers it, and
+         * the key of the commitments to its personal data */
         if (errs->count == 0 && !adb__event_id_new(ev->ts_us, ev->event_id))
             adb__errors_add(errs, "INTERNAL_ERROR", "id", "no random bytes for the event id");
+        else if (errs->count == 0 && !(ev->has_commit_key = adb__event_random(ev->commit_key, sizeof(ev->commit_key))))
+            adb__errors_add(errs, "INTERNAL_ERROR", "id", "no random bytes for the commitment key");
     }
 
     /* idempotency key: the option of the API, or a field of an imported line */

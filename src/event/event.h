@@ -17,7 +17,8 @@
 #include "event_id.h"
 
 /* The hash algorithm names stored in audit_log.hash_algorithm. */
-#define ADB_HASH_ALG_C14N "sha256-c14n-v2"  /* ours: SHA-256 over the canonical form with "id" */
+#define ADB_HASH_ALG_C14N "sha256-c14n-v3"  /* ours: with "id", personal data as commitments */
+#define ADB_HASH_ALG_C14N_V2 "sha256-c14n-v2" /* ours before commitments: with "id", values */
 #define ADB_HASH_ALG_C14N_V1 "sha256-c14n-v1" /* ours before event ids: without "id" */
 #define ADB_HASH_ALG_LEGACY "SHA-256"       /* smart-logs v1: 8 fields (imported events) */
 
@@ -64,6 +65,11 @@ typedef struct adb__event {
     char hash[65];                   /* as stored (legacy: the given hash) */
     char content_hash[65];           /* SHA-256 of the canonical form, always */
     char signature[65];
+    /* sha256-c14n-v3: the event's commitment key (audit_log.commit_key),
+     * drawn with the event; has_commit_key false for older algorithms and
+     * for a stored row whose key was erased */
+    unsigned char commit_key[32];
+    bool has_commit_key;
     /* assigned when written */
     int64_t id;
     int64_t chain_seq;
@@ -73,6 +79,10 @@ typedef struct adb__event {
 } adb__event;
 
 /* adb_event_error / adb_event_errors: include/auditdb/log.h. */
+
+/* true for the algorithms whose canonical form carries the event id
+ * (sha256-c14n-v2 and v3). */
+bool adb__hash_alg_binds_id(const char *alg);
 
 /* A preset (audit_preset row) in memory. */
 typedef struct adb__preset {

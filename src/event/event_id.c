@@ -37,8 +37,10 @@ static void watch_forks(void)
     pthread_atfork(NULL, NULL, drop_block_in_child);
 }
 
-static bool random_bytes(unsigned char *out, size_t n)
+bool adb__event_random(unsigned char *out, size_t n)
 {
+    if (n > RAND_BLOCK)
+        return RAND_bytes(out, (int)n) == 1;
     pthread_once(&fork_once, watch_forks);
     if (rand_left < n) {
         if (RAND_bytes(rand_block, RAND_BLOCK) != 1)
@@ -97,7 +99,7 @@ bool adb__event_id_new(int64_t ts_us, char out[ADB_EVENT_ID_LEN + 1])
 {
     unsigned char bits[16];
 
-    if (!random_bytes(bits, sizeof(bits))) {
+    if (!adb__event_random(bits, sizeof(bits))) {
         out[0] = '\0';
         return false;
     }

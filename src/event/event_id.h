@@ -28,6 +28,11 @@
  * when the random generator fails. */
 bool adb__event_id_new(int64_t ts_us, char out[ADB_EVENT_ID_LEN + 1]);
 
+/* n random bytes (OpenSSL's generator, drawn in blocks per thread; what is
+ * handed out is wiped from the block): the ids' bits and events' commitment
+ * keys. false only when the generator fails. */
+bool adb__event_random(unsigned char *out, size_t n);
+
 /* The id of an event stored without one (hash algorithms sha256-c14n-v1 and
  * SHA-256): at ts_us, derived from its chain link (chain_hash text; "" when
  * the row has none). */

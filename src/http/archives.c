@@ -305,6 +305,7 @@ static bool write_archived_event(jw *w, const char *const v[ADB__ROW_NCOLS],
         .details = details, .session_context = session,
         .chain_seq = v[ADB_COL_CHAIN_SEQ], /* checked by the reader */
         .prev_chain_hash = v[ADB_COL_PREV_CHAIN_HASH], .chain_hash = v[ADB_COL_CHAIN_HASH],
+        .commit_key = v[ADB_COL_COMMIT_KEY],
     };
     adb_http_write_event(w, &e);
     free(session);

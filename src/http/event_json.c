@@ -79,6 +79,10 @@ void adb_http_write_event(jw *w, const adb_http_event *e)
         jw_kstr(w, "prevChainHash", e->prev_chain_hash);
     if (e->chain_hash)
         jw_kstr(w, "chainHash", e->chain_hash);
+    /* with it anyone who reads the answer recomputes the v3 commitments and
+     * hash from the answer alone (docs/integrity.md 2b) */
+    if (e->commit_key)
+        jw_kstr(w, "commitKey", e->commit_key);
     jw_end_obj(w);
 }
 
@@ -120,6 +124,8 @@ bool adb_http_event_from_committed(adb_http_event *e, const adb__event *ev,
     adb__fmt(keep->seq, sizeof(keep->seq), "%" PRId64, ev->chain_seq);
     if (!session_of(ev, &keep->session))
         return false;
+    if (ev->has_commit_key)
+        adb__hex(ev->commit_key, 32, keep->commit_key);
     *e = (adb_http_event){
         .id = keep->id, .timestamp = ev->ts_text,
         .action = ev->f[ADB_F_ACTION], .status = ev->f[ADB_F_STATUS],
@@ -137,6 +143,7 @@ bool adb_http_event_from_committed(adb_http_event *e, const adb__event *ev,
         .chain_seq = ev->chain_seq ? keep->seq : NULL,
         .prev_chain_hash = ev->chain_seq ? ev->prev_chain_hash : NULL,
         .chain_hash = ev->chain_seq ? ev->chain_hash : NULL,
+        .commit_key = ev->has_commit_key ? keep->commit_key : NULL,
     };
     return true;
 }

@@ -22,6 +22,7 @@ typedef struct adb_http_event {
         *signature, *ttl, *archived_at;
     const char *details, *session_context;
     const char *chain_seq, *prev_chain_hash, *chain_hash;
+    const char *commit_key; /* sha256-c14n-v3: the commitment key, NULL when none */
 } adb_http_event;
 
 void adb_http_write_event(jw *w, const adb_http_event *e);
@@ -32,7 +33,7 @@ void adb_http_write_event(jw *w, const adb_http_event *e);
  * adb_http_committed_free releases keep. false when out of memory. */
 struct adb__event;
 typedef struct adb_http_committed {
-    char id[40], seq[24];
+    char id[40], seq[24], commit_key[65];
     char *session;  /* details.sessionContext, canonical text (malloc()ed) or NULL */
 } adb_http_committed;
 

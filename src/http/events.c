@@ -43,11 +43,11 @@
     " outcome_description, correlation_id, data_classification, retention_policy,"            \
     " event_version, hash_algorithm, hash, signature, details::text, chain_seq,"              \
     " prev_chain_hash, chain_hash, ttl, archived_at,"                                          \
-    " (details -> 'sessionContext')::text, event_id"
+    " (details -> 'sessionContext')::text, event_id, commit_key"
 
 enum { E_ID, E_TS, E_ACTION, E_STATUS, E_PRINCIPAL, E_ORG, E_TTYPE, E_TID, E_OUTCOME, E_CORR,
        E_CLASS, E_RET, E_VERSION, E_HALG, E_HASH, E_SIG, E_DETAILS, E_SEQ, E_PREV, E_CHAIN,
-       E_TTL, E_ARCHIVED, E_SESSION, E_EID };
+       E_TTL, E_ARCHIVED, E_SESSION, E_EID, E_COMMIT_KEY };
 
 /* A time as PostgreSQL printed it, in the API's form ("...T...Z", six
  * digits of fraction, as stored events are hashed); *us gets its
@@ -87,6 +87,7 @@ static void write_event(jw *w, PGresult *r, int row)
         .archived_at = api_time(val(r, row, E_ARCHIVED), archived, NULL), .details = val(r, row, E_DETAILS),
         .session_context = val(r, row, E_SESSION), .chain_seq = val(r, row, E_SEQ),
         .prev_chain_hash = val(r, row, E_PREV), .chain_hash = val(r, row, E_CHAIN),
+        .commit_key = val(r, row, E_COMMIT_KEY),
     };
     adb_http_write_event(w, &e);
 }

@@ -211,7 +211,7 @@ enum MHD_Result adb_http_presets_validate(adb_http_request *req)
     " target_resource_type, target_resource_id, outcome_description, correlation_id,"   \
     " data_classification, retention_policy, event_version, hash_algorithm, hash,"      \
     " signature, details::text, chain_seq, prev_chain_hash, chain_hash, ttl,"            \
-    " (details -> 'sessionContext')::text, event_id"
+    " (details -> 'sessionContext')::text, event_id, commit_key"
 
 /* The stored event, as the event routes write it; NULL when it could not
  * be read back (it is stored all the same). */
@@ -246,7 +246,7 @@ static json_t *stored_event(adb_http_request *req, const adb_log_result *res)
             .signature = preset_val(r, 0, 15), .details = preset_val(r, 0, 16),
             .chain_seq = preset_val(r, 0, 17), .prev_chain_hash = preset_val(r, 0, 18),
             .chain_hash = preset_val(r, 0, 19), .ttl = preset_val(r, 0, 20),
-            .session_context = preset_val(r, 0, 21),
+            .session_context = preset_val(r, 0, 21), .commit_key = preset_val(r, 0, 23),
         };
         jw w;
         jw_init(&w);

@@ -4,6 +4,7 @@
  * Definitions: docs/integrity.md.
  */
 #include "integrity.h"
+#include "commit.h"
 #include "../core/buf.h"
 #include "../core/util.h"
 
@@ -18,17 +19,19 @@ const char adb__chain_genesis[65] =
 /* The canonical members, in byte order of their names. */
 typedef struct cfield {
     const char *name;
-    int field;   /* adb_event_field, or -1 details, -2 timestamp, -3 the event id */
+    int field;   /* adb_event_field, or -1 details, -2 timestamp, -3 the event id,
+                    -4 the commitments (v3) */
 } cfield;
 
 static const cfield canonical_order[] = {
     { "action", ADB_F_ACTION },
+    { "commitments", -4 }, /* sha256-c14n-v3 only */
     { "correlationId", ADB_F_CORRELATION_ID },
     { "dataClassification", ADB_F_DATA_CLASSIFICATION },
     { "details", -1 },
     { "eventVersion", ADB_F_EVENT_VERSION },
     { "hashAlgorithm", ADB_F_HASH_ALGORITHM },
-    { "id", -3 }, /* sha256-c14n-v2 only */
+    { "id", -3 }, /* sha256-c14n-v2 and v3 */
     { "organizationId", ADB_F_ORGANIZATION_ID },
     { "outcomeDescription", ADB_F_OUTCOME_DESCRIPTION },
     { "principalId", ADB_F_PRINCIPAL_ID },
@@ -45,18 +48,30 @@ static void json_str(adb__buf *b, const char *s)
     adb__buf_json_string(b, s, strlen(s));
 }
 
-char *adb__canonical(const adb__event *ev, size_t *len)
+/* true for what v3 replaces by its commitment */
+static bool committed(int field)
+{
+    return field == -1 || field == ADB_F_PRINCIPAL_ID || field == ADB_F_TARGET_RESOURCE_ID ||
+           field == ADB_F_OUTCOME_DESCRIPTION;
+}
+
+char *adb__canonical_src(const adb__event *ev, adb__commit_src *src, size_t *len)
 {
     adb__buf b = { 0 };
     bool first = true;
 
     const char *alg = ev->f[ADB_F_HASH_ALGORITHM];
-    bool with_id = alg && !strcmp(alg, ADB_HASH_ALG_C14N);
+    bool with_id = adb__hash_alg_binds_id(alg);
+    bool v3 = alg && !strcmp(alg, ADB_HASH_ALG_C14N);
 
     adb__buf_put(&b, "{", 1);
     for (size_t i = 0; i < sizeof(canonical_order) / sizeof(canonical_order[0]); i++) {
         const cfield *c = &canonical_order[i];
         const char *text = NULL;
+        if (v3 && committed(c->field))
+            continue;
+        if (c->field == -4 && !v3)
+            continue;
         if (c->field == -1 && !ev->details)
             continue;
         if (c->field >= 0 && !(text = ev->f[c->field]))
@@ -66,6 +81,13 @@ char *adb__canonical(const adb__event *ev, size_t *len)
         if (!first)
             adb__buf_put(&b, ",", 1);
         first = false;
+        if (c->field == -4) {
+            if (!adb__commitments_write(&b, ev, src)) {
+                adb__buf_free(&b);
+                return NULL;
+            }
+            continue;
+        }
         json_str(&b, c->name);
         adb__buf_put(&b, ":", 1);
         if (c->field == -1)
@@ -79,6 +101,13 @@ char *adb__canonical(const adb__event *ev, size_t *len)
     }
     adb__buf_put(&b, "}", 1);
     return adb__buf_take(&b, len);
+}
+
+char *adb__canonical(const adb__event *ev, size_t *len)
+{
+    adb__commit_src src = { .event_key = ev->has_commit_key ? ev->commit_key : NULL };
+
+    return adb__canonical_src(ev, &src, len);
 }
 
 char *adb__legacy_canonical(const adb__event *ev, size_t *len)
@@ -167,10 +196,16 @@ void adb__chain_link(const adb__keys *k, const char *org, int64_t seq, const cha
 bool adb__event_seal(adb__event *ev, const adb__keys *k, adb_event_errors *errs)
 {
     size_t len;
-    char *c = adb__canonical(ev, &len);
+    adb__commit_src src = { .event_key = ev->has_commit_key ? ev->commit_key : NULL };
+    char *c = adb__canonical_src(ev, &src, &len);
 
     if (!c)
         return false;
+    if (src.keyless) { /* a v3 event without its key: nothing may be written */
+        free(c);
+        adb__errors_add(errs, "INTERNAL_ERROR", "hashAlgorithm", "the event has no commitment key");
+        return false;
+    }
     adb__sha256_hex(c, len, ev->content_hash);
     free(c);
     if (ev->f[ADB_F_HASH_ALGORITHM] && !strcmp(ev->f[ADB_F_HASH_ALGORITHM], ADB_HASH_ALG_LEGACY)) {

@@ -38,6 +38,12 @@ void adb__keys_wipe(adb__keys *k);
  * string; NULL when out of memory. */
 char *adb__canonical(const adb__event *ev, size_t *len);
 
+/* The same with the keys and erased commitments of a v3 event given by src
+ * (commit.h; what it found is written back into src). adb__canonical takes
+ * the event's own key (ev->commit_key). */
+struct adb__commit_src;
+char *adb__canonical_src(const adb__event *ev, struct adb__commit_src *src, size_t *len);
+
 /* The smart-logs v1 canonical string (8 fields) and its hash. */
 char *adb__legacy_canonical(const adb__event *ev, size_t *len);
 

@@ -1,8 +1,9 @@
 /*
  * row.c - recomputes the hash, signature and chain link of a stored row
- * given as its 22 strings (docs/integrity.md).
+ * given as its 24 strings (docs/integrity.md).
  */
 #include "row.h"
+#include "commit.h"
 #include "../core/util.h"
 
 #include <stdlib.h>
@@ -13,6 +14,7 @@ const char *const adb__row_names[ADB__ROW_NCOLS] = {
     "target_resource_type", "target_resource_id", "status", "outcome_description", "hash",
     "hash_algorithm", "signature", "event_version", "correlation_id", "data_classification",
     "retention_policy", "details", "chain_seq", "prev_chain_hash", "chain_hash", "event_id",
+    "commit_key", "commit_field_keys",
 };
 
 /* The row column of each event field. */
@@ -63,8 +65,36 @@ static int row_event(const char *const v[ADB__ROW_NCOLS], adb__event *ev, adb__r
     return 1;
 }
 
-int adb__row_recompute(const adb__keys *k, const char *const v[ADB__ROW_NCOLS],
-                       adb__row_expect *out)
+/* The v3 keys of a row: its commit_key (64 hex) into key, its
+ * commit_field_keys parsed into *doc. */
+static bool row_keys(const char *const v[ADB__ROW_NCOLS], unsigned char key[32], bool *has_key,
+                     adb_json_doc **doc)
+{
+    const char *hex = v[ADB_COL_COMMIT_KEY], *fk = v[ADB_COL_COMMIT_FIELD_KEYS];
+
+    *has_key = false;
+    *doc = NULL;
+    if (hex && strlen(hex) == 64) {
+        *has_key = true;
+        for (int i = 0; i < 32 && *has_key; i++) {
+            int hi = adb__hexval(hex[2 * i]), lo = adb__hexval(hex[2 * i + 1]);
+            if (hi < 0 || lo < 0)
+                *has_key = false;
+            else
+                key[i] = (unsigned char)(hi << 4 | lo);
+        }
+    }
+    if (fk) {
+        adb_json_error je;
+        *doc = adb__json_parse(fk, strlen(fk), NULL, &je);
+        if (!*doc && je.code == ADB_JSON_ERR_NOMEM)
+            return false;
+    }
+    return true;
+}
+
+int adb__row_recompute_erased(const adb__keys *k, const char *const v[ADB__ROW_NCOLS],
+                              const adb__erased *erased, size_t nerased, adb__row_expect *out)
 {
     const char *alg = v[ADB_COL_HASH_ALGORITHM], *org = v[ADB_COL_ORGANIZATION_ID];
     const char *seq = v[ADB_COL_CHAIN_SEQ], *prev = v[ADB_COL_PREV_CHAIN_HASH];
@@ -72,15 +102,39 @@ int adb__row_recompute(const adb__keys *k, const char *const v[ADB__ROW_NCOLS],
     size_t len;
     char *canon;
     int rc;
+    unsigned char key[32];
+    bool has_key;
+    adb_json_doc *fk = NULL;
+    bool v3 = alg && !strcmp(alg, ADB_HASH_ALG_C14N);
 
     memset(out, 0, sizeof(*out));
     if ((rc = row_event(v, &ev, out)) != 1) {
         free(ev.details);
         return rc;
     }
-    if (!(canon = adb__canonical(&ev, &len))) {
+    if (v3 && !row_keys(v, key, &has_key, &fk)) {
         free(ev.details);
         return -1;
+    }
+    adb__commit_src src = { .event_key = v3 && has_key ? key : NULL,
+                            .field_keys = fk && adb__json_root(fk)->type == ADB_JSON_OBJECT
+                                              ? adb__json_root(fk) : NULL,
+                            .erased = erased, .nerased = nerased };
+    canon = adb__canonical_src(&ev, &src, &len);
+    adb__json_free(fk);
+    memset(key, 0, sizeof(key));
+    if (!canon) {
+        free(ev.details);
+        return -1;
+    }
+    if (v3) {
+        out->key_erased = !has_key;
+        out->keyless = src.keyless;
+        memcpy(out->keyless_field, src.keyless_field, sizeof(out->keyless_field));
+        out->recorded = src.recorded;
+        out->field_keys = src.field_keys != NULL;
+        out->unrecorded = src.unrecorded;
+        memcpy(out->unrecorded_field, src.unrecorded_field, sizeof(out->unrecorded_field));
     }
     adb__sha256_hex(canon, len, out->content);
     free(canon);
@@ -96,7 +150,7 @@ int adb__row_recompute(const adb__keys *k, const char *const v[ADB__ROW_NCOLS],
     }
     free(ev.details);
     /* the id: ours covered by the hash since sha256-c14n-v2, else derived */
-    if (alg && !strcmp(alg, ADB_HASH_ALG_C14N))
+    if (adb__hash_alg_binds_id(alg))
         memcpy(out->event_id, ev.event_id, sizeof(out->event_id));
     else
         adb__event_id_derive(ev.ts_us, v[ADB_COL_CHAIN_HASH], out->event_id);
@@ -104,4 +158,10 @@ int adb__row_recompute(const adb__keys *k, const char *const v[ADB__ROW_NCOLS],
     adb__chain_link(k, org ? org : "", seq ? strtoll(seq, NULL, 10) : 0, prev ? prev : "",
                     out->content, out->link);
     return 1;
+}
+
+int adb__row_recompute(const adb__keys *k, const char *const v[ADB__ROW_NCOLS],
+                       adb__row_expect *out)
+{
+    return adb__row_recompute_erased(k, v, NULL, 0, out);
 }

@@ -466,7 +466,7 @@ adb__stream *adb__stream_open(PGconn *c, PGconn *ac, const char *organization_id
                   "        ''), 'infinity')::timestamptz"
                   " UNION ALL"
                   " SELECT NULL, NULL, NULL, NULL, organization_id, NULL, NULL, NULL, NULL, NULL,"
-                  "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, -1, NULL, NULL, NULL"
+                  "  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, -1, NULL, NULL, NULL, NULL, NULL"
                   " FROM (SELECT DISTINCT organization_id FROM archive_storage"
                   "  WHERE payload IS NOT NULL AND (current_setting('auditdb.verify_org') = ''"
                   "        OR organization_id = current_setting('auditdb.verify_org'))) a"

@@ -26,7 +26,7 @@ typedef enum adb__sitem_type {
 typedef struct adb__sitem {
     adb__sitem_type type;
     const char *org;                   /* the organization it belongs to */
-    const char *v[ADB__ROW_NCOLS];     /* ROW: the 22 strings (NULL: SQL NULL) */
+    const char *v[ADB__ROW_NCOLS];     /* ROW: the 24 strings (NULL: SQL NULL) */
     const char *archive;               /* the archive it comes from, NULL: live */
     bool stub;                         /* a stub's position: only the links are known */
     const char *kind, *message;        /* PROBLEM */

@@ -10,6 +10,7 @@
  */
 #include "integrity.h"
 #include "row.h"
+#include "commit.h"
 #include "stream.h"
 #include "../lifecycle/archive.h"
 #include "../core/adb_internal.h"
@@ -43,6 +44,7 @@ typedef struct run {
     long long recorded;
     bool oom;
     bool single; /* adb_verify_event: one event and its predecessor */
+    PGconn *rec_conn; /* reads erasure records (in the walk's snapshot), NULL: none */
     const char *event_id; /* the public id of the event being reported, NULL: none */
     /* the organizations walked (strdup'd), for vanished_orgs() */
     char **walked;
@@ -140,6 +142,71 @@ static void compute(const adb__keys *k, vitem *it)
     it->rc = adb__row_recompute(k, it->s.v, &it->want);
 }
 
+/* A v3 row whose commitment key is gone: recomputes it with the
+ * commitments of the signed erasure records of the event (read in the
+ * walk's snapshot); a record whose signature fails is a problem of its own.
+ * false when out of memory. */
+static bool erasures(run *r, vitem *it, const char *what)
+{
+    const char *const *v = it->s.v;
+    const char *eid = v[ADB_COL_EVENT_ID], *org = v[ADB_COL_ORGANIZATION_ID];
+    const adb__keys *k = adb__db_keys(r->db);
+    adb__erased *erased = NULL;
+    size_t n = 0;
+    PGresult *res;
+
+    if (!r->rec_conn || !eid || !org)
+        return true;
+    const char *params[] = { eid };
+    res = PQexecParams(r->rec_conn,
+                       "SELECT field, commitment, request_id, legal_basis, reason,"
+                       " to_char(erased_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+                       " signature, organization_id"
+                       " FROM audit_erasure WHERE event_id = $1::uuid ORDER BY id",
+                       1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) == 0) {
+        PQclear(res); /* none (or unreadable): the hash check says the rest */
+        return true;
+    }
+    if (!(erased = calloc((size_t)PQntuples(res), sizeof(*erased)))) {
+        PQclear(res);
+        r->oom = true;
+        return false;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        adb__erasure_record rec = {
+            .organization_id = PQgetvalue(res, i, 7), .event_id = eid,
+            .field = PQgetvalue(res, i, 0), .commitment = PQgetvalue(res, i, 1),
+            .request_id = PQgetvalue(res, i, 2), .legal_basis = PQgetvalue(res, i, 3),
+            .reason = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+            .erased_at = PQgetvalue(res, i, 5),
+        };
+        char sig[65];
+        if (!adb__erasure_sign(&k->sig_hmac, &rec, sig)) {
+            free(erased);
+            PQclear(res);
+            r->oom = true;
+            return false;
+        }
+        if (strcmp(sig, PQgetvalue(res, i, 6)) != 0 || strcmp(rec.organization_id, org) != 0 ||
+            strlen(rec.commitment) != 64) {
+            problem(r, it->id, it->s.seq, "erasure_record_invalid", sig, PQgetvalue(res, i, 6),
+                    "%s: the erasure record of field \"%.60s\" is not signed by this server (or "
+                    "names another organization)", what, rec.field);
+            continue;
+        }
+        erased[n].field = rec.field;
+        memcpy(erased[n].commitment, rec.commitment, 65);
+        n++;
+    }
+    int rc = adb__row_recompute_erased(k, v, erased, n, &it->want);
+    free(erased);
+    PQclear(res);
+    if (rc < 0)
+        r->oom = true;
+    return rc >= 0;
+}
+
 /* Reports one computed item and checks its place in the chain (in order). */
 static void report(run *r, vitem *it)
 {
@@ -188,9 +255,29 @@ static void report(run *r, vitem *it)
         problem(r, id, seq, "unreadable", NULL, NULL, "%s: %s", what, it->want.why);
         goto links;
     }
-    if (strcmp(it->want.hash, hash) != 0)
+    if (it->want.key_erased && !erasures(r, it, what))
+        return;
+    if (it->want.keyless)
+        problem(r, id, seq, "commit_key_missing", NULL, it->want.keyless_field,
+                "%s: %d personal-data value(s) kept without the key to check them (%s first): "
+                "a key deleted by hand", what, it->want.keyless, it->want.keyless_field);
+    /* an erasure keeps the remaining fields' keys and marks the erased ones
+     * (null); without that map the key itself was deleted by hand */
+    bool hash_ok = strcmp(it->want.hash, hash) == 0;
+    bool by_hand = it->want.key_erased && !it->want.field_keys;
+    if (it->want.unrecorded)
+        problem(r, id, seq, "erased_without_record", NULL, it->want.unrecorded_field,
+                "%s: %d field(s) erased without a signed erasure record (%s first)", what,
+                it->want.unrecorded, it->want.unrecorded_field);
+    else if (!hash_ok && by_hand)
+        problem(r, id, seq, "erased_without_record", it->want.hash, hash,
+                "%s: personal data erased without a signed erasure record (its commitment key "
+                "is gone and its hash does not match what it stores)", what);
+    else if (!hash_ok)
         problem(r, id, seq, "hash_mismatch", it->want.hash, hash,
                 "%s: content changed: its hash does not match what it stores", what);
+    if (hash_ok && it->want.recorded)
+        r->sum->erased_events++;
     /* a sha256-c14n-v2 id is covered by the hash above; older events must
      * carry the id derived from their chain link */
     if (strcmp(it->want.event_id, eid) != 0)
@@ -470,9 +557,10 @@ adb_status adb_verify(adb *db, const adb_verify_options *o, adb_verify_summary *
         st = ADB_ERR_NOMEM;
         goto out;
     }
-    /* hc reads archives and chain heads in the walk's snapshot */
+    /* hc reads archives, chain heads and erasure records in the walk's snapshot */
     if (!(s = adb__stream_open(c, hc, o->organization_id, o->from, o->to, &st, errbuf, errlen)))
         goto out;
+    r.rec_conn = hc;
     while (rc > 0 && !r.oom) {
         size_t k = 0;
         while (k < VERIFY_BATCH && (rc = adb__stream_next(s, &items[k].s)) > 0) {
@@ -633,6 +721,7 @@ adb_status adb_verify_event(adb *db, int64_t id, const char *organization_id,
     r.o = &o;
     r.sum = &sum;
     r.single = true;
+    r.rec_conn = c;
     memset(&it, 0, sizeof(it));
     for (int k = 0; k < ADB__ROW_NCOLS; k++)
         it.s.v[k] = PQgetisnull(res, 0, k) ? NULL : PQgetvalue(res, 0, k);

@@ -1,7 +1,7 @@
 /*
  * archive.h - archives of audit events (internal). The format is described
  * in docs/archive.md: one zstd frame of JSON Lines, one line per audit_log
- * row in chain order, each a JSON object of the row's 22 columns as strings
+ * row in chain order, each a JSON object of the row's 24 columns as strings
  * (the text verification reads) or null; metadata with the checksums of the
  * original and the compressed bytes. A stub (an archive whose events passed
  * their retention) keeps only organization_id, chain_seq, prev_chain_hash
@@ -53,7 +53,7 @@ typedef struct adb__archive_built {
 /* A builder of one archive (stub: positions only). NULL when out of memory. */
 adb__archive_builder *adb__archive_builder_new(bool stub);
 
-/* Appends one row (v: the 22 columns, NULL for NULL). Rows must come in
+/* Appends one row (v: the 24 columns, NULL for NULL). Rows must come in
  * chain order and share organization, retention policy and classification.
  * false with err filled on a row that breaks that, or when out of memory. */
 bool adb__archive_builder_add(adb__archive_builder *b, const char *const v[ADB__ROW_NCOLS],

@@ -480,9 +480,26 @@ int adb__archive_next(adb__archive_reader *r, const char *v[ADB__ROW_NCOLS])
         v[col] = val->type == ADB_JSON_STRING ? val->str : NULL;
     }
     /* an archive written before events had ids (migration 0017) lacks
-     * event_id: the row gets the id derived from it, as live rows did */
-    bool old_row = !in->stub && o->count == want - 1 && !adb__json_get(o, "event_id");
-    if (o->count != want && !old_row) {
+     * event_id: the row gets the id derived from it, as live rows did; one
+     * written before commitments (0022) lacks commit_key and
+     * commit_field_keys: its rows had none (NULL) */
+    bool has_eid = adb__json_get(o, "event_id") != NULL;
+    size_t got = o->count;
+    if (!in->stub) {
+        bool ck = adb__json_get(o, "commit_key") != NULL;
+        bool fk = adb__json_get(o, "commit_field_keys") != NULL;
+        if (ck != fk) {
+            fail(r, "archive %s: line %lld has only one of commit_key and commit_field_keys",
+                 in->id, r->rows);
+            return -1;
+        }
+        if (!ck) /* before 0022 */
+            got += 2;
+        if (!has_eid && !ck) /* before 0017 */
+            got += 1;
+    }
+    bool old_row = !in->stub && !has_eid;
+    if (got != want) {
         fail(r, "archive %s: line %lld has %zu members, a%s line has %zu", in->id, r->rows,
              o->count, in->stub ? " stub" : "n archive", want);
         return -1;

@@ -317,6 +317,16 @@ static void put_row(adb__buf *b, const adb__event *ev)
     adb__buf_puts(b, ev->chain_hash);
     adb__buf_put(b, "\t", 1);
     adb__buf_puts(b, ev->event_id);
+    adb__buf_put(b, "\t", 1);
+    if (ev->has_commit_key) {
+        char *hex = adb__buf_room(b, 64);
+        if (hex) {
+            adb__hex(ev->commit_key, 32, hex);
+            b->len += 64;
+        }
+    } else {
+        adb__buf_put(b, "\\N", 2);
+    }
     adb__buf_put(b, "\n", 1);
 }
 
@@ -337,7 +347,7 @@ static bool copy_rows(PGconn *c, adb__job *jobs, size_t n, const bool *dup, batc
                   " action, target_resource_type, target_resource_id, status,"
                   " outcome_description, hash, hash_algorithm, signature, event_version,"
                   " correlation_id, data_classification, retention_policy, details,"
-                  " chain_seq, prev_chain_hash, chain_hash, event_id) FROM STDIN");
+                  " chain_seq, prev_chain_hash, chain_hash, event_id, commit_key) FROM STDIN");
     if (!ok_result(r, PGRES_COPY_IN)) {
         pg_message(c, r, err, errlen);
         goto out;

@@ -36,7 +36,7 @@ rows_digest() {
     sql "SELECT md5(string_agg(concat_ws('|', id, \"timestamp\", ttl, principal_id, organization_id, action,
          target_resource_type, target_resource_id, status, outcome_description, hash, hash_algorithm,
          signature, event_version, correlation_id, data_classification, retention_policy, details::text,
-         chain_seq, prev_chain_hash, chain_hash, event_id), E'\\n' ORDER BY organization_id, chain_seq)) FROM audit_log"
+         chain_seq, prev_chain_hash, chain_hash, event_id, commit_key, commit_field_keys::text), E'\\n' ORDER BY organization_id, chain_seq)) FROM audit_log"
 }
 archive_of() { # archive_of CLASS [POLICY]: the id of org-a's live archive of a classification
     sql "SELECT id FROM archive_storage WHERE organization_id = 'org-a' AND deleted_at IS NULL

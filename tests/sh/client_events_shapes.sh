@@ -137,7 +137,7 @@ cols = {"action": "action", "correlationId": "correlation_id", "dataClassificati
         "eventVersion": "event_version", "hashAlgorithm": "hash_algorithm", "organizationId": "organization_id",
         "outcomeDescription": "outcome_description", "principalId": "principal_id", "retentionPolicy": "retention_policy",
         "status": "status", "targetResourceId": "target_resource_id", "targetResourceType": "target_resource_type",
-        "ttl": "ttl", "hash": "hash", "id": "event_id"}
+        "ttl": "ttl", "hash": "hash", "id": "event_id", "commitKey": "commit_key"}
 row = {c: e[m] for m, c in cols.items() if m in e}
 row["timestamp"] = e[sys.argv[2]]
 row["details"] = json.dumps(e["details"]) if "details" in e else None

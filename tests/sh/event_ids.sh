@@ -28,7 +28,7 @@ expect_match "create: the id is a UUID" "$UUID" "$id1"
 expect_match "create: Location names the UUID" "Location: /api/v1/audit/events/$id1" "$hdr"
 expect_eq "create: the stored id is the answered one" "$id1" \
     "$(sql "SELECT event_id FROM audit_log WHERE action = 'one'")"
-expect_eq "create: hashed with the id (sha256-c14n-v2)" sha256-c14n-v2 "$(json 'd["hashAlgorithm"]' <"$TEST_TMP/c1.json")"
+expect_eq "create: hashed with the id (sha256-c14n-v3)" sha256-c14n-v3 "$(json 'd["hashAlgorithm"]' <"$TEST_TMP/c1.json")"
 
 post /api/v1/audit/events/bulk "$A_ADMIN" "{\"events\":[{\"eventData\":$(ev two)},{\"eventData\":$(ev three)},{\"eventData\":$(ev four)}]}"
 expect_eq "bulk: 201" 201 "$HTTP_STATUS"

@@ -66,10 +66,23 @@ expect_match "legacy event whose hash does not match is refused" "INVALID_VALUE 
 out=$("$AUDITDB_BIN" verify); rc=$?
 expect_eq "verify intact: exit 0" 0 "$rc"
 expect_match "verify intact: summary" "verified 8 events of 5 organization\(s\) in .* events/s\): all intact" "$out"
-sql "SELECT json_build_object('id', id, 'timestamp', to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'action', action, 'correlation_id', correlation_id, 'data_classification', data_classification, 'details', details::text, 'event_version', event_version, 'hash_algorithm', hash_algorithm, 'organization_id', organization_id, 'outcome_description', outcome_description, 'principal_id', principal_id, 'retention_policy', retention_policy, 'status', status, 'target_resource_id', target_resource_id, 'target_resource_type', target_resource_type, 'ttl', ttl, 'hash', hash, 'event_id', event_id, 'chain_hash', chain_hash) FROM audit_log" >"$TEST_TMP/rows.ndjson"
+sql "SELECT json_build_object('id', id, 'timestamp', to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'action', action, 'correlation_id', correlation_id, 'data_classification', data_classification, 'details', details::text, 'event_version', event_version, 'hash_algorithm', hash_algorithm, 'organization_id', organization_id, 'outcome_description', outcome_description, 'principal_id', principal_id, 'retention_policy', retention_policy, 'status', status, 'target_resource_id', target_resource_id, 'target_resource_type', target_resource_type, 'ttl', ttl, 'hash', hash, 'event_id', event_id, 'chain_hash', chain_hash, 'commit_key', commit_key, 'commit_field_keys', commit_field_keys) FROM audit_log" >"$TEST_TMP/rows.ndjson"
 out=$(python3 tests/tools/adb_recompute.py <"$TEST_TMP/rows.ndjson"); rc=$?
 expect_eq "docs/integrity.md alone recomputes every stored hash" 0 "$rc"
 expect_eq "…for every non-legacy row" 7 "$(printf '%s\n' "$out" | grep -c ' ok$')"
+expect_eq "…all of them sha256-c14n-v3, with their commitment key" 7 \
+    "$(sql "SELECT count(*) FROM audit_log WHERE hash_algorithm = 'sha256-c14n-v3' AND commit_key ~ '^[0-9a-f]{64}$'")"
+# the script checks the commitments too: another key gives another hash
+out=$(python3 -c 'import json, sys
+for l in sys.stdin:
+    r = json.loads(l)
+    if r.get("commit_key"):
+        r["commit_key"] = "00" * 32
+    print(json.dumps(r))' <"$TEST_TMP/rows.ndjson" | python3 tests/tools/adb_recompute.py)
+# (a row with no personal data has no commitment: its key changes nothing)
+committed=$(sql "SELECT count(*) FROM audit_log WHERE hash_algorithm = 'sha256-c14n-v3' AND (principal_id IS NOT NULL OR target_resource_id IS NOT NULL OR outcome_description IS NOT NULL OR details IS NOT NULL)")
+expect_match "…rows with personal data among them" '^[1-9]' "$committed"
+expect_eq "…and a replaced commitment key is seen by it" "$committed" "$(printf '%s\n' "$out" | grep -c 'MISMATCH')"
 
 out=$("$AUDITDB_BIN" verify --json --org org-a); rc=$?
 expect_eq "verify --json --org: intact" true "$(printf '%s' "$out" | json 'd["intact"]')"
@@ -86,7 +99,7 @@ out=$("$AUDITDB_BIN" verify --event "$id"); rc=$?
 expect_eq "verify --event on the tampered event: exit 4" 4 "$rc"
 expect_match "recorded in audit_integrity_log" "^[1-9]" "$(sql "SELECT count(*) FROM audit_integrity_log WHERE audit_log_id = $id AND verification_status = 'tampered'")"
 out=$(python3 tests/tools/adb_recompute.py <"$TEST_TMP/rows.ndjson" >/dev/null; \
-      sql "SELECT json_build_object('id', id, 'timestamp', to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'action', action, 'data_classification', data_classification, 'details', details::text, 'event_version', event_version, 'hash_algorithm', hash_algorithm, 'organization_id', organization_id, 'principal_id', principal_id, 'retention_policy', retention_policy, 'status', status, 'hash', hash, 'event_id', event_id) FROM audit_log WHERE id = $id" | python3 tests/tools/adb_recompute.py)
+      sql "SELECT json_build_object('id', id, 'timestamp', to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), 'action', action, 'data_classification', data_classification, 'details', details::text, 'event_version', event_version, 'hash_algorithm', hash_algorithm, 'organization_id', organization_id, 'principal_id', principal_id, 'retention_policy', retention_policy, 'status', status, 'hash', hash, 'event_id', event_id, 'commit_key', commit_key) FROM audit_log WHERE id = $id" | python3 tests/tools/adb_recompute.py)
 expect_match "the third-party script sees the change too" "MISMATCH" "$out"
 
 # the master key: a 0600 file created on first use, refused when others can read it

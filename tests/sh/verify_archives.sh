@@ -105,6 +105,33 @@ put_back
 out=$(vj --org org-y); rc=$?
 expect_eq "the original put back: intact" 0 "$rc"
 
+# archives carry the commitment key of sha256-c14n-v3 rows (docs/archive.md): changed, the
+# row's commitments and hash no longer hold; removed with commit_field_keys (a line as written
+# before migration 0022, still read), the row's values have no key left
+ck=$(json_of "$a" | python3 -c 'import re, sys
+sys.path.insert(0, "tests/tools")
+import adb_archive as A
+raw = A.zstd(next(A.archives())["bytes"], True)
+print(re.search(rb"\"commit_key\":\"([0-9a-f]{64})\"", raw).group(1).decode())')
+expect_match "archived rows carry their commitment key" '^[0-9a-f]{64}$' "$ck"
+p=$(json_of "$a" | python3 tests/tools/adb_archive.py tamper "\"commit_key\":\"$ck\"" "\"commit_key\":\"$(printf '%s' "$ck" | rev)\"" --fix-checksums)
+sql "UPDATE archive_storage SET payload = decode('$(printf '%s' "$p" | sed -n 1p)', 'hex'),
+     metadata = '$(printf '%s' "$p" | sed -n 2p)'::jsonb WHERE id = '$a'" >/dev/null
+out=$(vj --org org-y); rc=$?
+expect_eq "an archived commitment key changed, checksums recomputed: exit 4" 4 "$rc"
+expect_eq "…named as a hash and chain link mismatch" "chain_link_mismatch hash_mismatch" "$(printf '%s' "$out" | kinds)"
+put_back
+p=$(json_of "$a" | python3 tests/tools/adb_archive.py tamper ",\"commit_key\":\"$ck\",\"commit_field_keys\":null" "" --fix-checksums)
+sql "UPDATE archive_storage SET payload = decode('$(printf '%s' "$p" | sed -n 1p)', 'hex'),
+     metadata = '$(printf '%s' "$p" | sed -n 2p)'::jsonb WHERE id = '$a'" >/dev/null
+out=$(vj --org org-y); rc=$?
+expect_eq "a line without the commitment columns is read (as before 0022); the key gone: exit 4" 4 "$rc"
+expect_eq "…named: values without their key, erased without a record" \
+    "chain_link_mismatch commit_key_missing erased_without_record" "$(printf '%s' "$out" | kinds)"
+put_back
+out=$(vj --org org-y); rc=$?
+expect_eq "put back again: intact" 0 "$rc"
+
 # a whole archive removed: its positions are missing
 sql "DELETE FROM archive_storage WHERE id = '$a'" >/dev/null
 out=$(vj --org org-y); rc=$?

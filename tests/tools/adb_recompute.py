@@ -4,13 +4,18 @@
 Reads NDJSON rows on stdin, one per event, as produced by the query in
 tests/sh/ingest.sh or by `auditdb archive export` (columns of audit_log;
 "timestamp" already in UTC text, "details" as PostgreSQL's jsonb text).
-sha256-c14n-v2 rows hash their "event_id" as the member "id"; for
+sha256-c14n-v2 and v3 rows hash their "event_id" as the member "id"; for
 sha256-c14n-v1 rows that carry "event_id" and "chain_hash", the id must be the
-one derived from the chain link. Prints "id ok" or "id MISMATCH" lines and
-exits 1 if any hash or id differs. Stock Python only.
+one derived from the chain link. sha256-c14n-v3 rows replace personal data by
+commitments made with the row's "commit_key" (or, after an erasure, its
+"commit_field_keys"); the commitments of erased fields come from the row's
+optional member "erased_commitments" (field -> hex, from audit_erasure).
+Prints "id ok" or "id MISMATCH" lines and exits 1 if any hash or id differs.
+Stock Python only.
 """
 import calendar
 import hashlib
+import hmac
 import json
 import sys
 from datetime import datetime
@@ -84,17 +89,57 @@ def derived_id(ts, chain_hash):
     return '%s-%s-%s-%s-%s' % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 
 
+COMMITTED = {"outcomeDescription": "outcome_description", "principalId": "principal_id",
+             "targetResourceId": "target_resource_id"}  # and every top-level member of details
+
+
+def commitments(row):
+    """docs/integrity.md 2b: field key = HMAC(commit key, "adb-commit-key-v1\\n" id "\\n"
+    field), commitment = HMAC(field key, "adb-commit-v1\\n" id "\\n" field "\\n" value)."""
+    eid = row['event_id']
+    ck = row.get('commit_key')
+    fks = row.get('commit_field_keys')
+    if isinstance(fks, str):
+        fks = json.loads(fks)
+    values = {}
+    for member, col in COMMITTED.items():
+        if row.get(col) is not None:
+            values[member] = canon(row[col])
+    if row.get('details') is not None:
+        for k, v in json.loads(row['details'], parse_float=Num, parse_int=Num).items():
+            values['details.' + k] = canon(v)
+    out = {}
+    for f, value in values.items():
+        if ck:
+            fk = hmac.new(bytes.fromhex(ck), ('adb-commit-key-v1\n%s\n%s' % (eid, f)).encode(),
+                          hashlib.sha256).digest()
+        elif fks and f in fks:
+            fk = bytes.fromhex(fks[f])
+        else:
+            continue  # a value without its key: left out, the hash cannot match
+        msg = ('adb-commit-v1\n%s\n%s\n%s' % (eid, f, value)).encode('utf-8')
+        out[f] = hmac.new(fk, msg, hashlib.sha256).hexdigest()
+    for f, c in (row.get('erased_commitments') or {}).items():
+        out.setdefault(f, c)
+    return out
+
+
 def canonical_form(row):
     obj = {}
-    if row.get('hash_algorithm') == 'sha256-c14n-v2':
+    alg = row.get('hash_algorithm')
+    if alg in ('sha256-c14n-v2', 'sha256-c14n-v3'):
         obj['id'] = row.get('event_id')
     for member, col in MEMBERS.items():
         val = row.get(col)
         if val is None:
             continue
+        if alg == 'sha256-c14n-v3' and (member in COMMITTED or member == 'details'):
+            continue
         if member == 'details':
             val = json.loads(val, parse_float=Num, parse_int=Num)
         obj[member] = val
+    if alg == 'sha256-c14n-v3':
+        obj['commitments'] = commitments(row)
     return canon(obj)
 
 
@@ -105,7 +150,7 @@ def main():
             continue
         row = json.loads(line)
         alg = row.get('hash_algorithm')
-        if alg not in ('sha256-c14n-v1', 'sha256-c14n-v2'):
+        if alg not in ('sha256-c14n-v1', 'sha256-c14n-v2', 'sha256-c14n-v3'):
             continue
         h = hashlib.sha256(canonical_form(row).encode('utf-8')).hexdigest()
         ok = h == row['hash']

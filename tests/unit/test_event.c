@@ -8,6 +8,7 @@
 #include "event/event.h"
 #include "event/json.h"
 #include "integrity/integrity.h"
+#include "integrity/commit.h"
 #include "core/util.h"
 
 #include <openssl/evp.h>
@@ -72,7 +73,46 @@ static void docs_example_canonical_form_and_hash(void)
     CHECK(ev->event_id[14] == '1' && strchr("89ab", ev->event_id[19]));
     /* the page's example: its id fixed (a new event's is random) */
     memcpy(ev->event_id, "d1c51900-c017-11ee-9c4f-2b7d5e31b806", 37);
+    /* a new event is hashed under sha256-c14n-v3 with a random commitment key */
+    CHECK_STR(ev->f[ADB_F_HASH_ALGORITHM], "sha256-c14n-v3");
+    CHECK(ev->has_commit_key);
+    unsigned char zero[32] = { 0 };
+    CHECK(memcmp(ev->commit_key, zero, 32) != 0);
+    /* the page's v3 example: commitment key 00 01 02 ... 1f */
+    for (int i = 0; i < 32; i++)
+        ev->commit_key[i] = (unsigned char)i;
     char *c = adb__canonical(ev, &len);
+    CHECK_STR(c, "{\"action\":\"fhir.patient.read\",\"commitments\":{"
+                 "\"details.a\":\"37e712217672a876c73b9eb25540f49b3b55c12892e2c7a96212634b79dc9315\","
+                 "\"details.b\":\"0d0ad6d674893ddef10b61aab0ca3e5da3548b21205cfbbe9461062f9bb8aee6\","
+                 "\"principalId\":\"330a160b7ace637192b1738aa7dc34c49efbbc1ea14a5ac4aeedcb26747b72f1\"},"
+                 "\"dataClassification\":\"INTERNAL\",\"eventVersion\":\"1.0\",\"hashAlgorithm\":"
+                 "\"sha256-c14n-v3\",\"id\":\"d1c51900-c017-11ee-9c4f-2b7d5e31b806\","
+                 "\"organizationId\":\"org-1\",\"retentionPolicy\":\"standard\",\"status\":"
+                 "\"success\",\"timestamp\":\"2024-01-31T09:05:03.120000Z\"}");
+    free(c);
+    REQUIRE(adb__keys_derive((const unsigned char *)"0123456789abcdef0123456789abcdef", 32, &k));
+    CHECK(adb__event_seal(ev, &k, &errs));
+    CHECK_STR(ev->hash, "a7139ddfe6943fef5dd76f979e68c69ad59b156baea9ed5b10abb7ab527e251c");
+    /* the field key and commitment of principalId, as the page shows them */
+    adb__hmac_key ek;
+    unsigned char fk[32];
+    char hex[65];
+    REQUIRE(adb__hmac_key_init(&ek, ev->commit_key, 32));
+    CHECK(adb__commit_field_key(&ek, ev->event_id, "principalId", 11, fk));
+    adb__hex(fk, 32, hex);
+    CHECK_STR(hex, "74fe6a421feb57fa0c2040af26d17c5ab217f0498e5f8c891ec83f63096a00e2");
+    CHECK(adb__commitment(fk, ev->event_id, "principalId", 11, "\"doc-1\"", 7, hex));
+    CHECK_STR(hex, "330a160b7ace637192b1738aa7dc34c49efbbc1ea14a5ac4aeedcb26747b72f1");
+    /* a v3 event without its key is refused, not hashed with commitments left out */
+    ev->has_commit_key = false;
+    CHECK(!adb__event_seal(ev, &k, &errs));
+    ev->has_commit_key = true;
+    /* the same event stored under sha256-c14n-v2: values in place, no commitments */
+    free(ev->f[ADB_F_HASH_ALGORITHM]);
+    ev->f[ADB_F_HASH_ALGORITHM] = strdup(ADB_HASH_ALG_C14N_V2);
+    errs.count = 0;
+    c = adb__canonical(ev, &len);
     CHECK_STR(c, "{\"action\":\"fhir.patient.read\",\"dataClassification\":\"INTERNAL\",\"details\":"
                  "{\"a\":\"\xc3\xa9\\n\",\"b\":1.50},\"eventVersion\":\"1.0\",\"hashAlgorithm\":"
                  "\"sha256-c14n-v2\",\"id\":\"d1c51900-c017-11ee-9c4f-2b7d5e31b806\","
@@ -80,7 +120,6 @@ static void docs_example_canonical_form_and_hash(void)
                  "\"retentionPolicy\":\"standard\",\"status\":\"success\",\"timestamp\":"
                  "\"2024-01-31T09:05:03.120000Z\"}");
     free(c);
-    REQUIRE(adb__keys_derive((const unsigned char *)"0123456789abcdef0123456789abcdef", 32, &k));
     CHECK(adb__event_seal(ev, &k, &errs));
     CHECK_STR(ev->hash, "888d67ba2c95859f9dace79944e6f33c3315eaba7b32abcd3588de858c8c3541");
     CHECK_STR(ev->content_hash, ev->hash);
@@ -296,7 +335,7 @@ static void defaults_and_details(void)
     REQUIRE(ev);
     CHECK_STR(ev->f[ADB_F_RETENTION_POLICY], "phi_extended");
     CHECK_STR(ev->f[ADB_F_EVENT_VERSION], "1.0");
-    CHECK_STR(ev->f[ADB_F_HASH_ALGORITHM], "sha256-c14n-v2");
+    CHECK_STR(ev->f[ADB_F_HASH_ALGORITHM], "sha256-c14n-v3");
     CHECK_STR(ev->f[ADB_F_PRINCIPAL_ID], ""); /* empty is kept, not dropped */
     CHECK(ev->f[ADB_F_CORRELATION_ID] == NULL);
     CHECK_STR(ev->details, "{\"alpha\":[0.0],\"sessionContext\":{\"ip\":\"10.0.0.1\"},\"zeta\":1000}");

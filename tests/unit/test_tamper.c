@@ -5,12 +5,18 @@
  * newest events cut off; the chain head deleted or moved back (the writer
  * then refuses to append rather than take a position twice). An untouched
  * organization stays clean throughout. Events' ids: swapped or changed on
- * events hashed with them (sha256-c14n-v2) and on events stored before ids
- * (sha256-c14n-v1, whose id is derived from the chain link).
+ * events hashed with them (sha256-c14n-v2/v3) and on events stored before ids
+ * (sha256-c14n-v1, whose id is derived from the chain link). Commitments
+ * (sha256-c14n-v3): a changed or swapped commitment key, a key deleted, a
+ * value erased without a signed erasure record, and the same erasure
+ * accepted once a record signed with K_sig exists; events stored under
+ * sha256-c14n-v2 keep verifying.
  */
 #include "tdb.h"
 #include "../../src/core/adb_internal.h"
 #include "../../src/integrity/row.h"
+#include "../../src/integrity/commit.h"
+#include "../../src/core/util.h"
 
 #include <inttypes.h>
 
@@ -155,6 +161,27 @@ SCENARIO(changed_id,
          "UPDATE audit_log SET event_id = gen_random_uuid() WHERE organization_id = 'org-t' AND chain_seq = 5",
          "hash_mismatch", "5")
 
+/* sha256-c14n-v3: the commitment key is what the commitments are made
+ * with: replaced, or swapped between two events, the hash no longer holds. */
+SCENARIO(changed_commit_key,
+         "UPDATE audit_log SET commit_key = encode(sha256('forged'::bytea), 'hex') WHERE organization_id = 'org-t' AND chain_seq = 3",
+         "hash_mismatch", "3")
+
+SCENARIO(swapped_commit_keys,
+         "CREATE TEMP TABLE x AS SELECT chain_seq, commit_key FROM audit_log WHERE organization_id = 'org-t' AND chain_seq IN (2, 9); "
+         "UPDATE audit_log l SET commit_key = x.commit_key FROM x WHERE l.organization_id = 'org-t' AND l.chain_seq = 11 - x.chain_seq",
+         "hash_mismatch", "2", "hash_mismatch", "9")
+
+/* The key deleted, the values kept: nothing left to check them with. */
+SCENARIO(deleted_commit_key,
+         "UPDATE audit_log SET commit_key = NULL WHERE organization_id = 'org-t' AND chain_seq = 4",
+         "commit_key_missing", "4", "erased_without_record", "4")
+
+/* A value and the key erased by hand, as a careless erasure would. */
+SCENARIO(erased_by_hand,
+         "UPDATE audit_log SET principal_id = NULL, commit_key = NULL WHERE organization_id = 'org-t' AND chain_seq = 6",
+         "erased_without_record", "6")
+
 SCENARIO(cut_off_tail,
          "DELETE FROM audit_log WHERE organization_id = 'org-t' AND chain_seq >= 9",
          "missing_tail", "10")
@@ -198,6 +225,140 @@ static void recomputed_hash(void)
     long long clean = t_count(c, "SELECT id FROM audit_log WHERE organization_id = 'org-t' AND chain_seq = 4");
     CHECK(adb_verify_event(db, clean, NULL, probs, 8, &n, err, sizeof(err)) == ADB_OK && n == 0);
     CHECK(adb_verify_event(db, clean, "org-u", probs, 8, &n, err, sizeof(err)) == ADB_ERR_NOT_FOUND);
+    PQfinish(c);
+    adb_close(db);
+}
+
+/* ---- lawful erasure (docs/integrity.md, section 8) ---------------------- */
+
+static bool hex32(const char *hex, unsigned char out[32])
+{
+    if (!hex || strlen(hex) != 64)
+        return false;
+    for (int i = 0; i < 32; i++) {
+        int hi = adb__hexval(hex[2 * i]), lo = adb__hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
+
+static int verify_sum(adb *db, seen *s, adb_verify_summary *sum)
+{
+    adb_verify_options o = { .record = true, .on_problem = collect, .ud = s };
+    char err[ADB_ERRMSG_MAX];
+
+    s->n = 0;
+    if (adb_verify(db, &o, sum, err, sizeof(err)) != ADB_OK) {
+        printf("# verify: %s\n", err);
+        return -1;
+    }
+    return (int)sum->problems;
+}
+
+/* Erases org-t's event 5's principalId the way issue 17 will: the value and
+ * the event key deleted, the other fields' keys kept (commit_field_keys)
+ * with the erased field marked null. Without a record that is tampering;
+ * with a record signed with K_sig it is a lawful erasure, and any other
+ * change to the event is still caught. */
+static void lawful_erasure(void)
+{
+    char ci[1024], eid[40], sql[1024];
+    PGconn *c = NULL;
+    seen s;
+    adb_verify_summary sum;
+    adb *db = setup("t_lawful_erasure", ci, sizeof(ci), &c);
+
+    REQUIRE(db);
+    const adb__keys *k = adb__db_keys(db);
+    PGresult *r = PQexec(c, "SELECT event_id, commit_key, hash_algorithm, hash FROM audit_log"
+                            " WHERE organization_id = 'org-t' AND chain_seq = 5");
+    REQUIRE(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1);
+    CHECK_STR(PQgetvalue(r, 0, 2), "sha256-c14n-v3");
+    adb__fmt(eid, sizeof(eid), "%s", PQgetvalue(r, 0, 0));
+    char hash_before[65];
+    adb__fmt(hash_before, sizeof(hash_before), "%s", PQgetvalue(r, 0, 3));
+    unsigned char key[32], fk[32];
+    adb__hmac_key ek;
+    REQUIRE(hex32(PQgetvalue(r, 0, 1), key));
+    PQclear(r);
+    REQUIRE(adb__hmac_key_init(&ek, key, 32));
+    char fk_k[65], fk_n[65], commit_p[65];
+    REQUIRE(adb__commit_field_key(&ek, eid, "details.k", 9, fk));
+    adb__hex(fk, 32, fk_k);
+    REQUIRE(adb__commit_field_key(&ek, eid, "details.n", 9, fk));
+    adb__hex(fk, 32, fk_n);
+    REQUIRE(adb__commit_field_key(&ek, eid, "principalId", 11, fk));
+    REQUIRE(adb__commitment(fk, eid, "principalId", 11, "\"user-5\"", 8, commit_p));
+
+    /* the erasure, without a record */
+    snprintf(sql, sizeof(sql),
+             "UPDATE audit_log SET principal_id = NULL, commit_key = NULL, commit_field_keys ="
+             " '{\"details.k\":\"%s\",\"details.n\":\"%s\",\"principalId\":null}'"
+             " WHERE organization_id = 'org-t' AND chain_seq = 5", fk_k, fk_n);
+    CHECK(t_exec(c, sql));
+    CHECK(verify_sum(db, &s, &sum) > 0);
+    CHECK(found(&s, "erased_without_record", 5) && !found(&s, "hash_mismatch", 5));
+    CHECK(!strcmp(s.p[0].kind, "erased_without_record") && !strcmp(s.p[0].found, "principalId"));
+    CHECK(org_u_clean(&s));
+
+    /* a record not signed with K_sig is no record */
+    adb__erasure_record rec = { .organization_id = "org-t", .event_id = eid,
+                                .field = "principalId", .commitment = commit_p,
+                                .request_id = "dsr-1", .legal_basis = "GDPR Art. 17(1)(a)",
+                                .reason = NULL, .erased_at = "2026-12-07T09:00:00.000000Z" };
+    char sig[65];
+    REQUIRE(adb__erasure_sign(&k->sig_hmac, &rec, sig));
+    const char *forged = "0000000000000000000000000000000000000000000000000000000000000000";
+    const char *p[] = { eid, commit_p, forged };
+    const char *ins = "INSERT INTO audit_erasure (organization_id, event_id, field, commitment,"
+                      " request_id, legal_basis, erased_at, signature) VALUES ('org-t', $1::uuid,"
+                      " 'principalId', $2, 'dsr-1', 'GDPR Art. 17(1)(a)',"
+                      " '2026-12-07T09:00:00Z', $3)";
+    r = PQexecParams(c, ins, 3, NULL, p, NULL, NULL, 0);
+    CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
+    PQclear(r);
+    CHECK(verify_sum(db, &s, &sum) > 0);
+    CHECK(found(&s, "erasure_record_invalid", 5) && found(&s, "erased_without_record", 5));
+
+    /* the signed record: a lawful erasure, the hash and chain untouched */
+    CHECK(t_exec(c, "DELETE FROM audit_erasure"));
+    p[2] = sig;
+    r = PQexecParams(c, ins, 3, NULL, p, NULL, NULL, 0);
+    CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
+    PQclear(r);
+    CHECK(verify_sum(db, &s, &sum) == 0 && sum.erased_events == 1 && sum.events == 13);
+    if (s.n)
+        show(&s);
+    CHECK(t_count(c, "SELECT count(*) FROM audit_log WHERE principal_id = 'user-5'") == 0);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit_log WHERE hash = '%s'", hash_before);
+    CHECK(t_count(c, sql) == 1);
+    adb_verify_problem probs[8];
+    int n = -1;
+    char err[ADB_ERRMSG_MAX];
+    long long id = t_count(c, "SELECT id FROM audit_log WHERE organization_id = 'org-t' AND chain_seq = 5");
+    CHECK(adb_verify_event(db, id, NULL, probs, 8, &n, err, sizeof(err)) == ADB_OK && n == 0);
+
+    /* the record names the field: the same record does not cover another one */
+    CHECK(t_exec(c, "UPDATE audit_log SET details = details - 'k' WHERE organization_id = 'org-t' AND chain_seq = 5"));
+    CHECK(verify_sum(db, &s, &sum) > 0 && found(&s, "hash_mismatch", 5));
+    /* any other change to the erased event is still tampering */
+    CHECK(t_exec(c, "UPDATE audit_log SET details = jsonb_set(details, '{k}', '\"v5\"') WHERE organization_id = 'org-t' AND chain_seq = 5"));
+    CHECK(verify_sum(db, &s, &sum) == 0);
+    CHECK(t_exec(c, "UPDATE audit_log SET details = jsonb_set(details, '{k}', '\"forged\"') WHERE organization_id = 'org-t' AND chain_seq = 5"));
+    CHECK(verify_sum(db, &s, &sum) > 0 && found(&s, "hash_mismatch", 5));
+    CHECK(t_exec(c, "UPDATE audit_log SET details = jsonb_set(details, '{k}', '\"v5\"') WHERE organization_id = 'org-t' AND chain_seq = 5"));
+    /* a kept field's key replaced */
+    CHECK(t_exec(c, "UPDATE audit_log SET commit_field_keys = jsonb_set(commit_field_keys, '{details.n}', to_jsonb(encode(sha256('x'::bytea), 'hex'))) WHERE organization_id = 'org-t' AND chain_seq = 5"));
+    CHECK(verify_sum(db, &s, &sum) > 0 && found(&s, "hash_mismatch", 5));
+    /* the record copied to another event: bound to its event id, no use there */
+    CHECK(t_exec(c, "UPDATE audit_log SET principal_id = NULL, commit_key = NULL,"
+                    " commit_field_keys = '{\"principalId\":null}' WHERE organization_id = 'org-t' AND chain_seq = 7;"
+                    " INSERT INTO audit_erasure (organization_id, event_id, field, commitment, request_id, legal_basis, erased_at, signature)"
+                    " SELECT 'org-t', l.event_id, e.field, e.commitment, e.request_id, e.legal_basis, e.erased_at, e.signature"
+                    " FROM audit_erasure e, audit_log l WHERE l.organization_id = 'org-t' AND l.chain_seq = 7"));
+    CHECK(verify_sum(db, &s, &sum) >= 2 && found(&s, "erasure_record_invalid", 7));
     PQfinish(c);
     adb_close(db);
 }
@@ -302,11 +463,13 @@ static void head_one_behind(void)
                   "head_behind", 9);
 }
 
-/* Rewrites org-t's chain as it would have been stored before ids existed:
- * sha256-c14n-v1 hashes (no "id" member), signed and linked with the key,
- * ids derived by the migration's SQL function. */
-static bool make_v1_chain(adb *db, PGconn *c)
+/* Rewrites org-t's chain as it would have been stored under alg:
+ * sha256-c14n-v1 (before ids: no "id" member, ids derived by the
+ * migration's SQL function) or sha256-c14n-v2 (before commitments: the
+ * values in place, no commitment key), signed and linked with the key. */
+static bool make_old_chain(adb *db, PGconn *c, const char *alg)
 {
+    bool v1 = !strcmp(alg, "sha256-c14n-v1");
     const adb__keys *k = adb__db_keys(db);
     char prev[65];
     bool ok = true;
@@ -324,17 +487,22 @@ static bool make_v1_chain(adb *db, PGconn *c)
         const char *v[ADB__ROW_NCOLS];
         for (int i = 0; i < ADB__ROW_NCOLS; i++)
             v[i] = PQgetisnull(r, 0, i) ? NULL : PQgetvalue(r, 0, i);
-        v[ADB_COL_HASH_ALGORITHM] = "sha256-c14n-v1";
+        v[ADB_COL_HASH_ALGORITHM] = alg;
         v[ADB_COL_PREV_CHAIN_HASH] = prev;
+        v[ADB_COL_COMMIT_KEY] = NULL;
         adb__row_expect e;
         ok = adb__row_recompute(k, v, &e) == 1;
         adb__signature(k, e.content, sig);
-        const char *p[] = { e.content, sig, prev, e.link, v[ADB_COL_ID] };
-        PGresult *u = PQexecParams(c, "UPDATE audit_log SET hash_algorithm = 'sha256-c14n-v1',"
-                                      " hash = $1, signature = $2, prev_chain_hash = $3,"
-                                      " chain_hash = $4::text,"
-                                      " event_id = auditdb_event_id_derive(\"timestamp\", $4::text)"
-                                      " WHERE id = $5::bigint", 5, NULL, p, NULL, NULL, 0);
+        const char *p[] = { e.content, sig, prev, e.link, v[ADB_COL_ID], alg };
+        PGresult *u = PQexecParams(c, v1 ? "UPDATE audit_log SET hash_algorithm = $6, commit_key = NULL,"
+                                           " hash = $1, signature = $2, prev_chain_hash = $3,"
+                                           " chain_hash = $4::text,"
+                                           " event_id = auditdb_event_id_derive(\"timestamp\", $4::text)"
+                                           " WHERE id = $5::bigint"
+                                         : "UPDATE audit_log SET hash_algorithm = $6, commit_key = NULL,"
+                                           " hash = $1, signature = $2, prev_chain_hash = $3,"
+                                           " chain_hash = $4::text WHERE id = $5::bigint",
+                                   6, NULL, p, NULL, NULL, 0);
         ok &= PQresultStatus(u) == PGRES_COMMAND_OK && !strcmp(PQcmdTuples(u), "1");
         if (!ok)
             printf("# %s", PQresultErrorMessage(u));
@@ -366,7 +534,7 @@ static void ids_of_events_stored_before_ids(void)
     adb *db = setup("t_ids_before", ci, sizeof(ci), &c);
 
     REQUIRE(db);
-    REQUIRE(make_v1_chain(db, c));
+    REQUIRE(make_old_chain(db, c, "sha256-c14n-v1"));
     CHECK(verify(db, &s, &events) == 0 && events == 13);
     if (s.n)
         show(&s);
@@ -377,6 +545,29 @@ static void ids_of_events_stored_before_ids(void)
     CHECK(found(&s, "event_id_mismatch", 3) && found(&s, "event_id_mismatch", 4));
     if (s.n != 2)
         show(&s);
+    PQfinish(c);
+    adb_close(db);
+}
+
+/* Events stored under sha256-c14n-v2 (values in place, no commitment key)
+ * keep verifying next to v3 ones; a change to their values is caught. */
+static void events_stored_before_commitments(void)
+{
+    char ci[1024];
+    PGconn *c = NULL;
+    seen s;
+    long long events;
+    adb *db = setup("t_v2_before", ci, sizeof(ci), &c);
+
+    REQUIRE(db);
+    REQUIRE(make_old_chain(db, c, "sha256-c14n-v2"));
+    CHECK(t_count(c, "SELECT count(*) FROM audit_log WHERE hash_algorithm = 'sha256-c14n-v2' AND commit_key IS NULL") == 10);
+    CHECK(t_count(c, "SELECT count(*) FROM audit_log WHERE hash_algorithm = 'sha256-c14n-v3' AND commit_key IS NOT NULL") == 3);
+    CHECK(verify(db, &s, &events) == 0 && events == 13);
+    if (s.n)
+        show(&s);
+    CHECK(t_exec(c, "UPDATE audit_log SET principal_id = 'mallory' WHERE organization_id = 'org-t' AND chain_seq = 3"));
+    CHECK(verify(db, &s, &events) > 0 && found(&s, "hash_mismatch", 3));
     PQfinish(c);
     adb_close(db);
 }
@@ -392,6 +583,12 @@ int main(void)
     RUN(swapped_ids);
     RUN(changed_id);
     RUN(ids_of_events_stored_before_ids);
+    RUN(events_stored_before_commitments);
+    RUN(changed_commit_key);
+    RUN(swapped_commit_keys);
+    RUN(deleted_commit_key);
+    RUN(erased_by_hand);
+    RUN(lawful_erasure);
     RUN(cut_off_tail);
     RUN(recomputed_hash);
     RUN(taken_position_refused);
