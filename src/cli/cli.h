@@ -83,6 +83,7 @@ int cli_maintenance_options(int argc, char **argv, int from, bool max_rows, cons
 int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_verify_proof(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_partitions(int argc, char **argv);
 int cmd_maintenance(int argc, char **argv);

@@ -452,9 +452,11 @@ def check_event(ev, got):
         raise Invalid('event: id %s is not the entry\'s %s' % (ev.get('id'), got['id']))
     alg = ev.get('hashAlgorithm')
     content = ev.get('hash')
-    if alg in ('sha256-c14n-v1', 'sha256-c14n-v2'):
+    if alg in ('sha256-c14n-v1', 'sha256-c14n-v2', 'SHA-256'):
         content = hashlib.sha256(canonical_form(ev).encode('utf-8')).hexdigest()
-        if content != ev.get('hash'):
+        # a legacy (SHA-256) event's hash is its import's 8-field hash; the chain and the
+        # tree use the canonical form's
+        if alg != 'SHA-256' and content != ev.get('hash'):
             raise Invalid('event: its canonical form hashes to %s, not its hash' % content)
     if content != got['hash']:
         raise Invalid('event: content hash %s is not the entry\'s %s' % (content, got['hash']))
