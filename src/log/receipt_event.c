@@ -10,6 +10,7 @@
 #include "../event/json.h"
 
 #include <openssl/sha.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
