@@ -161,6 +161,7 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req);
 enum MHD_Result adb_http_events_list(adb_http_request *req);
 enum MHD_Result adb_http_events_get(adb_http_request *req);
 enum MHD_Result adb_http_events_verify(adb_http_request *req);
+enum MHD_Result adb_http_events_proof(adb_http_request *req); /* proofs.c */
 /* A refused event filter (event_filter.h): 403 for another organization
  * (recorded as a cross-tenant probe), else 400 naming the field (stream.c). */
 struct adb_http_filter_error;

@@ -58,6 +58,8 @@ static const route routes[] = {
     { "POST", "/api/v1/audit/events/exports/{id}/cancel", adb_http_exports_cancel, "audit.events", "export", "cancel an export", NULL },
     { "GET", "/api/v1/audit/events/{id}", adb_http_events_get, "audit.events", "read", "one event", NULL },
     { "POST", "/api/v1/audit/events/{id}/verify", adb_http_events_verify, "audit.events", "verify", "verify one event", NULL },
+    /* the verifiable log: an event's receipt (proofs.c, docs/proofs.md) */
+    { "GET", "/api/v1/audit/events/{id}/proof", adb_http_events_proof, "audit.log", "read", "the receipt of one event: inclusion proof and cosigned checkpoint (tlog-proof)", NULL },
     { "GET", "/api/v1/archives", adb_http_archives_list, "archives", "read", "list archives", PAGE },
     { "GET", "/api/v1/archives/{id}/events", adb_http_archives_events, "archives", "read", "the events of one archive", PAGE },
     /* the health service as smart-logs' client calls it (docs/api.md, "Health service") */
