@@ -41,6 +41,14 @@ typedef struct adb_options {
      * or can become a superuser. */
     const char *api_conninfo;
     const char *writer_conninfo;
+    /* The verifiable log (docs/log.md): every organization's Merkle tree is
+     * kept up to date by a thread unless no_tree. tree_on_grown (may be
+     * NULL) is called from that thread after each transaction that grew an
+     * organization's tree, with its new size and root; it must not block
+     * for long. */
+    bool no_tree;
+    void (*tree_on_grown)(void *ctx, const char *org, uint64_t size, const uint8_t root[32]);
+    void *tree_on_grown_ctx;
 } adb_options;
 
 /* pool 2..10, 2 writer threads, batches of 1000, queue of 20000, 300 s, 3660 days. */

@@ -26,6 +26,12 @@
 
 #define PRESET_TTL_MS 60000.0
 
+/* The writer's committed events to the integrator. */
+static void offer_leaves(void *ctx, const adb__tree_leaf *l, size_t n)
+{
+    adb__integrator_offer(ctx, l, n);
+}
+
 void adb_options_default(adb_options *o)
 {
     memset(o, 0, sizeof(*o));
@@ -390,7 +396,20 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
             goto fail;
     }
     /* the writer's login may not ANALYZE: the owner's pool does it */
-    adb__writer_options wo = { o->writer_threads, o->batch_max, o->queue_max, db->pool };
+    adb__writer_options wo = { o->writer_threads, o->batch_max, o->queue_max, db->pool, NULL, NULL };
+    if (!o->no_tree) {
+        adb__integrator_options io = { 0 };
+        io.pool = db->pool;
+        io.keys = &db->keys;
+        io.on_grown = o->tree_on_grown;
+        io.on_grown_ctx = o->tree_on_grown_ctx;
+        if (!(db->integrator = adb__integrator_start(&io, errbuf, errlen))) {
+            st = ADB_ERR_INTERNAL;
+            goto fail;
+        }
+        wo.on_commit = offer_leaves;
+        wo.on_commit_ctx = db->integrator;
+    }
     if (!(db->writer = adb__writer_start(db->writer_pool ? db->writer_pool : db->pool, &db->keys,
                                          &wo, errbuf, errlen))) {
         st = ADB_ERR_INVALID;
@@ -445,6 +464,7 @@ void adb_close(adb *db)
         close(db->stop_pipe[1]);
     }
     adb__writer_stop(db->writer);
+    adb__integrator_stop(db->integrator); /* after the writer: takes its last batches */
     adb__key_usage_close(db->key_usage, db->pool); /* flushes the last uses */
     adb__preset_usage_close(db->preset_usage, db->pool);
     adb_pool_close(db->writer_pool);
@@ -462,6 +482,7 @@ adb_pool *adb__pool(adb *db) { return db->pool; }
 adb_pool *adb__tenant_pool(adb *db) { return db->api_pool ? db->api_pool : db->pool; }
 adb_pool *adb_get_pool(adb *db) { return db->pool; }
 const adb__keys *adb__db_keys(adb *db) { return &db->keys; }
+struct adb__integrator *adb__db_integrator(adb *db) { return db->integrator; }
 bool adb__db_tenant_proof(adb *db, PGconn *c, const char *org, char out[65])
 {
     return adb__tenant_proof(&db->tenant_key, c, org, out);

@@ -33,6 +33,7 @@ struct adb {
     adb__keys keys;
     adb__tenant_key tenant_key; /* the tenant proof's secret (tenant_proof.h) */
     struct adb__writer *writer;
+    struct adb__integrator *integrator; /* the trees (src/log/integrator.c); NULL: o.no_tree */
     pthread_mutex_t mu;  /* presets snapshot */
     presets *presets;
     unsigned long presets_gen; /* bumped by adb__presets_changed */
@@ -54,6 +55,8 @@ adb_pool *adb__pool(adb *db);
 /* The pool tenant reads run on (the api login's, else the owner's). */
 adb_pool *adb__tenant_pool(adb *db);
 const adb__keys *adb__db_keys(adb *db);
+/* The tree integrator (NULL when the handle runs without trees). */
+struct adb__integrator *adb__db_integrator(adb *db);
 /* The proof of org on c's backend, for auditdb.tenant_proof (tenant_proof.h). */
 bool adb__db_tenant_proof(adb *db, PGconn *c, const char *org, char out[65]);
 

@@ -119,6 +119,36 @@ void adb__tree_entry_make(const uint8_t event_id[16], const uint8_t content_hash
     memcpy(entry + 16, content_hash, 32);
 }
 
+bool adb__tree_entry_from_text(const char *event_id, const char *content_hash_hex,
+                               uint8_t entry[48])
+{
+    int n = 0;
+    const char *s = event_id;
+
+    for (; *s && n < 32; s++) {
+        if (*s == '-')
+            continue;
+        int v = adb__hexval(*s);
+        if (v < 0)
+            return false;
+        if (n % 2 == 0)
+            entry[n / 2] = (uint8_t)(v << 4);
+        else
+            entry[n / 2] |= (uint8_t)v;
+        n++;
+    }
+    if (n != 32 || *s != '\0')
+        return false;
+    for (int i = 0; i < 32; i++) {
+        int a = adb__hexval(content_hash_hex[2 * i]);
+        int b = a < 0 ? -1 : adb__hexval(content_hash_hex[2 * i + 1]);
+        if (a < 0 || b < 0)
+            return false;
+        entry[16 + i] = (uint8_t)(a << 4 | b);
+    }
+    return content_hash_hex[64] == '\0';
+}
+
 /* ---- reading ------------------------------------------------------------------ */
 
 static void pg_err(PGconn *c, PGresult *r, char *err, size_t errlen)

@@ -60,6 +60,11 @@ unsigned adb__tile_partial_width(uint64_t size, unsigned level);
 void adb__tree_entry_make(const uint8_t event_id[16], const uint8_t content_hash[32],
                           uint8_t entry[48]);
 
+/* The same from text: a UUID ("8-4-4-4-12" hex, either case) and 64 hex
+ * digits. False when either is malformed. */
+bool adb__tree_entry_from_text(const char *event_id, const char *content_hash_hex,
+                               uint8_t entry[48]);
+
 /* The integrated size and root (the root the integrator stored with it). */
 adb_status adb__tree_head(PGconn *c, const char *org, uint64_t *size, uint8_t root[32], char *err,
                           size_t errlen);
