@@ -13,6 +13,9 @@ signed-note, tlog-checkpoint, tlog-cosignature and RFC 9162 (not from auditdb's 
       "ok FILE" when a proof is accepted exactly when its file says, exit 1 otherwise.
   adb_proof.py note VKEY NOTEFILE
       verifies a signed note against one verifier key (exit 0 valid, 1 not).
+  adb_proof.py vkey NAME HEXSEED [TYPE]
+      prints the verifier key of the Ed25519 key with that 32-byte seed (RFC 8032), type 1
+      (a log key, default) or 4 (a witness's cosignature key).
 
 An entry (the leaf data) is 48 bytes: the event's UUID (16 raw bytes) || the SHA-256 of its
 canonical form (32 raw bytes); auditdb puts it in the receipt's `extra` line. With --event
@@ -122,6 +125,18 @@ def _equal(a, b):
 
 
 _BASE = (_recover_x(BY, 0), BY, 1, _recover_x(BY, 0) * BY % P)
+
+
+def ed25519_public(seed):
+    """RFC 8032 5.1.5: the public key of a 32-byte seed."""
+    h = hashlib.sha512(seed).digest()
+    a = int.from_bytes(h[:32], 'little')
+    a &= (1 << 254) - 8
+    a |= 1 << 254
+    x, y, z, _ = _mul(a, _BASE)
+    zi = pow(z, P - 2, P)
+    x, y = x * zi % P, y * zi % P
+    return (y | (x & 1) << 255).to_bytes(32, 'little')
 
 
 def _ed25519_pure(pub, sig, msg):
@@ -514,6 +529,12 @@ def main(argv):
             return 1
         print('ok' if ok else 'INVALID: no signature of the key')
         return 0 if ok else 1
+    if argv[1] == 'vkey' and len(argv) in (4, 5):
+        name, typ = argv[2], int(argv[4]) if len(argv) == 5 else 1
+        pub = ed25519_public(bytes.fromhex(argv[3]))
+        print('%s+%s+%s' % (name, key_id(name, typ, pub).hex(),
+                            base64.b64encode(bytes([typ]) + pub).decode()))
+        return 0
     if argv[1] != 'verify':
         return usage()
     files, vkey, wit, quorum, org, event = [], None, [], None, None, None
