@@ -162,6 +162,10 @@ enum MHD_Result adb_http_events_list(adb_http_request *req);
 enum MHD_Result adb_http_events_get(adb_http_request *req);
 enum MHD_Result adb_http_events_verify(adb_http_request *req);
 enum MHD_Result adb_http_events_proof(adb_http_request *req); /* proofs.c */
+/* An event id of another organization asked for: recorded as a cross-tenant
+ * probe (events.c; the caller answers 404 as for a missing one). */
+struct adb_http_event_ref;
+void adb_http_events_probe(adb_http_request *req, const struct adb_http_event_ref *ref);
 /* A refused event filter (event_filter.h): 403 for another organization
  * (recorded as a cross-tenant probe), else 400 naming the field (stream.c). */
 struct adb_http_filter_error;

@@ -196,6 +196,7 @@ enum MHD_Result adb_http_events_proof(adb_http_request *req)
     }
     if (found == 0 || seq < 1 || !uuid_bytes(uuid, id16)) {
         adb_tenant_end(req->state->db, c, false);
+        adb_http_events_probe(req, &ref);
         /* another organization's id answers exactly like a missing one */
         return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such event",
                                    json_pack("{s:s}", "id", req->param[0]));

@@ -128,6 +128,8 @@ expect_eq "no --vkey is a usage error" 2 "$?"
 # the route: isolation, bad ids, permission
 http GET "/api/v1/audit/events/$last/proof" -H "X-API-Key: $B_VIEW"
 expect_eq "another organization's event: 404" 404 "$HTTP_STATUS"
+i=0; while [ $i -lt 30 ] && [ "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'cross_tenant_probe' AND organization_id = 'org-2'")" = 0 ]; do sleep 0.1; i=$((i + 1)); done
+expect_eq "recorded as a cross-tenant probe" 1 "$(sql "SELECT count(*) FROM security_events WHERE event_type = 'cross_tenant_probe' AND organization_id = 'org-2'")"
 http GET "/api/v1/audit/events/not-an-id/proof" -H "X-API-Key: $A_VIEW"
 expect_eq "a malformed id: 400" 400 "$HTTP_STATUS"
 http GET "/api/v1/audit/events/$last/proof" -H "X-API-Key: $A_INGEST"
