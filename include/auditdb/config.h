@@ -25,6 +25,11 @@ typedef struct adb_config {
     char *pg_bindir;       /* AUDITDB_PG_BINDIR; NULL: search */
     char *pg_user;         /* AUDITDB_PG_USER; used when running as root */
     char *master_key;      /* AUDITDB_MASTER_KEY (secret, never logged) */
+    char *log_name;        /* AUDITDB_LOG_NAME: key name, checkpoint origin prefix */
+    char *log_key;         /* AUDITDB_LOG_KEY (secret, never logged); NULL: home/log.key */
+    char *checkpoint_dir;  /* AUDITDB_CHECKPOINT_DIR; NULL: home/checkpoints */
+    int checkpoint_interval_ms; /* AUDITDB_CHECKPOINT_INTERVAL_MS */
+    char *witnesses;       /* AUDITDB_WITNESSES: URL=vkey,...; NULL: none */
     int rate_limit_rps;    /* AUDITDB_RATE_LIMIT_RPS, 0: none */
     int rate_limit_burst;  /* AUDITDB_RATE_LIMIT_BURST */
     int max_body_bytes;    /* AUDITDB_MAX_BODY_BYTES */

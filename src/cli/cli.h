@@ -67,7 +67,7 @@ int cli_adb_open(cli_db *db, adb **out);
 int cli_adb_open_tree(cli_db *db, adb **out, bool tree);
 
 /* Refuses (prints, returns EXIT_INTEGRITY) when the database server can read
- * $AUDITDB_HOME/master.key or admin.key through SQL. */
+ * $AUDITDB_HOME/master.key, admin.key or log.key through SQL. */
 int cli_key_probe(cli_db *db);
 
 /* Waits for one of sigs (blocked in every thread) and returns it; meanwhile

@@ -3,7 +3,8 @@
  * whether it can read the key files. Whatever the PostgreSQL server can read,
  * its superusers can read from SQL (pg_read_binary_file, COPY): if that
  * includes master.key or admin.key, events could be rewritten and re-signed
- * without a trace, so serve refuses. For the embedded cluster this checks
+ * without a trace, and with log.key a rewritten history could get signed
+ * checkpoints (docs/checkpoints.md), so serve refuses. For the embedded cluster this checks
  * the confinement of docs/embedded.md; with AUDIT_DB_URL it is the only
  * check there is. See docs/integrity.md, Keys.
  */
@@ -30,7 +31,7 @@ static bool server_reads(PGconn *c, const char *path)
 
 int cli_key_probe(cli_db *db)
 {
-    static const char *const files[] = { "master.key", "admin.key" };
+    static const char *const files[] = { "master.key", "admin.key", "log.key" };
     char path[4200];
     PGconn *c;
     int rc = EXIT_OK;

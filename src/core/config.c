@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "auditdb.h"
 #include "util.h"
+#include "../log/note.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -33,6 +34,18 @@ static const adb_config_key config_keys[] = {
     { "AUDITDB_PG_USER", NULL, false,
       "user the embedded cluster runs as when auditdb runs as root (default postgres, else nobody)" },
     { "AUDITDB_MASTER_KEY", NULL, true, "server key material; unset: key file under AUDITDB_HOME" },
+    { "AUDITDB_LOG_NAME", "auditdb.local", false,
+      "the verifiable log's name: its key name and the origin prefix of checkpoints (no spaces, no +)" },
+    { "AUDITDB_LOG_KEY", NULL, true,
+      "the log's Ed25519 signing key, 64 hex digits (its seed); unset: log.key under AUDITDB_HOME" },
+    { "AUDITDB_CHECKPOINT_DIR", NULL, false,
+      "folder of the latest signed checkpoint of each organization, outside the database; unset: "
+      "AUDITDB_HOME/checkpoints" },
+    { "AUDITDB_CHECKPOINT_INTERVAL_MS", "250", false,
+      "milliseconds between checkpoints of an organization whose tree grew" },
+    { "AUDITDB_WITNESSES", NULL, false,
+      "witnesses to push checkpoints to: comma-separated URL=vkey (tlog-witness submission prefix, "
+      "the witness's cosignature verifier key)" },
     { "AUDITDB_RATE_LIMIT_RPS", "100", false, "requests a second each API key may make (0: no limit)" },
     { "AUDITDB_RATE_LIMIT_BURST", "200", false, "requests an API key may make at once before the rate applies" },
     { "AUDITDB_MAX_BODY_BYTES", "10485760", false, "largest request body (413 beyond)" },
@@ -156,6 +169,12 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_str(cfg, "AUDITDB_PG_BINDIR", &cfg->pg_bindir)) ||
         (st = get_str(cfg, "AUDITDB_PG_USER", &cfg->pg_user)) ||
         (st = get_str(cfg, "AUDITDB_MASTER_KEY", &cfg->master_key)) ||
+        (st = get_str(cfg, "AUDITDB_LOG_NAME", &cfg->log_name)) ||
+        (st = get_str(cfg, "AUDITDB_LOG_KEY", &cfg->log_key)) ||
+        (st = get_str(cfg, "AUDITDB_CHECKPOINT_DIR", &cfg->checkpoint_dir)) ||
+        (st = get_int(cfg, "AUDITDB_CHECKPOINT_INTERVAL_MS", 10, 3600000,
+                      &cfg->checkpoint_interval_ms)) ||
+        (st = get_str(cfg, "AUDITDB_WITNESSES", &cfg->witnesses)) ||
         (st = get_int(cfg, "AUDITDB_RATE_LIMIT_RPS", 0, 1000000, &cfg->rate_limit_rps)) ||
         (st = get_int(cfg, "AUDITDB_RATE_LIMIT_BURST", 1, 1000000, &cfg->rate_limit_burst)) ||
         (st = get_int(cfg, "AUDITDB_MAX_BODY_BYTES", 1024, 1 << 30, &cfg->max_body_bytes)) ||
@@ -169,6 +188,12 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_bool(cfg, "AUDIT_GDPR_ENABLED", &cfg->gdpr)) ||
         (st = get_bool(cfg, "AUDIT_HIPAA_ENABLED", &cfg->hipaa)))
         return st;
+    if (!adb__note_name_valid(cfg->log_name)) {
+        adb__fmt(cfg->errmsg, sizeof(cfg->errmsg),
+                 "invalid value for AUDITDB_LOG_NAME: \"%s\" (a key name: no spaces, no '+', "
+                 "no control characters, at most %d bytes)", cfg->log_name, ADB_NOTE_MAX_NAME);
+        return ADB_ERR_CONFIG;
+    }
     if (cfg->pool_min > cfg->pool_max) {
         adb__fmt(cfg->errmsg, sizeof(cfg->errmsg),
                  "AUDIT_DB_POOL_MIN (%d) is greater than AUDIT_DB_POOL_MAX (%d)",
@@ -190,6 +215,13 @@ void adb_config_free(adb_config *cfg)
     free(cfg->listen);
     free(cfg->pg_bindir);
     free(cfg->pg_user);
+    free(cfg->log_name);
+    free(cfg->checkpoint_dir);
+    free(cfg->witnesses);
+    if (cfg->log_key) {
+        explicit_bzero(cfg->log_key, strlen(cfg->log_key));
+        free(cfg->log_key);
+    }
     if (cfg->master_key) {
         explicit_bzero(cfg->master_key, strlen(cfg->master_key));
         free(cfg->master_key);
