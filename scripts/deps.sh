@@ -15,7 +15,9 @@ what=${1:-test}
 build_pkgs="gcc make pkg-config libc6-dev libpq-dev libssl-dev libmicrohttpd-dev
 libjansson-dev libcurl4-openssl-dev libhiredis-dev libzstd-dev zlib1g-dev"
 run_pkgs="postgresql curl"
-test_pkgs="python3 clang libclang-rt-14-dev redis-server procps zstd"
+# python3-cryptography: Ed25519 for the tests' own tlog-witness, written from the specs
+# (tests/tools/tlog_witness.py, docs/checkpoints.md)
+test_pkgs="python3 python3-cryptography clang libclang-rt-14-dev redis-server procps zstd"
 
 case "$what" in
 build) want="$build_pkgs" ;;

@@ -33,6 +33,9 @@ fresh_db() {
     psql "$ADMIN_URL" -qAtX -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
         -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" -c "CREATE DATABASE \"$1\"" >/dev/null
     export AUDIT_DB_URL="$ADMIN_URL dbname=$1"
+    # the log's memory of what it signed belongs to one database's trees
+    # (docs/checkpoints.md): each fresh database gets its own folder
+    export AUDITDB_CHECKPOINT_DIR="$TEST_TMP/checkpoints-$1"
 }
 
 # sql QUERY: runs QUERY on AUDIT_DB_URL, unaligned, tuples only

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "status.h"
 
 typedef struct adb adb;
@@ -49,6 +50,19 @@ typedef struct adb_options {
     bool no_tree;
     void (*tree_on_grown)(void *ctx, const char *org, uint64_t size, const uint8_t root[32]);
     void *tree_on_grown_ctx;
+    /* The verifiable log's signed checkpoints (docs/checkpoints.md). With
+     * log_name set, adb_open loads the log key (log_key: 64 hex digits; NULL:
+     * home/log.key, created when missing) and starts the checkpointer: it
+     * writes each organization's latest checkpoint under checkpoint_dir
+     * (NULL: home/checkpoints), at most every checkpoint_interval_ms (0: 250),
+     * pushes it to witnesses (AUDITDB_WITNESSES' text; NULL: none) and writes
+     * one JSON line per refusal to log (NULL: none). */
+    const char *log_name;
+    const char *log_key;
+    const char *checkpoint_dir;
+    int checkpoint_interval_ms;
+    const char *witnesses;
+    FILE *log;
 } adb_options;
 
 /* pool 2..10, 2 writer threads, batches of 1000, queue of 20000, 300 s, 3660 days. */

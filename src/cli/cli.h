@@ -93,6 +93,11 @@ int cmd_maintenance(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+
+/* The log key's verifier key text into out (cmd_log.c); an exit code, the
+ * error printed unless EXIT_OK. Never creates the key. */
+int cli_log_vkey(const char *hex, const char *home, const char *log_name, char *out, size_t cap);
 
 extern const cli_command cli_commands[];
 

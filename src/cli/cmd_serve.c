@@ -180,6 +180,14 @@ int cmd_serve(int argc, char **argv)
     ao.pool_max = db.cfg.pool_max;
     ao.watch_auth = true;
     ao.key_usage_flush_s = db.cfg.key_usage_flush_s;
+    /* the verifiable log: its key (made on the first start) and checkpoints */
+    ao.log_name = db.cfg.log_name;
+    ao.log_key = db.cfg.log_key;
+    ao.checkpoint_dir = db.cfg.checkpoint_dir;
+    ao.checkpoint_interval_ms = db.cfg.checkpoint_interval_ms;
+    ao.witnesses = db.cfg.witnesses;
+    ao.log = stderr;
+    char vkey[512];
     adb_status st = adb_open(&ao, &h, err, sizeof(err));
     if (st != ADB_OK) {
         if (pending)
@@ -233,6 +241,8 @@ int cmd_serve(int argc, char **argv)
     else
         printf("database: AUDIT_DB_URL\n");
     printf("health:   curl http://%s/health\n", adb_server_address(server));
+    if (cli_log_vkey(db.cfg.log_key, db.cfg.home, db.cfg.log_name, vkey, sizeof(vkey)) == EXIT_OK)
+        printf("log key:  %s (the verifier key of signed checkpoints)\n", vkey);
     printf("first event (the admin key is saved in %s/admin.key on first start):\n"
            "  curl -s -H \"X-API-Key: $(cat %s/admin.key)\" -H 'Content-Type: application/json' \\\n"
            "    -d '{\"eventData\":{\"action\":\"auth.login.success\",\"status\":\"success\","

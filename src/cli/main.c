@@ -165,6 +165,19 @@ const cli_command cli_commands[] = {
       "\n"
       "With AUDIT_DB_URL set, status checks that server and psql connects to it.\n",
       cmd_db },
+    { "log", "the verifiable log: its verifier key, the latest signed checkpoints",
+      "usage: auditdb log vkey [--create]\n"
+      "       auditdb log checkpoint [--org ID]\n"
+      "\n"
+      "  vkey        print the log key's verifier key (name+keyid+base64), what witnesses and\n"
+      "              verifiers are configured with. The key is AUDITDB_LOG_KEY, else\n"
+      "              AUDITDB_HOME/log.key, which serve creates on its first start (--create\n"
+      "              makes it now). Exit 1 when there is no key or it is unreadable.\n"
+      "  checkpoint  print the latest signed checkpoint of an organization (default: default)\n"
+      "              from AUDITDB_CHECKPOINT_DIR, the log's own copy outside the database\n"
+      "\n"
+      "docs/checkpoints.md. Needs no database.\n",
+      cmd_log },
     { "routes", "list the HTTP routes with the permission each needs",
       "usage: auditdb routes\n\nOne line per route: METHOD PATH PERMISSION (resource:action, or none).\n",
       cmd_routes },

@@ -15,6 +15,9 @@
 #include "../auth/key_usage.h"
 #include "preset_usage.h"
 #include "adb_internal.h"
+#include "../log/checkpoint.h"
+#include "../log/logkey.h"
+#include "../log/tiles.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -337,6 +340,62 @@ static adb_status load_tenant_key(adb *db, char *errbuf, size_t errlen)
     return st;
 }
 
+/* ---- the verifiable log ------------------------------------------------- */
+
+/* The checkpointer's proof source: the stored tree (src/log/tiles.h). */
+static adb_status log_consistency(PGconn *c, const char *org, uint64_t size1, uint64_t size2,
+                                  adb__mhash *proof, size_t *n, char *err, size_t errlen)
+{
+    return adb__tree_consistency_proof(c, org, size1, size2, proof, n, err, errlen);
+}
+
+/* The integrator's grown trees to the checkpointer. */
+static void grown_to_checkpointer(void *ctx, const char *org, uint64_t size, const uint8_t root[32])
+{
+    adb__checkpointer_offer(ctx, org, size, root);
+}
+
+static adb_status start_log(adb *db, char *errbuf, size_t errlen)
+{
+    const adb_options *o = &db->o;
+    const char *home = o->home ? o->home : ".auditdb";
+    char dir[4096];
+    adb_status st;
+
+    if ((st = adb__logkey_load(o->log_key, home, o->log_name, true, &db->log_signer, errbuf,
+                               errlen)) != ADB_OK)
+        return st;
+    db->log_loaded = true;
+    if (!adb__fmt(dir, sizeof(dir), "%s", o->checkpoint_dir ? o->checkpoint_dir : "") ||
+        (!o->checkpoint_dir && !adb__fmt(dir, sizeof(dir), "%s/checkpoints", home))) {
+        adb__fmt(errbuf, errlen, "AUDITDB_CHECKPOINT_DIR is too long");
+        return ADB_ERR_CONFIG;
+    }
+    adb__checkpointer_options co = {
+        .pool = db->pool,
+        .signer = &db->log_signer,
+        .log_name = o->log_name,
+        .dir = dir,
+        .witnesses = o->witnesses,
+        .interval_ms = o->checkpoint_interval_ms,
+        .consistency = log_consistency,
+        .log = o->log,
+    };
+    if (!(db->checkpointer = adb__checkpointer_start(&co, errbuf, errlen)))
+        return ADB_ERR_CONFIG;
+    return ADB_OK;
+}
+
+const adb__note_signer *adb__db_log_signer(adb *db)
+{
+    return db && db->log_loaded ? &db->log_signer : NULL;
+}
+
+struct adb__checkpointer *adb__db_checkpointer(adb *db)
+{
+    return db ? db->checkpointer : NULL;
+}
+
 /* ---- open and close ----------------------------------------------------- */
 
 adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen)
@@ -397,12 +456,19 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
     }
     /* the writer's login may not ANALYZE: the owner's pool does it */
     adb__writer_options wo = { o->writer_threads, o->batch_max, o->queue_max, db->pool, NULL, NULL };
+    /* the checkpointer first: the integrator offers it every tree that grew */
+    if (o->log_name && (st = start_log(db, errbuf, errlen)) != ADB_OK)
+        goto fail;
     if (!o->no_tree) {
         adb__integrator_options io = { 0 };
         io.pool = db->pool;
         io.keys = &db->keys;
         io.on_grown = o->tree_on_grown;
         io.on_grown_ctx = o->tree_on_grown_ctx;
+        if (!io.on_grown && db->checkpointer) {
+            io.on_grown = grown_to_checkpointer;
+            io.on_grown_ctx = db->checkpointer;
+        }
         if (!(db->integrator = adb__integrator_start(&io, errbuf, errlen))) {
             st = ADB_ERR_INTERNAL;
             goto fail;
@@ -465,6 +531,9 @@ void adb_close(adb *db)
     }
     adb__writer_stop(db->writer);
     adb__integrator_stop(db->integrator); /* after the writer: takes its last batches */
+    adb__checkpointer_stop(db->checkpointer); /* signs what the last writes offered */
+    if (db->log_loaded)
+        adb__note_signer_free(&db->log_signer);
     adb__key_usage_close(db->key_usage, db->pool); /* flushes the last uses */
     adb__preset_usage_close(db->preset_usage, db->pool);
     adb_pool_close(db->writer_pool);

@@ -10,6 +10,7 @@
 #include "../event/event.h"
 #include "../integrity/integrity.h"
 #include "tenant_proof.h"
+#include "../log/note.h"
 
 typedef struct presets {
     adb__preset *items;
@@ -49,6 +50,10 @@ struct adb {
     int maint_pipe[2];
     int maint_interval_s, maint_ahead;
     long long maint_runs, maint_created;
+    /* the verifiable log (o.log_name): its key and the checkpointer */
+    adb__note_signer log_signer;
+    bool log_loaded;
+    struct adb__checkpointer *checkpointer;
 };
 
 adb_pool *adb__pool(adb *db);
@@ -57,6 +62,10 @@ adb_pool *adb__tenant_pool(adb *db);
 const adb__keys *adb__db_keys(adb *db);
 /* The tree integrator (NULL when the handle runs without trees). */
 struct adb__integrator *adb__db_integrator(adb *db);
+/* The log key (NULL when the handle has no verifiable log) and the
+ * checkpointer its tree offers new sizes to (NULL likewise). */
+const adb__note_signer *adb__db_log_signer(adb *db);
+struct adb__checkpointer *adb__db_checkpointer(adb *db);
 /* The proof of org on c's backend, for auditdb.tenant_proof (tenant_proof.h). */
 bool adb__db_tenant_proof(adb *db, PGconn *c, const char *org, char out[65]);
 

@@ -181,6 +181,9 @@ enum MHD_Result adb_http_exports_download(adb_http_request *req);
 enum MHD_Result adb_http_exports_cancel(adb_http_request *req);
 enum MHD_Result adb_http_archives_list(adb_http_request *req);
 enum MHD_Result adb_http_archives_events(adb_http_request *req);
+/* the verifiable log's checkpoints (checkpoints.c) */
+enum MHD_Result adb_http_log_checkpoint(adb_http_request *req);
+enum MHD_Result adb_http_log_vkey(adb_http_request *req);
 /* the health service under /api/v1/health (health_api.c) */
 enum MHD_Result adb_http_health_check(adb_http_request *req);
 enum MHD_Result adb_http_health_ready(adb_http_request *req);

@@ -60,6 +60,9 @@ static const route routes[] = {
     { "POST", "/api/v1/audit/events/{id}/verify", adb_http_events_verify, "audit.events", "verify", "verify one event", NULL },
     /* the verifiable log: an event's receipt (proofs.c, docs/proofs.md) */
     { "GET", "/api/v1/audit/events/{id}/proof", adb_http_events_proof, "audit.log", "read", "the receipt of one event: inclusion proof and cosigned checkpoint (tlog-proof)", NULL },
+    /* the verifiable log's signed checkpoints (docs/checkpoints.md) */
+    { "GET", "/api/v1/audit/log/checkpoint", adb_http_log_checkpoint, "audit.log", "read", "the organization's latest signed checkpoint (a C2SP signed note with its cosignatures)", NULL },
+    { "GET", "/api/v1/audit/log/vkey", adb_http_log_vkey, "audit.log", "read", "the log key's verifier key", NULL },
     { "GET", "/api/v1/archives", adb_http_archives_list, "archives", "read", "list archives", PAGE },
     { "GET", "/api/v1/archives/{id}/events", adb_http_archives_events, "archives", "read", "the events of one archive", PAGE },
     /* the health service as smart-logs' client calls it (docs/api.md, "Health service") */

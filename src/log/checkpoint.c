@@ -453,7 +453,8 @@ static enum push_result push_witness(adb__checkpointer *cp, PGconn *c, const cha
             continue;
         }
         free(resp.data);
-        stat_add(cp, &cp->stats.witness_errors, 1);
+        if (status == 422 || status == 403 || status == 404 || status == 400)
+            stat_add(cp, &cp->stats.witness_errors, 1);
         if (status == 422) {
             adb__fmt(msg, sizeof(msg), "witness %s refused the log's consistency proof from "
                      "size %llu to %llu (422)", w->url, (unsigned long long)old,
@@ -475,6 +476,7 @@ static enum push_result push_witness(adb__checkpointer *cp, PGconn *c, const cha
         else
             adb__fmt(msg, sizeof(msg), "witness %s answered %ld", w->url, status);
         log_line(cp, "warning", org, "witness_unavailable", msg);
+        stat_add(cp, &cp->stats.witness_errors, 1);
         return PUSH_RETRY;
     }
     adb__fmt(msg, sizeof(msg), "witness %s kept answering 409", w->url);

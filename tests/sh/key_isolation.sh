@@ -1,7 +1,8 @@
 # key_isolation.sh - a database superuser reads no key material and no secret
 # (issue 14 item 1). With AUDITDB_MASTER_KEY and REDIS_URL set, and with a
 # master.key file, the literal SQL attacks get nothing: the postmaster's
-# /proc/PID/environ, pg_read_file of master.key and admin.key, and
+# /proc/PID/environ, pg_read_file of master.key, admin.key and log.key (the
+# verifiable log's signing key, docs/checkpoints.md), and
 # COPY ... FROM PROGRAM reading the key files and auditdb's own environ. Once
 # with auditdb as root (PostgreSQL as "postgres"), once with auditdb as an
 # ordinary user (nobody, PostgreSQL then runs as nobody too). Last, the
@@ -29,9 +30,11 @@ environ-text:$(q "select encode(pg_read_binary_file('/proc/'||split_part(pg_read
 master.key:$(q "select pg_read_file('$a_home/master.key')")
 master.key-binary:$(q "select pg_read_binary_file('$a_home/master.key')")
 admin.key:$(q "select pg_read_file('$a_home/admin.key')")
+log.key:$(q "select pg_read_file('$a_home/log.key')")
 copy-from-file:$(psql "$ci" -qAtX -c "CREATE TEMP TABLE f(l text)" -c "COPY f FROM '$a_home/master.key'" -c "SELECT * FROM f" 2>&1)
 program-master.key:$(prog "cat $a_home/master.key")
 program-admin.key:$(prog "cat $a_home/admin.key")
+program-log.key:$(prog "cat $a_home/log.key")
 program-auditdb-environ:$(prog "cat /proc/$apid/environ")
 program-postmaster-environ:$(prog "cat /proc/\$PPID/environ /proc/self/environ; env")"
     # the attacks ran: each answered (an error or rows), the shell ran
@@ -69,7 +72,8 @@ phase() {
         serve_as "$TEST_TMP/$label-1.log" "$runas"; then
         not_ok "$label: serve with AUDITDB_MASTER_KEY starts"; diag "$(tail -5 "$TEST_TMP/$label-1.log")"; return
     fi
-    attack "$home" "$SERVE_PID" "$label (AUDITDB_MASTER_KEY, REDIS_URL)" "$mkey" "$rsecret" "$(cat "$home/admin.key")"
+    expect_eq "$label: serve made log.key, mode 0600" 600 "$(stat -c %a "$home/log.key" 2>&1)"
+    attack "$home" "$SERVE_PID" "$label (AUDITDB_MASTER_KEY, REDIS_URL)" "$mkey" "$rsecret" "$(cat "$home/admin.key")" "$(cat "$home/log.key")"
     stop_serve TERM
     # a second home: the first one's events are signed with AUDITDB_MASTER_KEY
     home=$home.file
@@ -79,7 +83,7 @@ phase() {
     if ! [ -s "$home/master.key" ]; then
         not_ok "$label: serve without AUDITDB_MASTER_KEY makes master.key"; diag "$(tail -5 "$TEST_TMP/$label-2.log")"; stop_serve TERM; return
     fi
-    attack "$home" "$SERVE_PID" "$label (master.key)" "$(cat "$home/master.key")" "$(cat "$home/admin.key")"
+    attack "$home" "$SERVE_PID" "$label (master.key)" "$(cat "$home/master.key")" "$(cat "$home/admin.key")" "$(cat "$home/log.key")"
     stop_serve TERM
 }
 
@@ -98,6 +102,13 @@ if [ "$(id -u)" -eq 0 ] && [ -d "$RUN_TMP/cluster/log" ]; then
     err=$(AUDITDB_HOME="$khome" timeout 60 "$AUDITDB_BIN" serve --listen 127.0.0.1:0 2>&1 >/dev/null); rc=$?
     expect_eq "a database server that reads master.key: serve refuses (exit 4)" 4 "$rc"
     expect_match "... and says why" "refusing to serve: the database server can read \"$khome/master.key\"" "$err"
+    # the log key alone (the master key from the environment): refused too
+    rm -f "$khome/master.key"
+    openssl rand -hex 32 >"$khome/log.key"; chmod 600 "$khome/log.key"
+    chown "$(stat -c %u "$RUN_TMP/cluster/log")" "$khome/log.key"
+    err=$(AUDITDB_HOME="$khome" AUDITDB_MASTER_KEY=$mkey timeout 60 "$AUDITDB_BIN" serve --listen 127.0.0.1:0 2>&1 >/dev/null); rc=$?
+    expect_eq "a database server that reads log.key: serve refuses (exit 4)" 4 "$rc"
+    expect_match "... and says why" "refusing to serve: the database server can read \"$khome/log.key\"" "$err"
     rm -rf "$khome"; unset AUDIT_DB_URL
 else
     echo "skip - key probe through an external server: needs root and the runner's cluster"

@@ -9,10 +9,17 @@
  * the last good checkpoint; a restarted checkpointer remembers from its file
  * even when the database's rows were deleted; a tampered or missing file
  * refuses; a directory inside the PostgreSQL data directory is refused.
+ * Witnesses: a real tlog-witness on loopback written from the specs in
+ * Python (tests/tools/tlog_witness.py) cosigns, its cosignatures verified
+ * and stored; a fresh witness is brought up to date through 409; a bad proof
+ * gets 422 and an alert; a witness ahead of the log raises an alert; a
+ * witness that is down is asked again; one that does not trust the log: 403.
  */
 #include <openssl/rand.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../src/core/util.h"
@@ -28,6 +35,7 @@
 static adb__mhash honest[MAXLEAVES], forked[MAXLEAVES];
 static adb__mhash *tree = honest; /* what the proof source answers from */
 static int proof_calls;
+static int corrupt_call; /* this call's proof gets one bit flipped (0: none) */
 
 static char ci[1024], dir[1024], err[1024];
 static adb_pool *pool;
@@ -61,7 +69,10 @@ static adb_status mem_consistency(PGconn *c, const char *org, uint64_t size1, ui
         snprintf(e, elen, "beyond the tree");
         return ADB_ERR_NOT_FOUND;
     }
-    return adb__merkle_consistency_proof(get_node, &g, size1, size2, proof, n);
+    adb_status st = adb__merkle_consistency_proof(get_node, &g, size1, size2, proof, n);
+    if (st == ADB_OK && proof_calls == corrupt_call && *n > 0)
+        proof[0][0] ^= 1;
+    return st;
 }
 
 static void root_at(const adb__mhash *leaves, uint64_t size, uint8_t out[32])
@@ -114,12 +125,17 @@ static long long file_size(const char *org)
     return out;
 }
 
-static long long alerts(PGconn *c, const char *kind)
+static long long alerts_of(PGconn *c, const char *org, const char *kind)
 {
     char sql[512];
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE source = 'auditdb-checkpoint'"
-             " AND metadata->>'kind' = '%s' AND organization_id = '" ORG "'", kind);
+             " AND metadata->>'kind' = '%s' AND organization_id = '%s'", kind, org);
     return t_count(c, sql);
+}
+
+static long long alerts(PGconn *c, const char *kind)
+{
+    return alerts_of(c, ORG, kind);
 }
 
 static void offer(adb__checkpointer *cp, const adb__mhash *leaves, uint64_t size)
@@ -394,6 +410,217 @@ static void bad_options_refused(void)
     PQfinish(c);
 }
 
+/* ---- witnesses ------------------------------------------------------------ */
+
+typedef struct witness_proc {
+    pid_t pid;
+    int port;
+    char vkey[ADB_NOTE_VKEY_MAX];
+} witness_proc;
+
+/* Starts tests/tools/tlog_witness.py trusting log_vkey, its state in
+ * TEST_TMP/<name>, on port (0: any); reads its "listening PORT VKEY" line. */
+static bool witness_start(witness_proc *w, const char *name, const char *log_vkey, int port)
+{
+    char state[1100], listen[64], line[1024], seed[65];
+    int fds[2];
+    const char *tmp = getenv("TEST_TMP");
+
+    snprintf(state, sizeof(state), "%s/witness-%s-%d", tmp && *tmp ? tmp : "/tmp", name,
+             (int)getpid());
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    /* the same seed for the same name: a restarted witness keeps its key */
+    adb__sha256_hex(name, strlen(name), seed);
+    if (pipe(fds) == -1)
+        return false;
+    w->pid = fork();
+    if (w->pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        char wname[128];
+        snprintf(wname, sizeof(wname), "witness.test/%s", name);
+        execlp("python3", "python3", "tests/tools/tlog_witness.py", "--log-vkey", log_vkey,
+               "--state", state, "--name", wname, "--seed", seed, "--listen", listen,
+               (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    bool ok = f && fgets(line, sizeof(line), f) &&
+              sscanf(line, "listening %d %300s", &w->port, w->vkey) == 2;
+    if (f)
+        fclose(f);
+    if (!ok)
+        printf("# the witness did not start (python3 with the cryptography module?)\n");
+    return ok;
+}
+
+static void witness_stop(witness_proc *w)
+{
+    if (w->pid > 0) {
+        kill(w->pid, SIGTERM);
+        waitpid(w->pid, NULL, 0);
+        w->pid = 0;
+    }
+}
+
+static char *witness_state_path(const char *name, char *out, size_t cap)
+{
+    const char *tmp = getenv("TEST_TMP");
+    snprintf(out, cap, "%s/witness-%s-%d/state.json", tmp && *tmp ? tmp : "/tmp", name,
+             (int)getpid());
+    return out;
+}
+
+static adb__checkpointer *start_with(const char *witnesses)
+{
+    adb__checkpointer_options o = {
+        .pool = pool, .signer = &signer, .log_name = "test.log", .dir = dir,
+        .interval_ms = 60000, .consistency = mem_consistency, .log = logstream,
+        .witnesses = witnesses, .witness_timeout_ms = 5000, .retry_ms = 50,
+    };
+    adb__checkpointer *cp = adb__checkpointer_start(&o, err, sizeof(err));
+    if (!cp)
+        printf("# start: %s\n", err);
+    return cp;
+}
+
+/* cosignatures in org's file that verify with the witnesses' keys */
+static size_t cosigned_by(const char *org, const witness_proc *ws, size_t n)
+{
+    adb__note_verifier vs[4];
+    size_t len, count = 0;
+    char *t = file_text(org, &len);
+    for (size_t i = 0; i < n; i++)
+        if (adb__note_vkey_parse(ws[i].vkey, &vs[i], err, sizeof(err)) != ADB_OK)
+            return 99;
+    if (!t || adb__note_verify(t, len, vs, n, NULL, NULL, NULL, &count, err, sizeof(err)) != ADB_OK)
+        count = 0;
+    free(t);
+    return count;
+}
+
+#define WORG "wit"
+
+static void woffer(adb__checkpointer *cp, uint64_t size)
+{
+    uint8_t r[32];
+    root_at(honest, size, r);
+    adb__checkpointer_offer(cp, WORG, size, r);
+    adb__checkpointer_flush(cp);
+}
+
+static void witnesses_cosign(void)
+{
+    PGconn *c = PQconnectdb(ci);
+    witness_proc w[2] = { { 0 }, { 0 } };
+    char log_vk[ADB_NOTE_VKEY_MAX], cfg[4096], path[1200];
+    adb__checkpointer_stats st;
+
+    REQUIRE(adb__note_vkey_format(&vkey, log_vk, sizeof(log_vk)));
+    REQUIRE(witness_start(&w[0], "w1", log_vk, 0));
+    snprintf(cfg, sizeof(cfg), "http://127.0.0.1:%d=%s", w[0].port, w[0].vkey);
+    adb__checkpointer *cp = start_with(cfg);
+    REQUIRE(cp);
+
+    /* the first checkpoint and a grown one: both cosigned */
+    woffer(cp, 3);
+    CHECK(file_size(WORG) == 3);
+    CHECK(cosigned_by(WORG, w, 1) == 1);
+    CHECK(t_count(c, "SELECT cosignatures FROM log_checkpoint WHERE organization_id = '" WORG "'"
+                     " AND tree_size = 3 AND cosigned_at IS NOT NULL") == 1);
+    woffer(cp, 9);
+    CHECK(file_size(WORG) == 9);
+    CHECK(cosigned_by(WORG, w, 1) == 1);
+    char *db = t_query1(c, "SELECT note FROM log_checkpoint WHERE organization_id = '" WORG "'"
+                           " AND tree_size = 9");
+    size_t len;
+    char *ft = file_text(WORG, &len);
+    CHECK(db && ft && strcmp(db, ft) == 0); /* the row has the cosignature too */
+    free(db);
+    free(ft);
+    adb__checkpointer_stop(cp);
+
+    /* a second witness that has seen nothing: 409 says 0, then it cosigns */
+    REQUIRE(witness_start(&w[1], "w2", log_vk, 0));
+    snprintf(cfg, sizeof(cfg), "http://127.0.0.1:%d=%s,http://127.0.0.1:%d/=%s", w[0].port,
+             w[0].vkey, w[1].port, w[1].vkey);
+    REQUIRE((cp = start_with(cfg)));
+    woffer(cp, 9);
+    CHECK(cosigned_by(WORG, w, 2) == 2);
+    CHECK(t_count(c, "SELECT cosignatures FROM log_checkpoint WHERE organization_id = '" WORG "'"
+                     " AND tree_size = 9") == 2);
+
+    /* a bad proof to the first witness: 422, an alert; the second cosigns */
+    corrupt_call = proof_calls + 2; /* 1: the signer's own check, 2: w1's push */
+    woffer(cp, 12);
+    corrupt_call = 0;
+    CHECK(file_size(WORG) == 12);
+    CHECK(alerts_of(c, WORG, "witness_refused") == 1);
+    CHECK(cosigned_by(WORG, w, 2) == 1);
+    /* next time the first witness catches up from 9 */
+    woffer(cp, 14);
+    CHECK(cosigned_by(WORG, w, 2) == 2);
+
+    /* a witness that is down is asked again once it is back */
+    int port1 = w[0].port;
+    witness_stop(&w[0]);
+    woffer(cp, 20);
+    CHECK(file_size(WORG) == 20);
+    CHECK(cosigned_by(WORG, w, 2) == 1);
+    adb__checkpointer_stats_get(cp, &st);
+    CHECK(st.witness_errors >= 1);
+    REQUIRE(witness_start(&w[0], "w1", log_vk, port1));
+    adb__sleep_ms(60); /* past retry_ms */
+    adb__checkpointer_flush(cp);
+    CHECK(cosigned_by(WORG, w, 2) == 2);
+    adb__checkpointer_stop(cp);
+
+    /* a witness that holds a size the log never had */
+    int port2 = w[1].port;
+    witness_stop(&w[1]);
+    FILE *f = fopen(witness_state_path("w2", path, sizeof(path)), "w");
+    REQUIRE(f);
+    fprintf(f, "{\"test.log/" WORG "\": {\"size\": 1000, \"root\": "
+               "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}}");
+    fclose(f);
+    REQUIRE(witness_start(&w[1], "w2", log_vk, port2));
+    REQUIRE((cp = start_with(cfg)));
+    woffer(cp, 25);
+    CHECK(file_size(WORG) == 25);
+    CHECK(alerts_of(c, WORG, "witness_ahead") == 1);
+    CHECK(cosigned_by(WORG, w, 2) == 1);
+    adb__checkpointer_stop(cp);
+
+    /* a witness that does not trust this log's key: 403, logged, no alert */
+    adb__note_signer other;
+    adb__note_verifier ov;
+    char other_vk[ADB_NOTE_VKEY_MAX];
+    uint8_t seed[32] = { 9 };
+    witness_proc w3 = { 0 };
+    REQUIRE(adb__note_signer_init(&other, "test.log", ADB_NOTE_ED25519, seed, err, sizeof(err)) == ADB_OK);
+    adb__note_signer_verifier(&other, &ov);
+    adb__note_signer_free(&other);
+    REQUIRE(adb__note_vkey_format(&ov, other_vk, sizeof(other_vk)));
+    REQUIRE(witness_start(&w3, "w3", other_vk, 0));
+    snprintf(cfg, sizeof(cfg), "http://127.0.0.1:%d=%s", w3.port, w3.vkey);
+    REQUIRE((cp = start_with(cfg)));
+    long long before = t_count(c, "SELECT count(*) FROM alerts");
+    woffer(cp, 26);
+    CHECK(file_size(WORG) == 26);
+    CHECK(t_count(c, "SELECT count(*) FROM alerts") == before);
+    adb__checkpointer_stop(cp);
+    fflush(logstream);
+    CHECK(logbuf && strstr(logbuf, "\"event\":\"witness_rejected\"") != NULL);
+    CHECK(logbuf && strstr(logbuf, "answered 403") != NULL);
+
+    witness_stop(&w[0]);
+    witness_stop(&w[1]);
+    witness_stop(&w3);
+    PQfinish(c);
+}
+
 static void witnesses_parse(void)
 {
     adb__witness w[4];
@@ -458,6 +685,7 @@ int main(void)
     RUN(organizations_apart);
     RUN(bad_options_refused);
     RUN(witnesses_parse);
+    RUN(witnesses_cosign);
 
     fclose(logstream);
     free(logbuf);
