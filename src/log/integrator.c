@@ -385,6 +385,8 @@ static bool flush_edge(PGconn *c, org_state *st, char *err, size_t errlen)
     /* keep only the partial tiles */
     for (unsigned L = 0; L < LEVELS; L++) {
         size_t n = st->len[L] / 32, full = n - n % ADB_TILE_WIDTH;
+        if (full == 0)
+            continue;
         memmove(st->h[L], st->h[L] + full * 32, (n - full) * 32);
         st->len[L] = (n - full) * 32;
         st->base[L] += full;
@@ -612,8 +614,8 @@ static void integrate(adb__integrator *in, PGconn *c, org_state *st, pend *items
         if (!st->exists) {
             r = PQexecParams(c,
                              "INSERT INTO audit_log_tree (organization_id, root, backfill_to)"
-                             " SELECT $1, sha256(''::bytea), coalesce((SELECT last_seq"
-                             " FROM audit_chain_head WHERE organization_id = $1), 0)"
+                             " SELECT $1::text, sha256(''::bytea), coalesce((SELECT last_seq"
+                             " FROM audit_chain_head WHERE organization_id = $1::text), 0)"
                              " ON CONFLICT (organization_id) DO NOTHING",
                              1, NULL, v, NULL, NULL, 0);
             bool ok = pg_ok(c, r, PGRES_COMMAND_OK, err, sizeof(err));
