@@ -180,6 +180,7 @@ int cmd_serve(int argc, char **argv)
     ao.pool_max = db.cfg.pool_max;
     ao.watch_auth = true;
     ao.key_usage_flush_s = db.cfg.key_usage_flush_s;
+    ao.no_tree = !db.cfg.tree;
     adb_status st = adb_open(&ao, &h, err, sizeof(err));
     if (st != ADB_OK) {
         if (pending)

@@ -103,7 +103,7 @@ static void paths(void)
 static long long count_rows(const char *org, const char *where)
 {
     char sql[512];
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit_log_tile WHERE organization_id = '%s'"
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit_tree_tile WHERE organization_id = '%s'"
                                " AND %s", org, where);
     return t_count(su, sql);
 }
@@ -271,20 +271,20 @@ static void tampered_tile(void)
               ADB_OK &&
           adb__merkle_verify_inclusion(leaves[5 * 256 + 3], 5 * 256 + 3, total, proof, n, root));
 
-    PGresult *r = PQexec(su, "UPDATE audit_log_tile SET hashes = set_byte(hashes, 100, 7)"
+    PGresult *r = PQexec(su, "UPDATE audit_tree_tile SET hashes = set_byte(hashes, 100, 7)"
                              " WHERE organization_id = 'org-tamper' AND level = 0 AND index = 5");
     CHECK_MSG(PQresultStatus(r) == PGRES_FATAL_ERROR, "a full tile changed");
     PQclear(r);
-    r = PQexec(su, "DELETE FROM audit_log_tree WHERE organization_id = 'org-tamper'");
+    r = PQexec(su, "DELETE FROM audit_tree WHERE organization_id = 'org-tamper'");
     CHECK_MSG(PQresultStatus(r) == PGRES_FATAL_ERROR, "the tree head deleted");
     PQclear(r);
     /* byte 70: leaf 1282's hash in level-0 tile 5; byte 161: the hash of leaves
      * 1280..1535 in level-1 tile 0 */
     CHECK(t_exec(su, "BEGIN; SET LOCAL session_replication_role = replica;"
-                     " UPDATE audit_log_tile SET hashes = set_byte(hashes, 70,"
+                     " UPDATE audit_tree_tile SET hashes = set_byte(hashes, 70,"
                      " get_byte(hashes, 70) # 1)"
                      " WHERE organization_id = 'org-tamper' AND level = 0 AND index = 5;"
-                     " UPDATE audit_log_tile SET hashes = set_byte(hashes, 161,"
+                     " UPDATE audit_tree_tile SET hashes = set_byte(hashes, 161,"
                      " get_byte(hashes, 161) # 1)"
                      " WHERE organization_id = 'org-tamper' AND level = 1 AND index = 0; COMMIT"));
     /* leaf 1283: its sibling is the rewritten leaf hash */
