@@ -77,6 +77,7 @@ typedef struct adb_http_request {
     bool authenticated;
     adb_principal who;
     const char *error_code;     /* of an error response, for the access log */
+    const char *cache_control;   /* the response's Cache-Control (static); NULL: no-store */
     const char *extra_header[2]; /* added to the response (names static) */
     char *extra_value[2];        /* owned */
     char ip[46];                 /* the client's address */
@@ -184,6 +185,9 @@ enum MHD_Result adb_http_archives_events(adb_http_request *req);
 /* the verifiable log's checkpoints (checkpoints.c) */
 enum MHD_Result adb_http_log_checkpoint(adb_http_request *req);
 enum MHD_Result adb_http_log_vkey(adb_http_request *req);
+/* the verifiable log's tree (log_tiles.c, docs/log.md) */
+enum MHD_Result adb_http_log_tile(adb_http_request *req);
+enum MHD_Result adb_http_log_consistency(adb_http_request *req);
 /* the health service under /api/v1/health (health_api.c) */
 enum MHD_Result adb_http_health_check(adb_http_request *req);
 enum MHD_Result adb_http_health_ready(adb_http_request *req);

@@ -348,12 +348,12 @@ static bool put_row(PGconn *c, const char *sql, const char *org, uint64_t level,
 static bool flush_edge(PGconn *c, org_state *st, char *err, size_t errlen)
 {
     static const char tile_sql[] =
-        "INSERT INTO audit_log_tile (organization_id, level, index, width, hashes)"
+        "INSERT INTO audit_tree_tile (organization_id, level, index, width, hashes)"
         " VALUES ($1, $2::smallint, $3::bigint, $4::smallint, $5::bytea)"
         " ON CONFLICT (organization_id, level, index)"
         " DO UPDATE SET width = EXCLUDED.width, hashes = EXCLUDED.hashes";
     static const char bundle_sql[] =
-        "INSERT INTO audit_log_entry_bundle (organization_id, index, width, entries)"
+        "INSERT INTO audit_tree_bundle (organization_id, index, width, entries)"
         " SELECT $1, $3::bigint, $4::smallint, $5::bytea WHERE $2::int = 0"
         " ON CONFLICT (organization_id, index)"
         " DO UPDATE SET width = EXCLUDED.width, entries = EXCLUDED.entries";
@@ -385,6 +385,8 @@ static bool flush_edge(PGconn *c, org_state *st, char *err, size_t errlen)
     /* keep only the partial tiles */
     for (unsigned L = 0; L < LEVELS; L++) {
         size_t n = st->len[L] / 32, full = n - n % ADB_TILE_WIDTH;
+        if (full == 0)
+            continue;
         memmove(st->h[L], st->h[L] + full * 32, (n - full) * 32);
         st->len[L] = (n - full) * 32;
         st->base[L] += full;
@@ -611,9 +613,9 @@ static void integrate(adb__integrator *in, PGconn *c, org_state *st, pend *items
             goto fail;
         if (!st->exists) {
             r = PQexecParams(c,
-                             "INSERT INTO audit_log_tree (organization_id, root, backfill_to)"
-                             " SELECT $1, sha256(''::bytea), coalesce((SELECT last_seq"
-                             " FROM audit_chain_head WHERE organization_id = $1), 0)"
+                             "INSERT INTO audit_tree (organization_id, root, backfill_to)"
+                             " SELECT $1::text, sha256(''::bytea), coalesce((SELECT last_seq"
+                             " FROM audit_chain_head WHERE organization_id = $1::text), 0)"
                              " ON CONFLICT (organization_id) DO NOTHING",
                              1, NULL, v, NULL, NULL, 0);
             bool ok = pg_ok(c, r, PGRES_COMMAND_OK, err, sizeof(err));
@@ -622,7 +624,7 @@ static void integrate(adb__integrator *in, PGconn *c, org_state *st, pend *items
                 goto fail;
         }
         r = PQexecParams(c,
-                         "SELECT size, backfill_to FROM audit_log_tree"
+                         "SELECT size, backfill_to FROM audit_tree"
                          " WHERE organization_id = $1 FOR UPDATE",
                          1, NULL, v, NULL, NULL, 0);
         if (!pg_ok(c, r, PGRES_TUPLES_OK, err, sizeof(err)) || PQntuples(r) != 1) {
@@ -679,7 +681,7 @@ static void integrate(adb__integrator *in, PGconn *c, org_state *st, pend *items
             if (!flush_edge(c, st, err, sizeof(err)))
                 goto fail_g;
             r = PQexecParams(c,
-                             "UPDATE audit_log_tree SET size = $2::bigint, root = $3::bytea,"
+                             "UPDATE audit_tree SET size = $2::bigint, root = $3::bytea,"
                              " updated = now() WHERE organization_id = $1",
                              3, NULL, hv, lens, fmts, 0);
             bool ok = pg_ok(c, r, PGRES_COMMAND_OK, err, sizeof(err));
@@ -744,7 +746,7 @@ static void scan(adb__integrator *in, PGconn *c)
 {
     char err[512];
     PGresult *r = PQexec(c, "SELECT h.organization_id, h.last_seq FROM audit_chain_head h"
-                            " LEFT JOIN audit_log_tree t ON t.organization_id = h.organization_id"
+                            " LEFT JOIN audit_tree t ON t.organization_id = h.organization_id"
                             " WHERE h.last_seq > coalesce(t.size, 0)"
                             " ORDER BY h.organization_id");
     if (!pg_ok(c, r, PGRES_TUPLES_OK, err, sizeof(err))) {

@@ -198,7 +198,7 @@ static adb_status load_tile(PGconn *c, const char *org, unsigned level, uint64_t
     snprintf(l, sizeof(l), "%u", level);
     snprintf(i, sizeof(i), "%" PRIu64, index);
     adb_status st = query_bytes(c,
-                                "SELECT hashes FROM audit_log_tile WHERE organization_id = $1"
+                                "SELECT hashes FROM audit_tree_tile WHERE organization_id = $1"
                                 " AND level = $2::smallint AND index = $3::bigint",
                                 3, v, hashes, &len, err, errlen);
     if (st == ADB_ERR_NOT_FOUND)
@@ -323,7 +323,7 @@ adb_status adb__tree_head(PGconn *c, const char *org, uint64_t *size, uint8_t ro
         adb__fmt(err, errlen, "no organization");
         return ADB_ERR_INVALID;
     }
-    r = PQexecParams(c, "SELECT size::text, root FROM audit_log_tree WHERE organization_id = $1",
+    r = PQexecParams(c, "SELECT size::text, root FROM audit_tree WHERE organization_id = $1",
                      1, NULL, v, NULL, NULL, 1);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         pg_err(c, r, err, errlen);
@@ -448,7 +448,7 @@ adb_status adb__tree_entry(PGconn *c, const char *org, uint64_t index, uint8_t e
     snprintf(off, sizeof(off), "%u", (unsigned)(index % ADB_TILE_WIDTH) * ADB_TREE_ENTRY + 1);
     adb_status st = query_bytes(c,
                                 "SELECT substring(entries FROM $3::int FOR 48)"
-                                " FROM audit_log_entry_bundle WHERE organization_id = $1"
+                                " FROM audit_tree_bundle WHERE organization_id = $1"
                                 " AND index = $2::bigint",
                                 3, v, &data, &len, err, errlen);
     if (st == ADB_OK && len != ADB_TREE_ENTRY) {
@@ -507,7 +507,7 @@ adb_status adb__tree_entry_bundle(PGconn *c, const char *org, uint64_t index, un
     }
     snprintf(b, sizeof(b), "%" PRIu64, index);
     adb_status st = query_bytes(c,
-                                "SELECT entries FROM audit_log_entry_bundle"
+                                "SELECT entries FROM audit_tree_bundle"
                                 " WHERE organization_id = $1 AND index = $2::bigint",
                                 2, v, &data, &len, err, errlen);
     if (st == ADB_ERR_NOT_FOUND)
