@@ -235,8 +235,8 @@ enum MHD_Result adb_http_events_proof(adb_http_request *req)
                                    "could not build the receipt", NULL);
     /* a file name for clients that save it (C2SP: ".tlog-proof") */
     req->extra_header[0] = "Content-Disposition";
-    if ((req->extra_value[0] = malloc(64)))
-        adb__fmt(req->extra_value[0], 64, "attachment; filename=\"%s.tlog-proof\"", uuid);
+    if ((req->extra_value[0] = malloc(96)))
+        adb__fmt(req->extra_value[0], 96, "attachment; filename=\"%s.tlog-proof\"", uuid);
     res = adb_http_send_text(req, MHD_HTTP_OK, receipt, rlen, "text/plain; charset=utf-8");
     return res;
 }
