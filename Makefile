@@ -5,7 +5,7 @@
 #   make run        dependencies, release build, auditdb serve on the embedded database
 #   make install    PREFIX=/usr/local DESTDIR=  binary, headers, libraries, auditdb.pc
 #   make bench      ingestion (library, and HTTP from an empty database), verification and archival
-#                   against raw COPY; query latency over HTTP
+#                   against raw COPY; query latency over HTTP; receipts verified offline
 #   make fuzz       every libFuzzer target for FUZZ_TIME seconds (default 300)
 #   make clean
 
@@ -148,11 +148,13 @@ $(BUILD)/bench/loadgen: bench/loadgen.c
 bench:
 	@DEPS_SET=bench $(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory MODE=release all build/release/bench/bench_ingest \
-	    build/release/bench/bench_archive build/release/bench/loadgen build/release/bench/http_ingest
+	    build/release/bench/bench_archive build/release/bench/loadgen build/release/bench/http_ingest \
+	    build/release/bench/bench_proofs
 	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_ingest
 	@scripts/with-cluster.sh build/release/auditdb bench/http_ingest.sh
 	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_archive
 	@scripts/with-cluster.sh build/release/auditdb bench/query.sh
+	@build/release/bench/bench_proofs
 
 run:
 	@DEPS_SET=run $(MAKE) --no-print-directory deps

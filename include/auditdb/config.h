@@ -39,6 +39,7 @@ typedef struct adb_config {
     int total_ttl_s;       /* AUDITDB_TOTAL_ESTIMATE_TTL_S */
     int key_usage_flush_s; /* AUDITDB_KEY_USAGE_FLUSH_S */
     int stats_max_events;  /* AUDITDB_STATS_MAX_EVENTS */
+    bool tree;             /* AUDITDB_TREE */
     bool monitoring;       /* AUDIT_MONITORING_ENABLED */
     int slow_query_ms;     /* AUDIT_SLOW_QUERY_THRESHOLD */
     bool gdpr;             /* AUDIT_GDPR_ENABLED */

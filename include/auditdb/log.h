@@ -42,6 +42,14 @@ typedef struct adb_options {
      * or can become a superuser. */
     const char *api_conninfo;
     const char *writer_conninfo;
+    /* The verifiable log (docs/log.md): every organization's Merkle tree is
+     * kept up to date by a thread unless no_tree. tree_on_grown (may be
+     * NULL) is called from that thread after each transaction that grew an
+     * organization's tree, with its new size and root; it must not block
+     * for long. */
+    bool no_tree;
+    void (*tree_on_grown)(void *ctx, const char *org, uint64_t size, const uint8_t root[32]);
+    void *tree_on_grown_ctx;
     /* The verifiable log's signed checkpoints (docs/checkpoints.md). With
      * log_name set, adb_open loads the log key (log_key: 64 hex digits; NULL:
      * home/log.key, created when missing) and starts the checkpointer: it

@@ -62,6 +62,9 @@ int cli_migrations(adb_migration_set *set);
  * handle on it. Prints and returns an exit code on failure; on success the
  * caller closes *out with adb_close() before cli_db_close(). */
 int cli_adb_open(cli_db *db, adb **out);
+/* The same with the trees' integrator on when tree (docs/log.md): for the
+ * commands that write events (import); the others leave the trees to serve. */
+int cli_adb_open_tree(cli_db *db, adb **out, bool tree);
 
 /* Refuses (prints, returns EXIT_INTEGRITY) when the database server can read
  * $AUDITDB_HOME/master.key, admin.key or log.key through SQL. */
@@ -83,6 +86,7 @@ int cli_maintenance_options(int argc, char **argv, int from, bool max_rows, cons
 int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_verify_proof(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_partitions(int argc, char **argv);
 int cmd_maintenance(int argc, char **argv);

@@ -347,7 +347,7 @@ int cmd_import(int argc, char **argv)
         free(m);
         return EXIT_FAILURE_;
     }
-    if ((rc = cli_adb_open(&db, &m->h)) != EXIT_OK)
+    if ((rc = cli_adb_open_tree(&db, &m->h, true)) != EXIT_OK)
         goto out;
     m->t0 = adb__now_ms();
     struct stat sb;

@@ -188,6 +188,7 @@ int cmd_serve(int argc, char **argv)
     ao.witnesses = db.cfg.witnesses;
     ao.log = stderr;
     char vkey[512];
+    ao.no_tree = !db.cfg.tree;
     adb_status st = adb_open(&ao, &h, err, sizeof(err));
     if (st != ADB_OK) {
         if (pending)

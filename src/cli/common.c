@@ -156,6 +156,11 @@ bool cli_tty(void)
 
 int cli_adb_open(cli_db *db, adb **out)
 {
+    return cli_adb_open_tree(db, out, false);
+}
+
+int cli_adb_open_tree(cli_db *db, adb **out, bool tree)
+{
     adb_migration_set set;
     char err[ADB_ERRMSG_MAX];
     int rc, applied = 0;
@@ -185,6 +190,7 @@ int cli_adb_open(cli_db *db, adb **out)
     o.master_key = db->cfg.master_key;
     o.pool_min = 1;
     o.pool_max = db->cfg.pool_max;
+    o.no_tree = !tree;
     if ((st = adb_open(&o, out, err, sizeof(err))) != ADB_OK) {
         cli_error("%s", err);
         return cli_exit_code(st);

@@ -69,6 +69,27 @@ const cli_command cli_commands[] = {
       "\n"
       "Exit: 0 intact, 4 tampering found, 1 or 3 when verification could not run.\n",
       cmd_verify },
+    { "verify-proof", "check event receipts (tlog-proof) offline against the log's and witnesses' keys",
+      "usage: auditdb verify-proof RECEIPT... --vkey VKEY [--witness VKEY]... [--quorum N]\n"
+      "                            [--org ID] [--event EVENT.json] [--quiet]\n"
+      "\n"
+      "Checks receipts (c2sp.org/tlog-proof@v1, what GET /api/v1/audit/events/{id}/proof\n"
+      "answers) without a database: the checkpoint's signature by the log key, the witnesses'\n"
+      "cosignatures against the quorum, and every node of the inclusion proof from the\n"
+      "event's entry (its id and content hash) to the checkpoint's root. RECEIPT - reads stdin.\n"
+      "A key is its verifier key text (name+keyid+base64) or @FILE holding it.\n"
+      "\n"
+      "  --vkey VKEY       the log's verifier key (GET /api/v1/audit/log/vkey)\n"
+      "  --witness VKEY    a witness's cosignature verifier key (repeatable)\n"
+      "  --quorum N        cosignatures needed of the witnesses named (default: all of them)\n"
+      "  --org ID          the checkpoint must be organization ID's\n"
+      "  --event FILE      the event object (GET /api/v1/audit/events/{id}): the receipt must\n"
+      "                    name it, and its hash is recomputed from its canonical form\n"
+      "  --quiet           print nothing for valid receipts\n"
+      "\n"
+      "Exit: 0 every receipt valid, 4 one is not (the reason on stderr), 2 usage error,\n"
+      "1 a file could not be read.\n",
+      cmd_verify_proof },
     { "keys", "create, list and revoke API keys",
       "usage: auditdb keys create --org ID --role ROLE [--name NAME]\n"
       "       auditdb keys create --role operator [--name NAME]\n"

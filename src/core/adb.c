@@ -17,6 +17,7 @@
 #include "adb_internal.h"
 #include "../log/checkpoint.h"
 #include "../log/logkey.h"
+#include "../log/tiles.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -27,6 +28,12 @@
 #include <string.h>
 
 #define PRESET_TTL_MS 60000.0
+
+/* The writer's committed events to the integrator. */
+static void offer_leaves(void *ctx, const adb__tree_leaf *l, size_t n)
+{
+    adb__integrator_offer(ctx, l, n);
+}
 
 void adb_options_default(adb_options *o)
 {
@@ -335,21 +342,17 @@ static adb_status load_tenant_key(adb *db, char *errbuf, size_t errlen)
 
 /* ---- the verifiable log ------------------------------------------------- */
 
-/* The checkpointer's proof source. The tree (src/log/tiles.h) provides
- * adb__tree_consistency_proof with this very signature; until it is
- * connected here there is no tree to prove anything from, and the
- * checkpointer signs first checkpoints only. */
+/* The checkpointer's proof source: the stored tree (src/log/tiles.h). */
 static adb_status log_consistency(PGconn *c, const char *org, uint64_t size1, uint64_t size2,
                                   adb__mhash *proof, size_t *n, char *err, size_t errlen)
 {
-    (void)c;
-    (void)org;
-    (void)size1;
-    (void)size2;
-    (void)proof;
-    *n = 0;
-    adb__fmt(err, errlen, "no Merkle tree to prove consistency from");
-    return ADB_ERR_NOT_FOUND;
+    return adb__tree_consistency_proof(c, org, size1, size2, proof, n, err, errlen);
+}
+
+/* The integrator's grown trees to the checkpointer. */
+static void grown_to_checkpointer(void *ctx, const char *org, uint64_t size, const uint8_t root[32])
+{
+    adb__checkpointer_offer(ctx, org, size, root);
 }
 
 static adb_status start_log(adb *db, char *errbuf, size_t errlen)
@@ -452,7 +455,27 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
             goto fail;
     }
     /* the writer's login may not ANALYZE: the owner's pool does it */
-    adb__writer_options wo = { o->writer_threads, o->batch_max, o->queue_max, db->pool };
+    adb__writer_options wo = { o->writer_threads, o->batch_max, o->queue_max, db->pool, NULL, NULL };
+    /* the checkpointer first: the integrator offers it every tree that grew */
+    if (o->log_name && (st = start_log(db, errbuf, errlen)) != ADB_OK)
+        goto fail;
+    if (!o->no_tree) {
+        adb__integrator_options io = { 0 };
+        io.pool = db->pool;
+        io.keys = &db->keys;
+        io.on_grown = o->tree_on_grown;
+        io.on_grown_ctx = o->tree_on_grown_ctx;
+        if (!io.on_grown && db->checkpointer) {
+            io.on_grown = grown_to_checkpointer;
+            io.on_grown_ctx = db->checkpointer;
+        }
+        if (!(db->integrator = adb__integrator_start(&io, errbuf, errlen))) {
+            st = ADB_ERR_INTERNAL;
+            goto fail;
+        }
+        wo.on_commit = offer_leaves;
+        wo.on_commit_ctx = db->integrator;
+    }
     if (!(db->writer = adb__writer_start(db->writer_pool ? db->writer_pool : db->pool, &db->keys,
                                          &wo, errbuf, errlen))) {
         st = ADB_ERR_INVALID;
@@ -476,8 +499,6 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
         adb__fmt(errbuf, errlen, "could not start the preset usage flusher");
         goto fail;
     }
-    if (o->log_name && (st = start_log(db, errbuf, errlen)) != ADB_OK)
-        goto fail;
     if (o->watch_auth) {
         if (pipe2(db->stop_pipe, O_CLOEXEC) == 0 &&
             pthread_create(&db->watcher, NULL, watch_main, db) == 0)
@@ -509,6 +530,7 @@ void adb_close(adb *db)
         close(db->stop_pipe[1]);
     }
     adb__writer_stop(db->writer);
+    adb__integrator_stop(db->integrator); /* after the writer: takes its last batches */
     adb__checkpointer_stop(db->checkpointer); /* signs what the last writes offered */
     if (db->log_loaded)
         adb__note_signer_free(&db->log_signer);
@@ -529,6 +551,7 @@ adb_pool *adb__pool(adb *db) { return db->pool; }
 adb_pool *adb__tenant_pool(adb *db) { return db->api_pool ? db->api_pool : db->pool; }
 adb_pool *adb_get_pool(adb *db) { return db->pool; }
 const adb__keys *adb__db_keys(adb *db) { return &db->keys; }
+struct adb__integrator *adb__db_integrator(adb *db) { return db->integrator; }
 bool adb__db_tenant_proof(adb *db, PGconn *c, const char *org, char out[65])
 {
     return adb__tenant_proof(&db->tenant_key, c, org, out);

@@ -34,6 +34,7 @@ struct adb {
     adb__keys keys;
     adb__tenant_key tenant_key; /* the tenant proof's secret (tenant_proof.h) */
     struct adb__writer *writer;
+    struct adb__integrator *integrator; /* the trees (src/log/integrator.c); NULL: o.no_tree */
     pthread_mutex_t mu;  /* presets snapshot */
     presets *presets;
     unsigned long presets_gen; /* bumped by adb__presets_changed */
@@ -59,6 +60,8 @@ adb_pool *adb__pool(adb *db);
 /* The pool tenant reads run on (the api login's, else the owner's). */
 adb_pool *adb__tenant_pool(adb *db);
 const adb__keys *adb__db_keys(adb *db);
+/* The tree integrator (NULL when the handle runs without trees). */
+struct adb__integrator *adb__db_integrator(adb *db);
 /* The log key (NULL when the handle has no verifiable log) and the
  * checkpointer its tree offers new sizes to (NULL likewise). */
 const adb__note_signer *adb__db_log_signer(adb *db);

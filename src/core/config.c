@@ -60,6 +60,8 @@ static const adb_config_key config_keys[] = {
       "most events one statistics request counts (a range holding more is a 400); at most 1000000" },
     { "AUDITDB_KEY_USAGE_FLUSH_S", "60", false,
       "seconds between writes of API keys' last-use times (one statement for all keys)" },
+    { "AUDITDB_TREE", "true", false,
+      "keep every organization's Merkle tree up to date (docs/log.md); false only to measure its cost" },
     { "AUDITDB_ENVIRONMENT", "production", false, "environment name reported by /health" },
     { "AUDIT_MONITORING_ENABLED", "true", false, "collect metrics and slow-query reports" },
     { "AUDIT_SLOW_QUERY_THRESHOLD", "1000", false, "milliseconds after which a query is reported as slow" },
@@ -186,6 +188,7 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_int(cfg, "AUDITDB_TOTAL_ESTIMATE_TTL_S", 1, 86400, &cfg->total_ttl_s)) ||
         (st = get_int(cfg, "AUDITDB_KEY_USAGE_FLUSH_S", 1, 86400, &cfg->key_usage_flush_s)) ||
         (st = get_int(cfg, "AUDITDB_STATS_MAX_EVENTS", 1, 1000000, &cfg->stats_max_events)) ||
+        (st = get_bool(cfg, "AUDITDB_TREE", &cfg->tree)) ||
         (st = get_bool(cfg, "AUDIT_MONITORING_ENABLED", &cfg->monitoring)) ||
         (st = get_int(cfg, "AUDIT_SLOW_QUERY_THRESHOLD", 0, 3600000, &cfg->slow_query_ms)) ||
         (st = get_bool(cfg, "AUDIT_GDPR_ENABLED", &cfg->gdpr)) ||

@@ -915,6 +915,12 @@ static void note_probe(adb_http_request *req, const adb_http_event_ref *ref)
     }
 }
 
+/* The same for the other routes of one event (proofs.c). */
+void adb_http_events_probe(adb_http_request *req, const adb_http_event_ref *ref)
+{
+    note_probe(req, ref);
+}
+
 static enum MHD_Result bad_event_ref(adb_http_request *req)
 {
     return validation_error(req, "id", "INVALID_FORMAT",

@@ -78,6 +78,7 @@ typedef struct adb_http_request {
     bool authenticated;
     adb_principal who;
     const char *error_code;     /* of an error response, for the access log */
+    const char *cache_control;   /* the response's Cache-Control (static); NULL: no-store */
     const char *extra_header[2]; /* added to the response (names static) */
     char *extra_value[2];        /* owned */
     char ip[46];                 /* the client's address */
@@ -162,6 +163,11 @@ enum MHD_Result adb_http_events_bulk(adb_http_request *req);
 enum MHD_Result adb_http_events_list(adb_http_request *req);
 enum MHD_Result adb_http_events_get(adb_http_request *req);
 enum MHD_Result adb_http_events_verify(adb_http_request *req);
+enum MHD_Result adb_http_events_proof(adb_http_request *req); /* proofs.c */
+/* An event id of another organization asked for: recorded as a cross-tenant
+ * probe (events.c; the caller answers 404 as for a missing one). */
+struct adb_http_event_ref;
+void adb_http_events_probe(adb_http_request *req, const struct adb_http_event_ref *ref);
 /* A refused event filter (event_filter.h): 403 for another organization
  * (recorded as a cross-tenant probe), else 400 naming the field (stream.c). */
 struct adb_http_filter_error;
@@ -180,6 +186,9 @@ enum MHD_Result adb_http_archives_events(adb_http_request *req);
 /* the verifiable log's checkpoints (checkpoints.c) */
 enum MHD_Result adb_http_log_checkpoint(adb_http_request *req);
 enum MHD_Result adb_http_log_vkey(adb_http_request *req);
+/* the verifiable log's tree (log_tiles.c, docs/log.md) */
+enum MHD_Result adb_http_log_tile(adb_http_request *req);
+enum MHD_Result adb_http_log_consistency(adb_http_request *req);
 /* the health service under /api/v1/health (health_api.c) */
 enum MHD_Result adb_http_health_check(adb_http_request *req);
 enum MHD_Result adb_http_health_ready(adb_http_request *req);

@@ -5,6 +5,8 @@
 #include "metrics.h"
 #include "../core/buf.h"
 #include "../core/util.h"
+#include "../core/adb_internal.h"
+#include "../log/integrator.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -230,5 +232,23 @@ char *adb_http_metrics_render(adb_http_metrics *m, adb *db, const adb_http_conn_
              "# HELP auditdb_db_pool_timeouts_total Waits for a connection that timed out.\n"
              "# TYPE auditdb_db_pool_timeouts_total counter\nauditdb_db_pool_timeouts_total %lld\n",
          ps.open, ps.idle, ps.max, ps.reconnects, ps.timeouts);
+    struct adb__integrator *in = adb__db_integrator(db);
+    if (in) { /* the trees (docs/log.md "Integrator") */
+        adb__integrator_stats ts;
+        adb__integrator_stats_get(in, &ts);
+        adb__buf_printf(&o, "# HELP auditdb_tree_leaves_total Leaves appended to the organizations' trees.\n"
+                 "# TYPE auditdb_tree_leaves_total counter\nauditdb_tree_leaves_total %lld\n"
+                 "# HELP auditdb_tree_read_back_total Leaves read back from the database (not handed over by the writer).\n"
+                 "# TYPE auditdb_tree_read_back_total counter\nauditdb_tree_read_back_total %lld\n"
+                 "# HELP auditdb_tree_failures_total Integration rounds that failed (retried).\n"
+                 "# TYPE auditdb_tree_failures_total counter\nauditdb_tree_failures_total %lld\n"
+                 "# HELP auditdb_tree_integration_delay_ms From an event's commit to its tree's commit.\n"
+                 "# TYPE auditdb_tree_integration_delay_ms summary\n"
+                 "auditdb_tree_integration_delay_ms{quantile=\"0.5\"} %.1f\n"
+                 "auditdb_tree_integration_delay_ms{quantile=\"0.99\"} %.1f\n"
+                 "auditdb_tree_integration_delay_ms_count %lld\n",
+             ts.leaves, ts.read_back, ts.failures, ts.delay_p50_ms, ts.delay_p99_ms,
+             ts.delay_count);
+    }
     return adb__buf_take(&o, len);
 }

@@ -59,9 +59,14 @@ static const route routes[] = {
     { "POST", "/api/v1/audit/events/exports/{id}/cancel", adb_http_exports_cancel, "audit.events", "export", "cancel an export", NULL },
     { "GET", "/api/v1/audit/events/{id}", adb_http_events_get, "audit.events", "read", "one event", NULL },
     { "POST", "/api/v1/audit/events/{id}/verify", adb_http_events_verify, "audit.events", "verify", "verify one event", NULL },
+    /* the verifiable log: an event's receipt (proofs.c, docs/proofs.md) */
+    { "GET", "/api/v1/audit/events/{id}/proof", adb_http_events_proof, "audit.log", "read", "the receipt of one event: inclusion proof and cosigned checkpoint (tlog-proof)", NULL },
     /* the verifiable log's signed checkpoints (docs/checkpoints.md) */
     { "GET", "/api/v1/audit/log/checkpoint", adb_http_log_checkpoint, "audit.log", "read", "the organization's latest signed checkpoint (a C2SP signed note with its cosignatures)", NULL },
     { "GET", "/api/v1/audit/log/vkey", adb_http_log_vkey, "audit.log", "read", "the log key's verifier key", NULL },
+    /* the verifiable log's tree (log_tiles.c, docs/log.md) */
+    { "GET", "/api/v1/audit/log/tile/{+tile}", adb_http_log_tile, "audit.log", "read", "tlog-tiles: a tile (L/N[.p/W]) or an entry bundle (entries/N[.p/W]) of the organization's tree", NULL },
+    { "GET", "/api/v1/audit/log/consistency", adb_http_log_consistency, "audit.log", "read", "a consistency proof between two sizes of the organization's tree", "from,to" },
     { "GET", "/api/v1/archives", adb_http_archives_list, "archives", "read", "list archives", PAGE },
     { "GET", "/api/v1/archives/{id}/events", adb_http_archives_events, "archives", "read", "the events of one archive", PAGE },
     /* the health service as smart-logs' client calls it (docs/api.md, "Health service") */
@@ -106,6 +111,18 @@ static bool match(const char *pattern, const char *path, adb_http_request *req, 
     int np = 0;
 
     while (*pattern && *path) {
+        if (pattern[0] == '{' && pattern[1] == '+') {
+            /* {+name}, last: the rest of the path, slashes and all (RFC 6570's
+             * reserved expansion; the tlog-tiles paths) */
+            const char *pend = strchr(pattern, '}');
+            if (!pend || pend[1] != '\0' || !*path || np >= ADB_HTTP_MAX_PARAMS)
+                return false;
+            if (capture) {
+                free(req->param[np]);
+                req->param[np] = strdup(path);
+            }
+            return true;
+        }
         if (*pattern == '{') {
             const char *pend = strchr(pattern, '}');
             const char *seg_end = strchr(path, '/');

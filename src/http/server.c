@@ -185,7 +185,8 @@ enum MHD_Result adb_http_send_text(adb_http_request *req, unsigned status, char 
     }
     MHD_add_response_header(resp, "Content-Type", content_type);
     MHD_add_response_header(resp, "X-Request-Id", req->request_id);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "Cache-Control",
+                            req->cache_control ? req->cache_control : "no-store");
     for (int i = 0; i < 2; i++)
         if (req->extra_header[i] && req->extra_value[i])
             MHD_add_response_header(resp, req->extra_header[i], req->extra_value[i]);

@@ -229,6 +229,32 @@ static void link_events(adb__writer *w, adb__job *jobs, size_t n, const bool *du
     }
 }
 
+/* The stored events of a committed batch to the tree's integrator: each
+ * one's organization, position and entry (public id, content hash). */
+static void hand_over(adb__writer *w, adb__job *jobs, size_t n, const bool *dup)
+{
+    adb__tree_leaf stack[64], *l = n <= 64 ? stack : malloc(n * sizeof(*l));
+    size_t k = 0;
+
+    if (!l)
+        return; /* the integrator's scan reads them back */
+    for (size_t i = 0; i < n; i++) {
+        const adb__event *ev = jobs[i].ev;
+        if (dup[i] || !ev->chain_seq)
+            continue;
+        adb__tree_leaf *t = &l[k];
+        t->org = ev->f[ADB_F_ORGANIZATION_ID];
+        t->seq = ev->chain_seq;
+        if (!adb__tree_entry_from_text(ev->event_id, ev->content_hash, t->entry))
+            continue;
+        k++;
+    }
+    if (k > 0)
+        w->o.on_commit(w->o.on_commit_ctx, l, k);
+    if (l != stack)
+        free(l);
+}
+
 /* Errors that a row's content causes, and that writing it again can never
  * cure: data exceptions (22), integrity violations (23) other than a unique
  * key (ids and chain positions are ours, not the client's), a trigger's
@@ -649,6 +675,8 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
         memcpy(res->hash, ev->hash, 65);
         res->chain_seq = ev->chain_seq;
     }
+    if (w->o.on_commit)
+        hand_over(w, jobs, n, dup);
     ok = true;
     pthread_mutex_lock(&w->mu);
     for (size_t i = 0; i < n; i++) {

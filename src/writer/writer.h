@@ -15,6 +15,8 @@
 #include "auditdb.h"
 #include "../event/event.h"
 #include "../integrity/integrity.h"
+#include "../log/integrator.h"
+#include "../log/tiles.h"
 
 /* Completion of a group of jobs; lives with the caller until done. */
 typedef struct adb__ticket {
@@ -42,6 +44,11 @@ typedef struct adb__writer_options {
     /* where growth.c runs ANALYZE, which only the tables' owner may do;
      * NULL: the writer's own pool (then its login must own them) */
     adb_pool *analyze_pool;
+    /* after each COMMIT, the batch's stored events in chain order per
+     * organization (the tree's integrator, integrator.h); NULL: none. Must
+     * not wait for the database. */
+    void (*on_commit)(void *ctx, const adb__tree_leaf *leaves, size_t n);
+    void *on_commit_ctx;
 } adb__writer_options;
 
 /* Starts the writer threads. pool and keys must outlive the writer. */
