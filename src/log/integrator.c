@@ -721,6 +721,11 @@ static void integrate(adb__integrator *in, PGconn *c, org_state *st, pend *items
             }
             break;
         }
+        pthread_mutex_lock(&in->mu);
+        bool stopping = in->stopping;
+        pthread_mutex_unlock(&in->mu);
+        if (stopping && st->size < target)
+            break; /* a long read-back ends at a chunk's end; the next start goes on */
         continue;
     fail_g:
         free(g.entries);
