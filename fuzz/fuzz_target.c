@@ -9,6 +9,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+static bool tags_only(const char *name, void *ctx)
+{
+    (void)ctx;
+    return strcmp(name, "tags") == 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *raw = malloc(size + 1);
@@ -18,7 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(raw, data, size);
     raw[size] = '\0'; /* the request line cannot carry a raw NUL */
-    if (adb_http_target_parse(&t, raw)) {
+    /* a route that takes "tags" as a list and nothing else: repeats of tags
+     * are joined, any other repeat becomes the query's problem */
+    if (adb_http_target_parse(&t, raw) && adb_http_target_join_repeats(&t, tags_only, NULL)) {
         if (!t.path_problem.code && t.path_utf8 && !adb__utf8_valid(t.path, strlen(t.path)))
             abort();
         for (const char *p = t.log_path; *p; p++)

@@ -26,6 +26,7 @@
 
 #include "../core/buf.h"
 #include "../core/util.h"
+#include "../writer/heads.h"
 
 #define BUCKETS 1024
 #define MAX_ALERTED 1024
@@ -742,6 +743,17 @@ static bool run_offer(adb__checkpointer *cp, PGconn *c, pending *e)
                        "the log refused to sign an inconsistent tree", msg);
                 goto out;
             }
+        }
+        /* Sign only what is durable. The writer acknowledges a batch once it
+         * is flushed, but its rows are visible (and the integrator may read
+         * them back) from its asynchronous COMMIT on, and the tree's own
+         * rounds commit asynchronously too (docs/writer.md "Durability",
+         * docs/log.md). A synchronous commit here flushes the WAL past both,
+         * so a crash can never take back a leaf of a signed checkpoint. */
+        if (!adb__writer_durable(cp->o.pool, c, false, err, sizeof(err))) {
+            log_line(cp, "error", e->org, "flush_failed", err);
+            retry = true;
+            goto out;
         }
         char body[ADB_CHECKPOINT_BODY_MAX];
         size_t bl = adb__checkpoint_body_format(origin, e->size, e->root, body, sizeof(body));

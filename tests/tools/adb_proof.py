@@ -29,6 +29,7 @@ verifier (set ADB_PROOF_PURE=1 to force it).
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import os
 import sys
@@ -452,13 +453,39 @@ def canon(v):
     return '{' + ','.join(esc(k) + ':' + canon(v[k]) for k in keys) + '}'
 
 
+COMMITTED = ('outcomeDescription', 'principalId', 'targetResourceId')
+
+
+def commitments(ev):
+    """docs/integrity.md 2b, from the API's event object and its commitKey:
+    field key = HMAC(event key, "adb-commit-key-v1\n" id "\n" field),
+    commitment = HMAC(field key, "adb-commit-v1\n" id "\n" field "\n" canonical value)."""
+    key = bytes.fromhex(ev['commitKey'])
+    eid = ev['id']
+    fields = {m: ev[m] for m in COMMITTED if ev.get(m) is not None}
+    for name, value in (ev.get('details') or {}).items():
+        fields['details.' + name] = value
+    out = {}
+    for f, value in fields.items():
+        fk = hmac.new(key, ('adb-commit-key-v1\n%s\n%s' % (eid, f)).encode('utf-8'),
+                      hashlib.sha256).digest()
+        msg = ('adb-commit-v1\n%s\n%s\n%s' % (eid, f, canon(value))).encode('utf-8')
+        out[f] = hmac.new(fk, msg, hashlib.sha256).hexdigest()
+    return out
+
+
 def canonical_form(ev):
     """docs/integrity.md section 1 from the API's event object: storedTimestamp is the
-    stored instant with six fraction digits; details as stored (numbers' text kept)."""
-    obj = {m: ev[m] for m in MEMBERS if ev.get(m) is not None}
+    stored instant with six fraction digits; details as stored (numbers' text kept);
+    sha256-c14n-v3: personal-data members replaced by their commitments (section 2b)."""
+    v3 = ev.get('hashAlgorithm') == 'sha256-c14n-v3'
+    obj = {m: ev[m] for m in MEMBERS if ev.get(m) is not None
+           and not (v3 and (m in COMMITTED or m == 'details'))}
     obj['timestamp'] = ev['storedTimestamp']
-    if ev.get('hashAlgorithm') == 'sha256-c14n-v2':
+    if ev.get('hashAlgorithm') in ('sha256-c14n-v2', 'sha256-c14n-v3'):
         obj['id'] = ev['id']
+    if v3:
+        obj['commitments'] = commitments(ev)
     return canon(obj)
 
 
@@ -467,7 +494,10 @@ def check_event(ev, got):
         raise Invalid('event: id %s is not the entry\'s %s' % (ev.get('id'), got['id']))
     alg = ev.get('hashAlgorithm')
     content = ev.get('hash')
-    if alg in ('sha256-c14n-v1', 'sha256-c14n-v2', 'SHA-256'):
+    recompute = alg in ('sha256-c14n-v1', 'sha256-c14n-v2', 'SHA-256') or (
+        alg == 'sha256-c14n-v3' and isinstance(ev.get('commitKey'), str)
+        and len(ev['commitKey']) == 64)
+    if recompute:
         content = hashlib.sha256(canonical_form(ev).encode('utf-8')).hexdigest()
         # a legacy (SHA-256) event's hash is its import's 8-field hash; the chain and the
         # tree use the canonical form's
