@@ -15,7 +15,8 @@ Input on stdin: one JSON object per archive_storage row, as printed by
                               its JSON Lines, recompresses; prints the new payload (hex)
                               and, with --fix-checksums, the metadata with matching checksums
   adb_archive.py strip-ids    rewrites the first archive as one written before migration 0017:
-                              the last member, event_id, left out of every line (21 members),
+                              event_id (and the commitment keys after it) left out of every
+                              line (21 members),
                               recompressed; prints the new payload (hex) and the metadata with
                               the checksums, sizes and ratio that the format says
 Stock Python plus the zstd command.
@@ -107,7 +108,9 @@ def main():
     elif mode == 'strip-ids':
         a = next(archives())
         raw = zstd(a['bytes'], True)
-        raw, n = re.subn(rb',"event_id":"[0-9a-f-]{36}"}\n', b'}\n', raw)
+        # a line before 0017 had neither event_id nor 0022's commitment keys after it
+        raw, n = re.subn(rb',"event_id":"[0-9a-f-]{36}"(,"commit_key":(null|"[0-9a-f]{64}"),'
+                         rb'"commit_field_keys":(null|"(?:[^"\\]|\\.)*"))?}\n', b'}\n', raw)
         if n != a['metadata']['recordCount']:
             sys.exit('strip-ids: %d event_id members for %d records' % (n, a['metadata']['recordCount']))
         packed = zstd(raw, False)
