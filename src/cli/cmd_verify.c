@@ -7,6 +7,7 @@
 #include "../core/util.h"
 #include "../event/event.h"
 #include "../http/authchain.h"
+#include "../log/logkey.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -116,6 +117,35 @@ static int verify_auth_log(adb *h, vstate *v)
     return sum.problems ? EXIT_INTEGRITY : EXIT_OK;
 }
 
+/* The verifiable log for adb_verify (docs/integrity.md section 6): the
+ * checkpoint directory outside the database, and the log's verifier key:
+ * --log-vkey, else the log key's own (AUDITDB_LOG_KEY or $AUDITDB_HOME/log.key,
+ * never created here). */
+static void log_anchor(cli_db *db, adb_verify_options *o, const char *vkey_arg, char *dir,
+                       size_t dirlen, char *vkey, size_t vkeylen)
+{
+    adb__note_signer s;
+    adb__note_verifier v;
+    char err[ADB_ERRMSG_MAX];
+
+    if (db->cfg.checkpoint_dir)
+        adb__fmt(dir, dirlen, "%s", db->cfg.checkpoint_dir);
+    else
+        adb__fmt(dir, dirlen, "%s/checkpoints", db->cfg.home ? db->cfg.home : ".auditdb");
+    o->checkpoint_dir = dir;
+    if (vkey_arg) {
+        o->log_vkey = vkey_arg;
+        return;
+    }
+    if (adb__logkey_load(db->cfg.log_key, db->cfg.home ? db->cfg.home : ".auditdb",
+                         db->cfg.log_name, false, &s, err, sizeof(err)) != ADB_OK)
+        return; /* no key here: sizes and roots are still compared */
+    adb__note_signer_verifier(&s, &v);
+    adb__note_signer_free(&s);
+    if (adb__note_vkey_format(&v, vkey, vkeylen))
+        o->log_vkey = vkey;
+}
+
 int cmd_verify(int argc, char **argv)
 {
     adb_verify_options o = { .record = true, .verified_by = "auditdb verify" };
@@ -129,6 +159,8 @@ int cmd_verify(int argc, char **argv)
     const char *event_ref = NULL;
     char event_id[37] = "";
     bool auth_log = false;
+    const char *vkey_arg = NULL;
+    char anchor_dir[4096], anchor_vkey[ADB_NOTE_VKEY_MAX];
 
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--org") && i + 1 < argc)
@@ -179,6 +211,8 @@ int cmd_verify(int argc, char **argv)
         rc = verify_auth_log(h, &v);
         goto out;
     }
+    log_anchor(&db, &o, vkey_arg, anchor_dir, sizeof(anchor_dir), anchor_vkey,
+               sizeof(anchor_vkey));
     o.on_problem = on_problem;
     o.on_progress = v.json ? NULL : on_progress;
     o.ud = &v;
