@@ -240,10 +240,12 @@ links:
     }
     if (r->vlog && !bridge) {
         uint8_t entry[48];
-        const char *e = v[ADB_COL_EVENT_ID] && *v[ADB_COL_EVENT_ID] ? v[ADB_COL_EVENT_ID]
-                                                                    : it->want.event_id;
-        bool have = !it->s.stub && it->rc == 1 && adb__tree_entry_from_text(e, it->want.content,
-                                                                              entry);
+        /* the id it must carry (a swapped id is reported above, not again here) */
+        const char *e = it->want.event_id[0] ? it->want.event_id : eid;
+        /* an event already reported takes the tree's leaf, so that one change is named
+         * once and the log's roots still compare for the rest */
+        bool have = !it->s.stub && it->rc == 1 && !r->event_broken &&
+                    adb__tree_entry_from_text(e, it->want.content, entry);
         adb__vlog_leaf(r->vlog, seq, have ? entry : NULL);
     }
     r->event_id = NULL;
