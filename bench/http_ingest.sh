@@ -80,7 +80,7 @@ start_server() {
 }
 
 echo "== HTTP ingestion from an empty database: $EVENTS events, bulk requests of $CHUNK over" \
-    "$CONNS connections, $ORGS organizations; $(nproc) cores; $("$BIN" version)"
+    "$CONNS connections, $ORGS organizations; trees ${AUDITDB_TREE:-true}; $(nproc) cores; $("$BIN" version)"
 
 # --- a fresh deployment: empty database, migrations, keys --------------------------------
 AUDIT_DB_URL="$ADMIN_URL dbname=bench_http"
@@ -99,6 +99,10 @@ while [ "$o" -lt "$ORGS" ]; do
     o=$((o + 1))
 done
 [ "$(wc -l <"$W/keys")" -eq "$ORGS" ] || die "no key in the output of keys create"
+# an operator key reads /metrics: the trees' integration delay (docs/log.md)
+OPKEY=$("$BIN" keys create --role operator --name bench-http 2>/dev/null |
+    sed -n 's/^key (shown once, store it now): //p')
+TREE=${AUDITDB_TREE:-true}
 
 # --- HTTP from empty to EVENTS, each window followed by the raw COPY of its very rows -------
 # into a fresh database of the same schema (http_ingest interleave): on a shared machine the
@@ -107,6 +111,9 @@ start_server
 echo "-- auditdb serve on $BASE; ingesting $EVENTS events, each window of $WINDOW then COPYed"
 "$CLIENT" interleave "$BASE" "$W/keys" "$AUDIT_DB_URL" "$EVENTS" "$CONNS" "$CHUNK" "$WINDOW" \
     >"$W/run1.out" 2>"$W/run1.err" || { cat "$W/run1.err" >&2; die "the HTTP run failed"; }
+# the trees: every event's delay from its commit to its tree's commit, over the whole run
+sleep 1
+curl -s -H "X-API-Key: $OPKEY" "$BASE/metrics" >"$W/metrics1.txt" 2>/dev/null
 stop_server
 start_server
 "$CLIENT" post "$BASE" "$W/keys" "$WINDOW" "$CONNS" "$CHUNK" "$WINDOW" >"$W/run2.out" 2>"$W/run2.err" ||
@@ -161,4 +168,14 @@ printf '  HTTP single creates, %s over %s connections     %9.0f events/s   / COP
     "$SINGLE" "$CONNS" "$single_rate" "$(ratio "$single_rate" "$icopy_rate")" "$single_p50" "$single_p99"
 printf '  steady: after/start %s, after/restarted %s   (goal: both >= 0.9)\n' \
     "$(ratio "$after_rate" "$start_rate")" "$(ratio "$after_rate" "$restart_rate")"
+metric() { sed -n "s/^$1 //p" "$W/metrics1.txt" | head -n 1; }
+if [ "$TREE" = false ]; then
+    echo "  trees: off (AUDITDB_TREE=false)"
+else
+    printf '  trees: integration delay (commit -> in the tree), %s events: p50 %s ms  p99 %s ms; read back %s\n' \
+        "$(metric auditdb_tree_integration_delay_ms_count)" \
+        "$(metric 'auditdb_tree_integration_delay_ms{quantile="0.5"}')" \
+        "$(metric 'auditdb_tree_integration_delay_ms{quantile="0.99"}')" \
+        "$(metric auditdb_tree_read_back_total)"
+fi
 echo "   load: $(uptime)"

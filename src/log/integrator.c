@@ -328,8 +328,9 @@ static adb_status load_edge(PGconn *c, org_state *st, uint64_t size, char *err, 
     return ADB_OK;
 }
 
+/* Queues one tile or bundle row (pipeline mode: answers read by pipe_finish). */
 static bool put_row(PGconn *c, const char *sql, const char *org, uint64_t level, uint64_t index,
-                    unsigned width, const uint8_t *data, size_t len, char *err, size_t errlen)
+                    unsigned width, const uint8_t *data, size_t len, int *sent)
 {
     char l[24], i[24], w[8];
     snprintf(l, sizeof(l), "%" PRIu64, level);
@@ -338,14 +339,55 @@ static bool put_row(PGconn *c, const char *sql, const char *org, uint64_t level,
     const char *v[5] = { org, l, i, w, (const char *)data };
     int lens[5] = { 0, 0, 0, 0, (int)len };
     int fmts[5] = { 0, 0, 0, 0, 1 };
-    PGresult *r = PQexecParams(c, sql, 5, NULL, v, lens, fmts, 0);
-    bool ok = pg_ok(c, r, PGRES_COMMAND_OK, err, errlen);
-    PQclear(r);
+    if (PQsendQueryParams(c, sql, 5, NULL, v, lens, fmts, 0) != 1)
+        return false;
+    (*sent)++;
+    return true;
+}
+
+/* Sends the sync and reads the answers of sent statements: true when all
+ * succeeded. Leaves pipeline mode. */
+static bool pipe_finish(PGconn *c, int sent, bool queued, char *err, size_t errlen)
+{
+    bool ok = queued;
+
+    if (!queued)
+        adb__fmt(err, errlen, "%s", PQerrorMessage(c));
+    if (PQpipelineSync(c) != 1) {
+        adb__fmt(err, errlen, "%s", PQerrorMessage(c));
+        ok = false;
+    }
+    for (int i = 0; i < sent; i++) {
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            if (ok)
+                adb__fmt(err, errlen, "%s", PQerrorMessage(c));
+            ok = false;
+            break;
+        }
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && ok) {
+            pg_ok(c, r, PGRES_COMMAND_OK, err, errlen);
+            ok = false;
+        }
+        PQclear(r);
+        while ((r = PQgetResult(c)) != NULL) /* the NULL ending each statement's answers */
+            PQclear(r);
+    }
+    PGresult *r;
+    while ((r = PQgetResult(c)) != NULL) {
+        ExecStatusType t = PQresultStatus(r);
+        PQclear(r);
+        if (t == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    PQexitPipelineMode(c);
+    adb__oneline(err);
     return ok;
 }
 
-/* Writes every tile and bundle that changed, then drops what became full. */
-static bool flush_edge(PGconn *c, org_state *st, char *err, size_t errlen)
+/* Writes every tile and bundle that changed, the head, and COMMITs, in one
+ * pipeline (one round trip); then drops what became full. */
+static bool flush_edge(PGconn *c, org_state *st, const uint8_t root[32], char *err, size_t errlen)
 {
     static const char tile_sql[] =
         "INSERT INTO audit_tree_tile (organization_id, level, index, width, hashes)"
@@ -357,40 +399,64 @@ static bool flush_edge(PGconn *c, org_state *st, char *err, size_t errlen)
         " SELECT $1, $3::bigint, $4::smallint, $5::bytea WHERE $2::int = 0"
         " ON CONFLICT (organization_id, index)"
         " DO UPDATE SET width = EXCLUDED.width, entries = EXCLUDED.entries";
+    int sent = 0;
+    bool q = PQenterPipelineMode(c) == 1;
 
-    for (unsigned L = 0; L < LEVELS; L++) {
+    if (!q) {
+        adb__fmt(err, errlen, "%s", PQerrorMessage(c));
+        adb__oneline(err);
+        return false;
+    }
+    for (unsigned L = 0; L < LEVELS && q; L++) {
         if (!st->dirty[L])
             continue;
         size_t n = st->len[L] / 32;
-        for (size_t k = 0; k * ADB_TILE_WIDTH < n; k++) {
+        for (size_t k = 0; k * ADB_TILE_WIDTH < n && q; k++) {
             size_t w = n - k * ADB_TILE_WIDTH;
             if (w > ADB_TILE_WIDTH)
                 w = ADB_TILE_WIDTH;
-            if (!put_row(c, tile_sql, st->org, L, st->base[L] / ADB_TILE_WIDTH + k, (unsigned)w,
-                         st->h[L] + k * ADB_TILE_WIDTH * 32, w * 32, err, errlen))
-                return false;
+            q = put_row(c, tile_sql, st->org, L, st->base[L] / ADB_TILE_WIDTH + k, (unsigned)w,
+                        st->h[L] + k * ADB_TILE_WIDTH * 32, w * 32, &sent);
         }
     }
     if (st->edirty) {
         size_t n = st->elen / 48;
-        for (size_t k = 0; k * ADB_TILE_WIDTH < n; k++) {
+        for (size_t k = 0; k * ADB_TILE_WIDTH < n && q; k++) {
             size_t w = n - k * ADB_TILE_WIDTH;
             if (w > ADB_TILE_WIDTH)
                 w = ADB_TILE_WIDTH;
-            if (!put_row(c, bundle_sql, st->org, 0, st->ebase / ADB_TILE_WIDTH + k, (unsigned)w,
-                         st->e + k * ADB_TILE_WIDTH * 48, w * 48, err, errlen))
-                return false;
+            q = put_row(c, bundle_sql, st->org, 0, st->ebase / ADB_TILE_WIDTH + k, (unsigned)w,
+                        st->e + k * ADB_TILE_WIDTH * 48, w * 48, &sent);
         }
     }
+    if (q) {
+        char sz[24];
+        snprintf(sz, sizeof(sz), "%" PRIu64, st->size);
+        const char *hv[3] = { st->org, sz, (const char *)root };
+        int lens[3] = { 0, 0, 32 }, fmts[3] = { 0, 0, 1 };
+        q = PQsendQueryParams(c,
+                              "UPDATE audit_tree SET size = $2::bigint, root = $3::bytea,"
+                              " updated = now() WHERE organization_id = $1",
+                              3, NULL, hv, lens, fmts, 0) == 1;
+        if (q)
+            sent++;
+    }
+    if (q) {
+        q = PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) == 1;
+        if (q)
+            sent++;
+    }
+    if (!pipe_finish(c, sent, q, err, errlen))
+        return false;
     /* keep only the partial tiles */
     for (unsigned L = 0; L < LEVELS; L++) {
         size_t n = st->len[L] / 32, full = n - n % ADB_TILE_WIDTH;
+        st->dirty[L] = false;
         if (full == 0)
             continue;
         memmove(st->h[L], st->h[L] + full * 32, (n - full) * 32);
         st->len[L] = (n - full) * 32;
         st->base[L] += full;
-        st->dirty[L] = false;
     }
     size_t n = st->elen / 48, full = n - n % ADB_TILE_WIDTH;
     if (full) {
@@ -609,7 +675,9 @@ static void integrate(adb__integrator *in, PGconn *c, org_state *st, pend *items
         range g = { 0 };
         bool grew = false;
 
-        if (!exec_cmd(c, "BEGIN", err, sizeof(err)))
+        /* the tree is derived from committed events: a commit lost in a crash is
+         * integrated again, identically, from them (docs/log.md) */
+        if (!exec_cmd(c, "BEGIN; SET LOCAL synchronous_commit = off", err, sizeof(err)))
             goto fail;
         if (!st->exists) {
             r = PQexecParams(c,
@@ -673,24 +741,12 @@ static void integrate(adb__integrator *in, PGconn *c, org_state *st, pend *items
             goto fail_g;
         }
         if (k > 0) {
-            char sz[24];
             adb__merkle_frontier_root(&st->f, root);
-            snprintf(sz, sizeof(sz), "%" PRIu64, st->size);
-            const char *hv[3] = { st->org, sz, (const char *)root };
-            int lens[3] = { 0, 0, 32 }, fmts[3] = { 0, 0, 1 };
-            if (!flush_edge(c, st, err, sizeof(err)))
+            if (!flush_edge(c, st, root, err, sizeof(err)))
                 goto fail_g;
-            r = PQexecParams(c,
-                             "UPDATE audit_tree SET size = $2::bigint, root = $3::bytea,"
-                             " updated = now() WHERE organization_id = $1",
-                             3, NULL, hv, lens, fmts, 0);
-            bool ok = pg_ok(c, r, PGRES_COMMAND_OK, err, sizeof(err));
-            PQclear(r);
-            if (!ok)
-                goto fail_g;
-        }
-        if (!exec_cmd(c, "COMMIT", err, sizeof(err)))
+        } else if (!exec_cmd(c, "COMMIT", err, sizeof(err))) {
             goto fail_g;
+        }
         grew = k > 0;
         if (grew) {
             double now = adb__now_ms();
@@ -721,12 +777,17 @@ static void integrate(adb__integrator *in, PGconn *c, org_state *st, pend *items
             }
             break;
         }
+        pthread_mutex_lock(&in->mu);
+        bool stopping = in->stopping;
+        pthread_mutex_unlock(&in->mu);
+        if (stopping && st->size < target)
+            break; /* a long read-back ends at a chunk's end; the next start goes on */
         continue;
     fail_g:
         free(g.entries);
         free(g.have);
     fail:
-        if (PQstatus(c) == CONNECTION_OK)
+        if (PQstatus(c) == CONNECTION_OK && PQpipelineStatus(c) == PQ_PIPELINE_OFF)
             PQclear(PQexec(c, "ROLLBACK"));
         st->loaded = false;
         note_failure(in, st, "integration failed", err);
