@@ -108,6 +108,10 @@ expect_eq "truncated tail: verify exits 4" 4 "$rc"
 expect_match "truncated tail: log_truncated against the checkpoint file" "org-b: log_truncated" "$(kinds)"
 grep -q "checkpoint of size 6 (file outside the database)" "$TEST_TMP/verify.out" \
     && ok "truncated tail: the file's size 6 named" || not_ok "truncated tail: the file's size 6 named"
+"$AUDITDB_BIN" verify --org org-b >/dev/null 2>&1
+expect_eq "…recorded in audit_integrity_log as tampered, kind log_truncated" 1 \
+    "$(sql "SELECT count(*) > 0 FROM audit_integrity_log WHERE verification_status = 'tampered'
+            AND verification_details->>'kind' = 'log_truncated' AND verification_details->>'organizationId' = 'org-b'" | sed 's/t/1/')"
 rc=$(AUDITDB_CHECKPOINT_DIR="$TEST_TMP/nowhere" verify --org org-b)
 expect_eq "control: without the checkpoint file the truncation is invisible (exit 0)" 0 "$rc"
 
