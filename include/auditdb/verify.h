@@ -37,6 +37,12 @@ typedef struct adb_verify_options {
     void (*on_problem)(void *ud, const adb_verify_problem *p);
     void (*on_progress)(void *ud, long long events_done);
     void *ud;
+    /* The verifiable log (docs/integrity.md section 6): the directory of the
+     * log's checkpoint files outside the database (NULL: not read) and the
+     * log's verifier key text (NULL: signatures not checked). The tree in the
+     * database is checked on every walk without --from/--to. */
+    const char *checkpoint_dir;
+    const char *log_vkey;
 } adb_verify_options;
 
 typedef struct adb_verify_summary {

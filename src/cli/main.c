@@ -52,11 +52,15 @@ const cli_command cli_commands[] = {
       cmd_import },
     { "verify", "recompute every hash, signature and chain link; exit 4 on tampering",
       "usage: auditdb verify [--org ID] [--from T] [--to T] [--event ID] [--json] [--no-record]\n"
+      "                      [--log-vkey KEY]\n"
       "       auditdb verify --auth-log [--json]\n"
       "\n"
       "Streams events in chain order and recomputes each one's canonical form, hash, signature\n"
       "and chain link, checks that chain positions run without gaps or repeats, and names every\n"
-      "broken event and what is wrong. Results go to audit_integrity_log.\n"
+      "broken event and what is wrong. Without --from/--to each chain is also held to its Merkle\n"
+      "tree and to the checkpoints the log signed (the file under AUDITDB_CHECKPOINT_DIR, checked\n"
+      "with --log-vkey KEY or the log key's own): tail truncated, history re-signed, fork.\n"
+      "Results go to audit_integrity_log.\n"
       "\n"
       "  --org ID      only this organization\n"
       "  --from T      only events at or after T (RFC 3339)\n"

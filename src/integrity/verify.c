@@ -12,6 +12,8 @@
 #include "row.h"
 #include "commit.h"
 #include "stream.h"
+#include "verify_log.h"
+#include "../log/tiles.h"
 #include "../lifecycle/archive.h"
 #include "../core/adb_internal.h"
 #include "../core/buf.h"
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_RECORDED 10000
 
@@ -49,6 +52,8 @@ typedef struct run {
     /* the organizations walked (strdup'd), for vanished_orgs() */
     char **walked;
     size_t nwalked, capwalked;
+    /* the verifiable log (verify_log.h), NULL: not checked */
+    adb__vlog *vlog;
 } run;
 
 /* ---- problems ----------------------------------------------------------- */
@@ -320,6 +325,16 @@ links:
                     "the chain starts at position %" PRId64 ": events 1..%" PRId64 " are missing",
                     seq, seq - 1);
     }
+    if (r->vlog && !bridge) {
+        uint8_t entry[48];
+        /* the id it must carry (a swapped id is reported above, not again here) */
+        const char *e = it->want.event_id[0] ? it->want.event_id : eid;
+        /* an event already reported takes the tree's leaf, so that one change is named
+         * once and the log's roots still compare for the rest */
+        bool have = !it->s.stub && it->rc == 1 && !r->event_broken &&
+                    adb__tree_entry_from_text(e, it->want.content, entry);
+        adb__vlog_leaf(r->vlog, seq, have ? entry : NULL);
+    }
     r->event_id = NULL;
     r->have_prev = true;
     r->prev_seq = seq;
@@ -427,6 +442,8 @@ static void finish_org(run *r, PGconn *head_conn)
         return;
     if (!r->o->to && head_conn)
         check_head(r, head_conn);
+    if (r->vlog && head_conn)
+        adb__vlog_end(r->vlog, r->have_prev ? r->prev_seq : 0);
     char msg[160];
     adb__fmt(msg, sizeof(msg), "%lld events verified, %lld problems", r->org_events, r->org_problems);
     record(r, r->prev_id, NULL, r->org_problems ? "tampered" : "success", "summary", msg, NULL,
@@ -441,6 +458,8 @@ static void start_org(run *r, PGconn *head_conn, const char *org)
     r->org_events = 0;
     r->org_problems = 0;
     r->sum->organizations++;
+    if (r->vlog && head_conn)
+        adb__vlog_begin(r->vlog, head_conn, org);
     if (r->nwalked == r->capwalked) {
         size_t cap = r->capwalked ? r->capwalked * 2 : 64;
         char **w = realloc(r->walked, cap * sizeof(*w));
@@ -500,6 +519,22 @@ static void vanished_orgs(run *r, PGconn *c)
     PQclear(res);
 }
 
+/* A problem the log check found (verify_log.h). */
+static void log_problem(void *ctx, int64_t seq, const char *kind, const char *expected,
+                        const char *found, const char *message)
+{
+    problem(ctx, 0, seq, kind, expected, found, "%s", message);
+}
+
+/* An organization only the log remembers (verify_log.h). */
+static void log_vanished(void *ctx, const char *org)
+{
+    run *r = ctx;
+    r->have_prev = false;
+    r->org_events = 0;
+    start_org(r, NULL, org);
+}
+
 static adb_status write_records(run *r, PGconn *c, char *errbuf, size_t errlen)
 {
     const char *params[2];
@@ -557,6 +592,13 @@ adb_status adb_verify(adb *db, const adb_verify_options *o, adb_verify_summary *
         st = ADB_ERR_NOMEM;
         goto out;
     }
+    /* the tree and checkpoints are checked on walks of whole chains */
+    if (!o->from && !o->to &&
+        !(r.vlog = adb__vlog_new(o->checkpoint_dir, o->log_vkey, (int64_t)time(NULL),
+                                 log_problem, &r, errbuf, errlen))) {
+        st = ADB_ERR_INVALID;
+        goto out;
+    }
     /* hc reads archives, chain heads and erasure records in the walk's snapshot */
     if (!(s = adb__stream_open(c, hc, o->organization_id, o->from, o->to, &st, errbuf, errlen)))
         goto out;
@@ -584,6 +626,12 @@ adb_status adb_verify(adb *db, const adb_verify_options *o, adb_verify_summary *
     }
     if (rc == 0 && !r.oom && !o->from && !o->to)
         vanished_orgs(&r, hc);
+    if (rc == 0 && !r.oom && r.vlog) {
+        if (r.nwalked)
+            qsort(r.walked, r.nwalked, sizeof(*r.walked), cmp_name);
+        size_t n = r.nwalked; /* log_vanished() appends */
+        adb__vlog_vanished(r.vlog, hc, o->organization_id, r.walked, n, log_vanished, &r);
+    }
     st = adb__stream_close(s, errbuf, errlen);
     if (st == ADB_OK && r.oom) {
         adb__fmt(errbuf, errlen, "out of memory");
@@ -592,6 +640,7 @@ adb_status adb_verify(adb *db, const adb_verify_options *o, adb_verify_summary *
     if (st == ADB_OK)
         st = write_records(&r, hc, errbuf, errlen);
 out:
+    adb__vlog_free(r.vlog);
     free(items);
     sum->seconds = (adb__now_ms() - t0) / 1000.0;
     if (o->on_progress && st == ADB_OK)

@@ -118,6 +118,11 @@ expect_eq "... another organization's key: 404 (its own has none)" 404 "$HTTP_ST
 http GET /api/v1/audit/log/checkpoint -H "X-API-Key: $ingest"
 expect_eq "... an ingest key: 403" 403 "$HTTP_STATUS"
 stop_serve TERM
+# the two rows above were forged for the route (no log signature, a zero root): verify names them
+out=$("$AUDITDB_BIN" verify 2>&1); rc=$?
+expect_eq "forged checkpoint rows: verify exit 4" 4 "$rc"
+expect_match "... names them" "default: checkpoint_" "$out"
+sql "DELETE FROM log_checkpoint WHERE organization_id = 'default' AND tree_size IN (2, 3)" >/dev/null
 
 # a refused checkpoint (the checkpointer's alert) fails verify until resolved
 out=$("$AUDITDB_BIN" verify 2>&1); rc=$?
