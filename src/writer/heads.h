@@ -108,12 +108,11 @@ bool adb__heads_store(adb_pool *pool, PGconn *c, const adb__head *h, size_t n, c
  * "auditdb") committed with synchronous_commit on, so that its COMMIT
  * returns once the WAL up to it, and thus every earlier commit record, is
  * flushed (and confirmed by a synchronous standby when there is one). The
- * batch itself commits with synchronous_commit off: its chain heads' row
- * locks are released at once instead of after the flush, which the next
- * batch would wait for (docs/writer.md, "Durability"). local: on this
- * server's disk only, not waiting for a synchronous standby (what a COMMIT
- * whose answer was lost in the standby wait had already done). False with
- * err when the connection failed. */
+ * checkpointer runs it before it signs (the tree's rounds commit
+ * asynchronously); the outcome check with local (this server's disk only,
+ * not waiting for a standby: what a COMMIT cut off in its standby wait had
+ * done). docs/writer.md, "Durability". False with err when the connection
+ * failed. */
 bool adb__writer_durable(adb_pool *p, PGconn *c, bool local, char *err, size_t errlen);
 
 bool adb__writer_pipeline(adb_pool *p, PGconn *c, int n, const adb_pool_stmt *stmts,

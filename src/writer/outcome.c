@@ -83,10 +83,9 @@ adb__outcome adb__commit_outcome(adb_pool *pool, int old_pid, const adb__event *
         PGconn *c = adb_pool_acquire(pool, &st, err, errlen);
         if (c) {
             out = ask(c, old_pid, ev, err, errlen);
-            /* batches commit with synchronous_commit off: what is seen
-             * committed is flushed to this server's disk before it is
-             * called stored (as a COMMIT cut off in its standby wait had
-             * flushed it: docs/writer.md, "Durability") */
+            /* what is seen committed is flushed to this server's disk
+             * before it is called stored (a COMMIT cut off in its standby
+             * wait had flushed it; docs/writer.md, "Durability") */
             if (out == ADB_OUTCOME_COMMITTED && ev && !adb__writer_durable(pool, c, true, err, errlen))
                 out = ADB_OUTCOME_UNKNOWN;
             adb_pool_release(pool, c);

@@ -498,8 +498,7 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
          * PostgreSQL, the head lock and the ids were planned anew for each
          * batch: 0.08 ms of each create, pg_stat_statements) */
         { "SELECT set_config('statement_timeout', '30000', true),"
-          " set_config('plan_cache_mode', 'force_generic_plan', true),"
-          " set_config('synchronous_commit', 'off', true)", 0, NULL, true },
+          " set_config('plan_cache_mode', 'force_generic_plan', true)", 0, NULL, true },
         { "SELECT nextval('audit_log_id_seq') FROM generate_series(1, $1::int)", 1, p_n, true },
         { ADB__WRITER_TAKES_POSITIONS_SQL, 0, NULL, true },
     };
@@ -651,13 +650,6 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
             goto fail;
     } else if (!ok_result(r, PGRES_COMMAND_OK)) {
         goto pgfail;
-    } else if (!adb__writer_durable(w->pool, c, false, err, errlen)) {
-        /* committed, but not known to be on disk (or on the synchronous
-         * standby): ask on another connection, which makes it durable */
-        PQclear(r);
-        r = NULL;
-        if (!commit_went_through(w, c, jobs, n, dup, be))
-            goto fail;
     }
     PQclear(r);
     r = NULL;

@@ -34,9 +34,8 @@ create() {
 # bounded: a read waiting on a lock held by a transaction stuck on the standby fails, not hangs
 stored() { PGOPTIONS='-c statement_timeout=20000' sql "SELECT count(*) FROM audit_log WHERE action = '$1'"; }
 syncrep() { sql "ALTER SYSTEM SET synchronous_standby_names = '$1'" && sql "SELECT pg_reload_conf()" >/dev/null; }
-# the writer's backends waiting for the standby after their commit record: a batch commits
-# with synchronous_commit off, then the writer's small durability transaction waits for the
-# standby (docs/writer.md, "Durability"); the writer's login is the only one that writes events
+# the writer's backends waiting for the standby after their commit record (the writer's login
+# is the only one that writes events; the self-audit's and the tree's use the owner's)
 WRITER_SYNCREP="FROM pg_stat_activity a WHERE a.wait_event = 'SyncRep' AND a.usename = 'auditdb_writer'"
 # waits (10 s at most) until the writer's transaction waits for the standby
 wait_syncrep() {
