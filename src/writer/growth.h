@@ -18,6 +18,7 @@
 #define ADB__GROWTH_FIRST_MARK 1000  /* rows at the first mark of a partition */
 #define ADB__GROWTH_FACTOR 4         /* then each time it grew this many times */
 #define ADB__GROWTH_LAST 64000000LL  /* beyond this, autovacuum's own schedule is enough */
+#define ADB__GROWTH_SMALL_SAMPLE_ROWS 1000000LL /* below: a sample of 3,000 rows */
 
 typedef struct adb__growth adb__growth;
 
