@@ -30,6 +30,7 @@
 #define CHUNK 65536         /* leaves per transaction when reading back */
 #define DELAY_BUCKET_MS 0.1 /* delay histogram resolution */
 #define DELAY_BUCKETS 20001 /* up to 2 s, then one bucket for the rest */
+#define ROUND_GAP_MS 50     /* offered events wait at most this long for the next round */
 
 typedef struct pend {
     int64_t seq;
@@ -843,17 +844,21 @@ static void scan(adb__integrator *in, PGconn *c)
 static void *integrator_main(void *arg)
 {
     adb__integrator *in = arg;
-    double next_scan = 0;
+    double next_scan = 0, next_round = 0;
     int interval = in->o.interval_ms;
 
     pthread_mutex_lock(&in->mu);
     for (;;) {
         double now = adb__now_ms();
         bool scan_due = in->scan_now || now >= next_scan || in->sync_req > in->sync_done;
-        if (!in->ready_head && !scan_due) {
+        /* offered events wait for the next round (at most ROUND_GAP_MS after the last one
+         * began): one round for the batches of that time rather than one for each, so
+         * fewer round trips and fewer rewrites of the partial tiles (docs/log.md) */
+        bool round_due = in->ready_head && (now >= next_round || in->stopping);
+        if (!round_due && !scan_due) {
             if (in->stopping)
                 break;
-            double wait = next_scan - now;
+            double wait = (in->ready_head && next_round < next_scan ? next_round : next_scan) - now;
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             long long ns = ts.tv_nsec + (long long)(wait * 1e6);
@@ -863,6 +868,7 @@ static void *integrator_main(void *arg)
             continue;
         }
         /* the organizations with offered events, and their events */
+        next_round = now + ROUND_GAP_MS;
         org_state *list = in->ready_head;
         in->ready_head = in->ready_tail = NULL;
         unsigned long long gen = in->offer_gen, req = in->sync_req;
