@@ -120,4 +120,101 @@ expect_eq "a new organization's auditor reads requests and HIPAA accountings" 3 
              WHERE organization_id = 'org-a' AND name = 'auditor'
                AND p->>'resource' IN ('compliance.gdpr', 'compliance.hipaa')")"
 
+# ---- HTTP ------------------------------------------------------------------------------
+if ! start_serve "$TEST_TMP/serve.log"; then
+    not_ok "serve starts"; diag "$(cat "$TEST_TMP/serve.log")"; finish
+fi
+ok "serve starts"
+J='Content-Type: application/json'
+R=/api/v1/compliance/gdpr/requests
+H=/api/v1/compliance/hipaa/requests
+http POST $R -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"kind":"erasure","subjectId":"bob-99","basis":"GDPR Art. 17(1)(a)"}'
+expect_eq "POST requests: 201" 201 "$HTTP_STATUS"
+gid=$(jbody 'd["id"]')
+expect_eq "…received" received "$(jbody 'd["status"]')"
+expect_eq "…handled by the key" 1 "$(jbody 'int(d["handledBy"] in "'"$A_ADMIN"'")')"
+http GET "$R/$gid" -H "X-API-Key: $A_AUD"
+expect_eq "the auditor reads it" 200 "$HTTP_STATUS"
+expect_eq "…with the subject" bob-99 "$(jbody 'd["subjectId"]')"
+http GET "$R?limit=1" -H "X-API-Key: $A_AUD"
+expect_eq "list: 200" 200 "$HTTP_STATUS"
+expect_eq "list: GDPR requests only (2 of org-a's 4)" 2 "$(jbody 'd["pagination"]["total"]')"
+expect_eq "list: hasNext with limit=1" true "$(jbody 'd["pagination"]["hasNext"]')"
+http GET "$R?subjectId=bob-99" -H "X-API-Key: $A_AUD"
+expect_eq "list by subjectId" "$gid" "$(jbody 'd["requests"][0]["id"]')"
+http GET "$H" -H "X-API-Key: $A_AUD"
+expect_eq "HIPAA list: the two accounting requests" 2 "$(jbody 'd["pagination"]["total"]')"
+
+# attacker: another organization's request, the other family, missing permission, bad input
+http GET "$R/$gid" -H "X-API-Key: $B_ADMIN"
+expect_eq "org-b reads org-a's request: 404" 404 "$HTTP_STATUS"
+expect_eq "…and learns nothing of it" 0 "$(printf '%s' "$HTTP_BODY" | grep -c bob-99)"
+http PUT "$R/$gid" -H "X-API-Key: $B_ADMIN" -H "$J" --data-binary '{"status":"completed"}'
+expect_eq "org-b closes org-a's request: 404" 404 "$HTTP_STATUS"
+http POST "$R/$gid/extend" -H "X-API-Key: $B_ADMIN" -H "$J" --data-binary '{"months":1,"reason":"x"}'
+expect_eq "org-b extends org-a's request: 404" 404 "$HTTP_STATUS"
+expect_eq "…untouched" received "$(sql "SELECT status FROM data_subject_request WHERE id = '$gid'")"
+http GET "$R?subjectId=bob-99" -H "X-API-Key: $B_ADMIN"
+expect_eq "org-b lists by org-a's subject: nothing" 0 "$(jbody 'd["pagination"]["total"]')"
+http GET "$H/$gid" -H "X-API-Key: $A_ADMIN"
+expect_eq "a GDPR request under the HIPAA path: 404" 404 "$HTTP_STATUS"
+http GET "$R/$id2" -H "X-API-Key: $A_ADMIN"
+expect_eq "a HIPAA request under the GDPR path: 404" 404 "$HTTP_STATUS"
+http GET "$R/not-a-uuid" -H "X-API-Key: $A_ADMIN"
+expect_eq "a malformed id: 404" 404 "$HTTP_STATUS"
+http GET "$R" -H "X-API-Key: $A_VIEW"
+expect_eq "a viewer lists requests: 403" 403 "$HTTP_STATUS"
+http POST "$R" -H "X-API-Key: $A_AUD" -H "$J" --data-binary '{"kind":"access","subjectId":"x"}'
+expect_eq "an auditor opens a request: 403 (manage)" 403 "$HTTP_STATUS"
+expect_eq "…naming the permission" compliance.gdpr "$(jbody 'd["error"]["details"]["resource"]')"
+http GET "$R"
+expect_eq "no key: 401" 401 "$HTTP_STATUS"
+http POST $R -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"kind":"hipaa_access","subjectId":"x"}'
+expect_eq "a HIPAA kind under GDPR: 400" 400 "$HTTP_STATUS"
+expect_eq "…field kind" kind "$(jbody 'd["error"]["details"]["errors"][0]["field"]')"
+http POST $R -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"kind":"access"}'
+expect_eq "no subjectId: 400 naming it" subjectId "$(jbody 'd["error"]["details"]["errors"][0]["field"]')"
+http POST $R -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary "{\"kind\":\"access\",\"subjectId\":\"$(head -c 1100 /dev/zero | tr '\0' a)\"}"
+expect_eq "a subjectId over 1024 bytes: 400" 400 "$HTTP_STATUS"
+http POST $R -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"kind":"access","subjectId":"x","extra":1}'
+expect_eq "an unknown member: 400 naming it" extra "$(jbody 'd["error"]["details"]["errors"][0]["field"]')"
+http GET "$R?limit=0" -H "X-API-Key: $A_ADMIN"
+expect_eq "limit=0: 400 naming limit" limit "$(jbody 'd["error"]["details"]["errors"][0]["field"]')"
+http GET "$R?status=done" -H "X-API-Key: $A_ADMIN"
+expect_eq "status=done: 400 naming status" status "$(jbody 'd["error"]["details"]["errors"][0]["field"]')"
+http GET "$R?kind=hipaa_access" -H "X-API-Key: $A_ADMIN"
+expect_eq "a HIPAA kind filter under GDPR: 400" kind "$(jbody 'd["error"]["details"]["errors"][0]["field"]')"
+http GET "$R?subject=bob-99" -H "X-API-Key: $A_ADMIN"
+expect_eq "a misspelt filter: 400" 400 "$HTTP_STATUS"
+
+# extension and status over HTTP
+http POST "$R/$gid/extend" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"months":3,"reason":"x"}'
+expect_eq "months 3: 400 naming months" months "$(jbody 'd["error"]["details"]["errors"][0]["field"]')"
+http POST "$R/$gid/extend" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"months":2}'
+expect_eq "no reason: 400 naming reason" reason "$(jbody 'd["error"]["details"]["errors"][0]["field"]')"
+http POST "$R/$gid/extend" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"days":10,"reason":"x"}'
+expect_eq "days for a GDPR request: 400" 400 "$HTTP_STATUS"
+http POST "$R/$gid/extend" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"months":2,"reason":"complex erasure across archives"}'
+expect_eq "extend 2 months: 200" 200 "$HTTP_STATUS"
+expect_eq "…extended" extended "$(jbody 'd["status"]')"
+expect_eq "…effectiveDueAt = extendedUntil" 1 "$(jbody 'int(d["effectiveDueAt"] == d["extendedUntil"])')"
+http POST "$R/$gid/extend" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"months":1,"reason":"shorter"}'
+expect_eq "a shorter extension after a longer: 409" 409 "$HTTP_STATUS"
+http PUT "$R/$gid" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"status":"extended"}'
+expect_eq "status extended by PUT: 400" 400 "$HTTP_STATUS"
+http PUT "$R/$gid" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"status":"refused","outcome":{"reason":"Art. 17(3)(b) legal obligation"}}'
+expect_eq "refused: 200" 200 "$HTTP_STATUS"
+expect_match "…completedAt set" '^20' "$(jbody 'd["completedAt"]')"
+http PUT "$R/$gid" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"status":"completed"}'
+expect_eq "a refused request does not change: 409" 409 "$HTTP_STATUS"
+http POST "$H" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"kind":"hipaa_access","subjectId":"patient-7"}'
+expect_eq "a HIPAA access request: 201" 201 "$HTTP_STATUS"
+hid=$(jbody 'd["id"]')
+expect_eq "…due in 30 days" t "$(sql "SELECT due_at = received_at + interval '30 days' FROM data_subject_request WHERE id = '$hid'")"
+http POST "$H/$hid/extend" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"days":30,"reason":"records off site"}'
+expect_eq "HIPAA extension of 30 days: 200" 200 "$HTTP_STATUS"
+http POST "$H/$hid/extend" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"days":5,"reason":"again"}'
+expect_eq "a second HIPAA extension: 409" 409 "$HTTP_STATUS"
+stop_serve
+
 finish
