@@ -304,7 +304,7 @@ enum MHD_Result adb_http_hipaa_access_report(adb_http_request *req)
     PQclear(cr);
     json_t *arr = json_array();
     for (int i = 0; arr && i < PQntuples(r); i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s?, s:s?}", "eventId",
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s*, s:s, s:s, s:s*, s:s*}", "eventId",
                                              PQgetvalue(r, i, 0), "date", PQgetvalue(r, i, 1),
                                              "principalId", val(r, i, 2), "action",
                                              PQgetvalue(r, i, 3), "status", PQgetvalue(r, i, 4),
