@@ -233,6 +233,8 @@ http PUT "$R/$gid" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"status":"co
 http POST "$H/$hid/extend" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"days":0,"reason":"x"}'; conforms "POST hipaa extend 400" POST "/api/v1/compliance/hipaa/requests/{id}/extend" 400
 http GET "$H/$hid" -H "X-API-Key: $A_AUD"; conforms "GET hipaa request 200 (extended)" GET "/api/v1/compliance/hipaa/requests/{id}" 200
 http POST "$H" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"kind":"hipaa_accounting","subjectId":"patient-8"}'; conforms "POST hipaa request 201" POST /api/v1/compliance/hipaa/requests 201
-stop_serve
+stop_serve TERM; rc=$?
+expect_eq "serve stops cleanly (exit 0: no sanitizer report)" 0 "$rc"
+[ "$rc" -eq 0 ] || diag "$(grep -A20 -m1 -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error' "$TEST_TMP/serve.log")"
 
 finish

@@ -172,9 +172,23 @@ http GET "$SUS" -H "X-API-Key: $A_AUD"; conforms "GET suspensions 200" GET /api/
 http POST $SUS -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary "{\"recipient\":\"Auditor General\",\"agencyType\":\"health_oversight\",\"statement\":\"written\",\"statementBy\":\"AG office\",\"reason\":\"ongoing audit\",\"endsAt\":\"$(in_days 100)\"}"
 conforms "POST suspension 201" POST /api/v1/compliance/hipaa/suspensions 201
 
+# the CLI: the same accounting (suspension ended), its reading an audit event by cli:<user>
+"$AUDITDB_BIN" hipaa accounting --org org-a --patient P-1001 --from 2026-01-01T00:00:00Z --to 2026-06-30T23:59:59Z >"$TEST_TMP/cli.json" 2>"$TEST_TMP/cli.err"; rc=$?
+expect_eq "auditdb hipaa accounting exits 0" 0 "$rc"
+expect_eq "…the golden disclosures" "$(python3 -c 'import json; print(json.dumps(json.load(open("tests/golden/hipaa/accounting_exclusions_summary.json"))["disclosures"], sort_keys=True))')" \
+    "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["disclosures"]; [e.pop("eventId") for e in d]; print(json.dumps(d, sort_keys=True))' "$TEST_TMP/cli.json")"
+expect_eq "…recorded as read by cli:$(id -un)" 1 \
+    "$(sql "SELECT count(*) FROM audit_log WHERE organization_id = 'org-a' AND action = 'hipaa.accounting.read' AND principal_id = 'cli:$(id -un)'")"
+"$AUDITDB_BIN" hipaa accounting --org org-a --patient P-1001 --from "$old7" 2>/dev/null; rc=$?
+expect_eq "…--from beyond six years: usage error" 2 "$rc"
+"$AUDITDB_BIN" hipaa accounting --org org-a 2>/dev/null; rc=$?
+expect_eq "…without --patient: usage error" 2 "$rc"
+
 # the chain still verifies with the accounting's own events in it
 "$AUDITDB_BIN" verify --org org-a --no-record >"$TEST_TMP/verify.out" 2>&1; rc=$?
 expect_eq "auditdb verify: org-a's chain intact" 0 "$rc"
-stop_serve
+stop_serve TERM; rc=$?
+expect_eq "serve stops cleanly (exit 0: no sanitizer report)" 0 "$rc"
+[ "$rc" -eq 0 ] || diag "$(grep -A20 -m1 -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error' "$TEST_TMP/serve.log")"
 
 finish
