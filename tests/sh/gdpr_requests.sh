@@ -67,6 +67,16 @@ $G status "$idb" completed --org org-a 2>/dev/null; rc=$?
 expect_eq "…nor close it" 1 "$rc"
 expect_eq "org-b's request is untouched" received "$(sql "SELECT status FROM data_subject_request WHERE id = '$idb'")"
 
+# the database's own isolation: auditdb_app with org-a's proven setting sees org-a's rows only,
+# and cannot delete a request or rewrite its subject index
+as_app() { psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c BEGIN -c "$(tenant_setting org-a)" -c "SET LOCAL ROLE auditdb_app" -c "$1" -c COMMIT 2>&1 | tail -1; }
+expect_eq "auditdb_app as org-a: org-a's requests only" "3 0" \
+    "$(as_app "SELECT count(*) FILTER (WHERE organization_id = 'org-a') || ' ' || count(*) FILTER (WHERE organization_id = 'org-b') FROM data_subject_request")"
+expect_match "auditdb_app cannot delete a request" "permission denied" "$(as_app "DELETE FROM data_subject_request")"
+expect_match "…nor rewrite a subject index" "permission denied" "$(as_app "UPDATE data_subject_request SET subject_index = subject_index")"
+expect_match "…nor move a request to org-b" "row-level security|permission denied" \
+    "$(as_app "INSERT INTO data_subject_request (id, organization_id, kind, subject_index, due_at) VALUES (gen_random_uuid(), 'org-b', 'access', sha256('x'), now())")"
+
 # a ciphertext moved to another organization's row does not open
 sql "UPDATE data_subject_request SET subject_enc = (SELECT subject_enc FROM data_subject_request WHERE id = '$id1') WHERE id = '$idb'"
 expect_eq "a ciphertext moved to org-b does not decrypt there" null "$($G show "$idb" --org org-b | json 'd["subjectId"]')"
