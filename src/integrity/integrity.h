@@ -18,6 +18,8 @@ typedef struct adb__keys {
     unsigned char sig[32];   /* signature key: info "auditdb signature v1" */
     unsigned char chain[32]; /* chain key: info "auditdb chain v1" */
     char fingerprint[33];    /* 16 bytes of info "auditdb fingerprint v1", hex */
+    unsigned char gdpr[32];  /* root of the organizations' pseudonymization keys: info
+                                "auditdb gdpr v1" (src/compliance/org_keys.c) */
     adb__hmac_key sig_hmac;  /* the two keys prepared for HMAC */
     adb__hmac_key chain_hmac;
 } adb__keys;

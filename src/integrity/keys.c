@@ -52,6 +52,7 @@ bool adb__keys_derive(const unsigned char *ikm, size_t len, adb__keys *k)
     if (!hkdf(ikm, len, "auditdb signature v1", k->sig, sizeof(k->sig)) ||
         !hkdf(ikm, len, "auditdb chain v1", k->chain, sizeof(k->chain)) ||
         !hkdf(ikm, len, "auditdb fingerprint v1", fp, sizeof(fp)) ||
+        !hkdf(ikm, len, "auditdb gdpr v1", k->gdpr, sizeof(k->gdpr)) ||
         !adb__hmac_key_init(&k->sig_hmac, k->sig, sizeof(k->sig)) ||
         !adb__hmac_key_init(&k->chain_hmac, k->chain, sizeof(k->chain)))
         return false;
