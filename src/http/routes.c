@@ -102,6 +102,11 @@ static const route routes[] = {
     { "POST", "/api/v1/audit-presets/{name}/versions/{version}/restore", adb_http_presets_restore, "audit.presets", "write", "make an old version current (a new version)", NULL },
     { "GET", "/api/v1/audit-presets/{name}/stats", adb_http_presets_stats, "audit.presets", "read", "a preset's usage", "period,limit" },
     { "POST", "/api/v1/audit-presets/{name}/duplicate", adb_http_presets_duplicate, "audit.presets", "write", "copy a preset under a new name", NULL },
+    /* pseudonymization, erasure, reversal, legal holds (gdpr_erase.c, docs/gdpr.md) */
+    { "POST", "/api/v1/compliance/gdpr/pseudonymize", adb_http_gdpr_pseudonymize, "compliance.gdpr", "pseudonymize", "pseudonymize data subjects' events (hash, token, encryption)", NULL },
+    { "POST", "/api/v1/compliance/gdpr/erase", adb_http_gdpr_erase, "compliance.gdpr", "erase", "erase a data subject's personal data (GDPR Art. 17), keeping what the law requires", NULL },
+    { "POST", "/api/v1/compliance/gdpr/reverse", adb_http_gdpr_reverse, "compliance.gdpr", "reverse", "the original of a pseudonym (explicit grant only; audited)", NULL },
+    { "POST", "/api/v1/compliance/gdpr/holds", adb_http_gdpr_hold_create, "compliance.gdpr", "hold", "place a legal hold", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
