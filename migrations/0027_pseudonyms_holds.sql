@@ -2,23 +2,23 @@
 -- "Pseudonymization" and "Erasure").
 -- Runs in one transaction opened by the migration runner: no BEGIN/COMMIT here.
 
--- The seed's pseudonym_mapping (id, timestamp, pseudonym_id, original_id, strategy) with the
+-- The seed's pseudonym_mapping (id, timestamp, pseudonym_id, original_id, strategy) gains the
 -- organization. original_id holds the original identifier encrypted (AES-256-GCM under a key of
 -- the organization derived from the master key: base64 of nonce || ciphertext || tag), never the
 -- clear text; a UNIQUE index over randomized ciphertext would enforce nothing, so uniqueness and
 -- lookups go through original_index, a keyed blind index (HMAC-SHA256 of the original under
 -- another key of the organization). The same subject in two organizations has two unrelated
 -- indexes and pseudonyms.
-CREATE TABLE pseudonym_mapping (
-    id               serial      PRIMARY KEY,
-    "timestamp"      timestamptz NOT NULL DEFAULT now(),
-    pseudonym_id     text        NOT NULL,
-    original_id      text        NOT NULL,
-    strategy         varchar(20) NOT NULL CHECK (strategy IN ('hash', 'token', 'encryption')),
-    organization_id  text        NOT NULL,
-    original_index   bytea       NOT NULL CHECK (octet_length(original_index) = 32),
-    request_id       text
-);
+-- The table exists since 0001 (the seed's columns) and no code wrote it: rows there have no
+-- organization and cleartext originals, which this design cannot own; they are removed.
+DELETE FROM pseudonym_mapping;
+DROP INDEX pseudonym_mapping_original_id_idx;   -- UNIQUE over the ciphertext: enforces nothing
+ALTER TABLE pseudonym_mapping
+    ALTER COLUMN "timestamp" SET DEFAULT now(),
+    ADD CONSTRAINT pseudonym_mapping_strategy_check CHECK (strategy IN ('hash', 'token', 'encryption')),
+    ADD COLUMN organization_id text NOT NULL,
+    ADD COLUMN original_index bytea NOT NULL CHECK (octet_length(original_index) = 32),
+    ADD COLUMN request_id text;
 CREATE UNIQUE INDEX pseudonym_mapping_org_original_idx
     ON pseudonym_mapping (organization_id, original_index);
 CREATE UNIQUE INDEX pseudonym_mapping_org_pseudonym_idx
