@@ -7,8 +7,9 @@
  * changes nothing), the subject's live events and archived events redacted
  * (src/compliance/redact.c) with a signed erasure record per field
  * (audit_erasure), the archives holding them rewritten, the mapping written
- * (pseudonymization) or deleted (erasure), the organization's finished
- * export files expired (erasure). The subject's events are those whose
+ * (pseudonymization) or deleted (erasure), the subject's data-subject
+ * requests left with their blind index only and the organization's
+ * finished export files expired (erasure). The subject's events are those whose
  * principalId or targetResourceId is the subject.
  */
 #ifndef ADB_COMPLIANCE_GDPR_H
@@ -47,6 +48,7 @@ typedef struct adb__gdpr_result {
     long long archives_rewritten;
     long long mapping_deleted;
     long long exports_expired;
+    long long requests_forgotten; /* data_subject_request rows whose subject_enc was cleared */
     long long failed;
     adb__gdpr_failure failures[ADB_GDPR_MAX_FAILURES];
     char affected[8][32];         /* field names erased ("details.*" for details members) */

@@ -3,6 +3,7 @@
  * and archived, in one transaction (gdpr.h; docs/gdpr.md).
  */
 #include "gdpr.h"
+#include "dsr.h"
 #include "hold.h"
 #include "org_keys.h"
 #include "redact.h"
@@ -622,6 +623,10 @@ static adb_status run(ctx *x)
     if (st == ADB_OK && op->erase) {
         st = adb__pseudonym_forget(x->c, x->k, op->org, op->subject, &res->mapping_deleted,
                                    x->err, x->errlen);
+        /* the subject's requests keep their blind index only (dsr.c) */
+        if (st == ADB_OK)
+            st = adb__dsr_forget_subject_on(x->c, x->k, op->org, op->subject,
+                                            &res->requests_forgotten, x->err, x->errlen);
         /* finished export files may hold the values: expired with their chunks */
         const char *p[] = { op->org };
         if (st == ADB_OK) {
@@ -661,10 +666,10 @@ adb_status adb__gdpr_apply(adb *db, const adb__gdpr_op *op, adb__gdpr_result *re
     adb_status st;
 
     memset(res, 0, sizeof(*res));
-    if (!op->org || !op->subject || !*op->subject || strlen(op->subject) > ADB_SUBJECT_MAX ||
+    if (!op->org || !op->subject || !*op->subject || strlen(op->subject) > ADB_PSN_SUBJECT_MAX ||
         !op->request_id || !*op->request_id) {
         adb__fmt(err, errlen, "organization, subject (1 to %d bytes) and request id are required",
-                 ADB_SUBJECT_MAX);
+                 ADB_PSN_SUBJECT_MAX);
         return ADB_ERR_INVALID;
     }
     if (!adb__org_index(x.k, op->org, op->subject, x.subject_index)) {

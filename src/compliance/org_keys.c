@@ -3,42 +3,14 @@
  * (OpenSSL EVP) for pseudonymization and erasure. Nothing here logs.
  */
 #include "org_keys.h"
+#include "subject_key.h"
 #include "../core/util.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
-
-bool adb__org_key(const adb__keys *k, const char *org, const char *purpose,
-                  unsigned char out[32])
-{
-    char info[512];
-    int n = snprintf(info, sizeof(info), "auditdb gdpr %s v1\n%s", purpose, org);
-    EVP_KDF *kdf;
-    EVP_KDF_CTX *ctx;
-    OSSL_PARAM p[5];
-    bool ok;
-
-    if (n < 0 || (size_t)n >= sizeof(info))
-        return false;
-    kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-    ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
-    EVP_KDF_free(kdf);
-    if (!ctx)
-        return false;
-    p[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
-    p[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)k->gdpr, sizeof(k->gdpr));
-    p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)"auditdb", 7);
-    p[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, (size_t)n);
-    p[4] = OSSL_PARAM_construct_end();
-    ok = EVP_KDF_derive(ctx, out, 32, p) == 1;
-    EVP_KDF_CTX_free(ctx);
-    return ok;
-}
 
 bool adb__org_hmac(const adb__keys *k, const char *org, const char *purpose, const char *value,
                    unsigned char out[32])
@@ -55,7 +27,7 @@ bool adb__org_hmac(const adb__keys *k, const char *org, const char *purpose, con
 
 bool adb__org_index(const adb__keys *k, const char *org, const char *value, unsigned char out[32])
 {
-    return adb__org_hmac(k, org, ADB_ORGKEY_INDEX, value, out);
+    return adb__subject_index(k, org, value, out); /* dsr's: the requests' index too */
 }
 
 bool adb__org_seal(const adb__keys *k, const char *org, const char *purpose, const char *aad,

@@ -2,10 +2,13 @@
  * org_keys.h - the per-organization keys of pseudonymization and erasure
  * (internal; docs/gdpr.md, "Pseudonymization").
  *
- * Every key is HKDF-SHA256 of the server's root k->gdpr (itself HKDF of the
- * master key, info "auditdb gdpr v1") with info "auditdb gdpr <purpose> v1\n"
- * and the organization id: two organizations never share a key, so the same
- * subject gets unrelated pseudonyms and blind indexes in each.
+ * Every key is dsr's adb__org_key (src/compliance/subject_key.h): HKDF-SHA256
+ * of the root k->subject (HKDF of the master key, info "auditdb subject v1")
+ * with info "auditdb subject <purpose> v1\n<org>": two organizations never
+ * share a key, so the same subject gets unrelated pseudonyms and blind
+ * indexes in each. The blind index is dsr's adb__subject_index (purpose
+ * "index"), so pseudonym_mapping, legal_hold and data_subject_request index a
+ * subject alike.
  */
 #ifndef ADB_COMPLIANCE_ORG_KEYS_H
 #define ADB_COMPLIANCE_ORG_KEYS_H
@@ -13,21 +16,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "../integrity/integrity.h"
+#include "subject_key.h"
 
 /* purposes */
 #define ADB_ORGKEY_HASH "pseudonym-hash" /* HMAC key of the hash strategy */
-#define ADB_ORGKEY_INDEX "blind-index"   /* HMAC key of blind indexes */
-#define ADB_ORGKEY_MAPPING "mapping"     /* AES-256-GCM key of pseudonym_mapping.original_id */
+#define ADB_ORGKEY_MAPPING "pseudonym-mapping" /* AES-256-GCM key of pseudonym_mapping.original_id */
 #define ADB_ORGKEY_PSEUDONYM "pseudonym-enc" /* AES-256-GCM key of the encryption strategy */
-
-bool adb__org_key(const adb__keys *k, const char *org, const char *purpose,
-                  unsigned char out[32]);
 
 /* HMAC-SHA256(key(org, purpose), value). */
 bool adb__org_hmac(const adb__keys *k, const char *org, const char *purpose, const char *value,
                    unsigned char out[32]);
 
-/* The blind index of an identifier in org: HMAC under the "blind-index" key. */
+/* The blind index of an identifier in org: adb__subject_index. */
 bool adb__org_index(const adb__keys *k, const char *org, const char *value, unsigned char out[32]);
 
 /* AES-256-GCM under key(org, purpose), aad bound: nonce(12) || ciphertext ||

@@ -45,7 +45,7 @@ bool adb__pseudonym_make(const adb__keys *k, const char *org, adb__psn_strategy 
     unsigned char md[32];
     size_t len = strlen(original);
 
-    if (len == 0 || len > ADB_SUBJECT_MAX)
+    if (len == 0 || len > ADB_PSN_SUBJECT_MAX)
         return false;
     if (s == ADB_PSN_HASH) {
         if (!adb__org_hmac(k, org, ADB_ORGKEY_HASH, original, md))

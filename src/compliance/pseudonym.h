@@ -19,7 +19,7 @@
 #include "../integrity/integrity.h"
 
 #define ADB_PSEUDONYM_MAX 640 /* "psn-e-" + hex of 28 + 256 bytes */
-#define ADB_SUBJECT_MAX 255   /* an identifier: principalId's length */
+#define ADB_PSN_SUBJECT_MAX 255   /* an identifier: principalId's length */
 
 typedef enum adb__psn_strategy { ADB_PSN_HASH, ADB_PSN_TOKEN, ADB_PSN_ENCRYPTION } adb__psn_strategy;
 

@@ -12,6 +12,7 @@
  * subject's identifier.
  */
 #include "http.h"
+#include "../compliance/dsr.h"
 #include "../compliance/gdpr.h"
 #include "../compliance/hold.h"
 #include "../compliance/pseudonym.h"
@@ -142,6 +143,14 @@ static json_t *affected(const adb__gdpr_result *r)
     return a;
 }
 
+/* Closes a data-subject request; a failure leaves it open (listed as due). */
+static void finish_request(adb *db, const char *org, const char *id, const char *status,
+                           const char *outcome, const char *by, char *err, size_t errlen)
+{
+    if (adb__dsr_finish(db, org, id, status, outcome, by, err, errlen) != ADB_OK)
+        err[0] = '\0';
+}
+
 /* ---- POST /api/v1/compliance/gdpr/pseudonymize --------------------------- */
 
 enum MHD_Result adb_http_gdpr_pseudonymize(adb_http_request *req)
@@ -170,7 +179,7 @@ enum MHD_Result adb_http_gdpr_pseudonymize(adb_http_request *req)
     }
     for (size_t i = 0; i < json_array_size(ids); i++) {
         const char *s = json_string_value(json_array_get(ids, i));
-        if (!s || !*s || strlen(s) > ADB_SUBJECT_MAX) {
+        if (!s || !*s || strlen(s) > ADB_PSN_SUBJECT_MAX) {
             res = invalid(req, "dataSubjectIds", "INVALID_VALUE", "each data subject id must be a string of 1 to 255 bytes");
             goto out;
         }
@@ -197,20 +206,39 @@ enum MHD_Result adb_http_gdpr_pseudonymize(adb_http_request *req)
     }
     new_id("psn-op-", op_id);
     adb_http_iso_now(now);
-    json_t *mapping = json_object(), *errors = json_array(), *aff = json_array();
+    json_t *mapping = json_object(), *errors = json_array(), *aff = json_array(), *reqs = json_object();
     long long total = 0, processed = 0, nfailed = 0;
     for (size_t i = 0; i < json_array_size(ids); i++) {
         const char *subject = json_string_value(json_array_get(ids, i));
+        char rq[ADB_DSR_ID_LEN + 1];
+        adb_status ost = adb__dsr_open(req->state->db, req->who.organization_id,
+                                       "pseudonymization", subject, req->who.key_id,
+                                       "GDPR Art. 4(5): pseudonymization", rq, err, sizeof(err));
+        if (ost != ADB_OK) {
+            json_decref(mapping);
+            json_decref(errors);
+            json_decref(aff);
+            json_decref(reqs);
+            res = failed(req, ost, err);
+            goto out;
+        }
+        json_object_set_new(reqs, subject, json_string(rq));
         adb__gdpr_op op = { .org = req->who.organization_id, .subject = subject,
-                            .request_id = op_id, .erase = false, .strategy = strategy,
+                            .request_id = rq, .erase = false, .strategy = strategy,
                             .fields = nfields ? fields : NULL, .nfields = nfields,
                             .start = start, .end = end };
         adb__gdpr_result r;
         adb_status st = adb__gdpr_apply(req->state->db, &op, &r, err, sizeof(err));
+        char ferr[ADB_ERRMSG_MAX];
+        if (st != ADB_OK)
+            finish_request(req->state->db, req->who.organization_id, rq, "refused",
+                                  st == ADB_ERR_BUSY ? "{\"legalHold\":true}" : "{\"failed\":true}",
+                                  req->who.key_id, ferr, sizeof(ferr));
         if (st == ADB_ERR_BUSY) {
             json_decref(mapping);
             json_decref(errors);
             json_decref(aff);
+            json_decref(reqs);
             res = held(req, &r);
             goto out;
         }
@@ -218,9 +246,15 @@ enum MHD_Result adb_http_gdpr_pseudonymize(adb_http_request *req)
             json_decref(mapping);
             json_decref(errors);
             json_decref(aff);
+            json_decref(reqs);
             res = failed(req, st, err);
             goto out;
         }
+        char oc[256];
+        adb__fmt(oc, sizeof(oc), "{\"pseudonymizedRecords\":%lld,\"strategy\":\"%s\"}",
+                 r.pseudonymized, r.strategy);
+        finish_request(req->state->db, req->who.organization_id, rq, "completed", oc,
+                              req->who.key_id, ferr, sizeof(ferr));
         total += r.events;
         processed += r.pseudonymized;
         nfailed += r.failed;
@@ -239,12 +273,13 @@ enum MHD_Result adb_http_gdpr_pseudonymize(adb_http_request *req)
                     adb__psn_strategy_name(strategy), "subjects", (json_int_t)json_array_size(ids),
                     "records", (json_int_t)processed));
     res = adb_http_send_json(req, MHD_HTTP_OK,
-                             json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:o}, s:o, s:o}",
+                             json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:o}, s:o, s:o, s:o}",
                                        "operationId", op_id, "processedAt", now, "method",
                                        adb__psn_strategy_name(strategy), "summary",
                                        "totalRecords", (json_int_t)total, "processedRecords",
                                        (json_int_t)processed, "failedRecords", (json_int_t)nfailed,
-                                       "affectedFields", aff, "mapping", mapping, "errors", errors));
+                                       "affectedFields", aff, "mapping", mapping, "errors", errors,
+                                       "requestIds", reqs));
 out:
     json_decref(body);
     return res;
@@ -270,13 +305,13 @@ enum MHD_Result adb_http_gdpr_erase(adb_http_request *req)
     const char *reason = json_string_value(json_object_get(body, "reason"));
     if (!org_ok(req, body, &res) || !date_range(req, body, &start, &end, &res))
         goto out;
-    if (!subject || !*subject || strlen(subject) > ADB_SUBJECT_MAX) {
+    if (!subject || !*subject || strlen(subject) > ADB_PSN_SUBJECT_MAX) {
         res = invalid(req, "dataSubjectId", subject ? "INVALID_VALUE" : "REQUIRED",
                       "dataSubjectId must be a string of 1 to 255 bytes");
         goto out;
     }
-    if (jr && (!json_is_string(jr) || !json_string_length(jr) || json_string_length(jr) > 60)) {
-        res = invalid(req, "requestId", "INVALID_VALUE", "requestId must be a string of 1 to 60 bytes (the data-subject request)");
+    if (jr && (!json_is_string(jr) || json_string_length(jr) != ADB_DSR_ID_LEN)) {
+        res = invalid(req, "requestId", "INVALID_VALUE", "requestId must be the id of an erasure request of this organization (a UUID; GET /api/v1/compliance/gdpr/requests)");
         goto out;
     }
     if ((basis && strlen(basis) > 200) || (reason && strlen(reason) > 500)) {
@@ -284,17 +319,55 @@ enum MHD_Result adb_http_gdpr_erase(adb_http_request *req)
                       "legalBasis is at most 200 bytes, reason at most 500");
         goto out;
     }
-    if (jr)
+    /* the data-subject request (dsr.c): the one named, or a new one */
+    adb_status st;
+    if (jr) {
+        adb__dsr d;
+        memset(&d, 0, sizeof(d));
+        st = adb__dsr_get(req->state->db, req->who.organization_id, json_string_value(jr), &d,
+                          err, sizeof(err));
+        if (st == ADB_ERR_NOT_FOUND) {
+            res = adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such data-subject request in this organization", NULL);
+            goto out;
+        }
+        if (st != ADB_OK) {
+            res = failed(req, st, err);
+            goto out;
+        }
+        const char *why = strcmp(d.kind, "erasure") ? "the request is not an erasure request"
+                          : !strcmp(d.status, "completed") || !strcmp(d.status, "refused")
+                              ? "the request is closed already"
+                          : !d.subject || strcmp(d.subject, subject) ? "the request names another data subject"
+                                                                     : NULL;
+        adb__dsr_clear(&d);
+        if (why) {
+            res = invalid(req, "requestId", "INVALID_VALUE", why);
+            goto out;
+        }
         adb__fmt(rid, sizeof(rid), "%s", json_string_value(jr));
-    else
-        new_id("erase-", rid);
+    } else {
+        st = adb__dsr_open(req->state->db, req->who.organization_id, "erasure", subject,
+                           req->who.key_id, basis ? basis : "GDPR Art. 17(1)", rid, err, sizeof(err));
+        if (st != ADB_OK) {
+            res = failed(req, st, err);
+            goto out;
+        }
+    }
     adb_http_iso_now(now);
     adb__gdpr_op op = { .org = req->who.organization_id, .subject = subject, .request_id = rid,
                         .erase = true, .legal_basis = basis, .reason = reason, .start = start,
                         .end = end };
     adb__gdpr_result r;
-    adb_status st = adb__gdpr_apply(req->state->db, &op, &r, err, sizeof(err));
+    st = adb__gdpr_apply(req->state->db, &op, &r, err, sizeof(err));
+    char outcome[1024], ferr[ADB_ERRMSG_MAX];
     if (st == ADB_ERR_BUSY) {
+        json_t *oj = json_pack("{s:s, s:s}", "legalHold", r.hold_id, "reason", r.hold_reason);
+        char *ot = oj ? json_dumps(oj, JSON_COMPACT) : NULL;
+        json_decref(oj);
+        if (adb__dsr_finish(req->state->db, req->who.organization_id, rid, "refused", ot,
+                            req->who.key_id, ferr, sizeof(ferr)) != ADB_OK)
+            adb__fmt(ferr, sizeof(ferr), "not recorded");
+        free(ot);
         audit(req, "gdpr.erasure", "failure", "gdpr_request", rid,
               json_pack("{s:s, s:s}", "requestId", rid, "refusedBy", r.hold_id));
         res = held(req, &r);
@@ -304,18 +377,24 @@ enum MHD_Result adb_http_gdpr_erase(adb_http_request *req)
         res = failed(req, st, err);
         goto out;
     }
+    adb__fmt(outcome, sizeof(outcome), "{\"erasedRecords\":%lld,\"pseudonymizedRecords\":%lld,"
+             "\"failedRecords\":%lld,\"erasureRecords\":%lld,\"archivesRewritten\":%lld}",
+             r.erased, r.pseudonymized, r.failed, r.records, r.archives_rewritten);
+    finish_request(req->state->db, req->who.organization_id, rid, "completed", outcome,
+                          req->who.key_id, ferr, sizeof(ferr));
     audit(req, "gdpr.erasure", "success", "gdpr_request", rid,
           json_pack("{s:s, s:I, s:I, s:I}", "requestId", rid, "erased", (json_int_t)r.erased,
                     "pseudonymized", (json_int_t)r.pseudonymized, "records",
                     (json_int_t)r.records));
     res = adb_http_send_json(req, MHD_HTTP_OK,
-        json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}, s:s?, s:s?, s:o}",
+        json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}, s:s?, s:s?, s:o}",
                   "requestId", rid, "processedAt", now, "status", r.failed ? "partial" : "completed",
                   "summary", "totalRecords", (json_int_t)r.events, "erasedRecords",
                   (json_int_t)r.erased, "pseudonymizedRecords", (json_int_t)r.pseudonymized,
                   "failedRecords", (json_int_t)r.failed, "erasureRecords", (json_int_t)r.records,
                   "archivedRecords", (json_int_t)r.archived, "archivesRewritten",
-                  (json_int_t)r.archives_rewritten, "mappingsDeleted",
+                  (json_int_t)r.archives_rewritten, "requestsForgotten", (json_int_t)r.requests_forgotten,
+                  "mappingsDeleted",
                   (json_int_t)r.mapping_deleted, "exportsExpired", (json_int_t)r.exports_expired,
                   "affectedFields", affected(&r), "keptBasis", r.pseudonymized ? r.basis : NULL,
                   "keptPseudonym", r.pseudonymized ? r.pseudonym : NULL, "errors", failures(&r)));
@@ -403,7 +482,7 @@ enum MHD_Result adb_http_gdpr_hold_create(adb_http_request *req)
         res = invalid(req, "scope", "INVALID_VALUE", "scope must be subject or principal");
         goto out;
     }
-    if (!value || !*value || strlen(value) > ADB_SUBJECT_MAX) {
+    if (!value || !*value || strlen(value) > ADB_PSN_SUBJECT_MAX) {
         res = invalid(req, "value", "REQUIRED", "value (the subject's or principal's id, 1 to 255 bytes) is required");
         goto out;
     }

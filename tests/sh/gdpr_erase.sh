@@ -86,18 +86,26 @@ http POST /api/v1/compliance/gdpr/holds -H "X-API-Key: $key" -H "$H" \
     --data-binary "{\"scope\":\"subject\",\"value\":\"$SUBJ\",\"actionPattern\":\"profile.*\",\"reason\":\"litigation 2026-17\"}"
 expect_eq "hold created: 201" 201 "$HTTP_STATUS"
 hold=$(jbody "d['id']")
-http POST /api/v1/compliance/gdpr/erase -H "X-API-Key: $key" -H "$H" --data-binary "{\"dataSubjectId\":\"$SUBJ\",\"requestId\":\"dsr-held\"}"
+http POST /api/v1/compliance/gdpr/erase -H "X-API-Key: $key" -H "$H" --data-binary "{\"dataSubjectId\":\"$SUBJ\"}"
 expect_eq "erasure under a hold: 409 LEGAL_HOLD" "409 LEGAL_HOLD" "$HTTP_STATUS $(jbody "d['error']['code']")"
 expect_eq "…naming the hold" "$hold" "$(jbody "d['error']['details']['holdId']")"
 expect_match "…and its reason" "litigation 2026-17" "$(jbody "d['error']['message']")"
 expect_eq "…audit_log unchanged" "$before" "$(sql "SELECT md5(string_agg(audit_log::text, '' ORDER BY id)) FROM audit_log WHERE action <> 'gdpr.erasure' AND action <> 'gdpr.hold.create'")"
 expect_eq "…archives unchanged" "$abefore" "$(sql "SELECT md5(string_agg(md5(payload), '' ORDER BY id)) FROM archive_storage")"
-expect_eq "…no erasure record" 0 "$(sql "SELECT count(*) FROM audit_erasure WHERE request_id = 'dsr-held'")"
+expect_eq "…no erasure record of org-a" 0 "$(sql "SELECT count(*) FROM audit_erasure WHERE organization_id = 'org-a'")"
+expect_eq "…its request recorded as refused" 1 "$(sql "SELECT count(*) FROM data_subject_request WHERE organization_id = 'org-a' AND kind = 'erasure' AND status = 'refused' AND outcome->>'legalHold' = '$hold'")"
 expect_eq "the hold keeps only a blind index" 0 "$(sql "SELECT count(*) FROM legal_hold WHERE legal_hold::text LIKE '%$SUBJ%'")"
 sql "UPDATE legal_hold SET released_at = now() WHERE id = '$hold'" >/dev/null
 
-# ---- erasure ----
-http POST /api/v1/compliance/gdpr/erase -H "X-API-Key: $key" -H "$H" --data-binary "{\"dataSubjectId\":\"$SUBJ\",\"requestId\":\"dsr-42\",\"legalBasis\":\"GDPR Art. 17(1)(a)\"}"
+# ---- erasure, for a request recorded first (dsr's requests) ----
+http POST /api/v1/compliance/gdpr/requests -H "X-API-Key: $key" -H "$H" --data-binary "{\"kind\":\"erasure\",\"subjectId\":\"$SUBJ\",\"basis\":\"GDPR Art. 17(1)(a)\"}"
+expect_eq "the erasure request is recorded: 201" 201 "$HTTP_STATUS"
+RQ=$(jbody "d['id']")
+http POST /api/v1/compliance/gdpr/erase -H "X-API-Key: $key" -H "$H" --data-binary "{\"dataSubjectId\":\"other-1\",\"requestId\":\"$RQ\"}"
+expect_eq "a request of another subject: 400 naming requestId" "400 requestId" "$HTTP_STATUS $(jbody "d['error']['details']['errors'][0]['field']")"
+http POST /api/v1/compliance/gdpr/erase -H "X-API-Key: $keyb" -H "$H" --data-binary "{\"dataSubjectId\":\"$SUBJ\",\"requestId\":\"$RQ\"}"
+expect_eq "org-a's request through org-b: 404" 404 "$HTTP_STATUS"
+http POST /api/v1/compliance/gdpr/erase -H "X-API-Key: $key" -H "$H" --data-binary "{\"dataSubjectId\":\"$SUBJ\",\"requestId\":\"$RQ\",\"legalBasis\":\"GDPR Art. 17(1)(a)\"}"
 expect_eq "erasure: 200 completed" "200 completed" "$HTTP_STATUS $(jbody "d['status']")"
 [ "$HTTP_STATUS" = 200 ] || diag "$HTTP_BODY"
 expect_eq "…5 events: 4 erased, the PHI one kept pseudonymized" "5 4 1" \
@@ -105,21 +113,22 @@ expect_eq "…5 events: 4 erased, the PHI one kept pseudonymized" "5 4 1" \
 expect_match "…with the basis recorded (Art. 17(3))" "17\(3\)" "$(jbody "d['keptBasis']")"
 expect_match "…2 of them archived, their archives rewritten" "^2 [12]$" "$(jbody "'%d %d' % (d['summary']['archivedRecords'], d['summary']['archivesRewritten'])")"
 expect_eq "…org-a's mapping deleted" 1 "$(jbody "d['summary']['mappingsDeleted']")"
-expect_eq "the kept event's record names its basis" 1 "$(sql "SELECT count(*) FROM audit_erasure WHERE request_id = 'dsr-42' AND legal_basis LIKE '%17(3)%' AND reason LIKE 'pseudonymized as psn-h-%'")"
+expect_eq "the request is completed, its subject kept as blind index only" "completed 0" "$(sql "SELECT status, (subject_enc IS NOT NULL)::int FROM data_subject_request WHERE id = '$RQ'" | tr '|' ' ')"
+expect_eq "the kept event's record names its basis" 1 "$(sql "SELECT count(*) FROM audit_erasure WHERE request_id = '$RQ' AND legal_basis LIKE '%17(3)%' AND reason LIKE 'pseudonymized as psn-h-%'")"
 stop_serve
 
 out=$("$AUDITDB_BIN" verify); rc=$?
 expect_eq "verify after the erasure: exit 0" 0 "$rc"
 [ "$rc" = 0 ] || diag "$out"
 expect_match "…all intact, lawful erasures counted" "all intact \([0-9]+ with personal data lawfully erased\)" "$out"
-expect_match "…names each lawful erasure with its request (live)" "org-a: lawful_erasure: event [0-9a-f-]{36} \(seq [0-9]+\): principalId erased by request dsr-42 \(GDPR Art. 17\(1\)\(a\)\)" "$out"
-expect_match "…and archived ones" "lawful_erasure: event [0-9a-f-]{36} \(seq [0-9]+, archive archive-[0-9a-f]+\): details.ip erased by request dsr-42" "$out"
-expect_match "…and org-b's pseudonymization" "org-b: lawful_erasure: .*principalId erased by request psn-op-" "$out"
+expect_match "…names each lawful erasure with its request (live)" "org-a: lawful_erasure: event [0-9a-f-]{36} \(seq [0-9]+\): principalId erased by request $RQ \(GDPR Art. 17\(1\)\(a\)\)" "$out"
+expect_match "…and archived ones" "lawful_erasure: event [0-9a-f-]{36} \(seq [0-9]+, archive archive-[0-9a-f]+\): details.ip erased by request $RQ" "$out"
+expect_match "…and org-b's pseudonymization" "org-b: lawful_erasure: .*principalId erased by request [0-9a-f-]{36} \(GDPR Art. 4\(5\): pseudonymization\): pseudonymized as $pb" "$out"
 for a in $(sql "SELECT id FROM archive_storage WHERE organization_id = 'org-a' AND deleted_at IS NULL"); do
     aout=$("$AUDITDB_BIN" archive verify "$a"); arc=$?
     expect_eq "archive verify $a: exit 0" 0 "$arc"
     [ "$arc" = 0 ] || diag "$aout"
-    expect_match "…names the redaction" "lawful_erasure: event .* erased by request dsr-42" "$aout"
+    expect_match "…names the redaction" "lawful_erasure: event .* erased by request $RQ" "$aout"
     "$AUDITDB_BIN" archive export "$a" >>"$TEST_TMP/archives.jsonl"
 done
 
