@@ -158,6 +158,30 @@ out=$(python3 tests/tools/adb_recompute.py <"$TEST_TMP/rows.ndjson"); rc=$?
 expect_eq "adb_recompute.py agrees with every live and archived row after the erasure" 0 "$rc"
 [ "$rc" = 0 ] || diag "$(printf '%s\n' "$out" | grep -v ' ok$' | head)"
 
+# ---- the CLI: encryption pseudonyms, reversal, holds (exit 5), erasure ----
+out=$("$AUDITDB_BIN" gdpr pseudonymize --org org-b --subject zq-cli-9 --strategy encryption); rc=$?
+expect_eq "gdpr pseudonymize (encryption): exit 0" 0 "$rc"
+pe=$(printf '%s' "$out" | sed -n 's/.*pseudonym \(psn-e-[0-9a-f]*\) (encryption).*/\1/p')
+expect_match "…an AES-256-GCM pseudonym (nonce, ciphertext, tag)" "^psn-e-[0-9a-f]{72,}$" "$pe"
+check "…which does not contain the original" [ -z "$(printf '%s' "$pe" | grep -F "$(printf 'zq-cli-9' | od -An -tx1 | tr -d ' \n')")" ]
+out=$("$AUDITDB_BIN" gdpr reverse "$pe" --org org-b --reason "case 11"); rc=$?
+expect_eq "gdpr reverse: exit 0, the original" "0 zq-cli-9" "$rc $out"
+"$AUDITDB_BIN" gdpr reverse "$pe" --org org-a --reason "case 11" >/dev/null 2>&1; rc=$?
+expect_eq "…not through another organization: exit 1" 1 "$rc"
+expect_eq "…the reversal is an audit event of org-b" 1 "$(sql "SELECT count(*) FROM audit_log WHERE organization_id = 'org-b' AND action = 'gdpr.pseudonym.reverse' AND target_resource_id = '$pe' AND principal_id LIKE 'cli:%'")"
+hid=$("$AUDITDB_BIN" gdpr hold add --org org-a --scope principal --value doc-1 --reason "audit of doc-1")
+n0=$(sql "SELECT count(*) FROM audit_erasure")
+"$AUDITDB_BIN" gdpr erase --org org-a --subject doc-1 >/dev/null 2>"$TEST_TMP/held.err"; rc=$?
+expect_eq "gdpr erase under a principal hold: exit 5" 5 "$rc"
+expect_match "…naming the hold" "legal hold $hid covers event .*audit of doc-1" "$(cat "$TEST_TMP/held.err")"
+expect_eq "…nothing changed" "$n0 1" "$(sql "SELECT count(*) FROM audit_erasure") $(sql "SELECT count(*) FROM audit_log WHERE principal_id = 'doc-1'")"
+"$AUDITDB_BIN" gdpr hold release "$hid" --org org-a >/dev/null
+out=$("$AUDITDB_BIN" gdpr erase --org org-a --subject doc-1 --json); rc=$?
+expect_eq "gdpr erase once released: exit 0, one event erased" "0 1" "$rc $(printf '%s' "$out" | json 'd["erasedRecords"]')"
+out=$("$AUDITDB_BIN" verify); rc=$?
+expect_eq "verify after the CLI's operations: exit 0" 0 "$rc"
+[ "$rc" = 0 ] || diag "$out"
+
 # any other change is still tampering: one byte of another event
 sql "UPDATE audit_log SET principal_id = 'other-X' WHERE id = (SELECT min(id) FROM audit_log WHERE principal_id = 'other-1')" >/dev/null
 out=$("$AUDITDB_BIN" verify); rc=$?
