@@ -27,6 +27,11 @@ typedef struct ctx {
     unsigned char subject_index[32];
     char erased_at[40];
     char start[40], end[40]; /* the op's bounds as UTC text, "" when open */
+    /* erasure: the events pseudonymized earlier for this subject (found by
+     * their records' requests, whose blind index is the subject's) */
+    char **prior;
+    size_t nprior;
+    char *prior_array; /* the same as a uuid[] literal */
     char *err;
     size_t errlen;
     /* the last retention rule looked up */
@@ -107,12 +112,58 @@ static bool is_subject(ctx *x, const char *v)
     return v && !strcmp(v, x->op->subject);
 }
 
+static bool is_prior(ctx *x, const char *event_id)
+{
+    for (size_t i = 0; event_id && i < x->nprior; i++)
+        if (!strcmp(x->prior[i], event_id))
+            return true;
+    return false;
+}
+
+/* Erasure: the events whose values an earlier pseudonymization of this
+ * subject replaced (they no longer carry its id, and still carry its other
+ * personal data). */
+static adb_status load_prior(ctx *x)
+{
+    char idx[67];
+    adb__bytea_hex(x->subject_index, idx);
+    const char *p[] = { x->op->org, idx };
+    PGresult *r = PQexecParams(x->c, "SELECT DISTINCT e.event_id::text FROM audit_erasure e"
+                                     " JOIN data_subject_request q ON q.id::text = e.request_id"
+                                     " WHERE e.organization_id = $1 AND q.organization_id = $1"
+                                     " AND q.kind = 'pseudonymization'"
+                                     " AND q.subject_index = $2::bytea",
+                               2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        return db_error(x, r, "audit_erasure");
+    int n = PQntuples(r);
+    adb__buf b = { 0 };
+    x->prior = calloc((size_t)n + 1, sizeof(*x->prior));
+    adb__buf_put(&b, "{", 1);
+    for (int i = 0; x->prior && i < n; i++) {
+        if (!(x->prior[i] = strdup(PQgetvalue(r, i, 0))))
+            break;
+        x->nprior++;
+        if (i)
+            adb__buf_put(&b, ",", 1);
+        adb__buf_puts(&b, PQgetvalue(r, i, 0));
+    }
+    adb__buf_put(&b, "}", 1);
+    PQclear(r);
+    x->prior_array = b.oom ? NULL : strndup(b.p, b.len);
+    adb__buf_free(&b);
+    if (!x->prior || x->nprior != (size_t)n || !x->prior_array)
+        return ADB_ERR_NOMEM;
+    return ADB_OK;
+}
+
 /* A row of the subject within the op's time bounds? (archived rows; the
  * live query filters itself) */
 static bool in_scope(ctx *x, const char *const v[ADB__ROW_NCOLS])
 {
     const char *ts = v[ADB_COL_TIMESTAMP];
-    if (!is_subject(x, v[ADB_COL_PRINCIPAL_ID]) && !is_subject(x, v[ADB_COL_TARGET_RESOURCE_ID]))
+    if (!is_subject(x, v[ADB_COL_PRINCIPAL_ID]) && !is_subject(x, v[ADB_COL_TARGET_RESOURCE_ID]) &&
+        !is_prior(x, v[ADB_COL_EVENT_ID]))
         return false;
     /* both texts are UTC with six fraction digits (the bounds normalized by
      * the database in run()): they compare as text */
@@ -265,14 +316,16 @@ static char *text_array(const adb__redaction *rd)
 static adb_status live(ctx *x)
 {
     const adb__gdpr_op *op = x->op;
-    const char *p[] = { op->org, op->subject, op->start, op->end };
+    const char *p[] = { op->org, op->subject, op->start, op->end,
+                        x->prior_array ? x->prior_array : "{}" };
     PGresult *r = PQexecParams(x->c, "SELECT " ADB__ROW_COLUMNS " FROM audit_log"
                                      " WHERE organization_id = $1"
-                                     " AND (principal_id = $2 OR target_resource_id = $2)"
+                                     " AND (principal_id = $2 OR target_resource_id = $2"
+                                     "      OR event_id = ANY ($5::uuid[]))"
                                      " AND ($3::timestamptz IS NULL OR \"timestamp\" >= $3::timestamptz)"
                                      " AND ($4::timestamptz IS NULL OR \"timestamp\" < $4::timestamptz)"
                                      " ORDER BY chain_seq FOR UPDATE",
-                               4, NULL, p, NULL, NULL, 0);
+                               5, NULL, p, NULL, NULL, 0);
     adb_status st = ADB_OK;
 
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
@@ -616,6 +669,8 @@ static adb_status run(ctx *x)
             st = ADB_ERR_INTERNAL;
         }
     }
+    if (st == ADB_OK && op->erase)
+        st = load_prior(x);
     if (st == ADB_OK)
         st = live(x);
     if (st == ADB_OK)
@@ -686,6 +741,10 @@ adb_status adb__gdpr_apply(adb *db, const adb__gdpr_op *op, adb__gdpr_result *re
     else
         PQclear(PQexec(x.c, "ROLLBACK"));
     adb__holds_free(&x.holds);
+    for (size_t i = 0; i < x.nprior; i++)
+        free(x.prior[i]);
+    free(x.prior);
+    free(x.prior_array);
     adb_pool_release(adb__pool(db), x.c);
     if (st == ADB_ERR_BUSY)
         adb__fmt(err, errlen, "legal hold %s covers event %s: %s", res->hold_id, res->hold_event,

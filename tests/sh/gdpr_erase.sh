@@ -28,7 +28,7 @@ post "$key" "{\"timestamp\":\"$now\",\"action\":\"fhir.patient.read\",\"status\"
 post "$key" "{\"timestamp\":\"$now\",\"action\":\"fhir.patient.read\",\"status\":\"success\",\"principalId\":\"doc-2\",\"targetResourceType\":\"Patient\",\"targetResourceId\":\"$SUBJ\",\"dataClassification\":\"PHI\"}"
 post "$key" "{\"timestamp\":\"$now\",\"action\":\"profile.update\",\"status\":\"success\",\"principalId\":\"$SUBJ\",\"dataClassification\":\"INTERNAL\",\"details\":{\"email\":\"$SUBJ@example.org\"}}"
 post "$key" "{\"timestamp\":\"$now\",\"action\":\"profile.update\",\"status\":\"success\",\"principalId\":\"other-1\",\"dataClassification\":\"INTERNAL\"}"
-post "$keyb" "{\"timestamp\":\"$now\",\"action\":\"auth.login\",\"status\":\"success\",\"principalId\":\"$SUBJ\",\"dataClassification\":\"INTERNAL\"}"
+post "$keyb" "{\"timestamp\":\"$now\",\"action\":\"auth.login\",\"status\":\"success\",\"principalId\":\"$SUBJ\",\"dataClassification\":\"INTERNAL\",\"details\":{\"phone\":\"+33-6-777-111\"}}"
 sleep 0.5
 stop_serve
 # archive the January 2024 INTERNAL events (standard: archived after 365 days, kept 2555)
@@ -43,6 +43,8 @@ http POST /api/v1/compliance/gdpr/pseudonymize -H "X-API-Key: $keyb" -H "$H" \
     --data-binary "{\"dataSubjectIds\":[\"$SUBJ\"],\"organizationId\":\"org-b\",\"fields\":[\"principalId\"],\"method\":\"hash\"}"
 expect_eq "pseudonymize (org-b): 200" 200 "$HTTP_STATUS"
 pb=$(jbody "d['mapping']['$SUBJ']")
+printf '%s' "$HTTP_BODY" >"$TEST_TMP/psn.json"
+expect_eq "…the shape smart-logs' client expects (PseudonymizationResult)" "" "$(python3 tests/tools/client_shapes.py pseudonymization-result "$TEST_TMP/psn.json")"
 expect_match "…answers the client's shape" "^psn-h-[0-9a-f]{32}$" "$pb"
 expect_eq "…operationId and summary" "1 1" "$(jbody "str(d['summary']['processedRecords'])+' '+str(int(d['operationId'].startswith('psn-op-')))")"
 expect_eq "…the value is gone from org-b's row" 0 "$(sql "SELECT count(*) FROM audit_log WHERE organization_id = 'org-b' AND principal_id = '$SUBJ'")"
@@ -114,6 +116,13 @@ expect_match "…with the basis recorded (Art. 17(3))" "17\(3\)" "$(jbody "d['ke
 expect_match "…2 of them archived, their archives rewritten" "^2 [12]$" "$(jbody "'%d %d' % (d['summary']['archivedRecords'], d['summary']['archivesRewritten'])")"
 expect_eq "…org-a's mapping deleted" 1 "$(jbody "d['summary']['mappingsDeleted']")"
 expect_eq "the request is completed, its subject kept as blind index only" "completed 0" "$(sql "SELECT status, (subject_enc IS NOT NULL)::int FROM data_subject_request WHERE id = '$RQ'" | tr '|' ' ')"
+# org-b: the subject was pseudonymized there; its erasure finds the pseudonymized event by
+# the pseudonymization's request (blind index) and erases the rest of its personal data
+http POST /api/v1/compliance/gdpr/erase -H "X-API-Key: $keyb" -H "$H" --data-binary "{\"dataSubjectId\":\"$SUBJ\"}"
+expect_eq "org-b erasure after pseudonymization: 200, the pseudonymized event found" "200 1 1" \
+    "$HTTP_STATUS $(jbody "'%d %d' % (d['summary']['totalRecords'], d['summary']['erasedRecords'])")"
+expect_eq "…its details erased too" 0 "$(sql "SELECT count(*) FROM audit_log WHERE organization_id = 'org-b' AND details ? 'phone'")"
+expect_eq "…org-b's mapping deleted" 0 "$(sql "SELECT count(*) FROM pseudonym_mapping WHERE organization_id = 'org-b' AND pseudonym_id = '$pb'")"
 expect_eq "the kept event's record names its basis" 1 "$(sql "SELECT count(*) FROM audit_erasure WHERE request_id = '$RQ' AND legal_basis LIKE '%17(3)%' AND reason LIKE 'pseudonymized as psn-h-%'")"
 stop_serve
 
@@ -139,6 +148,7 @@ expect_eq "pg_dump holds no trace of the erased subject" 0 "$(grep -c "$SUBJ" "$
 check "the archives were exported" [ -s "$TEST_TMP/archives.jsonl" ]
 expect_eq "the archives hold no trace of it" 0 "$(grep -c "$SUBJ" "$TEST_TMP/archives.jsonl")"
 expect_eq "…nor the IP of its details" 0 "$(grep -c "10.9.8.0" "$TEST_TMP/archives.jsonl")"
+expect_eq "pg_dump holds no trace of the phone erased in org-b" 0 "$(grep -c -- "+33-6-777-111" "$TEST_TMP/dump.sql")"
 expect_eq "other subjects' live events are untouched" 1 "$(sql "SELECT count(*) FROM audit_log WHERE principal_id = 'other-1'")"
 
 # a third party's recomputation still agrees (erased commitments from the records)
