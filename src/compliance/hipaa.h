@@ -11,11 +11,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include "auditdb.h"
 
 /* At most this many disclosure events are read for one accounting. */
 #define ADB_HIPAA_DISCLOSURES_MAX 100000
 /* The default period: six years before the request (164.528(a)(1)). */
 #define ADB_HIPAA_WINDOW_YEARS 6
+
+/* The start of the default period: now_us (microseconds since 1970 UTC)
+ * minus ADB_HIPAA_WINDOW_YEARS calendar years (29 February gives 28). */
+int64_t adb__hipaa_window_start(int64_t now_us);
 
 /* One disclosure event of the patient, as read (strings owned by the
  * caller; NULL when the event has no such field). */
@@ -60,5 +66,22 @@ struct json_t;
 struct json_t *adb__hipaa_accounting(const adb__disclosure *d, size_t n,
                                      const char *const *suspended, size_t ns,
                                      adb__hipaa_counts *counts);
+
+/* Reads the accounting of patient in org for [start, end] (RFC 3339 texts)
+ * as the tenant: the disclosure events (docs/hipaa.md), the suspensions in
+ * force now, then adb__hipaa_accounting. *entries: a new reference (caller
+ * decrefs). ADB_ERR_BUSY when the period holds more than
+ * ADB_HIPAA_DISCLOSURES_MAX disclosures; database statuses otherwise. */
+adb_status adb__hipaa_accounting_read(adb *h, const char *org, const char *patient,
+                                      const char *start, const char *end, struct json_t **entries,
+                                      adb__hipaa_counts *counts, char *err, size_t errlen);
+
+/* Records that principal read (action: "hipaa.accounting.read",
+ * "hipaa.access_report.read") what about patient over [start, end] as an
+ * audit event of org, details {startDate, endDate} and the members of
+ * extra (may be NULL); returns once it is committed (ADB_OK) or refused. */
+adb_status adb__hipaa_record_reading(adb *h, const char *org, const char *principal,
+                                     const char *action, const char *patient, const char *start,
+                                     const char *end, struct json_t *extra);
 
 #endif

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* details.disclosure.basis values that 164.528(a)(1) excludes, and the clause */
 static const struct {
@@ -28,6 +29,18 @@ static const struct {
     { "before_compliance_date", "(a)(1)(ix)" },
     { NULL, NULL },
 };
+
+int64_t adb__hipaa_window_start(int64_t now_us)
+{
+    time_t t = (time_t)(now_us / 1000000);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    tm.tm_year -= ADB_HIPAA_WINDOW_YEARS;
+    if (tm.tm_mon == 1 && tm.tm_mday == 29)
+        tm.tm_mday = 28;
+    return (int64_t)timegm(&tm) * 1000000 + now_us % 1000000;
+}
 
 const char *adb__hipaa_exclusion(const char *basis)
 {

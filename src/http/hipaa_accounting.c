@@ -11,12 +11,10 @@
 #include "compliance.h"
 #include "../compliance/dsr.h"
 #include "../compliance/hipaa.h"
-#include "../core/adb_internal.h"
 #include "../core/util.h"
 #include "../event/event.h"
 
 #include <string.h>
-#include <time.h>
 
 #define PATIENT_MAX 255 /* targetResourceId's limit */
 #define ACCESS_LIMIT_DEFAULT 100
@@ -39,19 +37,6 @@ static enum MHD_Result unavailable(adb_http_request *req)
                                "the database is unavailable: retry later", 1000);
 }
 
-/* us minus six calendar years (29 February gives 28 February). */
-static int64_t years_before(int64_t us, int years)
-{
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    tm.tm_year -= years;
-    if (tm.tm_mon == 1 && tm.tm_mday == 29)
-        tm.tm_mday = 28;
-    return (int64_t)timegm(&tm) * 1000000 + us % 1000000;
-}
-
 typedef struct period {
     char patient[PATIENT_MAX + 1];
     int64_t start_us, end_us;
@@ -63,7 +48,7 @@ typedef struct period {
 static bool period_args(adb_http_request *req, period *p, enum MHD_Result *res)
 {
     const char *patient = adb_http_arg(req, "patient"), *a;
-    int64_t now = adb__now_us(), floor_us = years_before(now, ADB_HIPAA_WINDOW_YEARS);
+    int64_t now = adb__now_us(), floor_us = adb__hipaa_window_start(now);
 
     if (!patient || !*patient) {
         *res = invalid(req, "patient", "REQUIRED", "patient is required: the patient's id "
@@ -105,26 +90,10 @@ static bool period_args(adb_http_request *req, period *p, enum MHD_Result *res)
  * organization, and waits for its commit. false: not recorded. */
 static bool self_audit(adb_http_request *req, const char *action, const period *p, json_t *extra)
 {
-    char ts[ADB_TS_TEXT_MAX];
-    adb_log_options lo = { .organization_id = req->who.organization_id };
-    adb_log_result res;
-
-    adb__timestamp_format(adb__now_us(), ts);
-    json_t *details = json_pack("{s:s, s:s, s:s}", "startDate", p->start, "endDate", p->end,
-                                "requestId", req->request_id);
-    if (details && extra)
-        json_object_update(details, extra);
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o*}", "timestamp", ts, "action",
-                           action, "status", "success", "principalId", req->who.key_id,
-                           "targetResourceType", "Patient", "targetResourceId", p->patient,
-                           "dataClassification", "PHI", "details", details);
-    char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-    json_decref(ev);
-    if (!text)
-        return false;
-    adb_status st = adb_log_json(req->state->db, text, strlen(text), &lo, &res);
-    free(text);
-    return st == ADB_OK;
+    if (extra)
+        json_object_set_new(extra, "requestId", json_string(req->request_id));
+    return adb__hipaa_record_reading(req->state->db, req->who.organization_id, req->who.key_id,
+                                     action, p->patient, p->start, p->end, extra) == ADB_OK;
 }
 
 static const char *val(const PGresult *r, int row, int col)
@@ -138,7 +107,7 @@ enum MHD_Result adb_http_hipaa_accounting(adb_http_request *req)
 {
     period p;
     enum MHD_Result res;
-    char idx[2 * ADB_SUBJECT_INDEX_LEN + 1], err[ADB_ERRMSG_MAX];
+    char err[ADB_ERRMSG_MAX];
     const char *org = req->who.organization_id, *rid = adb_http_arg(req, "requestId");
     adb__dsr request;
     json_t *request_json = NULL;
@@ -163,79 +132,19 @@ enum MHD_Result adb_http_hipaa_accounting(adb_http_request *req)
             return invalid(req, "requestId", "INVALID_VALUE",
                            "requestId names a request of another patient");
     }
-    if (!adb__subject_index_hex(adb__db_keys(req->state->db), org, p.patient, idx)) {
-        json_decref(request_json);
-        return unavailable(req);
-    }
-    char lim[24];
-    adb__fmt(lim, sizeof(lim), "%d", ADB_HIPAA_DISCLOSURES_MAX + 1);
-    const char *sp[] = { org, idx };
-    PGresult *sr = adb_tenant_query(req->state->db, org,
-                                    "SELECT recipient FROM hipaa_disclosure_suspension"
-                                    " WHERE organization_id = $1 AND starts_at <= now()"
-                                    " AND ends_at > now() AND (subject_index IS NULL"
-                                    " OR subject_index = decode($2, 'hex'))",
-                                    2, sp, ADB_PLAN_AUTO, NULL, 0, NULL, &st);
-    const char *dp[] = { org, p.patient, p.start, p.end, lim };
-    PGresult *dr = sr && PQresultStatus(sr) == PGRES_TUPLES_OK
-        ? adb_tenant_query(req->state->db, org,
-                           "SELECT event_id::text, " TS_SQL("timestamp") ","
-                           " CASE jsonb_typeof(details->'disclosure'->'recipient')"
-                           "   WHEN 'string' THEN details->'disclosure'->>'recipient'"
-                           "   ELSE details->'disclosure'->'recipient'->>'name' END,"
-                           " CASE WHEN jsonb_typeof(details->'disclosure'->'recipient') = 'object'"
-                           "   THEN details->'disclosure'->'recipient'->>'address' END,"
-                           " coalesce(details->'disclosure'->>'description', outcome_description, action),"
-                           " details->'disclosure'->>'purpose', details->'disclosure'->>'basis'"
-                           " FROM audit_log WHERE organization_id = $1"
-                           " AND target_resource_type = 'Patient' AND target_resource_id = $2"
-                           " AND timestamp >= $3::timestamptz AND timestamp <= $4::timestamptz"
-                           " AND data_classification = 'PHI' AND status = 'success'"
-                           " AND jsonb_typeof(details->'disclosure') = 'object'"
-                           " ORDER BY timestamp, id LIMIT $5::bigint",
-                           5, dp, ADB_PLAN_CUSTOM, NULL, 0, NULL, &st)
-        : NULL;
-    if (!dr || PQresultStatus(dr) != PGRES_TUPLES_OK) {
-        PQclear(sr);
-        PQclear(dr);
-        json_decref(request_json);
-        return unavailable(req);
-    }
-    int n = PQntuples(dr);
-    if (n > ADB_HIPAA_DISCLOSURES_MAX) {
-        PQclear(sr);
-        PQclear(dr);
-        json_decref(request_json);
-        return invalid(req, "startDate", "TOO_MANY", "the period holds more than 100000 "
-                       "disclosures: ask for shorter periods (startDate, endDate)");
-    }
-    int ns = PQntuples(sr);
-    adb__disclosure *d = calloc((size_t)n + 1, sizeof(*d));
-    char **keys = calloc((size_t)ns + 1, sizeof(*keys));
     json_t *entries = NULL;
     adb__hipaa_counts counts;
-    for (int i = 0; d && i < n; i++)
-        d[i] = (adb__disclosure){ val(dr, i, 0), val(dr, i, 1), val(dr, i, 2), val(dr, i, 3),
-                                  val(dr, i, 4), val(dr, i, 5), val(dr, i, 6) };
-    bool ok = d && keys;
-    for (int i = 0; ok && i < ns; i++) {
-        if (!(keys[i] = malloc(512)))
-            ok = false;
-        else
-            adb__hipaa_recipient_key(PQgetvalue(sr, i, 0), keys[i], 512);
-    }
-    if (ok)
-        entries = adb__hipaa_accounting(d, (size_t)n, (const char *const *)keys, (size_t)ns, &counts);
-    for (int i = 0; keys && i < ns; i++)
-        free(keys[i]);
-    free(keys);
-    free(d);
-    PQclear(dr);
-    PQclear(sr);
-    if (!entries) {
+    st = adb__hipaa_accounting_read(req->state->db, org, p.patient, p.start, p.end, &entries,
+                                    &counts, err, sizeof(err));
+    if (st != ADB_OK) {
         json_decref(request_json);
-        return adb_http_send_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVER_BUSY",
-                                   "out of memory: retry later", NULL);
+        if (st == ADB_ERR_BUSY)
+            return invalid(req, "startDate", "TOO_MANY", "the period holds more than 100000 "
+                           "disclosures: ask for shorter periods (startDate, endDate)");
+        if (st == ADB_ERR_NOMEM)
+            return adb_http_send_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVER_BUSY",
+                                       "out of memory: retry later", NULL);
+        return unavailable(req);
     }
     json_t *audit = json_pack("{s:I, s:s*}", "entries", (json_int_t)counts.entries,
                               "dataSubjectRequestId", rid);
@@ -304,7 +213,7 @@ enum MHD_Result adb_http_hipaa_access_report(adb_http_request *req)
     PQclear(cr);
     json_t *arr = json_array();
     for (int i = 0; arr && i < PQntuples(r); i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s?, s:s?}", "eventId",
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s*, s:s, s:s, s:s*, s:s*}", "eventId",
                                              PQgetvalue(r, i, 0), "date", PQgetvalue(r, i, 1),
                                              "principalId", val(r, i, 2), "action",
                                              PQgetvalue(r, i, 3), "status", PQgetvalue(r, i, 4),
