@@ -203,4 +203,10 @@ sql "UPDATE audit_log SET action = 'profile.updatX' WHERE action = 'profile.upda
 out=$("$AUDITDB_BIN" verify); rc=$?
 expect_eq "an erased event changed otherwise: exit 4" 4 "$rc"
 expect_match "…hash_mismatch on it" "hash_mismatch" "$out"
+# a tampered event is not laundered by an erasure: refused, left for verify to name
+sql "UPDATE audit_log SET status = 'failure' WHERE principal_id = 'other-1'" >/dev/null
+"$AUDITDB_BIN" gdpr erase --org org-a --subject other-1 >/dev/null 2>"$TEST_TMP/tampered.err"; rc=$?
+expect_eq "erasure of a subject whose event was tampered with: exit 1" 1 "$rc"
+expect_match "…the event named: it does not verify" "not changed: it does not verify" "$(cat "$TEST_TMP/tampered.err")"
+expect_eq "…its value kept for the verifier" 1 "$(sql "SELECT count(*) FROM audit_log WHERE principal_id = 'other-1'")"
 finish
