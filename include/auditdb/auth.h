@@ -73,6 +73,13 @@ adb_status adb_key_authenticate(adb *db, const char *presented, adb_principal *p
 adb_status adb_permission_check(adb *db, const adb_principal *p, const char *resource,
                                 const char *action, char *errbuf, size_t errlen);
 
+/* The same, granted only by an entry naming resource and action exactly (no
+ * wildcard: "*:*" does not grant it), in the role or one it inherits; read
+ * fresh, not cached. For rights that must be given on purpose (the reversal
+ * of pseudonyms, compliance.gdpr:reverse; docs/gdpr.md). */
+adb_status adb_permission_check_explicit(adb *db, const adb_principal *p, const char *resource,
+                                         const char *action, char *errbuf, size_t errlen);
+
 /* A connection inside a transaction that reads as the tenant: SET LOCAL
  * ROLE auditdb_app (owns nothing, row-level security applies) and
  * auditdb.organization_id = org. NULL with *st and errbuf on failure.

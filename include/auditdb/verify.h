@@ -29,6 +29,15 @@ typedef struct adb_verify_problem {
     char expected[65], found[65];
 } adb_verify_problem;
 
+/* One lawful erasure of a field, named by verification (a valid signed
+ * record of an event whose hash then matches). */
+typedef struct adb_verify_erasure {
+    const char *organization_id, *event_id, *field, *request_id, *legal_basis, *erased_at;
+    const char *reason;         /* may be NULL */
+    const char *archive;        /* the archive holding the event, NULL: live */
+    int64_t chain_seq;
+} adb_verify_erasure;
+
 typedef struct adb_verify_options {
     const char *organization_id; /* NULL: every organization */
     const char *from, *to;       /* RFC 3339 bounds on timestamp, NULL: open */
@@ -36,6 +45,7 @@ typedef struct adb_verify_options {
     const char *verified_by;     /* recorded with the results */
     void (*on_problem)(void *ud, const adb_verify_problem *p);
     void (*on_progress)(void *ud, long long events_done);
+    void (*on_erasure)(void *ud, const adb_verify_erasure *e); /* NULL: not named */
     void *ud;
     /* The verifiable log (docs/integrity.md section 6): the directory of the
      * log's checkpoint files outside the database (NULL: not read) and the

@@ -526,6 +526,29 @@ adb_status adb_permission_check(adb *db, const adb_principal *p, const char *res
     return ADB_OK;
 }
 
+adb_status adb_permission_check_explicit(adb *db, const adb_principal *p, const char *resource,
+                                         const char *action, char *errbuf, size_t errlen)
+{
+    role_entry e;
+    bool allowed = false;
+
+    if (adb__operator_is(p)) {
+        adb__fmt(errbuf, errlen, "an operator key may not %s %s", action, resource);
+        return ADB_ERR_NOT_FOUND;
+    }
+    adb_status st = load_role(db, p->organization_id, p->role, &e, errbuf, errlen);
+    if (st != ADB_OK)
+        return st;
+    for (int i = 0; e.valid && i < e.nperms && !allowed; i++)
+        allowed = !strcmp(e.perms[i].resource, resource) && !strcmp(e.perms[i].action, action);
+    if (!allowed) {
+        adb__fmt(errbuf, errlen, "role \"%s\" has no explicit grant of %s:%s (wildcards do not "
+                 "grant it)", p->role, resource, action);
+        return ADB_ERR_NOT_FOUND;
+    }
+    return ADB_OK;
+}
+
 /* ---- tenant transactions ------------------------------------------------ */
 
 /* On the api login's pool when the service has one (adb_options.api_conninfo):

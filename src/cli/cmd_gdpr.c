@@ -14,6 +14,10 @@
 static const cli_gdpr_sub subs[] = {
     { "requests", "list, show, open, extend and close data-subject requests (GDPR and HIPAA)",
       cli_gdpr_requests_usage, cmd_gdpr_requests },
+    { "pseudonymize", "pseudonymize a data subject's events (hash, token, encryption)", cli_gdpr_erase_usage, cmd_gdpr_erase },
+    { "erase", "erase a data subject's personal data (GDPR Art. 17), keeping what the law requires", cli_gdpr_erase_usage, cmd_gdpr_erase },
+    { "reverse", "the original of a pseudonym (audited)", cli_gdpr_erase_usage, cmd_gdpr_erase },
+    { "hold", "place or release a legal hold", cli_gdpr_erase_usage, cmd_gdpr_erase },
     { NULL, NULL, NULL, NULL },
 };
 

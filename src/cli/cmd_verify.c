@@ -18,6 +18,7 @@
 typedef struct vstate {
     bool json;
     json_t *problems;
+    json_t *erasures;  /* --json: the lawful erasures named */
     long long shown;
 } vstate;
 
@@ -44,6 +45,31 @@ static void on_problem(void *ud, const adb_verify_problem *p)
         printf("    expected %s\n    found    %s\n", p->expected[0] ? p->expected : "-",
                p->found[0] ? p->found : "-");
     v->shown++;
+}
+
+/* A lawful erasure: named with the request that made it (docs/gdpr.md). */
+static void on_erasure(void *ud, const adb_verify_erasure *e)
+{
+    vstate *v = ud;
+
+    if (v->json) {
+        if (json_array_size(v->erasures) < 1000)
+            json_array_append_new(v->erasures,
+                                  json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s?, s:s?}",
+                                            "organizationId", e->organization_id, "eventId",
+                                            e->event_id, "chainSeq", (json_int_t)e->chain_seq,
+                                            "field", e->field, "requestId", e->request_id,
+                                            "legalBasis", e->legal_basis, "erasedAt",
+                                            e->erased_at, "reason", e->reason, "archive",
+                                            e->archive));
+        return;
+    }
+    if (cli_tty())
+        fputs("\r\033[K", stderr);
+    printf("%s: lawful_erasure: event %s (seq %lld%s%s): %s erased by request %s (%s)%s%s\n",
+           e->organization_id, e->event_id, (long long)e->chain_seq, e->archive ? ", archive " : "",
+           e->archive ? e->archive : "", e->field, e->request_id, e->legal_basis,
+           e->reason ? ": " : "", e->reason ? e->reason : "");
 }
 
 static void on_progress(void *ud, long long done)
@@ -239,6 +265,7 @@ int cmd_verify(int argc, char **argv)
     if ((rc = cli_adb_open(&db, &h)) != EXIT_OK)
         goto out;
     v.problems = json_array();
+    v.erasures = json_array();
     if (auth_log) {
         if (event_ref || o.organization_id || o.from || o.to) {
             cli_error("--auth-log verifies the whole auth_audit_log: --org, --from, --to and --event do not apply");
@@ -251,6 +278,7 @@ int cmd_verify(int argc, char **argv)
     log_anchor(&db, &o, vkey_arg, anchor_dir, sizeof(anchor_dir), anchor_vkey,
                sizeof(anchor_vkey));
     o.on_problem = on_problem;
+    o.on_erasure = on_erasure;
     o.on_progress = v.json ? NULL : on_progress;
     o.ud = &v;
     if (event_ref) {
@@ -296,12 +324,13 @@ int cmd_verify(int argc, char **argv)
         sum.problems += checkpoint_refusals(h, o.organization_id, &v);
     double rate = sum.seconds > 0 ? (double)sum.events / sum.seconds : 0;
     if (v.json) {
-        json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:O}", "intact", sum.problems == 0,
+        json_t *j = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:O, s:O}", "intact", sum.problems == 0,
                               "events", (json_int_t)sum.events, "organizations",
                               (json_int_t)sum.organizations, "problems", (json_int_t)sum.problems,
                               "brokenEvents", (json_int_t)sum.broken_events,
                               "erasedEvents", (json_int_t)sum.erased_events, "seconds", sum.seconds,
-                              "eventsPerSecond", rate, "details", v.problems);
+                              "eventsPerSecond", rate, "details", v.problems, "erasures",
+                              v.erasures);
         char *s = json_dumps(j, JSON_COMPACT);
         printf("%s\n", s ? s : "{}");
         free(s);
@@ -320,6 +349,7 @@ int cmd_verify(int argc, char **argv)
     rc = sum.problems ? EXIT_INTEGRITY : EXIT_OK;
 out:
     json_decref(v.problems);
+    json_decref(v.erasures);
     adb_close(h);
     cli_db_close(&db);
     return rc;

@@ -23,4 +23,8 @@ void cli_gdpr_handler(char *out, size_t cap);
 extern const char cli_gdpr_requests_usage[];
 int cmd_gdpr_requests(int argc, char **argv);
 
+/* pseudonymize, erase, reverse, hold (cmd_gdpr_erase.c) */
+extern const char cli_gdpr_erase_usage[];
+int cmd_gdpr_erase(int argc, char **argv);
+
 #endif

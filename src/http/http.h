@@ -207,5 +207,10 @@ enum MHD_Result adb_http_health_config(adb_http_request *req);
 enum MHD_Result adb_http_health_config_put(adb_http_request *req); /* health_config.c */
 enum MHD_Result adb_http_health_connectivity(adb_http_request *req);
 enum MHD_Result adb_http_health_system(adb_http_request *req);
+/* pseudonymization, erasure, reversal, legal holds (gdpr_erase.c, docs/gdpr.md) */
+enum MHD_Result adb_http_gdpr_pseudonymize(adb_http_request *req);
+enum MHD_Result adb_http_gdpr_erase(adb_http_request *req);
+enum MHD_Result adb_http_gdpr_reverse(adb_http_request *req);
+enum MHD_Result adb_http_gdpr_hold_create(adb_http_request *req);
 
 #endif

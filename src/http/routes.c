@@ -119,6 +119,11 @@ static const route routes[] = {
     { "GET", "/api/v1/compliance/hipaa/access-report", adb_http_hipaa_access_report, "compliance.hipaa", "read", "every access to a patient's records: who and when", "patient,startDate,endDate," PAGE },
     { "GET", "/api/v1/compliance/hipaa/suspensions", adb_http_hipaa_suspensions_list, "compliance.hipaa", "read", "suspensions of the accounting of disclosures (164.528(a)(2))", "active" },
     { "POST", "/api/v1/compliance/hipaa/suspensions", adb_http_hipaa_suspensions_create, "compliance.hipaa", "manage", "record an agency's or official's suspension statement", NULL },
+    /* pseudonymization, erasure, reversal, legal holds (gdpr_erase.c, docs/gdpr.md) */
+    { "POST", "/api/v1/compliance/gdpr/pseudonymize", adb_http_gdpr_pseudonymize, "compliance.gdpr", "pseudonymize", "pseudonymize data subjects' events (hash, token, encryption)", NULL },
+    { "POST", "/api/v1/compliance/gdpr/erase", adb_http_gdpr_erase, "compliance.gdpr", "erase", "erase a data subject's personal data (GDPR Art. 17), keeping what the law requires", NULL },
+    { "POST", "/api/v1/compliance/gdpr/reverse", adb_http_gdpr_reverse, "compliance.gdpr", "reverse", "the original of a pseudonym (explicit grant only; audited)", NULL },
+    { "POST", "/api/v1/compliance/gdpr/holds", adb_http_gdpr_hold_create, "compliance.gdpr", "hold", "place a legal hold", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -36,7 +36,7 @@ static const adb__row_col field_col[ADB_F__COUNT] = {
 
 /* Builds the event the row stores into ev (ev->details malloc()ed):
  * 1, 0 unreadable (out->why), -1 out of memory. */
-static int row_event(const char *const v[ADB__ROW_NCOLS], adb__event *ev, adb__row_expect *out)
+int adb__row_event(const char *const v[ADB__ROW_NCOLS], adb__event *ev, adb__row_expect *out)
 {
     const char *ts = v[ADB_COL_TIMESTAMP], *details = v[ADB_COL_DETAILS];
 
@@ -108,7 +108,7 @@ int adb__row_recompute_erased(const adb__keys *k, const char *const v[ADB__ROW_N
     bool v3 = alg && !strcmp(alg, ADB_HASH_ALG_C14N);
 
     memset(out, 0, sizeof(*out));
-    if ((rc = row_event(v, &ev, out)) != 1) {
+    if ((rc = adb__row_event(v, &ev, out)) != 1) {
         free(ev.details);
         return rc;
     }

@@ -58,6 +58,11 @@ typedef struct adb__row_expect {
     char why[160];     /* when the row cannot be read: why */
 } adb__row_expect;
 
+/* Builds the event the row stores into ev (ev->details: its canonical text,
+ * malloc()ed; the other fields point into v): 1, 0 unreadable (out->why), -1
+ * out of memory. */
+int adb__row_event(const char *const v[ADB__ROW_NCOLS], adb__event *ev, adb__row_expect *out);
+
 /* Recomputes from v (NULL for SQL NULL): 1 computed, 0 the row cannot be
  * read (a bad timestamp or details; out->why says which), -1 out of memory. */
 int adb__row_recompute(const adb__keys *k, const char *const v[ADB__ROW_NCOLS],

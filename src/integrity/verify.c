@@ -205,6 +205,24 @@ static bool erasures(run *r, vitem *it, const char *what)
         n++;
     }
     int rc = adb__row_recompute_erased(k, v, erased, n, &it->want);
+    /* a lawful erasure: each valid record named with its request */
+    if (rc == 1 && r->o->on_erasure && v[ADB_COL_HASH] && !strcmp(it->want.hash, v[ADB_COL_HASH])) {
+        for (size_t j = 0; j < n; j++) {
+            int i = 0;
+            while (i < PQntuples(res) && strcmp(PQgetvalue(res, i, 0), erased[j].field) != 0)
+                i++;
+            if (i == PQntuples(res))
+                continue;
+            adb_verify_erasure ve = {
+                .organization_id = org, .event_id = eid, .field = erased[j].field,
+                .request_id = PQgetvalue(res, i, 2), .legal_basis = PQgetvalue(res, i, 3),
+                .reason = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+                .erased_at = PQgetvalue(res, i, 5), .archive = it->s.archive,
+                .chain_seq = it->s.seq,
+            };
+            r->o->on_erasure(r->o->ud, &ve);
+        }
+    }
     free(erased);
     PQclear(res);
     if (rc < 0)

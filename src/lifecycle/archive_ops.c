@@ -5,6 +5,7 @@
  * JSON Lines as stored).
  */
 #include "archive.h"
+#include "../integrity/commit.h"
 #include "../core/adb_internal.h"
 #include "../core/buf.h"
 #include "../core/util.h"
@@ -49,6 +50,85 @@ static void reader_problems(vctx *x, const adb__archive_reader *rd)
         report(x, "archive_mismatch", 0, "%s", msgs[x->reported]);
 }
 
+/* An archived v3 row whose commitment key is gone: recomputed with the
+ * commitments of the event's signed erasure records (docs/integrity.md
+ * section 8); each record used is named as a "lawful_erasure" (not a
+ * problem), one not signed with K_sig is "erasure_record_invalid". 1, 0, -1
+ * as adb__row_recompute. */
+static int with_erasures(adb *db, PGconn *c, vctx *x, const char *const *v, int64_t seq,
+                         adb__row_expect *e)
+{
+    const adb__keys *k = adb__db_keys(db);
+    const char *eid = v[ADB_COL_EVENT_ID], *org = v[ADB_COL_ORGANIZATION_ID];
+    const char *params[] = { eid };
+    PGresult *res;
+    adb__erased *erased;
+    size_t n = 0;
+    int rc;
+
+    if (!c || !eid || !org)
+        return 1;
+    res = PQexecParams(c, "SELECT field, commitment, request_id, legal_basis, reason,"
+                          " to_char(erased_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+                          " signature, organization_id"
+                          " FROM audit_erasure WHERE event_id = $1::uuid ORDER BY id",
+                       1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) == 0) {
+        PQclear(res);
+        return 1;
+    }
+    if (!(erased = calloc((size_t)PQntuples(res), sizeof(*erased)))) {
+        PQclear(res);
+        return -1;
+    }
+    bool *valid = calloc((size_t)PQntuples(res), sizeof(*valid));
+    if (!valid) {
+        free(erased);
+        PQclear(res);
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        adb__erasure_record rec = {
+            .organization_id = PQgetvalue(res, i, 7), .event_id = eid,
+            .field = PQgetvalue(res, i, 0), .commitment = PQgetvalue(res, i, 1),
+            .request_id = PQgetvalue(res, i, 2), .legal_basis = PQgetvalue(res, i, 3),
+            .reason = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
+            .erased_at = PQgetvalue(res, i, 5),
+        };
+        char sig[65];
+        if (!adb__erasure_sign(&k->sig_hmac, &rec, sig)) {
+            free(valid);
+            free(erased);
+            PQclear(res);
+            return -1;
+        }
+        if (strcmp(sig, PQgetvalue(res, i, 6)) != 0 || strcmp(rec.organization_id, org) != 0 ||
+            strlen(rec.commitment) != 64) {
+            report(x, "erasure_record_invalid", seq, "event %s (seq %" PRId64 "): the erasure "
+                   "record of field \"%.60s\" is not signed by this server", eid, seq, rec.field);
+            continue;
+        }
+        valid[i] = true;
+        erased[n].field = rec.field;
+        memcpy(erased[n].commitment, rec.commitment, 65);
+        n++;
+    }
+    rc = adb__row_recompute_erased(k, v, erased, n, e);
+    if (rc == 1 && v[ADB_COL_HASH] && !strcmp(e->hash, v[ADB_COL_HASH]) && x->fn)
+        for (int i = 0; i < PQntuples(res); i++)
+            if (valid[i]) {
+                char msg[640];
+                snprintf(msg, sizeof(msg), "event %s (seq %" PRId64 "): %s erased by request %s "
+                         "(%s)", eid, seq, PQgetvalue(res, i, 0), PQgetvalue(res, i, 2),
+                         PQgetvalue(res, i, 3));
+                x->fn(x->ud, "lawful_erasure", seq, msg); /* named, not a problem */
+            }
+    free(valid);
+    free(erased);
+    PQclear(res);
+    return rc;
+}
+
 adb_status adb__archive_verify(adb *db, const char *id, adb__archive_problem_fn on_problem,
                                void *ud, long long *rows, long long *problems, char *err,
                                size_t errlen)
@@ -68,8 +148,8 @@ adb_status adb__archive_verify(adb *db, const char *id, adb__archive_problem_fn 
     if (!c)
         return st;
     rd = adb__archive_open_ex(c, id, true, &st, err, errlen);
-    adb_pool_release(adb__pool(db), c);
     if (!rd) {
+        adb_pool_release(adb__pool(db), c);
         if (st != ADB_ERR_INVALID)
             return st;
         report(&x, "unreadable", 0, "%s", err); /* the metadata or payload cannot be read */
@@ -87,11 +167,14 @@ adb_status adb__archive_verify(adb *db, const char *id, adb__archive_problem_fn 
         if (!in->stub) {
             adb__row_expect e;
             int ok = adb__row_recompute(adb__db_keys(db), v, &e);
+            if (ok == 1 && e.key_erased)
+                ok = with_erasures(db, c, &x, v, seq, &e);
             const char *hash = v[ADB_COL_HASH] ? v[ADB_COL_HASH] : "";
             const char *sig = v[ADB_COL_SIGNATURE] ? v[ADB_COL_SIGNATURE] : "";
             if (ok < 0) {
                 adb__fmt(err, errlen, "out of memory");
                 adb__archive_close(rd);
+                adb_pool_release(adb__pool(db), c);
                 return ADB_ERR_NOMEM;
             }
             if (ok == 0)
@@ -120,6 +203,7 @@ adb_status adb__archive_verify(adb *db, const char *id, adb__archive_problem_fn 
         report(&x, "unreadable", 0, "%s", adb__archive_error(rd));
     reader_problems(&x, rd);
     adb__archive_close(rd);
+    adb_pool_release(adb__pool(db), c);
     *problems = x.problems;
     return ADB_OK;
 }

@@ -6,7 +6,7 @@ types; written here in our own words from what those types require).
 usage: client_shapes.py KIND FILE [ORG]
 Prints one line per problem found (nothing when the answer fits), and for files of events
 a last line "count N". KIND: export-result, export-status, statistics, events-ndjson,
-events-json, csv, xml.
+events-json, csv, xml, pseudonymization-result.
 """
 import csv
 import io
@@ -98,6 +98,28 @@ def event(e, org):
          'an event of another organization: %r' % e.get('organizationId'))
 
 
+def pseudonymization_result(d):
+    """The answer compliance.pseudonymizeData resolves to (its PseudonymizationResult)."""
+    need(isinstance(d, dict), 'not an object')
+    need(isinstance(d.get('operationId'), str) and d['operationId'] != '', 'operationId')
+    need(isinstance(d.get('processedAt'), str) and ISO_ANY.match(d['processedAt']), 'processedAt')
+    need(isinstance(d.get('method'), str), 'method')
+    sm = d.get('summary')
+    need(isinstance(sm, dict), 'summary is not an object')
+    if isinstance(sm, dict):
+        for k in ('totalRecords', 'processedRecords', 'failedRecords'):
+            need(is_int(sm.get(k)), 'summary.%s is not a non-negative integer' % k)
+        need(isinstance(sm.get('affectedFields'), list) and
+             all(isinstance(f, str) for f in sm['affectedFields']), 'summary.affectedFields')
+    if 'mapping' in d:
+        need(isinstance(d['mapping'], dict) and
+             all(isinstance(v, str) for v in d['mapping'].values()), 'mapping is not string to string')
+    if 'errors' in d:
+        need(isinstance(d['errors'], list) and all(
+            isinstance(e, dict) and all(isinstance(e.get(k), str) for k in ('recordId', 'field', 'error'))
+            for e in d['errors']), 'errors are not {recordId, field, error} strings')
+
+
 def main():
     kind, path = sys.argv[1], sys.argv[2]
     org = sys.argv[3] if len(sys.argv) > 3 else None
@@ -110,6 +132,8 @@ def main():
         export_status(json.loads(text))
     elif kind == 'statistics':
         statistics(json.loads(text))
+    elif kind == 'pseudonymization-result':
+        pseudonymization_result(json.loads(text))
     elif kind == 'events-ndjson':
         lines = [l for l in text.split('\n') if l]
         need(text == '' or text.endswith('\n'), 'the last line is not ended')
