@@ -18,7 +18,7 @@ bool adb__psn_strategy_parse(const char *s, adb__psn_strategy *out)
         return false;
     if (!strcmp(s, "hash"))
         *out = ADB_PSN_HASH;
-    else if (!strcmp(s, "token") || !strcmp(s, "tokenize"))
+    else if (!strcmp(s, "token") || !strcmp(s, "tokenize") || !strcmp(s, "tokenization"))
         *out = ADB_PSN_TOKEN;
     else if (!strcmp(s, "encryption") || !strcmp(s, "encrypt"))
         *out = ADB_PSN_ENCRYPTION;

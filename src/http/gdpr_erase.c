@@ -162,6 +162,7 @@ enum MHD_Result adb_http_gdpr_pseudonymize(adb_http_request *req)
     const char *start, *end, *fields[2];
     size_t nfields = 0;
     char op_id[64], now[40], err[ADB_ERRMSG_MAX];
+    double t0 = adb__now_ms();
 
     if (!json_is_object(body)) {
         json_decref(body);
@@ -272,10 +273,20 @@ enum MHD_Result adb_http_gdpr_pseudonymize(adb_http_request *req)
           json_pack("{s:s, s:s, s:I, s:I}", "operationId", op_id, "method",
                     adb__psn_strategy_name(strategy), "subjects", (json_int_t)json_array_size(ids),
                     "records", (json_int_t)processed));
+    /* the client's PseudonymizationResult (requestId, status, method in its names,
+     * processingTime, reversible, completedAt) and the operation's own members */
+    double took = adb__now_ms() - t0;
     res = adb_http_send_json(req, MHD_HTTP_OK,
-                             json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:o}, s:o, s:o, s:o}",
+                             json_pack("{s:s, s:s, s:f, s:b, s:s, s:s, s:s, s:s,"
+                                       " s:{s:I, s:I, s:I, s:o}, s:o, s:o, s:o}",
+                                       "requestId", op_id,
+                                       "status", processed == 0 && nfailed > 0 ? "failed" : "completed",
+                                       "processingTime", took < 0 ? 0.0 : took,
+                                       "reversible", 1, "completedAt", now,
                                        "operationId", op_id, "processedAt", now, "method",
-                                       adb__psn_strategy_name(strategy), "summary",
+                                       strategy == ADB_PSN_TOKEN ? "tokenization"
+                                                                 : adb__psn_strategy_name(strategy),
+                                       "summary",
                                        "totalRecords", (json_int_t)total, "processedRecords",
                                        (json_int_t)processed, "failedRecords", (json_int_t)nfailed,
                                        "affectedFields", aff, "mapping", mapping, "errors", errors,

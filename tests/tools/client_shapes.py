@@ -101,9 +101,19 @@ def event(e, org):
 def pseudonymization_result(d):
     """The answer compliance.pseudonymizeData resolves to (its PseudonymizationResult)."""
     need(isinstance(d, dict), 'not an object')
+    # what the client requires (its PseudonymizationResultSchema)
+    need(isinstance(d.get('requestId'), str) and d['requestId'] != '', 'requestId')
+    need(d.get('status') in EXPORT_STATUSES, 'status is not pending|processing|completed|failed')
+    need(d.get('method') in {'hash', 'encryption', 'tokenization', 'masking', 'generalization',
+                             'suppression'}, 'method is not one of the client\'s methods')
+    need(isinstance(d.get('processingTime'), (int, float)) and not isinstance(d.get('processingTime'), bool)
+         and d['processingTime'] >= 0, 'processingTime is not a number >= 0')
+    need(isinstance(d.get('reversible'), bool), 'reversible is not a boolean')
+    if 'completedAt' in d:
+        need(isinstance(d['completedAt'], str) and ISO_ANY.match(d['completedAt']), 'completedAt')
+    # the operation's own members (docs/gdpr.md)
     need(isinstance(d.get('operationId'), str) and d['operationId'] != '', 'operationId')
     need(isinstance(d.get('processedAt'), str) and ISO_ANY.match(d['processedAt']), 'processedAt')
-    need(isinstance(d.get('method'), str), 'method')
     sm = d.get('summary')
     need(isinstance(sm, dict), 'summary is not an object')
     if isinstance(sm, dict):
