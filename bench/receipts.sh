@@ -9,7 +9,8 @@
 #
 # usage: scripts/with-cluster.sh build/release/auditdb bench/receipts.sh
 # knobs: BENCH_RECEIPT_EVENTS (default 10000000; use 200000 while developing),
-# BENCH_RECEIPT_SAMPLES (default 5000). Method and figures: bench/README.md, "Receipts of a large
+# BENCH_RECEIPT_SAMPLES (default 5000), BENCH_RECEIPT_BASELINE_BIN (another auditdb binary, e.g.
+# an older build: its serve is measured too, after this one's, on the same data). Method and figures: bench/README.md, "Receipts of a large
 # organization".
 set -u
 
@@ -62,31 +63,37 @@ KEY=$("$BIN" keys create --org "$ORG" --role admin --name bench-receipts 2>/dev/
 echo "receipts: loading $EVENTS events (COPY, tiles by the library's Merkle code)"
 "$CLIENT" load "$AUDIT_DB_URL" "$ORG" "$EVENTS" || die "load failed"
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
-    die "no free port"
-BASE=http://127.0.0.1:$PORT
-AUDITDB_RATE_LIMIT_RPS=1000000 AUDITDB_RATE_LIMIT_BURST=1000000 \
-    "$BIN" serve --listen "127.0.0.1:$PORT" >>"$W/serve.log" 2>&1 &
-SERVER_PID=$!
-i=0
-until curl -fsS --max-time 2 -o /dev/null "$BASE/live" 2>/dev/null; do
-    i=$((i + 1))
-    { [ "$i" -ge 120 ] || ! kill -0 "$SERVER_PID" 2>/dev/null; } && die "serve did not answer /live"
-    sleep 0.5
-done
-# one event through the API: the tree grows by it and the checkpointer signs size EVENTS + 1
-now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
-code=$(curl -s -o "$W/post.out" -w '%{http_code}' -H "X-API-Key: $KEY" -H 'Content-Type: application/json' \
-    --data-binary "{\"eventData\":{\"timestamp\":\"$now\",\"action\":\"bench.start\",\"status\":\"success\"}}" \
-    "$BASE/api/v1/audit/events")
-[ "$code" = 201 ] || die "POST event: $code $(cat "$W/post.out")"
-i=0
-want=$((EVENTS + 1))
-until curl -fsS -H "X-API-Key: $KEY" "$BASE/api/v1/audit/log/checkpoint" 2>/dev/null | sed -n 2p | grep -qx "$want"; do
-    i=$((i + 1))
-    [ "$i" -ge 600 ] && die "no checkpoint of size $want within 60 s"
-    sleep 0.1
-done
-VKEY=$("$BIN" log vkey) || die "no log vkey"
-"$CLIENT" run "$BASE" "$KEY" "$AUDIT_DB_URL" "$ORG" "$SAMPLES" "$VKEY" || die "run failed"
-stop_server
+measure() { # BIN: start its serve, wait for a checkpoint covering the data, run the client
+    SBIN=$1
+    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
+        die "no free port"
+    BASE=http://127.0.0.1:$PORT
+    AUDITDB_RATE_LIMIT_RPS=1000000 AUDITDB_RATE_LIMIT_BURST=1000000 \
+        "$SBIN" serve --listen "127.0.0.1:$PORT" >>"$W/serve.log" 2>&1 &
+    SERVER_PID=$!
+    i=0
+    until curl -fsS --max-time 2 -o /dev/null "$BASE/live" 2>/dev/null; do
+        i=$((i + 1))
+        { [ "$i" -ge 120 ] || ! kill -0 "$SERVER_PID" 2>/dev/null; } && die "serve did not answer /live"
+        sleep 0.5
+    done
+    # one event through the API: the tree grows by it and the checkpointer signs a checkpoint
+    # that covers the loaded events
+    now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+    code=$(curl -s -o "$W/post.out" -w '%{http_code}' -H "X-API-Key: $KEY" -H 'Content-Type: application/json' \
+        --data-binary "{\"eventData\":{\"timestamp\":\"$now\",\"action\":\"bench.start\",\"status\":\"success\"}}" \
+        "$BASE/api/v1/audit/events")
+    [ "$code" = 201 ] || die "POST event: $code $(cat "$W/post.out")"
+    i=0
+    until [ "$(curl -fsS -H "X-API-Key: $KEY" "$BASE/api/v1/audit/log/checkpoint" 2>/dev/null | sed -n 2p)" -gt "$EVENTS" ] 2>/dev/null; do
+        i=$((i + 1))
+        [ "$i" -ge 600 ] && die "no checkpoint beyond $EVENTS within 60 s"
+        sleep 0.1
+    done
+    VKEY=$("$SBIN" log vkey) || die "no log vkey"
+    echo "serve: $SBIN"
+    "$CLIENT" run "$BASE" "$KEY" "$AUDIT_DB_URL" "$ORG" "$SAMPLES" "$VKEY" || die "run failed"
+    stop_server
+}
+measure "$BIN"
+[ -n "${BENCH_RECEIPT_BASELINE_BIN:-}" ] && measure "$BENCH_RECEIPT_BASELINE_BIN"
