@@ -178,6 +178,7 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_str(cfg, "AUDITDB_CHECKPOINT_DIR", &cfg->checkpoint_dir)) ||
         (st = get_int(cfg, "AUDITDB_CHECKPOINT_INTERVAL_MS", 10, 3600000,
                       &cfg->checkpoint_interval_ms)) ||
+        (st = get_int(cfg, "AUDITDB_LOG_ALERT_AFTER", 1, 100000, &cfg->log_alert_after)) ||
         (st = get_str(cfg, "AUDITDB_WITNESSES", &cfg->witnesses)) ||
         (st = get_int(cfg, "AUDITDB_RATE_LIMIT_RPS", 0, 1000000, &cfg->rate_limit_rps)) ||
         (st = get_int(cfg, "AUDITDB_RATE_LIMIT_BURST", 1, 1000000, &cfg->rate_limit_burst)) ||
