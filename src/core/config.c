@@ -43,6 +43,8 @@ static const adb_config_key config_keys[] = {
       "AUDITDB_HOME/checkpoints" },
     { "AUDITDB_CHECKPOINT_INTERVAL_MS", "250", false,
       "milliseconds between checkpoints of an organization whose tree grew" },
+    { "AUDITDB_LOG_ALERT_AFTER", "5", false,
+      "failures in a row of an organization's tree, or of the checkpointer, before an alert row" },
     { "AUDITDB_WITNESSES", NULL, false,
       "witnesses to push checkpoints to: comma-separated URL=vkey (tlog-witness submission prefix, "
       "the witness's cosignature verifier key)" },
