@@ -172,7 +172,8 @@ static int pick_checkpoint(PGconn *c, const char *org, uint64_t index, char **no
 /* The receipt of a live event in one round trip: the event's position, the
  * checkpoint (as pick_checkpoint chooses), the entry, and the tiles the
  * inclusion proof reads (level L: the tile holding the leaf and the one at
- * the checkpoint's right edge), less those the cache holds wide enough.
+ * the checkpoint's right edge; levels 0-6, trees of up to 2^56 leaves: a
+ * larger one takes the long path), less those the cache holds wide enough.
  * $1 org, $2 the id, $3 the instant of a version 1 id, $4-$6 the cached
  * tiles' levels, indexes and widths. */
 #define FAST_SQL(COND)                                                                           \
@@ -196,7 +197,7 @@ static int pick_checkpoint(PGconn *c, const char *org, uint64_t index, char **no
     " FROM (SELECT DISTINCT l::smallint AS level, x.index,"                                      \
     "         CASE WHEN x.index < cp.tree_size >> (8 * l + 8) THEN 256"                          \
     "              ELSE ((cp.tree_size >> (8 * l)) % 256)::int END AS need"                      \
-    "         FROM ev, cp, generate_series(0, 7) l,"                                             \
+    "         FROM ev, cp, generate_series(0, 6) l,"                                             \
     "         LATERAL (VALUES (ev.idx >> (8 * l + 8)), (cp.tree_size >> (8 * l + 8))) x(index)) k" \
     " WHERE k.need > 0 AND NOT EXISTS (SELECT 1 FROM unnest($4::smallint[], $5::bigint[],"       \
     "   $6::smallint[]) h(l, i, w) WHERE h.l = k.level AND h.i = k.index AND h.w >= k.need)"
@@ -284,7 +285,7 @@ static bool fast_receipt(adb_http_request *req, const adb_http_event_ref *ref,
             goto done;
         adb__tile_cache_put(tc, org, level, tindex, buf, (unsigned)(len / 32));
     }
-    for (unsigned l = 0; l < 8; l++) {
+    for (unsigned l = 0; l < 7; l++) { /* levels 0-6 (as the statement) */
         uint64_t want[2] = { index >> (8 * l + 8), body.size >> (8 * l + 8) };
         unsigned w;
         for (int k = 0; k < 2; k++)
