@@ -77,6 +77,8 @@ expect_match "... lastError names the failure" "test: audit_tree is read-only" "
 expect_eq "... answered 503 (not healthy)" 503 "$HTTP_STATUS"
 expect_eq "/api/v1/health/detailed: degraded too, without the error" "degraded 1 0 False False" \
     "$(audit_state /api/v1/health/detailed "$admin")"
+http GET /metrics -H "X-API-Key: $op"
+expect_match "/metrics: auditdb_tree_failing_organizations 1" "auditdb_tree_failing_organizations 1" "$HTTP_BODY"
 sleep 3
 expect_eq "more failures raise no second alert" 1 "$(sql "SELECT count(*) FROM alerts WHERE source = 'auditdb-integrator'")"
 http GET /health/detailed -H "X-API-Key: $op"
