@@ -149,12 +149,15 @@ bench:
 	@DEPS_SET=bench $(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory MODE=release all build/release/bench/bench_ingest \
 	    build/release/bench/bench_archive build/release/bench/loadgen build/release/bench/http_ingest \
-	    build/release/bench/bench_proofs
+	    build/release/bench/bench_proofs build/release/bench/bench_receipts \
+	    build/release/bench/bench_verify
 	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_ingest
 	@scripts/with-cluster.sh build/release/auditdb bench/http_ingest.sh
 	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_archive
 	@scripts/with-cluster.sh build/release/auditdb bench/query.sh
 	@build/release/bench/bench_proofs
+	@scripts/with-cluster.sh build/release/auditdb bench/receipts.sh
+	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_verify
 
 run:
 	@DEPS_SET=run $(MAKE) --no-print-directory deps

@@ -4,7 +4,11 @@
  * against OpenSSL's own Ed25519 verification speed in the same run. No
  * database: a tree of BENCH_LEAVES leaves in memory, one checkpoint signed
  * by a log key and cosigned by BENCH_WITNESSES witnesses, a receipt for
- * every leaf (bench/README.md, "Receipts").
+ * every leaf (bench/README.md, "Receipts"). Then receipts that each bring a
+ * checkpoint of their own (BENCH_DISTINCT of them, each under a checkpoint
+ * of another tree size, signed beforehand), verified as `auditdb
+ * verify-proof` does (one verifier, a cache of 16 notes: every one a miss),
+ * with no witness and with BENCH_WITNESSES.
  */
 #define BENCH_NAME "bench_proofs"
 #include "bench_util.h"
@@ -81,6 +85,67 @@ static double ed25519_rate(const adb__note_signer *s, long n)
     return (double)n / (ms / 1000.0);
 }
 
+/* A checkpoint note of org-1's tree at size (log-signed, cosigned by nw). */
+static char *checkpoint_note(adb__note_signer *log_key, adb__note_signer *wit, size_t nw,
+                             uint64_t size, size_t *nlen)
+{
+    char err[512], origin[ADB_NOTE_MAX_ORIGIN + 1], body[ADB_CHECKPOINT_BODY_MAX];
+    char line[ADB_NOTE_SIGLINE_MAX];
+    uint8_t root[32];
+
+    if (adb__merkle_root_from(get, NULL, size, root) != ADB_OK)
+        die("tree", "root");
+    adb__checkpoint_origin("auditdb.bench", "org-1", origin, sizeof(origin));
+    size_t blen = adb__checkpoint_body_format(origin, size, root, body, sizeof(body));
+    char *note = adb__note_sign(log_key, body, blen, 0, nlen, err, sizeof(err));
+    if (!note)
+        die("sign", err);
+    for (size_t i = 0; i < nw; i++) {
+        size_t l = adb__cosign(&wit[i], body, blen, 1700000000, line, sizeof(line), err, sizeof(err));
+        if (!l || !(note = realloc(note, *nlen + l + 1)))
+            die("cosign", err);
+        memcpy(note + *nlen, line, l + 1);
+        *nlen += l;
+    }
+    return note;
+}
+
+/* BENCH_DISTINCT receipts, each under a checkpoint of its own (tree sizes
+ * n, n-1, ...), verified with one verifier and a cache of 16 as
+ * verify-proof does: receipts/s. */
+static double run_distinct(adb__note_signer *log_key, adb__note_signer *wit, size_t nw,
+                           const adb__receipt_policy *p, uint8_t (*entries)[48], uint64_t n,
+                           uint64_t m)
+{
+    char **r = malloc(m * sizeof(*r)), err[512];
+    size_t *len = malloc(m * sizeof(*len));
+
+    if (!r || !len)
+        die("distinct", "out of memory");
+    for (uint64_t j = 0; j < m; j++) {
+        uint64_t size = n - j, leaf = (j * 7919) % size;
+        size_t nlen, np;
+        adb__mhash proof[ADB_MERKLE_MAX_PROOF];
+        char *note = checkpoint_note(log_key, wit, nw, size, &nlen);
+        if (adb__merkle_inclusion_proof(get, NULL, leaf, size, proof, &np) != ADB_OK ||
+            !(r[j] = adb__receipt_format(entries[leaf], leaf, proof, np, note, nlen, &len[j])))
+            die("receipt", "build");
+        free(note);
+    }
+    adb__receipt_verifier *v = adb__receipt_verifier_new(p, 16);
+    double t0 = now_ms();
+    for (uint64_t j = 0; j < m; j++)
+        if (adb__receipt_verify(v, r[j], len[j], NULL, err, sizeof(err)) != ADB_OK)
+            die("verify", err);
+    double ms = now_ms() - t0;
+    adb__receipt_verifier_free(v);
+    for (uint64_t j = 0; j < m; j++)
+        free(r[j]);
+    free(r);
+    free(len);
+    return (double)m / (ms / 1000.0);
+}
+
 int main(void)
 {
     uint64_t n = (uint64_t)env_int("BENCH_LEAVES", 100000);
@@ -152,6 +217,13 @@ int main(void)
     double warm = run(r, len, n, &p, false);
     double cold = run(r, len, ncold, &p, true);
 
+    uint64_t nd = (uint64_t)env_int("BENCH_DISTINCT", 3000);
+    if (nd > n)
+        nd = n;
+    adb__receipt_policy p0 = { .log = &log_v, .org = "org-1" };
+    double dist0 = run_distinct(&log_key, wit, 0, &p0, entries, n, nd);
+    double distw = run_distinct(&log_key, wit, nw, &p, entries, n, nd);
+
     printf("receipts: %llu leaves, %zu witness%s (quorum %zu), %.0f bytes a receipt\n",
            (unsigned long long)n, nw, nw == 1 ? "" : "es", nw, (double)bytes / (double)n);
     printf("reference: OpenSSL Ed25519 %.0f verifications/s\n", ed);
@@ -161,6 +233,13 @@ int main(void)
     printf("verify-proof, every receipt's checkpoint verified (%zu signatures each): %.0f "
            "receipts/s, ratio to Ed25519/%zu %.2f\n",
            1 + nw, cold, 1 + nw, cold * (double)(1 + nw) / ed);
+
+    printf("verify-proof, every receipt under a checkpoint of its own (%llu), no witness (1 "
+           "signature each): %.0f receipts/s, ratio to Ed25519 %.2f\n",
+           (unsigned long long)nd, dist0, dist0 / ed);
+    printf("verify-proof, every receipt under a checkpoint of its own, %zu witness%s (%zu "
+           "signatures each): %.0f receipts/s, ratio to Ed25519/%zu %.2f\n",
+           nw, nw == 1 ? "" : "es", 1 + nw, distw, 1 + nw, distw * (double)(1 + nw) / ed);
 
     for (uint64_t i = 0; i < n; i++)
         free(r[i]);

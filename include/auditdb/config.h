@@ -29,6 +29,7 @@ typedef struct adb_config {
     char *log_key;         /* AUDITDB_LOG_KEY (secret, never logged); NULL: home/log.key */
     char *checkpoint_dir;  /* AUDITDB_CHECKPOINT_DIR; NULL: home/checkpoints */
     int checkpoint_interval_ms; /* AUDITDB_CHECKPOINT_INTERVAL_MS */
+    int log_alert_after;   /* AUDITDB_LOG_ALERT_AFTER: failures in a row before an alert row */
     char *witnesses;       /* AUDITDB_WITNESSES: URL=vkey,...; NULL: none */
     int rate_limit_rps;    /* AUDITDB_RATE_LIMIT_RPS, 0: none */
     int rate_limit_burst;  /* AUDITDB_RATE_LIMIT_BURST */

@@ -62,6 +62,9 @@ typedef struct adb_options {
     const char *checkpoint_dir;
     int checkpoint_interval_ms;
     const char *witnesses;
+    /* Rounds of the tree (per organization) or offers of the checkpointer
+     * that fail in a row before one alerts row is raised (0: 5). */
+    int log_alert_after;
     FILE *log;
 } adb_options;
 

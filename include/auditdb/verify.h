@@ -53,6 +53,9 @@ typedef struct adb_verify_options {
      * database is checked on every walk without --from/--to. */
     const char *checkpoint_dir;
     const char *log_vkey;
+    /* Skips the tree and checkpoint checks of whole walks: what they cost is
+     * measured against it (bench/bench_verify.c); not offered by the CLI. */
+    bool no_log_checks;
 } adb_verify_options;
 
 typedef struct adb_verify_summary {

@@ -185,6 +185,7 @@ int cmd_serve(int argc, char **argv)
     ao.log_key = db.cfg.log_key;
     ao.checkpoint_dir = db.cfg.checkpoint_dir;
     ao.checkpoint_interval_ms = db.cfg.checkpoint_interval_ms;
+    ao.log_alert_after = db.cfg.log_alert_after;
     ao.witnesses = db.cfg.witnesses;
     ao.log = stderr;
     char vkey[512];

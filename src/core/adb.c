@@ -380,6 +380,7 @@ static adb_status start_log(adb *db, char *errbuf, size_t errlen)
         .interval_ms = o->checkpoint_interval_ms,
         .consistency = log_consistency,
         .log = o->log,
+        .alert_after = o->log_alert_after,
     };
     if (!(db->checkpointer = adb__checkpointer_start(&co, errbuf, errlen)))
         return ADB_ERR_CONFIG;
@@ -465,6 +466,7 @@ adb_status adb_open(const adb_options *o, adb **out, char *errbuf, size_t errlen
         io.keys = &db->keys;
         io.on_grown = o->tree_on_grown;
         io.on_grown_ctx = o->tree_on_grown_ctx;
+        io.alert_after = o->log_alert_after;
         if (!io.on_grown && db->checkpointer) {
             io.on_grown = grown_to_checkpointer;
             io.on_grown_ctx = db->checkpointer;

@@ -43,6 +43,8 @@ static const adb_config_key config_keys[] = {
       "AUDITDB_HOME/checkpoints" },
     { "AUDITDB_CHECKPOINT_INTERVAL_MS", "250", false,
       "milliseconds between checkpoints of an organization whose tree grew" },
+    { "AUDITDB_LOG_ALERT_AFTER", "5", false,
+      "failures in a row of an organization's tree, or of the checkpointer, before an alert row" },
     { "AUDITDB_WITNESSES", NULL, false,
       "witnesses to push checkpoints to: comma-separated URL=vkey (tlog-witness submission prefix, "
       "the witness's cosignature verifier key)" },
@@ -178,6 +180,7 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_str(cfg, "AUDITDB_CHECKPOINT_DIR", &cfg->checkpoint_dir)) ||
         (st = get_int(cfg, "AUDITDB_CHECKPOINT_INTERVAL_MS", 10, 3600000,
                       &cfg->checkpoint_interval_ms)) ||
+        (st = get_int(cfg, "AUDITDB_LOG_ALERT_AFTER", 1, 100000, &cfg->log_alert_after)) ||
         (st = get_str(cfg, "AUDITDB_WITNESSES", &cfg->witnesses)) ||
         (st = get_int(cfg, "AUDITDB_RATE_LIMIT_RPS", 0, 1000000, &cfg->rate_limit_rps)) ||
         (st = get_int(cfg, "AUDITDB_RATE_LIMIT_BURST", 1, 1000000, &cfg->rate_limit_burst)) ||

@@ -12,6 +12,7 @@
 #include "health_config.h"
 #include "health_history.h"
 #include "ratelimit.h"
+#include "log_health.h"
 #include "../core/util.h"
 #include "../event/event.h"
 
@@ -132,7 +133,8 @@ static void check_redis(adb_http_state *st, component *c)
     c->details = json_pack("{s:b, s:s}", "configured", r >= 0, "use", "rate limits shared by instances");
 }
 
-/* The writer that commits events: its queue, read from memory. */
+/* The writer that commits events: its queue, read from memory; and the
+ * verifiable log that follows it. */
 static void check_audit(adb_http_state *st, bool db_up, component *c)
 {
     adb_writer_stats ws;
@@ -144,18 +146,24 @@ static void check_audit(adb_http_state *st, bool db_up, component *c)
     adb_health_settings hs;
     adb_health_settings_get(&hs);
     int fill = ws.queue_max > 0 ? (int)(100LL * ws.queue_depth / ws.queue_max) : 0;
-    bool full = fill >= hs.queue_degraded_percent;
-    c->status = !db_up ? "unhealthy" : full ? "degraded" : "healthy";
-    c->failed = !db_up || full;
+    bool full = fill >= hs.queue_degraded_percent, log_failing = false;
+    char log_why[200] = "";
+    /* figures of every organization: no organization's id or error here
+     * (health:read is an organization's permission) */
+    json_t *log = adb_http_log_health(st->db, false, &log_failing, log_why, sizeof(log_why));
+    c->status = !db_up ? "unhealthy" : full || log_failing ? "degraded" : "healthy";
+    c->failed = !db_up || full || log_failing;
     if (!db_up)
         adb__fmt(c->message, sizeof(c->message), "events cannot be committed: the database does not answer");
     else if (full)
         adb__fmt(c->message, sizeof(c->message), "the writer's queue is %d %% full or more: creates may be "
                  "refused with 503", hs.queue_degraded_percent);
+    else if (log_failing)
+        adb__fmt(c->message, sizeof(c->message), "%s", log_why);
     else
         adb__fmt(c->message, sizeof(c->message), "the writer commits events");
-    c->details = json_pack("{s:i, s:i, s:i}", "queueDepth", ws.queue_depth, "queueCapacity",
-                           ws.queue_max, "queueFillPercent", fill);
+    c->details = json_pack("{s:i, s:i, s:i, s:o}", "queueDepth", ws.queue_depth, "queueCapacity",
+                           ws.queue_max, "queueFillPercent", fill, "log", log);
 }
 
 /* Runs the checks (all of them bounded), records them, and sets overall:

@@ -43,6 +43,7 @@ typedef struct adb_http_state {
     size_t body_budget;             /* bytes of request bodies buffered at once, in all */
     atomic_size_t body_held;        /* ...reserved now */
     struct adb_http_health_history *health; /* recent health checks (health_history.c) */
+    struct adb__tile_cache *tiles;  /* upper tiles of the trees, for receipts (log/tile_cache.h) */
     atomic_llong last_activity_ms;  /* Unix ms when a request was last answered (0: none) */
     int stats_max_events;           /* most events a statistics request counts (statistics.c) */
 } adb_http_state;

@@ -242,12 +242,14 @@ char *adb_http_metrics_render(adb_http_metrics *m, adb *db, const adb_http_conn_
                  "# TYPE auditdb_tree_read_back_total counter\nauditdb_tree_read_back_total %lld\n"
                  "# HELP auditdb_tree_failures_total Integration rounds that failed (retried).\n"
                  "# TYPE auditdb_tree_failures_total counter\nauditdb_tree_failures_total %lld\n"
+                 "# HELP auditdb_tree_failing_organizations Organizations whose last AUDITDB_LOG_ALERT_AFTER rounds failed (docs/log.md).\n"
+                 "# TYPE auditdb_tree_failing_organizations gauge\nauditdb_tree_failing_organizations %lld\n"
                  "# HELP auditdb_tree_integration_delay_ms From an event's commit to its tree's commit.\n"
                  "# TYPE auditdb_tree_integration_delay_ms summary\n"
                  "auditdb_tree_integration_delay_ms{quantile=\"0.5\"} %.1f\n"
                  "auditdb_tree_integration_delay_ms{quantile=\"0.99\"} %.1f\n"
                  "auditdb_tree_integration_delay_ms_count %lld\n",
-             ts.leaves, ts.read_back, ts.failures, ts.delay_p50_ms, ts.delay_p99_ms,
+             ts.leaves, ts.read_back, ts.failures, ts.failing_orgs, ts.delay_p50_ms, ts.delay_p99_ms,
              ts.delay_count);
     }
     return adb__buf_take(&o, len);

@@ -3,6 +3,7 @@
  * /metrics, /api/v1/openapi.json (shapes: docs/api.md).
  */
 #include "http.h"
+#include "log_health.h"
 #include "conns.h"
 #include "metrics.h"
 #include "ratelimit.h"
@@ -153,22 +154,24 @@ enum MHD_Result adb_http_ops_health_detailed(adb_http_request *req)
                                              json_pack("{s:I}", "apiKeys", (json_int_t)keys), ts)
                                      : check("Authentication", "unhealthy", ms, err, NULL, ts));
 
-    /* the audit service: the writer that commits events */
+    /* the audit service: the writer that commits events, and the verifiable log after it */
     adb_writer_stats ws;
     adb_writer_get_stats(st->db, &ws);
-    const char *wstatus = !up ? "unhealthy"
-                          : ws.queue_max > 0 && ws.queue_depth * 5 >= ws.queue_max * 4 ? "degraded"
-                                                                                    : "healthy";
+    bool log_failing = false, full = ws.queue_max > 0 && ws.queue_depth * 5 >= ws.queue_max * 4;
+    char log_why[200] = "";
+    json_t *log = adb_http_log_health(st->db, true, &log_failing, log_why, sizeof(log_why));
+    const char *wstatus = !up ? "unhealthy" : full || log_failing ? "degraded" : "healthy";
     json_object_set_new(services, "audit",
         check("Audit Service", wstatus, 0,
               !up ? "events cannot be committed: database unavailable"
-                  : strcmp(wstatus, "degraded") == 0 ? "the writer's queue is over 80 % full"
-                                                     : "Audit service operational",
-              json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:i}", "queueDepth", ws.queue_depth,
+                  : full ? "the writer's queue is over 80 % full"
+                  : log_failing ? log_why : "Audit service operational",
+              json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:i, s:o}", "queueDepth", ws.queue_depth,
                         "queueMax", ws.queue_max, "eventsWritten", (json_int_t)ws.events_written,
                         "batches", (json_int_t)ws.batches, "failed", (json_int_t)ws.failed,
                         "busyRejections", (json_int_t)ws.busy_rejections, "chainConflicts",
-                        (json_int_t)ws.chain_conflicts, "lastBatchSize", ws.last_batch_size),
+                        (json_int_t)ws.chain_conflicts, "lastBatchSize", ws.last_batch_size,
+                        "log", log),
               ts));
 
     const char *overall = "healthy";

@@ -9,6 +9,7 @@
 #include "conns.h"
 #include "acceptor.h"
 #include "totals.h"
+#include "../log/tile_cache.h"
 #include "metrics.h"
 #include "ratelimit.h"
 #include "selfaudit.h"
@@ -907,7 +908,8 @@ adb_server *adb_server_start(const adb_server_options *o, char *errbuf, size_t e
     pthread_mutex_init(&s->log_mu, NULL);
     atomic_init(&s->state.last_activity_ms, 0);
     if (!(s->state.metrics = adb_http_metrics_new()) || !(s->state.health = adb_http_health_history_new()) ||
-        !(s->state.totals = adb_http_totals_new(o->total_ttl_s * 1000.0))) {
+        !(s->state.totals = adb_http_totals_new(o->total_ttl_s * 1000.0)) ||
+        !(s->state.tiles = adb__tile_cache_new(1024))) {
         adb__fmt(errbuf, errlen, "out of memory");
         goto fail;
     }
@@ -989,6 +991,7 @@ fail:
     adb_http_metrics_free(s->state.metrics);
     adb_http_health_history_free(s->state.health);
     adb_http_totals_free(s->state.totals);
+    adb__tile_cache_free(s->state.tiles);
     adb_ratelimit_free(s->state.ratelimit);
     adb_http_exports_stop(s->state.exports);
     adb_http_pumps_free(s->state.pumps);
@@ -1032,5 +1035,6 @@ void adb_server_stop(adb_server *s)
     adb_http_metrics_free(s->state.metrics);
     adb_http_health_history_free(s->state.health);
     adb_http_totals_free(s->state.totals);
+    adb__tile_cache_free(s->state.tiles);
     free(s);
 }

@@ -611,7 +611,7 @@ adb_status adb_verify(adb *db, const adb_verify_options *o, adb_verify_summary *
         goto out;
     }
     /* the tree and checkpoints are checked on walks of whole chains */
-    if (!o->from && !o->to &&
+    if (!o->from && !o->to && !o->no_log_checks &&
         !(r.vlog = adb__vlog_new(o->checkpoint_dir, o->log_vkey, (int64_t)time(NULL),
                                  log_problem, &r, errbuf, errlen))) {
         st = ADB_ERR_INVALID;

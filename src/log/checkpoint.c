@@ -67,6 +67,7 @@ struct adb__checkpointer {
 
     alerted alerted[MAX_ALERTED]; /* the thread's own */
     size_t nalerted, alerted_next;
+    unsigned streak; /* the thread's: offers in a row that failed to sign or store */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -107,6 +108,56 @@ static void stat_add(adb__checkpointer *cp, uint64_t *field, uint64_t n)
 {
     pthread_mutex_lock(&cp->mu);
     *field += n;
+    pthread_mutex_unlock(&cp->mu);
+}
+
+/* An offer that could not be signed or stored (step: flush_failed,
+ * sign_failed, write_failed, store_failed; why: one line, never a key).
+ * The alert_after-th in a row raises one alerts row (HIGH, SYSTEM, source
+ * auditdb-checkpoint, metadata kind checkpointer_failing) for org. */
+static void failed(adb__checkpointer *cp, PGconn *c, const char *org, const char *step,
+                   const char *why)
+{
+    cp->streak++;
+    pthread_mutex_lock(&cp->mu);
+    cp->stats.failures++;
+    cp->stats.streak = cp->streak;
+    cp->stats.failing = cp->streak >= (unsigned)cp->o.alert_after;
+    adb__fmt(cp->stats.last_error, sizeof(cp->stats.last_error), "%s: %.200s", step, why);
+    pthread_mutex_unlock(&cp->mu);
+    if (cp->streak != (unsigned)cp->o.alert_after || !c || PQstatus(c) != CONNECTION_OK)
+        return;
+    char desc[600], meta[160];
+    adb__fmt(desc, sizeof(desc), "the log could not sign or store a checkpoint %u times in a "
+             "row: new events get no receipt until this is fixed (last: %s: %.300s)",
+             cp->streak, step, why);
+    adb__fmt(meta, sizeof(meta), "{\"kind\": \"checkpointer_failing\", \"step\": \"%s\", "
+             "\"failedOffers\": %u}", step, cp->streak);
+    const char *p[] = { org, desc, meta };
+    PGresult *r = PQexecParams(c,
+                               "INSERT INTO alerts (id, organization_id, severity, type, title,"
+                               " description, source, metadata)"
+                               " VALUES ('alert-' || replace(gen_random_uuid()::text, '-', ''),"
+                               " $1, 'HIGH', 'SYSTEM', 'the verifiable log cannot sign"
+                               " checkpoints', $2, 'auditdb-checkpoint', $3::jsonb)",
+                               3, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        char e[512];
+        adb__fmt(e, sizeof(e), "could not insert the alert: %s", PQerrorMessage(c));
+        log_line(cp, "error", org, "alert_failed", adb__oneline(e));
+    }
+    PQclear(r);
+}
+
+/* An offer signed and stored: the streak of failures ends. */
+static void succeeded(adb__checkpointer *cp)
+{
+    if (!cp->streak)
+        return;
+    cp->streak = 0;
+    pthread_mutex_lock(&cp->mu);
+    cp->stats.streak = 0;
+    cp->stats.failing = false;
     pthread_mutex_unlock(&cp->mu);
 }
 
@@ -597,15 +648,20 @@ static bool write_atomic(const char *dir, const char *path, const char *data, si
     return true;
 }
 
-/* Stores note (size, root) as org's row of log_checkpoint. */
-static void store_row(adb__checkpointer *cp, PGconn *c, const char *org, uint64_t size,
-                      const uint8_t root[32], const char *note, size_t len, size_t cosignatures)
+/* Stores note (size, root) as org's row of log_checkpoint: false when it
+ * could not (why in err). */
+static bool store_row(adb__checkpointer *cp, PGconn *c, const char *org, uint64_t size,
+                      const uint8_t root[32], const char *note, size_t len, size_t cosignatures,
+                      char *err, size_t errlen)
 {
     char sz[24], cs[24], rhex[68];
     char *text = strndup(note, len);
+    bool ok = true;
 
-    if (!text)
-        return;
+    if (!text) {
+        adb__fmt(err, errlen, "out of memory");
+        return false;
+    }
     adb__fmt(sz, sizeof(sz), "%llu", (unsigned long long)size);
     adb__fmt(cs, sizeof(cs), "%zu", cosignatures);
     rhex[0] = '\\';
@@ -628,9 +684,12 @@ static void store_row(adb__checkpointer *cp, PGconn *c, const char *org, uint64_
         adb__fmt(e, sizeof(e), "could not store the checkpoint of size %s: %s", sz,
                  PQerrorMessage(c));
         log_line(cp, "error", org, "store_failed", adb__oneline(e));
+        adb__fmt(err, errlen, "%s", e);
+        ok = false;
     }
     PQclear(r);
     free(text);
+    return ok;
 }
 
 /* The file is missing: if the database holds a checkpoint of org that the
@@ -752,6 +811,7 @@ static bool run_offer(adb__checkpointer *cp, PGconn *c, pending *e)
          * so a crash can never take back a leaf of a signed checkpoint. */
         if (!adb__writer_durable(cp->o.pool, c, false, err, sizeof(err))) {
             log_line(cp, "error", e->org, "flush_failed", err);
+            failed(cp, c, e->org, "flush_failed", err);
             retry = true;
             goto out;
         }
@@ -760,15 +820,20 @@ static bool run_offer(adb__checkpointer *cp, PGconn *c, pending *e)
         if (!bl || !(note = adb__note_sign(cp->o.signer, body, bl, 0, &note_len, err,
                                            sizeof(err)))) {
             log_line(cp, "error", e->org, "sign_failed", bl ? err : "checkpoint body too long");
+            failed(cp, c, e->org, "sign_failed", bl ? err : "checkpoint body too long");
             goto out;
         }
         if (!write_atomic(cp->dir, path, note, note_len, err, sizeof(err))) {
             /* not on disk: not signed as far as anyone may know */
             log_line(cp, "error", e->org, "write_failed", err);
+            failed(cp, c, e->org, "write_failed", err);
             goto out;
         }
         stat_add(cp, &cp->stats.signed_count, 1);
-        store_row(cp, c, e->org, e->size, e->root, note, note_len, 0);
+        if (store_row(cp, c, e->org, e->size, e->root, note, note_len, 0, err, sizeof(err)))
+            succeeded(cp);
+        else
+            failed(cp, c, e->org, "store_failed", err);
     } else {
         /* the same checkpoint: witnesses that have not cosigned it yet */
         note = ls.note;
@@ -812,7 +877,9 @@ static bool run_offer(adb__checkpointer *cp, PGconn *c, pending *e)
                     if (adb__note_verify(full, note_len + lines.len, vs, cp->nwitnesses, NULL,
                                          have, NULL, &total, err, sizeof(err)) != ADB_OK)
                         total = 0;
-                    store_row(cp, c, e->org, e->size, e->root, full, note_len + lines.len, total);
+                    if (!store_row(cp, c, e->org, e->size, e->root, full, note_len + lines.len,
+                                   total, err, sizeof(err)))
+                        failed(cp, c, e->org, "store_failed", err);
                 } else {
                     log_line(cp, "error", e->org, "write_failed", err);
                 }
@@ -1072,6 +1139,8 @@ adb__checkpointer *adb__checkpointer_start(const adb__checkpointer_options *o, c
         cp->o.witness_timeout_ms = 10000;
     if (cp->o.retry_ms <= 0)
         cp->o.retry_ms = 5000;
+    if (cp->o.alert_after <= 0)
+        cp->o.alert_after = 5;
     if (!(cp->log_name = strdup(o->log_name)) || !(cp->dir = strdup(o->dir)) ||
         !(cp->witnesses = calloc(ADB_CHECKPOINT_MAX_WITNESSES, sizeof(adb__witness)))) {
         free_cp(cp);

@@ -59,6 +59,7 @@ typedef struct adb__checkpointer_options {
     FILE *log;                        /* one JSON line per refusal or witness trouble; NULL: none */
     int witness_timeout_ms;           /* one add-checkpoint request; <= 0: 10000 */
     int retry_ms;                     /* a witness that did not answer, again after; <= 0: 5000 */
+    int alert_after;                  /* failed offers in a row before an alert row; <= 0: 5 */
 } adb__checkpointer_options;
 
 typedef struct adb__checkpointer_stats {
@@ -69,6 +70,10 @@ typedef struct adb__checkpointer_stats {
     uint64_t cosignatures;  /* witness cosignatures verified and stored */
     uint64_t witness_errors; /* witness requests that failed or were refused */
     uint64_t rounds;        /* rounds the thread ran (each interval with work) */
+    uint64_t failures;      /* offers that could not be signed, written or stored */
+    uint64_t streak;        /* of them, in a row until now (0: the last one succeeded) */
+    bool failing;           /* streak reached alert_after */
+    char last_error[256];   /* the last failure's step and reason ("" if none) */
 } adb__checkpointer_stats;
 
 typedef struct adb__checkpointer adb__checkpointer;

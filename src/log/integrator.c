@@ -32,6 +32,10 @@
 #define DELAY_BUCKETS 20001 /* up to 2 s, then one bucket for the rest */
 #define ROUND_GAP_MS 50     /* offered events wait at most this long for the next round */
 
+/* Failed rounds in a row of one organization before its alert row (docs/log.md,
+ * "When the log fails"); AUDITDB_LOG_ALERT_AFTER changes it. */
+#define ALERT_AFTER_DEFAULT 5
+
 typedef struct pend {
     int64_t seq;
     double t_ms; /* when offered (acknowledged) */
@@ -59,6 +63,7 @@ typedef struct org_state {
     uint64_t ebase;
     bool edirty;
     bool oom;
+    unsigned streak; /* rounds failed in a row */
 } org_state;
 
 struct adb__integrator {
@@ -75,6 +80,7 @@ struct adb__integrator {
     /* figures */
     adb__integrator_stats s;
     unsigned long long *hist;
+    unsigned alert_after;
 };
 
 /* ---- organizations -------------------------------------------------------------- */
@@ -632,6 +638,37 @@ static void note_failure(adb__integrator *in, org_state *st, const char *what, c
     pthread_mutex_unlock(&in->mu);
 }
 
+/* The alert row of an organization whose tree failed to grow alert_after
+ * times in a row (on c, outside any transaction). The reason is the
+ * database's one-line message, never an event's content. */
+static void raise_alert(adb__integrator *in, PGconn *c, org_state *st, const char *why)
+{
+    char desc[700], meta[160];
+    adb__fmt(desc, sizeof(desc), "the organization's Merkle tree could not be extended %u times "
+             "in a row: its events get no receipt and no new checkpoint until this is fixed "
+             "(last error: %.400s)", st->streak, why);
+    adb__fmt(meta, sizeof(meta), "{\"kind\": \"integration_failing\", \"failedRounds\": %u, "
+             "\"treeSize\": %" PRIu64 "}", st->streak, st->size);
+    const char *p[] = { st->org, desc, meta };
+    PGresult *r = PQexecParams(c,
+                               "INSERT INTO alerts (id, organization_id, severity, type, title,"
+                               " description, source, metadata)"
+                               " VALUES ('alert-' || replace(gen_random_uuid()::text, '-', ''),"
+                               " $1, 'HIGH', 'SYSTEM', 'the verifiable log cannot integrate"
+                               " events', $2, 'auditdb-integrator', $3::jsonb)",
+                               3, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        pthread_mutex_lock(&in->mu);
+        in->s.alerts_failed++;
+        pthread_mutex_unlock(&in->mu);
+    } else {
+        pthread_mutex_lock(&in->mu);
+        in->s.alerts++;
+        pthread_mutex_unlock(&in->mu);
+    }
+    PQclear(r);
+}
+
 /* Gives back items not integrated (a position before them not committed yet). */
 static void put_back(adb__integrator *in, org_state *st, pend *p, size_t n)
 {
@@ -664,6 +701,7 @@ static void integrate(adb__integrator *in, PGconn *c, org_state *st, pend *items
     char err[512];
     size_t used = 0;
     uint8_t root[32];
+    bool failed = false;
 
     if (nitems) {
         qsort(items, nitems, sizeof(*items), cmp_pend);
@@ -792,11 +830,27 @@ static void integrate(adb__integrator *in, PGconn *c, org_state *st, pend *items
             PQclear(PQexec(c, "ROLLBACK"));
         st->loaded = false;
         note_failure(in, st, "integration failed", err);
+        failed = true;
+        st->streak++;
         pthread_mutex_lock(&in->mu);
-        in->scan_now = true;
+        /* a first failure is retried by a scan at once; later ones wait for
+         * the scan's interval rather than fail in a loop */
+        if (st->streak == 1)
+            in->scan_now = true;
+        if (st->streak == in->alert_after)
+            in->s.failing_orgs++;
         pthread_mutex_unlock(&in->mu);
+        if (st->streak == in->alert_after && PQstatus(c) == CONNECTION_OK)
+            raise_alert(in, c, st, err);
         used = nitems; /* the scan reads them back */
         break;
+    }
+    if (!failed && st->streak) {
+        pthread_mutex_lock(&in->mu);
+        if (st->streak >= in->alert_after)
+            in->s.failing_orgs--;
+        pthread_mutex_unlock(&in->mu);
+        st->streak = 0;
     }
     put_back(in, st, items + used, nitems - used);
 }
@@ -942,6 +996,7 @@ adb__integrator *adb__integrator_start(const adb__integrator_options *o, char *e
         in->o.queue_max = 262144;
     if (in->o.interval_ms <= 0)
         in->o.interval_ms = 1000;
+    in->alert_after = in->o.alert_after > 0 ? (unsigned)in->o.alert_after : ALERT_AFTER_DEFAULT;
     pthread_mutex_init(&in->mu, NULL);
     pthread_cond_init(&in->cv, NULL);
     pthread_cond_init(&in->done_cv, NULL);

@@ -36,6 +36,7 @@ typedef struct adb__integrator_options {
     const adb__keys *keys;   /* recomputing content hashes of rows read back */
     size_t queue_max;        /* events held in memory (0: 262144); beyond: read back later */
     int interval_ms;         /* the database scan (0: 1000) */
+    int alert_after;         /* an organization's failed rounds in a row before its alert row (0: 5) */
     adb__tree_grown_fn on_grown; /* after each transaction that grew a tree (may be NULL) */
     void *on_grown_ctx;
 } adb__integrator_options;
@@ -62,6 +63,9 @@ typedef struct adb__integrator_stats {
     long long placeholders;  /* positions whose event was gone before the tree existed */
     long long dropped;       /* offered while the queue was full */
     long long failures;      /* rounds that failed (retried by the next scan) */
+    long long failing_orgs;  /* organizations whose last AUDITDB_LOG_ALERT_AFTER rounds failed */
+    long long alerts;        /* alert rows raised for them (one per streak) */
+    long long alerts_failed; /* alert rows that could not be inserted */
     double delay_p50_ms, delay_p99_ms, delay_max_ms; /* offer -> integrated (memory path) */
     long long delay_count;
     char last_error[256];

@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -317,10 +318,48 @@ static bool ed25519_sign(void *pkey, const void *msg, size_t len, uint8_t sig[64
     return ok;
 }
 
+/* Public keys already made into OpenSSL keys: making one (EVP_PKEY_new_raw_
+ * public_key) costs about as much as the verification itself on OpenSSL 3
+ * (bench/README.md, "Receipts"), and a verifier sees few keys (the log's and
+ * its witnesses'). Shared by all threads; a key in use holds a reference of
+ * its own, so replacing a slot never frees a key another thread verifies with. */
+#define PKEY_SLOTS 16
+static struct {
+    uint8_t pub[32];
+    EVP_PKEY *pk;
+} pkeys[PKEY_SLOTS];
+static unsigned pkeys_next;
+static pthread_mutex_t pkeys_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* An OpenSSL key for pub with a reference for the caller (EVP_PKEY_free it). */
+static EVP_PKEY *public_key(const uint8_t pub[32])
+{
+    EVP_PKEY *pk = NULL;
+
+    pthread_mutex_lock(&pkeys_mu);
+    for (unsigned i = 0; i < PKEY_SLOTS && !pk; i++)
+        if (pkeys[i].pk && !memcmp(pkeys[i].pub, pub, 32) && EVP_PKEY_up_ref(pkeys[i].pk) == 1)
+            pk = pkeys[i].pk;
+    pthread_mutex_unlock(&pkeys_mu);
+    if (pk)
+        return pk;
+    if (!(pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32)))
+        return NULL;
+    pthread_mutex_lock(&pkeys_mu);
+    if (EVP_PKEY_up_ref(pk) == 1) {
+        unsigned i = pkeys_next++ % PKEY_SLOTS;
+        EVP_PKEY_free(pkeys[i].pk);
+        memcpy(pkeys[i].pub, pub, 32);
+        pkeys[i].pk = pk;
+    }
+    pthread_mutex_unlock(&pkeys_mu);
+    return pk;
+}
+
 static bool ed25519_verify(const uint8_t pub[32], const void *msg, size_t len,
                            const uint8_t sig[64])
 {
-    EVP_PKEY *pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, 32);
+    EVP_PKEY *pk = public_key(pub);
     EVP_MD_CTX *c = pk ? EVP_MD_CTX_new() : NULL;
     bool ok = c && EVP_DigestVerifyInit(c, NULL, NULL, NULL, pk) == 1 &&
               EVP_DigestVerify(c, sig, 64, msg, len) == 1;

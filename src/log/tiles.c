@@ -266,6 +266,10 @@ static adb_status reader_tile(adb__tile_reader *r, unsigned level, uint64_t inde
     r->next = (r->next + 1) % READER_CACHE;
     free(t->hashes);
     t->hashes = NULL;
+    if (!r->c) {
+        adb__fmt(r->err, sizeof(r->err), "tile %u/%" PRIu64 " was not given", level, index);
+        return ADB_ERR_NOT_FOUND;
+    }
     adb_status st = load_tile(r->c, r->org, level, index, &t->hashes, &t->width, r->err,
                               sizeof(r->err));
     if (st != ADB_OK)
@@ -274,6 +278,34 @@ static adb_status reader_tile(adb__tile_reader *r, unsigned level, uint64_t inde
     t->index = index;
     *out = t;
     return ADB_OK;
+}
+
+bool adb__tile_reader_put(adb__tile_reader *r, unsigned level, uint64_t index,
+                          const uint8_t *hashes, unsigned width)
+{
+    if (!r || width == 0 || width > ADB_TILE_WIDTH)
+        return false;
+    for (int i = 0; i < READER_CACHE; i++)
+        if (r->cache[i].hashes && r->cache[i].level == level && r->cache[i].index == index) {
+            if (r->cache[i].width >= width)
+                return true;
+            free(r->cache[i].hashes);
+            r->cache[i].hashes = NULL;
+        }
+    cached_tile *t = NULL;
+    for (int i = 0; i < READER_CACHE && !t; i++)
+        if (!r->cache[i].hashes)
+            t = &r->cache[i];
+    if (!t) /* full: the oldest goes */
+        t = &r->cache[r->next], r->next = (r->next + 1) % READER_CACHE;
+    free(t->hashes);
+    if (!(t->hashes = malloc((size_t)width * 32)))
+        return false;
+    memcpy(t->hashes, hashes, (size_t)width * 32);
+    t->level = level;
+    t->index = index;
+    t->width = width;
+    return true;
 }
 
 adb_status adb__tile_reader_get(void *reader, unsigned level, uint64_t index, uint8_t out[32])

@@ -109,6 +109,12 @@ adb_status adb__tree_entry_bundle(PGconn *c, const char *org, uint64_t index, un
 typedef struct adb__tile_reader adb__tile_reader;
 
 adb__tile_reader *adb__tile_reader_new(PGconn *c, const char *org);
+/* Gives r tile (level, index) of width hashes (copied), so that it is not
+ * read; with c NULL a reader reads nothing and a tile not given is
+ * ADB_ERR_NOT_FOUND. At most 16 tiles are held (the oldest given goes
+ * first). False when out of memory or width is not 1..256. */
+bool adb__tile_reader_put(adb__tile_reader *r, unsigned level, uint64_t index,
+                          const uint8_t *hashes, unsigned width);
 adb_status adb__tile_reader_get(void *reader, unsigned level, uint64_t index, uint8_t out[32]);
 /* The message of the last failure ("" if none). */
 const char *adb__tile_reader_error(const adb__tile_reader *r);
