@@ -33,3 +33,10 @@ CREATE POLICY tenant_isolation ON gdpr_export_policy
     USING (organization_id = (SELECT auditdb_tenant()))
     WITH CHECK (organization_id = (SELECT auditdb_tenant()));
 GRANT SELECT, INSERT, UPDATE, DELETE ON gdpr_action_purpose, gdpr_export_policy TO auditdb_app;
+
+-- The events whose target is a data subject (their records read, changed, disclosed) found
+-- without scanning the organization: the export's events and consultations walk it in time
+-- order, as they walk audit_log_org_principal_time_idx for the subject's own actions.
+CREATE INDEX audit_log_org_target_time_idx
+    ON audit_log (organization_id, target_resource_id, "timestamp", id)
+    WHERE target_resource_id IS NOT NULL;

@@ -315,9 +315,9 @@ void adb_http_fmt_values(adb_http_fmt *f, const char *const v[ADB_EXPORT_NCOLS],
     for (size_t i = 0; i < NMEMBERS; i++) {
         if (i != 0 && !kept(f, i))
             continue;
-        json_t *v = json_object_get(o, members[i].name);
+        json_t *m = json_object_get(o, members[i].name);
         size_t n = 0;
-        char *cell = v && !json_is_null(v) ? cell_text(v, &n) : NULL;
+        char *cell = m && !json_is_null(m) ? cell_text(m, &n) : NULL;
         if (f->kind == ADB_FMT_CSV) {
             if (!first)
                 adb__buf_put(out, ",", 1);
