@@ -81,13 +81,14 @@ static void gx_free(void *ctx)
     " AND ($6 = '' OR (\"timestamp\" >= nullif($6, '')::timestamptz AND (\"timestamp\", id) >"  \
     " (nullif($6, '')::timestamptz, nullif($7, '')::bigint)))"
 
-static PGresult *gx_exec(PGconn *c, const gx_src *s, const char *sql, const char *last_ts,
-                         const char *last_id, int limit)
+/* $9: extra (NULL: not used by sql). */
+static PGresult *gx_exec9(PGconn *c, const gx_src *s, const char *sql, const char *last_ts,
+                          const char *last_id, int limit, const char *extra)
 {
     char lim[16];
     adb__fmt(lim, sizeof(lim), "%d", limit);
-    const char *p[] = { s->org, s->subject, s->upto, s->from, s->categories, last_ts, last_id, lim };
-    PGresult *r = PQexecParams(c, sql, 8, NULL, p, NULL, NULL, 0);
+    const char *p[] = { s->org, s->subject, s->upto, s->from, s->categories, last_ts, last_id, lim, extra };
+    PGresult *r = PQexecParams(c, sql, extra ? 9 : 8, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
         return NULL;
@@ -95,19 +96,98 @@ static PGresult *gx_exec(PGconn *c, const gx_src *s, const char *sql, const char
     return r;
 }
 
+static PGresult *gx_exec(PGconn *c, const gx_src *s, const char *sql, const char *last_ts,
+                         const char *last_id, int limit)
+{
+    return gx_exec9(c, s, sql, last_ts, last_id, limit, NULL);
+}
+
 /* ---- the Art. 15(1) answers ---------------------------------------------- */
+
+static bool gx_archived_match(const gx_src *s, const char *const *a);
+
+/* The subject's archived events summed by what the answers group them by
+ * (action, classification, policy, disclosure recipient, source), as the
+ * JSON array the aggregates read with jsonb_to_recordset: distinct
+ * combinations only, so its size does not grow with the events. NULL on
+ * an archive that cannot be read. Caller frees. */
+static char *gx_archived_summary(PGconn *c, const gx_src *s)
+{
+    json_t *m = json_object();
+    char err[256];
+    bool ok = true;
+    for (int i = 0; ok && i < PQntuples(s->archives); i++) {
+        adb__archive_reader *ar = adb__archive_open(c, PQgetvalue(s->archives, i, 0), err, sizeof(err));
+        const char *a[ADB__ROW_NCOLS];
+        int k;
+        if (!ar) {
+            ok = false;
+            break;
+        }
+        while ((k = adb__archive_next(ar, a)) == 1) {
+            if (!gx_archived_match(s, a))
+                continue;
+            json_t *d = a[ADB_COL_DETAILS] ? json_loads(a[ADB_COL_DETAILS], 0, NULL) : NULL;
+            const char *recipient = json_string_value(json_object_get(json_object_get(d, "disclosure"), "recipient"));
+            const char *src = a[ADB_COL_PRINCIPAL_ID] && !strcmp(a[ADB_COL_PRINCIPAL_ID], s->subject)
+                                  ? "the data subject" : json_string_value(json_object_get(d, "source"));
+            if (!src)
+                src = "the organization's systems";
+            adb__buf key = { 0 };
+            adb__buf_printf(&key, "%s\x1f%s\x1f%s\x1f%s\x1f%s", a[ADB_COL_ACTION] ? a[ADB_COL_ACTION] : "",
+                            a[ADB_COL_DATA_CLASSIFICATION] ? a[ADB_COL_DATA_CLASSIFICATION] : "",
+                            a[ADB_COL_RETENTION_POLICY] ? a[ADB_COL_RETENTION_POLICY] : "",
+                            recipient ? recipient : "", src);
+            json_t *row = key.oom ? NULL : json_object_get(m, key.p);
+            if (!key.oom && !row) {
+                row = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s, s:I, s:s?}", "action", a[ADB_COL_ACTION],
+                                "data_classification", a[ADB_COL_DATA_CLASSIFICATION],
+                                "retention_policy", a[ADB_COL_RETENTION_POLICY], "recipient", recipient,
+                                "source", src, "n", (json_int_t)0, "ts", a[ADB_COL_TIMESTAMP]);
+                json_object_set_new(m, key.p, row);
+            }
+            if (row) {
+                json_t *n = json_object_get(row, "n");
+                json_integer_set(n, json_integer_value(n) + 1);
+                json_object_set_new(row, "ts", json_string(a[ADB_COL_TIMESTAMP])); /* chain order: the latest */
+            }
+            adb__buf_free(&key);
+            json_decref(d);
+        }
+        ok = k == 0;
+        adb__archive_close(ar);
+    }
+    json_t *arr = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(m, k, v)
+        json_array_append(arr, v);
+    char *text = ok ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    json_decref(m);
+    return text;
+}
 
 /* One aggregate over the subject's live events (both branches), as an array
  * of objects: rows of r, column i named names[i] (NULL values: null;
  * columns named with a leading '#' are numbers). NULL on a database error. */
-static json_t *gx_rows(PGconn *c, const gx_src *s, const char *select, const char *group,
-                       const char *const *names, int n)
+static json_t *gx_rows(PGconn *c, const gx_src *s, const char *archived, const char *select,
+                       const char *group, const char *const *names, int n)
 {
     adb__buf q = { 0 };
-    /* every row counts: the branches' limit is the largest */
-    adb__buf_printf(&q, "SELECT %s FROM (" GX_SUBJECT_ROWS("*", GX_KEYSET) ") e %s LIMIT %d", select,
-                    group, GX_LIST_MAX);
-    PGresult *r = q.oom ? NULL : gx_exec(c, s, q.p, "", "", 2147483647);
+    /* every row counts: the branches' limit is the largest; archived
+     * events come summed ($9, gx_archived_summary) */
+    adb__buf_printf(&q, "SELECT %s FROM (SELECT action, data_classification, retention_policy,"
+                    " details -> 'disclosure' ->> 'recipient' AS recipient,"
+                    " CASE WHEN principal_id = $2 THEN 'the data subject'"
+                    "  ELSE coalesce(details ->> 'source', 'the organization''s systems') END AS source,"
+                    " 1::bigint AS n, \"timestamp\" AS ts"
+                    " FROM (" GX_SUBJECT_ROWS("*", GX_KEYSET) ") b"
+                    " UNION ALL SELECT action, data_classification, retention_policy, recipient, source, n, ts"
+                    " FROM jsonb_to_recordset($9::jsonb) AS x(action text, data_classification text,"
+                    "  retention_policy text, recipient text, source text, n bigint, ts timestamptz)"
+                    ") e %s LIMIT %d", select, group, GX_LIST_MAX);
+    PGresult *r = q.oom ? NULL : gx_exec9(c, s, q.p, "", "", 2147483647, archived);
     adb__buf_free(&q);
     if (!r)
         return NULL;
@@ -139,50 +219,51 @@ static bool gx_head(gx_src *s, const char *request_type, const char *subject_typ
     PGconn *c = adb_tenant_begin(s->db, s->org, &st, err, sizeof(err));
     if (!c)
         return false;
+    const char *pp[] = { s->org };
+    PGresult *ar = PQexecParams(c, "SELECT id FROM archive_storage WHERE organization_id = $1"
+                                   " AND payload IS NOT NULL AND deleted_at IS NULL ORDER BY first_seq",
+                                1, NULL, pp, NULL, NULL, 0);
+    if (PQresultStatus(ar) != PGRES_TUPLES_OK) {
+        PQclear(ar);
+        adb_tenant_end(s->db, c, false);
+        return false;
+    }
+    s->archives = ar;
+    char *archived = gx_archived_summary(c, s);
+    if (!archived) {
+        adb_tenant_end(s->db, c, false);
+        return false;
+    }
     static const char *const pn[] = { "action", "purpose", "legalBasis", "#events" };
     static const char *const cn[] = { "category", "#events" };
     static const char *const rn[] = { "recipient", "#disclosures", "lastDisclosure" };
     static const char *const sn[] = { "retentionPolicy", "category", "policy", "#retentionDays",
                                       "#archiveAfterDays", "#events" };
     static const char *const on[] = { "source", "#events" };
-    json_t *purposes = gx_rows(c, s,
-        "e.action, p.purpose, p.legal_basis, count(*)",
+    json_t *purposes = gx_rows(c, s, archived,
+        "e.action, p.purpose, p.legal_basis, sum(e.n)",
         "LEFT JOIN gdpr_action_purpose p ON p.organization_id = $1 AND p.action = e.action"
         " GROUP BY e.action, p.purpose, p.legal_basis ORDER BY e.action", pn, 4);
-    json_t *cats = gx_rows(c, s, "coalesce(e.data_classification, 'INTERNAL'), count(*)",
+    json_t *cats = gx_rows(c, s, archived, "coalesce(e.data_classification, 'INTERNAL'), sum(e.n)",
                            "GROUP BY 1 ORDER BY 1", cn, 2);
-    json_t *recips = gx_rows(c, s,
-        "e.details -> 'disclosure' ->> 'recipient', count(*),"
-        " to_char(max(e.\"timestamp\") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
-        "WHERE e.details -> 'disclosure' ->> 'recipient' IS NOT NULL GROUP BY 1 ORDER BY 1", rn, 3);
-    json_t *storage = gx_rows(c, s,
+    json_t *recips = gx_rows(c, s, archived,
+        "e.recipient, sum(e.n),"
+        " to_char(max(e.ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+        "WHERE e.recipient IS NOT NULL GROUP BY 1 ORDER BY 1", rn, 3);
+    json_t *storage = gx_rows(c, s, archived,
         "e.retention_policy, e.data_classification, r.policy_name, r.retention_days,"
-        " r.archive_after_days, count(*)",
+        " r.archive_after_days, sum(e.n)",
         "LEFT JOIN LATERAL auditdb_retention_policy_for(e.retention_policy, e.data_classification) r"
         " ON true GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2", sn, 6);
-    json_t *sources = gx_rows(c, s,
-        "CASE WHEN e.principal_id = $2 THEN 'the data subject'"
-        " ELSE coalesce(e.details ->> 'source', 'the organization''s systems') END, count(*)",
+    json_t *sources = gx_rows(c, s, archived, "e.source, sum(e.n)",
         "GROUP BY 1 ORDER BY 1", on, 2);
-    const char *pp[] = { s->org };
+    free(archived);
     PGresult *pol = PQexecParams(c, "SELECT consulters FROM gdpr_export_policy WHERE organization_id = $1",
                                  1, NULL, pp, NULL, NULL, 0);
     bool ok = purposes && cats && recips && storage && sources && PQresultStatus(pol) == PGRES_TUPLES_OK;
     adb__fmt(s->consulters, sizeof(s->consulters), "%s",
              ok && PQntuples(pol) == 1 ? PQgetvalue(pol, 0, 0) : "roles");
     PQclear(pol);
-    if (ok) {
-        PGresult *ar = NULL;
-        ar = PQexecParams(c, "SELECT id FROM archive_storage WHERE organization_id = $1"
-                             " AND payload IS NOT NULL AND deleted_at IS NULL ORDER BY first_seq",
-                          1, NULL, pp, NULL, NULL, 0);
-        if (PQresultStatus(ar) == PGRES_TUPLES_OK)
-            s->archives = ar;
-        else {
-            PQclear(ar);
-            ok = false;
-        }
-    }
     adb_tenant_end(s->db, c, ok);
     if (!ok) {
         json_decref(purposes);
@@ -401,7 +482,7 @@ static int gx_consult_page(gx_src *s, adb__buf *out)
         "SELECT e.event_id::text,"
         " to_char(e.\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
         " e.action, e.principal_id, e.details ->> 'principalRole',"
-        " coalesce(p.purpose, e.details ->> 'purpose'), p.legal_basis, e.status,"
+        " coalesce(e.details ->> 'purpose', p.purpose), p.legal_basis, e.status,"
         " e.target_resource_type, e.\"timestamp\", e.id"
         " FROM audit_log e LEFT JOIN gdpr_action_purpose p"
         "   ON p.organization_id = $1 AND p.action = e.action"
