@@ -99,6 +99,7 @@ int cmd_log(int argc, char **argv);
  * error printed unless EXIT_OK. Never creates the key. */
 int cli_log_vkey(const char *hex, const char *home, const char *log_name, char *out, size_t cap);
 int cmd_witness(int argc, char **argv);
+int cmd_gdpr(int argc, char **argv); /* cmd_gdpr.c: the dispatcher of gdpr.h */
 
 extern const cli_command cli_commands[];
 

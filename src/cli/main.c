@@ -205,6 +205,9 @@ const cli_command cli_commands[] = {
       "\n"
       "docs/checkpoints.md. Needs no database.\n",
       cmd_log },
+    /* usage NULL: `auditdb gdpr --help` is the dispatcher's (cmd_gdpr.c, its subcommands) */
+    { "gdpr", "data-subject rights: requests (GDPR and HIPAA), export, pseudonymize, erase", NULL,
+      cmd_gdpr },
     { "routes", "list the HTTP routes with the permission each needs",
       "usage: auditdb routes\n\nOne line per route: METHOD PATH PERMISSION (resource:action, or none).\n",
       cmd_routes },
@@ -273,6 +276,10 @@ static int cmd_help(int argc, char **argv)
         cli_error("unknown command \"%s\"; run \"auditdb --help\" for the list", argv[1]);
         return EXIT_USAGE;
     }
+    if (!c->usage) {
+        char *sub[] = { argv[1], (char *)"--help", NULL };
+        return c->run(2, sub);
+    }
     fputs(c->usage, stdout);
     return EXIT_OK;
 }
@@ -299,7 +306,7 @@ int main(int argc, char **argv)
         cli_error("unknown command \"%s\"; run \"auditdb --help\" for the list", argv[1]);
         return EXIT_USAGE;
     }
-    if (cli_wants_help(c, argc - 1, argv + 1))
+    if (c->usage && cli_wants_help(c, argc - 1, argv + 1))
         return EXIT_OK;
     return c->run(argc - 1, argv + 1);
 }

@@ -8,6 +8,7 @@
 #include "ratelimit.h"
 #include "selfaudit.h"
 #include "presets.h"
+#include "compliance.h"
 #include "../core/util.h"
 
 #include <string.h>
@@ -107,6 +108,17 @@ static const route routes[] = {
     { "POST", "/api/v1/audit-presets/{name}/versions/{version}/restore", adb_http_presets_restore, "audit.presets", "write", "make an old version current (a new version)", NULL },
     { "GET", "/api/v1/audit-presets/{name}/stats", adb_http_presets_stats, "audit.presets", "read", "a preset's usage", "period,limit" },
     { "POST", "/api/v1/audit-presets/{name}/duplicate", adb_http_presets_duplicate, "audit.presets", "write", "copy a preset under a new name", NULL },
+    /* data-subject requests as records (gdpr_requests.c, docs/gdpr.md "Requests", docs/hipaa.md) */
+    { "GET", "/api/v1/compliance/gdpr/requests", adb_http_dsr_list, "compliance.gdpr", "read", "list data-subject requests", "kind,status,subjectId,overdue," PAGE },
+    { "POST", "/api/v1/compliance/gdpr/requests", adb_http_dsr_create, "compliance.gdpr", "manage", "record a data-subject request received now", NULL },
+    { "GET", "/api/v1/compliance/gdpr/requests/{id}", adb_http_dsr_get, "compliance.gdpr", "read", "one data-subject request", NULL },
+    { "PUT", "/api/v1/compliance/gdpr/requests/{id}", adb_http_dsr_update, "compliance.gdpr", "manage", "move a data-subject request to in_progress, completed or refused", NULL },
+    { "POST", "/api/v1/compliance/gdpr/requests/{id}/extend", adb_http_dsr_extend, "compliance.gdpr", "manage", "extend a data-subject request by 1 or 2 months with a reason", NULL },
+    { "GET", "/api/v1/compliance/hipaa/requests", adb_http_dsr_list, "compliance.hipaa", "read", "list patients' HIPAA requests (accounting, access)", "kind,status,subjectId,overdue," PAGE },
+    { "POST", "/api/v1/compliance/hipaa/requests", adb_http_dsr_create, "compliance.hipaa", "manage", "record a patient's HIPAA request received now", NULL },
+    { "GET", "/api/v1/compliance/hipaa/requests/{id}", adb_http_dsr_get, "compliance.hipaa", "read", "one HIPAA request", NULL },
+    { "PUT", "/api/v1/compliance/hipaa/requests/{id}", adb_http_dsr_update, "compliance.hipaa", "manage", "move a HIPAA request to in_progress, completed or refused", NULL },
+    { "POST", "/api/v1/compliance/hipaa/requests/{id}/extend", adb_http_dsr_extend, "compliance.hipaa", "manage", "extend a HIPAA request once by up to 30 days with a reason", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

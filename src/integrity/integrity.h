@@ -17,6 +17,8 @@
 typedef struct adb__keys {
     unsigned char sig[32];   /* signature key: info "auditdb signature v1" */
     unsigned char chain[32]; /* chain key: info "auditdb chain v1" */
+    unsigned char subject[32]; /* root of the per-organization keys of data subjects: info
+                                  "auditdb subject v1" (src/compliance/subject_key.c) */
     char fingerprint[33];    /* 16 bytes of info "auditdb fingerprint v1", hex */
     adb__hmac_key sig_hmac;  /* the two keys prepared for HMAC */
     adb__hmac_key chain_hmac;
@@ -30,6 +32,11 @@ ADB_WUR adb_status adb__keys_load(const char *master_key, const char *home, adb_
 
 /* Derives the keys from raw master key bytes. */
 ADB_WUR bool adb__keys_derive(const unsigned char *ikm, size_t len, adb__keys *k);
+
+/* HKDF-SHA256 (salt "auditdb") of ikm with info (a NUL-terminated text)
+ * into out[outlen]; false when HKDF is unavailable. */
+ADB_WUR bool adb__keys_hkdf(const unsigned char *ikm, size_t len, const char *info,
+                            unsigned char *out, size_t outlen);
 
 /* Wipes k. */
 void adb__keys_wipe(adb__keys *k);

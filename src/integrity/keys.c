@@ -24,8 +24,8 @@
 
 #define MASTER_MIN 32
 
-static bool hkdf(const unsigned char *ikm, size_t len, const char *info, unsigned char *out,
-                 size_t outlen)
+bool adb__keys_hkdf(const unsigned char *ikm, size_t len, const char *info, unsigned char *out,
+                    size_t outlen)
 {
     EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
     EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
@@ -49,9 +49,10 @@ bool adb__keys_derive(const unsigned char *ikm, size_t len, adb__keys *k)
 {
     unsigned char fp[16];
 
-    if (!hkdf(ikm, len, "auditdb signature v1", k->sig, sizeof(k->sig)) ||
-        !hkdf(ikm, len, "auditdb chain v1", k->chain, sizeof(k->chain)) ||
-        !hkdf(ikm, len, "auditdb fingerprint v1", fp, sizeof(fp)) ||
+    if (!adb__keys_hkdf(ikm, len, "auditdb signature v1", k->sig, sizeof(k->sig)) ||
+        !adb__keys_hkdf(ikm, len, "auditdb chain v1", k->chain, sizeof(k->chain)) ||
+        !adb__keys_hkdf(ikm, len, "auditdb subject v1", k->subject, sizeof(k->subject)) ||
+        !adb__keys_hkdf(ikm, len, "auditdb fingerprint v1", fp, sizeof(fp)) ||
         !adb__hmac_key_init(&k->sig_hmac, k->sig, sizeof(k->sig)) ||
         !adb__hmac_key_init(&k->chain_hmac, k->chain, sizeof(k->chain)))
         return false;

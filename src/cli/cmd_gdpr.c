@@ -1,0 +1,64 @@
+/*
+ * cmd_gdpr.c - `auditdb gdpr SUBCOMMAND`: the dispatcher of the data-subject
+ * rights commands (docs/gdpr.md). One row per subcommand; each subcommand
+ * lives in its own cmd_gdpr_*.c file (gdpr.h).
+ */
+#include "gdpr.h"
+#include "../core/util.h"
+
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const cli_gdpr_sub subs[] = {
+    { "requests", "list, show, open, extend and close data-subject requests (GDPR and HIPAA)",
+      cli_gdpr_requests_usage, cmd_gdpr_requests },
+    { NULL, NULL, NULL, NULL },
+};
+
+void cli_gdpr_handler(char *out, size_t cap)
+{
+    struct passwd pw, *res = NULL;
+    char buf[1024];
+
+    if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_name)
+        adb__fmt(out, cap, "cli:%s", res->pw_name);
+    else
+        adb__fmt(out, cap, "cli:uid-%lu", (unsigned long)getuid());
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: auditdb gdpr SUBCOMMAND [ARGS...]\n\nData-subject rights (docs/gdpr.md, "
+          "docs/hipaa.md).\n\nsubcommands:\n", f);
+    for (const cli_gdpr_sub *s = subs; s->name; s++)
+        fprintf(f, "  %-13s %s\n", s->name, s->summary);
+    fputs("\nRun \"auditdb gdpr SUBCOMMAND --help\" for its options.\n", f);
+    for (const cli_gdpr_sub *s = subs; s->name; s++)
+        fprintf(f, "\n%s", s->usage);
+}
+
+int cmd_gdpr(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    for (const cli_gdpr_sub *s = subs; s->name; s++) {
+        if (strcmp(s->name, argv[1]) != 0)
+            continue;
+        for (int i = 2; i < argc; i++)
+            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+                fputs(s->usage, stdout);
+                return EXIT_OK;
+            }
+        return s->run(argc - 1, argv + 1);
+    }
+    cli_error("unknown gdpr subcommand \"%s\"; run \"auditdb gdpr --help\"", argv[1]);
+    return EXIT_USAGE;
+}

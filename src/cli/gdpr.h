@@ -1,0 +1,26 @@
+/*
+ * gdpr.h - the subcommands of `auditdb gdpr` (cmd_gdpr.c's table): each
+ * lives in a cmd_gdpr_*.c file of its own and gets argv from its own name
+ * on (argv[0] = "requests", ...). Its usage text is printed by
+ * `auditdb gdpr --help` and `auditdb gdpr SUB --help`.
+ */
+#ifndef ADB_CLI_GDPR_H
+#define ADB_CLI_GDPR_H
+
+#include "cli.h"
+
+typedef struct cli_gdpr_sub {
+    const char *name;
+    const char *summary;
+    const char *usage;
+    int (*run)(int argc, char **argv);
+} cli_gdpr_sub;
+
+/* The principal the CLI records as a request's handler: "cli:<user name>". */
+void cli_gdpr_handler(char *out, size_t cap);
+
+/* requests (cmd_gdpr_requests.c) */
+extern const char cli_gdpr_requests_usage[];
+int cmd_gdpr_requests(int argc, char **argv);
+
+#endif

@@ -1,0 +1,21 @@
+/*
+ * compliance.h - the HTTP handlers of issue 17 (data-subject rights, HIPAA
+ * accounting), one file each: gdpr_requests.c, hipaa_accounting.c,
+ * hipaa_suspensions.c. Kept out of http.h so that each helper's routes add
+ * lines here only.
+ */
+#ifndef ADB_HTTP_COMPLIANCE_H
+#define ADB_HTTP_COMPLIANCE_H
+
+#include "http.h"
+
+/* requests as records (gdpr_requests.c): the same handlers serve
+ * /api/v1/compliance/gdpr/requests and /api/v1/compliance/hipaa/requests,
+ * each showing and changing only the requests of its own family */
+enum MHD_Result adb_http_dsr_list(adb_http_request *req);
+enum MHD_Result adb_http_dsr_create(adb_http_request *req);
+enum MHD_Result adb_http_dsr_get(adb_http_request *req);
+enum MHD_Result adb_http_dsr_update(adb_http_request *req);
+enum MHD_Result adb_http_dsr_extend(adb_http_request *req);
+
+#endif
