@@ -12,6 +12,7 @@
 #include "http.h"
 #include "export_format.h"
 #include "pull.h"
+#include "../compliance/dsr.h"
 #include "../core/util.h"
 #include "../event/event.h"
 #include "../lifecycle/archive.h"
@@ -32,6 +33,7 @@ typedef enum gx_phase { GX_HEAD, GX_CONSULT, GX_LIVE, GX_ARCHIVES, GX_END, GX_DO
 typedef struct gx_src {
     adb *db;
     char org[256], subject[GX_SUBJECT_MAX + 1], id[64], consulters[8];
+    char dsr[ADB_DSR_ID_LEN + 1], handler[64]; /* the data-subject request, its handler */
     char upto[ADB_TS_TEXT_MAX], from[ADB_TS_TEXT_MAX]; /* from: "" none */
     char *categories;     /* a PostgreSQL text[] literal of the classifications kept; NULL: all */
     adb_http_fmt fmt;
@@ -796,6 +798,15 @@ static int gx_fill(void *ctx, adb__buf *out)
             break;
         case GX_END:
             gx_write_end(s, out, before);
+            {   /* the request is answered: completed, with what was sent */
+                char outcome[256], err[256];
+                adb__fmt(outcome, sizeof(outcome), "{\"exportId\":\"%s\",\"recordCount\":%lld,"
+                         "\"consultationCount\":%lld,\"archivedCount\":%lld}", s->id, s->fmt.count,
+                         s->consultations, s->archived);
+                if (adb__dsr_finish(s->db, s->org, s->dsr, "completed", outcome, s->handler, err,
+                                    sizeof(err)) != ADB_OK)
+                    return -1; /* cut: the client sees the export did not end */
+            }
             s->phase = GX_DONE;
             s->bytes += out->len - before;
             return 0;
@@ -889,7 +900,7 @@ static bool member_time(adb_http_request *req, json_t *range, const char *name, 
 static bool gx_record(adb_http_request *req, const gx_src *s, const char *request_type,
                       const char *format, const char *now)
 {
-    json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}",
+    json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}}",
                           "timestamp", now, "action", "gdpr.export", "status", "success",
                           "principalId", req->who.key_id, "organizationId", s->org,
                           "targetResourceType", "DataSubject", "targetResourceId", s->subject,
@@ -897,7 +908,8 @@ static bool gx_record(adb_http_request *req, const gx_src *s, const char *reques
                           !strcmp(request_type, "portability")
                               ? "data subject export (GDPR Art. 20 portability)"
                               : "data subject export (GDPR Art. 15 access)",
-                          "details", "exportId", s->id, "requestType", request_type, "format", format,
+                          "details", "exportId", s->id, "dataSubjectRequestId", s->dsr,
+                          "requestType", request_type, "format", format,
                           "requestId", req->request_id, "principalRole", req->who.role,
                           "purpose", "answering a data subject request");
     char *text = e ? json_dumps(e, JSON_COMPACT) : NULL;
@@ -1058,6 +1070,15 @@ static enum MHD_Result gx_request(adb_http_request *req, const char *default_for
     }
     if (!gx_head(s, request_type, subject_type, format, stamp))
         goto busy;
+    /* a data-subject request record (src/compliance/dsr.c), finished when the export ends */
+    adb__fmt(s->handler, sizeof(s->handler), "key:%s", req->who.key_id);
+    {
+        char err[256];
+        if (adb__dsr_open(s->db, s->org, request_type, s->subject, s->handler, NULL, s->dsr, err,
+                          sizeof(err)) != ADB_OK)
+            goto busy;
+    }
+    json_object_set_new(s->head, "dataSubjectRequestId", json_string(s->dsr));
     /* recorded before anything is answered: no export leaves unrecorded */
     if (!gx_record(req, s, request_type, format, now))
         goto busy;

@@ -13,7 +13,7 @@ PY="python3 tests/tools/adb_proof.py"
 fresh_db t_gdpr_export
 "$AUDITDB_BIN" migrate >/dev/null
 key() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
-KA=$(key org-a admin); KV=$(key org-a viewer); KB=$(key org-b admin)
+KA=$(key org-a admin); KV=$(key org-a viewer); KB=$(key org-b admin); KU=$(key org-a auditor)
 shapes() { python3 tests/tools/client_shapes.py "$@"; }
 # GDPR_GOLDEN_UPDATE=1 writes the golden files instead of comparing (then read them: git diff)
 golden() { python3 tests/tools/gdpr_golden.py "$([ -n "${GDPR_GOLDEN_UPDATE:-}" ] && echo update || echo "$1")" "$2" "$3"; }
@@ -134,7 +134,13 @@ expect_eq "hidden: nor anywhere in the consultations" "" \
     "$(jf a3.json 'd["consultations"]' | grep -o 'dr-house\|physician')"
 post set.json $G/settings "$KA" '{"consultations":"roles"}' PUT >/dev/null
 
-# ---- the export is an audit event ---------------------------------------------------------------
+# ---- the export is an audit event and a data-subject request --------------------------------------
+expect_eq "the export is a data-subject request of org-a, completed, with its outcome" "access completed 7" \
+    "$(sql "SELECT kind, status, outcome->>'recordCount' FROM data_subject_request WHERE organization_id = 'org-a' ORDER BY received_at LIMIT 1" | tr '|' ' ')"
+expect_eq "...named in the export" "$(sql "SELECT id FROM data_subject_request WHERE organization_id = 'org-a' ORDER BY received_at LIMIT 1")" \
+    "$(jf a.json 'd["dataSubjectRequestId"]')"
+expect_eq "an auditor (compliance.gdpr:export) may export" 200 "$(post u.json $G/export "$KU" "$B")"
+expect_eq "...but not change the settings (compliance.gdpr:configure)" 403 "$(post x.json $G/settings "$KU" '{"consultations":"names"}' PUT)"
 expect_eq "the export is an audit event of org-a (gdpr.export, target alice)" "gdpr.export alice" \
     "$(sql "SELECT action, target_resource_id FROM audit_log WHERE organization_id = 'org-a' AND action = 'gdpr.export' LIMIT 1" | tr '|' ' ')"
 post a4.json $G/export "$KA" "$B" >/dev/null
