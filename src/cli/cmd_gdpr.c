@@ -14,6 +14,8 @@
 static const cli_gdpr_sub subs[] = {
     { "requests", "list, show, open, extend and close data-subject requests (GDPR and HIPAA)",
       cli_gdpr_requests_usage, cmd_gdpr_requests },
+    { "export", "export a data subject's data with the Art. 15 answers (json, ndjson, csv, xml)",
+      cli_gdpr_export_usage, cmd_gdpr_export },
     { NULL, NULL, NULL, NULL },
 };
 

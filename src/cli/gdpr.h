@@ -23,4 +23,8 @@ void cli_gdpr_handler(char *out, size_t cap);
 extern const char cli_gdpr_requests_usage[];
 int cmd_gdpr_requests(int argc, char **argv);
 
+/* export (cmd_gdpr_export.c) */
+extern const char cli_gdpr_export_usage[];
+int cmd_gdpr_export(int argc, char **argv);
+
 #endif

@@ -9,6 +9,7 @@
  * as the tenant. The export is itself an audit event of the organization,
  * written before the first byte (docs/gdpr.md).
  */
+#include "gdpr_export.h"
 #include "http.h"
 #include "export_format.h"
 #include "pull.h"
@@ -897,12 +898,12 @@ static bool member_time(adb_http_request *req, json_t *range, const char *name, 
 }
 
 /* The export's own audit event, committed before the first byte. */
-static bool gx_record(adb_http_request *req, const gx_src *s, const char *request_type,
-                      const char *format, const char *now)
+static bool gx_record(const gx_src *s, const adb_gdpr_export_args *a, const char *now)
 {
+    const char *request_type = a->request_type, *format = a->format;
     json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}}",
                           "timestamp", now, "action", "gdpr.export", "status", "success",
-                          "principalId", req->who.key_id, "organizationId", s->org,
+                          "principalId", a->principal, "organizationId", s->org,
                           "targetResourceType", "DataSubject", "targetResourceId", s->subject,
                           "dataClassification", "CONFIDENTIAL", "outcomeDescription",
                           !strcmp(request_type, "portability")
@@ -910,7 +911,7 @@ static bool gx_record(adb_http_request *req, const gx_src *s, const char *reques
                               : "data subject export (GDPR Art. 15 access)",
                           "details", "exportId", s->id, "dataSubjectRequestId", s->dsr,
                           "requestType", request_type, "format", format,
-                          "requestId", req->request_id, "principalRole", req->who.role,
+                          "requestId", a->request_id ? a->request_id : "", "principalRole", a->role ? a->role : "",
                           "purpose", "answering a data subject request");
     char *text = e ? json_dumps(e, JSON_COMPACT) : NULL;
     json_decref(e);
@@ -918,9 +919,77 @@ static bool gx_record(adb_http_request *req, const gx_src *s, const char *reques
         return false;
     adb_log_options lo = { .organization_id = s->org };
     adb_log_result res;
-    adb_status st = adb_log_json(req->state->db, text, strlen(text), &lo, &res);
+    adb_status st = adb_log_json(s->db, text, strlen(text), &lo, &res);
     free(text);
     return st == ADB_OK;
+}
+
+void *adb_gdpr_export_begin(adb *db, const adb_gdpr_export_args *a, const char **id)
+{
+    gx_src *s = calloc(1, sizeof(*s));
+    int64_t now_us = adb__now_us(), to_us = now_us;
+    char now[ADB_TS_TEXT_MAX], stamp[ADB_TS_TEXT_MAX], err[256];
+    unsigned char b[16];
+    char hex[33];
+
+    if (!s)
+        return NULL;
+    s->db = db;
+    adb__fmt(s->org, sizeof(s->org), "%s", a->org);
+    adb__fmt(s->subject, sizeof(s->subject), "%s", a->subject);
+    s->personal = a->personal;
+    adb__timestamp_format(now_us, now);
+    adb__fmt(s->from, sizeof(s->from), "%s", a->from ? a->from : "");
+    /* the window ends just before the export's own event (its time is now) */
+    if (a->to && adb__timestamp_parse(a->to, strlen(a->to), &to_us) && to_us < now_us)
+        adb__timestamp_format(to_us, s->upto);
+    else
+        adb__timestamp_format(now_us - 1, s->upto);
+    if (a->categories && !(s->categories = strdup(a->categories)))
+        goto fail;
+    if (!adb_http_fmt_parse(a->format, &s->fmt.kind))
+        goto fail;
+    s->fmt.metadata = a->metadata;
+    s->fmt.headers = true;
+    s->fmt.embedded = true;
+    if (RAND_bytes(b, sizeof(b)) != 1)
+        goto fail;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    adb__hex(b, 16, hex);
+    adb__fmt(s->id, sizeof(s->id), "gdpr-%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+             hex + 16, hex + 20);
+    adb__fmt(stamp, sizeof(stamp), "%s", now);
+    if (strlen(stamp) == 27) { /* the client's form: milliseconds (docs/api.md, "Times") */
+        stamp[23] = 'Z';
+        stamp[24] = '\0';
+    }
+    if (!gx_head(s, a->request_type, a->subject_type, a->format, stamp))
+        goto fail;
+    /* a data-subject request record (src/compliance/dsr.c), finished when the export ends */
+    adb__fmt(s->handler, sizeof(s->handler), "%s", a->handler);
+    if (adb__dsr_open(s->db, s->org, a->request_type, s->subject, s->handler, NULL, s->dsr, err,
+                      sizeof(err)) != ADB_OK)
+        goto fail;
+    json_object_set_new(s->head, "dataSubjectRequestId", json_string(s->dsr));
+    /* recorded before anything is answered: no export leaves unrecorded */
+    if (!gx_record(s, a, now))
+        goto fail;
+    *id = s->id;
+    return s;
+fail:
+    gx_free(s);
+    return NULL;
+}
+
+int adb_gdpr_export_fill(void *ctx, adb__buf *out)
+{
+    return gx_fill(ctx, out);
+}
+
+void adb_gdpr_export_free(void *ctx)
+{
+    gx_free(ctx);
 }
 
 static enum MHD_Result gx_request(adb_http_request *req, const char *default_format)
@@ -936,8 +1005,8 @@ static enum MHD_Result gx_request(adb_http_request *req, const char *default_for
     const char *format = default_format, *delivery = "download", *org = NULL;
     bool metadata = true, personal = true, pseudo = false;
     json_t *v;
-    char msg[200];
-    gx_src *s = NULL;
+    char msg[200], from[ADB_TS_TEXT_MAX] = "", to[ADB_TS_TEXT_MAX] = "";
+    char *categories = NULL;
 
     if (!json_is_object(body)) {
         json_decref(body);
@@ -998,31 +1067,19 @@ static enum MHD_Result gx_request(adb_http_request *req, const char *default_for
                       "encrypted exports are not written by this server: the answer travels over TLS");
         goto out;
     }
-    if (!(s = calloc(1, sizeof(*s))))
-        goto out;
-    s->db = req->state->db;
-    adb__fmt(s->org, sizeof(s->org), "%s", req->who.organization_id);
-    adb__fmt(s->subject, sizeof(s->subject), "%s", subject);
-    s->personal = personal;
-    int64_t now_us = adb__now_us(), from_us = 0, to_us = now_us;
-    char now[ADB_TS_TEXT_MAX];
-    adb__timestamp_format(now_us, now);
-    /* the window ends just before the export's own event (its time is now) */
-    adb__timestamp_format(now_us - 1, s->upto);
+    int64_t from_us = 0, to_us = 0;
     v = json_object_get(body, "dateRange");
     if (v && !json_is_object(v)) {
         res = invalid(req, "dateRange", "INVALID_TYPE", "dateRange must be {\"startDate\": ..., \"endDate\": ...}");
         goto out;
     }
-    if (v && (!member_time(req, v, "startDate", s->from, &from_us, &res) ||
-              !member_time(req, v, "endDate", s->upto, &to_us, &res)))
+    if (v && (!member_time(req, v, "startDate", from, &from_us, &res) ||
+              !member_time(req, v, "endDate", to, &to_us, &res)))
         goto out;
-    if (s->from[0] && from_us > to_us) {
+    if (from[0] && to[0] && from_us > to_us) {
         res = invalid(req, "dateRange.startDate", "INVALID_VALUE", "dateRange.startDate must not be after endDate");
         goto out;
     }
-    if (to_us >= now_us) /* nothing later than now: the export's own event stays out */
-        adb__timestamp_format(now_us - 1, s->upto);
     if ((v = json_object_get(body, "categories"))) {
         static const char *const cls[] = { "PUBLIC", "INTERNAL", "CONFIDENTIAL", "PHI" };
         adb__buf lit = { 0 };
@@ -1045,60 +1102,38 @@ static enum MHD_Result gx_request(adb_http_request *req, const char *default_for
                           "categories must be a non-empty array of PUBLIC, INTERNAL, CONFIDENTIAL, PHI");
             goto out;
         }
-        s->categories = lit.p; /* taken */
+        categories = lit.p; /* taken */
     }
-    adb_http_fmt_parse(format, &s->fmt.kind);
-    s->fmt.metadata = metadata;
-    s->fmt.headers = true;
-    s->fmt.embedded = true;
-    {
-        unsigned char b[16];
-        char hex[33];
-        if (RAND_bytes(b, sizeof(b)) != 1)
-            goto busy;
-        b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-        b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-        adb__hex(b, 16, hex);
-        adb__fmt(s->id, sizeof(s->id), "gdpr-%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-                 hex + 16, hex + 20);
+    char handler[64];
+    adb__fmt(handler, sizeof(handler), "key:%s", req->who.key_id);
+    adb_gdpr_export_args a = {
+        .org = req->who.organization_id, .subject = subject, .subject_type = subject_type,
+        .request_type = request_type, .format = format, .from = from[0] ? from : NULL,
+        .to = to[0] ? to : NULL, .categories = categories, .metadata = metadata,
+        .personal = personal, .principal = req->who.key_id, .role = req->who.role,
+        .request_id = req->request_id, .handler = handler,
+    };
+    const char *id = NULL;
+    void *s = adb_gdpr_export_begin(req->state->db, &a, &id);
+    if (!s) {
+        res = adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
+                                  "the database is unavailable: retry later", 1000);
+        goto out;
     }
-    char stamp[ADB_TS_TEXT_MAX];
-    adb__fmt(stamp, sizeof(stamp), "%s", now);
-    if (strlen(stamp) == 27) { /* the client's form: milliseconds (docs/api.md, "Times") */
-        stamp[23] = 'Z';
-        stamp[24] = '\0';
-    }
-    if (!gx_head(s, request_type, subject_type, format, stamp))
-        goto busy;
-    /* a data-subject request record (src/compliance/dsr.c), finished when the export ends */
-    adb__fmt(s->handler, sizeof(s->handler), "key:%s", req->who.key_id);
-    {
-        char err[256];
-        if (adb__dsr_open(s->db, s->org, request_type, s->subject, s->handler, NULL, s->dsr, err,
-                          sizeof(err)) != ADB_OK)
-            goto busy;
-    }
-    json_object_set_new(s->head, "dataSubjectRequestId", json_string(s->dsr));
-    /* recorded before anything is answered: no export leaves unrecorded */
-    if (!gx_record(req, s, request_type, format, now))
-        goto busy;
-    adb__fmt(msg, sizeof(msg), "GDPR export %s (%s, %s)", s->id, request_type, format);
+    adb__fmt(msg, sizeof(msg), "GDPR export %s (%s, %s)", id, request_type, format);
     adb_http_security_event(req, "gdpr_export", "LOW", msg);
     char disposition[160];
-    adb__fmt(disposition, sizeof(disposition), "attachment; filename=\"%s.%s\"", s->id, format);
+    adb__fmt(disposition, sizeof(disposition), "attachment; filename=\"%s.%s\"", id, format);
     req->extra_header[0] = "X-Export-Id";
-    req->extra_value[0] = strdup(s->id);
-    adb_http_fmt_kind kind = s->fmt.kind;
+    req->extra_value[0] = strdup(id);
+    adb_http_fmt_kind kind = ADB_FMT_JSON;
+    adb_http_fmt_parse(format, &kind);
     int rc = adb_http_send_pull(req, MHD_HTTP_OK, MHD_SIZE_UNKNOWN, adb_http_fmt_type(kind),
                                 disposition, gx_fill, s, gx_free);
-    s = NULL; /* the pull owns it, also on failure */
+    /* the pull owns s, also on failure */
     res = rc < 0 ? adb_http_pull_refused(req, rc) : MHD_YES;
-    goto out;
-busy:
-    res = adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
-                              "the database is unavailable: retry later", 1000);
 out:
-    gx_free(s);
+    free(categories);
     json_decref(body);
     return res;
 }

@@ -156,6 +156,18 @@ expect_eq "csv: 200, text/csv" "200 text/csv; charset=utf-8" \
 expect_eq "csv: every cell safe from formula injection, 7 events" "count 7" "$(shapes gdpr-csv "$TEST_TMP/a.csv" org-a alice)"
 expect_match "csv: the formula is quoted text" "\"'=HYPERLINK" "$(cat "$TEST_TMP/a.csv")"
 expect_eq "csv: golden (tests/golden/gdpr_export.csv)" "" "$(golden check csv "$TEST_TMP/a.csv")"
+# ---- auditdb gdpr export: the same document as the route -------------------------------------------
+"$AUDITDB_BIN" gdpr export --org org-a --subject alice --format csv --from 2026-01-01T00:00:00Z \
+    --to 2026-12-06T00:00:00Z --output "$TEST_TMP/cli.csv" 2>"$TEST_TMP/cli.err"
+expect_eq "cli: exit 0" 0 "$?"
+expect_eq "cli: the route's CSV, byte for byte modulo volatile members (golden)" "" "$(golden check csv "$TEST_TMP/cli.csv")"
+expect_eq "cli: recorded as a request handled by cli:<user>" 1 \
+    "$(sql "SELECT count(*) FROM data_subject_request WHERE organization_id = 'org-a' AND handled_by LIKE 'cli:%'")"
+"$AUDITDB_BIN" gdpr export --org org-a --format json >/dev/null 2>"$TEST_TMP/cli.err"
+expect_eq "cli: without --subject, exit 2 and a message naming it" "2 --subject" \
+    "$? $(grep -o -- '--subject' "$TEST_TMP/cli.err" | head -1)"
+"$AUDITDB_BIN" gdpr export --org org-a --subject alice --format pdf >/dev/null 2>"$TEST_TMP/cli.err"
+expect_eq "cli: a bad format, exit 2" 2 "$?"
 expect_eq "xml: 200" 200 "$(post a.xml $G/export "$KA" '{"dataSubjectId":"alice","format":"xml","dateRange":{"endDate":"2026-12-06T00:00:00Z"}}')"
 expect_eq "xml: well-formed, the Art. 15 answers, 7 events about alice" "count 7" "$(shapes gdpr-xml "$TEST_TMP/a.xml" org-a alice)"
 expect_eq "xml: golden (tests/golden/gdpr_export.xml)" "" "$(golden check xml "$TEST_TMP/a.xml")"
