@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GX_BATCH 250          /* events or consultations of one piece */
+#define GX_BATCH 1000         /* events or consultations of one piece (about 1 MB of JSON) */
 #define GX_SUBJECT_MAX 255    /* bytes of a data subject id (the event field's limit) */
 #define GX_LIST_MAX 1000      /* distinct values one Art. 15 answer lists */
 
