@@ -131,7 +131,9 @@ static char *gx_archived_summary(PGconn *c, const gx_src *s)
             if (!gx_archived_match(s, a))
                 continue;
             json_t *d = a[ADB_COL_DETAILS] ? json_loads(a[ADB_COL_DETAILS], 0, NULL) : NULL;
-            const char *recipient = json_string_value(json_object_get(json_object_get(d, "disclosure"), "recipient"));
+            json_t *rj = json_object_get(json_object_get(d, "disclosure"), "recipient");
+            const char *recipient = json_is_object(rj) ? json_string_value(json_object_get(rj, "name"))
+                                                       : json_string_value(rj);
             const char *src = a[ADB_COL_PRINCIPAL_ID] && !strcmp(a[ADB_COL_PRINCIPAL_ID], s->subject)
                                   ? "the data subject" : json_string_value(json_object_get(d, "source"));
             if (!src)
@@ -181,7 +183,10 @@ static json_t *gx_rows(PGconn *c, const gx_src *s, const char *archived, const c
     /* every row counts: the branches' limit is the largest; archived
      * events come summed ($9, gx_archived_summary) */
     adb__buf_printf(&q, "SELECT %s FROM (SELECT action, data_classification, retention_policy,"
-                    " details -> 'disclosure' ->> 'recipient' AS recipient,"
+                    /* a name, or {name, address} (docs/hipaa.md, disclosure events) */
+                    " CASE jsonb_typeof(details -> 'disclosure' -> 'recipient')"
+                    "  WHEN 'object' THEN details -> 'disclosure' -> 'recipient' ->> 'name'"
+                    "  WHEN 'string' THEN details -> 'disclosure' ->> 'recipient' END AS recipient,"
                     " CASE WHEN principal_id = $2 THEN 'the data subject'"
                     "  ELSE coalesce(details ->> 'source', 'the organization''s systems') END AS source,"
                     " 1::bigint AS n, \"timestamp\" AS ts"
@@ -485,7 +490,8 @@ static int gx_consult_page(gx_src *s, adb__buf *out)
         "SELECT e.event_id::text,"
         " to_char(e.\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
         " e.action, e.principal_id, e.details ->> 'principalRole',"
-        " coalesce(e.details ->> 'purpose', p.purpose), p.legal_basis, e.status,"
+        " coalesce(e.details ->> 'purpose', e.details -> 'disclosure' ->> 'purpose', p.purpose),"
+        " p.legal_basis, e.status,"
         " e.target_resource_type, e.\"timestamp\", e.id"
         " FROM audit_log e LEFT JOIN gdpr_action_purpose p"
         "   ON p.organization_id = $1 AND p.action = e.action"

@@ -39,6 +39,8 @@ ev("2026-12-02T08:00:00.000Z", "patient.read", "dr-house", "alice", details={"pr
 ev("2026-12-02T08:05:00.000Z", "patient.read", "nurse-1", "alice", details={"principalRole": "nurse", "purpose": "care"})
 ev("2026-12-02T09:00:00.000Z", "record.disclose", "dr-house", "alice",
    details={"principalRole": "physician", "disclosure": {"recipient": "Insurer Ltd", "purpose": "payment"}})
+ev("2026-12-02T09:10:00.000Z", "record.disclose", "dr-house", "alice",
+   details={"disclosure": {"recipient": {"name": "State Registry", "address": "1 Main St"}, "purpose": "public health"}})
 ev("2026-12-02T10:00:00.000Z", "patient.read", "dr-house", "bob")
 ev("2026-12-02T10:05:00.000Z", "portal.login", "bob", "bob")
 ' | "$AUDITDB_BIN" import --quiet - >/dev/null
@@ -103,20 +105,20 @@ expect_eq "export: naming another organization is 403" 403 \
 
 # ---- JSON (exportGdprData) ----------------------------------------------------------------------
 expect_eq "json: 200" 200 "$(post a.json $G/export "$KA" "$B")"
-expect_eq "json: the client's GdprExportResult, org-a's events about alice only (5 live + 2 archived)" "count 7" \
+expect_eq "json: the client's GdprExportResult, org-a's events about alice only (6 live + 2 archived)" "count 8" \
     "$(shapes gdpr-json "$TEST_TMP/a.json" org-a alice)"
 expect_eq "json: nothing of org-b" "" "$(grep -o 'ORG-B-ONLY\|b-doc' "$TEST_TMP/a.json")"
 expect_eq "json: purposes from the map, an undeclared action said so" \
     '[["message.send", "not declared by the organization"], ["patient.read", "medical treatment"], ["portal.login", "account security"], ["profile.update", "not declared by the organization"], ["record.disclose", "not declared by the organization"]]' \
     "$(jf a.json '[[p["action"], p["purpose"]] for p in d["article15"]["purposes"]]')"
-expect_eq "json: recipients from disclosure events" '[["Insurer Ltd", 1]]' \
+expect_eq "json: recipients from disclosure events (a name, or {name, address})" '[["Insurer Ltd", 1], ["State Registry", 1]]' \
     "$(jf a.json '[[r["recipient"], r["disclosures"]] for r in d["article15"]["recipients"]]')"
 expect_eq "json: categories from the classification (archived events' too)" '["CONFIDENTIAL", "INTERNAL", "PHI", "PUBLIC"]' \
     "$(jf a.json 'd["metadata"]["categories"]')"
 expect_eq "json: storage periods from the retention policies" '[["PHI", 2555]]' \
     "$(jf a.json '[[s["category"], s["retentionDays"]] for s in d["article15"]["storagePeriod"]["policies"] if s["category"] == "PHI"]')"
 expect_eq "json: consultations (others acting on alice's records) with date, purpose and role" \
-    '[["2026-12-02T08:00:00.000000Z", "medical treatment", "physician"], ["2026-12-02T08:05:00.000000Z", "care", "nurse"], ["2026-12-02T09:00:00.000000Z", "not recorded", "physician"]]' \
+    '[["2026-12-02T08:00:00.000000Z", "medical treatment", "physician"], ["2026-12-02T08:05:00.000000Z", "care", "nurse"], ["2026-12-02T09:00:00.000000Z", "payment", "physician"], ["2026-12-02T09:10:00.000000Z", "public health", "not recorded"]]' \
     "$(jf a.json '[[c["date"], c["purpose"], c["consultedBy"]] for c in d["consultations"]]')"
 expect_eq "json: archived events are included" 2 \
     "$(jf a.json 'len([e for e in d["events"] if e["action"] == "portal.login"])')"
@@ -135,7 +137,7 @@ expect_eq "hidden: nor anywhere in the consultations" "" \
 post set.json $G/settings "$KA" '{"consultations":"roles"}' PUT >/dev/null
 
 # ---- the export is an audit event and a data-subject request --------------------------------------
-expect_eq "the export is a data-subject request of org-a, completed, with its outcome" "access completed 7" \
+expect_eq "the export is a data-subject request of org-a, completed, with its outcome" "access completed 8" \
     "$(sql "SELECT kind, status, outcome->>'recordCount' FROM data_subject_request WHERE organization_id = 'org-a' ORDER BY received_at LIMIT 1" | tr '|' ' ')"
 expect_eq "...named in the export" "$(sql "SELECT id FROM data_subject_request WHERE organization_id = 'org-a' ORDER BY received_at LIMIT 1")" \
     "$(jf a.json 'd["dataSubjectRequestId"]')"
@@ -153,7 +155,7 @@ expect_eq "...but not an event of the export that made it (the window ends at th
 C='{"dataSubjectId":"alice","format":"csv","dateRange":{"startDate":"2026-01-01T00:00:00Z","endDate":"2026-12-06T00:00:00Z"}}'
 expect_eq "csv: 200, text/csv" "200 text/csv; charset=utf-8" \
     "$(post a.csv $G/export "$KA" "$C") $(tr -d '\r' <"$TEST_TMP/a.csv.head" | sed -n 's/^[Cc]ontent-[Tt]ype: //p')"
-expect_eq "csv: every cell safe from formula injection, 7 events" "count 7" "$(shapes gdpr-csv "$TEST_TMP/a.csv" org-a alice)"
+expect_eq "csv: every cell safe from formula injection, 8 events" "count 8" "$(shapes gdpr-csv "$TEST_TMP/a.csv" org-a alice)"
 expect_match "csv: the formula is quoted text" "\"'=HYPERLINK" "$(cat "$TEST_TMP/a.csv")"
 expect_eq "csv: golden (tests/golden/gdpr_export.csv)" "" "$(golden check csv "$TEST_TMP/a.csv")"
 # ---- auditdb gdpr export: the same document as the route -------------------------------------------
@@ -169,7 +171,7 @@ expect_eq "cli: without --subject, exit 2 and a message naming it" "2 --subject"
 "$AUDITDB_BIN" gdpr export --org org-a --subject alice --format pdf >/dev/null 2>"$TEST_TMP/cli.err"
 expect_eq "cli: a bad format, exit 2" 2 "$?"
 expect_eq "xml: 200" 200 "$(post a.xml $G/export "$KA" '{"dataSubjectId":"alice","format":"xml","dateRange":{"endDate":"2026-12-06T00:00:00Z"}}')"
-expect_eq "xml: well-formed, the Art. 15 answers, 7 events about alice" "count 7" "$(shapes gdpr-xml "$TEST_TMP/a.xml" org-a alice)"
+expect_eq "xml: well-formed, the Art. 15 answers, 8 events about alice" "count 8" "$(shapes gdpr-xml "$TEST_TMP/a.xml" org-a alice)"
 expect_eq "xml: golden (tests/golden/gdpr_export.xml)" "" "$(golden check xml "$TEST_TMP/a.xml")"
 expect_eq "another organization's export of the same subject id shows its own only" "count 2" \
     "$(post b.json $G/export "$KB" '{"dataSubjectId":"alice"}' >/dev/null; shapes gdpr-json "$TEST_TMP/b.json" org-b alice)"
@@ -184,7 +186,7 @@ done
 S='{"dataSubjectId":"alice","organizationId":"org-a","includePersonalData":true,"includePseudonymizedData":false,"includeMetadata":true,"format":"ndjson","dateRange":{"endDate":"2026-12-06T00:00:00Z"}}'
 expect_eq "stream: 200, NDJSON" "200 application/x-ndjson" \
     "$(post a.ndjson $G/export/stream "$KA" "$S") $(tr -d '\r' <"$TEST_TMP/a.ndjson.head" | sed -n 's/^[Cc]ontent-[Tt]ype: //p')"
-expect_eq "stream: header, consultations, events, trailer in the client's shapes" "count 7" \
+expect_eq "stream: header, consultations, events, trailer in the client's shapes" "count 8" \
     "$(shapes gdpr-ndjson "$TEST_TMP/a.ndjson" org-a alice)"
 expect_eq "stream: golden (tests/golden/gdpr_export.ndjson)" "" "$(golden check ndjson "$TEST_TMP/a.ndjson")"
 mkdir -p "$TEST_TMP/r"
@@ -199,7 +201,7 @@ for l in open(sys.argv[1]):
     json.dump(o["event"], open("%s/%d.json" % (sys.argv[2], n), "w"))
     n += 1
 print(n)' "$TEST_TMP/a.ndjson" "$TEST_TMP/r" >"$TEST_TMP/r/n"
-expect_eq "stream: every event carries its receipt" 7 "$(cat "$TEST_TMP/r/n")"
+expect_eq "stream: every event carries its receipt" 8 "$(cat "$TEST_TMP/r/n")"
 c_ok=0; p_ok=0
 for f in "$TEST_TMP"/r/*.tlog-proof; do
     ev=${f%.tlog-proof}.json
@@ -210,14 +212,14 @@ for f in "$TEST_TMP"/r/*.tlog-proof; do
         p_ok=$((p_ok + 1))
     else diag "adb_proof.py: $(cat "$TEST_TMP/py.out")"; fi
 done
-expect_eq "stream: auditdb verify-proof accepts every receipt with its event, offline" 7 "$c_ok"
-expect_eq "stream: adb_proof.py (from the specs alone) accepts every receipt with its event" 7 "$p_ok"
+expect_eq "stream: auditdb verify-proof accepts every receipt with its event, offline" 8 "$c_ok"
+expect_eq "stream: adb_proof.py (from the specs alone) accepts every receipt with its event" 8 "$p_ok"
 # a receipt moved onto another event of the export is refused
 f0="$TEST_TMP/r/0.tlog-proof"; e1="$TEST_TMP/r/1.json"
 if "$AUDITDB_BIN" verify-proof "$f0" --vkey "$LOG_VKEY" --org org-a --event "$e1" >/dev/null 2>&1; then
     not_ok "stream: a receipt does not prove another event"
 else ok "stream: a receipt does not prove another event"; fi
-expect_eq "stream: includePersonalData false: the answers and consultations, no event" "0 3" \
+expect_eq "stream: includePersonalData false: the answers and consultations, no event" "0 4" \
     "$(post p.ndjson $G/export/stream "$KA" '{"dataSubjectId":"alice","includePersonalData":false,"dateRange":{"endDate":"2026-12-06T00:00:00Z"}}' >/dev/null
        python3 -c 'import json,sys; L=[json.loads(l) for l in open(sys.argv[1])]; print(sum(l["recordType"]=="event" for l in L), sum(l["recordType"]=="consultation" for l in L))' "$TEST_TMP/p.ndjson")"
 
