@@ -87,6 +87,17 @@ expect_eq "settings: read back, a null removed an action" '["patient.read", "por
 expect_eq "settings: org-b sees none of org-a's" '{}' \
     "$(curl -s "$BASE_URL$G/settings" -H "X-API-Key: $KB" | json 'd["purposes"]')"
 
+# the tables themselves, as the request login: org-b's session sees and writes none of org-a's
+as_tenant() { psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c 'BEGIN' -c "$(tenant_setting "$1")" -c 'SET LOCAL ROLE auditdb_app' -c "$2" -c 'COMMIT' 2>&1 | sed -n 2p; }
+expect_eq "tables: org-a's session reads its 2 purposes and its policy (the check below can fail)" "2 1" \
+    "$(as_tenant org-a "SELECT (SELECT count(*) FROM gdpr_action_purpose) || ' ' || (SELECT count(*) FROM gdpr_export_policy)")"
+expect_eq "tables: org-b's session reads none of them" "0 0" \
+    "$(as_tenant org-b "SELECT (SELECT count(*) FROM gdpr_action_purpose) || ' ' || (SELECT count(*) FROM gdpr_export_policy)")"
+if psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c 'BEGIN' -c "$(tenant_setting org-b)" -c 'SET LOCAL ROLE auditdb_app' \
+    -c "INSERT INTO gdpr_action_purpose (organization_id, action, purpose) VALUES ('org-a', 'x', 'planted')" -c 'COMMIT' >/dev/null 2>&1; then
+    not_ok "tables: org-b's session cannot plant a purpose in org-a's map"
+else ok "tables: org-b's session cannot plant a purpose in org-a's map"; fi
+
 # ---- refusals -----------------------------------------------------------------------------------
 B='{"dataSubjectId":"alice","organizationId":"org-a","includePersonalData":true,"includePseudonymizedData":false,"includeMetadata":true,"format":"json"}'
 expect_eq "export: 403 without compliance.gdpr:export" 403 "$(post x.json $G/export "$KV" "$B")"
