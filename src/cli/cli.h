@@ -100,6 +100,7 @@ int cmd_log(int argc, char **argv);
 int cli_log_vkey(const char *hex, const char *home, const char *log_name, char *out, size_t cap);
 int cmd_witness(int argc, char **argv);
 int cmd_gdpr(int argc, char **argv); /* cmd_gdpr.c: the dispatcher of gdpr.h */
+int cmd_hipaa(int argc, char **argv); /* cmd_hipaa.c */
 
 extern const cli_command cli_commands[];
 

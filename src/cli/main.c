@@ -208,6 +208,20 @@ const cli_command cli_commands[] = {
     /* usage NULL: `auditdb gdpr --help` is the dispatcher's (cmd_gdpr.c, its subcommands) */
     { "gdpr", "data-subject rights: requests (GDPR and HIPAA), export, pseudonymize, erase", NULL,
       cmd_gdpr },
+    { "hipaa", "a patient's accounting of disclosures (45 CFR 164.528)",
+      "usage: auditdb hipaa accounting --patient ID [--org ID] [--from T] [--to T]\n"
+      "\n"
+      "Prints the accounting of disclosures of patient ID in organization ID (default \"default\")\n"
+      "as JSON, as GET /api/v1/compliance/hipaa/accounting answers it (docs/hipaa.md): the\n"
+      "disclosure events of the period (default: the six years before now) without the\n"
+      "exclusions of (a)(1) and the recipients under a suspension in force, repeated\n"
+      "disclosures to one recipient for one purpose in the summary form. The reading is\n"
+      "recorded as an audit event (hipaa.accounting.read, by cli:<user>) before it is printed.\n"
+      "\n"
+      "  --from T, --to T  the period (RFC 3339); --from at most six years back\n"
+      "\n"
+      "Exit: 0 printed, 1 failed, 2 usage error, 3 database unavailable.\n",
+      cmd_hipaa },
     { "routes", "list the HTTP routes with the permission each needs",
       "usage: auditdb routes\n\nOne line per route: METHOD PATH PERMISSION (resource:action, or none).\n",
       cmd_routes },

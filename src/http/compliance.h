@@ -18,4 +18,11 @@ enum MHD_Result adb_http_dsr_get(adb_http_request *req);
 enum MHD_Result adb_http_dsr_update(adb_http_request *req);
 enum MHD_Result adb_http_dsr_extend(adb_http_request *req);
 
+/* HIPAA accounting of disclosures and access report (hipaa_accounting.c) */
+enum MHD_Result adb_http_hipaa_accounting(adb_http_request *req);
+enum MHD_Result adb_http_hipaa_access_report(adb_http_request *req);
+/* HIPAA 164.528(a)(2) suspensions (hipaa_suspensions.c) */
+enum MHD_Result adb_http_hipaa_suspensions_list(adb_http_request *req);
+enum MHD_Result adb_http_hipaa_suspensions_create(adb_http_request *req);
+
 #endif

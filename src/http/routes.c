@@ -119,6 +119,11 @@ static const route routes[] = {
     { "GET", "/api/v1/compliance/hipaa/requests/{id}", adb_http_dsr_get, "compliance.hipaa", "read", "one HIPAA request", NULL },
     { "PUT", "/api/v1/compliance/hipaa/requests/{id}", adb_http_dsr_update, "compliance.hipaa", "manage", "move a HIPAA request to in_progress, completed or refused", NULL },
     { "POST", "/api/v1/compliance/hipaa/requests/{id}/extend", adb_http_dsr_extend, "compliance.hipaa", "manage", "extend a HIPAA request once by up to 30 days with a reason", NULL },
+    /* HIPAA accounting of disclosures, access report, suspensions (hipaa_*.c, docs/hipaa.md) */
+    { "GET", "/api/v1/compliance/hipaa/accounting", adb_http_hipaa_accounting, "compliance.hipaa", "read", "a patient's accounting of disclosures (45 CFR 164.528)", "patient,startDate,endDate,requestId" },
+    { "GET", "/api/v1/compliance/hipaa/access-report", adb_http_hipaa_access_report, "compliance.hipaa", "read", "every access to a patient's records: who and when", "patient,startDate,endDate," PAGE },
+    { "GET", "/api/v1/compliance/hipaa/suspensions", adb_http_hipaa_suspensions_list, "compliance.hipaa", "read", "suspensions of the accounting of disclosures (164.528(a)(2))", "active" },
+    { "POST", "/api/v1/compliance/hipaa/suspensions", adb_http_hipaa_suspensions_create, "compliance.hipaa", "manage", "record an agency's or official's suspension statement", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -6,6 +6,17 @@
 # attacker's requests: another organization's ids, missing permission, bad parameters.
 . tests/lib.sh
 
+# answers as api/openapi.json documents them (the npm validator of openapi.sh; a skip without it)
+mods=${OPENAPI_NODE_DIR:-$PWD/build/node}
+validator=""; why=""
+if why=$(scripts/openapi-validator.sh "$mods"); then validator=1; fi
+conforms() { # LABEL METHOD DOCPATH STATUS
+    if [ -z "$validator" ]; then echo "skip - $1: as documented (OpenAPI validator unavailable: $why)"; return; fi
+    if [ "$HTTP_STATUS" != "$4" ]; then not_ok "$1: status $4 (got $HTTP_STATUS)"; return; fi
+    res=$(printf '%s' "$HTTP_BODY" | NODE_PATH="$mods/node_modules" node tests/tools/check_response.js api/openapi.json "$2" "$3" "$4" 2>&1)
+    expect_eq "$1: as documented" ok "$(printf '%s\n' "$res" | head -5)"
+}
+
 fresh_db t_gdpr_requests
 "$AUDITDB_BIN" migrate >/dev/null
 newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
@@ -55,6 +66,16 @@ expect_match "…told it does not exist" "no request" "$(cat "$TEST_TMP/err")"
 $G status "$idb" completed --org org-a 2>/dev/null; rc=$?
 expect_eq "…nor close it" 1 "$rc"
 expect_eq "org-b's request is untouched" received "$(sql "SELECT status FROM data_subject_request WHERE id = '$idb'")"
+
+# the database's own isolation: auditdb_app with org-a's proven setting sees org-a's rows only,
+# and cannot delete a request or rewrite its subject index
+as_app() { psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c BEGIN -c "$(tenant_setting org-a)" -c "SET LOCAL ROLE auditdb_app" -c "$1" -c COMMIT 2>&1 | tail -1; }
+expect_eq "auditdb_app as org-a: org-a's requests only" "3 0" \
+    "$(as_app "SELECT count(*) FILTER (WHERE organization_id = 'org-a') || ' ' || count(*) FILTER (WHERE organization_id = 'org-b') FROM data_subject_request")"
+expect_match "auditdb_app cannot delete a request" "permission denied" "$(as_app "DELETE FROM data_subject_request")"
+expect_match "…nor rewrite a subject index" "permission denied" "$(as_app "UPDATE data_subject_request SET subject_index = subject_index")"
+expect_match "…nor move a request to org-b" "row-level security|permission denied" \
+    "$(as_app "INSERT INTO data_subject_request (id, organization_id, kind, subject_index, due_at) VALUES (gen_random_uuid(), 'org-b', 'access', sha256('x'), now())")"
 
 # a ciphertext moved to another organization's row does not open
 sql "UPDATE data_subject_request SET subject_enc = (SELECT subject_enc FROM data_subject_request WHERE id = '$id1') WHERE id = '$idb'"
@@ -215,6 +236,15 @@ http POST "$H/$hid/extend" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"day
 expect_eq "HIPAA extension of 30 days: 200" 200 "$HTTP_STATUS"
 http POST "$H/$hid/extend" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"days":5,"reason":"again"}'
 expect_eq "a second HIPAA extension: 409" 409 "$HTTP_STATUS"
-stop_serve
+http GET "$R?limit=2" -H "X-API-Key: $A_AUD"; conforms "GET gdpr requests 200" GET /api/v1/compliance/gdpr/requests 200
+http GET "$R/$gid" -H "X-API-Key: $A_AUD"; conforms "GET gdpr request 200" GET "/api/v1/compliance/gdpr/requests/{id}" 200
+http GET "$R/$gid" -H "X-API-Key: $B_ADMIN"; conforms "GET gdpr request 404" GET "/api/v1/compliance/gdpr/requests/{id}" 404
+http PUT "$R/$gid" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"status":"completed"}'; conforms "PUT gdpr request 409" PUT "/api/v1/compliance/gdpr/requests/{id}" 409
+http POST "$H/$hid/extend" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"days":0,"reason":"x"}'; conforms "POST hipaa extend 400" POST "/api/v1/compliance/hipaa/requests/{id}/extend" 400
+http GET "$H/$hid" -H "X-API-Key: $A_AUD"; conforms "GET hipaa request 200 (extended)" GET "/api/v1/compliance/hipaa/requests/{id}" 200
+http POST "$H" -H "X-API-Key: $A_ADMIN" -H "$J" --data-binary '{"kind":"hipaa_accounting","subjectId":"patient-8"}'; conforms "POST hipaa request 201" POST /api/v1/compliance/hipaa/requests 201
+stop_serve TERM; rc=$?
+expect_eq "serve stops cleanly (exit 0: no sanitizer report)" 0 "$rc"
+[ "$rc" -eq 0 ] || diag "$(grep -A20 -m1 -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error' "$TEST_TMP/serve.log")"
 
 finish
