@@ -5,7 +5,8 @@
 #   make run        dependencies, release build, auditdb serve on the embedded database
 #   make install    PREFIX=/usr/local DESTDIR=  binary, headers, libraries, auditdb.pc
 #   make bench      ingestion (library, and HTTP from an empty database), verification and archival
-#                   against raw COPY; query latency over HTTP; receipts verified offline
+#                   against raw COPY; query latency over HTTP; receipts verified offline;
+#                   the GDPR export of a million events (RSS, against COPY TO)
 #   make fuzz       every libFuzzer target for FUZZ_TIME seconds (default 300)
 #   make clean
 
@@ -155,6 +156,7 @@ bench:
 	@scripts/with-cluster.sh build/release/auditdb bench/http_ingest.sh
 	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_archive
 	@scripts/with-cluster.sh build/release/auditdb bench/query.sh
+	@scripts/with-cluster.sh build/release/auditdb bench/gdpr_export.sh
 	@build/release/bench/bench_proofs
 	@scripts/with-cluster.sh build/release/auditdb bench/receipts.sh
 	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_verify

@@ -18,6 +18,8 @@ static const cli_gdpr_sub subs[] = {
     { "erase", "erase a data subject's personal data (GDPR Art. 17), keeping what the law requires", cli_gdpr_erase_usage, cmd_gdpr_erase },
     { "reverse", "the original of a pseudonym (audited)", cli_gdpr_erase_usage, cmd_gdpr_erase },
     { "hold", "place or release a legal hold", cli_gdpr_erase_usage, cmd_gdpr_erase },
+    { "export", "export a data subject's data with the Art. 15 answers (json, ndjson, csv, xml)",
+      cli_gdpr_export_usage, cmd_gdpr_export },
     { NULL, NULL, NULL, NULL },
 };
 

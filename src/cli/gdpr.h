@@ -26,5 +26,8 @@ int cmd_gdpr_requests(int argc, char **argv);
 /* pseudonymize, erase, reverse, hold (cmd_gdpr_erase.c) */
 extern const char cli_gdpr_erase_usage[];
 int cmd_gdpr_erase(int argc, char **argv);
+/* export (cmd_gdpr_export.c) */
+extern const char cli_gdpr_export_usage[];
+int cmd_gdpr_export(int argc, char **argv);
 
 #endif

@@ -111,11 +111,6 @@ static bool kept(const adb_http_fmt *f, size_t i)
     return false;
 }
 
-static const char *val(PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
-}
-
 /* A time as PostgreSQL printed it, in the API's form (as events.c). */
 static const char *api_time(const char *pg, char out[ADB_TS_TEXT_MAX])
 {
@@ -126,24 +121,25 @@ static const char *api_time(const char *pg, char out[ADB_TS_TEXT_MAX])
     return out;
 }
 
-/* The event object of row, by the one serializer, with the members not
- * kept left out (the id is always written). Caller frees. */
-static char *event_text(const adb_http_fmt *f, PGresult *r, int row, size_t *len)
+/* The event object of the row v (ADB_EXPORT_COLUMNS' order), by the one
+ * serializer, with the members not kept left out (the id is always
+ * written). Caller frees. */
+static char *event_text(const adb_http_fmt *f, const char *const *v, size_t *len)
 {
     char ts[ADB_TS_TEXT_MAX], archived[ADB_TS_TEXT_MAX];
     adb_http_event e = {
-        .id = val(r, row, C_PUBLIC_ID), .timestamp = api_time(val(r, row, C_TS), ts),
-        .action = val(r, row, C_ACTION), .status = val(r, row, C_STATUS),
-        .principal_id = val(r, row, C_PRINCIPAL), .organization_id = val(r, row, C_ORG),
-        .target_resource_type = val(r, row, C_TTYPE), .target_resource_id = val(r, row, C_TID),
-        .outcome_description = val(r, row, C_OUTCOME), .correlation_id = val(r, row, C_CORR),
-        .data_classification = val(r, row, C_CLASS), .retention_policy = val(r, row, C_RET),
-        .event_version = val(r, row, C_VERSION), .hash_algorithm = val(r, row, C_HALG),
-        .hash = val(r, row, C_HASH), .signature = val(r, row, C_SIG), .ttl = val(r, row, C_TTL),
-        .archived_at = api_time(val(r, row, C_ARCHIVED), archived),
-        .details = val(r, row, C_DETAILS), .session_context = val(r, row, C_SESSION),
-        .chain_seq = val(r, row, C_SEQ), .prev_chain_hash = val(r, row, C_PREV),
-        .chain_hash = val(r, row, C_CHAIN),
+        .id = v[C_PUBLIC_ID], .timestamp = api_time(v[C_TS], ts),
+        .action = v[C_ACTION], .status = v[C_STATUS],
+        .principal_id = v[C_PRINCIPAL], .organization_id = v[C_ORG],
+        .target_resource_type = v[C_TTYPE], .target_resource_id = v[C_TID],
+        .outcome_description = v[C_OUTCOME], .correlation_id = v[C_CORR],
+        .data_classification = v[C_CLASS], .retention_policy = v[C_RET],
+        .event_version = v[C_VERSION], .hash_algorithm = v[C_HALG],
+        .hash = v[C_HASH], .signature = v[C_SIG], .ttl = v[C_TTL],
+        .archived_at = api_time(v[C_ARCHIVED], archived),
+        .details = v[C_DETAILS], .session_context = v[C_SESSION],
+        .chain_seq = v[C_SEQ], .prev_chain_hash = v[C_PREV],
+        .chain_hash = v[C_CHAIN],
     };
     for (size_t i = 1; i < NMEMBERS; i++)
         if (members[i].off != DERIVED && !kept(f, i))
@@ -225,11 +221,27 @@ static char *cell_text(const json_t *v, size_t *n)
     return s;
 }
 
+void adb_http_fmt_csv_header(const adb_http_fmt *f, adb__buf *out)
+{
+    bool first = true;
+    for (size_t i = 0; i < NMEMBERS; i++)
+        if (i == 0 || kept(f, i)) {
+            if (!first)
+                adb__buf_put(out, ",", 1);
+            adb__buf_puts(out, members[i].name);
+            first = false;
+        }
+}
+
 void adb_http_fmt_begin(adb_http_fmt *f, adb__buf *out)
 {
     f->count = 0;
     switch (f->kind) {
     case ADB_FMT_JSON:
+        if (f->embedded) {
+            adb__buf_puts(out, "\"events\":[");
+            break;
+        }
         adb__buf_puts(out, "{");
         if (f->title[0]) {
             adb__buf_puts(out, "\"exportId\":");
@@ -239,19 +251,16 @@ void adb_http_fmt_begin(adb_http_fmt *f, adb__buf *out)
         adb__buf_puts(out, "\"events\":[");
         break;
     case ADB_FMT_CSV:
-        if (f->headers) {
-            bool first = true;
-            for (size_t i = 0; i < NMEMBERS; i++)
-                if (i == 0 || kept(f, i)) {
-                    if (!first)
-                        adb__buf_put(out, ",", 1);
-                    adb__buf_puts(out, members[i].name);
-                    first = false;
-                }
+        if (f->headers && !f->embedded) {
+            adb_http_fmt_csv_header(f, out);
             adb__buf_puts(out, "\r\n");
         }
         break;
     case ADB_FMT_XML:
+        if (f->embedded) {
+            adb__buf_puts(out, "<auditEvents>\n");
+            break;
+        }
         adb__buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<auditEvents");
         if (f->title[0]) {
             adb__buf_puts(out, " exportId=\"");
@@ -267,8 +276,17 @@ void adb_http_fmt_begin(adb_http_fmt *f, adb__buf *out)
 
 void adb_http_fmt_event(adb_http_fmt *f, PGresult *r, int row, adb__buf *out)
 {
+    const char *v[ADB_EXPORT_NCOLS];
+
+    for (int c = 0; c < ADB_EXPORT_NCOLS; c++)
+        v[c] = PQgetisnull(r, row, c) ? NULL : PQgetvalue(r, row, c);
+    adb_http_fmt_values(f, v, out);
+}
+
+void adb_http_fmt_values(adb_http_fmt *f, const char *const v[ADB_EXPORT_NCOLS], adb__buf *out)
+{
     size_t len;
-    char *text = event_text(f, r, row, &len);
+    char *text = event_text(f, v, &len);
 
     if (!text) {
         out->oom = true;
@@ -297,9 +315,9 @@ void adb_http_fmt_event(adb_http_fmt *f, PGresult *r, int row, adb__buf *out)
     for (size_t i = 0; i < NMEMBERS; i++) {
         if (i != 0 && !kept(f, i))
             continue;
-        json_t *v = json_object_get(o, members[i].name);
+        json_t *m = json_object_get(o, members[i].name);
         size_t n = 0;
-        char *cell = v && !json_is_null(v) ? cell_text(v, &n) : NULL;
+        char *cell = m && !json_is_null(m) ? cell_text(m, &n) : NULL;
         if (f->kind == ADB_FMT_CSV) {
             if (!first)
                 adb__buf_put(out, ",", 1);
@@ -320,7 +338,9 @@ void adb_http_fmt_event(adb_http_fmt *f, PGresult *r, int row, adb__buf *out)
 
 void adb_http_fmt_end(adb_http_fmt *f, adb__buf *out)
 {
-    if (f->kind == ADB_FMT_JSON)
+    if (f->kind == ADB_FMT_JSON && f->embedded)
+        adb__buf_puts(out, "]");
+    else if (f->kind == ADB_FMT_JSON)
         adb__buf_printf(out, "],\"recordCount\":%lld}\n", f->count);
     else if (f->kind == ADB_FMT_XML)
         adb__buf_puts(out, "</auditEvents>\n");

@@ -27,6 +27,7 @@
     " chain_seq, prev_chain_hash, chain_hash, ttl, archived_at,"                               \
     " (details -> 'sessionContext')::text, " ADB_EXPORT_PUBLIC_ID
 /* ...of which the keyset columns, for streams resuming after a row */
+#define ADB_EXPORT_NCOLS 24
 #define ADB_EXPORT_COL_ID 0
 #define ADB_EXPORT_COL_TS 1
 
@@ -39,6 +40,8 @@ typedef struct adb_http_fmt {
     json_t *fields;       /* customFields: the members (columns) kept; NULL: all */
     char title[96];       /* JSON and XML: the export id written in the document; "" none */
     long long count;      /* events written */
+    bool embedded;        /* JSON, XML: the events' member or element only, inside a
+                             document of the caller's (gdpr_export.c); CSV: no header */
 } adb_http_fmt;
 
 /* "json", "ndjson", "csv", "xml" -> kind; false for any other. */
@@ -53,7 +56,12 @@ json_t *adb_http_fmt_fields(const json_t *given, const char **bad);
 void adb_http_fmt_begin(adb_http_fmt *f, adb__buf *out);
 /* Writes row of r (ADB_EXPORT_COLUMNS) to out. */
 void adb_http_fmt_event(adb_http_fmt *f, PGresult *r, int row, adb__buf *out);
+/* The same for one row given as its ADB_EXPORT_COLUMNS values (NULL: NULL),
+ * e.g. an archived event's. */
+void adb_http_fmt_values(adb_http_fmt *f, const char *const v[ADB_EXPORT_NCOLS], adb__buf *out);
 void adb_http_fmt_end(adb_http_fmt *f, adb__buf *out);
+/* CSV: the header line's member names (without the line's end). */
+void adb_http_fmt_csv_header(const adb_http_fmt *f, adb__buf *out);
 
 /* One CSV cell (RFC 4180 quoting; a leading = + - @ tab or CR is prefixed
  * with ' and the cell quoted: OWASP's defence against formula injection). */

@@ -182,6 +182,11 @@ enum MHD_Result adb_http_exports_create(adb_http_request *req);
 enum MHD_Result adb_http_exports_status(adb_http_request *req);
 enum MHD_Result adb_http_exports_download(adb_http_request *req);
 enum MHD_Result adb_http_exports_cancel(adb_http_request *req);
+/* GDPR exports and their settings (gdpr_export.c, gdpr_settings.c) */
+enum MHD_Result adb_http_gdpr_export(adb_http_request *req);
+enum MHD_Result adb_http_gdpr_export_stream(adb_http_request *req);
+enum MHD_Result adb_http_gdpr_settings_get(adb_http_request *req);
+enum MHD_Result adb_http_gdpr_settings_put(adb_http_request *req);
 enum MHD_Result adb_http_archives_list(adb_http_request *req);
 enum MHD_Result adb_http_archives_events(adb_http_request *req);
 /* the verifiable log's checkpoints (checkpoints.c) */

@@ -70,6 +70,11 @@ static const route routes[] = {
     { "GET", "/api/v1/audit/log/consistency", adb_http_log_consistency, "audit.log", "read", "a consistency proof between two sizes of the organization's tree", "from,to" },
     { "GET", "/api/v1/archives", adb_http_archives_list, "archives", "read", "list archives", PAGE },
     { "GET", "/api/v1/archives/{id}/events", adb_http_archives_events, "archives", "read", "the events of one archive", PAGE },
+    /* GDPR export of a data subject's data, Art. 15 and 20 (gdpr_export.c, gdpr_settings.c, docs/gdpr.md) */
+    { "POST", "/api/v1/compliance/gdpr/export", adb_http_gdpr_export, "compliance.gdpr", "export", "export a data subject's data with the Art. 15 answers (json, csv, xml, ndjson)", NULL },
+    { "POST", "/api/v1/compliance/gdpr/export/stream", adb_http_gdpr_export_stream, "compliance.gdpr", "export", "the same, NDJSON by default, each event with its receipt", NULL },
+    { "GET", "/api/v1/compliance/gdpr/settings", adb_http_gdpr_settings_get, "compliance.gdpr", "read", "the purposes of the organization's actions and its consultations policy", NULL },
+    { "PUT", "/api/v1/compliance/gdpr/settings", adb_http_gdpr_settings_put, "compliance.gdpr", "configure", "set purposes of actions and who consulted data is shown as", NULL },
     /* the health service as smart-logs' client calls it (docs/api.md, "Health service") */
     { "GET", "/api/v1/health", adb_http_health_check, NULL, NULL, "health: status of the service", HEALTH_OPTIONS },
     { "GET", "/api/v1/health/ready", adb_http_health_ready, NULL, NULL, "health: readiness with each check", NULL },

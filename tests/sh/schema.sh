@@ -143,7 +143,7 @@ else
     ok "no DEFAULT partition swallows events outside every month"
 fi
 expect_eq "audit_log indexes: the chosen set only" \
-    "audit_log_event_id_idx,audit_log_org_chain_idx,audit_log_org_correlation_idx,audit_log_org_principal_time_idx,audit_log_org_status_action_time_idx,audit_log_org_time_idx,audit_log_pkey" \
+    "audit_log_event_id_idx,audit_log_org_chain_idx,audit_log_org_correlation_idx,audit_log_org_principal_time_idx,audit_log_org_status_action_time_idx,audit_log_org_target_time_idx,audit_log_org_time_idx,audit_log_pkey" \
     "$(sql "SELECT string_agg(indexrelid::regclass::text, ',' ORDER BY indexrelid::regclass::text) FROM pg_index WHERE indrelid = 'audit_log'::regclass")"
 
 # constraints kept from the original

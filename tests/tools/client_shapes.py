@@ -6,7 +6,10 @@ types; written here in our own words from what those types require).
 usage: client_shapes.py KIND FILE [ORG]
 Prints one line per problem found (nothing when the answer fits), and for files of events
 a last line "count N". KIND: export-result, export-status, statistics, events-ndjson,
-events-json, csv, xml, pseudonymization-result.
+events-json, csv, xml, pseudonymization-result; and for the GDPR export (compliance.exportGdprData, streamGdprExport:
+its GdprExportParams answered by GdprExportResult) gdpr-json, gdpr-ndjson, gdpr-csv,
+gdpr-xml, with ORG and SUBJECT: every event is the subject's (principalId or
+targetResourceId) and the organization's.
 """
 import csv
 import io
@@ -128,6 +131,37 @@ def pseudonymization_result(d):
         need(isinstance(d['errors'], list) and all(
             isinstance(e, dict) and all(isinstance(e.get(k), str) for k in ('recordId', 'field', 'error'))
             for e in d['errors']), 'errors are not {recordId, field, error} strings')
+ART15 = ('purposes', 'categories', 'recipients', 'storagePeriod', 'source', 'rights',
+         'automatedDecisionMaking', 'complaint')
+
+
+def gdpr_head(d, org, subject):
+    """The members GdprExportResult requires, and the Art. 15(1) answers."""
+    need(isinstance(d.get('exportId'), str) and d['exportId'].startswith('gdpr-'), 'exportId')
+    need(d.get('dataSubjectId') == subject, 'dataSubjectId %r' % d.get('dataSubjectId'))
+    need(d.get('organizationId') == org, 'organizationId')
+    need(d.get('format') in {'json', 'xml', 'csv', 'ndjson'}, 'format')
+    need(isinstance(d.get('exportTimestamp'), str) and ISO_CLIENT.match(d['exportTimestamp']),
+         'exportTimestamp is not ISO 8601 with 0 or 3 fraction digits')
+    a = d.get('article15') or {}
+    for k in ART15:
+        need(k in a, 'article15.%s missing' % k)
+    need(all(isinstance(p.get('purpose'), str) and p['purpose'] for p in a.get('purposes', [])),
+         'a purpose without text')
+    m = d.get('metadata') or {}
+    need(isinstance(m.get('categories'), list) and isinstance(m.get('sources'), list), 'metadata')
+
+
+def gdpr_event(e, org, subject):
+    event(e, org)
+    need(subject in (e.get('principalId'), e.get('targetResourceId')),
+         'an event not about the subject: %r' % e.get('id'))
+
+
+def gdpr_consultation(c):
+    need(isinstance(c.get('date'), str) and ISO_ANY.match(c['date']), 'consultation date')
+    need(isinstance(c.get('purpose'), str) and c['purpose'], 'consultation purpose')
+    need('consultedBy' in c, 'consultation consultedBy')
 
 
 def main():
@@ -176,6 +210,65 @@ def main():
         for e in evs:
             need(e.findtext('id'), 'an event without id')
             need(org is None or e.findtext('organizationId') == org, 'an event of another organization')
+        count = len(evs)
+    elif kind == 'gdpr-json':
+        subject = sys.argv[4]
+        d = json.loads(text)
+        gdpr_head(d, org, subject)
+        need(d.get('status') in EXPORT_STATUSES, 'status %r' % d.get('status'))
+        need(is_int(d.get('dataSize')) and d['dataSize'] == len(raw), 'dataSize is not the bytes sent')
+        for c in d.get('consultations', []):
+            gdpr_consultation(c)
+        for e in d.get('events', []):
+            gdpr_event(e, org, subject)
+        need(d.get('recordCount') == len(d.get('events', [])), 'recordCount differs from the events')
+        count = len(d.get('events', []))
+    elif kind == 'gdpr-ndjson':
+        subject = sys.argv[4]
+        lines = [json.loads(l) for l in text.split('\n') if l]
+        need(lines and lines[0].get('recordType') == 'header', 'the first line is not the header')
+        need(lines and lines[-1].get('recordType') == 'trailer', 'the last line is not the trailer')
+        gdpr_head(lines[0], org, subject)
+        evs = [l for l in lines if l.get('recordType') == 'event']
+        for l in lines:
+            if l.get('recordType') == 'consultation':
+                gdpr_consultation(l)
+        for l in evs:
+            gdpr_event(l.get('event') or {}, org, subject)
+            need('receipt' in l, 'an event line without receipt')
+        need(lines[-1].get('recordCount') == len(evs), 'the trailer\'s recordCount')
+        count = len(evs)
+    elif kind == 'gdpr-csv':
+        subject = sys.argv[4]
+        rows = list(csv.reader(io.StringIO(text, newline='')))
+        header, body = rows[0], rows[1:]
+        need(header[:4] == ['section', 'key', 'value', 'id'], 'header %r' % header[:4])
+        for r in body:
+            need(len(r) in (3, len(header)), 'a row has %d cells' % len(r))
+            for cell in r:
+                need(not cell or cell[0] not in '=+-@\t\r',
+                     'a cell a spreadsheet would run as a formula: %r' % cell[:40])
+        secs = {r[1] for r in body if r[0] == 'article15'}
+        for k in ART15:
+            need(k in secs, 'article15 row %s missing' % k)
+        evs = [dict(zip(header, r)) for r in body if r[0] == 'event']
+        for e in evs:
+            need(e['organizationId'] == org, 'a row of another organization')
+            need(subject in (e['principalId'], e['targetResourceId']), 'a row not about the subject')
+        count = len(evs)
+    elif kind == 'gdpr-xml':
+        subject = sys.argv[4]
+        root = ET.fromstring(raw)
+        need(root.tag == 'gdprExport', 'root element %r' % root.tag)
+        need(root.findtext('dataSubjectId') == subject, 'dataSubjectId')
+        for k in ART15:
+            need(root.find('article15/' + k) is not None, 'article15/%s missing' % k)
+        evs = root.findall('auditEvents/event')
+        for e in evs:
+            need(e.findtext('organizationId') == org, 'an event of another organization')
+            need(subject in (e.findtext('principalId'), e.findtext('targetResourceId')),
+                 'an event not about the subject')
+        need(root.findtext('recordCount') == str(len(evs)), 'recordCount')
         count = len(evs)
     else:
         sys.exit('unknown kind %s' % kind)
