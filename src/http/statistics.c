@@ -73,22 +73,24 @@ enum MHD_Result adb_http_events_statistics(adb_http_request *req)
     adb_http_sql q = { .n = 0 };
     int pg = group ? adb_http_sql_param(&q, group) : 0;
     adb__buf_puts(&q.text, "SELECT CASE WHEN grouping(status) = 0 THEN 's' WHEN grouping(action) = 0"
-                           " THEN 'a' WHEN grouping(data_classification) = 0 THEN 'c'");
+                           " THEN 'a' WHEN grouping(data_classification) = 0 THEN 'c'"
+                           " WHEN grouping(target_resource_type) = 0 THEN 'r'");
     if (group)
         adb__buf_puts(&q.text, " WHEN grouping(b) = 0 THEN 't'");
     adb__buf_puts(&q.text, " ELSE 'n' END, CASE WHEN grouping(status) = 0 THEN status"
                            " WHEN grouping(action) = 0 THEN action"
-                           " WHEN grouping(data_classification) = 0 THEN data_classification");
+                           " WHEN grouping(data_classification) = 0 THEN data_classification"
+                           " WHEN grouping(target_resource_type) = 0 THEN target_resource_type");
     if (group)
         adb__buf_puts(&q.text, " WHEN grouping(b) = 0 THEN to_char(b, 'YYYY-MM-DD\"T\"HH24:MI:SS\".000Z\"')");
-    adb__buf_printf(&q.text, " END, count(*) FROM (SELECT status, action, data_classification%s"
+    adb__buf_printf(&q.text, " END, count(*) FROM (SELECT status, action, data_classification, target_resource_type%s"
                     " FROM audit_log WHERE organization_id = $%d",
                     group ? ", date_trunc($1, \"timestamp\" AT TIME ZONE 'UTC') AS b" : "",
                     adb_http_sql_param(&q, req->who.organization_id));
     adb_http_filter_where(&f, &q);
     adb__fmt(cap, sizeof(cap), "%d", max_events + 1);
     adb__buf_printf(&q.text, " LIMIT $%d::int) s GROUP BY GROUPING SETS ((status), (action),"
-                    " (data_classification),%s ()) ORDER BY 1, 2", adb_http_sql_param(&q, cap),
+                    " (data_classification), (target_resource_type),%s ()) ORDER BY 1, 2", adb_http_sql_param(&q, cap),
                     group ? " (b)," : "");
     (void)pg;
     PGresult *r = q.text.oom ? NULL
@@ -122,12 +124,13 @@ enum MHD_Result adb_http_events_statistics(adb_http_request *req)
     static const struct { char kind; const char *member; const char *const *keys; size_t nkeys; } maps[] = {
         { 's', "eventsByStatus", statuses, 3 }, { 'a', "eventsByAction", NULL, 0 },
         { 'c', "eventsByDataClassification", classes, 4 },
+        { 'r', "eventsByResourceType", NULL, 0 }, /* events without one are not in it */
     };
     jw w;
     jw_init(&w);
     jw_obj(&w);
     jw_kint(&w, "totalEvents", total);
-    for (size_t m = 0; m < 3; m++) {
+    for (size_t m = 0; m < sizeof(maps) / sizeof(maps[0]); m++) {
         jw_key(&w, maps[m].member);
         jw_obj(&w);
         for (size_t k = 0; k < maps[m].nkeys; k++) { /* the known ones first, 0 unless counted */

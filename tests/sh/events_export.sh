@@ -78,6 +78,8 @@ expect_eq "statistics: 200 (was parsed as {id} and answered 400)" 200 "$(get st.
 expect_eq "statistics: the client's shape, every breakdown adding up" "" "$(shapes statistics "$TEST_TMP/st.json")"
 expect_eq "statistics: the counts" '40 {"attempt": 13, "success": 14, "failure": 13} {"PUBLIC": 0, "INTERNAL": 20, "CONFIDENTIAL": 0, "PHI": 20} 2' \
     "$(jf st.json '"%d %s %s %d" % (d["totalEvents"], json.dumps(d["eventsByStatus"]) if False else __import__("json").dumps(d["eventsByStatus"]), __import__("json").dumps(d["eventsByDataClassification"]), len(d["timeline"]))')"
+expect_eq "statistics: eventsByResourceType (the client's schema requires it)" '{"Patient": 40}' \
+    "$(jf st.json '__import__("json").dumps(d["eventsByResourceType"])')"
 get stb.json "$E/statistics?$R&actions=b.secret" "$KA" >/dev/null
 expect_eq "statistics: org-a's key counts none of org-b's events" 0 "$(jf stb.json 'd["totalEvents"]')"
 get stb.json "$E/statistics?$R" "$KB" >/dev/null

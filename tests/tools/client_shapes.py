@@ -81,6 +81,12 @@ def statistics(d):
             need(keys <= set(m), '%s lacks one of %s' % (member, sorted(keys)))
         need(all(is_int(v) for v in m.values()), '%s values are not counts' % member)
         need(sum(m.values()) == total, '%s does not add up to totalEvents' % member)
+    # the client's AuditEventStatisticsSchema requires it; events without a type are not in it
+    m = d.get('eventsByResourceType')
+    need(isinstance(m, dict), 'eventsByResourceType')
+    if isinstance(m, dict):
+        need(all(is_int(v, 1) for v in m.values()), 'eventsByResourceType values are not counts')
+        need(sum(m.values()) <= (total or 0), 'eventsByResourceType counts more than totalEvents')
     if 'timeline' in d:
         t = d['timeline']
         need(isinstance(t, list) and all(isinstance(p, dict) and ISO_ANY.match(p.get('timestamp', ''))
