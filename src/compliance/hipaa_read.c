@@ -115,7 +115,8 @@ static adb_status archived_disclosure(void *ctx, const char *const *a, const cha
                                                           : a[ADB_COL_ACTION]);
     it.d = (adb__disclosure){
         dup_or_null(a[ADB_COL_EVENT_ID]), strdup(date),
-        json_is_object(rj) ? text_of(json_object_get(rj, "name")) : text_of(rj),
+        json_is_object(rj) ? text_of(json_object_get(rj, "name"))
+        : json_is_string(rj) ? strdup(json_string_value(rj)) : NULL,
         json_is_object(rj) ? text_of(json_object_get(rj, "address")) : NULL,
         desc, text_of(json_object_get(dis, "purpose")), text_of(json_object_get(dis, "basis")),
     };
@@ -204,7 +205,8 @@ adb_status adb__hipaa_accounting_read(adb *h, const char *org, const char *patie
         adb__fmt(err, errlen, "could not read the archived disclosures");
         goto out;
     }
-    qsort(all.v, all.n, sizeof(*all.v), item_cmp);
+    if (all.n)
+        qsort(all.v, all.n, sizeof(*all.v), item_cmp);
     n = (int)all.n;
     ns = PQntuples(sr);
     d = calloc((size_t)n + 1, sizeof(*d));

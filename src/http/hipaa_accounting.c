@@ -269,7 +269,8 @@ enum MHD_Result adb_http_hipaa_access_report(adb_http_request *req)
                                        "out of memory: retry later", NULL);
         return unavailable(req);
     }
-    qsort(arch.v, arch.n, sizeof(*arch.v), access_cmp_desc);
+    if (arch.n)
+        qsort(arch.v, arch.n, sizeof(*arch.v), access_cmp_desc);
     /* with archived ones, the live ones up to the page's end, merged here */
     char lim[24], off[24];
     adb__fmt(lim, sizeof(lim), "%lld", arch.n ? offset + limit : limit);
