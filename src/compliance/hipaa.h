@@ -76,6 +76,17 @@ adb_status adb__hipaa_accounting_read(adb *h, const char *org, const char *patie
                                       const char *start, const char *end, struct json_t **entries,
                                       adb__hipaa_counts *counts, char *err, size_t errlen);
 
+/* Calls fn(ctx, row, date) for each archived event of org (archive_storage,
+ * read through the archive reader as the tenant) whose target is the
+ * Patient patient and whose timestamp is within [start_us, end_us]: row the
+ * archive's columns (integrity/row.h's ADB_COL_*, NULL for NULL; valid
+ * during the call), date its timestamp as RFC 3339 UTC with microseconds.
+ * Stops at the first status fn returns other than ADB_OK and returns it;
+ * ADB_ERR_DB_QUERY with err filled when an archive cannot be read. */
+typedef adb_status (*adb__hipaa_archived_fn)(void *ctx, const char *const *row, const char *date);
+adb_status adb__hipaa_archived_each(adb *h, const char *org, const char *patient, int64_t start_us,
+                                    int64_t end_us, adb__hipaa_archived_fn fn, void *ctx, char *err,
+                                    size_t errlen);
 /* Records that principal read (action: "hipaa.accounting.read",
  * "hipaa.access_report.read") what about patient over [start, end] as an
  * audit event of org, details {startDate, endDate} and the members of

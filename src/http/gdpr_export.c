@@ -29,7 +29,7 @@
 #define GX_SUBJECT_MAX 255    /* bytes of a data subject id (the event field's limit) */
 #define GX_LIST_MAX 1000      /* distinct values one Art. 15 answer lists */
 
-typedef enum gx_phase { GX_HEAD, GX_CONSULT, GX_LIVE, GX_ARCHIVES, GX_END, GX_DONE } gx_phase;
+typedef enum gx_phase { GX_HEAD, GX_CONSULT_ARCHIVES, GX_CONSULT, GX_LIVE, GX_ARCHIVES, GX_END, GX_DONE } gx_phase;
 
 typedef struct gx_src {
     adb *db;
@@ -47,6 +47,7 @@ typedef struct gx_src {
     PGresult *archives;   /* the organization's archive ids */
     int next_archive;
     adb__archive_reader *ar;
+    json_t *purposes;     /* the organization's action -> [purpose, legal basis], for archived consultations */
     size_t bytes;         /* written so far (JSON: dataSize) */
 } gx_src;
 
@@ -59,6 +60,7 @@ static void gx_free(void *ctx)
     json_decref(s->fmt.fields);
     PQclear(s->archives);
     adb__archive_close(s->ar);
+    json_decref(s->purposes);
     free(s->categories);
     free(s);
 }
@@ -427,21 +429,20 @@ static void gx_write_head(gx_src *s, adb__buf *out)
     }
 }
 
+/* A consultation's values, in this order (NULL for NULL). */
+enum { K_ID, K_TS, K_ACTION, K_PRINCIPAL, K_ROLE, K_PURPOSE, K_BASIS, K_STATUS, K_TTYPE, K_N };
+
 /* A consultation: who is shown by the organization's policy (docs/gdpr.md). */
-static void gx_write_consultation(gx_src *s, PGresult *r, int i, adb__buf *out)
+static void gx_write_consultation(gx_src *s, const char *const v[K_N], adb__buf *out)
 {
-    enum { K_ID, K_TS, K_ACTION, K_PRINCIPAL, K_ROLE, K_PURPOSE, K_BASIS, K_STATUS, K_TTYPE };
     const char *who = NULL;
     if (!strcmp(s->consulters, "names"))
-        who = PQgetvalue(r, i, K_PRINCIPAL);
+        who = v[K_PRINCIPAL] ? v[K_PRINCIPAL] : "";
     else if (!strcmp(s->consulters, "roles"))
-        who = PQgetisnull(r, i, K_ROLE) ? "not recorded" : PQgetvalue(r, i, K_ROLE);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s?, s:s?}", "recordType", "consultation",
-                          "eventId", PQgetvalue(r, i, K_ID), "date", PQgetvalue(r, i, K_TS),
-                          "action", PQgetvalue(r, i, K_ACTION), "purpose",
-                          PQgetisnull(r, i, K_PURPOSE) ? NULL : PQgetvalue(r, i, K_PURPOSE),
-                          "legalBasis", PQgetisnull(r, i, K_BASIS) ? NULL : PQgetvalue(r, i, K_BASIS),
-                          "resourceType", PQgetisnull(r, i, K_TTYPE) ? NULL : PQgetvalue(r, i, K_TTYPE));
+        who = v[K_ROLE] ? v[K_ROLE] : "not recorded";
+    json_t *o = json_pack("{s:s, s:s?, s:s, s:s?, s:s*, s:s?, s:s?}", "recordType", "consultation",
+                          "eventId", v[K_ID], "date", v[K_TS], "action", v[K_ACTION], "purpose",
+                          v[K_PURPOSE], "legalBasis", v[K_BASIS], "resourceType", v[K_TTYPE]);
     if (!o) {
         out->oom = true;
         return;
@@ -449,7 +450,7 @@ static void gx_write_consultation(gx_src *s, PGresult *r, int i, adb__buf *out)
     if (!json_object_get(o, "purpose"))
         json_object_set_new(o, "purpose", json_string("not recorded"));
     json_object_set_new(o, "consultedBy", who ? json_string(who) : json_null());
-    json_object_set_new(o, "status", json_string(PQgetvalue(r, i, K_STATUS)));
+    json_object_set_new(o, "status", json_string(v[K_STATUS] ? v[K_STATUS] : ""));
     switch (s->fmt.kind) {
     case ADB_FMT_NDJSON:
         gx_put_json(out, o);
@@ -463,7 +464,7 @@ static void gx_write_consultation(gx_src *s, PGresult *r, int i, adb__buf *out)
         break;
     case ADB_FMT_CSV:
         json_object_del(o, "recordType");
-        gx_csv(out, "consultation", PQgetvalue(r, i, K_TS), o);
+        gx_csv(out, "consultation", v[K_TS], o);
         break;
     case ADB_FMT_XML:
         json_object_del(o, "recordType");
@@ -507,8 +508,12 @@ static int gx_consult_page(gx_src *s, adb__buf *out)
     if (!r)
         return -1;
     int rows = PQntuples(r);
-    for (int i = 0; i < rows; i++)
-        gx_write_consultation(s, r, i, out);
+    for (int i = 0; i < rows; i++) {
+        const char *v[K_N];
+        for (int k = 0; k < K_N; k++)
+            v[k] = PQgetisnull(r, i, k) ? NULL : PQgetvalue(r, i, k);
+        gx_write_consultation(s, v, out);
+    }
     if (rows > 0) {
         s->have_last = true;
         adb__fmt(s->last_ts, sizeof(s->last_ts), "%s", PQgetvalue(r, rows - 1, 9));
@@ -516,6 +521,95 @@ static int gx_consult_page(gx_src *s, adb__buf *out)
     }
     PQclear(r);
     return rows == GX_BATCH ? 1 : 0;
+}
+
+/* What jsonb's ->> gives for v: a string's value, NULL for null or missing,
+ * else the JSON text. malloc()ed. */
+static char *gx_text(const json_t *v)
+{
+    if (!v || json_is_null(v))
+        return NULL;
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* The archived consultations, archive by archive, as gx_consult_page gives
+ * the live ones (the same members, the same purpose map); the reader stays
+ * open between pieces and is left closed and rewound for the events. */
+static int gx_consult_archive_page(gx_src *s, adb__buf *out)
+{
+    adb_status st;
+    char err[256];
+    int written = 0, rc = 1;
+    PGconn *c = adb_tenant_begin(s->db, s->org, &st, err, sizeof(err));
+    if (!c)
+        return -1;
+    if (!s->purposes) {
+        const char *pp[] = { s->org };
+        PGresult *r = PQexecParams(c, "SELECT action, purpose, legal_basis FROM gdpr_action_purpose"
+                                      " WHERE organization_id = $1", 1, NULL, pp, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || !(s->purposes = json_object())) {
+            PQclear(r);
+            adb_tenant_end(s->db, c, false);
+            return -1;
+        }
+        for (int i = 0; i < PQntuples(r); i++)
+            json_object_set_new(s->purposes, PQgetvalue(r, i, 0),
+                                json_pack("[s?, s?]", PQgetisnull(r, i, 1) ? NULL : PQgetvalue(r, i, 1),
+                                          PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2)));
+        PQclear(r);
+    }
+    while (written < GX_BATCH) {
+        if (!s->ar) {
+            if (s->next_archive >= PQntuples(s->archives)) {
+                s->next_archive = 0;
+                rc = 0;
+                break;
+            }
+            s->ar = adb__archive_open(c, PQgetvalue(s->archives, s->next_archive++, 0), err, sizeof(err));
+            if (!s->ar) {
+                rc = -1;
+                break;
+            }
+        }
+        const char *a[ADB__ROW_NCOLS];
+        int k = adb__archive_next(s->ar, a);
+        if (k <= 0) {
+            adb__archive_close(s->ar);
+            s->ar = NULL;
+            if (k < 0) {
+                rc = -1;
+                break;
+            }
+            continue;
+        }
+        const char *t = a[ADB_COL_TARGET_RESOURCE_ID], *p = a[ADB_COL_PRINCIPAL_ID];
+        int64_t us;
+        if (!t || strcmp(t, s->subject) || (p && !strcmp(p, s->subject)) || !gx_archived_match(s, a) ||
+            !adb__timestamp_parse(a[ADB_COL_TIMESTAMP], strlen(a[ADB_COL_TIMESTAMP]), &us))
+            continue;
+        char date[ADB_TS_TEXT_MAX];
+        adb__timestamp_format(us, date);
+        json_t *d = a[ADB_COL_DETAILS] ? json_loads(a[ADB_COL_DETAILS], JSON_DECODE_ANY, NULL) : NULL;
+        json_t *map = a[ADB_COL_ACTION] ? json_object_get(s->purposes, a[ADB_COL_ACTION]) : NULL;
+        char *role = gx_text(json_object_get(d, "principalRole"));
+        char *purpose = gx_text(json_object_get(d, "purpose"));
+        if (!purpose)
+            purpose = gx_text(json_object_get(json_object_get(d, "disclosure"), "purpose"));
+        const char *v[K_N] = {
+            a[ADB_COL_EVENT_ID], date, a[ADB_COL_ACTION], p, role,
+            purpose ? purpose : json_string_value(json_array_get(map, 0)),
+            json_string_value(json_array_get(map, 1)), a[ADB_COL_STATUS], a[ADB_COL_TARGET_RESOURCE_TYPE],
+        };
+        gx_write_consultation(s, v, out);
+        free(role);
+        free(purpose);
+        json_decref(d);
+        written++;
+    }
+    adb_tenant_end(s->db, c, rc >= 0);
+    return rc;
 }
 
 static bool uuid_bytes(const char *u, uint8_t out[16])
@@ -772,7 +866,14 @@ static int gx_fill(void *ctx, adb__buf *out)
         switch (s->phase) {
         case GX_HEAD:
             gx_write_head(s, out);
-            s->phase = GX_CONSULT;
+            s->phase = GX_CONSULT_ARCHIVES;
+            break;
+        case GX_CONSULT_ARCHIVES: /* archived first: the older, mostly */
+            rc = gx_consult_archive_page(s, out);
+            if (rc < 0)
+                return -1;
+            if (rc == 0)
+                s->phase = GX_CONSULT;
             break;
         case GX_CONSULT:
             rc = gx_consult_page(s, out);

@@ -13,6 +13,9 @@
 #include "../compliance/hipaa.h"
 #include "../core/util.h"
 #include "../event/event.h"
+#include "../integrity/row.h"
+
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -171,6 +174,72 @@ enum MHD_Result adb_http_hipaa_accounting(adb_http_request *req)
 
 /* ---- GET /api/v1/compliance/hipaa/access-report --------------------------- */
 
+/* One access as the report lists it; the archived ones' strings malloc()ed. */
+enum { AC_ID, AC_DATE, AC_PRINCIPAL, AC_ACTION, AC_STATUS, AC_CLASS, AC_IP, AC_N };
+typedef struct access_row {
+    char *v[AC_N];
+    long long id;
+} access_row;
+
+typedef struct accesses {
+    access_row *v;
+    size_t n, cap;
+} accesses;
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static adb_status archived_access(void *ctx, const char *const *a, const char *date)
+{
+    accesses *l = ctx;
+    if (l->n >= ADB_HIPAA_DISCLOSURES_MAX)
+        return ADB_ERR_BUSY;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        access_row *v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return ADB_ERR_NOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    json_t *d = a[ADB_COL_DETAILS] ? json_loads(a[ADB_COL_DETAILS], JSON_DECODE_ANY, NULL) : NULL;
+    json_t *ip = json_object_get(json_object_get(d, "sessionContext"), "ipAddress");
+    access_row *x = &l->v[l->n++];
+    *x = (access_row){ { dup_or_null(a[ADB_COL_EVENT_ID]), strdup(date), dup_or_null(a[ADB_COL_PRINCIPAL_ID]),
+                     dup_or_null(a[ADB_COL_ACTION]), dup_or_null(a[ADB_COL_STATUS]),
+                     dup_or_null(a[ADB_COL_DATA_CLASSIFICATION]),
+                     json_is_string(ip) ? strdup(json_string_value(ip))
+                     : ip && !json_is_null(ip) ? json_dumps(ip, JSON_COMPACT | JSON_ENCODE_ANY) : NULL },
+                   a[ADB_COL_ID] ? strtoll(a[ADB_COL_ID], NULL, 10) : 0 };
+    json_decref(d);
+    return x->v[AC_DATE] && x->v[AC_ACTION] && x->v[AC_STATUS] ? ADB_OK : ADB_ERR_NOMEM;
+}
+
+static void accesses_free(accesses *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        for (int k = 0; k < AC_N; k++)
+            free(l->v[i].v[k]);
+    free(l->v);
+}
+
+/* Newest first: timestamp, then row id, descending. */
+static int access_cmp_desc(const void *a, const void *b)
+{
+    const access_row *x = a, *y = b;
+    int c = strcmp(y->v[AC_DATE], x->v[AC_DATE]);
+    return c ? c : (y->id > x->id) - (y->id < x->id);
+}
+
+static json_t *access_json(const char *const v[AC_N])
+{
+    return json_pack("{s:s?, s:s, s:s*, s:s, s:s, s:s*, s:s*}", "eventId", v[AC_ID], "date",
+                     v[AC_DATE], "principalId", v[AC_PRINCIPAL], "action", v[AC_ACTION], "status",
+                     v[AC_STATUS], "dataClassification", v[AC_CLASS], "ipAddress", v[AC_IP]);
+}
+
 enum MHD_Result adb_http_hipaa_access_report(adb_http_request *req)
 {
     period p;
@@ -185,15 +254,33 @@ enum MHD_Result adb_http_hipaa_access_report(adb_http_request *req)
         return invalid(req, "limit", "INVALID_VALUE", "limit must be an integer from 1 to 1000");
     if ((a = adb_http_arg(req, "offset")) && !adb__parse_int(a, 0, ACCESS_OFFSET_MAX, &offset))
         return invalid(req, "offset", "INVALID_VALUE", "offset must be an integer from 0 to 1000000");
+    /* the archived accesses (docs/hipaa.md, "Archived events"), merged by date with the live */
+    accesses arch = { 0 };
+    char aerr[ADB_ERRMSG_MAX];
+    st = adb__hipaa_archived_each(req->state->db, req->who.organization_id, p.patient, p.start_us,
+                                  p.end_us, archived_access, &arch, aerr, sizeof(aerr));
+    if (st != ADB_OK) {
+        accesses_free(&arch);
+        if (st == ADB_ERR_BUSY)
+            return invalid(req, "startDate", "TOO_MANY", "the period holds more than 100000 archived "
+                           "accesses: ask for shorter periods (startDate, endDate)");
+        if (st == ADB_ERR_NOMEM)
+            return adb_http_send_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVER_BUSY",
+                                       "out of memory: retry later", NULL);
+        return unavailable(req);
+    }
+    if (arch.n)
+        qsort(arch.v, arch.n, sizeof(*arch.v), access_cmp_desc);
+    /* with archived ones, the live ones up to the page's end, merged here */
     char lim[24], off[24];
-    adb__fmt(lim, sizeof(lim), "%lld", limit);
-    adb__fmt(off, sizeof(off), "%lld", offset);
+    adb__fmt(lim, sizeof(lim), "%lld", arch.n ? offset + limit : limit);
+    adb__fmt(off, sizeof(off), "%lld", arch.n ? 0 : offset);
     const char *qp[] = { req->who.organization_id, p.patient, p.start, p.end, lim, off };
     PGresult *cr = NULL;
     PGresult *r = adb_tenant_query(req->state->db, req->who.organization_id,
                                    "SELECT event_id::text, " TS_SQL("timestamp") ", principal_id,"
                                    " action, status, data_classification,"
-                                   " details->'sessionContext'->>'ipAddress'"
+                                   " details->'sessionContext'->>'ipAddress', id"
                                    " FROM audit_log WHERE organization_id = $1"
                                    " AND target_resource_type = 'Patient' AND target_resource_id = $2"
                                    " AND timestamp >= $3::timestamptz AND timestamp <= $4::timestamptz"
@@ -207,20 +294,39 @@ enum MHD_Result adb_http_hipaa_access_report(adb_http_request *req)
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || !cr || PQresultStatus(cr) != PGRES_TUPLES_OK) {
         PQclear(r);
         PQclear(cr);
+        accesses_free(&arch);
         return unavailable(req);
     }
-    long long total = strtoll(PQgetvalue(cr, 0, 0), NULL, 10);
+    long long total = strtoll(PQgetvalue(cr, 0, 0), NULL, 10) + (long long)arch.n;
     PQclear(cr);
     json_t *arr = json_array();
-    for (int i = 0; arr && i < PQntuples(r); i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s*, s:s, s:s, s:s*, s:s*}", "eventId",
-                                             PQgetvalue(r, i, 0), "date", PQgetvalue(r, i, 1),
-                                             "principalId", val(r, i, 2), "action",
-                                             PQgetvalue(r, i, 3), "status", PQgetvalue(r, i, 4),
-                                             "dataClassification", val(r, i, 5), "ipAddress",
-                                             val(r, i, 6)));
-    int rows = PQntuples(r);
+    int live = PQntuples(r), rows = 0;
+    size_t ai = 0;
+    long long pos = arch.n ? 0 : offset; /* the merged position of the next row */
+    for (int li = 0; arr && (li < live || ai < arch.n) && rows < limit; pos++) {
+        const char *v[AC_N];
+        bool from_live = li < live;
+        if (from_live && ai < arch.n) {
+            access_row l = { .id = strtoll(PQgetvalue(r, li, 7), NULL, 10) };
+            l.v[AC_DATE] = PQgetvalue(r, li, 1);
+            from_live = access_cmp_desc(&l, &arch.v[ai]) <= 0;
+        }
+        if (from_live) {
+            for (int k = 0; k < AC_N; k++)
+                v[k] = val(r, li, k);
+            li++;
+        } else {
+            for (int k = 0; k < AC_N; k++)
+                v[k] = arch.v[ai].v[k];
+            ai++;
+        }
+        if (pos < offset)
+            continue;
+        json_array_append_new(arr, access_json(v));
+        rows++;
+    }
     PQclear(r);
+    accesses_free(&arch);
     json_t *audit = json_pack("{s:I}", "accesses", (json_int_t)total);
     bool recorded = self_audit(req, "hipaa.access_report.read", &p, audit);
     json_decref(audit);

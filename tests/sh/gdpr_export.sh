@@ -43,6 +43,9 @@ ev("2026-12-02T09:10:00.000Z", "record.disclose", "dr-house", "alice",
    details={"disclosure": {"recipient": {"name": "State Registry", "address": "1 Main St"}, "purpose": "public health"}})
 ev("2026-12-02T10:00:00.000Z", "patient.read", "dr-house", "bob")
 ev("2026-12-02T10:05:00.000Z", "portal.login", "bob", "bob")
+# carol: one consultation archived below (old, PUBLIC), one alike but for the date kept live
+ev("2026-10-03T08:00:00.000Z", "patient.read", "dr-house", "carol", "PUBLIC", details={"principalRole": "physician"})
+ev("2026-12-03T08:00:00.000Z", "patient.read", "dr-house", "carol", "PUBLIC", details={"principalRole": "physician"})
 ' | "$AUDITDB_BIN" import --quiet - >/dev/null
 # org-b: the same subject id, which org-a's export must never show
 python3 -c '
@@ -53,7 +56,7 @@ for i, a in enumerate(["portal.login", "patient.read"]):
                       "targetResourceType": "Patient", "targetResourceId": "alice",
                       "details": {"secret": "ORG-B-ONLY"}}))' | "$AUDITDB_BIN" import --quiet - >/dev/null
 out=$("$AUDITDB_BIN" maintenance run --now 2026-12-07T00:00:00Z 2>&1)
-expect_eq "the two old PUBLIC events are archived" 2 \
+expect_eq "the three old PUBLIC events are archived" 3 \
     "$(sql "SELECT coalesce(sum((metadata->>'recordCount')::int), 0) FROM archive_storage WHERE organization_id = 'org-a' AND deleted_at IS NULL")"
 
 LOG_SEED=$(printf '%064x' 7)
@@ -233,6 +236,26 @@ else ok "stream: a receipt does not prove another event"; fi
 expect_eq "stream: includePersonalData false: the answers and consultations, no event" "0 4" \
     "$(post p.ndjson $G/export/stream "$KA" '{"dataSubjectId":"alice","includePersonalData":false,"dateRange":{"endDate":"2026-12-06T00:00:00Z"}}' >/dev/null
        python3 -c 'import json,sys; L=[json.loads(l) for l in open(sys.argv[1])]; print(sum(l["recordType"]=="event" for l in L), sum(l["recordType"]=="consultation" for l in L))' "$TEST_TMP/p.ndjson")"
+
+# ---- archived consultations: listed like live ones, once (docs/gdpr.md "Consultations") ----------
+expect_eq "carol: her old consultation is archived, not in audit_log" "0 1" \
+    "$(sql "SELECT count(*) FILTER (WHERE timestamp < '2026-11-01'), count(*) FROM audit_log WHERE organization_id = 'org-a' AND target_resource_id = 'carol'" | tr '|' ' ')"
+for f in json ndjson; do
+    post carol.$f $G/export "$KA" '{"dataSubjectId":"carol","includePersonalData":false,"format":"'$f'","dateRange":{"endDate":"2026-12-06T00:00:00Z"}}' >/dev/null
+    python3 -c '
+import json, sys
+t = open(sys.argv[1]).read()
+C = json.loads(t)["consultations"] if sys.argv[2] == "json" else \
+    [o for o in map(json.loads, t.splitlines()) if o.get("recordType") == "consultation"]
+for c in C:
+    c.pop("recordType", None)
+ids = [c.pop("eventId") for c in C]
+dates = [c.pop("date") for c in C]
+print(len(C), len(set(ids)), dates, C[0] == C[1], json.dumps(C[0], sort_keys=True))' "$TEST_TMP/carol.$f" $f >"$TEST_TMP/carol.$f.out" 2>&1
+    expect_eq "$f: the archived consultation once, then the live one, the same members but the date" \
+        "2 2 ['2026-10-03T08:00:00.000000Z', '2026-12-03T08:00:00.000000Z'] True {\"action\": \"patient.read\", \"consultedBy\": \"physician\", \"legalBasis\": \"Art. 9(2)(h)\", \"purpose\": \"medical treatment\", \"resourceType\": \"Patient\", \"status\": \"success\"}" \
+        "$(cat "$TEST_TMP/carol.$f.out")"
+done
 
 # ---- hostile subject ids (last: they add requests and events of their own) ----------------------
 expect_eq "export: a subject id of 256 bytes is 400 naming dataSubjectId" "400 dataSubjectId" \

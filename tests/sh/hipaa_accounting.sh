@@ -184,6 +184,38 @@ expect_eq "…--from beyond six years: usage error" 2 "$rc"
 "$AUDITDB_BIN" hipaa accounting --org org-a 2>/dev/null; rc=$?
 expect_eq "…without --patient: usage error" 2 "$rc"
 
+# archived events (docs/hipaa.md "Archived events"): P-1001's disclosures moved into archives by
+# a maintenance round a year and a half on are accounted for exactly as when live: the same
+# entries (ids included: each once), exclusions, summary form and suspension; the same accesses
+AR=/api/v1/compliance/hipaa/access-report
+ids() { jbody '" ".join(e["eventId"] for e in d["disclosures"])'; }
+http GET "$ACC?patient=P-1001&$PERIOD" -H "X-API-Key: $A_AUD"; live_ids=$(ids)
+http GET "$AR?patient=P-1001&$PERIOD&limit=1000" -H "X-API-Key: $A_AUD"; live_acc=$(jbody 'd["accesses"]')
+http GET "$AR?patient=P-1001&$PERIOD&limit=4&offset=3" -H "X-API-Key: $A_AUD"; live_page=$(jbody '[d["accesses"], d["pagination"]]')
+"$AUDITDB_BIN" maintenance run --now 2027-12-01T00:00:00Z >"$TEST_TMP/maint.out" 2>&1
+expect_eq "archived: none of org-a's P-1001 events of the period left in audit_log" 0 \
+    "$(sql "SELECT count(*) FROM audit_log WHERE organization_id = 'org-a' AND target_resource_id = 'P-1001' AND timestamp <= '2026-06-30T23:59:59Z'")"
+expect_match "…they are in org-a's archives" "^[1-9]" \
+    "$(sql "SELECT sum((metadata->>'recordCount')::int) FROM archive_storage WHERE organization_id = 'org-a' AND deleted_at IS NULL")"
+http GET "$ACC?patient=P-1001&$PERIOD" -H "X-API-Key: $A_AUD"
+golden "archived: the golden accounting, exclusions and summary form applied" accounting_exclusions_summary.json
+expect_eq "…the same disclosures, each once" "$live_ids" "$(ids)"
+sql "UPDATE hipaa_disclosure_suspension SET starts_at = now() - interval '1 day', ends_at = now() + interval '5 days' WHERE organization_id = 'org-a' AND recipient = 'county sheriff'" >/dev/null
+http GET "$ACC?patient=P-1001&$PERIOD" -H "X-API-Key: $A_AUD"
+golden "archived: the suspension applies to archived disclosures" accounting_suspension.json
+sql "UPDATE hipaa_disclosure_suspension SET ends_at = now() - interval '1 hour' WHERE organization_id = 'org-a' AND recipient = 'county sheriff'" >/dev/null
+http GET "$AR?patient=P-1001&$PERIOD&limit=1000" -H "X-API-Key: $A_AUD"
+expect_eq "archived: the access report lists the same accesses, newest first" "$live_acc" "$(jbody 'd["accesses"]')"
+http GET "$AR?patient=P-1001&$PERIOD&limit=4&offset=3" -H "X-API-Key: $A_AUD"
+expect_eq "…and pages them alike" "$live_page" "$(jbody '[d["accesses"], d["pagination"]]')"
+http GET "$AR?patient=P-1001&limit=1000" -H "X-API-Key: $A_AUD"
+expect_eq "…archived and live ones together over six years, each once" \
+    "$(jbody 'd["pagination"]["total"]') $(jbody 'd["pagination"]["total"]')" \
+    "$(jbody 'len(d["accesses"])') $(jbody 'len(set(a["eventId"] for a in d["accesses"]))')"
+http GET "$ACC?patient=P-1001&$PERIOD" -H "X-API-Key: $B_ADMIN"
+expect_eq "archived: org-b still sees only its own" "Org B Secret Recipient" \
+    "$(jbody '",".join(e["recipient"]["name"] for e in d["disclosures"])')"
+
 # the chain still verifies with the accounting's own events in it
 "$AUDITDB_BIN" verify --org org-a --no-record >"$TEST_TMP/verify.out" 2>&1; rc=$?
 expect_eq "auditdb verify: org-a's chain intact" 0 "$rc"
