@@ -31,20 +31,6 @@
 enum { X_ID, X_STATE, X_FORMAT, X_COMP, X_RECORDS, X_SIZE, X_CHUNKS, X_SUM, X_ERROR, X_EST,
        X_CREATED, X_FINISHED, X_EXPIRES, X_CANCEL };
 
-static enum MHD_Result invalid(adb_http_request *req, const char *field, const char *code,
-                               const char *message)
-{
-    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", message,
-                               json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", code, "field",
-                                         field, "message", message));
-}
-
-static enum MHD_Result unavailable(adb_http_request *req)
-{
-    return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
-                               "the database is unavailable: retry later", 1000);
-}
-
 /* One statement as the tenant; NULL when the database failed. */
 static PGresult *tenant(adb_http_request *req, const char *sql, int n, const char *const *p)
 {
@@ -176,7 +162,7 @@ static bool member_bool(adb_http_request *req, json_t *body, const char *name, b
         return true;
     if (!json_is_boolean(v)) {
         adb__fmt(msg, sizeof(msg), "%s must be a boolean", name);
-        *res = invalid(req, name, "INVALID_TYPE", msg);
+        *res = adb_http_send_invalid(req, name, "INVALID_TYPE", msg);
         return false;
     }
     *out = json_is_true(v);
@@ -201,7 +187,7 @@ enum MHD_Result adb_http_exports_create(adb_http_request *req)
     adb_http_filter_init(&f);
     if (!json_is_object(body)) {
         json_decref(body);
-        return invalid(req, "", "INVALID_JSON", "the body must be a JSON object: {\"format\":\"json\"|\"csv\"|\"xml\", ...}");
+        return adb_http_send_invalid(req, "", "INVALID_JSON", "the body must be a JSON object: {\"format\":\"json\"|\"csv\"|\"xml\", ...}");
     }
     json_object_foreach(body, key, v) {
         bool ok = false;
@@ -210,19 +196,19 @@ enum MHD_Result adb_http_exports_create(adb_http_request *req)
         if (!ok) {
             adb__fmt(msg, sizeof(msg), "unknown member \"%.64s\"", key);
             adb__utf8_repair(msg);
-            res = invalid(req, key, "UNKNOWN_FIELD", msg);
+            res = adb_http_send_invalid(req, key, "UNKNOWN_FIELD", msg);
             goto out;
         }
     }
     const char *format = json_string_value(json_object_get(body, "format"));
     adb_http_fmt_kind kind;
     if (!format) {
-        res = invalid(req, "format", "REQUIRED", "format is required: json, csv or xml");
+        res = adb_http_send_invalid(req, "format", "REQUIRED", "format is required: json, csv or xml");
         goto out;
     }
     if (!adb_http_fmt_parse(format, &kind) || kind == ADB_FMT_NDJSON) {
         bool other = !strcmp(format, "pdf") || !strcmp(format, "parquet") || !strcmp(format, "avro");
-        res = invalid(req, "format", other ? "UNSUPPORTED_FORMAT" : "INVALID_VALUE",
+        res = adb_http_send_invalid(req, "format", other ? "UNSUPPORTED_FORMAT" : "INVALID_VALUE",
                       "format must be json, csv or xml (pdf, parquet and avro are not written by this server)");
         goto out;
     }
@@ -230,23 +216,23 @@ enum MHD_Result adb_http_exports_create(adb_http_request *req)
     const char *comp = v ? json_string_value(v) : "gzip";
     if (!comp || (strcmp(comp, "gzip") && strcmp(comp, "none"))) {
         bool other = comp && (!strcmp(comp, "zip") || !strcmp(comp, "bzip2"));
-        res = invalid(req, "compression", other ? "UNSUPPORTED_COMPRESSION" : "INVALID_VALUE",
+        res = adb_http_send_invalid(req, "compression", other ? "UNSUPPORTED_COMPRESSION" : "INVALID_VALUE",
                       "compression must be gzip or none (zip and bzip2 are not written by this server)");
         goto out;
     }
     v = json_object_get(body, "encryption");
     if (v && (!json_is_object(v) || !json_is_boolean(json_object_get(v, "enabled")))) {
-        res = invalid(req, "encryption.enabled", "INVALID_TYPE", "encryption must be {\"enabled\": boolean}");
+        res = adb_http_send_invalid(req, "encryption.enabled", "INVALID_TYPE", "encryption must be {\"enabled\": boolean}");
         goto out;
     }
     if (v && json_is_true(json_object_get(v, "enabled"))) {
-        res = invalid(req, "encryption.enabled", "UNSUPPORTED_ENCRYPTION",
+        res = adb_http_send_invalid(req, "encryption.enabled", "UNSUPPORTED_ENCRYPTION",
                       "encrypted exports are not written by this server: download over TLS");
         goto out;
     }
     v = json_object_get(body, "chunkSize");
     if (v && (!json_is_integer(v) || json_integer_value(v) < 100 || json_integer_value(v) > 100000)) {
-        res = invalid(req, "chunkSize", "INVALID_VALUE", "chunkSize must be an integer from 100 to 100000");
+        res = adb_http_send_invalid(req, "chunkSize", "INVALID_VALUE", "chunkSize must be an integer from 100 to 100000");
         goto out;
     }
     if (!member_bool(req, body, "includeMetadata", true, &metadata, &res) ||
@@ -258,7 +244,7 @@ enum MHD_Result adb_http_exports_create(adb_http_request *req)
             adb__fmt(msg, sizeof(msg), "customFields must name event members this server writes%s%.64s%s",
                      bad ? " (not \"" : "", bad ? bad : "", bad ? "\")" : "");
             adb__utf8_repair(msg);
-            res = invalid(req, "customFields", "INVALID_VALUE", msg);
+            res = adb_http_send_invalid(req, "customFields", "INVALID_VALUE", msg);
             goto out;
         }
     }
@@ -270,7 +256,7 @@ enum MHD_Result adb_http_exports_create(adb_http_request *req)
 
     char id[EXPORT_ID_MAX], est[24];
     if (!new_id(id)) {
-        res = unavailable(req);
+        res = adb_http_send_unavailable(req);
         goto out;
     }
     adb__fmt(est, sizeof(est), "%lld", estimate(req, &f));
@@ -295,7 +281,7 @@ enum MHD_Result adb_http_exports_create(adb_http_request *req)
     free(filter_text);
     if (!r || PQntuples(r) != 1) {
         PQclear(r);
-        res = unavailable(req);
+        res = adb_http_send_unavailable(req);
         goto out;
     }
     adb_http_exports_wake(req->state->exports);
@@ -340,7 +326,7 @@ static PGresult *find(adb_http_request *req, enum MHD_Result *res)
     if (shaped) {
         const char *p[] = { id };
         if (!(r = tenant(req, "SELECT " EXPORT_COLUMNS " FROM audit_export WHERE id = $1", 1, p))) {
-            *res = unavailable(req);
+            *res = adb_http_send_unavailable(req);
             return NULL;
         }
         if (PQntuples(r) == 1)
@@ -421,7 +407,7 @@ enum MHD_Result adb_http_exports_cancel(adb_http_request *req)
                     " WHERE id = $1 RETURNING " EXPORT_COLUMNS, 1, p);
     if (!r || PQntuples(r) != 1) {
         PQclear(r);
-        return unavailable(req);
+        return adb_http_send_unavailable(req);
     }
     if (completed)
         discard_file(req, req->param[0]);

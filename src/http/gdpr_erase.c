@@ -23,21 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static enum MHD_Result invalid(adb_http_request *req, const char *field, const char *code,
-                               const char *message)
-{
-    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", message,
-                               json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", code, "field",
-                                         field, "message", message));
-}
-
 static enum MHD_Result failed(adb_http_request *req, adb_status st, const char *err)
 {
     if (st == ADB_ERR_DB_CONNECT || st == ADB_ERR_DB_QUERY)
         return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
                                    "the database is unavailable: retry later", 1000);
     if (st == ADB_ERR_INVALID)
-        return invalid(req, "", "INVALID_VALUE", err);
+        return adb_http_send_invalid(req, "", "INVALID_VALUE", err);
     return adb_http_send_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "INTERNAL_ERROR",
                                "the operation failed; nothing was changed", NULL);
 }
@@ -95,7 +87,7 @@ static bool org_ok(adb_http_request *req, json_t *body, enum MHD_Result *res)
     if (!o)
         return true;
     if (!json_is_string(o)) {
-        *res = invalid(req, "organizationId", "INVALID_TYPE", "organizationId must be a string");
+        *res = adb_http_send_invalid(req, "organizationId", "INVALID_TYPE", "organizationId must be a string");
         return false;
     }
     if (strcmp(json_string_value(o), req->who.organization_id) != 0) {
@@ -118,7 +110,7 @@ static bool date_range(adb_http_request *req, json_t *body, const char **start, 
     *start = json_string_value(json_object_get(d, "startDate"));
     *end = json_string_value(json_object_get(d, "endDate"));
     if (!json_is_object(d) || !*start || !*end) {
-        *res = invalid(req, "dateRange", "INVALID_TYPE",
+        *res = adb_http_send_invalid(req, "dateRange", "INVALID_TYPE",
                        "dateRange must be {\"startDate\": RFC 3339, \"endDate\": RFC 3339}");
         return false;
     }
@@ -166,7 +158,7 @@ enum MHD_Result adb_http_gdpr_pseudonymize(adb_http_request *req)
 
     if (!json_is_object(body)) {
         json_decref(body);
-        return invalid(req, "", "INVALID_JSON", "the body must be a JSON object: {\"dataSubjectIds\":[...],"
+        return adb_http_send_invalid(req, "", "INVALID_JSON", "the body must be a JSON object: {\"dataSubjectIds\":[...],"
                        " \"method\": \"hash\"|\"token\"|\"encryption\", \"fields\": [...]}");
     }
     json_t *ids = json_object_get(body, "dataSubjectIds");
@@ -175,31 +167,31 @@ enum MHD_Result adb_http_gdpr_pseudonymize(adb_http_request *req)
     if (!org_ok(req, body, &res) || !date_range(req, body, &start, &end, &res))
         goto out;
     if (!json_is_array(ids) || json_array_size(ids) == 0 || json_array_size(ids) > 100) {
-        res = invalid(req, "dataSubjectIds", "INVALID_VALUE", "dataSubjectIds must be an array of 1 to 100 identifiers");
+        res = adb_http_send_invalid(req, "dataSubjectIds", "INVALID_VALUE", "dataSubjectIds must be an array of 1 to 100 identifiers");
         goto out;
     }
     for (size_t i = 0; i < json_array_size(ids); i++) {
         const char *s = json_string_value(json_array_get(ids, i));
         if (!s || !*s || strlen(s) > ADB_PSN_SUBJECT_MAX) {
-            res = invalid(req, "dataSubjectIds", "INVALID_VALUE", "each data subject id must be a string of 1 to 255 bytes");
+            res = adb_http_send_invalid(req, "dataSubjectIds", "INVALID_VALUE", "each data subject id must be a string of 1 to 255 bytes");
             goto out;
         }
     }
     if (!method || !adb__psn_strategy_parse(method, &strategy)) {
         bool mask = method && !strcmp(method, "mask");
-        res = invalid(req, "method", mask ? "UNSUPPORTED_METHOD" : "INVALID_VALUE",
+        res = adb_http_send_invalid(req, "method", mask ? "UNSUPPORTED_METHOD" : "INVALID_VALUE",
                       mask ? "method mask is not a pseudonymization (it cannot be reversed or linked): use hash, token or encryption"
                            : "method must be hash, token (tokenize) or encryption (encrypt)");
         goto out;
     }
     if (fl && !json_is_array(fl)) {
-        res = invalid(req, "fields", "INVALID_TYPE", "fields must be an array of field names");
+        res = adb_http_send_invalid(req, "fields", "INVALID_TYPE", "fields must be an array of field names");
         goto out;
     }
     for (size_t i = 0; fl && i < json_array_size(fl); i++) {
         const char *f = json_string_value(json_array_get(fl, i));
         if (!f || (strcmp(f, "principalId") && strcmp(f, "targetResourceId"))) {
-            res = invalid(req, "fields", "INVALID_VALUE", "fields may name principalId and targetResourceId (the fields that hold a subject's identifier)");
+            res = adb_http_send_invalid(req, "fields", "INVALID_VALUE", "fields may name principalId and targetResourceId (the fields that hold a subject's identifier)");
             goto out;
         }
         if (nfields < 2)
@@ -308,7 +300,7 @@ enum MHD_Result adb_http_gdpr_erase(adb_http_request *req)
 
     if (!json_is_object(body)) {
         json_decref(body);
-        return invalid(req, "", "INVALID_JSON", "the body must be a JSON object: {\"dataSubjectId\": \"...\"}");
+        return adb_http_send_invalid(req, "", "INVALID_JSON", "the body must be a JSON object: {\"dataSubjectId\": \"...\"}");
     }
     const char *subject = json_string_value(json_object_get(body, "dataSubjectId"));
     json_t *jr = json_object_get(body, "requestId");
@@ -317,16 +309,16 @@ enum MHD_Result adb_http_gdpr_erase(adb_http_request *req)
     if (!org_ok(req, body, &res) || !date_range(req, body, &start, &end, &res))
         goto out;
     if (!subject || !*subject || strlen(subject) > ADB_PSN_SUBJECT_MAX) {
-        res = invalid(req, "dataSubjectId", subject ? "INVALID_VALUE" : "REQUIRED",
+        res = adb_http_send_invalid(req, "dataSubjectId", subject ? "INVALID_VALUE" : "REQUIRED",
                       "dataSubjectId must be a string of 1 to 255 bytes");
         goto out;
     }
     if (jr && (!json_is_string(jr) || json_string_length(jr) != ADB_DSR_ID_LEN)) {
-        res = invalid(req, "requestId", "INVALID_VALUE", "requestId must be the id of an erasure request of this organization (a UUID; GET /api/v1/compliance/gdpr/requests)");
+        res = adb_http_send_invalid(req, "requestId", "INVALID_VALUE", "requestId must be the id of an erasure request of this organization (a UUID; GET /api/v1/compliance/gdpr/requests)");
         goto out;
     }
     if ((basis && strlen(basis) > 200) || (reason && strlen(reason) > 500)) {
-        res = invalid(req, basis && strlen(basis) > 200 ? "legalBasis" : "reason", "EXCEEDS_MAX_LENGTH",
+        res = adb_http_send_invalid(req, basis && strlen(basis) > 200 ? "legalBasis" : "reason", "EXCEEDS_MAX_LENGTH",
                       "legalBasis is at most 200 bytes, reason at most 500");
         goto out;
     }
@@ -352,7 +344,7 @@ enum MHD_Result adb_http_gdpr_erase(adb_http_request *req)
                                                                      : NULL;
         adb__dsr_clear(&d);
         if (why) {
-            res = invalid(req, "requestId", "INVALID_VALUE", why);
+            res = adb_http_send_invalid(req, "requestId", "INVALID_VALUE", why);
             goto out;
         }
         adb__fmt(rid, sizeof(rid), "%s", json_string_value(jr));
@@ -426,11 +418,11 @@ enum MHD_Result adb_http_gdpr_reverse(adb_http_request *req)
     const char *reason = json_string_value(json_object_get(body, "reason"));
 
     if (!json_is_object(body) || !psn || !*psn || strlen(psn) >= ADB_PSEUDONYM_MAX) {
-        res = invalid(req, "pseudonymId", "REQUIRED", "the body must be {\"pseudonymId\": \"psn-...\", \"reason\": \"...\"}");
+        res = adb_http_send_invalid(req, "pseudonymId", "REQUIRED", "the body must be {\"pseudonymId\": \"psn-...\", \"reason\": \"...\"}");
         goto out;
     }
     if (!reason || !*reason || strlen(reason) > 500) {
-        res = invalid(req, "reason", "REQUIRED", "reason (1 to 500 bytes) is required: a reversal is audited with it");
+        res = adb_http_send_invalid(req, "reason", "REQUIRED", "reason (1 to 500 bytes) is required: a reversal is audited with it");
         goto out;
     }
     /* a right of its own: granted by name only, never by a wildcard */
@@ -490,19 +482,19 @@ enum MHD_Result adb_http_gdpr_hold_create(adb_http_request *req)
     const char *reason = json_string_value(json_object_get(body, "reason"));
 
     if (!json_is_object(body) || !scope || (strcmp(scope, "subject") && strcmp(scope, "principal"))) {
-        res = invalid(req, "scope", "INVALID_VALUE", "scope must be subject or principal");
+        res = adb_http_send_invalid(req, "scope", "INVALID_VALUE", "scope must be subject or principal");
         goto out;
     }
     if (!value || !*value || strlen(value) > ADB_PSN_SUBJECT_MAX) {
-        res = invalid(req, "value", "REQUIRED", "value (the subject's or principal's id, 1 to 255 bytes) is required");
+        res = adb_http_send_invalid(req, "value", "REQUIRED", "value (the subject's or principal's id, 1 to 255 bytes) is required");
         goto out;
     }
     if (!reason || !*reason || strlen(reason) > 500) {
-        res = invalid(req, "reason", "REQUIRED", "reason (1 to 500 bytes) is required");
+        res = adb_http_send_invalid(req, "reason", "REQUIRED", "reason (1 to 500 bytes) is required");
         goto out;
     }
     if ((action && strlen(action) > 255) || (cls && strlen(cls) > 20)) {
-        res = invalid(req, action && strlen(action) > 255 ? "actionPattern" : "dataClassification",
+        res = adb_http_send_invalid(req, action && strlen(action) > 255 ? "actionPattern" : "dataClassification",
                       "EXCEEDS_MAX_LENGTH", "actionPattern is at most 255 bytes, dataClassification 20");
         goto out;
     }
@@ -516,7 +508,7 @@ enum MHD_Result adb_http_gdpr_hold_create(adb_http_request *req)
                           action, cls, until, reason, req->who.key_id, id, err, sizeof(err));
     adb_pool_release(adb__pool(req->state->db), c);
     if (st == ADB_ERR_DB_QUERY) {
-        res = invalid(req, "until", "INVALID_VALUE", "the hold was refused (until must be an RFC 3339 time)");
+        res = adb_http_send_invalid(req, "until", "INVALID_VALUE", "the hold was refused (until must be an RFC 3339 time)");
         goto out;
     }
     if (st != ADB_OK) {

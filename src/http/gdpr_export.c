@@ -932,14 +932,6 @@ static int gx_fill(void *ctx, adb__buf *out)
 
 /* ---- the request ------------------------------------------------------- */
 
-static enum MHD_Result invalid(adb_http_request *req, const char *field, const char *code,
-                               const char *message)
-{
-    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", message,
-                               json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", code, "field",
-                                         field, "message", message));
-}
-
 /* An optional string member among the allowed values (NULL: any string of
  * at most max bytes); *out the default when absent. false with the 400 queued. */
 static bool member_str(adb_http_request *req, json_t *body, const char *name, const char *allowed,
@@ -962,7 +954,7 @@ static bool member_str(adb_http_request *req, json_t *body, const char *name, co
             adb__fmt(msg, sizeof(msg), "%s must be one of: %s", name, allowed);
         else
             adb__fmt(msg, sizeof(msg), "%s must be a string of at most %zu bytes", name, max);
-        *res = invalid(req, name, s ? "INVALID_VALUE" : "INVALID_TYPE", msg);
+        *res = adb_http_send_invalid(req, name, s ? "INVALID_VALUE" : "INVALID_TYPE", msg);
         return false;
     }
     *out = s;
@@ -978,7 +970,7 @@ static bool member_bool(adb_http_request *req, json_t *body, const char *name, b
         return true;
     if (!json_is_boolean(v)) {
         adb__fmt(msg, sizeof(msg), "%s must be a boolean", name);
-        *res = invalid(req, name, "INVALID_TYPE", msg);
+        *res = adb_http_send_invalid(req, name, "INVALID_TYPE", msg);
         return false;
     }
     *out = json_is_true(v);
@@ -997,7 +989,7 @@ static bool member_time(adb_http_request *req, json_t *range, const char *name, 
     const char *t = json_string_value(v);
     if (!t || !adb__timestamp_parse(t, strlen(t), us)) {
         adb__fmt(msg, sizeof(msg), "%s must be an ISO 8601 date-time", field);
-        *res = invalid(req, field, "INVALID_FORMAT", msg);
+        *res = adb_http_send_invalid(req, field, "INVALID_FORMAT", msg);
         return false;
     }
     adb__timestamp_format(*us, out);
@@ -1117,7 +1109,7 @@ static enum MHD_Result gx_request(adb_http_request *req, const char *default_for
 
     if (!json_is_object(body)) {
         json_decref(body);
-        return invalid(req, "", "INVALID_JSON",
+        return adb_http_send_invalid(req, "", "INVALID_JSON",
                        "the body must be a JSON object: {\"dataSubjectId\":\"...\", \"format\":\"json\"|\"csv\"|\"xml\"|\"ndjson\", ...}");
     }
     json_object_foreach(body, key, v) {
@@ -1127,7 +1119,7 @@ static enum MHD_Result gx_request(adb_http_request *req, const char *default_for
         if (!ok) {
             adb__fmt(msg, sizeof(msg), "unknown member \"%.64s\"", key);
             adb__utf8_repair(msg);
-            res = invalid(req, key, "UNKNOWN_FIELD", msg);
+            res = adb_http_send_invalid(req, key, "UNKNOWN_FIELD", msg);
             goto out;
         }
     }
@@ -1145,7 +1137,7 @@ static enum MHD_Result gx_request(adb_http_request *req, const char *default_for
     if (!member_str(req, body, subject_field, NULL, GX_SUBJECT_MAX, &subject, &res))
         goto out;
     if (!subject || !subject[0]) {
-        res = invalid(req, "dataSubjectId", subject ? "EMPTY_VALUE" : "REQUIRED",
+        res = adb_http_send_invalid(req, "dataSubjectId", subject ? "EMPTY_VALUE" : "REQUIRED",
                       "dataSubjectId is required: the data subject's id as events name it "
                       "(principalId or targetResourceId)");
         goto out;
@@ -1159,32 +1151,32 @@ static enum MHD_Result gx_request(adb_http_request *req, const char *default_for
         !member_bool(req, body, "includePseudonymizedData", &pseudo, &res))
         goto out;
     if (strcmp(delivery, "download") || json_object_get(body, "recipientEmail")) {
-        res = invalid(req, strcmp(delivery, "download") ? "deliveryMethod" : "recipientEmail",
+        res = adb_http_send_invalid(req, strcmp(delivery, "download") ? "deliveryMethod" : "recipientEmail",
                       "UNSUPPORTED_DELIVERY",
                       "this server delivers exports in the answer only (deliveryMethod \"download\")");
         goto out;
     }
     v = json_object_get(body, "encryption");
     if (v && (!json_is_object(v) || !json_is_boolean(json_object_get(v, "enabled")))) {
-        res = invalid(req, "encryption.enabled", "INVALID_TYPE", "encryption must be {\"enabled\": boolean}");
+        res = adb_http_send_invalid(req, "encryption.enabled", "INVALID_TYPE", "encryption must be {\"enabled\": boolean}");
         goto out;
     }
     if (v && json_is_true(json_object_get(v, "enabled"))) {
-        res = invalid(req, "encryption.enabled", "UNSUPPORTED_ENCRYPTION",
+        res = adb_http_send_invalid(req, "encryption.enabled", "UNSUPPORTED_ENCRYPTION",
                       "encrypted exports are not written by this server: the answer travels over TLS");
         goto out;
     }
     int64_t from_us = 0, to_us = 0;
     v = json_object_get(body, "dateRange");
     if (v && !json_is_object(v)) {
-        res = invalid(req, "dateRange", "INVALID_TYPE", "dateRange must be {\"startDate\": ..., \"endDate\": ...}");
+        res = adb_http_send_invalid(req, "dateRange", "INVALID_TYPE", "dateRange must be {\"startDate\": ..., \"endDate\": ...}");
         goto out;
     }
     if (v && (!member_time(req, v, "startDate", from, &from_us, &res) ||
               !member_time(req, v, "endDate", to, &to_us, &res)))
         goto out;
     if (from[0] && to[0] && from_us > to_us) {
-        res = invalid(req, "dateRange.startDate", "INVALID_VALUE", "dateRange.startDate must not be after endDate");
+        res = adb_http_send_invalid(req, "dateRange.startDate", "INVALID_VALUE", "dateRange.startDate must not be after endDate");
         goto out;
     }
     if ((v = json_object_get(body, "categories"))) {
@@ -1205,7 +1197,7 @@ static enum MHD_Result gx_request(adb_http_request *req, const char *default_for
         adb__buf_puts(&lit, "}");
         if (!ok || lit.oom) {
             adb__buf_free(&lit);
-            res = invalid(req, "categories", "INVALID_VALUE",
+            res = adb_http_send_invalid(req, "categories", "INVALID_VALUE",
                           "categories must be a non-empty array of PUBLIC, INTERNAL, CONFIDENTIAL, PHI");
             goto out;
         }

@@ -20,20 +20,6 @@ static bool hipaa_path(const adb_http_request *req)
     return !strncmp(req->path, "/api/v1/compliance/hipaa/", 25);
 }
 
-static enum MHD_Result invalid(adb_http_request *req, const char *field, const char *code,
-                               const char *message)
-{
-    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", message,
-                               json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", code, "field",
-                                         field, "message", message));
-}
-
-static enum MHD_Result unavailable(adb_http_request *req)
-{
-    return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
-                               "the database is unavailable: retry later", 1000);
-}
-
 static enum MHD_Result not_found(adb_http_request *req)
 {
     /* another organization's (or family's) id answers exactly like a missing one */
@@ -50,7 +36,7 @@ static enum MHD_Result refused(adb_http_request *req, adb_status st, const char 
     if (st == ADB_ERR_INVALID)
         return adb_http_send_error(req, MHD_HTTP_CONFLICT, "CONFLICT", err,
                                    json_pack("{s:s}", "id", req->param[0] ? req->param[0] : ""));
-    return unavailable(req);
+    return adb_http_send_unavailable(req);
 }
 
 static bool kind_of_family(const char *kind, bool hipaa)
@@ -77,7 +63,7 @@ static json_t *body_object(adb_http_request *req, const char *const *known, enum
 
     if (!json_is_object(body)) {
         json_decref(body);
-        *res = invalid(req, "", "INVALID_JSON", "the body must be a JSON object");
+        *res = adb_http_send_invalid(req, "", "INVALID_JSON", "the body must be a JSON object");
         return NULL;
     }
     json_object_foreach(body, key, v) {
@@ -89,7 +75,7 @@ static json_t *body_object(adb_http_request *req, const char *const *known, enum
             adb__fmt(field, sizeof(field), "%.64s", key);
             adb__utf8_repair(field);
             adb__fmt(msg, sizeof(msg), "unknown member \"%s\"", field);
-            *res = invalid(req, field, "UNKNOWN_FIELD", msg);
+            *res = adb_http_send_invalid(req, field, "UNKNOWN_FIELD", msg);
             json_decref(body);
             return NULL;
         }
@@ -113,7 +99,7 @@ static enum MHD_Result answer_request(adb_http_request *req, unsigned status, co
     }
     json_t *j = adb__dsr_json(&d);
     adb__dsr_clear(&d);
-    return j ? adb_http_send_json(req, status, j) : unavailable(req);
+    return j ? adb_http_send_json(req, status, j) : adb_http_send_unavailable(req);
 }
 
 /* The family check before a change: 404 unless id is one of this family's. */
@@ -147,26 +133,26 @@ enum MHD_Result adb_http_dsr_list(adb_http_request *req)
     long long total = 0;
 
     if ((a = adb_http_arg(req, "limit")) && !adb__parse_int(a, 1, ADB_DSR_LIST_MAX, &f.limit))
-        return invalid(req, "limit", "INVALID_VALUE", "limit must be an integer from 1 to 1000");
+        return adb_http_send_invalid(req, "limit", "INVALID_VALUE", "limit must be an integer from 1 to 1000");
     if ((a = adb_http_arg(req, "offset")) && !adb__parse_int(a, 0, OFFSET_MAX, &f.offset))
-        return invalid(req, "offset", "INVALID_VALUE", "offset must be an integer from 0 to 1000000");
+        return adb_http_send_invalid(req, "offset", "INVALID_VALUE", "offset must be an integer from 0 to 1000000");
     if ((f.kind = adb_http_arg(req, "kind")) && !kind_of_family(f.kind, hipaa))
-        return invalid(req, "kind", "INVALID_VALUE", kinds_text(hipaa));
+        return adb_http_send_invalid(req, "kind", "INVALID_VALUE", kinds_text(hipaa));
     if ((f.status = adb_http_arg(req, "status")) && !adb__dsr_status_valid(f.status))
-        return invalid(req, "status", "INVALID_VALUE",
+        return adb_http_send_invalid(req, "status", "INVALID_VALUE",
                        "status must be received, in_progress, completed, refused or extended");
     if ((a = adb_http_arg(req, "overdue"))) {
         if (strcmp(a, "true") && strcmp(a, "false"))
-            return invalid(req, "overdue", "INVALID_VALUE", "overdue must be true or false");
+            return adb_http_send_invalid(req, "overdue", "INVALID_VALUE", "overdue must be true or false");
         f.overdue_only = !strcmp(a, "true");
     }
     if ((f.subject = adb_http_arg(req, "subjectId")) &&
         (!*f.subject || strlen(f.subject) > ADB_SUBJECT_MAX))
-        return invalid(req, "subjectId", "INVALID_VALUE", "subjectId must be 1 to 1024 bytes");
+        return adb_http_send_invalid(req, "subjectId", "INVALID_VALUE", "subjectId must be 1 to 1024 bytes");
     adb_status st = adb__dsr_list(req->state->db, req->who.organization_id, &f, &d, &n, &total, err,
                                   sizeof(err));
     if (st != ADB_OK)
-        return st == ADB_ERR_INVALID ? invalid(req, "", "INVALID_VALUE", err) : unavailable(req);
+        return st == ADB_ERR_INVALID ? adb_http_send_invalid(req, "", "INVALID_VALUE", err) : adb_http_send_unavailable(req);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, adb__dsr_json(&d[i]));
@@ -196,21 +182,21 @@ enum MHD_Result adb_http_dsr_create(adb_http_request *req)
     const char *kind = json_string_value(kv), *subject = json_string_value(sv);
     const char *basis = json_string_value(bv);
     if (!kv)
-        res = invalid(req, "kind", "REQUIRED", kinds_text(hipaa));
+        res = adb_http_send_invalid(req, "kind", "REQUIRED", kinds_text(hipaa));
     else if (!kind || !kind_of_family(kind, hipaa))
-        res = invalid(req, "kind", "INVALID_VALUE", kinds_text(hipaa));
+        res = adb_http_send_invalid(req, "kind", "INVALID_VALUE", kinds_text(hipaa));
     else if (!sv)
-        res = invalid(req, "subjectId", "REQUIRED", "subjectId is required");
+        res = adb_http_send_invalid(req, "subjectId", "REQUIRED", "subjectId is required");
     else if (!subject || !*subject || strlen(subject) > ADB_SUBJECT_MAX)
-        res = invalid(req, "subjectId", "INVALID_VALUE", "subjectId must be a string of 1 to 1024 bytes");
+        res = adb_http_send_invalid(req, "subjectId", "INVALID_VALUE", "subjectId must be a string of 1 to 1024 bytes");
     else if (bv && !json_is_null(bv) && (!basis || !*basis || strlen(basis) > ADB_DSR_REASON_MAX))
-        res = invalid(req, "basis", "INVALID_VALUE", "basis must be a string of 1 to 2000 bytes");
+        res = adb_http_send_invalid(req, "basis", "INVALID_VALUE", "basis must be a string of 1 to 2000 bytes");
     else {
         adb_status st = adb__dsr_open(req->state->db, req->who.organization_id, kind, subject,
                                       req->who.key_id, basis, id, err, sizeof(err));
         res = st == ADB_OK ? answer_request(req, MHD_HTTP_CREATED, id)
-              : st == ADB_ERR_INVALID ? invalid(req, "", "INVALID_VALUE", err)
-                                      : unavailable(req);
+              : st == ADB_ERR_INVALID ? adb_http_send_invalid(req, "", "INVALID_VALUE", err)
+                                      : adb_http_send_unavailable(req);
     }
     json_decref(body);
     return res;
@@ -238,14 +224,14 @@ enum MHD_Result adb_http_dsr_update(adb_http_request *req)
     json_t *sv = json_object_get(body, "status"), *ov = json_object_get(body, "outcome");
     const char *status = json_string_value(sv);
     if (!sv)
-        res = invalid(req, "status", "REQUIRED", "status is required: in_progress, completed or refused");
+        res = adb_http_send_invalid(req, "status", "REQUIRED", "status is required: in_progress, completed or refused");
     else if (!status || (strcmp(status, "in_progress") && strcmp(status, "completed") &&
                          strcmp(status, "refused")))
-        res = invalid(req, "status", "INVALID_VALUE",
+        res = adb_http_send_invalid(req, "status", "INVALID_VALUE",
                       "status must be in_progress, completed or refused (POST .../extend extends)");
     else if (ov && (!(outcome = json_dumps(ov, JSON_COMPACT | JSON_ENCODE_ANY)) ||
                     strlen(outcome) > ADB_DSR_OUTCOME_MAX))
-        res = invalid(req, "outcome", "INVALID_VALUE", "outcome must be JSON of at most 64 KiB");
+        res = adb_http_send_invalid(req, "outcome", "INVALID_VALUE", "outcome must be JSON of at most 64 KiB");
     else if (in_family(req, req->param[0], &res)) {
         adb_status st = adb__dsr_set_status(req->state->db, req->who.organization_id, req->param[0],
                                             status, outcome, req->who.key_id, err, sizeof(err));
@@ -274,16 +260,16 @@ enum MHD_Result adb_http_dsr_extend(adb_http_request *req)
     const char *reason = json_string_value(rv);
     json_int_t amount = json_is_integer(av) ? json_integer_value(av) : 0;
     if (!av)
-        res = invalid(req, unit, "REQUIRED", hipaa ? "days is required: 1 to 30"
+        res = adb_http_send_invalid(req, unit, "REQUIRED", hipaa ? "days is required: 1 to 30"
                                                    : "months is required: 1 or 2 (the extension in all)");
     else if (!json_is_integer(av) || amount < 1 || amount > (hipaa ? 30 : 2))
-        res = invalid(req, unit, "INVALID_VALUE",
+        res = adb_http_send_invalid(req, unit, "INVALID_VALUE",
                       hipaa ? "days must be an integer from 1 to 30 (one extension, 164.528(c)(1)(ii))"
                             : "months must be 1 or 2: the extension in all (Art. 12(3))");
     else if (!rv)
-        res = invalid(req, "reason", "REQUIRED", "an extension needs a reason");
+        res = adb_http_send_invalid(req, "reason", "REQUIRED", "an extension needs a reason");
     else if (!reason || !*reason || strlen(reason) > ADB_DSR_REASON_MAX)
-        res = invalid(req, "reason", "INVALID_VALUE", "reason must be a string of 1 to 2000 bytes");
+        res = adb_http_send_invalid(req, "reason", "INVALID_VALUE", "reason must be a string of 1 to 2000 bytes");
     else if (in_family(req, req->param[0], &res)) {
         adb_status st = adb__dsr_extend(req->state->db, req->who.organization_id, req->param[0],
                                         (int)amount, reason, req->who.key_id, err, sizeof(err));

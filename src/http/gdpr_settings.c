@@ -14,20 +14,6 @@
 
 #define PURPOSES_MAX 1000  /* actions one PUT maps */
 
-static enum MHD_Result invalid(adb_http_request *req, const char *field, const char *code,
-                               const char *message)
-{
-    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", message,
-                               json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", code, "field",
-                                         field, "message", message));
-}
-
-static enum MHD_Result unavailable(adb_http_request *req)
-{
-    return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
-                               "the database is unavailable: retry later", 1000);
-}
-
 /* The settings object, read on c. NULL on a database error. */
 static json_t *settings(PGconn *c, const char *org)
 {
@@ -57,10 +43,10 @@ enum MHD_Result adb_http_gdpr_settings_get(adb_http_request *req)
     char err[256];
     PGconn *c = adb_tenant_begin(req->state->db, req->who.organization_id, &st, err, sizeof(err));
     if (!c)
-        return unavailable(req);
+        return adb_http_send_unavailable(req);
     json_t *o = settings(c, req->who.organization_id);
     adb_tenant_end(req->state->db, c, o != NULL);
-    return o ? adb_http_send_json(req, MHD_HTTP_OK, o) : unavailable(req);
+    return o ? adb_http_send_json(req, MHD_HTTP_OK, o) : adb_http_send_unavailable(req);
 }
 
 /* Checks the body; NULL with the 400 queued, else the field at fault is none. */
@@ -74,20 +60,20 @@ static bool check(adb_http_request *req, json_t *body, enum MHD_Result *res)
         if (strcmp(key, "purposes") && strcmp(key, "consultations")) {
             adb__fmt(msg, sizeof(msg), "unknown member \"%.64s\"", key);
             adb__utf8_repair(msg);
-            *res = invalid(req, key, "UNKNOWN_FIELD", msg);
+            *res = adb_http_send_invalid(req, key, "UNKNOWN_FIELD", msg);
             return false;
         }
     }
     if ((v = json_object_get(body, "consultations"))) {
         const char *s = json_string_value(v);
         if (!s || (strcmp(s, "names") && strcmp(s, "roles") && strcmp(s, "hidden"))) {
-            *res = invalid(req, "consultations", "INVALID_VALUE", "consultations must be names, roles or hidden");
+            *res = adb_http_send_invalid(req, "consultations", "INVALID_VALUE", "consultations must be names, roles or hidden");
             return false;
         }
     }
     json_t *p = json_object_get(body, "purposes");
     if (p && (!json_is_object(p) || json_object_size(p) > PURPOSES_MAX)) {
-        *res = invalid(req, "purposes", "INVALID_TYPE",
+        *res = adb_http_send_invalid(req, "purposes", "INVALID_TYPE",
                        "purposes must be an object of at most 1000 actions: {\"action\": {\"purpose\": ..., \"legalBasis\": ...} or null}");
         return false;
     }
@@ -107,7 +93,7 @@ static bool check(adb_http_request *req, json_t *body, enum MHD_Result *res)
             ok = ok && json_is_null(v);
         }
         if (!ok) {
-            *res = invalid(req, field, "INVALID_VALUE",
+            *res = adb_http_send_invalid(req, field, "INVALID_VALUE",
                            "each action maps to {\"purpose\": 1 to 1000 characters, \"legalBasis\": at most 255} or null (removed)");
             return false;
         }
@@ -127,7 +113,7 @@ enum MHD_Result adb_http_gdpr_settings_put(adb_http_request *req)
 
     if (!json_is_object(body)) {
         json_decref(body);
-        return invalid(req, "", "INVALID_JSON",
+        return adb_http_send_invalid(req, "", "INVALID_JSON",
                        "the body must be a JSON object: {\"purposes\": {...}, \"consultations\": \"names\"|\"roles\"|\"hidden\"}");
     }
     if (!check(req, body, &res)) {
@@ -137,7 +123,7 @@ enum MHD_Result adb_http_gdpr_settings_put(adb_http_request *req)
     PGconn *c = adb_tenant_begin(req->state->db, org, &st, err, sizeof(err));
     if (!c) {
         json_decref(body);
-        return unavailable(req);
+        return adb_http_send_unavailable(req);
     }
     bool ok = true;
     json_object_foreach(json_object_get(body, "purposes"), key, v) {
@@ -171,7 +157,7 @@ enum MHD_Result adb_http_gdpr_settings_put(adb_http_request *req)
     adb_tenant_end(req->state->db, c, o != NULL);
     json_decref(body);
     if (!o)
-        return unavailable(req);
+        return adb_http_send_unavailable(req);
     adb_http_security_event(req, "gdpr_settings_changed", "LOW",
                             "the GDPR export's purposes or consultations policy changed");
     return adb_http_send_json(req, MHD_HTTP_OK, o);

@@ -234,14 +234,6 @@ static enum MHD_Result not_found(adb_http_request *req, const char *what, const 
                                json_pack("{s:s, s:o}", what, shown, "known", k));
 }
 
-static enum MHD_Result invalid(adb_http_request *req, const char *field, const char *code,
-                               const char *message)
-{
-    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", message,
-                               json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", code, "field",
-                                         field, "message", message));
-}
-
 /* The options smart-logs' client sends with check and detailed (its
  * HealthCheckConfig), each checked: componentChecks lists the components
  * to answer for (the whole is judged on them), includeDetails=false leaves
@@ -264,7 +256,7 @@ static bool flag_arg(adb_http_request *req, const char *name, bool dflt, bool *o
         return true;
     }
     adb__fmt(msg, sizeof(msg), "%s must be true or false", name);
-    *res = invalid(req, name, "INVALID_VALUE", msg);
+    *res = adb_http_send_invalid(req, name, "INVALID_VALUE", msg);
     return false;
 }
 
@@ -283,7 +275,7 @@ static bool health_options(adb_http_request *req, health_opts *o, enum MHD_Resul
         !flag_arg(req, "checkDependencies", true, &deps, res))
         return false;
     if (t && !adb__parse_int(t, 1, 60000, &ms)) {
-        *res = invalid(req, "timeout", "INVALID_VALUE", "timeout must be a number of milliseconds, 1 to 60000");
+        *res = adb_http_send_invalid(req, "timeout", "INVALID_VALUE", "timeout must be a number of milliseconds, 1 to 60000");
         return false;
     }
     if (cc && *cc) {
@@ -297,7 +289,7 @@ static bool health_options(adb_http_request *req, health_opts *o, enum MHD_Resul
                 if (strlen(comp_names[i]) == n && !strncmp(p, comp_names[i], n))
                     k = i;
             if (k < 0) {
-                *res = invalid(req, "componentChecks", "INVALID_VALUE",
+                *res = adb_http_send_invalid(req, "componentChecks", "INVALID_VALUE",
                                "componentChecks lists components: database, redis, audit");
                 return false;
             }
@@ -582,7 +574,7 @@ static bool date_arg(adb_http_request *req, const char *name, double *out, enum 
         return true;
     if (!adb__timestamp_parse(v, strlen(v), &us)) {
         adb__fmt(msg, sizeof(msg), "%s must be an ISO 8601 date-time (2026-01-02T03:04:05.000Z)", name);
-        *res = invalid(req, name, "INVALID_FORMAT", msg);
+        *res = adb_http_send_invalid(req, name, "INVALID_FORMAT", msg);
         return false;
     }
     *out = (double)us / 1000.0;
@@ -601,7 +593,7 @@ enum MHD_Result adb_http_health_get_history(adb_http_request *req)
     if (!date_arg(req, "startDate", &from, &res) || !date_arg(req, "endDate", &to, &res))
         return res;
     if (to < from)
-        return invalid(req, "endDate", "INVALID_RANGE", "endDate is before startDate");
+        return adb_http_send_invalid(req, "endDate", "INVALID_RANGE", "endDate is before startDate");
     if (comp && component_index(comp) < 0)
         return not_found(req, "component", comp, comp_names, NCOMP);
     adb_health_sample *s = adb_http_health_samples(req->state->health, &n);
@@ -784,14 +776,14 @@ enum MHD_Result adb_http_health_connectivity(adb_http_request *req)
 
     if (!json_is_object(in)) {
         json_decref(in);
-        return invalid(req, "", "INVALID_JSON", "the body must be a JSON object such as {\"services\":[\"postgresql\"]}");
+        return adb_http_send_invalid(req, "", "INVALID_JSON", "the body must be a JSON object such as {\"services\":[\"postgresql\"]}");
     }
     if (wanted && !json_is_null(wanted)) {
         size_t i;
         json_t *v;
         if (!json_is_array(wanted)) {
             json_decref(in);
-            return invalid(req, "services", "INVALID_TYPE", "services must be an array of names");
+            return adb_http_send_invalid(req, "services", "INVALID_TYPE", "services must be an array of names");
         }
         want[0] = want[1] = false;
         json_array_foreach(wanted, i, v) {
@@ -803,7 +795,7 @@ enum MHD_Result adb_http_health_connectivity(adb_http_request *req)
                 adb__fmt(field, sizeof(field), "services[%zu]", i);
                 adb__fmt(msg, sizeof(msg), "%s is not a service auditdb connects to (postgresql, redis)", field);
                 json_decref(in);
-                return invalid(req, field, "UNKNOWN_SERVICE", msg);
+                return adb_http_send_invalid(req, field, "UNKNOWN_SERVICE", msg);
             }
             want[k] = true;
         }

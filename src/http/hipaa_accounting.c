@@ -26,20 +26,6 @@
 
 #define TS_SQL(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
-static enum MHD_Result invalid(adb_http_request *req, const char *field, const char *code,
-                               const char *message)
-{
-    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", message,
-                               json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", code, "field",
-                                         field, "message", message));
-}
-
-static enum MHD_Result unavailable(adb_http_request *req)
-{
-    return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
-                               "the database is unavailable: retry later", 1000);
-}
-
 typedef struct period {
     char patient[PATIENT_MAX + 1];
     int64_t start_us, end_us;
@@ -54,32 +40,32 @@ static bool period_args(adb_http_request *req, period *p, enum MHD_Result *res)
     int64_t now = adb__now_us(), floor_us = adb__hipaa_window_start(now);
 
     if (!patient || !*patient) {
-        *res = invalid(req, "patient", "REQUIRED", "patient is required: the patient's id "
+        *res = adb_http_send_invalid(req, "patient", "REQUIRED", "patient is required: the patient's id "
                        "(the events' targetResourceId with targetResourceType Patient)");
         return false;
     }
     if (strlen(patient) > PATIENT_MAX) {
-        *res = invalid(req, "patient", "INVALID_VALUE", "patient must be at most 255 bytes");
+        *res = adb_http_send_invalid(req, "patient", "INVALID_VALUE", "patient must be at most 255 bytes");
         return false;
     }
     adb__fmt(p->patient, sizeof(p->patient), "%s", patient);
     p->start_us = floor_us;
     p->end_us = now;
     if ((a = adb_http_arg(req, "startDate")) && !adb__timestamp_parse(a, strlen(a), &p->start_us)) {
-        *res = invalid(req, "startDate", "INVALID_FORMAT", "startDate must be RFC 3339 with an offset");
+        *res = adb_http_send_invalid(req, "startDate", "INVALID_FORMAT", "startDate must be RFC 3339 with an offset");
         return false;
     }
     if ((a = adb_http_arg(req, "endDate")) && !adb__timestamp_parse(a, strlen(a), &p->end_us)) {
-        *res = invalid(req, "endDate", "INVALID_FORMAT", "endDate must be RFC 3339 with an offset");
+        *res = adb_http_send_invalid(req, "endDate", "INVALID_FORMAT", "endDate must be RFC 3339 with an offset");
         return false;
     }
     if (p->start_us < floor_us) {
-        *res = invalid(req, "startDate", "INVALID_VALUE",
+        *res = adb_http_send_invalid(req, "startDate", "INVALID_VALUE",
                        "startDate must be within the six years before now (164.528(a)(1))");
         return false;
     }
     if (p->end_us < p->start_us) {
-        *res = invalid(req, "endDate", "INVALID_VALUE", "endDate must not be before startDate");
+        *res = adb_http_send_invalid(req, "endDate", "INVALID_VALUE", "endDate must not be before startDate");
         return false;
     }
     if (p->end_us > now)
@@ -123,16 +109,16 @@ enum MHD_Result adb_http_hipaa_accounting(adb_http_request *req)
         st = adb__dsr_get(req->state->db, org, rid, &request, err, sizeof(err));
         if (st == ADB_ERR_NOT_FOUND || (st == ADB_OK && strcmp(request.kind, "hipaa_accounting"))) {
             adb__dsr_clear(&request);
-            return invalid(req, "requestId", "INVALID_VALUE",
+            return adb_http_send_invalid(req, "requestId", "INVALID_VALUE",
                            "requestId must name one of the organization's hipaa_accounting requests");
         }
         if (st != ADB_OK)
-            return unavailable(req);
+            return adb_http_send_unavailable(req);
         bool same = request.subject && !strcmp(request.subject, p.patient);
         request_json = same ? adb__dsr_json(&request) : NULL;
         adb__dsr_clear(&request);
         if (!same)
-            return invalid(req, "requestId", "INVALID_VALUE",
+            return adb_http_send_invalid(req, "requestId", "INVALID_VALUE",
                            "requestId names a request of another patient");
     }
     json_t *entries = NULL;
@@ -142,12 +128,12 @@ enum MHD_Result adb_http_hipaa_accounting(adb_http_request *req)
     if (st != ADB_OK) {
         json_decref(request_json);
         if (st == ADB_ERR_BUSY)
-            return invalid(req, "startDate", "TOO_MANY", "the period holds more than 100000 "
+            return adb_http_send_invalid(req, "startDate", "TOO_MANY", "the period holds more than 100000 "
                            "disclosures: ask for shorter periods (startDate, endDate)");
         if (st == ADB_ERR_NOMEM)
             return adb_http_send_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVER_BUSY",
                                        "out of memory: retry later", NULL);
-        return unavailable(req);
+        return adb_http_send_unavailable(req);
     }
     json_t *audit = json_pack("{s:I, s:s*}", "entries", (json_int_t)counts.entries,
                               "dataSubjectRequestId", rid);
@@ -251,9 +237,9 @@ enum MHD_Result adb_http_hipaa_access_report(adb_http_request *req)
     if (!period_args(req, &p, &res))
         return res;
     if ((a = adb_http_arg(req, "limit")) && !adb__parse_int(a, 1, ACCESS_LIMIT_MAX, &limit))
-        return invalid(req, "limit", "INVALID_VALUE", "limit must be an integer from 1 to 1000");
+        return adb_http_send_invalid(req, "limit", "INVALID_VALUE", "limit must be an integer from 1 to 1000");
     if ((a = adb_http_arg(req, "offset")) && !adb__parse_int(a, 0, ACCESS_OFFSET_MAX, &offset))
-        return invalid(req, "offset", "INVALID_VALUE", "offset must be an integer from 0 to 1000000");
+        return adb_http_send_invalid(req, "offset", "INVALID_VALUE", "offset must be an integer from 0 to 1000000");
     /* the archived accesses (docs/hipaa.md, "Archived events"), merged by date with the live */
     accesses arch = { 0 };
     char aerr[ADB_ERRMSG_MAX];
@@ -262,12 +248,12 @@ enum MHD_Result adb_http_hipaa_access_report(adb_http_request *req)
     if (st != ADB_OK) {
         accesses_free(&arch);
         if (st == ADB_ERR_BUSY)
-            return invalid(req, "startDate", "TOO_MANY", "the period holds more than 100000 archived "
+            return adb_http_send_invalid(req, "startDate", "TOO_MANY", "the period holds more than 100000 archived "
                            "accesses: ask for shorter periods (startDate, endDate)");
         if (st == ADB_ERR_NOMEM)
             return adb_http_send_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVER_BUSY",
                                        "out of memory: retry later", NULL);
-        return unavailable(req);
+        return adb_http_send_unavailable(req);
     }
     if (arch.n)
         qsort(arch.v, arch.n, sizeof(*arch.v), access_cmp_desc);
@@ -295,7 +281,7 @@ enum MHD_Result adb_http_hipaa_access_report(adb_http_request *req)
         PQclear(r);
         PQclear(cr);
         accesses_free(&arch);
-        return unavailable(req);
+        return adb_http_send_unavailable(req);
     }
     long long total = strtoll(PQgetvalue(cr, 0, 0), NULL, 10) + (long long)arch.n;
     PQclear(cr);

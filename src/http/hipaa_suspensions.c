@@ -19,20 +19,6 @@
 #define DAY_US (86400LL * 1000000)
 #define SUSPENSION_YEARS_MAX 10
 
-static enum MHD_Result invalid(adb_http_request *req, const char *field, const char *code,
-                               const char *message)
-{
-    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", message,
-                               json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", code, "field",
-                                         field, "message", message));
-}
-
-static enum MHD_Result unavailable(adb_http_request *req)
-{
-    return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
-                               "the database is unavailable: retry later", 1000);
-}
-
 #define SUSP_COLUMNS                                                                         \
     "id::text, recipient, agency_type, statement, statement_by, reason,"                     \
     " subject_index IS NOT NULL,"                                                            \
@@ -61,7 +47,7 @@ enum MHD_Result adb_http_hipaa_suspensions_list(adb_http_request *req)
     adb_status st;
 
     if (active && strcmp(active, "true") && strcmp(active, "false"))
-        return invalid(req, "active", "INVALID_VALUE", "active must be true or false");
+        return adb_http_send_invalid(req, "active", "INVALID_VALUE", "active must be true or false");
     const char *p[] = { req->who.organization_id, active ? active : NULL };
     PGresult *r = adb_tenant_query(req->state->db, req->who.organization_id,
                                    "SELECT " SUSP_COLUMNS " FROM hipaa_disclosure_suspension"
@@ -71,7 +57,7 @@ enum MHD_Result adb_http_hipaa_suspensions_list(adb_http_request *req)
                                    2, p, ADB_PLAN_AUTO, NULL, 0, NULL, &st);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
-        return unavailable(req);
+        return adb_http_send_unavailable(req);
     }
     json_t *arr = json_array();
     for (int i = 0; arr && i < PQntuples(r); i++)
@@ -93,13 +79,13 @@ static const char *text_member(adb_http_request *req, json_t *body, const char *
         return NULL;
     if (!v) {
         adb__fmt(msg, sizeof(msg), "%s is required", name);
-        *res = invalid(req, name, "REQUIRED", msg);
+        *res = adb_http_send_invalid(req, name, "REQUIRED", msg);
         *bad = true;
         return NULL;
     }
     if (!s || !*s || strlen(s) > max) {
         adb__fmt(msg, sizeof(msg), "%s must be a string of 1 to %zu bytes", name, max);
-        *res = invalid(req, name, "INVALID_VALUE", msg);
+        *res = adb_http_send_invalid(req, name, "INVALID_VALUE", msg);
         *bad = true;
         return NULL;
     }
@@ -123,7 +109,7 @@ enum MHD_Result adb_http_hipaa_suspensions_create(adb_http_request *req)
 
     if (!json_is_object(body)) {
         json_decref(body);
-        return invalid(req, "", "INVALID_JSON", "the body must be a JSON object");
+        return adb_http_send_invalid(req, "", "INVALID_JSON", "the body must be a JSON object");
     }
     json_object_foreach(body, key, v) {
         bool ok = false;
@@ -134,7 +120,7 @@ enum MHD_Result adb_http_hipaa_suspensions_create(adb_http_request *req)
             adb__fmt(field, sizeof(field), "%.64s", key);
             adb__utf8_repair(field);
             adb__fmt(msg, sizeof(msg), "unknown member \"%s\"", field);
-            res = invalid(req, field, "UNKNOWN_FIELD", msg);
+            res = adb_http_send_invalid(req, field, "UNKNOWN_FIELD", msg);
             goto out;
         }
     }
@@ -149,45 +135,45 @@ enum MHD_Result adb_http_hipaa_suspensions_create(adb_http_request *req)
     if (bad)
         goto out;
     if (strcmp(agency, "health_oversight") && strcmp(agency, "law_enforcement")) {
-        res = invalid(req, "agencyType", "INVALID_VALUE",
+        res = adb_http_send_invalid(req, "agencyType", "INVALID_VALUE",
                       "agencyType must be health_oversight or law_enforcement (164.512(d), (f))");
         goto out;
     }
     if (strcmp(statement, "written") && strcmp(statement, "oral")) {
-        res = invalid(req, "statement", "INVALID_VALUE", "statement must be written or oral");
+        res = adb_http_send_invalid(req, "statement", "INVALID_VALUE", "statement must be written or oral");
         goto out;
     }
     if (!strcmp(statement, "written") && !reason) {
-        res = invalid(req, "reason", "REQUIRED", "a written statement says why an accounting would "
+        res = adb_http_send_invalid(req, "reason", "REQUIRED", "a written statement says why an accounting would "
                       "impede the agency's activities (164.528(a)(2)(i)): reason is required");
         goto out;
     }
     if (starts && !adb__timestamp_parse(starts, strlen(starts), &start_us)) {
-        res = invalid(req, "startsAt", "INVALID_FORMAT", "startsAt must be RFC 3339 with an offset");
+        res = adb_http_send_invalid(req, "startsAt", "INVALID_FORMAT", "startsAt must be RFC 3339 with an offset");
         goto out;
     }
     if (!adb__timestamp_parse(ends, strlen(ends), &end_us)) {
-        res = invalid(req, "endsAt", "INVALID_FORMAT", "endsAt must be RFC 3339 with an offset");
+        res = adb_http_send_invalid(req, "endsAt", "INVALID_FORMAT", "endsAt must be RFC 3339 with an offset");
         goto out;
     }
     if (end_us <= start_us || end_us <= now) {
-        res = invalid(req, "endsAt", "INVALID_VALUE", "endsAt must be after startsAt and in the future");
+        res = adb_http_send_invalid(req, "endsAt", "INVALID_VALUE", "endsAt must be after startsAt and in the future");
         goto out;
     }
     if (start_us > now + 365 * DAY_US || end_us - start_us > SUSPENSION_YEARS_MAX * 366 * DAY_US) {
-        res = invalid(req, "endsAt", "INVALID_VALUE", "a suspension starts within a year and lasts "
+        res = adb_http_send_invalid(req, "endsAt", "INVALID_VALUE", "a suspension starts within a year and lasts "
                       "at most ten years");
         goto out;
     }
     if (!strcmp(statement, "oral") && end_us - start_us > 30 * DAY_US) {
-        res = invalid(req, "endsAt", "INVALID_VALUE", "an oral statement suspends for 30 days at "
+        res = adb_http_send_invalid(req, "endsAt", "INVALID_VALUE", "an oral statement suspends for 30 days at "
                       "most unless a written statement follows (164.528(a)(2)(ii))");
         goto out;
     }
     if ((patient && !adb__subject_index_hex(adb__db_keys(req->state->db), req->who.organization_id,
                                             patient, idx)) ||
         !adb__event_id_new(now, id)) {
-        res = unavailable(req);
+        res = adb_http_send_unavailable(req);
         goto out;
     }
     adb__timestamp_format(start_us, start);
@@ -204,7 +190,7 @@ enum MHD_Result adb_http_hipaa_suspensions_create(adb_http_request *req)
                                    11, p, ADB_PLAN_AUTO, NULL, 0, NULL, &st);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         PQclear(r);
-        res = unavailable(req);
+        res = adb_http_send_unavailable(req);
         goto out;
     }
     res = adb_http_send_json(req, MHD_HTTP_CREATED, row_json(r, 0));

@@ -132,6 +132,14 @@ enum MHD_Result adb_http_send_error(adb_http_request *req, unsigned status, cons
 enum MHD_Result adb_http_send_retry(adb_http_request *req, unsigned status, const char *code,
                                     const char *message, int retry_after_ms);
 
+/* 400 VALIDATION_ERROR with one {code, field, message} in details.errors: the answer to a
+ * request that can never succeed as sent. */
+enum MHD_Result adb_http_send_invalid(adb_http_request *req, const char *field, const char *code,
+                                      const char *message);
+
+/* 503 SERVICE_UNAVAILABLE with Retry-After 1: the database did not answer. */
+enum MHD_Result adb_http_send_unavailable(adb_http_request *req);
+
 /* Records a security event about this request (cross-tenant probes...). */
 void adb_http_security_event(adb_http_request *req, const char *type, const char *severity,
                              const char *description);

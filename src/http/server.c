@@ -261,6 +261,20 @@ enum MHD_Result adb_http_send_error(adb_http_request *req, unsigned status, cons
     return adb_http_send_json(req, status, json_pack("{s:o}", "error", err));
 }
 
+enum MHD_Result adb_http_send_invalid(adb_http_request *req, const char *field, const char *code,
+                                      const char *message)
+{
+    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", message,
+                               json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", code, "field",
+                                         field, "message", message));
+}
+
+enum MHD_Result adb_http_send_unavailable(adb_http_request *req)
+{
+    return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE",
+                               "the database is unavailable: retry later", 1000);
+}
+
 void adb_http_iso_now(char out[40])
 {
     struct timespec ts;

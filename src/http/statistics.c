@@ -24,14 +24,6 @@ static const char *query_arg(void *ud, const char *name)
     return adb_http_arg(ud, name);
 }
 
-static enum MHD_Result invalid(adb_http_request *req, const char *field, const char *code,
-                               const char *message)
-{
-    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", message,
-                               json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", code, "field",
-                                         field, "message", message));
-}
-
 enum MHD_Result adb_http_events_statistics(adb_http_request *req)
 {
     static const struct { const char *name; long long us; } groups[] = {
@@ -50,7 +42,7 @@ enum MHD_Result adb_http_events_statistics(adb_http_request *req)
         while (i < sizeof(groups) / sizeof(groups[0]) && strcmp(group, groups[i].name))
             i++;
         if (i == sizeof(groups) / sizeof(groups[0]))
-            return invalid(req, "groupBy", "INVALID_VALUE", "groupBy must be hour, day, week or month");
+            return adb_http_send_invalid(req, "groupBy", "INVALID_VALUE", "groupBy must be hour, day, week or month");
     }
     adb_http_filter_init(&f);
     if (!adb_http_filter_from_query(&f, query_arg, req, req->who.organization_id, &fe)) {
@@ -59,7 +51,7 @@ enum MHD_Result adb_http_events_statistics(adb_http_request *req)
     }
     if (!f.has_start || !f.has_end) {
         adb_http_filter_free(&f);
-        return invalid(req, f.has_start ? "endDate" : "startDate", "REQUIRED",
+        return adb_http_send_invalid(req, f.has_start ? "endDate" : "startDate", "REQUIRED",
                        "statistics need a time range: startDate and endDate");
     }
     for (size_t i = 0; group && i < sizeof(groups) / sizeof(groups[0]); i++)
@@ -67,7 +59,7 @@ enum MHD_Result adb_http_events_statistics(adb_http_request *req)
             adb_http_filter_free(&f);
             adb__fmt(msg, sizeof(msg), "the range makes more than %d %s buckets: choose a coarser "
                      "groupBy or a shorter range", STATS_MAX_BUCKETS, group);
-            return invalid(req, "groupBy", "INVALID_VALUE", msg);
+            return adb_http_send_invalid(req, "groupBy", "INVALID_VALUE", msg);
         }
 
     adb_http_sql q = { .n = 0 };

@@ -89,14 +89,6 @@ static const char *query_arg(void *ud, const char *name)
     return adb_http_arg(ud, name);
 }
 
-static enum MHD_Result invalid(adb_http_request *req, const char *field, const char *code,
-                               const char *message)
-{
-    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", message,
-                               json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", code, "field",
-                                         field, "message", message));
-}
-
 enum MHD_Result adb_http_filter_refused(adb_http_request *req, const adb_http_filter_error *e)
 {
     if (e->forbidden) {
@@ -105,7 +97,7 @@ enum MHD_Result adb_http_filter_refused(adb_http_request *req, const adb_http_fi
         return adb_http_send_error(req, MHD_HTTP_FORBIDDEN, "FORBIDDEN", e->message,
                                    json_pack("{s:s}", "field", e->field));
     }
-    return invalid(req, e->field, e->code, e->message);
+    return adb_http_send_invalid(req, e->field, e->code, e->message);
 }
 
 enum MHD_Result adb_http_pull_refused(adb_http_request *req, int rc)
@@ -141,16 +133,16 @@ enum MHD_Result adb_http_events_stream(adb_http_request *req)
     if ((a = adb_http_arg(req, "format")) && strcmp(a, "json") &&
         (!adb_http_fmt_parse(a, &s->fmt.kind) || s->fmt.kind == ADB_FMT_XML)) {
         stream_free(s);
-        return invalid(req, "format", "INVALID_VALUE", "format must be ndjson, json or csv");
+        return adb_http_send_invalid(req, "format", "INVALID_VALUE", "format must be ndjson, json or csv");
     }
     if ((a = adb_http_arg(req, "batchSize")) && !adb__parse_int(a, 1, 10000, &batch)) {
         stream_free(s);
-        return invalid(req, "batchSize", "INVALID_VALUE", "batchSize must be an integer from 1 to 10000");
+        return adb_http_send_invalid(req, "batchSize", "INVALID_VALUE", "batchSize must be an integer from 1 to 10000");
     }
     if ((a = adb_http_arg(req, "includeMetadata"))) {
         if (strcmp(a, "true") && strcmp(a, "false")) {
             stream_free(s);
-            return invalid(req, "includeMetadata", "INVALID_VALUE", "includeMetadata must be true or false");
+            return adb_http_send_invalid(req, "includeMetadata", "INVALID_VALUE", "includeMetadata must be true or false");
         }
         s->fmt.metadata = !strcmp(a, "true");
     }
