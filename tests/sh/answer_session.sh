@@ -41,4 +41,5 @@ expect_eq "bulk: a plain one answers the sessionContext sent" \
 id3=$(jbody 'd["results"][2]["event"]["id"]')
 expect_eq "bulk: ... and the one stored" "$(norm '{"sessionId":"s-3","ipAddress":"10.0.0.3","userAgent":"t"}')" \
     "$(norm "$(got_sc "$id3")")"
+stop_serve
 finish
