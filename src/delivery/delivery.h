@@ -1,0 +1,97 @@
+/*
+ * delivery.h - the delivery system's internal interfaces (issue 18;
+ * docs/delivery.md). Written first, so that the pieces built apart fit:
+ *
+ *   destination.c  a destination loaded with its secrets opened; secret.c
+ *                  seals and opens them (AES-256-GCM, org_keys purpose
+ *                  "delivery-secret"); ssrf.c the address policy
+ *   queue.c        enqueue, claim (FOR UPDATE SKIP LOCKED, lease, claim id),
+ *                  complete/fail/release fenced by the claim id; worker.c the
+ *                  pool of delivery threads in serve, woken by LISTEN
+ *   webhook.c      Standard Webhooks (v1, v1a, legacy X-Webhook-*) over the
+ *                  exact bytes; email.c (SMTP), s3.c (SigV4), sftp.c,
+ *                  download.c (signed expiring links); transport.c dispatches
+ *   retry.c        the schedule, Retry-After, which answers fail or disable;
+ *   breaker.c      health and the circuit breaker, persisted; clock.c the
+ *                  delivery clock tests can move
+ *
+ * Every function here is internal (adb__). Nothing here logs a secret or a
+ * payload byte.
+ */
+#ifndef ADB_DELIVERY_H
+#define ADB_DELIVERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include "auditdb.h"
+
+/* ---- destinations (destination.c) ---- */
+
+typedef struct adb__dest {
+    int id;                 /* delivery_destinations.id */
+    char org[256];
+    char type[16];          /* webhook, email, storage, sftp, download */
+    bool disabled;
+    json_t *config;         /* the client's config shape, secret fields opened (owned) */
+} adb__dest;
+
+/* Loads destination id of org on c (any login: the statement names org),
+ * secrets opened. ADB_NOT_FOUND when there is none in org. */
+adb_status adb__dest_load(adb *h, PGconn *c, const char *org, int id, adb__dest *out);
+void adb__dest_free(adb__dest *d);
+
+/* ---- the address policy (ssrf.c) ---- */
+
+/* Makes every connection of c go only to addresses the policy admits: not
+ * loopback, private (RFC 1918, ULA), link-local, multicast, unspecified,
+ * CGNAT or documentation ranges, unless the operator's allow-list
+ * (AUDITDB_DELIVERY_ALLOW: comma-separated CIDRs) admits them. The address
+ * checked is the one connected to (CURLOPT_OPENSOCKETFUNCTION), so DNS
+ * rebinding gains nothing; redirects are off. */
+adb_status adb__ssrf_attach(CURL *c);
+/* The check at creation: resolves host and refuses when any address is
+ * refused; err says why (no secret in it). */
+adb_status adb__ssrf_check_host(const char *host, int port, char *err, size_t errlen);
+
+/* ---- one attempt (transport.c and the senders) ---- */
+
+typedef struct adb__item {
+    const char *id;              /* delivery_queue.id: the webhook-id, msg_... */
+    const char *org;
+    const char *delivery_id;
+    const unsigned char *body;   /* the exact bytes to send */
+    size_t body_len;
+    const char *content_type;
+    const json_t *payload;       /* descriptor: {type, metadata} */
+    int attempt;                 /* 1 for the first */
+} adb__item;
+
+typedef struct adb__attempt {
+    bool ok;                     /* delivered */
+    int http_status;             /* 0 when there was no HTTP answer */
+    long retry_after_s;          /* -1 when the peer named no time */
+    bool gone;                   /* the destination says it is gone (410): disable */
+    bool permanent;              /* never worth retrying (e.g. 4xx other than 408/409/425/429) */
+    double elapsed_ms;
+    char error[256];             /* the failure reason: no secret, no payload byte */
+    char reference[256];         /* cross-system reference: message id, ETag, path */
+} adb__attempt;
+
+/* One attempt to deliver it to d, by d->type. */
+adb_status adb__transport_send(adb *h, const adb__dest *d, const adb__item *it,
+                               adb__attempt *out);
+/* Test-connect d without delivering anything (validate/test routes). */
+adb_status adb__transport_probe(adb *h, const adb__dest *d, adb__attempt *out);
+
+/* ---- the clock (clock.c) ---- */
+
+/* Milliseconds since the epoch as the delivery code sees them: the real
+ * clock plus the offset tests set (AUDITDB_DELIVERY_CLOCK_FILE, test builds
+ * only). */
+int64_t adb__delivery_now_ms(void);
+
+#endif
