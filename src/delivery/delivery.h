@@ -87,7 +87,35 @@ adb_status adb__transport_send(adb *h, const adb__dest *d, const adb__item *it,
 /* Test-connect d without delivering anything (validate/test routes). */
 adb_status adb__transport_probe(adb *h, const adb__dest *d, adb__attempt *out);
 
-/* ---- the clock (clock.c) ---- */
+/* ---- retries (retry.c, dqueue) ---- */
+
+typedef enum {
+    ADB_RETRY_AT,       /* try again at *next_ms */
+    ADB_RETRY_GIVE_UP,  /* the schedule is spent or the failure is permanent: failed */
+    ADB_RETRY_DISABLE   /* the destination is gone (410): hold the item, disable it */
+} adb__retry_verdict;
+
+/* After attempt number `attempt` (1-based) ended as a: the Standard Webhooks
+ * schedule with jitter (or the destination's retryConfig), Retry-After
+ * honoured within bounds, 410 disables, 3xx fails. */
+adb__retry_verdict adb__retry_next(const json_t *dest_config, int attempt, const adb__attempt *a,
+                                   int64_t now_ms, int64_t *next_ms);
+
+/* ---- health and the circuit breaker (breaker.c, dhealth) ---- */
+
+/* Before an attempt: may the worker send to d now? closed: yes; open: no,
+ * *retry_at_ms says when the half-open probe may go; half-open: one probe
+ * at a time. A disabled destination admits nothing (its items are held). */
+adb_status adb__breaker_admit(adb *h, PGconn *c, const adb__dest *d, int64_t now_ms,
+                              bool *admit, int64_t *retry_at_ms);
+/* After an attempt: destination_health updated (rates, response times,
+ * consecutive failures, window), breaker transitions written with their
+ * times, the destination disabled after sustained failure (an alert row and
+ * a notice to the organization). */
+adb_status adb__health_record(adb *h, PGconn *c, const adb__dest *d, const adb__attempt *a,
+                              int64_t now_ms);
+
+/* ---- the clock (clock.c, dhealth) ---- */
 
 /* Milliseconds since the epoch as the delivery code sees them: the real
  * clock plus the offset tests set (AUDITDB_DELIVERY_CLOCK_FILE, test builds
