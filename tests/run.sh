@@ -4,7 +4,28 @@
 # its own process with a time limit, and ends with "N passed, N failed".
 #
 # usage: tests/run.sh BUILD_DIR [TEST_NAME_FILTER]
+#
+# Tests run ADB_TEST_JOBS at a time (default 3: most of a test's time is
+# spent waiting for a server or a timeout), the longest first; a test's
+# output is printed whole when it ends. Tests that read the shared cluster's
+# log or time the machine (SERIAL below) run afterwards, one at a time.
 set -u
+
+# one test: its output and exit status into $RUN_TMP/out/NAME.{out,rc}, then
+# printed whole (under a lock, so that two tests' lines never mix)
+if [ -n "${ADB_RUN_ONE:-}" ]; then
+    name=$1; shift
+    out="$RUN_TMP/out/$name.out"
+    TEST_TMP="$RUN_TMP/$name.tmp"; export TEST_TMP
+    mkdir -p "$TEST_TMP"; chmod 755 "$TEST_TMP"
+    t0=$(date +%s)
+    (cd "$(dirname "$0")/.." && timeout -k 10 300 "$@") >"$out" 2>&1
+    rc=$?
+    echo "$rc $(($(date +%s) - t0))" >"$RUN_TMP/out/$name.rc"
+    flock "$RUN_TMP/out/.print" sh -c 'echo "# $1 ($2 s)"; cat "$3"' sh "$name" \
+        "$(($(date +%s) - t0))" "$out"
+    exit 0
+fi
 
 build=${1:?usage: tests/run.sh BUILD_DIR [FILTER]}
 filter=${2:-}
@@ -23,32 +44,55 @@ if [ -z "${ADB_IN_CLUSTER:-}" ]; then
     exit $rc
 fi
 
+# more connections than PostgreSQL's default 100 for tests running side by side
+psql "$ADMIN_URL" -qAtX -c "ALTER SYSTEM SET max_connections = 400" >/dev/null &&
+    AUDITDB_HOME="$RUN_TMP/cluster" AUDIT_DB_URL= "$AUDITDB_BIN" db stop >/dev/null 2>&1 &&
+    AUDITDB_HOME="$RUN_TMP/cluster" AUDIT_DB_URL= "$AUDITDB_BIN" db start >/dev/null 2>&1 ||
+    echo "# run.sh: could not raise max_connections; going on"
+
+# the longest first (seconds measured on 2 cores), then the rest in name order
+LONG="fuzz archive events_export api_archives client_events_shapes sort_plans"
+# read the shared cluster's log from an offset, or time things: alone
+SERIAL="presets sort_plans stats_bound privacy_log api_totals abuse limits"
+
+mkdir -p "$RUN_TMP/out"
+list="$RUN_TMP/list"; serial="$RUN_TMP/serial"
+: >"$list"; : >"$serial"
+add() { # name command...
+    n=$1
+    case "$n" in *"$filter"*) ;; *) return ;; esac
+    case " $SERIAL " in *" $n "*) echo "$*" >>"$serial"; return ;; esac
+    echo "$*" >>"$list"
+}
+for n in $LONG; do
+    [ -f "$top/tests/sh/$n.sh" ] && add "$n" sh "$top/tests/sh/$n.sh"
+done
+for t in "$build"/tests/test_*; do
+    [ -x "$t" ] && add "$(basename "$t")" "$t"
+done
+for t in "$top"/tests/sh/*.sh; do
+    n=$(basename "$t" .sh)
+    case " $LONG " in *" $n "*) continue ;; esac
+    add "$n" sh "$t"
+done
+
+export ADB_RUN_ONE=1
+xargs -r -P "${ADB_TEST_JOBS:-3}" -L 1 "$0" <"$list"
+xargs -r -P 1 -L 1 "$0" <"$serial"
+
 passed=0; failed=0; skipped=0
-run_one() {
-    name=$1; shift
-    case "$name" in *"$filter"*) ;; *) return ;; esac
-    echo "# $name"
-    out="$RUN_TMP/$name.out"
-    TEST_TMP="$RUN_TMP/$name.tmp"; export TEST_TMP
-    mkdir -p "$TEST_TMP"; chmod 755 "$TEST_TMP"
-    (cd "$top" && timeout -k 10 300 "$@") >"$out" 2>&1
-    rc=$?
-    cat "$out"
+for r in "$RUN_TMP"/out/*.rc; do
+    [ -f "$r" ] || continue
+    name=$(basename "$r" .rc); out="$RUN_TMP/out/$name.out"
+    read -r rc secs <"$r"
     p=$(grep -c '^ok ' "$out"); f=$(grep -c '^not ok ' "$out"); s=$(grep -c '^skip ' "$out")
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "not ok - $name exited with status $rc"
         f=1
     fi
+    [ "$f" -gt 0 ] && echo "# failed: $name ($f)"
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-}
-
-for t in "$build"/tests/test_*; do
-    [ -x "$t" ] && run_one "$(basename "$t")" "$t"
 done
-for t in "$top"/tests/sh/*.sh; do
-    run_one "$(basename "$t" .sh)" sh "$t"
-done
-
 if [ "$skipped" -gt 0 ]; then
     echo "$passed passed, $failed failed, $skipped skipped"
 else
