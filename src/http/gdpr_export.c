@@ -14,6 +14,8 @@
 #include "export_format.h"
 #include "pull.h"
 #include "../compliance/dsr.h"
+#include "../compliance/subject_key.h"
+#include "../core/adb_internal.h"
 #include "../core/util.h"
 #include "../event/event.h"
 #include "../lifecycle/archive.h"
@@ -260,6 +262,31 @@ static bool gx_head(gx_src *s, const char *request_type, const char *subject_typ
         "e.recipient, sum(e.n),"
         " to_char(max(e.ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
         "WHERE e.recipient IS NOT NULL GROUP BY 1 ORDER BY 1", rn, 3);
+    /* deliveries that carried the subject's data (the deliver call named the
+     * subject in payload.metadata: its blind index kept in delivery_logs,
+     * docs/delivery.md "Data subjects"): the destination is the recipient */
+    char six[2 * ADB_SUBJECT_INDEX_LEN + 1];
+    if (recips && adb__subject_index_hex(adb__db_keys(s->db), s->org, s->subject, six)) {
+        const char *dp[] = { s->org, six };
+        PGresult *dr = PQexecParams(c,
+            "SELECT d.label || ' (' || d.type || ' destination)', count(*),"
+            " to_char(max(l.delivered_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+            " FROM delivery_logs l JOIN delivery_destinations d ON d.id = l.destination_id"
+            " WHERE l.organization_id = $1 AND l.status = 'delivered'"
+            " AND l.details -> 'dataSubjects' ? $2 GROUP BY 1 ORDER BY 1",
+            2, NULL, dp, NULL, NULL, 0);
+        if (PQresultStatus(dr) == PGRES_TUPLES_OK) {
+            for (int i = 0; i < PQntuples(dr); i++)
+                json_array_append_new(recips, json_pack("{s:s, s:I, s:s, s:s}",
+                    "recipient", PQgetvalue(dr, i, 0),
+                    "disclosures", (json_int_t)strtoll(PQgetvalue(dr, i, 1), NULL, 10),
+                    "lastDisclosure", PQgetvalue(dr, i, 2), "via", "delivery"));
+        } else {
+            json_decref(recips);
+            recips = NULL;
+        }
+        PQclear(dr);
+    }
     json_t *storage = gx_rows(c, s, archived,
         "e.retention_policy, e.data_classification, r.policy_name, r.retention_days,"
         " r.archive_after_days, sum(e.n)",
