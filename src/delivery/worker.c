@@ -1,0 +1,261 @@
+/*
+ * worker.c - the pool of delivery threads every `auditdb serve` runs
+ * (docs/delivery.md, "Queue"). Each thread has its own connection as the
+ * owner (fixed statements only, never a tenant's), LISTENs on
+ * auditdb_delivery so that an enqueue wakes it within milliseconds, and
+ * polls for retries that fall due. It claims one item at a time, asks the
+ * breaker, sends, records health, and ends the item fenced by its claim id.
+ */
+#include "delivery.h"
+#include "../core/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define POLL_DEFAULT_MS 1000
+#define LEASE_DEFAULT_MS 60000
+
+typedef struct wthread {
+    struct adb__delivery_pool *pool;
+    pthread_t tid;
+    int index;
+    bool started;
+} wthread;
+
+struct adb__delivery_pool {
+    adb *h;
+    char *conninfo;
+    int n;
+    int poll_ms, lease_ms;
+    atomic_bool stopping;
+    int stop_pipe[2];
+    wthread *threads;
+};
+
+static atomic_int running_threads;
+
+int adb__delivery_threads_running(void)
+{
+    return atomic_load(&running_threads);
+}
+
+static long env_ms(const char *name, long def, long min, long max)
+{
+    const char *v = getenv(name);
+    long long n;
+    return v && adb__parse_int(v, min, max, &n) ? (long)n : def;
+}
+
+static PGconn *connect_listen(struct adb__delivery_pool *p)
+{
+    PGconn *c = PQconnectdb(p->conninfo);
+    if (PQstatus(c) != CONNECTION_OK) {
+        PQfinish(c);
+        return NULL;
+    }
+    PGresult *r = PQexec(c, "LISTEN " ADB_DELIVERY_NOTIFY);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Waits for a NOTIFY, the stop pipe or ms; drains the notifications. */
+static void wait_wakeup(struct adb__delivery_pool *p, PGconn *c, int ms)
+{
+    struct pollfd fds[2] = { { .fd = PQsocket(c), .events = POLLIN },
+                             { .fd = p->stop_pipe[0], .events = POLLIN } };
+    PGnotify *nt;
+    /* one already read with an earlier result */
+    if ((nt = PQnotifies(c))) {
+        PQfreemem(nt);
+        while ((nt = PQnotifies(c)))
+            PQfreemem(nt);
+        return;
+    }
+    if (poll(fds, 2, ms) > 0 && (fds[0].revents & POLLIN)) {
+        PQconsumeInput(c);
+        while ((nt = PQnotifies(c)))
+            PQfreemem(nt);
+    }
+}
+
+/* A destination answered 410: disabled (its items are held until enabled). */
+static void disable_gone(PGconn *c, const adb__dest *d)
+{
+    char id[16];
+    adb__fmt(id, sizeof(id), "%d", d->id);
+    const char *p[] = { id };
+    PQclear(PQexecParams(c, "UPDATE delivery_destinations SET disabled = 'true', disabled_at = now(),"
+                            " disabled_by = 'auditdb: the endpoint answered 410 Gone', updated_at = now()"
+                            " WHERE id = $1::int AND disabled = 'false'", 1, NULL, p, NULL, NULL, 0));
+}
+
+/* One claimed item, start to end. */
+static void work_item(struct adb__delivery_pool *p, PGconn *c, adb__qitem *q)
+{
+    adb__dest d;
+    adb__attempt a;
+    adb__q_end how;
+    int64_t next = 0, now = adb__delivery_now_ms();
+    bool fenced, admit = true;
+    adb_status st;
+
+    memset(&d, 0, sizeof(d));
+    memset(&a, 0, sizeof(a));
+    a.retry_after_s = -1;
+    st = adb__dest_load(p->h, c, q->org, q->dest_id, &d);
+    if (st == ADB_ERR_NOT_FOUND) {
+        adb__fmt(a.error, sizeof(a.error), "the destination no longer exists");
+        (void)adb__queue_finish(c, q, ADB_Q_FAIL, &a, now, 0, &fenced);
+        return;
+    }
+    if (st != ADB_OK) {   /* the database or the key: try again later, not counted */
+        (void)adb__queue_finish(c, q, ADB_Q_DEFER, NULL, now, now + 5000, &fenced);
+        return;
+    }
+    if (d.disabled) {
+        adb__fmt(a.error, sizeof(a.error), "the destination is disabled");
+        (void)adb__queue_finish(c, q, ADB_Q_HOLD, NULL, now, 0, &fenced);
+        goto out;
+    }
+    int64_t retry_at = 0;
+    if (adb__breaker_admit(p->h, c, &d, now, &admit, &retry_at) == ADB_OK && !admit) {
+        (void)adb__queue_finish(c, q, ADB_Q_DEFER, NULL, now, retry_at > now ? retry_at : now + 1000,
+                                &fenced);
+        goto out;
+    }
+    adb__item it = { .id = q->id, .org = q->org, .delivery_id = q->delivery_id, .body = q->body,
+                     .body_len = q->body_len, .content_type = q->content_type, .payload = q->payload,
+                     .attempt = q->attempt };
+    if (adb__transport_send(p->h, &d, &it, &a) != ADB_OK && !a.error[0])
+        adb__fmt(a.error, sizeof(a.error), "the attempt could not be made");
+    now = adb__delivery_now_ms();
+    (void)adb__health_record(p->h, c, &d, &a, now);
+    if (a.ok) {
+        how = ADB_Q_COMPLETE;
+    } else {
+        switch (adb__retry_next(d.config, q->attempt, &a, now, &next)) {
+        case ADB_RETRY_AT: how = ADB_Q_RETRY; break;
+        case ADB_RETRY_DISABLE: how = ADB_Q_HOLD; disable_gone(c, &d); break;
+        default: how = ADB_Q_FAIL; break;
+        }
+    }
+    if (adb__queue_finish(c, q, how, &a, now, next, &fenced) == ADB_OK && !fenced)
+        fprintf(stderr, "auditdb: delivery %s: the claim was lost (lease ran out); the attempt is "
+                        "recorded, the item left to its new claimer\n", q->id);
+out:
+    adb__dest_free(&d);
+}
+
+static void *thread_main(void *arg)
+{
+    wthread *w = arg;
+    struct adb__delivery_pool *p = w->pool;
+    char claimer[128], host[64] = "";
+    PGconn *c = NULL;
+    long backoff = 200;
+
+    gethostname(host, sizeof(host) - 1);
+    adb__fmt(claimer, sizeof(claimer), "%s:%d/%d", host, (int)getpid(), w->index);
+    atomic_fetch_add(&running_threads, 1);
+    while (!atomic_load(&p->stopping)) {
+        if (!c || PQstatus(c) != CONNECTION_OK) {
+            PQfinish(c);
+            if (!(c = connect_listen(p))) {
+                struct pollfd pf = { .fd = p->stop_pipe[0], .events = POLLIN };
+                poll(&pf, 1, (int)backoff);
+                backoff = backoff < 5000 ? backoff * 2 : 5000;
+                continue;
+            }
+            backoff = 200;
+        }
+        adb__qitem q;
+        int n = 0;
+        if (adb__queue_claim(c, claimer, adb__delivery_now_ms(), p->lease_ms, &q, 1, &n) != ADB_OK) {
+            wait_wakeup(p, c, 500);
+            continue;
+        }
+        if (n == 0) {
+            wait_wakeup(p, c, p->poll_ms);
+            continue;
+        }
+        work_item(p, c, &q);
+        adb__qitem_free(&q);
+    }
+    PQfinish(c);
+    adb__webhook_thread_end();
+    atomic_fetch_sub(&running_threads, 1);
+    return NULL;
+}
+
+long adb__delivery_lease_ms(void)
+{
+    return env_ms("AUDITDB_DELIVERY_LEASE_MS", LEASE_DEFAULT_MS, 2000, 3600000);
+}
+
+adb__delivery_pool *adb__delivery_start(adb *h, const char *owner_conninfo, int n, char *err,
+                                        size_t errlen)
+{
+    struct adb__delivery_pool *p = calloc(1, sizeof(*p));
+    if (!p || !(p->conninfo = strdup(owner_conninfo)) || !(p->threads = calloc((size_t)n, sizeof(wthread)))) {
+        adb__fmt(err, errlen, "out of memory");
+        goto fail;
+    }
+    p->h = h;
+    p->n = n;
+    p->poll_ms = (int)env_ms("AUDITDB_DELIVERY_POLL_MS", POLL_DEFAULT_MS, 10, 60000);
+    p->lease_ms = (int)adb__delivery_lease_ms();
+    p->stop_pipe[0] = p->stop_pipe[1] = -1;
+    if (pipe2(p->stop_pipe, O_CLOEXEC) != 0) {
+        adb__fmt(err, errlen, "could not start the delivery threads: %s", strerror(errno));
+        goto fail;
+    }
+    for (int i = 0; i < n; i++) {
+        p->threads[i].pool = p;
+        p->threads[i].index = i;
+        if (pthread_create(&p->threads[i].tid, NULL, thread_main, &p->threads[i]) != 0) {
+            adb__fmt(err, errlen, "could not start delivery thread %d", i);
+            adb__delivery_stop(p);
+            return NULL;
+        }
+        p->threads[i].started = true;
+    }
+    return p;
+fail:
+    if (p) {
+        free(p->conninfo);
+        free(p->threads);
+        free(p);
+    }
+    return NULL;
+}
+
+void adb__delivery_stop(adb__delivery_pool *p)
+{
+    if (!p)
+        return;
+    atomic_store(&p->stopping, true);
+    if (p->stop_pipe[1] >= 0 && write(p->stop_pipe[1], "x", 1) < 0) {
+        /* the threads still see stopping at their next wake-up */
+    }
+    for (int i = 0; i < p->n; i++)
+        if (p->threads[i].started)
+            pthread_join(p->threads[i].tid, NULL);
+    if (p->stop_pipe[0] >= 0)
+        close(p->stop_pipe[0]);
+    if (p->stop_pipe[1] >= 0)
+        close(p->stop_pipe[1]);
+    free(p->threads);
+    free(p->conninfo);
+    free(p);
+}
