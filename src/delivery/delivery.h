@@ -176,17 +176,23 @@ adb_status adb__queue_claim(PGconn *c, const char *claimer, int64_t now_ms, int 
 /* Ends an attempt of q fenced by its claim id: the attempt appended to its
  * delivery_logs row, and the item completed (ok), rescheduled at next_ms
  * (status "pending"), failed (give up) or held (the destination disabled).
- * *fenced is false when the claim was lost (lease expired and re-claimed):
- * the attempt is recorded, the item left alone. */
+ * *fenced is false when the claim was lost (its lease ran out and another
+ * claimed it): nothing is written, the item is its new claimer's. */
 typedef enum { ADB_Q_COMPLETE, ADB_Q_RETRY, ADB_Q_FAIL, ADB_Q_HOLD, ADB_Q_DEFER } adb__q_end;
 adb_status adb__queue_finish(PGconn *c, const adb__qitem *q, adb__q_end how, const adb__attempt *a,
                              int64_t now_ms, int64_t next_ms, bool *fenced);
 
 /* The pool of delivery threads of serve (worker.c). */
 typedef struct adb__delivery_pool adb__delivery_pool;
-/* Starts n threads on owner_conninfo's connections; NULL with err on failure. */
-adb__delivery_pool *adb__delivery_start(adb *h, const char *owner_conninfo, int n, char *err,
-                                        size_t errlen);
+/* Starts n threads on owner_conninfo's connections, claiming with leases of
+ * lease_ms and looking for due retries every poll_ms; NULL with err on
+ * failure. A webhook's timeout is held under half the lease. */
+adb__delivery_pool *adb__delivery_start(adb *h, const char *owner_conninfo, int n, int lease_ms,
+                                        int poll_ms, char *err, size_t errlen);
+/* Delivery threads running in this process (all pools). */
+int adb__delivery_threads_running(void);
+/* The longest a webhook attempt may take (ms): under half the lease. */
+extern _Atomic long adb__webhook_timeout_cap_ms;
 /* Stops them (each finishes its attempt) and frees the pool; NULL ok. */
 void adb__delivery_stop(adb__delivery_pool *p);
 

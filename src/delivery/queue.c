@@ -178,9 +178,9 @@ adb_status adb__queue_finish(PGconn *c, const adb__qitem *q, adb__q_end how, con
                         lstatus[how], reason, a && a->reference[0] ? a->reference : NULL,
                         uncount, logid, now };
     PGresult *r = PQexecParams(c,
-        "WITH q AS (UPDATE delivery_queue SET status = $3, claim_id = NULL, lease_until = NULL,"
+        "WITH q AS (UPDATE delivery_queue SET status = $3::text, claim_id = NULL, lease_until = NULL,"
         "   claimed_by = NULL,"
-        "   processed_at = CASE WHEN $3 IN ('completed', 'failed') THEN to_timestamp($11::bigint / 1000.0)"
+        "   processed_at = CASE WHEN $3::text IN ('completed', 'failed') THEN to_timestamp($11::bigint / 1000.0)"
         "                  ELSE processed_at END,"
         "   scheduled_at = coalesce(to_timestamp($4::bigint / 1000.0), scheduled_at),"
         "   next_retry_at = to_timestamp($4::bigint / 1000.0),"
@@ -191,20 +191,20 @@ adb_status adb__queue_finish(PGconn *c, const adb__qitem *q, adb__q_end how, con
         "              ELSE attempts || jsonb_build_array($5::jsonb) END,"
         "   last_attempt_at = CASE WHEN $5::jsonb IS NULL THEN last_attempt_at"
         "                     ELSE to_timestamp($11::bigint / 1000.0) END,"
-        "   status = CASE WHEN EXISTS (SELECT 1 FROM q) THEN coalesce($6, status) ELSE status END,"
-        "   delivered_at = CASE WHEN EXISTS (SELECT 1 FROM q) AND $6 = 'delivered'"
-        "                  THEN to_timestamp($11::bigint / 1000.0) ELSE delivered_at END,"
-        "   failure_reason = CASE WHEN EXISTS (SELECT 1 FROM q) AND $6 IS NOT NULL THEN $7"
-        "                    ELSE failure_reason END,"
-        "   cross_system_reference = coalesce($8, cross_system_reference), updated_at = now()"
+        "   status = coalesce($6::text, status),"
+        "   delivered_at = CASE WHEN $6::text = 'delivered' THEN to_timestamp($11::bigint / 1000.0)"
+        "                  ELSE delivered_at END,"
+        "   failure_reason = CASE WHEN $6::text IS NOT NULL THEN $7::text ELSE failure_reason END,"
+        "   cross_system_reference = coalesce($8::text, cross_system_reference), updated_at = now()"
+        " FROM q"
         " WHERE id = $10::int"
-        " RETURNING EXISTS (SELECT 1 FROM q)",
+        " RETURNING 1",
         11, NULL, p, NULL, NULL, 0);
     free(attempt);
     adb_status st = ADB_ERR_DB_QUERY;
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         st = ADB_OK;
-        *fenced = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+        *fenced = PQntuples(r) == 1;
     }
     PQclear(r);
     return st;

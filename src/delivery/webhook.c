@@ -12,6 +12,7 @@
 #include "../core/util.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/crypto.h>
@@ -239,6 +240,8 @@ static bool header_token_ok(const char *s, bool value)
     return true;
 }
 
+_Atomic long adb__webhook_timeout_cap_ms = TIMEOUT_MAX_MS;
+
 static _Thread_local CURL *tl_curl;   /* one per delivery thread: keeps its connections */
 
 void adb__webhook_thread_end(void)
@@ -276,6 +279,9 @@ adb_status adb__webhook_send(const adb__dest *d, const adb__item *it, const adb_
         double t = json_number_value(to);
         timeout_ms = t < TIMEOUT_MIN_MS ? TIMEOUT_MIN_MS : t > TIMEOUT_MAX_MS ? TIMEOUT_MAX_MS : (long)t;
     }
+    long cap = atomic_load(&adb__webhook_timeout_cap_ms);
+    if (cap >= TIMEOUT_MIN_MS && timeout_ms > cap)
+        timeout_ms = cap;
     if ((st = adb__webhook_sign(it->id, ts, it->body, it->body_len, keys, nkeys, sigs, sizeof(sigs))) != ADB_OK) {
         adb__fmt(out->error, sizeof(out->error), "could not sign the webhook");
         return st;

@@ -45,13 +45,6 @@ int adb__delivery_threads_running(void)
     return atomic_load(&running_threads);
 }
 
-static long env_ms(const char *name, long def, long min, long max)
-{
-    const char *v = getenv(name);
-    long long n;
-    return v && adb__parse_int(v, min, max, &n) ? (long)n : def;
-}
-
 static PGconn *connect_listen(struct adb__delivery_pool *p)
 {
     PGconn *c = PQconnectdb(p->conninfo);
@@ -150,9 +143,9 @@ static void work_item(struct adb__delivery_pool *p, PGconn *c, adb__qitem *q)
         default: how = ADB_Q_FAIL; break;
         }
     }
-    if (adb__queue_finish(c, q, how, &a, now, next, &fenced) == ADB_OK && !fenced)
-        fprintf(stderr, "auditdb: delivery %s: the claim was lost (lease ran out); the attempt is "
-                        "recorded, the item left to its new claimer\n", q->id);
+    /* a lost claim (the lease ran out, another thread took the item) writes
+     * nothing: the item is its new claimer's, with the same webhook-id */
+    (void)adb__queue_finish(c, q, how, &a, now, next, &fenced);
 out:
     adb__dest_free(&d);
 }
@@ -198,13 +191,8 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-long adb__delivery_lease_ms(void)
-{
-    return env_ms("AUDITDB_DELIVERY_LEASE_MS", LEASE_DEFAULT_MS, 2000, 3600000);
-}
-
-adb__delivery_pool *adb__delivery_start(adb *h, const char *owner_conninfo, int n, char *err,
-                                        size_t errlen)
+adb__delivery_pool *adb__delivery_start(adb *h, const char *owner_conninfo, int n, int lease_ms,
+                                        int poll_ms, char *err, size_t errlen)
 {
     struct adb__delivery_pool *p = calloc(1, sizeof(*p));
     if (!p || !(p->conninfo = strdup(owner_conninfo)) || !(p->threads = calloc((size_t)n, sizeof(wthread)))) {
@@ -213,8 +201,9 @@ adb__delivery_pool *adb__delivery_start(adb *h, const char *owner_conninfo, int 
     }
     p->h = h;
     p->n = n;
-    p->poll_ms = (int)env_ms("AUDITDB_DELIVERY_POLL_MS", POLL_DEFAULT_MS, 10, 60000);
-    p->lease_ms = (int)adb__delivery_lease_ms();
+    p->poll_ms = poll_ms > 0 ? poll_ms : POLL_DEFAULT_MS;
+    p->lease_ms = lease_ms > 0 ? lease_ms : LEASE_DEFAULT_MS;
+    atomic_store(&adb__webhook_timeout_cap_ms, p->lease_ms / 2 - 500);
     p->stop_pipe[0] = p->stop_pipe[1] = -1;
     if (pipe2(p->stop_pipe, O_CLOEXEC) != 0) {
         adb__fmt(err, errlen, "could not start the delivery threads: %s", strerror(errno));
