@@ -129,6 +129,13 @@ static const route routes[] = {
     { "POST", "/api/v1/compliance/gdpr/erase", adb_http_gdpr_erase, "compliance.gdpr", "erase", "erase a data subject's personal data (GDPR Art. 17), keeping what the law requires", NULL },
     { "POST", "/api/v1/compliance/gdpr/reverse", adb_http_gdpr_reverse, "compliance.gdpr", "reverse", "the original of a pseudonym (explicit grant only; audited)", NULL },
     { "POST", "/api/v1/compliance/gdpr/holds", adb_http_gdpr_hold_create, "compliance.gdpr", "hold", "place a legal hold", NULL },
+    /* deliveries: the queue as smart-logs' client calls it (delivery_deliveries.c, docs/delivery.md) */
+    { "POST", "/api/v1/delivery/deliveries", adb_http_deliveries_create, "delivery", "deliver", "queue a delivery to destinations (one item each, signed webhooks, retries)", NULL },
+    { "GET", "/api/v1/delivery/deliveries", adb_http_deliveries_list, "delivery", "read", "list deliveries with each destination's status", "destinationId,status,startDate,endDate,sortBy,sortOrder," PAGE },
+    { "GET", "/api/v1/delivery/deliveries/{id}", adb_http_deliveries_get, "delivery", "read", "one delivery's status per destination", NULL },
+    { "POST", "/api/v1/delivery/deliveries/{id}/retry", adb_http_deliveries_retry, "delivery", "deliver", "queue a delivery's failed or held destinations again (same webhook-id)", NULL },
+    { "GET", "/api/v1/delivery/metrics", adb_http_delivery_metrics, "delivery", "read", "deliveries counted by outcome and destination type", "destinationType,startDate,endDate,granularity" },
+    { "GET", "/api/v1/delivery/health", adb_http_delivery_health, "delivery", "read", "the delivery threads and the queue", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
