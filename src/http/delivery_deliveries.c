@@ -8,7 +8,7 @@
  * GET /api/v1/delivery/metrics (DeliveryMetrics) and /api/v1/delivery/health.
  * Everything runs as the tenant: another organization's delivery is 404.
  */
-#include "http.h"
+#include "delivery_routes.h"
 #include "../core/util.h"
 #include "../event/event.h"
 #include "../delivery/delivery.h"

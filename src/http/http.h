@@ -226,12 +226,5 @@ enum MHD_Result adb_http_gdpr_pseudonymize(adb_http_request *req);
 enum MHD_Result adb_http_gdpr_erase(adb_http_request *req);
 enum MHD_Result adb_http_gdpr_reverse(adb_http_request *req);
 enum MHD_Result adb_http_gdpr_hold_create(adb_http_request *req);
-/* deliveries, metrics and the delivery health (delivery_deliveries.c, docs/delivery.md) */
-enum MHD_Result adb_http_deliveries_create(adb_http_request *req);
-enum MHD_Result adb_http_deliveries_list(adb_http_request *req);
-enum MHD_Result adb_http_deliveries_get(adb_http_request *req);
-enum MHD_Result adb_http_deliveries_retry(adb_http_request *req);
-enum MHD_Result adb_http_delivery_metrics(adb_http_request *req);
-enum MHD_Result adb_http_delivery_health(adb_http_request *req);
 
 #endif
