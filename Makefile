@@ -24,6 +24,8 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-f
 CSTD     := -std=c11 -D_GNU_SOURCE
 ifeq ($(MODE),test)
 OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# test builds only: hooks a test may use (the delivery clock, src/delivery/clock.c)
+CFLAGS   += -DADB_TEST_BUILD
 else
 OPT      := -O2 -g
 endif
@@ -33,7 +35,7 @@ CFLAGS   += $(CSTD) $(WARN) $(OPT) -fPIC -Iinclude $(PKG_CFLAGS) -MMD -MP
 LDFLAGS  += $(filter -fsanitize=%,$(OPT))
 LIBS     := $(PKG_LIBS) -lpthread -lm
 
-LIB_SRC  := $(wildcard src/core/*.c src/db/*.c src/event/*.c src/integrity/*.c src/log/*.c src/writer/*.c src/auth/*.c src/lifecycle/*.c src/compliance/*.c)
+LIB_SRC  := $(wildcard src/core/*.c src/db/*.c src/event/*.c src/integrity/*.c src/log/*.c src/writer/*.c src/auth/*.c src/lifecycle/*.c src/compliance/*.c src/delivery/*.c)
 APP_SRC  := $(wildcard src/cli/*.c src/http/*.c)
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 GEN_MIG  := $(BUILD)/gen/migrations_builtin.c
