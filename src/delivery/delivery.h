@@ -232,6 +232,39 @@ adb_status adb__breaker_admit(adb *h, PGconn *c, const adb__dest *d, int64_t now
 adb_status adb__health_record(adb *h, PGconn *c, const adb__dest *d, const adb__attempt *a,
                               int64_t now_ms);
 
+/* The breaker's settings: these defaults, overridden per destination by the
+ * integers of its config's "circuitBreaker" object (failureRateThreshold,
+ * windowSeconds, minimumVolume, cooldownSeconds, probeTimeoutSeconds,
+ * disableAfterSeconds; docs/delivery.md, "Health and breakers"). */
+typedef struct adb__breaker_config {
+    int failure_rate_pct;     /* open when failures reach this % of the attempts ... (50) */
+    int window_s;             /* ... of the window (300) ... */
+    int min_volume;           /* ... holding at least this many attempts (10) */
+    int cooldown_s;           /* open, then half-open after this (60) */
+    int probe_timeout_s;      /* a probe that never reports frees its slot after (120) */
+    int disable_after_s;      /* failure without a success this long disables (432000: 5 d) */
+} adb__breaker_config;
+void adb__breaker_config_of(const json_t *dest_config, adb__breaker_config *out);
+
+/* *retry_at_ms from adb__breaker_admit for a disabled destination: hold the
+ * item (status 'held') until the destination is enabled again. */
+#define ADB_BREAKER_HOLD INT64_MAX
+
+/* Disables destination id of org (by: who, e.g. a key id or
+ * "auditdb-delivery"): delivery_destinations.disabled, health 'disabled',
+ * a transition, its pending items held, an alerts row, and an audit event
+ * of the organization. Already disabled: ADB_OK, nothing written.
+ * c idle: committed here; inside the caller's transaction: the caller commits
+ * (or rolls back on an error). ADB_ERR_NOT_FOUND: no such destination in org. */
+adb_status adb__health_disable(adb *h, PGconn *c, const char *org, int id, const char *reason,
+                               const char *by, int64_t now_ms);
+/* Enables it again: not disabled, breaker closed, the failure run and the
+ * window reset, a transition when it was disabled or not closed, its held
+ * items pending again (scheduled now_ms; *released counts them, may be
+ * NULL), NOTIFY auditdb_delivery. Same transaction rules as disable. */
+adb_status adb__health_enable(adb *h, PGconn *c, const char *org, int id, const char *by,
+                              int64_t now_ms, long long *released);
+
 /* ---- the clock (clock.c, dhealth) ---- */
 
 /* Milliseconds since the epoch as the delivery code sees them: the real
