@@ -90,6 +90,10 @@ typedef struct adb__item {
     const char *content_type;
     const json_t *payload;       /* descriptor: {type, metadata} */
     int attempt;                 /* 1 for the first */
+    /* webhooks: the destination's active signing keys (adb__webhook_keys_active),
+     * every one signs; NULL: the transport reads them itself (probes) */
+    const struct adb__signing_key *keys;
+    size_t nkeys;
 } adb__item;
 
 typedef struct adb__attempt {

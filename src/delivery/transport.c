@@ -4,6 +4,7 @@
  * their own files (webhook.c, email.c, s3.c, sftp.c, download.c).
  */
 #include "delivery.h"
+#include "../core/adb_internal.h"
 #include "../core/util.h"
 
 #include <openssl/crypto.h>
@@ -11,27 +12,27 @@
 
 #define KEYS_MAX 8
 
-/* The signing keys of a webhook destination: its active secrets, opened by
- * adb__dest_load into config.webhook.signingKeys (whsec_/whsk_ strings,
- * the primary first); the legacy header's key is the first whsec_. */
-static size_t webhook_keys(const adb__dest *d, adb__whkey *keys, size_t max, const adb__whkey **legacy)
+/* The item's signing keys as the signer takes them; legacy: the first v1 key
+ * (the X-Webhook-Signature header's, when the destination opts in). */
+static size_t webhook_keys(const adb__signing_key *in, size_t n, adb__whkey *keys, size_t max,
+                           const adb__whkey **legacy)
 {
-    const json_t *w = json_object_get(d->config, "webhook");
-    const json_t *arr = json_object_get(json_is_object(w) ? w : d->config, "signingKeys");
-    size_t n = 0, i;
-    json_t *v;
-
+    size_t k = 0;
     *legacy = NULL;
-    json_array_foreach(arr, i, v) {
-        if (n < max && json_is_string(v) && adb__whkey_parse(json_string_value(v), &keys[n]))
-            n++;
+    for (size_t i = 0; i < n && k < max; i++) {
+        if (in[i].key_len > sizeof(keys[k].key) || (in[i].ed25519 && in[i].key_len != 32))
+            continue;
+        keys[k].asym = in[i].ed25519;
+        memcpy(keys[k].key, in[i].key, in[i].key_len);
+        keys[k].len = in[i].key_len;
+        k++;
     }
-    for (i = 0; i < n; i++)
+    for (size_t i = 0; i < k; i++)
         if (!keys[i].asym) {
             *legacy = &keys[i];
             break;
         }
-    return n;
+    return k;
 }
 
 adb_status adb__transport_send(adb *h, const adb__dest *d, const adb__item *it, adb__attempt *out)
@@ -42,8 +43,34 @@ adb_status adb__transport_send(adb *h, const adb__dest *d, const adb__item *it, 
     if (!strcmp(d->type, "webhook")) {
         adb__whkey keys[KEYS_MAX];
         const adb__whkey *legacy;
-        size_t n = webhook_keys(d, keys, KEYS_MAX, &legacy);
-        adb_status st = adb__webhook_send(d, it, keys, n, legacy, adb__delivery_now_ms(), out);
+        adb__signing_key *own = NULL;
+        size_t nown = 0, n;
+        adb_status st;
+        if (it->keys) {
+            n = webhook_keys(it->keys, it->nkeys, keys, KEYS_MAX, &legacy);
+        } else {
+            /* a probe: the keys read here, on one of the owner's connections */
+            PGconn *c = adb_pool_acquire(adb__pool(h), &st, NULL, 0);
+            if (!c) {
+                adb__fmt(out->error, sizeof(out->error), "database unavailable");
+                return st;
+            }
+            st = adb__webhook_keys_active(h, c, d->org, d->id, adb__delivery_now_ms(), &own, &nown);
+            adb_pool_release(adb__pool(h), c);
+            if (st != ADB_OK) {
+                adb__fmt(out->error, sizeof(out->error), "could not read the destination's signing keys");
+                return st;
+            }
+            n = webhook_keys(own, nown, keys, KEYS_MAX, &legacy);
+            adb__webhook_keys_free(own, nown);
+        }
+        if (n == 0) {
+            /* never unsigned: a destination without an active key gets nothing */
+            adb__fmt(out->error, sizeof(out->error), "the destination has no active signing key");
+            st = ADB_OK;
+        } else {
+            st = adb__webhook_send(d, it, keys, n, legacy, adb__delivery_now_ms(), out);
+        }
         OPENSSL_cleanse(keys, sizeof(keys));
         return st;
     }

@@ -9,6 +9,7 @@
  * connection goes through the address policy (adb__ssrf_attach).
  */
 #include "delivery.h"
+#include "ssrf.h"
 #include "../core/util.h"
 
 #include <ctype.h>
@@ -365,8 +366,9 @@ adb_status adb__webhook_send(const adb__dest *d, const adb__item *it, const adb_
     cc = curl_easy_perform(c);
     out->elapsed_ms = adb__now_ms() - t0;
     if (cc != CURLE_OK) {
-        /* curl's own words: they name no secret and no payload byte */
-        adb__fmt(out->error, sizeof(out->error), "%s", curl_easy_strerror(cc));
+        /* curl's own words, or the address policy's: no secret, no payload byte */
+        const char *why = cc == CURLE_COULDNT_CONNECT ? adb__ssrf_last_refusal() : NULL;
+        adb__fmt(out->error, sizeof(out->error), "%s", why && *why ? why : curl_easy_strerror(cc));
         goto out;
     }
     long code = 0;

@@ -82,17 +82,6 @@ static void wait_wakeup(struct adb__delivery_pool *p, PGconn *c, int ms)
     }
 }
 
-/* A destination answered 410: disabled (its items are held until enabled). */
-static void disable_gone(PGconn *c, const adb__dest *d)
-{
-    char id[16];
-    adb__fmt(id, sizeof(id), "%d", d->id);
-    const char *p[] = { id };
-    PQclear(PQexecParams(c, "UPDATE delivery_destinations SET disabled = 'true', disabled_at = now(),"
-                            " disabled_by = 'auditdb: the endpoint answered 410 Gone', updated_at = now()"
-                            " WHERE id = $1::int AND disabled = 'false'", 1, NULL, p, NULL, NULL, 0));
-}
-
 /* One claimed item, start to end. */
 static void work_item(struct adb__delivery_pool *p, PGconn *c, adb__qitem *q)
 {
@@ -102,6 +91,8 @@ static void work_item(struct adb__delivery_pool *p, PGconn *c, adb__qitem *q)
     int64_t next = 0, now = adb__delivery_now_ms();
     bool fenced, admit = true;
     adb_status st;
+    adb__signing_key *keys = NULL;
+    size_t nkeys = 0;
 
     memset(&d, 0, sizeof(d));
     memset(&a, 0, sizeof(a));
@@ -122,24 +113,44 @@ static void work_item(struct adb__delivery_pool *p, PGconn *c, adb__qitem *q)
         goto out;
     }
     int64_t retry_at = 0;
-    if (adb__breaker_admit(p->h, c, &d, now, &admit, &retry_at) == ADB_OK && !admit) {
-        (void)adb__queue_finish(c, q, ADB_Q_DEFER, NULL, now, retry_at > now ? retry_at : now + 1000,
-                                &fenced);
+    st = adb__breaker_admit(p->h, c, &d, now, &admit, &retry_at);
+    if (st == ADB_ERR_NOT_FOUND) {
+        adb__fmt(a.error, sizeof(a.error), "the destination no longer exists");
+        (void)adb__queue_finish(c, q, ADB_Q_FAIL, &a, now, 0, &fenced);
+        goto out;
+    }
+    if (st != ADB_OK) {
+        (void)adb__queue_finish(c, q, ADB_Q_DEFER, NULL, now, now + 5000, &fenced);
+        goto out;
+    }
+    if (!admit) {
+        /* disabled: held until enabled; open breaker: again when it may probe */
+        if (retry_at == ADB_BREAKER_HOLD)
+            (void)adb__queue_finish(c, q, ADB_Q_HOLD, NULL, now, 0, &fenced);
+        else
+            (void)adb__queue_finish(c, q, ADB_Q_DEFER, NULL, now, retry_at > now ? retry_at : now + 1000,
+                                    &fenced);
+        goto out;
+    }
+    if (!strcmp(d.type, "webhook") &&
+        adb__webhook_keys_active(p->h, c, q->org, q->dest_id, now, &keys, &nkeys) != ADB_OK) {
+        (void)adb__queue_finish(c, q, ADB_Q_DEFER, NULL, now, now + 5000, &fenced);
         goto out;
     }
     adb__item it = { .id = q->id, .org = q->org, .delivery_id = q->delivery_id, .body = q->body,
                      .body_len = q->body_len, .content_type = q->content_type, .payload = q->payload,
-                     .attempt = q->attempt };
+                     .attempt = q->attempt, .keys = keys, .nkeys = nkeys };
     if (adb__transport_send(p->h, &d, &it, &a) != ADB_OK && !a.error[0])
         adb__fmt(a.error, sizeof(a.error), "the attempt could not be made");
     now = adb__delivery_now_ms();
+    /* health, the breaker, and on 410 or sustained failure the disable */
     (void)adb__health_record(p->h, c, &d, &a, now);
     if (a.ok) {
         how = ADB_Q_COMPLETE;
     } else {
         switch (adb__retry_next(d.config, q->attempt, &a, now, &next)) {
         case ADB_RETRY_AT: how = ADB_Q_RETRY; break;
-        case ADB_RETRY_DISABLE: how = ADB_Q_HOLD; disable_gone(c, &d); break;
+        case ADB_RETRY_DISABLE: how = ADB_Q_HOLD; break;
         default: how = ADB_Q_FAIL; break;
         }
     }
@@ -147,6 +158,7 @@ static void work_item(struct adb__delivery_pool *p, PGconn *c, adb__qitem *q)
      * nothing: the item is its new claimer's, with the same webhook-id */
     (void)adb__queue_finish(c, q, how, &a, now, next, &fenced);
 out:
+    adb__webhook_keys_free(keys, nkeys);
     adb__dest_free(&d);
 }
 

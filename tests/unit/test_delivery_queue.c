@@ -257,6 +257,7 @@ static void test_claims(void)
     snprintf(sql, sizeof(sql), "UPDATE delivery_queue SET scheduled_at = now() - interval '1 day'"
                                " WHERE id = '%s'", qb[0].id);
     REQUIRE(t_exec(a, sql));
+    adb__qitem_free(&qc[0]);
     CHECK(adb__queue_claim(a, "A", adb__delivery_now_ms(), 60000, qc, 1, &nc) == ADB_OK && nc == 1);
     int before = qc[0].attempt;
     CHECK(adb__queue_finish(a, &qc[0], ADB_Q_DEFER, NULL, adb__delivery_now_ms(), adb__delivery_now_ms(),
