@@ -179,7 +179,6 @@ adb_status adb__queue_finish(PGconn *c, const adb__qitem *q, adb__q_end how, con
                         uncount, logid, now };
     PGresult *r = PQexecParams(c,
         "WITH q AS (UPDATE delivery_queue SET status = $3::text, claim_id = NULL, lease_until = NULL,"
-        "   claimed_by = NULL,"
         "   processed_at = CASE WHEN $3::text IN ('completed', 'failed') THEN to_timestamp($11::bigint / 1000.0)"
         "                  ELSE processed_at END,"
         "   scheduled_at = coalesce(to_timestamp($4::bigint / 1000.0), scheduled_at),"

@@ -4,12 +4,14 @@
 // secret) and with Node's own Ed25519 (v1a, the public key), and counted by
 // webhook-id. Loopback only.
 //
-// usage: node webhook_receiver.js PORTFILE SECRET [PUBKEY_B64]
+// usage: node webhook_receiver.js PORTFILE
 //   PORTFILE  where the port it listens on is written once it listens
-//   SECRET    whsec_... (v1); PUBKEY_B64: the raw 32-byte Ed25519 public key
+// POST /_keys        {secret: "whsec_...", publicKey: "whpk_..."}: the keys the
+//                    destination was given (until then every webhook is 401)
 // GET /_stats        {received, verified, badV1, badV1a, unique, duplicates,
 //                     concurrent, ids: {id: count}} (ids with ?ids=1)
-// POST /_mode        {status, retryAfter, delayMs, failFirst}: how to answer
+// POST /_mode        {status, retryAfter, delayMs, failFirst, failStatus}: how to
+//                    answer (the first failFirst attempts of each id get failStatus)
 // POST /_reset       forget every count
 // anything else      a webhook: 401 when a signature fails, else the mode's status
 const http = require('http');
@@ -17,16 +19,21 @@ const crypto = require('crypto');
 const fs = require('fs');
 const { Webhook } = require('standardwebhooks');
 
-const [portFile, secret, pubB64] = process.argv.slice(2);
-const wh = new Webhook(secret);
-const pub = pubB64 ? crypto.createPublicKey({
-    key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(pubB64, 'base64')]),
-    format: 'der', type: 'spki' }) : null;
+const [portFile] = process.argv.slice(2);
+let wh = null, pub = null, rawSecret = null;
+function setKeys(k) {
+    wh = new Webhook(k.secret);
+    rawSecret = Buffer.from(k.secret.slice(6), 'base64');
+    pub = crypto.createPublicKey({
+        key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'),
+                            Buffer.from(k.publicKey.replace(/^whpk_/, ''), 'base64')]),
+        format: 'der', type: 'spki' });
+}
 
 let mode = { status: 200, retryAfter: null, delayMs: 0, failFirst: 0 };
 let st;
 function reset() {
-    st = { received: 0, verified: 0, badV1: 0, badV1a: 0, noV1a: 0, concurrent: 0, ids: new Map(),
+    st = { legacyOk: 0, legacyBad: 0, headers: null, received: 0, verified: 0, badV1: 0, badV1a: 0, noV1a: 0, concurrent: 0, ids: new Map(),
            inflight: new Set(), times: [], seen: new Map(), byDelivery: new Map() };
 }
 reset();
@@ -36,7 +43,7 @@ function stats(withIds) {
     for (const n of st.ids.values()) dups += n - 1;
     let multi = 0;
     for (const s of st.byDelivery.values()) if (s.size > 1) multi++;
-    const o = { deliveries: st.byDelivery.size, multiIdDeliveries: multi, received: st.received, verified: st.verified, badV1: st.badV1, badV1a: st.badV1a,
+    const o = { legacyOk: st.legacyOk, legacyBad: st.legacyBad, lastHeaders: st.headers, deliveries: st.byDelivery.size, multiIdDeliveries: multi, received: st.received, verified: st.verified, badV1: st.badV1, badV1a: st.badV1a,
                 noV1a: st.noV1a, unique: st.ids.size, duplicates: dups, concurrent: st.concurrent };
     if (withIds) o.ids = Object.fromEntries(st.ids);
     if (withIds) o.times = st.times;
@@ -58,6 +65,11 @@ const server = http.createServer((req, res) => {
             res.writeHead(204);
             return res.end();
         }
+        if (url.pathname === '/_keys') {
+            setKeys(JSON.parse(body.toString()));
+            res.writeHead(204);
+            return res.end();
+        }
         if (url.pathname === '/_reset') {
             reset();
             res.writeHead(204);
@@ -69,19 +81,30 @@ const server = http.createServer((req, res) => {
         const ts = req.headers['webhook-timestamp'];
         const sigs = (req.headers['webhook-signature'] || '').split(' ');
         let okV1 = false, okV1a = false;
+        st.headers = req.headers;
+        if (!wh) {
+            res.writeHead(401);
+            return res.end('no keys yet');
+        }
+        if (req.headers['x-webhook-signature']) {
+            // the original's legacy header: sha256=hex(HMAC(secret, timestamp "." body))
+            const mac = crypto.createHmac('sha256', rawSecret)
+                .update(Buffer.concat([Buffer.from(req.headers['x-webhook-timestamp'] + '.'), body])).digest('hex');
+            if (req.headers['x-webhook-signature'] === 'sha256=' + mac) st.legacyOk++; else st.legacyBad++;
+        }
         try {
             // the library verifies the v1 signatures over the exact bytes received
             wh.verify(body, { 'webhook-id': id, 'webhook-timestamp': ts,
                               'webhook-signature': req.headers['webhook-signature'] });
             okV1 = true;
         } catch (e) { st.badV1++; }
-        if (pub) {
+        {
             const content = Buffer.concat([Buffer.from(`${id}.${ts}.`), body]);
             const v1a = sigs.filter((s) => s.startsWith('v1a,'));
             if (v1a.length === 0) st.noV1a++;
             okV1a = v1a.some((s) => crypto.verify(null, content, pub, Buffer.from(s.slice(4), 'base64')));
             if (v1a.length && !okV1a) st.badV1a++;
-        } else okV1a = true;
+        }
         if (!okV1 || !okV1a) {
             res.writeHead(401);
             return res.end('bad signature');
@@ -104,7 +127,7 @@ const server = http.createServer((req, res) => {
         const answer = () => {
             st.inflight.delete(id);
             let status = mode.status;
-            if (mode.failFirst && seen <= mode.failFirst) status = 500;
+            if (mode.failFirst && seen <= mode.failFirst) status = mode.failStatus || 500;
             if (status >= 200 && status < 300) {
                 st.ids.set(id, (st.ids.get(id) || 0) + 1);
                 if (created) st.times.push(arrived - created);
