@@ -208,6 +208,15 @@ typedef enum { ADB_Q_COMPLETE, ADB_Q_RETRY, ADB_Q_FAIL, ADB_Q_HOLD, ADB_Q_DEFER 
 adb_status adb__queue_finish(PGconn *c, const adb__qitem *q, adb__q_end how, const adb__attempt *a,
                              int64_t now_ms, int64_t next_ms, bool *fenced);
 
+/* A delivery as the tenant on c sees it (deliveries.c): smart-logs' client's
+ * DeliveryStatusResponse (caller frees); NULL when it has no row here
+ * (missing, or another organization's) or on a database error (*dberr). */
+json_t *adb__delivery_status(PGconn *c, const char *id, bool *dberr);
+/* Queues delivery id's failed and held items again on c (same webhook-id and
+ * bytes, the schedule from its start; the caller NOTIFYs and commits): how
+ * many, -1 on a database error. */
+int adb__delivery_requeue(PGconn *c, const char *id);
+
 /* The pool of delivery threads of serve (worker.c). */
 typedef struct adb__delivery_pool adb__delivery_pool;
 /* Starts n threads on owner_conninfo's connections, claiming with leases of

@@ -59,72 +59,6 @@ static enum MHD_Result unknown_member(adb_http_request *req, const json_t *obj, 
     return MHD_YES;
 }
 
-/* ---- one delivery's status (DeliveryStatusResponse) ---------------------- */
-
-/* The status of delivery id as the tenant sees it on c; NULL when it has no
- * row (missing or another organization's) or on a database error (*dberr). */
-static json_t *delivery_status(PGconn *c, const char *id, bool *dberr)
-{
-    const char *p[] = { id };
-    *dberr = false;
-    PGresult *r = PQexecParams(c,
-        "SELECT l.destination_id::text, l.status, jsonb_array_length(l.attempts), " TS("l.last_attempt_at") ","
-        " " TS("l.delivered_at") ", l.failure_reason, l.cross_system_reference, " TS("l.created_at") ","
-        " " TS("l.updated_at") ", l.object_details::text, l.id::text, coalesce(q.status, '')"
-        " FROM delivery_logs l LEFT JOIN delivery_queue q ON q.delivery_log_id = l.id"
-        " WHERE l.delivery_id = $1 ORDER BY l.id", 1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        *dberr = true;
-        PQclear(r);
-        return NULL;
-    }
-    int n = PQntuples(r);
-    if (n == 0) {
-        PQclear(r);
-        return NULL;
-    }
-    json_t *dests = json_array(), *meta = NULL;
-    bool open_ = false, started = false, all_ok = true;
-    const char *created = PQgetvalue(r, 0, 7), *updated = PQgetvalue(r, 0, 8);
-    for (int i = 0; i < n; i++) {
-        const char *st = PQgetvalue(r, i, 1);
-        json_t *d = json_pack("{s:s, s:s, s:i}", "destinationId", PQgetvalue(r, i, 0), "status", st,
-                              "attempts", atoi(PQgetvalue(r, i, 2)));
-        if (!PQgetisnull(r, i, 3))
-            json_object_set_new(d, "lastAttemptAt", json_string(PQgetvalue(r, i, 3)));
-        if (!PQgetisnull(r, i, 4))
-            json_object_set_new(d, "deliveredAt", json_string(PQgetvalue(r, i, 4)));
-        if (!PQgetisnull(r, i, 5))
-            json_object_set_new(d, "failureReason", json_string(PQgetvalue(r, i, 5)));
-        if (!PQgetisnull(r, i, 6))
-            json_object_set_new(d, "crossSystemReference", json_string(PQgetvalue(r, i, 6)));
-        json_array_append_new(dests, d);
-        if (!strcmp(st, "pending") || !strcmp(st, "retrying"))
-            open_ = true;
-        if (strcmp(st, "delivered"))
-            all_ok = false;
-        if (atoi(PQgetvalue(r, i, 2)) > 0 || !strcmp(PQgetvalue(r, i, 11), "processing"))
-            started = true;
-        if (strcmp(PQgetvalue(r, i, 7), created) < 0)
-            created = PQgetvalue(r, i, 7);
-        if (strcmp(PQgetvalue(r, i, 8), updated) > 0)
-            updated = PQgetvalue(r, i, 8);
-        if (!meta) {
-            json_t *od = json_loads(PQgetvalue(r, i, 9), 0, NULL);
-            meta = json_incref(json_object_get(od, "metadata"));
-            json_decref(od);
-        }
-    }
-    json_t *out = json_pack("{s:s, s:s, s:o, s:s, s:s, s:o}", "deliveryId", id, "status",
-                            open_ ? (started ? "processing" : "queued") : all_ok ? "completed" : "failed",
-                            "destinations", dests, "createdAt", created, "updatedAt", updated,
-                            "metadata", json_is_object(meta) ? meta : json_object());
-    if (!json_is_object(meta))
-        json_decref(meta);
-    PQclear(r);
-    return out;
-}
-
 /* DeliveryResponse of delivery id from its status */
 static json_t *delivery_response(json_t *status)
 {
@@ -191,7 +125,7 @@ static json_t *existing(PGconn *c, const char *k)
                                   " AND delivery_id IS NOT NULL LIMIT 1", 1, NULL, p, NULL, NULL, 0);
     json_t *out = NULL;
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-        json_t *st = delivery_status(c, PQgetvalue(r, 0, 0), &dberr);
+        json_t *st = adb__delivery_status(c, PQgetvalue(r, 0, 0), &dberr);
         if (st)
             out = delivery_response(st);
         json_decref(st);
@@ -430,7 +364,7 @@ enum MHD_Result adb_http_deliveries_create(adb_http_request *req)
         goto out;
     }
     bool dberr;
-    json_t *st = delivery_status(c, delivery_id, &dberr);
+    json_t *st = adb__delivery_status(c, delivery_id, &dberr);
     adb_tenant_end(req->state->db, c, st != NULL);
     c = NULL;
     if (!st) {
@@ -463,7 +397,7 @@ enum MHD_Result adb_http_deliveries_get(adb_http_request *req)
     PGconn *c = begin(req);
     if (!c)
         return adb_http_send_unavailable(req);
-    json_t *st = delivery_status(c, id, &dberr);
+    json_t *st = adb__delivery_status(c, id, &dberr);
     adb_tenant_end(req->state->db, c, false);
     if (!st)
         return dberr ? adb_http_send_unavailable(req) : not_found(req, id);
@@ -481,7 +415,7 @@ enum MHD_Result adb_http_deliveries_retry(adb_http_request *req)
     PGconn *c = begin(req);
     if (!c)
         return adb_http_send_unavailable(req);
-    json_t *st = delivery_status(c, id, &dberr);
+    json_t *st = adb__delivery_status(c, id, &dberr);
     if (!st) {
         adb_tenant_end(req->state->db, c, false);
         return dberr ? adb_http_send_unavailable(req) : not_found(req, id);
@@ -489,15 +423,7 @@ enum MHD_Result adb_http_deliveries_retry(adb_http_request *req)
     json_decref(st);
     /* failed and held items go again, each with its webhook-id and bytes;
      * the schedule starts over */
-    const char *p[] = { id };
-    PGresult *r = PQexecParams(c,
-        "WITH q AS (UPDATE delivery_queue SET status = 'pending', scheduled_at = now(), next_retry_at = NULL,"
-        "   retry_count = 0, processed_at = NULL, updated_at = now()"
-        "   WHERE delivery_id = $1 AND status IN ('failed', 'held') RETURNING delivery_log_id)"
-        " UPDATE delivery_logs l SET status = 'retrying', updated_at = now() FROM q"
-        " WHERE l.id = q.delivery_log_id RETURNING l.id", 1, NULL, p, NULL, NULL, 0);
-    int n = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : -1;
-    PQclear(r);
+    int n = adb__delivery_requeue(c, id);
     if (n > 0 && adb__queue_notify(c) != ADB_OK)
         n = -1;
     if (n < 0) {
@@ -510,7 +436,7 @@ enum MHD_Result adb_http_deliveries_retry(adb_http_request *req)
                                    "the delivery has no failed or held destination",
                                    json_pack("{s:s}", "field", "id"));
     }
-    st = delivery_status(c, id, &dberr);
+    st = adb__delivery_status(c, id, &dberr);
     adb_tenant_end(req->state->db, c, st != NULL);
     if (!st)
         return adb_http_send_unavailable(req);
@@ -593,7 +519,7 @@ enum MHD_Result adb_http_deliveries_list(adb_http_request *req)
     bool ok = true;
     for (int i = 0; i < PQntuples(r) && ok; i++) {
         bool dberr;
-        json_t *st = delivery_status(c, PQgetvalue(r, i, 0), &dberr);
+        json_t *st = adb__delivery_status(c, PQgetvalue(r, i, 0), &dberr);
         ok = !dberr;
         if (st)
             json_array_append_new(data, st);
