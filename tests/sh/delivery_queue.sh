@@ -167,11 +167,11 @@ post $D/deliveries "{\"destinations\":[\"$DEST\"],\"payload\":{\"type\":\"data\"
 wait_for 10 '[ "$(rj "d[\"legacyOk\"]")" = 1 ]'
 expect_eq "legacyHeaders: X-Webhook-Signature over timestamp.body verified, X-Delivery-Id sent" "1 0 true" \
     "$(rj 'd["legacyOk"]') $(rj 'd["legacyBad"]') $(rj '"x-delivery-id" in d["lastHeaders"]')"
+hook bulk ""
+BULK=$DEST
 stop_serve >/dev/null 2>&1
 
 # ---- 10,000 items, 2 instances x 8 threads ----
-hook bulk ""
-BULK=$DEST
 enqueue() { # enqueue PREFIX: 10,000 items for BULK, each body naming its delivery
     sql "WITH l AS (INSERT INTO delivery_logs (delivery_id, organization_id, destination_id, destinations,
            object_details, status) SELECT '$1' || g, 'org-a', $BULK, jsonb_build_array('$BULK'),
