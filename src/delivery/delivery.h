@@ -147,6 +147,11 @@ adb_status adb__health_disable(adb *h, PGconn *c, const char *org, int id, const
  * NULL), NOTIFY auditdb_delivery. Same transaction rules as disable. */
 adb_status adb__health_enable(adb *h, PGconn *c, const char *org, int id, const char *by,
                               int64_t now_ms, long long *released);
+/* Destination id of org's health in the client's DestinationHealth shape
+ * (health.c), read on c (a tenant's connection or the owner's); *out is the
+ * caller's. metadata holds p95/p99, failingSince, the window, the breaker's
+ * settings and the latest transitions. ADB_ERR_NOT_FOUND: none in org. */
+adb_status adb__health_json(PGconn *c, const char *org, int id, json_t **out);
 
 /* ---- the clock (clock.c, dhealth) ---- */
 

@@ -9,6 +9,7 @@
 #include "selfaudit.h"
 #include "presets.h"
 #include "compliance.h"
+#include "delivery_health.h"
 #include "../core/util.h"
 
 #include <string.h>
@@ -129,6 +130,10 @@ static const route routes[] = {
     { "POST", "/api/v1/compliance/gdpr/erase", adb_http_gdpr_erase, "compliance.gdpr", "erase", "erase a data subject's personal data (GDPR Art. 17), keeping what the law requires", NULL },
     { "POST", "/api/v1/compliance/gdpr/reverse", adb_http_gdpr_reverse, "compliance.gdpr", "reverse", "the original of a pseudonym (explicit grant only; audited)", NULL },
     { "POST", "/api/v1/compliance/gdpr/holds", adb_http_gdpr_hold_create, "compliance.gdpr", "hold", "place a legal hold", NULL },
+    /* destination health and the circuit breaker (delivery_health.c, docs/delivery.md "Health and breakers") */
+    { "GET", "/api/v1/delivery/destinations/{id}/health", adb_http_delivery_health_get, "delivery", "read", "a destination's health and circuit breaker, with its latest transitions", NULL },
+    { "POST", "/api/v1/delivery/destinations/{id}/enable", adb_http_delivery_enable, "delivery", "manage", "enable a destination again: breaker closed, held deliveries pending", NULL },
+    { "POST", "/api/v1/delivery/destinations/{id}/disable", adb_http_delivery_disable, "delivery", "manage", "disable a destination: its pending deliveries held", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
