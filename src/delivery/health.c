@@ -51,7 +51,7 @@ adb_status adb__health_json(PGconn *c, const char *org, int id, json_t **out)
         " coalesce(h.window_failures, 0), d.config::text"
         " FROM delivery_destinations d LEFT JOIN destination_health h"
         " ON h.destination_id = d.id AND h.organization_id = d.organization_id"
-        " WHERE d.id = $1::int AND d.organization_id = $2",
+        " WHERE d.id = $1::int AND d.organization_id = $2 AND d.deleted_at IS NULL",
         2, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);

@@ -8,7 +8,7 @@
  * run on the owner's connection with statements that name the caller's
  * organization, since they write the transition log the tenant may only read.
  */
-#include "delivery_health.h"
+#include "delivery_routes.h"
 #include "../core/adb_internal.h"
 #include "../core/util.h"
 #include "../delivery/delivery.h"
