@@ -11,6 +11,12 @@
 static const cli_deliveries_sub subs[] = {
     { "destinations", "list, show, create, update and delete destinations; rotate a webhook's secret",
       cli_deliveries_destinations_usage, cmd_deliveries_destinations },
+    { "health", "a destination's health and circuit breaker", cli_deliveries_health_usage,
+      cmd_deliveries_health },
+    { "enable", "enable a destination again: its held deliveries pending",
+      cli_deliveries_enable_usage, cmd_deliveries_health },
+    { "disable", "disable a destination: its pending deliveries held",
+      cli_deliveries_disable_usage, cmd_deliveries_health },
     { NULL, NULL, NULL, NULL },
 };
 

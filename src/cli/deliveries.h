@@ -22,4 +22,10 @@ typedef struct cli_deliveries_sub {
 extern const char cli_deliveries_destinations_usage[];
 int cmd_deliveries_destinations(int argc, char **argv);
 
+/* health, enable, disable (cmd_deliveries_health.c) */
+extern const char cli_deliveries_health_usage[];
+extern const char cli_deliveries_enable_usage[];
+extern const char cli_deliveries_disable_usage[];
+int cmd_deliveries_health(int argc, char **argv);
+
 #endif
