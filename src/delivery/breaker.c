@@ -567,9 +567,10 @@ adb_status adb__health_record(adb *h, PGconn *c, const adb__dest *d, const adb__
     }
 
     /* the breaker */
-    const char *to = row.state;
+    bool half_open = strcmp(row.state, "half-open") == 0;
+    const char *to = row.state;   /* the state after this attempt */
     char why[400] = "";
-    if (!row.disabled && strcmp(row.state, "half-open") == 0) {
+    if (!row.disabled && half_open) {
         if (fail) {
             to = "open";
             adb__fmt(why, sizeof(why), "probe failed: %s", a->error[0] ? a->error : "failed");
@@ -591,11 +592,13 @@ adb_status adb__health_record(adb *h, PGconn *c, const adb__dest *d, const adb__
                  row.window_total, cfg.failure_rate_pct, cfg.min_volume, cfg.window_s,
                  a->error[0] ? a->error : "failed");
     }
-    bool moved = strcmp(to, row.state) != 0;
+    bool moved = to != row.state;   /* set to a literal above only when it changes */
+    bool open = moved ? to[0] == 'o' : strcmp(row.state, "open") == 0;
+    bool still_half = !moved && half_open;
     const char *status = row.disabled ? "disabled"
-                         : strcmp(to, "open") == 0 ? "unhealthy"
-                         : strcmp(to, "half-open") == 0 || row.consecutive > 0 ? "degraded"
-                                                                              : "healthy";
+                         : open ? "unhealthy"
+                         : still_half || row.consecutive > 0 ? "degraded"
+                                                             : "healthy";
 
     char *mt = json_dumps(row.meta, JSON_COMPACT);
     char tot[24], tf[24], cons[24], rate[16], av[16], q95[16], q99[16], fs[24], ws[24], wt[24],
