@@ -9,7 +9,7 @@
 #   2. throughput: BENCH_DELIVERY_ITEMS items queued in one transaction (NOTIFY at commit) and
 #      delivered (signed v1 + v1a, fenced ends, attempts recorded): deliveries/s from the commit
 #      to the last completion, against bench_post (a plain libcurl POST loop, as many threads,
-#      the same body size) to the same receiver in the same run. Goal: ratio >= 0.25.
+#      the same body size) to the same receiver in the same run; the ratio is reported.
 #
 # usage: scripts/with-cluster.sh build/release/auditdb bench/delivery.sh
 # knobs: BENCH_DELIVERY_ITEMS (20000), BENCH_DELIVERY_SAMPLES (300), BENCH_DELIVERY_GAP_MS (20),
@@ -122,4 +122,4 @@ python3 -c "
 items, t0, t1, t2, ref = $ITEMS, $t0, $t1, $t2, float('${ref:-0}')
 rate = items / (t2 - t1)
 print('queue: %d items (%d bytes each) queued in %.2f s' % (items, $BODY_BYTES, t1 - t0))
-print('throughput: %.0f deliveries/s by $THREADS delivery threads; plain libcurl POST loop ($THREADS threads, same receiver): %.0f posts/s; ratio %.3f (goal >= 0.25)' % (rate, ref, rate / ref if ref else 0))"
+print('throughput: %.0f deliveries/s by $THREADS delivery threads; plain libcurl POST loop ($THREADS threads, same receiver): %.0f posts/s; ratio %.3f (reported: bench/README.md, "Delivery")' % (rate, ref, rate / ref if ref else 0))"
