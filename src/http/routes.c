@@ -144,6 +144,13 @@ static const route routes[] = {
     { "GET", "/api/v1/delivery/destinations/{id}/health", adb_http_delivery_health_get, "delivery", "read", "a destination's health and circuit breaker, with its latest transitions", NULL },
     { "POST", "/api/v1/delivery/destinations/{id}/enable", adb_http_delivery_enable, "delivery", "manage", "enable a destination again: breaker closed, held deliveries pending", NULL },
     { "POST", "/api/v1/delivery/destinations/{id}/disable", adb_http_delivery_disable, "delivery", "manage", "disable a destination: its pending deliveries held", NULL },
+    /* deliveries: the queue as smart-logs' client calls it (delivery_deliveries.c, docs/delivery.md) */
+    { "POST", "/api/v1/delivery/deliveries", adb_http_deliveries_create, "delivery", "deliver", "queue a delivery to destinations (one item each, signed webhooks, retries)", NULL },
+    { "GET", "/api/v1/delivery/deliveries", adb_http_deliveries_list, "delivery", "read", "list deliveries with each destination's status", "destinationId,status,startDate,endDate,sortBy,sortOrder," PAGE },
+    { "GET", "/api/v1/delivery/deliveries/{id}", adb_http_deliveries_get, "delivery", "read", "one delivery's status per destination", NULL },
+    { "POST", "/api/v1/delivery/deliveries/{id}/retry", adb_http_deliveries_retry, "delivery", "deliver", "queue a delivery's failed or held destinations again (same webhook-id)", NULL },
+    { "GET", "/api/v1/delivery/metrics", adb_http_delivery_metrics, "delivery", "read", "deliveries counted by outcome and destination type", "destinationType,startDate,endDate,granularity" },
+    { "GET", "/api/v1/delivery/health", adb_http_delivery_health, "delivery", "read", "the delivery threads and the queue", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
