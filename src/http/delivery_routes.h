@@ -21,6 +21,7 @@ enum MHD_Result adb_http_delivery_dest_rotate(adb_http_request *req);
 enum MHD_Result adb_http_delivery_health_get(adb_http_request *req);
 enum MHD_Result adb_http_delivery_enable(adb_http_request *req);
 enum MHD_Result adb_http_delivery_disable(adb_http_request *req);
+
 /* deliveries, metrics and the delivery health (delivery_deliveries.c, docs/delivery.md) */
 enum MHD_Result adb_http_deliveries_create(adb_http_request *req);
 enum MHD_Result adb_http_deliveries_list(adb_http_request *req);

@@ -43,16 +43,20 @@ ms() { sql "SELECT round(extract(epoch FROM $1) * 1000)::bigint FROM $2"; }
 attempt_at() { sql "SELECT round(extract(epoch FROM (attempts->($2 - 1)->>'at')::timestamptz) * 1000)::bigint FROM delivery_logs WHERE delivery_id = '$1'"; }
 within() { [ "$2" -ge "$1" ] && [ "$2" -le "$3" ]; }   # within LOW X HIGH
 
-# the destination: a webhook with a breaker that opens at 50 % failures over 3 attempts in a day,
-# a 60 s cool-down; no retryConfig, so the Standard Webhooks schedule with its +-10 % jitter
-post $D/destinations "{\"label\":\"flaky\",\"type\":\"webhook\",\"config\":{\"webhook\":{\"url\":\"$RURL/hook\",\"method\":\"POST\",\"headers\":{},\"timeout\":5000},\"circuitBreaker\":{\"minimumVolume\":3,\"failureRateThreshold\":50,\"windowSeconds\":86400,\"cooldownSeconds\":60}}}"
+# the destination: a webhook with the client's retryConfig (delays of 1 s x 10^(n-1), at most
+# 2 h, each +-10 % of jitter) and a breaker that opens at 50 % failures over at least 3 attempts
+# in a day, with a 60 s cool-down
+HOOK="\"webhook\":{\"url\":\"$RURL/hook\",\"method\":\"POST\",\"headers\":{},\"timeout\":5000,\"retryConfig\":{\"maxRetries\":6,\"backoffMultiplier\":10,\"maxBackoffDelay\":7200000}}"
+CB='"circuitBreaker":{"minimumVolume":3,"failureRateThreshold":50,"windowSeconds":86400,"cooldownSeconds":60}'
+post $D/destinations "{\"label\":\"flaky\",\"type\":\"webhook\",\"config\":{$HOOK,$CB}}"
 if [ "$HTTP_STATUS" != 201 ]; then
-    # ddest's validation may not take circuitBreaker yet: the same settings written as a row
+    # the destination routes may not take config.circuitBreaker yet: the same settings as a row
     diag "create with circuitBreaker: $HTTP_STATUS $HTTP_BODY"
-    post $D/destinations "{\"label\":\"flaky\",\"type\":\"webhook\",\"config\":{\"webhook\":{\"url\":\"$RURL/hook\",\"method\":\"POST\",\"headers\":{},\"timeout\":5000}}}"
-    sql "UPDATE delivery_destinations SET config = config || '{\"circuitBreaker\":{\"minimumVolume\":3,\"failureRateThreshold\":50,\"windowSeconds\":86400,\"cooldownSeconds\":60}}' WHERE id = $(jbody 'd["id"]')" >/dev/null
+    post $D/destinations "{\"label\":\"flaky\",\"type\":\"webhook\",\"config\":{$HOOK}}"
+    [ "$HTTP_STATUS" = 201 ] && sql "UPDATE delivery_destinations SET config = config || '{$CB}' WHERE id = $(jbody 'd["id"]')" >/dev/null
 fi
 expect_eq "a webhook destination with its breaker settings" 201 "$HTTP_STATUS"
+[ "$HTTP_STATUS" = 201 ] || { diag "$HTTP_BODY"; finish; }
 DEST=$(jbody 'd["id"]')
 curl -s -o /dev/null -X POST "$RURL/_secret" -d "$(jbody 'd["secrets"]["secret"]')"
 curl -s -o /dev/null -X POST "$RURL/_script" -d '[{"status":500},{"status":429,"retryAfter":3600},{"status":500},{"status":503},{"status":410}]'
@@ -61,20 +65,15 @@ curl -s -o /dev/null -X POST "$RURL/_script" -d '[{"status":500},{"status":429,"
 post $D/deliveries "{\"destinations\":[\"$DEST\"],\"payload\":{\"type\":\"report\",\"data\":{\"n\":1}}}"
 X=$(jbody 'd["deliveryId"]')
 XID=$(sql "SELECT id FROM delivery_queue WHERE delivery_id = '$X'")
-wait_for 10 '[ "$(sql "SELECT jsonb_array_length(attempts) FROM delivery_logs WHERE delivery_id = '"'$X'"'")" = 1 ]'
-A1=$(attempt_at "$X" 1); S2=$(ms scheduled_at "delivery_queue WHERE id = '$XID'")
-check "attempt 1 (500): the next is scheduled 5 s +-10 % later ($((S2 - A1)) ms)" within 4500 $((S2 - A1)) 5500
-
-# ---- attempt 2: 429 Retry-After 3600, at its time and not before ----
-move_clock_to $((S2 - 1500))
-sleep 0.5
-expect_eq "nothing is sent before the scheduled time" 1 "$(arrivals)"
 wait_for 10 '[ "$(arrivals)" = 2 ]'
+A1=$(attempt_at "$X" 1)
+expect_eq "attempt 1 answered 500, attempt 2 with the same webhook-id" "500 $XID $XID" \
+    "$(rlog 'd[0]["status"]') $(rlog 'd[0]["webhookId"]') $(rlog 'd[1]["webhookId"]')"
 R2=$(rlog 'd[1]["clockMs"]')
-check "attempt 2 arrives at its scheduled time ($((R2 - S2)) ms after it)" within 0 $((R2 - S2)) 3000
+check "attempt 2 arrives 1 s +-10 % after attempt 1 (+ the worker's poll): $((R2 - A1)) ms" within 900 $((R2 - A1)) 2600
 wait_for 10 '[ "$(sql "SELECT jsonb_array_length(attempts) FROM delivery_logs WHERE delivery_id = '"'$X'"'")" = 2 ]'
 A2=$(attempt_at "$X" 2); S3=$(ms scheduled_at "delivery_queue WHERE id = '$XID'")
-check "attempt 2 (429, Retry-After: 3600): the next is 3600 s later, not the 5 min +-10 % of the schedule ($((S3 - A2)) ms)" within 3599990 $((S3 - A2)) 3600010
+check "attempt 2 (429, Retry-After: 3600): the next is 3600 s later, not the 10 s +-10 % of the schedule ($((S3 - A2)) ms)" within 3599990 $((S3 - A2)) 3600010
 
 # ---- attempt 3: 500, the breaker opens (3 failures of 3) ----
 move_clock_to $((S3 - 1500))
@@ -85,7 +84,7 @@ R3=$(rlog 'd[2]["clockMs"]')
 check "attempt 3 arrives at its time ($((R3 - S3)) ms after it)" within 0 $((R3 - S3)) 3000
 wait_for 10 '[ "$(sql "SELECT jsonb_array_length(attempts) FROM delivery_logs WHERE delivery_id = '"'$X'"'")" = 3 ]'
 A3=$(attempt_at "$X" 3); S4=$(ms scheduled_at "delivery_queue WHERE id = '$XID'")
-check "attempt 3 (500): the next is 30 min +-10 % later ($((S4 - A3)) ms)" within 1620000 $((S4 - A3)) 1980000
+check "attempt 3 (500): the next is 100 s +-10 % later ($((S4 - A3)) ms)" within 90000 $((S4 - A3)) 110000
 OPEN1=$(ms "circuit_breaker_opened_at" "destination_health WHERE destination_id = $DEST")
 expect_eq "the breaker opened at attempt 3's time, the transition written with it" "open $A3 1" \
     "$(sql "SELECT circuit_breaker_state FROM destination_health WHERE destination_id = $DEST") $OPEN1 $(sql "SELECT count(*) FROM destination_health_transition WHERE destination_id = $DEST AND from_state = 'closed' AND to_state = 'open' AND round(extract(epoch FROM at) * 1000) = $A3")"
@@ -111,14 +110,17 @@ OPEN2=$(ms "circuit_breaker_opened_at" "destination_health WHERE destination_id 
 expect_eq "the failed probe opens the breaker again at its time" "open $P1" \
     "$(sql "SELECT circuit_breaker_state FROM destination_health WHERE destination_id = $DEST") $OPEN2"
 
-# ---- the next cool-down ends: the probe gets 410, the destination is disabled ----
+# ---- the next cool-down ends: both deliveries are due, one probe goes: 410, disabled ----
 move_clock_to $((OPEN2 + 60000 - 1500))
 wait_for 15 '[ "$(arrivals)" = 5 ]'
-R5=$(rlog 'd[4]["clockMs"]')
+R5=$(rlog 'd[4]["clockMs"]'); W5=$(rlog 'd[4]["webhookId"]')
 check "the second probe goes after the second cool-down ($((R5 - OPEN2)) ms)" within 60000 $((R5 - OPEN2)) 63000
 wait_for 10 '[ "$(sql "SELECT disabled FROM delivery_destinations WHERE id = $DEST")" = true ]'
 wait_for 10 '[ "$(sql "SELECT count(*) FROM delivery_queue WHERE destination_id = $DEST AND status = '"'held'"'")" = 2 ]'
-P2=$(attempt_at "$Z" 2)
+sleep 1
+expect_eq "one probe only: the other delivery was not sent" 5 "$(arrivals)"
+PROBE2=$(sql "SELECT delivery_id FROM delivery_queue WHERE id = '$W5'")
+P2=$(sql "SELECT round(extract(epoch FROM (attempts->-1->>'at')::timestamptz) * 1000)::bigint FROM delivery_logs WHERE delivery_id = '$PROBE2'")
 expect_eq "410: disabled, health disabled with the reason, both deliveries held" \
     "true disabled 2" \
     "$(sql "SELECT disabled FROM delivery_destinations WHERE id = $DEST") $(sql "SELECT status FROM destination_health WHERE destination_id = $DEST AND disabled_reason LIKE '%410%'") $(sql "SELECT count(*) FROM delivery_queue WHERE destination_id = $DEST AND status = 'held'")"
@@ -155,7 +157,8 @@ wait_for 10 '[ "$(sql "SELECT count(*) FROM delivery_queue WHERE destination_id 
 expect_eq "replayed: X and Z arrive again with the webhook-ids they had, answered 200" \
     "$(printf '%s\n' "$XID" "$ZID" | sort | tr '\n' ' ')" \
     "$(rlog '" ".join(sorted(r["webhookId"] for r in d[5:] if r["status"] == 200))') "
-expect_eq "every arrival of X carried X's webhook-id (3 failures + the replay)" 4 \
+XN=4; [ "$PROBE2" = "$X" ] && XN=5
+expect_eq "every arrival of X carried X's webhook-id (3 failures, the probe if it was X, the replay)" $XN \
     "$(rlog "len([r for r in d if r['webhookId'] == '$XID'])")"
 expect_eq "every request's v1 signature verifies" "[True, True, True, True, True, True, True]" \
     "$(rlog '[r["v1"] for r in d]' | sed 's/true/True/g')"
