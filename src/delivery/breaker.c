@@ -354,14 +354,14 @@ static bool disable_in_tx(PGconn *c, const char *org, const char *idt, const cha
              "delivery destination %s was disabled: %s. Its pending deliveries are held; enable"
              " it again (POST /api/v1/delivery/destinations/%s/enable or auditdb deliveries"
              " enable %s) to deliver them.", idt, reason, idt, idt);
-    const char *pa[] = { org, desc, mt, idt };
+    const char *pa[] = { org, desc, mt, idt, now };
     ok = run_ok(c,
                 "INSERT INTO alerts (id, organization_id, severity, type, title, description,"
-                " source, correlation_id, metadata)"
+                " source, correlation_id, metadata, created_at, updated_at)"
                 " VALUES ('alert-' || replace(gen_random_uuid()::text, '-', ''), $1, 'HIGH',"
                 " 'SYSTEM', 'delivery destination disabled', $2, 'auditdb-delivery',"
-                " 'delivery-destination-' || $4, $3::jsonb)",
-                4, pa);
+                " 'delivery-destination-' || $4, $3::jsonb, " TS(5) ", " TS(5) ")",
+                5, pa);
     free(mt);
     return ok;
 }

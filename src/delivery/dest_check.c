@@ -414,7 +414,8 @@ static bool check_download(const json_t *m, adb__dest_error *e)
 bool adb__dest_check_config(const char *type, const json_t *config, bool skip_ssrf,
                             adb__dest_error *e)
 {
-    static const char *const types[] = { "email", "webhook", "storage", "sftp", "download", NULL };
+    static const char *const types[] = { "email", "webhook", "storage", "sftp", "download",
+                                         "circuitBreaker", NULL };   /* dhealth: the breaker's settings */
     const char *key;
     json_t *v;
 
@@ -425,8 +426,15 @@ bool adb__dest_check_config(const char *type, const json_t *config, bool skip_ss
     }
     if (!only(config, "config", types, e))
         return false;
+    /* the breaker's settings, any type (breaker.c; docs/delivery.md "Health and breakers") */
+    char cbfield[96], cbmsg[160];
+    if (!adb__breaker_config_check(json_object_get(config, "circuitBreaker"), cbfield,
+                                   sizeof(cbfield), cbmsg, sizeof(cbmsg))) {
+        adb__dest_fail(e, cbfield, "INVALID_VALUE", "%s", cbmsg);
+        return false;
+    }
     json_object_foreach((json_t *)config, key, v) {
-        if (strcmp(key, type) != 0 && !json_is_null(v)) {
+        if (strcmp(key, type) != 0 && strcmp(key, "circuitBreaker") != 0 && !json_is_null(v)) {
             char field[40];
             adb__fmt(field, sizeof(field), "config.%s", key);
             adb__dest_fail(e, field, "INVALID_VALUE",

@@ -23,7 +23,8 @@ A_ADMIN=$(newkey org-a admin)
 A_VIEW=$(newkey org-a viewer)
 B_ADMIN=$(newkey org-b admin)
 export AUDITDB_DELIVERY_ALLOW=127.0.0.1/32
-start_serve "$TEST_TMP/serve.log" || { not_ok "serve starts"; cat "$TEST_TMP/serve.log"; finish; }
+# no delivery threads: this test is about the routes; the items stay where the routes put them
+AUDITDB_DELIVERY_THREADS=0 start_serve "$TEST_TMP/serve.log" || { not_ok "serve starts"; cat "$TEST_TMP/serve.log"; finish; }
 trap 'stop_serve >/dev/null 2>&1' EXIT
 A="-H x-api-key:$A_ADMIN -H content-type:application/json"
 B="-H x-api-key:$B_ADMIN -H content-type:application/json"
@@ -76,6 +77,20 @@ http GET "/api/v1/delivery/destinations/999999/health" $A
 expect_eq "no such destination: 404" 404 "$HTTP_STATUS"
 expect_eq "nothing was written by the refusals" "0 0 0" \
     "$(sql "SELECT count(*) FROM destination_health_transition") $(sql "SELECT count(*) FROM alerts WHERE source = 'auditdb-delivery'") $(sql "SELECT count(*) FROM delivery_queue WHERE status = 'held'")"
+
+# the breaker's settings in a destination's config: checked, the field at fault named
+WH='"webhook":{"url":"http://127.0.0.1:9/b","method":"POST","headers":{},"timeout":5000,"retryConfig":{"maxRetries":3,"backoffMultiplier":2,"maxBackoffDelay":60000}}'
+for cb in '{"minimumVolume":0}|config.circuitBreaker.minimumVolume' '{"failureRateThreshold":101}|config.circuitBreaker.failureRateThreshold' \
+          '{"cooldownSeconds":"60"}|config.circuitBreaker.cooldownSeconds' '{"threshold":5}|config.circuitBreaker.threshold' '[1]|config.circuitBreaker'; do
+    http POST /api/v1/delivery/destinations $A -d "{\"label\":\"cb\",\"type\":\"webhook\",\"config\":{$WH,\"circuitBreaker\":${cb%%|*}}}"
+    expect_eq "circuitBreaker ${cb%%|*}: 400 naming ${cb#*|}" "400 ${cb#*|}" "$HTTP_STATUS $(jbody 'd["error"]["details"]["errors"][0]["field"]')"
+done
+http POST /api/v1/delivery/destinations $A -d "{\"label\":\"cb\",\"type\":\"webhook\",\"config\":{$WH,\"circuitBreaker\":{\"minimumVolume\":4,\"cooldownSeconds\":30}}}"
+expect_eq "circuitBreaker settings accepted: 201" 201 "$HTTP_STATUS"
+CB_ID=$(jbody 'd["id"]')
+http GET "/api/v1/delivery/destinations/$CB_ID/health" $A
+expect_eq "its health shows them, defaults for the rest" '[4, 30, 50]' \
+    "$(jbody '[d["metadata"]["circuitBreaker"][k] for k in ("minimumVolume", "cooldownSeconds", "failureRateThreshold")]')"
 
 # disable: items held, transition, alert, audit event
 http POST "/api/v1/delivery/destinations/$ID/disable" $A -d '{"reason": "receiver under maintenance"}'
