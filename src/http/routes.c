@@ -9,6 +9,7 @@
 #include "selfaudit.h"
 #include "presets.h"
 #include "compliance.h"
+#include "delivery_download.h"
 #include "../core/util.h"
 
 #include <string.h>
@@ -129,6 +130,8 @@ static const route routes[] = {
     { "POST", "/api/v1/compliance/gdpr/erase", adb_http_gdpr_erase, "compliance.gdpr", "erase", "erase a data subject's personal data (GDPR Art. 17), keeping what the law requires", NULL },
     { "POST", "/api/v1/compliance/gdpr/reverse", adb_http_gdpr_reverse, "compliance.gdpr", "reverse", "the original of a pseudonym (explicit grant only; audited)", NULL },
     { "POST", "/api/v1/compliance/gdpr/holds", adb_http_gdpr_hold_create, "compliance.gdpr", "hold", "place a legal hold", NULL },
+    /* download links: the signed URL is the authority (delivery_download.c, docs/delivery.md) */
+    { "GET", "/api/v1/delivery/downloads/{id}", adb_http_delivery_download, NULL, NULL, "the file of a download link (signed, expiring URL; no key)", "expires,signature" },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
