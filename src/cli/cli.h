@@ -101,6 +101,7 @@ int cli_log_vkey(const char *hex, const char *home, const char *log_name, char *
 int cmd_witness(int argc, char **argv);
 int cmd_gdpr(int argc, char **argv); /* cmd_gdpr.c: the dispatcher of gdpr.h */
 int cmd_hipaa(int argc, char **argv); /* cmd_hipaa.c */
+int cmd_deliveries(int argc, char **argv); /* cmd_deliveries.c: the dispatcher of deliveries.h */
 
 extern const cli_command cli_commands[];
 

@@ -222,6 +222,9 @@ const cli_command cli_commands[] = {
       "\n"
       "Exit: 0 printed, 1 failed, 2 usage error, 3 database unavailable.\n",
       cmd_hipaa },
+    /* usage NULL: `auditdb deliveries --help` is the dispatcher's (cmd_deliveries.c, deliveries.h) */
+    { "deliveries", "delivery destinations, the queue and its health (docs/delivery.md)", NULL,
+      cmd_deliveries },
     { "routes", "list the HTTP routes with the permission each needs",
       "usage: auditdb routes\n\nOne line per route: METHOD PATH PERMISSION (resource:action, or none).\n",
       cmd_routes },

@@ -40,9 +40,31 @@ typedef struct adb__dest {
 } adb__dest;
 
 /* Loads destination id of org on c (any login: the statement names org),
- * secrets opened. ADB_NOT_FOUND when there is none in org. */
+ * secrets opened. ADB_ERR_NOT_FOUND when there is none in org (or it was
+ * deleted); ADB_ERR_INTERNAL when its sealed secrets do not open. */
 adb_status adb__dest_load(adb *h, PGconn *c, const char *org, int id, adb__dest *out);
 void adb__dest_free(adb__dest *d);
+
+/* The signing keys of a webhook destination (webhook_keys.c, ddest;
+ * docs/delivery.md "Secrets"): every key active at now_ms, opened, primary
+ * first. During a rotation's grace period the old and the new keys are all
+ * active, and every one of them signs (Standard Webhooks: "v1,... v1,...
+ * v1a,..."). Each use counts (usage_count, last_used_at). */
+typedef struct adb__signing_key {
+    char id[64];             /* webhook_secrets.id */
+    bool ed25519;            /* v1a: key is the Ed25519 private key (32-byte seed);
+                                else v1: key is the HMAC-SHA256 secret (the bytes a
+                                whsec_ secret's base64 decodes to) */
+    bool primary;
+    unsigned char key[64];
+    size_t key_len;
+} adb__signing_key;
+/* *out malloc()ed (free with adb__webhook_keys_free, which wipes it), *n
+ * keys; *n 0 when the destination has none. c any login (the statement
+ * names org). */
+adb_status adb__webhook_keys_active(adb *h, PGconn *c, const char *org, int dest_id,
+                                    int64_t now_ms, adb__signing_key **out, size_t *n);
+void adb__webhook_keys_free(adb__signing_key *k, size_t n);
 
 /* ---- the address policy (ssrf.c) ---- */
 

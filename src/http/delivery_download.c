@@ -9,7 +9,7 @@
  * each download and each refusal is also a security event of the link's
  * organization. docs/delivery.md, "Download links".
  */
-#include "delivery_download.h"
+#include "delivery_routes.h"
 #include "../delivery/download.h"
 
 #include <stdio.h>

@@ -9,7 +9,7 @@
 #include "selfaudit.h"
 #include "presets.h"
 #include "compliance.h"
-#include "delivery_download.h"
+#include "delivery_routes.h"
 #include "../core/util.h"
 
 #include <string.h>
@@ -130,6 +130,16 @@ static const route routes[] = {
     { "POST", "/api/v1/compliance/gdpr/erase", adb_http_gdpr_erase, "compliance.gdpr", "erase", "erase a data subject's personal data (GDPR Art. 17), keeping what the law requires", NULL },
     { "POST", "/api/v1/compliance/gdpr/reverse", adb_http_gdpr_reverse, "compliance.gdpr", "reverse", "the original of a pseudonym (explicit grant only; audited)", NULL },
     { "POST", "/api/v1/compliance/gdpr/holds", adb_http_gdpr_hold_create, "compliance.gdpr", "hold", "place a legal hold", NULL },
+    /* delivery destinations as smart-logs' client calls them (delivery_destinations.c, docs/delivery.md) */
+    { "GET", "/api/v1/delivery/destinations", adb_http_delivery_dest_list, "delivery", "read", "list delivery destinations", "type,disabled,sortBy,sortOrder," PAGE },
+    { "POST", "/api/v1/delivery/destinations", adb_http_delivery_dest_create, "delivery", "manage", "create a delivery destination (a webhook's signing secret is shown once)", NULL },
+    { "GET", "/api/v1/delivery/destinations/{id}", adb_http_delivery_dest_get, "delivery", "read", "one delivery destination, secrets masked", NULL },
+    { "PUT", "/api/v1/delivery/destinations/{id}", adb_http_delivery_dest_update, "delivery", "manage", "update a delivery destination", NULL },
+    { "PATCH", "/api/v1/delivery/destinations/{id}", adb_http_delivery_dest_update, "delivery", "manage", "update a delivery destination (config as a JSON merge patch)", NULL },
+    { "DELETE", "/api/v1/delivery/destinations/{id}", adb_http_delivery_dest_delete, "delivery", "manage", "delete a delivery destination (its secrets destroyed)", NULL },
+    { "POST", "/api/v1/delivery/destinations/{id}/validate", adb_http_delivery_dest_validate, "delivery", "read", "check a destination's configuration and addresses", NULL },
+    { "POST", "/api/v1/delivery/destinations/{id}/test", adb_http_delivery_dest_test, "delivery", "manage", "test-connect a destination without delivering", NULL },
+    { "POST", "/api/v1/delivery/destinations/{id}/secrets/rotate", adb_http_delivery_dest_rotate, "delivery", "manage", "new webhook signing secrets, the old ones signing too for a grace period", NULL },
     /* download links: the signed URL is the authority (delivery_download.c, docs/delivery.md) */
     { "GET", "/api/v1/delivery/downloads/{id}", adb_http_delivery_download, NULL, NULL, "the file of a download link (signed, expiring URL; no key)", "expires,signature" },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
@@ -384,7 +394,8 @@ enum MHD_Result adb_http_check_head(adb_http_request *req, bool expects_body)
                                                  "allowed", allowed));
         }
     }
-    if (expects_body && strcmp(found->method, "POST") != 0 && strcmp(found->method, "PUT") != 0)
+    if (expects_body && strcmp(found->method, "POST") != 0 && strcmp(found->method, "PUT") != 0 &&
+        strcmp(found->method, "PATCH") != 0)
         return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "BODY_NOT_ALLOWED",
                                    "this endpoint takes no request body", NULL);
     return MHD_YES;
@@ -398,7 +409,8 @@ enum MHD_Result adb_http_dispatch(adb_http_request *req)
             return r;
     }
     const route *found = req->route;
-    if (req->body_len > 0 && strcmp(found->method, "POST") != 0 && strcmp(found->method, "PUT") != 0)
+    if (req->body_len > 0 && strcmp(found->method, "POST") != 0 && strcmp(found->method, "PUT") != 0 &&
+        strcmp(found->method, "PATCH") != 0)
         return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "BODY_NOT_ALLOWED",
                                    "this endpoint takes no request body", NULL);
     if (req->body_len > 0) {

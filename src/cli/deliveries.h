@@ -1,0 +1,25 @@
+/*
+ * deliveries.h - the subcommands of `auditdb deliveries` (cmd_deliveries.c's
+ * table; docs/delivery.md): each lives in a cmd_deliveries_*.c file of its
+ * own and gets argv from its own name on (argv[0] = "destinations", ...).
+ * Its usage text is printed by `auditdb deliveries --help` and
+ * `auditdb deliveries SUB --help`. Add one block here and one row in the
+ * table per subcommand file.
+ */
+#ifndef ADB_CLI_DELIVERIES_H
+#define ADB_CLI_DELIVERIES_H
+
+#include "cli.h"
+
+typedef struct cli_deliveries_sub {
+    const char *name;
+    const char *summary;
+    const char *usage;
+    int (*run)(int argc, char **argv);
+} cli_deliveries_sub;
+
+/* destinations (cmd_deliveries_destinations.c) */
+extern const char cli_deliveries_destinations_usage[];
+int cmd_deliveries_destinations(int argc, char **argv);
+
+#endif
