@@ -5,6 +5,7 @@
  */
 #include "artifact.h"
 #include "../core/util.h"
+#include "ssrf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -202,7 +203,7 @@ void adb__attempt_from_http(adb__attempt *a, CURL *c, CURLcode rc, const adb__pe
     long status = 0;
 
     if (rc != CURLE_OK) {
-        adb__attempt_fail(a, false, "%s: %s", what, curl_easy_strerror(rc));
+        adb__attempt_fail(a, false, "%s: %s", what, adb__curl_reason(rc));
         return;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -218,6 +219,14 @@ void adb__attempt_from_http(adb__attempt *a, CURL *c, CURLcode rc, const adb__pe
     bool transient = status == 408 || status == 425 || status == 429 || status >= 500;
     adb__attempt_fail(a, !transient, "%s: HTTP %ld%s%s", what, status, code[0] ? " " : "", code);
     a->gone = status == 410;
+}
+
+const char *adb__curl_reason(CURLcode rc)
+{
+    const char *why = adb__ssrf_last_refusal();
+    if (rc == CURLE_COULDNT_CONNECT && why && *why)
+        return why;
+    return curl_easy_strerror(rc);
 }
 
 void adb__tls_trust(CURL *c)

@@ -59,6 +59,10 @@ void adb__peer_capture(CURL *c, adb__peer_answer *pa);
 void adb__attempt_from_http(adb__attempt *a, CURL *c, CURLcode rc, const adb__peer_answer *pa,
                             const char *what);
 
+/* Why a transfer failed: the address policy's refusal when that is why it
+ * could not connect, else libcurl's text (neither holds a secret). */
+const char *adb__curl_reason(CURLcode rc);
+
 /* The CA bundle of the operator (AUDITDB_DELIVERY_CA_FILE) on c when set:
  * peers are always verified; this only adds whom to trust. */
 void adb__tls_trust(CURL *c);

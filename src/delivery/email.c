@@ -216,10 +216,10 @@ static void smtp_failed(adb__attempt *out, CURL *cu, CURLcode rc, const char *wh
     bool permanent = rc == CURLE_LOGIN_DENIED || rc == CURLE_USE_SSL_FAILED ||
                      rc == CURLE_PEER_FAILED_VERIFICATION || (code >= 500 && code < 600);
     if (code)
-        adb__attempt_fail(out, permanent, "%s: %s (SMTP reply %ld)", what, curl_easy_strerror(rc),
+        adb__attempt_fail(out, permanent, "%s: %s (SMTP reply %ld)", what, adb__curl_reason(rc),
                           code);
     else
-        adb__attempt_fail(out, permanent, "%s: %s", what, curl_easy_strerror(rc));
+        adb__attempt_fail(out, permanent, "%s: %s", what, adb__curl_reason(rc));
 }
 
 static void message_id(char *out, size_t len, const char *from_addr)

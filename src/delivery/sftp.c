@@ -1,7 +1,7 @@
 /*
  * sftp.c - the 'sftp' destination: the artifact uploaded with libcurl's
  * SFTP (libssh2) as path/filename, authenticated with a private key or a
- * password. The server is pinned: config.sftp.hostKeySha256 (the SHA-256
+ * password. The server is pinned: config.sftp.hostKey (the SHA-256
  * fingerprint OpenSSH prints, "SHA256:...") is required and a server
  * showing another host key is refused before any credential is sent. The
  * probe connects, authenticates and lists the directory. The private key
@@ -109,9 +109,9 @@ static bool sftp_parse(const json_t *config, sftpcfg *c, char *field, size_t fle
              "%d bytes)", SFTP_KEY_MAX);
     if (c->passphrase && (strlen(c->passphrase) > 1024 || !adb__text_safe(c->passphrase)))
         FAIL("config.sftp.passphrase", "must be text without control characters");
-    const char *hk = adb__cfg_str(s, "hostKeySha256");
+    const char *hk = adb__cfg_str(s, "hostKey");
     if (!hk || !fingerprint(hk, c->hostkey))
-        FAIL("config.sftp.hostKeySha256", "is required: the server's host key fingerprint as "
+        FAIL("config.sftp.hostKey", "is required: the server's host key fingerprint as "
              "`ssh-keyscan -p PORT HOST | ssh-keygen -lf -` prints it (SHA256:...)");
     c->path = adb__cfg_str(s, "path");
     if (!c->path || !path_ok(c->path))
@@ -234,9 +234,9 @@ static void sftp_failed(adb__attempt *out, CURLcode rc, const char *what)
                      rc == CURLE_SSH;
     if (rc == CURLE_PEER_FAILED_VERIFICATION)
         adb__attempt_fail(out, true, "%s: the server's host key is not the one in "
-                          "config.sftp.hostKeySha256", what);
+                          "config.sftp.hostKey", what);
     else
-        adb__attempt_fail(out, permanent, "%s: %s", what, curl_easy_strerror(rc));
+        adb__attempt_fail(out, permanent, "%s: %s", what, adb__curl_reason(rc));
 }
 
 /* one transfer: upload of it as name (it set) or a listing of the folder */
