@@ -4,7 +4,8 @@
  * Version 4 computed here on OpenSSL (canonical request, string to sign,
  * signing key), the body's SHA-256 in x-amz-content-sha256; the probe is a
  * signed HEAD of the bucket. Custom endpoints are addressed path-style
- * (endpoint/bucket/key). docs/delivery.md, "S3".
+ * (endpoint/bucket/key), Amazon S3 virtual-hosted style (bucket.s3.region.
+ * amazonaws.com/key). docs/delivery.md, "S3".
  */
 #include "artifact.h"
 #include "../core/buf.h"
@@ -268,7 +269,11 @@ static bool s3_target(const s3cfg *c, const char *key, s3req *r)
         r->host = dflt ? adb__strdup(host) : adb__aprintf("%s:%s", host, port);
         adb__buf_puts(&path, "/");
         uri_encode(&path, c->bucket, false);
+    } else if (!strchr(c->bucket, '.')) {
+        /* Amazon S3 itself: virtual-hosted style (the bucket in the host name) */
+        r->host = adb__aprintf("%s.s3.%s.amazonaws.com", c->bucket, c->region);
     } else {
+        /* a dotted bucket name would not match the wildcard certificate */
         r->host = adb__aprintf("s3.%s.amazonaws.com", c->region);
         adb__buf_puts(&path, "/");
         uri_encode(&path, c->bucket, false);
@@ -276,6 +281,8 @@ static bool s3_target(const s3cfg *c, const char *key, s3req *r)
     if (key) {
         adb__buf_puts(&path, "/");
         uri_encode(&path, key, true);
+    } else if (path.len == 0) {
+        adb__buf_puts(&path, "/");
     }
     if (path.oom || !r->host)
         goto out;
