@@ -560,6 +560,8 @@ static void sftp_upload_with_a_key(void)
     CHECK_MSG(a.ok, "%s", a.error);
     snprintf(path, sizeof(path), "%s/audit-export.ndjson", dir);
     CHECK(file_equals(path, art, sizeof(art)));
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
     CHECK_STR(a.reference, path);
     CHECK(adb__sftp_probe(NULL, &d, &a) == ADB_OK);
     CHECK_MSG(a.ok, "%s", a.error);
