@@ -1,0 +1,99 @@
+# delivery_transports.sh - the non-webhook transports end to end over HTTP (issue 18;
+# docs/delivery.md "Email", "S3", "SFTP", "Download links"): destinations of each type
+# created through the API with their secrets, one POST /api/v1/delivery/deliveries to all
+# four, delivered by serve's worker and received by real peers on loopback
+# (tests/tools/transport_peers.sh: smtp-server + mailparser over STARTTLS, the S3 endpoint
+# that recomputes SigV4 with botocore, OpenSSH's sshd), the download link fetched through
+# serve; the four artifacts byte-identical and holding the payload; every log row delivered
+# with its cross-system reference; no secret in serve's log.
+. tests/lib.sh
+
+fresh_db t_delivery_transports
+"$AUDITDB_BIN" migrate >/dev/null
+newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
+KEY=$(newkey org-t admin)
+
+P="$TEST_TMP/peers"
+rm -rf "$P"
+sh tests/tools/transport_peers.sh start "$P" $$
+trap 'stop_serve >/dev/null 2>&1; sh tests/tools/transport_peers.sh stop "$P"' EXIT
+. "$P/env"
+for s in "${S3_SKIP:-}" "${SMTP_SKIP:-}" "${SSH_SKIP:-}"; do
+    if [ -n "$s" ]; then echo "skip - delivery_transports ($s)"; exit 0; fi
+done
+
+export AUDITDB_DELIVERY_ALLOW=127.0.0.1/32
+export AUDITDB_DELIVERY_CA_FILE="$CA_FILE"
+export AUDITDB_DOWNLOAD_DIR="$TEST_TMP/downloads"
+if start_serve "$TEST_TMP/serve.log"; then ok "serve starts"; else
+    not_ok "serve starts"; diag "$(cat "$TEST_TMP/serve.log")"; finish; fi
+J="content-type: application/json"
+D=/api/v1/delivery/destinations
+S3_SECRET='wJalrXUtnFEMI/K7MDENG+bPxRfiCYauditdbKEY'
+SMTP_PASS='s3cret pass'
+SSH_KEY_JSON=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$SSH_KEY")
+
+create() { # LABEL TYPE CONFIG-JSON: sets ID
+    http POST $D -H "x-api-key: $KEY" -H "$J" -d "{\"label\":\"$1\",\"type\":\"$2\",\"config\":$3}"
+    ID=$(jbody 'd["id"]' 2>/dev/null)
+    if [ "$HTTP_STATUS" = 201 ] && [ -n "$ID" ]; then ok "create $2 destination: 201"; else
+        not_ok "create $2 destination: 201"; diag "$HTTP_STATUS $HTTP_BODY"; fi
+}
+create mail email "{\"email\":{\"service\":\"smtp\",\"smtpConfig\":{\"host\":\"127.0.0.1\",\"port\":$SMTP_PORT,\"secure\":false,\"auth\":{\"user\":\"mailer\",\"pass\":\"$SMTP_PASS\"}},\"from\":\"Audit <reports@auditdb.example>\",\"subject\":\"Monthly report\",\"recipients\":[\"dpo@hospital.example\"]}}"
+MAIL=$ID
+create bucket storage "{\"storage\":{\"provider\":\"s3\",\"config\":{\"bucket\":\"reports\",\"region\":\"eu-west-3\",\"endpoint\":\"http://127.0.0.1:$S3_PORT\",\"accessKeyId\":\"AKIDAUDITDBTEST\",\"secretAccessKey\":\"$S3_SECRET\"},\"path\":\"e2e\",\"retention\":{\"days\":30,\"autoCleanup\":false}}}"
+S3=$ID
+create sftp sftp "{\"sftp\":{\"host\":\"127.0.0.1\",\"port\":$SSH_PORT,\"username\":\"$SSH_USER\",\"privateKey\":$SSH_KEY_JSON,\"path\":\"$P/sftp-e2e\",\"hostKey\":\"$SSH_HOSTKEY\"}}"
+SFTP=$ID
+create link download '{"download":{"expiryHours":2,"maxAccess":3}}'
+DL=$ID
+
+MARK="e2e-marker-$(date +%s)-Zürich"
+http POST /api/v1/delivery/deliveries -H "x-api-key: $KEY" -H "$J" \
+    -d "{\"destinations\":[\"$MAIL\",\"$S3\",\"$SFTP\",\"$DL\"],\"payload\":{\"type\":\"report\",\"data\":{\"rows\":\"$MARK\"},\"metadata\":{\"filename\":\"e2e-report.json\"}}}"
+if [ "$HTTP_STATUS" = 404 ]; then
+    echo "skip - delivery_transports end to end (no /api/v1/delivery/deliveries in this build: the queue is not merged)"
+    finish
+fi
+expect_eq "deliver to four destinations: 202" 202 "$HTTP_STATUS"
+DEL=$(jbody 'd["deliveryId"]' 2>/dev/null)
+
+# the peers receive: wait for all four
+mail_json="$P/smtp/mail-1.json"; obj="$P/s3/reports/e2e/e2e-report.json"; up="$P/sftp-e2e/e2e-report.json"
+i=0
+while [ $i -lt 300 ]; do
+    n=$(sql "SELECT count(*) FROM delivery_logs WHERE delivery_id = '$DEL' AND status = 'delivered'")
+    [ "$n" = 4 ] && [ -s "$mail_json" ] && [ -f "$obj" ] && [ -f "$up" ] && break
+    sleep 0.1; i=$((i + 1))
+done
+expect_eq "all four delivered (delivery_logs)" 4 "$n"
+check "the S3 peer stored the object (its SigV4 checked by botocore)" test -f "$obj"
+check "sshd's SFTP received the file" test -f "$up"
+check "smtp-server received the mail" test -s "$mail_json"
+att=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["attachments"][0]["file"])' "$mail_json" 2>/dev/null)
+check "the mail has the artifact attached" test -n "$att"
+url=$(sql "SELECT signed_url FROM download_links WHERE delivery_id = '$DEL'")
+curl -s -o "$TEST_TMP/link.bin" -w '%{http_code}' "$BASE_URL$url" >"$TEST_TMP/link.status"
+expect_eq "the download link serves it (200)" 200 "$(cat "$TEST_TMP/link.status")"
+check "S3 object = SFTP file" cmp -s "$obj" "$up"
+check "S3 object = mail attachment" cmp -s "$obj" "$att"
+check "S3 object = download link's file" cmp -s "$obj" "$TEST_TMP/link.bin"
+check "the artifact holds the payload" grep -q "$MARK" "$obj"
+ref() { sql "SELECT cross_system_reference FROM delivery_logs WHERE delivery_id = '$DEL' AND destination_id = $1"; }
+expect_eq "S3: the ETag is the cross-system reference" "$(md5sum "$obj" | cut -c1-32)" "$(ref "$S3")"
+expect_eq "SFTP: the remote path is the reference" "$up" "$(ref "$SFTP")"
+expect_eq "email: the Message-ID is the reference" \
+    "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["messageId"])' "$mail_json")" "$(ref "$MAIL")"
+expect_eq "download: the link's id is the reference" \
+    "$(sql "SELECT id FROM download_links WHERE delivery_id = '$DEL'")" "$(ref "$DL")"
+http GET "/api/v1/delivery/deliveries/$DEL" -H "x-api-key: $KEY"
+expect_eq "the delivery's status: 200" 200 "$HTTP_STATUS"
+diag "status: $(jbody 'd["status"]' 2>/dev/null)"
+
+# no secret in serve's output
+for s in "$S3_SECRET" "$SMTP_PASS" "OPENSSH PRIVATE KEY"; do
+    if grep -qF "$s" "$TEST_TMP/serve.log" "$TEST_TMP/serve.log.out" 2>/dev/null; then
+        not_ok "no secret in serve's log"; diag "found: ${s%%?????}..."
+    else ok "no secret in serve's log (${s%%??????????}...)"; fi
+done
+finish
