@@ -88,7 +88,7 @@ static bool email_parse(const json_t *config, emailcfg *c, char *field, size_t f
         FAIL("config.email.smtpConfig", "is required: host, port, secure and auth");
     c->host = adb__cfg_str(s, "host");
     if (!c->host || !*c->host || strlen(c->host) > 253 || !adb__text_safe(c->host) ||
-        strpbrk(c->host, "/@:?# "))
+        strpbrk(c->host, "/@?#[] "))
         FAIL("config.email.smtpConfig.host", "must be a host name or address");
     const json_t *port = json_object_get(s, "port");
     if (!json_is_integer(port) || json_integer_value(port) < 1 || json_integer_value(port) > 65535)

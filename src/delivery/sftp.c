@@ -134,7 +134,8 @@ bool adb__sftp_check(const json_t *config, char *field, size_t flen, char *why, 
 static char *sftp_url(const sftpcfg *c, const char *name)
 {
     adb__buf b = { 0 };
-    adb__buf_printf(&b, "sftp://%s:%ld/", c->host, c->port);
+    bool v6 = strchr(c->host, ':') != NULL;
+    adb__buf_printf(&b, "sftp://%s%s%s:%ld/", v6 ? "[" : "", c->host, v6 ? "]" : "", c->port);
     if (c->path[0] != '/')
         adb__buf_puts(&b, "~/");
     const char *s = c->path;
