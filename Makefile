@@ -24,6 +24,8 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-f
 CSTD     := -std=c11 -D_GNU_SOURCE
 ifeq ($(MODE),test)
 OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# test builds only: hooks a test may use (the delivery clock, src/delivery/clock.c)
+CFLAGS   += -DADB_TEST_BUILD
 else
 OPT      := -O2 -g
 endif

@@ -11,6 +11,9 @@
 static const cli_deliveries_sub subs[] = {
     { "destinations", "list, show, create, update and delete destinations; rotate a webhook's secret",
       cli_deliveries_destinations_usage, cmd_deliveries_destinations },
+    { "list", "deliveries and each destination's status, newest first", cli_deliveries_queue_usage, cmd_deliveries_queue },
+    { "show", "one delivery's status per destination", cli_deliveries_show_usage, cmd_deliveries_queue },
+    { "retry", "queue a delivery's failed or held destinations again (same webhook-id)", cli_deliveries_retry_usage, cmd_deliveries_queue },
     { NULL, NULL, NULL, NULL },
 };
 

@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "../http/server.h"
+#include "../delivery/delivery.h"
 #include "../core/util.h"
 
 #include <errno.h>
@@ -123,6 +124,7 @@ int cmd_serve(int argc, char **argv)
     adb_migration_set set = { 0 };
     adb *h = NULL;
     adb_server *server = NULL;
+    adb__delivery_pool *delivery = NULL;
     char err[ADB_ERRMSG_MAX], qhome[4200], *api_ci = NULL, *writer_ci = NULL;
     sigset_t sigs;
 
@@ -234,6 +236,14 @@ int cmd_serve(int argc, char **argv)
         rc = EXIT_FAILURE_;
         goto out;
     }
+    /* the delivery threads (docs/delivery.md, "Queue"): the owner's connections */
+    if (db.cfg.delivery_threads > 0 &&
+        !(delivery = adb__delivery_start(h, db.conninfo, db.cfg.delivery_threads, db.cfg.delivery_lease_ms,
+                                         db.cfg.delivery_poll_ms, err, sizeof(err)))) {
+        cli_error("%s", err);
+        rc = EXIT_FAILURE_;
+        goto out;
+    }
     printf("auditdb %s listening on http://%s\n", adb_version(), adb_server_address(server));
     if (db.emb && strncmp(adb_embedded_datadir(db.emb), db.cfg.home, strlen(db.cfg.home)) != 0)
         printf("database: embedded PostgreSQL in %s, its files in %s (out of reach of the "
@@ -262,6 +272,7 @@ int cmd_serve(int argc, char **argv)
 out:
     /* stop taking requests, finish those in flight, then drain and commit the writer */
     adb_server_stop(server);
+    adb__delivery_stop(delivery);   /* each thread ends its attempt first */
     adb_close(h);
     cli_db_close(&db);
     adb_migrations_free(&set);

@@ -22,4 +22,9 @@ typedef struct cli_deliveries_sub {
 extern const char cli_deliveries_destinations_usage[];
 int cmd_deliveries_destinations(int argc, char **argv);
 
+/* list, show, retry: deliveries and their queue items (cmd_deliveries_queue.c) */
+extern const char cli_deliveries_queue_usage[], cli_deliveries_show_usage[],
+    cli_deliveries_retry_usage[];
+int cmd_deliveries_queue(int argc, char **argv);
+
 #endif

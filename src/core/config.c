@@ -70,6 +70,12 @@ static const adb_config_key config_keys[] = {
       "most events one statistics request counts (a range holding more is a 400); at most 1000000" },
     { "AUDITDB_KEY_USAGE_FLUSH_S", "60", false,
       "seconds between writes of API keys' last-use times (one statement for all keys)" },
+    { "AUDITDB_DELIVERY_THREADS", "8", false,
+      "delivery threads of each serve, each on its own database connection (0: this instance delivers nothing)" },
+    { "AUDITDB_DELIVERY_LEASE_MS", "60000", false,
+      "how long a claimed delivery item stays its claimer's; then another thread may take it (at least twice a webhook's timeout)" },
+    { "AUDITDB_DELIVERY_POLL_MS", "1000", false,
+      "how often an idle delivery thread looks for retries that fell due (new items wake it at once)" },
     { "AUDITDB_TREE", "true", false,
       "keep every organization's Merkle tree up to date (docs/log.md); false only to measure its cost" },
     { "AUDITDB_ENVIRONMENT", "production", false, "environment name reported by /health" },
@@ -199,6 +205,9 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_int(cfg, "AUDITDB_TOTAL_ESTIMATE_TTL_S", 1, 86400, &cfg->total_ttl_s)) ||
         (st = get_int(cfg, "AUDITDB_KEY_USAGE_FLUSH_S", 1, 86400, &cfg->key_usage_flush_s)) ||
         (st = get_int(cfg, "AUDITDB_STATS_MAX_EVENTS", 1, 1000000, &cfg->stats_max_events)) ||
+        (st = get_int(cfg, "AUDITDB_DELIVERY_THREADS", 0, 64, &cfg->delivery_threads)) ||
+        (st = get_int(cfg, "AUDITDB_DELIVERY_LEASE_MS", 2000, 3600000, &cfg->delivery_lease_ms)) ||
+        (st = get_int(cfg, "AUDITDB_DELIVERY_POLL_MS", 10, 60000, &cfg->delivery_poll_ms)) ||
         (st = get_bool(cfg, "AUDITDB_TREE", &cfg->tree)) ||
         (st = get_bool(cfg, "AUDIT_MONITORING_ENABLED", &cfg->monitoring)) ||
         (st = get_int(cfg, "AUDIT_SLOW_QUERY_THRESHOLD", 0, 3600000, &cfg->slow_query_ms)) ||

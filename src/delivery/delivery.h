@@ -90,6 +90,10 @@ typedef struct adb__item {
     const char *content_type;
     const json_t *payload;       /* descriptor: {type, metadata} */
     int attempt;                 /* 1 for the first */
+    /* webhooks: the destination's active signing keys (adb__webhook_keys_active),
+     * every one signs; NULL: the transport reads them itself (probes) */
+    const struct adb__signing_key *keys;
+    size_t nkeys;
 } adb__item;
 
 typedef struct adb__attempt {
@@ -123,6 +127,110 @@ typedef enum {
 adb__retry_verdict adb__retry_next(const json_t *dest_config, int attempt, const adb__attempt *a,
                                    int64_t now_ms, int64_t *next_ms);
 
+/* ---- the queue, the workers, webhooks (queue.c, worker.c, webhook.c; dqueue) ---- */
+
+/* The delay before attempt n+1 of the default schedule, without jitter
+ * (ms); -1 after the last of its ten attempts. */
+int64_t adb__retry_standard_delay_ms(int attempt);
+/* An HTTP answer that will not get better by itself (3xx, most 4xx). */
+bool adb__retry_status_permanent(int http_status);
+
+/* A signing key: a whsec_ secret (v1, HMAC-SHA256) or an Ed25519 seed (v1a). */
+typedef struct adb__whkey {
+    bool asym;
+    unsigned char key[64];
+    size_t len;
+} adb__whkey;
+/* Parses whsec_<base64> (v1) or whsk_<base64 of a 32-byte seed, or seed and
+ * public key> (v1a); false for anything else. */
+bool adb__whkey_parse(const char *text, adb__whkey *out);
+/* The webhook-signature value of id.ts.body under each key, space-separated,
+ * into out. */
+adb_status adb__webhook_sign(const char *id, long long ts, const unsigned char *body, size_t len,
+                             const adb__whkey *keys, size_t nkeys, char *out, size_t outlen);
+/* Seconds a Retry-After value asks for (delta-seconds or an HTTP-date,
+ * against now_s); -1 when it is neither. */
+long adb__retry_after_parse(const char *v, long long now_s);
+/* One attempt of it to webhook destination d signed with keys; legacy: the
+ * key of the X-Webhook-Signature header (config legacyHeaders), may be NULL. */
+adb_status adb__webhook_send(const adb__dest *d, const adb__item *it, const adb__whkey *keys,
+                             size_t nkeys, const adb__whkey *legacy, int64_t now_ms, adb__attempt *out);
+/* Frees the calling thread's HTTP handle (a delivery thread that ends). */
+void adb__webhook_thread_end(void);
+
+/* A claimed queue item (queue.c): strings and body owned, freed by
+ * adb__qitem_free. */
+typedef struct adb__qitem {
+    char id[64];
+    char org[256];
+    char claim_id[40];
+    char delivery_id[256];
+    int dest_id;
+    int log_id;           /* delivery_logs.id */
+    int attempt;          /* this attempt's number, 1-based */
+    unsigned char *body;
+    size_t body_len;
+    char content_type[256];
+    json_t *payload;
+} adb__qitem;
+void adb__qitem_free(adb__qitem *q);
+
+#define ADB_DELIVERY_NOTIFY "auditdb_delivery"
+
+/* One item to enqueue (queue.c); nothing owned. */
+typedef struct adb__enqueue {
+    const char *org, *delivery_id, *correlation_id, *idempotency_key, *content_type;
+    int dest_id, log_id, priority;
+    const unsigned char *body;   /* the exact bytes every attempt sends */
+    size_t body_len;
+    const json_t *payload;       /* the descriptor kept with it: {type, metadata} */
+} adb__enqueue;
+/* A fresh id: prefix and 22 random base64url characters (no '.'). */
+void adb__queue_new_id(const char *prefix, char *out, size_t outlen);
+/* Inserts e on c (in the caller's transaction, tenant or owner); id_out its
+ * webhook-id; *dup when e's idempotency key was queued already for that
+ * destination (nothing inserted). */
+adb_status adb__queue_enqueue(PGconn *c, const adb__enqueue *e, char id_out[64], bool *dup);
+/* NOTIFY the delivery threads (sent when the caller's transaction commits). */
+adb_status adb__queue_notify(PGconn *c);
+
+/* Claims up to max due items on c (the owner's connection): pending and due
+ * by now_ms, or processing with their lease run out; each gets a fresh
+ * claim id and a lease of lease_ms. *n how many. */
+adb_status adb__queue_claim(PGconn *c, const char *claimer, int64_t now_ms, int lease_ms,
+                            adb__qitem *items, int max, int *n);
+/* Ends an attempt of q fenced by its claim id: the attempt appended to its
+ * delivery_logs row, and the item completed (ok), rescheduled at next_ms
+ * (status "pending"), failed (give up) or held (the destination disabled).
+ * *fenced is false when the claim was lost (its lease ran out and another
+ * claimed it): nothing is written, the item is its new claimer's. */
+typedef enum { ADB_Q_COMPLETE, ADB_Q_RETRY, ADB_Q_FAIL, ADB_Q_HOLD, ADB_Q_DEFER } adb__q_end;
+adb_status adb__queue_finish(PGconn *c, const adb__qitem *q, adb__q_end how, const adb__attempt *a,
+                             int64_t now_ms, int64_t next_ms, bool *fenced);
+
+/* A delivery as the tenant on c sees it (deliveries.c): smart-logs' client's
+ * DeliveryStatusResponse (caller frees); NULL when it has no row here
+ * (missing, or another organization's) or on a database error (*dberr). */
+json_t *adb__delivery_status(PGconn *c, const char *id, bool *dberr);
+/* Queues delivery id's failed and held items again on c (same webhook-id and
+ * bytes, the schedule from its start; the caller NOTIFYs and commits): how
+ * many, -1 on a database error. */
+int adb__delivery_requeue(PGconn *c, const char *id);
+
+/* The pool of delivery threads of serve (worker.c). */
+typedef struct adb__delivery_pool adb__delivery_pool;
+/* Starts n threads on owner_conninfo's connections, claiming with leases of
+ * lease_ms and looking for due retries every poll_ms; NULL with err on
+ * failure. A webhook's timeout is held under half the lease. */
+adb__delivery_pool *adb__delivery_start(adb *h, const char *owner_conninfo, int n, int lease_ms,
+                                        int poll_ms, char *err, size_t errlen);
+/* Delivery threads running in this process (all pools). */
+int adb__delivery_threads_running(void);
+/* The longest a webhook attempt may take (ms): under half the lease. */
+extern _Atomic long adb__webhook_timeout_cap_ms;
+/* Stops them (each finishes its attempt) and frees the pool; NULL ok. */
+void adb__delivery_stop(adb__delivery_pool *p);
+
 /* ---- health and the circuit breaker (breaker.c, dhealth) ---- */
 
 /* Before an attempt: may the worker send to d now? closed: yes; open: no,
@@ -136,6 +244,39 @@ adb_status adb__breaker_admit(adb *h, PGconn *c, const adb__dest *d, int64_t now
  * a notice to the organization). */
 adb_status adb__health_record(adb *h, PGconn *c, const adb__dest *d, const adb__attempt *a,
                               int64_t now_ms);
+
+/* The breaker's settings: these defaults, overridden per destination by the
+ * integers of its config's "circuitBreaker" object (failureRateThreshold,
+ * windowSeconds, minimumVolume, cooldownSeconds, probeTimeoutSeconds,
+ * disableAfterSeconds; docs/delivery.md, "Health and breakers"). */
+typedef struct adb__breaker_config {
+    int failure_rate_pct;     /* open when failures reach this % of the attempts ... (50) */
+    int window_s;             /* ... of the window (300) ... */
+    int min_volume;           /* ... holding at least this many attempts (10) */
+    int cooldown_s;           /* open, then half-open after this (60) */
+    int probe_timeout_s;      /* a probe that never reports frees its slot after (120) */
+    int disable_after_s;      /* failure without a success this long disables (432000: 5 d) */
+} adb__breaker_config;
+void adb__breaker_config_of(const json_t *dest_config, adb__breaker_config *out);
+
+/* *retry_at_ms from adb__breaker_admit for a disabled destination: hold the
+ * item (status 'held') until the destination is enabled again. */
+#define ADB_BREAKER_HOLD INT64_MAX
+
+/* Disables destination id of org (by: who, e.g. a key id or
+ * "auditdb-delivery"): delivery_destinations.disabled, health 'disabled',
+ * a transition, its pending items held, an alerts row, and an audit event
+ * of the organization. Already disabled: ADB_OK, nothing written.
+ * c idle: committed here; inside the caller's transaction: the caller commits
+ * (or rolls back on an error). ADB_ERR_NOT_FOUND: no such destination in org. */
+adb_status adb__health_disable(adb *h, PGconn *c, const char *org, int id, const char *reason,
+                               const char *by, int64_t now_ms);
+/* Enables it again: not disabled, breaker closed, the failure run and the
+ * window reset, a transition when it was disabled or not closed, its held
+ * items pending again (scheduled now_ms; *released counts them, may be
+ * NULL), NOTIFY auditdb_delivery. Same transaction rules as disable. */
+adb_status adb__health_enable(adb *h, PGconn *c, const char *org, int id, const char *by,
+                              int64_t now_ms, long long *released);
 
 /* ---- the clock (clock.c, dhealth) ---- */
 

@@ -17,6 +17,13 @@ enum MHD_Result adb_http_delivery_dest_validate(adb_http_request *req);
 enum MHD_Result adb_http_delivery_dest_test(adb_http_request *req);
 enum MHD_Result adb_http_delivery_dest_rotate(adb_http_request *req);
 
+/* deliveries, metrics and the delivery health (delivery_deliveries.c, docs/delivery.md) */
+enum MHD_Result adb_http_deliveries_create(adb_http_request *req);
+enum MHD_Result adb_http_deliveries_list(adb_http_request *req);
+enum MHD_Result adb_http_deliveries_get(adb_http_request *req);
+enum MHD_Result adb_http_deliveries_retry(adb_http_request *req);
+enum MHD_Result adb_http_delivery_metrics(adb_http_request *req);
+enum MHD_Result adb_http_delivery_health(adb_http_request *req);
 /* download links: no key, the signed URL is the authority (delivery_download.c) */
 enum MHD_Result adb_http_delivery_download(adb_http_request *req);
 

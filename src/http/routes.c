@@ -140,6 +140,13 @@ static const route routes[] = {
     { "POST", "/api/v1/delivery/destinations/{id}/validate", adb_http_delivery_dest_validate, "delivery", "read", "check a destination's configuration and addresses", NULL },
     { "POST", "/api/v1/delivery/destinations/{id}/test", adb_http_delivery_dest_test, "delivery", "manage", "test-connect a destination without delivering", NULL },
     { "POST", "/api/v1/delivery/destinations/{id}/secrets/rotate", adb_http_delivery_dest_rotate, "delivery", "manage", "new webhook signing secrets, the old ones signing too for a grace period", NULL },
+    /* deliveries: the queue as smart-logs' client calls it (delivery_deliveries.c, docs/delivery.md) */
+    { "POST", "/api/v1/delivery/deliveries", adb_http_deliveries_create, "delivery", "deliver", "queue a delivery to destinations (one item each, signed webhooks, retries)", NULL },
+    { "GET", "/api/v1/delivery/deliveries", adb_http_deliveries_list, "delivery", "read", "list deliveries with each destination's status", "destinationId,status,startDate,endDate,sortBy,sortOrder," PAGE },
+    { "GET", "/api/v1/delivery/deliveries/{id}", adb_http_deliveries_get, "delivery", "read", "one delivery's status per destination", NULL },
+    { "POST", "/api/v1/delivery/deliveries/{id}/retry", adb_http_deliveries_retry, "delivery", "deliver", "queue a delivery's failed or held destinations again (same webhook-id)", NULL },
+    { "GET", "/api/v1/delivery/metrics", adb_http_delivery_metrics, "delivery", "read", "deliveries counted by outcome and destination type", "destinationType,startDate,endDate,granularity" },
+    { "GET", "/api/v1/delivery/health", adb_http_delivery_health, "delivery", "read", "the delivery threads and the queue", NULL },
     /* download links: the signed URL is the authority (delivery_download.c, docs/delivery.md) */
     { "GET", "/api/v1/delivery/downloads/{id}", adb_http_delivery_download, NULL, NULL, "the file of a download link (signed, expiring URL; no key)", "expires,signature" },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
