@@ -90,10 +90,38 @@ http GET "/api/v1/delivery/deliveries/$DEL" -H "x-api-key: $KEY"
 expect_eq "the delivery's status: 200" 200 "$HTTP_STATUS"
 diag "status: $(jbody 'd["status"]' 2>/dev/null)"
 
+# the test-connect route probes each one through its transport; the probe sends no mail
+for pair in "email:$MAIL" "storage:$S3" "sftp:$SFTP" "download:$DL"; do
+    http POST "$D/${pair#*:}/test" -H "x-api-key: $KEY"
+    expect_eq "test-connect ${pair%%:*}: success" "200 true" "$HTTP_STATUS $(jbody 'd["success"]' 2>/dev/null)"
+done
+expect_eq "the probes sent no mail" 1 "$(ls "$P"/smtp/mail-*.eml | wc -l)"
+# a wrong S3 secret: the probe says why (the peer's 403), and a delivery fails without retrying
+http PATCH "$D/$S3" -H "x-api-key: $KEY" -H "$J" \
+    -d '{"config":{"storage":{"config":{"secretAccessKey":"wJalrXUtnFEMI/K7MDENG+bPxRfiCYWRONGKEY"}}}}'
+expect_eq "PATCH the S3 secret: 200" 200 "$HTTP_STATUS"
+http POST "$D/$S3/test" -H "x-api-key: $KEY"
+expect_eq "test-connect with the wrong secret: no success" "200 false" "$HTTP_STATUS $(jbody 'd["success"]' 2>/dev/null)"
+http POST /api/v1/delivery/deliveries -H "x-api-key: $KEY" -H "$J" \
+    -d "{\"destinations\":[\"$S3\"],\"payload\":{\"type\":\"report\",\"data\":{},\"metadata\":{\"filename\":\"refused.json\"}}}"
+DEL2=$(jbody 'd["deliveryId"]' 2>/dev/null)
+i=0
+while [ $i -lt 100 ]; do
+    st=$(sql "SELECT status FROM delivery_logs WHERE delivery_id = '$DEL2'")
+    [ "$st" = failed ] && break
+    sleep 0.1; i=$((i + 1))
+done
+expect_eq "a delivery signed with the wrong secret: failed at once (permanent)" failed "$st"
+expect_match "its failure names S3's refusal" "SignatureDoesNotMatch" \
+    "$(sql "SELECT failure_reason FROM delivery_logs WHERE delivery_id = '$DEL2'")"
+check "nothing stored" test ! -e "$P/s3/reports/e2e/refused.json"
+
 # no secret in serve's output
-for s in "$S3_SECRET" "$SMTP_PASS" "OPENSSH PRIVATE KEY"; do
+n=0
+for s in "$S3_SECRET" "WRONGKEY" "$SMTP_PASS" "OPENSSH PRIVATE KEY"; do
+    n=$((n + 1))
     if grep -qF "$s" "$TEST_TMP/serve.log" "$TEST_TMP/serve.log.out" 2>/dev/null; then
-        not_ok "no secret in serve's log"; diag "found: ${s%%?????}..."
-    else ok "no secret in serve's log (${s%%??????????}...)"; fi
+        not_ok "no secret in serve's log (secret $n)"
+    else ok "no secret in serve's log (secret $n)"; fi
 done
 finish
