@@ -6,7 +6,8 @@
 #   make install    PREFIX=/usr/local DESTDIR=  binary, headers, libraries, auditdb.pc
 #   make bench      ingestion (library, and HTTP from an empty database), verification and archival
 #                   against raw COPY; query latency over HTTP; receipts verified offline;
-#                   the GDPR export of a million events (RSS, against COPY TO)
+#                   the GDPR export of a million events (RSS, against COPY TO); delivery:
+#                   enqueue-to-first-byte p50/p99, deliveries/s against a plain libcurl loop
 #   make fuzz       every libFuzzer target for FUZZ_TIME seconds (default 300)
 #   make clean
 
@@ -153,7 +154,7 @@ bench:
 	@$(MAKE) --no-print-directory MODE=release all build/release/bench/bench_ingest \
 	    build/release/bench/bench_archive build/release/bench/loadgen build/release/bench/http_ingest \
 	    build/release/bench/bench_proofs build/release/bench/bench_receipts \
-	    build/release/bench/bench_verify
+	    build/release/bench/bench_verify build/release/bench/bench_post
 	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_ingest
 	@scripts/with-cluster.sh build/release/auditdb bench/http_ingest.sh
 	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_archive
@@ -162,6 +163,7 @@ bench:
 	@build/release/bench/bench_proofs
 	@scripts/with-cluster.sh build/release/auditdb bench/receipts.sh
 	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_verify
+	@scripts/with-cluster.sh build/release/auditdb bench/delivery.sh
 
 run:
 	@DEPS_SET=run $(MAKE) --no-print-directory deps

@@ -14,6 +14,12 @@ static const cli_deliveries_sub subs[] = {
     { "list", "deliveries and each destination's status, newest first", cli_deliveries_queue_usage, cmd_deliveries_queue },
     { "show", "one delivery's status per destination", cli_deliveries_show_usage, cmd_deliveries_queue },
     { "retry", "queue a delivery's failed or held destinations again (same webhook-id)", cli_deliveries_retry_usage, cmd_deliveries_queue },
+    { "health", "a destination's health and circuit breaker", cli_deliveries_health_usage,
+      cmd_deliveries_health },
+    { "enable", "enable a destination again: its held deliveries pending",
+      cli_deliveries_enable_usage, cmd_deliveries_health },
+    { "disable", "disable a destination: its pending deliveries held",
+      cli_deliveries_disable_usage, cmd_deliveries_health },
     { NULL, NULL, NULL, NULL },
 };
 

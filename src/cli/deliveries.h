@@ -26,5 +26,10 @@ int cmd_deliveries_destinations(int argc, char **argv);
 extern const char cli_deliveries_queue_usage[], cli_deliveries_show_usage[],
     cli_deliveries_retry_usage[];
 int cmd_deliveries_queue(int argc, char **argv);
+/* health, enable, disable (cmd_deliveries_health.c) */
+extern const char cli_deliveries_health_usage[];
+extern const char cli_deliveries_enable_usage[];
+extern const char cli_deliveries_disable_usage[];
+int cmd_deliveries_health(int argc, char **argv);
 
 #endif

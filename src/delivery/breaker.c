@@ -54,6 +54,46 @@ void adb__breaker_config_of(const json_t *dest_config, adb__breaker_config *out)
     out->disable_after_s = cfg_int(o, "disableAfterSeconds", 5 * 86400, 60, 365 * 86400);
 }
 
+static const struct {
+    const char *name;
+    long long min, max;
+} KNOBS[] = {
+    { "failureRateThreshold", 1, 100 }, { "windowSeconds", 1, 86400 },
+    { "minimumVolume", 1, 100000 },     { "cooldownSeconds", 1, 86400 },
+    { "probeTimeoutSeconds", 1, 86400 }, { "disableAfterSeconds", 60, 365 * 86400 },
+};
+
+bool adb__breaker_config_check(const json_t *cb, char *field, size_t flen, char *msg, size_t mlen)
+{
+    const char *key;
+    json_t *v;
+
+    if (!cb || json_is_null(cb))
+        return true;
+    if (!json_is_object(cb)) {
+        adb__fmt(field, flen, "config.circuitBreaker");
+        adb__fmt(msg, mlen, "config.circuitBreaker must be an object");
+        return false;
+    }
+    json_object_foreach((json_t *)cb, key, v) {
+        size_t i = 0;
+        while (i < sizeof(KNOBS) / sizeof(KNOBS[0]) && strcmp(KNOBS[i].name, key) != 0)
+            i++;
+        adb__fmt(field, flen, "config.circuitBreaker.%.40s", key);
+        if (i == sizeof(KNOBS) / sizeof(KNOBS[0])) {
+            adb__fmt(msg, mlen, "unknown member of config.circuitBreaker");
+            return false;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) < KNOBS[i].min ||
+            json_integer_value(v) > KNOBS[i].max) {
+            adb__fmt(msg, mlen, "%s must be an integer from %lld to %lld", field, KNOBS[i].min,
+                     KNOBS[i].max);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ---- statements ------------------------------------------------------------ */
 
 #define TS(n) "to_timestamp($" #n "::float8 / 1000)"
@@ -107,7 +147,7 @@ static const char SELECT_ROW[] =
     " h.consecutive_failures, h.total_failures, h.total_deliveries, h.metadata::text,"
     " d.disabled = 'true'"
     " FROM destination_health h JOIN delivery_destinations d ON d.id = h.destination_id"
-    " WHERE h.destination_id = $1::int AND h.organization_id = $2";
+    " WHERE h.destination_id = $1::int AND h.organization_id = $2 AND d.deleted_at IS NULL";
 
 /* Reads the row (locked when lock), creating it first when missing.
  * ADB_ERR_NOT_FOUND when org has no such destination. */
@@ -136,7 +176,7 @@ static adb_status row_read(PGconn *c, const char *org, const char *idt, int64_t 
                 " SELECT id, organization_id, CASE WHEN disabled = 'true' THEN 'disabled'"
                 " ELSE 'healthy' END, " TS(3)
                 " FROM delivery_destinations WHERE id = $1::int AND organization_id = $2"
-                " ON CONFLICT (destination_id) DO NOTHING",
+                " AND deleted_at IS NULL ON CONFLICT (destination_id) DO NOTHING",
                 3, pi);
         bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
@@ -527,9 +567,10 @@ adb_status adb__health_record(adb *h, PGconn *c, const adb__dest *d, const adb__
     }
 
     /* the breaker */
-    const char *to = row.state;
+    bool half_open = strcmp(row.state, "half-open") == 0;
+    const char *to = row.state;   /* the state after this attempt */
     char why[400] = "";
-    if (!row.disabled && strcmp(row.state, "half-open") == 0) {
+    if (!row.disabled && half_open) {
         if (fail) {
             to = "open";
             adb__fmt(why, sizeof(why), "probe failed: %s", a->error[0] ? a->error : "failed");
@@ -551,11 +592,13 @@ adb_status adb__health_record(adb *h, PGconn *c, const adb__dest *d, const adb__
                  row.window_total, cfg.failure_rate_pct, cfg.min_volume, cfg.window_s,
                  a->error[0] ? a->error : "failed");
     }
-    bool moved = strcmp(to, row.state) != 0;
+    bool moved = to != row.state;   /* set to a literal above only when it changes */
+    bool open = moved ? to[0] == 'o' : strcmp(row.state, "open") == 0;
+    bool still_half = !moved && half_open;
     const char *status = row.disabled ? "disabled"
-                         : strcmp(to, "open") == 0 ? "unhealthy"
-                         : strcmp(to, "half-open") == 0 || row.consecutive > 0 ? "degraded"
-                                                                              : "healthy";
+                         : open ? "unhealthy"
+                         : still_half || row.consecutive > 0 ? "degraded"
+                                                             : "healthy";
 
     char *mt = json_dumps(row.meta, JSON_COMPACT);
     char tot[24], tf[24], cons[24], rate[16], av[16], q95[16], q99[16], fs[24], ws[24], wt[24],

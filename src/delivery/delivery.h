@@ -258,6 +258,10 @@ typedef struct adb__breaker_config {
     int disable_after_s;      /* failure without a success this long disables (432000: 5 d) */
 } adb__breaker_config;
 void adb__breaker_config_of(const json_t *dest_config, adb__breaker_config *out);
+/* Checks a config's "circuitBreaker" member (cb; NULL or null: absent, fine)
+ * for destination creation/update: false with the field at fault
+ * ("config.circuitBreaker.minimumVolume") and a message. */
+bool adb__breaker_config_check(const json_t *cb, char *field, size_t flen, char *msg, size_t mlen);
 
 /* *retry_at_ms from adb__breaker_admit for a disabled destination: hold the
  * item (status 'held') until the destination is enabled again. */
@@ -277,6 +281,11 @@ adb_status adb__health_disable(adb *h, PGconn *c, const char *org, int id, const
  * NULL), NOTIFY auditdb_delivery. Same transaction rules as disable. */
 adb_status adb__health_enable(adb *h, PGconn *c, const char *org, int id, const char *by,
                               int64_t now_ms, long long *released);
+/* Destination id of org's health in the client's DestinationHealth shape
+ * (health.c), read on c (a tenant's connection or the owner's); *out is the
+ * caller's. metadata holds p95/p99, failingSince, the window, the breaker's
+ * settings and the latest transitions. ADB_ERR_NOT_FOUND: none in org. */
+adb_status adb__health_json(PGconn *c, const char *org, int id, json_t **out);
 
 /* ---- the clock (clock.c, dhealth) ---- */
 

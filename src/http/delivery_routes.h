@@ -24,6 +24,10 @@ enum MHD_Result adb_http_deliveries_get(adb_http_request *req);
 enum MHD_Result adb_http_deliveries_retry(adb_http_request *req);
 enum MHD_Result adb_http_delivery_metrics(adb_http_request *req);
 enum MHD_Result adb_http_delivery_health(adb_http_request *req);
+/* health and the circuit breaker (delivery_health.c) */
+enum MHD_Result adb_http_delivery_health_get(adb_http_request *req);
+enum MHD_Result adb_http_delivery_enable(adb_http_request *req);
+enum MHD_Result adb_http_delivery_disable(adb_http_request *req);
 /* download links: no key, the signed URL is the authority (delivery_download.c) */
 enum MHD_Result adb_http_delivery_download(adb_http_request *req);
 

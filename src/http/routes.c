@@ -147,6 +147,10 @@ static const route routes[] = {
     { "POST", "/api/v1/delivery/deliveries/{id}/retry", adb_http_deliveries_retry, "delivery", "deliver", "queue a delivery's failed or held destinations again (same webhook-id)", NULL },
     { "GET", "/api/v1/delivery/metrics", adb_http_delivery_metrics, "delivery", "read", "deliveries counted by outcome and destination type", "destinationType,startDate,endDate,granularity" },
     { "GET", "/api/v1/delivery/health", adb_http_delivery_health, "delivery", "read", "the delivery threads and the queue", NULL },
+    /* destination health and the circuit breaker (delivery_health.c, docs/delivery.md "Health and breakers") */
+    { "GET", "/api/v1/delivery/destinations/{id}/health", adb_http_delivery_health_get, "delivery", "read", "a destination's health and circuit breaker, with its latest transitions", NULL },
+    { "POST", "/api/v1/delivery/destinations/{id}/enable", adb_http_delivery_enable, "delivery", "manage", "enable a destination again: breaker closed, held deliveries pending", NULL },
+    { "POST", "/api/v1/delivery/destinations/{id}/disable", adb_http_delivery_disable, "delivery", "manage", "disable a destination: its pending deliveries held", NULL },
     /* download links: the signed URL is the authority (delivery_download.c, docs/delivery.md) */
     { "GET", "/api/v1/delivery/downloads/{id}", adb_http_delivery_download, NULL, NULL, "the file of a download link (signed, expiring URL; no key)", "expires,signature" },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },

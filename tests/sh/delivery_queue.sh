@@ -1,54 +1,17 @@
 # delivery_queue.sh - the delivery queue end to end (docs/delivery.md, "Queue",
-# "Webhooks", "Retries"): a webhook receiver in Node (tests/tools/
-# webhook_receiver.js) verifies every request with the npm standardwebhooks
-# library (v1) and Node's Ed25519 (v1a) and counts webhook-ids. The deliveries
-# routes in the client's shapes; bad input 400 naming the field; another
-# organization's delivery 404; idempotency keys; retries (retryConfig,
-# Retry-After, 3xx, replay with the same webhook-id); legacy X-Webhook-*
-# headers. Then 8 delivery threads in each of 2 serve instances deliver 10,000
-# queued items: 0 lost, 0 duplicated, never one item twice at once; again with
-# a kill -9 of one instance midway: 0 lost, duplicates only as retries with
-# the same webhook-id.
-. tests/lib.sh
-
-mods=${OPENAPI_NODE_DIR:-$PWD/build/node}
-if ! why=$(scripts/webhook-verifier.sh "$mods"); then
-    not_ok "the webhook verifier (npm standardwebhooks) is installed"; diag "$why"; finish
-fi
-fresh_db t_delivery_queue
-"$AUDITDB_BIN" migrate >/dev/null
-key() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
-KA=$(key org-a admin); KB=$(key org-b admin); KV=$(key org-a viewer)
-export AUDITDB_DELIVERY_ALLOW=127.0.0.1/32
-export ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=4"
-
-PIDS=""
-cleanup() { for p in $PIDS; do kill -9 "$p" 2>/dev/null; done; }
-trap cleanup EXIT INT TERM
-
-NODE_PATH="$mods/node_modules" node tests/tools/webhook_receiver.js "$TEST_TMP/rport" 2>"$TEST_TMP/receiver.log" &
-PIDS="$PIDS $!"
-i=0; while [ ! -s "$TEST_TMP/rport" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-RURL="http://127.0.0.1:$(cat "$TEST_TMP/rport")"
-rstats() { curl -s "$RURL/_stats$1"; }
-rmode() { curl -s -o /dev/null -X POST "$RURL/_mode" -d "$1"; }
-rj() { rstats "${2:-}" | json "$1"; }
-
-post() { http POST "$1" -H "X-API-Key: ${3:-$KA}" -H 'Content-Type: application/json' -d "$2"; }
-get() { http GET "$1" -H "X-API-Key: ${2:-$KA}"; }
-# wait_for SECONDS SHELL-CONDITION
-wait_for() { end=$(($(date +%s) + $1)); while [ "$(date +%s)" -le $end ]; do if eval "$2"; then return 0; fi; sleep 0.1; done; return 1; }
+# "Webhooks", "Retries") with a Node receiver that verifies every request with the
+# npm standardwebhooks library (v1) and Node's Ed25519 (v1a) and counts webhook-ids
+# (tests/delivery_lib.sh): the deliveries routes in the client's shapes; bad input
+# 400 naming the field; another organization's delivery 404; idempotency keys;
+# retries (retryConfig, Retry-After, 3xx, replay with the same webhook-id); legacy
+# X-Webhook-* headers. The 10,000-item runs are delivery_load.sh and delivery_crash.sh.
+DELIVERY_DB=t_delivery_queue
+. tests/delivery_lib.sh
 
 if ! AUDITDB_DELIVERY_THREADS=2 AUDITDB_DELIVERY_POLL_MS=200 start_serve "$TEST_TMP/serve.log"; then
     not_ok "serve starts"; diag "$(cat "$TEST_TMP/serve.log")"; finish
 fi
 PIDS="$PIDS $SERVE_PID"
-D=/api/v1/delivery
-hook() { # hook LABEL EXTRA-WEBHOOK-MEMBERS: creates a webhook destination, sets DEST and the receiver's keys
-    post $D/destinations "{\"label\":\"$1\",\"type\":\"webhook\",\"config\":{\"webhook\":{\"url\":\"$RURL/hook\",\"method\":\"POST\",\"headers\":{\"X-Tenant\":\"a\"},\"timeout\":5000,\"retryConfig\":{\"maxRetries\":2,\"backoffMultiplier\":1,\"maxBackoffDelay\":500}$2}}}"
-    DEST=$(jbody 'd["id"]')
-    curl -s -o /dev/null -X POST "$RURL/_keys" -d "$(jbody 'd["secrets"]')"
-}
 hook h1 ""
 expect_eq "a webhook destination is created with its secrets shown once" "201 whsec_ whpk_" \
     "$HTTP_STATUS $(jbody 'd["secrets"]["secret"][:6]') $(jbody 'd["secrets"]["publicKey"][:5]')"
@@ -168,60 +131,4 @@ wait_for 10 '[ "$(rj "d[\"legacyOk\"]")" = 1 ]'
 expect_eq "legacyHeaders: X-Webhook-Signature over timestamp.body verified, X-Delivery-Id sent" "1 0 true" \
     "$(rj 'd["legacyOk"]') $(rj 'd["legacyBad"]') $(rj '"x-delivery-id" in d["lastHeaders"]')"
 stop_serve >/dev/null 2>&1
-
-# ---- 10,000 items, 2 instances x 8 threads ----
-hook bulk ""
-BULK=$DEST
-enqueue() { # enqueue PREFIX: 10,000 items for BULK, each body naming its delivery
-    sql "WITH l AS (INSERT INTO delivery_logs (delivery_id, organization_id, destination_id, destinations,
-           object_details, status) SELECT '$1' || g, 'org-a', $BULK, jsonb_build_array('$BULK'),
-           '{\"type\":\"data\",\"metadata\":{}}', 'pending' FROM generate_series(1, 10000) g RETURNING id, delivery_id)
-         INSERT INTO delivery_queue (id, organization_id, destination_id, payload, scheduled_at, delivery_id,
-           delivery_log_id, body) SELECT 'msg_' || substr(md5(delivery_id || random()::text), 1, 22), 'org-a',
-           $BULK, '{\"type\":\"data\"}', now(), delivery_id, id,
-           convert_to(json_build_object('type', 'delivery.data', 'timestamp',
-             to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),
-             'deliveryId', delivery_id, 'data', json_build_object('n', delivery_id))::text, 'UTF8') FROM l" >/dev/null
-}
-two() { # two LOG: two serve instances with 8 delivery threads each; S1, S2 their pids
-    AUDITDB_DELIVERY_THREADS=8 start_serve "$TEST_TMP/$1-1.log" || return 1
-    S1=$SERVE_PID; PIDS="$PIDS $S1"
-    AUDITDB_DELIVERY_THREADS=8 start_serve "$TEST_TMP/$1-2.log" || return 1
-    S2=$SERVE_PID; PIDS="$PIDS $S2"
-}
-done_count() { sql "SELECT count(*) FROM delivery_queue WHERE delivery_id LIKE '$1%' AND status = 'completed'"; }
-curl -s -o /dev/null -X POST "$RURL/_reset"
-enqueue bulk-
-t0=$(date +%s)
-if two bulk; then ok "two serve instances start"; else not_ok "two serve instances start"; finish; fi
-wait_for 280 '[ "$(done_count bulk-)" = 10000 ]'
-t1=$(date +%s)
-expect_eq "10,000 items: all completed, each received once, never twice at once, one id per delivery, all verified" \
-    "10000 10000 10000 0 0 0 10000" \
-    "$(done_count bulk-) $(rj 'd["deliveries"]') $(rj 'd["unique"]') $(rj 'd["duplicates"]') $(rj 'd["concurrent"]') $(rj 'd["multiIdDeliveries"]') $(rj 'd["verified"]')"
-diag "10,000 deliveries in $((t1 - t0)) s by 2 x 8 threads"
-expect_eq "both instances delivered" 2 \
-    "$(sql "SELECT count(DISTINCT split_part(claimed_by, '/', 1)) FROM delivery_queue WHERE delivery_id LIKE 'bulk-%'")"
-kill -TERM "$S1" "$S2"; wait "$S1" "$S2" 2>/dev/null
-
-# ---- again, with kill -9 of one instance midway ----
-curl -s -o /dev/null -X POST "$RURL/_reset"
-enqueue kill-
-export AUDITDB_DELIVERY_LEASE_MS=3000
-two kill || { not_ok "two serve instances start again"; finish; }
-wait_for 120 '[ "$(rj "d[\"unique\"]")" -ge 3000 ]'
-kill -9 "$S1"
-at_kill=$(sql "SELECT count(*) FROM delivery_queue WHERE delivery_id LIKE 'kill-%' AND status = 'processing' AND claimed_by LIKE '%:$S1/%'")
-wait_for 280 '[ "$(done_count kill-)" = 10000 ]'
-expect_eq "kill -9 midway: all 10,000 completed and received, one webhook-id per delivery, never twice at once" \
-    "10000 10000 10000 0 0" \
-    "$(done_count kill-) $(rj 'd["deliveries"]') $(rj 'd["unique"]') $(rj 'd["multiIdDeliveries"]') $(rj 'd["concurrent"]')"
-dups=$(rj 'd["duplicates"]')
-expect_eq "duplicates only the killed instance's items in flight, sent again with their webhook-id (<= $at_kill)" yes \
-    "$([ "$dups" -le "$at_kill" ] && echo yes || echo "no: $dups duplicates, $at_kill in flight")"
-diag "items the killed instance held: $at_kill; delivered twice with the same webhook-id: $dups"
-expect_eq "the survivor took the killed instance's items once their lease ran out" yes \
-    "$([ "$(sql "SELECT count(*) FROM delivery_queue WHERE delivery_id LIKE 'kill-%' AND claimed_by LIKE '%:$S2/%'")" -gt 0 ] && echo yes)"
-kill -TERM "$S2"; wait "$S2" 2>/dev/null
-expect_eq "serve stops cleanly with its delivery threads" 0 "$?"
 finish

@@ -275,6 +275,12 @@ static void other_organization_not_found(void)
     CHECK(adb__health_enable(db, c, "other-org", id, "x", T0, NULL) == ADB_ERR_NOT_FOUND);
     CHECK(adb__health_disable(db, c, "other-org", id, "x", "x", T0) == ADB_ERR_NOT_FOUND);
     CHECK(q("SELECT count(*) FROM destination_health WHERE destination_id = %d", id) == 0);
+    /* a deleted destination (0030's soft delete) is not there either */
+    snprintf(d.org, sizeof(d.org), "brk");
+    CHECK(q("UPDATE delivery_destinations SET deleted_at = now() WHERE id = %d RETURNING 1", id) == 1);
+    CHECK(adb__breaker_admit(db, c, &d, T0, &admit, &at) == ADB_ERR_NOT_FOUND && !admit);
+    json_t *hj = NULL;
+    CHECK(adb__health_json(c, "brk", id, &hj) == ADB_ERR_NOT_FOUND && !hj);
     json_decref(d.config);
 }
 
@@ -384,6 +390,24 @@ static void settings_defaults_and_overrides(void)
     adb__breaker_config_of(o, &cfg);
     CHECK(cfg.failure_rate_pct == 80 && cfg.min_volume == 3 && cfg.window_s == 300 &&
           cfg.cooldown_s == 60 && cfg.disable_after_s == 86400);
+    json_decref(o);
+    /* the check ddest's validation calls: the field at fault */
+    char field[96], msg[160];
+    CHECK(adb__breaker_config_check(NULL, field, sizeof(field), msg, sizeof(msg)));
+    o = json_loads("{\"minimumVolume\": 3, \"cooldownSeconds\": 10}", 0, NULL);
+    CHECK(adb__breaker_config_check(o, field, sizeof(field), msg, sizeof(msg)));
+    json_decref(o);
+    o = json_loads("{\"minimumVolume\": 0}", 0, NULL);
+    CHECK(!adb__breaker_config_check(o, field, sizeof(field), msg, sizeof(msg)));
+    CHECK_STR(field, "config.circuitBreaker.minimumVolume");
+    json_decref(o);
+    o = json_loads("{\"threshold\": 5}", 0, NULL);
+    CHECK(!adb__breaker_config_check(o, field, sizeof(field), msg, sizeof(msg)));
+    CHECK_STR(field, "config.circuitBreaker.threshold");
+    json_decref(o);
+    o = json_loads("[1]", 0, NULL);
+    CHECK(!adb__breaker_config_check(o, field, sizeof(field), msg, sizeof(msg)));
+    CHECK_STR(field, "config.circuitBreaker");
     json_decref(o);
 }
 
