@@ -121,3 +121,31 @@ enum MHD_Result adb_http_delivery_download(adb_http_request *req)
     adb_http_security_event(req, "delivery_download", "LOW", desc);
     return adb_http_send_text(req, MHD_HTTP_OK, (char *)f.data, f.len, f.mime);
 }
+
+/* DELETE /api/v1/delivery/downloads/{id}[?reason=]: revokes one of the
+ * caller's organization's links (delivery:manage); 404 for another
+ * organization's or an unknown or already revoked one. */
+enum MHD_Result adb_http_delivery_download_revoke(adb_http_request *req)
+{
+    const char *id = req->param[0];
+    const char *reason = adb_http_arg(req, "reason");
+    char by[64], desc[160];
+
+    if (reason && (strlen(reason) > 500 || strpbrk(reason, "\r\n")))
+        return adb_http_send_invalid(req, "reason", "INVALID_FORMAT",
+                                     "reason must be one line of at most 500 bytes");
+    if (!id || strlen(id) >= ADB_DOWNLOAD_ID_MAX)
+        return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND", "no such download link",
+                                   json_pack("{s:s}", "field", "id"));
+    snprintf(by, sizeof(by), "key:%s", req->who.key_id);
+    adb_status st = adb__download_revoke(req->state->db, req->who.organization_id, id, by,
+                                         reason && *reason ? reason : "revoked through the API");
+    if (st == ADB_ERR_NOT_FOUND)
+        return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND",
+                                   "no such active download link", json_pack("{s:s}", "field", "id"));
+    if (st != ADB_OK)
+        return adb_http_send_unavailable(req);
+    snprintf(desc, sizeof(desc), "download link %.64s revoked", id);
+    adb_http_security_event(req, "download_link_revoked", "LOW", desc);
+    return adb_http_send_json(req, MHD_HTTP_OK, json_pack("{s:s, s:b}", "id", id, "revoked", 1));
+}

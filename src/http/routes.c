@@ -153,6 +153,7 @@ static const route routes[] = {
     { "POST", "/api/v1/delivery/destinations/{id}/disable", adb_http_delivery_disable, "delivery", "manage", "disable a destination: its pending deliveries held", NULL },
     /* download links: the signed URL is the authority (delivery_download.c, docs/delivery.md) */
     { "GET", "/api/v1/delivery/downloads/{id}", adb_http_delivery_download, NULL, NULL, "the file of a download link (signed, expiring URL; no key)", "expires,signature" },
+    { "DELETE", "/api/v1/delivery/downloads/{id}", adb_http_delivery_download_revoke, "delivery", "manage", "revoke a download link (410 from then on)", "reason" },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -12,6 +12,8 @@ fresh_db t_delivery_transports
 "$AUDITDB_BIN" migrate >/dev/null
 newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
 KEY=$(newkey org-t admin)
+VIEWER=$(newkey org-t viewer)
+OTHER=$(newkey org-u admin)
 
 P="$TEST_TMP/peers"
 rm -rf "$P"
@@ -89,6 +91,21 @@ expect_eq "download: the link's id is the reference" \
 http GET "/api/v1/delivery/deliveries/$DEL" -H "x-api-key: $KEY"
 expect_eq "the delivery's status: 200" 200 "$HTTP_STATUS"
 diag "status: $(jbody 'd["status"]' 2>/dev/null)"
+
+# revocation: only the link's organization, with delivery:manage; then 410
+lid=$(sql "SELECT id FROM download_links WHERE delivery_id = '$DEL'")
+http DELETE "/api/v1/delivery/downloads/$lid" -H "x-api-key: $OTHER"
+expect_eq "revoke another organization's link: 404" 404 "$HTTP_STATUS"
+http DELETE "/api/v1/delivery/downloads/$lid" -H "x-api-key: $VIEWER"
+expect_eq "revoke without delivery:manage: 403" 403 "$HTTP_STATUS"
+http DELETE "/api/v1/delivery/downloads/$lid?reason=sent%20to%20the%20wrong%20team" -H "x-api-key: $KEY"
+expect_eq "revoke: 200" "200 true" "$HTTP_STATUS $(jbody 'd["revoked"]' 2>/dev/null)"
+expect_eq "revoked_by and revoked_reason recorded" "false|sent to the wrong team|true" \
+    "$(sql "SELECT is_active || '|' || revoked_reason || '|' || (revoked_by LIKE 'key:%') FROM download_links WHERE id = '$lid'")"
+http GET "$url"
+expect_eq "the revoked link: 410 LINK_REVOKED" "410 LINK_REVOKED" "$HTTP_STATUS $(jbody 'd["error"]["code"]' 2>/dev/null)"
+http DELETE "/api/v1/delivery/downloads/$lid" -H "x-api-key: $KEY"
+expect_eq "revoke again: 404" 404 "$HTTP_STATUS"
 
 # the test-connect route probes each one through its transport; the probe sends no mail
 for pair in "email:$MAIL" "storage:$S3" "sftp:$SFTP" "download:$DL"; do
