@@ -190,12 +190,14 @@ bool adb__download_dir(adb *h, char *out, size_t len)
 }
 
 bool adb__download_sign(adb *h, const char *org, const char *id, long long expires,
+                        const char *sha256_hex, const char *name, const char *mime,
                         char out[ADB_DOWNLOAD_SIG_HEX + 1])
 {
     unsigned char key[ADB_ORG_KEY_LEN], mac[32];
     adb__hmac_key hk;
-    char msg[160];
-    int n = snprintf(msg, sizeof(msg), "auditdb-download-v1\n%s\n%lld", id, expires);
+    char msg[800];
+    int n = snprintf(msg, sizeof(msg), "auditdb-download-v1\n%s\n%lld\n%s\n%s\n%s", id, expires,
+                     sha256_hex, name, mime);
     bool ok = n > 0 && (size_t)n < sizeof(msg) &&
               adb__org_key(adb__db_keys(h), org, "download-link", key) &&
               adb__hmac_key_init(&hk, key, sizeof(key)) &&
@@ -314,7 +316,7 @@ adb_status adb__download_send(adb *h, const adb__dest *d, const adb__item *it, a
     stored = true;
 
     long long expires = (long long)time(NULL) + (long long)ceil(c.expiry_hours * 3600.0);
-    if (!adb__download_sign(h, d->org, id, expires, sig)) {
+    if (!adb__download_sign(h, d->org, id, expires, sum, name, ctype, sig)) {
         adb__attempt_fail(out, false, "download: could not sign the link");
         st = ADB_ERR_INTERNAL;
         goto out;
@@ -456,9 +458,11 @@ adb__download_verdict adb__download_open(adb *h, const char *id, const char *exp
         goto out; /* unknown: as a bad signature, nothing told */
     snprintf(out->org, sizeof(out->org), "%s", PQgetvalue(r, 0, 0));
     long long row_exp = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-    /* the signature binds id and expiry under the organization's key; the
-     * URL's expiry must be the row's (a changed row fails here too) */
-    if (!adb__download_sign(h, out->org, id, exp, sig) ||
+    /* the signature binds id, expiry, the file's hash, name and type under
+     * the organization's key; the URL's expiry must be the row's (a row
+     * changed in any of them fails here) */
+    if (!adb__download_sign(h, out->org, id, exp, PQgetisnull(r, 0, 9) ? "" : PQgetvalue(r, 0, 9),
+                            PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 4), sig) ||
         CRYPTO_memcmp(sig, signature, ADB_DOWNLOAD_SIG_HEX) != 0 || exp != row_exp)
         goto out; /* out->org names whose link was tried, for the record */
     if ((long long)time(NULL) >= exp || strcmp(PQgetvalue(r, 0, 11), "t") == 0) {

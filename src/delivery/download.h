@@ -21,8 +21,12 @@
 bool adb__download_dir(adb *h, char *out, size_t len);
 
 /* The link's signature: 64 hex digits of HMAC-SHA256 under org's
- * "download-link" key over "auditdb-download-v1\n<id>\n<expires>". */
+ * "download-link" key over "auditdb-download-v1\n<id>\n<expires>\n<sha256
+ * hex of the file>\n<file name>\n<content type>": the URL binds the bytes it
+ * serves, under a name and type, so neither the row nor the file can be
+ * changed without the master key. */
 bool adb__download_sign(adb *h, const char *org, const char *id, long long expires,
+                        const char *sha256_hex, const char *name, const char *mime,
                         char out[ADB_DOWNLOAD_SIG_HEX + 1]);
 
 /* Why a link is not served. */

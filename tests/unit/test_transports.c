@@ -11,6 +11,7 @@
 #include "tdb.h"
 #include "delivery/delivery.h"
 #include "delivery/download.h"
+#include "core/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -854,9 +855,36 @@ static void download_links_end_to_end(void)
     fclose(f);
     CHECK(get(rel, &g, NULL, 0) == 500);
     free(g.p);
+    /* the file changed and the row's hash "fixed" by a superuser: the URL
+     * signs the hash, so that is a bad signature, and nothing is served */
+    char q2[1400], hx[65];
+    static unsigned char changed[sizeof(art)];
+    memcpy(changed, art, sizeof(art));
+    changed[0] ^= 1;
+    adb__sha256_hex(changed, sizeof(changed), hx);
+    snprintf(q2, sizeof(q2), "UPDATE download_links SET metadata = jsonb_set(metadata, '{sha256}',"
+             " '\"%s\"') WHERE file_path = '%s'", hx, fp);
+    PGresult *ur = PQexec(c, q2);
+    CHECK_MSG(PQresultStatus(ur) == PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+    PQclear(ur);
+    CHECK(get(rel, &g, NULL, 0) == 403);
+    free(g.p);
     f = fopen(path, "r+b");
     fputc(art[0], f);
     fclose(f);
+    adb__sha256_hex(art, sizeof(art), hx);
+    snprintf(q2, sizeof(q2), "UPDATE download_links SET metadata = jsonb_set(metadata, '{sha256}',"
+             " '\"%s\"') WHERE file_path = '%s'", hx, fp);
+    PQclear(PQexec(c, q2));
+    CHECK(get(rel, &g, NULL, 0) == 200);
+    free(g.p);
+    /* another name or type given by a superuser: refused too */
+    PQclear(PQexec(c, "UPDATE download_links SET file_name = 'invoice.exe' WHERE file_path LIKE '%'"
+                      " AND expires_at < now() + interval '2 hours'"));
+    CHECK(get(rel, &g, NULL, 0) == 403);
+    free(g.p);
+    PQclear(PQexec(c, "UPDATE download_links SET file_name = 'export-2026-11.ndjson'"
+                      " WHERE expires_at < now() + interval '2 hours'"));
     CHECK(get(rel, &g, NULL, 0) == 200);
     free(g.p);
     /* revoked: 410; another organization cannot revoke it */
@@ -903,13 +931,14 @@ static void download_links_end_to_end(void)
     for (int i = 0; i < 50; i++) { /* written in batches by serve's self-audit */
         free(n);
         n = t_query1(c, evq);
-        if (n && strcmp(n, "5|4|1") == 0)
+        if (n && strcmp(n, "6|6|1") == 0)
             break;
         usleep(100000);
     }
-    /* downloads: 2 + 2 + 1; refusals: changed signature, later expiry, extended row,
-     * the address range (the unknown id names no organization); one changed file */
-    CHECK_STR(n, "5|4|1");
+    /* downloads: 2 + 3 + 1; refusals: changed signature, later expiry, extended row,
+     * rehashed file, renamed file, the address range (the unknown id names no
+     * organization); one changed file */
+    CHECK_STR(n, "6|6|1");
     free(n);
 
     /* config refusals */
