@@ -55,7 +55,7 @@ typedef struct adb__dest_query {
     bool desc;
 } adb__dest_query;
 
-#define ADB_DEST_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define ADB_DEST_TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 /* the columns adb__dest_row_json reads (0..16), of delivery_destinations d */
 #define ADB_DEST_COLUMNS                                                                      \
     "d.id, d.organization_id, d.type, d.label, d.description, d.icon, d.instructions,"        \

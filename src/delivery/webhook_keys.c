@@ -67,14 +67,16 @@ adb_status adb__webhook_keys_make(adb *h, PGconn *c, const char *org, int id, in
     *out = NULL;
     adb__fmt(idtext, sizeof(idtext), "%d", id);
     adb__fmt(grace, sizeof(grace), "%d", grace_h);
-    /* the current primaries become the previous keys, active for the grace period */
+    /* the current keys become the previous ones, active for the grace period at
+     * most (an older rotation's keys keep an earlier end) */
     const char *p[] = { org, idtext, grace };
     PGresult *r = PQexecParams(c,
-                               "UPDATE webhook_secrets SET is_primary = 'false', rotated_at = now(),"
+                               "UPDATE webhook_secrets SET is_primary = 'false',"
+                               " rotated_at = coalesce(rotated_at, now()),"
                                " expires_at = least(coalesce(expires_at, 'infinity'),"
                                "                    now() + make_interval(hours => $3::int))"
                                " WHERE organization_id = $1 AND destination_id = $2::int"
-                               " AND is_primary = 'true' AND is_active = 'true'",
+                               " AND is_active = 'true'",
                                3, NULL, p, NULL, NULL, 0);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
@@ -221,7 +223,7 @@ adb_status adb__webhook_keys_rotate(adb *h, const char *org, int id, int grace_h
             adb__fmt(gtext, sizeof(gtext), "%d", grace_h);
             PGresult *t = PQexecParams(c,
                              "SELECT " ADB_DEST_TS("now()") ", " ADB_DEST_TS(
-                                 "now() + make_interval(hours => $1::int)"),
+                                 "(now() + make_interval(hours => $1::int))"),
                              1, NULL, (const char *[]){ gtext }, NULL, NULL, 0);
             if (PQresultStatus(t) == PGRES_TUPLES_OK && PQntuples(t) == 1) {
                 json_object_set_new(keys, "destinationId", json_string(idtext));
