@@ -99,7 +99,10 @@ adb_status adb__transport_probe(adb *h, const adb__dest *d, adb__attempt *out)
         adb__queue_new_id("msg_", id, sizeof(id));
         adb__item it = { .id = id, .org = d->org, .delivery_id = "", .body = (const unsigned char *)body,
                          .body_len = sizeof(body) - 1, .content_type = "application/json", .attempt = 1 };
-        return adb__transport_send(h, d, &it, out);
+        adb_status st = adb__transport_send(h, d, &it, out);
+        /* a probe runs on a request's thread: its HTTP handle goes with it */
+        adb__webhook_thread_end();
+        return st;
     }
     /* ---- other transports' probes (dtrans) ---- */
     if (!strcmp(d->type, "email"))

@@ -34,7 +34,7 @@ diag "items the killed instance held: $at_kill; delivered twice with the same we
 expect_eq "the survivor delivered every item the killed instance held, once its lease ran out" "$at_kill $at_kill" \
     "$(sql "SELECT count(*) FROM delivery_queue q JOIN held_at_kill USING (id) WHERE q.status = 'completed'
             AND q.claimed_by LIKE '%:$S2/%'") $(sql "SELECT count(*) FROM delivery_logs l JOIN delivery_queue q
-            ON q.delivery_log_id = l.id JOIN held_at_kill USING (id) WHERE l.status = 'delivered'")"
+            ON q.delivery_log_id = l.id JOIN held_at_kill h ON h.id = q.id WHERE l.status = 'delivered'")"
 expect_eq "the killed instance held items when it died (the crash hit work in flight)" yes \
     "$([ "$at_kill" -gt 0 ] && echo yes || echo "no: none held")"
 kill -TERM "$S2"; wait "$S2" 2>/dev/null

@@ -16,6 +16,7 @@ hook h1 ""
 expect_eq "a webhook destination is created with its secrets shown once" "201 whsec_ whpk_" \
     "$HTTP_STATUS $(jbody 'd["secrets"]["secret"][:6]') $(jbody 'd["secrets"]["publicKey"][:5]')"
 DEST1=$DEST
+KEYS1=$(jbody 'd["secrets"]')
 
 # ---- one delivery through the API ----
 t0=$(date +%s%N)
@@ -130,5 +131,23 @@ post $D/deliveries "{\"destinations\":[\"$DEST\"],\"payload\":{\"type\":\"data\"
 wait_for 10 '[ "$(rj "d[\"legacyOk\"]")" = 1 ]'
 expect_eq "legacyHeaders: X-Webhook-Signature over timestamp.body verified, X-Delivery-Id sent" "1 0 true" \
     "$(rj 'd["legacyOk"]') $(rj 'd["legacyBad"]') $(rj '"x-delivery-id" in d["lastHeaders"]')"
+
+# ---- the CLI: auditdb deliveries list|show|retry ----
+expect_eq "CLI show: the API's DeliveryStatusResponse" "completed $DLV" \
+    "$("$AUDITDB_BIN" deliveries show "$DLV" --org org-a 2>/dev/null | json 'd["status"] + " " + d["deliveryId"]')"
+expect_match "CLI list --status failed: the 302 delivery with its webhook-id" "$DLV4 .* failed .*msg_" \
+    "$("$AUDITDB_BIN" deliveries list --org org-a --status failed 2>/dev/null)"
+curl -s -o /dev/null -X POST "$RURL/_keys" -d "$KEYS1"   # the receiver checks h1's keys again
+out=$("$AUDITDB_BIN" deliveries retry "$DLV4" --org org-a 2>&1); rc=$?
+expect_eq "CLI retry: queued again" "0 yes" "$rc $(printf '%s' "$out" | grep -q 'queued again' && echo yes)"
+wait_for 10 '[ "$(sql "SELECT status FROM delivery_logs WHERE delivery_id = '"'$DLV4'"'")" = delivered ]'
+expect_eq "CLI retry: delivered with its webhook-id" "delivered $(sql "SELECT id FROM delivery_queue WHERE delivery_id = '$DLV4'")" \
+    "$(sql "SELECT l.status || ' ' || q.id FROM delivery_logs l JOIN delivery_queue q ON q.delivery_log_id = l.id WHERE l.delivery_id = '$DLV4'")"
+"$AUDITDB_BIN" deliveries retry "$DLV4" --org org-a >/dev/null 2>&1
+expect_eq "CLI retry of a delivered delivery: exit 1" 1 "$?"
+"$AUDITDB_BIN" deliveries show "$DLV" --org org-b >/dev/null 2>&1
+expect_eq "CLI show of another organization's delivery: exit 1" 1 "$?"
+"$AUDITDB_BIN" deliveries show >/dev/null 2>&1
+expect_eq "CLI show without an id: exit 2" 2 "$?"
 stop_serve >/dev/null 2>&1
 finish
