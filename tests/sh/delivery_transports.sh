@@ -141,4 +141,11 @@ for s in "$S3_SECRET" "WRONGKEY" "$SMTP_PASS" "OPENSSH PRIVATE KEY"; do
         not_ok "no secret in serve's log (secret $n)"
     else ok "no secret in serve's log (secret $n)"; fi
 done
+# serve ran every transport under the sanitizers: it stops cleanly, with no report
+stop_serve; rc=$?
+trap 'sh tests/tools/transport_peers.sh stop "$P"' EXIT
+expect_eq "serve stops cleanly" 0 "$rc"
+if grep -q "Sanitizer" "$TEST_TMP/serve.log"; then
+    not_ok "no sanitizer report in serve's log"; diag "$(grep -A8 Sanitizer "$TEST_TMP/serve.log" | head -20)"
+else ok "no sanitizer report in serve's log"; fi
 finish

@@ -962,6 +962,23 @@ static void download_links_end_to_end(void)
     adb_close(db);
 }
 
+/* the serve that served the links ran under the sanitizers: a clean stop */
+static void serve_stops_cleanly(void)
+{
+    int status = -1;
+    char log[800];
+    size_t n = 0;
+    REQUIRE(serve_pid > 0);
+    kill(serve_pid, SIGTERM);
+    waitpid(serve_pid, &status, 0);
+    serve_pid = -1;
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    snprintf(log, sizeof(log), "%s/serve.log", peers);
+    unsigned char *b = slurp(log, &n);
+    CHECK(b && n < (4 << 20) && (b[n] = 0, strstr((char *)b, "Sanitizer") == NULL));
+    free(b);
+}
+
 static void stop_peers(void)
 {
     char cmd[800];
@@ -1010,6 +1027,7 @@ int main(void)
     RUN_WITH(sftp_refusals, ssh_skip);
     if (start_serve()) {
         RUN(download_links_end_to_end);
+        RUN(serve_stops_cleanly);
     } else {
         printf("not ok - download_links_end_to_end: auditdb serve did not start (%s/serve.log)\n",
                peers);
