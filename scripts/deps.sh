@@ -18,6 +18,11 @@ run_pkgs="postgresql curl"
 # python3-cryptography: Ed25519 for the tests' own C2SP implementations, written from
 # the specs, not from auditdb (tests/tools/tlog_witness.py, tests/tools/witness_client.py)
 test_pkgs="python3 python3-cryptography clang libclang-rt-14-dev redis-server procps zstd"
+# the delivery transports' real peers (tests/unit/test_transports.c, tests/tools/transport_peers.sh):
+# openssh-server: sshd on loopback, the SFTP peer; python3-botocore: the S3 peer recomputes every
+# request's SigV4 with botocore's own signer (tests/tools/s3_peer.py); openssl: the SMTP peer's
+# self-signed certificate
+test_pkgs="$test_pkgs openssh-server python3-botocore openssl"
 
 case "$what" in
 build) want="$build_pkgs" ;;

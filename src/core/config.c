@@ -48,6 +48,14 @@ static const adb_config_key config_keys[] = {
     { "AUDITDB_WITNESSES", NULL, false,
       "witnesses to push checkpoints to: comma-separated URL=vkey (tlog-witness submission prefix, "
       "the witness's cosignature verifier key)" },
+    /* the delivery transports (docs/delivery.md; read where they are used) */
+    { "AUDITDB_DOWNLOAD_DIR", NULL, false,
+      "folder of the files download links serve, outside the database; unset: AUDITDB_HOME/downloads" },
+    { "AUDITDB_PUBLIC_URL", NULL, false,
+      "where clients reach this service (https://host): the base of download links whose destination "
+      "names no baseUrl; unset: links are relative" },
+    { "AUDITDB_DELIVERY_CA_FILE", NULL, false,
+      "PEM bundle of CAs trusted besides the system's for SMTP and S3 TLS (peers are always verified)" },
     { "AUDITDB_RATE_LIMIT_RPS", "100", false, "requests a second each API key may make (0: no limit)" },
     { "AUDITDB_RATE_LIMIT_BURST", "200", false, "requests an API key may make at once before the rate applies" },
     { "AUDITDB_MAX_BODY_BYTES", "10485760", false, "largest request body (413 beyond)" },

@@ -294,4 +294,27 @@ adb_status adb__health_json(PGconn *c, const char *org, int id, json_t **out);
  * only). */
 int64_t adb__delivery_now_ms(void);
 
+/* ---- the other transports (email.c, s3.c, sftp.c, download.c; dtrans) ----
+ * transport.c calls these by d->type (email, storage, sftp, download). Each
+ * send and probe returns ADB_OK when it made its attempt (out says how it
+ * went: ok, or error with permanent when retrying cannot help) and
+ * ADB_ERR_CONFIG when d's config cannot be used (out->error names the field;
+ * out->permanent). The checks are the validation of each config shape (the
+ * client's, docs/delivery.md): false with the field at fault (e.g.
+ * "config.email.subject") and why, no secret in either. */
+adb_status adb__email_send(adb *h, const adb__dest *d, const adb__item *it, adb__attempt *out);
+adb_status adb__email_probe(adb *h, const adb__dest *d, adb__attempt *out);
+bool adb__email_check(const json_t *config, char *field, size_t flen, char *why, size_t wlen);
+adb_status adb__s3_send(adb *h, const adb__dest *d, const adb__item *it, adb__attempt *out);
+adb_status adb__s3_probe(adb *h, const adb__dest *d, adb__attempt *out);
+bool adb__s3_check(const json_t *config, char *field, size_t flen, char *why, size_t wlen);
+adb_status adb__sftp_send(adb *h, const adb__dest *d, const adb__item *it, adb__attempt *out);
+adb_status adb__sftp_probe(adb *h, const adb__dest *d, adb__attempt *out);
+bool adb__sftp_check(const json_t *config, char *field, size_t flen, char *why, size_t wlen);
+/* download: the artifact stored under adb__download_dir(), a download_links
+ * row and a signed expiring URL (out->reference: the link's id). */
+adb_status adb__download_send(adb *h, const adb__dest *d, const adb__item *it, adb__attempt *out);
+adb_status adb__download_probe(adb *h, const adb__dest *d, adb__attempt *out);
+bool adb__download_check(const json_t *config, char *field, size_t flen, char *why, size_t wlen);
+
 #endif

@@ -75,6 +75,14 @@ adb_status adb__transport_send(adb *h, const adb__dest *d, const adb__item *it, 
         return st;
     }
     /* ---- other transports (dtrans) ---- */
+    if (!strcmp(d->type, "email"))
+        return adb__email_send(h, d, it, out);
+    if (!strcmp(d->type, "storage"))
+        return adb__s3_send(h, d, it, out);
+    if (!strcmp(d->type, "sftp"))
+        return adb__sftp_send(h, d, it, out);
+    if (!strcmp(d->type, "download"))
+        return adb__download_send(h, d, it, out);
     adb__fmt(out->error, sizeof(out->error), "no transport for destinations of type %s", d->type);
     out->permanent = true;
     return ADB_OK;
@@ -97,6 +105,14 @@ adb_status adb__transport_probe(adb *h, const adb__dest *d, adb__attempt *out)
         return st;
     }
     /* ---- other transports' probes (dtrans) ---- */
+    if (!strcmp(d->type, "email"))
+        return adb__email_probe(h, d, out);
+    if (!strcmp(d->type, "storage"))
+        return adb__s3_probe(h, d, out);
+    if (!strcmp(d->type, "sftp"))
+        return adb__sftp_probe(h, d, out);
+    if (!strcmp(d->type, "download"))
+        return adb__download_probe(h, d, out);
     adb__fmt(out->error, sizeof(out->error), "no transport for destinations of type %s", d->type);
     return ADB_OK;
 }

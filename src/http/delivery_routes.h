@@ -28,5 +28,8 @@ enum MHD_Result adb_http_delivery_health(adb_http_request *req);
 enum MHD_Result adb_http_delivery_health_get(adb_http_request *req);
 enum MHD_Result adb_http_delivery_enable(adb_http_request *req);
 enum MHD_Result adb_http_delivery_disable(adb_http_request *req);
+/* download links: no key, the signed URL is the authority (delivery_download.c) */
+enum MHD_Result adb_http_delivery_download(adb_http_request *req);
+enum MHD_Result adb_http_delivery_download_revoke(adb_http_request *req);
 
 #endif

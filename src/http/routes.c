@@ -151,6 +151,9 @@ static const route routes[] = {
     { "GET", "/api/v1/delivery/destinations/{id}/health", adb_http_delivery_health_get, "delivery", "read", "a destination's health and circuit breaker, with its latest transitions", NULL },
     { "POST", "/api/v1/delivery/destinations/{id}/enable", adb_http_delivery_enable, "delivery", "manage", "enable a destination again: breaker closed, held deliveries pending", NULL },
     { "POST", "/api/v1/delivery/destinations/{id}/disable", adb_http_delivery_disable, "delivery", "manage", "disable a destination: its pending deliveries held", NULL },
+    /* download links: the signed URL is the authority (delivery_download.c, docs/delivery.md) */
+    { "GET", "/api/v1/delivery/downloads/{id}", adb_http_delivery_download, NULL, NULL, "the file of a download link (signed, expiring URL; no key)", "expires,signature" },
+    { "DELETE", "/api/v1/delivery/downloads/{id}", adb_http_delivery_download_revoke, "delivery", "manage", "revoke a download link (410 from then on)", "reason" },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -10,6 +10,17 @@
 PY=python3; [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 json() { "$PY" -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1],{"d":d}); print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$1"; }
 
+# answers as api/openapi.json documents them (the npm validator of openapi.sh; a skip without it)
+mods=${OPENAPI_NODE_DIR:-$PWD/build/node}
+validator=""; why=""
+if why=$(scripts/openapi-validator.sh "$mods"); then validator=1; fi
+conforms() { # LABEL METHOD DOCPATH STATUS
+    if [ -z "$validator" ]; then echo "skip - $1: as documented (OpenAPI validator unavailable: $why)"; return; fi
+    if [ "$HTTP_STATUS" != "$4" ]; then not_ok "$1: status $4 (got $HTTP_STATUS)"; return; fi
+    res=$(printf '%s' "$HTTP_BODY" | NODE_PATH="$mods/node_modules" node tests/tools/check_response.js api/openapi.json "$2" "$3" "$4" 2>&1)
+    expect_eq "$1: as documented" ok "$(printf '%s\n' "$res" | head -5)"
+}
+
 fresh_db t_delivery_destinations
 "$AUDITDB_BIN" migrate >/dev/null
 newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
@@ -51,6 +62,7 @@ webhook_doc() { # LABEL URL
 http POST $D -H "x-api-key: $A_ADMIN" -H "$J" -d "$(webhook_doc "hook one" "http://127.0.0.1:9/hook")"
 expect_eq "create webhook: 201" 201 "$HTTP_STATUS"
 shape "create webhook" destination
+conforms "create webhook" POST /api/v1/delivery/destinations 201
 WH=$(jbody 'd["id"]')
 WHSEC=$(jbody 'd["secrets"]["secret"]')
 WHPK=$(jbody 'd["secrets"]["publicKey"]')
@@ -89,12 +101,14 @@ DL=$(jbody 'd["id"]')
 http GET $D/$WH -H "x-api-key: $A_ADMIN"
 expect_eq "get: 200" 200 "$HTTP_STATUS"
 shape "get" destination
+conforms "get" GET /api/v1/delivery/destinations/{id} 200
 expect_eq "get: no secret member after creation" null "$(jbody 'd.get("secrets")')"
 expect_eq "get: the label" "hook one" "$(jbody 'd["label"]')"
 
 http GET "$D?limit=2&sortBy=label&sortOrder=asc" -H "x-api-key: $A_ADMIN"
 expect_eq "list: 200" 200 "$HTTP_STATUS"
 shape "list" destinations-page
+conforms "list" GET /api/v1/delivery/destinations 200
 expect_eq "list: sorted by label, 2 of 5" '["bucket", "hook one"] 5 true false' \
     "$(jbody '[x["label"] for x in d["data"]]') $(jbody 'd["pagination"]["total"]') $(jbody 'd["pagination"]["hasNext"]') $(jbody 'd["pagination"]["hasPrevious"]')"
 http GET "$D?limit=2&offset=4&sortBy=label&sortOrder=asc" -H "x-api-key: $A_ADMIN"
@@ -114,6 +128,7 @@ expect_eq "list: an unknown parameter is a 400" 400 "$HTTP_STATUS"
 http PUT $D/$WH -H "x-api-key: $A_ADMIN" -H "$J" -d '{"label":"hook renamed","disabled":true,"config":{"webhook":{"url":"http://127.0.0.1:9/v2","method":"PUT","headers":{"Authorization":"********","X-Plain":"visible"},"timeout":7000,"retryConfig":{"maxRetries":3,"backoffMultiplier":2,"maxBackoffDelay":1000}}}}'
 expect_eq "PUT: 200" 200 "$HTTP_STATUS"
 shape "PUT" destination
+conforms "PUT" PUT /api/v1/delivery/destinations/{id} 200
 expect_eq "PUT: label, disabled, disabledBy, url" "hook renamed true apikey: http://127.0.0.1:9/v2" \
     "$(jbody 'd["label"]') $(jbody 'd["disabled"]') $(jbody 'd["disabledBy"][:7]') $(jbody 'd["config"]["webhook"]["url"]')"
 expect_match "PUT: disabledAt set" '^20..-..-..T' "$(jbody 'd.get("disabledAt")')"
@@ -130,6 +145,7 @@ http PATCH $D/$MAIL -H "x-api-key: $A_ADMIN" -H "$J" -d '{"config":{"email":{"sm
 field_400 "PATCH: a bad port" config.email.smtpConfig.port
 http PATCH $D/$WH -H "x-api-key: $A_ADMIN" -H "$J" -d '{"config":{"webhook":{"headers":{"X-New-Token":"********"}}}}'
 field_400 "PATCH: a mask with no stored secret" config
+conforms "a 400" PATCH /api/v1/delivery/destinations/{id} 400
 
 # ---- the client's bad input: 400 with the field ---------------------------------------------
 bad() { # LABEL FIELD BODY
@@ -200,6 +216,7 @@ expect_eq "SSRF: the refused update changed nothing" http://127.0.0.1:9/v2 "$(jb
 http POST $D/$WH/validate -H "x-api-key: $A_ADMIN"
 expect_eq "validate: 200" 200 "$HTTP_STATUS"
 shape "validate" validation-result
+conforms "validate" POST /api/v1/delivery/destinations/{id}/validate 200
 expect_eq "validate: a good webhook is valid (an http URL warns)" "true 1" "$(jbody 'd["isValid"]') $(jbody 'len(d["warnings"])')"
 # the superuser points a row at the metadata address behind the API's back
 sql "UPDATE delivery_destinations SET config = jsonb_set(config, '{webhook,url}', '\"http://169.254.169.254/\"') WHERE id = $WH" >/dev/null
@@ -209,6 +226,7 @@ sql "UPDATE delivery_destinations SET config = jsonb_set(config, '{webhook,url}'
 http POST $D/$WH/test -H "x-api-key: $A_ADMIN"
 expect_eq "test: 200" 200 "$HTTP_STATUS"
 shape "test" connection-test
+conforms "test" POST /api/v1/delivery/destinations/{id}/test 200
 expect_eq "test: a closed port is no success (never a fake one)" false "$(jbody 'd["success"]')"
 expect_match "test: the error says why" '.' "$(jbody 'd.get("error", "")')"
 http POST $D/$DL/test -H "x-api-key: $A_READ"
@@ -229,6 +247,7 @@ expect_eq "two active primary keys after creation (v1, v1a)" "HMAC-SHA256 Ed2551
     "$(sql "SELECT string_agg(algorithm, ' ' ORDER BY algorithm DESC) FROM webhook_secrets WHERE destination_id = $WH AND is_primary = 'true' AND is_active = 'true'")"
 http POST $D/$WH/secrets/rotate -H "x-api-key: $A_ADMIN"
 expect_eq "rotate: 200" 200 "$HTTP_STATUS"
+conforms "rotate" POST /api/v1/delivery/destinations/{id}/secrets/rotate 200
 NEWSEC=$(jbody 'd["secret"]')
 expect_match "rotate: a new whsec_ secret, shown once" '^whsec_' "$NEWSEC"
 if [ "$NEWSEC" != "$WHSEC" ]; then ok "rotate: not the old secret"; else not_ok "rotate: not the old secret"; fi
@@ -260,6 +279,7 @@ expect_eq "org-a's destination untouched by org-b" "hook renamed" "$(jbody 'd["l
 for id in 0 -1 abc 99999999999 "$WH.0"; do
     http GET "$D/$id" -H "x-api-key: $A_ADMIN"
     expect_eq "get id \"$id\": 404" 404 "$HTTP_STATUS"
+    conforms "get id \"$id\": 404" GET /api/v1/delivery/destinations/{id} 404
 done
 http GET $D -H "x-api-key: $A_VIEW"
 expect_eq "a viewer may not list destinations" 403 "$HTTP_STATUS"
