@@ -34,7 +34,7 @@ for p,ops in d["paths"].items():
         if isinstance(op,dict) and "operationId" in op: print(m.upper(),p,op.get("x-auditdb-permission"))' | sort)
 expect_eq "documented permissions equal the route table's" "$("$AUDITDB_BIN" routes | sort)" "$doc_perms"
 
-fresh_db t_openapi
+fresh_db "t_openapi${OPENAPI_DB_SUFFIX:-}"
 if start_serve "$TEST_TMP/serve.log"; then
     curl -s "$BASE_URL/api/v1/openapi.json" >"$TEST_TMP/served.json"
     check "GET /api/v1/openapi.json serves api/openapi.json byte for byte" cmp -s "$TEST_TMP/served.json" api/openapi.json

@@ -14,7 +14,7 @@ expect_match "npm fails: says what failed (npm's reason)" \
     "^npm could not install @seriousme/openapi-schema-validator@[0-9.]+ \(ECONNREFUSED\): .*connect ECONNREFUSED 127.0.0.1:9" "$why"
 check "npm fails within 30 s (took ${took} s; no retries)" test "$took" -lt 30
 
-out=$(OPENAPI_NODE_DIR="$TEST_TMP/node2" TEST_TMP="$TEST_TMP/inner" sh -c 'mkdir -p "$TEST_TMP"; sh tests/sh/openapi.sh' 2>&1)
+out=$(OPENAPI_DB_SUFFIX=_npm OPENAPI_NODE_DIR="$TEST_TMP/node2" TEST_TMP="$TEST_TMP/inner" sh -c 'mkdir -p "$TEST_TMP"; sh tests/sh/openapi.sh' 2>&1)
 expect_match "openapi.sh: the validation is a skip with npm's reason" \
     "skip - the document validates .*\(OpenAPI validator unavailable: npm could not install .*ECONNREFUSED" "$out"
 expect_match "openapi.sh: each response check is a skip too" "skip - POST /api/v1/audit/events 201: as documented" "$out"
