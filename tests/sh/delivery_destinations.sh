@@ -342,7 +342,7 @@ pg_dump "$AUDIT_DB_URL" >"$TEST_TMP/dump.sql" 2>/dev/null
 expect_match "pg_dump ran" 'delivery_destinations' "$(head -c 2000000 "$TEST_TMP/dump.sql")"
 logs="$TEST_TMP/serve.log $TEST_TMP/serve.log.out $TEST_TMP/serve2.log $TEST_TMP/serve2.log.out"
 pglog=$(dirname "$TEST_TMP")/cluster/log/postgresql.log
-[ -f "$pglog" ] && logs="$logs $pglog"
+if [ -f "$pglog" ]; then logs="$logs $pglog"; ok "PostgreSQL's log is searched too"; else not_ok "PostgreSQL's log is searched too"; diag "no $pglog"; fi
 [ -n "$WHSEC" ] && [ -n "$NEWSEC" ] || not_ok "both webhook secrets were seen"
 for s in "$HDR_SECRET" "$SMTP_PASS" "$API_KEY" "$S3_SECRET" "$SFTP_PASS" SFTPKEYSECRET CLISECRET \
          "${WHSEC#whsec_}" "${NEWSEC#whsec_}"; do
