@@ -139,6 +139,8 @@ expect_eq "PATCH: 200" 200 "$HTTP_STATUS"
 expect_eq "PATCH: only the timeout changed in config" "9000 PUT http://127.0.0.1:9/v2 ********" \
     "$(jbody 'd["config"]["webhook"]["timeout"]') $(jbody 'd["config"]["webhook"]["method"]') $(jbody 'd["config"]["webhook"]["url"]') $(jbody 'd["config"]["webhook"]["headers"]["Authorization"]')"
 expect_eq "PATCH: enabled again, disabledAt gone" "false None" "$(jbody 'd["disabled"]') $(jbody 'str(d.get("disabledAt"))')"
+http PATCH $D/$WH -H "x-api-key: $A_ADMIN" -H "$J" -d '{"config":{"webhook":{"headers":{"X-Plain":null,"X-Added":"a"}}}}'
+expect_eq "PATCH: null removes a member (RFC 7396), the sealed header kept" '{"Authorization": "********", "X-Added": "a"}' "$(jbody 'dict(sorted(d["config"]["webhook"]["headers"].items()))')"
 http PUT $D/$MAIL -H "x-api-key: $A_ADMIN" -H "$J" -d '{"type":"webhook"}'
 field_400 "PUT: type cannot change" type
 http PATCH $D/$MAIL -H "x-api-key: $A_ADMIN" -H "$J" -d '{"config":{"email":{"smtpConfig":{"port":70000}}}}'
