@@ -403,8 +403,15 @@ adb_status adb__dest_update(adb *h, const char *org, int id, const json_t *body,
     adb__dest old = { 0 };
     st = !r ? ADB_ERR_DB_QUERY : PQntuples(r) != 1 ? ADB_ERR_NOT_FOUND : ADB_OK;
     PQclear(r);
-    if (st == ADB_OK)
+    if (st == ADB_OK && cfg) {
         st = adb__dest_load(h, c, org, id, &old);
+        if (st == ADB_ERR_INTERNAL) {
+            adb__dest_fail(e, "config", "CONFLICT",
+                           "the destination's sealed secrets do not open (changed, or moved from "
+                           "another destination): delete it and create it again");
+            st = ADB_ERR_INVALID;
+        }
+    }
     json_t *config = NULL;
     if (st == ADB_OK && cfg) {
         if (merge) {

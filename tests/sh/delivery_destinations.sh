@@ -240,6 +240,10 @@ http POST $D/$SFTP/validate -H "x-api-key: $A_ADMIN"
 expect_match "another row's sealed secrets do not open here" '^false .*do not open' "$(jbody 'd["isValid"]') $(jbody 'd["errors"]')"
 http POST $D/$SFTP/test -H "x-api-key: $A_ADMIN"
 expect_match "test: refused, not sent with the wrong secrets" '^false .*do not open' "$(jbody 'd["success"]') $(jbody 'd["error"]')"
+http PATCH $D/$SFTP -H "x-api-key: $A_ADMIN" -H "$J" -d '{"config":{"sftp":{"port":2223}}}'
+expect_eq "an update over secrets that do not open: 409 naming config" "409 config" "$HTTP_STATUS $(jbody 'd["error"]["details"]["field"]')"
+http PATCH $D/$SFTP -H "x-api-key: $A_ADMIN" -H "$J" -d '{"description":"still labelled"}'
+expect_eq "a change outside config still goes through" "200 still labelled" "$HTTP_STATUS $(jbody 'd.get("description")')"
 sql "UPDATE delivery_destinations SET secrets = set_byte(secrets, 20, get_byte(secrets, 20) # 1) WHERE id = $MAIL" >/dev/null
 http POST $D/$MAIL/validate -H "x-api-key: $A_ADMIN"
 expect_eq "a flipped bit in the sealed secrets is found" false "$(jbody 'd["isValid"]')"
