@@ -86,13 +86,13 @@ S3=$(jbody 'd["id"]')
 expect_eq "storage: secretAccessKey masked" '********' "$(jbody 'd["config"]["storage"]["config"]["secretAccessKey"]')"
 expect_eq "storage: accessKeyId shown" AKIAEXAMPLE "$(jbody 'd["config"]["storage"]["config"]["accessKeyId"]')"
 
-http POST $D -H "x-api-key: $A_ADMIN" -H "$J" -d "{\"label\":\"sftp\",\"type\":\"sftp\",\"config\":{\"sftp\":{\"host\":\"127.0.0.1\",\"port\":2222,\"username\":\"drop\",\"password\":\"$SFTP_PASS\",\"privateKey\":\"$SFTP_KEY\",\"path\":\"/in\"}}}"
+http POST $D -H "x-api-key: $A_ADMIN" -H "$J" -d "{\"label\":\"sftp\",\"type\":\"sftp\",\"config\":{\"sftp\":{\"host\":\"127.0.0.1\",\"port\":2222,\"username\":\"drop\",\"password\":\"$SFTP_PASS\",\"privateKey\":\"$SFTP_KEY\",\"path\":\"/in\",\"hostKey\":\"SHA256:AAAAAAAAAAAAAAAAAAAAbbbbbbbbbbbbbbbbbbbbbbb\"}}}"
 expect_eq "create sftp: 201" 201 "$HTTP_STATUS"
 shape "create sftp" destination
 SFTP=$(jbody 'd["id"]')
 expect_eq "sftp: password and privateKey masked" '["********", "********"]' "$(jbody '[d["config"]["sftp"]["password"], d["config"]["sftp"]["privateKey"]]')"
 
-http POST $D -H "x-api-key: $A_ADMIN" -H "$J" -d '{"label":"links","type":"download","config":{"download":{"expiryHours":48,"maxAccess":3,"allowedIpRanges":["10.0.0.0/8","2001:db8::/32"]}}}'
+http POST $D -H "x-api-key: $A_ADMIN" -H "$J" -d '{"label":"links","type":"download","config":{"download":{"expiryHours":48,"maxAccess":3,"allowedIpRanges":["10.0.0.0/8","2001:db8::/32"]},"circuitBreaker":{"minimumVolume":20,"disableAfterSeconds":86400}}}'
 expect_eq "create download: 201" 201 "$HTTP_STATUS"
 shape "create download" destination
 DL=$(jbody 'd["id"]')
@@ -175,8 +175,12 @@ bad "email without from" config.email.from '{"label":"x","type":"email","config"
 bad "email recipient" "config.email.recipients[0]" '{"label":"x","type":"email","config":{"email":{"service":"smtp","from":"a@b.c","subject":"s","recipients":["nobody"]}}}'
 bad "storage provider" config.storage.provider '{"label":"x","type":"storage","config":{"storage":{"provider":"dropbox","config":{},"path":"/","retention":{"days":1,"autoCleanup":false}}}}'
 bad "sftp without path" config.sftp.path '{"label":"x","type":"sftp","config":{"sftp":{"host":"127.0.0.1","port":22}}}'
+bad "sftp without hostKey (pinned)" config.sftp.hostKey '{"label":"x","type":"sftp","config":{"sftp":{"host":"127.0.0.1","port":22,"path":"/"}}}'
+bad "storage provider azure (not supported)" config.storage.provider '{"label":"x","type":"storage","config":{"storage":{"provider":"azure","config":{},"path":"/","retention":{"days":1,"autoCleanup":false}}}}'
+bad "circuitBreaker out of range" config.circuitBreaker.minimumVolume '{"label":"x","type":"download","config":{"download":{"expiryHours":1},"circuitBreaker":{"minimumVolume":0}}}'
+bad "circuitBreaker unknown knob" config.circuitBreaker.speed '{"label":"x","type":"download","config":{"download":{"expiryHours":1},"circuitBreaker":{"speed":1}}}'
 bad "download ip range" "config.download.allowedIpRanges[0]" '{"label":"x","type":"download","config":{"download":{"expiryHours":1,"allowedIpRanges":["10.0.0.0/33"]}}}'
-bad "a mask as a new secret" config.sftp.password '{"label":"x","type":"sftp","config":{"sftp":{"host":"127.0.0.1","port":22,"path":"/","password":"********"}}}'
+bad "a mask as a new secret" config.sftp.password '{"label":"x","type":"sftp","config":{"sftp":{"host":"127.0.0.1","port":22,"path":"/","hostKey":"SHA256:AAAAAAAAAAAAAAAAAAAAbbbbbbbbbbbbbbbbbbbbbbb","password":"********"}}}'
 http POST $D -H "x-api-key: $A_ADMIN" -H "$J" -d '{"label":'
 expect_eq "create: not JSON is a 400" 400 "$HTTP_STATUS"
 http POST $D -H "x-api-key: $A_ADMIN" -H "$J" -d '[1]'
@@ -207,7 +211,7 @@ for u in "http://169.254.169.254/latest/meta-data/" "http://[::1]:8080/" "http:/
     esac
 done
 refused "an SMTP host on 10/8" config.email.smtpConfig.host '{"label":"m2","type":"email","config":{"email":{"service":"smtp","smtpConfig":{"host":"10.0.0.5","port":25,"secure":true,"auth":{"user":"u","pass":"p"}},"from":"a@b.c","subject":"s"}}}'
-refused "an SFTP host on link-local v6" config.sftp.host '{"label":"s2","type":"sftp","config":{"sftp":{"host":"fe80::1","port":22,"path":"/"}}}'
+refused "an SFTP host on link-local v6" config.sftp.host '{"label":"s2","type":"sftp","config":{"sftp":{"host":"fe80::1","port":22,"path":"/","hostKey":"SHA256:AAAAAAAAAAAAAAAAAAAAbbbbbbbbbbbbbbbbbbbbbbb"}}}'
 refused "an S3 endpoint on the metadata address" config.storage.config.endpoint '{"label":"b2","type":"storage","config":{"storage":{"provider":"s3","config":{"endpoint":"http://169.254.169.254"},"path":"/","retention":{"days":1,"autoCleanup":false}}}}'
 http PATCH $D/$WH -H "x-api-key: $A_ADMIN" -H "$J" -d '{"config":{"webhook":{"url":"http://169.254.169.254/"}}}'
 field_400 "SSRF: refused at update too" config.webhook.url
@@ -326,7 +330,7 @@ $C show "$CID" --org org-a >/dev/null 2>"$TEST_TMP/cli.err"; rc=$?
 expect_eq "cli show in another organization: exit 1" 1 "$rc"
 $C create --org org-c --json '{"label":"bad","type":"webhook","config":{"webhook":{"url":"http://169.254.169.254/"}}}' >/dev/null 2>"$TEST_TMP/cli.err"; rc=$?
 expect_match "cli create refused: exit 1, the field on stderr" "^1 .*config\.webhook\." "$rc $(cat "$TEST_TMP/cli.err")"
-AUDITDB_DELIVERY_ALLOW= $C create --org org-c --json '{"label":"lo","type":"sftp","config":{"sftp":{"host":"localhost","port":22,"path":"/"}}}' >/dev/null 2>"$TEST_TMP/cli.err"; rc=$?
+AUDITDB_DELIVERY_ALLOW= $C create --org org-c --json '{"label":"lo","type":"sftp","config":{"sftp":{"host":"localhost","port":22,"path":"/","hostKey":"SHA256:AAAAAAAAAAAAAAAAAAAAbbbbbbbbbbbbbbbbbbbbbbb"}}}' >/dev/null 2>"$TEST_TMP/cli.err"; rc=$?
 expect_match "cli: localhost refused without the allow-list" "^1 .*config\.sftp\.host.*(loopback|refused)" "$rc $(cat "$TEST_TMP/cli.err")"
 $C delete "$CID" --org org-c >/dev/null; rc=$?
 expect_eq "cli delete" 0 "$rc"
