@@ -325,6 +325,12 @@ static bool check_storage(const json_t *m, bool skip, adb__dest_error *e)
                        "config.storage.provider must be local, s3, azure or gcp");
         return false;
     }
+    if (strcmp(prov, "s3") != 0) { /* the client's enum; this server sends to S3-compatible stores */
+        adb__dest_fail(e, "config.storage.provider", "NOT_SUPPORTED",
+                       "config.storage.provider %s is not supported by this server: use s3 (any "
+                       "S3-compatible store)", prov);
+        return false;
+    }
     const json_t *ret = json_object_get(m, "retention");
     if (!only(ret, "config.storage.retention", ret_known, e) ||
         !member(ret, "config.storage.retention", "days", 'n', true, 0, e) ||
@@ -371,6 +377,17 @@ static bool check_sftp(const json_t *m, bool skip, adb__dest_error *e)
         !member(m, P, "path", 's', true, 1024, e) || !member(m, P, "filename", 's', false, 255, e) ||
         !member(m, P, "hostKey", 's', false, 4096, e))
         return false;
+    const char *hk = json_string_value(json_object_get(m, "hostKey"));
+    size_t hl = hk ? strlen(hk) : 0;
+    bool hk_ok = hl == 7 + 43 && !strncmp(hk, "SHA256:", 7);
+    for (size_t i = 7; hk_ok && i < hl; i++)
+        hk_ok = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", hk[i]) != NULL;
+    if (!hk_ok) {
+        adb__dest_fail(e, "config.sftp.hostKey", hk ? "INVALID_VALUE" : "REQUIRED",
+                       "config.sftp.hostKey must be the server's key fingerprint as ssh-keygen -l "
+                       "prints it (SHA256:<43 base64 characters>): the server is pinned");
+        return false;
+    }
     const char *fn = json_string_value(json_object_get(m, "filename"));
     if (fn && (strchr(fn, '/') || !strcmp(fn, "..") || !*fn)) {
         adb__dest_fail(e, "config.sftp.filename", "INVALID_VALUE",
@@ -411,11 +428,36 @@ static bool check_download(const json_t *m, adb__dest_error *e)
     return !b || url_ok(json_string_value(b), "config.download.baseUrl", schemes, true, e);
 }
 
+/* config.circuitBreaker (dhealth's breaker.c reads it; docs/delivery.md "Health and
+ * breakers"): absent, or an object of the known knobs, each an integer in range */
+static bool check_breaker(const json_t *b, adb__dest_error *e)
+{
+    static const struct { const char *name; double min, max; } knobs[] = {
+        { "failureRateThreshold", 1, 100 }, { "windowSeconds", 1, 86400 },
+        { "minimumVolume", 1, 1000000 }, { "cooldownSeconds", 1, 86400 },
+        { "probeTimeoutSeconds", 1, 86400 }, { "disableAfterSeconds", 60, 31536000 },
+    };
+    static const char *const known[] = { "failureRateThreshold", "windowSeconds", "minimumVolume",
+                                         "cooldownSeconds", "probeTimeoutSeconds",
+                                         "disableAfterSeconds", NULL };
+    if (!b || json_is_null(b))
+        return true;
+    if (!json_is_object(b)) {
+        adb__dest_fail(e, "config.circuitBreaker", "INVALID_TYPE", "config.circuitBreaker must be an object");
+        return false;
+    }
+    if (!only(b, "config.circuitBreaker", known, e))
+        return false;
+    for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+        if (!member(b, "config.circuitBreaker", knobs[i].name, 'n', false, 0, e) ||
+            !number_in(b, "config.circuitBreaker", knobs[i].name, knobs[i].min, knobs[i].max, true, e))
+            return false;
+    return true;
+}
+
 bool adb__dest_check_config(const char *type, const json_t *config, bool skip_ssrf,
                             adb__dest_error *e)
 {
-    static const char *const types[] = { "email", "webhook", "storage", "sftp", "download",
-                                         "circuitBreaker", NULL };   /* dhealth: the breaker's settings */
     const char *key;
     json_t *v;
 
@@ -424,7 +466,9 @@ bool adb__dest_check_config(const char *type, const json_t *config, bool skip_ss
                        "config must be an object with the member of the destination's type");
         return false;
     }
-    if (!only(config, "config", types, e))
+    static const char *const members[] = { "email", "webhook", "storage", "sftp", "download",
+                                           "circuitBreaker", NULL };
+    if (!only(config, "config", members, e) || !check_breaker(json_object_get(config, "circuitBreaker"), e))
         return false;
     /* the breaker's settings, any type (breaker.c; docs/delivery.md "Health and breakers") */
     char cbfield[96], cbmsg[160];

@@ -346,6 +346,24 @@ adb_status adb__dest_list(adb *h, const char *org, const adb__dest_query *q, jso
     return *out ? ADB_OK : ADB_ERR_NOMEM;
 }
 
+/* RFC 7396: patch over target, a null member removing; new reference. */
+static json_t *merge_patch(const json_t *target, const json_t *patch)
+{
+    const char *key;
+    json_t *v;
+
+    if (!json_is_object(patch))
+        return json_deep_copy(patch);
+    json_t *out = json_is_object(target) ? json_deep_copy(target) : json_object();
+    json_object_foreach((json_t *)patch, key, v) {
+        if (json_is_null(v))
+            json_object_del(out, key);
+        else
+            json_object_set_new(out, key, merge_patch(json_object_get(out, key), v));
+    }
+    return out;
+}
+
 adb_status adb__dest_update(adb *h, const char *org, int id, const json_t *body, bool merge,
                             const char *who, json_t **out, adb__dest_error *e)
 {
@@ -385,27 +403,20 @@ adb_status adb__dest_update(adb *h, const char *org, int id, const json_t *body,
     adb__dest old = { 0 };
     st = !r ? ADB_ERR_DB_QUERY : PQntuples(r) != 1 ? ADB_ERR_NOT_FOUND : ADB_OK;
     PQclear(r);
-    if (st == ADB_OK)
+    if (st == ADB_OK && cfg) {
         st = adb__dest_load(h, c, org, id, &old);
+        if (st == ADB_ERR_INTERNAL) {
+            adb__dest_fail(e, "config", "CONFLICT",
+                           "the destination's sealed secrets do not open (changed, or moved from "
+                           "another destination): delete it and create it again");
+            st = ADB_ERR_INVALID;
+        }
+    }
     json_t *config = NULL;
     if (st == ADB_OK && cfg) {
         if (merge) {
             /* a JSON merge patch (RFC 7396) over the stored config */
-            config = json_deep_copy(old.config);
-            json_t *patch = json_deep_copy(cfg);
-            json_object_update_recursive(config, patch);
-            json_decref(patch);
-            /* null members remove */
-            const char *k1, *k2;
-            json_t *v1, *v2;
-            void *tmp1, *tmp2;
-            json_object_foreach_safe(config, tmp1, k1, v1) {
-                if (json_is_null(v1))
-                    json_object_del(config, k1);
-                else if (json_is_object(v1))
-                    json_object_foreach_safe(v1, tmp2, k2, v2) if (json_is_null(v2))
-                        json_object_del(v1, k2);
-            }
+            config = merge_patch(old.config, cfg);
         } else {
             config = json_deep_copy(cfg);
         }

@@ -86,13 +86,13 @@ S3=$(jbody 'd["id"]')
 expect_eq "storage: secretAccessKey masked" '********' "$(jbody 'd["config"]["storage"]["config"]["secretAccessKey"]')"
 expect_eq "storage: accessKeyId shown" AKIAEXAMPLE "$(jbody 'd["config"]["storage"]["config"]["accessKeyId"]')"
 
-http POST $D -H "x-api-key: $A_ADMIN" -H "$J" -d "{\"label\":\"sftp\",\"type\":\"sftp\",\"config\":{\"sftp\":{\"host\":\"127.0.0.1\",\"port\":2222,\"username\":\"drop\",\"password\":\"$SFTP_PASS\",\"privateKey\":\"$SFTP_KEY\",\"path\":\"/in\"}}}"
+http POST $D -H "x-api-key: $A_ADMIN" -H "$J" -d "{\"label\":\"sftp\",\"type\":\"sftp\",\"config\":{\"sftp\":{\"host\":\"127.0.0.1\",\"port\":2222,\"username\":\"drop\",\"password\":\"$SFTP_PASS\",\"privateKey\":\"$SFTP_KEY\",\"path\":\"/in\",\"hostKey\":\"SHA256:AAAAAAAAAAAAAAAAAAAAbbbbbbbbbbbbbbbbbbbbbbb\"}}}"
 expect_eq "create sftp: 201" 201 "$HTTP_STATUS"
 shape "create sftp" destination
 SFTP=$(jbody 'd["id"]')
 expect_eq "sftp: password and privateKey masked" '["********", "********"]' "$(jbody '[d["config"]["sftp"]["password"], d["config"]["sftp"]["privateKey"]]')"
 
-http POST $D -H "x-api-key: $A_ADMIN" -H "$J" -d '{"label":"links","type":"download","config":{"download":{"expiryHours":48,"maxAccess":3,"allowedIpRanges":["10.0.0.0/8","2001:db8::/32"]}}}'
+http POST $D -H "x-api-key: $A_ADMIN" -H "$J" -d '{"label":"links","type":"download","config":{"download":{"expiryHours":48,"maxAccess":3,"allowedIpRanges":["10.0.0.0/8","2001:db8::/32"]},"circuitBreaker":{"minimumVolume":20,"disableAfterSeconds":86400}}}'
 expect_eq "create download: 201" 201 "$HTTP_STATUS"
 shape "create download" destination
 DL=$(jbody 'd["id"]')
@@ -139,6 +139,8 @@ expect_eq "PATCH: 200" 200 "$HTTP_STATUS"
 expect_eq "PATCH: only the timeout changed in config" "9000 PUT http://127.0.0.1:9/v2 ********" \
     "$(jbody 'd["config"]["webhook"]["timeout"]') $(jbody 'd["config"]["webhook"]["method"]') $(jbody 'd["config"]["webhook"]["url"]') $(jbody 'd["config"]["webhook"]["headers"]["Authorization"]')"
 expect_eq "PATCH: enabled again, disabledAt gone" "false None" "$(jbody 'd["disabled"]') $(jbody 'str(d.get("disabledAt"))')"
+http PATCH $D/$WH -H "x-api-key: $A_ADMIN" -H "$J" -d '{"config":{"webhook":{"headers":{"X-Plain":null,"X-Added":"a"}}}}'
+expect_eq "PATCH: null removes a member (RFC 7396), the sealed header kept" '{"Authorization": "********", "X-Added": "a"}' "$(jbody 'dict(sorted(d["config"]["webhook"]["headers"].items()))')"
 http PUT $D/$MAIL -H "x-api-key: $A_ADMIN" -H "$J" -d '{"type":"webhook"}'
 field_400 "PUT: type cannot change" type
 http PATCH $D/$MAIL -H "x-api-key: $A_ADMIN" -H "$J" -d '{"config":{"email":{"smtpConfig":{"port":70000}}}}'
@@ -173,8 +175,12 @@ bad "email without from" config.email.from '{"label":"x","type":"email","config"
 bad "email recipient" "config.email.recipients[0]" '{"label":"x","type":"email","config":{"email":{"service":"smtp","from":"a@b.c","subject":"s","recipients":["nobody"]}}}'
 bad "storage provider" config.storage.provider '{"label":"x","type":"storage","config":{"storage":{"provider":"dropbox","config":{},"path":"/","retention":{"days":1,"autoCleanup":false}}}}'
 bad "sftp without path" config.sftp.path '{"label":"x","type":"sftp","config":{"sftp":{"host":"127.0.0.1","port":22}}}'
+bad "sftp without hostKey (pinned)" config.sftp.hostKey '{"label":"x","type":"sftp","config":{"sftp":{"host":"127.0.0.1","port":22,"path":"/"}}}'
+bad "storage provider azure (not supported)" config.storage.provider '{"label":"x","type":"storage","config":{"storage":{"provider":"azure","config":{},"path":"/","retention":{"days":1,"autoCleanup":false}}}}'
+bad "circuitBreaker out of range" config.circuitBreaker.minimumVolume '{"label":"x","type":"download","config":{"download":{"expiryHours":1},"circuitBreaker":{"minimumVolume":0}}}'
+bad "circuitBreaker unknown knob" config.circuitBreaker.speed '{"label":"x","type":"download","config":{"download":{"expiryHours":1},"circuitBreaker":{"speed":1}}}'
 bad "download ip range" "config.download.allowedIpRanges[0]" '{"label":"x","type":"download","config":{"download":{"expiryHours":1,"allowedIpRanges":["10.0.0.0/33"]}}}'
-bad "a mask as a new secret" config.sftp.password '{"label":"x","type":"sftp","config":{"sftp":{"host":"127.0.0.1","port":22,"path":"/","password":"********"}}}'
+bad "a mask as a new secret" config.sftp.password '{"label":"x","type":"sftp","config":{"sftp":{"host":"127.0.0.1","port":22,"path":"/","hostKey":"SHA256:AAAAAAAAAAAAAAAAAAAAbbbbbbbbbbbbbbbbbbbbbbb","password":"********"}}}'
 http POST $D -H "x-api-key: $A_ADMIN" -H "$J" -d '{"label":'
 expect_eq "create: not JSON is a 400" 400 "$HTTP_STATUS"
 http POST $D -H "x-api-key: $A_ADMIN" -H "$J" -d '[1]'
@@ -205,7 +211,7 @@ for u in "http://169.254.169.254/latest/meta-data/" "http://[::1]:8080/" "http:/
     esac
 done
 refused "an SMTP host on 10/8" config.email.smtpConfig.host '{"label":"m2","type":"email","config":{"email":{"service":"smtp","smtpConfig":{"host":"10.0.0.5","port":25,"secure":true,"auth":{"user":"u","pass":"p"}},"from":"a@b.c","subject":"s"}}}'
-refused "an SFTP host on link-local v6" config.sftp.host '{"label":"s2","type":"sftp","config":{"sftp":{"host":"fe80::1","port":22,"path":"/"}}}'
+refused "an SFTP host on link-local v6" config.sftp.host '{"label":"s2","type":"sftp","config":{"sftp":{"host":"fe80::1","port":22,"path":"/","hostKey":"SHA256:AAAAAAAAAAAAAAAAAAAAbbbbbbbbbbbbbbbbbbbbbbb"}}}'
 refused "an S3 endpoint on the metadata address" config.storage.config.endpoint '{"label":"b2","type":"storage","config":{"storage":{"provider":"s3","config":{"endpoint":"http://169.254.169.254"},"path":"/","retention":{"days":1,"autoCleanup":false}}}}'
 http PATCH $D/$WH -H "x-api-key: $A_ADMIN" -H "$J" -d '{"config":{"webhook":{"url":"http://169.254.169.254/"}}}'
 field_400 "SSRF: refused at update too" config.webhook.url
@@ -238,6 +244,10 @@ http POST $D/$SFTP/validate -H "x-api-key: $A_ADMIN"
 expect_match "another row's sealed secrets do not open here" '^false .*do not open' "$(jbody 'd["isValid"]') $(jbody 'd["errors"]')"
 http POST $D/$SFTP/test -H "x-api-key: $A_ADMIN"
 expect_match "test: refused, not sent with the wrong secrets" '^false .*do not open' "$(jbody 'd["success"]') $(jbody 'd["error"]')"
+http PATCH $D/$SFTP -H "x-api-key: $A_ADMIN" -H "$J" -d '{"config":{"sftp":{"port":2223}}}'
+expect_eq "an update over secrets that do not open: 409 naming config" "409 config" "$HTTP_STATUS $(jbody 'd["error"]["details"]["field"]')"
+http PATCH $D/$SFTP -H "x-api-key: $A_ADMIN" -H "$J" -d '{"description":"still labelled"}'
+expect_eq "a change outside config still goes through" "200 still labelled" "$HTTP_STATUS $(jbody 'd.get("description")')"
 sql "UPDATE delivery_destinations SET secrets = set_byte(secrets, 20, get_byte(secrets, 20) # 1) WHERE id = $MAIL" >/dev/null
 http POST $D/$MAIL/validate -H "x-api-key: $A_ADMIN"
 expect_eq "a flipped bit in the sealed secrets is found" false "$(jbody 'd["isValid"]')"
@@ -320,7 +330,7 @@ $C show "$CID" --org org-a >/dev/null 2>"$TEST_TMP/cli.err"; rc=$?
 expect_eq "cli show in another organization: exit 1" 1 "$rc"
 $C create --org org-c --json '{"label":"bad","type":"webhook","config":{"webhook":{"url":"http://169.254.169.254/"}}}' >/dev/null 2>"$TEST_TMP/cli.err"; rc=$?
 expect_match "cli create refused: exit 1, the field on stderr" "^1 .*config\.webhook\." "$rc $(cat "$TEST_TMP/cli.err")"
-AUDITDB_DELIVERY_ALLOW= $C create --org org-c --json '{"label":"lo","type":"sftp","config":{"sftp":{"host":"localhost","port":22,"path":"/"}}}' >/dev/null 2>"$TEST_TMP/cli.err"; rc=$?
+AUDITDB_DELIVERY_ALLOW= $C create --org org-c --json '{"label":"lo","type":"sftp","config":{"sftp":{"host":"localhost","port":22,"path":"/","hostKey":"SHA256:AAAAAAAAAAAAAAAAAAAAbbbbbbbbbbbbbbbbbbbbbbb"}}}' >/dev/null 2>"$TEST_TMP/cli.err"; rc=$?
 expect_match "cli: localhost refused without the allow-list" "^1 .*config\.sftp\.host.*(loopback|refused)" "$rc $(cat "$TEST_TMP/cli.err")"
 $C delete "$CID" --org org-c >/dev/null; rc=$?
 expect_eq "cli delete" 0 "$rc"
@@ -342,7 +352,7 @@ pg_dump "$AUDIT_DB_URL" >"$TEST_TMP/dump.sql" 2>/dev/null
 expect_match "pg_dump ran" 'delivery_destinations' "$(head -c 2000000 "$TEST_TMP/dump.sql")"
 logs="$TEST_TMP/serve.log $TEST_TMP/serve.log.out $TEST_TMP/serve2.log $TEST_TMP/serve2.log.out"
 pglog=$(dirname "$TEST_TMP")/cluster/log/postgresql.log
-[ -f "$pglog" ] && logs="$logs $pglog"
+if [ -f "$pglog" ]; then logs="$logs $pglog"; ok "PostgreSQL's log is searched too"; else not_ok "PostgreSQL's log is searched too"; diag "no $pglog"; fi
 [ -n "$WHSEC" ] && [ -n "$NEWSEC" ] || not_ok "both webhook secrets were seen"
 for s in "$HDR_SECRET" "$SMTP_PASS" "$API_KEY" "$S3_SECRET" "$SFTP_PASS" SFTPKEYSECRET CLISECRET \
          "${WHSEC#whsec_}" "${NEWSEC#whsec_}"; do

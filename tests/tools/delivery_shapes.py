@@ -114,6 +114,9 @@ def destination(d, where='destination'):
     checks = {'webhook': webhook, 'email': email, 'storage': storage, 'sftp': sftp,
               'download': download}
     for k, v in c.items():
+        if k == 'circuitBreaker':  # ours (health and breakers); zod's object drops it
+            need(isinstance(v, dict) and all(is_int(x) for x in v.values()), where + '.config.circuitBreaker')
+            continue
         need(k in checks, '%s.config.%s is not a config member' % (where, k))
         if k in checks:
             need(isinstance(v, dict), '%s.config.%s' % (where, k))
