@@ -12,6 +12,8 @@
 #include "../core/util.h"
 #include "../event/event.h"
 #include "../delivery/delivery.h"
+#include "../compliance/subject_key.h"
+#include "../core/adb_internal.h"
 
 #include <string.h>
 
@@ -328,6 +330,23 @@ enum MHD_Result adb_http_deliveries_create(adb_http_request *req)
     json_t *details = json_pack("{s:I}", "priority", (json_int_t)priority);
     if (options && json_object_get(options, "tags"))
         json_object_set(details, "tags", json_object_get(options, "tags"));
+    /* the data subjects the delivery carries data of, as blind indexes: the
+     * recipients of a GDPR export (docs/delivery.md "Data subjects") */
+    json_t *md = json_object_get(payload, "metadata"), *subs = json_array();
+    json_t *one = json_object_get(md, "dataSubjectId"), *many = json_object_get(md, "dataSubjectIds");
+    size_t si;
+    json_t *sv;
+    char six[2 * ADB_SUBJECT_INDEX_LEN + 1];
+    if (json_is_string(one) && adb__subject_index_hex(adb__db_keys(req->state->db),
+            req->who.organization_id, json_string_value(one), six))
+        json_array_append_new(subs, json_string(six));
+    json_array_foreach(json_is_array(many) ? many : NULL, si, sv)
+        if (si < 1000 && json_is_string(sv) && adb__subject_index_hex(adb__db_keys(req->state->db),
+                req->who.organization_id, json_string_value(sv), six))
+            json_array_append_new(subs, json_string(six));
+    if (json_array_size(subs))
+        json_object_set(details, "dataSubjects", subs);
+    json_decref(subs);
     char *details_text = json_dumps(details, JSON_COMPACT), *desc_text = json_dumps(descriptor, JSON_COMPACT);
     json_decref(details);
     bool dup = false, ok = details_text && desc_text;

@@ -149,5 +149,19 @@ expect_eq "CLI retry of a delivered delivery: exit 1" 1 "$?"
 expect_eq "CLI show of another organization's delivery: exit 1" 1 "$?"
 "$AUDITDB_BIN" deliveries show >/dev/null 2>&1
 expect_eq "CLI show without an id: exit 2" 2 "$?"
+# ---- a delivery naming a data subject: a recipient in the subject's GDPR export ----
+hook h-subject ''
+post $D/deliveries "{\"destinations\":[\"$DEST\"],\"payload\":{\"type\":\"export\",\"data\":{\"n\":9},\"metadata\":{\"dataSubjectId\":\"subj-dq-1\"}}}"
+DLVS=$(jbody 'd["deliveryId"]')
+wait_for 10 '[ "$(sql "SELECT status FROM delivery_logs WHERE delivery_id = '"'$DLVS'"'")" = delivered ]'
+expect_eq "the subject kept as a blind index (64 hex digits), never in clear in the log's details" "1 0" \
+    "$(sql "SELECT count(*) FROM delivery_logs WHERE delivery_id = '$DLVS' AND details->'dataSubjects'->>0 ~ '^[0-9a-f]{64}$'") $(sql "SELECT count(*) FROM delivery_logs WHERE details::text LIKE '%subj-dq-1%'")"
+post /api/v1/compliance/gdpr/export '{"dataSubjectId":"subj-dq-1","format":"json","requestType":"access"}'
+expect_eq "GDPR export of that subject: the destination among the recipients, via delivery" "200 1" \
+    "$HTTP_STATUS $(printf '%s' "$HTTP_BODY" | grep -o '"via": *"delivery"' | wc -l)"
+post /api/v1/compliance/gdpr/export '{"dataSubjectId":"subj-dq-2","format":"json","requestType":"access"}'
+expect_eq "another subject's export: no delivery recipient" "200 0" \
+    "$HTTP_STATUS $(printf '%s' "$HTTP_BODY" | grep -o '"via": *"delivery"' | wc -l)"
+
 stop_serve >/dev/null 2>&1
 finish
