@@ -496,13 +496,23 @@ bool adb__dest_check_config(const char *type, const json_t *config, bool skip_ss
     }
     if (!strcmp(type, "webhook"))
         return check_webhook(m, skip_ssrf, e);
-    if (!strcmp(type, "email"))
-        return check_email(m, skip_ssrf, e);
-    if (!strcmp(type, "storage"))
-        return check_storage(m, skip_ssrf, e);
-    if (!strcmp(type, "sftp"))
-        return check_sftp(m, skip_ssrf, e);
-    return check_download(m, e);
+    bool ok = !strcmp(type, "email") ? check_email(m, skip_ssrf, e)
+            : !strcmp(type, "storage") ? check_storage(m, skip_ssrf, e)
+            : !strcmp(type, "sftp") ? check_sftp(m, skip_ssrf, e)
+            : check_download(m, e);
+    if (!ok)
+        return false;
+    /* what the transport itself would refuse at every delivery (CR or LF in a
+     * header field, an unsupported provider, ...) is refused now */
+    bool (*tcheck)(const json_t *, char *, size_t, char *, size_t) =
+        !strcmp(type, "email") ? adb__email_check : !strcmp(type, "storage") ? adb__s3_check
+        : !strcmp(type, "sftp") ? adb__sftp_check : adb__download_check;
+    char tfield[96] = "", twhy[256] = "";
+    if (!tcheck(config, tfield, sizeof(tfield), twhy, sizeof(twhy))) {
+        adb__dest_fail(e, tfield[0] ? tfield : field, "INVALID_VALUE", "%s", twhy);
+        return false;
+    }
+    return true;
 }
 
 void adb__dest_check_all(const char *type, const json_t *config, bool disabled, json_t *errors,

@@ -8,6 +8,7 @@
  */
 #include "delivery_routes.h"
 #include "../delivery/destination.h"
+#include "../delivery/delivery.h"
 #include "../core/adb_internal.h"
 #include "../core/util.h"
 
@@ -158,9 +159,33 @@ enum MHD_Result adb_http_delivery_dest_update(adb_http_request *req)
     if (!dest_id(req, &id, &res) || !(body = body_json(req, false, &res)))
         return res;
     who_of(req, who);
+    /* disabled: true/false goes the way of POST .../disable and .../enable
+     * (breaker.c): a transition, held or released items, the alert and the
+     * organization's audit event; the rest of the body is the update */
+    json_t *dv = json_object_get(body, "disabled");
+    int want = json_is_boolean(dv) ? json_is_true(dv) : -1;
+    if (want >= 0)
+        json_object_del(body, "disabled");
     adb_status st = adb__dest_update(req->state->db, req->who.organization_id, id, body,
                                      !strcmp(req->method, "PATCH"), who, &out, &e);
     json_decref(body);
+    if (st == ADB_OK && want >= 0) {
+        char err[128], why[96];
+        adb_pool *pool = adb__pool(req->state->db);
+        PGconn *c = adb_pool_acquire(pool, &st, err, sizeof(err));
+        if (c) {
+            adb__fmt(why, sizeof(why), "disabled by %s (destination update)", who);
+            st = want ? adb__health_disable(req->state->db, c, req->who.organization_id, id, why, who,
+                                            adb__delivery_now_ms())
+                      : adb__health_enable(req->state->db, c, req->who.organization_id, id, who,
+                                           adb__delivery_now_ms(), NULL);
+            adb_pool_release(pool, c);
+        }
+        json_decref(out);
+        out = NULL;
+        if (st == ADB_OK)
+            st = adb__dest_get(req->state->db, req->who.organization_id, id, &out);
+    }
     return st == ADB_OK ? adb_http_send_json(req, MHD_HTTP_OK, out) : refused(req, st, &e);
 }
 

@@ -52,7 +52,7 @@ SMTP_PASS=pw-SMTPSECRET-44a1
 API_KEY=key-MAILAPISECRET-19
 S3_SECRET=s3-S3SECRETKEY-wJalrXUtnFEMI
 SFTP_PASS=pw-SFTPSECRET-0b2
-SFTP_KEY=-----BEGIN-OPENSSH-PRIVATE-KEY-SFTPKEYSECRET-----
+SFTP_KEY="-----BEGIN OPENSSH PRIVATE KEY-----SFTPKEYSECRET-----END OPENSSH PRIVATE KEY-----"
 
 webhook_doc() { # LABEL URL
     printf '{"organizationId":"org-a","label":"%s","type":"webhook","description":"orders","config":{"webhook":{"url":"%s","method":"POST","headers":{"Authorization":"Bearer %s","X-Plain":"visible"},"timeout":5000,"retryConfig":{"maxRetries":5,"backoffMultiplier":2,"maxBackoffDelay":60000}}}}' "$1" "$2" "$HDR_SECRET"

@@ -144,9 +144,19 @@ expect_match "cli enable: says how many" '3 held deliveries pending again' "$out
 out=$("$AUDITDB_BIN" deliveries health "$ID" --org org-a --json); rc=$?
 expect_eq "cli health --json: the API's shape" "0 closed" "$rc $(printf '%s' "$out" | json 'd["circuitBreakerState"]')"
 
+# PATCH/PUT {"disabled": ...} of the destination goes the same way (held items, transition)
+http PATCH "/api/v1/delivery/destinations/$ID" $A -d '{"disabled": true, "description": "paused"}'
+expect_eq "PATCH disabled true: 200, disabled, the description changed too" '200 [true, "paused"]' \
+    "$HTTP_STATUS $(jbody '[d["disabled"], d["description"]]')"
+expect_eq "PATCH disabled true: items held, a transition to disabled" "3 disabled" \
+    "$(sql "SELECT count(*) FROM delivery_queue WHERE destination_id = $ID AND status = 'held'") $(sql "SELECT to_state FROM destination_health_transition WHERE destination_id = $ID ORDER BY id DESC LIMIT 1")"
+http PATCH "/api/v1/delivery/destinations/$ID" $A -d '{"disabled": false}'
+expect_eq "PATCH disabled false: 200, enabled, items pending again, transition to closed" "200 false 0 closed" \
+    "$HTTP_STATUS $(jbody 'd["disabled"]' | tr 'FT' 'ft') $(sql "SELECT count(*) FROM delivery_queue WHERE destination_id = $ID AND status = 'held'") $(sql "SELECT to_state FROM destination_health_transition WHERE destination_id = $ID ORDER BY id DESC LIMIT 1")"
+
 # tenant isolation of the health tables, as the service's request login sees them
 as_tenant() { psql "$AUDIT_DB_URL" -qAtX -c "BEGIN" -c "$(tenant_setting "$1")" -c "SET LOCAL ROLE auditdb_app" -c "$2" -c "COMMIT" | tail -1; }
-expect_eq "RLS: org-a sees its health row and transitions" "1 4" \
+expect_eq "RLS: org-a sees its health row and transitions" "1 6" \
     "$(as_tenant org-a "SELECT count(*) FROM destination_health") $(as_tenant org-a "SELECT count(*) FROM destination_health_transition")"
 expect_eq "RLS: org-b sees none of them" "0 0" \
     "$(as_tenant org-b "SELECT count(*) FROM destination_health") $(as_tenant org-b "SELECT count(*) FROM destination_health_transition")"
