@@ -62,7 +62,7 @@ psql "$ADMIN_URL" -qAtX -c "ALTER SYSTEM SET max_connections = 400" >/dev/null &
     echo "# run.sh: could not raise max_connections; going on"
 
 # the longest first (seconds measured on 2 cores), then the rest in name order
-LONG="fuzz archive events_export api_archives client_events_shapes sort_plans"
+LONG="delivery_destinations archive fuzz client_events_shapes delivery_load events_export api_archives"
 # read the shared cluster's log from an offset, or time things: alone
 SERIAL="presets sort_plans stats_bound privacy_log api_totals abuse limits"
 

@@ -83,6 +83,18 @@ bool cli_tty(void);
 int cli_maintenance_options(int argc, char **argv, int from, bool max_rows, const char *usage,
                             adb_maintenance_options *o);
 
+/* A command made of subcommands (auditdb gdpr, auditdb deliveries): one row
+ * per subcommand, ended by a row of NULLs. Each run() gets argv from its own
+ * name on; its usage is printed by `auditdb CMD --help` and `CMD SUB --help`. */
+typedef struct cli_sub {
+    const char *name;
+    const char *summary;
+    const char *usage;
+    int (*run)(int argc, char **argv);
+} cli_sub;
+/* Runs the subcommand argv[1] of cmd (intro: the command's one-line purpose). */
+int cli_dispatch(const char *cmd, const char *intro, const cli_sub *subs, int argc, char **argv);
+
 int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_verify(int argc, char **argv);

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const cli_deliveries_sub subs[] = {
+static const cli_sub subs[] = {
     { "destinations", "list, show, create, update and delete destinations; rotate a webhook's secret",
       cli_deliveries_destinations_usage, cmd_deliveries_destinations },
     { "list", "deliveries and each destination's status, newest first", cli_deliveries_queue_usage, cmd_deliveries_queue },
@@ -23,37 +23,7 @@ static const cli_deliveries_sub subs[] = {
     { NULL, NULL, NULL, NULL },
 };
 
-static void usage(FILE *f)
-{
-    fputs("usage: auditdb deliveries SUBCOMMAND [ARGS...]\n\nDelivery of reports, alerts and "
-          "exports to destinations (docs/delivery.md).\n\nsubcommands:\n", f);
-    for (const cli_deliveries_sub *s = subs; s->name; s++)
-        fprintf(f, "  %-13s %s\n", s->name, s->summary);
-    fputs("\nRun \"auditdb deliveries SUBCOMMAND --help\" for its options.\n", f);
-    for (const cli_deliveries_sub *s = subs; s->name; s++)
-        fprintf(f, "\n%s", s->usage);
-}
-
 int cmd_deliveries(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-        usage(stdout);
-        return EXIT_OK;
-    }
-    for (const cli_deliveries_sub *s = subs; s->name; s++) {
-        if (strcmp(s->name, argv[1]) != 0)
-            continue;
-        for (int i = 2; i < argc; i++)
-            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-                fputs(s->usage, stdout);
-                return EXIT_OK;
-            }
-        return s->run(argc - 1, argv + 1);
-    }
-    cli_error("unknown deliveries subcommand \"%s\"; run \"auditdb deliveries --help\"", argv[1]);
-    return EXIT_USAGE;
+    return cli_dispatch("deliveries", "Delivery of reports, alerts and exports to destinations (docs/delivery.md).", subs, argc, argv);
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const cli_gdpr_sub subs[] = {
+static const cli_sub subs[] = {
     { "requests", "list, show, open, extend and close data-subject requests (GDPR and HIPAA)",
       cli_gdpr_requests_usage, cmd_gdpr_requests },
     { "pseudonymize", "pseudonymize a data subject's events (hash, token, encryption)", cli_gdpr_erase_usage, cmd_gdpr_erase },
@@ -34,37 +34,7 @@ void cli_gdpr_handler(char *out, size_t cap)
         adb__fmt(out, cap, "cli:uid-%lu", (unsigned long)getuid());
 }
 
-static void usage(FILE *f)
-{
-    fputs("usage: auditdb gdpr SUBCOMMAND [ARGS...]\n\nData-subject rights (docs/gdpr.md, "
-          "docs/hipaa.md).\n\nsubcommands:\n", f);
-    for (const cli_gdpr_sub *s = subs; s->name; s++)
-        fprintf(f, "  %-13s %s\n", s->name, s->summary);
-    fputs("\nRun \"auditdb gdpr SUBCOMMAND --help\" for its options.\n", f);
-    for (const cli_gdpr_sub *s = subs; s->name; s++)
-        fprintf(f, "\n%s", s->usage);
-}
-
 int cmd_gdpr(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-        usage(stdout);
-        return EXIT_OK;
-    }
-    for (const cli_gdpr_sub *s = subs; s->name; s++) {
-        if (strcmp(s->name, argv[1]) != 0)
-            continue;
-        for (int i = 2; i < argc; i++)
-            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-                fputs(s->usage, stdout);
-                return EXIT_OK;
-            }
-        return s->run(argc - 1, argv + 1);
-    }
-    cli_error("unknown gdpr subcommand \"%s\"; run \"auditdb gdpr --help\"", argv[1]);
-    return EXIT_USAGE;
+    return cli_dispatch("gdpr", "Data-subject rights (docs/gdpr.md, docs/hipaa.md).", subs, argc, argv);
 }

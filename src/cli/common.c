@@ -197,3 +197,37 @@ int cli_adb_open_tree(cli_db *db, adb **out, bool tree)
     }
     return EXIT_OK;
 }
+
+static void sub_usage(FILE *f, const char *cmd, const char *intro, const cli_sub *subs)
+{
+    fprintf(f, "usage: auditdb %s SUBCOMMAND [ARGS...]\n\n%s\n\nsubcommands:\n", cmd, intro);
+    for (const cli_sub *s = subs; s->name; s++)
+        fprintf(f, "  %-13s %s\n", s->name, s->summary);
+    fprintf(f, "\nRun \"auditdb %s SUBCOMMAND --help\" for its options.\n", cmd);
+    for (const cli_sub *s = subs; s->name; s++)
+        fprintf(f, "\n%s", s->usage);
+}
+
+int cli_dispatch(const char *cmd, const char *intro, const cli_sub *subs, int argc, char **argv)
+{
+    if (argc < 2) {
+        sub_usage(stderr, cmd, intro, subs);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        sub_usage(stdout, cmd, intro, subs);
+        return EXIT_OK;
+    }
+    for (const cli_sub *s = subs; s->name; s++) {
+        if (strcmp(s->name, argv[1]) != 0)
+            continue;
+        for (int i = 2; i < argc; i++)
+            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+                fputs(s->usage, stdout);
+                return EXIT_OK;
+            }
+        return s->run(argc - 1, argv + 1);
+    }
+    cli_error("unknown %s subcommand \"%s\"; run \"auditdb %s --help\"", cmd, argv[1], cmd);
+    return EXIT_USAGE;
+}

@@ -11,13 +11,6 @@
 
 #include "cli.h"
 
-typedef struct cli_deliveries_sub {
-    const char *name;
-    const char *summary;
-    const char *usage;
-    int (*run)(int argc, char **argv);
-} cli_deliveries_sub;
-
 /* destinations (cmd_deliveries_destinations.c) */
 extern const char cli_deliveries_destinations_usage[];
 int cmd_deliveries_destinations(int argc, char **argv);

@@ -9,13 +9,6 @@
 
 #include "cli.h"
 
-typedef struct cli_gdpr_sub {
-    const char *name;
-    const char *summary;
-    const char *usage;
-    int (*run)(int argc, char **argv);
-} cli_gdpr_sub;
-
 /* The principal the CLI records as a request's handler: "cli:<user name>". */
 void cli_gdpr_handler(char *out, size_t cap);
 
