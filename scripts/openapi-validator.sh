@@ -1,35 +1,9 @@
 #!/bin/sh
 # openapi-validator.sh - installs the independent OpenAPI validator the tests
 # use (@seriousme/openapi-schema-validator, from the npm registry) into
-# DIR/node_modules, unless it is already there.
+# DIR/node_modules, unless it is already there (scripts/npm-install.sh: exit 0
+# when there, else exit 1 with npm's reason on one line).
 #
 # usage: scripts/openapi-validator.sh DIR
-# Exit 0 when the validator is there. Otherwise exit 1 with one line on
-# stdout saying what failed: npm's own reason (its "error code" and message
-# lines), never a blank line. npm does not retry (a refused or unreachable
-# registry fails in seconds, not after ~70 s of backoff) and gives up on a
-# silent registry after 20 s.
-set -u
-dir=${1:?usage: scripts/openapi-validator.sh DIR}
-pkg=@seriousme/openapi-schema-validator@2.11.0
-
-[ -d "$dir/node_modules/@seriousme/openapi-schema-validator" ] && exit 0
-if ! command -v npm >/dev/null 2>&1; then
-    echo "npm is not installed (Debian package npm; scripts/deps.sh test installs it)"
-    exit 1
-fi
-mkdir -p "$dir"
-log="$dir/npm-install.log"
-if npm install --loglevel=error --no-audit --no-fund --no-progress --fetch-retries=0 \
-    --fetch-timeout=20000 --prefix "$dir" "$pkg" >"$log" 2>&1; then
-    exit 0
-fi
-# npm's reason: its "code" line and its first message line, without stack frames
-reason=$(grep -E '^npm (error|ERR!) ' "$log" | sed -E 's/^npm (error|ERR!) +//' |
-    grep -vE "^(at |[{}]|[a-zA-Z]+: '|code |syscall |errno |If you are behind|A complete log|$)" |
-    head -n 1)
-code=$(sed -nE 's/^npm (error|ERR!) code (.*)/\2/p' "$log" | head -n 1)
-[ -n "$reason$code" ] || reason=$(grep -v '^[[:space:]]*$' "$log" | tail -n 2 | tr '\n' ' ')
-[ -n "$reason$code" ] || reason="npm exited with an error and printed nothing"
-echo "npm could not install $pkg${code:+ ($code)}: $reason (registry $(npm config get registry 2>/dev/null); full log: $log)"
-exit 1
+exec "$(dirname "$0")/npm-install.sh" "${1:?usage: scripts/openapi-validator.sh DIR}" \
+    @seriousme/openapi-schema-validator@2.11.0
