@@ -114,6 +114,7 @@ expect_eq "…5 events: 4 erased, the PHI one kept pseudonymized" "5 4 1" \
     "$(jbody "'%d %d %d' % (d['summary']['totalRecords'], d['summary']['erasedRecords'], d['summary']['pseudonymizedRecords'])")"
 expect_match "…with the basis recorded (Art. 17(3))" "17\(3\)" "$(jbody "d['keptBasis']")"
 expect_match "…2 of them archived, their archives rewritten" "^2 [12]$" "$(jbody "'%d %d' % (d['summary']['archivedRecords'], d['summary']['archivesRewritten'])")"
+REWRITTEN=$(jbody "d['summary']['archivesRewritten']")
 expect_eq "…org-a's mapping deleted" 1 "$(jbody "d['summary']['mappingsDeleted']")"
 expect_eq "the request is completed, its subject kept as blind index only" "completed 0" "$(sql "SELECT status, (subject_enc IS NOT NULL)::int FROM data_subject_request WHERE id = '$RQ'" | tr '|' ' ')"
 # org-b: the subject was pseudonymized there; its erasure finds the pseudonymized event by
@@ -133,13 +134,21 @@ expect_match "…all intact, lawful erasures counted" "all intact \([0-9]+ with 
 expect_match "…names each lawful erasure with its request (live)" "org-a: lawful_erasure: event [0-9a-f-]{36} \(seq [0-9]+\): principalId erased by request $RQ \(GDPR Art. 17\(1\)\(a\)\)" "$out"
 expect_match "…and archived ones" "lawful_erasure: event [0-9a-f-]{36} \(seq [0-9]+, archive archive-[0-9a-f]+\): details.ip erased by request $RQ" "$out"
 expect_match "…and org-b's pseudonymization" "org-b: lawful_erasure: .*principalId erased by request [0-9a-f-]{36} \(GDPR Art. 4\(5\): pseudonymization\): pseudonymized as $pb" "$out"
+# serve's own maintenance may archive some January events while they arrive
+# (they are older than 365 days by the real clock too), so how they split into
+# archives varies: every archive verifies, and as many name the redaction as
+# the erasure said it rewrote
+named=0
 for a in $(sql "SELECT id FROM archive_storage WHERE organization_id = 'org-a' AND deleted_at IS NULL"); do
     aout=$("$AUDITDB_BIN" archive verify "$a"); arc=$?
     expect_eq "archive verify $a: exit 0" 0 "$arc"
     [ "$arc" = 0 ] || diag "$aout"
-    expect_match "…names the redaction" "lawful_erasure: event .* erased by request $RQ" "$aout"
+    if printf '%s' "$aout" | grep -Eq "lawful_erasure: event .* erased by request $RQ"; then
+        named=$((named + 1))
+    fi
     "$AUDITDB_BIN" archive export "$a" >>"$TEST_TMP/archives.jsonl"
 done
+expect_eq "…the archives the erasure rewrote name the redaction" "$REWRITTEN" "$named"
 
 # the erased value is nowhere: pg_dump of the whole database, the archives' lines
 pg_dump "$AUDIT_DB_URL" >"$TEST_TMP/dump.sql"
