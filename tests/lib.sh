@@ -91,4 +91,22 @@ json() { python3 -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1]
 # jbody FILTER: json FILTER applied to the last HTTP_BODY
 jbody() { printf '%s' "$HTTP_BODY" | json "$1"; }
 
+# newkey ORG ROLE: a new API key of ORG with ROLE (its secret, shown once by `keys create`)
+newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
+
+# conforms LABEL METHOD DOCPATH STATUS: the last answer (HTTP_STATUS, HTTP_BODY) is what
+# api/openapi.json documents for METHOD DOCPATH and STATUS, checked by the npm OpenAPI validator
+# (scripts/openapi-validator.sh, installed on first use); a skip when it cannot be installed
+OPENAPI_MODS=${OPENAPI_NODE_DIR:-$PWD/build/node}
+OPENAPI_STATE=""; OPENAPI_WHY=""
+conforms() {
+    if [ -z "$OPENAPI_STATE" ]; then
+        if OPENAPI_WHY=$(scripts/openapi-validator.sh "$OPENAPI_MODS"); then OPENAPI_STATE=yes; else OPENAPI_STATE=no; fi
+    fi
+    if [ "$OPENAPI_STATE" = no ]; then echo "skip - $1: as documented (OpenAPI validator unavailable: $OPENAPI_WHY)"; return; fi
+    if [ "$HTTP_STATUS" != "$4" ]; then not_ok "$1: status $4 (got $HTTP_STATUS)"; return; fi
+    res=$(printf '%s' "$HTTP_BODY" | NODE_PATH="$OPENAPI_MODS/node_modules" node tests/tools/check_response.js api/openapi.json "$2" "$3" "$4" 2>&1)
+    expect_eq "$1: as documented" ok "$(printf '%s\n' "$res" | head -5)"
+}
+
 finish() { exit $((FAILED > 0)); }

@@ -7,7 +7,6 @@
 
 fresh_db t_answer_session
 "$AUDITDB_BIN" migrate >/dev/null
-newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
 A=$(newkey org-s ingest)
 AV=$(newkey org-s viewer)
 if ! start_serve "$TEST_TMP/serve.log"; then

@@ -5,7 +5,6 @@
 
 fresh_db t_api
 "$AUDITDB_BIN" migrate >/dev/null
-newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
 A_ADMIN=$(newkey org-a admin)
 A_INGEST=$(newkey org-a ingest)
 A_VIEW=$(newkey org-a viewer)

@@ -11,7 +11,6 @@
 at() { date -u -d "@$(($(date -u +%s) + $1 * 86400))" +%Y-%m-%dT%H:%M:%SZ; }
 # maint T [ARGS]: one maintenance round at clock T; output in $MOUT, exit code in $MRC
 maint() { MOUT=$("$AUDITDB_BIN" maintenance run --now "$@" 2>&1); MRC=$?; }
-newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
 # get PATH KEY: GET with a key
 get() { http GET "$1" -H "X-API-Key: $2"; }
 # field of every archive in the last list, space separated

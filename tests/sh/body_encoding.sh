@@ -8,7 +8,6 @@
 
 fresh_db t_body_encoding
 "$AUDITDB_BIN" migrate >/dev/null
-newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
 KEY=$(newkey org-a admin)
 export AUDITDB_MAX_BODY_BYTES=1048576
 if ! start_serve "$TEST_TMP/serve.log"; then

@@ -8,7 +8,6 @@
 
 fresh_db t_bulk_shape
 "$AUDITDB_BIN" migrate >/dev/null
-newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
 A=$(newkey org-a ingest)
 AV=$(newkey org-a viewer)
 B=$(newkey org-b ingest)

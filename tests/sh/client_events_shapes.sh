@@ -8,7 +8,6 @@
 
 fresh_db t_shapes
 "$AUDITDB_BIN" migrate >/dev/null
-newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
 S=$(newkey org-s viewer)
 D=$(newkey org-d viewer)
 O=$(newkey org-o viewer)

@@ -10,20 +10,9 @@
 PY=python3; [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 json() { "$PY" -c 'import json,sys; d=json.load(sys.stdin); v=eval(sys.argv[1],{"d":d}); print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$1"; }
 
-# answers as api/openapi.json documents them (the npm validator of openapi.sh; a skip without it)
-mods=${OPENAPI_NODE_DIR:-$PWD/build/node}
-validator=""; why=""
-if why=$(scripts/openapi-validator.sh "$mods"); then validator=1; fi
-conforms() { # LABEL METHOD DOCPATH STATUS
-    if [ -z "$validator" ]; then echo "skip - $1: as documented (OpenAPI validator unavailable: $why)"; return; fi
-    if [ "$HTTP_STATUS" != "$4" ]; then not_ok "$1: status $4 (got $HTTP_STATUS)"; return; fi
-    res=$(printf '%s' "$HTTP_BODY" | NODE_PATH="$mods/node_modules" node tests/tools/check_response.js api/openapi.json "$2" "$3" "$4" 2>&1)
-    expect_eq "$1: as documented" ok "$(printf '%s\n' "$res" | head -5)"
-}
 
 fresh_db t_delivery_destinations
 "$AUDITDB_BIN" migrate >/dev/null
-newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
 A_ADMIN=$(newkey org-a admin)
 A_VIEW=$(newkey org-a viewer)
 B_ADMIN=$(newkey org-b admin)

@@ -10,7 +10,6 @@
 
 fresh_db t_delivery_transports
 "$AUDITDB_BIN" migrate >/dev/null
-newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
 KEY=$(newkey org-t admin)
 VIEWER=$(newkey org-t viewer)
 OTHER=$(newkey org-u admin)

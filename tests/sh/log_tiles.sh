@@ -9,7 +9,6 @@
 
 fresh_db t_log_tiles
 "$AUDITDB_BIN" migrate >/dev/null
-newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
 A_INGEST=$(newkey org-a ingest)
 A_VIEW=$(newkey org-a viewer)
 A_AUDIT=$(newkey org-a auditor)

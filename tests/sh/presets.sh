@@ -8,7 +8,6 @@
 . tests/lib.sh
 
 SHAPES=tests/tools/preset_shapes.py
-newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
 # Checks of answer bodies are noted as they come and run together at the end
 # (later_checks): one python3 for all of them, since under load its start costs
 # more than a request. Each answer's body is kept as $TEST_TMP/bN.json.

@@ -9,7 +9,6 @@
 PY="python3 tests/tools/adb_proof.py"
 fresh_db t_proofs
 "$AUDITDB_BIN" migrate >/dev/null
-newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
 A_INGEST=$(newkey org-1 ingest)
 A_VIEW=$(newkey org-1 viewer)
 B_VIEW=$(newkey org-2 viewer)

@@ -7,7 +7,6 @@
 
 fresh_db t_roles
 "$AUDITDB_BIN" migrate >/dev/null
-newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
 A_ADMIN=$(newkey org-a admin)
 B_ADMIN=$(newkey org-b admin)
 if ! start_serve "$TEST_TMP/serve.log"; then

@@ -12,7 +12,6 @@ PY="python3 tests/tools/adb_proof.py"
 FORGE="python3 tests/tools/tlog_forge.py"
 fresh_db t_tamper_log
 "$AUDITDB_BIN" migrate >/dev/null
-newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
 for o in a b c; do
     eval "I_$o=\$(newkey org-$o ingest)"
     eval "V_$o=\$(newkey org-$o viewer)"
