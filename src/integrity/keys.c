@@ -9,18 +9,15 @@
  * server that can open the file (src/cli/keyprobe.c); docs/integrity.md, Keys.
  */
 #include "integrity.h"
+#include "../core/key_file.h"
 #include "../core/util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
-#include <openssl/rand.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define MASTER_MIN 32
 
@@ -65,48 +62,10 @@ void adb__keys_wipe(adb__keys *k)
     OPENSSL_cleanse(k, sizeof(*k));
 }
 
-static adb_status create_key_file(const char *path, char *errbuf, size_t errlen)
-{
-    unsigned char raw[32];
-    char hex[66];
-    int fd;
-    ssize_t w;
-
-    if (RAND_bytes(raw, sizeof(raw)) != 1) {
-        adb__fmt(errbuf, errlen, "could not generate a master key: no randomness");
-        return ADB_ERR_INTERNAL;
-    }
-    adb__hex(raw, sizeof(raw), hex);
-    OPENSSL_cleanse(raw, sizeof(raw));
-    hex[64] = '\n';
-    hex[65] = '\0';
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd == -1) {
-        OPENSSL_cleanse(hex, sizeof(hex));
-        if (errno == EEXIST)
-            return ADB_OK; /* another process made it first: read theirs */
-        adb__fmt(errbuf, errlen, "could not create the master key file \"%s\": %s", path,
-                 strerror(errno));
-        return ADB_ERR_IO;
-    }
-    w = write(fd, hex, 65);
-    OPENSSL_cleanse(hex, sizeof(hex));
-    if (w != 65 || fsync(fd) == -1) {
-        adb__fmt(errbuf, errlen, "could not write the master key file \"%s\": %s", path,
-                 strerror(errno));
-        close(fd);
-        unlink(path);
-        return ADB_ERR_IO;
-    }
-    close(fd);
-    return ADB_OK;
-}
-
 adb_status adb__keys_load(const char *master_key, const char *home, adb__keys *k, char *errbuf,
                           size_t errlen)
 {
     char path[4096];
-    struct stat stt;
     char *text;
     size_t len;
     adb_status st;
@@ -128,23 +87,9 @@ adb_status adb__keys_load(const char *master_key, const char *home, adb__keys *k
         return ADB_ERR_IO;
     }
     adb__fmt(path, sizeof(path), "%s/master.key", home);
-    if (access(path, F_OK) == -1 && (st = create_key_file(path, errbuf, errlen)) != ADB_OK)
+    if ((st = adb__key_file_read(path, "master key", ADB_KEY_FILE_CREATE, &text, &len, errbuf,
+                                 errlen)) != ADB_OK)
         return st;
-    if (stat(path, &stt) == -1) {
-        adb__fmt(errbuf, errlen, "could not read the master key file \"%s\": %s", path, strerror(errno));
-        return ADB_ERR_IO;
-    }
-    if (stt.st_mode & 077) {
-        adb__fmt(errbuf, errlen, "the master key file \"%s\" is readable by others (mode %03o): "
-                 "chmod 600 it", path, (unsigned)(stt.st_mode & 0777));
-        return ADB_ERR_CONFIG;
-    }
-    if (!(text = adb__read_file(path, 4096, &len))) {
-        adb__fmt(errbuf, errlen, "could not read the master key file \"%s\": %s", path, strerror(errno));
-        return ADB_ERR_IO;
-    }
-    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
-        len--;
     if (len < MASTER_MIN) {
         OPENSSL_cleanse(text, len);
         free(text);

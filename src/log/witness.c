@@ -8,6 +8,7 @@
 #include "witness.h"
 #include "merkle.h"
 #include "note.h"
+#include "../core/key_file.h"
 #include "../core/util.h"
 
 #include <errno.h>
@@ -64,74 +65,24 @@ static void set_err(char *err, size_t errlen, const char *fmt, const char *a, co
 bool adb__witness_key_file(const char *path, bool create, uint8_t seed[32], char *err,
                            size_t errlen)
 {
-    char hex[66];
-    struct stat st;
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    char *text;
+    size_t len;
+    char why[512];
 
-    if (fd == -1 && errno == ENOENT && create) {
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd == -1) {
-            set_err(err, errlen, "could not create witness key file \"%s\": %s", path,
-                    strerror(errno));
-            return false;
-        }
-        if (RAND_bytes(seed, 32) != 1) {
-            close(fd);
-            unlink(path);
-            set_err(err, errlen, "could not draw a witness key for \"%s\"%s", path, "");
-            return false;
-        }
-        adb__hex(seed, 32, hex);
-        hex[64] = '\n';
-        if (write(fd, hex, 65) != 65 || fsync(fd) == -1) {
-            int e = errno;
-            close(fd);
-            unlink(path);
-            OPENSSL_cleanse(hex, sizeof(hex));
-            set_err(err, errlen, "could not write witness key file \"%s\": %s", path, strerror(e));
-            return false;
-        }
-        OPENSSL_cleanse(hex, sizeof(hex));
-        close(fd);
-        return true;
-    }
-    if (fd == -1) {
-        set_err(err, errlen, "could not open witness key file \"%s\": %s", path, strerror(errno));
+    if (adb__key_file_read(path, "witness key",
+                           ADB_KEY_FILE_NOFOLLOW | (create ? ADB_KEY_FILE_CREATE : 0), &text, &len,
+                           why, sizeof(why)) != ADB_OK) {
+        set_err(err, errlen, "%s%s", why, "");
         return false;
     }
-    if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        set_err(err, errlen, "witness key file \"%s\" is not a regular file%s", path, "");
-        return false;
-    }
-    if (st.st_mode & 077) {
-        close(fd);
-        set_err(err, errlen,
-                "witness key file \"%s\" may be read by others (mode %s): chmod 600 it", path,
-                (st.st_mode & 044) ? "readable" : "group/other bits set");
-        return false;
-    }
-    n = read(fd, hex, sizeof(hex));
-    close(fd);
-    if (n == 65 && hex[64] == '\n')
-        n = 64;
-    bool good = n == 64;
-    for (int i = 0; good && i < 32; i++) {
-        int hi = adb__hexval(hex[2 * i]), lo = adb__hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            good = false;
-        else
-            seed[i] = (uint8_t)(hi << 4 | lo);
-    }
-    OPENSSL_cleanse(hex, sizeof(hex));
-    if (!good) {
+    bool good = adb__key_file_seed(text, len, seed);
+    OPENSSL_cleanse(text, len);
+    free(text);
+    if (!good)
         set_err(err, errlen,
                 "witness key file \"%s\" does not hold 64 hex digits (an Ed25519 seed)%s", path,
                 "");
-        return false;
-    }
-    return true;
+    return good;
 }
 
 bool adb__witness_vkey(const char *name, const uint8_t seed[32], char *out, size_t outlen)
