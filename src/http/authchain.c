@@ -109,7 +109,7 @@ adb_status adb_authchain_verify(adb *db, void (*on_problem)(void *ud, const adb_
             } else {
                 adb_sign_hex(db, hash, want_sig);
                 if (strcmp(want_sig, sig) != 0)
-                    problem(on_problem, ud, sum, id, "signature", want_sig, sig);
+                    problem(on_problem, ud, sum, id, "signature", "", sig); /* never the keyed value */
             }
             adb__fmt(prev, sizeof(prev), "%s", hash); /* the next row links to what is stored */
             adb__fmt(after, sizeof(after), "%lld", id);

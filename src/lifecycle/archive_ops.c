@@ -6,6 +6,7 @@
  */
 #include "archive.h"
 #include "../integrity/commit.h"
+#include "../integrity/erasure_records.h"
 #include "../core/adb_internal.h"
 #include "../core/buf.h"
 #include "../core/util.h"
@@ -60,72 +61,31 @@ static int with_erasures(adb *db, PGconn *c, vctx *x, const char *const *v, int6
 {
     const adb__keys *k = adb__db_keys(db);
     const char *eid = v[ADB_COL_EVENT_ID], *org = v[ADB_COL_ORGANIZATION_ID];
-    const char *params[] = { eid };
-    PGresult *res;
-    adb__erased *erased;
-    size_t n = 0;
+    adb__erasure_set es;
     int rc;
 
     if (!c || !eid || !org)
         return 1;
-    res = PQexecParams(c, "SELECT field, commitment, request_id, legal_basis, reason,"
-                          " to_char(erased_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-                          " signature, organization_id"
-                          " FROM audit_erasure WHERE event_id = $1::uuid ORDER BY id",
-                       1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) == 0) {
-        PQclear(res);
+    if (adb__erasure_set_load(c, &k->sig_hmac, org, eid, &es) < 0)
+        return -1;
+    if (es.n == 0)
         return 1;
-    }
-    if (!(erased = calloc((size_t)PQntuples(res), sizeof(*erased)))) {
-        PQclear(res);
-        return -1;
-    }
-    bool *valid = calloc((size_t)PQntuples(res), sizeof(*valid));
-    if (!valid) {
-        free(erased);
-        PQclear(res);
-        return -1;
-    }
-    for (int i = 0; i < PQntuples(res); i++) {
-        adb__erasure_record rec = {
-            .organization_id = PQgetvalue(res, i, 7), .event_id = eid,
-            .field = PQgetvalue(res, i, 0), .commitment = PQgetvalue(res, i, 1),
-            .request_id = PQgetvalue(res, i, 2), .legal_basis = PQgetvalue(res, i, 3),
-            .reason = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4),
-            .erased_at = PQgetvalue(res, i, 5),
-        };
-        char sig[65];
-        if (!adb__erasure_sign(&k->sig_hmac, &rec, sig)) {
-            free(valid);
-            free(erased);
-            PQclear(res);
-            return -1;
-        }
-        if (strcmp(sig, PQgetvalue(res, i, 6)) != 0 || strcmp(rec.organization_id, org) != 0 ||
-            strlen(rec.commitment) != 64) {
+    for (int i = 0; i < es.n; i++)
+        if (!es.valid[i])
             report(x, "erasure_record_invalid", seq, "event %s (seq %" PRId64 "): the erasure "
-                   "record of field \"%.60s\" is not signed by this server", eid, seq, rec.field);
-            continue;
-        }
-        valid[i] = true;
-        erased[n].field = rec.field;
-        memcpy(erased[n].commitment, rec.commitment, 65);
-        n++;
-    }
-    rc = adb__row_recompute_erased(k, v, erased, n, e);
+                   "record of field \"%.60s\" is not signed by this server", eid, seq,
+                   adb__erasure_set_record(&es, i).field);
+    rc = adb__row_recompute_erased(k, v, es.erased, es.nvalid, e);
     if (rc == 1 && v[ADB_COL_HASH] && !strcmp(e->hash, v[ADB_COL_HASH]) && x->fn)
-        for (int i = 0; i < PQntuples(res); i++)
-            if (valid[i]) {
+        for (int i = 0; i < es.n; i++)
+            if (es.valid[i]) {
+                adb__erasure_record rec = adb__erasure_set_record(&es, i);
                 char msg[640];
                 snprintf(msg, sizeof(msg), "event %s (seq %" PRId64 "): %s erased by request %s "
-                         "(%s)", eid, seq, PQgetvalue(res, i, 0), PQgetvalue(res, i, 2),
-                         PQgetvalue(res, i, 3));
+                         "(%s)", eid, seq, rec.field, rec.request_id, rec.legal_basis);
                 x->fn(x->ud, "lawful_erasure", seq, msg); /* named, not a problem */
             }
-    free(valid);
-    free(erased);
-    PQclear(res);
+    adb__erasure_set_free(&es);
     return rc;
 }
 
