@@ -561,6 +561,31 @@ static char *gx_text(const json_t *v)
     return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
+/* The next row of the subject's archives (s->archives), archive after
+ * archive, the reader kept open in s between calls: 1 a row in a, 0 all
+ * read, -1 an archive could not be read. */
+static int gx_archive_row(gx_src *s, PGconn *c, const char *a[ADB__ROW_NCOLS])
+{
+    char err[256];
+    for (;;) {
+        if (!s->ar) {
+            if (s->next_archive >= PQntuples(s->archives))
+                return 0;
+            s->ar = adb__archive_open(c, PQgetvalue(s->archives, s->next_archive++, 0), err,
+                                      sizeof(err));
+            if (!s->ar)
+                return -1;
+        }
+        int k = adb__archive_next(s->ar, a);
+        if (k > 0)
+            return 1;
+        adb__archive_close(s->ar);
+        s->ar = NULL;
+        if (k < 0)
+            return -1;
+    }
+}
+
 /* The archived consultations, archive by archive, as gx_consult_page gives
  * the live ones (the same members, the same purpose map); the reader stays
  * open between pieces and is left closed and rewound for the events. */
@@ -588,28 +613,13 @@ static int gx_consult_archive_page(gx_src *s, adb__buf *out)
         PQclear(r);
     }
     while (written < GX_BATCH) {
-        if (!s->ar) {
-            if (s->next_archive >= PQntuples(s->archives)) {
-                s->next_archive = 0;
-                rc = 0;
-                break;
-            }
-            s->ar = adb__archive_open(c, PQgetvalue(s->archives, s->next_archive++, 0), err, sizeof(err));
-            if (!s->ar) {
-                rc = -1;
-                break;
-            }
-        }
         const char *a[ADB__ROW_NCOLS];
-        int k = adb__archive_next(s->ar, a);
+        int k = gx_archive_row(s, c, a);
         if (k <= 0) {
-            adb__archive_close(s->ar);
-            s->ar = NULL;
-            if (k < 0) {
-                rc = -1;
-                break;
-            }
-            continue;
+            if (k == 0)
+                s->next_archive = 0; /* the archives again, for the events */
+            rc = k;
+            break;
         }
         const char *t = a[ADB_COL_TARGET_RESOURCE_ID], *p = a[ADB_COL_PRINCIPAL_ID];
         int64_t us;
@@ -788,27 +798,11 @@ static int gx_archive_page(gx_src *s, adb__buf *out)
     char *note = s->fmt.kind == ADB_FMT_NDJSON ? gx_checkpoint(c, s->org, &nlen, &tree) : NULL;
     int rc = 1;
     while (written < GX_BATCH) {
-        if (!s->ar) {
-            if (s->next_archive >= PQntuples(s->archives)) {
-                rc = 0;
-                break;
-            }
-            s->ar = adb__archive_open(c, PQgetvalue(s->archives, s->next_archive++, 0), err, sizeof(err));
-            if (!s->ar) {
-                rc = -1;
-                break;
-            }
-        }
         const char *a[ADB__ROW_NCOLS];
-        int k = adb__archive_next(s->ar, a);
+        int k = gx_archive_row(s, c, a);
         if (k <= 0) {
-            adb__archive_close(s->ar);
-            s->ar = NULL;
-            if (k < 0) {
-                rc = -1;
-                break;
-            }
-            continue;
+            rc = k;
+            break;
         }
         if (!gx_archived_match(s, a))
             continue;
