@@ -151,24 +151,6 @@ static long long estimate(adb_http_request *req, const adb_http_filter *f)
     return n;
 }
 
-/* A boolean member (absent: def); false with the 400 queued when it is not one. */
-static bool member_bool(adb_http_request *req, json_t *body, const char *name, bool def, bool *out,
-                        enum MHD_Result *res)
-{
-    json_t *v = json_object_get(body, name);
-    char msg[96];
-    *out = def;
-    if (!v)
-        return true;
-    if (!json_is_boolean(v)) {
-        adb__fmt(msg, sizeof(msg), "%s must be a boolean", name);
-        *res = adb_http_send_invalid(req, name, "INVALID_TYPE", msg);
-        return false;
-    }
-    *out = json_is_true(v);
-    return true;
-}
-
 enum MHD_Result adb_http_exports_create(adb_http_request *req)
 {
     static const char *const known[] = { "format", "filter", "includeMetadata", "compression",
@@ -235,8 +217,8 @@ enum MHD_Result adb_http_exports_create(adb_http_request *req)
         res = adb_http_send_invalid(req, "chunkSize", "INVALID_VALUE", "chunkSize must be an integer from 100 to 100000");
         goto out;
     }
-    if (!member_bool(req, body, "includeMetadata", true, &metadata, &res) ||
-        !member_bool(req, body, "includeHeaders", true, &headers, &res))
+    if (!adb_http_member_bool(req, body, "includeMetadata", true, &metadata, &res) ||
+        !adb_http_member_bool(req, body, "includeHeaders", true, &headers, &res))
         goto out;
     if ((v = json_object_get(body, "customFields"))) {
         const char *bad = NULL;

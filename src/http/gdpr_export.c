@@ -953,51 +953,6 @@ static int gx_fill(void *ctx, adb__buf *out)
 
 /* ---- the request ------------------------------------------------------- */
 
-/* An optional string member among the allowed values (NULL: any string of
- * at most max bytes); *out the default when absent. false with the 400 queued. */
-static bool member_str(adb_http_request *req, json_t *body, const char *name, const char *allowed,
-                       size_t max, const char **out, enum MHD_Result *res)
-{
-    json_t *v = json_object_get(body, name);
-    char msg[200];
-    if (!v)
-        return true;
-    const char *s = json_string_value(v);
-    bool ok = s && (allowed || strlen(s) <= max);
-    if (ok && allowed) {
-        ok = false;
-        size_t n = strlen(s);
-        for (const char *a = allowed; *a && !ok; a += strcspn(a, ",") + (a[strcspn(a, ",")] ? 1 : 0))
-            ok = strcspn(a, ",") == n && !strncmp(a, s, n);
-    }
-    if (!ok) {
-        if (allowed)
-            adb__fmt(msg, sizeof(msg), "%s must be one of: %s", name, allowed);
-        else
-            adb__fmt(msg, sizeof(msg), "%s must be a string of at most %zu bytes", name, max);
-        *res = adb_http_send_invalid(req, name, s ? "INVALID_VALUE" : "INVALID_TYPE", msg);
-        return false;
-    }
-    *out = s;
-    return true;
-}
-
-static bool member_bool(adb_http_request *req, json_t *body, const char *name, bool *out,
-                        enum MHD_Result *res)
-{
-    json_t *v = json_object_get(body, name);
-    char msg[96];
-    if (!v)
-        return true;
-    if (!json_is_boolean(v)) {
-        adb__fmt(msg, sizeof(msg), "%s must be a boolean", name);
-        *res = adb_http_send_invalid(req, name, "INVALID_TYPE", msg);
-        return false;
-    }
-    *out = json_is_true(v);
-    return true;
-}
-
 /* A dateRange bound: an ISO 8601 time into out (the canonical text). */
 static bool member_time(adb_http_request *req, json_t *range, const char *name, char *out,
                         int64_t *us, enum MHD_Result *res)
@@ -1144,7 +1099,7 @@ static enum MHD_Result gx_request(adb_http_request *req, const char *default_for
             goto out;
         }
     }
-    if (!member_str(req, body, "organizationId", NULL, 255, &org, &res))
+    if (!adb_http_member_str(req, body, "organizationId", NULL, 255, &org, &res))
         goto out;
     if (org && strcmp(org, req->who.organization_id)) {
         adb_http_security_event(req, "cross_tenant_probe", "MEDIUM",
@@ -1155,7 +1110,7 @@ static enum MHD_Result gx_request(adb_http_request *req, const char *default_for
         goto out;
     }
     const char *subject_field = json_object_get(body, "dataSubjectId") ? "dataSubjectId" : "principalId";
-    if (!member_str(req, body, subject_field, NULL, GX_SUBJECT_MAX, &subject, &res))
+    if (!adb_http_member_str(req, body, subject_field, NULL, GX_SUBJECT_MAX, &subject, &res))
         goto out;
     if (!subject || !subject[0]) {
         res = adb_http_send_invalid(req, "dataSubjectId", subject ? "EMPTY_VALUE" : "REQUIRED",
@@ -1163,13 +1118,13 @@ static enum MHD_Result gx_request(adb_http_request *req, const char *default_for
                       "(principalId or targetResourceId)");
         goto out;
     }
-    if (!member_str(req, body, "dataSubjectType", "user,customer,employee,contact,patient", 0, &subject_type, &res) ||
-        !member_str(req, body, "requestType", "access,portability", 0, &request_type, &res) ||
-        !member_str(req, body, "format", "json,ndjson,csv,xml", 0, &format, &res) ||
-        !member_str(req, body, "deliveryMethod", "download,email,secure_link", 0, &delivery, &res) ||
-        !member_bool(req, body, "includeMetadata", &metadata, &res) ||
-        !member_bool(req, body, "includePersonalData", &personal, &res) ||
-        !member_bool(req, body, "includePseudonymizedData", &pseudo, &res))
+    if (!adb_http_member_str(req, body, "dataSubjectType", "user,customer,employee,contact,patient", 0, &subject_type, &res) ||
+        !adb_http_member_str(req, body, "requestType", "access,portability", 0, &request_type, &res) ||
+        !adb_http_member_str(req, body, "format", "json,ndjson,csv,xml", 0, &format, &res) ||
+        !adb_http_member_str(req, body, "deliveryMethod", "download,email,secure_link", 0, &delivery, &res) ||
+        !adb_http_member_bool(req, body, "includeMetadata", metadata, &metadata, &res) ||
+        !adb_http_member_bool(req, body, "includePersonalData", personal, &personal, &res) ||
+        !adb_http_member_bool(req, body, "includePseudonymizedData", pseudo, &pseudo, &res))
         goto out;
     if (strcmp(delivery, "download") || json_object_get(body, "recipientEmail")) {
         res = adb_http_send_invalid(req, strcmp(delivery, "download") ? "deliveryMethod" : "recipientEmail",

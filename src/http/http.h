@@ -137,6 +137,16 @@ enum MHD_Result adb_http_send_retry(adb_http_request *req, unsigned status, cons
 enum MHD_Result adb_http_send_invalid(adb_http_request *req, const char *field, const char *code,
                                       const char *message);
 
+/* Optional members of a JSON body (body_members.c); each false with the 400 naming the
+ * member queued in *res. A string: one of the comma-separated `allowed` values, or (allowed
+ * NULL) any string of at most max bytes; *out left as it is when absent. A boolean: *out def
+ * when absent. */
+bool adb_http_member_str(adb_http_request *req, json_t *body, const char *name,
+                         const char *allowed, size_t max, const char **out,
+                         enum MHD_Result *res);
+bool adb_http_member_bool(adb_http_request *req, json_t *body, const char *name, bool def,
+                          bool *out, enum MHD_Result *res);
+
 /* 503 SERVICE_UNAVAILABLE with Retry-After 1: the database did not answer. */
 enum MHD_Result adb_http_send_unavailable(adb_http_request *req);
 
