@@ -58,3 +58,34 @@ bool adb_http_member_bool(adb_http_request *req, json_t *body, const char *name,
     *out = json_is_true(v);
     return true;
 }
+
+json_t *adb_http_body_object(adb_http_request *req, const char *const *known, const char *usage,
+                             enum MHD_Result *res)
+{
+    json_error_t je;
+    json_t *body = req->body_len ? json_loadb(req->body, req->body_len, 0, &je) : NULL;
+    const char *key;
+    json_t *v;
+
+    if (!json_is_object(body)) {
+        json_decref(body);
+        *res = adb_http_send_invalid(req, "", "INVALID_JSON",
+                                     usage ? usage : "the body must be a JSON object");
+        return NULL;
+    }
+    json_object_foreach(body, key, v) {
+        bool ok = false;
+        for (int i = 0; known[i] && !ok; i++)
+            ok = !strcmp(key, known[i]);
+        if (!ok) {
+            char field[80], msg[120];
+            adb__fmt(field, sizeof(field), "%.64s", key);
+            adb__utf8_repair(field); /* a name cut inside a character */
+            adb__fmt(msg, sizeof(msg), "unknown member \"%s\"", field);
+            *res = adb_http_send_invalid(req, field, "UNKNOWN_FIELD", msg);
+            json_decref(body);
+            return NULL;
+        }
+    }
+    return body;
+}

@@ -156,32 +156,18 @@ enum MHD_Result adb_http_exports_create(adb_http_request *req)
     static const char *const known[] = { "format", "filter", "includeMetadata", "compression",
                                          "encryption", "chunkSize", "includeHeaders",
                                          "customFields", NULL };
-    json_error_t je;
-    json_t *body = req->body_len ? json_loadb(req->body, req->body_len, 0, &je) : NULL;
     enum MHD_Result res = MHD_NO;
     adb_http_filter f;
     adb_http_filter_error fe;
     bool metadata, headers;
-    const char *key;
     json_t *v, *fields = NULL;
     char msg[200];
 
     adb_http_filter_init(&f);
-    if (!json_is_object(body)) {
-        json_decref(body);
-        return adb_http_send_invalid(req, "", "INVALID_JSON", "the body must be a JSON object: {\"format\":\"json\"|\"csv\"|\"xml\", ...}");
-    }
-    json_object_foreach(body, key, v) {
-        bool ok = false;
-        for (int i = 0; known[i] && !ok; i++)
-            ok = !strcmp(key, known[i]);
-        if (!ok) {
-            adb__fmt(msg, sizeof(msg), "unknown member \"%.64s\"", key);
-            adb__utf8_repair(msg);
-            res = adb_http_send_invalid(req, key, "UNKNOWN_FIELD", msg);
-            goto out;
-        }
-    }
+    json_t *body = adb_http_body_object(
+        req, known, "the body must be a JSON object: {\"format\":\"json\"|\"csv\"|\"xml\", ...}", &res);
+    if (!body)
+        return res;
     const char *format = json_string_value(json_object_get(body, "format"));
     adb_http_fmt_kind kind;
     if (!format) {

@@ -1073,32 +1073,19 @@ static enum MHD_Result gx_request(adb_http_request *req, const char *default_for
         "organizationId", "dataSubjectId", "principalId", "dataSubjectType", "requestType",
         "format", "includeMetadata", "includePersonalData", "includePseudonymizedData",
         "dateRange", "categories", "encryption", "deliveryMethod", "recipientEmail", NULL };
-    json_error_t je;
-    json_t *body = req->body_len ? json_loadb(req->body, req->body_len, 0, &je) : NULL;
     enum MHD_Result res = MHD_NO;
-    const char *key, *subject = NULL, *subject_type = "user", *request_type = "access";
+    const char *subject = NULL, *subject_type = "user", *request_type = "access";
     const char *format = default_format, *delivery = "download", *org = NULL;
     bool metadata = true, personal = true, pseudo = false;
     json_t *v;
     char msg[200], from[ADB_TS_TEXT_MAX] = "", to[ADB_TS_TEXT_MAX] = "";
     char *categories = NULL;
 
-    if (!json_is_object(body)) {
-        json_decref(body);
-        return adb_http_send_invalid(req, "", "INVALID_JSON",
-                       "the body must be a JSON object: {\"dataSubjectId\":\"...\", \"format\":\"json\"|\"csv\"|\"xml\"|\"ndjson\", ...}");
-    }
-    json_object_foreach(body, key, v) {
-        bool ok = false;
-        for (int i = 0; known[i] && !ok; i++)
-            ok = !strcmp(key, known[i]);
-        if (!ok) {
-            adb__fmt(msg, sizeof(msg), "unknown member \"%.64s\"", key);
-            adb__utf8_repair(msg);
-            res = adb_http_send_invalid(req, key, "UNKNOWN_FIELD", msg);
-            goto out;
-        }
-    }
+    json_t *body = adb_http_body_object(req, known, "the body must be a JSON object: "
+                                        "{\"dataSubjectId\":\"...\", \"format\":\"json\"|\"csv\"|"
+                                        "\"xml\"|\"ndjson\", ...}", &res);
+    if (!body)
+        return res;
     if (!adb_http_member_str(req, body, "organizationId", NULL, 255, &org, &res))
         goto out;
     if (org && strcmp(org, req->who.organization_id)) {

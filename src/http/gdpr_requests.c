@@ -51,38 +51,6 @@ static const char *kinds_text(bool hipaa)
                    "restriction or objection";
 }
 
-/* The JSON body as an object whose members are all in known; NULL after
- * answering 400. */
-static json_t *body_object(adb_http_request *req, const char *const *known, enum MHD_Result *res)
-{
-    json_error_t je;
-    json_t *body = req->body_len ? json_loadb(req->body, req->body_len, 0, &je) : NULL;
-    const char *key;
-    json_t *v;
-    char msg[200];
-
-    if (!json_is_object(body)) {
-        json_decref(body);
-        *res = adb_http_send_invalid(req, "", "INVALID_JSON", "the body must be a JSON object");
-        return NULL;
-    }
-    json_object_foreach(body, key, v) {
-        bool ok = false;
-        for (int i = 0; known[i] && !ok; i++)
-            ok = !strcmp(key, known[i]);
-        if (!ok) {
-            char field[80];
-            adb__fmt(field, sizeof(field), "%.64s", key);
-            adb__utf8_repair(field);
-            adb__fmt(msg, sizeof(msg), "unknown member \"%s\"", field);
-            *res = adb_http_send_invalid(req, field, "UNKNOWN_FIELD", msg);
-            json_decref(body);
-            return NULL;
-        }
-    }
-    return body;
-}
-
 /* One request of the caller's organization and of this path's family as
  * JSON, with status; 404 for any other. */
 static enum MHD_Result answer_request(adb_http_request *req, unsigned status, const char *id)
@@ -173,7 +141,7 @@ enum MHD_Result adb_http_dsr_create(adb_http_request *req)
     bool hipaa = hipaa_path(req);
     enum MHD_Result res;
     char err[ADB_ERRMSG_MAX], id[ADB_DSR_ID_LEN + 1];
-    json_t *body = body_object(req, known, &res);
+    json_t *body = adb_http_body_object(req, known, NULL, &res);
 
     if (!body)
         return res;
@@ -216,7 +184,7 @@ enum MHD_Result adb_http_dsr_update(adb_http_request *req)
     static const char *const known[] = { "status", "outcome", NULL };
     enum MHD_Result res;
     char err[ADB_ERRMSG_MAX];
-    json_t *body = body_object(req, known, &res);
+    json_t *body = adb_http_body_object(req, known, NULL, &res);
     char *outcome = NULL;
 
     if (!body)
@@ -252,7 +220,7 @@ enum MHD_Result adb_http_dsr_extend(adb_http_request *req)
     const char *unit = hipaa ? "days" : "months";
     enum MHD_Result res;
     char err[ADB_ERRMSG_MAX];
-    json_t *body = body_object(req, hipaa ? hipaa_known : gdpr_known, &res);
+    json_t *body = adb_http_body_object(req, hipaa ? hipaa_known : gdpr_known, NULL, &res);
 
     if (!body)
         return res;

@@ -96,34 +96,16 @@ enum MHD_Result adb_http_hipaa_suspensions_create(adb_http_request *req)
 {
     static const char *const known[] = { "recipient", "agencyType", "statement", "statementBy",
                                          "reason", "patientId", "startsAt", "endsAt", NULL };
-    json_error_t je;
-    json_t *body = req->body_len ? json_loadb(req->body, req->body_len, 0, &je) : NULL;
     enum MHD_Result res = MHD_NO;
+    json_t *body = adb_http_body_object(req, known, NULL, &res);
     bool bad = false;
-    const char *key;
-    json_t *v;
-    char msg[200], id[ADB_EVENT_ID_LEN + 1], idx[2 * ADB_SUBJECT_INDEX_LEN + 1];
+    char id[ADB_EVENT_ID_LEN + 1], idx[2 * ADB_SUBJECT_INDEX_LEN + 1];
     char start[ADB_TS_TEXT_MAX], end[ADB_TS_TEXT_MAX];
     int64_t now = adb__now_us(), start_us = now, end_us;
     adb_status st;
 
-    if (!json_is_object(body)) {
-        json_decref(body);
-        return adb_http_send_invalid(req, "", "INVALID_JSON", "the body must be a JSON object");
-    }
-    json_object_foreach(body, key, v) {
-        bool ok = false;
-        for (int i = 0; known[i] && !ok; i++)
-            ok = !strcmp(key, known[i]);
-        if (!ok) {
-            char field[80];
-            adb__fmt(field, sizeof(field), "%.64s", key);
-            adb__utf8_repair(field);
-            adb__fmt(msg, sizeof(msg), "unknown member \"%s\"", field);
-            res = adb_http_send_invalid(req, field, "UNKNOWN_FIELD", msg);
-            goto out;
-        }
-    }
+    if (!body)
+        return res;
     const char *recipient = text_member(req, body, "recipient", true, 255, &bad, &res);
     const char *agency = text_member(req, body, "agencyType", true, 32, &bad, &res);
     const char *statement = text_member(req, body, "statement", true, 16, &bad, &res);

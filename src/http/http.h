@@ -146,6 +146,11 @@ bool adb_http_member_str(adb_http_request *req, json_t *body, const char *name,
                          enum MHD_Result *res);
 bool adb_http_member_bool(adb_http_request *req, json_t *body, const char *name, bool def,
                           bool *out, enum MHD_Result *res);
+/* The request body as a JSON object whose members are all named in known (NULL-terminated);
+ * NULL with the 400 queued in *res: INVALID_JSON (usage as its message when given) or
+ * UNKNOWN_FIELD naming the member. The caller owns the object. */
+json_t *adb_http_body_object(adb_http_request *req, const char *const *known, const char *usage,
+                             enum MHD_Result *res);
 
 /* 503 SERVICE_UNAVAILABLE with Retry-After 1: the database did not answer. */
 enum MHD_Result adb_http_send_unavailable(adb_http_request *req);
