@@ -53,11 +53,28 @@ typedef struct gx_src {
     size_t bytes;         /* written so far (JSON: dataSize) */
 } gx_src;
 
+/* An export that did not reach its end (the client went away, a write or
+ * the database failed): its request stays open, in progress, and says so,
+ * so that whoever handles it knows the subject has not received the export. */
+static void gx_interrupted(gx_src *s)
+{
+    char outcome[320], err[256];
+    adb__fmt(outcome, sizeof(outcome), "{\"exportId\":\"%s\",\"interrupted\":true,"
+             "\"reason\":\"the export ended before the whole document was sent; the subject "
+             "has not received it\"}", s->id);
+    if (adb__dsr_set_status(s->db, s->org, s->dsr, "in_progress", outcome, s->handler, err,
+                            sizeof(err)) != ADB_OK) {
+        /* the database failing too: the request stays as it was, received and open */
+    }
+}
+
 static void gx_free(void *ctx)
 {
     gx_src *s = ctx;
     if (!s)
         return;
+    if (s->dsr[0] && s->phase != GX_DONE)
+        gx_interrupted(s);
     json_decref(s->head);
     json_decref(s->fmt.fields);
     PQclear(s->archives);

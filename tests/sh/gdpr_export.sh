@@ -257,6 +257,24 @@ print(len(C), len(set(ids)), dates, C[0] == C[1], json.dumps(C[0], sort_keys=Tru
         "$(cat "$TEST_TMP/carol.$f.out")"
 done
 
+# ---- an export cut before its end: its request stays open and says so -------------------------
+python3 -c '
+import json
+for i in range(400):
+    print(json.dumps({"timestamp": "2026-11-02T10:%02d:%02d.000Z" % (i // 60, i % 60), "action": "profile.read",
+                      "status": "success", "organizationId": "org-a", "principalId": "dora-cut",
+                      "dataClassification": "INTERNAL", "details": {"pad": "x" * 400}}))' >"$TEST_TMP/dora.ndjson"
+"$AUDITDB_BIN" import --quiet "$TEST_TMP/dora.ndjson" >/dev/null
+# the reader goes away after 1,000 bytes of about 300 KB (SIGPIPE ignored: the write fails)
+( trap '' PIPE; "$AUDITDB_BIN" gdpr export --org org-a --subject dora-cut --format json 2>"$TEST_TMP/cut.err"; echo $? >"$TEST_TMP/cut.rc" ) | head -c 1000 >/dev/null
+expect_eq "an export whose reader went away: exit 1, saying it failed before its end" "1 1" \
+    "$(cat "$TEST_TMP/cut.rc") $(grep -c 'failed before its end' "$TEST_TMP/cut.err")"
+expect_eq "…its request open (in progress), marked interrupted" "in_progress true" \
+    "$(sql "SELECT status, outcome->>'interrupted' FROM data_subject_request WHERE organization_id = 'org-a' AND outcome->>'exportId' IS NOT NULL AND outcome ? 'interrupted'" | tr '|' ' ')"
+( "$AUDITDB_BIN" gdpr export --org org-a --subject dora-cut --format json >/dev/null 2>&1 )
+expect_eq "…the next whole export is completed (the 400 events, and the cut export's own)" 1 \
+    "$(sql "SELECT count(*) FROM data_subject_request WHERE organization_id = 'org-a' AND status = 'completed' AND (outcome->>'recordCount')::int = 401")"
+
 # ---- hostile subject ids (last: they add requests and events of their own) ----------------------
 expect_eq "export: a subject id of 256 bytes is 400 naming dataSubjectId" "400 dataSubjectId" \
     "$(err "$(post x.json $G/export "$KA" "{\"dataSubjectId\":\"$(printf '%0256d' 0)\"}")" x.json)"
