@@ -61,6 +61,15 @@ psql "$ADMIN_URL" -qAtX -c "ALTER SYSTEM SET max_connections = 400" >/dev/null &
     AUDITDB_HOME="$RUN_TMP/cluster" AUDIT_DB_URL= "$AUDITDB_BIN" db start >/dev/null 2>&1 ||
     echo "# run.sh: could not raise max_connections; going on"
 
+# the cluster-wide roles the migrations create (auditdb_app and the logins'
+# roles), made once before tests run side by side: two tests migrating fresh
+# databases at the same moment would both find a role missing, and one
+# CREATE ROLE would fail ("role already exists")
+psql "$ADMIN_URL" -qAtX -c "CREATE DATABASE t_roles" >/dev/null 2>&1 &&
+    AUDITDB_HOME="$RUN_TMP/roles" AUDIT_DB_URL="$ADMIN_URL dbname=t_roles" "$AUDITDB_BIN" migrate >/dev/null 2>&1 &&
+    psql "$ADMIN_URL" -qAtX -c "DROP DATABASE t_roles" >/dev/null 2>&1 ||
+    echo "# run.sh: could not make the cluster's roles first; going on"
+
 # the longest first (seconds measured on 2 cores), then the rest in name order
 LONG="delivery_destinations archive fuzz client_events_shapes delivery_load events_export api_archives"
 # read the shared cluster's log from an offset, or time things: alone
