@@ -18,7 +18,7 @@ BUILD    := build/$(MODE)
 V        ?= 0
 Q        := $(if $(filter 1,$(V)),,@)
 CC       ?= cc
-PKGS     := libpq openssl libmicrohttpd jansson libcurl hiredis libzstd zlib
+PKGS     := libpq openssl libmicrohttpd jansson libcurl hiredis libzstd zlib cairo fontconfig
 VERSION  := $(shell sed -n 's/^\#define ADB_VERSION_STRING "\(.*\)"/\1/p' include/auditdb.h)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
