@@ -70,8 +70,8 @@ int adb_cmd_reports_render(int argc, char **argv)
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     free(text);
     if (!doc) {
-        cli_error("the document is not JSON: line %d, column %d: %s", jerr.line, jerr.column,
-                  jerr.text);
+        /* the position only: jansson's text quotes the document (personal data) */
+        cli_error("the document is not JSON (line %d, column %d)", jerr.line, jerr.column);
         return EXIT_USAGE;
     }
     adb__buf out = { 0 };

@@ -594,41 +594,54 @@ static void chart(pdf *p, const json_t *ch)
 
 /* ---- the appendix: queries and events ---- */
 
-/* Draws s (monospace) wrapped at the content's width, QUERY_LINES lines at most. */
+/* Draws s (monospace) wrapped at the content's width, its line ends kept:
+ * QUERY_LINES lines of its first WRAP_CAP bytes at most, then a note. */
 static void wrapped_mono(pdf *p, const char *s, size_t n)
 {
     font(p, MONO, false, 7);
     double cw = width_of(p, "M");
-    size_t per_line = (size_t)((CONTENT_W - 12) / (cw > 0 ? cw : 4.2));
-    size_t i = 0, lines = 0;
+    size_t per_line = (size_t)((CONTENT_W - 12) / (cw > 0 ? cw : 4.2)), lines = 0, off = 0;
+    bool cut = n > WRAP_CAP;
+    adb__buf seg = { 0 };
 
-    adb__buf all = { 0 };
-    adb__pdf_text(&all, s, n < WRAP_CAP ? n : WRAP_CAP);
-    while (all.p && i < all.len && lines < QUERY_LINES) {
-        size_t start = i, chars = 0, brk = 0;
-        while (i < all.len && chars < per_line) { /* one character at a time */
-            size_t len = adb__utf8_seq(all.p + i, all.len - i);
-            len = len ? len : 1;
-            if (all.p[i] == ' ')
-                brk = i + 1;
-            i += len;
-            chars++;
-        }
-        if (i < all.len && brk > start)
-            i = brk; /* break at the last space */
-        need(p, 10);
-        gray(p, 0.15);
-        draw_text(p, all.p + start, i - start, MARGIN + 12, p->y + 8, CONTENT_W - 12, false);
-        p->y += 9.5;
-        lines++;
+    if (cut)
+        n = WRAP_CAP;
+    while (off < n && lines < QUERY_LINES) {
+        const char *nl = memchr(s + off, '\n', n - off);
+        size_t end = nl ? (size_t)(nl - s) : n, i = 0;
+        seg.len = 0;
+        adb__pdf_text(&seg, s + off, end - off);
+        do { /* the segment's lines: at most per_line characters, broken at a space */
+            size_t start = i, chars = 0, brk = 0;
+            while (i < seg.len && chars < per_line) {
+                size_t len = adb__utf8_seq(seg.p + i, seg.len - i);
+                if (seg.p[i] == ' ')
+                    brk = i + 1;
+                i += len ? len : 1;
+                chars++;
+            }
+            if (i < seg.len && brk > start)
+                i = brk;
+            need(p, 10);
+            font(p, MONO, false, 7);
+            gray(p, 0.15);
+            if (seg.p)
+                draw_text(p, seg.p + start, i - start, MARGIN + 12, p->y + 8, CONTENT_W - 12, false);
+            p->y += 9.5;
+            lines++;
+        } while (i < seg.len && lines < QUERY_LINES);
+        cut |= i < seg.len;
+        off = end + 1;
     }
-    if (all.p && i < all.len) {
+    cut |= off < n;
+    adb__buf_free(&seg);
+    if (cut) {
+        font(p, SANS, false, 7);
         gray(p, 0.45);
         draw_str(p, "(cut here; the whole text is in the JSON, CSV and XML renderings)", MARGIN + 12,
                  p->y + 8, CONTENT_W - 12, false);
         p->y += 9.5;
     }
-    adb__buf_free(&all);
 }
 
 static void appendix(pdf *p)
