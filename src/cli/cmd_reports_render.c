@@ -67,7 +67,7 @@ int adb_cmd_reports_render(int argc, char **argv)
         return read_errno == EFBIG ? EXIT_USAGE : EXIT_FAILURE_;
     }
     json_error_t jerr;
-    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     free(text);
     if (!doc) {
         /* the position only: jansson's text quotes the document (personal data) */

@@ -29,6 +29,8 @@ static adb_status want_str(const json_t *o, const char *key, bool required, cons
         return required ? bad(err, errlen, path, "required (a string)") : ADB_OK;
     if (!json_is_string(v))
         return bad(err, errlen, path, "expected a string");
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return bad(err, errlen, path, "holds a NUL character");
     *out = json_string_value(v);
     return ADB_OK;
 }

@@ -75,6 +75,22 @@ void adb__xml_text(adb__buf *out, const char *s, size_t n)
     }
 }
 
+/* Whether the len-byte UTF-8 sequence at s is a Unicode noncharacter
+ * (U+FDD0..U+FDEF, U+xxFFFE, U+xxFFFF), which cairo refuses. */
+static bool noncharacter(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned long cp;
+
+    if (len == 3)
+        cp = (u[0] & 0x0Ful) << 12 | (u[1] & 0x3Ful) << 6 | (u[2] & 0x3Ful);
+    else if (len == 4)
+        cp = (u[0] & 0x07ul) << 18 | (u[1] & 0x3Ful) << 12 | (u[2] & 0x3Ful) << 6 | (u[3] & 0x3Ful);
+    else
+        return false;
+    return (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE;
+}
+
 void adb__pdf_text(adb__buf *out, const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
@@ -88,8 +104,8 @@ void adb__pdf_text(adb__buf *out, const char *s, size_t n)
         if (len == 1 && c == '\t')
             adb__buf_put(out, " ", 1);
         else if ((len == 1 && (c < 0x20 || c == 0x7F)) ||
-                 (len == 2 && c == 0xC2 && (unsigned char)s[i + 1] < 0xA0))
-            adb__buf_puts(out, REPLACEMENT); /* C0, DEL and C1 controls */
+                 (len == 2 && c == 0xC2 && (unsigned char)s[i + 1] < 0xA0) || noncharacter(s + i, len))
+            adb__buf_puts(out, REPLACEMENT); /* C0, DEL and C1 controls; cairo refuses noncharacters */
         else
             adb__buf_put(out, s + i, len);
         i += len;

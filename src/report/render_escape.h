@@ -25,8 +25,8 @@ void adb__csv_cell(adb__buf *out, const char *s, size_t n);
  * U+FFFE, U+FFFF, bytes that are not UTF-8) become U+FFFD. */
 void adb__xml_text(adb__buf *out, const char *s, size_t n);
 
-/* The same for the PDF's text: C0 and C1 controls and bytes that are not
- * UTF-8 become U+FFFD, tab a space; the result is NUL-terminated valid
+/* The same for the PDF's text: C0 and C1 controls, noncharacters (U+FDD0..
+ * U+FDEF, U+xxFFFE/F) and bytes that are not UTF-8 become U+FFFD, tab a space; the result is NUL-terminated valid
  * UTF-8 that cairo accepts. */
 void adb__pdf_text(adb__buf *out, const char *s, size_t n);
 

@@ -55,6 +55,11 @@ def cell_value(text):
     return text
 
 
+def unprefix(cell):
+    """A text cell as the document had it: the ' that guards a formula taken off."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@", "\t", "\r", "\ufffd") else cell
+
+
 def from_csv(text):
     assert text.endswith("\r\n"), "the last line has no CRLF"
     lines = list(csv.reader(io.StringIO(text, newline="")))
@@ -75,19 +80,20 @@ def from_csv(text):
         if kind == "figures":
             assert block[0] == ["id", "label", "value", "query", "events"]
             for r in block[1:]:
-                out["figures"][r[0]] = num(r[2])
+                out["figures"][unprefix(r[0])] = num(r[2])
         elif kind == "checkpoints":
             for r in block[1:]:
-                out["checkpoints"][r[0]] = int(r[1])
+                out["checkpoints"][unprefix(r[0])] = int(r[1])
         elif kind == "table":
-            add_table(out["tables"], line[2], block[0], [[cell_value(c) for c in r] for r in block[1:]])
+            add_table(out["tables"], unprefix(line[2]), [unprefix(c) for c in block[0]],
+                      [[cell_value(c) for c in r] for r in block[1:]])
         elif kind == "chart":
-            names = block[0][1:]
+            names = [unprefix(c) for c in block[0][1:]]
             sums = {n: 0 for n in names}
             for r in block[1:]:
                 for n, v in zip(names, r[1:]):
                     sums[n] = num(sums[n] + num(v))
-            out["charts"][line[2]] = sums
+            out["charts"][unprefix(line[2])] = sums
     return out
 
 
