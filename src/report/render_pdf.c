@@ -151,6 +151,21 @@ static void draw_text(pdf *p, const char *s, size_t n, double x, double y, doubl
     cairo_show_text(p->cr, t);
 }
 
+/* A number right-aligned within w points: never cut (a cut number would be
+ * another number); a smaller size when it does not fit at the current one. */
+static void draw_number(pdf *p, const char *s, size_t n, double x, double y, double w, double size)
+{
+    const char *t = clean(p, s, n);
+    double tw = width_of(p, t);
+    if (tw > w && tw > 0) {
+        cairo_set_font_size(p->cr, size * w / tw);
+        tw = width_of(p, t);
+    }
+    cairo_move_to(p->cr, x + w - tw, y);
+    cairo_show_text(p->cr, t);
+    cairo_set_font_size(p->cr, size);
+}
+
 static void draw_str(pdf *p, const char *s, double x, double y, double w, bool right)
 {
     draw_text(p, s, strlen(s), x, y, w, right);
@@ -273,8 +288,12 @@ static void draw_table(pdf *p, const table *t)
         gray(p, 0.1);
         for (size_t c = 0; c < t->ncols; c++) {
             const char *s = t->cell(t->ud, r, c, tmp, &n);
-            font(p, t->mono[c] ? MONO : SANS, false, t->mono[c] ? 7.5 : 8);
-            draw_text(p, s, n, x + CELL_PAD, p->y + 10, t->w[c] - 2 * CELL_PAD, t->right[c]);
+            double size = t->mono[c] ? 7.5 : 8;
+            font(p, t->mono[c] ? MONO : SANS, false, size);
+            if (t->right[c])
+                draw_number(p, s, n, x + CELL_PAD, p->y + 10, t->w[c] - 2 * CELL_PAD, size);
+            else
+                draw_text(p, s, n, x + CELL_PAD, p->y + 10, t->w[c] - 2 * CELL_PAD, false);
             x += t->w[c];
         }
         p->y += ROW_H;
@@ -287,14 +306,15 @@ static void draw_table(pdf *p, const table *t)
     p->y += 16;
 }
 
-/* Column widths from the header's and the sampled cells' natural widths:
- * each at least 36 points and at most half the page, then scaled to the
- * content's width. */
+/* Column widths from the header's and the sampled cells' natural widths
+ * (each at least 36 points, a text column at most half the page): number
+ * columns keep theirs, so that a number is never shrunk while there is
+ * room, and the text columns share the rest in proportion. */
 static void size_columns(pdf *p, table *t)
 {
     char tmp[ADB_RDOC_NUM_MAX];
     size_t n;
-    double want[64], sum = 0;
+    double want[64], nums = 0, texts = 0;
 
     for (size_t c = 0; c < t->ncols; c++) {
         const json_t *h = t->json_headers ? json_array_get(t->json_headers, c) : NULL;
@@ -311,12 +331,18 @@ static void size_columns(pdf *p, table *t)
         want[c] += 2 * CELL_PAD;
         if (want[c] < 36)
             want[c] = 36;
-        if (want[c] > CONTENT_W / 2)
+        if (!t->right[c] && want[c] > CONTENT_W / 2)
             want[c] = CONTENT_W / 2;
-        sum += want[c];
+        if (t->right[c])
+            nums += want[c];
+        else
+            texts += want[c];
     }
+    /* numbers as wide as they need when they leave the text columns 30% */
+    double num_scale = nums > 0 && (texts == 0 || nums > CONTENT_W * 0.7) ? CONTENT_W * (texts ? 0.7 : 1) / nums : 1;
+    double text_scale = texts > 0 ? (CONTENT_W - nums * num_scale) / texts : 1;
     for (size_t c = 0; c < t->ncols; c++)
-        t->w[c] = want[c] * CONTENT_W / sum;
+        t->w[c] = want[c] * (t->right[c] ? num_scale : text_scale);
 }
 
 /* the document's tables: cells from json */
@@ -421,8 +447,8 @@ static void title_page(pdf *p)
     static const char *const fig_heads[] = { "Figure", "Value", "Events" };
     table ft = { .title = "Figures", .ncols = 3, .nrows = json_array_size(d->figures),
                  .headers = fig_heads, .cell = figure_cell, .ud = d->figures,
-                 .w = { CONTENT_W * 0.58, CONTENT_W * 0.2, CONTENT_W * 0.22 },
                  .right = { false, true, false } };
+    size_columns(p, &ft);
     draw_table(p, &ft);
 
     if (json_array_size(d->checkpoints) > 0) {
@@ -430,8 +456,8 @@ static void title_page(pdf *p)
         table ct = { .title = "Log checkpoints read", .ncols = 3,
                      .nrows = json_array_size(d->checkpoints), .headers = cp_heads,
                      .cell = checkpoint_cell, .ud = d->checkpoints,
-                     .w = { CONTENT_W * 0.36, CONTENT_W * 0.14, CONTENT_W * 0.5 },
                      .right = { false, true, false }, .mono = { false, false, true } };
+        size_columns(p, &ct);
         draw_table(p, &ct);
     }
 }
@@ -795,6 +821,7 @@ adb_status adb__render_pdf(const adb__rdoc *d, adb__buf *out, char *err, size_t 
     json_array_foreach(d->charts, i, ch) {
         if (i == 0) {
             p.y += 6;
+            need(&p, CHART_H + 60); /* the heading with its first chart */
             heading(&p, "Charts", 14);
         }
         chart(&p, ch);

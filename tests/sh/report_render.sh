@@ -151,6 +151,9 @@ check "hostile: the last row, empty charts and cut texts in the PDF" sh -c '
     grep -q "row-09999" "$1" && grep -q "(no data in this chart)" "$1" &&
     grep -q "(cut here; the whole text is in the JSON, CSV and XML renderings)" "$1" &&
     grep -q "Ten thousand rows (continued)" "$1"' - "$W/hostile.txt"
+check "hostile: numbers are never cut in the PDF (int64 extremes, 1e+300)" sh -c '
+    grep -Eq "label 2 .* 9223372036854775807( |$)" "$1" && grep -Eq " -9223372036854775808( |$)" "$1" &&
+    grep -Eq "label 4 .* 1e\+300( |$)" "$1"' - "$W/hostile.txt"
 expect_eq "hostile: the PDF's date keeps the document's offset" "20261205010203+02'00" \
     "$(pdf_date "$W/hostile.pdf" CreationDate)"
 
