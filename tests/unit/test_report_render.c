@@ -226,6 +226,190 @@ static void numbers_read_back_the_same(void)
     json_decref(v);
 }
 
+
+static void xml_text_escapes(void)
+{
+    static const struct { const char *in; size_t n; const char *want; } cases[] = {
+        { "a<b>&c", 6, "a&lt;b&gt;&amp;c" },
+        { "\"'", 2, "&quot;&apos;" },
+        { "t\tn\nr\r", 6, "t&#9;n&#10;r&#13;" },
+        { "\0\a\x1b", 3, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" },
+        { "\xEF\xBF\xBE\xEF\xBF\xBF", 6, "\xEF\xBF\xBD\xEF\xBF\xBD" },
+        { "\xC3\xA9\xF0\x9F\x98\x80", 6, "\xC3\xA9\xF0\x9F\x98\x80" },
+        { "\xFF\xC3", 2, "\xEF\xBF\xBD\xEF\xBF\xBD" },
+        { "]]>", 3, "]]&gt;" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        adb__buf b = { 0 };
+        adb__xml_text(&b, cases[i].in, cases[i].n);
+        CHECK_MSG(b.len == strlen(cases[i].want) && (!b.len || !memcmp(b.p, cases[i].want, b.len)),
+                  "case %zu: got [%s]", i, b.p ? b.p : "");
+        adb__buf_free(&b);
+    }
+}
+
+static void pdf_text_is_what_cairo_takes(void)
+{
+    static const struct { const char *in; size_t n; const char *want; } cases[] = {
+        { "plain", 5, "plain" },
+        { "a\tb", 3, "a b" },
+        { "\0\n\x7f", 3, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" },
+        { "\xC2\x85", 2, "\xEF\xBF\xBD" },                         /* C1 */
+        { "\xC2\xA0", 2, "\xC2\xA0" },                             /* NBSP stays */
+        { "\xEF\xB7\x90\xEF\xBF\xBE", 6, "\xEF\xBF\xBD\xEF\xBF\xBD" }, /* U+FDD0, U+FFFE */
+        { "\xF0\x9F\xBF\xBF", 4, "\xEF\xBF\xBD" },                 /* U+1FFFF */
+        { "\xED\xA0\x80", 3, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" }, /* a surrogate: not UTF-8 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        adb__buf b = { 0 };
+        adb__pdf_text(&b, cases[i].in, cases[i].n);
+        CHECK_MSG(b.p && !strcmp(b.p, cases[i].want), "case %zu: got [%s]", i, b.p ? b.p : "");
+        adb__buf_free(&b);
+    }
+}
+
+static void xml_of_the_fixture(void)
+{
+    json_t *doc = fixture();
+    REQUIRE(doc);
+    adb__buf out;
+    char err[256];
+    REQUIRE(render(doc, "xml", &out, err, sizeof err) == ADB_OK);
+    CHECK(!strncmp(out.p, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<report organizationId=\"org-fixture\"", 75));
+    CHECK(contains(&out, "<figure id=\"phiAccesses\" value=\"48213\"><label>PHI accesses</label>"));
+    CHECK(contains(&out, "<figure id=\"complianceScore\" value=\"97.25\">"));
+    CHECK(contains(&out, "<cell column=\"principalId\">&lt;script&gt;&amp;amp;</cell>"));
+    CHECK(contains(&out, "<cell column=\"modifications\">-2</cell>"));
+    CHECK(contains(&out, "<value label=\"2026-11-01\">1500</value>"));
+    CHECK(contains(&out, "<checkpoint origin=\"auditdb.example/org-fixture\" treeSize=\"1204331\""));
+    CHECK(contains(&out, "<member name=\"previousCheckpoint\">{&quot;treeSize&quot;:1150000}</member>"));
+    CHECK(out.len > 0 && !strcmp(out.p + out.len - 10, "</report>\n"));
+    adb__buf_free(&out);
+    json_decref(doc);
+}
+
+static void pdf_of_the_fixture(void)
+{
+    json_t *doc = fixture();
+    REQUIRE(doc);
+    adb__buf out;
+    char err[256];
+    const char *ctype = NULL;
+    memset(&out, 0, sizeof out);
+    REQUIRE(adb__report_render(doc, "pdf", &out, &ctype, err, sizeof err) == ADB_OK);
+    CHECK_STR(ctype, "application/pdf");
+    CHECK(out.len > 1000 && !memcmp(out.p, "%PDF-1.5", 8));
+    CHECK(contains(&out, "%%EOF"));
+    CHECK(contains(&out, "/CreationDate (20261201060000Z)"));
+    CHECK(!contains(&out, "D:2")); /* no date of cairo's own (the clock) */
+    adb__buf_free(&out);
+    json_decref(doc);
+}
+
+/* A document of one table of n rows, one chart per kind with values from vals. */
+static json_t *sized(size_t n, const double *vals, size_t nvals)
+{
+    json_t *doc = minimal(), *rows = json_array(), *labels = json_array(), *values = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "row-%05zu", i);
+        json_array_append_new(rows, json_pack("[s, I, f, n]", id, (json_int_t)i - 5000, i * 0.25));
+    }
+    for (size_t i = 0; i < nvals; i++) {
+        char l[32];
+        snprintf(l, sizeof l, "d%zu", i);
+        json_array_append_new(labels, json_string(l));
+        json_array_append_new(values, json_real(vals[i]));
+    }
+    json_object_set_new(doc, "tables", json_pack("[{s:s, s:s, s:[s, s, s, s], s:o}]", "id", "t",
+                                                 "title", "Rows", "columns", "id", "n", "q", "nil", "rows", rows));
+    json_object_set_new(doc, "charts", json_pack("[{s:s, s:s, s:s, s:O, s:[{s:s, s:O}]}, {s:s, s:s, s:s, s:O, s:[{s:s, s:O}]}]",
+                                                 "id", "b", "title", "B", "kind", "bar", "labels", labels, "series", "name", "s", "values", values,
+                                                 "id", "l", "title", "L", "kind", "line", "labels", labels, "series", "name", "s", "values", values));
+    json_decref(labels);
+    json_decref(values);
+    return doc;
+}
+
+static void zero_and_ten_thousand_rows(void)
+{
+    const double vals[] = { 1e300, -1e300, 0, -5, 1e-300, -0.0, 9007199254740993.0 };
+    const size_t sizes[] = { 0, 10000 };
+    for (size_t k = 0; k < 2; k++) {
+        json_t *doc = sized(sizes[k], vals, k ? 7 : 0);
+        for (size_t i = 0; i < NFORMATS; i++) {
+            adb__buf out;
+            char err[256] = "";
+            adb_status st = render(doc, FORMATS[i], &out, err, sizeof err);
+            CHECK_MSG(st == ADB_OK && out.len > 0, "%zu rows, %s: %s", sizes[k], FORMATS[i], err);
+            if (st == ADB_OK && !strcmp(FORMATS[i], "csv") && sizes[k]) {
+                CHECK(contains(&out, "\r\nrow-09999,4999,2499.75,\r\n"));
+                CHECK(contains(&out, "\r\nrow-00000,-5000,0,\r\n")); /* a negative number bare */
+            }
+            if (st == ADB_OK && !strcmp(FORMATS[i], "xml") && sizes[k]) {
+                CHECK(contains(&out, "<cell column=\"nil\" nil=\"true\"/>"));
+                CHECK(contains(&out, "<value label=\"d0\">1e+300</value><value label=\"d1\">-1e+300</value>"));
+            }
+            adb__buf_free(&out);
+        }
+        json_decref(doc);
+    }
+}
+
+static void pdf_row_cap_refuses_rather_than_cuts(void)
+{
+    json_t *doc = sized(ADB_REPORT_PDF_MAX_ROWS + 1, NULL, 0);
+    adb__buf out;
+    char err[256] = "";
+    CHECK(render(doc, "pdf", &out, err, sizeof err) == ADB_ERR_INVALID);
+    CHECK(out.len == 0);
+    CHECK_MSG(!strncmp(err, "tables:", 7), "%s", err);
+    adb__buf_free(&out);
+    CHECK(render(doc, "csv", &out, err, sizeof err) == ADB_OK); /* no cap in CSV */
+    adb__buf_free(&out);
+    json_decref(doc);
+}
+
+static void appends_and_keeps_what_was_there(void)
+{
+    json_t *doc = minimal();
+    adb__buf out = { 0 };
+    const char *ctype;
+    char err[256];
+    adb__buf_puts(&out, "PREFIX");
+    CHECK(adb__report_render(doc, "csv", &out, &ctype, err, sizeof err) == ADB_OK);
+    CHECK(!strncmp(out.p, "PREFIXsection,report\r\n", 22));
+    size_t len = out.len;
+    json_object_set_new(doc, "figures", json_string("x"));
+    CHECK(adb__report_render(doc, "pdf", &out, &ctype, err, sizeof err) == ADB_ERR_INVALID);
+    CHECK(out.len == len && out.p[len] == '\0');
+    adb__buf_free(&out);
+    json_decref(doc);
+}
+
+static void nul_in_a_member_refused_in_a_cell_kept(void)
+{
+    json_t *doc = minimal();
+    json_object_set_new(doc, "title", json_stringn("a\0b", 3));
+    adb__buf out;
+    char err[256] = "";
+    CHECK(render(doc, "xml", &out, err, sizeof err) == ADB_ERR_INVALID);
+    CHECK_MSG(strstr(err, "title: holds a NUL") != NULL, "%s", err);
+    adb__buf_free(&out);
+    json_object_set_new(doc, "title", json_string("t"));
+    json_object_set_new(doc, "tables", json_pack("[{s:s, s:s, s:[s], s:[[o]]}]", "id", "t", "title", "T",
+                                                 "columns", "c", "rows", json_stringn("=x\0y", 4)));
+    for (size_t i = 0; i < NFORMATS; i++) {
+        CHECK_MSG(render(doc, FORMATS[i], &out, err, sizeof err) == ADB_OK, "%s: %s", FORMATS[i], err);
+        if (!strcmp(FORMATS[i], "csv"))
+            CHECK(contains(&out, "\r\n\"'=x\xEF\xBF\xBDy\"\r\n"));
+        if (!strcmp(FORMATS[i], "xml"))
+            CHECK(contains(&out, "<cell column=\"c\">=x\xEF\xBF\xBDy</cell>"));
+        adb__buf_free(&out);
+    }
+    json_decref(doc);
+}
+
 int main(void)
 {
     RUN(json_is_the_documents_compact_bytes);
@@ -235,5 +419,13 @@ int main(void)
     RUN(csv_cells_resist_formulas);
     RUN(csv_of_the_fixture);
     RUN(numbers_read_back_the_same);
+    RUN(xml_text_escapes);
+    RUN(pdf_text_is_what_cairo_takes);
+    RUN(xml_of_the_fixture);
+    RUN(pdf_of_the_fixture);
+    RUN(zero_and_ten_thousand_rows);
+    RUN(pdf_row_cap_refuses_rather_than_cuts);
+    RUN(appends_and_keeps_what_was_there);
+    RUN(nul_in_a_member_refused_in_a_cell_kept);
     return t_done();
 }
