@@ -410,6 +410,43 @@ static void nul_in_a_member_refused_in_a_cell_kept(void)
     json_decref(doc);
 }
 
+/* Wide and long: 100 columns (the PDF draws 64), a chart of 10,000 labels and
+ * long label texts, a 100 KB title: every format renders. */
+static void wide_tables_and_long_charts(void)
+{
+    json_t *doc = minimal(), *cols = json_array(), *row = json_array(), *labels = json_array(),
+           *vals = json_array();
+    char name[64];
+    for (int c = 0; c < 100; c++) {
+        snprintf(name, sizeof name, "column number %d with a long name", c);
+        json_array_append_new(cols, json_string(name));
+        json_array_append_new(row, json_integer(c * 1000003LL));
+    }
+    for (int i = 0; i < 10000; i++) {
+        snprintf(name, sizeof name, "2026-11-%02d a long label %d", i % 30 + 1, i);
+        json_array_append_new(labels, json_string(name));
+        json_array_append_new(vals, json_real((i % 17) - 8.5));
+    }
+    char *title = malloc(100001);
+    REQUIRE(title);
+    memset(title, 'W', 100000);
+    title[100000] = '\0';
+    json_object_set_new(doc, "title", json_string(title));
+    free(title);
+    json_object_set_new(doc, "tables", json_pack("[{s:s, s:s, s:o, s:[o]}]", "id", "w", "title", "Wide",
+                                                 "columns", cols, "rows", row));
+    json_object_set_new(doc, "charts", json_pack("[{s:s, s:s, s:s, s:o, s:[{s:s, s:o}]}]", "id", "c",
+                                                 "title", "Long", "kind", "line", "labels", labels,
+                                                 "series", "name", "s", "values", vals));
+    for (size_t i = 0; i < NFORMATS; i++) {
+        adb__buf out;
+        char err[256] = "";
+        CHECK_MSG(render(doc, FORMATS[i], &out, err, sizeof err) == ADB_OK, "%s: %s", FORMATS[i], err);
+        adb__buf_free(&out);
+    }
+    json_decref(doc);
+}
+
 int main(void)
 {
     RUN(json_is_the_documents_compact_bytes);
@@ -427,5 +464,6 @@ int main(void)
     RUN(pdf_row_cap_refuses_rather_than_cuts);
     RUN(appends_and_keeps_what_was_there);
     RUN(nul_in_a_member_refused_in_a_cell_kept);
+    RUN(wide_tables_and_long_charts);
     return t_done();
 }
