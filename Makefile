@@ -18,7 +18,7 @@ BUILD    := build/$(MODE)
 V        ?= 0
 Q        := $(if $(filter 1,$(V)),,@)
 CC       ?= cc
-PKGS     := libpq openssl libmicrohttpd jansson libcurl hiredis libzstd zlib
+PKGS     := libpq openssl libmicrohttpd jansson libcurl hiredis libzstd zlib cairo fontconfig
 VERSION  := $(shell sed -n 's/^\#define ADB_VERSION_STRING "\(.*\)"/\1/p' include/auditdb.h)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
@@ -50,6 +50,8 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # libFuzzer targets: fuzz/fuzz_NAME.c with its seed corpus in fuzz/corpus/NAME/
 FUZZ_CC  ?= clang
 FUZZ_SRC := src/event/json.c src/event/event.c src/event/event_id.c src/integrity/hash.c src/integrity/commit.c src/integrity/keys.c src/core/key_file.c src/core/util.c src/core/digest.c src/core/buf.c
+# the report renderers (fuzz_report_render; cairo and fontconfig come with PKG_LIBS)
+FUZZ_SRC += $(wildcard src/report/render*.c)
 FUZZERS  := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_TIME ?= 300
 

@@ -14,6 +14,9 @@ what=${1:-test}
 # bodies"); zlib is already there as a dependency of libcurl and libpq
 build_pkgs="gcc make pkg-config libc6-dev libpq-dev libssl-dev libmicrohttpd-dev
 libjansson-dev libcurl4-openssl-dev libhiredis-dev libzstd-dev zlib1g-dev"
+# libcairo2-dev (brings libfontconfig-dev): the PDF rendering of reports, cairo's PDF surface;
+# fonts-dejavu-core: the fonts it draws with (docs/reports.md, "Renderings")
+build_pkgs="$build_pkgs libcairo2-dev fonts-dejavu-core"
 run_pkgs="postgresql curl"
 # python3-cryptography: Ed25519 for the tests' own C2SP implementations, written from
 # the specs, not from auditdb (tests/tools/tlog_witness.py, tests/tools/witness_client.py)
@@ -23,6 +26,8 @@ test_pkgs="python3 python3-cryptography clang libclang-rt-14-dev redis-server pr
 # request's SigV4 with botocore's own signer (tests/tools/s3_peer.py); openssl: the SMTP peer's
 # self-signed certificate
 test_pkgs="$test_pkgs openssh-server python3-botocore openssl"
+# the report renderings' checks (tests/sh/report_render.sh): pdftotext and pdftoppm, qpdf --check
+test_pkgs="$test_pkgs poppler-utils qpdf"
 
 case "$what" in
 build) want="$build_pkgs" ;;

@@ -114,6 +114,11 @@ int cmd_witness(int argc, char **argv);
 int cmd_gdpr(int argc, char **argv); /* cmd_gdpr.c: the dispatcher of gdpr.h */
 int cmd_hipaa(int argc, char **argv); /* cmd_hipaa.c */
 int cmd_deliveries(int argc, char **argv); /* cmd_deliveries.c: the dispatcher of deliveries.h */
+/* cmd_reports_render.c: `auditdb reports render` (a subcommand of `auditdb reports`) */
+extern const char cli_reports_render_usage[];
+int adb_cmd_reports_render(int argc, char **argv);
+/* `auditdb reports` with render alone, until rgen's dispatcher is merged (then removed) */
+int cli_reports_render_standin(int argc, char **argv);
 
 extern const cli_command cli_commands[];
 

@@ -225,6 +225,9 @@ const cli_command cli_commands[] = {
     /* usage NULL: `auditdb deliveries --help` is the dispatcher's (cmd_deliveries.c, deliveries.h) */
     { "deliveries", "delivery destinations, the queue and its health (docs/delivery.md)", NULL,
       cmd_deliveries },
+    /* rrender's stand-in for `auditdb reports` with only `render` (cmd_reports_render.c):
+       replaced by rgen's dispatcher (cmd_reports.c), which takes render as a row, at merge */
+    { "reports", "compliance reports (docs/reports.md)", NULL, cli_reports_render_standin },
     { "routes", "list the HTTP routes with the permission each needs",
       "usage: auditdb routes\n\nOne line per route: METHOD PATH PERMISSION (resource:action, or none).\n",
       cmd_routes },
