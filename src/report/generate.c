@@ -37,7 +37,8 @@ bool adb__report_stop(const adb__report_ctx *x)
 {
     if (x->rq->should_stop && x->rq->should_stop(x->rq->ud))
         return true;
-    return false;
+    /* a cancel through the API marks the row: seen at the next step */
+    return x->report_id && adb__report_is_cancelled(x->h, x->rq->org, x->report_id);
 }
 
 const char *adb__report_status_of(double score, long long events, long long violations)
@@ -156,6 +157,7 @@ adb_status adb__report_generate(adb *h, const adb__report_request *rq, adb__repo
         goto out;
     }
     stored = true;
+    x.report_id = out->report_id;
     if (!(x.c = adb_tenant_begin(h, rq->org, &st, err, errlen)))
         goto out;
     adb__timestamp_format(adb__now_us(), ts);

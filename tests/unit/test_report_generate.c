@@ -11,6 +11,7 @@
 #include "report/report.h"
 #include "report/provenance.h"
 #include "core/adb_internal.h"
+#include "core/util.h"
 #include "log/merkle.h"
 #include "log/note.h"
 #include "log/integrator.h"
@@ -257,6 +258,48 @@ static void refusals(void)
     CHECK(t_count(su, "SELECT count(*) FROM compliance_reports WHERE status <> 'completed'") == 0);
 }
 
+/* The integrity report: all valid, then one event changed by SQL is named. */
+static void integrity(void)
+{
+    adb__report_result r;
+    char field[128], err[256];
+    json_t *c = criteria(NULL);
+    REQUIRE(adb__integrator_sync(adb__db_integrator(db), 20000));
+    adb__sleep_ms(600); /* the checkpointer signs (every 250 ms in tests) */
+    adb_status st = gen(db, "org-hipaa", "INTEGRITY_VERIFICATION", c, &r, field, err);
+    CHECK_MSG(st == ADB_OK, "%s", err);
+    REQUIRE(st == ADB_OK);
+    long long n = fig(r.doc, "eventsChecked");
+    CHECK_MSG(n == 11 && fig(r.doc, "eventsValid") == n && fig(r.doc, "eventsBroken") == 0,
+              "%lld checked, %lld valid, %lld broken", n, fig(r.doc, "eventsValid"),
+              fig(r.doc, "eventsBroken"));
+    long long cps = fig(r.doc, "checkpointsChecked");
+    CHECK_MSG(cps >= 1 && fig(r.doc, "checkpointsValid") == cps, "%lld checkpoints, %lld valid",
+              cps, fig(r.doc, "checkpointsValid"));
+    json_t *res = json_object_get(r.doc, "results");
+    CHECK(json_is_true(json_object_get(res, "valid")));
+    adb__report_result_free(&r);
+
+    /* one event changed by SQL (a superuser): named, and the report says invalid */
+    char *victim = t_query1(su, "SELECT event_id::text FROM audit_log WHERE organization_id ="
+                                " 'org-hipaa' AND action = 'record.delete'");
+    REQUIRE(victim);
+    CHECK(t_exec(su, "UPDATE audit_log SET principal_id = 'someone-else'"
+                     " WHERE organization_id = 'org-hipaa' AND action = 'record.delete'"));
+    st = gen(db, "org-hipaa", "INTEGRITY_VERIFICATION", c, &r, field, err);
+    REQUIRE(st == ADB_OK);
+    CHECK(fig(r.doc, "eventsBroken") == 1);
+    CHECK(fig(r.doc, "eventsValid") == n - 1);
+    json_t *ev = fig_events(r.doc, "eventsBroken");
+    CHECK_STR(json_string_value(json_array_get(ev, 0)), victim);
+    res = json_object_get(r.doc, "results");
+    CHECK(json_is_false(json_object_get(res, "valid")));
+    CHECK(json_array_size(json_object_get(r.doc, "failures")) >= 1);
+    adb__report_result_free(&r);
+    free(victim);
+    json_decref(c);
+}
+
 int main(void)
 {
     snprintf(home, sizeof(home), "%s/rgen-home", getenv("TEST_TMP") ? getenv("TEST_TMP") : "/tmp");
@@ -275,6 +318,7 @@ int main(void)
                        " ('org-hipaa', 'h', now()), ('org-other', 'o', now())"));
     RUN(hipaa_figures);
     RUN(refusals);
+    RUN(integrity);
     adb_close(db);
     PQfinish(su);
     return t_done();
