@@ -99,6 +99,8 @@ int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_verify_proof(int argc, char **argv);
+/* verify-proof --report: a compliance report's note and artifact (cmd_verify_report.c) */
+int cli_verify_report(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_partitions(int argc, char **argv);
 int cmd_maintenance(int argc, char **argv);
