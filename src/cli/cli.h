@@ -116,6 +116,7 @@ int cmd_witness(int argc, char **argv);
 int cmd_gdpr(int argc, char **argv); /* cmd_gdpr.c: the dispatcher of gdpr.h */
 int cmd_hipaa(int argc, char **argv); /* cmd_hipaa.c */
 int cmd_deliveries(int argc, char **argv); /* cmd_deliveries.c: the dispatcher of deliveries.h */
+int cmd_reports(int argc, char **argv); /* cmd_reports.c: the `reports` dispatcher */
 
 extern const cli_command cli_commands[];
 

@@ -232,6 +232,9 @@ const cli_command cli_commands[] = {
     /* usage NULL: `auditdb deliveries --help` is the dispatcher's (cmd_deliveries.c, deliveries.h) */
     { "deliveries", "delivery destinations, the queue and its health (docs/delivery.md)", NULL,
       cmd_deliveries },
+    /* usage NULL: `auditdb reports --help` is the dispatcher's (cmd_reports.c) */
+    { "reports", "compliance reports: generate, show, verify (docs/reports.md)", NULL,
+      cmd_reports },
     { "routes", "list the HTTP routes with the permission each needs",
       "usage: auditdb routes\n\nOne line per route: METHOD PATH PERMISSION (resource:action, or none).\n",
       cmd_routes },
