@@ -83,6 +83,21 @@ long long adb__rq_figure_value(const json_t *figures, const char *id);
 /* A figure by id (borrowed), NULL when missing. */
 const json_t *adb__rq_find_figure(const json_t *figures, const char *id);
 
+/* A figure's condition restated in C over an archived row (integrity/row.h's
+ * ADB_COL_* columns, NULL for NULL). */
+typedef struct adb__rq_archived_figure {
+    const char *id;
+    bool (*match)(const char *const *row, void *ud);
+} adb__rq_archived_figure;
+
+struct adb__report_ctx;
+/* Adds the organization's archived events (of the period, passing the
+ * criteria) to the n figures already in the document (report_archived.c):
+ * value, "archived", "archivedQuery", events while at most 25. counts gets
+ * the archived counts. */
+adb_status adb__rq_archived(struct adb__report_ctx *x, const adb__rq_archived_figure *f, size_t n,
+                            void *ud, long long *counts);
+
 /* Sets err from c's last error with a prefix ("could not count the HIPAA
  * figures: ..."); never the statement's values. */
 void adb__rq_db_error(PGconn *c, const char *what, char *err, size_t errlen);

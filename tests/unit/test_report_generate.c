@@ -328,6 +328,45 @@ static void other_types(void)
     json_decref(c);
 }
 
+/* Archived events are counted too (HIPAA keeps six years; archives hold the older ones). */
+static void archived_counted(void)
+{
+    const char *o = "org-arch";
+    REQUIRE(logev(db, o, "2025-05-02T10:00:00Z", "record.read", "success", "a1", "PHI", "p1"));
+    REQUIRE(logev(db, o, "2025-05-03T10:00:00Z", "record.update", "success", "a2", "PHI", "p1"));
+    REQUIRE(logev(db, o, "2025-05-04T10:00:00Z", "record.read", "failure", "a3", "PHI", "p2"));
+    REQUIRE(logev(db, o, "2025-05-05T10:00:00Z", "break-glass.access", "success", "a4", "PHI", "p3"));
+    char *failed = t_query1(su, "SELECT event_id::text FROM audit_log WHERE organization_id ="
+                                " 'org-arch' AND status = 'failure'");
+    char err[ADB_ERRMSG_MAX], field[128];
+    adb_maintenance_options mo;
+    adb_maintenance_report rep;
+    adb_maintenance_options_default(&mo);
+    CHECK(adb_maintenance_run(db, &mo, &rep, err, sizeof(err)) == ADB_OK);
+    CHECK(t_count(su, "SELECT count(*) FROM audit_log WHERE organization_id = 'org-arch'") == 0);
+    CHECK(t_count(su, "SELECT count(*) FROM archive_storage WHERE organization_id = 'org-arch'") >= 1);
+    /* one live event in the same period, after the archival */
+    REQUIRE(logev(db, o, "2025-05-06T10:00:00Z", "record.read", "success", "a5", "PHI", "p1"));
+    json_t *c = json_loads("{\"dateRange\":{\"startDate\":\"2025-05-01T00:00:00Z\","
+                           "\"endDate\":\"2025-05-31T00:00:00Z\"}}", 0, NULL);
+    adb__report_result r;
+    adb_status st = gen(db, o, "HIPAA_AUDIT_TRAIL", c, &r, field, err);
+    CHECK_MSG(st == ADB_OK, "%s", err);
+    if (st == ADB_OK) {
+        CHECK(fig(r.doc, "totalEvents") == 5);
+        CHECK(fig(r.doc, "phiAccesses") == 3);
+        CHECK(fig(r.doc, "phiModifications") == 1);
+        CHECK(fig(r.doc, "unauthorizedAttempts") == 1);
+        CHECK(fig(r.doc, "emergencyAccesses") == 1);
+        json_t *ev = fig_events(r.doc, "unauthorizedAttempts");
+        CHECK_STR(json_string_value(json_array_get(ev, 0)), failed);
+        CHECK(json_array_size(fig_events(r.doc, "phiEvents")) == 5);
+        adb__report_result_free(&r);
+    }
+    json_decref(c);
+    free(failed);
+}
+
 /* The integrity report: all valid, then one event changed by SQL is named. */
 static void integrity(void)
 {
@@ -385,10 +424,12 @@ int main(void)
         return 1;
     }
     PQclear(PQexec(su, "INSERT INTO organization (id, name, created_at) VALUES"
-                       " ('org-hipaa', 'h', now()), ('org-other', 'o', now())"));
+                       " ('org-hipaa', 'h', now()), ('org-other', 'o', now()),"
+                       " ('org-arch', 'a', now())"));
     RUN(hipaa_figures);
     RUN(refusals);
     RUN(other_types);
+    RUN(archived_counted);
     RUN(integrity);
     adb_close(db);
     PQfinish(su);
