@@ -37,8 +37,17 @@ bool adb__report_stop(const adb__report_ctx *x)
 {
     if (x->rq->should_stop && x->rq->should_stop(x->rq->ud))
         return true;
-    /* a cancel through the API marks the row: seen at the next step */
-    return x->report_id && adb__report_is_cancelled(x->h, x->rq->org, x->report_id);
+    /* a cancel through the API marks the row: seen at the next step, on the
+     * report's own connection (READ COMMITTED: the cancel's commit is visible) */
+    if (!x->report_id || !x->c)
+        return false;
+    const char *p[] = { x->report_id };
+    PGresult *r = PQexecParams(x->c, "SELECT status FROM compliance_reports WHERE id = $1", 1,
+                               NULL, p, NULL, NULL, 0);
+    bool stop = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                !strcmp(PQgetvalue(r, 0, 0), "cancelled");
+    PQclear(r);
+    return stop;
 }
 
 const char *adb__report_status_of(double score, long long events, long long violations)
@@ -137,6 +146,8 @@ adb_status adb__report_generate(adb *h, const adb__report_request *rq, adb__repo
     memset(out, 0, sizeof(*out));
     if (field && fieldlen)
         field[0] = '\0';
+    if (err && errlen)
+        err[0] = '\0';
     if ((st = check_request(rq, &ti, field, fieldlen, err, errlen)) != ADB_OK)
         return st;
     const json_t *criteria = rq->criteria;
@@ -230,6 +241,8 @@ adb_status adb__report_generate(adb *h, const adb__report_request *rq, adb__repo
     out->doc = x.doc;
     x.doc = NULL;
 out:
+    if (st == ADB_ERR_BUSY && (!err || !err[0]))
+        adb__fmt(err, errlen, "the report was cancelled");
     if (x.c)
         adb_tenant_end(h, x.c, commit);
     if (stored && !commit)

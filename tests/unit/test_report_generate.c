@@ -367,6 +367,34 @@ static void archived_counted(void)
     free(failed);
 }
 
+static int stop_calls;
+static bool stop_at_second(void *ud)
+{
+    (void)ud;
+    return ++stop_calls >= 2;
+}
+
+/* A cancel between steps: ADB_ERR_BUSY, the row cancelled, nothing completed. */
+static void cancelled(void)
+{
+    adb__report_result r;
+    char field[128], err[256];
+    json_t *c = criteria(NULL);
+    long long before = t_count(su, "SELECT count(*) FROM compliance_reports WHERE status = 'completed'");
+    adb__report_request rq = { .org = "org-hipaa", .type = "HIPAA_AUDIT_TRAIL", .criteria = c,
+                               .format = "json", .should_stop = stop_at_second };
+    CHECK(adb__report_generate(db, &rq, &r, field, sizeof(field), err, sizeof(err)) == ADB_ERR_BUSY);
+    CHECK(r.doc == NULL && r.artifact == NULL);
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT status || ' ' || (artifact IS NULL) FROM compliance_reports"
+                               " WHERE id = '%s'", r.report_id);
+    char *v = t_query1(su, sql);
+    CHECK_STR(v, "cancelled true");
+    free(v);
+    CHECK(t_count(su, "SELECT count(*) FROM compliance_reports WHERE status = 'completed'") == before);
+    json_decref(c);
+}
+
 /* The integrity report: all valid, then one event changed by SQL is named. */
 static void integrity(void)
 {
@@ -430,6 +458,7 @@ int main(void)
     RUN(refusals);
     RUN(other_types);
     RUN(archived_counted);
+    RUN(cancelled);
     RUN(integrity);
     adb_close(db);
     PQfinish(su);
