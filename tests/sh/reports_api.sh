@@ -61,10 +61,14 @@ print([f["events"] for f in d["figures"] if f["id"]=="unauthorizedAttempts"][0][
 expect_eq "the unauthorized attempt is named by its event id" "$intruder" "$named"
 expect_eq "the client's shape: summary.violations and 3 sections" "2 3" \
     "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["summary"]["violations"], len(d["sections"]))' "$TEST_TMP/hipaa1.json")"
+shapes() { python3 tests/tools/client_shapes.py "$@"; }
+expect_eq "the HIPAA report has the client's HIPAAReport shape" "" "$(shapes hipaa-report "$TEST_TMP/hipaa1.json")"
 ID1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$TEST_TMP/hipaa1.json")
 
 http GET "$R/$ID1/status" -H "X-API-Key: $A_AUD"
 expect_eq "status: completed" completed "$(jbody 'd["status"]')"
+printf '%s' "$HTTP_BODY" >"$TEST_TMP/status.json"
+expect_eq "...in the client's shape" "" "$(shapes report-status "$TEST_TMP/status.json")"
 HASH1=$(jbody 'd["reportHash"]')
 jraw 'd["signedNote"]' >"$TEST_TMP/r1.note"
 curl -s -o "$TEST_TMP/r1.json" -H "X-API-Key: $A_AUD" "$BASE_URL$R/$ID1/download"
@@ -115,6 +119,7 @@ IDI=$(jbody 'd["id"]')
 printf '%s' "$HTTP_BODY" >"$TEST_TMP/integ.json"
 expect_eq "after one event is changed by SQL: 7/8 valid, invalid" "7/8 False" \
     "$(jbody 'str(d["results"]["verifiedEvents"])+"/"+str(d["results"]["totalEvents"])+" "+str(d["results"]["valid"])')"
+expect_eq "the integrity report has the client's IntegrityVerificationReport shape" "" "$(shapes integrity-report "$TEST_TMP/integ.json")"
 expect_eq "...naming the changed event" "$victim" "$(jbody '[f["events"][0] for f in d["figures"] if f["id"]=="eventsBroken"][0]')"
 http GET "$R/$IDI/status" -H "X-API-Key: $A_AUD"
 jraw 'd["signedNote"]' >"$TEST_TMP/ri.note"
@@ -126,14 +131,20 @@ check "the failing integrity report's signature and checkpoints verify with veri
 # other types answer in the client's shapes
 http POST $R/gdpr -H "X-API-Key: $A_AUD" -H "$J" -d "$CRIT"
 expect_eq "GDPR report: 200, GDPRReport summary" "200 true" "$HTTP_STATUS $(jbody '"lawfulBases" in d["summary"] and d["type"]=="GDPR_PROCESSING_ACTIVITIES"')"
+printf '%s' "$HTTP_BODY" >"$TEST_TMP/gdpr.json"
+expect_eq "...in the client's GDPRReport shape" "" "$(shapes gdpr-report "$TEST_TMP/gdpr.json")"
 http POST $R/general -H "X-API-Key: $A_AUD" -H "$J" -d "$CRIT"
 expect_eq "general report: 200" 200 "$HTTP_STATUS"
 http POST $R/custom -H "X-API-Key: $A_AUD" -H "$J" -d '{"name":"failures","includeRawData":true,"criteria":{"dateRange":{"startDate":"2026-11-01T00:00:00Z","endDate":"2026-11-30T23:59:59Z"},"statuses":["failure"]}}'
 expect_eq "custom report: the one failure, as data" "200 custom 1" "$HTTP_STATUS $(jbody 'd["type"]') $(jbody 'len(d["data"])')"
+printf '%s' "$HTTP_BODY" >"$TEST_TMP/custom.json"
+expect_eq "...in the client's CustomReport shape" "" "$(shapes custom-report "$TEST_TMP/custom.json")"
 
 # history, cancel, refusals
 http GET "$R/history/org-a?limit=2" -H "X-API-Key: $A_AUD"
 expect_eq "history: newest first, paginated" "200 2 true" "$HTTP_STATUS $(jbody 'len(d["reports"])') $(jbody 'd["pagination"]["hasNext"]')"
+printf '%s' "$HTTP_BODY" >"$TEST_TMP/history.json"
+expect_eq "...in the client's shape" "" "$(shapes report-history "$TEST_TMP/history.json")"
 http GET "$R/history/org-a" -H "X-API-Key: $B_ADMIN"
 expect_eq "history of another organization: 403" 403 "$HTTP_STATUS"
 http GET "$R/$ID1/status" -H "X-API-Key: $B_ADMIN"
