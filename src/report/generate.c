@@ -164,7 +164,8 @@ adb_status adb__report_generate(adb *h, const adb__report_request *rq, adb__repo
     if ((st = adb__report_store_begin(h, rq, out->report_id, x.base.start, x.base.end, err,
                                       errlen)) != ADB_OK) {
         if (st == ADB_ERR_NOT_FOUND)
-            adb__fmt(field, fieldlen, "scheduledReportId");
+            adb__fmt(field, fieldlen, "%s", strstr(err, "organization") ? "organizationId"
+                                                                       : "scheduledReportId");
         goto out;
     }
     stored = true;

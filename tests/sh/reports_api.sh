@@ -180,6 +180,8 @@ expect_match "...following the API's last HIPAA report (no event since)" "the sa
 sql "UPDATE compliance_reports SET artifact = artifact || '\\x20'::bytea WHERE id = '$IDC'"
 "$AUDITDB_BIN" reports verify "$IDC" --org org-a >/dev/null 2>&1
 expect_eq "reports verify after a superuser appended a byte to the artifact: exit 4" 4 $?
+"$AUDITDB_BIN" reports generate --type hipaa --org org-none --from 2026-11-01T00:00:00Z --to 2026-11-02T00:00:00Z >/dev/null 2>"$TEST_TMP/err"
+expect_match "reports generate for an organization that does not exist: named" "organizationId: the organization does not exist" "$(cat "$TEST_TMP/err")"
 "$AUDITDB_BIN" reports generate --type nope --from 2026-11-01T00:00:00Z --to 2026-11-02T00:00:00Z >/dev/null 2>&1
 expect_eq "reports generate --type nope: usage error" 2 $?
 finish
