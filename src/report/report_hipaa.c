@@ -19,8 +19,9 @@
 #define PHI "data_classification = 'PHI'"
 #define MODIFY "action ~* '(create|update|delete|write|modify|edit|insert|amend|patch|merge|erase)'"
 #define EMERGENCY                                                                       \
-    "(action ~* '(break.?glass|emergency)' OR details->>'emergencyAccess' = 'true'"      \
-    " OR details->>'breakGlass' = 'true' OR details->>'emergency' = 'true')"
+    "(action ~* '(break.?glass|emergency)' OR (details ?| ARRAY['emergencyAccess',"       \
+    " 'breakGlass', 'emergency'] AND (details->>'emergencyAccess' = 'true'"               \
+    " OR details->>'breakGlass' = 'true' OR details->>'emergency' = 'true')))"
 #define DENIED                                                                          \
     "(status = 'failure' AND (" PHI " OR coalesce(outcome_description, '') ~*"          \
     " '(unauthori[sz]ed|forbidden|denied|not permitted|permission)'"                     \
