@@ -167,6 +167,7 @@ expect_eq "an unknown member: 400 naming it" "400 sneaky" "$HTTP_STATUS $(jbody 
 expect_eq "refused requests wrote no report row" 0 "$(sql "SELECT count(*) FROM compliance_reports WHERE status NOT IN ('completed')")"
 expect_eq "no report content in the server's log" "" "$(grep -l "intruder\|P-1" "$TEST_TMP/serve.log" 2>/dev/null)"
 stop_serve
+expect_eq "serve stopped without a sanitizer report" "" "$(grep -E 'Sanitizer|runtime error' "$TEST_TMP/serve.log" | head -3)"
 
 # the CLI: generate, show, verify (with the previous report)
 out=$("$AUDITDB_BIN" reports generate --type hipaa --org org-a --from 2026-11-01T00:00:00Z \
