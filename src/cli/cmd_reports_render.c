@@ -89,14 +89,3 @@ int adb_cmd_reports_render(int argc, char **argv)
     adb__buf_free(&out);
     return rc;
 }
-
-/* `auditdb reports` until rgen's dispatcher (cmd_reports.c) lands: render only. */
-int cli_reports_render_standin(int argc, char **argv)
-{
-    static const cli_sub subs[] = {
-        { "render", "render a report document as json, csv, xml or pdf", cli_reports_render_usage,
-          adb_cmd_reports_render },
-        { NULL, NULL, NULL, NULL },
-    };
-    return cli_dispatch("reports", "Compliance reports (docs/reports.md).", subs, argc, argv);
-}

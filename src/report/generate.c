@@ -37,7 +37,17 @@ bool adb__report_stop(const adb__report_ctx *x)
 {
     if (x->rq->should_stop && x->rq->should_stop(x->rq->ud))
         return true;
-    return false;
+    /* a cancel through the API marks the row: seen at the next step, on the
+     * report's own connection (READ COMMITTED: the cancel's commit is visible) */
+    if (!x->report_id || !x->c)
+        return false;
+    const char *p[] = { x->report_id };
+    PGresult *r = PQexecParams(x->c, "SELECT status FROM compliance_reports WHERE id = $1", 1,
+                               NULL, p, NULL, NULL, 0);
+    bool stop = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                !strcmp(PQgetvalue(r, 0, 0), "cancelled");
+    PQclear(r);
+    return stop;
 }
 
 const char *adb__report_status_of(double score, long long events, long long violations)
@@ -136,6 +146,8 @@ adb_status adb__report_generate(adb *h, const adb__report_request *rq, adb__repo
     memset(out, 0, sizeof(*out));
     if (field && fieldlen)
         field[0] = '\0';
+    if (err && errlen)
+        err[0] = '\0';
     if ((st = check_request(rq, &ti, field, fieldlen, err, errlen)) != ADB_OK)
         return st;
     const json_t *criteria = rq->criteria;
@@ -152,10 +164,12 @@ adb_status adb__report_generate(adb *h, const adb__report_request *rq, adb__repo
     if ((st = adb__report_store_begin(h, rq, out->report_id, x.base.start, x.base.end, err,
                                       errlen)) != ADB_OK) {
         if (st == ADB_ERR_NOT_FOUND)
-            adb__fmt(field, fieldlen, "scheduledReportId");
+            adb__fmt(field, fieldlen, "%s", strstr(err, "organization") ? "organizationId"
+                                                                       : "scheduledReportId");
         goto out;
     }
     stored = true;
+    x.report_id = out->report_id;
     if (!(x.c = adb_tenant_begin(h, rq->org, &st, err, errlen)))
         goto out;
     adb__timestamp_format(adb__now_us(), ts);
@@ -202,7 +216,7 @@ adb_status adb__report_generate(adb *h, const adb__report_request *rq, adb__repo
     adb__fmt(out->filename, sizeof(out->filename), "%s-%s.%s", ti->slug, day, rq->format);
     note_text = adb__report_note_text(&prov, out->report_id, ti->type, x.base.start, x.base.end,
                                       out->sha256_hex);
-    const adb__note_signer *signer = adb__db_log_signer(h);
+    const adb__note_signer *signer = rq->signer ? rq->signer : adb__db_log_signer(h);
     if (!note_text) {
         adb__fmt(err, errlen, "out of memory");
         st = ADB_ERR_NOMEM;
@@ -228,6 +242,8 @@ adb_status adb__report_generate(adb *h, const adb__report_request *rq, adb__repo
     out->doc = x.doc;
     x.doc = NULL;
 out:
+    if (st == ADB_ERR_BUSY && (!err || !err[0]))
+        adb__fmt(err, errlen, "the report was cancelled");
     if (x.c)
         adb_tenant_end(h, x.c, commit);
     if (stored && !commit)

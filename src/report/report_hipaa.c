@@ -8,7 +8,10 @@
 #include "report_types.h"
 #include "../core/util.h"
 
+#include "../integrity/row.h"
+
 #include <math.h>
+#include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +19,9 @@
 #define PHI "data_classification = 'PHI'"
 #define MODIFY "action ~* '(create|update|delete|write|modify|edit|insert|amend|patch|merge|erase)'"
 #define EMERGENCY                                                                       \
-    "(action ~* '(break.?glass|emergency)' OR details->>'emergencyAccess' = 'true'"      \
-    " OR details->>'breakGlass' = 'true' OR details->>'emergency' = 'true')"
+    "(action ~* '(break.?glass|emergency)' OR (details ?| ARRAY['emergencyAccess',"       \
+    " 'breakGlass', 'emergency'] AND (details->>'emergencyAccess' = 'true'"               \
+    " OR details->>'breakGlass' = 'true' OR details->>'emergency' = 'true')))"
 #define DENIED                                                                          \
     "(status = 'failure' AND (" PHI " OR coalesce(outcome_description, '') ~*"          \
     " '(unauthori[sz]ed|forbidden|denied|not permitted|permission)'"                     \
@@ -34,6 +38,89 @@ static const adb__rq_figure figs[] = {
     { "distinctUsers", "Users who touched PHI", "false" }, /* filled below */
 };
 #define NFIGS (sizeof(figs) / sizeof(figs[0]))
+
+/* The same conditions in C, for archived events (report_archived.c). */
+typedef struct hx {
+    regex_t modify, emergency, denied_outcome, denied_action;
+} hx;
+
+static bool eq(const char *a, const char *b)
+{
+    return a && !strcmp(a, b);
+}
+
+static bool rx(const regex_t *r, const char *s)
+{
+    return s && regexec(r, s, 0, NULL, 0) == 0;
+}
+
+static bool p_phi(const char *const *v)
+{
+    return eq(v[ADB_COL_DATA_CLASSIFICATION], "PHI");
+}
+
+static bool p_true(const char *const *v, void *ud)
+{
+    (void)v, (void)ud;
+    return true;
+}
+
+static bool p_phi_ud(const char *const *v, void *ud)
+{
+    (void)ud;
+    return p_phi(v);
+}
+
+static bool p_access(const char *const *v, void *ud)
+{
+    return p_phi(v) && !rx(&((hx *)ud)->modify, v[ADB_COL_ACTION]) &&
+           !eq(v[ADB_COL_STATUS], "failure");
+}
+
+static bool p_modify(const char *const *v, void *ud)
+{
+    return p_phi(v) && rx(&((hx *)ud)->modify, v[ADB_COL_ACTION]) &&
+           !eq(v[ADB_COL_STATUS], "failure");
+}
+
+static bool p_denied(const char *const *v, void *ud)
+{
+    hx *h = ud;
+    return eq(v[ADB_COL_STATUS], "failure") &&
+           (p_phi(v) || rx(&h->denied_outcome, v[ADB_COL_OUTCOME_DESCRIPTION] ? v[ADB_COL_OUTCOME_DESCRIPTION] : "") ||
+            rx(&h->denied_action, v[ADB_COL_ACTION]));
+}
+
+static bool p_emergency(const char *const *v, void *ud)
+{
+    if (rx(&((hx *)ud)->emergency, v[ADB_COL_ACTION]))
+        return true;
+    const char *d = v[ADB_COL_DETAILS];
+    if (!d || (!strstr(d, "mergency") && !strstr(d, "breakGlass")))
+        return false;
+    json_t *j = json_loads(d, 0, NULL);
+    bool yes = false;
+    static const char *const keys[] = { "emergencyAccess", "breakGlass", "emergency" };
+    for (size_t i = 0; j && i < 3 && !yes; i++) {
+        json_t *e = json_object_get(j, keys[i]);
+        yes = json_is_true(e) || (json_is_string(e) && !strcmp(json_string_value(e), "true"));
+    }
+    json_decref(j);
+    return yes;
+}
+
+static bool p_phi_failure(const char *const *v, void *ud)
+{
+    (void)ud;
+    return p_phi(v) && eq(v[ADB_COL_STATUS], "failure");
+}
+
+static const adb__rq_archived_figure afigs[] = {
+    { "totalEvents", p_true },       { "phiEvents", p_phi_ud },
+    { "phiAccesses", p_access },     { "phiModifications", p_modify },
+    { "unauthorizedAttempts", p_denied }, { "emergencyAccesses", p_emergency },
+    { "phiFailures", p_phi_failure },
+};
 
 /* Each unauthorized attempt or emergency access, at most this many listed as violations. */
 #define VIOLATIONS_MAX 200
@@ -93,13 +180,35 @@ adb_status adb__report_hipaa(adb__report_ctx *x)
         return st;
     if (adb__report_stop(x))
         return ADB_ERR_BUSY;
+    /* archived events: HIPAA keeps six years, archives hold the older ones */
+    hx h;
+    long long arch[NFIGS - 1];
+    if (regcomp(&h.modify, "(create|update|delete|write|modify|edit|insert|amend|patch|merge|erase)",
+                REG_EXTENDED | REG_ICASE | REG_NOSUB) ||
+        regcomp(&h.emergency, "(break.?glass|emergency)", REG_EXTENDED | REG_ICASE | REG_NOSUB) ||
+        regcomp(&h.denied_outcome, "(unauthori[sz]ed|forbidden|denied|not permitted|permission)",
+                REG_EXTENDED | REG_ICASE | REG_NOSUB) ||
+        regcomp(&h.denied_action, "(unauthori[sz]ed|denied|forbidden)",
+                REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
+        adb__fmt(x->err, x->errlen, "could not compile the HIPAA conditions");
+        return ADB_ERR_INTERNAL;
+    }
+    st = adb__rq_archived(x, afigs, sizeof(afigs) / sizeof(afigs[0]), &h, arch);
+    regfree(&h.modify);
+    regfree(&h.emergency);
+    regfree(&h.denied_outcome);
+    regfree(&h.denied_action);
+    if (st != ADB_OK)
+        return st;
+    for (size_t i = 0; i < NFIGS - 1; i++)
+        v[i] += arch[i];
     x->records = v[0];
 
     /* per user: who touched PHI, how */
     static const char *const ucols[] = { "principalId", "phiEvents", "accesses", "modifications",
                                          "failures", "emergency" };
     json_t *urows = NULL; /* not needed beyond the table */
-    st = adb__rq_table(x->c, &x->base, "perUser", "PHI events per user", ucols, 6,
+    st = adb__rq_table(x->c, &x->base, 8, "perUser", "PHI events per user", ucols, 6,
                        "SELECT coalesce(principal_id, ''), count(*),"
                        " count(*) FILTER (WHERE NOT " MODIFY " AND status <> 'failure'),"
                        " count(*) FILTER (WHERE " MODIFY " AND status <> 'failure'),"
@@ -112,7 +221,7 @@ adb_status adb__report_hipaa(adb__report_ctx *x)
         return st;
     static const char *const pcols[] = { "patientId", "phiEvents", "accesses", "modifications",
                                          "users" };
-    st = adb__rq_table(x->c, &x->base, "perPatient", "PHI events per patient", pcols, 5,
+    st = adb__rq_table(x->c, &x->base, 8, "perPatient", "PHI events per patient", pcols, 5,
                        "SELECT target_resource_id, count(*),"
                        " count(*) FILTER (WHERE NOT " MODIFY " AND status <> 'failure'),"
                        " count(*) FILTER (WHERE " MODIFY " AND status <> 'failure'),"
@@ -125,18 +234,24 @@ adb_status adb__report_hipaa(adb__report_ctx *x)
         json_decref(urows);
         return st;
     }
-    json_decref(urows);
-    /* the number of users is a figure of its own query */
+    /* the number of users is a figure of its own query; while the per-user
+     * table is whole (under its row limit) its row count is that number */
     static const char users_sql[] = "SELECT count(DISTINCT coalesce(principal_id, ''))"
                                     " FROM audit_log WHERE " ADB_REPORT_BASE " AND " PHI;
-    PGresult *ur = PQexecParams(x->c, users_sql, 8, NULL, x->base.params, NULL, NULL, 0);
-    if (PQresultStatus(ur) != PGRES_TUPLES_OK) {
+    if (json_array_size(urows) < ADB_REPORT_TABLE_ROWS) {
+        v[NFIGS - 1] = (long long)json_array_size(urows);
+    } else {
+        PGresult *ur = PQexecParams(x->c, users_sql, 8, NULL, x->base.params, NULL, NULL, 0);
+        if (PQresultStatus(ur) != PGRES_TUPLES_OK) {
+            PQclear(ur);
+            json_decref(urows);
+            adb__rq_db_error(x->c, "count the users", x->err, x->errlen);
+            return ADB_ERR_DB_QUERY;
+        }
+        v[NFIGS - 1] = strtoll(PQgetvalue(ur, 0, 0), NULL, 10);
         PQclear(ur);
-        adb__rq_db_error(x->c, "count the users", x->err, x->errlen);
-        return ADB_ERR_DB_QUERY;
     }
-    v[NFIGS - 1] = strtoll(PQgetvalue(ur, 0, 0), NULL, 10);
-    PQclear(ur);
+    json_decref(urows);
     json_array_append_new(x->figures,
                           json_pack("{s:s, s:s, s:I, s:s, s:o}", "id", "distinctUsers", "label",
                                     figs[NFIGS - 1].label, "value", (json_int_t)v[NFIGS - 1],
@@ -145,14 +260,14 @@ adb_status adb__report_hipaa(adb__report_ctx *x)
     if (adb__report_stop(x))
         return ADB_ERR_BUSY;
 
-    st = adb__rq_chart(x->c, &x->base, "phiPerDay", "PHI events per day (UTC)", "line",
+    st = adb__rq_chart(x->c, &x->base, 8, "phiPerDay", "PHI events per day (UTC)", "line",
                        "PHI events",
                        "SELECT to_char(date_trunc('day', \"timestamp\" AT TIME ZONE 'UTC'),"
                        " 'YYYY-MM-DD'), count(*) FROM audit_log WHERE " ADB_REPORT_BASE
                        " AND " PHI " GROUP BY 1 ORDER BY 1",
                        x->charts, x->err, x->errlen);
     if (st == ADB_OK)
-        st = adb__rq_chart(x->c, &x->base, "byStatus", "Events by status", "bar", "events",
+        st = adb__rq_chart(x->c, &x->base, 8, "byStatus", "Events by status", "bar", "events",
                            "SELECT status, count(*) FROM audit_log WHERE " ADB_REPORT_BASE
                            " GROUP BY 1 ORDER BY 1",
                            x->charts, x->err, x->errlen);

@@ -15,7 +15,8 @@ adb_status adb__report_store_begin(adb *h, const adb__report_request *rq, const 
     PGconn *c = adb_tenant_begin(h, rq->org, &st, err, errlen);
     if (!c)
         return st;
-    char *crit = json_dumps(rq->criteria, JSON_COMPACT);
+    const json_t *cj = rq->criteria ? rq->criteria : json_object_get(rq->custom, "criteria");
+    char *crit = cj ? json_dumps(cj, JSON_COMPACT) : NULL;
     const char *p[] = { id, rq->org, rq->type, rq->format, crit ? crit : "{}", start, end,
                         rq->scheduled_report_id, rq->generated_by, rq->execution_id };
     PGresult *r = PQexecParams(c,
@@ -29,8 +30,11 @@ adb_status adb__report_store_begin(adb *h, const adb__report_request *rq, const 
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     if (!ok) {
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        const char *con = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
         if (state && !strcmp(state, "23503")) {
-            adb__fmt(err, errlen, "the scheduled report does not exist");
+            bool org = con && strstr(con, "organization_id");
+            adb__fmt(err, errlen, "%s", org ? "the organization does not exist"
+                                            : "the scheduled report does not exist");
             st = ADB_ERR_NOT_FOUND;
         } else {
             adb__fmt(err, errlen, "could not record the report: %s (SQLSTATE %s)",

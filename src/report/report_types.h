@@ -13,6 +13,7 @@ typedef struct adb__report_ctx {
     adb *h;
     PGconn *c;                        /* the tenant transaction (organization rq->org) */
     const adb__report_request *rq;
+    const char *report_id;            /* the row being generated */
     adb__rq_base base;
     json_t *doc;                      /* the document being built (id, type, criteria set) */
     json_t *figures, *tables, *charts; /* the doc's arrays (borrowed) */

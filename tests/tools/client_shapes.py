@@ -9,7 +9,9 @@ a last line "count N". KIND: export-result, export-status, statistics, events-nd
 events-json, csv, xml, pseudonymization-result; and for the GDPR export (compliance.exportGdprData, streamGdprExport:
 its GdprExportParams answered by GdprExportResult) gdpr-json, gdpr-ndjson, gdpr-csv,
 gdpr-xml, with ORG and SUBJECT: every event is the subject's (principalId or
-targetResourceId) and the organization's.
+targetResourceId) and the organization's; and for the compliance reports (compliance.generate*
+Report, getReportStatus, getReportHistory) hipaa-report, gdpr-report, custom-report,
+integrity-report, report-status, report-history.
 """
 import csv
 import io
@@ -170,13 +172,148 @@ def gdpr_consultation(c):
     need('consultedBy' in c, 'consultation consultedBy')
 
 
+# ---- compliance reports: what HIPAAReport, GDPRReport, CustomReport, the integrity report,
+# the status and the history require (restated from the client's types) ----
+def score(v, what):
+    need(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100, what + ' is not 0..100')
+
+
+def report_metadata(m):
+    need(isinstance(m, dict), 'metadata is not an object')
+    m = m or {}
+    need(isinstance(m.get('generatedBy'), str) and m['generatedBy'], 'metadata.generatedBy')
+    need(isinstance(m.get('generatedAt'), str) and ISO_ANY.match(m['generatedAt']), 'metadata.generatedAt')
+    need(isinstance(m.get('reportId'), str), 'metadata.reportId')
+    need(isinstance(m.get('version'), str) and m['version'], 'metadata.version')
+    dr = m.get('dataRange') or {}
+    need(isinstance(dr.get('startDate'), str) and isinstance(dr.get('endDate'), str), 'metadata.dataRange')
+    need(is_int(m.get('totalEvents')), 'metadata.totalEvents')
+    need(isinstance(m.get('processingTime'), (int, float)) and m['processingTime'] >= 0, 'metadata.processingTime')
+
+
+def report_common(d, want_type):
+    need(isinstance(d, dict), 'not an object')
+    need(isinstance(d.get('id'), str), 'id')
+    need(d.get('type') == want_type, 'type %r' % d.get('type'))
+    need(isinstance(d.get('generatedAt'), str) and ISO_ANY.match(d['generatedAt']), 'generatedAt')
+    need(isinstance((d.get('criteria') or {}).get('dateRange'), dict), 'criteria.dateRange')
+    report_metadata(d.get('metadata'))
+    for f in d.get('figures', []):
+        need(isinstance(f.get('query'), str) and f['query'], 'figure %r without its query' % f.get('id'))
+        need('events' not in f or f['value'] <= 25, 'figure %r names events above 25' % f.get('id'))
+        need('events' not in f or len(f['events']) == f['value'], 'figure %r names %d events of %r' %
+             (f.get('id'), len(f.get('events', [])), f.get('value')))
+
+
+def hipaa_report(d):
+    report_common(d, 'HIPAA_AUDIT_TRAIL')
+    s = d.get('summary') or {}
+    need(is_int(s.get('totalEvents')), 'summary.totalEvents')
+    score(s.get('complianceScore'), 'summary.complianceScore')
+    need(is_int(s.get('violations')), 'summary.violations')
+    need(isinstance(s.get('recommendations'), list) and all(isinstance(r, str) and r for r in s['recommendations']),
+         'summary.recommendations')
+    need(s.get('overallStatus') in {'compliant', 'non_compliant', 'partial', 'unknown'}, 'summary.overallStatus')
+    for sec in d.get('sections') or []:
+        need(sec.get('safeguard') in {'administrative', 'physical', 'technical', 'organizational'}, 'section.safeguard')
+        need(sec.get('status') in {'compliant', 'non_compliant', 'partial', 'unknown'}, 'section.status')
+        need(all(isinstance(e, str) for e in sec.get('events', [None])), 'section.events')
+        for v in sec.get('violations', []):
+            need(v.get('severity') in {'low', 'medium', 'high', 'critical'}, 'violation.severity')
+            for k in ('eventId', 'violationType', 'description', 'recommendation'):
+                need(isinstance(v.get(k), str) and v[k], 'violation.' + k)
+        score(sec.get('score'), 'section.score')
+        for k in ('title', 'description'):
+            need(isinstance(sec.get(k), str) and sec[k], 'section.' + k)
+
+
+UUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+BASES = {'consent', 'contract', 'legal_obligation', 'vital_interests', 'public_task', 'legitimate_interests'}
+
+
+def gdpr_report(d):
+    report_common(d, 'GDPR_PROCESSING_ACTIVITIES')
+    s = d.get('summary') or {}
+    for k in ('totalEvents', 'dataSubjects', 'processingActivities', 'dataSubjectRequests', 'breaches'):
+        need(is_int(s.get(k)), 'summary.' + k)
+    need(isinstance(s.get('lawfulBases'), list) and all(b in BASES for b in s['lawfulBases']), 'summary.lawfulBases')
+    score(s.get('complianceScore'), 'summary.complianceScore')
+    for sec in d.get('sections') or []:
+        need(sec.get('status') in {'compliant', 'non_compliant', 'partial', 'not_applicable'}, 'section.status')
+        need(all(isinstance(e, str) and UUID.match(e) for e in sec.get('events', [])), 'section.events (uuids)')
+        for a in sec.get('processingActivities', []):
+            need(a.get('lawfulBasis') in BASES, 'activity.lawfulBasis')
+            need(is_int(a.get('eventCount')), 'activity.eventCount')
+            for k in ('id', 'name', 'purpose'):
+                need(isinstance(a.get(k), str) and (k == 'id' or a[k]), 'activity.' + k)
+        for r in sec.get('dataSubjectRequests', []):
+            need(r.get('type') in {'access', 'rectification', 'erasure', 'restrict_processing', 'data_portability',
+                                   'object', 'automated_decision_making'}, 'request.type')
+            need(is_int(r.get('count')), 'request.count')
+            score(r.get('completionRate'), 'request.completionRate')
+        score(sec.get('score'), 'section.score')
+
+
+def custom_report(d):
+    report_common(d, 'custom')
+    need(isinstance(d.get('name'), str), 'name')
+    need(isinstance(d.get('data'), list) and all(isinstance(r, dict) for r in d['data']), 'data')
+    need(isinstance(d.get('summary'), dict), 'summary')
+
+
+def integrity_report(d):
+    report_common(d, 'INTEGRITY_VERIFICATION')
+    need(isinstance(d.get('verificationId'), str), 'verificationId')
+    need(isinstance(d.get('verifiedAt'), str) and ISO_ANY.match(d['verifiedAt']), 'verifiedAt')
+    r = d.get('results') or {}
+    for k in ('totalEvents', 'verifiedEvents', 'failedVerifications', 'unverifiedEvents'):
+        need(is_int(r.get(k)), 'results.' + k)
+    score(r.get('verificationRate'), 'results.verificationRate')
+    for f in d.get('failures', []):
+        need(f.get('severity') in {'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'}, 'failure.severity')
+        for k in ('eventId', 'expectedHash', 'actualHash', 'hashAlgorithm', 'failureReason'):
+            need(isinstance(f.get(k), str), 'failure.' + k)
+    st = d.get('statistics') or {}
+    need(isinstance(st.get('hashAlgorithms'), dict), 'statistics.hashAlgorithms')
+    lat = st.get('verificationLatency') or {}
+    for k in ('average', 'median', 'p95'):
+        need(isinstance(lat.get(k), (int, float)) and lat[k] >= 0, 'statistics.verificationLatency.' + k)
+
+
+def report_status(d):
+    need(isinstance(d.get('id'), str), 'id')
+    need(d.get('status') in {'pending', 'processing', 'completed', 'failed', 'cancelled'}, 'status')
+    need(isinstance(d.get('progress'), (int, float)) and 0 <= d['progress'] <= 100, 'progress')
+    need('error' not in d or isinstance(d['error'], str), 'error')
+
+
+def report_history(d):
+    for r in d.get('reports', [None]):
+        need(isinstance(r, dict), 'a report is not an object')
+        r = r or {}
+        for k in ('id', 'type', 'name', 'generatedAt', 'status'):
+            need(isinstance(r.get(k), str), 'report.' + k)
+        need(is_int(r.get('size')), 'report.size')
+    p = d.get('pagination') or {}
+    for k in ('total', 'limit', 'offset'):
+        need(is_int(p.get(k)), 'pagination.' + k)
+    need(isinstance(p.get('hasNext'), bool), 'pagination.hasNext')
+
+
+REPORT_KINDS = {'hipaa-report': hipaa_report, 'gdpr-report': gdpr_report, 'custom-report': custom_report,
+                'integrity-report': integrity_report, 'report-status': report_status,
+                'report-history': report_history}
+
+
 def main():
     kind, path = sys.argv[1], sys.argv[2]
     org = sys.argv[3] if len(sys.argv) > 3 else None
     raw = open(path, 'rb').read()
     text = raw.decode('utf-8')  # raises on anything that is not UTF-8
     count = None
-    if kind == 'export-result':
+    if kind in REPORT_KINDS:
+        REPORT_KINDS[kind](json.loads(text))
+    elif kind == 'export-result':
         export_result(json.loads(text))
     elif kind == 'export-status':
         export_status(json.loads(text))

@@ -11,6 +11,7 @@
 #include "report/report.h"
 #include "report/provenance.h"
 #include "core/adb_internal.h"
+#include "core/util.h"
 #include "log/merkle.h"
 #include "log/note.h"
 #include "log/integrator.h"
@@ -257,6 +258,192 @@ static void refusals(void)
     CHECK(t_count(su, "SELECT count(*) FROM compliance_reports WHERE status <> 'completed'") == 0);
 }
 
+/* GDPR, general and custom reports count the same events. */
+static void other_types(void)
+{
+    adb__report_result r;
+    char field[128], err[256];
+    json_t *c = criteria(NULL);
+    CHECK(t_exec(su, "INSERT INTO gdpr_action_purpose (organization_id, action, purpose,"
+                     " legal_basis) VALUES ('org-hipaa', 'record.read', 'treatment',"
+                     " 'Art. 6(1)(c) legal obligation')"));
+    CHECK(t_exec(su, "INSERT INTO data_subject_request (id, organization_id, kind, subject_index,"
+                     " received_at, due_at) VALUES (gen_random_uuid(), 'org-hipaa', 'access',"
+                     " decode(repeat('ab', 32), 'hex'), '2026-11-03', '2026-11-04')"));
+    adb_status st = gen(db, "org-hipaa", "GDPR_PROCESSING_ACTIVITIES", c, &r, field, err);
+    CHECK_MSG(st == ADB_OK, "gdpr: %s (%s)", err, field);
+    if (st == ADB_OK) {
+        CHECK(fig(r.doc, "personalDataEvents") == 8);
+        CHECK(fig(r.doc, "withDeclaredPurpose") == 4); /* record.read: 3 in the period + 1 */
+        CHECK(fig(r.doc, "withoutDeclaredPurpose") == 4);
+        CHECK(fig(r.doc, "dataSubjectRequests") == 1);
+        CHECK(fig(r.doc, "overdueRequests") == 1);
+        json_t *sum = json_object_get(r.doc, "summary");
+        CHECK_STR(json_string_value(json_array_get(json_object_get(sum, "lawfulBases"), 0)),
+                  "legal_obligation");
+        adb__report_result_free(&r);
+    }
+    st = gen(db, "org-hipaa", "GENERAL_COMPLIANCE", c, &r, field, err);
+    CHECK_MSG(st == ADB_OK, "general: %s (%s)", err, field);
+    if (st == ADB_OK) {
+        CHECK(fig(r.doc, "totalEvents") == 10 && fig(r.doc, "failures") == 1);
+        adb__report_result_free(&r);
+    }
+    json_t *cp = json_loads("{\"name\":\"reads by u1\",\"includeRawData\":true,"
+                            "\"template\":{\"filters\":[{\"field\":\"action\",\"operator\":"
+                            "\"in\",\"value\":[\"record.read\",\"record.view\"]},"
+                            "{\"field\":\"principalId\",\"operator\":\"eq\",\"value\":\"u1\"}],"
+                            "\"aggregations\":[{\"field\":\"id\",\"operation\":\"count\","
+                            "\"groupBy\":\"targetResourceId\"}]}}", 0, NULL);
+    REQUIRE(cp);
+    adb__report_request rq = { .org = "org-hipaa", .type = "CUSTOM_REPORT", .criteria = c,
+                               .custom = cp, .format = "json" };
+    st = adb__report_generate(db, &rq, &r, field, sizeof(field), err, sizeof(err));
+    CHECK_MSG(st == ADB_OK, "custom: %s (%s)", err, field);
+    if (st == ADB_OK) {
+        CHECK(fig(r.doc, "totalEvents") == 3);
+        CHECK(json_array_size(json_object_get(r.doc, "data")) == 3);
+        json_t *agg = json_object_get(json_object_get(r.doc, "aggregations"),
+                                      "count(id) by targetResourceId");
+        CHECK(json_integer_value(json_object_get(agg, "p1")) == 2);
+        CHECK_STR(json_string_value(json_object_get(r.doc, "type")), "custom");
+        adb__report_result_free(&r);
+    }
+    json_decref(cp);
+    /* a filter on an unknown field, an injected operator: refused, naming the field */
+    cp = json_loads("{\"name\":\"x\",\"template\":{\"filters\":[{\"field\":\"action; DROP\","
+                    "\"operator\":\"eq\",\"value\":\"a\"}]}}", 0, NULL);
+    rq.custom = cp;
+    CHECK(adb__report_generate(db, &rq, &r, field, sizeof(field), err, sizeof(err)) ==
+          ADB_ERR_INVALID);
+    CHECK_STR(field, "template.filters[0].field");
+    json_decref(cp);
+    cp = json_loads("{\"name\":\"x\",\"template\":{\"filters\":[{\"field\":\"action\","
+                    "\"operator\":\"= 1 OR\",\"value\":\"a\"}]}}", 0, NULL);
+    rq.custom = cp;
+    CHECK(adb__report_generate(db, &rq, &r, field, sizeof(field), err, sizeof(err)) ==
+          ADB_ERR_INVALID);
+    CHECK_STR(field, "template.filters[0].operator");
+    json_decref(cp);
+    json_decref(c);
+}
+
+/* Archived events are counted too (HIPAA keeps six years; archives hold the older ones). */
+static void archived_counted(void)
+{
+    const char *o = "org-arch";
+    REQUIRE(logev(db, o, "2025-05-02T10:00:00Z", "record.read", "success", "a1", "PHI", "p1"));
+    REQUIRE(logev(db, o, "2025-05-03T10:00:00Z", "record.update", "success", "a2", "PHI", "p1"));
+    REQUIRE(logev(db, o, "2025-05-04T10:00:00Z", "record.read", "failure", "a3", "PHI", "p2"));
+    REQUIRE(logev(db, o, "2025-05-05T10:00:00Z", "break-glass.access", "success", "a4", "PHI", "p3"));
+    char *failed = t_query1(su, "SELECT event_id::text FROM audit_log WHERE organization_id ="
+                                " 'org-arch' AND status = 'failure'");
+    char err[ADB_ERRMSG_MAX], field[128];
+    adb_maintenance_options mo;
+    adb_maintenance_report rep;
+    adb_maintenance_options_default(&mo);
+    CHECK(adb_maintenance_run(db, &mo, &rep, err, sizeof(err)) == ADB_OK);
+    CHECK(t_count(su, "SELECT count(*) FROM audit_log WHERE organization_id = 'org-arch'") == 0);
+    CHECK(t_count(su, "SELECT count(*) FROM archive_storage WHERE organization_id = 'org-arch'") >= 1);
+    /* one live event in the same period, after the archival */
+    REQUIRE(logev(db, o, "2025-05-06T10:00:00Z", "record.read", "success", "a5", "PHI", "p1"));
+    /* and one emergency access said by its details, not its action */
+    const char *bg = "{\"timestamp\":\"2025-05-07T10:00:00Z\",\"action\":\"record.read\","
+                     "\"status\":\"success\",\"principalId\":\"a6\",\"dataClassification\":"
+                     "\"PHI\",\"details\":{\"breakGlass\":true}}";
+    adb_log_result lr;
+    adb_log_options lo = { .organization_id = o };
+    REQUIRE(adb_log_json(db, bg, strlen(bg), &lo, &lr) == ADB_OK);
+    json_t *c = json_loads("{\"dateRange\":{\"startDate\":\"2025-05-01T00:00:00Z\","
+                           "\"endDate\":\"2025-05-31T00:00:00Z\"}}", 0, NULL);
+    adb__report_result r;
+    adb_status st = gen(db, o, "HIPAA_AUDIT_TRAIL", c, &r, field, err);
+    CHECK_MSG(st == ADB_OK, "%s", err);
+    if (st == ADB_OK) {
+        CHECK(fig(r.doc, "totalEvents") == 6);
+        CHECK(fig(r.doc, "phiAccesses") == 4);
+        CHECK(fig(r.doc, "phiModifications") == 1);
+        CHECK(fig(r.doc, "unauthorizedAttempts") == 1);
+        CHECK(fig(r.doc, "emergencyAccesses") == 2);
+        json_t *ev = fig_events(r.doc, "unauthorizedAttempts");
+        CHECK_STR(json_string_value(json_array_get(ev, 0)), failed);
+        CHECK(json_array_size(fig_events(r.doc, "phiEvents")) == 6);
+        adb__report_result_free(&r);
+    }
+    json_decref(c);
+    free(failed);
+}
+
+static int stop_calls;
+static bool stop_at_second(void *ud)
+{
+    (void)ud;
+    return ++stop_calls >= 2;
+}
+
+/* A cancel between steps: ADB_ERR_BUSY, the row cancelled, nothing completed. */
+static void cancelled(void)
+{
+    adb__report_result r;
+    char field[128], err[256];
+    json_t *c = criteria(NULL);
+    long long before = t_count(su, "SELECT count(*) FROM compliance_reports WHERE status = 'completed'");
+    adb__report_request rq = { .org = "org-hipaa", .type = "HIPAA_AUDIT_TRAIL", .criteria = c,
+                               .format = "json", .should_stop = stop_at_second };
+    CHECK(adb__report_generate(db, &rq, &r, field, sizeof(field), err, sizeof(err)) == ADB_ERR_BUSY);
+    CHECK(r.doc == NULL && r.artifact == NULL);
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT status || ' ' || (artifact IS NULL) FROM compliance_reports"
+                               " WHERE id = '%s'", r.report_id);
+    char *v = t_query1(su, sql);
+    CHECK_STR(v, "cancelled true");
+    free(v);
+    CHECK(t_count(su, "SELECT count(*) FROM compliance_reports WHERE status = 'completed'") == before);
+    json_decref(c);
+}
+
+/* The integrity report: all valid, then one event changed by SQL is named. */
+static void integrity(void)
+{
+    adb__report_result r;
+    char field[128], err[256];
+    json_t *c = criteria(NULL);
+    REQUIRE(adb__integrator_sync(adb__db_integrator(db), 20000));
+    adb__sleep_ms(600); /* the checkpointer signs (every 250 ms in tests) */
+    adb_status st = gen(db, "org-hipaa", "INTEGRITY_VERIFICATION", c, &r, field, err);
+    CHECK_MSG(st == ADB_OK, "%s", err);
+    REQUIRE(st == ADB_OK);
+    long long n = fig(r.doc, "eventsChecked");
+    CHECK_MSG(n == 11 && fig(r.doc, "eventsValid") == n && fig(r.doc, "eventsBroken") == 0,
+              "%lld checked, %lld valid, %lld broken", n, fig(r.doc, "eventsValid"),
+              fig(r.doc, "eventsBroken"));
+    long long cps = fig(r.doc, "checkpointsChecked");
+    CHECK_MSG(cps >= 1 && fig(r.doc, "checkpointsValid") == cps, "%lld checkpoints, %lld valid",
+              cps, fig(r.doc, "checkpointsValid"));
+    json_t *res = json_object_get(r.doc, "results");
+    CHECK(json_is_true(json_object_get(res, "valid")));
+    adb__report_result_free(&r);
+
+    /* one event changed by SQL (a superuser): named, and the report says invalid */
+    char *victim = t_query1(su, "SELECT event_id::text FROM audit_log WHERE organization_id ="
+                                " 'org-hipaa' AND action = 'record.delete'");
+    REQUIRE(victim);
+    CHECK(t_exec(su, "UPDATE audit_log SET principal_id = 'someone-else'"
+                     " WHERE organization_id = 'org-hipaa' AND action = 'record.delete'"));
+    st = gen(db, "org-hipaa", "INTEGRITY_VERIFICATION", c, &r, field, err);
+    REQUIRE(st == ADB_OK);
+    CHECK(fig(r.doc, "eventsBroken") == 1);
+    CHECK(fig(r.doc, "eventsValid") == n - 1);
+    json_t *ev = fig_events(r.doc, "eventsBroken");
+    CHECK_STR(json_string_value(json_array_get(ev, 0)), victim);
+    res = json_object_get(r.doc, "results");
+    CHECK(json_is_false(json_object_get(res, "valid")));
+    CHECK(json_array_size(json_object_get(r.doc, "failures")) >= 1);
+    adb__report_result_free(&r);
+    free(victim);
+    json_decref(c);
+}
+
 int main(void)
 {
     snprintf(home, sizeof(home), "%s/rgen-home", getenv("TEST_TMP") ? getenv("TEST_TMP") : "/tmp");
@@ -272,9 +459,14 @@ int main(void)
         return 1;
     }
     PQclear(PQexec(su, "INSERT INTO organization (id, name, created_at) VALUES"
-                       " ('org-hipaa', 'h', now()), ('org-other', 'o', now())"));
+                       " ('org-hipaa', 'h', now()), ('org-other', 'o', now()),"
+                       " ('org-arch', 'a', now())"));
     RUN(hipaa_figures);
     RUN(refusals);
+    RUN(other_types);
+    RUN(archived_counted);
+    RUN(cancelled);
+    RUN(integrity);
     adb_close(db);
     PQfinish(su);
     return t_done();
