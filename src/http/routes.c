@@ -10,6 +10,7 @@
 #include "presets.h"
 #include "compliance.h"
 #include "delivery_routes.h"
+#include "reports_routes.h"
 #include "../core/util.h"
 
 #include <string.h>
@@ -154,6 +155,17 @@ static const route routes[] = {
     /* download links: the signed URL is the authority (delivery_download.c, docs/delivery.md) */
     { "GET", "/api/v1/delivery/downloads/{id}", adb_http_delivery_download, NULL, NULL, "the file of a download link (signed, expiring URL; no key)", "expires,signature" },
     { "DELETE", "/api/v1/delivery/downloads/{id}", adb_http_delivery_download_revoke, "delivery", "manage", "revoke a download link (410 from then on)", "reason" },
+    /* on-demand compliance reports (reports.c, docs/reports.md); history before {id} */
+    { "POST", "/api/v1/compliance/reports/hipaa", adb_http_reports_hipaa, "reports", "generate", "generate a HIPAA audit trail report from the events (the document; artifact stored and signed)", NULL },
+    { "POST", "/api/v1/compliance/reports/gdpr", adb_http_reports_gdpr, "reports", "generate", "generate a GDPR processing activities report", NULL },
+    { "POST", "/api/v1/compliance/reports/integrity", adb_http_reports_integrity, "reports", "generate", "generate an integrity verification report (every hash, link and checkpoint recomputed)", NULL },
+    { "POST", "/api/v1/compliance/reports/general", adb_http_reports_general, "reports", "generate", "generate a general compliance report", NULL },
+    { "POST", "/api/v1/compliance/reports/custom", adb_http_reports_custom, "reports", "generate", "generate a custom report from saved or given criteria", NULL },
+    { "GET", "/api/v1/compliance/reports/history/{organizationId}", adb_http_reports_history, "reports", "read", "the organization's reports, newest first", "reportType,startDate,endDate," PAGE },
+    { "GET", "/api/v1/compliance/reports/{id}/status", adb_http_reports_status, "reports", "read", "a report's status, hash and signed note", NULL },
+    { "GET", "/api/v1/compliance/reports/{id}/download", adb_http_reports_download, "reports", "read", "a report's artifact (another format: rendered from its document)", "format,includeCharts,includeMetadata,compression" },
+    { "GET", "/api/v1/compliance/reports/{id}/stream", adb_http_reports_stream, "reports", "read", "the same as an octet stream", "format,includeCharts,includeMetadata,compression,chunkSize" },
+    { "POST", "/api/v1/compliance/reports/{id}/cancel", adb_http_reports_cancel, "reports", "generate", "cancel a report being generated", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

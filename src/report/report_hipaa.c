@@ -1,0 +1,225 @@
+/*
+ * report_hipaa.c - the HIPAA audit trail (HIPAA_AUDIT_TRAIL): PHI accesses
+ * and modifications, unauthorized attempts, emergency and break-glass
+ * access, per-user and per-patient breakdowns, in the client's HIPAAReport
+ * shape. Every number is a query over the organization's events;
+ * docs/reports.md, "Report types" says what each condition means.
+ */
+#include "report_types.h"
+#include "../core/util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What the figures count (constants of the code, documented in docs/reports.md). */
+#define PHI "data_classification = 'PHI'"
+#define MODIFY "action ~* '(create|update|delete|write|modify|edit|insert|amend|patch|merge|erase)'"
+#define EMERGENCY                                                                       \
+    "(action ~* '(break.?glass|emergency)' OR details->>'emergencyAccess' = 'true'"      \
+    " OR details->>'breakGlass' = 'true' OR details->>'emergency' = 'true')"
+#define DENIED                                                                          \
+    "(status = 'failure' AND (" PHI " OR coalesce(outcome_description, '') ~*"          \
+    " '(unauthori[sz]ed|forbidden|denied|not permitted|permission)'"                     \
+    " OR action ~* '(unauthori[sz]ed|denied|forbidden)'))"
+
+static const adb__rq_figure figs[] = {
+    { "totalEvents", "Events in the period", "true" },
+    { "phiEvents", "Events on protected health information", PHI },
+    { "phiAccesses", "PHI accesses (reads)", PHI " AND NOT " MODIFY " AND status <> 'failure'" },
+    { "phiModifications", "PHI modifications", PHI " AND " MODIFY " AND status <> 'failure'" },
+    { "unauthorizedAttempts", "Unauthorized or failed attempts", DENIED },
+    { "emergencyAccesses", "Emergency and break-glass accesses", EMERGENCY },
+    { "phiFailures", "Failed PHI operations", PHI " AND status = 'failure'" },
+    { "distinctUsers", "Users who touched PHI", "false" }, /* filled below */
+};
+#define NFIGS (sizeof(figs) / sizeof(figs[0]))
+
+/* Each unauthorized attempt or emergency access, at most this many listed as violations. */
+#define VIOLATIONS_MAX 200
+
+static json_t *violations_of(adb__report_ctx *x, const char *cond, const char *type,
+                             const char *severity, const char *desc, const char *rec,
+                             adb_status *st)
+{
+    char *sql = adb__aprintf("SELECT event_id::text, action, coalesce(principal_id, '')"
+                             " FROM audit_log WHERE %s AND %s ORDER BY \"timestamp\", id LIMIT %d",
+                             ADB_REPORT_BASE, cond, VIOLATIONS_MAX);
+    json_t *out = json_array();
+    PGresult *r = sql ? PQexecParams(x->c, sql, 8, NULL, x->base.params, NULL, NULL, 0) : NULL;
+    free(sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        adb__rq_db_error(x->c, "list the HIPAA violations", x->err, x->errlen);
+        *st = ADB_ERR_DB_QUERY;
+        PQclear(r);
+        return out;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        char *d = adb__aprintf("%s: %s by %s", desc, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
+        json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:s}", "eventId",
+                                             PQgetvalue(r, i, 0), "violationType", type,
+                                             "severity", severity, "description", d ? d : desc,
+                                             "recommendation", rec));
+        free(d);
+    }
+    PQclear(r);
+    return out;
+}
+
+static json_t *ids_of(const json_t *figures, const char *id)
+{
+    const json_t *f = adb__rq_find_figure(figures, id);
+    json_t *e = f ? json_object_get(f, "events") : NULL;
+    return e ? json_deep_copy(e) : json_array();
+}
+
+static double score_of(long long bad, long long base)
+{
+    if (base <= 0)
+        return 100.0;
+    double s = 100.0 * (double)(base - bad) / (double)base;
+    if (s < 0)
+        s = 0;
+    return round(s * 100.0) / 100.0;
+}
+
+adb_status adb__report_hipaa(adb__report_ctx *x)
+{
+    long long v[NFIGS];
+    adb_status st;
+
+    st = adb__rq_figures(x->c, &x->base, figs, NFIGS - 1, x->figures, v, x->err, x->errlen);
+    if (st != ADB_OK)
+        return st;
+    if (adb__report_stop(x))
+        return ADB_ERR_BUSY;
+    x->records = v[0];
+
+    /* per user: who touched PHI, how */
+    static const char *const ucols[] = { "principalId", "phiEvents", "accesses", "modifications",
+                                         "failures", "emergency" };
+    json_t *urows = NULL; /* not needed beyond the table */
+    st = adb__rq_table(x->c, &x->base, "perUser", "PHI events per user", ucols, 6,
+                       "SELECT coalesce(principal_id, ''), count(*),"
+                       " count(*) FILTER (WHERE NOT " MODIFY " AND status <> 'failure'),"
+                       " count(*) FILTER (WHERE " MODIFY " AND status <> 'failure'),"
+                       " count(*) FILTER (WHERE status = 'failure'),"
+                       " count(*) FILTER (WHERE " EMERGENCY ")"
+                       " FROM audit_log WHERE " ADB_REPORT_BASE " AND " PHI
+                       " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1000",
+                       x->tables, &urows, x->err, x->errlen);
+    if (st != ADB_OK)
+        return st;
+    static const char *const pcols[] = { "patientId", "phiEvents", "accesses", "modifications",
+                                         "users" };
+    st = adb__rq_table(x->c, &x->base, "perPatient", "PHI events per patient", pcols, 5,
+                       "SELECT target_resource_id, count(*),"
+                       " count(*) FILTER (WHERE NOT " MODIFY " AND status <> 'failure'),"
+                       " count(*) FILTER (WHERE " MODIFY " AND status <> 'failure'),"
+                       " count(DISTINCT principal_id)"
+                       " FROM audit_log WHERE " ADB_REPORT_BASE " AND " PHI
+                       " AND target_resource_type = 'Patient' AND target_resource_id IS NOT NULL"
+                       " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1000",
+                       x->tables, NULL, x->err, x->errlen);
+    if (st != ADB_OK) {
+        json_decref(urows);
+        return st;
+    }
+    json_decref(urows);
+    /* the number of users is a figure of its own query */
+    static const char users_sql[] = "SELECT count(DISTINCT coalesce(principal_id, ''))"
+                                    " FROM audit_log WHERE " ADB_REPORT_BASE " AND " PHI;
+    PGresult *ur = PQexecParams(x->c, users_sql, 8, NULL, x->base.params, NULL, NULL, 0);
+    if (PQresultStatus(ur) != PGRES_TUPLES_OK) {
+        PQclear(ur);
+        adb__rq_db_error(x->c, "count the users", x->err, x->errlen);
+        return ADB_ERR_DB_QUERY;
+    }
+    v[NFIGS - 1] = strtoll(PQgetvalue(ur, 0, 0), NULL, 10);
+    PQclear(ur);
+    json_array_append_new(x->figures,
+                          json_pack("{s:s, s:s, s:I, s:s, s:o}", "id", "distinctUsers", "label",
+                                    figs[NFIGS - 1].label, "value", (json_int_t)v[NFIGS - 1],
+                                    "query", users_sql, "parameters",
+                                    adb__rq_base_params(&x->base)));
+    if (adb__report_stop(x))
+        return ADB_ERR_BUSY;
+
+    st = adb__rq_chart(x->c, &x->base, "phiPerDay", "PHI events per day (UTC)", "line",
+                       "PHI events",
+                       "SELECT to_char(date_trunc('day', \"timestamp\" AT TIME ZONE 'UTC'),"
+                       " 'YYYY-MM-DD'), count(*) FROM audit_log WHERE " ADB_REPORT_BASE
+                       " AND " PHI " GROUP BY 1 ORDER BY 1",
+                       x->charts, x->err, x->errlen);
+    if (st == ADB_OK)
+        st = adb__rq_chart(x->c, &x->base, "byStatus", "Events by status", "bar", "events",
+                           "SELECT status, count(*) FROM audit_log WHERE " ADB_REPORT_BASE
+                           " GROUP BY 1 ORDER BY 1",
+                           x->charts, x->err, x->errlen);
+    if (st != ADB_OK)
+        return st;
+
+    /* the client's sections: violations are the events themselves */
+    json_t *denied = violations_of(x, DENIED, "unauthorized_access", "high",
+                                   "unauthorized or failed attempt",
+                                   "review the principal's permissions and the attempt", &st);
+    json_t *emerg = violations_of(x, EMERGENCY, "emergency_access", "medium",
+                                  "emergency or break-glass access",
+                                  "review the emergency access within the policy's deadline", &st);
+    if (st != ADB_OK) {
+        json_decref(denied);
+        json_decref(emerg);
+        return st;
+    }
+    long long total = v[0], phi = v[1], nden = v[4], nemg = v[5], phifail = v[6];
+    double s_access = score_of(phifail, phi), s_emerg = score_of(nemg, phi),
+           s_audit = phi > 0 || total > 0 ? 100.0 : 0.0;
+    double score = round((s_access + s_emerg + s_audit) / 3.0 * 100.0) / 100.0;
+    if (total == 0)
+        score = 0;
+    json_t *recs = json_array();
+    if (nden)
+        json_array_append_new(recs, json_string("review the unauthorized attempts listed under "
+                                                "access control"));
+    if (nemg)
+        json_array_append_new(recs, json_string("document a review of every emergency access"));
+    if (!total)
+        json_array_append_new(recs, json_string("no events in the period: check that the "
+                                                "applications audit PHI access"));
+    json_t *sections = json_pack(
+        "[{s:s, s:s, s:s, s:s, s:o, s:o, s:[], s:f},"
+        " {s:s, s:s, s:s, s:s, s:o, s:o, s:[], s:f},"
+        " {s:s, s:s, s:s, s:s, s:o, s:[], s:[], s:f}]",
+        "safeguard", "technical", "title", "Access control (45 CFR 164.312(a)(1))", "description",
+        "Unauthorized or failed attempts to reach PHI or denied by policy", "status",
+        adb__report_status_of(s_access, total, nden), "events", ids_of(x->figures, "unauthorizedAttempts"),
+        "violations", denied, "recommendations", "score", s_access,
+        "safeguard", "administrative", "title",
+        "Emergency access procedure (45 CFR 164.312(a)(2)(ii))", "description",
+        "Emergency and break-glass accesses, each to be reviewed", "status",
+        adb__report_status_of(s_emerg, total, nemg), "events", ids_of(x->figures, "emergencyAccesses"),
+        "violations", emerg, "recommendations", "score", s_emerg,
+        "safeguard", "technical", "title", "Audit controls (45 CFR 164.312(b))", "description",
+        "PHI accesses and modifications recorded in the tamper-evident log", "status",
+        adb__report_status_of(s_audit, total, 0), "events", ids_of(x->figures, "phiModifications"),
+        "violations", "recommendations", "score", s_audit);
+    if (!sections) {
+        json_decref(recs);
+        adb__fmt(x->err, x->errlen, "out of memory");
+        return ADB_ERR_NOMEM;
+    }
+    const char *overall = total == 0 ? "unknown"
+                          : nden + nemg == 0 ? "compliant"
+                          : score >= 80 ? "partial"
+                                        : "non_compliant";
+    json_object_set_new(x->doc, "summary",
+                        json_pack("{s:I, s:f, s:I, s:o, s:s, s:I, s:I, s:I, s:I, s:I}",
+                                  "totalEvents", (json_int_t)total, "complianceScore", score,
+                                  "violations", (json_int_t)(nden + nemg), "recommendations", recs,
+                                  "overallStatus", overall, "phiAccesses", (json_int_t)v[2],
+                                  "phiModifications", (json_int_t)v[3], "unauthorizedAttempts",
+                                  (json_int_t)nden, "emergencyAccesses", (json_int_t)nemg,
+                                  "distinctUsers", (json_int_t)v[NFIGS - 1]));
+    json_object_set_new(x->doc, "sections", sections);
+    return ADB_OK;
+}
