@@ -136,10 +136,10 @@ adb_status adb__execution_run(adb *h, PGconn *c, const char *id, const char *cla
                     "SELECT e.scheduled_report_id, e.organization_id, e.delivery_id, s.report_type,"
                     " s.criteria, s.format, s.delivery, s.created_by,"
                     " " ISO_UTC("e.scheduled_time") ","
-                    " " ISO_UTC("coalesce((SELECT max(p.scheduled_time) FROM report_executions p"
+                    " " ISO_UTC("(SELECT max(p.scheduled_time) FROM report_executions p"
                     "   WHERE p.scheduled_report_id = e.scheduled_report_id"
-                    "   AND p.scheduled_time < e.scheduled_time AND p.trigger <> 'manual'),"
-                    "  s.created_at)")
+                    "   AND p.scheduled_time < e.scheduled_time AND p.trigger <> 'manual')") ","
+                    " " ISO_UTC("s.created_at")
                     " FROM report_executions e JOIN scheduled_reports s ON s.id = e.scheduled_report_id"
                     " WHERE e.id = $1 AND e.claimed_by = $2 AND e.status = 'running'",
                     2, p);
@@ -159,12 +159,15 @@ adb_status adb__execution_run(adb *h, PGconn *c, const char *id, const char *cla
     delivery = json_loads(PQgetvalue(r, 0, 6), 0, NULL);
     if (!json_is_object(criteria))
         criteria = json_object();
-    /* without a dateRange a scheduled report covers the time since the
-     * previous scheduled instant (or the schedule's creation) */
-    if (!json_object_get(criteria, "dateRange"))
-        json_object_set_new(criteria, "dateRange",
-                            json_pack("{s:s,s:s}", "startDate", PQgetvalue(r, 0, 9), "endDate",
-                                      PQgetvalue(r, 0, 8)));
+    /* an execution reports on the time since the schedule's previous
+     * instant (the first: since the criteria's startDate, else the
+     * schedule's creation) up to its own instant; the other criteria stay */
+    const char *from = PQgetvalue(r, 0, 9);
+    json_t *given = json_object_get(json_object_get(criteria, "dateRange"), "startDate");
+    if (PQgetisnull(r, 0, 9))
+        from = json_is_string(given) ? json_string_value(given) : PQgetvalue(r, 0, 10);
+    json_object_set_new(criteria, "dateRange",
+                        json_pack("{s:s,s:s}", "startDate", from, "endDate", PQgetvalue(r, 0, 8)));
     char type[64], format[16], by[256];
     adb__fmt(type, sizeof(type), "%s", PQgetvalue(r, 0, 3));
     adb__fmt(format, sizeof(format), "%s", PQgetvalue(r, 0, 5));
