@@ -99,6 +99,8 @@ int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_verify_proof(int argc, char **argv);
+/* verify-proof --report: a compliance report's note and artifact (cmd_verify_report.c) */
+int cli_verify_report(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_partitions(int argc, char **argv);
 int cmd_maintenance(int argc, char **argv);
@@ -114,6 +116,7 @@ int cmd_witness(int argc, char **argv);
 int cmd_gdpr(int argc, char **argv); /* cmd_gdpr.c: the dispatcher of gdpr.h */
 int cmd_hipaa(int argc, char **argv); /* cmd_hipaa.c */
 int cmd_deliveries(int argc, char **argv); /* cmd_deliveries.c: the dispatcher of deliveries.h */
+int cmd_reports(int argc, char **argv); /* cmd_reports.c: the `reports` dispatcher */
 
 extern const cli_command cli_commands[];
 

@@ -104,6 +104,9 @@ int cmd_verify_proof(int argc, char **argv)
     char *evtext = NULL;
     size_t evlen = 0;
 
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--report")) /* a compliance report: cmd_verify_report.c */
+            return cli_verify_report(argc, argv);
     if (!(files = calloc((size_t)argc, sizeof(*files)))) {
         cli_error("out of memory");
         return EXIT_FAILURE_;

@@ -91,6 +91,13 @@ const cli_command cli_commands[] = {
       "                    name it, and its hash is recomputed from its canonical form\n"
       "  --quiet           print nothing for valid receipts\n"
       "\n"
+      "       auditdb verify-proof --report NOTE --artifact FILE --vkey VKEY\n"
+      "                            [--previous NOTE] [--org ID] [--quiet]\n"
+      "A compliance report (GET /api/v1/compliance/reports/{id}/status: signedNote, and\n"
+      "/download: the artifact): the note's signature by the log key, the artifact's SHA-256,\n"
+      "the consistency proof from the previous report's checkpoint, and with --previous that\n"
+      "report's note names the checkpoint this one extends (docs/reports.md).\n"
+      "\n"
       "Exit: 0 every receipt valid, 4 one is not (the reason on stderr), 2 usage error,\n"
       "1 a file could not be read.\n",
       cmd_verify_proof },
@@ -225,6 +232,9 @@ const cli_command cli_commands[] = {
     /* usage NULL: `auditdb deliveries --help` is the dispatcher's (cmd_deliveries.c, deliveries.h) */
     { "deliveries", "delivery destinations, the queue and its health (docs/delivery.md)", NULL,
       cmd_deliveries },
+    /* usage NULL: `auditdb reports --help` is the dispatcher's (cmd_reports.c) */
+    { "reports", "compliance reports: generate, show, verify (docs/reports.md)", NULL,
+      cmd_reports },
     { "routes", "list the HTTP routes with the permission each needs",
       "usage: auditdb routes\n\nOne line per route: METHOD PATH PERMISSION (resource:action, or none).\n",
       cmd_routes },

@@ -204,7 +204,7 @@ adb_status adb__report_generate(adb *h, const adb__report_request *rq, adb__repo
     adb__fmt(out->filename, sizeof(out->filename), "%s-%s.%s", ti->slug, day, rq->format);
     note_text = adb__report_note_text(&prov, out->report_id, ti->type, x.base.start, x.base.end,
                                       out->sha256_hex);
-    const adb__note_signer *signer = adb__db_log_signer(h);
+    const adb__note_signer *signer = rq->signer ? rq->signer : adb__db_log_signer(h);
     if (!note_text) {
         adb__fmt(err, errlen, "out of memory");
         st = ADB_ERR_NOMEM;

@@ -22,7 +22,8 @@ adb_status adb__report_provenance(adb__report_ctx *x, adb__report_prov *p)
 {
     adb *h = x->h;
     const char *org = x->rq->org;
-    const char *log_name = h->o.log_name ? h->o.log_name : "auditdb";
+    const adb__note_signer *sg = x->rq->signer ? x->rq->signer : adb__db_log_signer(h);
+    const char *log_name = sg ? sg->name : h->o.log_name ? h->o.log_name : "auditdb";
     char e[256];
     adb_status st;
 
@@ -96,7 +97,7 @@ adb_status adb__report_provenance(adb__report_ctx *x, adb__report_prov *p)
                          (json_int_t)p->prev_size, "rootHash", pb);
     }
     char vkey[ADB_NOTE_VKEY_MAX] = "";
-    const adb__note_signer *s = adb__db_log_signer(h);
+    const adb__note_signer *s = sg;
     if (s) {
         adb__note_verifier v;
         adb__note_signer_verifier(s, &v);

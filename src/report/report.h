@@ -62,6 +62,9 @@ typedef struct adb__report_request {
     const char *execution_id;        /* NULL for an on-demand report */
     bool (*should_stop)(void *ud);   /* polled between steps: cancel (NULL: never) */
     void *ud;
+    /* rgen: the key that signs the report's note; NULL: the handle's log key
+     * (the CLI's handle has none: `auditdb reports generate` loads it) */
+    const struct adb__note_signer *signer;
 } adb__report_request;
 
 typedef struct adb__report_result {

@@ -99,7 +99,7 @@ adb_status adb__report_hipaa(adb__report_ctx *x)
     static const char *const ucols[] = { "principalId", "phiEvents", "accesses", "modifications",
                                          "failures", "emergency" };
     json_t *urows = NULL; /* not needed beyond the table */
-    st = adb__rq_table(x->c, &x->base, "perUser", "PHI events per user", ucols, 6,
+    st = adb__rq_table(x->c, &x->base, 8, "perUser", "PHI events per user", ucols, 6,
                        "SELECT coalesce(principal_id, ''), count(*),"
                        " count(*) FILTER (WHERE NOT " MODIFY " AND status <> 'failure'),"
                        " count(*) FILTER (WHERE " MODIFY " AND status <> 'failure'),"
@@ -112,7 +112,7 @@ adb_status adb__report_hipaa(adb__report_ctx *x)
         return st;
     static const char *const pcols[] = { "patientId", "phiEvents", "accesses", "modifications",
                                          "users" };
-    st = adb__rq_table(x->c, &x->base, "perPatient", "PHI events per patient", pcols, 5,
+    st = adb__rq_table(x->c, &x->base, 8, "perPatient", "PHI events per patient", pcols, 5,
                        "SELECT target_resource_id, count(*),"
                        " count(*) FILTER (WHERE NOT " MODIFY " AND status <> 'failure'),"
                        " count(*) FILTER (WHERE " MODIFY " AND status <> 'failure'),"
@@ -145,14 +145,14 @@ adb_status adb__report_hipaa(adb__report_ctx *x)
     if (adb__report_stop(x))
         return ADB_ERR_BUSY;
 
-    st = adb__rq_chart(x->c, &x->base, "phiPerDay", "PHI events per day (UTC)", "line",
+    st = adb__rq_chart(x->c, &x->base, 8, "phiPerDay", "PHI events per day (UTC)", "line",
                        "PHI events",
                        "SELECT to_char(date_trunc('day', \"timestamp\" AT TIME ZONE 'UTC'),"
                        " 'YYYY-MM-DD'), count(*) FROM audit_log WHERE " ADB_REPORT_BASE
                        " AND " PHI " GROUP BY 1 ORDER BY 1",
                        x->charts, x->err, x->errlen);
     if (st == ADB_OK)
-        st = adb__rq_chart(x->c, &x->base, "byStatus", "Events by status", "bar", "events",
+        st = adb__rq_chart(x->c, &x->base, 8, "byStatus", "Events by status", "bar", "events",
                            "SELECT status, count(*) FROM audit_log WHERE " ADB_REPORT_BASE
                            " GROUP BY 1 ORDER BY 1",
                            x->charts, x->err, x->errlen);

@@ -95,7 +95,7 @@ static json_t *figure(const char *id, const char *label, long long v, const char
  * and root against the tree at its size. */
 static adb_status checkpoints(adb__report_ctx *x, long long *n, long long *valid, json_t *rows)
 {
-    const adb__note_signer *s = adb__db_log_signer(x->h);
+    const adb__note_signer *s = x->rq->signer ? x->rq->signer : adb__db_log_signer(x->h);
     adb__note_verifier v;
     const char *p[] = { x->rq->org };
     if (s)
@@ -158,7 +158,7 @@ adb_status adb__report_integrity(adb__report_ctx *x)
     walk w = { json_array(), json_array(), json_array(), json_array(), 0, "" };
     adb_verify_summary sum;
     char dir[1024] = "", vkey[ADB_NOTE_VKEY_MAX] = "", verr[ADB_ERRMSG_MAX], by[128];
-    const adb__note_signer *s = adb__db_log_signer(h);
+    const adb__note_signer *s = x->rq->signer ? x->rq->signer : adb__db_log_signer(h);
     adb_status st;
     double t0 = adb__now_ms();
 

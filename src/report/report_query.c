@@ -250,11 +250,12 @@ static bool all_integers(const PGresult *r, int col)
     return true;
 }
 
-adb_status adb__rq_table(PGconn *c, const adb__rq_base *b, const char *id, const char *title,
+adb_status adb__rq_table(PGconn *c, const adb__rq_base *b, int nparams, const char *id,
+                         const char *title,
                          const char *const *columns, size_t ncol, const char *sql, json_t *tables,
                          json_t **out_rows, char *err, size_t errlen)
 {
-    PGresult *r = PQexecParams(c, sql, 8, NULL, b->params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(c, sql, nparams, NULL, b->params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != (int)ncol) {
         adb__rq_db_error(c, "read a report table", err, errlen);
         PQclear(r);
@@ -294,11 +295,12 @@ adb_status adb__rq_table(PGconn *c, const adb__rq_base *b, const char *id, const
     return ADB_OK;
 }
 
-adb_status adb__rq_chart(PGconn *c, const adb__rq_base *b, const char *id, const char *title,
+adb_status adb__rq_chart(PGconn *c, const adb__rq_base *b, int nparams, const char *id,
+                         const char *title,
                          const char *kind, const char *series_name, const char *sql,
                          json_t *charts, char *err, size_t errlen)
 {
-    PGresult *r = PQexecParams(c, sql, 8, NULL, b->params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(c, sql, nparams, NULL, b->params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != 2) {
         adb__rq_db_error(c, "read a report chart", err, errlen);
         PQclear(r);

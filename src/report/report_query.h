@@ -61,17 +61,20 @@ typedef struct adb__rq_figure {
 adb_status adb__rq_figures(PGconn *c, const adb__rq_base *b, const adb__rq_figure *f, size_t n,
                            json_t *figures, long long *counts, char *err, size_t errlen);
 
-/* Runs sql (parameters: the base's 8) and appends its rows as a table to
+/* Runs sql (parameters: the base's first nparams: 8, or 3 for org and period
+ * alone) and appends its rows as a table to
  * tables: {id, title, columns, rows, query}; a column whose values are all
  * integers is written as numbers. At most ADB_REPORT_TABLE_ROWS rows (the
  * query should say LIMIT). *out_rows gets the rows (may be NULL). */
-adb_status adb__rq_table(PGconn *c, const adb__rq_base *b, const char *id, const char *title,
+adb_status adb__rq_table(PGconn *c, const adb__rq_base *b, int nparams, const char *id,
+                         const char *title,
                          const char *const *columns, size_t ncol, const char *sql, json_t *tables,
                          json_t **out_rows, char *err, size_t errlen);
 
-/* Runs sql whose rows are (label text, value bigint) and appends a chart
+/* Runs sql (nparams as above) whose rows are (label text, value bigint) and appends a chart
  * {id, title, kind, labels, series: [{name, values}], query}. */
-adb_status adb__rq_chart(PGconn *c, const adb__rq_base *b, const char *id, const char *title,
+adb_status adb__rq_chart(PGconn *c, const adb__rq_base *b, int nparams, const char *id,
+                         const char *title,
                          const char *kind, const char *series_name, const char *sql,
                          json_t *charts, char *err, size_t errlen);
 

@@ -258,6 +258,76 @@ static void refusals(void)
     CHECK(t_count(su, "SELECT count(*) FROM compliance_reports WHERE status <> 'completed'") == 0);
 }
 
+/* GDPR, general and custom reports count the same events. */
+static void other_types(void)
+{
+    adb__report_result r;
+    char field[128], err[256];
+    json_t *c = criteria(NULL);
+    CHECK(t_exec(su, "INSERT INTO gdpr_action_purpose (organization_id, action, purpose,"
+                     " legal_basis) VALUES ('org-hipaa', 'record.read', 'treatment',"
+                     " 'Art. 6(1)(c) legal obligation')"));
+    CHECK(t_exec(su, "INSERT INTO data_subject_request (id, organization_id, kind, subject_index,"
+                     " received_at, due_at) VALUES (gen_random_uuid(), 'org-hipaa', 'access',"
+                     " decode(repeat('ab', 32), 'hex'), '2026-11-03', '2026-11-04')"));
+    adb_status st = gen(db, "org-hipaa", "GDPR_PROCESSING_ACTIVITIES", c, &r, field, err);
+    CHECK_MSG(st == ADB_OK, "gdpr: %s (%s)", err, field);
+    if (st == ADB_OK) {
+        CHECK(fig(r.doc, "personalDataEvents") == 8);
+        CHECK(fig(r.doc, "withDeclaredPurpose") == 4); /* record.read: 3 in the period + 1 */
+        CHECK(fig(r.doc, "withoutDeclaredPurpose") == 4);
+        CHECK(fig(r.doc, "dataSubjectRequests") == 1);
+        CHECK(fig(r.doc, "overdueRequests") == 1);
+        json_t *sum = json_object_get(r.doc, "summary");
+        CHECK_STR(json_string_value(json_array_get(json_object_get(sum, "lawfulBases"), 0)),
+                  "legal_obligation");
+        adb__report_result_free(&r);
+    }
+    st = gen(db, "org-hipaa", "GENERAL_COMPLIANCE", c, &r, field, err);
+    CHECK_MSG(st == ADB_OK, "general: %s (%s)", err, field);
+    if (st == ADB_OK) {
+        CHECK(fig(r.doc, "totalEvents") == 10 && fig(r.doc, "failures") == 1);
+        adb__report_result_free(&r);
+    }
+    json_t *cp = json_loads("{\"name\":\"reads by u1\",\"includeRawData\":true,"
+                            "\"template\":{\"filters\":[{\"field\":\"action\",\"operator\":"
+                            "\"in\",\"value\":[\"record.read\",\"record.view\"]},"
+                            "{\"field\":\"principalId\",\"operator\":\"eq\",\"value\":\"u1\"}],"
+                            "\"aggregations\":[{\"field\":\"id\",\"operation\":\"count\","
+                            "\"groupBy\":\"targetResourceId\"}]}}", 0, NULL);
+    REQUIRE(cp);
+    adb__report_request rq = { .org = "org-hipaa", .type = "CUSTOM_REPORT", .criteria = c,
+                               .custom = cp, .format = "json" };
+    st = adb__report_generate(db, &rq, &r, field, sizeof(field), err, sizeof(err));
+    CHECK_MSG(st == ADB_OK, "custom: %s (%s)", err, field);
+    if (st == ADB_OK) {
+        CHECK(fig(r.doc, "totalEvents") == 3);
+        CHECK(json_array_size(json_object_get(r.doc, "data")) == 3);
+        json_t *agg = json_object_get(json_object_get(r.doc, "aggregations"),
+                                      "count(id) by targetResourceId");
+        CHECK(json_integer_value(json_object_get(agg, "p1")) == 2);
+        CHECK_STR(json_string_value(json_object_get(r.doc, "type")), "custom");
+        adb__report_result_free(&r);
+    }
+    json_decref(cp);
+    /* a filter on an unknown field, an injected operator: refused, naming the field */
+    cp = json_loads("{\"name\":\"x\",\"template\":{\"filters\":[{\"field\":\"action; DROP\","
+                    "\"operator\":\"eq\",\"value\":\"a\"}]}}", 0, NULL);
+    rq.custom = cp;
+    CHECK(adb__report_generate(db, &rq, &r, field, sizeof(field), err, sizeof(err)) ==
+          ADB_ERR_INVALID);
+    CHECK_STR(field, "template.filters[0].field");
+    json_decref(cp);
+    cp = json_loads("{\"name\":\"x\",\"template\":{\"filters\":[{\"field\":\"action\","
+                    "\"operator\":\"= 1 OR\",\"value\":\"a\"}]}}", 0, NULL);
+    rq.custom = cp;
+    CHECK(adb__report_generate(db, &rq, &r, field, sizeof(field), err, sizeof(err)) ==
+          ADB_ERR_INVALID);
+    CHECK_STR(field, "template.filters[0].operator");
+    json_decref(cp);
+    json_decref(c);
+}
+
 /* The integrity report: all valid, then one event changed by SQL is named. */
 static void integrity(void)
 {
@@ -318,6 +388,7 @@ int main(void)
                        " ('org-hipaa', 'h', now()), ('org-other', 'o', now())"));
     RUN(hipaa_figures);
     RUN(refusals);
+    RUN(other_types);
     RUN(integrity);
     adb_close(db);
     PQfinish(su);
