@@ -117,6 +117,11 @@ int cmd_gdpr(int argc, char **argv); /* cmd_gdpr.c: the dispatcher of gdpr.h */
 int cmd_hipaa(int argc, char **argv); /* cmd_hipaa.c */
 int cmd_deliveries(int argc, char **argv); /* cmd_deliveries.c: the dispatcher of deliveries.h */
 int cmd_reports(int argc, char **argv); /* cmd_reports.c: the `reports` dispatcher */
+/* `reports schedules ...` and `reports templates ...` (cmd_reports_schedules.c) */
+int adb_cmd_reports_schedules(int argc, char **argv);
+int adb_cmd_reports_templates(int argc, char **argv);
+extern const char adb_cmd_reports_schedules_usage[];
+extern const char adb_cmd_reports_templates_usage[];
 
 extern const cli_command cli_commands[];
 

@@ -375,6 +375,10 @@ static const cli_sub subs[] = {
     { "show", "a report's status, signed note or artifact", show_usage, reports_show },
     { "verify", "check a stored report's note, artifact and consistency proof", verify_usage,
       reports_verify },
+    { "schedules", "scheduled reports: list, show, create, run, executions, enable, disable, delete",
+      adb_cmd_reports_schedules_usage, adb_cmd_reports_schedules },
+    { "templates", "report templates: list, show, create, delete", adb_cmd_reports_templates_usage,
+      adb_cmd_reports_templates },
     { NULL, NULL, NULL, NULL },
 };
 

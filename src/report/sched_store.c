@@ -7,6 +7,7 @@
 #include "sched_store.h"
 #include "template_store.h"
 #include "../delivery/delivery.h"
+#include "../core/adb_internal.h"
 #include "../core/util.h"
 
 #include <stdlib.h>
@@ -74,7 +75,7 @@ static bool commit(adb *h, PGconn *c)
     PQclear(r);
     if (!ok)
         PQclear(PQexec(c, "ROLLBACK"));
-    adb_tenant_end(h, c, false);
+    adb_pool_release(adb__tenant_pool(h), c);   /* the transaction has ended */
     return ok;
 }
 

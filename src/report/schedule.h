@@ -51,6 +51,11 @@ adb__scheduler *adb__scheduler_start(adb *h, const char *owner_conninfo, int tic
 /* Stops it: the running execution is asked to stop and left to be resumed. */
 void adb__scheduler_stop(adb__scheduler *s);
 
+/* Claims the pending execution eid on c (the owner's connection) for this
+ * process and runs it (the CLI's `reports schedules run`). ADB_ERR_BUSY when
+ * it was not pending (a scheduler took it first). */
+adb_status adb__scheduler_run_one(adb *h, PGconn *c, const char *eid, int lease_ms);
+
 /* the channel a new or changed schedule, or an execute, is announced on */
 #define ADB_REPORTS_NOTIFY "auditdb_reports"
 

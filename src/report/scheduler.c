@@ -352,3 +352,26 @@ void adb__scheduler_stop(adb__scheduler *s)
     free(s->conninfo);
     free(s);
 }
+
+adb_status adb__scheduler_run_one(adb *h, PGconn *c, const char *eid, int lease_ms)
+{
+    char claimer[128], host[64] = "", until[40];
+    int64_t t = adb__report_now_ms() + (lease_ms > 0 ? lease_ms : 60000);
+
+    gethostname(host, sizeof(host) - 1);
+    adb__fmt(claimer, sizeof(claimer), "%s:%d/cli", host, (int)getpid());
+    ts_param(t, until);
+    const char *p[] = { eid, claimer, until };
+    PGresult *r = q(c,
+                    "UPDATE report_executions SET status = 'running', claimed_by = $2,"
+                    " lease_until = to_timestamp($3::double precision), attempts = attempts + 1,"
+                    " started_at = coalesce(started_at, now()), execution_time = now()"
+                    " WHERE id = $1 AND status = 'pending' RETURNING id",
+                    3, p);
+    bool mine = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    adb_status st = PQresultStatus(r) == PGRES_TUPLES_OK ? ADB_OK : ADB_ERR_DB_QUERY;
+    PQclear(r);
+    if (!mine)
+        return st == ADB_OK ? ADB_ERR_BUSY : st;
+    return adb__execution_run(h, c, eid, claimer, lease_ms > 0 ? lease_ms : 60000, NULL, NULL);
+}

@@ -15,7 +15,7 @@ newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (s
 A=$(newkey org-a admin); AUD=$(newkey org-a auditor); V=$(newkey org-a viewer); B=$(newkey org-b admin)
 export AUDITDB_DELIVERY_THREADS=0 AUDITDB_REPORT_TICK_MS=200
 start_serve "$TEST_TMP/serve.log" || { not_ok "serve starts"; cat "$TEST_TMP/serve.log"; finish; }
-trap 'stop_serve >/dev/null 2>&1' EXIT
+trap 'kill "$SERVE_PID" 2>/dev/null' EXIT
 J="content-type: application/json"
 S=/api/v1/scheduled-reports
 shape() { printf '%s' "$HTTP_BODY" >"$TEST_TMP/body.json"; expect_eq "$1: in the client's shape" "" "$("$PY" tests/tools/sched_shapes.py "$2" "$TEST_TMP/body.json")"; }
@@ -179,7 +179,29 @@ http DELETE "$T/$TID" -H "x-api-key: $A"
 expect_eq "template delete: 204" 204 "$HTTP_STATUS"
 http GET "$T/$TID" -H "x-api-key: $A"
 expect_eq "deleted template: 404" 404 "$HTTP_STATUS"
-if grep -q 'ERROR: AddressSanitizer\|runtime error' "$TEST_TMP/serve.log" "$TEST_TMP/serve2.log"; then
+# ---- the CLI: auditdb reports schedules|templates ---------------------------------------------
+stop_serve
+CLI="$AUDITDB_BIN reports"
+out=$($CLI templates create --org org-a --json '{"name":"cli tpl","category":"audit","reportType":"HIPAA_AUDIT_TRAIL","defaultFormat":"json","defaultDelivery":{"destinations":[]},"defaultExport":{"format":"json"},"defaultCriteria":{}}' 2>&1)
+CT=$(printf '%s' "$out" | json "d['id']" 2>/dev/null)
+expect_match "cli: templates create prints the template" '^template-' "$CT"
+out=$($CLI schedules create --org org-a --json "{\"name\":\"cli\",\"templateId\":\"$CT\",\"schedule\":{\"frequency\":\"hourly\",\"minute\":5,\"timezone\":\"Asia/Kolkata\"}}" 2>&1)
+CS=$(printf '%s' "$out" | json "d['id']" 2>/dev/null)
+expect_match "cli: schedules create from the template" '^report-' "$CS"
+expect_eq "cli: an hourly :05 Kolkata schedule runs at :35 UTC" "35" "$(sql "SELECT extract(minute FROM next_run AT TIME ZONE 'UTC')::int FROM scheduled_reports WHERE id = '$CS'")"
+out=$($CLI schedules run "$CS" --org org-a 2>"$TEST_TMP/run.err"); rc=$?
+expect_eq "cli: schedules run executes it here: exit 0, completed, manual" "0 completed manual" "$rc $(printf '%s' "$out" | json "d['status']") $(printf '%s' "$out" | json "d['trigger']")"
+[ "$rc" = 0 ] || diag "$out" "$(cat "$TEST_TMP/run.err")"
+expect_eq "cli: executions lists it" 1 "$($CLI schedules executions "$CS" --org org-a | json "d['pagination']['total']")"
+$CLI schedules create --org org-a --json '{"name":"x","templateId":"'"$CT"'","schedule":{"frequency":"weekly","timezone":"UTC"}}' >/dev/null 2>"$TEST_TMP/err"; rc=$?
+expect_eq "cli: a refused schedule exits 1 naming the field" "1 t" "$rc $(grep -q 'schedule.dayOfWeek' "$TEST_TMP/err" && echo t)"
+$CLI schedules show "$CS" --org org-b >/dev/null 2>&1; rc=$?
+expect_eq "cli: another organization's schedule: exit 1" 1 "$rc"
+$CLI schedules frobnicate >/dev/null 2>&1; rc=$?
+expect_eq "cli: an unknown command: exit 2" 2 "$rc"
+expect_eq "cli: disable" false "$($CLI schedules disable "$CS" --org org-a | json "d['enabled']")"
+expect_match "cli: list" '"total": [0-9]' "$($CLI schedules list --org org-a)"
+if grep -q 'ERROR: AddressSanitizer\|runtime error' "$TEST_TMP/serve.log" "$TEST_TMP/serve2.log" "$TEST_TMP/run.err"; then
     not_ok "no sanitizer report"; grep -A20 'ERROR: AddressSanitizer\|runtime error' "$TEST_TMP/serve.log" "$TEST_TMP/serve2.log" | head -40
 fi
 finish
