@@ -93,8 +93,13 @@ BEGIN
             a := base::int;
             b := CASE WHEN position('/' IN part) > 0 THEN hi ELSE a END;
         END IF;
-        IF hi = 6 AND a = 7 THEN a := 0; END IF;   -- day of week: 7 is Sunday
-        IF hi = 6 AND b = 7 THEN b := 6; out := out || 0; END IF;
+        IF hi = 6 AND b = 7 THEN                  -- day of week: 7 is Sunday (0)
+            IF a = 7 THEN
+                a := 0; b := 0;
+            ELSE
+                b := 6; out := out || 0;
+            END IF;
+        END IF;
         IF a < lo OR b > hi OR a > b THEN
             RAISE EXCEPTION 'cron value out of range %-%: %', lo, hi, part;
         END IF;
