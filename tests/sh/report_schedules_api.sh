@@ -20,6 +20,16 @@ J="content-type: application/json"
 S=/api/v1/scheduled-reports
 shape() { printf '%s' "$HTTP_BODY" >"$TEST_TMP/body.json"; expect_eq "$1: in the client's shape" "" "$("$PY" tests/tools/sched_shapes.py "$2" "$TEST_TMP/body.json")"; }
 field() { jbody "d['error']['details']['errors'][0]['field']"; }
+# answers as api/openapi.json documents them (the npm validator of openapi.sh; a skip without it)
+mods=${OPENAPI_NODE_DIR:-$PWD/build/node}
+validator=""; why=""
+if why=$(scripts/openapi-validator.sh "$mods"); then validator=1; fi
+conforms() { # LABEL METHOD DOCPATH STATUS
+    if [ -z "$validator" ]; then echo "skip - $1: as documented (OpenAPI validator unavailable: $why)"; return; fi
+    if [ "$HTTP_STATUS" != "$4" ]; then not_ok "$1: status $4 (got $HTTP_STATUS)"; return; fi
+    res=$(printf '%s' "$HTTP_BODY" | NODE_PATH="$mods/node_modules" node tests/tools/check_response.js api/openapi.json "$2" "$3" "$4" 2>&1)
+    expect_eq "$1: as documented" ok "$(printf '%s\n' "$res" | head -5)"
+}
 
 body() { # NAME SCHEDULE_JSON [EXTRA]
     printf '{"name":"%s","reportType":"HIPAA_AUDIT_TRAIL","criteria":{"dateRange":{"startDate":"2026-01-01T00:00:00Z","endDate":"2026-02-01T00:00:00Z"}},"format":"json","schedule":%s,"delivery":{"destinations":[]},"export":{"format":"json"},"createdBy":"ignored","updatedBy":"ignored","tags":["weekly"]%s}' "$1" "$2" "${3:-}"
@@ -29,6 +39,7 @@ body() { # NAME SCHEDULE_JSON [EXTRA]
 http POST $S -H "x-api-key: $A" -H "$J" -d "$(body berlin '{"frequency":"daily","timezone":"Europe/Berlin","hour":2,"minute":30,"skipWeekends":false,"skipHolidays":false,"maxMissedRuns":3,"catchUpMissedRuns":false}')"
 expect_eq "create: 201" 201 "$HTTP_STATUS"
 shape "create" scheduled-report
+conforms "create" POST /api/v1/scheduled-reports 201
 ID=$(jbody "d['id']")
 expect_eq "next run is 02:30 Berlin time, stored as UTC" "t" \
     "$(sql "SELECT (next_run AT TIME ZONE 'Europe/Berlin')::time = '02:30' AND next_run > now() AND next_run <= now() + interval '1 day' FROM scheduled_reports WHERE id = '$ID'")"
@@ -45,6 +56,8 @@ bad() { # LABEL FIELD BODY
     http POST $S -H "x-api-key: $A" -H "$J" -d "$3"
     expect_eq "$1: 400 on $2" "400 $2" "$HTTP_STATUS $(field)"
 }
+http POST $S -H "x-api-key: $A" -H "$J" -d '{"name":"x"}'
+conforms "create refused" POST /api/v1/scheduled-reports 400
 sch='"skipWeekends":false,"skipHolidays":false,"maxMissedRuns":3,"catchUpMissedRuns":false'
 bad "unknown time zone" schedule.timezone "$(body x "{\"frequency\":\"daily\",\"timezone\":\"Mars/Olympus\",\"hour\":1,\"minute\":0,$sch}")"
 bad "weekly without a day" schedule.dayOfWeek "$(body x "{\"frequency\":\"weekly\",\"timezone\":\"UTC\",\"hour\":1,\"minute\":0,$sch}")"
@@ -72,9 +85,11 @@ expect_eq "nor list (reports:read is the auditor's): 403" 403 "$HTTP_STATUS"
 http GET $S -H "x-api-key: $AUD"
 expect_eq "an auditor lists: 200" 200 "$HTTP_STATUS"
 shape "list" reports-page
+conforms "list" GET /api/v1/scheduled-reports 200
 expect_eq "list: two schedules, summary counts" "2 2 2" "$(jbody "d['pagination']['total']") $(jbody "d['summary']['enabledReports']") $(jbody "d['summary']['reportsByType']['HIPAA_AUDIT_TRAIL']")"
 http GET "$S/$ID" -H "x-api-key: $B"
 expect_eq "another organization's schedule: 404" 404 "$HTTP_STATUS"
+conforms "get 404" GET "/api/v1/scheduled-reports/{id}" 404
 http POST "$S/$ID/execute" -H "x-api-key: $B"
 expect_eq "another organization cannot run it: 404" 404 "$HTTP_STATUS"
 http GET $S -H "x-api-key: $B"
@@ -93,6 +108,7 @@ expect_eq "update: version 2, a Monday 09:00 Tokyo next run" "2 renamed t" \
 http GET "$S/upcoming?limit=10" -H "x-api-key: $A"
 expect_eq "upcoming: 200 (a literal route, not {id})" 200 "$HTTP_STATUS"
 shape "upcoming" upcoming
+conforms "upcoming" GET /api/v1/scheduled-reports/upcoming 200
 expect_eq "upcoming: soonest first" "$(sql "SELECT string_agg(id, ' ' ORDER BY next_run) FROM scheduled_reports WHERE organization_id = 'org-a'")" \
     "$(printf '%s' "$HTTP_BODY" | "$PY" -c 'import json,sys; print(" ".join(u["reportId"] for u in json.load(sys.stdin)))')"
 http GET "$S/upcoming?organizationId=org-b" -H "x-api-key: $A"
@@ -102,6 +118,7 @@ expect_eq "upcoming of another organization: 403" 403 "$HTTP_STATUS"
 http POST "$S/$ID/execute" -H "x-api-key: $AUD"
 expect_eq "execute: 202" 202 "$HTTP_STATUS"
 shape "execute" execution
+conforms "execute" POST "/api/v1/scheduled-reports/{id}/execute" 202
 EID=$(jbody "d['id']")
 expect_eq "a manual, pending execution" "manual pending" "$(jbody "d['trigger']") $(jbody "d['status']")"
 i=0; st=""
@@ -113,6 +130,7 @@ done
 expect_eq "the execution ran to completed" completed "$st"
 [ "$st" = completed ] || diag "$HTTP_BODY"
 shape "execution status" execution
+conforms "execution status" GET "/api/v1/scheduled-reports/{id}/executions/{executionId}" 200
 expect_eq "records, report id and checksum recorded" "t" \
     "$(jbody "'reportId' in d and 'recordsProcessed' in d and len(d['exportResult']['metadata']['checksum']) == 64" | tr 'TF' 'tf' | cut -c1)"
 SUM=$(jbody "d['exportResult']['metadata']['checksum']")
@@ -123,6 +141,7 @@ http GET "$S/$ID/executions/$EID/download?format=pdf" -H "x-api-key: $A"
 expect_eq "download in another format: 400 on format" "400 format" "$HTTP_STATUS $(field)"
 http GET "$S/$ID/executions" -H "x-api-key: $A"
 shape "executions" executions-page
+conforms "executions" GET "/api/v1/scheduled-reports/{id}/executions" 200
 expect_eq "executions: one, success rate 100" "1 100.0" "$(jbody "d['pagination']['total']") $(jbody "d['summary']['successRate']")"
 http POST "$S/$ID/executions/$EID/cancel" -H "x-api-key: $A"
 expect_eq "cancel of an ended execution: 409" 409 "$HTTP_STATUS"
@@ -162,6 +181,7 @@ T=/api/v1/compliance/templates
 http POST $T -H "x-api-key: $A" -H "$J" -d '{"name":"Monthly HIPAA","category":"hipaa","isPublic":false,"reportType":"HIPAA_AUDIT_TRAIL","defaultFormat":"csv","defaultCriteria":{"dataClassifications":["PHI"]},"defaultDelivery":{"destinations":[]},"defaultExport":{"format":"csv"},"tags":["hipaa"],"isActive":true,"isDefault":false,"configuration":{"sections":[]}}'
 expect_eq "template create: 201" 201 "$HTTP_STATUS"
 shape "template" template
+conforms "template" POST /api/v1/compliance/templates 201
 TID=$(jbody "d['id']")
 http POST $T -H "x-api-key: $A" -H "$J" -d '{"name":"x","category":"finance","reportType":"HIPAA_AUDIT_TRAIL","defaultFormat":"csv"}'
 expect_eq "template with a bad category: 400 on category" "400 category" "$HTTP_STATUS $(field)"
@@ -173,6 +193,7 @@ http PUT "$T/$TID" -H "x-api-key: $A" -H "$J" -d '{"name":"Monthly HIPAA v2"}'
 expect_eq "template update: version 2" "200 2" "$HTTP_STATUS $(jbody "d['version']")"
 http GET $T -H "x-api-key: $AUD"
 shape "templates" templates
+conforms "templates" GET /api/v1/compliance/templates 200
 http GET "$T/$TID" -H "x-api-key: $B"
 expect_eq "another organization's template: 404" 404 "$HTTP_STATUS"
 http DELETE "$T/$TID" -H "x-api-key: $A"
