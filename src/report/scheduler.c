@@ -162,6 +162,8 @@ static int claim_schedule(PGconn *c)
         goto out;
     }
     const char *sid = PQgetvalue(r, 0, 0), *org = PQgetvalue(r, 0, 1), *sched = PQgetvalue(r, 0, 2);
+    char sid_copy[256];
+    adb__fmt(sid_copy, sizeof(sid_copy), "%s", sid);
     bool busy = PQgetvalue(r, 0, 5)[0] == 't';
     json_t *sj = json_loads(sched, 0, NULL);
     bool catch_up = json_is_true(json_object_get(sj, "catchUpMissedRuns"));
@@ -176,8 +178,27 @@ static int claim_schedule(PGconn *c)
             "SELECT t, (EXTRACT(EPOCH FROM t) * 1000)::bigint FROM adb_report_due_instants($1::jsonb,"
             " $2::timestamptz - interval '1 microsecond', to_timestamp($3::double precision), $4::int) t",
             4, p2);
-    if (PQresultStatus(due) != PGRES_TUPLES_OK)
+    if (PQresultStatus(due) != PGRES_TUPLES_OK) {
+        /* a schedule PostgreSQL cannot compute (edited by hand: an unknown
+         * zone, a malformed member) would be picked first at every tick and
+         * hold every other schedule back: it is parked (next_run NULL, the
+         * reason in metadata) until an update gives it a schedule again */
+        const char *state = PQresultErrorField(due, PG_DIAG_SQLSTATE);
+        if (state && (!strncmp(state, "22", 2) || !strcmp(state, "P0001"))) {
+            char why[300];
+            adb__fmt(why, sizeof(why), "%s", PQresultErrorField(due, PG_DIAG_MESSAGE_PRIMARY)
+                                                 ? PQresultErrorField(due, PG_DIAG_MESSAGE_PRIMARY) : "");
+            adb__oneline(why);
+            PQclear(PQexec(c, "ROLLBACK"));
+            const char *pp[] = { sid_copy, why };
+            PQclear(q(c,
+                      "UPDATE scheduled_reports SET next_run = NULL, metadata = coalesce(metadata, '{}')"
+                      " || jsonb_build_object('schedulerError', $2::text) WHERE id = $1",
+                      2, pp));
+            rc = -2;
+        }
         goto out;
+    }
     int n = PQntuples(due);
     /* newest first: the newest is on time when within the grace, the rest missed */
     int missed_rank = 0;
@@ -239,9 +260,9 @@ static int claim_schedule(PGconn *c)
 out:
     PQclear(r);
     PQclear(due);
-    if (rc < 0 || rc == 0)
+    if (rc == -1 || rc == 0)
         PQclear(PQexec(c, rc == 0 ? "COMMIT" : "ROLLBACK"));
-    return rc;
+    return rc == -2 ? 1 : rc;
 }
 
 static PGconn *connect_listen(struct adb__scheduler *s)

@@ -42,6 +42,16 @@ new_schedule() {
 
 start_serve "$TEST_TMP/serve1.log" || { not_ok "serve starts"; cat "$TEST_TMP/serve1.log"; finish; }
 
+# ---- 0. a schedule PostgreSQL cannot compute (a superuser wrote a bad zone) is parked ----------
+sql "INSERT INTO scheduled_reports (id, name, organization_id, report_type, criteria, format,
+      schedule, delivery, export, notification, created_by, next_run)
+     VALUES ('report-poison', 'poison', 'org-once', 'HIPAA_AUDIT_TRAIL', '{}', 'json',
+             '{\"frequency\": \"daily\", \"timezone\": \"Mars/Olympus\", \"hour\": 1, \"minute\": 0}',
+             '{\"destinations\": []}', '{}', '{}', 'test', now() - interval '1 minute')" >/dev/null
+check "a schedule that cannot be computed is parked with the reason" wait_sql \
+    "SELECT next_run IS NULL AND metadata->>'schedulerError' LIKE '%Mars/Olympus%' FROM scheduled_reports WHERE id = 'report-poison'" t
+expect_eq "and nothing ran for it" 0 "$(sql "SELECT count(*) FROM report_executions WHERE scheduled_report_id = 'report-poison'")"
+
 # ---- 1. kill -9 during an execution -----------------------------------------------------------
 new_schedule report-kill "jsonb_build_object('frequency', 'daily', 'timezone', 'UTC',
     'hour', extract(hour FROM now() + interval '6 hours')::int, 'minute', 0)"
