@@ -179,8 +179,8 @@ adb_status adb__execution_run(adb *h, PGconn *c, const char *id, const char *cla
     const char *delay = getenv("AUDITDB_REPORT_TEST_DELAY_MS");
     long long ms;
     if (delay && adb__parse_int(delay, 1, 3600000, &ms)) {
-        int64_t until = adb__report_now_ms() + ms;
-        while (adb__report_now_ms() < until && !should_stop(&x))
+        double until = adb__now_ms() + (double)ms;   /* monotonic: not the test clock */
+        while (adb__now_ms() < until && !should_stop(&x))
             adb__sleep_ms(50);
     }
 #endif

@@ -1,12 +1,13 @@
 /*
  * scheduler.c - the report scheduler thread every `auditdb serve` runs
  * (docs/reports.md, "Exactly once"). On the owner's connection (fixed
- * statements) it loops: resume or start one unfinished execution whose
- * lease lapsed (or that nobody started), else claim one due schedule: the
+ * statements) one thread claims due schedules: the
  * schedule row locked FOR UPDATE SKIP LOCKED, one execution row per due
  * instant inserted (unique on schedule and instant), next_run advanced by
- * adb_report_next_run, all in one transaction. A NOTIFY on auditdb_reports
- * (a new schedule, an execute) wakes it; else it looks every tick.
+ * adb_report_next_run, all in one transaction; RUNNERS threads each start
+ * one unfinished execution at a time (pending, or running with a lapsed
+ * lease: its worker died) and run it. A NOTIFY on auditdb_reports (a new
+ * schedule, an execute, a claim) wakes them; else they look every tick.
  */
 #include "schedule.h"
 #include "../core/util.h"
@@ -29,15 +30,25 @@
 /* missed instants looked at per claim: the catch-up maximum is 100 */
 #define MISSED_MAX 101
 
+/* executions run on threads of their own, so that a long report never holds
+ * back the claim of another schedule's instant (which would then be missed) */
+#define RUNNERS 2
+
+typedef struct sthread {
+    struct adb__scheduler *s;
+    pthread_t tid;
+    bool started;
+    bool runner;           /* runs executions; else claims due schedules */
+    char claimer[128];     /* host:pid/tN: the fence of its claims */
+} sthread;
+
 struct adb__scheduler {
     adb *h;
     char *conninfo;
     int tick_ms, lease_ms;
     atomic_bool stopping;
     int stop_pipe[2];
-    pthread_t tid;
-    bool started;
-    char claimer[128];
+    sthread th[1 + RUNNERS];
 };
 
 #ifdef ADB_TEST_BUILD
@@ -105,14 +116,14 @@ static bool stopping_cb(void *ud)
  * a lapsed lease (its scheduler died), oldest instant first, not while another
  * execution of the same schedule runs under a live lease. 1: claimed into id,
  * 0: none, -1: the database. */
-static int claim_execution(struct adb__scheduler *s, PGconn *c, char id[256])
+static int claim_execution(struct adb__scheduler *s, const char *claimer, PGconn *c, char id[256])
 {
     char now[40], until[40];
     int64_t t = adb__report_now_ms();
 
     ts_param(t, now);
     ts_param(t + s->lease_ms, until);
-    const char *p[] = { s->claimer, now, until };
+    const char *p[] = { claimer, now, until };
     PGresult *r = q(c,
                     "UPDATE report_executions e SET status = 'running', claimed_by = $1,"
                     " lease_until = to_timestamp($3::double precision), attempts = e.attempts + 1,"
@@ -256,7 +267,8 @@ static int claim_schedule(PGconn *c)
     PQclear(u);
     if (!ok)
         goto out;
-    rc = cmd_ok(c, "COMMIT") ? 1 : -1;
+    /* the runners (of every serve) wake at the commit */
+    rc = cmd_ok(c, "NOTIFY " ADB_REPORTS_NOTIFY) && cmd_ok(c, "COMMIT") ? 1 : -1;
 out:
     PQclear(r);
     PQclear(due);
@@ -300,7 +312,8 @@ static void wait_wakeup(struct adb__scheduler *s, PGconn *c, int ms)
 
 static void *thread_main(void *arg)
 {
-    struct adb__scheduler *s = arg;
+    sthread *t = arg;
+    struct adb__scheduler *s = t->s;
     PGconn *c = NULL;
     long backoff = 200;
 
@@ -315,14 +328,16 @@ static void *thread_main(void *arg)
             }
             backoff = 200;
         }
-        char id[256];
-        int got = claim_execution(s, c, id);
-        if (got == 1) {
-            (void)adb__execution_run(s->h, c, id, s->claimer, s->lease_ms, stopping_cb, s);
+        int got;
+        if (t->runner) {
+            char id[256];
+            if ((got = claim_execution(s, t->claimer, c, id)) == 1) {
+                (void)adb__execution_run(s->h, c, id, t->claimer, s->lease_ms, stopping_cb, s);
+                continue;
+            }
+        } else if ((got = claim_schedule(c)) == 1) {
             continue;
         }
-        if (got == 0 && (got = claim_schedule(c)) == 1)
-            continue;
         wait_wakeup(s, c, got < 0 ? 500 : s->tick_ms);
     }
     PQfinish(c);
@@ -345,14 +360,24 @@ adb__scheduler *adb__scheduler_start(adb *h, const char *owner_conninfo, int tic
     s->tick_ms = tick_ms > 0 ? tick_ms : 1000;
     s->lease_ms = lease_ms > 0 ? lease_ms : 60000;
     gethostname(host, sizeof(host) - 1);
-    adb__fmt(s->claimer, sizeof(s->claimer), "%s:%d", host, (int)getpid());
     s->stop_pipe[0] = s->stop_pipe[1] = -1;
-    if (pipe2(s->stop_pipe, O_CLOEXEC) != 0 || pthread_create(&s->tid, NULL, thread_main, s) != 0) {
+    if (pipe2(s->stop_pipe, O_CLOEXEC) != 0) {
         adb__fmt(err, errlen, "could not start the report scheduler: %s", strerror(errno));
         adb__scheduler_stop(s);
         return NULL;
     }
-    s->started = true;
+    for (int i = 0; i < 1 + RUNNERS; i++) {
+        sthread *t = &s->th[i];
+        t->s = s;
+        t->runner = i > 0;
+        adb__fmt(t->claimer, sizeof(t->claimer), "%s:%d/t%d", host, (int)getpid(), i);
+        if (pthread_create(&t->tid, NULL, thread_main, t) != 0) {
+            adb__fmt(err, errlen, "could not start the report scheduler's thread %d", i);
+            adb__scheduler_stop(s);
+            return NULL;
+        }
+        t->started = true;
+    }
     return s;
 }
 
@@ -364,8 +389,9 @@ void adb__scheduler_stop(adb__scheduler *s)
     if (s->stop_pipe[1] >= 0 && write(s->stop_pipe[1], "x", 1) < 0) {
         /* the thread sees stopping at its next wake-up */
     }
-    if (s->started)
-        pthread_join(s->tid, NULL);
+    for (int i = 0; i < 1 + RUNNERS; i++)
+        if (s->th[i].started)
+            pthread_join(s->th[i].tid, NULL);
     if (s->stop_pipe[0] >= 0)
         close(s->stop_pipe[0]);
     if (s->stop_pipe[1] >= 0)

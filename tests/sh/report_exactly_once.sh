@@ -124,7 +124,27 @@ expect_eq "the catch-ups ran (ended, once each)" "2" \
 expect_eq "the next run is the regular one, three days after the first" "t" \
     "$(sql "SELECT next_run = '$first'::timestamptz + interval '3 days' FROM scheduled_reports WHERE id = 'report-daily'")"
 kill "$pid4" "$SERVE_PID" 2>/dev/null; wait "$pid4" 2>/dev/null; wait "$SERVE_PID" 2>/dev/null
-for f in serve1 serve2 serve3 serve4 serve5; do
+
+# ---- 3. overlap: an instant due while the previous run still runs (on another thread of the same
+# serve) is skipped; cancel a running one
+new_schedule report-overlap "'{\"frequency\": \"custom\", \"cronExpression\": \"0 * * * *\", \"timezone\": \"UTC\"}'"
+AUDITDB_REPORT_TEST_DELAY_MS=120000 start_serve "$TEST_TMP/serve6.log" ||
+    { not_ok "serve 6 starts"; cat "$TEST_TMP/serve6.log"; finish; }
+echo $(( $(sql "SELECT (EXTRACT(EPOCH FROM next_run - now()) * 1000)::bigint + 1000
+                FROM scheduled_reports WHERE id = 'report-overlap'") )) >"$CLOCK"
+check "the first hour's execution runs (held)" wait_sql \
+    "SELECT string_agg(status, ' ') FROM report_executions WHERE scheduled_report_id = 'report-overlap'" running
+echo $(( $(cat "$CLOCK") + 3600000 )) >"$CLOCK"
+check "the next hour, due while it runs, is skipped as an overlap" wait_sql \
+    "SELECT string_agg(status || ' ' || coalesce(error_code, '-'), ', ' ORDER BY scheduled_time)
+     FROM report_executions WHERE scheduled_report_id = 'report-overlap'" "running -, skipped OVERLAP"
+sql "UPDATE report_executions SET cancel_requested = true WHERE scheduled_report_id = 'report-overlap' AND status = 'running'" >/dev/null
+check "a cancel stops the running execution at its next step" wait_sql \
+    "SELECT string_agg(status, ' ' ORDER BY scheduled_time) FROM report_executions WHERE scheduled_report_id = 'report-overlap'" "cancelled skipped"
+expect_eq "one row per instant, never two" "2 2" \
+    "$(sql "SELECT count(*) || ' ' || count(DISTINCT scheduled_time) FROM report_executions WHERE scheduled_report_id = 'report-overlap'")"
+stop_serve
+for f in serve1 serve2 serve3 serve4 serve5 serve6; do
     if grep -q 'ERROR: AddressSanitizer\|runtime error' "$TEST_TMP/$f.log" 2>/dev/null; then
         not_ok "no sanitizer report ($f)"; cat "$TEST_TMP/$f.log"
     fi
