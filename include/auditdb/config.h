@@ -43,6 +43,9 @@ typedef struct adb_config {
     int delivery_threads;  /* AUDITDB_DELIVERY_THREADS */
     int delivery_lease_ms; /* AUDITDB_DELIVERY_LEASE_MS */
     int delivery_poll_ms;  /* AUDITDB_DELIVERY_POLL_MS */
+    bool report_scheduler; /* AUDITDB_REPORT_SCHEDULER */
+    int report_tick_ms;    /* AUDITDB_REPORT_TICK_MS */
+    int report_lease_ms;   /* AUDITDB_REPORT_LEASE_MS */
     bool tree;             /* AUDITDB_TREE */
     bool monitoring;       /* AUDIT_MONITORING_ENABLED */
     int slow_query_ms;     /* AUDIT_SLOW_QUERY_THRESHOLD */

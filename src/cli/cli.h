@@ -120,6 +120,11 @@ int cmd_reports(int argc, char **argv); /* cmd_reports.c: the `reports` dispatch
 /* cmd_reports_render.c: `auditdb reports render` (a subcommand of `auditdb reports`) */
 extern const char cli_reports_render_usage[];
 int adb_cmd_reports_render(int argc, char **argv);
+/* `reports schedules ...` and `reports templates ...` (cmd_reports_schedules.c) */
+int adb_cmd_reports_schedules(int argc, char **argv);
+int adb_cmd_reports_templates(int argc, char **argv);
+extern const char adb_cmd_reports_schedules_usage[];
+extern const char adb_cmd_reports_templates_usage[];
 
 extern const cli_command cli_commands[];
 

@@ -377,6 +377,10 @@ static const cli_sub subs[] = {
       reports_verify },
     { "render", "render a report document as json, csv, xml or pdf", cli_reports_render_usage,
       adb_cmd_reports_render },
+    { "schedules", "scheduled reports: list, show, create, run, executions, enable, disable, delete",
+      adb_cmd_reports_schedules_usage, adb_cmd_reports_schedules },
+    { "templates", "report templates: list, show, create, delete", adb_cmd_reports_templates_usage,
+      adb_cmd_reports_templates },
     { NULL, NULL, NULL, NULL },
 };
 

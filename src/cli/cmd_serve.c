@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "../http/server.h"
 #include "../delivery/delivery.h"
+#include "../report/schedule.h"
 #include "../core/util.h"
 
 #include <errno.h>
@@ -125,6 +126,7 @@ int cmd_serve(int argc, char **argv)
     adb *h = NULL;
     adb_server *server = NULL;
     adb__delivery_pool *delivery = NULL;
+    adb__scheduler *scheduler = NULL;
     char err[ADB_ERRMSG_MAX], qhome[4200], *api_ci = NULL, *writer_ci = NULL;
     sigset_t sigs;
 
@@ -244,6 +246,14 @@ int cmd_serve(int argc, char **argv)
         rc = EXIT_FAILURE_;
         goto out;
     }
+    /* the report scheduler (docs/reports.md, "Exactly once"): the owner's connection */
+    if (db.cfg.report_scheduler &&
+        !(scheduler = adb__scheduler_start(h, db.conninfo, db.cfg.report_tick_ms, db.cfg.report_lease_ms,
+                                           err, sizeof(err)))) {
+        cli_error("%s", err);
+        rc = EXIT_FAILURE_;
+        goto out;
+    }
     printf("auditdb %s listening on http://%s\n", adb_version(), adb_server_address(server));
     if (db.emb && strncmp(adb_embedded_datadir(db.emb), db.cfg.home, strlen(db.cfg.home)) != 0)
         printf("database: embedded PostgreSQL in %s, its files in %s (out of reach of the "
@@ -272,6 +282,7 @@ int cmd_serve(int argc, char **argv)
 out:
     /* stop taking requests, finish those in flight, then drain and commit the writer */
     adb_server_stop(server);
+    adb__scheduler_stop(scheduler); /* a running execution is left to be resumed */
     adb__delivery_stop(delivery);   /* each thread ends its attempt first */
     adb_close(h);
     cli_db_close(&db);

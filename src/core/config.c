@@ -76,6 +76,12 @@ static const adb_config_key config_keys[] = {
       "how long a claimed delivery item stays its claimer's; then another thread may take it (at least twice a webhook's timeout)" },
     { "AUDITDB_DELIVERY_POLL_MS", "1000", false,
       "how often an idle delivery thread looks for retries that fell due (new items wake it at once)" },
+    { "AUDITDB_REPORT_SCHEDULER", "true", false,
+      "run the report scheduler thread in this serve (docs/reports.md, \"Exactly once\")" },
+    { "AUDITDB_REPORT_TICK_MS", "1000", false,
+      "how often the report scheduler looks for due schedules (a new schedule or an execute wakes it at once)" },
+    { "AUDITDB_REPORT_LEASE_MS", "60000", false,
+      "how long a running report execution stays its scheduler's without renewal; then another may resume it" },
     { "AUDITDB_TREE", "true", false,
       "keep every organization's Merkle tree up to date (docs/log.md); false only to measure its cost" },
     { "AUDITDB_ENVIRONMENT", "production", false, "environment name reported by /health" },
@@ -208,6 +214,9 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_int(cfg, "AUDITDB_DELIVERY_THREADS", 0, 64, &cfg->delivery_threads)) ||
         (st = get_int(cfg, "AUDITDB_DELIVERY_LEASE_MS", 2000, 3600000, &cfg->delivery_lease_ms)) ||
         (st = get_int(cfg, "AUDITDB_DELIVERY_POLL_MS", 10, 60000, &cfg->delivery_poll_ms)) ||
+        (st = get_bool(cfg, "AUDITDB_REPORT_SCHEDULER", &cfg->report_scheduler)) ||
+        (st = get_int(cfg, "AUDITDB_REPORT_TICK_MS", 10, 60000, &cfg->report_tick_ms)) ||
+        (st = get_int(cfg, "AUDITDB_REPORT_LEASE_MS", 1000, 3600000, &cfg->report_lease_ms)) ||
         (st = get_bool(cfg, "AUDITDB_TREE", &cfg->tree)) ||
         (st = get_bool(cfg, "AUDIT_MONITORING_ENABLED", &cfg->monitoring)) ||
         (st = get_int(cfg, "AUDIT_SLOW_QUERY_THRESHOLD", 0, 3600000, &cfg->slow_query_ms)) ||

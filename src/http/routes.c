@@ -11,6 +11,7 @@
 #include "compliance.h"
 #include "delivery_routes.h"
 #include "reports_routes.h"
+#include "sched_routes.h"
 #include "../core/util.h"
 
 #include <string.h>
@@ -166,6 +167,26 @@ static const route routes[] = {
     { "GET", "/api/v1/compliance/reports/{id}/download", adb_http_reports_download, "reports", "read", "a report's artifact (another format: rendered from its document)", "format,includeCharts,includeMetadata,compression" },
     { "GET", "/api/v1/compliance/reports/{id}/stream", adb_http_reports_stream, "reports", "read", "the same as an octet stream", "format,includeCharts,includeMetadata,compression,chunkSize" },
     { "POST", "/api/v1/compliance/reports/{id}/cancel", adb_http_reports_cancel, "reports", "generate", "cancel a report being generated", NULL },
+    /* scheduled reports as smart-logs' client calls them (scheduled_reports.c, docs/reports.md); upcoming before {id} */
+    { "GET", "/api/v1/scheduled-reports", adb_http_sched_list, "reports", "read", "list scheduled reports (paginated, with a summary)", "enabled,reportType,search,sortBy,sortOrder," PAGE },
+    { "POST", "/api/v1/scheduled-reports", adb_http_sched_create, "reports", "manage", "create a scheduled report (next run computed in its time zone)", NULL },
+    { "GET", "/api/v1/scheduled-reports/upcoming", adb_http_sched_upcoming, "reports", "read", "the next runs of the enabled schedules, soonest first", "organizationId,limit" },
+    { "GET", "/api/v1/scheduled-reports/{id}", adb_http_sched_get, "reports", "read", "one scheduled report", NULL },
+    { "PUT", "/api/v1/scheduled-reports/{id}", adb_http_sched_update, "reports", "manage", "update a scheduled report (a new schedule runs from now)", NULL },
+    { "DELETE", "/api/v1/scheduled-reports/{id}", adb_http_sched_delete, "reports", "manage", "delete a scheduled report (its executions kept)", NULL },
+    { "POST", "/api/v1/scheduled-reports/{id}/execute", adb_http_sched_execute, "reports", "execute", "run a scheduled report now (a manual execution, started by a scheduler)", NULL },
+    { "GET", "/api/v1/scheduled-reports/{id}/executions", adb_http_sched_executions, "reports", "read", "a schedule's executions, newest instant first", "status," PAGE },
+    { "GET", "/api/v1/scheduled-reports/{id}/executions/{executionId}", adb_http_sched_execution_get, "reports", "read", "one execution's status", NULL },
+    { "POST", "/api/v1/scheduled-reports/{id}/executions/{executionId}/cancel", adb_http_sched_execution_cancel, "reports", "execute", "cancel a pending or running execution", NULL },
+    { "GET", "/api/v1/scheduled-reports/{id}/executions/{executionId}/download", adb_http_sched_execution_download, "reports", "read", "a completed execution's artifact (the signed bytes)", "format" },
+    { "POST", "/api/v1/scheduled-reports/{id}/enable", adb_http_sched_enable, "reports", "manage", "enable a scheduled report (its next run from now)", NULL },
+    { "POST", "/api/v1/scheduled-reports/{id}/disable", adb_http_sched_disable, "reports", "manage", "disable a scheduled report", NULL },
+    /* report templates (report_templates.c, docs/reports.md "Templates") */
+    { "GET", "/api/v1/compliance/templates", adb_http_templates_list, "reports", "read", "the organization's report templates", NULL },
+    { "POST", "/api/v1/compliance/templates", adb_http_templates_create, "reports", "manage", "create a report template", NULL },
+    { "GET", "/api/v1/compliance/templates/{id}", adb_http_templates_get, "reports", "read", "one report template", NULL },
+    { "PUT", "/api/v1/compliance/templates/{id}", adb_http_templates_update, "reports", "manage", "update a report template (its version goes up)", NULL },
+    { "DELETE", "/api/v1/compliance/templates/{id}", adb_http_templates_delete, "reports", "manage", "delete a report template", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
