@@ -10,6 +10,7 @@
  * schedule, an execute, a claim) wakes them; else they look every tick.
  */
 #include "schedule.h"
+#include "../core/clock.h"
 #include "../core/util.h"
 #include "../delivery/delivery.h"
 
@@ -51,41 +52,11 @@ struct adb__scheduler {
     sthread th[1 + RUNNERS];
 };
 
-#ifdef ADB_TEST_BUILD
-/* the test clock: AUDITDB_REPORT_CLOCK_FILE holds an offset in ms, read at
- * every call (a test moves a stopped serve three days ahead) */
-static int64_t test_offset_ms(void)
-{
-    const char *path = getenv("AUDITDB_REPORT_CLOCK_FILE");
-    char text[64], *end;
-    size_t n;
-    FILE *f;
-
-    if (!path || !*path || !(f = fopen(path, "re")))
-        return 0;
-    n = fread(text, 1, sizeof(text) - 1, f);
-    fclose(f);
-    text[n] = '\0';
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text)
-        return 0;
-    while (*end == ' ' || *end == '\n')
-        end++;
-    return *end ? 0 : (int64_t)v;
-}
-#endif
-
+/* the real clock; in a test build moved by AUDITDB_REPORT_CLOCK_FILE (src/core/clock.h:
+ * a test moves a stopped serve three days ahead) */
 int64_t adb__report_now_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-#ifdef ADB_TEST_BUILD
-    ms += test_offset_ms();
-#endif
-    return ms;
+    return adb__clock_ms("AUDITDB_REPORT_CLOCK_FILE");
 }
 
 /* ms since the epoch as a timestamptz parameter */
