@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <jansson.h>
 #include "auditdb.h"
 
 /* Exit codes (docs/cli.md). */
@@ -94,6 +95,10 @@ typedef struct cli_sub {
 } cli_sub;
 /* Runs the subcommand argv[1] of cmd (intro: the command's one-line purpose). */
 int cli_dispatch(const char *cmd, const char *intro, const cli_sub *subs, int argc, char **argv);
+/* Who acts from the command line, for records: "cli:<user name>" ("cli:uid-N" without one). */
+void cli_actor(char *out, size_t cap);
+/* j on stdout as json_dumps(j, flags) and a newline ("null" for NULL). */
+void cli_print_json(const json_t *j, size_t flags);
 
 int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);

@@ -34,13 +34,6 @@ static const char *meta_text(json_t *m, const char *a, const char *b, char *buf,
     return "-";
 }
 
-static void print_json(json_t *j, size_t flags)
-{
-    char *s = j ? json_dumps(j, flags) : NULL;
-    printf("%s\n", s ? s : "null");
-    free(s);
-}
-
 static json_t *entry_json(const adb__archive_entry *e)
 {
     return json_pack("{s:s, s:s, s:s, s:I, s:b, s:o*}", "id", e->id, "organizationId",
@@ -64,7 +57,7 @@ static int do_list(adb *h, const char *org, bool as_json)
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, entry_json(&e[i]));
-        print_json(arr, JSON_COMPACT);
+        cli_print_json(arr, JSON_COMPACT);
         json_decref(arr);
     } else {
         long long records = 0;
@@ -104,7 +97,7 @@ static int do_show(adb *h, const char *id)
         return st == ADB_ERR_NOT_FOUND ? EXIT_FAILURE_ : cli_exit_code(st);
     }
     json_t *j = entry_json(&e);
-    print_json(j, JSON_INDENT(2));
+    cli_print_json(j, JSON_INDENT(2));
     json_decref(j);
     free(e.metadata);
     return EXIT_OK;

@@ -45,24 +45,6 @@ const char cli_deliveries_destinations_usage[] =
 
 #define DEST_USAGE "run \"auditdb deliveries destinations --help\""
 
-static void print_json(json_t *j)
-{
-    char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-    printf("%s\n", s ? s : "null");
-    free(s);
-}
-
-static void who_of(char *out, size_t cap)
-{
-    struct passwd pw, *res = NULL;
-    char buf[1024];
-
-    if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_name)
-        adb__fmt(out, cap, "cli:%s", res->pw_name);
-    else
-        adb__fmt(out, cap, "cli:uid-%lu", (unsigned long)getuid());
-}
-
 static int fail(adb_status st, const adb__dest_error *e, int id)
 {
     if (st == ADB_ERR_NOT_FOUND) {
@@ -189,7 +171,7 @@ int cmd_deliveries_destinations(int argc, char **argv)
         return EXIT_USAGE;
     if (list || show)
         cli_reading(list ? "deliveries destinations list" : "deliveries destinations show");
-    who_of(who, sizeof(who));
+    cli_actor(who, sizeof(who));
     if ((rc = cli_adb_open(&db, &h)) != EXIT_OK)
         goto out;
     if (list)
@@ -223,7 +205,7 @@ int cmd_deliveries_destinations(int argc, char **argv)
         printf("destination %lld deleted\n", id);
         rc = EXIT_OK;
     } else {
-        print_json(out);
+        cli_print_json(out, JSON_INDENT(2));
         rc = EXIT_OK;
     }
 out:

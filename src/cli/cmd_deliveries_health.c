@@ -41,17 +41,6 @@ const char cli_deliveries_disable_usage[] =
 
 #define HEALTH_USAGE "run \"auditdb deliveries health --help\""
 
-static void who_of(char *out, size_t cap)
-{
-    struct passwd pw, *res = NULL;
-    char buf[1024];
-
-    if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_name)
-        adb__fmt(out, cap, "cli:%s", res->pw_name);
-    else
-        adb__fmt(out, cap, "cli:uid-%lu", (unsigned long)getuid());
-}
-
 static const char *str(json_t *o, const char *name)
 {
     const char *s = json_string_value(json_object_get(o, name));
@@ -144,7 +133,7 @@ int cmd_deliveries_health(int argc, char **argv)
     }
     if (!strcmp(sub, "health"))
         cli_reading("deliveries health");
-    who_of(who, sizeof(who));
+    cli_actor(who, sizeof(who));
     if ((rc = cli_adb_open(&db, &h)) != EXIT_OK)
         goto out;
     adb_status st;

@@ -23,17 +23,6 @@ static const cli_sub subs[] = {
     { NULL, NULL, NULL, NULL },
 };
 
-void cli_gdpr_handler(char *out, size_t cap)
-{
-    struct passwd pw, *res = NULL;
-    char buf[1024];
-
-    if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_name)
-        adb__fmt(out, cap, "cli:%s", res->pw_name);
-    else
-        adb__fmt(out, cap, "cli:uid-%lu", (unsigned long)getuid());
-}
-
 int cmd_gdpr(int argc, char **argv)
 {
     return cli_dispatch("gdpr", "Data-subject rights (docs/gdpr.md, docs/hipaa.md).", subs, argc, argv);

@@ -288,7 +288,7 @@ int cmd_gdpr_erase(int argc, char **argv)
         cli_error("hold release needs HOLD_ID");
         return EXIT_USAGE;
     }
-    cli_gdpr_handler(who, sizeof(who));
+    cli_actor(who, sizeof(who));
     cli_db db;
     adb *h = NULL;
     int rc = cli_adb_open_tree(&db, &h, true);

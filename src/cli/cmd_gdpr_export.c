@@ -139,7 +139,7 @@ int cmd_gdpr_export(int argc, char **argv)
     }
     FILE *f = output ? fopen(output, "wb") : stdout;
     char who[300];
-    cli_gdpr_handler(who, sizeof(who));
+    cli_actor(who, sizeof(who));
     adb_gdpr_export_args a = {
         .org = org, .subject = subject, .subject_type = stype, .request_type = rtype,
         .format = format, .from = from[0] ? from : NULL, .to = to[0] ? to : NULL,

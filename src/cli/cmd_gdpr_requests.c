@@ -36,13 +36,6 @@ const char cli_gdpr_requests_usage[] =
 
 #define REQ_USAGE "run \"auditdb gdpr requests --help\""
 
-static void print_json(json_t *j, size_t flags)
-{
-    char *s = j ? json_dumps(j, flags) : NULL;
-    printf("%s\n", s ? s : "null");
-    free(s);
-}
-
 static int fail(adb_status st, const char *err)
 {
     cli_error("%s", err);
@@ -66,7 +59,7 @@ static int do_list(adb *h, const char *org, const adb__dsr_filter *f, bool as_js
         for (size_t i = 0; i < n; i++)
             json_array_append_new(arr, adb__dsr_json(&d[i]));
         json_t *o = json_pack("{s:o, s:I}", "requests", arr, "total", (json_int_t)total);
-        print_json(o, JSON_COMPACT);
+        cli_print_json(o, JSON_COMPACT);
         json_decref(o);
     } else {
         printf("%-36s %-17s %-11s %-10s %-10s %s\n", "request", "kind", "status", "received",
@@ -90,7 +83,7 @@ static int do_show(adb *h, const char *org, const char *id)
     if (st != ADB_OK)
         return fail(st, err);
     json_t *j = adb__dsr_json(&d);
-    print_json(j, JSON_INDENT(2));
+    cli_print_json(j, JSON_INDENT(2));
     json_decref(j);
     adb__dsr_clear(&d);
     return EXIT_OK;
@@ -214,7 +207,7 @@ int cmd_gdpr_requests(int argc, char **argv)
     f.subject = list ? subject : NULL;
     if (list || show)
         cli_reading(list ? "gdpr requests list" : "gdpr requests show");
-    cli_gdpr_handler(who, sizeof(who));
+    cli_actor(who, sizeof(who));
     if ((rc = cli_adb_open(&db, &h)) != EXIT_OK)
         goto out;
     if (list) {

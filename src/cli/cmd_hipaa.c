@@ -67,7 +67,7 @@ int cmd_hipaa(int argc, char **argv)
     }
     adb__timestamp_format(start, s_text);
     adb__timestamp_format(end, e_text);
-    cli_gdpr_handler(who, sizeof(who));
+    cli_actor(who, sizeof(who));
     if ((rc = cli_adb_open(&db, &h)) != EXIT_OK)
         goto out;
     json_t *entries = NULL;

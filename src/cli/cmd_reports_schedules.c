@@ -44,24 +44,6 @@ const char adb_cmd_reports_templates_usage[] =
     "\n"
     "Exit: 0 done, 1 unknown template or refused input, 2 usage error, 3 database unavailable.\n";
 
-static void print_json(json_t *j)
-{
-    char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-    printf("%s\n", s ? s : "null");
-    free(s);
-}
-
-static void who_of(char *out, size_t cap)
-{
-    struct passwd pw, *res = NULL;
-    char buf[1024];
-
-    if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_name)
-        adb__fmt(out, cap, "cli:%s", res->pw_name);
-    else
-        adb__fmt(out, cap, "cli:uid-%lu", (unsigned long)getuid());
-}
-
 static int fail(adb_status st, const adb__sched_error *e, const char *what, const char *id)
 {
     if (st == ADB_ERR_NOT_FOUND) {
@@ -172,7 +154,7 @@ int adb_cmd_reports_schedules(int argc, char **argv)
         return EXIT_USAGE;
     if (list || show || execs)
         cli_reading("reports schedules");
-    who_of(who, sizeof(who));
+    cli_actor(who, sizeof(who));
     if ((rc = cli_adb_open(&db, &h)) != EXIT_OK)
         goto out;
     adb__sched_query q = { .enabled = -1, .limit = a.limit, .offset = a.offset };
@@ -219,7 +201,7 @@ int adb_cmd_reports_schedules(int argc, char **argv)
     } else if (del) {
         printf("deleted %s\n", a.id);
     } else {
-        print_json(out);
+        cli_print_json(out, JSON_INDENT(2));
     }
 out:
     json_decref(out);
@@ -257,7 +239,7 @@ int adb_cmd_reports_templates(int argc, char **argv)
         return EXIT_USAGE;
     if (list || show)
         cli_reading("reports templates");
-    who_of(who, sizeof(who));
+    cli_actor(who, sizeof(who));
     if ((rc = cli_adb_open(&db, &h)) != EXIT_OK)
         goto out;
     if (list)
@@ -273,7 +255,7 @@ int adb_cmd_reports_templates(int argc, char **argv)
     else if (del)
         printf("deleted %s\n", a.id);
     else
-        print_json(out);
+        cli_print_json(out, JSON_INDENT(2));
 out:
     json_decref(out);
     json_decref(body);

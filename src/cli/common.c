@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <unistd.h>
 
 void cli_error(const char *fmt, ...)
@@ -230,4 +231,22 @@ int cli_dispatch(const char *cmd, const char *intro, const cli_sub *subs, int ar
     }
     cli_error("unknown %s subcommand \"%s\"; run \"auditdb %s --help\"", cmd, argv[1], cmd);
     return EXIT_USAGE;
+}
+
+void cli_actor(char *out, size_t cap)
+{
+    struct passwd pw, *res = NULL;
+    char buf[1024];
+
+    if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_name)
+        adb__fmt(out, cap, "cli:%s", res->pw_name);
+    else
+        adb__fmt(out, cap, "cli:uid-%lu", (unsigned long)getuid());
+}
+
+void cli_print_json(const json_t *j, size_t flags)
+{
+    char *s = j ? json_dumps(j, flags) : NULL;
+    printf("%s\n", s ? s : "null");
+    free(s);
 }

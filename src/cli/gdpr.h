@@ -9,9 +9,6 @@
 
 #include "cli.h"
 
-/* The principal the CLI records as a request's handler: "cli:<user name>". */
-void cli_gdpr_handler(char *out, size_t cap);
-
 /* requests (cmd_gdpr_requests.c) */
 extern const char cli_gdpr_requests_usage[];
 int cmd_gdpr_requests(int argc, char **argv);
