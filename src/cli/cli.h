@@ -115,6 +115,13 @@ int cmd_gdpr(int argc, char **argv); /* cmd_gdpr.c: the dispatcher of gdpr.h */
 int cmd_hipaa(int argc, char **argv); /* cmd_hipaa.c */
 int cmd_deliveries(int argc, char **argv); /* cmd_deliveries.c: the dispatcher of deliveries.h */
 
+/* dthru (issue 19): `auditdb reports deliver` (cmd_reports_deliver.c), a subcommand of
+ * `auditdb reports`; cmd_reports_deliver_only is a dispatcher with only it, for the
+ * build before rgen's cmd_reports.c has its row (the lead wires it at merge). */
+extern const char cli_reports_deliver_usage[];
+int adb_cmd_reports_deliver(int argc, char **argv);
+int cmd_reports_deliver_only(int argc, char **argv);
+
 extern const cli_command cli_commands[];
 
 #endif

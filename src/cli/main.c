@@ -225,6 +225,9 @@ const cli_command cli_commands[] = {
     /* usage NULL: `auditdb deliveries --help` is the dispatcher's (cmd_deliveries.c, deliveries.h) */
     { "deliveries", "delivery destinations, the queue and its health (docs/delivery.md)", NULL,
       cmd_deliveries },
+    /* dthru: only `reports deliver` here; at merge rgen's `reports` row (cmd_reports) replaces
+     * this one and its dispatcher gets a `deliver` row calling adb_cmd_reports_deliver */
+    { "reports", "compliance reports (docs/reports.md)", NULL, cmd_reports_deliver_only },
     { "routes", "list the HTTP routes with the permission each needs",
       "usage: auditdb routes\n\nOne line per route: METHOD PATH PERMISSION (resource:action, or none).\n",
       cmd_routes },
