@@ -266,15 +266,24 @@ adb_status adb__breaker_admit(adb *h, PGconn *c, const adb__dest *d, int64_t now
                               bool *admit, int64_t *retry_at_ms);
 /* The same, with the destination's version (ADB_DEST_VERSION_SQL) read in
  * the same statement into version (vlen >= 33): the delivery threads check
- * their cached copy with it at no extra round trip. */
+ * their cached copy with it at no extra round trip. *closed (may be NULL):
+ * admitted because the breaker is closed (not as a half-open probe). */
 adb_status adb__breaker_admit_v(adb *h, PGconn *c, const adb__dest *d, int64_t now_ms,
-                                bool *admit, int64_t *retry_at_ms, char *version, size_t vlen);
+                                bool *admit, int64_t *retry_at_ms, char *version, size_t vlen,
+                                bool *closed);
 /* After an attempt: destination_health updated (rates, response times,
  * consecutive failures, window), breaker transitions written with their
  * times, the destination disabled after sustained failure (an alert row and
  * a notice to the organization). */
 adb_status adb__health_record(adb *h, PGconn *c, const adb__dest *d, const adb__attempt *a,
                               int64_t now_ms);
+
+/* k successes to d (their response times ms[], oldest first) at once: the
+ * delivery threads gather the successes of a closed breaker and record them
+ * every 250 ms in one statement (docs/delivery.md "Throughput"); when the
+ * breaker is no longer closed, each goes through adb__health_record. */
+adb_status adb__health_record_successes(adb *h, PGconn *c, const adb__dest *d, const int *ms,
+                                        int k, int64_t now_ms);
 
 /* The breaker's settings: these defaults, overridden per destination by the
  * integers of its config's "circuitBreaker" object (failureRateThreshold,

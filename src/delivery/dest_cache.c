@@ -66,8 +66,10 @@ adb_status adb__dcache_load(adb__dest_cache *dc, adb *h, PGconn *c, const char *
                 e = &dc->e[i];
         }
     }
-    if (e->used)
+    if (e->used) {
+        adb__dcache_health_flush(e, h, c, now_ms);
         entry_flush(e, c);
+    }
     entry_free(e);
     adb_status st = adb__dest_load_v(h, c, org, id, &e->dest, e->version, sizeof(e->version));
     if (st == ADB_OK && !strcmp(e->dest.type, "webhook")) {
@@ -118,6 +120,50 @@ void adb__dcache_flush(adb__dest_cache *dc, PGconn *c, int64_t now_ms, bool forc
     for (int i = 0; i < ADB_DCACHE_MAX; i++)
         if (dc->e[i].used)
             entry_flush(&dc->e[i], c);
+}
+
+void adb__dcache_success(adb__dcache_entry *e, int ms, int64_t now_ms)
+{
+    if (e->ok_n == 0)
+        e->ok_since_ms = now_ms;
+    if (e->ok_n == 100) {
+        memmove(e->ok_ms, e->ok_ms + 1, 99 * sizeof(int));
+        e->ok_ms[99] = ms;
+    } else {
+        e->ok_ms[e->ok_n] = ms;
+    }
+    e->ok_n++;
+}
+
+void adb__dcache_health_flush(adb__dcache_entry *e, adb *h, PGconn *c, int64_t now_ms)
+{
+    if (e->ok_n == 0)
+        return;
+    if (e->ok_n > 100) {
+        /* more than the samples kept: the oldest ones' times are gone; they
+         * count with the average of the kept ones' */
+        int extra = e->ok_n - 100, *all = malloc((size_t)e->ok_n * sizeof(int));
+        if (all) {
+            long long sum = 0;
+            for (int i = 0; i < 100; i++)
+                sum += e->ok_ms[i];
+            for (int i = 0; i < extra; i++)
+                all[i] = (int)(sum / 100);
+            memcpy(all + extra, e->ok_ms, 100 * sizeof(int));
+            (void)adb__health_record_successes(h, c, &e->dest, all, e->ok_n, now_ms);
+            free(all);
+        }
+    } else {
+        (void)adb__health_record_successes(h, c, &e->dest, e->ok_ms, e->ok_n, now_ms);
+    }
+    e->ok_n = 0;
+}
+
+void adb__dcache_health_due(adb__dest_cache *dc, adb *h, PGconn *c, int64_t now_ms, bool force)
+{
+    for (int i = 0; i < ADB_DCACHE_MAX; i++)
+        if (dc->e[i].used && dc->e[i].ok_n && (force || now_ms - dc->e[i].ok_since_ms >= 250))
+            adb__dcache_health_flush(&dc->e[i], h, c, now_ms);
 }
 
 void adb__dcache_clear(adb__dest_cache *dc, PGconn *c)

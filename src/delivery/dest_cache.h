@@ -24,6 +24,10 @@ typedef struct adb__dcache_entry {
     size_t nkeys;
     int *uses;                    /* per key: uses not yet written */
     int64_t touched_ms;
+    /* successes of a closed breaker not yet recorded in destination_health */
+    int ok_n;
+    int ok_ms[100];               /* their response times, the last 100 */
+    int64_t ok_since_ms;          /* the first of them */
 } adb__dcache_entry;
 
 typedef struct adb__dest_cache {
@@ -47,6 +51,14 @@ size_t adb__dcache_keys(adb__dcache_entry *e, int64_t now_ms, adb__signing_key *
 /* Writes the counted uses (usage_count, last_used_at) when force or a second
  * has passed since the last write: one statement. */
 void adb__dcache_flush(adb__dest_cache *dc, PGconn *c, int64_t now_ms, bool force);
+/* A success to e's destination while its breaker was closed: kept, and
+ * recorded with the others once 250 ms have passed since the first (or by
+ * adb__dcache_health_flush). */
+void adb__dcache_success(adb__dcache_entry *e, int ms, int64_t now_ms);
+/* Records e's kept successes now (adb__health_record_successes). */
+void adb__dcache_health_flush(adb__dcache_entry *e, adb *h, PGconn *c, int64_t now_ms);
+/* Records every entry's kept successes older than 250 ms (all when force). */
+void adb__dcache_health_due(adb__dest_cache *dc, adb *h, PGconn *c, int64_t now_ms, bool force);
 /* Writes the uses (c may be NULL: they are lost) and frees everything. */
 void adb__dcache_clear(adb__dest_cache *dc, PGconn *c);
 
