@@ -58,10 +58,11 @@ expect_eq "the third link is downloaded once (its maxAccess)" 200 \
     "$(curl -s -o /dev/null -w '%{http_code}' "$BASE_URL$url")"
 # a superuser's rows pointing at another file: the sweeper derives the path, removes nothing else
 echo keep >"$TEST_TMP/victim"
-sql "INSERT INTO download_links (id, organization_id, object_id, object_type, file_path, file_name, signed_url,
-       signature, algorithm, expires_at) VALUES
-       ('dl_../../victim', 'org-u', 'x', 'report', '../victim', 'v', '/x', 'x', 'HMAC-SHA256', now() - interval '1 day'),
-       ('dl_AAAAAAAAAAAAAAAAAAAAAA', 'org-u', 'x', 'report', '../../victim', 'v', '/x', 'x', 'HMAC-SHA256', now() - interval '1 day')" >/dev/null
+sql "INSERT INTO download_links (id, organization_id, object_id, object_type, object_metadata, file_path, file_name,
+       signed_url, signature, algorithm, expires_at) VALUES
+       ('dl_../../victim', 'org-u', 'x', 'report', '{}', '../victim', 'v', '/x', 'x', 'HMAC-SHA256', now() - interval '1 day'),
+       ('dl_AAAAAAAAAAAAAAAAAAAAAA', 'org-u', 'x', 'report', '{}', '../../victim', 'v', '/x', 'x', 'HMAC-SHA256',
+        now() - interval '1 day')" >/dev/null
 swept() { sql "SELECT count(*) FROM download_links WHERE metadata ? 'fileRemovedAt'"; }
 wait_for 20 '[ "$(swept)" = 5 ]'
 expect_eq "the revoked, expired and used-up links' files removed, the live one kept" "gone gone gone kept" \
@@ -80,7 +81,7 @@ sql "UPDATE delivery_destinations SET secrets = set_byte(secrets, 20, get_byte(s
 deliver "$MAIL" sealed
 wait_for 20 '[ "$(status_of "$DLV")" = failed ]'
 expect_eq "a destination whose secrets do not open: the item failed, one attempt, the reason given" \
-    "failed|failed|1|t" \
+    "failed|failed|1|true" \
     "$(sql "SELECT l.status || '|' || q.status || '|' || jsonb_array_length(l.attempts) || '|'
              || (l.failure_reason LIKE '%sealed secrets do not open%')
              FROM delivery_logs l JOIN delivery_queue q ON q.delivery_log_id = l.id WHERE l.delivery_id = '$DLV'")"
@@ -93,8 +94,10 @@ else
     mk sftp-pw sftp "{\"sftp\":{\"host\":\"127.0.0.1\",\"port\":$SSH_PORT,\"username\":\"$SSH_PW_USER\",\"password\":\"$SSH_PW_PASS\",\"path\":\"$SSH_PW_DIR/in\",\"hostKey\":\"$SSH_HOSTKEY\"}}"
     deliver "$ID" pw-report
     wait_for 30 '[ "$(status_of "$DLV")" = delivered ]'
-    expect_eq "SFTP with a password: delivered, the file stored by sshd" "delivered yes" \
-        "$(status_of "$DLV") $([ -s "$SSH_PW_DIR/in/pw-report.json" ] && echo yes)"
+    got="$(status_of "$DLV") $([ -s "$SSH_PW_DIR/in/pw-report.json" ] && echo yes)"
+    expect_eq "SFTP with a password: delivered, the file stored by sshd" "delivered yes" "$got"
+    [ "$got" = "delivered yes" ] ||
+        diag "$(sql "SELECT failure_reason FROM delivery_logs WHERE delivery_id = '$DLV'")" "$(tail -n 8 "$P/sshd.log")"
     check "the file holds the delivery" grep -q pw-report "$SSH_PW_DIR/in/pw-report.json"
     check "sshd logged a password login for the account" grep -q "Accepted password for $SSH_PW_USER" "$P/sshd.log"
     check "the password is not in serve's log" sh -c "! grep -q '$SSH_PW_PASS' '$TEST_TMP/serve.log'"

@@ -114,13 +114,20 @@ UsePAM no
 Subsystem sftp internal-sftp
 LogLevel VERBOSE
 EOF
-    # a password login: an account of its own (adbsftp, created once, no home, a fresh random
-    # password each run) allowed to log in with a password only; root only, else SSH_PW_SKIP
+    # a password login: an account of its own (adbsftp, no home, a random password made with
+    # it and kept in a root-only file, so that tests running at once share one password)
+    # allowed to log in with a password only; root only, else SSH_PW_SKIP
     pw_user=
+    pwf=/var/tmp/auditdb-test-adbsftp.pw
     if [ "$(id -u)" -eq 0 ] && command -v useradd >/dev/null 2>&1 && command -v chpasswd >/dev/null 2>&1; then
-        id adbsftp >/dev/null 2>&1 || useradd -M -d /nonexistent -s /bin/sh adbsftp >/dev/null 2>&1
-        pw=$(openssl rand -hex 16)
-        if id adbsftp >/dev/null 2>&1 && echo "adbsftp:$pw" | chpasswd >/dev/null 2>&1; then
+        pw=$(flock /var/tmp/auditdb-test-adbsftp.lock sh -c '
+            id adbsftp >/dev/null 2>&1 || useradd -M -d /nonexistent -s /bin/sh adbsftp >/dev/null 2>&1 || exit 1
+            if [ ! -s "$1" ]; then
+                (umask 077; openssl rand -hex 16 >"$1") || exit 1
+                echo "adbsftp:$(cat "$1")" | chpasswd >/dev/null 2>&1 || { rm -f "$1"; exit 1; }
+            fi
+            cat "$1"' sh "$pwf")
+        if [ -n "$pw" ]; then
             mkdir -p "$dir/sftp-pw"
             chown adbsftp "$dir/sftp-pw"
             printf 'Match User adbsftp\n    PasswordAuthentication yes\n    PubkeyAuthentication no\n' >>"$s/sshd_config"

@@ -468,6 +468,33 @@ static void success_fast_path_equals_full_path(void)
     json_decref(full.config);
 }
 
+/* The delivery threads' batch: k successes of a closed breaker in one
+ * statement; on a breaker that is not closed each goes the full path. */
+static void successes_recorded_at_once(void)
+{
+    adb__dest d;
+    int id = dest_new("brk", "batch", "{\"windowSeconds\": 60, \"minimumVolume\": 2,"
+                      " \"failureRateThreshold\": 50, \"cooldownSeconds\": 30}", &d);
+    REQUIRE(id > 0);
+    CHECK(rec(&d, true, 200, 10, T0) == ADB_OK);   /* the row */
+    int ms[5] = { 20, 30, 40, 50, 60 };
+    CHECK(adb__health_record_successes(db, c, &d, ms, 5, T0 + 1000) == ADB_OK);
+    CHECK(q("SELECT count(*) FROM destination_health WHERE destination_id = %d"
+            " AND total_deliveries = 6 AND window_total = 6 AND consecutive_failures = 0"
+            " AND success_rate = '100.00' AND average_response_time = 35 AND p95_response_time = 60"
+            " AND jsonb_array_length(metadata->'responseTimesMs') = 6"
+            " AND last_success_at = '2030-01-01T00:00:01Z' AND status = 'healthy'", id) == 1);
+    /* open it (2 failures of 8 do not; 6 more do), then a batch goes the full path: still open */
+    for (int i = 0; i < 8; i++)
+        CHECK(rec(&d, false, 500, 5, T0 + 2000 + i) == ADB_OK);
+    CHECK(q("SELECT count(*) FROM destination_health WHERE destination_id = %d"
+            " AND circuit_breaker_state = 'open'", id) == 1);
+    CHECK(adb__health_record_successes(db, c, &d, ms, 2, T0 + 3000) == ADB_OK);
+    CHECK(q("SELECT count(*) FROM destination_health WHERE destination_id = %d"
+            " AND circuit_breaker_state = 'open' AND total_deliveries = 16", id) == 1);
+    json_decref(d.config);
+}
+
 int main(void)
 {
     char err[ADB_ERRMSG_MAX];
@@ -490,6 +517,7 @@ int main(void)
     RUN(one_probe_across_connections);
     RUN(probe_taken_inside_a_transaction);
     RUN(success_fast_path_equals_full_path);
+    RUN(successes_recorded_at_once);
     PQfinish(c);
     adb_close(db);
     return t_done();
