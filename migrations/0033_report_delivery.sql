@@ -7,7 +7,3 @@
 
 GRANT UPDATE (delivery_id, delivery_attempts) ON report_executions TO auditdb_app;
 
--- the items an execution queued: found by the idempotency key of each of them
--- ("report-execution:<id>"), per organization
-CREATE INDEX delivery_queue_org_idempotency_idx ON delivery_queue (organization_id, idempotency_key)
-    WHERE idempotency_key IS NOT NULL;
