@@ -131,6 +131,10 @@ int adb_cmd_reports_templates(int argc, char **argv);
 extern const char adb_cmd_reports_schedules_usage[];
 extern const char adb_cmd_reports_templates_usage[];
 
+/* `auditdb reports deliver` (cmd_reports_deliver.c), a subcommand of `auditdb reports` */
+extern const char cli_reports_deliver_usage[];
+int adb_cmd_reports_deliver(int argc, char **argv);
+
 extern const cli_command cli_commands[];
 
 #endif

@@ -377,6 +377,8 @@ static const cli_sub subs[] = {
       reports_verify },
     { "render", "render a report document as json, csv, xml or pdf", cli_reports_render_usage,
       adb_cmd_reports_render },
+    { "deliver", "queue a report artifact to destinations", cli_reports_deliver_usage,
+      adb_cmd_reports_deliver },
     { "schedules", "scheduled reports: list, show, create, run, executions, enable, disable, delete",
       adb_cmd_reports_schedules_usage, adb_cmd_reports_schedules },
     { "templates", "report templates: list, show, create, delete", adb_cmd_reports_templates_usage,

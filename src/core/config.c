@@ -9,6 +9,7 @@
 #include "util.h"
 #include "../log/note.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -82,6 +83,12 @@ static const adb_config_key config_keys[] = {
       "how often the report scheduler looks for due schedules (a new schedule or an execute wakes it at once)" },
     { "AUDITDB_REPORT_LEASE_MS", "60000", false,
       "how long a running report execution stays its scheduler's without renewal; then another may resume it" },
+    { "AUDITDB_DELIVERY_CLAIM_BATCH", "4", false,
+      "delivery items a thread claims per round trip (1 to 16; docs/delivery.md \"Throughput\")" },
+    { "AUDITDB_DOWNLOAD_SWEEP_MS", "60000", false,
+      "how often serve removes the files of expired, revoked or used-up download links (0: never)" },
+    { "AUDITDB_DELIVERY_ALLOW", NULL, false,
+      "CIDRs (comma-separated) delivery connections may reach although the address policy refuses them" },
     { "AUDITDB_TREE", "true", false,
       "keep every organization's Merkle tree up to date (docs/log.md); false only to measure its cost" },
     { "AUDITDB_ENVIRONMENT", "production", false, "environment name reported by /health" },
@@ -142,6 +149,44 @@ static adb_status get_bool(adb_config *cfg, const char *name, bool *out)
     return ADB_OK;
 }
 
+/* A comma-separated list of CIDRs (a.b.c.d/n, v6/n, or a bare address); the
+ * delivery code reads it where it connects (src/delivery/ssrf.c), a typo is
+ * refused at start instead of admitting nothing. */
+static adb_status check_cidrs(adb_config *cfg, const char *name)
+{
+    const char *v = setting(name);
+    if (!v)
+        return ADB_OK;
+    char *copy = strdup(v), *save = NULL;
+    if (!copy)
+        return ADB_ERR_NOMEM;
+    adb_status st = ADB_OK;
+    for (char *t = strtok_r(copy, ",", &save); t && st == ADB_OK; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        char *e = t + strlen(t);
+        while (e > t && e[-1] == ' ')
+            *--e = '\0';
+        char *slash = strchr(t, '/');
+        long long bits = -1;
+        if (slash) {
+            *slash = '\0';
+            if (!adb__parse_int(slash + 1, 0, 128, &bits))
+                bits = 999;
+        }
+        unsigned char a[16];
+        bool v4 = inet_pton(AF_INET, t, a) == 1, v6 = !v4 && inet_pton(AF_INET6, t, a) == 1;
+        if ((!v4 && !v6) || (v4 && bits > 32) || bits > 128) {
+            adb__fmt(cfg->errmsg, sizeof(cfg->errmsg),
+                     "invalid value for %s: \"%s\" (expected comma-separated CIDRs such as 10.20.0.0/16)",
+                     name, v);
+            st = ADB_ERR_CONFIG;
+        }
+    }
+    free(copy);
+    return st;
+}
+
 static adb_status get_str(adb_config *cfg, const char *name, char **out)
 {
     const char *v = setting(name);
@@ -183,6 +228,7 @@ adb_status adb_config_load(adb_config *cfg)
     adb_status st;
 
     memset(cfg, 0, sizeof(*cfg));
+    int scratch;   /* settings read where they are used, checked here */
     if ((st = get_str(cfg, "AUDIT_DB_URL", &cfg->db_url)) ||
         (st = get_str(cfg, "AUDIT_DB_API_URL", &cfg->api_url)) ||
         (st = get_str(cfg, "AUDIT_DB_WRITER_URL", &cfg->writer_url)) ||
@@ -217,6 +263,9 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_bool(cfg, "AUDITDB_REPORT_SCHEDULER", &cfg->report_scheduler)) ||
         (st = get_int(cfg, "AUDITDB_REPORT_TICK_MS", 10, 60000, &cfg->report_tick_ms)) ||
         (st = get_int(cfg, "AUDITDB_REPORT_LEASE_MS", 1000, 3600000, &cfg->report_lease_ms)) ||
+        (st = get_int(cfg, "AUDITDB_DELIVERY_CLAIM_BATCH", 1, 16, &scratch)) ||
+        (st = get_int(cfg, "AUDITDB_DOWNLOAD_SWEEP_MS", 0, 86400000, &scratch)) ||
+        (st = check_cidrs(cfg, "AUDITDB_DELIVERY_ALLOW")) ||
         (st = get_bool(cfg, "AUDITDB_TREE", &cfg->tree)) ||
         (st = get_bool(cfg, "AUDIT_MONITORING_ENABLED", &cfg->monitoring)) ||
         (st = get_int(cfg, "AUDIT_SLOW_QUERY_THRESHOLD", 0, 3600000, &cfg->slow_query_ms)) ||

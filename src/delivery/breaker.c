@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ADB_STR_(x) #x
+#define ADB_STR(x) ADB_STR_(x)
 #define SAMPLES_MAX 100    /* response times kept in metadata.responseTimesMs */
 #define DELIVERY_PRINCIPAL "auditdb-delivery"
 
@@ -138,6 +140,7 @@ typedef struct hrow {
     long long window_total, window_failures, consecutive, total_failures, total;
     bool disabled;
     json_t *meta;   /* owned */
+    char version[40];   /* the destination's (ADB_DEST_VERSION_SQL) */
 } hrow;
 
 static const char SELECT_ROW[] =
@@ -145,7 +148,7 @@ static const char SELECT_ROW[] =
     MS("h.failing_since") ", " MS("h.window_started_at") ", "
     "coalesce((h.metadata->>'probeUntil')::bigint, 0), h.window_total, h.window_failures,"
     " h.consecutive_failures, h.total_failures, h.total_deliveries, h.metadata::text,"
-    " d.disabled = 'true'"
+    " d.disabled = 'true', " ADB_DEST_VERSION_SQL
     " FROM destination_health h JOIN delivery_destinations d ON d.id = h.destination_id"
     " WHERE h.destination_id = $1::int AND h.organization_id = $2 AND d.deleted_at IS NULL";
 
@@ -204,6 +207,7 @@ static adb_status row_read(PGconn *c, const char *org, const char *idt, int64_t 
         out->meta = json_object();
     }
     out->disabled = PQgetvalue(r, 0, 11)[0] == 't';
+    adb__fmt(out->version, sizeof(out->version), "%s", PQgetvalue(r, 0, 12));
     PQclear(r);
     return out->meta ? ADB_OK : ADB_ERR_NOMEM;
 }
@@ -223,6 +227,13 @@ static bool transition(PGconn *c, const char *idt, const char *org, const char *
 adb_status adb__breaker_admit(adb *h, PGconn *c, const adb__dest *d, int64_t now_ms,
                               bool *admit, int64_t *retry_at_ms)
 {
+    return adb__breaker_admit_v(h, c, d, now_ms, admit, retry_at_ms, NULL, 0, NULL);
+}
+
+adb_status adb__breaker_admit_v(adb *h, PGconn *c, const adb__dest *d, int64_t now_ms,
+                                bool *admit, int64_t *retry_at_ms, char *version, size_t vlen,
+                                bool *closed)
+{
     adb__breaker_config cfg;
     char idt[16], now[24];
     hrow row;
@@ -241,12 +252,18 @@ adb_status adb__breaker_admit(adb *h, PGconn *c, const adb__dest *d, int64_t now
     if (st != ADB_OK)
         return st;
     json_decref(row.meta);
+    if (version)
+        adb__fmt(version, vlen, "%s", row.version);
     if (row.disabled) {
         *retry_at_ms = ADB_BREAKER_HOLD;
         return ADB_OK;
     }
+    if (closed)
+        *closed = false;
     if (strcmp(row.state, "closed") == 0) {
         *admit = true;
+        if (closed)
+            *closed = true;
         return ADB_OK;
     }
     if (strcmp(row.state, "open") == 0 && now_ms < row.opened_ms + cfg.cooldown_s * 1000LL) {
@@ -522,6 +539,90 @@ static void samples(json_t *meta, int ms, int *avg, int *p95, int *p99)
     *p99 = v[(r99 ? r99 : 1) - 1];
 }
 
+/* The common case in one statement: a success to an enabled destination
+ * whose breaker is closed changes no state, only the counters, the window and
+ * the response times, and needs no transition, alert or disable. The row is
+ * locked for this statement only (not across round trips), so threads that
+ * deliver to one destination do not queue behind each other's round trips.
+ * The same arithmetic as the full path below (tests/unit/test_breaker.c
+ * checks both). false: not that case (or no row yet): take the full path. */
+static bool record_success_fast(PGconn *c, const char *org, const char *idt, const char *now,
+                                const int *ms, int k, int window_s)
+{
+    char msv[16 * 100 + 8], ws[16], kt[16];
+    size_t off = 0;
+    int first = k > SAMPLES_MAX ? k - SAMPLES_MAX : 0;
+    msv[off++] = '[';
+    for (int i = first; i < k; i++)
+        off += (size_t)snprintf(msv + off, sizeof(msv) - off, "%s%d", i > first ? "," : "", ms[i]);
+    adb__fmt(msv + off, sizeof(msv) - off, "]");
+    adb__fmt(ws, sizeof(ws), "%d", window_s);
+    adb__fmt(kt, sizeof(kt), "%d", k);
+    const char *p[] = { idt, org, now, msv, ws, kt };
+    PGresult *r = run(c,
+        "WITH cur AS ("
+        "  SELECT h.destination_id, h.total_deliveries, h.total_failures, h.window_started_at,"
+        "   (SELECT coalesce(jsonb_agg(e ORDER BY o), '[]'::jsonb) FROM ("
+        "      SELECT e, o FROM jsonb_array_elements("
+        "        CASE WHEN jsonb_typeof(h.metadata->'responseTimesMs') = 'array'"
+        "        THEN h.metadata->'responseTimesMs' ELSE '[]'::jsonb END || $4::jsonb)"
+        "        WITH ORDINALITY AS t(e, o) ORDER BY o DESC LIMIT " ADB_STR(SAMPLES_MAX) ") s) AS rt"
+        "  FROM destination_health h JOIN delivery_destinations d ON d.id = h.destination_id"
+        "  WHERE h.destination_id = $1::int AND h.organization_id = $2 AND d.deleted_at IS NULL"
+        "  AND d.disabled = 'false' AND h.circuit_breaker_state = 'closed' AND h.status <> 'disabled'"
+        "  FOR UPDATE OF h),"
+        " t AS (SELECT cur.*, (SELECT round(avg(v))::int FROM (SELECT (e::text)::int v FROM jsonb_array_elements(cur.rt) e"
+        "          WHERE jsonb_typeof(e) = 'number') x) AS av,"
+        "   (SELECT percentile_disc(0.95) WITHIN GROUP (ORDER BY v) FROM (SELECT (e::text)::int v"
+        "          FROM jsonb_array_elements(cur.rt) e WHERE jsonb_typeof(e) = 'number') x) AS p95,"
+        "   (SELECT percentile_disc(0.99) WITHIN GROUP (ORDER BY v) FROM (SELECT (e::text)::int v"
+        "          FROM jsonb_array_elements(cur.rt) e WHERE jsonb_typeof(e) = 'number') x) AS p99,"
+        "   cur.window_started_at IS NULL OR cur.window_started_at <= " TS(3) " - make_interval(secs => $5::int)"
+        "     OR extract(epoch FROM cur.window_started_at) = 0 AS fresh"
+        "   FROM cur)"
+        " UPDATE destination_health h SET status = 'healthy', last_check_at = " TS(3) ","
+        "  total_deliveries = t.total_deliveries + $6::int, consecutive_failures = 0,"
+        "  success_rate = round(100.0 * (t.total_deliveries + $6::int - t.total_failures)"
+        "                 / (t.total_deliveries + $6::int), 2)::text,"
+        "  average_response_time = coalesce(t.av, 0), p95_response_time = coalesce(t.p95, 0),"
+        "  p99_response_time = coalesce(t.p99, 0), last_success_at = " TS(3) ", failing_since = NULL,"
+        "  window_started_at = CASE WHEN t.fresh THEN " TS(3) " ELSE h.window_started_at END,"
+        "  window_total = CASE WHEN t.fresh THEN $6::int ELSE h.window_total + $6::int END,"
+        "  window_failures = CASE WHEN t.fresh THEN 0 ELSE h.window_failures END,"
+        "  circuit_breaker_opened_at = NULL,"
+        "  metadata = h.metadata || jsonb_build_object('responseTimesMs', t.rt), updated_at = now()"
+        " FROM t WHERE h.destination_id = t.destination_id RETURNING 1",
+        6, p);
+    bool done = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    PQclear(r);
+    return done;
+}
+
+adb_status adb__health_record_successes(adb *h, PGconn *c, const adb__dest *d, const int *ms,
+                                        int k, int64_t now_ms)
+{
+    adb__breaker_config cfg;
+    char idt[16], now[24];
+    if (k <= 0)
+        return ADB_OK;
+    adb__breaker_config_of(d->config, &cfg);
+    adb__fmt(idt, sizeof(idt), "%d", d->id);
+    adb__fmt(now, sizeof(now), "%" PRId64, now_ms);
+    if (PQtransactionStatus(c) == PQTRANS_IDLE && record_success_fast(c, d->org, idt, now, ms, k, cfg.window_s))
+        return ADB_OK;
+    /* not closed any more (or no row yet): each through the full path */
+    adb_status st = ADB_OK;
+    for (int i = 0; i < k && st == ADB_OK; i++) {
+        adb__attempt a;
+        memset(&a, 0, sizeof(a));
+        a.ok = true;
+        a.retry_after_s = -1;
+        a.elapsed_ms = ms[i];
+        st = adb__health_record(h, c, d, &a, now_ms);
+    }
+    return st;
+}
+
 adb_status adb__health_record(adb *h, PGconn *c, const adb__dest *d, const adb__attempt *a,
                               int64_t now_ms)
 {
@@ -534,6 +635,10 @@ adb_status adb__health_record(adb *h, PGconn *c, const adb__dest *d, const adb__
     adb__breaker_config_of(d->config, &cfg);
     adb__fmt(idt, sizeof(idt), "%d", d->id);
     adb__fmt(now, sizeof(now), "%" PRId64, now_ms);
+    int one = a->elapsed_ms < 0 ? 0 : a->elapsed_ms > 3.6e6 ? 3600000 : (int)(a->elapsed_ms + 0.5);
+    if (!fail && !a->gone && PQtransactionStatus(c) == PQTRANS_IDLE &&
+        record_success_fast(c, d->org, idt, now, &one, 1, cfg.window_s))
+        return ADB_OK;
     if (!tx_begin(c, &own))
         return ADB_ERR_DB_QUERY;
     st = row_read(c, d->org, idt, now_ms, true, &row);

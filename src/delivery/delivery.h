@@ -43,6 +43,11 @@ typedef struct adb__dest {
  * secrets opened. ADB_ERR_NOT_FOUND when there is none in org (or it was
  * deleted); ADB_ERR_INTERNAL when its sealed secrets do not open. */
 adb_status adb__dest_load(adb *h, PGconn *c, const char *org, int id, adb__dest *out);
+/* The same, with its version (ADB_DEST_VERSION_SQL, read in the same
+ * statement) into version; ADB_ERR_CONFIG (not INTERNAL) when the sealed
+ * secrets do not open. */
+adb_status adb__dest_load_v(adb *h, PGconn *c, const char *org, int id, adb__dest *out,
+                            char *version, size_t vlen);
 void adb__dest_free(adb__dest *d);
 
 /* The signing keys of a webhook destination (webhook_keys.c, ddest;
@@ -58,6 +63,7 @@ typedef struct adb__signing_key {
     bool primary;
     unsigned char key[64];
     size_t key_len;
+    int64_t expires_ms;      /* end of its grace period (ms); 0: none */
 } adb__signing_key;
 /* *out malloc()ed (free with adb__webhook_keys_free, which wipes it), *n
  * keys; *n 0 when the destination has none. c any login (the statement
@@ -65,6 +71,26 @@ typedef struct adb__signing_key {
 adb_status adb__webhook_keys_active(adb *h, PGconn *c, const char *org, int dest_id,
                                     int64_t now_ms, adb__signing_key **out, size_t *n);
 void adb__webhook_keys_free(adb__signing_key *k, size_t n);
+/* The same, counting each use (count: usage_count + 1 now) or not (the
+ * delivery threads' cache, dest_cache.c, which counts with
+ * adb__webhook_keys_use). ADB_ERR_CONFIG (adb__webhook_keys_active:
+ * ADB_ERR_INTERNAL) when a key's sealed bytes do not open (sealed for another
+ * row, or changed). */
+adb_status adb__webhook_keys_load(adb *h, PGconn *c, const char *org, int dest_id, int64_t now_ms,
+                                  bool count, adb__signing_key **out, size_t *n);
+/* Adds uses[i] to the usage_count of key ids[i] (last_used_at now), one
+ * statement. */
+adb_status adb__webhook_keys_use(PGconn *c, const char *const *ids, const int *uses, size_t n);
+
+/* A destination's version: a digest of everything a delivery thread keeps of
+ * it (type, config, sealed secrets, deletion, its signing keys), computed in
+ * SQL over delivery_destinations d. Equal versions: the cached copy holds. */
+#define ADB_DEST_VERSION_SQL \
+    "md5(d.type || '|' || d.updated_at::text || '|' || coalesce(d.deleted_at::text, '') || '|'" \
+    " || coalesce(d.config::text, '') || '|' || coalesce(encode(d.secrets, 'hex'), '') || '|'" \
+    " || coalesce((SELECT string_agg(w.id || ':' || w.is_active || ':' || w.is_primary || ':'" \
+    " || coalesce(w.expires_at::text, '') || ':' || md5(w.secret_key), ',' ORDER BY w.id)" \
+    " FROM webhook_secrets w WHERE w.destination_id = d.id), ''))"
 
 /* ---- the address policy (ssrf.c) ---- */
 
@@ -238,12 +264,26 @@ void adb__delivery_stop(adb__delivery_pool *p);
  * at a time. A disabled destination admits nothing (its items are held). */
 adb_status adb__breaker_admit(adb *h, PGconn *c, const adb__dest *d, int64_t now_ms,
                               bool *admit, int64_t *retry_at_ms);
+/* The same, with the destination's version (ADB_DEST_VERSION_SQL) read in
+ * the same statement into version (vlen >= 33): the delivery threads check
+ * their cached copy with it at no extra round trip. *closed (may be NULL):
+ * admitted because the breaker is closed (not as a half-open probe). */
+adb_status adb__breaker_admit_v(adb *h, PGconn *c, const adb__dest *d, int64_t now_ms,
+                                bool *admit, int64_t *retry_at_ms, char *version, size_t vlen,
+                                bool *closed);
 /* After an attempt: destination_health updated (rates, response times,
  * consecutive failures, window), breaker transitions written with their
  * times, the destination disabled after sustained failure (an alert row and
  * a notice to the organization). */
 adb_status adb__health_record(adb *h, PGconn *c, const adb__dest *d, const adb__attempt *a,
                               int64_t now_ms);
+
+/* k successes to d (their response times ms[], oldest first) at once: the
+ * delivery threads gather the successes of a closed breaker and record them
+ * every 250 ms in one statement (docs/delivery.md "Throughput"); when the
+ * breaker is no longer closed, each goes through adb__health_record. */
+adb_status adb__health_record_successes(adb *h, PGconn *c, const adb__dest *d, const int *ms,
+                                        int k, int64_t now_ms);
 
 /* The breaker's settings: these defaults, overridden per destination by the
  * integers of its config's "circuitBreaker" object (failureRateThreshold,

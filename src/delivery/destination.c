@@ -62,6 +62,13 @@ json_t *adb__dest_row_json(PGresult *r, int row)
 
 adb_status adb__dest_load(adb *h, PGconn *c, const char *org, int id, adb__dest *out)
 {
+    adb_status st = adb__dest_load_v(h, c, org, id, out, NULL, 0);
+    return st == ADB_ERR_CONFIG ? ADB_ERR_INTERNAL : st;
+}
+
+adb_status adb__dest_load_v(adb *h, PGconn *c, const char *org, int id, adb__dest *out,
+                            char *version, size_t vlen)
+{
     char idtext[16];
     const char *p[] = { org, idtext };
     PGresult *r;
@@ -70,7 +77,8 @@ adb_status adb__dest_load(adb *h, PGconn *c, const char *org, int id, adb__dest 
     memset(out, 0, sizeof(*out));
     adb__fmt(idtext, sizeof(idtext), "%d", id);
     r = PQexecParams(c,
-                     "SELECT d.type, d.disabled = 'true', d.config::text, encode(d.secrets, 'hex')"
+                     "SELECT d.type, d.disabled = 'true', d.config::text, encode(d.secrets, 'hex'), "
+                     ADB_DEST_VERSION_SQL
                      " FROM delivery_destinations d WHERE d.organization_id = $1 AND d.id = $2::int"
                      " AND d.deleted_at IS NULL",
                      2, NULL, p, NULL, NULL, 0);
@@ -85,11 +93,13 @@ adb_status adb__dest_load(adb *h, PGconn *c, const char *org, int id, adb__dest 
         adb__fmt(out->org, sizeof(out->org), "%s", org);
         adb__fmt(out->type, sizeof(out->type), "%s", PQgetvalue(r, 0, 0));
         out->disabled = !strcmp(PQgetvalue(r, 0, 1), "t");
+        if (version)
+            adb__fmt(version, vlen, "%s", PQgetvalue(r, 0, 4));
         out->config = json_loads(PQgetvalue(r, 0, 2), 0, NULL);
         if (!out->config)
             st = ADB_ERR_INTERNAL;
         else if (!adb__dest_open(adb__db_keys(h), org, id, out->config, sealed, n))
-            st = ADB_ERR_INTERNAL; /* sealed for another row, or changed */
+            st = ADB_ERR_CONFIG; /* sealed for another row, or changed */
         if (sealed) {
             OPENSSL_cleanse(sealed, n);
             free(sealed);

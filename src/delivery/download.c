@@ -218,6 +218,11 @@ static void org_folder(const char *org, char out[33])
     adb__hex(d, 16, out);
 }
 
+void adb__download_org_folder(const char *org, char out[33])
+{
+    org_folder(org, out);
+}
+
 static bool write_all(int fd, const unsigned char *p, size_t n)
 {
     while (n) {

@@ -67,4 +67,18 @@ adb__download_verdict adb__download_open(adb *h, const char *id, const char *exp
 adb_status adb__download_revoke(adb *h, const char *org, const char *id, const char *by,
                                 const char *reason);
 
+/* The folder (under adb__download_dir) of org's files: 32 hex digits of the
+ * SHA-256 of its id. */
+void adb__download_org_folder(const char *org, char out[33]);
+
+/* The sweeper (download_sweep.c): the files of links that can no longer be
+ * served (expired, revoked, or at maxAccess) removed from disk, at most max
+ * per call, each row marked (metadata.fileRemovedAt) in the transaction that
+ * claims it with FOR UPDATE SKIP LOCKED, so instances sweeping at once never
+ * take the same link. The path removed is derived from the row's
+ * organization and link id (never the row's file_path, which a superuser of
+ * the database could point anywhere): <dir>/<org folder>/<dl_ id>. c: the
+ * owner's connection, idle. *removed: rows swept (a file already gone counts). */
+adb_status adb__download_sweep(adb *h, PGconn *c, int max, int *removed);
+
 #endif

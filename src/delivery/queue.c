@@ -165,6 +165,40 @@ adb_status adb__queue_finish(PGconn *c, const adb__qitem *q, adb__q_end how, con
         if (!attempt)
             return ADB_ERR_NOMEM;
     }
+    /* a report's item: the attempt (or the hold) also goes to its execution's
+     * delivery_attempts, in this same statement (src/report/deliver.c) */
+    const char *exec_id = NULL;
+    char *rx = NULL;
+    const json_t *md = json_object_get(q->payload, "metadata");
+    if (json_is_string(json_object_get(q->payload, "type")) &&
+        !strcmp(json_string_value(json_object_get(q->payload, "type")), "report") &&
+        json_is_string(json_object_get(md, "executionId")) && (attempt || how == ADB_Q_HOLD)) {
+        json_t *e = attempt ? json_loads(attempt, 0, NULL) : json_pack("{s:s}", "webhookId", q->id);
+        if (!e) {
+            free(attempt);
+            return ADB_ERR_NOMEM;
+        }
+        exec_id = json_string_value(json_object_get(md, "executionId"));
+        json_object_set_new(e, "destinationId", json_integer(q->dest_id));
+        json_object_set_new(e, "deliveryId", json_string(q->delivery_id));
+        json_object_set_new(e, "itemStatus", json_string(qstatus[how]));
+        if (!attempt) {
+            char at[40];
+            time_t t = (time_t)(now_ms / 1000);
+            struct tm tmv;
+            gmtime_r(&t, &tmv);
+            strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tmv);
+            json_object_set_new(e, "status", json_string("held"));
+            json_object_set_new(e, "at", json_string(at));
+            json_object_set_new(e, "error", json_string("held: the destination is disabled"));
+        }
+        rx = json_dumps(e, JSON_COMPACT);
+        json_decref(e);
+        if (!rx) {
+            free(attempt);
+            return ADB_ERR_NOMEM;
+        }
+    }
     const char *reason = NULL;
     char held[300];
     if (a && !a->ok && how != ADB_Q_DEFER)
@@ -176,7 +210,7 @@ adb_status adb__queue_finish(PGconn *c, const adb__qitem *q, adb__q_end how, con
     const char *p[] = { q->id, q->claim_id, qstatus[how],
                         how == ADB_Q_RETRY || how == ADB_Q_DEFER ? next : NULL, attempt,
                         lstatus[how], reason, a && a->reference[0] ? a->reference : NULL,
-                        uncount, logid, now };
+                        uncount, logid, now, exec_id, rx, q->org };
     PGresult *r = PQexecParams(c,
         "WITH q AS (UPDATE delivery_queue SET status = $3::text, claim_id = NULL, lease_until = NULL,"
         "   processed_at = CASE WHEN $3::text IN ('completed', 'failed') THEN to_timestamp($11::bigint / 1000.0)"
@@ -184,7 +218,11 @@ adb_status adb__queue_finish(PGconn *c, const adb__qitem *q, adb__q_end how, con
         "   scheduled_at = coalesce(to_timestamp($4::bigint / 1000.0), scheduled_at),"
         "   next_retry_at = to_timestamp($4::bigint / 1000.0),"
         "   retry_count = retry_count - $9::int, updated_at = now()"
-        "   WHERE id = $1 AND claim_id = $2::uuid RETURNING 1)"
+        "   WHERE id = $1 AND claim_id = $2::uuid RETURNING 1),"
+        " x AS (UPDATE report_executions"
+        "   SET delivery_attempts = coalesce(delivery_attempts, '[]'::jsonb) || jsonb_build_array($13::jsonb)"
+        "   WHERE $12::text IS NOT NULL AND id = $12::text AND organization_id = $14::text"
+        "   AND EXISTS (SELECT 1 FROM q))"
         " UPDATE delivery_logs SET"
         "   attempts = CASE WHEN $5::jsonb IS NULL THEN attempts"
         "              ELSE attempts || jsonb_build_array($5::jsonb) END,"
@@ -198,8 +236,9 @@ adb_status adb__queue_finish(PGconn *c, const adb__qitem *q, adb__q_end how, con
         " FROM q"
         " WHERE id = $10::int"
         " RETURNING 1",
-        11, NULL, p, NULL, NULL, 0);
+        14, NULL, p, NULL, NULL, 0);
     free(attempt);
+    free(rx);
     adb_status st = ADB_ERR_DB_QUERY;
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         st = ADB_OK;

@@ -295,6 +295,17 @@ adb_status adb__webhook_send(const adb__dest *d, const adb__item *it, const adb_
 #define ADD(...) do { adb__fmt(line, sizeof(line), __VA_ARGS__); \
         struct curl_slist *n_ = curl_slist_append(h, line); if (!n_) { st = ADB_ERR_NOMEM; goto out; } h = n_; } while (0)
     ADD("Content-Type: %s", it->content_type ? it->content_type : "application/json");
+    {
+        /* a report's artifact names its file (src/report/deliver.c) */
+        const json_t *md = json_object_get(it->payload, "metadata");
+        const char *ty = json_string_value(json_object_get(it->payload, "type"));
+        const char *fn = json_string_value(json_object_get(md, "filename"));
+        bool plain = fn && fn[0] && strlen(fn) <= 200;
+        for (const char *s_ = fn; plain && *s_; s_++)
+            plain = *s_ >= 0x20 && *s_ < 0x7f && *s_ != '"' && *s_ != '\\' && *s_ != '/' && *s_ != ';';
+        if (ty && !strcmp(ty, "report") && plain)
+            ADD("Content-Disposition: attachment; filename=\"%s\"", fn);
+    }
     ADD("webhook-id: %s", it->id);
     ADD("webhook-timestamp: %lld", ts);
     if (sigs[0])

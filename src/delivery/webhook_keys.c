@@ -15,6 +15,7 @@
 #include "secret.h"
 #include "../core/adb_internal.h"
 #include "../core/util.h"
+#include "../core/buf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -129,17 +130,64 @@ out:
 adb_status adb__webhook_keys_active(adb *h, PGconn *c, const char *org, int dest_id,
                                     int64_t now_ms, adb__signing_key **out, size_t *n)
 {
+    adb_status st = adb__webhook_keys_load(h, c, org, dest_id, now_ms, true, out, n);
+    return st == ADB_ERR_CONFIG ? ADB_ERR_INTERNAL : st;
+}
+
+adb_status adb__webhook_keys_use(PGconn *c, const char *const *ids, const int *uses, size_t n)
+{
+    if (n == 0)
+        return ADB_OK;
+    adb__buf a = { 0 }, u = { 0 };
+    adb__buf_puts(&a, "{");
+    adb__buf_puts(&u, "{");
+    for (size_t i = 0; i < n; i++) {
+        if (i) {
+            adb__buf_puts(&a, ",");
+            adb__buf_puts(&u, ",");
+        }
+        adb__buf_array_elem(&a, ids[i], strlen(ids[i]));
+        adb__buf_printf(&u, "%d", uses[i]);
+    }
+    adb__buf_puts(&a, "}");
+    adb__buf_puts(&u, "}");
+    adb_status st = ADB_ERR_NOMEM;
+    if (!a.oom && !u.oom) {
+        const char *p[] = { a.p, u.p };
+        PGresult *r = PQexecParams(c,
+            "UPDATE webhook_secrets w SET usage_count = w.usage_count + x.n, last_used_at = now()"
+            " FROM unnest($1::text[], $2::int[]) AS x(id, n) WHERE w.id = x.id",
+            2, NULL, p, NULL, NULL, 0);
+        st = PQresultStatus(r) == PGRES_COMMAND_OK ? ADB_OK : ADB_ERR_DB_QUERY;
+        PQclear(r);
+    }
+    adb__buf_free(&a);
+    adb__buf_free(&u);
+    return st;
+}
+
+adb_status adb__webhook_keys_load(adb *h, PGconn *c, const char *org, int dest_id, int64_t now_ms,
+                                  bool count, adb__signing_key **out, size_t *n)
+{
     char idtext[16], now[32];
     adb__fmt(idtext, sizeof(idtext), "%d", dest_id);
     adb__fmt(now, sizeof(now), "%lld", (long long)now_ms);
     const char *p[] = { org, idtext, now };
-    PGresult *r = PQexecParams(c,
+    PGresult *r = PQexecParams(c, count ?
                                "UPDATE webhook_secrets SET usage_count = usage_count + 1,"
                                " last_used_at = now()"
                                " WHERE organization_id = $1 AND destination_id = $2::int"
                                " AND is_active = 'true' AND secret_key <> ''"
                                " AND (expires_at IS NULL OR expires_at > to_timestamp($3::bigint / 1000.0))"
-                               " RETURNING id, algorithm, is_primary = 'true', secret_key, created_at",
+                               " RETURNING id, algorithm, is_primary = 'true', secret_key, created_at,"
+                               " coalesce(round(extract(epoch FROM expires_at) * 1000)::bigint, 0)"
+                               :
+                               "SELECT id, algorithm, is_primary = 'true', secret_key, created_at,"
+                               " coalesce(round(extract(epoch FROM expires_at) * 1000)::bigint, 0)"
+                               " FROM webhook_secrets"
+                               " WHERE organization_id = $1 AND destination_id = $2::int"
+                               " AND is_active = 'true' AND secret_key <> ''"
+                               " AND (expires_at IS NULL OR expires_at > to_timestamp($3::bigint / 1000.0))",
                                3, NULL, p, NULL, NULL, 0);
     adb_status st = ADB_OK;
     size_t rows, got = 0;
@@ -165,10 +213,11 @@ adb_status adb__webhook_keys_active(adb *h, PGconn *c, const char *org, int dest
             adb__fmt(x->id, sizeof(x->id), "%s", PQgetvalue(r, (int)i, 0));
             x->ed25519 = !strcmp(PQgetvalue(r, (int)i, 1), "Ed25519");
             x->primary = primary;
+            x->expires_ms = strtoll(PQgetvalue(r, (int)i, 5), NULL, 10);
             adb__fmt(field, sizeof(field), "webhook-secret:%s", x->id);
             if (!adb__dest_open_blob(adb__db_keys(h), org, dest_id, field, PQgetvalue(r, (int)i, 3),
                                      x->key, sizeof(x->key), &x->key_len))
-                st = ADB_ERR_INTERNAL; /* sealed for another row, or changed */
+                st = ADB_ERR_CONFIG; /* sealed for another row, or changed */
             else
                 got++;
         }

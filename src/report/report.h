@@ -100,5 +100,14 @@ void adb__report_result_free(adb__report_result *r);
 adb_status adb__report_deliver(PGconn *c, const char *org, const json_t *delivery,
                                const char *execution_id, const adb__report_result *r,
                                char delivery_id[64], char *err, size_t errlen);
+/* dthru (deliver.c, docs/reports.md "Delivery of artifacts"): "default" is the
+ * organization's destinations flagged default (is_default) and not disabled;
+ * none is ADB_ERR_NOT_FOUND. A bad delivery member is ADB_ERR_INVALID naming
+ * it ("delivery.destinations[1] ..."). A named destination that is disabled is
+ * accepted: its item is held until it is enabled. execution_id may be NULL (an
+ * on-demand report); when given, the execution's delivery_id is set here, and a
+ * second call for the same execution returns the first delivery's id and
+ * queues nothing (idempotency key "report-execution:<id>"). On any error the
+ * caller rolls its transaction back (statements may have run). */
 
 #endif

@@ -16,6 +16,7 @@
 # (a test killed by its time limit leaves nothing running).
 # DIR/env holds shell assignments: S3_PORT, SMTP_PORT, SMTPS_PORT, CA_FILE,
 # SSH_PORT, SSH_USER, SSH_KEY, SSH_HOSTKEY (SHA256:...), SSH_WRONG_HOSTKEY,
+# SSH_PW_USER, SSH_PW_PASS, SSH_PW_DIR (a password login: see below) or SSH_PW_SKIP,
 # and SMTP_SKIP / SSH_SKIP / S3_SKIP with a reason when a peer cannot run.
 set -u
 cmd=${1:?usage: transport_peers.sh start|stop DIR [OWNER_PID]}
@@ -113,6 +114,26 @@ UsePAM no
 Subsystem sftp internal-sftp
 LogLevel VERBOSE
 EOF
+    # a password login: an account of its own (adbsftp, no home, a random password made with
+    # it and kept in a root-only file, so that tests running at once share one password)
+    # allowed to log in with a password only; root only, else SSH_PW_SKIP
+    pw_user=
+    pwf=/var/tmp/auditdb-test-adbsftp.pw
+    if [ "$(id -u)" -eq 0 ] && command -v useradd >/dev/null 2>&1 && command -v chpasswd >/dev/null 2>&1; then
+        pw=$(flock /var/tmp/auditdb-test-adbsftp.lock sh -c '
+            id adbsftp >/dev/null 2>&1 || useradd -M -d /nonexistent -s /bin/sh adbsftp >/dev/null 2>&1 || exit 1
+            if [ ! -s "$1" ]; then
+                (umask 077; openssl rand -hex 16 >"$1") || exit 1
+                echo "adbsftp:$(cat "$1")" | chpasswd >/dev/null 2>&1 || { rm -f "$1"; exit 1; }
+            fi
+            cat "$1"' sh "$pwf")
+        if [ -n "$pw" ]; then
+            mkdir -p "$dir/sftp-pw"
+            chown adbsftp "$dir/sftp-pw"
+            printf 'Match User adbsftp\n    PasswordAuthentication yes\n    PubkeyAuthentication no\n' >>"$s/sshd_config"
+            pw_user=adbsftp
+        fi
+    fi
     [ "$(id -u)" -eq 0 ] && mkdir -p -m 0755 /run/sshd
     /usr/sbin/sshd -D -e -f "$s/sshd_config" >/dev/null 2>"$dir/sshd.log" &
     echo $! >"$dir/sshd.pid"
@@ -127,6 +148,13 @@ EOF
             echo "SSH_KEY=$s/user"
             echo "SSH_HOSTKEY=$(ssh-keygen -l -E sha256 -f "$s/host_ed25519.pub" | awk '{print $2}')"
             echo "SSH_WRONG_HOSTKEY=$(ssh-keygen -l -E sha256 -f "$s/other_host.pub" | awk '{print $2}')"
+            if [ -n "$pw_user" ]; then
+                echo "SSH_PW_USER=$pw_user"
+                echo "SSH_PW_PASS=$pw"
+                echo "SSH_PW_DIR=$dir/sftp-pw"
+            else
+                echo "SSH_PW_SKIP='a password login needs root (useradd, chpasswd) for an account of its own'"
+            fi
         } >>"$env"
     else
         echo "SSH_SKIP='sshd did not start: $(tail -n 1 "$dir/sshd.log" | tr -d "'")'" >>"$env"

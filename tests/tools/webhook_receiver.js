@@ -8,10 +8,13 @@
 //   PORTFILE  where the port it listens on is written once it listens
 // POST /_keys        {secret: "whsec_...", publicKey: "whpk_..."}: the keys the
 //                    destination was given (until then every webhook is 401)
-// GET /_stats        {received, verified, badV1, badV1a, unique, duplicates,
+// GET /_stats        {received, verified, badV1, badV1a, rawV1 (v1 checked here over a body that
+//                     is not JSON: the library cannot), unique, duplicates,
 //                     concurrent, ids: {id: count}} (ids with ?ids=1)
-// POST /_mode        {status, retryAfter, delayMs, failFirst, failStatus, noVerify}: how to
-//                    answer (the first failFirst attempts of each id get failStatus)
+// POST /_mode        {status, retryAfter, delayMs, failFirst, failStatus, noVerify, saveDir}: how
+//                    to answer (the first failFirst attempts of each id get failStatus);
+//                    saveDir: each verified and accepted body kept as DIR/<webhook-id>.body
+//                    (and its headers as .headers, JSON)
 // POST /_reset       forget every count
 // anything else      a webhook: 401 when a signature fails, else the mode's status
 const http = require('http');
@@ -33,7 +36,7 @@ function setKeys(k) {
 let mode = { status: 200, retryAfter: null, delayMs: 0, failFirst: 0 };
 let st;
 function reset() {
-    st = { legacyOk: 0, legacyBad: 0, headers: null, received: 0, verified: 0, badV1: 0, badV1a: 0, noV1a: 0, concurrent: 0, ids: new Map(),
+    st = { rawV1: 0, legacyOk: 0, legacyBad: 0, headers: null, received: 0, verified: 0, badV1: 0, badV1a: 0, noV1a: 0, concurrent: 0, ids: new Map(),
            inflight: new Set(), times: [], seen: new Map(), byDelivery: new Map() };
 }
 reset();
@@ -43,7 +46,7 @@ function stats(withIds) {
     for (const n of st.ids.values()) dups += n - 1;
     let multi = 0;
     for (const s of st.byDelivery.values()) if (s.size > 1) multi++;
-    const o = { legacyOk: st.legacyOk, legacyBad: st.legacyBad, lastHeaders: st.headers, deliveries: st.byDelivery.size, multiIdDeliveries: multi, received: st.received, verified: st.verified, badV1: st.badV1, badV1a: st.badV1a,
+    const o = { rawV1: st.rawV1, legacyOk: st.legacyOk, legacyBad: st.legacyBad, lastHeaders: st.headers, deliveries: st.byDelivery.size, multiIdDeliveries: multi, received: st.received, verified: st.verified, badV1: st.badV1, badV1a: st.badV1a,
                 noV1a: st.noV1a, unique: st.ids.size, duplicates: dups, concurrent: st.concurrent };
     if (withIds) o.ids = Object.fromEntries(st.ids);
     if (withIds) o.times = st.times;
@@ -104,12 +107,25 @@ const server = http.createServer((req, res) => {
                 .update(Buffer.concat([Buffer.from(req.headers['x-webhook-timestamp'] + '.'), body])).digest('hex');
             if (req.headers['x-webhook-signature'] === 'sha256=' + mac) st.legacyOk++; else st.legacyBad++;
         }
-        try {
-            // the library verifies the v1 signatures over the exact bytes received
-            wh.verify(body, { 'webhook-id': id, 'webhook-timestamp': ts,
-                              'webhook-signature': req.headers['webhook-signature'] });
-            okV1 = true;
-        } catch (e) { st.badV1++; }
+        let isJson = true;
+        try { JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body)); } catch (e) { isJson = false; }
+        if (isJson) {
+            try {
+                // the library verifies the v1 signatures over the exact bytes received
+                wh.verify(body, { 'webhook-id': id, 'webhook-timestamp': ts,
+                                  'webhook-signature': req.headers['webhook-signature'] });
+                okV1 = true;
+            } catch (e) { st.badV1++; }
+        } else {
+            // a report artifact (PDF, CSV...): standardwebhooks 1.1.1 turns a Buffer into a
+            // UTF-8 string before signing and JSON-parses it after, so it cannot check binary
+            // or non-JSON bodies; the same v1 rule (HMAC-SHA256 of id.timestamp.body under the
+            // whsec_ secret's bytes) computed here over the raw bytes
+            const mac = crypto.createHmac('sha256', rawSecret)
+                .update(Buffer.concat([Buffer.from(`${id}.${ts}.`), body])).digest('base64');
+            okV1 = sigs.some((s) => s === 'v1,' + mac);
+            if (okV1) st.rawV1++; else st.badV1++;
+        }
         {
             const content = Buffer.concat([Buffer.from(`${id}.${ts}.`), body]);
             const v1a = sigs.filter((s) => s.startsWith('v1a,'));
@@ -141,6 +157,12 @@ const server = http.createServer((req, res) => {
             let status = mode.status;
             if (mode.failFirst && seen <= mode.failFirst) status = mode.failStatus || 500;
             if (status >= 200 && status < 300) {
+                if (mode.saveDir) {
+                    // the report tests: the verified bytes and headers, by webhook-id
+                    fs.writeFileSync(`${mode.saveDir}/${id.replace(/[^A-Za-z0-9_-]/g, '_')}.body`, body);
+                    fs.writeFileSync(`${mode.saveDir}/${id.replace(/[^A-Za-z0-9_-]/g, '_')}.headers`,
+                                     JSON.stringify(req.headers));
+                }
                 st.ids.set(id, (st.ids.get(id) || 0) + 1);
                 if (created) st.times.push(arrived - created);
             }

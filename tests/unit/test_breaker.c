@@ -432,6 +432,69 @@ static void clock_moves_in_test_builds(void)
     unlink(path);
 }
 
+/* The one-statement path of a success on a closed breaker (the delivery
+ * threads' common case, docs/delivery.md "Throughput") leaves the row exactly
+ * as the full locked path does: the same sequence recorded on two
+ * destinations, one with each path (inside a transaction the full path is
+ * taken), rows compared column by column, samples past the 100 kept, a
+ * window turning over, failures between. */
+static void success_fast_path_equals_full_path(void)
+{
+    adb__dest fast, full;
+    int a = dest_new("brk", "fast", "{\"windowSeconds\": 30, \"minimumVolume\": 1000}", &fast);
+    int b = dest_new("brk", "full", "{\"windowSeconds\": 30, \"minimumVolume\": 1000}", &full);
+    REQUIRE(a > 0 && b > 0);
+    for (int i = 0; i < 130; i++) {
+        bool ok = i % 17 != 5;
+        double ms = (i * 37) % 101 + 0.4;
+        int64_t now = T0 + i * 700LL;
+        CHECK(rec(&fast, ok, ok ? 200 : 500, ms, now) == ADB_OK);
+        CHECK(t_exec(c, "BEGIN"));
+        CHECK(rec(&full, ok, ok ? 200 : 500, ms, now) == ADB_OK);
+        CHECK(t_exec(c, "COMMIT"));
+    }
+    char sql[2048];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(DISTINCT (status, last_check_at, total_deliveries, total_failures,"
+             " consecutive_failures, success_rate, average_response_time, p95_response_time,"
+             " p99_response_time, last_success_at, last_failure_at, failing_since, window_started_at,"
+             " window_total, window_failures, circuit_breaker_state, circuit_breaker_opened_at,"
+             " metadata::text)) FROM destination_health WHERE destination_id IN (%d, %d)", a, b);
+    CHECK_MSG(t_count(c, sql) == 1, "the two paths left different rows");
+    CHECK(q("SELECT jsonb_array_length(metadata->'responseTimesMs') FROM destination_health"
+            " WHERE destination_id = %d", a) == 100);
+    CHECK(q("SELECT total_deliveries FROM destination_health WHERE destination_id = %d", a) == 130);
+    json_decref(fast.config);
+    json_decref(full.config);
+}
+
+/* The delivery threads' batch: k successes of a closed breaker in one
+ * statement; on a breaker that is not closed each goes the full path. */
+static void successes_recorded_at_once(void)
+{
+    adb__dest d;
+    int id = dest_new("brk", "batch", "{\"windowSeconds\": 60, \"minimumVolume\": 2,"
+                      " \"failureRateThreshold\": 50, \"cooldownSeconds\": 30}", &d);
+    REQUIRE(id > 0);
+    CHECK(rec(&d, true, 200, 10, T0) == ADB_OK);   /* the row */
+    int ms[5] = { 20, 30, 40, 50, 60 };
+    CHECK(adb__health_record_successes(db, c, &d, ms, 5, T0 + 1000) == ADB_OK);
+    CHECK(q("SELECT count(*) FROM destination_health WHERE destination_id = %d"
+            " AND total_deliveries = 6 AND window_total = 6 AND consecutive_failures = 0"
+            " AND success_rate = '100.00' AND average_response_time = 35 AND p95_response_time = 60"
+            " AND jsonb_array_length(metadata->'responseTimesMs') = 6"
+            " AND last_success_at = '2030-01-01T00:00:01Z' AND status = 'healthy'", id) == 1);
+    /* open it (2 failures of 8 do not; 6 more do), then a batch goes the full path: still open */
+    for (int i = 0; i < 8; i++)
+        CHECK(rec(&d, false, 500, 5, T0 + 2000 + i) == ADB_OK);
+    CHECK(q("SELECT count(*) FROM destination_health WHERE destination_id = %d"
+            " AND circuit_breaker_state = 'open'", id) == 1);
+    CHECK(adb__health_record_successes(db, c, &d, ms, 2, T0 + 3000) == ADB_OK);
+    CHECK(q("SELECT count(*) FROM destination_health WHERE destination_id = %d"
+            " AND circuit_breaker_state = 'open' AND total_deliveries = 16", id) == 1);
+    json_decref(d.config);
+}
+
 int main(void)
 {
     char err[ADB_ERRMSG_MAX];
@@ -453,6 +516,8 @@ int main(void)
     RUN(other_organization_not_found);
     RUN(one_probe_across_connections);
     RUN(probe_taken_inside_a_transaction);
+    RUN(success_fast_path_equals_full_path);
+    RUN(successes_recorded_at_once);
     PQfinish(c);
     adb_close(db);
     return t_done();
