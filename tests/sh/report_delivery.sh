@@ -37,8 +37,8 @@ sql "INSERT INTO scheduled_reports (id, name, organization_id, report_type, crit
      INSERT INTO report_executions (id, scheduled_report_id, organization_id, run_id, scheduled_time, execution_time,
        status, trigger) VALUES
        ('ex-1', 'sr-1', 'org-a', 'run-1', now(), now(), 'running', 'scheduled'),
-       ('ex-2', 'sr-1', 'org-a', 'run-2', now(), now(), 'running', 'manual'),
-       ('ex-3', 'sr-1', 'org-a', 'run-3', now(), now(), 'running', 'manual')" >/dev/null
+       ('ex-2', 'sr-1', 'org-a', 'run-2', now() + interval '1 minute', now(), 'running', 'manual'),
+       ('ex-3', 'sr-1', 'org-a', 'run-3', now() + interval '2 minutes', now(), 'running', 'manual')" >/dev/null
 
 # the artifact: binary, with NUL bytes and every byte value
 ART="$TEST_TMP/hipaa-audit-trail-2026-12-01.pdf"
@@ -149,7 +149,7 @@ SFTP=$ID
 mk link download '{"download":{"expiryHours":2}}'
 DL=$ID
 sql "INSERT INTO report_executions (id, scheduled_report_id, organization_id, run_id, scheduled_time, execution_time,
-       status, trigger) VALUES ('ex-4', 'sr-1', 'org-a', 'run-4', now(), now(), 'running', 'scheduled')" >/dev/null
+       status, trigger) VALUES ('ex-4', 'sr-1', 'org-a', 'run-4', now() + interval '3 minutes', now(), 'running', 'scheduled')" >/dev/null
 deliver --destinations "$MAIL,$S3,$SFTP,$DL" --execution ex-4
 DLV4=$OUT
 expect_eq "one delivery, four queue items carrying the artifact" "0 4" \
