@@ -245,7 +245,7 @@ enum MHD_Result adb_http_sched_execution_download(adb_http_request *req)
                                                   fname);
     if (st == ADB_ERR_NOT_FOUND)
         return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND",
-                                   "no completed execution with an artifact",
+                                   "no execution with a completed report",
                                    json_pack("{s:s}", "id", req->param[1]));
     if (st != ADB_OK)
         return adb_http_send_unavailable(req);

@@ -781,7 +781,9 @@ adb_status adb__sched_execution_artifact(adb *h, const char *org, const char *id
                                " coalesce(c.filename, e.id) FROM report_executions e"
                                " JOIN compliance_reports c ON c.id = e.report_id"
                                " WHERE e.organization_id = $1 AND e.scheduled_report_id = $2 AND e.id = $3"
-                               " AND e.status = 'completed' AND c.artifact IS NOT NULL",
+                               /* the report's own end: an execution whose delivery failed
+                                * still has its signed artifact to fetch by hand */
+                               " AND c.status = 'completed' AND c.artifact IS NOT NULL",
                                3, NULL, p, NULL, NULL, 1);
     adb_tenant_end(h, c, false);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {

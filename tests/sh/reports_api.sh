@@ -9,7 +9,6 @@
 
 fresh_db t_reports_api
 "$AUDITDB_BIN" migrate >/dev/null
-newkey() { "$AUDITDB_BIN" keys create --org "$1" --role "$2" | sed -n 's/^key (shown once, store it now): //p'; }
 A_ADMIN=$(newkey org-a admin)
 A_AUD=$(newkey org-a auditor)
 A_VIEW=$(newkey org-a viewer)
