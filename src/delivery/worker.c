@@ -10,6 +10,7 @@
 #include "dest_cache.h"
 #include "download.h"
 #include "../core/util.h"
+#include "../db/notify.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -73,26 +74,6 @@ static PGconn *connect_listen(struct adb__delivery_pool *p)
         return NULL;
     }
     return c;
-}
-
-/* Waits for a NOTIFY, the stop pipe or ms; drains the notifications. */
-static void wait_wakeup(struct adb__delivery_pool *p, PGconn *c, int ms)
-{
-    struct pollfd fds[2] = { { .fd = PQsocket(c), .events = POLLIN },
-                             { .fd = p->stop_pipe[0], .events = POLLIN } };
-    PGnotify *nt;
-    /* one already read with an earlier result */
-    if ((nt = PQnotifies(c))) {
-        PQfreemem(nt);
-        while ((nt = PQnotifies(c)))
-            PQfreemem(nt);
-        return;
-    }
-    if (poll(fds, 2, ms) > 0 && (fds[0].revents & POLLIN)) {
-        PQconsumeInput(c);
-        while ((nt = PQnotifies(c)))
-            PQfreemem(nt);
-    }
 }
 
 /* Ends q without an attempt (a = NULL) or with a reason only. */
@@ -256,13 +237,13 @@ static void *thread_main(void *arg)
         int n = 0;
         int64_t claimed = adb__delivery_now_ms();
         if (adb__queue_claim(c, claimer, claimed, p->lease_ms, q, p->batch, &n) != ADB_OK) {
-            wait_wakeup(p, c, 500);
+            adb__pg_wait_notify(c, p->stop_pipe[0], 500);
             continue;
         }
         if (n == 0) {
             adb__dcache_health_due(dc, p->h, c, adb__delivery_now_ms(), true);
             adb__dcache_flush(dc, c, adb__delivery_now_ms(), true);
-            wait_wakeup(p, c, p->poll_ms);
+            adb__pg_wait_notify(c, p->stop_pipe[0], p->poll_ms);
             continue;
         }
         for (int i = 0; i < n; i++) {

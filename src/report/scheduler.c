@@ -11,6 +11,7 @@
  */
 #include "schedule.h"
 #include "../core/clock.h"
+#include "../db/notify.h"
 #include "../core/util.h"
 #include "../delivery/delivery.h"
 
@@ -262,25 +263,6 @@ static PGconn *connect_listen(struct adb__scheduler *s)
     return c;
 }
 
-static void wait_wakeup(struct adb__scheduler *s, PGconn *c, int ms)
-{
-    struct pollfd fds[2] = { { .fd = PQsocket(c), .events = POLLIN },
-                             { .fd = s->stop_pipe[0], .events = POLLIN } };
-    PGnotify *nt;
-
-    if ((nt = PQnotifies(c))) {
-        PQfreemem(nt);
-        while ((nt = PQnotifies(c)))
-            PQfreemem(nt);
-        return;
-    }
-    if (poll(fds, 2, ms) > 0 && (fds[0].revents & POLLIN)) {
-        PQconsumeInput(c);
-        while ((nt = PQnotifies(c)))
-            PQfreemem(nt);
-    }
-}
-
 static void *thread_main(void *arg)
 {
     sthread *t = arg;
@@ -309,7 +291,7 @@ static void *thread_main(void *arg)
         } else if ((got = claim_schedule(c)) == 1) {
             continue;
         }
-        wait_wakeup(s, c, got < 0 ? 500 : s->tick_ms);
+        adb__pg_wait_notify(c, s->stop_pipe[0], got < 0 ? 500 : s->tick_ms);
     }
     PQfinish(c);
     return NULL;
