@@ -83,7 +83,9 @@ sed 's/"totalEvents":6/"totalEvents":5/' "$TEST_TMP/r1.json" >"$TEST_TMP/r1.bad"
     --vkey @"$TEST_TMP/log.vkey" --quiet 2>"$TEST_TMP/err"
 expect_eq "a changed figure in the artifact is refused (exit 4)" 4 $?
 expect_match "...because its SHA-256 is not the note's" "not the signed artifact" "$(cat "$TEST_TMP/err")"
-sed 's/^sha256 \(.\)/sha256 0/' "$TEST_TMP/r1.note" >"$TEST_TMP/r1.badnote"
+# the first hex digit of the hash changed (to 1 when it is 0: a 0 left as 0 changes nothing)
+sed '/^sha256 0/{s/^sha256 0/sha256 1/;b};s/^sha256 ./sha256 0/' "$TEST_TMP/r1.note" >"$TEST_TMP/r1.badnote"
+check "the edited note differs from the signed one" test "$(cksum <"$TEST_TMP/r1.note")" != "$(cksum <"$TEST_TMP/r1.badnote")"
 "$AUDITDB_BIN" verify-proof --report "$TEST_TMP/r1.badnote" --artifact "$TEST_TMP/r1.json" \
     --vkey @"$TEST_TMP/log.vkey" --quiet 2>/dev/null
 expect_eq "a note whose hash line was edited fails its signature (exit 4)" 4 $?
