@@ -36,7 +36,7 @@ CFLAGS   += $(CSTD) $(WARN) $(OPT) -fPIC -Iinclude $(PKG_CFLAGS) -MMD -MP
 LDFLAGS  += $(filter -fsanitize=%,$(OPT))
 LIBS     := $(PKG_LIBS) -lpthread -lm
 
-LIB_SRC  := $(wildcard src/core/*.c src/db/*.c src/event/*.c src/integrity/*.c src/log/*.c src/writer/*.c src/auth/*.c src/lifecycle/*.c src/compliance/*.c src/delivery/*.c src/report/*.c)
+LIB_SRC  := $(wildcard src/core/*.c src/db/*.c src/event/*.c src/integrity/*.c src/log/*.c src/writer/*.c src/auth/*.c src/lifecycle/*.c src/compliance/*.c src/delivery/*.c src/report/*.c src/alert/*.c src/detect/*.c src/monitor/*.c)
 APP_SRC  := $(wildcard src/cli/*.c src/http/*.c)
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 GEN_MIG  := $(BUILD)/gen/migrations_builtin.c

@@ -1,0 +1,39 @@
+/*
+ * config_change.h - configuration history (issue 20; docs/monitoring.md,
+ * "Configuration changes"): every change of a setting, role, policy,
+ * detection rule, destination or key is a config_change_event row (field,
+ * previous and new value with secrets masked, who, why) in the change's own
+ * transaction, and, once committed, an audit event of the organization.
+ */
+#ifndef ADB_MONITOR_CONFIG_CHANGE_H
+#define ADB_MONITOR_CONFIG_CHANGE_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "auditdb.h"
+
+typedef struct adb__config_change {
+    const char *org;          /* the organization, or NULL for a process-wide setting */
+    const char *field;        /* what changed, e.g. "detection_rule.failed-auth",
+                                 "delivery_destination.12", "api_key.k_ab12" (required) */
+    const char *previous_json; /* JSON value before ("null" when created); secrets masked */
+    const char *new_json;      /* JSON value after ("null" when deleted); secrets masked */
+    const char *changed_by;    /* the principal: key id, "cli:<user>", "system" (required) */
+    const char *reason;        /* or NULL */
+    const char *previous_version, *new_version; /* or NULL */
+} adb__config_change;
+
+/* Writes the config_change_event row in the caller's transaction on c.
+ * Members named like secrets ("secret", "password", "privateKey", "key",
+ * "token", ...) are masked before anything is written. */
+adb_status adb__config_change_tx(PGconn *c, const adb__config_change *ch, char *err,
+                                 size_t errlen);
+
+/* After the caller's COMMIT: the audit event of the organization
+ * (action "config.change", the field, who, why; never the values). A
+ * failure is logged, not returned: the change is committed. */
+void adb__config_change_announce(adb *h, const adb__config_change *ch);
+
+#endif
