@@ -189,6 +189,7 @@ int cli_adb_open_tree(cli_db *db, adb **out, bool tree)
     o.conninfo = db->conninfo;
     o.home = db->cfg.home;
     o.master_key = db->cfg.master_key;
+    o.checkpoint_dir = db->cfg.checkpoint_dir; /* what the log signed, outside the database */
     o.pool_min = 1;
     o.pool_max = db->cfg.pool_max;
     o.no_tree = !tree;

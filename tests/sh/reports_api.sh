@@ -182,6 +182,20 @@ expect_match "...following the API's last HIPAA report (no event since)" "the sa
 sql "UPDATE compliance_reports SET artifact = artifact || '\\x20'::bytea WHERE id = '$IDC'"
 "$AUDITDB_BIN" reports verify "$IDC" --org org-a >/dev/null 2>&1
 expect_eq "reports verify after a superuser appended a byte to the artifact: exit 4" 4 $?
+"$AUDITDB_BIN" reports generate --type integrity --org org-a --from 2026-11-01T00:00:00Z \
+    --to 2026-11-30T23:59:59Z --output "$TEST_TMP/cli-integ.json" >/dev/null 2>&1
+expect_eq "reports generate --type integrity: exit 0" 0 $?
+# cfailures FILE: the failures table's event ids, and whether a row is about the checkpoint file
+cfailures() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
+t=[t for t in d["tables"] if t["id"]=="failures"][0]["rows"]
+print(" ".join(sorted(set(r[0] for r in t if r[0]))), any("checkpoint file" in str(r[3]) for r in t))' "$1"; }
+expect_eq "...names the changed event, no problem with the checkpoint file" "$victim False" "$(cfailures "$TEST_TMP/cli-integ.json")"
+cpf=$(grep -l "org-a" "$AUDITDB_CHECKPOINT_DIR"/*.checkpoint | head -1)
+printf 'not a signed note\n' >"$cpf"
+"$AUDITDB_BIN" reports generate --type integrity --org org-a --from 2026-11-01T00:00:00Z \
+    --to 2026-11-30T23:59:59Z --output "$TEST_TMP/cli-integ2.json" >/dev/null 2>&1
+expect_eq "...the CLI reads the file under AUDITDB_CHECKPOINT_DIR: a forged one is a problem" "True" \
+    "$(cfailures "$TEST_TMP/cli-integ2.json" | awk '{print $NF}')"
 "$AUDITDB_BIN" reports generate --type hipaa --org org-none --from 2026-11-01T00:00:00Z --to 2026-11-02T00:00:00Z >/dev/null 2>"$TEST_TMP/err"
 expect_match "reports generate for an organization that does not exist: named" "organizationId: the organization does not exist" "$(cat "$TEST_TMP/err")"
 "$AUDITDB_BIN" reports generate --type nope --from 2026-11-01T00:00:00Z --to 2026-11-02T00:00:00Z >/dev/null 2>&1
