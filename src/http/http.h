@@ -162,6 +162,11 @@ void adb_http_security_event(adb_http_request *req, const char *type, const char
 /* A query-string argument, or NULL. */
 const char *adb_http_arg(adb_http_request *req, const char *name);
 
+/* Every value of a query parameter the client repeats (name=a&name=b) or
+ * separates by commas, as a JSON array text the caller frees (NULL: none
+ * given); declare it "name[]" in the route's arguments. */
+char *adb_http_arg_list(adb_http_request *req, const char *name);
+
 /* A request header, or NULL. */
 const char *adb_http_header(adb_http_request *req, const char *name);
 

@@ -96,30 +96,6 @@ static enum MHD_Result shared_read_only(adb_http_request *req, const char *name)
 
 /* ---- GET /api/v1/compliance/audit-presets ------------------------------- */
 
-/* Every value of a repeated or comma-separated query parameter, as a JSON
- * array text (NULL: none given). */
-static char *multi_arg(adb_http_request *req, const char *name)
-{
-    json_t *a = json_array();
-    char *out = NULL;
-
-    for (int i = 0; i < req->target.nparams; i++) {
-        if (strcmp(req->target.name[i], name) != 0)
-            continue;
-        for (const char *s = req->target.value[i]; *s;) {
-            const char *e = strchr(s, ',');
-            size_t n = e ? (size_t)(e - s) : strlen(s);
-            if (n)
-                json_array_append_new(a, json_stringn(s, n));
-            s += n + (e != NULL);
-        }
-    }
-    if (json_array_size(a))
-        out = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    return out;
-}
-
 enum MHD_Result adb_http_presets_list(adb_http_request *req)
 {
     static const struct { const char *api, *sql; } sorts[] = {
@@ -155,7 +131,7 @@ enum MHD_Result adb_http_presets_list(adb_http_request *req)
                                       "includeMetadata must be true or false");
         with_meta = !strcmp(a, "true");
     }
-    char *tags = multi_arg(req, "tags");
+    char *tags = adb_http_arg_list(req, "tags");
     char lim[24], off[24];
     adb__fmt(lim, sizeof(lim), "%lld", limit);
     adb__fmt(off, sizeof(off), "%lld", offset);

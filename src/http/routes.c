@@ -168,7 +168,7 @@ static const route routes[] = {
     { "GET", "/api/v1/compliance/reports/{id}/stream", adb_http_reports_stream, "reports", "read", "the same as an octet stream", "format,includeCharts,includeMetadata,compression,chunkSize" },
     { "POST", "/api/v1/compliance/reports/{id}/cancel", adb_http_reports_cancel, "reports", "generate", "cancel a report being generated", NULL },
     /* scheduled reports as smart-logs' client calls them (scheduled_reports.c, docs/reports.md); upcoming before {id} */
-    { "GET", "/api/v1/scheduled-reports", adb_http_sched_list, "reports", "read", "list scheduled reports (paginated, with a summary)", "enabled,reportType,search,sortBy,sortOrder," PAGE },
+    { "GET", "/api/v1/scheduled-reports", adb_http_sched_list, "reports", "read", "list scheduled reports (paginated, with a summary)", "enabled,reportType[],createdBy[],tags[],rangeBy,startDate,endDate,search,sortBy,sortOrder," PAGE },
     { "POST", "/api/v1/scheduled-reports", adb_http_sched_create, "reports", "manage", "create a scheduled report (next run computed in its time zone)", NULL },
     { "GET", "/api/v1/scheduled-reports/upcoming", adb_http_sched_upcoming, "reports", "read", "the next runs of the enabled schedules, soonest first", "organizationId,limit" },
     { "GET", "/api/v1/scheduled-reports/{id}", adb_http_sched_get, "reports", "read", "one scheduled report", NULL },

@@ -9,6 +9,7 @@
 #include "sched_routes.h"
 #include "../report/sched_store.h"
 #include "../core/util.h"
+#include "../event/event.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -92,9 +93,21 @@ enum MHD_Result adb_http_sched_list(adb_http_request *req)
             return adb_http_send_invalid(req, "enabled", "INVALID_VALUE", "enabled must be true or false");
         q.enabled = !strcmp(a, "true");
     }
-    if ((a = adb_http_arg(req, "reportType")) && strlen(a) > 64)
-        return adb_http_send_invalid(req, "reportType", "INVALID_VALUE", "reportType is too long");
-    q.report_type = a;
+    if ((a = adb_http_arg(req, "rangeBy"))) {
+        if (strcmp(a, "created_at") && strcmp(a, "updated_at") && strcmp(a, "last_run") &&
+            strcmp(a, "next_run"))
+            return adb_http_send_invalid(req, "rangeBy", "INVALID_VALUE",
+                                         "rangeBy must be created_at, updated_at, last_run or next_run");
+        q.range_by = a;
+    }
+    static const char *const bounds[] = { "startDate", "endDate" };
+    for (size_t i = 0; i < 2; i++) {
+        int64_t us;
+        if ((a = adb_http_arg(req, bounds[i])) && !adb__timestamp_parse(a, strlen(a), &us))
+            return adb_http_send_invalid(req, bounds[i], "INVALID_VALUE",
+                                         "an ISO 8601 date and time, e.g. 2026-01-02T03:04:05Z");
+        *(i ? &q.end : &q.start) = a;
+    }
     if ((a = adb_http_arg(req, "search")) && strlen(a) > 255)
         return adb_http_send_invalid(req, "search", "INVALID_VALUE", "search has at most 255 characters");
     q.search = a;
@@ -115,7 +128,15 @@ enum MHD_Result adb_http_sched_list(adb_http_request *req)
             return adb_http_send_invalid(req, "sortOrder", "INVALID_VALUE", "sortOrder must be asc or desc");
         q.asc = !strcmp(a, "asc");
     }
+    char *types = adb_http_arg_list(req, "reportType"), *by = adb_http_arg_list(req, "createdBy"),
+         *tags = adb_http_arg_list(req, "tags");
+    q.report_types = types;
+    q.created_by = by;
+    q.tags = tags;
     adb_status st = adb__sched_list(req->state->db, req->who.organization_id, &q, &out);
+    free(types);
+    free(by);
+    free(tags);
     return answer(req, st, out, MHD_HTTP_OK, NULL, "");
 }
 

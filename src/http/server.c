@@ -219,6 +219,28 @@ const char *adb_http_arg(adb_http_request *req, const char *name)
     return adb_http_target_arg(&req->target, name);
 }
 
+char *adb_http_arg_list(adb_http_request *req, const char *name)
+{
+    json_t *a = json_array();
+    char *out = NULL;
+
+    for (int i = 0; i < req->target.nparams; i++) {
+        if (strcmp(req->target.name[i], name) != 0)
+            continue;
+        for (const char *s = req->target.value[i]; *s;) {
+            const char *e = strchr(s, ',');
+            size_t n = e ? (size_t)(e - s) : strlen(s);
+            if (n)
+                json_array_append_new(a, json_stringn(s, n));
+            s += n + (e != NULL);
+        }
+    }
+    if (json_array_size(a))
+        out = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return out;
+}
+
 const char *adb_http_header(adb_http_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);

@@ -440,23 +440,39 @@ adb_status adb__sched_list(adb *h, const char *org, const adb__sched_query *q, j
             sort = sorts[i].sql;
     adb__fmt(lim, sizeof(lim), "%lld", q->limit);
     adb__fmt(off, sizeof(off), "%lld", q->offset);
-    const char *p[] = { org, q->enabled < 0 ? NULL : q->enabled ? "true" : "false", q->report_type,
-                        q->search, lim, off };
-#define LIST_WHERE " FROM scheduled_reports s WHERE s.organization_id = $1 AND s.is_deleted = 'false'" \
-                   " AND ($2::text IS NULL OR s.enabled = $2) AND ($3::text IS NULL OR s.report_type = $3)" \
-                   " AND ($4::text IS NULL OR strpos(lower(s.name), lower($4)) > 0)"
-    adb__fmt(sql, sizeof(sql), "SELECT " SCHED_JSON LIST_WHERE " ORDER BY %s %s NULLS LAST, s.id %s"
-             " LIMIT $5::bigint OFFSET $6::bigint", sort, q->asc ? "ASC" : "DESC", q->asc ? "ASC" : "DESC");
+    static const char *const ranges[] = { "created_at", "updated_at", "last_run", "next_run" };
+    const char *range = "created_at";
+    for (size_t i = 0; q->range_by && i < sizeof(ranges) / sizeof(ranges[0]); i++)
+        if (!strcmp(q->range_by, ranges[i]))
+            range = ranges[i];
+    const char *p[] = { org, q->enabled < 0 ? NULL : q->enabled ? "true" : "false", q->report_types,
+                        q->search, q->created_by, q->tags, q->start, q->end, lim, off };
+    char where[1024];
+    adb__fmt(where, sizeof(where),
+             " FROM scheduled_reports s WHERE s.organization_id = $1 AND s.is_deleted = 'false'"
+             " AND ($2::text IS NULL OR s.enabled = $2)"
+             " AND ($3::jsonb IS NULL OR $3::jsonb ? s.report_type)"
+             " AND ($4::text IS NULL OR strpos(lower(s.name), lower($4)) > 0)"
+             " AND ($5::jsonb IS NULL OR $5::jsonb ? s.created_by)"
+             " AND ($6::jsonb IS NULL OR (jsonb_typeof(s.tags) = 'array' AND s.tags ?| ARRAY(SELECT"
+             " jsonb_array_elements_text($6::jsonb))))"
+             " AND ($7::timestamptz IS NULL OR s.%s >= $7::timestamptz)"
+             " AND ($8::timestamptz IS NULL OR s.%s <= $8::timestamptz)", range, range);
+    adb__fmt(sql, sizeof(sql), "SELECT " SCHED_JSON "%s ORDER BY %s %s NULLS LAST, s.id %s"
+             " LIMIT $9::bigint OFFSET $10::bigint", where, sort, q->asc ? "ASC" : "DESC",
+             q->asc ? "ASC" : "DESC");
     PGconn *c = adb_tenant_begin(h, org, &st, err, sizeof(err));
     if (!c)
         return st;
-    PGresult *r = exec(c, sql, 6, p);
-    PGresult *t = r ? exec(c, "SELECT count(*), count(*) FILTER (WHERE s.enabled = 'true'),"
-                              " count(*) FILTER (WHERE s.enabled = 'true' AND s.next_run IS NOT NULL),"
-                              " coalesce((SELECT jsonb_object_agg(report_type, n)::text FROM"
-                              "  (SELECT report_type, count(*) AS n FROM scheduled_reports"
-                              "   WHERE organization_id = $1 AND is_deleted = 'false' GROUP BY 1) g), '{}')"
-                              LIST_WHERE, 4, p) : NULL;
+    char tsql[2048];
+    adb__fmt(tsql, sizeof(tsql),
+             "SELECT count(*), count(*) FILTER (WHERE s.enabled = 'true'),"
+             " count(*) FILTER (WHERE s.enabled = 'true' AND s.next_run IS NOT NULL),"
+             " coalesce((SELECT jsonb_object_agg(report_type, n)::text FROM"
+             "  (SELECT report_type, count(*) AS n FROM scheduled_reports"
+             "   WHERE organization_id = $1 AND is_deleted = 'false' GROUP BY 1) g), '{}')%s", where);
+    PGresult *r = exec(c, sql, 10, p);
+    PGresult *t = r ? exec(c, tsql, 8, p) : NULL;
     adb_tenant_end(h, c, false);
     if (!r || !t) {
         PQclear(r);
@@ -475,7 +491,6 @@ adb_status adb__sched_list(adb *h, const char *org, const adb__sched_query *q, j
     PQclear(r);
     PQclear(t);
     return *out ? ADB_OK : ADB_ERR_NOMEM;
-#undef LIST_WHERE
 }
 
 adb_status adb__sched_update(adb *h, const char *org, const char *id, const json_t *body,

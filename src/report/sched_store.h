@@ -13,7 +13,11 @@
 
 typedef struct adb__sched_query {
     int enabled;                 /* -1 any, 0, 1 */
-    const char *report_type;     /* NULL: any */
+    const char *report_types;    /* a JSON array text of report types; NULL: any */
+    const char *created_by;      /* a JSON array text of principals; NULL: any */
+    const char *tags;            /* a JSON array text: any of these tags; NULL: any */
+    const char *range_by;        /* created_at, updated_at, last_run, next_run (NULL: created_at) */
+    const char *start, *end;     /* ISO 8601 bounds of range_by, inclusive; NULL: open */
     const char *search;          /* name contains; NULL: any */
     const char *sort_by;         /* name, created_at, updated_at, last_run, next_run, execution_count */
     bool asc;

@@ -85,6 +85,25 @@ http GET $S -H "x-api-key: $B"
 expect_eq "another organization lists none" 0 "$(jbody "d['pagination']['total']")"
 http GET "$S?limit=0" -H "x-api-key: $A"
 expect_eq "limit 0: 400 on limit" "400 limit" "$HTTP_STATUS $(field)"
+# the client's list filters: lists repeated (name=a&name=b), a range on one of four dates
+http GET "$S/$ID" -H "x-api-key: $A"
+BY=$(jbody "d['createdBy']")
+BYQ=$(printf '%s' "$BY" | "$PY" -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.stdin.read()))')
+total() { http GET "$S?$1" -H "x-api-key: $AUD"; printf '%s %s' "$HTTP_STATUS" "$(jbody "d['pagination']['total']")"; }
+expect_eq "filter tags=weekly&tags=other: both" "200 2" "$(total 'tags=weekly&tags=other')"
+expect_eq "filter tags=monthly: none" "200 0" "$(total 'tags=monthly')"
+expect_eq "filter createdBy (the key that created them): both" "200 2" "$(total "createdBy=$BYQ")"
+expect_eq "filter createdBy=someone: none" "200 0" "$(total 'createdBy=someone')"
+expect_eq "filter createdBy, an injection attempt, is a value: none" "200 0" "$(total "createdBy=x%27%20OR%201%3D1%20--")"
+expect_eq "filter reportType=CUSTOM_REPORT&reportType=HIPAA_AUDIT_TRAIL: both" "200 2" "$(total 'reportType=CUSTOM_REPORT&reportType=HIPAA_AUDIT_TRAIL')"
+expect_eq "filter reportType=CUSTOM_REPORT: none" "200 0" "$(total 'reportType=CUSTOM_REPORT')"
+expect_eq "filter rangeBy=created_at, 2000 to 2099: both" "200 2" "$(total 'rangeBy=created_at&startDate=2000-01-01T00:00:00Z&endDate=2099-01-01T00:00:00Z')"
+expect_eq "filter rangeBy=next_run from 2099: none" "200 0" "$(total 'rangeBy=next_run&startDate=2099-01-01T00:00:00Z')"
+expect_eq "filter endDate before the schedules were made (created_at by default): none" "200 0" "$(total 'endDate=2001-01-01T00:00:00Z')"
+http GET "$S?rangeBy=nope" -H "x-api-key: $AUD"
+expect_eq "rangeBy=nope: 400 on rangeBy" "400 rangeBy" "$HTTP_STATUS $(field)"
+http GET "$S?startDate=yesterday" -H "x-api-key: $AUD"
+expect_eq "startDate=yesterday: 400 on startDate" "400 startDate" "$HTTP_STATUS $(field)"
 
 # ---- get, update, upcoming --------------------------------------------------------------------
 http GET "$S/$ID" -H "x-api-key: $A"
