@@ -128,6 +128,11 @@ adb_status adb_org_ensure(adb *db, const char *org, const char *name, char *errb
         adb__fmt(errbuf, errlen, "organization id must have 1 to 50 characters");
         return ADB_ERR_INVALID;
     }
+    if (org[0] == '_') { /* reserved: "_process" holds the service's own alerts */
+        adb_pool_release(db->pool, c);
+        adb__fmt(errbuf, errlen, "organization ids starting with \"_\" are reserved for the service");
+        return ADB_ERR_INVALID;
+    }
     /* two statements: the roles reference the organization inserted first */
     r = PQexecParams(c,
                      "INSERT INTO organization (id, name, created_at)"

@@ -163,4 +163,9 @@ else
     expect_match "serve refuses a request login that can become a role creator" 't_roles_admin \(createrole\)' "$(cat "$TEST_TMP/cr.out")"
 fi
 sql "DROP ROLE t_roles_sneaky; DROP ROLE t_roles_admin" >/dev/null
+# "_process" holds the service's own alerts (docs/monitoring.md): no organization may take it
+"$AUDITDB_BIN" keys create --org _process --role admin >/dev/null 2>"$TEST_TMP/err"
+expect_eq "keys create --org _process: refused (exit 2)" 2 $?
+expect_match "...the reserved prefix named" 'starting with "_" are reserved' "$(cat "$TEST_TMP/err")"
+expect_eq "...no organization row written" 0 "$(sql "SELECT count(*) FROM organization WHERE id = '_process'")"
 finish
