@@ -7,6 +7,7 @@
 #include "hold.h"
 #include "org_keys.h"
 #include "redact.h"
+#include "../integrity/erasure_records.h"
 #include "../core/adb_internal.h"
 #include "../core/buf.h"
 #include "../core/util.h"
@@ -239,6 +240,23 @@ static bool held(ctx *x, const char *const v[ADB__ROW_NCOLS])
     return true;
 }
 
+/* adb__redact with, for an event stored before v3, its erasure records (a
+ * residual record vouches for an erasure made before: docs/integrity.md 8b). */
+static int redact_row(ctx *x, const char *const *v, const plan *pl, adb__redaction *rd,
+                      char *why, size_t whylen)
+{
+    const char *alg = v[ADB_COL_HASH_ALGORITHM], *eid = v[ADB_COL_EVENT_ID];
+    bool pre = !alg || strcmp(alg, ADB_HASH_ALG_C14N) != 0;
+    adb__erasure_set es;
+
+    memset(&es, 0, sizeof(es));
+    if (pre && eid && adb__erasure_set_load(x->c, &x->k->sig_hmac, x->op->org, eid, &es) < 0)
+        return -1;
+    int rc = adb__redact(x->k, v, pl->fields, pl->n, pre ? &es : NULL, rd, why, whylen);
+    adb__erasure_set_free(&es);
+    return rc;
+}
+
 /* The signed erasure records of one redacted row. */
 static adb_status write_records(ctx *x, const char *const v[ADB__ROW_NCOLS],
                                 const adb__redaction *rd, const plan *pl)
@@ -261,17 +279,21 @@ static adb_status write_records(ctx *x, const char *const v[ADB__ROW_NCOLS],
             .field = rd->rec[i].field, .commitment = rd->rec[i].commitment,
             .request_id = x->op->request_id, .legal_basis = pl->basis, .reason = why,
             .erased_at = x->erased_at,
+            .original_content = rd->residual ? rd->original_content : NULL,
+            .original_hash = rd->residual ? rd->original_hash : NULL,
         };
         char sig[65];
         if (!adb__erasure_sign(&x->k->sig_hmac, &rec, sig))
             return ADB_ERR_NOMEM;
         const char *p[] = { rec.organization_id, rec.event_id, rec.field, rec.commitment,
-                            rec.request_id, rec.legal_basis, rec.reason, rec.erased_at, sig };
+                            rec.request_id, rec.legal_basis, rec.reason, rec.erased_at, sig,
+                            rec.original_content, rec.original_hash };
         PGresult *r = PQexecParams(x->c, "INSERT INTO audit_erasure (organization_id, event_id,"
                                          " field, commitment, request_id, legal_basis, reason,"
-                                         " erased_at, signature) VALUES ($1, $2::uuid, $3, $4, $5,"
-                                         " $6, $7, $8::timestamptz, $9)",
-                                   9, NULL, p, NULL, NULL, 0);
+                                         " erased_at, signature, original_content, original_hash)"
+                                         " VALUES ($1, $2::uuid, $3, $4, $5, $6, $7,"
+                                         " $8::timestamptz, $9, $10, $11)",
+                                   11, NULL, p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
             return db_error(x, r, "audit_erasure");
         PQclear(r);
@@ -351,7 +373,7 @@ static adb_status live(ctx *x)
         x->res->events++;
         if ((st = plan_row(x, v, &pl)) != ADB_OK)
             break;
-        int rc = adb__redact(x->k, v, pl.fields, pl.n, &rd, why, sizeof(why));
+        int rc = redact_row(x, v, &pl, &rd, why, sizeof(why));
         if (rc < 0) {
             st = ADB_ERR_NOMEM;
             break;
@@ -431,9 +453,10 @@ static adb_status pg_texts(ctx *x, rowcopy *row, const adb__redaction *rd)
     if (PQresultStatus(r) != PGRES_TUPLES_OK)
         return db_error(x, r, "redacting an archived row");
     char *d = PQgetisnull(r, 0, 0) ? NULL : strdup(PQgetvalue(r, 0, 0));
-    char *f = strdup(PQgetvalue(r, 0, 1));
+    char *f = PQgetisnull(r, 0, 1) ? NULL : strdup(PQgetvalue(r, 0, 1)); /* before v3: none */
+    bool f_lost = !f && !PQgetisnull(r, 0, 1);
     PQclear(r);
-    if ((!d && row->v[ADB_COL_DETAILS]) || !f) {
+    if ((!d && row->v[ADB_COL_DETAILS]) || f_lost) {
         free(d);
         free(f);
         return ADB_ERR_NOMEM;
@@ -600,7 +623,7 @@ static adb_status one_archive(ctx *x, const char *id)
         x->res->archived++;
         if ((st = plan_row(x, rv, &pl)) != ADB_OK)
             break;
-        int k = adb__redact(x->k, rv, pl.fields, pl.n, &red, why, sizeof(why));
+        int k = redact_row(x, rv, &pl, &red, why, sizeof(why));
         if (k < 0) {
             st = ADB_ERR_NOMEM;
             break;

@@ -3,6 +3,7 @@
  */
 #include "redact.h"
 #include "../integrity/commit.h"
+#include "../integrity/erasure_records.h"
 #include "../core/buf.h"
 #include "../core/util.h"
 
@@ -46,9 +47,163 @@ static bool hex32(const char *hex, unsigned char out[32])
     return true;
 }
 
+/* details' canonical text without the members in drop (as PostgreSQL's
+ * `details - drop` gives it back): 1, 0 unreadable, -1 out of memory. */
+static int details_without(const char *details, char *const *drop, size_t ndrop, char **out)
+{
+    adb_json_error je;
+    adb_json_doc *doc = adb__json_parse(details, strlen(details), NULL, &je);
+    size_t len = 0, cap = 0;
+    int rc = -1;
+
+    *out = NULL;
+    if (!doc)
+        return je.code == ADB_JSON_ERR_NOMEM ? -1 : 0;
+    const adb_json *d = adb__json_root(doc);
+    if (d->type != ADB_JSON_OBJECT) {
+        adb__json_free(doc);
+        return 0;
+    }
+    adb_json kept = { .type = ADB_JSON_OBJECT };
+    kept.keys = calloc(d->count ? d->count : 1, sizeof(*kept.keys));
+    kept.key_lens = calloc(d->count ? d->count : 1, sizeof(*kept.key_lens));
+    kept.items = calloc(d->count ? d->count : 1, sizeof(*kept.items));
+    if (kept.keys && kept.key_lens && kept.items) {
+        for (size_t i = 0; i < d->count; i++) {
+            bool gone = false;
+            for (size_t j = 0; j < ndrop && !gone; j++)
+                gone = !strcmp(d->keys[i], drop[j]);
+            if (gone)
+                continue;
+            kept.keys[kept.count] = d->keys[i];
+            kept.key_lens[kept.count] = d->key_lens[i];
+            kept.items[kept.count++] = d->items[i];
+        }
+        rc = adb__json_write_canonical(&kept, out, &len, &cap) ? 1 : -1;
+    }
+    free(kept.keys);
+    free(kept.key_lens);
+    free(kept.items);
+    adb__json_free(doc);
+    return rc;
+}
+
+/* An event stored before v3: its hash covers the values (docs/integrity.md
+ * 8b). The row must verify as it stands (its own content, or a residual
+ * record of an earlier erasure vouching for it); the erased row's content
+ * hash becomes every new record's commitment. */
+static int redact_residual(const adb__keys *k, const char *const v[ADB__ROW_NCOLS],
+                           const char *const *fields, size_t nfields,
+                           const adb__erasure_set *records, adb__redaction *out, char *why,
+                           size_t whylen)
+{
+    const char *hash = v[ADB_COL_HASH], *chain = v[ADB_COL_CHAIN_HASH];
+    adb__row_expect e;
+    char *details = NULL;
+    int rc = adb__row_recompute(k, v, &e);
+
+    if (rc <= 0) {
+        if (rc == 0)
+            adb__fmt(why, whylen, "%s", e.why);
+        return rc;
+    }
+    if (!hash || !chain) {
+        adb__fmt(why, whylen, "the row has no hash or chain link");
+        return 0;
+    }
+    if (!strcmp(e.hash, hash) && !strcmp(e.link, chain)) {
+        memcpy(out->original_content, e.content, 65);
+    } else if (!records ||
+               adb__erasure_set_residual(records, hash, e.content, out->original_content) <= 0) {
+        adb__fmt(why, whylen, "it does not verify (its hash does not match its content): "
+                 "tampering is not erased, it is reported");
+        return 0;
+    }
+    adb__fmt(out->original_hash, sizeof(out->original_hash), "%s", hash);
+    out->residual = true;
+
+    /* the fields named that have a value */
+    const char *cols[3][2] = { { "principalId", v[ADB_COL_PRINCIPAL_ID] },
+                               { "targetResourceId", v[ADB_COL_TARGET_RESOURCE_ID] },
+                               { "outcomeDescription", v[ADB_COL_OUTCOME_DESCRIPTION] } };
+    adb_json_doc *ddoc = NULL;
+    const adb_json *d = NULL;
+    size_t cap = 3;
+    if (v[ADB_COL_DETAILS]) {
+        adb_json_error je;
+        if (!(ddoc = adb__json_parse(v[ADB_COL_DETAILS], strlen(v[ADB_COL_DETAILS]), NULL, &je)))
+            return je.code == ADB_JSON_ERR_NOMEM ? -1 : (adb__fmt(why, whylen,
+                                                        "details unreadable"), 0);
+        d = adb__json_root(ddoc);
+        if (d->type == ADB_JSON_OBJECT)
+            cap += d->count;
+        else
+            d = NULL;
+    }
+    rc = -1;
+    out->rec = calloc(cap, sizeof(*out->rec));
+    out->drop = calloc(cap, sizeof(*out->drop));
+    if (!out->rec || !out->drop)
+        goto done;
+    for (int i = 0; i < 3; i++) {
+        if (!cols[i][1] || !wanted(cols[i][0], fields, nfields))
+            continue;
+        if (!(out->rec[out->nrec++].field = strdup(cols[i][0])))
+            goto done;
+        *(i == 0 ? &out->principal : i == 1 ? &out->target : &out->outcome) = true;
+    }
+    for (size_t i = 0; d && i < d->count; i++) {
+        char *name = adb__aprintf("details.%s", d->keys[i]);
+        if (!name)
+            goto done;
+        if (!wanted(name, fields, nfields)) {
+            free(name);
+            continue;
+        }
+        out->rec[out->nrec++].field = name;
+        if (!(out->drop[out->ndrop++] = strdup(d->keys[i])))
+            goto done;
+    }
+    if (out->nrec == 0) {
+        rc = 1;
+        goto done;
+    }
+    /* the row as the erasure leaves it, and its content hash */
+    const char *after[ADB__ROW_NCOLS];
+    memcpy(after, v, sizeof(after));
+    if (out->principal)
+        after[ADB_COL_PRINCIPAL_ID] = NULL;
+    if (out->target)
+        after[ADB_COL_TARGET_RESOURCE_ID] = NULL;
+    if (out->outcome)
+        after[ADB_COL_OUTCOME_DESCRIPTION] = NULL;
+    if (v[ADB_COL_DETAILS] && out->ndrop) {
+        int r = details_without(v[ADB_COL_DETAILS], out->drop, out->ndrop, &details);
+        if (r <= 0) {
+            if (r == 0)
+                adb__fmt(why, whylen, "details unreadable");
+            rc = r;
+            goto done;
+        }
+        after[ADB_COL_DETAILS] = details;
+    }
+    adb__row_expect a;
+    if ((rc = adb__row_recompute(k, after, &a)) != 1) {
+        if (rc == 0)
+            adb__fmt(why, whylen, "%s", a.why);
+        goto done;
+    }
+    for (size_t i = 0; i < out->nrec; i++)
+        memcpy(out->rec[i].commitment, a.content, 65);
+done:
+    free(details);
+    adb__json_free(ddoc);
+    return rc;
+}
+
 int adb__redact(const adb__keys *k, const char *const v[ADB__ROW_NCOLS],
-                const char *const *fields, size_t nfields, adb__redaction *out, char *why,
-                size_t whylen)
+                const char *const *fields, size_t nfields,
+                const adb__erasure_set *records, adb__redaction *out, char *why, size_t whylen)
 {
     const char *alg = v[ADB_COL_HASH_ALGORITHM], *eid = v[ADB_COL_EVENT_ID];
     adb__event ev;
@@ -64,9 +219,10 @@ int adb__redact(const adb__keys *k, const char *const v[ADB__ROW_NCOLS],
     memset(out, 0, sizeof(*out));
     memset(&ev, 0, sizeof(ev));
     if (!alg || strcmp(alg, ADB_HASH_ALG_C14N) != 0) {
-        adb__fmt(why, whylen, "stored under %s: its hash covers the values themselves, which "
-                 "cannot be removed without breaking the chain", alg ? alg : "no algorithm");
-        return 0;
+        int r = redact_residual(k, v, fields, nfields, records, out, why, whylen);
+        if (r != 1)
+            adb__redaction_free(out);
+        return r;
     }
     if (!eid) {
         adb__fmt(why, whylen, "the row has no event id");

@@ -300,12 +300,15 @@ bool adb__erasure_sign(const adb__hmac_key *sig_key, const adb__erasure_record *
                        char out[65])
 {
     /* canonical JSON, members in byte order of their names */
+    bool residual = rec->original_content != NULL;
     const struct { const char *name, *value; } m[] = {
         { "commitment", rec->commitment },   { "erasedAt", rec->erased_at },
         { "eventId", rec->event_id },        { "field", rec->field },
         { "legalBasis", rec->legal_basis },  { "organizationId", rec->organization_id },
+        { "originalContent", rec->original_content },
+        { "originalHash", residual ? rec->original_hash : NULL },
         { "reason", rec->reason },           { "requestId", rec->request_id },
-        { "type", "adb-erasure-v1" },
+        { "type", residual ? "adb-erasure-residual-v1" : "adb-erasure-v1" },
     };
     adb__buf b = { 0 };
     unsigned char md[32];

@@ -61,15 +61,23 @@ bool adb__commitment(const unsigned char field_key[32], const char *event_id, co
  * value; sorted by field name bytes. false when out of memory. */
 bool adb__commitments_write(adb__buf *b, const adb__event *ev, adb__commit_src *src);
 
-/* An erasure record (table audit_erasure, migration 0022), as text. */
+/* An erasure record (table audit_erasure, migration 0022), as text.
+ * A residual record (migration 0039; an event stored before v3, whose hash
+ * covers its values: docs/integrity.md section 8b) has original_content and
+ * original_hash, and its commitment is the SHA-256 of the event's canonical
+ * form after the erasure (the residual content). */
 typedef struct adb__erasure_record {
     const char *organization_id, *event_id, *field, *commitment;
     const char *request_id, *legal_basis, *reason; /* reason may be NULL */
     const char *erased_at;  /* UTC, six fraction digits: 2026-12-07T09:05:03.120000Z */
+    const char *original_content; /* residual records: the content hash the chain link
+                                     covers; NULL for a v3 record */
+    const char *original_hash;    /* residual records: the stored hash */
 } adb__erasure_record;
 
-/* The record's signature: HMAC-SHA256(K_sig, canonical JSON of the record),
- * lowercase hex. false when out of memory. */
+/* The record's signature: HMAC-SHA256(K_sig, canonical JSON of the record:
+ * type "adb-erasure-v1", or "adb-erasure-residual-v1" with originalContent
+ * and originalHash), lowercase hex. false when out of memory. */
 bool adb__erasure_sign(const adb__hmac_key *sig_key, const adb__erasure_record *rec,
                        char out[65]);
 

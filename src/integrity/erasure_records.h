@@ -18,7 +18,8 @@ typedef struct adb__erasure_set {
     int n;                  /* how many */
     bool *valid;            /* per row: signed by this server, for this organization,
                                with a commitment of 64 hex digits */
-    adb__erased *erased;    /* the valid rows' fields and commitments, in row order */
+    adb__erased *erased;    /* the valid v3 rows' fields and commitments, in row order
+                               (residual records are not among them) */
     size_t nvalid;
 } adb__erasure_set;
 
@@ -33,6 +34,18 @@ adb__erasure_record adb__erasure_set_record(const adb__erasure_set *s, int i);
 
 /* Row i's stored signature (what a forged record is compared with). */
 const char *adb__erasure_set_signature(const adb__erasure_set *s, int i);
+
+/* An event stored before v3 (docs/integrity.md 8b): whether a valid residual
+ * record says its present content (content: the SHA-256 of its canonical
+ * form now) is what a lawful erasure left of the event whose stored hash is
+ * stored_hash. The number of valid residual records of that erasure history
+ * (0: none matches), original set to the content hash the chain link covers. */
+int adb__erasure_set_residual(const adb__erasure_set *s, const char *stored_hash,
+                              const char *content, char original[65]);
+
+/* Whether valid record i is one to name for the event: with residual_original
+ * NULL a v3 record, else a residual record of that original content. */
+bool adb__erasure_set_names(const adb__erasure_set *s, int i, const char *residual_original);
 
 void adb__erasure_set_free(adb__erasure_set *s);
 

@@ -165,3 +165,16 @@ int adb__row_recompute(const adb__keys *k, const char *const v[ADB__ROW_NCOLS],
 {
     return adb__row_recompute_erased(k, v, NULL, 0, out);
 }
+
+void adb__row_expect_residual(const adb__keys *k, const char *const v[ADB__ROW_NCOLS],
+                              const char original[65], adb__row_expect *out)
+{
+    const char *org = v[ADB_COL_ORGANIZATION_ID], *seq = v[ADB_COL_CHAIN_SEQ];
+    const char *prev = v[ADB_COL_PREV_CHAIN_HASH];
+
+    memcpy(out->content, original, 65);
+    adb__fmt(out->hash, sizeof(out->hash), "%s", v[ADB_COL_HASH] ? v[ADB_COL_HASH] : "");
+    adb__chain_link(k, org ? org : "", seq ? strtoll(seq, NULL, 10) : 0, prev ? prev : "",
+                    out->content, out->link);
+    out->recorded = 1;
+}

@@ -75,4 +75,12 @@ int adb__row_recompute_erased(const adb__keys *k, const char *const v[ADB__ROW_N
                               const struct adb__erased *erased, size_t nerased,
                               adb__row_expect *out);
 
+/* An event stored before v3 whose residual content (out->content, computed
+ * above) a valid residual record vouches for (erasure_records.h): what its
+ * hash, chain link and Merkle leaf cover is the original content hash the
+ * record holds; out's hash becomes the stored one, content the original and
+ * link is recomputed over it (docs/integrity.md 8b). */
+void adb__row_expect_residual(const adb__keys *k, const char *const v[ADB__ROW_NCOLS],
+                              const char original[65], adb__row_expect *out);
+
 #endif

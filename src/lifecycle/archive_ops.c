@@ -53,9 +53,11 @@ static void reader_problems(vctx *x, const adb__archive_reader *rd)
 
 /* An archived v3 row whose commitment key is gone: recomputed with the
  * commitments of the event's signed erasure records (docs/integrity.md
- * section 8); each record used is named as a "lawful_erasure" (not a
- * problem), one not signed with K_sig is "erasure_record_invalid". 1, 0, -1
- * as adb__row_recompute. */
+ * section 8); an archived row stored before v3 whose content no longer
+ * gives its hash or link: its residual record vouches for it (section 8b).
+ * Each record used is named as a "lawful_erasure" (not a problem), one not
+ * signed with K_sig is "erasure_record_invalid". 1, 0, -1 as
+ * adb__row_recompute. */
 static int with_erasures(adb *db, PGconn *c, vctx *x, const char *const *v, int64_t seq,
                          adb__row_expect *e)
 {
@@ -75,10 +77,21 @@ static int with_erasures(adb *db, PGconn *c, vctx *x, const char *const *v, int6
             report(x, "erasure_record_invalid", seq, "event %s (seq %" PRId64 "): the erasure "
                    "record of field \"%.60s\" is not signed by this server", eid, seq,
                    adb__erasure_set_record(&es, i).field);
-    rc = adb__row_recompute_erased(k, v, es.erased, es.nvalid, e);
-    if (rc == 1 && v[ADB_COL_HASH] && !strcmp(e->hash, v[ADB_COL_HASH]) && x->fn)
+    char original[65];
+    bool v3 = v[ADB_COL_HASH_ALGORITHM] && !strcmp(v[ADB_COL_HASH_ALGORITHM], ADB_HASH_ALG_C14N);
+    if (v3) {
+        rc = adb__row_recompute_erased(k, v, es.erased, es.nvalid, e);
+    } else { /* stored before v3: a residual record (docs/integrity.md 8b) */
+        rc = 1;
+        if (adb__erasure_set_residual(&es, v[ADB_COL_HASH], e->content, original) > 0)
+            adb__row_expect_residual(k, v, original, e);
+        else
+            original[0] = '\0';
+    }
+    if (rc == 1 && v[ADB_COL_HASH] && !strcmp(e->hash, v[ADB_COL_HASH]) && x->fn &&
+        (v3 || original[0]))
         for (int i = 0; i < es.n; i++)
-            if (es.valid[i]) {
+            if (adb__erasure_set_names(&es, i, v3 ? NULL : original)) {
                 adb__erasure_record rec = adb__erasure_set_record(&es, i);
                 char msg[640];
                 snprintf(msg, sizeof(msg), "event %s (seq %" PRId64 "): %s erased by request %s "
@@ -127,10 +140,13 @@ adb_status adb__archive_verify(adb *db, const char *id, adb__archive_problem_fn 
         if (!in->stub) {
             adb__row_expect e;
             int ok = adb__row_recompute(adb__db_keys(db), v, &e);
-            if (ok == 1 && e.key_erased)
-                ok = with_erasures(db, c, &x, v, seq, &e);
             const char *hash = v[ADB_COL_HASH] ? v[ADB_COL_HASH] : "";
             const char *sig = v[ADB_COL_SIGNATURE] ? v[ADB_COL_SIGNATURE] : "";
+            bool v3 = v[ADB_COL_HASH_ALGORITHM] &&
+                      !strcmp(v[ADB_COL_HASH_ALGORITHM], ADB_HASH_ALG_C14N);
+            if (ok == 1 && (e.key_erased || (!v3 && (strcmp(e.hash, hash) ||
+                                                     strcmp(e.link, chain)))))
+                ok = with_erasures(db, c, &x, v, seq, &e);
             if (ok < 0) {
                 adb__fmt(err, errlen, "out of memory");
                 adb__archive_close(rd);

@@ -18,6 +18,7 @@
 #include "../../src/integrity/commit.h"
 #include "../../src/core/util.h"
 #include "../../src/log/integrator.h"
+#include "../../src/compliance/gdpr.h"
 
 #include <inttypes.h>
 
@@ -591,6 +592,55 @@ static void events_stored_before_commitments(void)
     adb_close(db);
 }
 
+/* Events stored before v3 (values in the hash) erased lawfully with residual
+ * records (docs/integrity.md 8b): they keep verifying, counted as erased;
+ * then a second erasure of the same event builds on the first; a changed
+ * erased event is still caught. */
+static void residual_erasure(const char *alg)
+{
+    char ci[1024], err[ADB_ERRMSG_MAX];
+    PGconn *c = NULL;
+    seen s;
+    adb_verify_summary sum;
+    adb *db = setup(!strcmp(alg, "sha256-c14n-v1") ? "t_resid_v1" : "t_resid_v2", ci, sizeof(ci), &c);
+
+    REQUIRE(db);
+    REQUIRE(make_old_chain(db, c, alg));
+    CHECK(verify_sum(db, &s, &sum) == 0);
+    adb__gdpr_op op = { .org = "org-t", .subject = "user-3", .erase = true,
+                        .request_id = "11111111-1111-4111-8111-111111111111" };
+    adb__gdpr_result res;
+    memset(&res, 0, sizeof(res));
+    CHECK(adb__gdpr_apply(db, &op, &res, err, sizeof(err)) == ADB_OK);
+    CHECK(res.erased == 1 && res.failed == 0);
+    if (res.failed)
+        printf("# %s\n", res.failures[0].why);
+    CHECK(t_count(c, "SELECT count(*) FROM audit_log WHERE principal_id = 'user-3'") == 0);
+    CHECK(t_count(c, "SELECT count(*) FROM audit_erasure WHERE original_content IS NOT NULL") == 3);
+    CHECK(verify_sum(db, &s, &sum) == 0 && sum.erased_events == 1 && sum.events == 13);
+    if (s.n)
+        show(&s);
+    /* the row erased again (pseudonymization of another field would do the same):
+     * records of a second request, their original the same content */
+    CHECK(t_exec(c, "UPDATE audit_log SET target_resource_id = 'pat-3' WHERE organization_id = 'org-t' AND chain_seq = 5"));
+    CHECK(verify_sum(db, &s, &sum) > 0 && found(&s, "hash_mismatch", 5));
+    CHECK(t_exec(c, "UPDATE audit_log SET target_resource_id = NULL WHERE organization_id = 'org-t' AND chain_seq = 5"));
+    CHECK(t_exec(c, "UPDATE audit_log SET action = 'a99' WHERE organization_id = 'org-t' AND principal_id IS NULL AND chain_seq = 3"));
+    CHECK(verify_sum(db, &s, &sum) > 0 && found(&s, "hash_mismatch", 3));
+    PQfinish(c);
+    adb_close(db);
+}
+
+static void residual_erasure_v1(void)
+{
+    residual_erasure("sha256-c14n-v1");
+}
+
+static void residual_erasure_v2(void)
+{
+    residual_erasure("sha256-c14n-v2");
+}
+
 int main(void)
 {
     RUN(changed_field);
@@ -603,6 +653,8 @@ int main(void)
     RUN(changed_id);
     RUN(ids_of_events_stored_before_ids);
     RUN(events_stored_before_commitments);
+    RUN(residual_erasure_v1);
+    RUN(residual_erasure_v2);
     RUN(changed_commit_key);
     RUN(swapped_commit_keys);
     RUN(deleted_commit_key);
