@@ -249,7 +249,7 @@ int cmd_serve(int argc, char **argv)
     /* the report scheduler (docs/reports.md, "Exactly once"): the owner's connection */
     if (db.cfg.report_scheduler &&
         !(scheduler = adb__scheduler_start(h, db.conninfo, db.cfg.report_tick_ms, db.cfg.report_lease_ms,
-                                           err, sizeof(err)))) {
+                                           db.cfg.report_timeout_ms, err, sizeof(err)))) {
         cli_error("%s", err);
         rc = EXIT_FAILURE_;
         goto out;

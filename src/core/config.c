@@ -83,6 +83,8 @@ static const adb_config_key config_keys[] = {
       "how often the report scheduler looks for due schedules (a new schedule or an execute wakes it at once)" },
     { "AUDITDB_REPORT_LEASE_MS", "60000", false,
       "how long a running report execution stays its scheduler's without renewal; then another may resume it" },
+    { "AUDITDB_REPORT_TIMEOUT_MS", "3600000", false,
+      "how long a report execution may run, from its first start: past it the execution ends 'timeout'" },
     { "AUDITDB_DELIVERY_CLAIM_BATCH", "4", false,
       "delivery items a thread claims per round trip (1 to 16; docs/delivery.md \"Throughput\")" },
     { "AUDITDB_DOWNLOAD_SWEEP_MS", "60000", false,
@@ -263,6 +265,7 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_bool(cfg, "AUDITDB_REPORT_SCHEDULER", &cfg->report_scheduler)) ||
         (st = get_int(cfg, "AUDITDB_REPORT_TICK_MS", 10, 60000, &cfg->report_tick_ms)) ||
         (st = get_int(cfg, "AUDITDB_REPORT_LEASE_MS", 1000, 3600000, &cfg->report_lease_ms)) ||
+        (st = get_int(cfg, "AUDITDB_REPORT_TIMEOUT_MS", 1000, 86400000, &cfg->report_timeout_ms)) ||
         (st = get_int(cfg, "AUDITDB_DELIVERY_CLAIM_BATCH", 1, 16, &scratch)) ||
         (st = get_int(cfg, "AUDITDB_DOWNLOAD_SWEEP_MS", 0, 86400000, &scratch)) ||
         (st = check_cidrs(cfg, "AUDITDB_DELIVERY_ALLOW")) ||

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ADB_REPORT_TIMEOUT_DEFAULT_MS 3600000
+
 #define ISO_UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 typedef struct run_ctx {
@@ -20,7 +22,8 @@ typedef struct run_ctx {
     const char *id, *claim;
     int lease_ms;
     int64_t last_renew;
-    bool lost, cancel;
+    double deadline;            /* first start + timeout, on the monotonic clock (0: none) */
+    bool lost, cancel, timed_out;
     bool (*stopping)(void *ud);
     void *ud;
 } run_ctx;
@@ -63,8 +66,10 @@ static bool should_stop(void *ud)
 
     if (x->stopping && x->stopping(x->ud))
         return true;
+    if (x->deadline && adb__now_ms() > x->deadline)
+        x->timed_out = true;
     renew(x, false);
-    return x->lost || x->cancel;
+    return x->lost || x->cancel || x->timed_out;
 }
 
 /* Writes the end of the execution and the schedule's counters in one
@@ -94,7 +99,7 @@ static void finish(run_ctx *x, const char *sid, const char *status, const char *
                     "  WHERE id = $1 AND claimed_by = $2 AND status = 'running' RETURNING id)"
                     " UPDATE scheduled_reports SET execution_count = execution_count + 1,"
                     "  success_count = success_count + ($3::text = 'completed')::int,"
-                    "  failure_count = failure_count + ($3::text = 'failed')::int"
+                    "  failure_count = failure_count + ($3::text IN ('failed', 'timeout'))::int"
                     " WHERE id = $9 AND EXISTS (SELECT 1 FROM e)",
                     9, p);
     PQclear(r);
@@ -121,7 +126,7 @@ static bool has_destinations(const json_t *delivery)
 }
 
 adb_status adb__execution_run(adb *h, PGconn *c, const char *id, const char *claim, int lease_ms,
-                              bool (*stopping)(void *ud), void *ud)
+                              int timeout_ms, bool (*stopping)(void *ud), void *ud)
 {
     run_ctx x = { .c = c, .id = id, .claim = claim, .lease_ms = lease_ms,
                   .last_renew = adb__report_now_ms(), .stopping = stopping, .ud = ud };
@@ -139,7 +144,8 @@ adb_status adb__execution_run(adb *h, PGconn *c, const char *id, const char *cla
                     " " ISO_UTC("(SELECT max(p.scheduled_time) FROM report_executions p"
                     "   WHERE p.scheduled_report_id = e.scheduled_report_id"
                     "   AND p.scheduled_time < e.scheduled_time AND p.trigger <> 'manual')") ","
-                    " " ISO_UTC("s.created_at")
+                    " " ISO_UTC("s.created_at") ","
+                    " (extract(epoch FROM now() - coalesce(e.started_at, now())) * 1000)::bigint"
                     " FROM report_executions e JOIN scheduled_reports s ON s.id = e.scheduled_report_id"
                     " WHERE e.id = $1 AND e.claimed_by = $2 AND e.status = 'running'",
                     2, p);
@@ -149,12 +155,24 @@ adb_status adb__execution_run(adb *h, PGconn *c, const char *id, const char *cla
     }
     adb__fmt(sid, sizeof(sid), "%s", PQgetvalue(r, 0, 0));
     adb__fmt(org, sizeof(org), "%s", PQgetvalue(r, 0, 1));
+    /* the time already run (resumes count) from the database's clock, the
+     * rest on this process's monotonic clock (not the scheduler's test clock) */
+    x.deadline = adb__now_ms() + (double)(timeout_ms > 0 ? timeout_ms : ADB_REPORT_TIMEOUT_DEFAULT_MS) -
+                 (double)strtoll(PQgetvalue(r, 0, 11), NULL, 10);
     if (!PQgetisnull(r, 0, 2)) {
         /* resumed after its delivery was committed: only the end is missing */
         PQclear(r);
         finish(&x, sid, "completed", NULL, NULL, NULL);
         return ADB_OK;
     }
+    /* a report a lost claim left running (a crash during generation) never
+     * completes: it is marked so, and this claim generates its own */
+    const char *po[] = { id };
+    PQclear(q(c,
+              "UPDATE compliance_reports SET status = 'failed', completed_at = now(),"
+              " error = 'interrupted: its execution was resumed by another claim'"
+              " WHERE execution_id = $1 AND status = 'running'",
+              1, po));
     criteria = json_loads(PQgetvalue(r, 0, 4), 0, NULL);
     delivery = json_loads(PQgetvalue(r, 0, 6), 0, NULL);
     if (!json_is_object(criteria))
@@ -235,6 +253,11 @@ stopped:
     renew(&x, true);
     if (x.cancel && !x.lost) {
         finish(&x, sid, "cancelled", "CANCELLED", "cancelled on request", NULL);
+    } else if (x.timed_out && !x.lost) {
+        char msg[160];
+        adb__fmt(msg, sizeof(msg), "the execution ran longer than %d ms (AUDITDB_REPORT_TIMEOUT_MS)",
+                 timeout_ms > 0 ? timeout_ms : ADB_REPORT_TIMEOUT_DEFAULT_MS);
+        finish(&x, sid, "timeout", "TIMEOUT", msg, NULL);
     } else if (!x.lost) {
         release(&x);
         st = ADB_ERR_BUSY;

@@ -44,10 +44,11 @@ typedef struct adb__scheduler adb__scheduler;
  * claims due schedules (FOR UPDATE SKIP LOCKED), inserts their executions
  * and advances next_run in one transaction, resumes executions whose lease
  * lapsed, and runs them. tick_ms: how often it looks without a NOTIFY;
- * lease_ms: the claim's lease (renewed while running). NULL with err on
+ * lease_ms: the claim's lease (renewed while running); timeout_ms: how long
+ * an execution may run from its first start (0: an hour). NULL with err on
  * failure. */
 adb__scheduler *adb__scheduler_start(adb *h, const char *owner_conninfo, int tick_ms, int lease_ms,
-                                     char *err, size_t errlen);
+                                     int timeout_ms, char *err, size_t errlen);
 /* Stops it: the running execution is asked to stop and left to be resumed. */
 void adb__scheduler_stop(adb__scheduler *s);
 
@@ -67,11 +68,13 @@ int64_t adb__report_now_ms(void);
 
 /* Runs the claimed execution id on c (the owner's connection, no open
  * transaction): generate, deliver, record. claim: the claimer name the row
- * must still carry (the fence); lease_ms: renewed while it runs. Returns
- * ADB_OK when the row was brought to an end (completed, failed, cancelled),
- * ADB_ERR_BUSY when the claim was lost or the scheduler is stopping (the row
- * is left for whoever resumes it). */
+ * must still carry (the fence); lease_ms: renewed while it runs;
+ * timeout_ms: past this since the execution's first start (resumes
+ * included) it ends 'timeout' at its next step (0: an hour). Returns ADB_OK
+ * when the row was brought to an end (completed, failed, cancelled,
+ * timeout), ADB_ERR_BUSY when the claim was lost or the scheduler is
+ * stopping (the row is left for whoever resumes it). */
 adb_status adb__execution_run(adb *h, PGconn *c, const char *id, const char *claim, int lease_ms,
-                              bool (*stopping)(void *ud), void *ud);
+                              int timeout_ms, bool (*stopping)(void *ud), void *ud);
 
 #endif

@@ -47,7 +47,7 @@ typedef struct sthread {
 struct adb__scheduler {
     adb *h;
     char *conninfo;
-    int tick_ms, lease_ms;
+    int tick_ms, lease_ms, timeout_ms;
     atomic_bool stopping;
     int stop_pipe[2];
     sthread th[1 + RUNNERS];
@@ -285,7 +285,7 @@ static void *thread_main(void *arg)
         if (t->runner) {
             char id[256];
             if ((got = claim_execution(s, t->claimer, c, id)) == 1) {
-                (void)adb__execution_run(s->h, c, id, t->claimer, s->lease_ms, stopping_cb, s);
+                (void)adb__execution_run(s->h, c, id, t->claimer, s->lease_ms, s->timeout_ms, stopping_cb, s);
                 continue;
             }
         } else if ((got = claim_schedule(c)) == 1) {
@@ -298,7 +298,7 @@ static void *thread_main(void *arg)
 }
 
 adb__scheduler *adb__scheduler_start(adb *h, const char *owner_conninfo, int tick_ms, int lease_ms,
-                                     char *err, size_t errlen)
+                                     int timeout_ms, char *err, size_t errlen)
 {
     struct adb__scheduler *s = calloc(1, sizeof(*s));
     char host[64] = "";
@@ -312,6 +312,7 @@ adb__scheduler *adb__scheduler_start(adb *h, const char *owner_conninfo, int tic
     s->h = h;
     s->tick_ms = tick_ms > 0 ? tick_ms : 1000;
     s->lease_ms = lease_ms > 0 ? lease_ms : 60000;
+    s->timeout_ms = timeout_ms;
     gethostname(host, sizeof(host) - 1);
     s->stop_pipe[0] = s->stop_pipe[1] = -1;
     if (pipe2(s->stop_pipe, O_CLOEXEC) != 0) {
@@ -373,5 +374,5 @@ adb_status adb__scheduler_run_one(adb *h, PGconn *c, const char *eid, int lease_
     PQclear(r);
     if (!mine)
         return st == ADB_OK ? ADB_ERR_BUSY : st;
-    return adb__execution_run(h, c, eid, claimer, lease_ms > 0 ? lease_ms : 60000, NULL, NULL);
+    return adb__execution_run(h, c, eid, claimer, lease_ms > 0 ? lease_ms : 60000, 0, NULL, NULL);
 }

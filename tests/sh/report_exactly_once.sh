@@ -6,7 +6,9 @@
 #  2. three days of downtime with a daily schedule and a catch-up maximum of
 #     2: exactly two catch-up runs, marked 'catchup', the older missed
 #     instant recorded 'skipped' (MISSED), the next run three days on; two
-#     serves restarted side by side claim each instant once.
+#     serves restarted side by side claim each instant once;
+#  3. an overlapping instant skipped, a cancel; 4. a timeout (resumes count),
+#     and a report a crash left running marked interrupted.
 # The scheduler's clock is moved with AUDITDB_REPORT_CLOCK_FILE (test build).
 . "$(dirname "$0")/../lib.sh"
 
@@ -144,7 +146,34 @@ check "a cancel stops the running execution at its next step" wait_sql \
 expect_eq "one row per instant, never two" "2 2" \
     "$(sql "SELECT count(*) || ' ' || count(DISTINCT scheduled_time) FROM report_executions WHERE scheduled_report_id = 'report-overlap'")"
 stop_serve
-for f in serve1 serve2 serve3 serve4 serve5 serve6; do
+
+# ---- 4. a timeout: an execution running longer than AUDITDB_REPORT_TIMEOUT_MS ends 'timeout',
+# counted as a failure; a report a lost claim left running is marked interrupted on resume
+sql "UPDATE scheduled_reports SET enabled = 'false' WHERE id = 'report-overlap'" >/dev/null
+new_schedule report-slow "'{\"frequency\": \"custom\", \"cronExpression\": \"0 * * * *\", \"timezone\": \"UTC\"}'"
+AUDITDB_REPORT_TEST_DELAY_MS=120000 AUDITDB_REPORT_TIMEOUT_MS=3000 start_serve "$TEST_TMP/serve7.log" ||
+    { not_ok "serve 7 starts"; cat "$TEST_TMP/serve7.log"; finish; }
+echo $(( $(sql "SELECT (EXTRACT(EPOCH FROM next_run - now()) * 1000)::bigint + 1000
+                FROM scheduled_reports WHERE id = 'report-slow'") )) >"$CLOCK"
+check "the slow execution runs" wait_sql \
+    "SELECT status FROM report_executions WHERE scheduled_report_id = 'report-slow'" running
+EX=$(sql "SELECT id FROM report_executions WHERE scheduled_report_id = 'report-slow'")
+# what a crash during generation leaves: a report of this execution still 'running'
+sql "INSERT INTO compliance_reports (id, organization_id, report_type, status, format, criteria,
+      report_period_start, report_period_end, generated_by, execution_id)
+     VALUES ('report-orphan', 'org-once', 'HIPAA_AUDIT_TRAIL', 'running', 'json', '{}', now(), now(), 'test', '$EX')" >/dev/null 2>&1 ||
+    diag "(the orphan fixture could not be inserted: $(sql "SELECT 1" 2>&1))"
+kill -9 "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null
+AUDITDB_REPORT_TEST_DELAY_MS=120000 AUDITDB_REPORT_TIMEOUT_MS=3000 start_serve "$TEST_TMP/serve8.log" ||
+    { not_ok "serve 8 starts"; cat "$TEST_TMP/serve8.log"; finish; }
+check "resumed, it ends 'timeout' (3 s from its first start, not from the resume)" wait_sql \
+    "SELECT status || ' ' || error_code || ' ' || attempts FROM report_executions WHERE id = '$EX'" "timeout TIMEOUT 2"
+expect_eq "...counted as a failure of the schedule" "1 0 1" \
+    "$(sql "SELECT execution_count || ' ' || success_count || ' ' || failure_count FROM scheduled_reports WHERE id = 'report-slow'")"
+expect_eq "...the report the crash left running is marked interrupted" "failed interrupted" \
+    "$(sql "SELECT status || ' ' || split_part(error, ':', 1) FROM compliance_reports WHERE id = 'report-orphan'")"
+stop_serve
+for f in serve1 serve2 serve3 serve4 serve5 serve6 serve7 serve8; do
     if grep -q 'ERROR: AddressSanitizer\|runtime error' "$TEST_TMP/$f.log" 2>/dev/null; then
         not_ok "no sanitizer report ($f)"; cat "$TEST_TMP/$f.log"
     fi
