@@ -133,6 +133,11 @@ static void filter_columns(const char *f, cand_cols *cc)
             }
             if (s == at)
                 s++;
+        } else if (s[0] == ':' && s[1] == ':') { /* a cast: its type is no column */
+            for (s += 2; isalnum((unsigned char)*s) || *s == '_' || *s == '"' || *s == '[' ||
+                         *s == ']' || *s == '.' || (*s == ' ' && isalpha((unsigned char)s[1]));
+                 s++)
+                ;
         } else if (*s == '\'') { /* a constant: skipped whole */
             for (s++; *s && !(*s == '\'' && s[1] != '\''); s += *s == '\'' ? 2 : 1)
                 ;
