@@ -124,6 +124,11 @@ void adb__dbmon_figures_get(adb *h, adb__dbmon_figures *out);
 /* The last round's findings (a new reference; [] before the first). */
 json_t *adb__dbmon_last_findings(adb *h);
 
+/* The options serve runs with (its routes read them: the slow-query
+ * threshold); the defaults until set. */
+void adb__dbmon_set_opts(const adb__dbmon_opts *o);
+void adb__dbmon_get_opts(adb__dbmon_opts *out);
+
 /* The round every o->interval_s seconds in serve (its own thread; the
  * first round at once). NULL with err when it cannot start. Stop joins. */
 typedef struct adb__dbmon adb__dbmon;

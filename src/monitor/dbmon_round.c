@@ -23,6 +23,27 @@ static pthread_mutex_t fig_mu = PTHREAD_MUTEX_INITIALIZER;
 static adb__dbmon_figures fig;
 static json_t *last_findings;
 
+static adb__dbmon_opts cur_opts;
+static bool cur_set;
+
+void adb__dbmon_set_opts(const adb__dbmon_opts *o)
+{
+    pthread_mutex_lock(&fig_mu);
+    cur_opts = *o;
+    cur_set = true;
+    pthread_mutex_unlock(&fig_mu);
+}
+
+void adb__dbmon_get_opts(adb__dbmon_opts *out)
+{
+    pthread_mutex_lock(&fig_mu);
+    if (cur_set)
+        *out = cur_opts;
+    else
+        adb__dbmon_opts_default(out);
+    pthread_mutex_unlock(&fig_mu);
+}
+
 void adb__dbmon_figures_get(adb *h, adb__dbmon_figures *out)
 {
     (void)h;
@@ -149,7 +170,9 @@ out:
     pthread_mutex_lock(&fig_mu);
     fig.rounds++;
     fig.last_round_ms = adb__now_ms() - t0;
-    fig.last_round_at_ms = (int64_t)(adb__now_ms());
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    fig.last_round_at_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     if (st != ADB_OK)
         fig.round_failures++;
     if (db) {

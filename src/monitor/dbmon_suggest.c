@@ -358,6 +358,12 @@ json_t *adb__dbmon_suggestions(PGconn *c, const adb__dbmon_caps *caps, const adb
         const char *role[] = { PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2) };
         if (!ok(c, "BEGIN READ ONLY"))
             break;
+        /* the monitor's own PREPARE and EXPLAIN are not statements to count
+         * (they would come back as candidates); a superuser's setting: a
+         * login that may not set it leaves it */
+        ok(c, "SAVEPOINT adb_dbmon_track");
+        if (!ok(c, "SELECT set_config('pg_stat_statements.track', 'none', true)"))
+            ok(c, "ROLLBACK TO SAVEPOINT adb_dbmon_track");
         /* as the role that ran it: its privileges, its row-level security */
         PGresult *sr = PQexecParams(c,
             "SELECT set_config('plan_cache_mode', 'force_generic_plan', true),"
