@@ -73,6 +73,9 @@ void adb__dbmon_scrub(char *s)
                              ((s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E'))))
                 i++;
             s[w++] = '?';
+        } else if ((ch == 'E' || ch == 'e') && s[i + 1] == '\'' &&
+                   (i == 0 || !ident_char((unsigned char)s[i - 1]))) {
+            i++; /* E'...': the string below goes, its prefix with it */
         } else if (ident_char(ch)) { /* a name (digits inside stay) */
             while (i < n && ident_char((unsigned char)s[i]))
                 s[w++] = s[i++];
