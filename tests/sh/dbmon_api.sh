@@ -5,7 +5,8 @@
 # estimate, transaction-id ages; duplicate and unused indexes; bad parameters
 # 400 naming the field; the round's figures on /metrics; without hypopg and
 # pg_stat_statements the routes still answer, empty, saying why and what to
-# do; AUDIT_MONITORING_ENABLED=false runs no round.
+# do; AUDIT_MONITORING_ENABLED=false runs no round; migration 0037 by a role that
+# may not create extensions goes on, saying so.
 . tests/lib.sh
 
 fresh_db t_dbmon_api
@@ -146,4 +147,14 @@ expect_eq "monitoring off: no round" 0 \
 http GET "$D/tables" -H "X-API-Key: $OP"
 expect_eq "monitoring off: routes answer" 200 "$HTTP_STATUS"
 stop_serve
+
+# migration 0037 on a server where the migrating role may not create the extensions: it goes on
+psql "$ADMIN_URL" -qAtX -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'dbmon_nosuper')
+    THEN CREATE ROLE dbmon_nosuper NOSUPERUSER; END IF; END \$\$" >/dev/null
+fresh_db t_dbmon_noext
+out=$(psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c "SET ROLE dbmon_nosuper" -f migrations/0037_db_monitoring.sql 2>&1)
+expect_eq "0037 as a role that may not create extensions: succeeds" 0 "$?"
+expect_match "...saying so for pg_stat_statements" "could not create extension pg_stat_statements" "$out"
+expect_match "...and for hypopg" "could not create extension hypopg" "$out"
+expect_eq "...creating neither" 0 "$(sql "SELECT count(*) FROM pg_extension WHERE extname IN ('hypopg', 'pg_stat_statements')")"
 finish
