@@ -4,7 +4,8 @@
 # statement seq-scans; run 8 times, it is slow and a candidate. The suggestion
 # names the columns, its cost before equals the planner's own EXPLAIN of the
 # statement (the same cost, read independently in psql), and after < before;
-# nothing was built to find it; the round raises it as an alert of _process;
+# nothing was built to find it; a statement is planned as the role that ran it
+# (not once that role lost its grant); the round raises it as an alert of _process;
 # `auditdb db optimize` lists it and changes nothing, `--apply` builds it
 # (valid, used by the planner), after which it is no longer suggested;
 # `--drop-duplicates` drops an unused exact duplicate and never a unique one;
@@ -68,6 +69,25 @@ EOF
 expect_eq "cost after = psql's EXPLAIN with hypopg's index" "$psql_after" "$after"
 expect_eq "nothing was built to find it" "$indexes_before" \
     "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename = 'dbmon_orders'")"
+
+# planned as the role that ran the statement, never with the monitor's own (superuser) rights
+psql "$ADMIN_URL" -qAtX -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'dbmon_reader')
+    THEN CREATE ROLE dbmon_reader NOLOGIN; END IF; END \$\$" >/dev/null
+sql "CREATE TABLE dbmon_private (k int, v text)" >/dev/null
+sql "INSERT INTO dbmon_private SELECT g, 'v' FROM generate_series(1, 100000) g" >/dev/null
+sql "ANALYZE dbmon_private" >/dev/null
+sql "GRANT SELECT ON dbmon_private TO dbmon_reader" >/dev/null
+for i in 1 2 3 4 5 6; do
+    psql "$AUDIT_DB_URL" -qAtX -c "SET ROLE dbmon_reader" -c "SELECT v FROM dbmon_private WHERE k = $i" >/dev/null
+done
+http GET /api/v1/db/suggestions -H "X-API-Key: $OP"
+expect_eq "a statement of another role: suggested (k)" '[["k"]]' \
+    "$(jbody '[x["columns"] for x in d["suggestions"] if x["table"] == "dbmon_private"]')"
+sql "REVOKE SELECT ON dbmon_private FROM dbmon_reader" >/dev/null
+http GET /api/v1/db/suggestions -H "X-API-Key: $OP"
+expect_eq "once that role may not read the table, not planned (no suggestion)" '[]' \
+    "$(jbody '[x["columns"] for x in d["suggestions"] if x["table"] == "dbmon_private"]')"
+sql "DROP TABLE dbmon_private" >/dev/null
 
 # the round raises it: an alert of the process-wide pseudo-organization
 i=0
