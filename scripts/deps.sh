@@ -18,6 +18,10 @@ libjansson-dev libcurl4-openssl-dev libhiredis-dev libzstd-dev zlib1g-dev"
 # fonts-dejavu-core: the fonts it draws with (docs/reports.md, "Renderings")
 build_pkgs="$build_pkgs libcairo2-dev fonts-dejavu-core"
 run_pkgs="postgresql curl"
+# postgresql-15-hypopg: hypothetical indexes, to check a missing-index suggestion with the
+# planner's cost before and after without building it (docs/monitoring.md, "Index suggestions");
+# optional at run time: without it suggestions are listed unchecked
+run_pkgs="$run_pkgs postgresql-15-hypopg"
 # python3-cryptography: Ed25519 for the tests' own C2SP implementations, written from
 # the specs, not from auditdb (tests/tools/tlog_witness.py, tests/tools/witness_client.py)
 test_pkgs="python3 python3-cryptography clang libclang-rt-14-dev redis-server procps zstd"

@@ -50,6 +50,7 @@ typedef struct adb_config {
     bool tree;             /* AUDITDB_TREE */
     bool monitoring;       /* AUDIT_MONITORING_ENABLED */
     int slow_query_ms;     /* AUDIT_SLOW_QUERY_THRESHOLD */
+    int dbmon_interval_s;  /* AUDITDB_DBMON_INTERVAL_S */
     bool gdpr;             /* AUDIT_GDPR_ENABLED */
     bool hipaa;            /* AUDIT_HIPAA_ENABLED */
     char errmsg[ADB_ERRMSG_MAX];

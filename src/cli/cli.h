@@ -112,6 +112,8 @@ int cmd_maintenance(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+/* `auditdb db optimize` (cmd_db_optimize.c; docs/monitoring.md, "Index suggestions") */
+int adb_cmd_db_optimize(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 
 /* The log key's verifier key text into out (cmd_log.c); an exit code, the

@@ -159,11 +159,13 @@ out:
 int cmd_db(int argc, char **argv)
 {
     if (argc < 2) {
-        cli_error("missing subcommand; usage: auditdb db status|start|stop|psql");
+        cli_error("missing subcommand; usage: auditdb db status|start|stop|psql|optimize");
         return EXIT_USAGE;
     }
     if (strcmp(argv[1], "psql") == 0)
         return db_psql(argc - 2, argv + 2);
+    if (strcmp(argv[1], "optimize") == 0) /* cmd_db_optimize.c */
+        return adb_cmd_db_optimize(argc - 2, argv + 2);
     if (argc > 2) {
         cli_error("unexpected argument \"%s\"", argv[2]);
         return EXIT_USAGE;
@@ -174,6 +176,6 @@ int cmd_db(int argc, char **argv)
         return db_start();
     if (strcmp(argv[1], "stop") == 0)
         return db_stop();
-    cli_error("unknown subcommand \"%s\"; usage: auditdb db status|start|stop|psql", argv[1]);
+    cli_error("unknown subcommand \"%s\"; usage: auditdb db status|start|stop|psql|optimize", argv[1]);
     return EXIT_USAGE;
 }

@@ -6,6 +6,7 @@
 #include "../http/server.h"
 #include "../delivery/delivery.h"
 #include "../report/schedule.h"
+#include "../monitor/dbmon.h"
 #include "../core/util.h"
 
 #include <errno.h>
@@ -127,6 +128,7 @@ int cmd_serve(int argc, char **argv)
     adb_server *server = NULL;
     adb__delivery_pool *delivery = NULL;
     adb__scheduler *scheduler = NULL;
+    adb__dbmon *dbmon = NULL;
     char err[ADB_ERRMSG_MAX], qhome[4200], *api_ci = NULL, *writer_ci = NULL;
     sigset_t sigs;
 
@@ -254,6 +256,17 @@ int cmd_serve(int argc, char **argv)
         rc = EXIT_FAILURE_;
         goto out;
     }
+    /* database monitoring (docs/monitoring.md): its routes' threshold, and its round */
+    adb__dbmon_opts dbo;
+    adb__dbmon_opts_default(&dbo);
+    dbo.slow_ms = db.cfg.slow_query_ms;
+    dbo.interval_s = db.cfg.dbmon_interval_s;
+    adb__dbmon_set_opts(&dbo);
+    if (db.cfg.monitoring && !(dbmon = adb__dbmon_start(h, &dbo, err, sizeof(err)))) {
+        cli_error("%s", err);
+        rc = EXIT_FAILURE_;
+        goto out;
+    }
     printf("auditdb %s listening on http://%s\n", adb_version(), adb_server_address(server));
     if (db.emb && strncmp(adb_embedded_datadir(db.emb), db.cfg.home, strlen(db.cfg.home)) != 0)
         printf("database: embedded PostgreSQL in %s, its files in %s (out of reach of the "
@@ -284,6 +297,7 @@ out:
     adb_server_stop(server);
     adb__scheduler_stop(scheduler); /* a running execution is left to be resumed */
     adb__delivery_stop(delivery);   /* each thread ends its attempt first */
+    adb__dbmon_stop(dbmon);         /* a round in progress is finished first */
     adb_close(h);
     cli_db_close(&db);
     adb_migrations_free(&set);

@@ -166,13 +166,18 @@ const cli_command cli_commands[] = {
       "\n"
       "Exit: 0 done, 1 failed (unknown archive, stub, bad checksum), 4 tampering found.\n",
       cmd_archive },
-    { "db", "operate the embedded PostgreSQL cluster (status, start, stop, psql)",
+    { "db", "operate the embedded PostgreSQL cluster (status, start, stop, psql, optimize)",
       "usage: auditdb db status|start|stop|psql [PSQL ARGS...]\n"
+      "       auditdb db optimize [--apply] [--drop-duplicates] [--json] [--min-calls N]\n"
       "\n"
       "  status  show the cluster under AUDITDB_HOME: running or not, its pid and owner\n"
       "  start   start it and leave it running (for psql, backups, several commands)\n"
       "  stop    stop it (refused while an auditdb process owns it)\n"
       "  psql    open psql on the auditdb database (extra arguments go to psql)\n"
+      "  optimize  the database monitor's findings: missing indexes with the planner's cost\n"
+      "          before and after (hypopg), duplicate and unused indexes, vacuum lag; changes\n"
+      "          nothing unless --apply (CREATE INDEX CONCURRENTLY the suggestions) or\n"
+      "          --drop-duplicates (DROP INDEX CONCURRENTLY unused exact duplicates)\n"
       "\n"
       "With AUDIT_DB_URL set, status checks that server and psql connects to it.\n",
       cmd_db },

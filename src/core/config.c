@@ -96,6 +96,9 @@ static const adb_config_key config_keys[] = {
     { "AUDITDB_ENVIRONMENT", "production", false, "environment name reported by /health" },
     { "AUDIT_MONITORING_ENABLED", "true", false, "collect metrics and slow-query reports" },
     { "AUDIT_SLOW_QUERY_THRESHOLD", "1000", false, "milliseconds after which a query is reported as slow" },
+    /* database monitoring (docs/monitoring.md, "Database monitoring") */
+    { "AUDITDB_DBMON_INTERVAL_S", "300", false,
+      "seconds between serve's database monitoring rounds (findings raised as alerts of _process)" },
     { "AUDIT_GDPR_ENABLED", "true", false, "serve the GDPR endpoints" },
     { "AUDIT_HIPAA_ENABLED", "true", false, "serve the HIPAA accounting endpoints" },
     { NULL, NULL, false, NULL },
@@ -272,6 +275,7 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_bool(cfg, "AUDITDB_TREE", &cfg->tree)) ||
         (st = get_bool(cfg, "AUDIT_MONITORING_ENABLED", &cfg->monitoring)) ||
         (st = get_int(cfg, "AUDIT_SLOW_QUERY_THRESHOLD", 0, 3600000, &cfg->slow_query_ms)) ||
+        (st = get_int(cfg, "AUDITDB_DBMON_INTERVAL_S", 1, 86400, &cfg->dbmon_interval_s)) ||
         (st = get_bool(cfg, "AUDIT_GDPR_ENABLED", &cfg->gdpr)) ||
         (st = get_bool(cfg, "AUDIT_HIPAA_ENABLED", &cfg->hipaa)))
         return st;

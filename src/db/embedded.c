@@ -811,6 +811,20 @@ static adb_status start_postmaster(adb_embedded *e)
         SETERR(e, "the server options for \"%s\" are too long", e->datadir);
         return ADB_ERR_CONFIG;
     }
+    /* database monitoring (docs/monitoring.md): per-statement times, when the
+     * server has the module (a custom build may lack it: then nothing is
+     * preloaded, and the monitor says so); utility statements untracked, as
+     * PostgreSQL 15 keeps their text with its values */
+    char pss[PATH_MAX + 64];
+    used = strlen(opts);
+    if (adb__fmt(pss, sizeof(pss), "%s/../lib/pg_stat_statements.so", e->bindir) &&
+        access(pss, R_OK) == 0 &&
+        !adb__fmt(opts + used, sizeof(opts) - used,
+                  " -c shared_preload_libraries=pg_stat_statements"
+                  " -c pg_stat_statements.track_utility=off -c pg_stat_statements.max=5000")) {
+        SETERR(e, "the server options for \"%s\" are too long", e->datadir);
+        return ADB_ERR_CONFIG;
+    }
     char ts[16];
     adb__fmt(ts, sizeof(ts), "%d", START_TIMEOUT_S);
     char *argv[] = { "pg_ctl", "-D", e->datadir, "-l", e->logfile, "-o", opts, "-w", "-t", ts,

@@ -7,6 +7,7 @@
 #include "../core/util.h"
 #include "../core/adb_internal.h"
 #include "../log/integrator.h"
+#include "../monitor/dbmon.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -252,5 +253,41 @@ char *adb_http_metrics_render(adb_http_metrics *m, adb *db, const adb_http_conn_
              ts.leaves, ts.read_back, ts.failures, ts.failing_orgs, ts.delay_p50_ms, ts.delay_p99_ms,
              ts.delay_count);
     }
+    /* database monitoring: the last round's figures (docs/monitoring.md) */
+    adb__dbmon_figures df;
+    adb__dbmon_figures_get(db, &df);
+    adb__buf_printf(&o, "# HELP auditdb_dbmon_rounds_total Database monitoring rounds run (failed ones too).\n"
+             "# TYPE auditdb_dbmon_rounds_total counter\nauditdb_dbmon_rounds_total %lld\n"
+             "# HELP auditdb_dbmon_round_failures_total Database monitoring rounds that failed.\n"
+             "# TYPE auditdb_dbmon_round_failures_total counter\nauditdb_dbmon_round_failures_total %lld\n"
+             "# HELP auditdb_dbmon_round_duration_seconds The last round's duration.\n"
+             "# TYPE auditdb_dbmon_round_duration_seconds gauge\nauditdb_dbmon_round_duration_seconds %.3f\n"
+             "# HELP auditdb_dbmon_capability Whether the server offers what the monitor reads (1) or not (0).\n"
+             "# TYPE auditdb_dbmon_capability gauge\n"
+             "auditdb_dbmon_capability{extension=\"pg_stat_statements\"} %d\n"
+             "auditdb_dbmon_capability{extension=\"hypopg\"} %d\n"
+             "# HELP auditdb_db_slow_queries Statements slower on average than AUDIT_SLOW_QUERY_THRESHOLD.\n"
+             "# TYPE auditdb_db_slow_queries gauge\nauditdb_db_slow_queries %lld\n"
+             "# HELP auditdb_db_indexes Indexes never scanned (unused) or duplicating another (duplicate).\n"
+             "# TYPE auditdb_db_indexes gauge\n"
+             "auditdb_db_indexes{state=\"unused\"} %lld\nauditdb_db_indexes{state=\"duplicate\"} %lld\n"
+             "# HELP auditdb_db_index_suggestions Missing indexes checked with hypothetical indexes.\n"
+             "# TYPE auditdb_db_index_suggestions gauge\nauditdb_db_index_suggestions %lld\n"
+             "# HELP auditdb_db_tables_vacuum_due Tables past their autovacuum threshold.\n"
+             "# TYPE auditdb_db_tables_vacuum_due gauge\nauditdb_db_tables_vacuum_due %lld\n"
+             "# HELP auditdb_db_dead_tuples Dead tuples in all user tables.\n"
+             "# TYPE auditdb_db_dead_tuples gauge\nauditdb_db_dead_tuples %lld\n"
+             "# HELP auditdb_db_xid_age Transaction-id age of the database (datfrozenxid).\n"
+             "# TYPE auditdb_db_xid_age gauge\nauditdb_db_xid_age %lld\n"
+             "# HELP auditdb_db_size_bytes Size of the database.\n"
+             "# TYPE auditdb_db_size_bytes gauge\nauditdb_db_size_bytes %lld\n"
+             "# HELP auditdb_dbmon_findings Findings of the last round.\n"
+             "# TYPE auditdb_dbmon_findings gauge\nauditdb_dbmon_findings %lld\n"
+             "# HELP auditdb_dbmon_alerts_raised_total Findings raised as alerts (opened or folded).\n"
+             "# TYPE auditdb_dbmon_alerts_raised_total counter\nauditdb_dbmon_alerts_raised_total %lld\n",
+         df.rounds, df.round_failures, df.last_round_ms / 1000.0, df.pss ? 1 : 0, df.hypopg ? 1 : 0,
+         df.slow_queries, df.unused_indexes, df.duplicate_indexes, df.suggestions,
+         df.tables_vacuum_due, df.dead_tuples, df.xid_age, (long long)df.database_bytes, df.findings,
+         df.alerts_raised);
     return adb__buf_take(&o, len);
 }

@@ -12,6 +12,7 @@
 #include "delivery_routes.h"
 #include "reports_routes.h"
 #include "sched_routes.h"
+#include "db_routes.h"
 #include "../core/util.h"
 
 #include <string.h>
@@ -187,6 +188,12 @@ static const route routes[] = {
     { "GET", "/api/v1/compliance/templates/{id}", adb_http_templates_get, "reports", "read", "one report template", NULL },
     { "PUT", "/api/v1/compliance/templates/{id}", adb_http_templates_update, "reports", "manage", "update a report template (its version goes up)", NULL },
     { "DELETE", "/api/v1/compliance/templates/{id}", adb_http_templates_delete, "reports", "manage", "delete a report template", NULL },
+    /* database monitoring (db_monitor.c; docs/monitoring.md): operator keys only */
+    { "GET", "/api/v1/db/performance", adb_http_db_performance, "operator.db", "read", "database monitoring: summary, findings and the last round (an operator's)", NULL },
+    { "GET", "/api/v1/db/slow-queries", adb_http_db_slow_queries, "operator.db", "read", "statements slower on average than the threshold, normalized text (an operator's)", "limit,thresholdMs" },
+    { "GET", "/api/v1/db/indexes", adb_http_db_indexes, "operator.db", "read", "index usage: scans, size, unused, duplicates (an operator's)", "only,limit" },
+    { "GET", "/api/v1/db/tables", adb_http_db_tables, "operator.db", "read", "tables and partitions: tuples, dead tuples, bloat, vacuum, transaction-id age (an operator's)", "limit" },
+    { "GET", "/api/v1/db/suggestions", adb_http_db_suggestions, "operator.db", "read", "missing indexes checked with hypothetical indexes: cost before and after (an operator's)", "minCalls" },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
