@@ -6,6 +6,7 @@
 #include "../http/server.h"
 #include "../delivery/delivery.h"
 #include "../report/schedule.h"
+#include "../monitor/errors.h"
 #include "../core/util.h"
 
 #include <errno.h>
@@ -200,6 +201,12 @@ int cmd_serve(int argc, char **argv)
             cli_error("%s (%d migration(s) pending: run \"auditdb migrate\" first)", err, pending);
         else
             cli_error("%s", err);
+        rc = cli_exit_code(st);
+        goto out;
+    }
+    /* the service's own failures: error_log, error_aggregation (docs/monitoring.md, "Errors") */
+    if ((st = adb__errmon_start(h, db.conninfo, err, sizeof(err))) != ADB_OK) {
+        cli_error("%s", err);
         rc = cli_exit_code(st);
         goto out;
     }

@@ -205,19 +205,21 @@ size_t adb__error_normalize(const char *msg, char *outbuf, size_t outlen)
             i += 2;
             while (isword(s[i]))
                 i++;
-            puts_(&o, "<hex>");
+            puts_(&o, "<n>");
             continue;
         }
         if (boundary && isword(c)) {
             size_t k = i;
-            bool allhex = true, dig = false;
+            bool allhex = true, dig = false, letter = false;
             while (isword(s[k])) {
                 allhex = allhex && ishex(s[k]);
                 dig = dig || isdig(s[k]);
+                letter = letter || isalpha_(s[k]);
                 k++;
             }
-            if (allhex && dig && k - i >= 6) {
-                puts_(&o, "<hex>");
+            /* a hex id is a number too: "3f2504e0" and "30250470" must not differ */
+            if (allhex && letter && ((dig && k - i >= 6) || k - i >= 8)) {
+                puts_(&o, "<n>");
                 i = k;
                 continue;
             }

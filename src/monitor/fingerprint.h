@@ -23,8 +23,9 @@
  *   8-4-4-4-12 hex (UUID)             -> <uuid>
  *   2026-12-07[T 19:53:08[.123][Z|+01:00]], 19:53:08[.5] -> <ts>
  *   IPv4 a.b.c.d[:port], IPv6 (two or more colons among hex) -> <ip>
- *   0x..., a word of 6+ hex characters with a digit      -> <hex>
- *   any other run of digits (with a decimal part)         -> <n>
+ *   a run of digits (with a decimal part), 0x..., a word of hex
+ *   characters with a digit and 6 or more long, or 8 or more long
+ *   (hex ids: one token with numbers, as an id may be all digits) -> <n>
  * and runs of white space made one space, trimmed. Returns strlen(out). */
 size_t adb__error_normalize(const char *msg, char *out, size_t outlen);
 
