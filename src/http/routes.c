@@ -13,6 +13,7 @@
 #include "reports_routes.h"
 #include "sched_routes.h"
 #include "alerts_routes.h"
+#include "monitor_routes.h"
 #include "../core/util.h"
 
 #include <string.h>
@@ -201,6 +202,11 @@ static const route routes[] = {
     { "POST", "/api/v1/alerts/{id}/acknowledge", adb_http_alerts_acknowledge, "alerts", "manage", "acknowledge an alert (a second call changes nothing)", NULL },
     { "POST", "/api/v1/alerts/{id}/resolve", adb_http_alerts_resolve, "alerts", "manage", "resolve an alert with its resolution (a second call changes nothing)", NULL },
     { "POST", "/api/v1/alerts/{id}/dismiss", adb_http_alerts_dismiss, "alerts", "manage", "dismiss an alert (a second call changes nothing)", NULL },
+    /* errors (operator only) and the configuration history (errors_api.c, config_changes.c, docs/monitoring.md) */
+    { "GET", "/api/v1/errors", adb_http_errors_list, "operator.errors", "read", "the service's own failures, newest first (operator)", "category,severity,component,code,operation,aggregationKey,organizationId,startDate,endDate," PAGE },
+    { "GET", "/api/v1/errors/aggregations", adb_http_errors_aggregations, "operator.errors", "read", "the failures grouped by fingerprint: count, rate, trend, samples, resolution (operator)", "category,severity,component,code,operation,status,sortBy,sortOrder,startDate,endDate," PAGE },
+    { "POST", "/api/v1/errors/aggregations/{key}/resolve", adb_http_errors_resolve, "operator.errors", "manage", "resolve an error aggregation: its next occurrence is a regression and raises an alert (a second call changes nothing)", NULL },
+    { "GET", "/api/v1/config/changes", adb_http_config_changes, "config.changes", "read", "the organization's configuration history, newest first (secrets masked)", "field,changedBy,startDate,endDate," PAGE },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
