@@ -7,6 +7,7 @@
 #include "../delivery/delivery.h"
 #include "../report/schedule.h"
 #include "../monitor/errors.h"
+#include "../auth/key_changes.h"
 #include "../core/util.h"
 
 #include <errno.h>
@@ -62,8 +63,8 @@ static int bootstrap_key(adb *h, const char *home)
     if (n > 0)
         return EXIT_OK;
     if ((st = adb_org_ensure(h, "default", "Default organization", err, sizeof(err))) != ADB_OK ||
-        (st = adb_key_create(h, "default", "admin", "bootstrap admin key", key, &info, err,
-                             sizeof(err))) != ADB_OK) {
+        (st = adb__key_create_by(h, "default", "admin", "bootstrap admin key", "system", key,
+                                 &info, err, sizeof(err))) != ADB_OK) {
         cli_error("%s", err);
         return cli_exit_code(st);
     }

@@ -146,3 +146,45 @@ void adb__config_change_announce(adb *h, const adb__config_change *ch)
                 adb_strerror(res.status));
     free(text);
 }
+
+/* ---- a change of one JSON document --------------------------------------- */
+
+adb_status adb__config_change_json_tx(PGconn *c, adb__config_change_rec *rec, const char *org,
+                                      const char *field, const json_t *prev, const json_t *next,
+                                      const char *by, const char *reason, char *err,
+                                      size_t errlen)
+{
+    memset(rec, 0, sizeof(*rec));
+    if (prev && next && json_equal((json_t *)prev, (json_t *)next))
+        return ADB_OK;
+    snprintf(rec->org, sizeof(rec->org), "%s", org ? org : "");
+    snprintf(rec->field, sizeof(rec->field), "%s", field ? field : "");
+    snprintf(rec->by, sizeof(rec->by), "%s", by && *by ? by : "unknown");
+    snprintf(rec->reason, sizeof(rec->reason), "%s", reason ? reason : "");
+    rec->prev = prev ? json_dumps(prev, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    rec->next = next ? json_dumps(next, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if ((prev && !rec->prev) || (next && !rec->next)) {
+        adb__fmt(err, errlen, "out of memory");
+        adb__config_change_rec_done(NULL, rec, false);
+        return ADB_ERR_NOMEM;
+    }
+    rec->ch = (adb__config_change){ .org = rec->org[0] ? rec->org : NULL, .field = rec->field,
+                                    .previous_json = rec->prev ? rec->prev : "null",
+                                    .new_json = rec->next ? rec->next : "null",
+                                    .changed_by = rec->by,
+                                    .reason = rec->reason[0] ? rec->reason : NULL };
+    adb_status st = adb__config_change_tx(c, &rec->ch, err, errlen);
+    rec->written = st == ADB_OK;
+    return st;
+}
+
+void adb__config_change_rec_done(adb *h, adb__config_change_rec *rec, bool committed)
+{
+    if (!rec)
+        return;
+    if (committed && rec->written && h)
+        adb__config_change_announce(h, &rec->ch);
+    free(rec->prev);
+    free(rec->next);
+    memset(rec, 0, sizeof(*rec));
+}
