@@ -48,9 +48,14 @@ struct adb__errmon {
     adb__errmon_stats st;
 };
 
+/* The process's monitor, for failure sites that hold no handle (the writer's
+ * threads, the pool): the first one started, until it stops. */
+static struct adb__errmon *process_mon;
+
 static struct adb__errmon *mon_of(adb *h)
 {
-    return h ? __atomic_load_n(&h->errmon, __ATOMIC_ACQUIRE) : NULL;
+    return h ? __atomic_load_n(&h->errmon, __ATOMIC_ACQUIRE)
+             : __atomic_load_n(&process_mon, __ATOMIC_ACQUIRE);
 }
 
 /* copies s into dst (n bytes), cut at a UTF-8 boundary */
@@ -469,6 +474,8 @@ adb_status adb__errmon_start(adb *h, const char *conninfo, char *err, size_t err
         return ADB_ERR_INTERNAL;
     }
     __atomic_store_n(&h->errmon, m, __ATOMIC_RELEASE);
+    struct adb__errmon *none = NULL;
+    __atomic_compare_exchange_n(&process_mon, &none, m, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
     return ADB_OK;
 }
 
@@ -484,6 +491,9 @@ void adb__errmon_stop(adb *h)
     pthread_mutex_unlock(&m->mu);
     pthread_join(m->thread, NULL);
     __atomic_store_n(&h->errmon, NULL, __ATOMIC_RELEASE);
+    struct adb__errmon *mine = m;
+    __atomic_compare_exchange_n(&process_mon, &mine, NULL, false, __ATOMIC_ACQ_REL,
+                                __ATOMIC_ACQUIRE);
     if (m->c)
         PQfinish(m->c);
     pthread_mutex_destroy(&m->mu);

@@ -29,7 +29,8 @@ typedef struct adb__error_report {
 /* Records one failure of the service. Never blocks the caller and never
  * fails it: the report is queued in memory (bounded; dropped and counted
  * when full) and written by a background writer with its own connection.
- * Safe from any thread; a no-op before the handle's monitor starts. */
+ * Safe from any thread; a no-op before the handle's monitor starts. h NULL:
+ * the process's monitor (the first started), for sites without a handle. */
 void adb__error_record(adb *h, const adb__error_report *e);
 
 /* ---- the monitor of serve (errmon; docs/monitoring.md, "Errors") -------- */
