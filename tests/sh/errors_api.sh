@@ -87,11 +87,11 @@ field_400 "resolve with notes not a string" notes
 http POST "$R" -H "X-API-Key: $OPERATOR" -H "$J" -d '{"note":"typo"}'
 expect_eq "resolve with an unknown member: 400" 400 "$HTTP_STATUS"
 http POST "$R" -H "X-API-Key: $OPERATOR" -H "$J" -d '{"notes":"grant restored"}'
-expect_eq "resolve: 200, changed" "200 True resolved" "$HTTP_STATUS $(jbody 'd["changed"]') $(jbody 'd["aggregation"]["status"]')"
+expect_eq "resolve: 200, changed" "200 true resolved" "$HTTP_STATUS $(jbody 'd["changed"]') $(jbody 'd["aggregation"]["status"]')"
 conforms "POST resolve 200" POST "/api/v1/errors/aggregations/{key}/resolve" 200
 AT=$(sql "SELECT resolved_at FROM error_aggregation WHERE aggregation_key = '$KEY'")
 http POST "$R" -H "X-API-Key: $OPERATOR" -H "$J" -d '{"notes":"again"}'
-expect_eq "resolve again: 200, nothing changed" "200 False" "$HTTP_STATUS $(jbody 'd["changed"]')"
+expect_eq "resolve again: 200, nothing changed" "200 false" "$HTTP_STATUS $(jbody 'd["changed"]')"
 expect_eq "resolve again: the first resolution kept" "$AT|grant restored" \
     "$(sql "SELECT resolved_at, resolution_notes FROM error_aggregation WHERE aggregation_key = '$KEY'")"
 http POST /api/v1/errors/aggregations/v1-00000000000000000000000000000000/resolve -H "X-API-Key: $OPERATOR"
