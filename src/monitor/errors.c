@@ -20,6 +20,7 @@
 #include "../alert/alert.h"
 #include "../core/adb_internal.h"
 #include "../core/util.h"
+#include "../db/logging.h"
 #include "../event/event.h"
 #include "fingerprint.h"
 
@@ -367,6 +368,8 @@ static bool connected(struct adb__errmon *m)
     m->c = PQconnectdb(m->conninfo);
     if (PQstatus(m->c) != CONNECTION_OK)
         return false;
+    /* privacy: nothing of what it writes reaches the server's log (src/db/logging.h) */
+    (void)adb__pg_logging_session(m->c);
     PQclear(PQexec(m->c, "SET application_name = 'auditdb-errors'"));
     PQclear(PQexec(m->c, "SET synchronous_commit = off")); /* errors are no acknowledged writes */
     return true;
