@@ -6,6 +6,7 @@
  * audit event of the organization, its principal "cli:<user>".
  */
 #include "gdpr.h"
+#include "../monitor/config_change.h"
 #include "../compliance/dsr.h"
 #include "../compliance/gdpr.h"
 #include "../compliance/hold.h"
@@ -187,11 +188,29 @@ static int hold(adb *h, const char *org, const char *who, bool add, const char *
         cli_error("%s", err);
         return cli_exit_code(st);
     }
+    PQclear(PQexec(c, "BEGIN"));
     if (add)
         st = adb__hold_create(c, adb__db_keys(h), org, scope, value, action, cls, until, reason,
                               who, hid, err, sizeof(err));
     else
         st = adb__hold_release(c, org, id, err, sizeof(err));
+    /* the configuration history (never the held value); its audit event is gdpr.hold.* */
+    adb__config_change_rec cc = { 0 };
+    char fld[80];
+    adb__fmt(fld, sizeof(fld), "legal_hold.%s", add ? hid : id);
+    json_t *doc = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:b}", "id", add ? hid : id, "scope",
+                            scope, "actionPattern", action, "dataClassification", cls, "until",
+                            until, "released", !add);
+    if (st == ADB_OK)
+        st = doc ? adb__config_change_json_tx(c, &cc, org, fld, add ? NULL : doc, add ? doc : NULL,
+                                              who, reason, err, sizeof(err))
+                 : ADB_ERR_NOMEM;
+    json_decref(doc);
+    PGresult *cr = PQexec(c, st == ADB_OK ? "COMMIT" : "ROLLBACK");
+    if (st == ADB_OK && PQresultStatus(cr) != PGRES_COMMAND_OK)
+        st = ADB_ERR_INTERNAL;
+    PQclear(cr);
+    adb__config_change_rec_done(NULL, &cc, false);
     adb_pool_release(adb__pool(h), c);
     if (st != ADB_OK) {
         cli_error("%s", err);

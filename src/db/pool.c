@@ -20,6 +20,7 @@
 #include "auditdb.h"
 #include "probe.h"
 #include "../core/util.h"
+#include "../monitor/errors.h"
 #include "logging.h"
 
 #include <errno.h>
@@ -92,6 +93,10 @@ static PGconn *connect_one(adb_pool *p, char *errbuf, size_t errlen)
     if (!c) {
         if (silent && __atomic_load_n(&p->unreachable, __ATOMIC_RELAXED))
             adb__fmt(errbuf, errlen, "could not connect to the database: it does not answer");
+        adb__error_record(NULL, &(adb__error_report){ .category = "DATABASE_ERROR",
+            .severity = "CRITICAL", .code = "PG_CONNECT", .component = "pool",
+            .operation = "connect", .message = "a pool connection could not be opened",
+            .retryable = true });
         return NULL;
     }
     /* times printed one way whatever the server's defaults: the event

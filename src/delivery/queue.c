@@ -10,6 +10,7 @@
  */
 #include "delivery.h"
 #include "../core/util.h"
+#include "../monitor/errors.h"
 
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -199,6 +200,13 @@ adb_status adb__queue_finish(PGconn *c, const adb__qitem *q, adb__q_end how, con
             return ADB_ERR_NOMEM;
         }
     }
+    char failed_why[64];
+    adb__fmt(failed_why, sizeof(failed_why), "a delivery failed for good (HTTP %d)",
+             a ? a->http_status : 0);
+    if (how == ADB_Q_FAIL) /* failed for good: the service's own failure (docs/monitoring.md) */
+        adb__error_record(NULL, &(adb__error_report){ .category = "DELIVERY_ERROR",
+            .severity = "MEDIUM", .code = "DELIVERY_FAILED", .component = "delivery",
+            .operation = "deliver", .org = q->org, .message = failed_why });
     const char *reason = NULL;
     char held[300];
     if (a && !a->ok && how != ADB_Q_DEFER)

@@ -12,6 +12,7 @@
  * subject's identifier.
  */
 #include "http.h"
+#include "../monitor/config_change.h"
 #include "../compliance/dsr.h"
 #include "../compliance/gdpr.h"
 #include "../compliance/hold.h"
@@ -504,8 +505,27 @@ enum MHD_Result adb_http_gdpr_hold_create(adb_http_request *req)
         res = failed(req, st, err);
         goto out;
     }
+    PQclear(PQexec(c, "BEGIN"));
     st = adb__hold_create(c, adb__db_keys(req->state->db), req->who.organization_id, scope, value,
                           action, cls, until, reason, req->who.key_id, id, err, sizeof(err));
+    /* the configuration history (never the held value); its audit event is gdpr.hold.create */
+    adb__config_change_rec cc = { 0 };
+    char fld[80], by[40];
+    adb__fmt(fld, sizeof(fld), "legal_hold.%s", id);
+    adb__fmt(by, sizeof(by), "apikey:%s", req->who.key_id);
+    json_t *doc = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s}", "id", id, "scope", scope,
+                            "actionPattern", action, "dataClassification", cls, "until", until,
+                            "reason", reason);
+    if (st == ADB_OK)
+        st = doc ? adb__config_change_json_tx(c, &cc, req->who.organization_id, fld, NULL, doc, by,
+                                              reason, err, sizeof(err))
+                 : ADB_ERR_NOMEM;
+    json_decref(doc);
+    PGresult *cr = PQexec(c, st == ADB_OK ? "COMMIT" : "ROLLBACK");
+    if (st == ADB_OK && PQresultStatus(cr) != PGRES_COMMAND_OK)
+        st = ADB_ERR_INTERNAL;
+    PQclear(cr);
+    adb__config_change_rec_done(NULL, &cc, false);
     adb_pool_release(adb__pool(req->state->db), c);
     if (st == ADB_ERR_DB_QUERY) {
         res = adb_http_send_invalid(req, "until", "INVALID_VALUE", "the hold was refused (until must be an RFC 3339 time)");

@@ -7,6 +7,7 @@
  * a change is recorded as a security event.
  */
 #include "http.h"
+#include "../monitor/config_change.h"
 #include "../core/util.h"
 
 #include <stdlib.h>
@@ -125,7 +126,8 @@ enum MHD_Result adb_http_gdpr_settings_put(adb_http_request *req)
         json_decref(body);
         return adb_http_send_unavailable(req);
     }
-    bool ok = true;
+    json_t *before = settings(c, org); /* the configuration history's previous value */
+    bool ok = before != NULL;
     json_object_foreach(json_object_get(body, "purposes"), key, v) {
         PGresult *r;
         if (json_is_null(v)) {
@@ -154,7 +156,17 @@ enum MHD_Result adb_http_gdpr_settings_put(adb_http_request *req)
         PQclear(r);
     }
     json_t *o = ok ? settings(c, org) : NULL;
+    adb__config_change_rec cc = { 0 };
+    char by[40];
+    adb__fmt(by, sizeof(by), "apikey:%s", req->who.key_id);
+    if (o && adb__config_change_json_tx(c, &cc, org, "gdpr_settings", before, o, by, NULL, err,
+                                        sizeof(err)) != ADB_OK) {
+        json_decref(o);
+        o = NULL;
+    }
+    json_decref(before);
     adb_tenant_end(req->state->db, c, o != NULL);
+    adb__config_change_rec_done(req->state->db, &cc, o != NULL);
     json_decref(body);
     if (!o)
         return adb_http_send_unavailable(req);

@@ -17,6 +17,7 @@
 #include "pull.h"
 #include "export_worker.h"
 #include "../core/util.h"
+#include "../monitor/errors.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -246,6 +247,24 @@ const char *adb_http_header(adb_http_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+/* A 5xx answer is the service's own failure (docs/monitoring.md, "Errors"):
+ * the route's pattern, the status and code, never the request's values. */
+static void record_5xx(adb_http_request *req, unsigned status, const char *code)
+{
+    char what[200];
+
+    if (status < 500)
+        return;
+    adb__fmt(what, sizeof(what), "%s %s answered %u %s", req->method ? req->method : "-",
+             req->route ? adb_http_route_pattern(req->route) : "(no route)", status, code);
+    adb__error_record(req->state ? req->state->db : NULL, &(adb__error_report){
+        .category = "HTTP_ERROR", .severity = status == 503 ? "MEDIUM" : "HIGH",
+        .code = status == 503 ? "HTTP_503" : "HTTP_5XX", .component = "http",
+        .operation = "answer", .message = what,
+        .org = req->authenticated ? req->who.organization_id : NULL,
+        .request_id = req->request_id, .retryable = status == 503 });
+}
+
 enum MHD_Result adb_http_send_retry(adb_http_request *req, unsigned status, const char *code,
                                     const char *message, int retry_after_ms)
 {
@@ -257,6 +276,7 @@ enum MHD_Result adb_http_send_retry(adb_http_request *req, unsigned status, cons
     char secs[16];
 
     json_decref(body);
+    record_5xx(req, status, code);
     if (!text)
         return MHD_NO;
     req->resp_bytes = strlen(text); /* api_access_log.response_bytes (bytes_sent) */
@@ -280,6 +300,7 @@ enum MHD_Result adb_http_send_error(adb_http_request *req, unsigned status, cons
     json_t *err = json_pack("{s:s, s:s, s:o, s:s}", "code", code, "message", message, "details",
                             details ? details : json_object(), "requestId", req->request_id);
     req->error_code = code;
+    record_5xx(req, status, code);
     return adb_http_send_json(req, status, json_pack("{s:o}", "error", err));
 }
 

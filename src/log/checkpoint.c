@@ -26,6 +26,7 @@
 
 #include "../core/buf.h"
 #include "../core/util.h"
+#include "../monitor/errors.h"
 #include "../writer/heads.h"
 
 #define BUCKETS 1024
@@ -118,6 +119,11 @@ static void stat_add(adb__checkpointer *cp, uint64_t *field, uint64_t n)
 static void failed(adb__checkpointer *cp, PGconn *c, const char *org, const char *step,
                    const char *why)
 {
+    char what[80];
+    adb__fmt(what, sizeof(what), "a checkpoint offer failed at %s", step);
+    adb__error_record(NULL, &(adb__error_report){ .category = "INTEGRITY_ERROR",
+        .severity = "HIGH", .code = "CHECKPOINT", .component = "checkpointer",
+        .operation = step, .org = org, .message = what, .retryable = true });
     cp->streak++;
     pthread_mutex_lock(&cp->mu);
     cp->stats.failures++;

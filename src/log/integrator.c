@@ -15,6 +15,7 @@
 #include "tiles.h"
 
 #include "../core/util.h"
+#include "../monitor/errors.h"
 #include "../integrity/row.h"
 #include "../integrity/stream.h"
 
@@ -830,6 +831,10 @@ static void integrate(adb__integrator *in, PGconn *c, org_state *st, pend *items
             PQclear(PQexec(c, "ROLLBACK"));
         st->loaded = false;
         note_failure(in, st, "integration failed", err);
+        adb__error_record(NULL, &(adb__error_report){ .category = "INTEGRITY_ERROR",
+            .severity = "HIGH", .code = "TREE_ROUND", .component = "integrator",
+            .operation = "integrate", .org = st->org,
+            .message = "the organization's tree could not take its new events" });
         failed = true;
         st->streak++;
         pthread_mutex_lock(&in->mu);

@@ -9,6 +9,7 @@
  */
 #include "schedule.h"
 #include "../core/util.h"
+#include "../monitor/errors.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,10 @@ static bool should_stop(void *ud)
 static void finish(run_ctx *x, const char *sid, const char *status, const char *code,
                    const char *message, const adb__report_result *res)
 {
+    if (!strcmp(status, "failed")) /* the service's own failure (docs/monitoring.md) */
+        adb__error_record(NULL, &(adb__error_report){ .category = "REPORT_ERROR",
+            .severity = "MEDIUM", .code = code ? code : "FAILED", .component = "report",
+            .operation = "execute", .message = "a report execution failed" });
     json_t *err = code ? json_pack("{s:s,s:s}", "code", code, "message", message ? message : "") : NULL;
     json_t *exp = NULL;
     char *errs = err ? json_dumps(err, JSON_COMPACT) : NULL, *exps = NULL, recs[24] = "";

@@ -7,6 +7,7 @@
 #include "outcome.h"
 #include "../core/buf.h"
 #include "../core/util.h"
+#include "../monitor/errors.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -758,6 +759,13 @@ static void fail_batch(adb__job *jobs, size_t n, const batch_error *be)
         fail_jobs(jobs, n, ADB_ERR_OUTCOME_UNKNOWN, be->msg, 0);
         return;
     }
+    /* the service's own failure (docs/monitoring.md): counts only, never the database's text */
+    char what[96];
+    adb__fmt(what, sizeof(what), "%s a batch of %zu event(s)",
+             be->conn_lost ? "the connection was lost during" : "could not commit", n);
+    adb__error_record(NULL, &(adb__error_report){ .category = "DATABASE_ERROR", .severity = "HIGH",
+        .code = be->conn_lost ? "PG_CONN_LOST" : "WRITER_COMMIT", .component = "writer",
+        .operation = "commit", .message = what, .retryable = true });
     adb__fmt(msg, sizeof(msg), "%s: %s",
              be->conn_lost ? "database connection lost" : "could not store the event", be->msg);
     fail_jobs(jobs, n, be->conn_lost ? ADB_ERR_DB_CONNECT : ADB_ERR_DB_QUERY, msg, 1000);
