@@ -7,6 +7,7 @@
 #include "../delivery/delivery.h"
 #include "../report/schedule.h"
 #include "../core/util.h"
+#include "../monitor/metrics_snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -127,6 +128,7 @@ int cmd_serve(int argc, char **argv)
     adb_server *server = NULL;
     adb__delivery_pool *delivery = NULL;
     adb__scheduler *scheduler = NULL;
+    adb__metrics_snapshots *metrics_snaps = NULL; /* the metrics snapshots (docs/monitoring.md) */
     char err[ADB_ERRMSG_MAX], qhome[4200], *api_ci = NULL, *writer_ci = NULL;
     sigset_t sigs;
 
@@ -254,6 +256,8 @@ int cmd_serve(int argc, char **argv)
         rc = EXIT_FAILURE_;
         goto out;
     }
+    /* the metrics snapshots (docs/monitoring.md, "Metrics"): the owner's pool */
+    metrics_snaps = adb__metrics_snapshots_start(h, db.cfg.metrics_snapshot_s, db.cfg.metrics_retention_days);
     printf("auditdb %s listening on http://%s\n", adb_version(), adb_server_address(server));
     if (db.emb && strncmp(adb_embedded_datadir(db.emb), db.cfg.home, strlen(db.cfg.home)) != 0)
         printf("database: embedded PostgreSQL in %s, its files in %s (out of reach of the "
@@ -284,6 +288,7 @@ out:
     adb_server_stop(server);
     adb__scheduler_stop(scheduler); /* a running execution is left to be resumed */
     adb__delivery_stop(delivery);   /* each thread ends its attempt first */
+    adb__metrics_snapshots_stop(metrics_snaps);
     adb_close(h);
     cli_db_close(&db);
     adb_migrations_free(&set);
