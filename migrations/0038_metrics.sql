@@ -1,27 +1,22 @@
 -- 0038_metrics.sql: the metrics service (issue 20; docs/monitoring.md "Metrics",
 -- src/monitor/metrics_*.c, src/http/metrics_*.c).
--- metrics_snapshots: the figures serve's snapshot round writes every
--- AUDITDB_METRICS_SNAPSHOT_S seconds, one row per organization with activity and
--- kind (audit, performance, usage), and one process-wide row of kind system whose
--- organization_id is NULL: row-level security hides it from every tenant (NULL is
--- never equal to the setting); only the owner (operators' routes) reads it.
--- figures is a JSON object of numbers over the interval [period_start, taken_at).
+-- metrics_snapshots: the process-wide figures serve's snapshot round writes every
+-- AUDITDB_METRICS_SNAPSHOT_S seconds (the host's gauges, which no table keeps, and the
+-- period's requests): figures is a JSON object of numbers over [period_start, taken_at).
+-- Operators' only: auditdb_app has no right on it. An organization's series are computed
+-- from its own rows instead (a period's snapshot would miss events stored later with an
+-- earlier timestamp).
 -- metrics_config: an organization's metrics configuration (GET/PUT /metrics/config).
 -- Runs in one transaction opened by the migration runner: no BEGIN/COMMIT here.
 
 CREATE TABLE metrics_snapshots (
     id bigserial PRIMARY KEY,
-    organization_id varchar(255),
-    kind varchar(16) NOT NULL CHECK (kind IN ('system', 'audit', 'performance', 'usage')),
     period_start timestamptz NOT NULL,
     taken_at timestamptz NOT NULL,
     figures jsonb NOT NULL CHECK (jsonb_typeof(figures) = 'object'),
-    CHECK ((kind = 'system') = (organization_id IS NULL)),
     CHECK (period_start <= taken_at)
 );
--- the series of one organization and kind over time; process-wide rows apart
-CREATE INDEX metrics_snapshots_org_kind_taken ON metrics_snapshots (organization_id, kind, taken_at);
-CREATE INDEX metrics_snapshots_system_taken ON metrics_snapshots (taken_at) WHERE organization_id IS NULL;
+CREATE INDEX metrics_snapshots_taken ON metrics_snapshots (taken_at);
 
 CREATE TABLE metrics_config (
     organization_id varchar(255) PRIMARY KEY,
@@ -30,16 +25,12 @@ CREATE TABLE metrics_config (
     updated_by varchar(255)
 );
 
-ALTER TABLE metrics_snapshots ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON metrics_snapshots
-    USING (organization_id = current_setting('auditdb.organization_id', true));
 ALTER TABLE metrics_config ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON metrics_config
     USING (organization_id = current_setting('auditdb.organization_id', true))
     WITH CHECK (organization_id = current_setting('auditdb.organization_id', true));
 
--- tenants read their snapshots (written by the owner's round) and keep their configuration
-GRANT SELECT ON metrics_snapshots TO auditdb_app;
+-- tenants keep their configuration
 GRANT SELECT, INSERT, UPDATE ON metrics_config TO auditdb_app;
 
 -- The tenant's integrity verifications by bucket (date_trunc's unit, in UTC):

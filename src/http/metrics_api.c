@@ -21,7 +21,7 @@
 #define DAY_S 86400
 #define BREAKDOWN_MAX 1000   /* keys of one eventsBy* object */
 #define ENDPOINTS_MAX 50     /* endpointUsage rows */
-#define TIMELINE_MAX 1000    /* timeline points */
+#define TIMELINE_MAX 2000    /* timeline points (a day by the minute: 1440) */
 #define NET_MAX 16
 
 /* ---- shared helpers (metrics_api.h) ------------------------------------- */
@@ -648,8 +648,8 @@ enum MHD_Result adb_http_metrics_audit(adb_http_request *req)
     int64_t unit_s = 0;
     const char *unit = unit_of(g ? g : "hour", units, &unit_s);
 
-    if (!mx_range_from_query(req, DAY_S, &rg, &res) || !own_orgs(req, &res) ||
-        !mx_bool_arg(req, "includeBreakdown", true, &breakdown, &res) ||
+    if (!mx_kind_enabled(req, "audit", &res) || !mx_range_from_query(req, DAY_S, &rg, &res) ||
+        !own_orgs(req, &res) || !mx_bool_arg(req, "includeBreakdown", true, &breakdown, &res) ||
         !mx_bool_arg(req, "includeTimeline", true, &with_timeline, &res) ||
         !list_arg(req, "principalIds", &principals, &res) || !list_arg(req, "actions", &actions, &res) ||
         !list_arg(req, "resourceTypes", &rtypes, &res))
@@ -659,7 +659,7 @@ enum MHD_Result adb_http_metrics_audit(adb_http_request *req)
                                      "granularity is minute, hour, day, week or month");
     if (with_timeline && (rg.end_us - rg.start_us) / 1000000 / unit_s >= TIMELINE_MAX)
         return adb_http_send_invalid(req, "granularity", "TOO_MANY_POINTS",
-                                     "the timeline has at most 1000 points: a coarser granularity or a shorter range");
+                                     "the timeline has at most 2000 points: a coarser granularity or a shorter range");
 
     adb_status st;
     char err[256];
@@ -751,7 +751,7 @@ enum MHD_Result adb_http_metrics_performance(adb_http_request *req)
     char err[256], ts[40];
     const char *org = req->who.organization_id;
 
-    if (!mx_range_from_query(req, 3600, &rg, &res))
+    if (!mx_kind_enabled(req, "performance", &res) || !mx_range_from_query(req, 3600, &rg, &res))
         return res;
     PGconn *c = adb_tenant_begin(req->state->db, org, &st, err, sizeof(err));
     if (!c)
@@ -792,8 +792,8 @@ enum MHD_Result adb_http_metrics_usage(adb_http_request *req)
     const char *g = adb_http_arg(req, "granularity");
     int64_t unit_s;
 
-    if (!mx_range_from_query(req, DAY_S, &rg, &res) || !own_orgs(req, &res) ||
-        !mx_bool_arg(req, "includeDetails", false, &details, &res))
+    if (!mx_kind_enabled(req, "usage", &res) || !mx_range_from_query(req, DAY_S, &rg, &res) ||
+        !own_orgs(req, &res) || !mx_bool_arg(req, "includeDetails", false, &details, &res))
         return res;
     if (!unit_of(g ? g : "day", units, &unit_s))
         return adb_http_send_invalid(req, "granularity", "INVALID_VALUE", "granularity is hour, day, week or month");
@@ -803,6 +803,7 @@ enum MHD_Result adb_http_metrics_usage(adb_http_request *req)
     const char *org = req->who.organization_id;
     mx_iso_us(rg.start_us + (rg.end_us - rg.start_us) / 2, mid);
     const char *p[] = { rg.start, rg.end, org, mid };
+    const char *pf[] = { rg.start, rg.end, mid };
     PGconn *c = adb_tenant_begin(req->state->db, org, &st, err, sizeof(err));
     if (!c)
         return adb_http_send_unavailable(req);
@@ -828,7 +829,7 @@ enum MHD_Result adb_http_metrics_usage(adb_http_request *req)
     /* features: adoption among the keys active in the range; retention: of the
      * keys using a feature in the first half, the share using it in the second */
     PGresult *f = e ? mx_exec(c,
-        "WITH x AS (SELECT " FEATURE_CASE " feature, api_key_id k, created_at < $4::timestamptz first_half"
+        "WITH x AS (SELECT " FEATURE_CASE " feature, api_key_id k, created_at < $3::timestamptz first_half"
         "  FROM api_access_log WHERE created_at >= $1::timestamptz AND created_at < $2::timestamptz),"
         " keys AS (SELECT count(DISTINCT k) n FROM x)"
         " SELECT feature, count(*), count(DISTINCT k),"
@@ -836,7 +837,7 @@ enum MHD_Result adb_http_metrics_usage(adb_http_request *req)
         "  (SELECT CASE WHEN count(*) = 0 THEN 0 ELSE 100.0 * count(*) FILTER (WHERE y.late) / count(*) END"
         "   FROM (SELECT k, bool_or(NOT first_half) late FROM x x2 WHERE x2.feature = x.feature"
         "         GROUP BY k HAVING bool_or(first_half)) y)"
-        " FROM x GROUP BY feature ORDER BY 2 DESC, 1", 4, p) : NULL;
+        " FROM x GROUP BY feature ORDER BY 2 DESC, 1", 3, pf) : NULL;
     /* sessions: a key's requests with less than 30 minutes between them */
     PGresult *s = f ? mx_exec(c,
         "WITH r AS (SELECT api_key_id k, created_at t, CASE WHEN created_at - lag(created_at) OVER w"

@@ -62,6 +62,11 @@ void mx_iso_us(int64_t us, char out[48]);
 json_t *mx_audit_figures(PGconn *c, const char *org, const mx_range *r, bool breakdown);
 json_t *mx_request_figures(PGconn *c, const char *org, const mx_range *r);
 
+/* Whether the organization's configuration enables kind (audit,
+ * performance, usage: enabledMetrics, metrics_config.c); false with the
+ * answer queued: 403 METRICS_DISABLED naming it, or 503. */
+bool mx_kind_enabled(adb_http_request *req, const char *kind, enum MHD_Result *res);
+
 /* The routes (routes.c). */
 enum MHD_Result adb_http_metrics_system(adb_http_request *req);
 enum MHD_Result adb_http_metrics_audit(adb_http_request *req);

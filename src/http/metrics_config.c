@@ -3,9 +3,12 @@
  * metrics configuration in the client's shape {alertThresholds,
  * retentionPolicies, samplingRates, enabledMetrics} (docs/monitoring.md,
  * "Metrics"), kept in metrics_config (0038) as the tenant. What each member
- * does: enabledMetrics chooses the kinds the snapshot round keeps for the
- * organization; retentionPolicies.snapshotDays shortens how long they are
- * kept; samplingRates are 1 (every figure is exact: nothing is sampled);
+ * does: enabledMetrics chooses the kinds (audit, performance, usage) the
+ * organization's metrics routes answer (a disabled one: 403
+ * METRICS_DISABLED); retentionPolicies is {} (the metrics are computed from
+ * the rows, kept by the events' and the access log's own retention; the
+ * process's snapshots by the operator's AUDITDB_METRICS_RETENTION_DAYS);
+ * samplingRates are 1 (every figure is exact: nothing is sampled);
  * alertThresholds are kept per metric name of the query catalogue. A
  * change is a configuration change (config_change_event and its audit
  * event, src/monitor/config_change.h).
@@ -16,8 +19,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-#define RETENTION_MAX_DAYS 3650
 
 json_t *mx_catalogue_json(void); /* metrics_series.c */
 
@@ -46,8 +47,8 @@ static bool in_catalogue(const char *name)
 /* The defaults every organization starts with. */
 static json_t *defaults(void)
 {
-    return json_pack("{s:{}, s:{s:i}, s:{s:i, s:i, s:i}, s:[s, s, s]}", "alertThresholds", "retentionPolicies",
-                     "snapshotDays", 90, "samplingRates", "audit", 1, "performance", 1, "usage", 1,
+    return json_pack("{s:{}, s:{}, s:{s:i, s:i, s:i}, s:[s, s, s]}", "alertThresholds", "retentionPolicies",
+                     "samplingRates", "audit", 1, "performance", 1, "usage", 1,
                      "enabledMetrics", "audit", "performance", "usage");
 }
 
@@ -114,21 +115,15 @@ static bool check(adb_http_request *req, const char *k, json_t *v, enum MHD_Resu
         return true;
     }
     if (!strcmp(k, "retentionPolicies")) {
-        if (!json_is_object(v)) {
-            *res = adb_http_send_invalid(req, k, "INVALID_TYPE", "retentionPolicies is {\"snapshotDays\": 1 to 3650}");
-            return false;
-        }
-        json_object_foreach(v, n, x) {
-            adb__fmt(field, sizeof(field), "retentionPolicies.%.64s", n);
+        if (!json_is_object(v) || json_object_size(v) > 0) {
+            n = json_is_object(v) ? json_object_iter_key(json_object_iter(v)) : NULL;
+            adb__fmt(field, sizeof(field), n ? "retentionPolicies.%.64s" : "retentionPolicies", n);
             adb__utf8_repair(field);
-            if (strcmp(n, "snapshotDays")) {
-                *res = adb_http_send_invalid(req, field, "UNKNOWN_FIELD", "the one retention policy is snapshotDays");
-                return false;
-            }
-            if (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > RETENTION_MAX_DAYS) {
-                *res = adb_http_send_invalid(req, field, "INVALID_VALUE", "an integer from 1 to 3650 (days)");
-                return false;
-            }
+            *res = adb_http_send_invalid(req, field, "NOT_CONFIGURABLE",
+                                         "the metrics are computed from the stored rows, kept as their own retention"
+                                         " policies say; the process's snapshots as the operator sets"
+                                         " (AUDITDB_METRICS_RETENTION_DAYS): retentionPolicies is {}");
+            return false;
         }
         return true;
     }
@@ -235,4 +230,34 @@ enum MHD_Result adb_http_metrics_config_put(adb_http_request *req)
         return adb_http_send_unavailable(req);
     }
     return adb_http_send_json(req, MHD_HTTP_OK, answer(cfg));
+}
+
+bool mx_kind_enabled(adb_http_request *req, const char *kind, enum MHD_Result *res)
+{
+    adb_status st;
+    char err[256];
+    PGconn *c = adb_tenant_begin(req->state->db, req->who.organization_id, &st, err, sizeof(err));
+    if (!c) {
+        *res = adb_http_send_unavailable(req);
+        return false;
+    }
+    json_t *cfg = current(c, req->who.organization_id, NULL);
+    adb_tenant_end(req->state->db, c, cfg != NULL);
+    if (!cfg) {
+        *res = adb_http_send_unavailable(req);
+        return false;
+    }
+    bool on = false;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(cfg, "enabledMetrics"), i, x)
+        on = on || !strcmp(json_string_value(x), kind);
+    json_decref(cfg);
+    if (!on)
+        *res = adb_http_send_error(req, MHD_HTTP_FORBIDDEN, "METRICS_DISABLED",
+                                   "this kind of metrics is disabled by the organization's configuration"
+                                   " (enabledMetrics, PUT /api/v1/metrics/config)",
+                                   json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", "METRICS_DISABLED",
+                                             "field", "type", "message", kind));
+    return on;
 }

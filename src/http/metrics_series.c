@@ -1,8 +1,9 @@
 /*
  * metrics_series.c - the metrics over time: GET /api/v1/metrics/{type}/historical
- * and POST /api/v1/metrics/{type}/export (csv, json) from the snapshots of
- * migration 0038 (the tenant's own rows; type system: the process-wide rows,
- * operators only, on its own literal routes), and POST /api/v1/metrics/query:
+ * and POST /api/v1/metrics/{type}/export (csv, json): an organization's
+ * series computed from its own rows (audit, performance, usage), the
+ * process's from the snapshots of migration 0038 (type system, operators
+ * only, on literal routes of its own); and POST /api/v1/metrics/query:
  * a custom query over a fixed catalogue of metric names, dimensions and
  * aggregations, each turned into SQL from this file's tables with every value
  * a parameter: nothing of the client's becomes SQL text.
@@ -21,8 +22,6 @@
 
 /* ---- the series ---------------------------------------------------------- */
 
-static const char *const series_units[] = { "hour", "day", "week", "month", NULL };
-
 static const char *unit_len(const char *g, int64_t *s)
 {
     static const struct { const char *n; int64_t s; } u[] = {
@@ -40,56 +39,81 @@ static bool is_kind(const char *t)
     return t && (!strcmp(t, "audit") || !strcmp(t, "performance") || !strcmp(t, "usage"));
 }
 
-/* A figure's aggregation over a bucket's snapshots: the largest for *Max,
- * the mean of the system's gauges, else the sum of the period counts. */
-static const char *agg_of(const char *kind, const char *key)
+/* The process-wide series over r by unit from the snapshots: an array of
+ * points, each figure the mean of the bucket's snapshots (the largest for
+ * *Max, the sum for the period counts: requests, serverErrors). NULL on a
+ * database failure. */
+static json_t *system_series(PGconn *c, const mx_range *r, const char *unit)
 {
-    size_t n = strlen(key);
-    if (n > 3 && !strcmp(key + n - 3, "Max"))
-        return "max";
-    return !strcmp(kind, "system") ? "avg" : "sum";
-}
-
-/* The series of kind over r by unit: an array of points, NULL on a database
- * failure. org NULL: the process-wide rows (owner's connection). */
-static json_t *series(PGconn *c, const char *org, const char *kind, const mx_range *r, const char *unit)
-{
-    const char *p[] = { kind, r->start, r->end, unit, org };
+    const char *p[] = { r->start, r->end, unit };
     PGresult *res = mx_exec(c,
-        "SELECT " MX_ISO("date_trunc($4, s.taken_at, 'UTC')") ", f.key, sum(f.value::float8),"
-        " max(f.value::float8), avg(f.value::float8), count(*)"
+        "SELECT " MX_ISO("date_trunc($3, s.taken_at, 'UTC')") ", f.key,"
+        " CASE WHEN f.key IN ('requests', 'serverErrors') THEN sum(f.value::float8)"
+        "  WHEN f.key LIKE '%Max' THEN max(f.value::float8) ELSE avg(f.value::float8) END,"
+        " count(*)"
         " FROM metrics_snapshots s, jsonb_each_text(s.figures) f"
-        " WHERE s.kind = $1 AND s.taken_at > $2::timestamptz AND s.taken_at <= $3::timestamptz"
+        " WHERE s.taken_at > $1::timestamptz AND s.taken_at <= $2::timestamptz"
         " AND jsonb_typeof(s.figures->f.key) = 'number'"
-        " AND (CASE WHEN $5::text IS NULL THEN s.organization_id IS NULL ELSE s.organization_id = $5 END)"
-        " GROUP BY date_trunc($4, s.taken_at, 'UTC'), f.key ORDER BY 1, 2", 5, p);
+        " GROUP BY date_trunc($3, s.taken_at, 'UTC'), f.key ORDER BY 1, 2", 3, p);
     if (!res)
         return NULL;
     json_t *a = json_array(), *pt = NULL;
     const char *prev = "";
     for (int i = 0; i < PQntuples(res); i++) {
-        const char *b = PQgetvalue(res, i, 0), *key = PQgetvalue(res, i, 1);
+        const char *b = PQgetvalue(res, i, 0);
         if (strcmp(b, prev)) {
             if (json_array_size(a) >= POINTS_MAX)
                 break;
-            pt = json_pack("{s:s, s:o}", "timestamp", b, "snapshots", mx_num(res, i, 5));
+            pt = json_pack("{s:s, s:o}", "timestamp", b, "snapshots", mx_num(res, i, 3));
             json_array_append_new(a, pt);
             prev = b;
         }
-        const char *agg = agg_of(kind, key);
-        double v = mx_dbl(res, i, !strcmp(agg, "sum") ? 2 : !strcmp(agg, "max") ? 3 : 4);
-        json_object_set_new(pt, key, v == (double)(long long)v && strcmp(agg, "avg")
-                                         ? json_integer((json_int_t)v) : json_real(v));
+        json_object_set_new(pt, PQgetvalue(res, i, 1), json_real(mx_dbl(res, i, 2)));
     }
     PQclear(res);
-    /* derived: the mean response time of a performance bucket */
-    size_t i;
-    json_t *x;
-    json_array_foreach(a, i, x) {
-        json_t *ms = json_object_get(x, "responseTimeMsSum"), *n = json_object_get(x, "requests");
-        if (ms && json_number_value(n) > 0)
-            json_object_set_new(x, "averageResponseTime", json_real(json_number_value(ms) / json_number_value(n)));
+    return a;
+}
+
+/* A tenant's series computed from its rows: events by their own time
+ * (late and backdated ones included), requests by the time they were
+ * answered. NULL on a database failure. */
+static json_t *tenant_series(PGconn *c, const char *org, const char *kind, const mx_range *r, const char *unit)
+{
+    const char *p[] = { org, r->start, r->end, unit };
+    const char *sql = !strcmp(kind, "audit")
+        ? "SELECT " MX_ISO("date_trunc($4, \"timestamp\", 'UTC')") ", count(*),"
+          " count(*) FILTER (WHERE status = 'failure')"
+          " FROM audit_log WHERE organization_id = $1 AND \"timestamp\" >= $2::timestamptz"
+          " AND \"timestamp\" < $3::timestamptz GROUP BY 1 ORDER BY 1 LIMIT 1000"
+        : !strcmp(kind, "performance")
+        ? "SELECT " MX_ISO("date_trunc($4, created_at, 'UTC')") ", count(*),"
+          " count(*) FILTER (WHERE status_code >= 400), count(*) FILTER (WHERE status_code >= 500),"
+          " coalesce(avg(response_time_ms), 0)::float8, coalesce(max(response_time_ms), 0),"
+          " coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY response_time_ms), 0)"
+          " FROM api_access_log WHERE organization_id = $1 AND created_at >= $2::timestamptz"
+          " AND created_at < $3::timestamptz GROUP BY 1 ORDER BY 1 LIMIT 1000"
+        : "SELECT " MX_ISO("date_trunc($4, created_at, 'UTC')") ", count(*),"
+          " coalesce(sum(coalesce(request_bytes, 0) + coalesce(response_bytes, 0)), 0),"
+          " count(DISTINCT api_key_id)"
+          " FROM api_access_log WHERE organization_id = $1 AND created_at >= $2::timestamptz"
+          " AND created_at < $3::timestamptz GROUP BY 1 ORDER BY 1 LIMIT 1000";
+    static const char *const audit_cols[] = { "eventsProcessed", "failures", NULL };
+    static const char *const perf_cols[] = { "requests", "failed", "criticalErrors", "averageResponseTime",
+                                             "maxResponseTime", "p95ResponseTime", NULL };
+    static const char *const usage_cols[] = { "requests", "dataTransferred", "uniqueUsers", NULL };
+    const char *const *cols = !strcmp(kind, "audit") ? audit_cols : !strcmp(kind, "performance") ? perf_cols
+                                                                                                 : usage_cols;
+    PGresult *res = mx_exec(c, sql, 4, p);
+    if (!res)
+        return NULL;
+    json_t *a = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *pt = json_pack("{s:s}", "timestamp", PQgetvalue(res, i, 0));
+        for (int k = 0; cols[k]; k++)
+            json_object_set_new(pt, cols[k], mx_num(res, i, k + 1));
+        json_array_append_new(a, pt);
     }
+    PQclear(res);
     return a;
 }
 
@@ -104,14 +128,14 @@ static json_t *series_for(adb_http_request *req, const char *kind, const mx_rang
         PGconn *c = adb_pool_acquire(req->state->pool, &st, err, sizeof(err));
         if (!c)
             return NULL;
-        a = series(c, NULL, kind, r, unit);
+        a = system_series(c, r, unit);
         adb_pool_release(req->state->pool, c);
         return a;
     }
     PGconn *c = adb_tenant_begin(req->state->db, req->who.organization_id, &st, err, sizeof(err));
     if (!c)
         return NULL;
-    a = series(c, req->who.organization_id, kind, r, unit);
+    a = tenant_series(c, req->who.organization_id, kind, r, unit);
     adb_tenant_end(req->state->db, c, a != NULL);
     return a;
 }
@@ -128,7 +152,6 @@ static enum MHD_Result historical(adb_http_request *req, const char *kind)
         return res;
     if (!unit)
         return adb_http_send_invalid(req, "granularity", "INVALID_VALUE", "granularity is hour, day, week or month");
-    (void)series_units;
     if ((r.end_us - r.start_us) / 1000000 / len >= POINTS_MAX)
         return adb_http_send_invalid(req, "granularity", "TOO_MANY_POINTS",
                                      "at most 1000 points: a coarser granularity or a shorter range");
@@ -143,6 +166,9 @@ enum MHD_Result adb_http_metrics_historical(adb_http_request *req)
         return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND",
                                    "no such metrics type: audit, performance or usage (system: operators)",
                                    json_pack("{s:s}", "type", t ? t : ""));
+    enum MHD_Result res;
+    if (!mx_kind_enabled(req, t, &res))
+        return res;
     return historical(req, t);
 }
 
@@ -230,13 +256,13 @@ static enum MHD_Result export_series(adb_http_request *req, const char *kind)
         return adb_http_send_json(req, MHD_HTTP_OK, json_pack("{s:s, s:{s:s, s:s}, s:s, s:o}", "type", kind,
                                                               "timeRange", "startDate", r.start, "endDate", r.end,
                                                               "granularity", unit, "data", a));
-    /* the columns: timestamp, snapshots, then every figure's name sorted */
+    /* the columns: timestamp, then every figure's name sorted */
     json_t *cols = json_object();
     size_t i;
     json_t *pt;
     json_array_foreach(a, i, pt) {
         json_object_foreach(pt, k, v)
-            if (strcmp(k, "timestamp") && strcmp(k, "snapshots"))
+            if (strcmp(k, "timestamp"))
                 json_object_set_new(cols, k, json_true());
     }
     const char **names = calloc(json_object_size(cols) + 1, sizeof(*names));
@@ -251,7 +277,7 @@ static enum MHD_Result export_series(adb_http_request *req, const char *kind)
             names[y - 1] = t;
         }
     adb__buf b = { 0 };
-    adb__buf_puts(&b, "timestamp,snapshots");
+    adb__buf_puts(&b, "timestamp");
     for (size_t x = 0; x < n; x++) {
         adb__buf_puts(&b, ",");
         adb__buf_puts(&b, names[x]); /* our own figure names: letters only */
@@ -259,8 +285,6 @@ static enum MHD_Result export_series(adb_http_request *req, const char *kind)
     adb__buf_puts(&b, "\r\n");
     json_array_foreach(a, i, pt) {
         adb__buf_puts(&b, json_string_value(json_object_get(pt, "timestamp")));
-        adb__buf_puts(&b, ",");
-        csv_cell(&b, json_object_get(pt, "snapshots"));
         for (size_t x = 0; x < n; x++) {
             adb__buf_puts(&b, ",");
             csv_cell(&b, json_object_get(pt, names[x]));
@@ -284,6 +308,9 @@ enum MHD_Result adb_http_metrics_export(adb_http_request *req)
         return adb_http_send_error(req, MHD_HTTP_NOT_FOUND, "NOT_FOUND",
                                    "no such metrics type: audit, performance or usage (system: operators)",
                                    json_pack("{s:s}", "type", t ? t : ""));
+    enum MHD_Result res;
+    if (!mx_kind_enabled(req, t, &res))
+        return res;
     return export_series(req, t);
 }
 
@@ -556,9 +583,9 @@ enum MHD_Result adb_http_metrics_query(adb_http_request *req)
                                                   PQgetisnull(res2, row, (int)ng) ? json_null()
                                                                                  : mx_num(res2, row, (int)ng)));
         }
-        json_array_append_new(results, json_pack("{s:s, s:s, s:O, s:o, s:b}", "metric", m->name, "aggregation",
+        json_array_append_new(results, json_pack("{s:s, s:s, s:o, s:o, s:b}", "metric", m->name, "aggregation",
                                                  m->value || !strcmp(a, "count") ? a : "count", "groupBy",
-                                                 groups ? groups : json_array(), "data", data, "truncated",
+                                                 groups ? json_incref(groups) : json_array(), "data", data, "truncated",
                                                  rows > GROUPS_MAX));
         PQclear(res2);
     }

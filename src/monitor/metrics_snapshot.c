@@ -1,7 +1,7 @@
 /*
  * metrics_snapshot.c - the snapshot round (metrics_snapshot.h): figures of
- * the period since the last snapshot, per organization and process-wide,
- * written in one transaction; the retention applied in the same one.
+ * the period since the last snapshot, process-wide, written in one
+ * transaction; the retention applied in the same one.
  */
 #include "metrics_snapshot.h"
 #include "metrics_host.h"
@@ -54,8 +54,7 @@ adb_status adb__metrics_snapshot_round(adb *db, int retention_days, char *errbuf
               run(c, "SELECT pg_advisory_xact_lock(" SNAPSHOT_LOCK ")", 0, NULL, errbuf, errlen);
     /* the period: from the last snapshot (at most a day back) to now */
     PGresult *per = ok ? PQexec(c, "SELECT greatest(coalesce(max(taken_at), now() - interval '1 minute'),"
-                                   " now() - interval '1 day'), now() FROM metrics_snapshots"
-                                   " WHERE organization_id IS NULL") : NULL;
+                                   " now() - interval '1 day'), now() FROM metrics_snapshots") : NULL;
     if (ok && (PQresultStatus(per) != PGRES_TUPLES_OK || PQntuples(per) != 1)) {
         adb__fmt(errbuf, errlen, "metrics snapshot failed: %s", adb__oneline(PQerrorMessage(c)));
         ok = false;
@@ -63,42 +62,15 @@ adb_status adb__metrics_snapshot_round(adb *db, int retention_days, char *errbuf
     const char *p[] = { ok ? PQgetvalue(per, 0, 0) : NULL, ok ? PQgetvalue(per, 0, 1) : NULL, sys, days };
     ok = ok &&
          run(c,
-             "WITH ev AS (SELECT a.organization_id org, 'audit'::text kind, jsonb_build_object("
-             "   'eventsProcessed', count(*), 'failures', count(*) FILTER (WHERE a.status = 'failure')) f"
-             "   FROM audit_log a WHERE a.\"timestamp\" >= $1::timestamptz AND a.\"timestamp\" < $2::timestamptz"
-             "   GROUP BY a.organization_id),"
-             " rq AS (SELECT l.organization_id org, count(*) n, count(*) FILTER (WHERE l.status_code >= 400) failed,"
-             "   count(*) FILTER (WHERE l.status_code >= 500) critical, coalesce(sum(l.response_time_ms), 0) ms,"
-             "   coalesce(max(l.response_time_ms), 0) maxms,"
-             "   coalesce(sum(coalesce(l.request_bytes, 0) + coalesce(l.response_bytes, 0)), 0) bytes,"
-             "   count(DISTINCT l.api_key_id) keys"
-             "   FROM api_access_log l WHERE l.created_at >= $1::timestamptz AND l.created_at < $2::timestamptz"
-             "   AND l.organization_id IS NOT NULL GROUP BY l.organization_id),"
-             " rows AS (SELECT * FROM ev"
-             "   UNION ALL SELECT org, 'performance', jsonb_build_object('requests', n, 'failed', failed,"
-             "     'criticalErrors', critical, 'responseTimeMsSum', ms, 'responseTimeMsMax', maxms) FROM rq"
-             "   UNION ALL SELECT org, 'usage', jsonb_build_object('requests', n, 'dataTransferred', bytes,"
-             "     'uniqueUsersMax', keys) FROM rq)"
-             " INSERT INTO metrics_snapshots (organization_id, kind, period_start, taken_at, figures)"
-             " SELECT r.org, r.kind, $1::timestamptz, $2::timestamptz, r.f FROM rows r"
-             " WHERE NOT EXISTS (SELECT 1 FROM metrics_config m WHERE m.organization_id = r.org"
-             "   AND jsonb_typeof(m.config->'enabledMetrics') = 'array'"
-             "   AND NOT (m.config->'enabledMetrics') ? r.kind)",
-             2, p, errbuf, errlen) &&
-         run(c,
-             "INSERT INTO metrics_snapshots (organization_id, kind, period_start, taken_at, figures)"
-             " SELECT NULL, 'system', $1::timestamptz, $2::timestamptz, $3::jsonb || jsonb_build_object("
+             "INSERT INTO metrics_snapshots (period_start, taken_at, figures)"
+             " SELECT $1::timestamptz, $2::timestamptz, $3::jsonb || jsonb_build_object("
              "   'requests', count(*), 'serverErrors', count(*) FILTER (WHERE l.status_code >= 500),"
              "   'connections', (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()))"
              " FROM api_access_log l WHERE l.created_at >= $1::timestamptz AND l.created_at < $2::timestamptz",
              3, p, errbuf, errlen) &&
-         /* retention: the process's, and an organization's own when shorter */
+         /* retention */
          run(c, "DELETE FROM metrics_snapshots WHERE taken_at < now() - make_interval(days => $1::int)", 1, p + 3,
              errbuf, errlen) &&
-         run(c, "DELETE FROM metrics_snapshots s USING metrics_config m WHERE m.organization_id = s.organization_id"
-                " AND jsonb_typeof(m.config->'retentionPolicies'->'snapshotDays') = 'number'"
-                " AND s.taken_at < now() - make_interval(days => (m.config->'retentionPolicies'->>'snapshotDays')::int)",
-             0, NULL, errbuf, errlen) &&
          run(c, "COMMIT", 0, NULL, errbuf, errlen);
     PQclear(per);
     if (!ok)
