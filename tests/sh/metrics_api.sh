@@ -102,6 +102,12 @@ expect_eq "audit: an unknown parameter: 400" 400 "$HTTP_STATUS"
 http GET $M/performance -H "X-API-Key: $A"
 expect_eq "performance: the client's PerformanceMetrics" "200 ok" "$HTTP_STATUS $(shape performance)"
 expect_eq "performance: org-a's requests only (its own, not org-b's)" true "$(jbody 'd["requests"]["total"] >= 8')"
+expect_eq "performance: the host's figures withheld from a tenant" '0 ["resources", "concurrency.activeConnections", "concurrency.queuedRequests"]' \
+    "$(jbody 'sum(d["resources"].values())') $(jbody 'd["withheld"]')"
+http GET "$M/performance?timeRange=$(date -u -d '-2 hours' +%Y-%m-%dT%H:%M:%SZ)/$(date -u -d '-90 minutes' +%Y-%m-%dT%H:%M:%SZ)" -H "X-API-Key: $A"
+expect_eq "performance: an ISO 8601 interval as timeRange, before any request" "200 0" "$HTTP_STATUS $(jbody 'd["requests"]["total"]')"
+http GET "$M/performance?timeRange=x/y" -H "X-API-Key: $A"
+expect_eq "performance: a bad interval names timeRange" "400 timeRange" "$HTTP_STATUS $(jbody 'd["error"]["details"]["errors"][0]["field"]')"
 http GET $M/performance -H "X-API-Key: $B"
 nb=$(jbody 'd["requests"]["total"]')
 expect_eq "performance: org-b's are fewer" true "$([ "$nb" -ge 3 ] && [ "$nb" -lt 12 ] && echo true)"
@@ -172,6 +178,8 @@ post $M/query "$A" '{"metrics":["events.count"],"groupBy":["status"]}'
 expect_eq "query: events by status" '200 [["failure", 2], ["success", 5]]' "$HTTP_STATUS $(jbody 'sorted([r["group"]["status"], r["value"]] for r in d["results"][0]["data"])')"
 post $M/query "$A" '{"metrics":["events.count","requests.errors"],"filters":{}}'
 expect_eq "query: two metrics, no groups" "7 2" "$(jbody 'd["results"][0]["data"][0]["value"]') $(jbody 'len(d["results"])')"
+post $M/query "$A" '{"metrics":["events.count"],"groupBy":["action","status"]}'
+expect_eq "query: by two dimensions" '[["auth.login.failure", "failure", 2], ["fhir.patient.read", "success", 5]]' "$(jbody 'sorted([r["group"]["action"], r["group"]["status"], r["value"]] for r in d["results"][0]["data"])')"
 post $M/query "$A" '{"metrics":["events.count"],"filters":{"action":["fhir.patient.read"]},"groupBy":["hour"]}'
 expect_eq "query: filtered, by hour" 5 "$(jbody 'sum(r["value"] for r in d["results"][0]["data"])')"
 post $M/query "$A" "{\"metrics\":[\"events.count\"],\"filters\":{\"action\":\"x' OR '1'='1\"}}"
