@@ -134,10 +134,50 @@ bool mx_bool_arg(adb_http_request *req, const char *name, bool def, bool *out, e
     return false;
 }
 
+/* whether this thread's last failed statement was cut by statement_timeout */
+static _Thread_local bool canceled;
+
+PGconn *mx_tenant_begin(adb_http_request *req)
+{
+    adb_status st;
+    char err[256], ms[24];
+    long long v;
+    const char *env = getenv("AUDITDB_METRICS_TIMEOUT_MS");
+
+    canceled = false;
+    if (!env || !*env || !adb__parse_int(env, 1, 3600000, &v))
+        v = 15000; /* the configuration table's default; serve refused a bad value at start */
+    adb__fmt(ms, sizeof(ms), "%lld", v);
+    PGconn *c = adb_tenant_begin(req->state->db, req->who.organization_id, &st, err, sizeof(err));
+    const char *p[] = { ms };
+    PGresult *r = c ? mx_exec(c, "SELECT set_config('statement_timeout', $1, true)", 1, p) : NULL;
+    if (c && !r) {
+        adb_tenant_end(req->state->db, c, false);
+        return NULL;
+    }
+    PQclear(r);
+    return c;
+}
+
+enum MHD_Result mx_failed(adb_http_request *req)
+{
+    if (!canceled)
+        return adb_http_send_unavailable(req);
+    canceled = false;
+    return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR",
+                               "the figures of this range take too long to compute: narrow it",
+                               json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "code", "RANGE_TOO_COSTLY", "field",
+                                         "timeRange", "message", "narrow the range (AUDITDB_METRICS_TIMEOUT_MS)"));
+}
+
 PGresult *mx_exec(PGconn *c, const char *sql, int n, const char *const *params)
 {
+    canceled = false;
     PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (state && !strcmp(state, "57014"))
+            canceled = true;
         PQclear(r);
         return NULL;
     }
@@ -354,7 +394,7 @@ enum MHD_Result adb_http_metrics_system(adb_http_request *req)
     if (!dbok || !apiok) {
         json_decref(db);
         json_decref(api);
-        return adb_http_send_unavailable(req);
+        return mx_failed(req);
     }
     json_t *mem = json_pack("{s:I, s:I, s:I, s:f, s:I, s:I, s:I}", "total", (json_int_t)s.mem.total,
                             "used", (json_int_t)s.mem.used, "free", (json_int_t)s.mem.free,
@@ -659,13 +699,11 @@ enum MHD_Result adb_http_metrics_audit(adb_http_request *req)
         return adb_http_send_invalid(req, "granularity", "TOO_MANY_POINTS",
                                      "the timeline has at most 2000 points: a coarser granularity or a shorter range");
 
-    adb_status st;
-    char err[256];
     const char *org = req->who.organization_id;
     const char *p[6] = { org, rg.start, rg.end, principals, actions, rtypes };
-    PGconn *c = adb_tenant_begin(req->state->db, org, &st, err, sizeof(err));
+    PGconn *c = mx_tenant_begin(req);
     if (!c)
-        return adb_http_send_unavailable(req);
+        return mx_failed(req);
     json_t *ev = events_figures(c, p, breakdown);
     json_t *lat = ev ? latency_figures(c, &rg) : NULL;
     json_t *ver = lat ? verification_figures(c, &rg) : NULL;
@@ -678,7 +716,7 @@ enum MHD_Result adb_http_metrics_audit(adb_http_request *req)
     if (!ok) {
         json_decref(ev), json_decref(lat), json_decref(ver), json_decref(rep), json_decref(errs);
         json_decref(thr), json_decref(tl);
-        return adb_http_send_unavailable(req);
+        return mx_failed(req);
     }
     char ts[40];
     adb_http_iso_now(ts);
@@ -745,19 +783,18 @@ enum MHD_Result adb_http_metrics_performance(adb_http_request *req)
 {
     mx_range rg;
     enum MHD_Result res = MHD_NO;
-    adb_status st;
-    char err[256], ts[40];
+    char ts[40];
     const char *org = req->who.organization_id;
 
     if (!mx_kind_enabled(req, "performance", &res) || !mx_range_from_query(req, 3600, &rg, &res))
         return res;
-    PGconn *c = adb_tenant_begin(req->state->db, org, &st, err, sizeof(err));
+    PGconn *c = mx_tenant_begin(req);
     if (!c)
-        return adb_http_send_unavailable(req);
+        return mx_failed(req);
     json_t *o = mx_request_figures(c, org, &rg);
     adb_tenant_end(req->state->db, c, o != NULL);
     if (!o)
-        return adb_http_send_unavailable(req);
+        return mx_failed(req);
     adb_http_iso_now(ts);
     json_object_set_new(o, "timestamp", json_string(ts));
     json_object_set_new(o, "timeRange", range_json(&rg));
@@ -797,15 +834,14 @@ enum MHD_Result adb_http_metrics_usage(adb_http_request *req)
     if (!unit_of(g ? g : "day", units, &unit_s))
         return adb_http_send_invalid(req, "granularity", "INVALID_VALUE", "granularity is hour, day, week or month");
 
-    adb_status st;
-    char err[256], ts[40], mid[48];
+    char ts[40], mid[48];
     const char *org = req->who.organization_id;
     mx_iso_us(rg.start_us + (rg.end_us - rg.start_us) / 2, mid);
     const char *p[] = { rg.start, rg.end, org, mid };
     const char *pf[] = { rg.start, rg.end, mid };
-    PGconn *c = adb_tenant_begin(req->state->db, org, &st, err, sizeof(err));
+    PGconn *c = mx_tenant_begin(req);
     if (!c)
-        return adb_http_send_unavailable(req);
+        return mx_failed(req);
     /* totals and storage */
     PGresult *t = mx_exec(c,
         "SELECT count(*), count(DISTINCT api_key_id), count(*) FILTER (WHERE status_code < 400),"
@@ -853,7 +889,7 @@ enum MHD_Result adb_http_metrics_usage(adb_http_request *req)
     adb_tenant_end(req->state->db, c, ok);
     if (!ok) {
         PQclear(t), PQclear(e), PQclear(f), PQclear(s);
-        return adb_http_send_unavailable(req);
+        return mx_failed(req);
     }
     json_t *eps = json_array(), *feats = json_array();
     for (int i = 0; i < PQntuples(e) && i < ENDPOINTS_MAX; i++)
@@ -950,8 +986,7 @@ static double growth(double before, double now)
 
 enum MHD_Result adb_http_metrics_dashboard(adb_http_request *req)
 {
-    adb_status st;
-    char err[256], ts[40];
+    char ts[40];
     const char *org = req->who.organization_id;
     mx_range now, before;
     int64_t end = 0;
@@ -964,9 +999,9 @@ enum MHD_Result adb_http_metrics_dashboard(adb_http_request *req)
     before.start_us = end - (now.end_us - now.start_us);
     mx_iso_us(before.start_us, before.start);
     mx_iso_us(before.end_us, before.end);
-    PGconn *c = adb_tenant_begin(req->state->db, org, &st, err, sizeof(err));
+    PGconn *c = mx_tenant_begin(req);
     if (!c)
-        return adb_http_send_unavailable(req);
+        return mx_failed(req);
     json_t *ev = mx_audit_figures(c, org, &now, true);
     json_t *ev0 = ev ? mx_audit_figures(c, org, &before, false) : NULL;
     json_t *perf = ev0 ? mx_request_figures(c, org, &now) : NULL;
@@ -975,7 +1010,7 @@ enum MHD_Result adb_http_metrics_dashboard(adb_http_request *req)
     adb_tenant_end(req->state->db, c, al != NULL);
     if (!al) {
         json_decref(ev), json_decref(ev0), json_decref(perf), json_decref(perf0);
-        return adb_http_send_unavailable(req);
+        return mx_failed(req);
     }
     adb_http_iso_now(ts);
     json_t *rq = json_object_get(perf, "requests"), *rq0 = json_object_get(perf0, "requests");

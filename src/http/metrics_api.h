@@ -44,6 +44,16 @@ bool mx_range_from_json(adb_http_request *req, const json_t *o, const char *memb
 bool mx_bool_arg(adb_http_request *req, const char *name, bool def, bool *out,
                  enum MHD_Result *res);
 
+/* A connection in a transaction reading as the calling organization (adb_tenant_begin)
+ * whose statements are cut after AUDITDB_METRICS_TIMEOUT_MS (SET LOCAL
+ * statement_timeout): what one metrics request may cost. NULL on failure. */
+PGconn *mx_tenant_begin(adb_http_request *req);
+
+/* The answer when a statement failed: 400 RANGE_TOO_COSTLY naming
+ * timeRange when this thread's last statement was cut by the timeout, else
+ * 503. */
+enum MHD_Result mx_failed(adb_http_request *req);
+
 /* Runs sql with params on c; the result (caller PQclear()s) or NULL on failure. */
 PGresult *mx_exec(PGconn *c, const char *sql, int n, const char *const *params);
 

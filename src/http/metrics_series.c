@@ -132,7 +132,7 @@ static json_t *series_for(adb_http_request *req, const char *kind, const mx_rang
         adb_pool_release(req->state->pool, c);
         return a;
     }
-    PGconn *c = adb_tenant_begin(req->state->db, req->who.organization_id, &st, err, sizeof(err));
+    PGconn *c = mx_tenant_begin(req);
     if (!c)
         return NULL;
     a = tenant_series(c, req->who.organization_id, kind, r, unit);
@@ -156,7 +156,7 @@ static enum MHD_Result historical(adb_http_request *req, const char *kind)
         return adb_http_send_invalid(req, "granularity", "TOO_MANY_POINTS",
                                      "at most 1000 points: a coarser granularity or a shorter range");
     json_t *a = series_for(req, kind, &r, unit);
-    return a ? adb_http_send_json(req, MHD_HTTP_OK, a) : adb_http_send_unavailable(req);
+    return a ? adb_http_send_json(req, MHD_HTTP_OK, a) : mx_failed(req);
 }
 
 enum MHD_Result adb_http_metrics_historical(adb_http_request *req)
@@ -245,7 +245,7 @@ static enum MHD_Result export_series(adb_http_request *req, const char *kind)
                                      "at most 1000 points: a coarser granularity or a shorter range");
     json_t *a = series_for(req, kind, &r, unit);
     if (!a)
-        return adb_http_send_unavailable(req);
+        return mx_failed(req);
 
     char name[160];
     adb__fmt(name, sizeof(name), "attachment; filename=\"metrics-%s-%.10s.%s\"", kind, r.start, csv ? "csv" : "json");
@@ -296,7 +296,7 @@ static enum MHD_Result export_series(adb_http_request *req, const char *kind)
     json_decref(a);
     if (b.oom || !names) {
         adb__buf_free(&b);
-        return adb_http_send_unavailable(req);
+        return mx_failed(req);
     }
     return adb_http_send_text(req, MHD_HTTP_OK, b.p, b.len, "text/csv; charset=utf-8");
 }
@@ -502,13 +502,11 @@ enum MHD_Result adb_http_metrics_query(adb_http_request *req)
         }
     }
 
-    adb_status st;
-    char err[256];
     const char *org = req->who.organization_id;
-    PGconn *c = adb_tenant_begin(req->state->db, org, &st, err, sizeof(err));
+    PGconn *c = mx_tenant_begin(req);
     if (!c) {
         json_decref(body);
-        return adb_http_send_unavailable(req);
+        return mx_failed(req);
     }
     json_t *results = json_array();
     bool ok = true;
@@ -593,7 +591,7 @@ enum MHD_Result adb_http_metrics_query(adb_http_request *req)
     json_decref(body);
     if (!ok) {
         json_decref(results);
-        return adb_http_send_unavailable(req);
+        return mx_failed(req);
     }
     char ts[40];
     adb_http_iso_now(ts);

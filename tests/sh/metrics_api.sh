@@ -228,4 +228,22 @@ stop_serve
 rc=$?
 expect_eq "serve stops cleanly (the snapshot thread joined, nothing leaked)" 0 "$rc"
 [ "$rc" = 0 ] || diag "$(tail -40 "$TEST_TMP/serve.log")"
+
+# a request's cost is bounded: 500,000 requests of org-b in the access log and a 50 ms budget
+sql "INSERT INTO api_access_log (organization_id, api_key_id, method, path, status_code, response_time_ms, created_at)
+     SELECT 'org-b', 'k' || (i % 50), 'GET', '/api/v1/audit/events', 200, i % 100, now() - (i * 100 || ' ms')::interval
+     FROM generate_series(1, 500000) i"
+export AUDITDB_METRICS_TIMEOUT_MS=50
+if start_serve "$TEST_TMP/serve2.log"; then
+    http GET $M/usage -H "X-API-Key: $B"
+    expect_eq "cost: a request beyond AUDITDB_METRICS_TIMEOUT_MS is a 400 RANGE_TOO_COSTLY naming timeRange" \
+        "400 RANGE_TOO_COSTLY timeRange" "$HTTP_STATUS $(jbody 'd["error"]["details"]["errors"][0]["code"]') $(jbody 'd["error"]["details"]["errors"][0]["field"]')"
+    http GET "$M/audit?includeTimeline=false" -H "X-API-Key: $A"
+    expect_eq "cost: ...while org-a's small one answers" 200 "$HTTP_STATUS"
+    stop_serve
+else
+    not_ok "serve starts with AUDITDB_METRICS_TIMEOUT_MS=1"; diag "$(cat "$TEST_TMP/serve2.log")"
+fi
+AUDITDB_METRICS_TIMEOUT_MS=0 "$AUDITDB_BIN" serve --listen 127.0.0.1:1 >/dev/null 2>"$TEST_TMP/bad.log"
+expect_eq "cost: a budget of 0 refused at start (exit 2 naming it)" "2 1" "$? $(grep -c AUDITDB_METRICS_TIMEOUT_MS "$TEST_TMP/bad.log")"
 finish
