@@ -40,6 +40,8 @@ typedef struct adb_config {
     int total_ttl_s;       /* AUDITDB_TOTAL_ESTIMATE_TTL_S */
     int key_usage_flush_s; /* AUDITDB_KEY_USAGE_FLUSH_S */
     int stats_max_events;  /* AUDITDB_STATS_MAX_EVENTS */
+    int metrics_snapshot_s;     /* AUDITDB_METRICS_SNAPSHOT_S, 0: none */
+    int metrics_retention_days; /* AUDITDB_METRICS_RETENTION_DAYS */
     int delivery_threads;  /* AUDITDB_DELIVERY_THREADS */
     int delivery_lease_ms; /* AUDITDB_DELIVERY_LEASE_MS */
     int delivery_poll_ms;  /* AUDITDB_DELIVERY_POLL_MS */

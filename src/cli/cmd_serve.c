@@ -10,6 +10,7 @@
 #include "../monitor/errors.h"
 #include "../auth/key_changes.h"
 #include "../core/util.h"
+#include "../monitor/metrics_snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -131,6 +132,7 @@ int cmd_serve(int argc, char **argv)
     adb__delivery_pool *delivery = NULL;
     adb__scheduler *scheduler = NULL;
     adb__dbmon *dbmon = NULL;
+    adb__metrics_snapshots *metrics_snaps = NULL; /* the metrics snapshots (docs/monitoring.md) */
     char err[ADB_ERRMSG_MAX], qhome[4200], *api_ci = NULL, *writer_ci = NULL;
     sigset_t sigs;
 
@@ -275,6 +277,8 @@ int cmd_serve(int argc, char **argv)
         rc = EXIT_FAILURE_;
         goto out;
     }
+    /* the metrics snapshots (docs/monitoring.md, "Metrics"): the owner's pool */
+    metrics_snaps = adb__metrics_snapshots_start(h, db.cfg.metrics_snapshot_s, db.cfg.metrics_retention_days);
     printf("auditdb %s listening on http://%s\n", adb_version(), adb_server_address(server));
     if (db.emb && strncmp(adb_embedded_datadir(db.emb), db.cfg.home, strlen(db.cfg.home)) != 0)
         printf("database: embedded PostgreSQL in %s, its files in %s (out of reach of the "
@@ -306,6 +310,7 @@ out:
     adb__scheduler_stop(scheduler); /* a running execution is left to be resumed */
     adb__delivery_stop(delivery);   /* each thread ends its attempt first */
     adb__dbmon_stop(dbmon);         /* a round in progress is finished first */
+    adb__metrics_snapshots_stop(metrics_snaps);
     adb_close(h);
     cli_db_close(&db);
     adb_migrations_free(&set);

@@ -69,6 +69,12 @@ static const adb_config_key config_keys[] = {
       "seconds a filtered list's estimated total is reused before it is refreshed" },
     { "AUDITDB_STATS_MAX_EVENTS", "1000000", false,
       "most events one statistics request counts (a range holding more is a 400); at most 1000000" },
+    /* the metrics service's snapshots (docs/monitoring.md, "Metrics") */
+    { "AUDITDB_METRICS_SNAPSHOT_S", "300", false,
+      "seconds between the metrics snapshots serve writes (0: none; the historical series read them)" },
+    { "AUDITDB_METRICS_RETENTION_DAYS", "90", false, "days metrics snapshots are kept" },
+    { "AUDITDB_METRICS_TIMEOUT_MS", "15000", false,
+      "longest an organization's metrics request may compute (a 400 RANGE_TOO_COSTLY beyond)" },
     { "AUDITDB_KEY_USAGE_FLUSH_S", "60", false,
       "seconds between writes of API keys' last-use times (one statement for all keys)" },
     { "AUDITDB_DELIVERY_THREADS", "8", false,
@@ -262,6 +268,9 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_int(cfg, "AUDITDB_TOTAL_ESTIMATE_TTL_S", 1, 86400, &cfg->total_ttl_s)) ||
         (st = get_int(cfg, "AUDITDB_KEY_USAGE_FLUSH_S", 1, 86400, &cfg->key_usage_flush_s)) ||
         (st = get_int(cfg, "AUDITDB_STATS_MAX_EVENTS", 1, 1000000, &cfg->stats_max_events)) ||
+        (st = get_int(cfg, "AUDITDB_METRICS_SNAPSHOT_S", 0, 86400, &cfg->metrics_snapshot_s)) ||
+        (st = get_int(cfg, "AUDITDB_METRICS_RETENTION_DAYS", 1, 3650, &cfg->metrics_retention_days)) ||
+        (st = get_int(cfg, "AUDITDB_METRICS_TIMEOUT_MS", 1, 3600000, &scratch)) || /* read by metrics_api.c */
         (st = get_int(cfg, "AUDITDB_DELIVERY_THREADS", 0, 64, &cfg->delivery_threads)) ||
         (st = get_int(cfg, "AUDITDB_DELIVERY_LEASE_MS", 2000, 3600000, &cfg->delivery_lease_ms)) ||
         (st = get_int(cfg, "AUDITDB_DELIVERY_POLL_MS", 10, 60000, &cfg->delivery_poll_ms)) ||

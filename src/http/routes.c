@@ -15,6 +15,7 @@
 #include "db_routes.h"
 #include "alerts_routes.h"
 #include "monitor_routes.h"
+#include "metrics_api.h"
 #include "../core/util.h"
 
 #include <string.h>
@@ -214,6 +215,21 @@ static const route routes[] = {
     { "GET", "/api/v1/errors/aggregations", adb_http_errors_aggregations, "operator.errors", "read", "the failures grouped by fingerprint: count, rate, trend, samples, resolution (operator)", "category,severity,component,code,operation,status,sortBy,sortOrder,startDate,endDate," PAGE },
     { "POST", "/api/v1/errors/aggregations/{key}/resolve", adb_http_errors_resolve, "operator.errors", "manage", "resolve an error aggregation: its next occurrence is a regression and raises an alert (a second call changes nothing)", NULL },
     { "GET", "/api/v1/config/changes", adb_http_config_changes, "config.changes", "read", "the organization's configuration history, newest first (secrets masked)", "field,changedBy,startDate,endDate," PAGE },
+    /* the metrics service as smart-logs' client calls it (metrics_api.c, metrics_series.c,
+     * metrics_config.c; docs/monitoring.md "Metrics"): the tenant's own figures; system ones
+     * (the host, the process, every organization) to operators only */
+    { "GET", "/api/v1/metrics/system", adb_http_metrics_system, "operator.metrics", "read", "metrics: the host, the process, the database and the whole API (operators)", NULL },
+    { "GET", "/api/v1/metrics/audit", adb_http_metrics_audit, "metrics", "read", "metrics: the organization's events, write latency, verifications, reports, errors, timeline", "timeRange,startDate,endDate,granularity,organizationIds[],principalIds[],actions[],resourceTypes[],includeBreakdown,includeTimeline" },
+    { "GET", "/api/v1/metrics/performance", adb_http_metrics_performance, "metrics", "read", "metrics: the organization's requests, throughput and latency (last hour by default)", "timeRange,startDate,endDate" },
+    { "GET", "/api/v1/metrics/usage", adb_http_metrics_usage, "metrics", "read", "metrics: the organization's API usage by endpoint and feature, sessions, storage", "timeRange,startDate,endDate,granularity,organizationIds[],includeDetails" },
+    { "GET", "/api/v1/metrics/dashboard", adb_http_metrics_dashboard, "metrics", "read", "metrics: the organization's summary, open alerts and trends against the period before", "timeRange,startDate,endDate" },
+    { "POST", "/api/v1/metrics/query", adb_http_metrics_query, "metrics", "read", "metrics: a custom query over the catalogue of metric names (never SQL)", NULL },
+    { "GET", "/api/v1/metrics/config", adb_http_metrics_config_get, "metrics", "read", "metrics: the organization's metrics configuration and the catalogue", NULL },
+    { "PUT", "/api/v1/metrics/config", adb_http_metrics_config_put, "metrics", "manage", "metrics: change the organization's metrics configuration", NULL },
+    { "GET", "/api/v1/metrics/system/historical", adb_http_metrics_system_historical, "operator.metrics", "read", "metrics: the process-wide snapshots over time (operators)", "timeRange,startDate,endDate,granularity" },
+    { "POST", "/api/v1/metrics/system/export", adb_http_metrics_system_export, "operator.metrics", "read", "metrics: export the process-wide snapshots (csv, json; operators)", NULL },
+    { "GET", "/api/v1/metrics/{type}/historical", adb_http_metrics_historical, "metrics", "read", "metrics: the organization's snapshots over time (audit, performance, usage)", "timeRange,startDate,endDate,granularity" },
+    { "POST", "/api/v1/metrics/{type}/export", adb_http_metrics_export, "metrics", "read", "metrics: export the organization's snapshots (csv, json; xlsx refused)", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

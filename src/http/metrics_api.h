@@ -1,0 +1,94 @@
+/*
+ * metrics_api.h - the client's metrics service under /api/v1/metrics (issue
+ * 20; docs/monitoring.md "Metrics"): what its files share. metrics_api.c
+ * answers system (operators), audit, performance, usage and dashboard (the
+ * tenant's own figures); metrics_series.c the historical series, exports and
+ * the custom query over a fixed catalogue; metrics_config.c the
+ * organization's configuration.
+ */
+#ifndef ADB_HTTP_METRICS_API_H
+#define ADB_HTTP_METRICS_API_H
+
+#include "http.h"
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+/* An instant as the client's datetime, in SQL: 2026-01-02T03:04:05.678Z */
+#define MX_ISO(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+#define MX_RANGE_MAX_DAYS 400   /* the longest range any metrics request covers */
+
+/* A time range: both ends as text PostgreSQL reads (timestamptz) and in
+ * microseconds since the epoch. */
+typedef struct mx_range {
+    char start[48], end[48];
+    int64_t start_us, end_us;
+} mx_range;
+
+/* The range of a GET's query: startDate and endDate (RFC 3339), or
+ * timeRange as "start/end" (ISO 8601 interval); the client's own encoding of
+ * its timeRange object ("[object Object]") carries no dates and means the
+ * default: the last default_s seconds. False with the 400 queued in *res
+ * (the field at fault named). */
+bool mx_range_from_query(adb_http_request *req, int64_t default_s, mx_range *r,
+                         enum MHD_Result *res);
+
+/* The same from a body's {"startDate","endDate"} object (member name: the
+ * field in the 400), or the default when o is NULL. */
+bool mx_range_from_json(adb_http_request *req, const json_t *o, const char *member,
+                        int64_t default_s, mx_range *r, enum MHD_Result *res);
+
+/* A query parameter that is "true" or "false" (def when absent). False with
+ * the 400 queued otherwise. */
+bool mx_bool_arg(adb_http_request *req, const char *name, bool def, bool *out,
+                 enum MHD_Result *res);
+
+/* A connection in a transaction reading as the calling organization (adb_tenant_begin)
+ * whose statements are cut after AUDITDB_METRICS_TIMEOUT_MS (SET LOCAL
+ * statement_timeout): what one metrics request may cost. NULL on failure. */
+PGconn *mx_tenant_begin(adb_http_request *req);
+
+/* The answer when a statement failed: 400 RANGE_TOO_COSTLY naming
+ * timeRange when this thread's last statement was cut by the timeout, else
+ * 503. */
+enum MHD_Result mx_failed(adb_http_request *req);
+
+/* Runs sql with params on c; the result (caller PQclear()s) or NULL on failure. */
+PGresult *mx_exec(PGconn *c, const char *sql, int n, const char *const *params);
+
+/* A result's cell as a JSON number (integer unless it has a fraction; 0 when NULL). */
+json_t *mx_num(const PGresult *r, int row, int col);
+
+/* A result's cell as a double (0 when NULL). */
+double mx_dbl(const PGresult *r, int row, int col);
+
+/* The client's datetime of now, and of an instant in microseconds. */
+void mx_iso_us(int64_t us, char out[48]);
+
+/* Parts of the answers the dashboard reuses (metrics_api.c); each takes a
+ * connection in the tenant's transaction and returns a new object, NULL on a
+ * database failure. */
+json_t *mx_audit_figures(PGconn *c, const char *org, const mx_range *r, bool breakdown);
+json_t *mx_request_figures(PGconn *c, const char *org, const mx_range *r);
+
+/* Whether the organization's configuration enables kind (audit,
+ * performance, usage: enabledMetrics, metrics_config.c); false with the
+ * answer queued: 403 METRICS_DISABLED naming it, or 503. */
+bool mx_kind_enabled(adb_http_request *req, const char *kind, enum MHD_Result *res);
+
+/* The routes (routes.c). */
+enum MHD_Result adb_http_metrics_system(adb_http_request *req);
+enum MHD_Result adb_http_metrics_audit(adb_http_request *req);
+enum MHD_Result adb_http_metrics_performance(adb_http_request *req);
+enum MHD_Result adb_http_metrics_usage(adb_http_request *req);
+enum MHD_Result adb_http_metrics_dashboard(adb_http_request *req);
+enum MHD_Result adb_http_metrics_historical(adb_http_request *req);
+enum MHD_Result adb_http_metrics_system_historical(adb_http_request *req);
+enum MHD_Result adb_http_metrics_export(adb_http_request *req);
+enum MHD_Result adb_http_metrics_system_export(adb_http_request *req);
+enum MHD_Result adb_http_metrics_query(adb_http_request *req);
+enum MHD_Result adb_http_metrics_config_get(adb_http_request *req);
+enum MHD_Result adb_http_metrics_config_put(adb_http_request *req);
+
+#endif
