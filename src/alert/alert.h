@@ -56,4 +56,15 @@ typedef enum adb__alert_outcome {
 adb_status adb__alert_raise(PGconn *c, const adb__alert_trigger *t, adb__alert_outcome *out,
                             char id_out[ADB_ALERT_ID_MAX], char *err, size_t errlen);
 
+/* ---- alerts helper: shared by src/alert/ (one block) ------------------------------- */
+
+/* The alerts' clock (src/core/clock.h): a test build moves it by the file this
+ * variable names (silences, hold-open, notification, cleanup). */
+#define ADB_ALERT_CLOCK_ENV "AUDITDB_ALERT_CLOCK_FILE"
+int64_t adb__alert_now_ms(void);
+
+/* Is s one of the client's severities / types? */
+bool adb__alert_severity_known(const char *s);
+bool adb__alert_type_known(const char *s);
+
 #endif
