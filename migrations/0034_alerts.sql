@@ -112,6 +112,9 @@ END;
 $$;
 GRANT SELECT, INSERT, UPDATE ON alert_silences, alert_config TO auditdb_app;
 GRANT SELECT ON alert_notification_groups TO auditdb_app;
+-- a state change through the API writes its event's outbox row in the change's transaction
+GRANT SELECT, INSERT, DELETE ON alert_audit_outbox TO auditdb_app;
+GRANT USAGE ON SEQUENCE alert_audit_outbox_id_seq TO auditdb_app;
 
 -- Does silence matcher m match this trigger?
 CREATE FUNCTION auditdb_alert_silence_matches(m jsonb, p_rule text, p_type text, p_severity text,

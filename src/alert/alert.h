@@ -67,4 +67,64 @@ int64_t adb__alert_now_ms(void);
 bool adb__alert_severity_known(const char *s);
 bool adb__alert_type_known(const char *s);
 
+/* The principalId of the service's own alert events (openings, hold-open
+ * resolutions, the notifier's). */
+#define ADB_ALERT_PRINCIPAL "auditdb-alerts"
+
+/* An alert's state changes (lifecycle.c). */
+typedef enum adb__alert_action { ADB_ALERT_ACK, ADB_ALERT_RESOLVE, ADB_ALERT_DISMISS } adb__alert_action;
+const char *adb__alert_action_name(adb__alert_action a);
+
+/* Applies a to alert id of org as the tenant (row-level security), by `by`
+ * (the key id or user), notes: the resolution (resolve) or reason (dismiss),
+ * may be NULL. Acknowledge: active -> acknowledged; resolve and dismiss:
+ * active or acknowledged -> resolved / dismissed. An alert already in the
+ * target state: ADB_OK with *changed false, nothing written. A real change
+ * commits with its audit event's outbox row, then logs that event
+ * (alert.acknowledge, alert.resolve, alert.dismiss) as the organization's
+ * (serve's alert thread logs it if that fails). ADB_ERR_NOT_FOUND: no such
+ * alert in org; ADB_ERR_INVALID: its state does not allow a (why in err). */
+adb_status adb__alert_act(struct adb *h, const char *org, const char *id, adb__alert_action a,
+                          const char *by, const char *notes, bool *changed, char *err,
+                          size_t errlen);
+
+/* Logs up to max events of the outbox (every organization) on c, the owner's
+ * connection, each with the idempotency key "alert-outbox-<id>", deleting
+ * the rows logged; *logged how many. */
+adb_status adb__alert_outbox_drain(struct adb *h, PGconn *c, int max, int *logged, char *err,
+                                   size_t errlen);
+
+/* An alerts row as JSON (view.c): the client's Alert with dismissedAt/By,
+ * dedupKey, ruleId, ruleVersion, triggerCount, first/lastTriggeredAt,
+ * sampleEventIds, silenced, silenceId, updatedAt. r's columns are
+ * ADB_ALERT_COLUMNS, in order (alias a for alerts). Caller owns it. */
+#define ADB__TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define ADB_ALERT_COLUMNS                                                                    \
+    "a.id, a.organization_id, a.title, a.description, a.severity, a.status, a.type, a.source," \
+    " " ADB__TS("a.created_at") ", " ADB__TS("a.acknowledged_at") ", "                       \
+    ADB__TS("a.resolved_at") ", a.acknowledged, a.acknowledged_by, a.resolved,"              \
+    " a.resolved_by, a.resolution_notes, a.correlation_id, a.tags::text, a.metadata::text, " \
+    ADB__TS("a.dismissed_at") ", a.dismissed_by, a.dedup_key, a.rule_id, a.rule_version,"    \
+    " a.trigger_count, " ADB__TS("a.first_triggered_at") ", " ADB__TS("a.last_triggered_at") \
+    ", a.sample_event_ids::text, a.silenced, a.silence_id, " ADB__TS("a.updated_at")
+#include <jansson.h>
+json_t *adb__alert_row_json(const PGresult *r, int i);
+
+/* The alert configuration (config.c): the client's AlertsConfiguration
+ * (failureRateThreshold, consecutiveFailureThreshold, queueBacklogThreshold,
+ * responseTimeThreshold, debounceWindow = the hold-open time in minutes,
+ * escalationDelay, suppressionWindows) and notification {destinations:
+ * "default" | "none" | [ids], groupWaitSeconds, groupIntervalSeconds,
+ * repeatIntervalSeconds}: Alertmanager's defaults below. */
+#define ADB_ALERT_GROUP_WAIT_S 30
+#define ADB_ALERT_GROUP_INTERVAL_S 300
+#define ADB_ALERT_REPEAT_INTERVAL_S 14400
+json_t *adb__alert_config_defaults(void);
+/* The defaults, then stored's members, then patch's (notification merged
+ * member by member). New reference; NULL when out of memory. */
+json_t *adb__alert_config_merge(const json_t *stored, const json_t *patch);
+/* Is cfg (merged) a valid configuration? false with the member at fault in
+ * field and why in msg. Time zones are checked by the caller (PostgreSQL). */
+bool adb__alert_config_check(json_t *cfg, char field[64], char *msg, size_t msglen);
+
 #endif

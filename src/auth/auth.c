@@ -10,6 +10,8 @@
 #include "../event/json.h"
 #include "operator.h"
 #include "key_usage.h"
+#include "key_changes.h"
+#include "../monitor/config_change.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -187,6 +189,24 @@ adb_status adb_key_create(adb *db, const char *org, const char *role, const char
                           char key_out[ADB_KEY_TEXT_MAX], adb_key_info *info, char *errbuf,
                           size_t errlen)
 {
+    return adb__key_create_by(db, org, role, name, "library", key_out, info, errbuf, errlen);
+}
+
+/* the key as the configuration history shows it: never its secret or hash */
+static json_t *key_doc(const adb_key_info *k, bool enabled)
+{
+    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:b}", "id", k->id, "display", k->display,
+                     "organizationId", k->organization_id[0] ? k->organization_id : NULL,
+                     "role", k->role, "name", k->name, "enabled", enabled);
+}
+
+adb_status adb__key_create_by(adb *db, const char *org, const char *role, const char *name,
+                              const char *by, char key_out[ADB_KEY_TEXT_MAX], adb_key_info *info,
+                              char *errbuf, size_t errlen)
+{
+    adb_key_info made;
+    adb__config_change_rec cc = { 0 };
+    char fld[64];
     unsigned char idb[8], secret[32], h[32];
     char id[17], sec[48], hash[65], display[32];
     adb_status st;
@@ -215,6 +235,7 @@ adb_status adb_key_create(adb *db, const char *org, const char *role, const char
         return st;
     }
     const char *p[] = { id, name ? name : "", display, hash, org, role };
+    PQclear(PQexec(c, "BEGIN"));
     r = PQexecParams(c,
                      "INSERT INTO apikey (id, name, start, prefix, key, organization_id, role,"
                      " created_at, updated_at, enabled)"
@@ -232,14 +253,32 @@ adb_status adb_key_create(adb *db, const char *org, const char *role, const char
         adb__fmt(errbuf, errlen, "organization \"%s\" has no role \"%s\" (or does not exist)", org ? org : "", role);
         st = ADB_ERR_NOT_FOUND;
     } else {
+        info_from_row(r, 0, &made);
         if (info)
-            info_from_row(r, 0, info);
+            *info = made;
         adb__fmt(key_out, ADB_KEY_TEXT_MAX, "adb_%s_%s", id, sec);
         st = ADB_OK;
     }
     OPENSSL_cleanse(sec, sizeof(sec));
     PQclear(r);
+    if (st == ADB_OK) {
+        json_t *doc = key_doc(&made, true);
+        adb__fmt(fld, sizeof(fld), "api_key.%s", made.id);
+        st = doc ? adb__config_change_json_tx(c, &cc, org, fld, NULL, doc, by, NULL, errbuf, errlen)
+                 : ADB_ERR_NOMEM;
+        json_decref(doc);
+    }
+    r = PQexec(c, st == ADB_OK ? "COMMIT" : "ROLLBACK");
+    if (st == ADB_OK && (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT"))) {
+        adb__fmt(errbuf, errlen, "could not create the key: %s", PQresultErrorMessage(r));
+        adb__oneline(errbuf);
+        st = ADB_ERR_DB_QUERY;
+    }
+    PQclear(r);
+    if (st != ADB_OK)
+        OPENSSL_cleanse(key_out, ADB_KEY_TEXT_MAX);
     adb_pool_release(db->pool, c);
+    adb__config_change_rec_done(db, &cc, st == ADB_OK);
     return st;
 }
 
@@ -275,26 +314,62 @@ adb_status adb_key_list(adb *db, const char *org, adb_key_info **out, size_t *n,
 
 adb_status adb_key_revoke(adb *db, const char *id, char *errbuf, size_t errlen)
 {
+    return adb__key_revoke_by(db, id, "library", errbuf, errlen);
+}
+
+adb_status adb__key_revoke_by(adb *db, const char *id, const char *by, char *errbuf,
+                              size_t errlen)
+{
     adb_status st;
     PGconn *c;
     PGresult *r;
     const char *bare = strncmp(id, "adb_", 4) == 0 ? id + 4 : id;
-    char idbuf[24];
+    char idbuf[24], fld[64];
+    adb__config_change_rec cc = { 0 };
+    adb_key_info k;
+    bool active = false;
 
     adb__fmt(idbuf, sizeof(idbuf), "%.16s", bare);
     const char *p[] = { idbuf };
     if (!(c = adb_pool_acquire(db->pool, &st, errbuf, errlen)))
         return st;
-    r = query(db, c, "UPDATE apikey SET revoked_at = coalesce(revoked_at, now()), enabled = false,"
-                     " updated_at = now() AT TIME ZONE 'UTC' WHERE id = $1 AND prefix = 'adb'",
-              1, p, PGRES_COMMAND_OK, errbuf, errlen);
+    PQclear(PQexec(c, "BEGIN"));
+    /* the key as it was, locked: a revoke of a revoked key records nothing */
+    r = query(db, c, "SELECT " KEY_COLUMNS ", revoked_at IS NULL FROM apikey"
+                     " WHERE id = $1 AND prefix = 'adb' FOR UPDATE",
+              1, p, PGRES_TUPLES_OK, errbuf, errlen);
+    st = !r ? ADB_ERR_DB_QUERY : PQntuples(r) == 0 ? ADB_ERR_NOT_FOUND : ADB_OK;
+    if (st == ADB_OK) {
+        info_from_row(r, 0, &k);
+        active = strcmp(PQgetvalue(r, 0, PQnfields(r) - 1), "t") == 0;
+    }
+    PQclear(r);
+    if (st == ADB_OK) {
+        r = query(db, c, "UPDATE apikey SET revoked_at = coalesce(revoked_at, now()), enabled = false,"
+                         " updated_at = now() AT TIME ZONE 'UTC' WHERE id = $1 AND prefix = 'adb'",
+                  1, p, PGRES_COMMAND_OK, errbuf, errlen);
+        st = r ? ADB_OK : ADB_ERR_DB_QUERY;
+        PQclear(r);
+    }
+    if (st == ADB_OK && active) {
+        json_t *before = key_doc(&k, true), *after = key_doc(&k, false);
+        adb__fmt(fld, sizeof(fld), "api_key.%s", k.id);
+        st = before && after ? adb__config_change_json_tx(c, &cc, k.organization_id[0]
+                                                          ? k.organization_id : NULL, fld,
+                                                          before, after, by, "revoked", errbuf,
+                                                          errlen)
+                             : ADB_ERR_NOMEM;
+        json_decref(before);
+        json_decref(after);
+    }
+    r = PQexec(c, st == ADB_OK ? "COMMIT" : "ROLLBACK");
+    if (st == ADB_OK && (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT")))
+        st = ADB_ERR_DB_QUERY;
+    PQclear(r);
     adb_pool_release(db->pool, c);
-    if (!r)
-        return ADB_ERR_DB_QUERY;
-    st = strcmp(PQcmdTuples(r), "0") == 0 ? ADB_ERR_NOT_FOUND : ADB_OK;
+    adb__config_change_rec_done(db, &cc, st == ADB_OK);
     if (st == ADB_ERR_NOT_FOUND)
         adb__fmt(errbuf, errlen, "no key \"%s\"", id);
-    PQclear(r);
     adb_auth_cache_clear(db);
     return st;
 }

@@ -183,7 +183,7 @@ int cmd_deliveries_destinations(int argc, char **argv)
     else if (update)
         st = adb__dest_update(h, org, (int)id, body, merge, who, &out, &e);
     else if (del)
-        st = adb__dest_delete(h, org, (int)id);
+        st = adb__dest_delete(h, org, (int)id, who);
     else
         st = adb__webhook_keys_rotate(h, org, (int)id, (int)grace, who, &out, &e);
     if (st != ADB_OK) {

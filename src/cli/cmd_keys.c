@@ -2,6 +2,7 @@
  * cmd_keys.c - `auditdb keys create|list|revoke`: API keys of organizations.
  */
 #include "cli.h"
+#include "../auth/key_changes.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -11,9 +12,11 @@
 static int keys_create(adb *h, int argc, char **argv)
 {
     const char *org = NULL, *role = NULL, *name = NULL;
-    char key[ADB_KEY_TEXT_MAX], err[ADB_ERRMSG_MAX];
+    char key[ADB_KEY_TEXT_MAX], err[ADB_ERRMSG_MAX], who[128];
     adb_key_info info;
     adb_status st;
+
+    cli_actor(who, sizeof(who));
 
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--org") && i + 1 < argc)
@@ -39,7 +42,7 @@ static int keys_create(adb *h, int argc, char **argv)
         return EXIT_USAGE;
     }
     if ((org && (st = adb_org_ensure(h, org, NULL, err, sizeof(err))) != ADB_OK) ||
-        (st = adb_key_create(h, org, role, name, key, &info, err, sizeof(err))) != ADB_OK) {
+        (st = adb__key_create_by(h, org, role, name, who, key, &info, err, sizeof(err))) != ADB_OK) {
         cli_error("%s", err);
         return st == ADB_ERR_NOT_FOUND ? EXIT_USAGE : cli_exit_code(st);
     }
@@ -108,7 +111,9 @@ int cmd_keys(int argc, char **argv)
     else if (!strcmp(argv[1], "list"))
         rc = keys_list(h, argc - 2, argv + 2);
     else {
-        adb_status st = adb_key_revoke(h, argv[2], err, sizeof(err));
+        char who[128];
+        cli_actor(who, sizeof(who));
+        adb_status st = adb__key_revoke_by(h, argv[2], who, err, sizeof(err));
         if (st != ADB_OK) {
             cli_error("%s", err);
             rc = st == ADB_ERR_NOT_FOUND ? EXIT_FAILURE_ : cli_exit_code(st);

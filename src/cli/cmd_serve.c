@@ -6,6 +6,8 @@
 #include "../http/server.h"
 #include "../delivery/delivery.h"
 #include "../report/schedule.h"
+#include "../monitor/errors.h"
+#include "../auth/key_changes.h"
 #include "../core/util.h"
 #include "../detect/engine.h"
 
@@ -63,8 +65,8 @@ static int bootstrap_key(adb *h, const char *home)
     if (n > 0)
         return EXIT_OK;
     if ((st = adb_org_ensure(h, "default", "Default organization", err, sizeof(err))) != ADB_OK ||
-        (st = adb_key_create(h, "default", "admin", "bootstrap admin key", key, &info, err,
-                             sizeof(err))) != ADB_OK) {
+        (st = adb__key_create_by(h, "default", "admin", "bootstrap admin key", "system", key,
+                                 &info, err, sizeof(err))) != ADB_OK) {
         cli_error("%s", err);
         return cli_exit_code(st);
     }
@@ -203,6 +205,12 @@ int cmd_serve(int argc, char **argv)
             cli_error("%s (%d migration(s) pending: run \"auditdb migrate\" first)", err, pending);
         else
             cli_error("%s", err);
+        rc = cli_exit_code(st);
+        goto out;
+    }
+    /* the service's own failures: error_log, error_aggregation (docs/monitoring.md, "Errors") */
+    if ((st = adb__errmon_start(h, db.conninfo, err, sizeof(err))) != ADB_OK) {
+        cli_error("%s", err);
         rc = cli_exit_code(st);
         goto out;
     }

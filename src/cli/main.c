@@ -235,6 +235,10 @@ const cli_command cli_commands[] = {
     /* usage NULL: `auditdb reports --help` is the dispatcher's (cmd_reports.c) */
     { "reports", "compliance reports: generate, show, verify, render (docs/reports.md)", NULL,
       cmd_reports },
+    /* usage NULL: the dispatchers' (cmd_errors.c, cmd_config_changes.c; docs/monitoring.md) */
+    { "errors", "the service's own failures: list, aggregations by fingerprint, resolve", NULL,
+      cmd_errors },
+    { "config", "the configuration history: changes (secrets masked)", NULL, cmd_config },
     { "routes", "list the HTTP routes with the permission each needs",
       "usage: auditdb routes\n\nOne line per route: METHOD PATH PERMISSION (resource:action, or none).\n",
       cmd_routes },

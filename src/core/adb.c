@@ -14,6 +14,7 @@
 #include "../writer/writer.h"
 #include "../auth/key_usage.h"
 #include "preset_usage.h"
+#include "../monitor/errors.h"
 #include "adb_internal.h"
 #include "../log/checkpoint.h"
 #include "../log/logkey.h"
@@ -534,6 +535,7 @@ void adb_close(adb *db)
     adb__writer_stop(db->writer);
     adb__integrator_stop(db->integrator); /* after the writer: takes its last batches */
     adb__checkpointer_stop(db->checkpointer); /* signs what the last writes offered */
+    adb__errmon_stop(db); /* last: writes the failures the stops above reported */
     if (db->log_loaded)
         adb__note_signer_free(&db->log_signer);
     adb__key_usage_close(db->key_usage, db->pool); /* flushes the last uses */

@@ -54,6 +54,9 @@ struct adb {
     adb__note_signer log_signer;
     bool log_loaded;
     struct adb__checkpointer *checkpointer;
+    /* the service's own failures (src/monitor/errors.c): set by adb__errmon_start, read
+     * atomically by adb__error_record from any thread, stopped last by adb_close */
+    struct adb__errmon *errmon;
 };
 
 adb_pool *adb__pool(adb *db);

@@ -10,6 +10,7 @@
 #include "../core/adb_internal.h"
 #include "../core/buf.h"
 #include "../core/util.h"
+#include "../monitor/config_change.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,13 @@ static bool write_config(adb *h, PGconn *c, const char *org, int id, const char 
 }
 
 /* The answer of destination id of org on c; NULL when there is none. */
+/* the configuration history's field of destination id (docs/monitoring.md) */
+static const char *change_field(int id, char out[48])
+{
+    adb__fmt(out, 48, "delivery_destination.%d", id);
+    return out;
+}
+
 static json_t *read_one(PGconn *c, const char *org, int id, adb_status *st)
 {
     char idtext[16];
@@ -249,10 +257,16 @@ adb_status adb__dest_create(adb *h, const char *org, const json_t *body, const c
     PQclear(r);
     json_decref(config);
     json_t *o = st == ADB_OK ? read_one(c, org, id, &st) : NULL;
+    adb__config_change_rec cc = { 0 };
+    char fld[48];
+    if (st == ADB_OK)
+        st = adb__config_change_json_tx(c, &cc, org, change_field(id, fld), NULL, o, who, NULL,
+                                        err, sizeof(err));
     if (st == ADB_OK && !adb__dest_commit(h, c))
         st = ADB_ERR_DB_QUERY;
     else if (st != ADB_OK)
         adb_tenant_end(h, c, false);
+    adb__config_change_rec_done(h, &cc, st == ADB_OK);
     if (st != ADB_OK) {
         json_decref(o);
         json_decref(keys);
@@ -403,6 +417,7 @@ adb_status adb__dest_update(adb *h, const char *org, int id, const json_t *body,
     adb__dest old = { 0 };
     st = !r ? ADB_ERR_DB_QUERY : PQntuples(r) != 1 ? ADB_ERR_NOT_FOUND : ADB_OK;
     PQclear(r);
+    json_t *before = st == ADB_OK ? read_one(c, org, id, &st) : NULL;
     if (st == ADB_OK && cfg) {
         st = adb__dest_load(h, c, org, id, &old);
         if (st == ADB_ERR_INTERNAL) {
@@ -471,10 +486,17 @@ adb_status adb__dest_update(adb *h, const char *org, int id, const json_t *body,
     adb__dest_free(&old);
     json_decref(config);
     json_t *o = st == ADB_OK ? read_one(c, org, id, &st) : NULL;
+    adb__config_change_rec cc = { 0 };
+    char fld[48];
+    if (st == ADB_OK)
+        st = adb__config_change_json_tx(c, &cc, org, change_field(id, fld), before, o, who, NULL,
+                                        err, sizeof(err));
+    json_decref(before);
     if (st == ADB_OK && !adb__dest_commit(h, c))
         st = ADB_ERR_DB_QUERY;
     else if (st != ADB_OK)
         adb_tenant_end(h, c, false);
+    adb__config_change_rec_done(h, &cc, st == ADB_OK);
     if (st != ADB_OK) {
         json_decref(o);
         return st;
@@ -483,16 +505,27 @@ adb_status adb__dest_update(adb *h, const char *org, int id, const json_t *body,
     return ADB_OK;
 }
 
-adb_status adb__dest_delete(adb *h, const char *org, int id)
+adb_status adb__dest_delete(adb *h, const char *org, int id, const char *who)
 {
-    char err[ADB_ERRMSG_MAX], idtext[16];
+    char err[ADB_ERRMSG_MAX], idtext[16], fld[48];
     adb_status st;
     PGconn *c = adb_tenant_begin(h, org, &st, err, sizeof(err));
+    adb__config_change_rec cc = { 0 };
 
     if (!c)
         return st;
     adb__fmt(idtext, sizeof(idtext), "%d", id);
     const char *p[] = { org, idtext };
+    json_t *before = read_one(c, org, id, &st);
+    if (st == ADB_OK)
+        st = adb__config_change_json_tx(c, &cc, org, change_field(id, fld), before, NULL, who,
+                                        NULL, err, sizeof(err));
+    json_decref(before);
+    if (st != ADB_OK) {
+        adb_tenant_end(h, c, false);
+        adb__config_change_rec_done(h, &cc, false);
+        return st;
+    }
     /* the row stays for the delivery records that name it; its secrets and
      * keys are destroyed, its waiting items cancelled */
     PGresult *r = exec(c,
@@ -522,8 +555,10 @@ adb_status adb__dest_delete(adb *h, const char *org, int id)
         PQclear(r);
     }
     if (st == ADB_OK)
-        return adb__dest_commit(h, c) ? ADB_OK : ADB_ERR_DB_QUERY;
-    adb_tenant_end(h, c, false);
+        st = adb__dest_commit(h, c) ? ADB_OK : ADB_ERR_DB_QUERY;
+    else
+        adb_tenant_end(h, c, false);
+    adb__config_change_rec_done(h, &cc, st == ADB_OK);
     return st;
 }
 

@@ -82,7 +82,7 @@ adb_status adb__dest_update(adb *h, const char *org, int id, const json_t *body,
                             const char *who, json_t **out, adb__dest_error *e);
 /* Deletes it: gone from every answer, its secrets and keys destroyed, its
  * pending items cancelled; its delivery records kept. */
-adb_status adb__dest_delete(adb *h, const char *org, int id);
+adb_status adb__dest_delete(adb *h, const char *org, int id, const char *who);
 /* The client's ValidationResult of the stored destination. */
 adb_status adb__dest_validate(adb *h, const char *org, int id, json_t **out);
 

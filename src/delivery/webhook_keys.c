@@ -15,6 +15,7 @@
 #include "secret.h"
 #include "../core/adb_internal.h"
 #include "../core/util.h"
+#include "../monitor/config_change.h"
 #include "../core/buf.h"
 
 #include <stdlib.h>
@@ -288,10 +289,21 @@ adb_status adb__webhook_keys_rotate(adb *h, const char *org, int id, int grace_h
         }
     }
     PQclear(r);
+    /* the configuration history: that a key was made, never the key (docs/monitoring.md) */
+    adb__config_change_rec cc = { 0 };
+    char fld[48];
+    adb__fmt(fld, sizeof(fld), "webhook_secret.%d", id);
+    json_t *made = json_pack("{s:s, s:i}", "destinationId", idtext, "gracePeriodHours", grace_h);
+    if (st == ADB_OK)
+        st = made ? adb__config_change_json_tx(c, &cc, org, fld, NULL, made, who,
+                                               "webhook signing secret rotated", err, sizeof(err))
+                  : ADB_ERR_NOMEM;
+    json_decref(made);
     if (st == ADB_OK)
         st = adb__dest_commit(h, c) ? ADB_OK : ADB_ERR_DB_QUERY;
     else
         adb_tenant_end(h, c, false);
+    adb__config_change_rec_done(h, &cc, st == ADB_OK);
     if (st != ADB_OK && *out) {
         json_decref(*out);
         *out = NULL;

@@ -194,9 +194,12 @@ enum MHD_Result adb_http_delivery_dest_delete(adb_http_request *req)
     enum MHD_Result res;
     int id;
 
+    char who[40];
+
     if (!dest_id(req, &id, &res))
         return res;
-    adb_status st = adb__dest_delete(req->state->db, req->who.organization_id, id);
+    who_of(req, who);
+    adb_status st = adb__dest_delete(req->state->db, req->who.organization_id, id, who);
     if (st != ADB_OK)
         return refused(req, st, NULL);
     return adb_http_send_text(req, MHD_HTTP_NO_CONTENT, strdup(""), 0, "application/json");

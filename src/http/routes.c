@@ -12,6 +12,8 @@
 #include "delivery_routes.h"
 #include "reports_routes.h"
 #include "sched_routes.h"
+#include "alerts_routes.h"
+#include "monitor_routes.h"
 #include "../core/util.h"
 
 #include <string.h>
@@ -187,6 +189,24 @@ static const route routes[] = {
     { "GET", "/api/v1/compliance/templates/{id}", adb_http_templates_get, "reports", "read", "one report template", NULL },
     { "PUT", "/api/v1/compliance/templates/{id}", adb_http_templates_update, "reports", "manage", "update a report template (its version goes up)", NULL },
     { "DELETE", "/api/v1/compliance/templates/{id}", adb_http_templates_delete, "reports", "manage", "delete a report template", NULL },
+    /* alerts (alerts.c, alerts_config.c, docs/alerts.md); statistics, config, silences before {id} */
+    { "GET", "/api/v1/alerts", adb_http_alerts_list, "alerts", "read", "the organization's alerts (paginated, filtered, with a summary)", "status[],severity[],type[],source[],tags[],rangeBy,startDate,endDate,search,sortBy,sortOrder," PAGE },
+    { "GET", "/api/v1/alerts/statistics", adb_http_alerts_statistics, "alerts", "read", "alerts counted by status, severity, type and source, with 30 days of trends", NULL },
+    { "GET", "/api/v1/alerts/config", adb_http_alerts_config_get, "alerts", "read", "the organization's alert configuration (hold-open, suppression windows, notification)", NULL },
+    { "POST", "/api/v1/alerts/config", adb_http_alerts_config_post, "alerts", "manage", "save the alert configuration (members given replace the stored ones)", NULL },
+    { "GET", "/api/v1/alerts/silences", adb_http_alerts_silences_list, "alerts", "read", "the organization's silences", "status" },
+    { "POST", "/api/v1/alerts/silences", adb_http_alerts_silences_create, "alerts", "manage", "silence the alerts a set of matchers names, from startsAt to endsAt", NULL },
+    { "GET", "/api/v1/alerts/silences/{id}", adb_http_alerts_silences_get, "alerts", "read", "one silence", NULL },
+    { "DELETE", "/api/v1/alerts/silences/{id}", adb_http_alerts_silences_expire, "alerts", "manage", "expire a silence now", NULL },
+    { "GET", "/api/v1/alerts/{id}", adb_http_alerts_get, "alerts", "read", "one alert", NULL },
+    { "POST", "/api/v1/alerts/{id}/acknowledge", adb_http_alerts_acknowledge, "alerts", "manage", "acknowledge an alert (a second call changes nothing)", NULL },
+    { "POST", "/api/v1/alerts/{id}/resolve", adb_http_alerts_resolve, "alerts", "manage", "resolve an alert with its resolution (a second call changes nothing)", NULL },
+    { "POST", "/api/v1/alerts/{id}/dismiss", adb_http_alerts_dismiss, "alerts", "manage", "dismiss an alert (a second call changes nothing)", NULL },
+    /* errors (operator only) and the configuration history (errors_api.c, config_changes.c, docs/monitoring.md) */
+    { "GET", "/api/v1/errors", adb_http_errors_list, "operator.errors", "read", "the service's own failures, newest first (operator)", "category,severity,component,code,operation,aggregationKey,organizationId,startDate,endDate," PAGE },
+    { "GET", "/api/v1/errors/aggregations", adb_http_errors_aggregations, "operator.errors", "read", "the failures grouped by fingerprint: count, rate, trend, samples, resolution (operator)", "category,severity,component,code,operation,status,sortBy,sortOrder,startDate,endDate," PAGE },
+    { "POST", "/api/v1/errors/aggregations/{key}/resolve", adb_http_errors_resolve, "operator.errors", "manage", "resolve an error aggregation: its next occurrence is a regression and raises an alert (a second call changes nothing)", NULL },
+    { "GET", "/api/v1/config/changes", adb_http_config_changes, "config.changes", "read", "the organization's configuration history, newest first (secrets masked)", "field,changedBy,startDate,endDate," PAGE },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

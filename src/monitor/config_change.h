@@ -10,6 +10,9 @@
 
 #include <stddef.h>
 
+#include <stdbool.h>
+
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "auditdb.h"
@@ -35,5 +38,28 @@ adb_status adb__config_change_tx(PGconn *c, const adb__config_change *ch, char *
  * (action "config.change", the field, who, why; never the values). A
  * failure is logged, not returned: the change is committed. */
 void adb__config_change_announce(adb *h, const adb__config_change *ch);
+
+/* ---- a change of one JSON document, in two calls (errmon) ----------------
+ * For call sites that hold the before and after as json_t: rec keeps what
+ * the announcement needs until adb__config_change_rec_done. */
+typedef struct adb__config_change_rec {
+    adb__config_change ch;
+    char org[256], field[256], by[256], reason[256];
+    char *prev, *next;       /* owned JSON texts */
+    bool written;            /* the row is in the caller's transaction */
+} adb__config_change_rec;
+
+/* Fills rec (prev or next NULL: created or deleted) and writes its row in
+ * the caller's transaction on c; reason may be NULL. On failure the caller
+ * rolls back. Nothing is written when prev and next are equal. */
+adb_status adb__config_change_json_tx(PGconn *c, adb__config_change_rec *rec, const char *org,
+                                      const char *field, const json_t *prev, const json_t *next,
+                                      const char *by, const char *reason, char *err,
+                                      size_t errlen);
+
+/* After the caller's transaction ended: announces the change when it was
+ * committed and written, and frees what rec owns (rec zeroed: safe twice,
+ * and on a rec never filled when it was zeroed first). */
+void adb__config_change_rec_done(adb *h, adb__config_change_rec *rec, bool committed);
 
 #endif
