@@ -174,9 +174,16 @@ adb_status adb__rules_set(adb *h, const char *org, const char *id, bool create,
     adb__fmt(ver, sizeof(ver), "%d", version);
     adb__fmt(nver, sizeof(nver), "%d", version + 1);
     const char *q[] = { org, id, nver, now_enabled ? "true" : "false", def_text, who, reason };
-    r = PQexecParams(c, "WITH old AS (UPDATE detection_rules SET is_current = false"
-                        "  WHERE organization_id = $1 AND rule_id = $2 AND is_current)"
-                        " INSERT INTO detection_rules (organization_id, rule_id, version, is_current,"
+    /* the old version loses its flag first: the unique index allows one current row */
+    r = PQexecParams(c, "UPDATE detection_rules SET is_current = false"
+                        " WHERE organization_id = $1 AND rule_id = $2 AND is_current",
+                     2, NULL, q, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        st = ADB_ERR_DB_QUERY;
+        goto out;
+    }
+    PQclear(r);
+    r = PQexecParams(c, "INSERT INTO detection_rules (organization_id, rule_id, version, is_current,"
                         " enabled, definition, created_by, reason)"
                         " VALUES ($1, $2, $3::int, true, $4::boolean, $5::jsonb, $6, $7)",
                      7, NULL, q, NULL, NULL, 0);
