@@ -581,10 +581,10 @@ static int round_one(adb__detect *d, PGconn *c, ostate *os)
         rec.ts_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10);
         rec.minute_of_day = (int)strtol(PQgetvalue(res, i, 3), NULL, 10);
         os->position = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        os->evaluated++;
-        /* the engine's own alerts' audit events never feed a rule */
+        /* the alerts' own audit events never feed a rule (nor move the watermark) */
         if (rec.f[ADB_DF_ACTION] && strncmp(rec.f[ADB_DF_ACTION], "alert.", 6) == 0)
             continue;
+        os->evaluated++;
         rset *set = os->src == ADB_DS_EVENTS ? rs
                     : rules_for(d, c, &rs, &nrs, PQgetvalue(res, i, 14), os->src);
         if (!set || !evaluate(d, os, set, &rec, lateness))
