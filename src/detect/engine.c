@@ -475,7 +475,9 @@ static PGresult *fetch(adb__detect *d, PGconn *c, ostate *os, const char *tz)
     adb__fmt(pos, sizeof(pos), "%" PRId64, os->position);
     adb__fmt(lim, sizeof(lim), "%d", d->o.batch);
     if (os->src == ADB_DS_EVENTS) {
-        const char *p[] = { os->org, pos, lim, tz };
+        char upto[24];
+        adb__fmt(upto, sizeof(upto), "%" PRId64, os->position + d->o.batch);
+        const char *p[] = { os->org, pos, lim, tz, upto };
         /* up to the committed head: every position below it is committed (the writer
          * advances the head at its turn, under the head row's lock) */
         return PQexecParams(
@@ -488,10 +490,10 @@ static PGresult *fetch(adb__detect *d, PGconn *c, ostate *os, const char *tz)
             " l.data_classification, l.outcome_description, NULL, NULL, NULL, l.organization_id"
             " FROM audit_log l"
             " WHERE l.organization_id = $1 AND l.chain_seq > $2::bigint"
-            " AND l.chain_seq <= (SELECT last_seq FROM audit_chain_head h"
-            "  WHERE h.organization_id = $1)"
+            " AND l.chain_seq <= least($5::bigint, (SELECT last_seq FROM audit_chain_head h"
+            "  WHERE h.organization_id = $1))"
             " ORDER BY l.chain_seq LIMIT $3::int",
-            4, NULL, p, NULL, NULL, 0);
+            5, NULL, p, NULL, NULL, 0);
     }
     const char *p[] = { pos, lim, OPERATOR_ORG };
     if (os->src == ADB_DS_SECURITY)
@@ -549,7 +551,7 @@ static int round_one(adb__detect *d, PGconn *c, ostate *os)
     int64_t lateness = (int64_t)d->o.lateness_s * 1000;
     const char *what = "begin";
 
-    bool in_tx = false;
+    bool in_tx = false, moved = false;
 
     d->nfires = 0;
     if (!exec_ok(c, "BEGIN"))
@@ -627,15 +629,21 @@ static int round_one(adb__detect *d, PGconn *c, ostate *os)
             if (e->wend + lateness <= os->watermark || stale)
                 adb__dstate_remove(&os->st, e);
         }
+    int64_t before = os->position;
     if (n == 0 && os->src == ADB_DS_EVENTS) {
-        /* the head is ahead but its rows are gone (archived, erased): skip to it */
+        /* a range of committed positions without rows (archived, erased): past it */
         const char *p[] = { os->org };
         PGresult *h = PQexecParams(c, "SELECT last_seq FROM audit_chain_head"
                                       " WHERE organization_id = $1", 1, NULL, p, NULL, NULL, 0);
-        if (PQresultStatus(h) == PGRES_TUPLES_OK && PQntuples(h) == 1)
-            os->position = strtoll(PQgetvalue(h, 0, 0), NULL, 10);
+        if (PQresultStatus(h) == PGRES_TUPLES_OK && PQntuples(h) == 1) {
+            int64_t head = strtoll(PQgetvalue(h, 0, 0), NULL, 10);
+            int64_t next = os->position + d->o.batch;
+            if (head > os->position)
+                os->position = head < next ? head : next;
+        }
         PQclear(h);
     }
+    moved = os->position != before;
     what = "save";
     {
         size_t len = 0;
@@ -669,7 +677,7 @@ static int round_one(adb__detect *d, PGconn *c, ostate *os)
     in_tx = false;
     if (!exec_ok(c, "COMMIT"))
         goto out;
-    rc = n > 0 ? 1 : 0;
+    rc = n > 0 || moved ? 1 : 0;
     pthread_mutex_lock(&d->mu);
     d->stats.rounds++;
     d->stats.evaluated += n;
