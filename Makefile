@@ -167,6 +167,7 @@ bench:
 	@scripts/with-cluster.sh build/release/auditdb build/release/bench/bench_verify
 	@scripts/with-cluster.sh build/release/auditdb bench/delivery.sh
 	@scripts/with-cluster.sh build/release/auditdb bench/reports.sh
+	@scripts/with-cluster.sh build/release/auditdb bench/detect.sh
 
 run:
 	@DEPS_SET=run $(MAKE) --no-print-directory deps

@@ -138,6 +138,8 @@ extern const char adb_cmd_reports_templates_usage[];
 /* `auditdb reports deliver` (cmd_reports_deliver.c), a subcommand of `auditdb reports` */
 extern const char cli_reports_deliver_usage[];
 int adb_cmd_reports_deliver(int argc, char **argv);
+/* `auditdb alerts rules ...` (cmd_rules.c); the alerts dispatcher calls it with argv from "rules" on */
+int adb_cmd_alerts_rules(int argc, char **argv);
 
 extern const cli_command cli_commands[];
 

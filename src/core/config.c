@@ -99,6 +99,15 @@ static const adb_config_key config_keys[] = {
       "CIDRs (comma-separated) delivery connections may reach although the address policy refuses them" },
     { "AUDITDB_TREE", "true", false,
       "keep every organization's Merkle tree up to date (docs/log.md); false only to measure its cost" },
+    /* detection rules (issue 20; docs/alerts.md "The engine") */
+    { "AUDITDB_DETECT", "true", false,
+      "run the detection engine in this serve (false only to measure its cost)" },
+    { "AUDITDB_DETECT_INTERVAL_MS", "250", false,
+      "how often the detection engine looks for newly committed rows" },
+    { "AUDITDB_DETECT_LATENESS_S", "300", false,
+      "event time a detection window stays open after its end for late events" },
+    { "AUDITDB_DETECT_MAX_GROUPS", "200000", false,
+      "live detection counters (rule, group, window) at most, process-wide" },
     { "AUDITDB_ENVIRONMENT", "production", false, "environment name reported by /health" },
     { "AUDIT_MONITORING_ENABLED", "true", false, "collect metrics and slow-query reports" },
     { "AUDIT_SLOW_QUERY_THRESHOLD", "1000", false, "milliseconds after which a query is reported as slow" },
@@ -240,6 +249,7 @@ adb_status adb_config_load(adb_config *cfg)
 
     memset(cfg, 0, sizeof(*cfg));
     int scratch;   /* settings read where they are used, checked here */
+    bool bscratch;
     if ((st = get_str(cfg, "AUDIT_DB_URL", &cfg->db_url)) ||
         (st = get_str(cfg, "AUDIT_DB_API_URL", &cfg->api_url)) ||
         (st = get_str(cfg, "AUDIT_DB_WRITER_URL", &cfg->writer_url)) ||
@@ -282,6 +292,10 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_int(cfg, "AUDITDB_DOWNLOAD_SWEEP_MS", 0, 86400000, &scratch)) ||
         (st = check_cidrs(cfg, "AUDITDB_DELIVERY_ALLOW")) ||
         (st = get_bool(cfg, "AUDITDB_TREE", &cfg->tree)) ||
+        (st = get_bool(cfg, "AUDITDB_DETECT", &bscratch)) ||
+        (st = get_int(cfg, "AUDITDB_DETECT_INTERVAL_MS", 10, 60000, &scratch)) ||
+        (st = get_int(cfg, "AUDITDB_DETECT_LATENESS_S", 1, 86400, &scratch)) ||
+        (st = get_int(cfg, "AUDITDB_DETECT_MAX_GROUPS", 100, 100000000, &scratch)) ||
         (st = get_bool(cfg, "AUDIT_MONITORING_ENABLED", &cfg->monitoring)) ||
         (st = get_int(cfg, "AUDIT_SLOW_QUERY_THRESHOLD", 0, 3600000, &cfg->slow_query_ms)) ||
         (st = get_int(cfg, "AUDITDB_DBMON_INTERVAL_S", 1, 86400, &cfg->dbmon_interval_s)) ||

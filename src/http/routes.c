@@ -14,6 +14,7 @@
 #include "sched_routes.h"
 #include "db_routes.h"
 #include "alerts_routes.h"
+#include "detection_rules.h"
 #include "monitor_routes.h"
 #include "metrics_api.h"
 #include "../core/util.h"
@@ -206,6 +207,14 @@ static const route routes[] = {
     { "POST", "/api/v1/alerts/silences", adb_http_alerts_silences_create, "alerts", "manage", "silence the alerts a set of matchers names, from startsAt to endsAt", NULL },
     { "GET", "/api/v1/alerts/silences/{id}", adb_http_alerts_silences_get, "alerts", "read", "one silence", NULL },
     { "DELETE", "/api/v1/alerts/silences/{id}", adb_http_alerts_silences_expire, "alerts", "manage", "expire a silence now", NULL },
+    /* detection rules (detection_rules.c, docs/alerts.md "Detection rules"); before /alerts/{id} */
+    { "GET", "/api/v1/alerts/rules", adb_http_rules_list, "alerts.rules", "read", "the organization's current detection rules", NULL },
+    { "POST", "/api/v1/alerts/rules", adb_http_rules_create, "alerts.rules", "manage", "create a detection rule (version 1)", NULL },
+    { "GET", "/api/v1/alerts/rules/{id}", adb_http_rules_get, "alerts.rules", "read", "one detection rule, its current version", NULL },
+    { "PUT", "/api/v1/alerts/rules/{id}", adb_http_rules_update, "alerts.rules", "manage", "change a detection rule: its definition or enabled flag (a new version)", NULL },
+    { "GET", "/api/v1/alerts/rules/{id}/versions", adb_http_rules_versions, "alerts.rules", "read", "every version of a detection rule, newest first", NULL },
+    { "GET", "/api/v1/alerts/detection-settings", adb_http_detect_settings_get, "alerts.rules", "read", "the organization's detection settings (time zone of time-of-day windows)", NULL },
+    { "PUT", "/api/v1/alerts/detection-settings", adb_http_detect_settings_put, "alerts.rules", "manage", "set the time zone of time-of-day windows", NULL },
     { "GET", "/api/v1/alerts/{id}", adb_http_alerts_get, "alerts", "read", "one alert", NULL },
     { "POST", "/api/v1/alerts/{id}/acknowledge", adb_http_alerts_acknowledge, "alerts", "manage", "acknowledge an alert (a second call changes nothing)", NULL },
     { "POST", "/api/v1/alerts/{id}/resolve", adb_http_alerts_resolve, "alerts", "manage", "resolve an alert with its resolution (a second call changes nothing)", NULL },
