@@ -127,4 +127,22 @@ json_t *adb__alert_config_merge(const json_t *stored, const json_t *patch);
  * field and why in msg. Time zones are checked by the caller (PostgreSQL). */
 bool adb__alert_config_check(json_t *cfg, char field[64], char *msg, size_t msglen);
 
+/* Deletes the resolved and dismissed alerts closed more than days (<= 0:
+ * ADB_ALERT_RETENTION_DAYS) before now_us, on c (the owner's connection, in
+ * batches, each its own statement); *deleted how many (cleanup.c). */
+#define ADB_ALERT_RETENTION_DAYS 90
+adb_status adb__alert_cleanup(PGconn *c, int64_t now_us, int days, long long *deleted, char *err,
+                              size_t errlen);
+
+/* serve's alert thread (notifier.c): every tick_ms, the outbox logged as
+ * audit events and the notification round, on its own connection to
+ * owner_conninfo. NULL with err on failure; stop joins it (NULL accepted). */
+typedef struct adb__alerter adb__alerter;
+adb__alerter *adb__alerter_start(adb *h, const char *owner_conninfo, int tick_ms, char *err,
+                                 size_t errlen);
+void adb__alerter_stop(adb__alerter *a);
+/* One notification round at now_ms on c (the owner's connection, no
+ * transaction open): the groups due are sent; how many, or -1. */
+int adb__alert_notify_round(adb *h, PGconn *c, int64_t now_ms);
+
 #endif

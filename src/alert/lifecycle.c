@@ -207,10 +207,13 @@ adb_status adb__alert_outbox_drain(adb *h, PGconn *c, int max, int *logged, char
         st = audit(h, PQgetvalue(r, i, 1), PQgetvalue(r, i, 3), ADB_ALERT_PRINCIPAL,
                    PQgetvalue(r, i, 2), d, idem);
         json_decref(d);
-        if (st != ADB_OK) {
+        if (st != ADB_OK && st != ADB_ERR_INVALID) {
             adb__fmt(err, errlen, "could not log an alert's audit event: %s", adb_strerror(st));
             break;
         }
+        /* ADB_ERR_INVALID: an event that can never be logged (an organization id the
+         * event model refuses) is dropped rather than blocking the outbox */
+        st = ADB_OK;
         const char *pd[] = { PQgetvalue(r, i, 0) };
         PGresult *x = PQexecParams(c, "DELETE FROM alert_audit_outbox WHERE id = $1::bigint", 1,
                                    NULL, pd, NULL, NULL, 0);

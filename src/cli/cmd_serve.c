@@ -6,6 +6,7 @@
 #include "../http/server.h"
 #include "../delivery/delivery.h"
 #include "../report/schedule.h"
+#include "../alert/alert.h"
 #include "../core/util.h"
 
 #include <errno.h>
@@ -127,6 +128,7 @@ int cmd_serve(int argc, char **argv)
     adb_server *server = NULL;
     adb__delivery_pool *delivery = NULL;
     adb__scheduler *scheduler = NULL;
+    adb__alerter *alerter = NULL;
     char err[ADB_ERRMSG_MAX], qhome[4200], *api_ci = NULL, *writer_ci = NULL;
     sigset_t sigs;
 
@@ -254,6 +256,13 @@ int cmd_serve(int argc, char **argv)
         rc = EXIT_FAILURE_;
         goto out;
     }
+    /* the alert thread (docs/alerts.md, "Notification"): the owner's connection */
+    if (db.cfg.alert_tick_ms > 0 &&
+        !(alerter = adb__alerter_start(h, db.conninfo, db.cfg.alert_tick_ms, err, sizeof(err)))) {
+        cli_error("%s", err);
+        rc = EXIT_FAILURE_;
+        goto out;
+    }
     printf("auditdb %s listening on http://%s\n", adb_version(), adb_server_address(server));
     if (db.emb && strncmp(adb_embedded_datadir(db.emb), db.cfg.home, strlen(db.cfg.home)) != 0)
         printf("database: embedded PostgreSQL in %s, its files in %s (out of reach of the "
@@ -283,6 +292,7 @@ out:
     /* stop taking requests, finish those in flight, then drain and commit the writer */
     adb_server_stop(server);
     adb__scheduler_stop(scheduler); /* a running execution is left to be resumed */
+    adb__alerter_stop(alerter);     /* its round ends first */
     adb__delivery_stop(delivery);   /* each thread ends its attempt first */
     adb_close(h);
     cli_db_close(&db);
