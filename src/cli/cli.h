@@ -122,6 +122,7 @@ int cmd_gdpr(int argc, char **argv); /* cmd_gdpr.c: the dispatcher of gdpr.h */
 int cmd_hipaa(int argc, char **argv); /* cmd_hipaa.c */
 int cmd_deliveries(int argc, char **argv); /* cmd_deliveries.c: the dispatcher of deliveries.h */
 int cmd_reports(int argc, char **argv); /* cmd_reports.c: the `reports` dispatcher */
+int cmd_alerts(int argc, char **argv); /* cmd_alerts.c: the `alerts` dispatcher (docs/alerts.md) */
 /* cmd_reports_render.c: `auditdb reports render` (a subcommand of `auditdb reports`) */
 extern const char cli_reports_render_usage[];
 int adb_cmd_reports_render(int argc, char **argv);

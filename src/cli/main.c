@@ -235,6 +235,9 @@ const cli_command cli_commands[] = {
     /* usage NULL: `auditdb reports --help` is the dispatcher's (cmd_reports.c) */
     { "reports", "compliance reports: generate, show, verify, render (docs/reports.md)", NULL,
       cmd_reports },
+    /* usage NULL: `auditdb alerts --help` is the dispatcher's (cmd_alerts.c) */
+    { "alerts", "alerts: list, acknowledge, resolve, dismiss, silence, cleanup (docs/alerts.md)", NULL,
+      cmd_alerts },
     { "routes", "list the HTTP routes with the permission each needs",
       "usage: auditdb routes\n\nOne line per route: METHOD PATH PERMISSION (resource:action, or none).\n",
       cmd_routes },
