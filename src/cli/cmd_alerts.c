@@ -113,10 +113,11 @@ static int options(int argc, char **argv, const char *const *takes, const char *
 /* A comma-separated list of known values as a JSON array text (NULL: absent). */
 static bool csv_list(const char *opt, const char *v, bool (*known)(const char *), char **out)
 {
-    json_t *a = json_array();
+    json_t *a;
     *out = NULL;
     if (!v)
         return true;
+    a = json_array();
     for (const char *s = v; *s;) {
         size_t n = strcspn(s, ",");
         char one[64];
