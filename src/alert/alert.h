@@ -76,7 +76,7 @@ typedef enum adb__alert_action { ADB_ALERT_ACK, ADB_ALERT_RESOLVE, ADB_ALERT_DIS
 const char *adb__alert_action_name(adb__alert_action a);
 
 /* Applies a to alert id of org as the tenant (row-level security), by `by`
- * (the key id or user), notes: the resolution (resolve) or reason (dismiss),
+ * (the key id or user), notes: the resolution (resolve), reason (dismiss) or notes (acknowledge: in its event only),
  * may be NULL. Acknowledge: active -> acknowledged; resolve and dismiss:
  * active or acknowledged -> resolved / dismissed. An alert already in the
  * target state: ADB_OK with *changed false, nothing written. A real change

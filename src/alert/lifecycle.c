@@ -138,8 +138,9 @@ adb_status adb__alert_act(adb *h, const char *org, const char *id, adb__alert_ac
     PQclear(r);
     /* its audit event's outbox row, in the same transaction: never lost */
     d = json_pack("{s:s, s:s, s:s}", "from", from, "to", acts[a].to, "by", by);
-    if (d && notes && a != ADB_ALERT_ACK)
-        json_object_set_new(d, a == ADB_ALERT_RESOLVE ? "resolution" : "reason", json_string(notes));
+    if (d && notes)
+        json_object_set_new(d, a == ADB_ALERT_RESOLVE ? "resolution"
+                               : a == ADB_ALERT_DISMISS ? "reason" : "notes", json_string(notes));
     dt = d ? json_dumps(d, JSON_COMPACT) : NULL;
     const char *po[] = { org, id, acts[a].action, dt ? dt : "{}", now };
     r = PQexecParams(c, "INSERT INTO alert_audit_outbox (organization_id, alert_id, action, details,"
