@@ -49,6 +49,7 @@ typedef struct adb_config {
     int report_tick_ms;    /* AUDITDB_REPORT_TICK_MS */
     int report_lease_ms;   /* AUDITDB_REPORT_LEASE_MS */
     int report_timeout_ms; /* AUDITDB_REPORT_TIMEOUT_MS */
+    int alert_tick_ms;     /* AUDITDB_ALERT_TICK_MS */
     bool tree;             /* AUDITDB_TREE */
     bool monitoring;       /* AUDIT_MONITORING_ENABLED */
     int slow_query_ms;     /* AUDIT_SLOW_QUERY_THRESHOLD */

@@ -39,6 +39,7 @@ typedef struct adb_maintenance_report {
     int partitions_dropped;       /* expired or emptied monthly partitions */
     int failures;                 /* jobs that failed this round (dead-letter queue) */
     int deferred;                 /* failed jobs whose retry is not due yet */
+    long long alerts_deleted;     /* resolved or dismissed more than 90 days ago (docs/alerts.md) */
 } adb_maintenance_report;
 
 void adb_maintenance_options_default(adb_maintenance_options *o);

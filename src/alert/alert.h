@@ -76,7 +76,7 @@ typedef enum adb__alert_action { ADB_ALERT_ACK, ADB_ALERT_RESOLVE, ADB_ALERT_DIS
 const char *adb__alert_action_name(adb__alert_action a);
 
 /* Applies a to alert id of org as the tenant (row-level security), by `by`
- * (the key id or user), notes: the resolution (resolve) or reason (dismiss),
+ * (the key id or user), notes: the resolution (resolve), reason (dismiss) or notes (acknowledge: in its event only),
  * may be NULL. Acknowledge: active -> acknowledged; resolve and dismiss:
  * active or acknowledged -> resolved / dismissed. An alert already in the
  * target state: ADB_OK with *changed false, nothing written. A real change
@@ -126,5 +126,23 @@ json_t *adb__alert_config_merge(const json_t *stored, const json_t *patch);
 /* Is cfg (merged) a valid configuration? false with the member at fault in
  * field and why in msg. Time zones are checked by the caller (PostgreSQL). */
 bool adb__alert_config_check(json_t *cfg, char field[64], char *msg, size_t msglen);
+
+/* Deletes the resolved and dismissed alerts closed more than days (<= 0:
+ * ADB_ALERT_RETENTION_DAYS) before now_us, on c (the owner's connection, in
+ * batches, each its own statement); *deleted how many (cleanup.c). */
+#define ADB_ALERT_RETENTION_DAYS 90
+adb_status adb__alert_cleanup(PGconn *c, int64_t now_us, int days, long long *deleted, char *err,
+                              size_t errlen);
+
+/* serve's alert thread (notifier.c): every tick_ms, the outbox logged as
+ * audit events and the notification round, on its own connection to
+ * owner_conninfo. NULL with err on failure; stop joins it (NULL accepted). */
+typedef struct adb__alerter adb__alerter;
+adb__alerter *adb__alerter_start(adb *h, const char *owner_conninfo, int tick_ms, char *err,
+                                 size_t errlen);
+void adb__alerter_stop(adb__alerter *a);
+/* One notification round at now_ms on c (the owner's connection, no
+ * transaction open): the groups due are sent; how many, or -1. */
+int adb__alert_notify_round(adb *h, PGconn *c, int64_t now_ms);
 
 #endif

@@ -138,8 +138,9 @@ adb_status adb__alert_act(adb *h, const char *org, const char *id, adb__alert_ac
     PQclear(r);
     /* its audit event's outbox row, in the same transaction: never lost */
     d = json_pack("{s:s, s:s, s:s}", "from", from, "to", acts[a].to, "by", by);
-    if (d && notes && a != ADB_ALERT_ACK)
-        json_object_set_new(d, a == ADB_ALERT_RESOLVE ? "resolution" : "reason", json_string(notes));
+    if (d && notes)
+        json_object_set_new(d, a == ADB_ALERT_RESOLVE ? "resolution"
+                               : a == ADB_ALERT_DISMISS ? "reason" : "notes", json_string(notes));
     dt = d ? json_dumps(d, JSON_COMPACT) : NULL;
     const char *po[] = { org, id, acts[a].action, dt ? dt : "{}", now };
     r = PQexecParams(c, "INSERT INTO alert_audit_outbox (organization_id, alert_id, action, details,"
@@ -207,10 +208,13 @@ adb_status adb__alert_outbox_drain(adb *h, PGconn *c, int max, int *logged, char
         st = audit(h, PQgetvalue(r, i, 1), PQgetvalue(r, i, 3), ADB_ALERT_PRINCIPAL,
                    PQgetvalue(r, i, 2), d, idem);
         json_decref(d);
-        if (st != ADB_OK) {
+        if (st != ADB_OK && st != ADB_ERR_INVALID) {
             adb__fmt(err, errlen, "could not log an alert's audit event: %s", adb_strerror(st));
             break;
         }
+        /* ADB_ERR_INVALID: an event that can never be logged (an organization id the
+         * event model refuses) is dropped rather than blocking the outbox */
+        st = ADB_OK;
         const char *pd[] = { PQgetvalue(r, i, 0) };
         PGresult *x = PQexecParams(c, "DELETE FROM alert_audit_outbox WHERE id = $1::bigint", 1,
                                    NULL, pd, NULL, NULL, 0);

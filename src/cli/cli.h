@@ -126,6 +126,7 @@ int cmd_deliveries(int argc, char **argv); /* cmd_deliveries.c: the dispatcher o
 int cmd_reports(int argc, char **argv); /* cmd_reports.c: the `reports` dispatcher */
 int cmd_errors(int argc, char **argv); /* cmd_errors.c: `errors list|aggregations|resolve` */
 int cmd_config(int argc, char **argv); /* cmd_config_changes.c: `config changes` */
+int cmd_alerts(int argc, char **argv); /* cmd_alerts.c: the `alerts` dispatcher (docs/alerts.md) */
 /* cmd_reports_render.c: `auditdb reports render` (a subcommand of `auditdb reports`) */
 extern const char cli_reports_render_usage[];
 int adb_cmd_reports_render(int argc, char **argv);

@@ -9,6 +9,7 @@
 #include "../monitor/dbmon.h"
 #include "../monitor/errors.h"
 #include "../auth/key_changes.h"
+#include "../alert/alert.h"
 #include "../core/util.h"
 #include "../monitor/metrics_snapshot.h"
 #include "../detect/engine.h"
@@ -136,6 +137,7 @@ int cmd_serve(int argc, char **argv)
     adb__dbmon *dbmon = NULL;
     adb__metrics_snapshots *metrics_snaps = NULL; /* the metrics snapshots (docs/monitoring.md) */
     adb__detect *detect = NULL;
+    adb__alerter *alerter = NULL;
     char err[ADB_ERRMSG_MAX], qhome[4200], *api_ci = NULL, *writer_ci = NULL;
     sigset_t sigs;
 
@@ -280,6 +282,13 @@ int cmd_serve(int argc, char **argv)
         rc = EXIT_FAILURE_;
         goto out;
     }
+    /* the alert thread (docs/alerts.md, "Notification"): the owner's connection */
+    if (db.cfg.alert_tick_ms > 0 &&
+        !(alerter = adb__alerter_start(h, db.conninfo, db.cfg.alert_tick_ms, err, sizeof(err)))) {
+        cli_error("%s", err);
+        rc = EXIT_FAILURE_;
+        goto out;
+    }
     /* the metrics snapshots (docs/monitoring.md, "Metrics"): the owner's pool */
     metrics_snaps = adb__metrics_snapshots_start(h, db.cfg.metrics_snapshot_s, db.cfg.metrics_retention_days);
     /* the detection engine (docs/alerts.md, "The engine"): the owner's connections */
@@ -334,6 +343,7 @@ out:
     adb_server_stop(server);
     adb__scheduler_stop(scheduler); /* a running execution is left to be resumed */
     adb__detect_stop(detect);       /* its round in progress commits or rolls back */
+    adb__alerter_stop(alerter);     /* its round ends first */
     adb__delivery_stop(delivery);   /* each thread ends its attempt first */
     adb__dbmon_stop(dbmon);         /* a round in progress is finished first */
     adb__metrics_snapshots_stop(metrics_snaps);

@@ -160,7 +160,7 @@ static long long checkpoint_refusals(adb *h, const char *org, vstate *v)
     PGresult *r = PQexecParams(c,
                                "SELECT organization_id, coalesce(metadata->>'kind', ''),"
                                " description FROM alerts"
-                               " WHERE source = 'auditdb-checkpoint' AND resolved = 'false'"
+                               " WHERE source = 'auditdb-checkpoint' AND resolved = 'false' AND status <> 'dismissed'"
                                " AND ($1 = '' OR organization_id = $1)"
                                " ORDER BY created_at, id",
                                1, NULL, p, NULL, NULL, 0);

@@ -244,6 +244,9 @@ const cli_command cli_commands[] = {
     { "errors", "the service's own failures: list, aggregations by fingerprint, resolve", NULL,
       cmd_errors },
     { "config", "the configuration history: changes (secrets masked)", NULL, cmd_config },
+    /* usage NULL: `auditdb alerts --help` is the dispatcher's (cmd_alerts.c) */
+    { "alerts", "alerts: list, acknowledge, resolve, dismiss, silence, cleanup (docs/alerts.md)", NULL,
+      cmd_alerts },
     { "routes", "list the HTTP routes with the permission each needs",
       "usage: auditdb routes\n\nOne line per route: METHOD PATH PERMISSION (resource:action, or none).\n",
       cmd_routes },

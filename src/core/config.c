@@ -97,6 +97,8 @@ static const adb_config_key config_keys[] = {
       "how often serve removes the files of expired, revoked or used-up download links (0: never)" },
     { "AUDITDB_DELIVERY_ALLOW", NULL, false,
       "CIDRs (comma-separated) delivery connections may reach although the address policy refuses them" },
+    { "AUDITDB_ALERT_TICK_MS", "1000", false,
+      "how often serve's alert thread logs the alerts' audit events and sends due notifications (0: no alert thread; docs/alerts.md)" },
     { "AUDITDB_TREE", "true", false,
       "keep every organization's Merkle tree up to date (docs/log.md); false only to measure its cost" },
     /* detection rules (issue 20; docs/alerts.md "The engine") */
@@ -291,6 +293,7 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_int(cfg, "AUDITDB_DELIVERY_CLAIM_BATCH", 1, 16, &scratch)) ||
         (st = get_int(cfg, "AUDITDB_DOWNLOAD_SWEEP_MS", 0, 86400000, &scratch)) ||
         (st = check_cidrs(cfg, "AUDITDB_DELIVERY_ALLOW")) ||
+        (st = get_int(cfg, "AUDITDB_ALERT_TICK_MS", 0, 60000, &cfg->alert_tick_ms)) ||
         (st = get_bool(cfg, "AUDITDB_TREE", &cfg->tree)) ||
         (st = get_bool(cfg, "AUDITDB_DETECT", &bscratch)) ||
         (st = get_int(cfg, "AUDITDB_DETECT_INTERVAL_MS", 10, 60000, &scratch)) ||

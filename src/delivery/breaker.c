@@ -17,6 +17,7 @@
  * with its time and reason. Statements run on c (the owner's connection of a
  * delivery thread, or a request's), each naming the organization.
  */
+#include "../alert/alert.h"
 #include "delivery.h"
 #include "../core/util.h"
 #include "../event/event.h"
@@ -371,14 +372,15 @@ static bool disable_in_tx(PGconn *c, const char *org, const char *idt, const cha
              "delivery destination %s was disabled: %s. Its pending deliveries are held; enable"
              " it again (POST /api/v1/delivery/destinations/%s/enable or auditdb deliveries"
              " enable %s) to deliver them.", idt, reason, idt, idt);
-    const char *pa[] = { org, desc, mt, idt, now };
-    ok = run_ok(c,
-                "INSERT INTO alerts (id, organization_id, severity, type, title, description,"
-                " source, correlation_id, metadata, created_at, updated_at)"
-                " VALUES ('alert-' || replace(gen_random_uuid()::text, '-', ''), $1, 'HIGH',"
-                " 'SYSTEM', 'delivery destination disabled', $2, 'auditdb-delivery',"
-                " 'delivery-destination-' || $4, $3::jsonb, " TS(5) ", " TS(5) ")",
-                5, pa);
+    char key[64], corr[64], aerr[256];
+    adb__fmt(key, sizeof(key), "delivery-destination/%s/disabled", idt);
+    adb__fmt(corr, sizeof(corr), "delivery-destination-%s", idt);
+    adb__alert_trigger t = { .org = org, .source = "auditdb-delivery", .dedup_key = key,
+                             .severity = "HIGH", .type = "SYSTEM",
+                             .title = "delivery destination disabled", .description = desc,
+                             .correlation_id = corr, .metadata_json = mt,
+                             .at_ms = strtoll(now, NULL, 10) };
+    ok = adb__alert_raise(c, &t, NULL, NULL, aerr, sizeof(aerr)) == ADB_OK;
     free(mt);
     return ok;
 }

@@ -10,6 +10,7 @@
  * killed round leaves every finished job done and the others untouched.
  */
 #include "lifecycle.h"
+#include "../alert/alert.h"
 #include "../core/util.h"
 #include "../event/event.h"
 
@@ -102,7 +103,9 @@ static adb_status round_steps(adb__lc *lc, bool partitions_only, char *err, size
         if ((st = adb__partitions_ensure_on(lc->c, lc->now_us, lc->o->ahead,
                                             &lc->rep->partitions_created, err, errlen)) != ADB_OK ||
             (st = adb__security_retention_on(lc->c, lc->now_us, &lc->rep->security_deleted, err,
-                                             errlen)) != ADB_OK)
+                                             errlen)) != ADB_OK ||
+            (st = adb__alert_cleanup(lc->c, lc->now_us, 0, &lc->rep->alerts_deleted, err,
+                                     errlen)) != ADB_OK)
             return st;
     }
     /* wholly expired months go as partitions before expiry goes row by row */

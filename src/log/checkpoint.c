@@ -10,6 +10,9 @@
  * size the log never had) insert one alerts row per organization, kind and
  * signed size, and write one JSON line to the log: never a key.
  */
+#include "../alert/alert.h"
+
+#include <inttypes.h>
 #include "checkpoint.h"
 
 #include <curl/curl.h>
@@ -139,20 +142,15 @@ static void failed(adb__checkpointer *cp, PGconn *c, const char *org, const char
              cp->streak, step, why);
     adb__fmt(meta, sizeof(meta), "{\"kind\": \"checkpointer_failing\", \"step\": \"%s\", "
              "\"failedOffers\": %u}", step, cp->streak);
-    const char *p[] = { org, desc, meta };
-    PGresult *r = PQexecParams(c,
-                               "INSERT INTO alerts (id, organization_id, severity, type, title,"
-                               " description, source, metadata)"
-                               " VALUES ('alert-' || replace(gen_random_uuid()::text, '-', ''),"
-                               " $1, 'HIGH', 'SYSTEM', 'the verifiable log cannot sign"
-                               " checkpoints', $2, 'auditdb-checkpoint', $3::jsonb)",
-                               3, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        char e[512];
-        adb__fmt(e, sizeof(e), "could not insert the alert: %s", PQerrorMessage(c));
+    adb__alert_trigger t = { .org = org, .source = "auditdb-checkpoint",
+                             .dedup_key = "checkpoint/checkpointer_failing", .severity = "HIGH",
+                             .type = "SYSTEM", .title = "the verifiable log cannot sign checkpoints",
+                             .description = desc, .metadata_json = meta };
+    char e[512], aerr[256];
+    if (adb__alert_raise(c, &t, NULL, NULL, aerr, sizeof(aerr)) != ADB_OK) {
+        adb__fmt(e, sizeof(e), "could not insert the alert: %s", aerr);
         log_line(cp, "error", org, "alert_failed", adb__oneline(e));
     }
-    PQclear(r);
 }
 
 /* An offer signed and stored: the streak of failures ends. */
@@ -213,20 +211,18 @@ static void refuse(adb__checkpointer *cp, PGconn *c, const char *org, const char
     json_decref(m);
     adb__fmt(meta, sizeof(meta), "%s", mt ? mt : "{}");
     free(mt);
-    const char *p[] = { org, title, description, meta };
-    PGresult *r = PQexecParams(c,
-                               "INSERT INTO alerts (id, organization_id, severity, type, title,"
-                               " description, source, metadata)"
-                               " VALUES ('alert-' || replace(gen_random_uuid()::text, '-', ''),"
-                               " $1, 'CRITICAL', 'SECURITY', left($2, 500), $3,"
-                               " 'auditdb-checkpoint', $4::jsonb)",
-                               4, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    char key[160], desc[8000], aerr[256];
+    /* one alert per kind and signed size, as alerted_before already keeps it */
+    adb__fmt(key, sizeof(key), "checkpoint/%s/%" PRIu64, kind, signed_size);
+    adb__fmt(desc, sizeof(desc), "%s", description);
+    adb__alert_trigger t = { .org = org, .source = "auditdb-checkpoint", .dedup_key = key,
+                             .severity = "CRITICAL", .type = "SECURITY", .title = title,
+                             .description = desc, .metadata_json = meta };
+    if (adb__alert_raise(c, &t, NULL, NULL, aerr, sizeof(aerr)) != ADB_OK) {
         char e[512];
-        adb__fmt(e, sizeof(e), "could not insert the alert: %s", PQerrorMessage(c));
+        adb__fmt(e, sizeof(e), "could not insert the alert: %s", aerr);
         log_line(cp, "error", org, "alert_failed", adb__oneline(e));
     }
-    PQclear(r);
 }
 
 /* ---- witnesses ------------------------------------------------------------- */

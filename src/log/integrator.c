@@ -10,6 +10,7 @@
  * that changed and the head, and commits. Positions the writer did not hand
  * over are read from audit_log, then from the archives (stream.h).
  */
+#include "../alert/alert.h"
 #include "integrator.h"
 #include "merkle.h"
 #include "tiles.h"
@@ -650,24 +651,18 @@ static void raise_alert(adb__integrator *in, PGconn *c, org_state *st, const cha
              "(last error: %.400s)", st->streak, why);
     adb__fmt(meta, sizeof(meta), "{\"kind\": \"integration_failing\", \"failedRounds\": %u, "
              "\"treeSize\": %" PRIu64 "}", st->streak, st->size);
-    const char *p[] = { st->org, desc, meta };
-    PGresult *r = PQexecParams(c,
-                               "INSERT INTO alerts (id, organization_id, severity, type, title,"
-                               " description, source, metadata)"
-                               " VALUES ('alert-' || replace(gen_random_uuid()::text, '-', ''),"
-                               " $1, 'HIGH', 'SYSTEM', 'the verifiable log cannot integrate"
-                               " events', $2, 'auditdb-integrator', $3::jsonb)",
-                               3, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        pthread_mutex_lock(&in->mu);
+    adb__alert_trigger t = { .org = st->org, .source = "auditdb-integrator",
+                             .dedup_key = "integrator/integration_failing", .severity = "HIGH",
+                             .type = "SYSTEM", .title = "the verifiable log cannot integrate events",
+                             .description = desc, .metadata_json = meta };
+    char err[256];
+    adb_status ast = adb__alert_raise(c, &t, NULL, NULL, err, sizeof(err));
+    pthread_mutex_lock(&in->mu);
+    if (ast != ADB_OK)
         in->s.alerts_failed++;
-        pthread_mutex_unlock(&in->mu);
-    } else {
-        pthread_mutex_lock(&in->mu);
+    else
         in->s.alerts++;
-        pthread_mutex_unlock(&in->mu);
-    }
-    PQclear(r);
+    pthread_mutex_unlock(&in->mu);
 }
 
 /* Gives back items not integrated (a position before them not committed yet). */

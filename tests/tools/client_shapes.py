@@ -11,7 +11,8 @@ its GdprExportParams answered by GdprExportResult) gdpr-json, gdpr-ndjson, gdpr-
 gdpr-xml, with ORG and SUBJECT: every event is the subject's (principalId or
 targetResourceId) and the organization's; and for the compliance reports (compliance.generate*
 Report, getReportStatus, getReportHistory) hipaa-report, gdpr-report, custom-report,
-integrity-report, report-status, report-history.
+integrity-report, report-status, report-history; and the alerts (metrics.getAlerts...): alert,
+alerts-page, alert-statistics, alert-action, alert-config (ORG: every alert is the organization's).
 """
 import csv
 import io
@@ -305,6 +306,93 @@ REPORT_KINDS = {'hipaa-report': hipaa_report, 'gdpr-report': gdpr_report, 'custo
                 'report-history': report_history}
 
 
+# ---- alerts (metrics.getAlerts, getAlert, getAlertStatistics, acknowledgeAlert, resolveAlert,
+# dismissAlert, getAlertConfig, saveAlertConfig: the client's Alert, PaginatedAlerts,
+# AlertStatistics, AlertActionResponse and AlertsConfiguration, in our words) ----
+ALERT_SEVERITIES = ['INFO', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL']
+ALERT_STATUSES = ['active', 'acknowledged', 'resolved', 'dismissed']
+ALERT_TYPES = ['SECURITY', 'COMPLIANCE', 'PERFORMANCE', 'SYSTEM', 'METRICS', 'DELIVERY', 'CUSTOM']
+ALERT_CATEGORIES = ['performance', 'security', 'compliance', 'system', 'data_quality',
+                    'availability', 'capacity', 'custom']
+
+
+def alert(a, org):
+    need(isinstance(a, dict), 'an alert is not an object')
+    need(isinstance(a.get('id'), str), 'alert id')
+    need(isinstance(a.get('organizationId'), str) and a['organizationId'], 'organizationId')
+    need(org is None or a.get('organizationId') == org, 'an alert of another organization')
+    need(isinstance(a.get('title'), str) and a['title'], 'title')
+    need('description' not in a or isinstance(a['description'], str), 'description')
+    need(a.get('severity') in ALERT_SEVERITIES, 'severity %r' % a.get('severity'))
+    need(a.get('status') in ALERT_STATUSES, 'status %r' % a.get('status'))
+    need(a.get('type') in ALERT_TYPES, 'type %r' % a.get('type'))
+    need(isinstance(a.get('source'), str), 'source')
+    need(isinstance(a.get('createdAt'), str) and ISO_ANY.match(a['createdAt']), 'createdAt')
+    for k in ('acknowledgedAt', 'resolvedAt'):
+        # optional: absent, never null
+        need(k not in a or (isinstance(a[k], str) and ISO_ANY.match(a[k])), k)
+    for k in ('acknowledged', 'resolved'):
+        need(isinstance(a.get(k), bool), k)
+    for k in ('acknowledgedBy', 'resolvedBy', 'resolutionNotes', 'correlationId'):
+        need(k not in a or isinstance(a[k], str), k + ' is present but not a string')
+    need(isinstance(a.get('tags', []), list) and all(isinstance(t, str) for t in a.get('tags', [])), 'tags')
+    need('metadata' not in a or isinstance(a['metadata'], dict), 'metadata')
+
+
+def counts_of(d, keys, what):
+    need(isinstance(d, dict), what + ' is not an object')
+    for k in keys:
+        need(isinstance(d, dict) and is_int(d.get(k)), '%s.%s' % (what, k))
+
+
+def alerts_page(d, org):
+    need(isinstance(d.get('data'), list), 'no data array')
+    for a in d.get('data', []):
+        alert(a, org)
+    p = d.get('pagination') or {}
+    need(is_int(p.get('total')) and is_int(p.get('limit'), 1) and is_int(p.get('offset')), 'pagination numbers')
+    need(isinstance(p.get('hasNext'), bool) and isinstance(p.get('hasPrevious'), bool), 'pagination flags')
+    if 'summary' in d:
+        s = d['summary']
+        for k in ('totalAlerts', 'activeAlerts', 'criticalAlerts'):
+            need(is_int(s.get(k)), 'summary.' + k)
+        counts_of(s.get('alertsBySeverity'), ALERT_SEVERITIES, 'summary.alertsBySeverity')
+        counts_of(s.get('alertsByCategory'), ALERT_CATEGORIES, 'summary.alertsByCategory')
+        need(set(s.get('alertsByCategory', {})) <= set(ALERT_CATEGORIES), 'a category the client does not know')
+
+
+def alert_statistics(d):
+    for k in ('total', 'active', 'acknowledged', 'resolved', 'dismissed'):
+        need(is_int(d.get(k)), k)
+    counts_of(d.get('bySeverity'), ALERT_SEVERITIES, 'bySeverity')
+    counts_of(d.get('byType'), ALERT_TYPES, 'byType')
+    need(isinstance(d.get('bySource'), dict), 'bySource')
+    need(isinstance(d.get('trends'), list), 'trends')
+    for t in d.get('trends', []):
+        need(isinstance(t.get('period'), str) and is_int(t.get('created')) and is_int(t.get('resolved')), 'a trend')
+
+
+def alert_action(d):
+    need(isinstance(d.get('success'), bool), 'success')
+    need('message' not in d or isinstance(d['message'], str), 'message')
+
+
+def alert_config(d):
+    num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+    need(num(d.get('failureRateThreshold')) and 0 <= d['failureRateThreshold'] <= 100, 'failureRateThreshold')
+    need(is_int(d.get('consecutiveFailureThreshold'), 1), 'consecutiveFailureThreshold')
+    for k in ('queueBacklogThreshold', 'responseTimeThreshold', 'debounceWindow', 'escalationDelay'):
+        need(num(d.get(k)) and d[k] >= 0, k)
+    for w in d.get('suppressionWindows', []):
+        need(all(isinstance(w.get(k), str) for k in ('start', 'end', 'timezone', 'reason')), 'a suppression window')
+
+
+ALERT_KINDS = {'alert': lambda d, org: alert(d, org), 'alerts-page': alerts_page,
+               'alert-statistics': lambda d, org: alert_statistics(d),
+               'alert-action': lambda d, org: alert_action(d),
+               'alert-config': lambda d, org: alert_config(d)}
+
+
 def main():
     kind, path = sys.argv[1], sys.argv[2]
     org = sys.argv[3] if len(sys.argv) > 3 else None
@@ -313,6 +401,8 @@ def main():
     count = None
     if kind in REPORT_KINDS:
         REPORT_KINDS[kind](json.loads(text))
+    elif kind in ALERT_KINDS:
+        ALERT_KINDS[kind](json.loads(text), org)
     elif kind == 'export-result':
         export_result(json.loads(text))
     elif kind == 'export-status':

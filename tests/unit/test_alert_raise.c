@@ -285,6 +285,36 @@ static void open_index_refuses_a_second_open_alert(void)
     PQclear(r);
 }
 
+/* The outbox: each row logged once as the organization's audit event, then
+ * deleted; a row logged but not deleted (a crash between the two) logs no
+ * second event when drained again (the idempotency key). */
+static void outbox_exactly_once(void)
+{
+    adb *h = t_open(ci, NULL);
+    int n = 0;
+    char err[256] = "";
+
+    REQUIRE(h);
+    REQUIRE(t_exec(c, "DELETE FROM alert_audit_outbox"));
+    REQUIRE(t_exec(c, "INSERT INTO alert_audit_outbox (id, organization_id, alert_id, action, details, at)"
+                      " VALUES (900001, 'orgO', 'alert-o1', 'alert.opened', '{\"source\": \"test\"}', now()),"
+                      " (900002, 'orgO', 'alert-o2', 'alert.resolved', '{}', now())"));
+    CHECK(adb__alert_outbox_drain(h, c, 100, &n, err, sizeof(err)) == ADB_OK);
+    CHECK(n == 2);
+    CHECK(t_count(c, "SELECT count(*) FROM alert_audit_outbox") == 0);
+    CHECK(t_count(c, "SELECT count(*) FROM audit_log WHERE organization_id = 'orgO' AND"
+                     " action = 'alert.opened' AND target_resource_id = 'alert-o1' AND"
+                     " principal_id = 'auditdb-alerts' AND target_resource_type = 'Alert'") == 1);
+    /* the crash: the first row back, as if its DELETE never committed */
+    REQUIRE(t_exec(c, "INSERT INTO alert_audit_outbox (id, organization_id, alert_id, action, details, at)"
+                      " VALUES (900001, 'orgO', 'alert-o1', 'alert.opened', '{\"source\": \"test\"}', now())"));
+    CHECK(adb__alert_outbox_drain(h, c, 100, &n, err, sizeof(err)) == ADB_OK);
+    CHECK(t_count(c, "SELECT count(*) FROM alert_audit_outbox") == 0);
+    CHECK(t_count(c, "SELECT count(*) FROM audit_log WHERE organization_id = 'orgO'"
+                     " AND target_resource_id = 'alert-o1'") == 1);
+    adb_close(h);
+}
+
 int main(void)
 {
     if (!t_migrated_db("adb_test_alert_raise", ci, sizeof(ci)))
@@ -301,6 +331,7 @@ int main(void)
     RUN(expired_silence_stops_at_its_instant);
     RUN(concurrent_raises_make_one_alert);
     RUN(open_index_refuses_a_second_open_alert);
+    RUN(outbox_exactly_once);
     PQfinish(c);
     return t_done();
 }

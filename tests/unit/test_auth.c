@@ -98,7 +98,16 @@ static void default_roles_and_wildcards(void)
     CHECK(may(db, "acme", "auditor", "audit.events", "read"));   /* inherited from viewer */
     CHECK(may(db, "acme", "auditor", "audit.events", "verify"));
     CHECK(may(db, "acme", "auditor", "reports", "generate"));    /* reports:* */
-    CHECK(!may(db, "acme", "auditor", "metrics", "read"));
+    /* issue 20 (migration 0034): the auditor reads alerts and metrics, the responder works alerts */
+    CHECK(may(db, "acme", "auditor", "metrics", "read"));
+    CHECK(may(db, "acme", "auditor", "alerts", "read"));
+    CHECK(!may(db, "acme", "auditor", "alerts", "manage"));
+    CHECK(!may(db, "acme", "auditor", "metrics", "manage"));
+    CHECK(may(db, "acme", "responder", "alerts", "manage"));
+    CHECK(may(db, "acme", "responder", "alerts.rules", "manage"));
+    CHECK(may(db, "acme", "responder", "audit.events", "read")); /* inherited from viewer */
+    CHECK(!may(db, "acme", "responder", "reports", "generate"));
+    CHECK(!may(db, "acme", "responder", "operator.errors", "read"));
     CHECK(!may(db, "acme", "nosuchrole", "audit.events", "read"));
     CHECK(!may(db, "other-org", "admin", "audit.events", "read")); /* roles are per organization */
     PGconn *c = PQconnectdb(ci);

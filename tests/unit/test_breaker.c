@@ -217,7 +217,9 @@ static void sustained_failure_disables_then_enable(void)
     CHECK(q("SELECT count(*) FROM alerts WHERE organization_id = 'brk'"
             " AND source = 'auditdb-delivery' AND metadata->>'destinationId' = '%d'"
             " AND metadata->>'kind' = 'delivery_destination_disabled'"
-            " AND created_at = '2030-01-01T02:00:00Z'", id) == 1);
+            " AND first_triggered_at = '2030-01-01T02:00:00Z'" /* the trigger's time (issue 20) */
+            " AND dedup_key = 'delivery-destination/' || (metadata->>'destinationId') || '/disabled'",
+            id) == 1);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit_log WHERE organization_id = 'brk'"
              " AND action = 'delivery.destination.disabled' AND target_resource_id = '%d'", id);
     CHECK(t_count(c, sql) == 1);
