@@ -68,8 +68,8 @@ BEGIN
     FOREACH t IN ARRAY ARRAY['detection_rules', 'detection_settings', 'detection_hits'] LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY tenant_isolation ON %I'
-                       ' USING (organization_id = current_setting(''auditdb.organization_id'', true))'
-                       ' WITH CHECK (organization_id = current_setting(''auditdb.organization_id'', true))', t);
+                       ' USING (organization_id = (SELECT auditdb_tenant()))'
+                       ' WITH CHECK (organization_id = (SELECT auditdb_tenant()))', t);
     END LOOP;
 END;
 $$;

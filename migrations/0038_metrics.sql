@@ -27,26 +27,27 @@ CREATE TABLE metrics_config (
 
 ALTER TABLE metrics_config ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON metrics_config
-    USING (organization_id = current_setting('auditdb.organization_id', true))
-    WITH CHECK (organization_id = current_setting('auditdb.organization_id', true));
+    USING (organization_id = (SELECT auditdb_tenant()))
+    WITH CHECK (organization_id = (SELECT auditdb_tenant()));
 
 -- tenants keep their configuration
 GRANT SELECT, INSERT, UPDATE ON metrics_config TO auditdb_app;
 
 -- The tenant's integrity verifications by bucket (date_trunc's unit, in UTC):
 -- audit_integrity_log has no organization and is not readable by auditdb_app,
--- so this reads it as its owner, for the organization of the calling
--- transaction's setting only (never a parameter: no tenant can name another).
+-- so this reads it as its owner, for the organization the calling transaction
+-- proves (auditdb_tenant(), migration 0016: never a parameter, never the bare
+-- setting, so no tenant can name another).
 CREATE FUNCTION adb_metrics_verifications(p_start timestamptz, p_end timestamptz, p_unit text)
 RETURNS TABLE (bucket timestamptz, status text, n bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
     SELECT date_trunc(p_unit, i.verification_timestamp, 'UTC'), i.verification_status::text, count(*)
     FROM audit_integrity_log i
     WHERE i.verification_timestamp >= p_start AND i.verification_timestamp < p_end
-      AND coalesce(current_setting('auditdb.organization_id', true), '') <> ''
-      AND (i.verification_details->>'organizationId' = current_setting('auditdb.organization_id', true)
+      AND coalesce(public.auditdb_tenant(), '') <> ''
+      AND (i.verification_details->>'organizationId' = public.auditdb_tenant()
            OR EXISTS (SELECT 1 FROM audit_log a WHERE a.id = i.audit_log_id
-                      AND a.organization_id = current_setting('auditdb.organization_id', true)))
+                      AND a.organization_id = public.auditdb_tenant()))
     GROUP BY 1, 2
 $$;
 REVOKE ALL ON FUNCTION adb_metrics_verifications(timestamptz, timestamptz, text) FROM PUBLIC;
