@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <jansson.h>
+
 bool adb__fmt(char *buf, size_t len, const char *fmt, ...)
 {
     va_list ap;
@@ -292,4 +294,28 @@ char *adb__utf8_repair(char *s)
     }
     s[w] = '\0';
     return s;
+}
+
+void adb__json_log_line(FILE *f, const char *component, const char *level, const char *org,
+                        const char *event, const char *message)
+{
+    char ts[32];
+    struct timespec now;
+    struct tm tm;
+    char *text;
+
+    if (!f)
+        return;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s}", "time", ts, "level", level,
+                          "component", component, "organizationId", org, "event", event,
+                          "message", message);
+    if (j && (text = json_dumps(j, JSON_COMPACT))) {
+        fprintf(f, "%s\n", text);
+        fflush(f);
+        free(text);
+    }
+    json_decref(j);
 }

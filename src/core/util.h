@@ -72,4 +72,11 @@ bool adb__utf8_valid(const char *s, size_t n);
  * sequence (a sequence cut by a bounded copy, for one); returns s. */
 char *adb__utf8_repair(char *s);
 
+/* One JSON line on f (nothing when f is NULL), flushed: {"time" (UTC, seconds),
+ * "level", "component", "organizationId" (left out when org is NULL), "event",
+ * "message"}: the log of the service's background threads (checkpointer,
+ * detection engine). Never a key, secret or event content in message. */
+void adb__json_log_line(FILE *f, const char *component, const char *level, const char *org,
+                        const char *event, const char *message);
+
 #endif

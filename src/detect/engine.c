@@ -74,25 +74,7 @@ struct adb__detect {
 static void log_line(adb__detect *d, const char *level, const char *org, const char *event,
                      const char *message)
 {
-    char ts[32];
-    struct timespec now;
-    struct tm tm;
-    json_t *j;
-    char *text;
-
-    if (!d->o.log)
-        return;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    j = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s}", "time", ts, "level", level, "component",
-                  "detect", "organizationId", org, "event", event, "message", message);
-    if (j && (text = json_dumps(j, JSON_COMPACT))) {
-        fprintf(d->o.log, "%s\n", text);
-        fflush(d->o.log);
-        free(text);
-    }
-    json_decref(j);
+    adb__json_log_line(d->o.log, "detect", level, org, event, message);
 }
 
 static void stat_add(adb__detect *d, long long *f, long long n)

@@ -87,25 +87,7 @@ static uint32_t org_hash(const char *s)
 static void log_line(adb__checkpointer *cp, const char *level, const char *org, const char *event,
                      const char *message)
 {
-    char ts[32];
-    struct timespec now;
-    struct tm tm;
-    json_t *j;
-    char *text;
-
-    if (!cp->o.log)
-        return;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    j = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s}", "time", ts, "level", level, "component",
-                  "checkpointer", "organizationId", org, "event", event, "message", message);
-    if (j && (text = json_dumps(j, JSON_COMPACT))) {
-        fprintf(cp->o.log, "%s\n", text);
-        fflush(cp->o.log);
-        free(text);
-    }
-    json_decref(j);
+    adb__json_log_line(cp->o.log, "checkpointer", level, org, event, message);
 }
 
 static void stat_add(adb__checkpointer *cp, uint64_t *field, uint64_t n)
