@@ -8,6 +8,7 @@
 # every event evaluated once, each hit raised once through adb__alert_raise.
 # Long: the runner gives it 900 s (tests/run.sh).
 . tests/lib.sh
+export AUDITDB_DETECT=true # the engine under test (tests/lib.sh turns it off for the others)
 . tests/tools/detect_replay.sh
 
 detect_setup detect_golden || { not_ok "setup"; finish; }

@@ -7,6 +7,7 @@
 # disabled rule stops; the engine's own alert.* events never feed a rule; security_events and
 # audit_integrity_log rows raise their rules' alerts.
 . tests/lib.sh
+export AUDITDB_DETECT=true # the engine under test (tests/lib.sh turns it off for the others)
 
 fresh_db detect_rules_api
 "$AUDITDB_BIN" migrate >/dev/null || { not_ok "migrate"; finish; }
