@@ -10,6 +10,7 @@
 #include "../monitor/errors.h"
 #include "../auth/key_changes.h"
 #include "../alert/alert.h"
+#include "../core/adb_internal.h"
 #include "../core/util.h"
 #include "../monitor/metrics_snapshot.h"
 #include "../detect/engine.h"
@@ -303,6 +304,7 @@ int cmd_serve(int argc, char **argv)
         adb__detect_options dopt = {
             .pool = adb_get_pool(h), .log = stderr,
             .interval_ms = (int)ivv, .lateness_s = (int)lsv, .max_groups = mgv,
+            .writer = adb__db_writer(h),
         };
         bool off = on && (!strcasecmp(on, "false") || !strcmp(on, "0") || !strcasecmp(on, "no") ||
                           !strcasecmp(on, "off"));

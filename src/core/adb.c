@@ -556,6 +556,7 @@ adb_pool *adb__tenant_pool(adb *db) { return db->api_pool ? db->api_pool : db->p
 adb_pool *adb_get_pool(adb *db) { return db->pool; }
 const adb__keys *adb__db_keys(adb *db) { return &db->keys; }
 struct adb__integrator *adb__db_integrator(adb *db) { return db->integrator; }
+struct adb__writer *adb__db_writer(adb *db) { return db->writer; }
 bool adb__db_tenant_proof(adb *db, PGconn *c, const char *org, char out[65])
 {
     return adb__tenant_proof(&db->tenant_key, c, org, out);

@@ -65,6 +65,8 @@ adb_pool *adb__tenant_pool(adb *db);
 const adb__keys *adb__db_keys(adb *db);
 /* The tree integrator (NULL when the handle runs without trees). */
 struct adb__integrator *adb__db_integrator(adb *db);
+/* the batched writer (writer.h), e.g. to observe committed batches */
+struct adb__writer *adb__db_writer(adb *db);
 /* The log key (NULL when the handle has no verifiable log) and the
  * checkpointer its tree offers new sizes to (NULL likewise). */
 const adb__note_signer *adb__db_log_signer(adb *db);

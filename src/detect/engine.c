@@ -10,8 +10,11 @@
  * event whose window closed already is late: counted, not evaluated.
  */
 #include "engine.h"
+#include "feed.h"
 #include "rule.h"
 #include "state.h"
+
+#include "../writer/writer.h"
 
 #include "../alert/alert.h"
 #include "../core/util.h"
@@ -27,6 +30,11 @@
 #define DEF_LATENESS_S 300
 #define DEF_BATCH 5000
 #define DEF_MAX_GROUPS 200000
+#define SAVE_MS 5000 /* an events cursor's counters are written at most this often */
+#define FEED_MAX 200000 /* committed events held in memory for the rounds (feed.h) */
+#define FEED_SPAN_MS (6 * 3600 * 1000LL) /* a run's zone offset read at both ends only
+                                          * when it spans less than this (no zone changes
+                                          * its offset twice within it) */
 #define GLOBAL_ORG "*" /* the cursor row of the security sources (all organizations) */
 #define OPERATOR_ORG "_process" /* the service's pseudo-organization (docs/monitoring.md) */
 
@@ -45,6 +53,12 @@ typedef struct ostate {
     adb__dsource src;
     bool loaded;
     int64_t position, watermark;
+    /* the events source writes its row (position, counters) at most every
+     * SAVE_MS, or when idle: saved_position is what the row holds, saved_ms
+     * when it was written (monotonic); a round that starts before replay_to
+     * may meet windows whose alerts were raised before the row's counters
+     * were last written, and looks their hits up first (docs/alerts.md) */
+    int64_t saved_position, saved_ms, replay_to;
     long long evaluated, late, dropped;
     adb__dstate st;
 } ostate;
@@ -65,6 +79,7 @@ struct adb__detect {
     ostate **os;
     size_t nos, capos;
     adb__detect_stats stats; /* under mu */
+    adb__dfeed *feed; /* the writer's committed events (NULL: read every event back) */
     /* the round's scratch */
     fire *fires;
     size_t nfires, capfires;
@@ -363,6 +378,33 @@ static bool raise_fire(adb__detect *d, PGconn *c, const fire *f, char alert_id[A
     return true;
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The alert a hit already raised (replayed rounds): 1 with its id, 0 none, -1 failure. */
+static int hit_alert(PGconn *c, const adb__dentry *e, char alert_id[ADB_ALERT_ID_MAX])
+{
+    char ver[16], ws[24];
+    adb__fmt(ver, sizeof(ver), "%d", e->version);
+    adb__fmt(ws, sizeof(ws), "%" PRId64, e->wstart);
+    const char *p[] = { e->org, e->rule_id, ver, e->group, ws };
+    PGresult *r = PQexecParams(c,
+                               "SELECT alert_id FROM detection_hits WHERE organization_id = $1"
+                               " AND rule_id = $2 AND rule_version = $3::int AND group_key = $4"
+                               " AND window_start = 'epoch'::timestamptz + $5::bigint * interval '1 ms'"
+                               " AND alert_id IS NOT NULL",
+                               5, NULL, p, NULL, NULL, 0);
+    int rc = PQresultStatus(r) != PGRES_TUPLES_OK ? -1 : PQntuples(r) == 1;
+    if (rc == 1)
+        adb__fmt(alert_id, ADB_ALERT_ID_MAX, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return rc;
+}
+
 static bool write_hit(PGconn *c, const adb__dentry *e, const char *alert_id)
 {
     char ver[16], ws[24], we[24], cnt[24];
@@ -398,33 +440,43 @@ static bool exec_ok(PGconn *c, const char *sql)
  * instance (skip), -1 failure. Reloads os's counters when os is behind. */
 static int lock_cursor(adb__detect *d, PGconn *c, ostate *os)
 {
-    const char *p[] = { os->org, adb__dsource_name(os->src) };
-    PGresult *r = PQexecParams(c,
-                               "INSERT INTO detection_cursor (organization_id, source)"
-                               " VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                               2, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    char mine[24];
+    adb__fmt(mine, sizeof(mine), "%" PRId64, os->loaded ? os->saved_position : (int64_t)-1);
+    const char *p[] = { os->org, adb__dsource_name(os->src), mine };
+    PGresult *r;
+    if (!os->loaded) { /* once: afterwards the row exists */
+        r = PQexecParams(c,
+                         "INSERT INTO detection_cursor (organization_id, source)"
+                         " VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                         2, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            PQclear(r);
+            return -1;
+        }
         PQclear(r);
-        return -1;
     }
-    PQclear(r);
+    /* the counters only when memory is not where the row is (another instance
+     * moved it, or a first round): they are the row's largest column */
     r = PQexecParams(c,
-                     "SELECT position, watermark_ms, state, evaluated, late_events, dropped_groups"
+                     "SELECT position, watermark_ms,"
+                     " CASE WHEN position = $3::bigint THEN NULL ELSE state END,"
+                     " evaluated, late_events, dropped_groups"
                      " FROM detection_cursor WHERE organization_id = $1 AND source = $2"
                      " FOR UPDATE SKIP LOCKED",
-                     2, NULL, p, NULL, NULL, 1);
+                     3, NULL, p, NULL, NULL, 1);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
         return -1;
     }
     if (PQntuples(r) == 0) {
         PQclear(r);
+        os->loaded = false; /* another instance's turn (or the row is gone): read it again */
         return 0;
     }
     int64_t pos = 0;
     for (int i = 0; i < 8; i++)
         pos = pos << 8 | (uint8_t)PQgetvalue(r, 0, 0)[i];
-    if (!os->loaded || pos != os->position) {
+    if (!os->loaded || pos != os->saved_position) {
         int64_t wm = 0, ev = 0, late = 0, dr = 0;
         for (int i = 0; i < 8; i++) {
             wm = wm << 8 | (uint8_t)PQgetvalue(r, 0, 1)[i];
@@ -444,6 +496,25 @@ static int lock_cursor(adb__detect *d, PGconn *c, ostate *os)
         os->evaluated = ev;
         os->late = late;
         os->dropped = dr;
+        os->saved_position = pos;
+        os->saved_ms = now_ms();
+        os->replay_to = 0;
+        if (os->src == ADB_DS_EVENTS) {
+            /* rounds before a crash (or of another instance) may have gone as far as
+             * the committed head, and raised their alerts, without writing this row */
+            const char *hp[] = { os->org };
+            PGresult *h = PQexecParams(c, "SELECT last_seq FROM audit_chain_head"
+                                          " WHERE organization_id = $1", 1, NULL, hp, NULL, NULL, 0);
+            if (PQresultStatus(h) != PGRES_TUPLES_OK) {
+                PQclear(h);
+                PQclear(r);
+                os->loaded = false;
+                return -1;
+            }
+            if (PQntuples(h) == 1)
+                os->replay_to = strtoll(PQgetvalue(h, 0, 0), NULL, 10);
+            PQclear(h);
+        }
         os->loaded = true;
     }
     PQclear(r);
@@ -522,6 +593,62 @@ static rset *rules_for(adb__detect *d, PGconn *c, rset **rs, size_t *nrs, const 
     return &p[(*nrs)++];
 }
 
+/* floor(a / b) and its remainder's sign as b's: times before 1970 too */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* The zone's offset from UTC (seconds) that holds for every event of a fed
+ * run, as PostgreSQL's zone data gives it: read at the run's first and last
+ * instant; false (the table read then computes it per event) when they
+ * differ, the run spans FEED_SPAN_MS or more, or the database cannot say. */
+static bool fed_offset(PGconn *c, const char *tz, adb__dfeed_item *const *it, size_t n,
+                       int64_t *off)
+{
+    int64_t lo = it[0]->ts_ms, hi = it[0]->ts_ms;
+    for (size_t i = 1; i < n; i++) {
+        if (it[i]->ts_ms < lo)
+            lo = it[i]->ts_ms;
+        if (it[i]->ts_ms > hi)
+            hi = it[i]->ts_ms;
+    }
+    if (hi - lo >= FEED_SPAN_MS)
+        return false;
+    char a[24], b[24];
+    adb__fmt(a, sizeof(a), "%" PRId64, floor_div(lo, 1000));
+    adb__fmt(b, sizeof(b), "%" PRId64, floor_div(hi, 1000));
+    const char *p[] = { a, b, tz };
+    PGresult *r = PQexecParams(
+        c,
+        "SELECT extract(epoch FROM to_timestamp($1::bigint) AT TIME ZONE $3)::bigint - $1::bigint,"
+        " extract(epoch FROM to_timestamp($2::bigint) AT TIME ZONE $3)::bigint - $2::bigint",
+        3, NULL, p, NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+              strcmp(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1)) == 0;
+    if (ok)
+        *off = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return ok;
+}
+
+/* A fed event as the rules see it (what fetch's columns give for the row). */
+static void fed_record(const adb__dfeed_item *it, int64_t off, adb__drecord *rec)
+{
+    rec->f[ADB_DF_ACTION] = it->f[ADB_DFEED_ACTION];
+    rec->f[ADB_DF_STATUS] = it->f[ADB_DFEED_STATUS];
+    rec->f[ADB_DF_PRINCIPAL] = it->f[ADB_DFEED_PRINCIPAL];
+    rec->f[ADB_DF_RESOURCE] = it->f[ADB_DFEED_RESOURCE];
+    rec->f[ADB_DF_RESOURCE_ID] = it->f[ADB_DFEED_RESOURCE_ID];
+    rec->f[ADB_DF_CLASSIFICATION] = it->f[ADB_DFEED_CLASSIFICATION];
+    rec->f[ADB_DF_OUTCOME] = it->f[ADB_DFEED_OUTCOME];
+    rec->event_id = it->event_id[0] ? it->event_id : NULL;
+    rec->ts_ms = it->ts_ms;
+    int64_t local = floor_div(it->ts_ms, 1000) + off;
+    rec->minute_of_day = (int)((local - floor_div(local, 86400) * 86400) / 60);
+}
+
 /* One round of os: 1 when rows were evaluated, 0 when there was nothing to
  * do, -1 on failure (rolled back; the counters are read again next time). */
 static int round_one(adb__detect *d, PGconn *c, ostate *os)
@@ -534,6 +661,9 @@ static int round_one(adb__detect *d, PGconn *c, ostate *os)
     const char *what = "begin";
 
     bool in_tx = false, moved = false;
+    adb__dfeed_item **fed = NULL;
+    size_t nfed = 0;
+    int64_t tzoff = 0, round_start = 0;
 
     d->nfires = 0;
     if (!exec_ok(c, "BEGIN"))
@@ -548,29 +678,48 @@ static int round_one(adb__detect *d, PGconn *c, ostate *os)
     if (os->src == ADB_DS_EVENTS && !rules_for(d, c, &rs, &nrs, os->org, os->src))
         goto out;
     what = "read";
-    res = fetch(d, c, os, os->src == ADB_DS_EVENTS ? rs[0].tz : "UTC");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        goto out;
-    n = PQntuples(res);
+    round_start = os->position;
+    if (os->src == ADB_DS_EVENTS && d->feed)
+        nfed = adb__dfeed_take(d->feed, os->org, os->position, (size_t)d->o.batch, &fed);
+    if (nfed > 0 && !fed_offset(c, rs[0].tz, fed, nfed, &tzoff)) {
+        /* the zone's offset is not one over the run: the table read computes it per event */
+        adb__dfeed_release(fed, nfed);
+        fed = NULL;
+        nfed = 0;
+    }
+    if (nfed > 0) {
+        n = (int)nfed;
+    } else {
+        res = fetch(d, c, os, os->src == ADB_DS_EVENTS ? rs[0].tz : "UTC");
+        if (PQresultStatus(res) != PGRES_TUPLES_OK)
+            goto out;
+        n = PQntuples(res);
+    }
     what = "evaluate";
     for (int i = 0; i < n; i++) {
         adb__drecord rec = { 0 };
-        static const adb__dfield cols[] = { ADB_DF_ACTION, ADB_DF_STATUS, ADB_DF_PRINCIPAL,
-                                            ADB_DF_RESOURCE, ADB_DF_RESOURCE_ID,
-                                            ADB_DF_CLASSIFICATION, ADB_DF_OUTCOME, ADB_DF_TYPE,
-                                            ADB_DF_IP, ADB_DF_KEY };
-        for (int k = 0; k < 10; k++)
-            rec.f[cols[k]] = PQgetisnull(res, i, 4 + k) ? NULL : PQgetvalue(res, i, 4 + k);
-        rec.event_id = PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1);
-        rec.ts_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-        rec.minute_of_day = (int)strtol(PQgetvalue(res, i, 3), NULL, 10);
-        os->position = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        if (fed) {
+            fed_record(fed[i], tzoff, &rec);
+            os->position = fed[i]->seq;
+        } else {
+            static const adb__dfield cols[] = { ADB_DF_ACTION, ADB_DF_STATUS, ADB_DF_PRINCIPAL,
+                                                ADB_DF_RESOURCE, ADB_DF_RESOURCE_ID,
+                                                ADB_DF_CLASSIFICATION, ADB_DF_OUTCOME,
+                                                ADB_DF_TYPE, ADB_DF_IP, ADB_DF_KEY };
+            for (int k = 0; k < 10; k++)
+                rec.f[cols[k]] = PQgetisnull(res, i, 4 + k) ? NULL : PQgetvalue(res, i, 4 + k);
+            rec.event_id = PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1);
+            rec.ts_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+            rec.minute_of_day = (int)strtol(PQgetvalue(res, i, 3), NULL, 10);
+            os->position = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        }
         /* the alerts' own audit events never feed a rule (nor move the watermark) */
         if (rec.f[ADB_DF_ACTION] && strncmp(rec.f[ADB_DF_ACTION], "alert.", 6) == 0)
             continue;
         os->evaluated++;
         rset *set = os->src == ADB_DS_EVENTS ? rs
                     : rules_for(d, c, &rs, &nrs, PQgetvalue(res, i, 14), os->src);
+        /* (fed events are always of os->org: only the events source is fed) */
         if (!set || !evaluate(d, os, set, &rec, lateness))
             goto out;
     }
@@ -591,7 +740,11 @@ static int round_one(adb__detect *d, PGconn *c, ostate *os)
     what = "raise";
     for (size_t i = 0; i < d->nfires; i++) {
         char id[ADB_ALERT_ID_MAX] = "";
-        if (!raise_fire(d, c, &d->fires[i], id) || !write_hit(c, d->fires[i].e, id))
+        int had = 0;
+        /* a window met again after a restart: its alert was raised then */
+        if (round_start < os->replay_to && (had = hit_alert(c, d->fires[i].e, id)) < 0)
+            goto out;
+        if ((!had && !raise_fire(d, c, &d->fires[i], id)) || !write_hit(c, d->fires[i].e, id))
             goto out;
         d->fires[i].e->dirty = false;
     }
@@ -627,7 +780,15 @@ static int round_one(adb__detect *d, PGconn *c, ostate *os)
     }
     moved = os->position != before;
     what = "save";
-    {
+    int64_t now = now_ms();
+    /* the events source writes its row every SAVE_MS, when idle, and when stopping;
+     * the security sources every round (few rows, no replay check) */
+    pthread_mutex_lock(&d->mu);
+    bool stopping = d->stopping;
+    pthread_mutex_unlock(&d->mu);
+    bool save = os->src != ADB_DS_EVENTS || stopping || now - os->saved_ms >= SAVE_MS ||
+                (n == 0 && os->position != os->saved_position);
+    if (save) {
         size_t len = 0;
         uint8_t *blob = adb__dstate_save(&os->st, &len);
         char pos[24], wm[24], ev[24], late[24], dr[24];
@@ -659,7 +820,11 @@ static int round_one(adb__detect *d, PGconn *c, ostate *os)
     in_tx = false;
     if (!exec_ok(c, "COMMIT"))
         goto out;
-    rc = n > 0 || moved ? 1 : 0;
+    if (save) {
+        os->saved_position = os->position;
+        os->saved_ms = now;
+    }
+    rc = n >= d->o.batch ? 2 : n > 0 || moved ? 1 : 0;
     pthread_mutex_lock(&d->mu);
     d->stats.rounds++;
     d->stats.evaluated += n;
@@ -689,6 +854,8 @@ out:
         exec_ok(c, "ROLLBACK"); /* the row is another instance's this time */
     }
     PQclear(res);
+    if (fed)
+        adb__dfeed_release(fed, nfed);
     for (size_t i = 0; i < nrs; i++)
         rset_clear(&rs[i]);
     free(rs);
@@ -734,7 +901,10 @@ static bool pass(adb__detect *d, PGconn *c)
         pthread_mutex_unlock(&d->mu);
         if (stop)
             break;
-        if (round_one(d, c, os) > 0)
+        /* another pass at once only when a round was full (more rows wait): a round
+         * costs statements and the counters' write whatever it read, so rounds of a
+         * steady stream are spaced by interval_ms and each takes what came meanwhile */
+        if (round_one(d, c, os) > 1)
             busy = true;
     }
     PQclear(r);
@@ -795,8 +965,14 @@ adb__detect *adb__detect_start(const adb__detect_options *o, char *err, size_t e
     adb__dstate_set_cap(d->o.max_groups);
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
+    if (d->o.writer && (d->feed = adb__dfeed_new(FEED_MAX)))
+        adb__writer_observe(d->o.writer, adb__dfeed_put, d->feed);
     if (pthread_create(&d->th, NULL, detect_main, d) != 0) {
         adb__fmt(err, errlen, "could not start the detection thread");
+        if (d->feed) {
+            adb__writer_observe(d->o.writer, NULL, NULL);
+            adb__dfeed_free(d->feed);
+        }
         pthread_mutex_destroy(&d->mu);
         pthread_cond_destroy(&d->cv);
         free(d);
@@ -814,6 +990,10 @@ void adb__detect_stop(adb__detect *d)
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
     pthread_join(d->th, NULL);
+    if (d->feed) {
+        adb__writer_observe(d->o.writer, NULL, NULL); /* returns once no batch is shown */
+        adb__dfeed_free(d->feed);
+    }
     for (size_t i = 0; i < d->nos; i++) {
         adb__dstate_free(&d->os[i]->st);
         free(d->os[i]);

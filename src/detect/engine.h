@@ -25,6 +25,7 @@ typedef struct adb__detect_options {
     int lateness_s;         /* event time a window stays open after its end (0: 300) */
     int batch;              /* events per round (0: 5000) */
     long long max_groups;   /* live (rule, group, window) counters, process-wide (0: 200000) */
+    struct adb__writer *writer; /* shows it committed batches (feed.h); NULL: reads them back */
 } adb__detect_options;
 
 typedef struct adb__detect adb__detect;

@@ -59,6 +59,11 @@ struct adb__writer {
     int last_batch;
     long long batch_le[ADB_WRITER_BATCH_NBOUNDS], batch_events;
     double rate_eps; /* recent events per second, for Retry-After */
+    /* who else sees every committed batch (adb__writer_observe), under mu */
+    adb__writer_observer observer;
+    void *observer_ctx;
+    int observing; /* calls in progress */
+    pthread_cond_t observed; /* signalled when observing drops to 0 */
 };
 
 /* ---- tickets ------------------------------------------------------------ */
@@ -254,6 +259,35 @@ static void hand_over(adb__writer *w, adb__job *jobs, size_t n, const bool *dup)
         w->o.on_commit(w->o.on_commit_ctx, l, k);
     if (l != stack)
         free(l);
+}
+
+/* The stored events of a committed batch to the observer (the detection
+ * engine): the events themselves, read while the caller still waits. */
+static void show_observer(adb__writer_observer obs, void *ctx, adb__job *jobs, size_t n,
+                          const bool *dup)
+{
+    const adb__event *stack[64], **evs = n <= 64 ? stack : malloc(n * sizeof(*evs));
+    size_t k = 0;
+
+    if (!evs)
+        return; /* the observer reads them back from the table */
+    for (size_t i = 0; i < n; i++)
+        if (!dup[i] && jobs[i].ev->chain_seq)
+            evs[k++] = jobs[i].ev;
+    if (k > 0)
+        obs(ctx, evs, k);
+    if (evs != stack)
+        free(evs);
+}
+
+void adb__writer_observe(adb__writer *w, adb__writer_observer fn, void *ctx)
+{
+    pthread_mutex_lock(&w->mu);
+    w->observer = fn;
+    w->observer_ctx = ctx;
+    while (!fn && w->observing > 0) /* none may run on a ctx about to go */
+        pthread_cond_wait(&w->observed, &w->mu);
+    pthread_mutex_unlock(&w->mu);
 }
 
 /* Errors that a row's content causes, and that writing it again can never
@@ -670,6 +704,18 @@ static bool write_batch(adb__writer *w, PGconn *c, adb__job *jobs, size_t n, boo
     }
     if (w->o.on_commit)
         hand_over(w, jobs, n, dup);
+    pthread_mutex_lock(&w->mu);
+    adb__writer_observer obs = w->observer;
+    void *obs_ctx = w->observer_ctx;
+    w->observing += obs != NULL;
+    pthread_mutex_unlock(&w->mu);
+    if (obs) {
+        show_observer(obs, obs_ctx, jobs, n, dup);
+        pthread_mutex_lock(&w->mu);
+        if (--w->observing == 0)
+            pthread_cond_broadcast(&w->observed);
+        pthread_mutex_unlock(&w->mu);
+    }
     ok = true;
     pthread_mutex_lock(&w->mu);
     for (size_t i = 0; i < n; i++) {
@@ -976,6 +1022,7 @@ adb__writer *adb__writer_start(adb_pool *pool, const adb__keys *keys, const adb_
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&w->not_empty, &ca);
+    pthread_cond_init(&w->observed, NULL);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&w->months_mu, NULL);
     for (int i = 0; i < o->threads; i++) {
@@ -1025,6 +1072,7 @@ void adb__writer_stop(adb__writer *w)
         pthread_join(w->threads[i], NULL);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->not_empty);
+    pthread_cond_destroy(&w->observed);
     pthread_mutex_destroy(&w->months_mu);
     adb__heads_free(w->heads);
     adb__growth_stop(w->growth);

@@ -51,6 +51,14 @@ typedef struct adb__writer_options {
     void *on_commit_ctx;
 } adb__writer_options;
 
+/* Another reader of every committed batch: called after each COMMIT, on the
+ * writer's thread, with the batch's stored events (chain fields set; not
+ * duplicates), before their callers are answered. Must copy what it keeps and
+ * never wait for the database. With fn NULL it returns once no call is in
+ * progress, so that the old ctx may then be freed. */
+typedef void (*adb__writer_observer)(void *ctx, const adb__event *const *evs, size_t n);
+void adb__writer_observe(adb__writer *w, adb__writer_observer fn, void *ctx);
+
 /* Starts the writer threads. pool and keys must outlive the writer. */
 adb__writer *adb__writer_start(adb_pool *pool, const adb__keys *keys,
                                const adb__writer_options *o, char *errbuf, size_t errlen);
