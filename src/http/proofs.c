@@ -177,7 +177,7 @@ static int pick_checkpoint(PGconn *c, const char *org, uint64_t index, char **no
  * $1 org, $2 the id, $3 the instant of a version 1 id, $4-$6 the cached
  * tiles' levels, indexes and widths. */
 #define FAST_SQL(COND)                                                                           \
-    "WITH ev AS (SELECT chain_seq - 1 AS idx, event_id FROM audit_log"                           \
+    "WITH ev AS (SELECT chain_seq - 1 AS idx, event_id, hash FROM audit_log"                     \
     "            WHERE organization_id = $1 AND " COND " AND chain_seq IS NOT NULL LIMIT 1),"    \
     " cand AS (SELECT c.note, c.cosignatures, c.tree_size FROM log_checkpoint c, ev"             \
     "          WHERE c.organization_id = $1 AND c.tree_size > ev.idx"                            \
@@ -186,8 +186,7 @@ static int pick_checkpoint(PGconn *c, const char *org, uint64_t index, char **no
     " SELECT 0 AS kind, ev.idx, ev.event_id::text, cp.note, cp.cosignatures,"                    \
     "  EXISTS (SELECT 1 FROM log_checkpoint w WHERE w.organization_id = $1"                      \
     "          AND w.cosignatures > 0),"                                                         \
-    "  (SELECT substring(b.entries FROM (ev.idx % 256)::int * 48 + 1 FOR 48)"                    \
-    "     FROM audit_tree_bundle b WHERE b.organization_id = $1 AND b.index = ev.idx / 256),"    \
+    "  ev.hash,"                                                                                 \
     "  NULL::smallint, NULL::bigint, NULL::bytea"                                                \
     " FROM ev LEFT JOIN cp ON true"                                                              \
     " UNION ALL"                                                                                 \
@@ -264,7 +263,11 @@ static bool fast_receipt(adb_http_request *req, const adb_http_event_ref *ref,
     adb__note n;
     adb__checkpoint_body body;
     char why[256];
-    if (PQgetisnull(r, head, 6) || unhex_bytea(PQgetvalue(r, head, 6), entry, 48) != 48 ||
+    /* the entry from the row (its id and stored hash); the leaf in the tile
+     * below must be its hash, else (a legacy import, whose content hash is not
+     * the stored one, or a row that disagrees with its tree) the long path */
+    if (PQgetisnull(r, head, 6) ||
+        !adb__tree_entry_from_text(uuid, PQgetvalue(r, head, 6), entry) ||
         !uuid_bytes(uuid, id16) || memcmp(entry, id16, 16) != 0)
         goto done;
     if (adb__note_parse(note, note_len, &n, why, sizeof(why)) != ADB_OK ||
@@ -293,6 +296,10 @@ static bool fast_receipt(adb_http_request *req, const adb_http_event_ref *ref,
                 !adb__tile_reader_put(rd, l, want[k], buf, w))
                 goto done;
     }
+    uint8_t leaf[32], stored[32];
+    adb__merkle_leaf_hash(entry, sizeof(entry), leaf);
+    if (adb__tile_reader_get(rd, 0, index, stored) != ADB_OK || memcmp(leaf, stored, 32) != 0)
+        goto done;
     adb__mhash proof[ADB_MERKLE_MAX_PROOF];
     size_t np = 0;
     if (adb__merkle_inclusion_proof(adb__tile_reader_get, rd, index, body.size, proof, &np) !=
