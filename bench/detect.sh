@@ -7,7 +7,8 @@
 # HTTP bulk / COPY ratio and how far the engine had got when serve stopped.
 #
 # usage: scripts/with-cluster.sh build/release/auditdb bench/detect.sh
-# Knobs: BENCH_DETECT_EVENTS (120000), BENCH_DETECT_RUNS ("on off on"), and http_ingest.sh's.
+# Knobs: BENCH_DETECT_EVENTS (120000), BENCH_DETECT_RUNS ("on off on"), and http_ingest.sh's
+# (BENCH_HTTP_ZONE: the organizations' zone, to run by day or by night for the off-hours rule).
 # Method and figures: bench/README.md, "Detection rules".
 set -u
 
@@ -34,6 +35,7 @@ for run in $RUNS; do
                || (SELECT count(*) FROM alerts WHERE source = 'auditdb-detect') || ' alerts, '
                || coalesce(sum(c.late_events), 0) || ' late'
           FROM detection_cursor c WHERE c.source = 'events'" 2>/dev/null)
+    echo "$out" | grep "local time" | sed 's/^/  /'
     line=$(printf 'rules %-3s  HTTP bulk %6s events/s   HTTP bulk / COPY %s   engine: %s' "$run" "$rate" "$ratio" \
         "$([ "$run" = on ] && echo "$eng" || echo off)")
     echo "  $line"

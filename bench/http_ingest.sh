@@ -99,6 +99,24 @@ while [ "$o" -lt "$ORGS" ]; do
     o=$((o + 1))
 done
 [ "$(wc -l <"$W/keys")" -eq "$ORGS" ] || die "no key in the output of keys create"
+# BENCH_HTTP_ZONE: the organizations' detection time zone (default UTC). The default off-hours
+# rule (22:00-06:00 local) raises an alert for each of the bench's principals when the run falls
+# in that window (bench/README.md, "Detection rules")
+if [ -n "${BENCH_HTTP_ZONE:-}" ]; then
+    o=0
+    while [ "$o" -lt "$ORGS" ]; do
+        psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 -v org="org-$o" -v zone="$BENCH_HTTP_ZONE" >/dev/null <<'SQL' ||
+INSERT INTO detection_settings (organization_id, timezone) VALUES (:'org', :'zone')
+ON CONFLICT (organization_id) DO UPDATE SET timezone = excluded.timezone;
+SQL
+            die "could not set the organizations' zone to $BENCH_HTTP_ZONE"
+        o=$((o + 1))
+    done
+fi
+echo "-- the organizations' local time (detection zone ${BENCH_HTTP_ZONE:-UTC}): $(psql "$AUDIT_DB_URL" -qAtX -v zone="${BENCH_HTTP_ZONE:-UTC}" <<'SQL'
+SELECT to_char(now() AT TIME ZONE :'zone', 'HH24:MI');
+SQL
+)"
 # an operator key reads /metrics: the trees' integration delay (docs/log.md)
 OPKEY=$("$BIN" keys create --role operator --name bench-http 2>/dev/null |
     sed -n 's/^key (shown once, store it now): //p')
