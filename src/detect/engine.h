@@ -36,6 +36,8 @@ void adb__detect_stop(adb__detect *d);
 
 typedef struct adb__detect_stats {
     long long rounds, failures, evaluated, hits, alerts, late, dropped, live_groups;
+    /* the feed (feed.h): events held, dropped at its cap, taken by rounds */
+    long long feed_held, feed_dropped, feed_taken;
 } adb__detect_stats;
 void adb__detect_stats_get(adb__detect *d, adb__detect_stats *out);
 
