@@ -31,10 +31,9 @@ def snap():
     return out
 
 
-def idle():
+def machine():
     with open("/proc/stat") as f:
-        v = list(map(int, f.readline().split()[1:]))
-    return v[3] + v[4], sum(v)
+        return list(map(int, f.readline().split()[1:8]))
 
 
 stop = False
@@ -50,7 +49,7 @@ signal.signal(signal.SIGINT, on_signal)
 first = snap()
 last = dict(first)
 copying = set()
-i0, s0 = idle()
+m0 = machine()
 while not stop:
     time.sleep(0.2)
     cur = snap()
@@ -59,7 +58,7 @@ while not stop:
         if cmd.startswith("postgres:") and len(w) > 4 and w[4] == "COPY":
             copying.add(p)
     last.update(cur)
-i1, s1 = idle()
+m1 = machine()
 classes = {}
 for p, (comm, cmd, u, s) in last.items():
     b = first.get(p, (None, None, 0, 0))
@@ -77,6 +76,10 @@ for p, (comm, cmd, u, s) in last.items():
     c[0] += du
     c[1] += ds
 with open(sys.argv[1], "w") as f:
-    f.write(f"idle {(i1 - i0) / max(1, s1 - s0):.3f}\n")
+    d = [b - a for a, b in zip(m0, m1)]
+    f.write(f"idle {(d[3] + d[4]) / max(1, sum(d)):.3f}\n")
+    # the machine as a whole (every core), seconds: what no process is charged with shows here
+    for name, k in (("user", 0), ("nice", 1), ("system", 2), ("iowait", 4), ("irq", 5), ("softirq", 6)):
+        f.write(f"{d[k] / TICK:.2f} {d[k] / TICK:.2f} 0 machine {name}\n")
     for k, (u, s) in sorted(classes.items(), key=lambda x: -sum(x[1])):
         f.write(f"{(u + s) / TICK:.2f} {u / TICK:.2f} {s / TICK:.2f} {k}\n")

@@ -83,7 +83,9 @@ echo "   HTTP $rate events/s; raw COPY of the $rows stored rows $crate rows/s; r
 awk -v n="$EVENTS" '
     NR == 1 { printf "   HTTP run: machine idle %.1f %%\n", $2 * 100; next }
     { k = $4; for (i = 5; i <= NF; i++) k = k " " $i
-      if (k ~ /^postgres bench_cpu_copy/ || k ~ /^postgres bench_http_copy/) next
-      if ($1 * 1e6 / n >= 0.5) printf "   %7.1f us/event (user %5.1f, system %5.1f)  %s\n", $1 * 1e6 / n, $2 * 1e6 / n, $3 * 1e6 / n, k }' "$W/http.cpu"
+      if (k ~ /^postgres bench_http_copy/) next
+      if (k ~ /^machine /) { mach = mach sprintf(" %s %.1f", substr(k, 9), $1 * 1e6 / n); next }
+      if ($1 * 1e6 / n >= 0.5) printf "   %7.1f us/event (user %5.1f, system %5.1f)  %s\n", $1 * 1e6 / n, $2 * 1e6 / n, $3 * 1e6 / n, k }
+    END { print "   the whole machine, us/event:" mach }' "$W/http.cpu"
 awk -v n="$rows" '
     /postgres bench_http_copy writer/ { printf "   raw COPY: %7.1f us/row (user %5.1f, system %5.1f)  the COPY backend\n", $1 * 1e6 / n, $2 * 1e6 / n, $3 * 1e6 / n }' "$W/copy.cpu"
