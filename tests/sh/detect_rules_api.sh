@@ -4,14 +4,16 @@
 # change (a new version each time), versions, 409/400/403/404; each change in the configuration
 # history; the time zone setting; events over HTTP raise one alert per rule, group and window
 # with the events' ids as samples, later events counted into the hit, not raised again; a
-# disabled rule stops; the engine's own alert.* events never feed a rule; security_events and
-# audit_integrity_log rows raise their rules' alerts.
+# disabled rule stops; the engine's own alert.* events never feed a rule; the local time of events
+# it reads from the writer's feed in two zones (off-hours exactly as python's zone data says);
+# security_events and audit_integrity_log rows raise their rules' alerts.
 . tests/lib.sh
 export AUDITDB_DETECT=true # the engine under test (tests/lib.sh turns it off for the others)
 
 fresh_db detect_rules_api
 "$AUDITDB_BIN" migrate >/dev/null || { not_ok "migrate"; finish; }
 A=$(newkey det-a admin); B=$(newkey det-b admin); V=$(newkey det-a viewer); U=$(newkey det-a auditor)
+K=$(newkey det-k admin); L=$(newkey det-l admin)
 AUDITDB_DETECT_INTERVAL_MS=100 start_serve "$TEST_TMP/serve.log" || { not_ok "serve started"; finish; }
 H() { echo "X-API-Key: $1"; }
 
@@ -120,6 +122,30 @@ expect_eq "failed-auth disabled (version 2)" "200|2" "$HTTP_STATUS|$(jbody 'd["v
 bulk "$A" eve auth.login.failure 6 10
 caught_up
 expect_eq "a disabled rule counts nothing" 0 "$(sql "SELECT count(*) FROM detection_hits WHERE group_key = 'eve'")"
+
+# --- local time of events the engine gets from memory (docs/alerts.md, "The feed") ----------------
+# det-k in Asia/Kolkata (+05:30), det-l in America/Los_Angeles (-08:00): the same instant is
+# off-hours (22:00-06:00 local) in one zone or the other or neither; python's zone data says which,
+# and the engine, reading these events from the writer's feed, must agree
+for z in "$K|Asia/Kolkata" "$L|America/Los_Angeles"; do
+    http PUT /api/v1/alerts/detection-settings -H "$(H "${z%%|*}")" -H 'Content-Type: application/json' \
+        -d "{\"timezone\": \"${z#*|}\"}"
+done
+NOW=$(python3 -c 'import datetime; print(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"))')
+offhours() { python3 -c "
+import datetime, zoneinfo, sys
+t = datetime.datetime.strptime(sys.argv[1], '%Y-%m-%dT%H:%M:%S.000Z').replace(tzinfo=datetime.timezone.utc)
+l = t.astimezone(zoneinfo.ZoneInfo(sys.argv[2]))
+print(1 if l.hour >= 22 or l.hour < 6 else 0)" "$NOW" "$1"; }
+for z in "$K|Asia/Kolkata|det-k" "$L|America/Los_Angeles|det-l"; do
+    key=${z%%|*}; rest=${z#*|}; zone=${rest%%|*}; org=${rest#*|}
+    http POST /api/v1/audit/events/bulk -H "$(H "$key")" -H 'Content-Type: application/json' \
+        -d "{\"events\": [{\"action\": \"data.read\", \"status\": \"success\", \"principalId\": \"nightowl\", \"timestamp\": \"$NOW\"}]}"
+    caught_up
+    expect_eq "$org ($zone): an access at $NOW is off-hours exactly when the zone's local time says so" \
+        "$(offhours "$zone")" \
+        "$(sql "SELECT count(*) FROM detection_hits WHERE organization_id = '$org' AND rule_id = 'off-hours' AND group_key = 'nightowl'")"
+done
 
 # --- the security tables ---------------------------------------------------------------------------
 sql "INSERT INTO security_events (organization_id, event_type, severity, api_key_id, description, details)
