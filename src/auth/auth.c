@@ -741,6 +741,19 @@ void adb_tenant_end(adb *db, PGconn *c, bool commit)
     adb_pool_release(adb__tenant_pool(db), c);
 }
 
+bool adb__tenant_commit(adb *db, PGconn *c)
+{
+    if (!c)
+        return false;
+    PGresult *r = PQexec(c, "COMMIT");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(r), "COMMIT");
+    PQclear(r);
+    if (!ok)
+        PQclear(PQexec(c, "ROLLBACK"));
+    adb_pool_release(adb__tenant_pool(db), c);
+    return ok;
+}
+
 void adb_sign_hex(adb *db, const char *hash, char out[65])
 {
     adb__signature(&db->keys, hash, out);

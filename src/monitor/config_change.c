@@ -188,3 +188,12 @@ void adb__config_change_rec_done(adb *h, adb__config_change_rec *rec, bool commi
     free(rec->next);
     memset(rec, 0, sizeof(*rec));
 }
+
+json_t *adb__config_doc_without(const json_t *doc, const char *const *drop)
+{
+    json_t *o = doc ? json_deep_copy(doc) : NULL;
+
+    for (size_t i = 0; json_is_object(o) && drop && drop[i]; i++)
+        json_object_del(o, drop[i]);
+    return o;
+}
