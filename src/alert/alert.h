@@ -142,7 +142,8 @@ adb__alerter *adb__alerter_start(adb *h, const char *owner_conninfo, int tick_ms
                                  size_t errlen);
 void adb__alerter_stop(adb__alerter *a);
 /* One notification round at now_ms on c (the owner's connection, no
- * transaction open): the groups due are sent; how many, or -1. */
+ * transaction open): the groups due are sent, then the "resolved"
+ * notifications due (notification.sendResolved); how many, or -1. */
 int adb__alert_notify_round(adb *h, PGconn *c, int64_t now_ms);
 
 #endif

@@ -1,11 +1,12 @@
--- 0040_checkpoint_refusals.sql: refused checkpoints as rows (issue 20; docs/alerts.md "Rules over
+-- 0040_refusals_resolved.sql: refused checkpoints as rows (issue 20; docs/alerts.md "Rules over
 -- the security tables", docs/proofs.md). The checkpointer refuses to sign, or a witness refuses to
 -- cosign, a checkpoint (witness_refused, witness_fork, witness_ahead, witness_no_proof; the log's
 -- own: file_missing, forged_row, file_invalid, tree_shrank, root_changed, no_proof,
 -- inconsistent): one row per (organization, kind, signed size) as the checkpointer alerts it,
 -- copied by a trigger into security_events (event_type checkpoint_refused, target_resource the
 -- witness's URL or "log") where the detection engine reads it, and a default rule
--- security-checkpoint-refused over it for every organization and "_process".
+-- security-checkpoint-refused over it for every organization and "_process". And the resolved
+-- notifications' column of alerts (at the end).
 -- Runs in one transaction opened by the migration runner: no BEGIN/COMMIT here.
 
 CREATE TABLE checkpoint_refusals (
@@ -67,3 +68,7 @@ CREATE TRIGGER organization_checkpoint_rule AFTER INSERT ON organization
 
 SELECT auditdb_default_checkpoint_rule(id) FROM organization;
 SELECT auditdb_default_checkpoint_rule('_process');
+
+-- resolved notifications (Alertmanager's send_resolved; docs/alerts.md "Notification"): when
+-- an alert that was notified while firing was resolved or dismissed and said so
+ALTER TABLE alerts ADD COLUMN resolved_notified_at timestamptz;
