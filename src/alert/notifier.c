@@ -423,6 +423,7 @@ static void *thread_main(void *arg)
     PGconn *c = NULL;
     long backoff = 200;
     char err[256];
+    int64_t last_thresholds = 0;
 
     while (!atomic_load(&a->stopping)) {
         if (!c || PQstatus(c) != CONNECTION_OK) {
@@ -440,6 +441,10 @@ static void *thread_main(void *arg)
             backoff = 200;
         }
         int logged = 0;
+        if (adb__alert_now_ms() - last_thresholds >= (int64_t)a->tick_ms * ADB_ALERT_THRESHOLDS_TICKS) {
+            (void)adb__alert_thresholds_round(a->h, c);
+            last_thresholds = adb__alert_now_ms();
+        }
         (void)adb__alert_outbox_drain(a->h, c, 200, &logged, err, sizeof(err));
         (void)adb__alert_notify_round(a->h, c, adb__alert_now_ms());
         struct pollfd pf = { .fd = a->stop_pipe[0], .events = POLLIN };
