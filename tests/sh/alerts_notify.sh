@@ -98,6 +98,30 @@ A5=$(raise org-a k5 CRITICAL SECURITY)
 move 400
 expect_eq "destinations none: nothing queued" 5 "$(items org-a)"
 
+# ---- resolved notifications (Alertmanager's send_resolved) ----
+resolved_docs() { sql "SELECT count(*) FROM delivery_queue WHERE organization_id = 'org-a' AND convert_from(body, 'UTF8')::jsonb->>'status' = 'resolved'"; }
+http POST /api/v1/alerts/config -H "x-api-key: $A_RESP" -H content-type:application/json \
+    -d '{"notification": {"destinations": "default"}}'
+http POST "/api/v1/alerts/$A1/resolve" -H "x-api-key: $A_RESP" -H content-type:application/json -d '{"resolution": "fixed"}'
+expect_eq "a notified alert resolved" 200 "$HTTP_STATUS"
+move 1
+expect_eq "one resolved notification: status resolved, the alert, to the webhook" "1 [\"$A1\"] resolved $HOOK" \
+    "$(resolved_docs) $(sql "SELECT convert_from(body, 'UTF8')::jsonb->'alerts' FROM delivery_queue WHERE organization_id = 'org-a' AND convert_from(body, 'UTF8')::jsonb->>'status' = 'resolved'" | json '[a["id"] for a in d]') $(sql "SELECT convert_from(body, 'UTF8')::jsonb->'alerts'->0->>'status' || ' ' || destination_id FROM delivery_queue WHERE organization_id = 'org-a' AND convert_from(body, 'UTF8')::jsonb->>'status' = 'resolved'")"
+move 1
+expect_eq "sent once" 1 "$(resolved_docs)"
+http POST /api/v1/alerts/config -H "x-api-key: $A_RESP" -H content-type:application/json \
+    -d '{"notification": {"sendResolved": false}}'
+http POST "/api/v1/alerts/$A4/dismiss" -H "x-api-key: $A_RESP" -H content-type:application/json -d '{"reason": "noise"}'
+move 1
+expect_eq "sendResolved false: a dismissed notified alert is marked, not sent" "1 t" \
+    "$(resolved_docs) $(sql "SELECT resolved_notified_at IS NOT NULL FROM alerts WHERE id = '$A4'")"
+http POST /api/v1/alerts/config -H "x-api-key: $A_RESP" -H content-type:application/json \
+    -d '{"notification": {"sendResolved": "yes"}}'
+expect_eq "sendResolved must be a boolean: 400 naming it" "400 notification.sendResolved" \
+    "$HTTP_STATUS $(jbody 'd["error"]["details"]["field"]' 2>/dev/null || jbody 'd["error"]["details"]["errors"][0]["field"]')"
+http POST /api/v1/alerts/config -H "x-api-key: $A_RESP" -H content-type:application/json \
+    -d '{"notification": {"sendResolved": true, "destinations": "none"}}'
+
 # ---- hold-open resolution logged from the outbox ----
 http POST /api/v1/alerts/config -H "x-api-key: $A_RESP" -H content-type:application/json -d '{"debounceWindow": 1}'
 sql "SELECT auditdb_alert_raise('org-a', 'test', 'k6', NULL, NULL, 'LOW', 'SYSTEM', 't', 'd', NULL, NULL, NULL, now() - interval '10 minutes', now())" >/dev/null
