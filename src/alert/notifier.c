@@ -330,7 +330,7 @@ static int send_resolved(PGconn *c, const char *org, const char *gk, const json_
                             "status", "resolved");
         ptext = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
         /* one notification per set of alerts: their ids name it */
-        PGresult *h = q(c, "SELECT md5($2)", 2, pm);
+        PGresult *h = q(c, "SELECT md5($1)", 1, pm + 1);
         char idem[600];
         adb__fmt(idem, sizeof(idem), "alert-resolved:%s:%s", gk,
                  PQresultStatus(h) == PGRES_TUPLES_OK ? PQgetvalue(h, 0, 0) : "");

@@ -316,7 +316,7 @@ adb_status adb__key_create_by(adb *db, const char *org, const char *role, const 
                               const char *by, char key_out[ADB_KEY_TEXT_MAX], adb_key_info *info,
                               char *errbuf, size_t errlen)
 {
-    adb_key_info made;
+    adb_key_info made = { 0 };
     adb__config_change_rec cc = { 0 };
     adb_status st;
     PGconn *c;
@@ -367,7 +367,7 @@ adb_status adb__key_rotate_by(adb *db, const char *id, const char *by,
                               size_t errlen)
 {
     adb__config_change_rec old_cc = { 0 }, new_cc = { 0 };
-    adb_key_info k, made;
+    adb_key_info k = { 0 }, made = { 0 };
     char idbuf[24], why[64];
     bool active = false;
     adb_status st;
@@ -421,7 +421,7 @@ adb_status adb__key_set_role_by(adb *db, const char *id, const char *role, const
                                 bool *changed, char *errbuf, size_t errlen)
 {
     adb__config_change_rec cc = { 0 };
-    adb_key_info k, after;
+    adb_key_info k = { 0 }, after = { 0 };
     char idbuf[24];
     bool active = false;
     adb_status st;
@@ -514,7 +514,7 @@ adb_status adb__key_revoke_by(adb *db, const char *id, const char *by, char *err
     PGconn *c;
     char idbuf[24];
     adb__config_change_rec cc = { 0 };
-    adb_key_info k;
+    adb_key_info k = { 0 };
     bool active = false;
 
     key_row_id(id, idbuf);

@@ -388,7 +388,6 @@ enum MHD_Result adb_http_alerts_silences_create(adb_http_request *req)
     char *mt = NULL;
     const char *k;
     json_t *v;
-    adb_status st;
 
     if (!body)
         return res;
