@@ -7,12 +7,15 @@
  * responseTimeThreshold; a breach raises (or folds into) a DELIVERY alert
  * through adb__alert_raise, one per (threshold, destination), source
  * auditdb-thresholds; an open one whose breach ended is resolved by
- * "auditdb" in the round that finds it so. A threshold of 0 is off.
- * escalationDelay is stored, not acted on.
+ * "auditdb" in the round that finds it so. A threshold of 0 is off. And
+ * escalationDelay (minutes): an alert still active (not acknowledged, not
+ * silenced) that long after it opened goes one severity up, once, with its
+ * alert.escalated audit event (through the outbox).
  */
 #include "alert.h"
 
 #include "../core/util.h"
+#include "../event/event.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +155,56 @@ static bool weigh(PGconn *c, const char *org, const json_t *cfg, json_t *keys)
     return ok;
 }
 
+/* Escalates org's alerts active for delay minutes at now (one statement:
+ * the alerts and their outbox rows). */
+static bool escalate(PGconn *c, const char *org, double delay, const char *now)
+{
+    char d[32];
+    adb__fmt(d, sizeof(d), "%.3f", delay);
+    const char *p[] = { org, d, now };
+    PGresult *r = PQexecParams(c,
+        "WITH e AS (UPDATE alerts a SET severity = CASE a.severity WHEN 'INFO' THEN 'LOW'"
+        "  WHEN 'LOW' THEN 'MEDIUM' WHEN 'MEDIUM' THEN 'HIGH' ELSE 'CRITICAL' END,"
+        "  metadata = coalesce(a.metadata, '{}') || jsonb_build_object('escalatedAt', $3::text,"
+        "  'escalatedFrom', a.severity), updated_at = $3::timestamptz"
+        "  WHERE a.organization_id = $1 AND a.status = 'active' AND NOT a.silenced"
+        "  AND a.severity <> 'CRITICAL' AND NOT coalesce(a.metadata, '{}') ? 'escalatedAt'"
+        "  AND a.created_at <= $3::timestamptz - $2::float8 * interval '1 minute'"
+        "  RETURNING a.id, a.severity, a.metadata->>'escalatedFrom' AS was)"
+        " INSERT INTO alert_audit_outbox (organization_id, alert_id, action, details, at)"
+        " SELECT $1, e.id, 'alert.escalated', jsonb_build_object('by', 'auditdb', 'from', e.was,"
+        "  'to', e.severity, 'escalationDelayMinutes', $2::float8), $3::timestamptz FROM e",
+        3, NULL, p, NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok;
+}
+
+/* The escalations due: every organization with an active alert that may go up. */
+static bool escalations(PGconn *c)
+{
+    char now[ADB_TS_TEXT_MAX];
+    adb__timestamp_format(adb__alert_now_ms() * 1000, now);
+    PGresult *r = PQexecParams(c,
+                               "SELECT o.org, c.config::text FROM (SELECT DISTINCT organization_id AS org"
+                               " FROM alerts WHERE status = 'active' AND NOT silenced"
+                               " AND severity <> 'CRITICAL') o LEFT JOIN alert_config c"
+                               " ON c.organization_id = o.org ORDER BY o.org LIMIT 1000",
+                               0, NULL, NULL, NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    for (int i = 0; ok && i < PQntuples(r); i++) {
+        json_t *stored = PQgetisnull(r, i, 1) ? NULL : json_loads(PQgetvalue(r, i, 1), 0, NULL);
+        json_t *cfg = adb__alert_config_merge(stored, NULL);
+        json_decref(stored);
+        double delay = cfg ? num(cfg, "escalationDelay") : 0;
+        if (delay > 0)
+            ok = escalate(c, PQgetvalue(r, i, 0), delay, now);
+        json_decref(cfg);
+    }
+    PQclear(r);
+    return ok;
+}
+
 int adb__alert_thresholds_round(adb *h, PGconn *c)
 {
     char lim[16];
@@ -187,5 +240,7 @@ int adb__alert_thresholds_round(adb *h, PGconn *c)
         json_decref(keys);
     }
     PQclear(r);
+    if (ok)
+        ok = escalations(c);
     return ok ? raised : -1;
 }

@@ -16,6 +16,9 @@ echo 0 >"$CLOCK"
 export AUDITDB_ALERT_CLOCK_FILE="$CLOCK" AUDITDB_ALERT_TICK_MS=100 AUDITDB_DELIVERY_THREADS=0
 start_serve "$TEST_TMP/serve.log" || { not_ok "serve starts"; cat "$TEST_TMP/serve.log"; finish; }
 trap 'stop_serve >/dev/null 2>&1' EXIT
+# the alert clock runs hours ahead below: no escalation (escalationDelay, alerts_operator.sh) here
+curl -s -o /dev/null -X POST -H "x-api-key: $A_RESP" -H content-type:application/json \
+    -d '{"escalationDelay": 0}' "$BASE_URL/api/v1/alerts/config"
 move() { echo $(( $(cat "$CLOCK") + $1 * 1000 )) >"$CLOCK"; sleep 0.6; }   # +N seconds, a few ticks
 items() { sql "SELECT count(*) FROM delivery_queue WHERE organization_id = '$1'"; }
 last_doc() { sql "SELECT convert_from(body, 'UTF8') FROM delivery_queue WHERE organization_id = '$1' ORDER BY created_at DESC, id DESC LIMIT 1"; }

@@ -7,7 +7,8 @@
 # security-checkpoint-refused per witness for its organization, a refusal of no organization's
 # log under "_process"; a destination failing in a row, failing too often and answering slowly
 # and a queue backlog raise DELIVERY alerts (auditdb-thresholds) once each, a threshold of 0 is
-# off, and a breach that ends is resolved by auditdb with its audit event.
+# off, and a breach that ends is resolved by auditdb with its audit event; an alert active longer
+# than escalationDelay goes one severity up once (not an acknowledged or a younger one).
 . tests/lib.sh
 export AUDITDB_DETECT=true AUDITDB_DETECT_INTERVAL_MS=100 # the engine under test
 export AUDITDB_ALERT_TICK_MS=100 AUDITDB_DELIVERY_THREADS=0 # thresholds every 30 ticks: 3 s
@@ -102,6 +103,20 @@ expect_eq "the failure rate still breached: open" active \
 sql "UPDATE destination_health SET consecutive_failures = 9 WHERE destination_id = $D1" >/dev/null
 expect_eq "failing in a row again: a new alert, the resolved one left closed" 2 \
     "$(until_n "SELECT count(*) FROM alerts WHERE dedup_key = 'threshold/consecutive-failures/$D1'" 2)"
+
+# ---- escalation: an alert active escalationDelay minutes goes one severity up, once ----
+http POST /api/v1/alerts/config -H "X-API-Key: $A" -H "$J" -d '{"escalationDelay": 5}'
+E_OLD=$(sql "SELECT alert_id FROM auditdb_alert_raise('org-a', 'test', 'esc-old', NULL, NULL, 'LOW', 'SYSTEM', 't', 'd', NULL, NULL, NULL, now() - interval '10 minutes', now() - interval '10 minutes')")
+E_NEW=$(sql "SELECT alert_id FROM auditdb_alert_raise('org-a', 'test', 'esc-new', NULL, NULL, 'LOW', 'SYSTEM', 't', 'd', NULL, NULL, NULL, now() - interval '1 minute', now() - interval '1 minute')")
+E_ACK=$(sql "SELECT alert_id FROM auditdb_alert_raise('org-a', 'test', 'esc-ack', NULL, NULL, 'LOW', 'SYSTEM', 't', 'd', NULL, NULL, NULL, now() - interval '10 minutes', now() - interval '10 minutes')")
+http POST "/api/v1/alerts/$E_ACK/acknowledge" -H "X-API-Key: $A"
+E="SELECT count(*) FROM alerts WHERE id = '$E_OLD' AND severity = 'MEDIUM' AND metadata->>'escalatedFrom' = 'LOW'"
+expect_eq "active 10 min with a delay of 5: LOW -> MEDIUM" 1 "$(until_n "$E" 1)"
+expect_eq "...its alert.escalated event" 1 \
+    "$(until_n "SELECT count(*) FROM audit_log WHERE organization_id = 'org-a' AND action = 'alert.escalated' AND target_resource_id = '$E_OLD'" 1)"
+sleep 3.5
+expect_eq "once: still MEDIUM a round later; 1 min old and acknowledged ones untouched" "MEDIUM LOW LOW" \
+    "$(sql "SELECT string_agg(severity, ' ' ORDER BY array_position(ARRAY['$E_OLD', '$E_NEW', '$E_ACK'], id)) FROM alerts WHERE id IN ('$E_OLD', '$E_NEW', '$E_ACK')")"
 
 stop_serve
 expect_eq "serve stopped cleanly" 0 $?
