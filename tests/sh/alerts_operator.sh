@@ -45,12 +45,12 @@ expect_eq "the API role cannot write a refusal" "permission denied" \
 # ---- operators read _process alerts over HTTP ----
 http GET /api/v1/operator/alerts -H "X-API-Key: $OP"
 expect_eq "operator: 200, only _process's alerts" "200 _process" \
-    "$HTTP_STATUS $(jbody '",".join(sorted(set(a["organizationId"] for a in d["alerts"])))')"
+    "$HTTP_STATUS $(jbody '",".join(sorted(set(a["organizationId"] for a in d["data"])))')"
 PID=$(sql "SELECT id FROM alerts WHERE organization_id = '_process' AND rule_id = 'security-checkpoint-refused'")
 AID=$(sql "SELECT id FROM alerts WHERE organization_id = 'org-a' LIMIT 1")
-expect_eq "the list holds it" true "$(jbody "\"$PID\" in [a['id'] for a in d['alerts']]")"
+expect_eq "the list holds it" true "$(jbody "\"$PID\" in [a['id'] for a in d['data']]")"
 http GET "/api/v1/operator/alerts?severity=CRITICAL&limit=1" -H "X-API-Key: $OP"
-expect_eq "filters and pages as /alerts" "200 1" "$HTTP_STATUS $(jbody 'len(d["alerts"])')"
+expect_eq "filters and pages as /alerts" "200 1" "$HTTP_STATUS $(jbody 'len(d["data"])')"
 http GET "/api/v1/operator/alerts?severity=LOUD" -H "X-API-Key: $OP"
 expect_eq "a bad filter: 400 naming it" "400 severity" "$HTTP_STATUS $(jbody 'd["error"]["details"]["field"]' 2>/dev/null || jbody 'd["error"]["details"]["errors"][0]["field"]')"
 http GET "/api/v1/operator/alerts/$PID" -H "X-API-Key: $OP"
