@@ -25,6 +25,8 @@
 const char *const adb_health_component_names[ADB_HEALTH_NCOMP] = { "database", "redis", "audit" };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+/* PUTs one at a time, across their history row's write; the checks take mu only */
+static pthread_mutex_t put_mu = PTHREAD_MUTEX_INITIALIZER;
 static adb_health_settings current = { ADB_HEALTH_PROBE_BOUND_MS, 80, 0, { true, true, true } };
 
 void adb_health_settings_get(adb_health_settings *out)
@@ -301,18 +303,24 @@ enum MHD_Result adb_http_health_config_put(adb_http_request *req)
     adb_health_settings_get(&before);
     json_t *shown = config_json(req, &before);
     bool recorded = true;
+    pthread_mutex_lock(&put_mu);
     pthread_mutex_lock(&mu);
     before = after = current;
+    pthread_mutex_unlock(&mu);
     check_body(shown, in, &after, &e);
-    /* no change without its row: written (under the lock, so rows follow the
-     * order of the changes) before the change applies */
+    /* no change without its row: written before the change applies, PUTs
+     * serialized so that rows follow the order of the changes; the checks
+     * go on meanwhile with the settings before */
     json_t *changed = json_array_size(e.list) == 0 ? changes(&before, &after, text, sizeof(text))
                                                    : NULL;
     if (json_array_size(changed) > 0)
         recorded = record_change(req, &before, &after);
-    if (json_array_size(e.list) == 0 && recorded)
+    if (json_array_size(e.list) == 0 && recorded) {
+        pthread_mutex_lock(&mu);
         current = after;
-    pthread_mutex_unlock(&mu);
+        pthread_mutex_unlock(&mu);
+    }
+    pthread_mutex_unlock(&put_mu);
     json_decref(shown);
     json_decref(in);
     if (json_array_size(e.list) > 0)
