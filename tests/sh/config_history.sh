@@ -149,6 +149,10 @@ http DELETE "/api/v1/alerts/silences/$SIL" -H "X-API-Key: $A"
 expect_eq "expired twice: one row for the creation, one for the expiry" "-:created -:updated" "$(changes "alert_silence.$SIL")"
 expect_eq "the expiry's values: the end moved, by whom" "t apikey:" \
     "$(sql "SELECT (previous_value->>'endsAt' > new_value->>'endsAt')::text || ' ' || left(new_value->>'expiredBy', 7) FROM config_change_event WHERE field = 'alert_silence.$SIL' AND previous_value <> 'null'::jsonb" | sed 's/^true/t/')"
+CSIL=$("$AUDITDB_BIN" alerts silence --org org-a --reason "cli window" --for 30 --type SECURITY 2>&1)
+"$AUDITDB_BIN" alerts unsilence "$CSIL" --org org-a >/dev/null 2>&1
+expect_eq "the CLI's silence and unsilence: a row each, by cli:<user>" "-:created -:updated cli:" \
+    "$(changes "alert_silence.$CSIL") $(sql "SELECT DISTINCT left(changed_by, 4) FROM config_change_event WHERE field = 'alert_silence.$CSIL'")"
 sleep 0.3
 expect_eq "silences: their alert.silence.* events, no config.change" "2 0" \
     "$(sql "SELECT count(*) FROM audit_log WHERE target_resource_id = '$SIL'") $(events "alert_silence.%")"
