@@ -90,7 +90,7 @@ static int keys_list(adb *h, int argc, char **argv)
 }
 
 /* keys rotate ID: the successor's text once; keys set-role ID ROLE */
-static int keys_change(adb *h, int argc, char **argv)
+static int keys_change(adb *h, char **argv)
 {
     char key[ADB_KEY_TEXT_MAX], err[ADB_ERRMSG_MAX], who[128];
     adb_key_info info;
@@ -147,7 +147,7 @@ int cmd_keys(int argc, char **argv)
     else if (!strcmp(argv[1], "list"))
         rc = keys_list(h, argc - 2, argv + 2);
     else if (!strcmp(argv[1], "rotate") || !strcmp(argv[1], "set-role"))
-        rc = keys_change(h, argc, argv);
+        rc = keys_change(h, argv);
     else {
         char who[128];
         cli_actor(who, sizeof(who));

@@ -147,8 +147,8 @@ SIL=$(jbody 'd["id"]')
 http DELETE "/api/v1/alerts/silences/$SIL" -H "X-API-Key: $A"
 http DELETE "/api/v1/alerts/silences/$SIL" -H "X-API-Key: $A"
 expect_eq "expired twice: one row for the creation, one for the expiry" "-:created -:updated" "$(changes "alert_silence.$SIL")"
-expect_eq "the expiry's values: the end moved, by whom" "t apikey:" \
-    "$(sql "SELECT (previous_value->>'endsAt' > new_value->>'endsAt')::text || ' ' || left(new_value->>'expiredBy', 7) FROM config_change_event WHERE field = 'alert_silence.$SIL' AND previous_value <> 'null'::jsonb" | sed 's/^true/t/')"
+expect_eq "the expiry's values: the end moved, by whom (the key, as the silence names it)" "t $(printf '%s' "$A" | cut -c5-20) apikey:" \
+    "$(sql "SELECT (previous_value->>'endsAt' > new_value->>'endsAt')::text || ' ' || (new_value->>'expiredBy') || ' ' || left(changed_by, 7) FROM config_change_event WHERE field = 'alert_silence.$SIL' AND previous_value <> 'null'::jsonb" | sed 's/^true/t/')"
 CSIL=$("$AUDITDB_BIN" alerts silence --org org-a --reason "cli window" --for 30 --type SECURITY 2>&1)
 "$AUDITDB_BIN" alerts unsilence "$CSIL" --org org-a >/dev/null 2>&1
 expect_eq "the CLI's silence and unsilence: a row each, by cli:<user>" "-:created -:updated cli:" \
