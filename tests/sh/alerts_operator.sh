@@ -37,8 +37,8 @@ Q="SELECT count(*) FROM alerts WHERE rule_id = 'security-checkpoint-refused'"
 expect_eq "one alert per witness (and the log) and organization" 3 "$(until_n "$Q" 3)"
 expect_eq "their keys" "_process|security-checkpoint-refused/http://w2.example/ org-a|security-checkpoint-refused/http://w1.example/ org-a|security-checkpoint-refused/log" \
     "$(sql "SELECT string_agg(organization_id || '|' || dedup_key, ' ' ORDER BY organization_id, dedup_key) FROM alerts WHERE rule_id = 'security-checkpoint-refused'")"
-expect_eq "w1's alert counts its two refusals, CRITICAL SECURITY" "2 CRITICAL SECURITY" \
-    "$(sql "SELECT trigger_count || ' ' || severity || ' ' || type FROM alerts WHERE dedup_key = 'security-checkpoint-refused/http://w1.example/'")"
+expect_eq "w1's hit counts its two refusals; its alert CRITICAL SECURITY" "2 CRITICAL SECURITY" \
+    "$(until_n "SELECT coalesce(max(event_count), 0) FROM detection_hits WHERE rule_id = 'security-checkpoint-refused' AND group_key = 'http://w1.example/'" 2) $(sql "SELECT severity || ' ' || type FROM alerts WHERE dedup_key = 'security-checkpoint-refused/http://w1.example/'")"
 expect_eq "the API role cannot write a refusal" "permission denied" \
     "$(psql "$AUDIT_DB_URL" -qAtX -c 'BEGIN' -c "$(tenant_setting org-a)" -c 'SET LOCAL ROLE auditdb_app' -c "INSERT INTO checkpoint_refusals (organization_id, kind, signed_size, offered_size, description) VALUES ('org-a', 'x', 1, 1, 'forged')" 2>&1 | grep -o 'permission denied' | head -1)"
 
@@ -74,8 +74,8 @@ D1=$(sql "INSERT INTO delivery_destinations (organization_id, type, label, confi
 D2=$(sql "INSERT INTO delivery_destinations (organization_id, type, label, config)
           VALUES ('org-a', 'webhook', 'hook-2', '{\"webhook\": {\"url\": \"http://127.0.0.1:9/i\", \"method\": \"POST\", \"headers\": {}, \"timeout\": 5000, \"retryConfig\": {\"maxRetries\": 3, \"backoffMultiplier\": 2, \"maxBackoffDelay\": 60000}}}') RETURNING id")
 # D1: 7 failures in a row, 8 of 12 failed (67% >= 50%); D2: healthy but slow (6000 ms >= 5000)
-sql "INSERT INTO destination_health (destination_id, status, last_check_at, consecutive_failures, total_failures, total_deliveries, average_response_time)
-     VALUES ($D1, 'unhealthy', now(), 7, 8, 12, 100), ($D2, 'healthy', now(), 0, 0, 40, 6000)" >/dev/null
+sql "INSERT INTO destination_health (destination_id, organization_id, status, last_check_at, consecutive_failures, total_failures, total_deliveries, average_response_time)
+     VALUES ($D1, 'org-a', 'unhealthy', now(), 7, 8, 12, 100), ($D2, 'org-a', 'healthy', now(), 0, 0, 40, 6000)" >/dev/null
 T="SELECT count(*) FROM alerts WHERE source = 'auditdb-thresholds' AND organization_id = 'org-a'"
 expect_eq "three breaches raised" 3 "$(until_n "$T" 3)"
 expect_eq "their keys, severities and type" "threshold/consecutive-failures/$D1:HIGH:DELIVERY threshold/failure-rate/$D1:MEDIUM:DELIVERY threshold/response-time/$D2:LOW:DELIVERY" \
