@@ -308,9 +308,16 @@ static adb_status key_end(PGconn *c, adb_status st, char *errbuf, size_t errlen)
 }
 
 /* Key changes are announced as audit events of the key's organization
- * (docs/monitoring.md, "Configuration changes"); an operator key's change
- * (no organization) has its row only. */
-#define KEY_CHANGES_ANNOUNCED true
+ * (docs/monitoring.md, "Configuration changes") unless
+ * AUDITDB_KEY_CHANGE_EVENTS is false (checked by the configuration table,
+ * src/core/config.c); an operator key's change (no organization) has its
+ * row only. */
+static bool key_changes_announced(void)
+{
+    const char *v = getenv("AUDITDB_KEY_CHANGE_EVENTS");
+    return !v || (strcmp(v, "false") != 0 && strcmp(v, "0") != 0);
+}
+#define KEY_CHANGES_ANNOUNCED key_changes_announced()
 
 adb_status adb__key_create_by(adb *db, const char *org, const char *role, const char *name,
                               const char *by, char key_out[ADB_KEY_TEXT_MAX], adb_key_info *info,

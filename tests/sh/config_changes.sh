@@ -9,6 +9,7 @@
 # own rows (also as the API role under a superuser's SQL); `auditdb config
 # changes`.
 . tests/lib.sh
+export AUDITDB_KEY_CHANGE_EVENTS=true # key changes announced (tests/lib.sh turns it off for the others)
 
 fresh_db t_config_changes
 export AUDITDB_DELIVERY_ALLOW=127.0.0.1/32 # the destination below points at this host

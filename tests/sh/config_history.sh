@@ -10,6 +10,7 @@
 # change (400, 409, 404) records nothing; another organization's key changes nothing of org-a's;
 # no key secret in the table.
 . tests/lib.sh
+export AUDITDB_KEY_CHANGE_EVENTS=true # key changes announced (tests/lib.sh turns it off for the others)
 
 fresh_db t_config_history
 "$AUDITDB_BIN" migrate >/dev/null
