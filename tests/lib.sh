@@ -11,6 +11,10 @@ FAILED=0
 # organization, on its own schedule: a test of something else would count them among its
 # events. It is off unless a test turns it on (the detect_* tests do).
 export AUDITDB_DETECT="${AUDITDB_DETECT:-false}"
+# API key changes are audit events of the key's organization (docs/monitoring.md): a test that
+# counts an organization's events or expects chainSeq 1 would count its keys'. Off unless a test
+# turns it on (config_changes, config_history do). (cfgkeys; the lead's call at merge.)
+export AUDITDB_KEY_CHANGE_EVENTS="${AUDITDB_KEY_CHANGE_EVENTS:-false}"
 
 ok() { echo "ok - $1"; }
 not_ok() { echo "not ok - $1"; FAILED=$((FAILED + 1)); }

@@ -141,8 +141,16 @@ typedef struct adb__alerter adb__alerter;
 adb__alerter *adb__alerter_start(adb *h, const char *owner_conninfo, int tick_ms, char *err,
                                  size_t errlen);
 void adb__alerter_stop(adb__alerter *a);
+/* The client's delivery thresholds of each organization's alert
+ * configuration weighed on c, the owner's connection (thresholds.c):
+ * breaches raised, ended breaches resolved; the breaches, or -1. */
+#define ADB_ALERT_THRESHOLDS_SOURCE "auditdb-thresholds"
+#define ADB_ALERT_THRESHOLDS_TICKS 30 /* weighed every 30 ticks of the alert thread (30 s) */
+int adb__alert_thresholds_round(struct adb *h, PGconn *c);
+
 /* One notification round at now_ms on c (the owner's connection, no
- * transaction open): the groups due are sent; how many, or -1. */
+ * transaction open): the groups due are sent, then the "resolved"
+ * notifications due (notification.sendResolved); how many, or -1. */
 int adb__alert_notify_round(adb *h, PGconn *c, int64_t now_ms);
 
 #endif

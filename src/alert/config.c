@@ -16,13 +16,14 @@
 
 json_t *adb__alert_config_defaults(void)
 {
-    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:[], s:{s:s, s:i, s:i, s:i}}",
+    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:[], s:{s:s, s:i, s:i, s:i, s:b}}",
                      "failureRateThreshold", 50, "consecutiveFailureThreshold", 5,
                      "queueBacklogThreshold", 1000, "responseTimeThreshold", 5000,
                      "debounceWindow", 30, "escalationDelay", 60, "suppressionWindows",
                      "notification", "destinations", "default", "groupWaitSeconds",
                      ADB_ALERT_GROUP_WAIT_S, "groupIntervalSeconds", ADB_ALERT_GROUP_INTERVAL_S,
-                     "repeatIntervalSeconds", ADB_ALERT_REPEAT_INTERVAL_S);
+                     "repeatIntervalSeconds", ADB_ALERT_REPEAT_INTERVAL_S,
+                     "sendResolved", 1); /* Alertmanager's webhook default */
 }
 
 static bool fail(char field[64], char *msg, size_t msglen, const char *f, const char *m)
@@ -108,7 +109,8 @@ bool adb__alert_config_check(json_t *cfg, char field[64], char *msg, size_t msgl
         return fail(field, msg, msglen, "notification", "notification must be an object");
     json_object_foreach(n, k, v) {
         if (strcmp(k, "destinations") && strcmp(k, "groupWaitSeconds") &&
-            strcmp(k, "groupIntervalSeconds") && strcmp(k, "repeatIntervalSeconds")) {
+            strcmp(k, "groupIntervalSeconds") && strcmp(k, "repeatIntervalSeconds") &&
+            strcmp(k, "sendResolved")) {
             char f[80];
             adb__fmt(f, sizeof(f), "notification.%.64s", k);
             return fail(field, msg, msglen, f, "unknown member");
@@ -122,6 +124,9 @@ bool adb__alert_config_check(json_t *cfg, char field[64], char *msg, size_t msgl
         adb__fmt(field, 64, "%s", f);
         return false;
     }
+    if (!json_is_boolean(json_object_get(n, "sendResolved")))
+        return fail(field, msg, msglen, "notification.sendResolved",
+                    "sendResolved must be true or false");
     json_t *d = json_object_get(n, "destinations");
     const char *ds = json_string_value(d);
     if (ds && (!strcmp(ds, "default") || !strcmp(ds, "none")))

@@ -13,7 +13,11 @@
  *   - nothing while one of the organization's suppressionWindows is in force
  *     (daily HH:MM to HH:MM in its time zone) - the group waits;
  *   - a group with no firing alert left is forgotten (a new one starts with
- *     group_wait again).
+ *     group_wait again);
+ *   - Alertmanager's send_resolved (notification.sendResolved, default
+ *     true): alerts that were notified and are now resolved or dismissed go
+ *     in one "resolved" notification per group at the next round (outside
+ *     the suppression windows), once each (alerts.resolved_notified_at).
  * Each notification is one delivery (one delivery_logs row and one queue item
  * per destination: the organization's webhook and email destinations the
  * configuration names) committed with the group's state, under the state
@@ -141,6 +145,47 @@ static char *document(PGconn *c, const char *org, const char *gk, const char *no
     return out;
 }
 
+/* One delivery of body to each of the nd destinations ids in c's
+ * transaction (a delivery_logs row and a queue item each); false on a
+ * failure (the caller rolls back). */
+static bool enqueue(PGconn *c, const char *org, const int *ids, size_t nd, const char *body,
+                    size_t blen, const json_t *payload, const char *ptext, const char *idem)
+{
+    char delivery_id[64];
+    adb__queue_new_id("dlv_", delivery_id, sizeof(delivery_id));
+    for (size_t i = 0; i < nd; i++) {
+        char idt[16], qid[64];
+        bool dup = false;
+        adb__fmt(idt, sizeof(idt), "%d", ids[i]);
+        const char *pl[] = { delivery_id, org, idt, ptext, idem };
+        PGresult *r = q(c, "INSERT INTO delivery_logs (delivery_id, organization_id, destination_id,"
+                           " destinations, object_details, status, idempotency_key, details)"
+                           " VALUES ($1, $2, $3::int, jsonb_build_array($3::text), $4::jsonb, 'pending', $5,"
+                           " '{\"source\": \"alerts\"}') RETURNING id", 5, pl);
+        int log_id = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+                     ? atoi(PQgetvalue(r, 0, 0)) : 0;
+        PQclear(r);
+        if (!log_id)
+            return false;
+        adb__enqueue e = { .org = org, .delivery_id = delivery_id, .idempotency_key = idem,
+                           .content_type = "application/json", .dest_id = ids[i],
+                           .log_id = log_id, .priority = 1, .body = (const unsigned char *)body,
+                           .body_len = blen, .payload = payload };
+        if (adb__queue_enqueue(c, &e, qid, &dup) != ADB_OK || dup)
+            return false;
+    }
+    return !nd || adb__queue_notify(c) == ADB_OK;
+}
+
+/* The destinations of notification configuration n (none: 0). */
+static size_t destinations_of(PGconn *c, const char *org, const json_t *n, int *ids)
+{
+    const json_t *d = json_object_get(n, "destinations");
+    if (json_is_string(d) && !strcmp(json_string_value(d), "none"))
+        return 0;
+    return destinations(c, org, d, ids);
+}
+
 /* Sends one notification of (org, gk) in one transaction, unless another
  * serve holds the group or it is not due any more. 1 sent, 0 not, -1 error. */
 static int send_group(adb *h, PGconn *c, const char *org, const char *gk, const char *digest,
@@ -186,9 +231,7 @@ static int send_group(adb *h, PGconn *c, const char *org, const char *gk, const 
     int number = atoi(PQgetvalue(r, 0, 0)) + 1;
     PQclear(r);
     int ids[DEST_MAX];
-    size_t nd = json_is_string(json_object_get(n, "destinations")) &&
-                !strcmp(json_string_value(json_object_get(n, "destinations")), "none")
-                ? 0 : destinations(c, org, json_object_get(n, "destinations"), ids);
+    size_t nd = destinations_of(c, org, n, ids);
     size_t blen = 0;
     body = document(c, org, gk, now, number, &blen);
     payload = json_pack("{s:s, s:{s:s, s:i}}", "type", "alert", "metadata", "groupKey", gk,
@@ -196,31 +239,9 @@ static int send_group(adb *h, PGconn *c, const char *org, const char *gk, const 
     ptext = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
     if (!body || !ptext)
         goto out;
-    char delivery_id[64], idem[600];
-    adb__queue_new_id("dlv_", delivery_id, sizeof(delivery_id));
+    char idem[600];
     adb__fmt(idem, sizeof(idem), "alert-notification:%s:%d", gk, number);
-    for (size_t i = 0; i < nd; i++) {
-        char idt[16], qid[64];
-        bool dup = false;
-        adb__fmt(idt, sizeof(idt), "%d", ids[i]);
-        const char *pl[] = { delivery_id, org, idt, ptext, idem };
-        r = q(c, "INSERT INTO delivery_logs (delivery_id, organization_id, destination_id,"
-                 " destinations, object_details, status, idempotency_key, details)"
-                 " VALUES ($1, $2, $3::int, jsonb_build_array($3::text), $4::jsonb, 'pending', $5,"
-                 " '{\"source\": \"alerts\"}') RETURNING id", 5, pl);
-        int log_id = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
-                     ? atoi(PQgetvalue(r, 0, 0)) : 0;
-        PQclear(r);
-        if (!log_id)
-            goto out;
-        adb__enqueue e = { .org = org, .delivery_id = delivery_id, .idempotency_key = idem,
-                           .content_type = "application/json", .dest_id = ids[i],
-                           .log_id = log_id, .priority = 1, .body = (const unsigned char *)body,
-                           .body_len = blen, .payload = payload };
-        if (adb__queue_enqueue(c, &e, qid, &dup) != ADB_OK || dup)
-            goto out;
-    }
-    if (nd && adb__queue_notify(c) != ADB_OK)
+    if (!enqueue(c, org, ids, nd, body, blen, payload, ptext, idem))
         goto out;
     char num[16];
     adb__fmt(num, sizeof(num), "%d", number);
@@ -246,6 +267,119 @@ out:
     free(ptext);
     json_decref(payload);
     return rc;
+}
+
+/* The "resolved" notification of (org, gk): its alerts notified while firing
+ * and resolved or dismissed since, locked (another serve skips them), sent
+ * in one delivery per destination and marked, in one transaction. With
+ * sendResolved false they are marked without a notification. 1 sent, 0 not,
+ * -1 error. */
+static int send_resolved(PGconn *c, const char *org, const char *gk, const json_t *cfg,
+                         const char *now)
+{
+    const json_t *n = json_object_get(cfg, "notification");
+    bool send = !json_is_false(json_object_get(n, "sendResolved"));
+    const char *p[] = { org, gk, now };
+    char *body = NULL, *ptext = NULL;
+    json_t *payload = NULL, *arr = NULL;
+    int rc = -1;
+
+    if (!cmd_ok(c, "BEGIN"))
+        return -1;
+    if (send && suppressed(c, cfg, now)) {
+        rc = 0;
+        goto out;
+    }
+    PGresult *r = q(c, "SELECT " ADB_ALERT_COLUMNS " FROM alerts a WHERE a.organization_id = $1"
+                       " AND a.type || '/' || a.severity = $2 AND a.notified_at IS NOT NULL"
+                       " AND a.status IN ('resolved', 'dismissed') AND a.resolved_notified_at IS NULL"
+                       " ORDER BY a.created_at, a.id LIMIT 100 FOR UPDATE SKIP LOCKED", 2, p);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        goto out;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        rc = 0;
+        goto out;
+    }
+    arr = json_array();
+    json_t *ids_json = json_array();
+    for (int i = 0; arr && ids_json && i < PQntuples(r); i++) {
+        json_t *a = adb__alert_row_json(r, i);
+        json_object_del(a, "metadata"); /* what a receiver needs; never event content */
+        json_array_append_new(arr, a);
+        json_array_append_new(ids_json, json_string(PQgetvalue(r, i, 0)));
+    }
+    PQclear(r);
+    char *id_list = ids_json ? json_dumps(ids_json, JSON_COMPACT) : NULL;
+    json_decref(ids_json);
+    if (!id_list)
+        goto out;
+    const char *pm[] = { org, id_list, now };
+    bool ok = true;
+    if (send) {
+        int dest[DEST_MAX];
+        size_t nd = destinations_of(c, org, n, dest);
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:O, s:s}", "type", "alerts", "status",
+                                "resolved", "organizationId", org, "groupKey", gk, "resolved",
+                                (json_int_t)json_array_size(arr), "alerts", arr, "sentAt", now);
+        body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_decref(doc);
+        payload = json_pack("{s:s, s:{s:s, s:s}}", "type", "alert", "metadata", "groupKey", gk,
+                            "status", "resolved");
+        ptext = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+        /* one notification per set of alerts: their ids name it */
+        PGresult *h = q(c, "SELECT md5($1)", 1, pm + 1);
+        char idem[600];
+        adb__fmt(idem, sizeof(idem), "alert-resolved:%s:%s", gk,
+                 PQresultStatus(h) == PGRES_TUPLES_OK ? PQgetvalue(h, 0, 0) : "");
+        ok = PQresultStatus(h) == PGRES_TUPLES_OK && body && ptext &&
+             enqueue(c, org, dest, nd, body, strlen(body), payload, ptext, idem);
+        PQclear(h);
+    }
+    if (ok) {
+        r = q(c, "UPDATE alerts SET resolved_notified_at = $3::timestamptz WHERE organization_id = $1"
+                 " AND id IN (SELECT jsonb_array_elements_text($2::jsonb))", 3, pm);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+    }
+    free(id_list);
+    if (ok && cmd_ok(c, "COMMIT"))
+        rc = send ? 1 : 0;
+out:
+    if (rc == -1 || (rc == 0 && PQtransactionStatus(c) != PQTRANS_IDLE))
+        PQclear(PQexec(c, rc == 0 ? "COMMIT" : "ROLLBACK"));
+    free(body);
+    free(ptext);
+    json_decref(payload);
+    json_decref(arr);
+    return rc;
+}
+
+/* The resolved notifications due: one per (organization, group). */
+static int resolved_round(PGconn *c, const char *now)
+{
+    int sent = 0;
+    PGresult *r = q(c, "SELECT a.organization_id, a.type || '/' || a.severity, c.config::text"
+                       " FROM alerts a LEFT JOIN alert_config c ON c.organization_id = a.organization_id"
+                       " WHERE a.notified_at IS NOT NULL AND a.status IN ('resolved', 'dismissed')"
+                       " AND a.resolved_notified_at IS NULL GROUP BY 1, 2, 3 ORDER BY 1, 2",
+                    0, NULL);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *stored = PQgetisnull(r, i, 2) ? NULL : json_loads(PQgetvalue(r, i, 2), 0, NULL);
+        json_t *cfg = adb__alert_config_merge(stored, NULL);
+        json_decref(stored);
+        if (cfg && send_resolved(c, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), cfg, now) == 1)
+            sent++;
+        json_decref(cfg);
+    }
+    PQclear(r);
+    return sent;
 }
 
 int adb__alert_notify_round(adb *h, PGconn *c, int64_t now_ms)
@@ -279,7 +413,8 @@ int adb__alert_notify_round(adb *h, PGconn *c, int64_t now_ms)
         json_decref(cfg);
     }
     PQclear(r);
-    return sent;
+    int resolved = resolved_round(c, now);
+    return resolved > 0 ? sent + resolved : sent;
 }
 
 static void *thread_main(void *arg)
@@ -288,6 +423,7 @@ static void *thread_main(void *arg)
     PGconn *c = NULL;
     long backoff = 200;
     char err[256];
+    int64_t last_thresholds = 0;
 
     while (!atomic_load(&a->stopping)) {
         if (!c || PQstatus(c) != CONNECTION_OK) {
@@ -305,6 +441,10 @@ static void *thread_main(void *arg)
             backoff = 200;
         }
         int logged = 0;
+        if (adb__alert_now_ms() - last_thresholds >= (int64_t)a->tick_ms * ADB_ALERT_THRESHOLDS_TICKS) {
+            (void)adb__alert_thresholds_round(a->h, c);
+            last_thresholds = adb__alert_now_ms();
+        }
         (void)adb__alert_outbox_drain(a->h, c, 200, &logged, err, sizeof(err));
         (void)adb__alert_notify_round(a->h, c, adb__alert_now_ms());
         struct pollfd pf = { .fd = a->stop_pipe[0], .events = POLLIN };

@@ -205,17 +205,16 @@ static json_t *key_doc(const adb_key_info *k, bool enabled)
                      "role", k->role, "name", k->name, "enabled", enabled);
 }
 
-adb_status adb__key_create_by(adb *db, const char *org, const char *role, const char *name,
-                              const char *by, char key_out[ADB_KEY_TEXT_MAX], adb_key_info *info,
-                              char *errbuf, size_t errlen)
+/* A new key of org with role in c's transaction (the role must exist in
+ * the organization; only an operator key has no organization): key_out gets
+ * its text (shown once), made its public description. */
+static adb_status key_insert(PGconn *c, const char *org, const char *role, const char *name,
+                             char key_out[ADB_KEY_TEXT_MAX], adb_key_info *made, char *errbuf,
+                             size_t errlen)
 {
-    adb_key_info made;
-    adb__config_change_rec cc = { 0 };
-    char fld[64];
     unsigned char idb[8], secret[32], h[32];
     char id[17], sec[48], hash[65], display[32];
     adb_status st;
-    PGconn *c;
     PGresult *r;
 
     if (RAND_bytes(idb, sizeof(idb)) != 1 || RAND_bytes(secret, sizeof(secret)) != 1) {
@@ -235,12 +234,7 @@ adb_status adb__key_create_by(adb *db, const char *org, const char *role, const 
     }
     adb__hex(h, 32, hash);
     adb__fmt(display, sizeof(display), "adb_%s", id);
-    if (!(c = adb_pool_acquire(db->pool, &st, errbuf, errlen))) {
-        OPENSSL_cleanse(sec, sizeof(sec));
-        return st;
-    }
     const char *p[] = { id, name ? name : "", display, hash, org, role };
-    PQclear(PQexec(c, "BEGIN"));
     r = PQexecParams(c,
                      "INSERT INTO apikey (id, name, start, prefix, key, organization_id, role,"
                      " created_at, updated_at, enabled)"
@@ -258,34 +252,230 @@ adb_status adb__key_create_by(adb *db, const char *org, const char *role, const 
         adb__fmt(errbuf, errlen, "organization \"%s\" has no role \"%s\" (or does not exist)", org ? org : "", role);
         st = ADB_ERR_NOT_FOUND;
     } else {
-        info_from_row(r, 0, &made);
-        if (info)
-            *info = made;
+        info_from_row(r, 0, made);
         adb__fmt(key_out, ADB_KEY_TEXT_MAX, "adb_%s_%s", id, sec);
         st = ADB_OK;
     }
     OPENSSL_cleanse(sec, sizeof(sec));
     PQclear(r);
-    if (st == ADB_OK) {
-        json_t *doc = key_doc(&made, true);
-        adb__fmt(fld, sizeof(fld), "api_key.%s", made.id);
-        st = doc ? adb__config_change_json_tx(c, &cc, org, fld, NULL, doc, by, NULL, errbuf, errlen)
-                 : ADB_ERR_NOMEM;
-        json_decref(doc);
+    return st;
+}
+
+/* The configuration history row of key k going from before to after (NULL:
+ * none) in c's transaction: field "api_key.<id>", never the key's secret. */
+static adb_status key_record(PGconn *c, adb__config_change_rec *rec, const adb_key_info *k,
+                             json_t *before, json_t *after, const char *by, const char *why,
+                             char *errbuf, size_t errlen)
+{
+    char fld[64];
+    adb_status st;
+
+    adb__fmt(fld, sizeof(fld), "api_key.%s", k->id);
+    st = (before || after) ? adb__config_change_json_tx(c, rec, k->organization_id[0]
+                                                        ? k->organization_id : NULL, fld, before,
+                                                        after, by, why, errbuf, errlen)
+                           : ADB_ERR_NOMEM;
+    json_decref(before);
+    json_decref(after);
+    return st;
+}
+
+/* BEGIN on c; false (with why) when it failed. */
+static bool key_begin(PGconn *c, char *errbuf, size_t errlen)
+{
+    PGresult *r = PQexec(c, "BEGIN");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        adb__fmt(errbuf, errlen, "could not begin: %s", PQresultErrorMessage(r));
+        adb__oneline(errbuf);
     }
-    r = PQexec(c, st == ADB_OK ? "COMMIT" : "ROLLBACK");
+    PQclear(r);
+    return ok;
+}
+
+/* Ends c's transaction: COMMIT when st is ADB_OK (a failed commit makes st
+ * a database error), else ROLLBACK. Returns st. */
+static adb_status key_end(PGconn *c, adb_status st, char *errbuf, size_t errlen)
+{
+    PGresult *r = PQexec(c, st == ADB_OK ? "COMMIT" : "ROLLBACK");
     if (st == ADB_OK && (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT"))) {
-        adb__fmt(errbuf, errlen, "could not create the key: %s", PQresultErrorMessage(r));
+        adb__fmt(errbuf, errlen, "could not commit the key change: %s", PQresultErrorMessage(r));
         adb__oneline(errbuf);
         st = ADB_ERR_DB_QUERY;
     }
     PQclear(r);
+    return st;
+}
+
+/* Key changes are announced as audit events of the key's organization
+ * (docs/monitoring.md, "Configuration changes") unless
+ * AUDITDB_KEY_CHANGE_EVENTS is false (checked by the configuration table,
+ * src/core/config.c); an operator key's change (no organization) has its
+ * row only. */
+static bool key_changes_announced(void)
+{
+    const char *v = getenv("AUDITDB_KEY_CHANGE_EVENTS");
+    return !v || (strcmp(v, "false") != 0 && strcmp(v, "0") != 0);
+}
+#define KEY_CHANGES_ANNOUNCED key_changes_announced()
+
+adb_status adb__key_create_by(adb *db, const char *org, const char *role, const char *name,
+                              const char *by, char key_out[ADB_KEY_TEXT_MAX], adb_key_info *info,
+                              char *errbuf, size_t errlen)
+{
+    adb_key_info made = { 0 };
+    adb__config_change_rec cc = { 0 };
+    adb_status st;
+    PGconn *c;
+
+    if (!(c = adb_pool_acquire(db->pool, &st, errbuf, errlen)))
+        return st;
+    st = key_begin(c, errbuf, errlen) ? ADB_OK : ADB_ERR_DB_QUERY;
+    if (st == ADB_OK)
+        st = key_insert(c, org, role, name, key_out, &made, errbuf, errlen);
+    if (st == ADB_OK)
+        st = key_record(c, &cc, &made, NULL, key_doc(&made, true), by, NULL, errbuf, errlen);
+    st = key_end(c, st, errbuf, errlen);
     if (st != ADB_OK)
         OPENSSL_cleanse(key_out, ADB_KEY_TEXT_MAX);
+    else if (info)
+        *info = made;
     adb_pool_release(db->pool, c);
-    /* the row only: a key made is not announced as an audit event of its organization (every
-     * organization's log would open with one; docs/monitoring.md, "Where it is called") */
-    adb__config_change_rec_done(db, &cc, false);
+    adb__config_change_rec_done(db, &cc, st == ADB_OK && KEY_CHANGES_ANNOUNCED);
+    return st;
+}
+
+/* The key id (with or without "adb_") as its row id. */
+static void key_row_id(const char *id, char out[24])
+{
+    adb__fmt(out, 24, "%.16s", strncmp(id, "adb_", 4) == 0 ? id + 4 : id);
+}
+
+/* Key id's row locked in c's transaction: ADB_OK with *k and whether it is
+ * active, ADB_ERR_NOT_FOUND, or a database error. */
+static adb_status key_lock(adb *db, PGconn *c, const char *idbuf, adb_key_info *k, bool *active,
+                           char *errbuf, size_t errlen)
+{
+    const char *p[] = { idbuf };
+    PGresult *r = query(db, c, "SELECT " KEY_COLUMNS ", revoked_at IS NULL FROM apikey"
+                               " WHERE id = $1 AND prefix = 'adb' FOR UPDATE",
+                        1, p, PGRES_TUPLES_OK, errbuf, errlen);
+    adb_status st = !r ? ADB_ERR_DB_QUERY : PQntuples(r) == 0 ? ADB_ERR_NOT_FOUND : ADB_OK;
+    if (st == ADB_OK) {
+        info_from_row(r, 0, k);
+        *active = strcmp(PQgetvalue(r, 0, PQnfields(r) - 1), "t") == 0;
+    }
+    PQclear(r);
+    return st;
+}
+
+adb_status adb__key_rotate_by(adb *db, const char *id, const char *by,
+                              char key_out[ADB_KEY_TEXT_MAX], adb_key_info *info, char *errbuf,
+                              size_t errlen)
+{
+    adb__config_change_rec old_cc = { 0 }, new_cc = { 0 };
+    adb_key_info k = { 0 }, made = { 0 };
+    char idbuf[24], why[64];
+    bool active = false;
+    adb_status st;
+    PGconn *c;
+
+    key_row_id(id, idbuf);
+    if (!(c = adb_pool_acquire(db->pool, &st, errbuf, errlen)))
+        return st;
+    st = key_begin(c, errbuf, errlen) ? ADB_OK : ADB_ERR_DB_QUERY;
+    if (st == ADB_OK)
+        st = key_lock(db, c, idbuf, &k, &active, errbuf, errlen);
+    if (st == ADB_ERR_NOT_FOUND || (st == ADB_OK && !active)) {
+        adb__fmt(errbuf, errlen, st == ADB_OK ? "key \"%s\" is revoked: a revoked key is not rotated"
+                                              : "no key \"%s\"", id);
+        st = st == ADB_OK ? ADB_ERR_INVALID : st;
+    }
+    /* the successor: the same organization, role and name, then the key revoked */
+    if (st == ADB_OK)
+        st = key_insert(c, k.organization_id[0] ? k.organization_id : NULL, k.role, k.name,
+                        key_out, &made, errbuf, errlen);
+    if (st == ADB_OK) {
+        const char *p[] = { idbuf };
+        PGresult *r = query(db, c, "UPDATE apikey SET revoked_at = now(), enabled = false,"
+                                   " updated_at = now() AT TIME ZONE 'UTC' WHERE id = $1 AND prefix = 'adb'",
+                            1, p, PGRES_COMMAND_OK, errbuf, errlen);
+        st = r ? ADB_OK : ADB_ERR_DB_QUERY;
+        PQclear(r);
+    }
+    if (st == ADB_OK) {
+        adb__fmt(why, sizeof(why), "rotated: replaced by %s", made.id);
+        st = key_record(c, &old_cc, &k, key_doc(&k, true), key_doc(&k, false), by, why, errbuf,
+                        errlen);
+    }
+    if (st == ADB_OK) {
+        adb__fmt(why, sizeof(why), "rotated: replaces %s", k.id);
+        st = key_record(c, &new_cc, &made, NULL, key_doc(&made, true), by, why, errbuf, errlen);
+    }
+    st = key_end(c, st, errbuf, errlen);
+    if (st != ADB_OK)
+        OPENSSL_cleanse(key_out, ADB_KEY_TEXT_MAX);
+    else if (info)
+        *info = made;
+    adb_pool_release(db->pool, c);
+    adb__config_change_rec_done(db, &old_cc, st == ADB_OK && KEY_CHANGES_ANNOUNCED);
+    adb__config_change_rec_done(db, &new_cc, st == ADB_OK && KEY_CHANGES_ANNOUNCED);
+    adb_auth_cache_clear(db);
+    return st;
+}
+
+adb_status adb__key_set_role_by(adb *db, const char *id, const char *role, const char *by,
+                                bool *changed, char *errbuf, size_t errlen)
+{
+    adb__config_change_rec cc = { 0 };
+    adb_key_info k = { 0 }, after = { 0 };
+    char idbuf[24];
+    bool active = false;
+    adb_status st;
+    PGconn *c;
+
+    *changed = false;
+    key_row_id(id, idbuf);
+    if (!(c = adb_pool_acquire(db->pool, &st, errbuf, errlen)))
+        return st;
+    st = key_begin(c, errbuf, errlen) ? ADB_OK : ADB_ERR_DB_QUERY;
+    if (st == ADB_OK)
+        st = key_lock(db, c, idbuf, &k, &active, errbuf, errlen);
+    if (st == ADB_ERR_NOT_FOUND)
+        adb__fmt(errbuf, errlen, "no key \"%s\"", id);
+    else if (st == ADB_OK && !active) {
+        adb__fmt(errbuf, errlen, "key \"%s\" is revoked: its role does not change", id);
+        st = ADB_ERR_INVALID;
+    } else if (st == ADB_OK && (!k.organization_id[0] || !strcmp(role, ADB_OPERATOR_ROLE))) {
+        /* an operator key has no organization, an organization's key is never an operator's */
+        adb__fmt(errbuf, errlen, "an operator key's role does not change, and no key becomes an"
+                                 " operator's: create an operator key");
+        st = ADB_ERR_INVALID;
+    }
+    if (st == ADB_OK && strcmp(k.role, role) != 0) {
+        const char *p[] = { idbuf, role, k.organization_id };
+        PGresult *r = query(db, c, "UPDATE apikey SET role = $2, updated_at = now() AT TIME ZONE 'UTC'"
+                                   " WHERE id = $1 AND prefix = 'adb' AND EXISTS (SELECT 1 FROM"
+                                   " organization_role WHERE organization_id = $3 AND name = $2)",
+                            3, p, PGRES_COMMAND_OK, errbuf, errlen);
+        st = !r ? ADB_ERR_DB_QUERY : strcmp(PQcmdTuples(r), "1") ? ADB_ERR_NOT_FOUND : ADB_OK;
+        PQclear(r);
+        if (st == ADB_ERR_NOT_FOUND)
+            adb__fmt(errbuf, errlen, "organization \"%s\" has no role \"%s\"", k.organization_id,
+                     role);
+        after = k;
+        adb__fmt(after.role, sizeof(after.role), "%s", role);
+        if (st == ADB_OK)
+            st = key_record(c, &cc, &k, key_doc(&k, true), key_doc(&after, true), by,
+                            "role changed", errbuf, errlen);
+        *changed = st == ADB_OK;
+    }
+    st = key_end(c, st, errbuf, errlen);
+    if (st != ADB_OK)
+        *changed = false;
+    adb_pool_release(db->pool, c);
+    adb__config_change_rec_done(db, &cc, st == ADB_OK && KEY_CHANGES_ANNOUNCED);
+    adb_auth_cache_clear(db);
     return st;
 }
 
@@ -329,52 +519,32 @@ adb_status adb__key_revoke_by(adb *db, const char *id, const char *by, char *err
 {
     adb_status st;
     PGconn *c;
-    PGresult *r;
-    const char *bare = strncmp(id, "adb_", 4) == 0 ? id + 4 : id;
-    char idbuf[24], fld[64];
+    char idbuf[24];
     adb__config_change_rec cc = { 0 };
-    adb_key_info k;
+    adb_key_info k = { 0 };
     bool active = false;
 
-    adb__fmt(idbuf, sizeof(idbuf), "%.16s", bare);
+    key_row_id(id, idbuf);
     const char *p[] = { idbuf };
     if (!(c = adb_pool_acquire(db->pool, &st, errbuf, errlen)))
         return st;
-    PQclear(PQexec(c, "BEGIN"));
+    st = key_begin(c, errbuf, errlen) ? ADB_OK : ADB_ERR_DB_QUERY;
     /* the key as it was, locked: a revoke of a revoked key records nothing */
-    r = query(db, c, "SELECT " KEY_COLUMNS ", revoked_at IS NULL FROM apikey"
-                     " WHERE id = $1 AND prefix = 'adb' FOR UPDATE",
-              1, p, PGRES_TUPLES_OK, errbuf, errlen);
-    st = !r ? ADB_ERR_DB_QUERY : PQntuples(r) == 0 ? ADB_ERR_NOT_FOUND : ADB_OK;
+    if (st == ADB_OK)
+        st = key_lock(db, c, idbuf, &k, &active, errbuf, errlen);
     if (st == ADB_OK) {
-        info_from_row(r, 0, &k);
-        active = strcmp(PQgetvalue(r, 0, PQnfields(r) - 1), "t") == 0;
-    }
-    PQclear(r);
-    if (st == ADB_OK) {
-        r = query(db, c, "UPDATE apikey SET revoked_at = coalesce(revoked_at, now()), enabled = false,"
-                         " updated_at = now() AT TIME ZONE 'UTC' WHERE id = $1 AND prefix = 'adb'",
-                  1, p, PGRES_COMMAND_OK, errbuf, errlen);
+        PGresult *r = query(db, c, "UPDATE apikey SET revoked_at = coalesce(revoked_at, now()), enabled = false,"
+                                   " updated_at = now() AT TIME ZONE 'UTC' WHERE id = $1 AND prefix = 'adb'",
+                            1, p, PGRES_COMMAND_OK, errbuf, errlen);
         st = r ? ADB_OK : ADB_ERR_DB_QUERY;
         PQclear(r);
     }
-    if (st == ADB_OK && active) {
-        json_t *before = key_doc(&k, true), *after = key_doc(&k, false);
-        adb__fmt(fld, sizeof(fld), "api_key.%s", k.id);
-        st = before && after ? adb__config_change_json_tx(c, &cc, k.organization_id[0]
-                                                          ? k.organization_id : NULL, fld,
-                                                          before, after, by, "revoked", errbuf,
-                                                          errlen)
-                             : ADB_ERR_NOMEM;
-        json_decref(before);
-        json_decref(after);
-    }
-    r = PQexec(c, st == ADB_OK ? "COMMIT" : "ROLLBACK");
-    if (st == ADB_OK && (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT")))
-        st = ADB_ERR_DB_QUERY;
-    PQclear(r);
+    if (st == ADB_OK && active)
+        st = key_record(c, &cc, &k, key_doc(&k, true), key_doc(&k, false), by, "revoked", errbuf,
+                        errlen);
+    st = key_end(c, st, errbuf, errlen);
     adb_pool_release(db->pool, c);
-    adb__config_change_rec_done(db, &cc, false); /* the row only, as for a key made */
+    adb__config_change_rec_done(db, &cc, st == ADB_OK && KEY_CHANGES_ANNOUNCED);
     if (st == ADB_ERR_NOT_FOUND)
         adb__fmt(errbuf, errlen, "no key \"%s\"", id);
     adb_auth_cache_clear(db);
@@ -739,6 +909,19 @@ void adb_tenant_end(adb *db, PGconn *c, bool commit)
         return;
     PQclear(PQexec(c, commit ? "COMMIT" : "ROLLBACK"));
     adb_pool_release(adb__tenant_pool(db), c);
+}
+
+bool adb__tenant_commit(adb *db, PGconn *c)
+{
+    if (!c)
+        return false;
+    PGresult *r = PQexec(c, "COMMIT");
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(r), "COMMIT");
+    PQclear(r);
+    if (!ok)
+        PQclear(PQexec(c, "ROLLBACK"));
+    adb_pool_release(adb__tenant_pool(db), c);
+    return ok;
 }
 
 void adb_sign_hex(adb *db, const char *hash, char out[65])

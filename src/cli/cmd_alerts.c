@@ -10,6 +10,7 @@
 #include "../core/adb_internal.h"
 #include "../core/util.h"
 #include "../event/event.h"
+#include "../monitor/config_change.h"
 
 #include <jansson.h>
 #include <openssl/rand.h>
@@ -323,6 +324,34 @@ out:
 }
 
 /* The audit event of a silence's change made here (after its commit). */
+/* Ends c's transaction around a silence's write: r (a command's result,
+ * cleared here; NULL when the write succeeded and its answer is read by the
+ * caller) and the configuration history row of silence id going from prev to
+ * next (next NULL: nothing changed, no row). Committed: true; else rolled
+ * back, false with why in err. The row is not announced: the silence's own
+ * alert.silence.* event is (docs/monitoring.md). */
+static bool silence_recorded(PGconn *c, PGresult *r, const char *org, const char *id,
+                             const json_t *prev, const json_t *next, const char *who, char *err,
+                             size_t errlen)
+{
+    adb__config_change_rec cc = { 0 };
+    char fld[64];
+    bool ok = !r || PQresultStatus(r) == PGRES_COMMAND_OK;
+
+    adb__fmt(err, errlen, "%s", r && !ok ? PQresultErrorMessage(r) : "the commit failed");
+    PQclear(r);
+    adb__fmt(fld, sizeof(fld), "alert_silence.%s", id);
+    if (ok && next)
+        ok = adb__config_change_json_tx(c, &cc, org, fld, prev, next, who, NULL, err, errlen) ==
+             ADB_OK;
+    PGresult *e = PQexec(c, ok ? "COMMIT" : "ROLLBACK");
+    ok = ok && PQresultStatus(e) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(e), "COMMIT");
+    PQclear(e);
+    adb__config_change_rec_done(NULL, &cc, false);
+    adb__oneline(err);
+    return ok;
+}
+
 static void silence_event(adb *h, const char *org, const char *who, const char *action,
                           const char *id, json_t *details)
 {
@@ -415,18 +444,28 @@ static int cmd_silence(int argc, char **argv)
     if (!c)
         goto out;
     const char *p[] = { id, org, who, v[0], mt, start, end };
+    /* the silence and its configuration history row in one transaction */
+    PQclear(PQexec(c, "BEGIN"));
     PGresult *r = PQexecParams(c, "INSERT INTO alert_silences (id, organization_id, created_by,"
                                " reason, matchers, starts_at, ends_at) VALUES ($1, $2, $3, $4,"
                                " $5::jsonb, $6::timestamptz, $7::timestamptz)",
                                7, NULL, p, NULL, NULL, 0);
-    adb_pool_release(adb__pool(h), c);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        cli_error("could not create the silence: %s", PQresultErrorMessage(r));
+    json_t *doc = json_pack("{s:s, s:o, s:s, s:s}", "reason", v[0], "matchers",
+                            json_loads(mt, 0, NULL), "startsAt", start, "endsAt", end);
+    char err[ADB_ERRMSG_MAX];
+    bool ok = doc && silence_recorded(c, r, org, id, NULL, doc, who, err, sizeof(err));
+    if (!doc) {
         PQclear(r);
+        PQclear(PQexec(c, "ROLLBACK"));
+        adb__fmt(err, sizeof(err), "out of memory");
+    }
+    json_decref(doc);
+    adb_pool_release(adb__pool(h), c);
+    if (!ok) {
+        cli_error("could not create the silence: %s", err);
         rc = EXIT_DB;
         goto out;
     }
-    PQclear(r);
     json_t *d = json_pack("{s:s, s:s, s:s, s:s}", "reason", v[0], "matchers", mt, "startsAt",
                           start, "endsAt", end);
     silence_event(h, org, who, "alert.silence.create", id, d);
@@ -470,13 +509,27 @@ static int cmd_silences(int argc, char **argv)
     PGresult *r;
     if (expire) {
         const char *p[] = { org, now, id, who };
-        r = PQexecParams(c, "WITH s AS (SELECT id, ends_at <= $2::timestamptz AS ended"
+        PQclear(PQexec(c, "BEGIN"));
+        r = PQexecParams(c, "WITH s AS (SELECT id, ends_at <= $2::timestamptz AS ended, ends_at AS e"
                          " FROM alert_silences WHERE organization_id = $1 AND id = $3 FOR UPDATE),"
                          " u AS (UPDATE alert_silences a SET ends_at = $2::timestamptz,"
                          " starts_at = least(a.starts_at, $2::timestamptz - interval '1 microsecond'),"
                          " expired_by = $4, updated_at = now() FROM s WHERE a.id = s.id AND NOT s.ended"
-                         " RETURNING a.id) SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM u)",
+                         " RETURNING a.id) SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM u),"
+                         " (SELECT " ADB__TS("e") " FROM s)",
                          4, NULL, p, NULL, NULL, 0);
+        /* its configuration history row when it changed, in the same transaction */
+        bool changed = PQresultStatus(r) == PGRES_TUPLES_OK && !strcmp(PQgetvalue(r, 0, 1), "1");
+        json_t *was = changed ? json_pack("{s:s}", "endsAt", PQgetvalue(r, 0, 2)) : NULL;
+        json_t *now_doc = changed ? json_pack("{s:s, s:s}", "endsAt", now, "expiredBy", who) : NULL;
+        char err[ADB_ERRMSG_MAX];
+        PGresult *keep = PQresultStatus(r) == PGRES_TUPLES_OK ? r : NULL;
+        if (!silence_recorded(c, keep ? NULL : r, org, id, was, now_doc, who, err, sizeof(err))) {
+            PQclear(keep);
+            r = PQmakeEmptyPGresult(c, PGRES_FATAL_ERROR);
+        }
+        json_decref(was);
+        json_decref(now_doc);
     } else {
         const char *p[] = { org, now, set[0] ? "t" : "f" };
         r = PQexecParams(c, "SELECT id, CASE WHEN ends_at <= $2::timestamptz THEN 'expired'"

@@ -1,5 +1,7 @@
 /*
- * cmd_keys.c - `auditdb keys create|list|revoke`: API keys of organizations.
+ * cmd_keys.c - `auditdb keys create|list|revoke|rotate|set-role`: API keys
+ * of organizations. Every change is a row of the configuration history and
+ * an audit event of the key's organization (src/auth/key_changes.h).
  */
 #include "cli.h"
 #include "../auth/key_changes.h"
@@ -87,6 +89,35 @@ static int keys_list(adb *h, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* keys rotate ID: the successor's text once; keys set-role ID ROLE */
+static int keys_change(adb *h, char **argv)
+{
+    char key[ADB_KEY_TEXT_MAX], err[ADB_ERRMSG_MAX], who[128];
+    adb_key_info info;
+    bool changed = false;
+    adb_status st;
+
+    cli_actor(who, sizeof(who));
+    if (!strcmp(argv[1], "rotate"))
+        st = adb__key_rotate_by(h, argv[2], who, key, &info, err, sizeof(err));
+    else
+        st = adb__key_set_role_by(h, argv[2], argv[3], who, &changed, err, sizeof(err));
+    if (st != ADB_OK) {
+        cli_error("%s", err);
+        return st == ADB_ERR_NOT_FOUND || st == ADB_ERR_INVALID ? EXIT_FAILURE_ : cli_exit_code(st);
+    }
+    if (!strcmp(argv[1], "rotate")) {
+        printf("rotated key %s: revoked, replaced by %s (organization %s, role %s)\n"
+               "key (shown once, store it now): %s\n", argv[2], info.display,
+               info.organization_id[0] ? info.organization_id : "-", info.role, key);
+        OPENSSL_cleanse(key, sizeof(key));
+    } else {
+        printf(changed ? "key %s now has role %s\n" : "key %s has role %s already: nothing changed\n",
+               argv[2], argv[3]);
+    }
+    return EXIT_OK;
+}
+
 int cmd_keys(int argc, char **argv)
 {
     cli_db db;
@@ -94,12 +125,17 @@ int cmd_keys(int argc, char **argv)
     int rc;
     char err[ADB_ERRMSG_MAX];
 
-    if (argc < 2 || (strcmp(argv[1], "create") && strcmp(argv[1], "list") && strcmp(argv[1], "revoke"))) {
-        cli_error("usage: auditdb keys create|list|revoke ...");
+    if (argc < 2 || (strcmp(argv[1], "create") && strcmp(argv[1], "list") && strcmp(argv[1], "revoke") &&
+                     strcmp(argv[1], "rotate") && strcmp(argv[1], "set-role"))) {
+        cli_error("usage: auditdb keys create|list|revoke|rotate|set-role ...");
         return EXIT_USAGE;
     }
-    if (!strcmp(argv[1], "revoke") && argc != 3) {
-        cli_error("usage: auditdb keys revoke KEY-ID");
+    if ((!strcmp(argv[1], "revoke") || !strcmp(argv[1], "rotate")) && argc != 3) {
+        cli_error("usage: auditdb keys %s KEY-ID", argv[1]);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "set-role") && argc != 4) {
+        cli_error("usage: auditdb keys set-role KEY-ID ROLE");
         return EXIT_USAGE;
     }
     if (!strcmp(argv[1], "list"))
@@ -110,6 +146,8 @@ int cmd_keys(int argc, char **argv)
         rc = keys_create(h, argc - 2, argv + 2);
     else if (!strcmp(argv[1], "list"))
         rc = keys_list(h, argc - 2, argv + 2);
+    else if (!strcmp(argv[1], "rotate") || !strcmp(argv[1], "set-role"))
+        rc = keys_change(h, argv);
     else {
         char who[128];
         cli_actor(who, sizeof(who));

@@ -169,7 +169,7 @@ int adb_cmd_reports_schedules(int argc, char **argv)
     else if (en || dis)
         st = adb__sched_set_enabled(h, a.org, a.id, en, who, &out);
     else if (del)
-        st = adb__sched_delete(h, a.org, a.id);
+        st = adb__sched_delete(h, a.org, a.id, who);
     else if ((st = adb__sched_execute(h, a.org, a.id, &out)) == ADB_OK) {
         /* run it here; a serve's scheduler may have taken it first: then its end is read */
         char eid[256];
@@ -249,7 +249,7 @@ int adb_cmd_reports_templates(int argc, char **argv)
     else if (create)
         st = adb__template_create(h, a.org, body, who, &out, &e);
     else
-        st = adb__template_delete(h, a.org, a.id);
+        st = adb__template_delete(h, a.org, a.id, who);
     if (st != ADB_OK)
         rc = fail(st, &e, "report template", a.id);
     else if (del)

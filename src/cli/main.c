@@ -101,18 +101,23 @@ const cli_command cli_commands[] = {
       "Exit: 0 every receipt valid, 4 one is not (the reason on stderr), 2 usage error,\n"
       "1 a file could not be read.\n",
       cmd_verify_proof },
-    { "keys", "create, list and revoke API keys",
+    { "keys", "create, list, revoke, rotate API keys and change their role",
       "usage: auditdb keys create --org ID --role ROLE [--name NAME]\n"
       "       auditdb keys create --role operator [--name NAME]\n"
       "       auditdb keys list [--org ID]\n"
       "       auditdb keys revoke KEY-ID\n"
+      "       auditdb keys rotate KEY-ID\n"
+      "       auditdb keys set-role KEY-ID ROLE\n"
       "\n"
       "A key belongs to one organization and one role (admin, auditor, ingest, viewer, or a\n"
       "role of the organization's own). create makes the organization with its default roles\n"
       "if it does not exist, and prints the key once: only a hash of its secret is stored.\n"
       "An operator key (--role operator, no --org) belongs to no organization: it reads the\n"
       "process-wide /metrics and /health/detailed, and no organization's data.\n"
-      "KEY-ID is the public part shown by list (adb_<16 hex digits>).\n",
+      "KEY-ID is the public part shown by list (adb_<16 hex digits>).\n"
+      "rotate makes a key of the same organization, role and name and revokes KEY-ID, in one\n"
+      "transaction; set-role gives KEY-ID another role of its organization. Every change is a\n"
+      "row of the configuration history and an audit event of the key's organization.\n",
       cmd_keys },
     { "partitions", "list, create, analyze and drop the monthly partitions of audit_log",
       "usage: auditdb partitions list\n"

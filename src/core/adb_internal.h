@@ -62,6 +62,10 @@ struct adb {
 adb_pool *adb__pool(adb *db);
 /* The pool tenant reads run on (the api login's, else the owner's). */
 adb_pool *adb__tenant_pool(adb *db);
+/* adb_tenant_end(db, c, true) that says whether the COMMIT committed (an
+ * aborted transaction "commits" as ROLLBACK): the connection goes back
+ * either way. */
+bool adb__tenant_commit(adb *db, PGconn *c);
 const adb__keys *adb__db_keys(adb *db);
 /* The tree integrator (NULL when the handle runs without trees). */
 struct adb__integrator *adb__db_integrator(adb *db);

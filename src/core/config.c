@@ -99,6 +99,8 @@ static const adb_config_key config_keys[] = {
       "CIDRs (comma-separated) delivery connections may reach although the address policy refuses them" },
     { "AUDITDB_ALERT_TICK_MS", "1000", false,
       "how often serve's alert thread logs the alerts' audit events and sends due notifications (0: no alert thread; docs/alerts.md)" },
+    { "AUDITDB_KEY_CHANGE_EVENTS", "true", false,
+      "announce each API key change (create, revoke, rotate, role) as an audit event of the key's organization (docs/monitoring.md)" },
     { "AUDITDB_TREE", "true", false,
       "keep every organization's Merkle tree up to date (docs/log.md); false only to measure its cost" },
     /* detection rules (issue 20; docs/alerts.md "The engine") */
@@ -294,6 +296,7 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_int(cfg, "AUDITDB_DOWNLOAD_SWEEP_MS", 0, 86400000, &scratch)) ||
         (st = check_cidrs(cfg, "AUDITDB_DELIVERY_ALLOW")) ||
         (st = get_int(cfg, "AUDITDB_ALERT_TICK_MS", 0, 60000, &cfg->alert_tick_ms)) ||
+        (st = get_bool(cfg, "AUDITDB_KEY_CHANGE_EVENTS", &bscratch)) ||
         (st = get_bool(cfg, "AUDITDB_TREE", &cfg->tree)) ||
         (st = get_bool(cfg, "AUDITDB_DETECT", &bscratch)) ||
         (st = get_int(cfg, "AUDITDB_DETECT_INTERVAL_MS", 10, 60000, &scratch)) ||

@@ -7,7 +7,9 @@
  *   POST /api/v1/alerts/{id}/acknowledge   AlertActionResponse (alerts:manage)
  *   POST /api/v1/alerts/{id}/resolve       body {resolution} (alerts:manage)
  *   POST /api/v1/alerts/{id}/dismiss       body {reason}, optional (alerts:manage)
- * Everything is read and changed as the tenant (row-level security).
+ *   GET  /api/v1/operator/alerts[/{id}]    the same, of "_process" (operator.alerts:read)
+ * Everything is read and changed as the tenant (row-level security); the
+ * operator reads the service's own alerts as the tenant "_process".
  */
 #include "http.h"
 #include "alerts_routes.h"
@@ -489,4 +491,25 @@ enum MHD_Result adb_http_alerts_resolve(adb_http_request *req)
 enum MHD_Result adb_http_alerts_dismiss(adb_http_request *req)
 {
     return act(req, ADB_ALERT_DISMISS, "reason", false);
+}
+
+/* ---- the service's own alerts, for operators --------------------------------- */
+
+/* An operator key has no organization: it reads as "_process", whose alerts
+ * the checkpointer, the error monitor and the database monitor raise. */
+static void as_process(adb_http_request *req)
+{
+    adb__fmt(req->who.organization_id, sizeof(req->who.organization_id), "%s", "_process");
+}
+
+enum MHD_Result adb_http_operator_alerts_list(adb_http_request *req)
+{
+    as_process(req);
+    return adb_http_alerts_list(req);
+}
+
+enum MHD_Result adb_http_operator_alerts_get(adb_http_request *req)
+{
+    as_process(req);
+    return adb_http_alerts_get(req);
 }

@@ -8,11 +8,14 @@
  *   GET  /api/v1/alerts/silences/{id}           one silence (alerts:read)
  *   DELETE /api/v1/alerts/silences/{id}         expire it now (alerts:manage)
  * Each change is a configuration change (config_change_event, then its audit
- * event) or, for silences, an audit event of its own (alert.silence.*).
+ * event); a silence's change also has a config_change_event row in its
+ * transaction, and its own audit event (alert.silence.*) instead of
+ * config.change.
  */
 #include "http.h"
 #include "alerts_routes.h"
 #include "../alert/alert.h"
+#include "../core/adb_internal.h"
 #include "../core/util.h"
 #include "../event/event.h"
 #include "../monitor/config_change.h"
@@ -318,6 +321,62 @@ static void silence_event(adb_http_request *req, const char *action, const char 
     free(text);
 }
 
+/* Runs sql (a write of one silence, answering one row) in a transaction as
+ * the tenant with the configuration history row of silence id going from
+ * prev to next; the result (tuples) once committed, else NULL. The row is
+ * not announced: the silence's own audit event is. */
+static PGresult *silence_write(adb_http_request *req, const char *sql, int n,
+                               const char *const *p, const char *id, const json_t *prev,
+                               const json_t *(*next)(const PGresult *r, json_t **own))
+{
+    char err[ADB_ERRMSG_MAX], by[40], fld[64];
+    adb__config_change_rec cc = { 0 };
+    adb_status st;
+    PGconn *c = adb_tenant_begin(req->state->db, req->who.organization_id, &st, err, sizeof(err));
+    PGresult *r = c ? PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0) : NULL;
+    json_t *own = NULL;
+
+    if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        const json_t *after = next(r, &own);
+        adb__fmt(by, sizeof(by), "apikey:%s", req->who.key_id[0] ? req->who.key_id : "unknown");
+        adb__fmt(fld, sizeof(fld), "alert_silence.%s", id);
+        st = !after ? ADB_OK /* nothing changed */
+             : adb__config_change_json_tx(c, &cc, req->who.organization_id, fld, prev, after,
+                                          by, NULL, err, sizeof(err));
+    } else {
+        st = ADB_ERR_DB_QUERY;
+    }
+    json_decref(own);
+    if (st != ADB_OK || !adb__tenant_commit(req->state->db, c)) {
+        if (st != ADB_OK)
+            adb_tenant_end(req->state->db, c, false);
+        PQclear(r);
+        r = NULL;
+    }
+    adb__config_change_rec_done(NULL, &cc, false);
+    return r;
+}
+
+/* the created silence's document (its row is the INSERT's answer) */
+static const json_t *silence_made(const PGresult *r, json_t **own)
+{
+    json_t *m = json_loads(PQgetvalue(r, 0, 1), 0, NULL);
+    *own = json_pack("{s:s, s:o, s:s, s:s}", "reason", PQgetvalue(r, 0, 0), "matchers",
+                     m ? m : json_object(), "startsAt", PQgetvalue(r, 0, 2), "endsAt",
+                     PQgetvalue(r, 0, 3));
+    return *own;
+}
+
+/* an expired silence's new end, or NULL when it had ended already */
+static const json_t *silence_ended(const PGresult *r, json_t **own)
+{
+    if (strcmp(PQgetvalue(r, 0, 1), "1") != 0)
+        return NULL;
+    *own = json_pack("{s:s, s:s}", "endsAt", PQgetvalue(r, 0, 3), "expiredBy",
+                     PQgetvalue(r, 0, 4));
+    return *own;
+}
+
 enum MHD_Result adb_http_alerts_silences_create(adb_http_request *req)
 {
     static const char *const known[] = { "reason", "matchers", "startsAt", "endsAt", NULL };
@@ -329,7 +388,6 @@ enum MHD_Result adb_http_alerts_silences_create(adb_http_request *req)
     char *mt = NULL;
     const char *k;
     json_t *v;
-    adb_status st;
 
     if (!body)
         return res;
@@ -395,12 +453,14 @@ enum MHD_Result adb_http_alerts_silences_create(adb_http_request *req)
     mt = json_dumps(m ? m : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
     const char *p[] = { id, req->who.organization_id, req->who.key_id[0] ? req->who.key_id : "unknown",
                         reason, mt ? mt : "{}", start, end };
-    PGresult *r = adb_tenant_query(req->state->db, req->who.organization_id,
-                                   "INSERT INTO alert_silences (id, organization_id, created_by,"
-                                   " reason, matchers, starts_at, ends_at) VALUES ($1, $2, $3, $4,"
-                                   " $5::jsonb, $6::timestamptz, $7::timestamptz)",
-                                   7, p, ADB_PLAN_AUTO, NULL, 0, NULL, &st);
-    bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PGresult *r = silence_write(req,
+                                "INSERT INTO alert_silences (id, organization_id, created_by,"
+                                " reason, matchers, starts_at, ends_at) VALUES ($1, $2, $3, $4,"
+                                " $5::jsonb, $6::timestamptz, $7::timestamptz)"
+                                " RETURNING reason, matchers::text, " ADB__TS("starts_at") ", "
+                                ADB__TS("ends_at"),
+                                7, p, id, NULL, silence_made);
+    bool ok = r != NULL;
     PQclear(r);
     if (!ok) {
         res = adb_http_send_unavailable(req);
@@ -423,7 +483,6 @@ out:
 enum MHD_Result adb_http_alerts_silences_expire(adb_http_request *req)
 {
     char now[ADB_TS_TEXT_MAX];
-    adb_status st;
 
     if (!silence_id_ok(req->param[0]))
         return silence_not_found(req);
@@ -431,19 +490,30 @@ enum MHD_Result adb_http_alerts_silences_expire(adb_http_request *req)
     /* ends now, unless it ended already (a second call changes nothing) */
     const char *p[] = { req->who.organization_id, now, req->param[0],
                         req->who.key_id[0] ? req->who.key_id : "unknown" };
-    PGresult *r = adb_tenant_query(req->state->db, req->who.organization_id,
-                                   "WITH s AS (SELECT id, ends_at <= $2::timestamptz AS ended"
-                                   " FROM alert_silences WHERE organization_id = $1 AND id = $3"
-                                   " FOR UPDATE), u AS (UPDATE alert_silences a SET ends_at = $2::timestamptz,"
-                                   " starts_at = least(a.starts_at, $2::timestamptz - interval '1 microsecond'),"
-                                   " expired_by = $4, updated_at = now() FROM s WHERE a.id = s.id"
-                                   " AND NOT s.ended RETURNING a.id) SELECT (SELECT count(*) FROM s),"
-                                   " (SELECT count(*) FROM u)",
-                                   4, p, ADB_PLAN_AUTO, NULL, 0, NULL, &st);
-    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
-        PQclear(r);
+    /* the end before, for the configuration history */
+    char was[ADB_TS_TEXT_MAX] = "";
+    adb_status st;
+    const char *wp[] = { req->who.organization_id, req->param[0] };
+    PGresult *w = adb_tenant_query(req->state->db, req->who.organization_id,
+                                   "SELECT " ADB__TS("ends_at") " FROM alert_silences"
+                                   " WHERE organization_id = $1 AND id = $2",
+                                   2, wp, ADB_PLAN_AUTO, NULL, 0, NULL, &st);
+    if (w && PQresultStatus(w) == PGRES_TUPLES_OK && PQntuples(w) == 1)
+        adb__fmt(was, sizeof(was), "%s", PQgetvalue(w, 0, 0));
+    PQclear(w);
+    json_t *prev = json_pack("{s:s}", "endsAt", was);
+    PGresult *r = silence_write(req,
+                                "WITH s AS (SELECT id, ends_at <= $2::timestamptz AS ended"
+                                " FROM alert_silences WHERE organization_id = $1 AND id = $3"
+                                " FOR UPDATE), u AS (UPDATE alert_silences a SET ends_at = $2::timestamptz,"
+                                " starts_at = least(a.starts_at, $2::timestamptz - interval '1 microsecond'),"
+                                " expired_by = $4, updated_at = now() FROM s WHERE a.id = s.id"
+                                " AND NOT s.ended RETURNING a.id) SELECT (SELECT count(*) FROM s),"
+                                " (SELECT count(*) FROM u), $3, " ADB__TS("$2::timestamptz") ", $4",
+                                4, p, req->param[0], prev, silence_ended);
+    json_decref(prev);
+    if (!r)
         return adb_http_send_unavailable(req);
-    }
     bool found = !strcmp(PQgetvalue(r, 0, 0), "1"), changed = !strcmp(PQgetvalue(r, 0, 1), "1");
     PQclear(r);
     if (!found)

@@ -14,6 +14,10 @@ enum MHD_Result adb_http_alerts_get(adb_http_request *req);
 enum MHD_Result adb_http_alerts_acknowledge(adb_http_request *req);
 enum MHD_Result adb_http_alerts_resolve(adb_http_request *req);
 enum MHD_Result adb_http_alerts_dismiss(adb_http_request *req);
+/* the same as the two above, of the service's pseudo-organization "_process",
+ * for operator keys (operator.alerts:read): nothing of an organization */
+enum MHD_Result adb_http_operator_alerts_list(adb_http_request *req);
+enum MHD_Result adb_http_operator_alerts_get(adb_http_request *req);
 enum MHD_Result adb_http_alerts_config_get(adb_http_request *req);
 enum MHD_Result adb_http_alerts_config_post(adb_http_request *req);
 enum MHD_Result adb_http_alerts_silences_list(adb_http_request *req);

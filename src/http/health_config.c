@@ -3,13 +3,17 @@
  * health checks (health_config.h). GET shows them with the bounds that are
  * fixed; PUT, an operator's alone (docs/auth.md), checks every member it is
  * given and applies all of them or none, under one lock, so a check never
- * sees half of a change; each change is recorded in security_events.
+ * sees half of a change; each change is recorded in security_events and,
+ * before it applies, in the configuration history (config_change_event, a
+ * process-wide row: docs/monitoring.md, "Configuration changes").
  */
 #include "http.h"
 #include "health_config.h"
 #include "health_history.h"
 #include "ratelimit.h"
+#include "../core/adb_internal.h"
 #include "../core/util.h"
+#include "../monitor/config_change.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,6 +25,8 @@
 const char *const adb_health_component_names[ADB_HEALTH_NCOMP] = { "database", "redis", "audit" };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+/* PUTs one at a time, across their history row's write; the checks take mu only */
+static pthread_mutex_t put_mu = PTHREAD_MUTEX_INITIALIZER;
 static adb_health_settings current = { ADB_HEALTH_PROBE_BOUND_MS, 80, 0, { true, true, true } };
 
 void adb_health_settings_get(adb_health_settings *out)
@@ -228,6 +234,52 @@ static json_t *changes(const adb_health_settings *a, const adb_health_settings *
     return names;
 }
 
+/* The settings that can change, as the configuration history keeps them. */
+static json_t *settings_doc(const adb_health_settings *s)
+{
+    json_t *enabled = json_array();
+
+    for (int i = 0; i < ADB_HEALTH_NCOMP; i++)
+        if (s->enabled[i])
+            json_array_append_new(enabled, json_string(adb_health_component_names[i]));
+    return json_pack("{s:i, s:i, s:i, s:o}", "timeout", s->timeout_ms,
+                     "writerQueueDegradedPercent", s->queue_degraded_percent,
+                     "databaseLatencyDegradedMs", s->db_latency_degraded_ms, "enabledChecks",
+                     enabled);
+}
+
+/* The process-wide configuration history row of a change from a to b,
+ * committed on the owner's connection; false when it could not be
+ * written (the change is then refused). */
+static bool record_change(adb_http_request *req, const adb_health_settings *a,
+                          const adb_health_settings *b)
+{
+    char err[ADB_ERRMSG_MAX], by[40];
+    adb__config_change_rec cc = { 0 };
+    adb_status st;
+    PGconn *c = adb_pool_acquire(adb__pool(req->state->db), &st, err, sizeof(err));
+    json_t *prev = settings_doc(a), *next = settings_doc(b);
+    bool ok = false;
+
+    adb__fmt(by, sizeof(by), "apikey:%s", req->who.key_id[0] ? req->who.key_id : "unknown");
+    if (c && prev && next) {
+        PGresult *r = PQexec(c, "BEGIN");
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        ok = ok && adb__config_change_json_tx(c, &cc, NULL, "health_config", prev, next, by, NULL,
+                                              err, sizeof(err)) == ADB_OK;
+        r = PQexec(c, ok ? "COMMIT" : "ROLLBACK");
+        ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(r), "COMMIT");
+        PQclear(r);
+    }
+    if (c)
+        adb_pool_release(adb__pool(req->state->db), c);
+    adb__config_change_rec_done(NULL, &cc, false); /* process-wide: the row is its record */
+    json_decref(prev);
+    json_decref(next);
+    return ok;
+}
+
 /* PUT /api/v1/health/config: the client's updateHealthConfig. Answers the
  * settings now in force (GET's shape) with `changed`, the members changed. */
 enum MHD_Result adb_http_health_config_put(adb_http_request *req)
@@ -250,19 +302,35 @@ enum MHD_Result adb_http_health_config_put(adb_http_request *req)
      * change applies whole or not at all */
     adb_health_settings_get(&before);
     json_t *shown = config_json(req, &before);
+    bool recorded = true;
+    pthread_mutex_lock(&put_mu);
     pthread_mutex_lock(&mu);
     before = after = current;
-    check_body(shown, in, &after, &e);
-    if (json_array_size(e.list) == 0)
-        current = after;
     pthread_mutex_unlock(&mu);
+    check_body(shown, in, &after, &e);
+    /* no change without its row: written before the change applies, PUTs
+     * serialized so that rows follow the order of the changes; the checks
+     * go on meanwhile with the settings before */
+    json_t *changed = json_array_size(e.list) == 0 ? changes(&before, &after, text, sizeof(text))
+                                                   : NULL;
+    if (json_array_size(changed) > 0)
+        recorded = record_change(req, &before, &after);
+    if (json_array_size(e.list) == 0 && recorded) {
+        pthread_mutex_lock(&mu);
+        current = after;
+        pthread_mutex_unlock(&mu);
+    }
+    pthread_mutex_unlock(&put_mu);
     json_decref(shown);
     json_decref(in);
     if (json_array_size(e.list) > 0)
         return adb_http_send_error(req, MHD_HTTP_BAD_REQUEST, "VALIDATION_ERROR", e.first,
                                    json_pack("{s:o}", "errors", e.list));
     json_decref(e.list);
-    json_t *changed = changes(&before, &after, text, sizeof(text));
+    if (!recorded) {
+        json_decref(changed);
+        return adb_http_send_unavailable(req);
+    }
     if (json_array_size(changed) > 0)
         adb_http_security_event(req, "health_config_changed", "MEDIUM", text);
     json_t *body = config_json(req, &after);

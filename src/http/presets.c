@@ -233,14 +233,16 @@ static enum MHD_Result create_checked(adb_http_request *req, json_t *spec, const
 {
     char who[40], name[300];
     PGconn *c = preset_begin(req);
+    adb__config_change_rec cc = { 0 };
     int v;
 
     preset_who(req, who);
     adb__fmt(name, sizeof(name), "%s", json_string_value(json_object_get(spec, "name")));
-    v = c ? preset_write(c, org_of(req), spec, who, change_log, true) : -1;
+    v = c ? preset_write(c, org_of(req), spec, who, change_log, true, &cc) : -1;
     json_decref(spec);
     if (v <= 0) {
         preset_rollback(req, c);
+        adb__config_change_rec_done(NULL, &cc, false);
         if (v < 0)
             return preset_unavailable(req);
         char msg[400];
@@ -249,7 +251,9 @@ static enum MHD_Result create_checked(adb_http_request *req, json_t *spec, const
                                    json_pack("{s:[{s:s, s:s, s:s}]}", "errors", "field", "name",
                                              "code", "ALREADY_EXISTS", "message", msg));
     }
-    if (!preset_commit(req, c))
+    bool committed = preset_commit(req, c);
+    adb__config_change_rec_done(req->state->db, &cc, committed);
+    if (!committed)
         return preset_unavailable(req);
     adb__presets_changed(req->state->db);
     return send_preset(req, MHD_HTTP_CREATED, name);
@@ -297,13 +301,15 @@ static enum MHD_Result update_with(adb_http_request *req, const char *name, json
         return preset_invalid(req, errors);
     }
     json_decref(errors);
-    int v = preset_write(c, org_of(req), checked, who, change_log, false);
+    adb__config_change_rec cc = { 0 };
+    int v = preset_write(c, org_of(req), checked, who, change_log, false, &cc);
     json_decref(checked);
-    if (v <= 0 || !preset_commit(req, c)) {
-        if (v <= 0)
-            preset_rollback(req, c);
+    bool committed = v > 0 && preset_commit(req, c);
+    if (v <= 0)
+        preset_rollback(req, c);
+    adb__config_change_rec_done(req->state->db, &cc, committed);
+    if (!committed)
         return preset_unavailable(req);
-    }
     adb__presets_changed(req->state->db);
     return send_preset(req, MHD_HTTP_OK, name);
 }
@@ -345,6 +351,9 @@ enum MHD_Result adb_http_presets_delete(adb_http_request *req)
     const char *p[] = { org_of(req), name };
     PGconn *c;
     PGresult *r;
+    json_t *before = NULL;
+    adb__config_change_rec cc = { 0 };
+    char who[40];
     int how;
 
     if (force && strcmp(force, "true") && strcmp(force, "false"))
@@ -352,11 +361,20 @@ enum MHD_Result adb_http_presets_delete(adb_http_request *req)
     /* counted uses must be in the table to be weighed */
     (void)adb__preset_usage_flush(adb__db_preset_usage(req->state->db), adb__pool(req->state->db));
     c = preset_begin(req);
-    how = c ? own_preset(c, org_of(req), name, NULL, NULL) : -1;
+    how = c ? own_preset(c, org_of(req), name, &before, NULL) : -1;
     if (how != 0) {
         preset_rollback(req, c);
         return how < 0 ? preset_unavailable(req)
                : how == 1 ? preset_not_found(req, name) : shared_read_only(req, name);
+    }
+    preset_who(req, who);
+    bool recorded = preset_record(c, &cc, org_of(req), name, before, NULL, who,
+                                  force && !strcmp(force, "true") ? "deleted (force)" : "deleted");
+    json_decref(before);
+    if (!recorded) {
+        preset_rollback(req, c);
+        adb__config_change_rec_done(NULL, &cc, false);
+        return preset_unavailable(req);
     }
     if (!force || strcmp(force, "true") != 0) {
         r = preset_exec(c, "SELECT coalesce(sum(uses), 0) FROM audit_preset_usage"
@@ -365,6 +383,7 @@ enum MHD_Result adb_http_presets_delete(adb_http_request *req)
         PQclear(r);
         if (uses != 0) {
             preset_rollback(req, c);
+            adb__config_change_rec_done(NULL, &cc, false);
             if (uses < 0)
                 return preset_unavailable(req);
             char msg[400];
@@ -383,11 +402,14 @@ enum MHD_Result adb_http_presets_delete(adb_http_request *req)
     for (size_t i = 0; i < sizeof(deletes) / sizeof(deletes[0]); i++) {
         if (!(r = preset_exec(c, deletes[i], 2, p))) {
             preset_rollback(req, c);
+            adb__config_change_rec_done(NULL, &cc, false);
             return preset_unavailable(req);
         }
         PQclear(r);
     }
-    if (!preset_commit(req, c))
+    bool committed = preset_commit(req, c);
+    adb__config_change_rec_done(req->state->db, &cc, committed);
+    if (!committed)
         return preset_unavailable(req);
     adb__presets_changed(req->state->db);
     return adb_http_send_text(req, MHD_HTTP_NO_CONTENT, strdup(""), 0, "application/json");
@@ -546,13 +568,15 @@ enum MHD_Result adb_http_presets_restore(adb_http_request *req)
     PQclear(r);
     preset_who(req, who);
     adb__fmt(log, sizeof(log), "restored from version %s", v);
-    int written = spec ? preset_write(c, p[0], spec, who, log, false) : -1;
+    adb__config_change_rec cc = { 0 };
+    int written = spec ? preset_write(c, p[0], spec, who, log, false, &cc) : -1;
     json_decref(spec);
-    if (written <= 0 || !preset_commit(req, c)) {
-        if (written <= 0)
-            preset_rollback(req, c);
+    bool committed = written > 0 && preset_commit(req, c);
+    if (written <= 0)
+        preset_rollback(req, c);
+    adb__config_change_rec_done(req->state->db, &cc, committed);
+    if (!committed)
         return preset_unavailable(req);
-    }
     adb__presets_changed(req->state->db);
     return send_preset(req, MHD_HTTP_OK, p[1]);
 }

@@ -8,6 +8,7 @@
 #define ADB_HTTP_PRESETS_H
 
 #include "http.h"
+#include "../monitor/config_change.h"
 
 /* Routes. */
 enum MHD_Result adb_http_presets_list(adb_http_request *req);
@@ -87,11 +88,23 @@ json_t *preset_version_json(PGresult *r, int row, const char *name);
 void preset_error(json_t *errors, const char *field, const char *code, const char *message);
 
 /* Writes spec (checked) as the organization's preset: create (a new row,
- * version 1) or update (the next version of its row), with a version row.
- * Returns the version written, 0 when the row exists (create) or does not
- * (update), -1 on a database error. */
+ * version 1) or update (the next version of its row), with a version row
+ * and its configuration history row (config_change.h: rec, zeroed by the
+ * caller, is filled; the caller ends it with adb__config_change_rec_done
+ * once its transaction ended). Returns the version written, 0 when the row
+ * exists (create) or does not (update), -1 on a database error. */
 int preset_write(PGconn *c, const char *org, const json_t *spec, const char *who,
-                 const char *change_log, bool create);
+                 const char *change_log, bool create, adb__config_change_rec *rec);
+
+/* The organization's own preset name as now in c's transaction (new
+ * reference), NULL when none. */
+json_t *preset_own_spec(PGconn *c, const char *org, const char *name);
+
+/* The configuration history row of preset name going from prev to next
+ * (NULL: none) in c's transaction (field "audit_preset.<name>"); false on a
+ * database error (the caller rolls back). */
+bool preset_record(PGconn *c, adb__config_change_rec *rec, const char *org, const char *name,
+                   const json_t *prev, const json_t *next, const char *who, const char *why);
 
 /* Who writes: "apikey:<id>". */
 void preset_who(adb_http_request *req, char out[40]);

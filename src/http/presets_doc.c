@@ -244,8 +244,30 @@ static json_t *default_values(const json_t *spec)
     return out;
 }
 
+/* The organization's own preset name as its document is now in c's
+ * transaction (new reference), or NULL when it has none. */
+json_t *preset_own_spec(PGconn *c, const char *org, const char *name)
+{
+    const char *p[] = { org, name };
+    PGresult *r = preset_exec(c, "SELECT auditdb_preset_spec(p)::text FROM audit_preset p"
+                                 " WHERE p.organization_id = $1 AND p.name = $2", 2, p);
+    json_t *o = r && PQntuples(r) == 1 ? json_loads(PQgetvalue(r, 0, 0), 0, NULL) : NULL;
+    PQclear(r);
+    return o;
+}
+
+bool preset_record(PGconn *c, adb__config_change_rec *rec, const char *org, const char *name,
+                   const json_t *prev, const json_t *next, const char *who, const char *why)
+{
+    char fld[256], err[ADB_ERRMSG_MAX];
+    /* the field is at most 255 characters: a longer name is cut (its documents are whole) */
+    adb__fmt(fld, sizeof(fld), "audit_preset.%.242s", name);
+    return adb__config_change_json_tx(c, rec, org, fld, prev, next, who, why, err, sizeof(err)) ==
+           ADB_OK;
+}
+
 int preset_write(PGconn *c, const char *org, const json_t *spec, const char *who,
-                 const char *change_log, bool create)
+                 const char *change_log, bool create, adb__config_change_rec *rec)
 {
     const json_t *t = json_object_get(spec, "template");
     char *spec_text = json_dumps(spec, JSON_COMPACT);
@@ -261,8 +283,15 @@ int preset_write(PGconn *c, const char *org, const json_t *spec, const char *who
     int version = -1;
     PGresult *r;
 
+    json_t *before = NULL;
+
     json_decref(dvj);
     if (!spec_text || !required || !dv)
+        goto out;
+    /* the document before, for the configuration history (its row is locked by the UPDATE) */
+    if (!create && !(before = preset_own_spec(c, org, p[1])))
+        version = 0;
+    if (!create && !before)
         goto out;
     r = PQexecParams(c,
                      create
@@ -292,7 +321,10 @@ int preset_write(PGconn *c, const char *org, const json_t *spec, const char *who
             version = -1;
         PQclear(r);
     }
+    if (version > 0 && !preset_record(c, rec, org, p[1], before, spec, who, change_log))
+        version = -1;
 out:
+    json_decref(before);
     free(spec_text);
     free(required);
     free(dv);

@@ -236,23 +236,30 @@ enum MHD_Result adb_http_presets_import(adb_http_request *req)
     preset_who(req, who);
     PGconn *c = preset_begin(req);
     json_t *imported = json_array(), *skipped = json_array();
-    bool failed = !c;
+    /* one configuration history row per preset written (at most IMPORT_MAX) */
+    size_t n = json_array_size(checked);
+    adb__config_change_rec *cc = calloc(n ? n : 1, sizeof(*cc));
+    bool failed = !c || !cc;
     json_array_foreach(checked, i, v) {
         if (failed)
             break;
         json_t *name = json_object_get(v, "name");
-        int w = preset_write(c, req->who.organization_id, v, who, "imported", true);
+        int w = preset_write(c, req->who.organization_id, v, who, "imported", true, &cc[i]);
         if (w == 0 && overwrite)
-            w = preset_write(c, req->who.organization_id, v, who, "imported", false);
+            w = preset_write(c, req->who.organization_id, v, who, "imported", false, &cc[i]);
         if (w < 0)
             failed = true;
         else
             json_array_append(w > 0 ? imported : skipped, name);
     }
     json_decref(checked);
-    if (failed || !preset_commit(req, c)) {
-        if (failed)
-            preset_rollback(req, c);
+    bool committed = !failed && preset_commit(req, c);
+    if (failed)
+        preset_rollback(req, c);
+    for (i = 0; cc && i < n; i++)
+        adb__config_change_rec_done(req->state->db, &cc[i], committed);
+    free(cc);
+    if (!committed) {
         json_decref(imported);
         json_decref(skipped);
         return preset_unavailable(req);

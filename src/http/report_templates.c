@@ -67,7 +67,9 @@ enum MHD_Result adb_http_templates_update(adb_http_request *req)
 
 enum MHD_Result adb_http_templates_delete(adb_http_request *req)
 {
-    adb_status st = adb__template_delete(req->state->db, req->who.organization_id, req->param[0]);
+    char who[40];
+    adb__fmt(who, sizeof(who), "apikey:%s", req->who.key_id);
+    adb_status st = adb__template_delete(req->state->db, req->who.organization_id, req->param[0], who);
     if (st != ADB_OK)
         return answer(req, st, NULL, 0, NULL);
     return adb_http_send_text(req, MHD_HTTP_NO_CONTENT, strdup(""), 0, "application/json");

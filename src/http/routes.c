@@ -198,6 +198,9 @@ static const route routes[] = {
     { "GET", "/api/v1/db/indexes", adb_http_db_indexes, "operator.db", "read", "index usage: scans, size, unused, duplicates (an operator's)", "only,limit" },
     { "GET", "/api/v1/db/tables", adb_http_db_tables, "operator.db", "read", "tables and partitions: tuples, dead tuples, bloat, vacuum, transaction-id age (an operator's)", "limit" },
     { "GET", "/api/v1/db/suggestions", adb_http_db_suggestions, "operator.db", "read", "missing indexes checked with hypothetical indexes: cost before and after (an operator's)", "minCalls" },
+    /* the service's own alerts ("_process") for operator keys, read-only (alerts.c, docs/alerts.md) */
+    { "GET", "/api/v1/operator/alerts", adb_http_operator_alerts_list, "operator.alerts", "read", "the service's own alerts (organization _process: checkpoints, errors, database findings), read-only (an operator's)", "status[],severity[],type[],source[],tags[],rangeBy,startDate,endDate,search,sortBy,sortOrder," PAGE },
+    { "GET", "/api/v1/operator/alerts/{id}", adb_http_operator_alerts_get, "operator.alerts", "read", "one of the service's own alerts (an operator's)", NULL },
     /* alerts (alerts.c, alerts_config.c, docs/alerts.md); statistics, config, silences before {id} */
     { "GET", "/api/v1/alerts", adb_http_alerts_list, "alerts", "read", "the organization's alerts (paginated, filtered, with a summary)", "status[],severity[],type[],source[],tags[],rangeBy,startDate,endDate,search,sortBy,sortOrder," PAGE },
     { "GET", "/api/v1/alerts/statistics", adb_http_alerts_statistics, "alerts", "read", "alerts counted by status, severity, type and source, with 30 days of trends", NULL },

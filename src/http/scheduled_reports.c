@@ -196,7 +196,9 @@ enum MHD_Result adb_http_sched_update(adb_http_request *req)
 
 enum MHD_Result adb_http_sched_delete(adb_http_request *req)
 {
-    adb_status st = adb__sched_delete(req->state->db, req->who.organization_id, req->param[0]);
+    char who[40];
+    who_of(req, who);
+    adb_status st = adb__sched_delete(req->state->db, req->who.organization_id, req->param[0], who);
     if (st != ADB_OK)
         return answer(req, st, NULL, 0, NULL, "no such scheduled report");
     return adb_http_send_text(req, MHD_HTTP_NO_CONTENT, strdup(""), 0, "application/json");

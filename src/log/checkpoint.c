@@ -169,9 +169,34 @@ static bool alerted_before(adb__checkpointer *cp, const char *org, const char *k
     return false;
 }
 
-/* A refusal: one alerts row (CRITICAL, SECURITY, source auditdb-checkpoint)
- * and one log line, once per (org, kind, signed size). c may be NULL (no
- * connection: the log line only). */
+/* The refusal's checkpoint_refusals row (migration 0040: its trigger copies
+ * it into security_events, where the detection rule security-checkpoint-refused
+ * reads it); false when it could not be written (then said on the log). */
+static bool record_refusal(adb__checkpointer *cp, PGconn *c, const char *org, const char *kind,
+                           uint64_t signed_size, uint64_t offered_size, const char *witness,
+                           const char *description)
+{
+    char ss[24], os[24];
+    adb__fmt(ss, sizeof(ss), "%" PRIu64, signed_size);
+    adb__fmt(os, sizeof(os), "%" PRIu64, offered_size);
+    const char *p[] = { org, kind, witness, ss, os, description };
+    PGresult *r = PQexecParams(c, "INSERT INTO checkpoint_refusals (organization_id, kind, witness,"
+                                  " signed_size, offered_size, description)"
+                                  " VALUES ($1, $2, $3, $4::bigint, $5::bigint, $6)",
+                               6, NULL, p, NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        char e[512];
+        adb__fmt(e, sizeof(e), "could not record the refusal: %s", PQresultErrorMessage(r));
+        log_line(cp, "error", org, "refusal_not_recorded", adb__oneline(e));
+    }
+    PQclear(r);
+    return ok;
+}
+
+/* A refusal: one checkpoint_refusals row, one alerts row (CRITICAL,
+ * SECURITY, source auditdb-checkpoint) and one log line, once per (org,
+ * kind, signed size). c may be NULL (no connection: the log line only). */
 static void refuse(adb__checkpointer *cp, PGconn *c, const char *org, const char *kind,
                    uint64_t signed_size, uint64_t offered_size, const char *witness,
                    const char *title, const char *description)
@@ -186,6 +211,7 @@ static void refuse(adb__checkpointer *cp, PGconn *c, const char *org, const char
     log_line(cp, "error", org, kind, description);
     if (!c)
         return;
+    (void)record_refusal(cp, c, org, kind, signed_size, offered_size, witness, description);
     m = json_pack("{s:s, s:I, s:I, s:s?}", "kind", kind, "signedSize", (json_int_t)signed_size,
                   "offeredSize", (json_int_t)offered_size, "witness", witness);
     if (m)

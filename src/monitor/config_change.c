@@ -149,6 +149,14 @@ void adb__config_change_announce(adb *h, const adb__config_change *ch)
 
 /* ---- a change of one JSON document --------------------------------------- */
 
+/* s (a copy cut at 255 bytes by its buffer) without a character cut in two */
+static void cut_whole(char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && !adb__utf8_valid(s, n))
+        s[--n] = '\0';
+}
+
 adb_status adb__config_change_json_tx(PGconn *c, adb__config_change_rec *rec, const char *org,
                                       const char *field, const json_t *prev, const json_t *next,
                                       const char *by, const char *reason, char *err,
@@ -161,6 +169,10 @@ adb_status adb__config_change_json_tx(PGconn *c, adb__config_change_rec *rec, co
     snprintf(rec->field, sizeof(rec->field), "%s", field ? field : "");
     snprintf(rec->by, sizeof(rec->by), "%s", by && *by ? by : "unknown");
     snprintf(rec->reason, sizeof(rec->reason), "%s", reason ? reason : "");
+    /* a longer field, principal or reason is cut to the column's 255 */
+    cut_whole(rec->field);
+    cut_whole(rec->by);
+    cut_whole(rec->reason);
     rec->prev = prev ? json_dumps(prev, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     rec->next = next ? json_dumps(next, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     if ((prev && !rec->prev) || (next && !rec->next)) {
@@ -187,4 +199,13 @@ void adb__config_change_rec_done(adb *h, adb__config_change_rec *rec, bool commi
     free(rec->prev);
     free(rec->next);
     memset(rec, 0, sizeof(*rec));
+}
+
+json_t *adb__config_doc_without(const json_t *doc, const char *const *drop)
+{
+    json_t *o = doc ? json_deep_copy(doc) : NULL;
+
+    for (size_t i = 0; json_is_object(o) && drop && drop[i]; i++)
+        json_object_del(o, drop[i]);
+    return o;
 }

@@ -62,4 +62,9 @@ adb_status adb__config_change_json_tx(PGconn *c, adb__config_change_rec *rec, co
  * and on a rec never filled when it was zeroed first). */
 void adb__config_change_rec_done(adb *h, adb__config_change_rec *rec, bool committed);
 
+/* A copy of the object doc without the members named in drop (NULL-ended):
+ * what changes by itself (times, counters, next runs) is not a change of
+ * configuration. New reference; NULL when doc is NULL. */
+json_t *adb__config_doc_without(const json_t *doc, const char *const *drop);
+
 #endif

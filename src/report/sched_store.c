@@ -8,6 +8,7 @@
 #include "template_store.h"
 #include "../delivery/delivery.h"
 #include "../core/adb_internal.h"
+#include "../monitor/config_change.h"
 #include "../core/util.h"
 
 #include <stdlib.h>
@@ -260,6 +261,25 @@ static bool sched_db_ok(PGconn *c, const json_t *sched, adb__sched_error *e, adb
     return ok;
 }
 
+/* The configuration history row of schedule id going from prev to next
+ * (NULL: none), without what changes by itself (runs, counts, times);
+ * ADB_OK or a database error (the caller rolls back). */
+static adb_status record(PGconn *c, adb__config_change_rec *rec, const char *org, const char *id,
+                         const json_t *prev, const json_t *next, const char *who, const char *why)
+{
+    static const char *const drop[] = { "lastRun", "nextRun", "executionCount", "successCount",
+                                        "failureCount", "createdAt", "updatedAt", "updatedBy",
+                                        "version", "executionHistory", NULL };
+    char fld[256], err[ADB_ERRMSG_MAX];
+    json_t *a = adb__config_doc_without(prev, drop), *b = adb__config_doc_without(next, drop);
+
+    adb__fmt(fld, sizeof(fld), "scheduled_report.%.230s", id);
+    adb_status st = adb__config_change_json_tx(c, rec, org, fld, a, b, who, why, err, sizeof(err));
+    json_decref(a);
+    json_decref(b);
+    return st == ADB_OK ? ADB_OK : ADB_ERR_DB_QUERY;
+}
+
 static void notify(PGconn *c)
 {
     PQclear(PQexec(c, "NOTIFY " ADB_REPORTS_NOTIFY));
@@ -387,14 +407,20 @@ static adb_status adb__sched_create_checked(adb *h, const char *org, const json_
         PQclear(t);
     }
     json_t *o = st == ADB_OK ? read_sched(c, org, id, &st) : NULL;
+    adb__config_change_rec cc = { 0 };
+    if (st == ADB_OK)
+        st = record(c, &cc, org, id, NULL, o, who, NULL);
     if (st == ADB_OK)
         notify(c);
     if (st != ADB_OK) {
         adb_tenant_end(h, c, false);
+        adb__config_change_rec_done(h, &cc, false);
         json_decref(o);
         return st;
     }
-    if (!commit(h, c)) {
+    bool committed = commit(h, c);
+    adb__config_change_rec_done(h, &cc, committed);
+    if (!committed) {
         json_decref(o);
         return ADB_ERR_DB_QUERY;
     }
@@ -517,6 +543,12 @@ adb_status adb__sched_update(adb *h, const char *org, const char *id, const json
         json_decref(sched);
         return st == ADB_OK ? ADB_ERR_INVALID : st;
     }
+    json_t *before = read_sched(c, org, id, &st); /* for the configuration history */
+    if (!before) {
+        adb_tenant_end(h, c, false);
+        json_decref(sched);
+        return st == ADB_OK ? ADB_ERR_NOMEM : st;
+    }
     char *crit = dump_or_null(body, "criteria"), *sch = sched ? json_dumps(sched, JSON_COMPACT) : NULL,
          *del = dump_or_null(body, "delivery"), *exp = dump_or_null(body, "export"),
          *noti = dump_or_null(body, "notifications"), *tags = dump_or_null(body, "tags"),
@@ -546,13 +578,21 @@ adb_status adb__sched_update(adb *h, const char *org, const char *id, const json
     st = !r ? ADB_ERR_DB_QUERY : strcmp(PQcmdTuples(r), "1") ? ADB_ERR_NOT_FOUND : ADB_OK;
     PQclear(r);
     json_t *o = st == ADB_OK ? read_sched(c, org, id, &st) : NULL;
+    adb__config_change_rec cc = { 0 };
+    if (st == ADB_OK)
+        st = record(c, &cc, org, id, before, o, who, NULL);
+    json_decref(before);
     if (st == ADB_OK)
         notify(c);
     if (st != ADB_OK) {
         adb_tenant_end(h, c, false);
+        adb__config_change_rec_done(h, &cc, false);
+        json_decref(o);
         return st;
     }
-    if (!commit(h, c)) {
+    bool committed = commit(h, c);
+    adb__config_change_rec_done(h, &cc, committed);
+    if (!committed) {
         json_decref(o);
         return ADB_ERR_DB_QUERY;
     }
@@ -560,27 +600,49 @@ adb_status adb__sched_update(adb *h, const char *org, const char *id, const json
     return ADB_OK;
 }
 
-/* One statement as the tenant; ADB_ERR_NOT_FOUND when it touched no row. */
+/* One statement as the tenant changing schedule id, recorded as changed by
+ * who for why; ADB_ERR_NOT_FOUND when it touched no row. */
 static adb_status exec_one(adb *h, const char *org, const char *sql, int n, const char *const *p,
-                           json_t **out, const char *id)
+                           json_t **out, const char *id, const char *who, const char *why)
 {
     char err[ADB_ERRMSG_MAX];
+    adb__config_change_rec cc = { 0 };
     adb_status st;
     PGconn *c = adb_tenant_begin(h, org, &st, err, sizeof(err));
 
     if (!c)
         return st;
-    PGresult *r = exec(c, sql, n, p);
-    st = !r ? ADB_ERR_DB_QUERY : strcmp(PQcmdTuples(r), "0") ? ADB_OK : ADB_ERR_NOT_FOUND;
+    json_t *before = read_sched(c, org, id, &st), *o = NULL;
+    PGresult *r = before ? exec(c, sql, n, p) : NULL;
+    if (before)
+        st = !r ? ADB_ERR_DB_QUERY : strcmp(PQcmdTuples(r), "0") ? ADB_OK : ADB_ERR_NOT_FOUND;
+    else if (st == ADB_OK)
+        st = ADB_ERR_NOMEM;
     PQclear(r);
-    json_t *o = st == ADB_OK && out ? read_sched(c, org, id, &st) : NULL;
+    if (st == ADB_OK) {
+        /* deleted: read_sched no longer sees it */
+        json_t *now = read_sched(c, org, id, &st);
+        if (st == ADB_ERR_NOT_FOUND && !out)
+            st = ADB_OK;
+        if (st == ADB_OK)
+            st = record(c, &cc, org, id, before, now, who, why);
+        if (out)
+            o = now;
+        else
+            json_decref(now);
+    }
+    json_decref(before);
     if (st == ADB_OK)
         notify(c);
     if (st != ADB_OK) {
         adb_tenant_end(h, c, false);
+        adb__config_change_rec_done(h, &cc, false);
+        json_decref(o);
         return st;
     }
-    if (!commit(h, c)) {
+    bool committed = commit(h, c);
+    adb__config_change_rec_done(h, &cc, committed);
+    if (!committed) {
         json_decref(o);
         return ADB_ERR_DB_QUERY;
     }
@@ -589,13 +651,13 @@ static adb_status exec_one(adb *h, const char *org, const char *sql, int n, cons
     return ADB_OK;
 }
 
-adb_status adb__sched_delete(adb *h, const char *org, const char *id)
+adb_status adb__sched_delete(adb *h, const char *org, const char *id, const char *who)
 {
     const char *p[] = { org, id };
     return exec_one(h, org,
                     "UPDATE scheduled_reports SET is_deleted = 'true', enabled = 'false', next_run = NULL,"
                     " updated_at = now() WHERE organization_id = $1 AND id = $2 AND is_deleted = 'false'",
-                    2, p, NULL, id);
+                    2, p, NULL, id, who, "deleted");
 }
 
 adb_status adb__sched_set_enabled(adb *h, const char *org, const char *id, bool on, const char *who,
@@ -609,7 +671,7 @@ adb_status adb__sched_set_enabled(adb *h, const char *org, const char *id, bool 
                     " next_run = CASE WHEN $3::text = 'true' AND enabled = 'false'"
                     "  THEN adb_report_next_run(schedule, now()) ELSE next_run END"
                     " WHERE organization_id = $1 AND id = $2 AND is_deleted = 'false'",
-                    4, p, out, id);
+                    4, p, out, id, who, on ? "enabled" : "disabled");
 }
 
 static json_t *read_exec(PGconn *c, const char *org, const char *id, const char *eid, adb_status *st)

@@ -30,7 +30,10 @@ adb_status adb__sched_get(adb *h, const char *org, const char *id, json_t **out)
 adb_status adb__sched_list(adb *h, const char *org, const adb__sched_query *q, json_t **out);
 adb_status adb__sched_update(adb *h, const char *org, const char *id, const json_t *body,
                              const char *who, json_t **out, adb__sched_error *e);
-adb_status adb__sched_delete(adb *h, const char *org, const char *id);
+/* Each change (create, update, delete, enable, disable) is a row of the
+ * configuration history in its transaction and, committed, an audit event
+ * of the organization (src/monitor/config_change.h). */
+adb_status adb__sched_delete(adb *h, const char *org, const char *id, const char *who);
 adb_status adb__sched_set_enabled(adb *h, const char *org, const char *id, bool on, const char *who,
                                   json_t **out);
 /* a manual execution of the schedule now: pending, started by a scheduler */

@@ -8,7 +8,9 @@
  */
 #include "template_store.h"
 #include "../delivery/delivery.h"
+#include "../core/adb_internal.h"
 #include "../core/util.h"
+#include "../monitor/config_change.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -160,12 +162,32 @@ static json_t *read_one(PGconn *c, const char *org, const char *id, adb_status *
     return o;
 }
 
-/* create (id NULL) or update (id given) in one transaction */
+/* The configuration history row of template id going from prev to next
+ * (NULL: none), without what changes by itself; ADB_OK or a database error. */
+static adb_status record(PGconn *c, adb__config_change_rec *rec, const char *org, const char *id,
+                         const json_t *prev, const json_t *next, const char *who)
+{
+    static const char *const drop[] = { "usageCount", "createdAt", "updatedAt", "updatedBy",
+                                        "version", NULL };
+    char fld[256], err[ADB_ERRMSG_MAX];
+    json_t *a = adb__config_doc_without(prev, drop), *b = adb__config_doc_without(next, drop);
+
+    adb__fmt(fld, sizeof(fld), "report_template.%.230s", id);
+    adb_status st = adb__config_change_json_tx(c, rec, org, fld, a, b, who, NULL, err, sizeof(err));
+    json_decref(a);
+    json_decref(b);
+    return st == ADB_OK ? ADB_OK : ADB_ERR_DB_QUERY;
+}
+
+/* create (id NULL) or update (id given) in one transaction, with its
+ * configuration history row; its audit event once committed */
 static adb_status write_tpl(adb *h, const char *org, const char *id, const json_t *b, const char *who,
                             json_t **out, adb__sched_error *e)
 {
     char err[ADB_ERRMSG_MAX], nid[64];
+    adb__config_change_rec cc = { 0 };
     adb_status st;
+    json_t *before = NULL;
 
     *out = NULL;
     if (!check(b, id == NULL, e))
@@ -173,6 +195,10 @@ static adb_status write_tpl(adb *h, const char *org, const char *id, const json_
     PGconn *c = adb_tenant_begin(h, org, &st, err, sizeof(err));
     if (!c)
         return st;
+    if (id && !(before = read_one(c, org, id, &st))) {
+        adb_tenant_end(h, c, false);
+        return st == ADB_OK ? ADB_ERR_NOMEM : st;
+    }
     if (!id)
         adb__queue_new_id("template-", nid, sizeof(nid));
     char *crit = dump(b, "defaultCriteria"), *exp = dump(b, "defaultExport"),
@@ -209,7 +235,14 @@ static adb_status write_tpl(adb *h, const char *org, const char *id, const json_
          : strcmp(PQcmdTuples(r), "1") ? ADB_ERR_NOT_FOUND : ADB_OK;
     PQclear(r);
     json_t *o = st == ADB_OK ? read_one(c, org, id ? id : nid, &st) : NULL;
-    adb_tenant_end(h, c, st == ADB_OK);
+    if (st == ADB_OK)
+        st = record(c, &cc, org, id ? id : nid, before, o, who);
+    json_decref(before);
+    if (st != ADB_OK)
+        adb_tenant_end(h, c, false);
+    else if (!adb__tenant_commit(h, c))
+        st = ADB_ERR_DB_QUERY;
+    adb__config_change_rec_done(h, &cc, st == ADB_OK);
     if (st == ADB_OK)
         *out = o;
     else
@@ -266,20 +299,31 @@ adb_status adb__template_list(adb *h, const char *org, json_t **out)
     return ADB_OK;
 }
 
-adb_status adb__template_delete(adb *h, const char *org, const char *id)
+adb_status adb__template_delete(adb *h, const char *org, const char *id, const char *who)
 {
     char err[ADB_ERRMSG_MAX];
+    adb__config_change_rec cc = { 0 };
     adb_status st;
     PGconn *c = adb_tenant_begin(h, org, &st, err, sizeof(err));
     if (!c)
         return st;
+    json_t *before = read_one(c, org, id, &st);
     const char *p[] = { org, id };
-    PGresult *r = PQexecParams(c, "UPDATE report_templates SET is_deleted = 'true', is_active = 'false',"
-                                  " updated_at = now() WHERE organization_id = $1 AND id = $2"
-                                  " AND is_deleted = 'false'", 2, NULL, p, NULL, NULL, 0);
-    st = PQresultStatus(r) != PGRES_COMMAND_OK ? ADB_ERR_DB_QUERY
-         : strcmp(PQcmdTuples(r), "1") ? ADB_ERR_NOT_FOUND : ADB_OK;
+    PGresult *r = st == ADB_OK ? PQexecParams(c, "UPDATE report_templates SET is_deleted = 'true',"
+                                  " is_active = 'false', updated_at = now() WHERE organization_id = $1"
+                                  " AND id = $2 AND is_deleted = 'false'", 2, NULL, p, NULL, NULL, 0)
+                               : NULL;
+    if (r)
+        st = PQresultStatus(r) != PGRES_COMMAND_OK ? ADB_ERR_DB_QUERY
+             : strcmp(PQcmdTuples(r), "1") ? ADB_ERR_NOT_FOUND : ADB_OK;
     PQclear(r);
-    adb_tenant_end(h, c, st == ADB_OK);
+    if (st == ADB_OK)
+        st = record(c, &cc, org, id, before, NULL, who);
+    json_decref(before);
+    if (st != ADB_OK)
+        adb_tenant_end(h, c, false);
+    else if (!adb__tenant_commit(h, c))
+        st = ADB_ERR_DB_QUERY;
+    adb__config_change_rec_done(h, &cc, st == ADB_OK);
     return st;
 }

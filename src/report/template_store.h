@@ -15,6 +15,7 @@ adb_status adb__template_update(adb *h, const char *org, const char *id, const j
                                 const char *who, json_t **out, adb__sched_error *e);
 adb_status adb__template_get(adb *h, const char *org, const char *id, json_t **out);
 adb_status adb__template_list(adb *h, const char *org, json_t **out);
-adb_status adb__template_delete(adb *h, const char *org, const char *id);
+/* deleted (kept, marked) by who; its configuration history row and audit event */
+adb_status adb__template_delete(adb *h, const char *org, const char *id, const char *who);
 
 #endif

@@ -16,9 +16,13 @@ echo 0 >"$CLOCK"
 export AUDITDB_ALERT_CLOCK_FILE="$CLOCK" AUDITDB_ALERT_TICK_MS=100 AUDITDB_DELIVERY_THREADS=0
 start_serve "$TEST_TMP/serve.log" || { not_ok "serve starts"; cat "$TEST_TMP/serve.log"; finish; }
 trap 'stop_serve >/dev/null 2>&1' EXIT
+# the alert clock runs hours ahead below: no escalation (escalationDelay, alerts_operator.sh) here
+curl -s -o /dev/null -X POST -H "x-api-key: $A_RESP" -H content-type:application/json \
+    -d '{"escalationDelay": 0}' "$BASE_URL/api/v1/alerts/config"
 move() { echo $(( $(cat "$CLOCK") + $1 * 1000 )) >"$CLOCK"; sleep 0.6; }   # +N seconds, a few ticks
-items() { sql "SELECT count(*) FROM delivery_queue WHERE organization_id = '$1'"; }
-last_doc() { sql "SELECT convert_from(body, 'UTF8') FROM delivery_queue WHERE organization_id = '$1' ORDER BY created_at DESC, id DESC LIMIT 1"; }
+# the firing notifications (resolved ones are counted apart, below)
+items() { sql "SELECT count(*) FROM delivery_queue WHERE organization_id = '$1' AND convert_from(body, 'UTF8')::jsonb->>'status' = 'firing'"; }
+last_doc() { sql "SELECT convert_from(body, 'UTF8') FROM delivery_queue WHERE organization_id = '$1' AND convert_from(body, 'UTF8')::jsonb->>'status' = '${2:-firing}' ORDER BY created_at DESC, id DESC LIMIT 1"; }
 raise() { # ORG KEY SEVERITY TYPE: at the alert clock's now, as serve's raisers do
     sql "SELECT alert_id FROM auditdb_alert_raise('$1', 'test', '$2', NULL, NULL, '$3', '$4',
          'title $2', 'description of $2', NULL, NULL, NULL, now() + $(cat "$CLOCK") * interval '1 ms',
@@ -97,6 +101,34 @@ http POST /api/v1/alerts/config -H "x-api-key: $A_RESP" -H content-type:applicat
 A5=$(raise org-a k5 CRITICAL SECURITY)
 move 400
 expect_eq "destinations none: nothing queued" 5 "$(items org-a)"
+
+# ---- resolved notifications (Alertmanager's send_resolved) ----
+resolved_docs() { sql "SELECT count(*) FROM delivery_queue WHERE organization_id = 'org-a' AND convert_from(body, 'UTF8')::jsonb->>'status' = 'resolved'"; }
+# A2 (k2, notified) was resolved by its hold-open time when k2 came back hours later: its
+# resolved notification went then (destinations were the default ones)
+expect_eq "the alert resolved by hold-open was taken back" "1 [\"$A2\"]" \
+    "$(resolved_docs) $(last_doc org-a resolved | json '[a["id"] for a in d["alerts"]]')"
+http POST /api/v1/alerts/config -H "x-api-key: $A_RESP" -H content-type:application/json \
+    -d '{"notification": {"destinations": "default"}}'
+http POST "/api/v1/alerts/$A1/resolve" -H "x-api-key: $A_RESP" -H content-type:application/json -d '{"resolution": "fixed"}'
+expect_eq "a notified alert resolved" 200 "$HTTP_STATUS"
+move 1
+expect_eq "one resolved notification: status resolved, the alert, to the webhook" "2 [\"$A1\"] resolved $HOOK" \
+    "$(resolved_docs) $(last_doc org-a resolved | json '[a["id"] for a in d["alerts"]]') $(last_doc org-a resolved | json 'd["alerts"][0]["status"]') $(sql "SELECT destination_id FROM delivery_queue WHERE organization_id = 'org-a' AND convert_from(body, 'UTF8')::jsonb->>'status' = 'resolved' ORDER BY created_at DESC, id DESC LIMIT 1")"
+move 1
+expect_eq "sent once" 2 "$(resolved_docs)"
+http POST /api/v1/alerts/config -H "x-api-key: $A_RESP" -H content-type:application/json \
+    -d '{"notification": {"sendResolved": false}}'
+http POST "/api/v1/alerts/$A4/dismiss" -H "x-api-key: $A_RESP" -H content-type:application/json -d '{"reason": "noise"}'
+move 1
+expect_eq "sendResolved false: a dismissed notified alert is marked, not sent" "2 t" \
+    "$(resolved_docs) $(sql "SELECT resolved_notified_at IS NOT NULL FROM alerts WHERE id = '$A4'")"
+http POST /api/v1/alerts/config -H "x-api-key: $A_RESP" -H content-type:application/json \
+    -d '{"notification": {"sendResolved": "yes"}}'
+expect_eq "sendResolved must be a boolean: 400 naming it" "400 notification.sendResolved" \
+    "$HTTP_STATUS $(jbody 'd["error"]["details"]["field"]' 2>/dev/null || jbody 'd["error"]["details"]["errors"][0]["field"]')"
+http POST /api/v1/alerts/config -H "x-api-key: $A_RESP" -H content-type:application/json \
+    -d '{"notification": {"sendResolved": true, "destinations": "none"}}'
 
 # ---- hold-open resolution logged from the outbox ----
 http POST /api/v1/alerts/config -H "x-api-key: $A_RESP" -H content-type:application/json -d '{"debounceWindow": 1}'

@@ -20,8 +20,8 @@ H() { echo "X-API-Key: $1"; }
 # --- the defaults ---------------------------------------------------------------------------------
 http GET /api/v1/alerts/rules -H "$(H "$A")"
 expect_eq "GET rules: 200" 200 "$HTTP_STATUS"
-expect_eq "every organization has the nine default rules" \
-    "bulk-operations,data-velocity,failed-auth,integrity-failure,off-hours,security-bad-keys,security-cross-tenant,security-rate-abuse,unauthorized-access" \
+expect_eq "every organization has the ten default rules" \
+    "bulk-operations,data-velocity,failed-auth,integrity-failure,off-hours,security-bad-keys,security-checkpoint-refused,security-cross-tenant,security-rate-abuse,unauthorized-access" \
     "$(jbody '",".join(r["id"] for r in d["rules"])')"
 expect_eq "failed-auth at the original's threshold: 5 in 5 min by principal" '5|5m|["principal"]' \
     "$(jbody '"%s|%s|%s" % (lambda c: (c["condition"]["gte"], c["timespan"], json.dumps(c["group-by"]) if False else str(c["group-by"]).replace(chr(39), chr(34))))([r for r in d["rules"] if r["id"] == "failed-auth"][0]["definition"]["correlation"])')"

@@ -11,6 +11,8 @@
 #include "monitor/mask.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static char ci[1024];
 
@@ -147,6 +149,47 @@ static void tenant_isolation_and_event(void)
     PQfinish(o);
 }
 
+/* what changes by itself left out; a long field, principal or reason cut
+ * to 255 bytes on a character boundary (never refused, never invalid UTF-8) */
+static void documents_and_long_texts(void)
+{
+    static const char *const drop[] = { "updatedAt", "version", NULL };
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:b}", "name", "n", "updatedAt", "t", "version", 3,
+                            "enabled", 1);
+    json_t *kept = adb__config_doc_without(doc, drop);
+    char *s = json_dumps(kept, JSON_COMPACT | JSON_SORT_KEYS);
+    CHECK_STR(s, "{\"enabled\":true,\"name\":\"n\"}");
+    CHECK(json_object_size(doc) == 4); /* the original untouched */
+    CHECK(adb__config_doc_without(NULL, drop) == NULL);
+    free(s);
+    json_decref(kept);
+    json_decref(doc);
+
+    PGconn *c = PQconnectdb(ci);
+    char err[256], why[400];
+    adb__config_change_rec rec;
+    REQUIRE(PQstatus(c) == CONNECTION_OK);
+    /* 130 two-byte characters: 260 bytes, a cut at 255 would split one */
+    why[0] = '\0';
+    for (int i = 0; i < 130; i++)
+        strcat(why, "\xc3\xa9");
+    json_t *prev = json_pack("{s:s}", "description", "v1"), *next = json_pack("{s:s}", "description", "v2");
+    CHECK(t_exec(c, "BEGIN"));
+    CHECK(adb__config_change_json_tx(c, &rec, "cc1", why, prev, next, why, why, err, sizeof(err)) == ADB_OK);
+    CHECK(rec.written && strlen(rec.field) == 254 && strlen(rec.reason) == 254);
+    CHECK(t_exec(c, "COMMIT"));
+    adb__config_change_rec_done(NULL, &rec, false);
+    CHECK(t_count(c, "SELECT count(*) FROM config_change_event WHERE length(reason) = 127"
+                     " AND length(field) = 127 AND length(changed_by) = 127") == 1);
+    /* the same document before and after: nothing written */
+    CHECK(adb__config_change_json_tx(c, &rec, "cc1", "same", prev, prev, "x", NULL, err, sizeof(err)) == ADB_OK);
+    CHECK(!rec.written);
+    adb__config_change_rec_done(NULL, &rec, false);
+    json_decref(prev);
+    json_decref(next);
+    PQfinish(c);
+}
+
 int main(void)
 {
     RUN(secret_names);
@@ -157,5 +200,6 @@ int main(void)
     }
     RUN(written_in_the_transaction);
     RUN(tenant_isolation_and_event);
+    RUN(documents_and_long_texts);
     return t_done();
 }

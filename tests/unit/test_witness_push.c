@@ -119,6 +119,22 @@ static long long alerts(const char *kind)
     return n;
 }
 
+/* The refusal's checkpoint_refusals row naming a witness, and the
+ * security_events row its trigger made for the detection rule (0040). */
+static long long refusals(const char *kind)
+{
+    char sql[768];
+    PGconn *c = PQconnectdb(ci);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM checkpoint_refusals r JOIN security_events e"
+             " ON e.event_type = 'checkpoint_refused' AND (e.details->>'refusalId')::bigint = r.id"
+             " AND e.target_resource = r.witness AND e.organization_id = r.organization_id"
+             " WHERE r.kind = '%s' AND r.witness IS NOT NULL AND r.organization_id = '" ORG "'",
+             kind);
+    long long n = t_count(c, sql);
+    PQfinish(c);
+    return n;
+}
+
 /* A port nobody listens on now. */
 static int free_port(void)
 {
@@ -235,6 +251,7 @@ static void rewritten_history_refused(void)
               (unsigned long long)st.signed_count, (unsigned long long)st.cosignatures,
               (unsigned long long)st.witness_errors, (unsigned long long)st.refused);
     CHECK(alerts("witness_refused") == 1);
+    CHECK(refusals("witness_refused") == 1);
     CHECK(witness_size() == 9);
     adb__checkpointer_stop(cp);
 }
@@ -249,6 +266,7 @@ static void truncated_tree_refused(void)
     adb__checkpointer_stats_get(cp, &st);
     CHECK(st.cosignatures == 0);
     CHECK(alerts("witness_ahead") == 1);
+    CHECK(refusals("witness_ahead") == 1);
     CHECK(witness_size() == 9);
     adb__checkpointer_stop(cp);
 }
@@ -265,6 +283,7 @@ static void fork_at_the_witness_size_refused(void)
     adb__checkpointer_stats_get(cp, &st);
     CHECK(st.cosignatures == 0);
     CHECK(alerts("witness_fork") == 1);
+    CHECK(refusals("witness_fork") == 1);
     CHECK(witness_size() == 9);
     adb__checkpointer_stop(cp);
 }
