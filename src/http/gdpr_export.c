@@ -248,12 +248,10 @@ static bool gx_head(gx_src *s, const char *request_type, const char *subject_typ
     PGconn *c = adb_tenant_begin(s->db, s->org, &st, err, sizeof(err));
     if (!c)
         return false;
-    const char *pp[] = { s->org };
-    PGresult *ar = PQexecParams(c, "SELECT id FROM archive_storage WHERE organization_id = $1"
-                                   " AND payload IS NOT NULL AND deleted_at IS NULL ORDER BY first_seq",
-                                1, NULL, pp, NULL, NULL, 0);
-    if (PQresultStatus(ar) != PGRES_TUPLES_OK) {
-        PQclear(ar);
+    /* the archives that may hold the subject's events: those the subject
+     * index names and the unindexed ones (docs/archive.md, "Subject index") */
+    PGresult *ar = adb__archive_ids_for_subject(c, adb__db_keys(s->db), s->org, s->subject);
+    if (!ar) {
         adb_tenant_end(s->db, c, false);
         return false;
     }
