@@ -255,6 +255,25 @@ static void json_compact(adb__buf *out, const char *j)
     adb__buf_put(out, run, (size_t)(p - run));
 }
 
+/* b holding one JSON string: b made its decoded text, returned with its
+ * length in *n (as a cell of the serializer's object read it); NULL when
+ * it does not decode. Rare (a string where an object is usual). */
+static const char *json_string_text(adb__buf *b, size_t *n)
+{
+    json_t *t = json_loadb(b->p, b->len, JSON_DECODE_ANY, NULL);
+    const char *s = NULL;
+    if (json_is_string(t)) {
+        b->len = 0;
+        adb__buf_put(b, json_string_value(t), json_string_length(t));
+        if (!b->oom) {
+            s = b->p;
+            *n = b->len;
+        }
+    }
+    json_decref(t);
+    return s;
+}
+
 /* One cell of a CSV row or element of an XML event. */
 static void put_cell(const adb_http_fmt *f, const char *name, const char *s, size_t n, adb__buf *out)
 {
@@ -323,6 +342,8 @@ static void row_cells(const adb_http_fmt *f, const char *const *v, adb__buf *out
                     n = json.len;
                     if (n == 4 && !memcmp(s, "null", 4))
                         s = NULL; /* JSON null: absent, as the serializer's object had it */
+                    else if (s[0] == '"') /* a JSON string (sessionContext may be one): its text */
+                        s = json_string_text(&json, &n);
                 }
             } else if (column_of[i] >= 0) {
                 s = v[column_of[i]];
