@@ -31,6 +31,7 @@
 #define ADB__ARCHIVE_MAX_ROWS 100000   /* rows of one archive */
 #define ADB__ARCHIVE_MAX_LINE (8u << 20) /* bytes of one JSON line a reader accepts */
 #define ADB__ARCHIVE_MAX_PAYLOAD (1u << 30) /* compressed bytes of one archive (bytea's limit) */
+#define ADB__ARCHIVE_INDEX_PER_ROUND 50 /* unindexed archives a maintenance round indexes */
 
 /* ---- writing (archive_format.c) ---------------------------------------- */
 
