@@ -19,8 +19,8 @@
  * accepts 0 or 3 fraction digits). text is any form adb__timestamp_parse
  * reads (PostgreSQL's print or RFC 3339); one it cannot read is passed on as
  * it is, in both. */
-void adb_http_event_times(const char *text, char exact[ADB_TS_TEXT_MAX], char ms[ADB_TS_TEXT_MAX],
-                          const char **exact_out, const char **ms_out)
+void adb_http_event_times(const char *text, char *exact, char *ms, const char **exact_out,
+                          const char **ms_out)
 {
     int64_t us;
 

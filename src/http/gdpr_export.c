@@ -310,6 +310,7 @@ static bool gx_head(gx_src *s, const char *request_type, const char *subject_typ
     json_t *sources = gx_rows(c, s, archived, "e.source, sum(e.n)",
         "GROUP BY 1 ORDER BY 1", on, 2);
     free(archived);
+    const char *pp[] = { s->org };
     PGresult *pol = PQexecParams(c, "SELECT consulters FROM gdpr_export_policy WHERE organization_id = $1",
                                  1, NULL, pp, NULL, NULL, 0);
     bool ok = purposes && cats && recips && storage && sources && PQresultStatus(pol) == PGRES_TUPLES_OK;
