@@ -29,7 +29,7 @@ ev("org-b", "2026-10-10T10:00:00.000Z", "dr-b", "alice")
 "$AUDITDB_BIN" maintenance run --now 2027-12-01T00:00:00Z >"$TEST_TMP/maint.out" 2>&1
 expect_eq "every event left audit_log for an archive" 0 "$(sql "SELECT count(*) FROM audit_log")"
 expect_eq "three archives (org-a September and October, org-b October), each indexed" "3 3" \
-    "$(sql "SELECT count(*), count(*) FILTER (WHERE subjects_indexed) FROM archive_storage WHERE deleted_at IS NULL")"
+    "$(sql "SELECT count(*), count(*) FILTER (WHERE subjects_indexed) FROM archive_storage WHERE deleted_at IS NULL" | tr "|" " ")"
 expect_eq "one row per distinct principal or target of each archive" "2 2 2" \
     "$(sql "SELECT string_agg(n::text, ' ' ORDER BY o, f) FROM (SELECT a.organization_id o, a.first_seq f, count(i.archive_id) n FROM archive_storage a LEFT JOIN archive_subject_index i ON i.archive_id = a.id GROUP BY 1, 2) x")"
 expect_eq "no identifier in the index: 32-byte keyed values only (not the id, not its SHA-256)" 0 \
