@@ -1,4 +1,4 @@
--- 0043_subject_index_delivery_claim.sql: an index of the data subjects in each archive (issue 17), so
+-- 0043_archive_subject_index.sql: an index of the data subjects in each archive (issue 17), so
 -- that a GDPR export or a HIPAA accounting over archives opens only the archives that hold the
 -- subject's events instead of every archive of the organization (docs/archive.md, "Subject
 -- index"). One row per (archive, identifier) for every distinct principal_id and
@@ -43,17 +43,3 @@ END;
 $$;
 CREATE TRIGGER archive_storage_unindex BEFORE UPDATE ON archive_storage
     FOR EACH ROW EXECUTE FUNCTION auditdb_archive_unindex();
-
--- The delivery queue's claim (src/delivery/queue.c, docs/delivery.md "Throughput"). It took the
--- most urgent due item among pending ones and processing ones whose lease ran out in one
--- condition (an OR), which the index of both (0029's delivery_queue_due_idx) did not serve in
--- claim order: bench/delivery.sh measured the claim at 8.4 ms a call against 0.2-0.8 ms for
--- every other statement of a delivery, most of PostgreSQL's time. Now two partial indexes, one
--- per branch: pending items in claim order (the id makes every key unique, so that the entries
--- of items already claimed are marked dead one by one and skipped), and processing items by
--- lease end.
-CREATE INDEX delivery_queue_claim_idx ON delivery_queue (priority DESC, scheduled_at, id)
-    WHERE status = 'pending';
-CREATE INDEX delivery_queue_lapsed_idx ON delivery_queue (lease_until)
-    WHERE status = 'processing';
-DROP INDEX delivery_queue_due_idx;
