@@ -13,7 +13,8 @@
 #
 # usage: scripts/with-cluster.sh build/release/auditdb bench/delivery.sh
 # knobs: BENCH_DELIVERY_ITEMS (20000), BENCH_DELIVERY_SAMPLES (300), BENCH_DELIVERY_GAP_MS (20),
-# AUDITDB_DELIVERY_THREADS (8). Figures: bench/README.md, "Delivery".
+# AUDITDB_DELIVERY_THREADS (8), BENCH_DELIVERY_PROFILE (1: CPU seconds per process and
+# PostgreSQL's statements by total time over the throughput run). Figures: bench/README.md, "Delivery".
 set -u
 
 BIN=${AUDITDB_BIN:-build/release/auditdb}
@@ -104,6 +105,22 @@ print("latency: %d deliveries, enqueue to first byte at the receiver: p50 %d ms,
 # 2. throughput: ITEMS queued at once, against a plain libcurl POST loop
 BODY_BYTES=$(sql "SELECT length(body) FROM delivery_queue LIMIT 1")
 curl -s -o /dev/null -X POST "$RURL/_reset"
+# where the time goes (BENCH_DELIVERY_PROFILE=1): CPU seconds of serve, PostgreSQL and the
+# receiver over the run, and PostgreSQL's statements by total time (pg_stat_statements)
+PROFILE=${BENCH_DELIVERY_PROFILE:-0}
+cpu_of() { # the CPU seconds (user + system) of the processes given (live ones)
+    for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null; done |
+        awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); s += $12 + $13 } END { printf "%.2f", s / hz }'
+}
+pg_pids() { # this cluster's postmaster and its children
+    pm=$(head -n 1 "$(find "$RUN_TMP" -name postmaster.pid 2>/dev/null | head -n 1)" 2>/dev/null)
+    [ -n "$pm" ] && echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+}
+if [ "$PROFILE" = 1 ]; then
+    sql "SELECT pg_stat_statements_reset()" >/dev/null 2>&1 || echo "profile: pg_stat_statements not available"
+    PGP=$(pg_pids)
+    c_serve=$(cpu_of "$SERVER_PID"); c_pg=$(cpu_of $PGP); c_node=$(cpu_of "$RECV_PID")
+fi
 t0=$(python3 -c 'import time; print(time.time())')
 sql "WITH l AS (INSERT INTO delivery_logs (delivery_id, organization_id, destination_id, destinations,
        object_details, status) SELECT 'b-' || g, 'bench', $DEST, jsonb_build_array('$DEST'),
@@ -117,6 +134,12 @@ i=0; until [ "$(sql "SELECT count(*) FROM delivery_queue WHERE delivery_id LIKE 
     sleep 0.2; i=$((i + 1)); [ $i -lt 3000 ] || die "the items were not all delivered"
 done
 t2=$(python3 -c 'import time; print(time.time())')
+if [ "$PROFILE" = 1 ]; then
+    echo "profile: CPU seconds during the throughput run: serve $(python3 -c "print(round($(cpu_of "$SERVER_PID") - $c_serve, 2))"), PostgreSQL (its backends then) $(python3 -c "print(round($(cpu_of $PGP) - $c_pg, 2))"), receiver $(python3 -c "print(round($(cpu_of "$RECV_PID") - $c_node, 2))"), wall $(python3 -c "print(round($t2 - $t1, 2))")"
+    sql "SELECT calls || ' calls, ' || round(mean_exec_time::numeric, 3) || ' ms mean, ' || round(total_exec_time::numeric) || ' ms total: ' || left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+         ORDER BY total_exec_time DESC LIMIT 8" 2>/dev/null | sed 's/^/profile: /'
+fi
 ref=$("$POST" "$RURL/hook" "$ITEMS" "$THREADS" "$BODY_BYTES" | sed -n 's/^posts\/s //p')
 python3 -c "
 items, t0, t1, t2, ref = $ITEMS, $t0, $t1, $t2, float('${ref:-0}')

@@ -40,6 +40,7 @@ typedef struct adb_maintenance_report {
     int failures;                 /* jobs that failed this round (dead-letter queue) */
     int deferred;                 /* failed jobs whose retry is not due yet */
     long long alerts_deleted;     /* resolved or dismissed more than 90 days ago (docs/alerts.md) */
+    int archives_indexed;         /* older or rewritten archives given their subject index */
 } adb_maintenance_report;
 
 void adb_maintenance_options_default(adb_maintenance_options *o);

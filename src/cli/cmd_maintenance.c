@@ -78,6 +78,9 @@ int cmd_maintenance(int argc, char **argv)
            rep.events_archived, rep.archives_created, rep.events_expired, rep.stubs_created,
            rep.archives_expired, rep.archived_events_expired);
     printf("alerts: %lld resolved or dismissed more than 90 days ago deleted\n", rep.alerts_deleted);
+    if (rep.archives_indexed)
+        printf("archives: %d older or rewritten archive(s) given their subject index\n",
+               rep.archives_indexed);
     if (rep.failures || rep.deferred)
         printf("jobs: %d failed, %d waiting for their retry (archive_dlq_event)\n", rep.failures,
                rep.deferred);

@@ -3,9 +3,11 @@
  * disclosures and the access report (hipaa.h; docs/hipaa.md): the
  * organization's archives read as the tenant through the archive reader
  * (archive.h), as the GDPR export reads them, every check of the reader
- * applied; an archive that fails one fails the reading.
+ * applied; an archive that fails one fails the reading. Only the archives
+ * the subject index names for the patient are opened (and unindexed ones).
  */
 #include "hipaa.h"
+#include "../core/adb_internal.h"
 #include "../core/util.h"
 #include "../event/event.h"
 #include "../lifecycle/archive.h"
@@ -20,11 +22,10 @@ adb_status adb__hipaa_archived_each(adb *h, const char *org, const char *patient
     PGconn *c = adb_tenant_begin(h, org, &st, err, errlen);
     if (!c)
         return st == ADB_OK ? ADB_ERR_DB_QUERY : st;
-    const char *pp[] = { org };
-    PGresult *ids = PQexecParams(c, "SELECT id FROM archive_storage WHERE organization_id = $1"
-                                    " AND payload IS NOT NULL AND deleted_at IS NULL ORDER BY first_seq",
-                                 1, NULL, pp, NULL, NULL, 0);
-    if (PQresultStatus(ids) != PGRES_TUPLES_OK) {
+    /* the archives that may hold the patient's events: those the subject
+     * index names and the unindexed ones (docs/archive.md, "Subject index") */
+    PGresult *ids = adb__archive_ids_for_subject(c, adb__db_keys(h), org, patient);
+    if (!ids) {
         adb__fmt(err, errlen, "could not list the archives: the database is unavailable");
         st = ADB_ERR_DB_QUERY;
     }

@@ -4,8 +4,9 @@
  * Version 4 computed here on OpenSSL (canonical request, string to sign,
  * signing key), the body's SHA-256 in x-amz-content-sha256; the probe is a
  * signed HEAD of the bucket. Custom endpoints are addressed path-style
- * (endpoint/bucket/key), Amazon S3 virtual-hosted style (bucket.s3.region.
- * amazonaws.com/key). docs/delivery.md, "S3".
+ * (endpoint/bucket/key) unless forcePathStyle is false (bucket.endpoint/key),
+ * Amazon S3 virtual-hosted style (bucket.s3.region.amazonaws.com/key) unless
+ * forcePathStyle is true. docs/delivery.md, "S3".
  */
 #include "artifact.h"
 #include "../core/buf.h"
@@ -22,6 +23,7 @@
 
 typedef struct s3cfg {
     const char *bucket, *region, *endpoint, *access_key, *secret_key, *token, *path;
+    bool path_style;  /* the bucket in the path (endpoint/bucket/key), else in the host name */
 } s3cfg;
 
 static bool bucket_ok(const char *b)
@@ -70,6 +72,18 @@ static bool prefix_ok(const char *p)
     return true;
 }
 
+/* a URL's scheme and host (curl_free both); false when it has none */
+static bool url_scheme_host(const char *url, char **scheme, char **host)
+{
+    CURLU *u = curl_url();
+    *scheme = *host = NULL;
+    bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, scheme, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, host, 0) == CURLUE_OK;
+    curl_url_cleanup(u);
+    return ok;
+}
+
 static bool endpoint_ok(const char *url)
 {
     CURLU *u = curl_url();
@@ -85,6 +99,25 @@ static bool endpoint_ok(const char *url)
     curl_free(scheme), curl_free(user), curl_free(query), curl_free(path), curl_free(host);
     curl_url_cleanup(u);
     return ok;
+}
+
+/* Why bucket cannot be the first label of the endpoint's host name
+ * (virtual-hosted style), NULL when it can: an address has no labels, and
+ * over https a dotted bucket would not match the endpoint's wildcard
+ * certificate (*.host covers one label). */
+static const char *virtual_host_refusal(const char *endpoint, const char *bucket)
+{
+    char *scheme, *host;
+    const char *why = NULL;
+    if (!url_scheme_host(endpoint, &scheme, &host))
+        why = "the endpoint has no host name";
+    else if (host[0] == '[' || strspn(host, "0123456789.") == strlen(host))
+        why = "the endpoint is an IP address, which cannot carry the bucket as a host name";
+    else if (strchr(bucket, '.') && strcmp(scheme, "https") == 0)
+        why = "a bucket name with dots cannot be a host name label over https (the "
+              "certificate would not match): use path style";
+    curl_free(scheme), curl_free(host);
+    return why;
 }
 
 #define FAIL(f, ...) \
@@ -128,6 +161,18 @@ static bool s3_parse(const json_t *config, s3cfg *c, char *field, size_t flen, c
     if (c->endpoint && *c->endpoint && !endpoint_ok(c->endpoint))
         FAIL("config.storage.config.endpoint", "must be an http(s) URL without credentials, "
              "path or query, e.g. https://s3.example.net:9000");
+    /* forcePathStyle (the AWS SDKs' name): path style by default for a custom
+     * endpoint (what S3-compatible stores expect), virtual-hosted for Amazon's */
+    const json_t *fps = json_object_get(k, "forcePathStyle");
+    bool custom = c->endpoint && *c->endpoint;
+    if (fps && !json_is_boolean(fps))
+        FAIL("config.storage.config.forcePathStyle", "must be true or false");
+    c->path_style = fps ? json_is_true(fps) : custom;
+    if (!custom && !c->path_style && strchr(c->bucket, '.'))
+        c->path_style = true; /* Amazon: a dotted name would not match *.s3.region.amazonaws.com */
+    const char *vwhy = custom && !c->path_style ? virtual_host_refusal(c->endpoint, c->bucket) : NULL;
+    if (vwhy)
+        FAIL("config.storage.config.forcePathStyle", "false is refused here: %s", vwhy);
     if (!c->access_key || !*c->access_key || strlen(c->access_key) > 128 ||
         !adb__text_safe(c->access_key))
         FAIL("config.storage.config.accessKeyId", "is required");
@@ -266,14 +311,20 @@ static bool s3_target(const s3cfg *c, const char *key, s3req *r)
         curl_url_cleanup(u);
         bool dflt = !port || (strcmp(scheme, "http") == 0 && strcmp(port, "80") == 0) ||
                     (strcmp(scheme, "https") == 0 && strcmp(port, "443") == 0);
-        r->host = dflt ? adb__strdup(host) : adb__aprintf("%s:%s", host, port);
-        adb__buf_puts(&path, "/");
-        uri_encode(&path, c->bucket, false);
-    } else if (!strchr(c->bucket, '.')) {
+        if (c->path_style) {
+            r->host = dflt ? adb__strdup(host) : adb__aprintf("%s:%s", host, port);
+            adb__buf_puts(&path, "/");
+            uri_encode(&path, c->bucket, false);
+        } else { /* virtual-hosted: the bucket a label in front of the endpoint's host */
+            r->host = dflt ? adb__aprintf("%s.%s", c->bucket, host)
+                           : adb__aprintf("%s.%s:%s", c->bucket, host, port);
+        }
+    } else if (!c->path_style) {
         /* Amazon S3 itself: virtual-hosted style (the bucket in the host name) */
         r->host = adb__aprintf("%s.s3.%s.amazonaws.com", c->bucket, c->region);
     } else {
-        /* a dotted bucket name would not match the wildcard certificate */
+        /* path style at Amazon (asked for, or a dotted bucket name, which would
+         * not match the wildcard certificate) */
         r->host = adb__aprintf("s3.%s.amazonaws.com", c->region);
         adb__buf_puts(&path, "/");
         uri_encode(&path, c->bucket, false);

@@ -19,8 +19,8 @@
  * accepts 0 or 3 fraction digits). text is any form adb__timestamp_parse
  * reads (PostgreSQL's print or RFC 3339); one it cannot read is passed on as
  * it is, in both. */
-static void event_times(const char *text, char exact[ADB_TS_TEXT_MAX], char ms[ADB_TS_TEXT_MAX],
-                        const char **exact_out, const char **ms_out)
+void adb_http_event_times(const char *text, char *exact, char *ms, const char **exact_out,
+                          const char **ms_out)
 {
     int64_t us;
 
@@ -41,7 +41,7 @@ void adb_http_write_event(jw *w, const adb_http_event *e)
     char exact_buf[ADB_TS_TEXT_MAX], ms_buf[ADB_TS_TEXT_MAX];
     const char *exact, *ms;
 
-    event_times(e->timestamp, exact_buf, ms_buf, &exact, &ms);
+    adb_http_event_times(e->timestamp, exact_buf, ms_buf, &exact, &ms);
     const struct { const char *name, *v; } strs[] = {
         { "timestamp", ms }, { "storedTimestamp", exact },
         { "action", e->action }, { "status", e->status },

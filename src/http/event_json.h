@@ -27,6 +27,13 @@ typedef struct adb_http_event {
 
 void adb_http_write_event(jw *w, const adb_http_event *e);
 
+/* The two forms of an event's time the object carries (timestamp, to the
+ * millisecond; storedTimestamp, exact), into the caller's buffers of
+ * ADB_TS_TEXT_MAX (event/event.h) bytes; a text adb__timestamp_parse cannot read is
+ * passed on as it is in both (*exact_out, *ms_out: text, or the buffers). */
+void adb_http_event_times(const char *text, char *exact, char *ms, const char **exact_out,
+                          const char **ms_out);
+
 /* An event as the writer committed it (create and bulk answer from it
  * instead of reading it back: docs/api.md, "Create and bulk answers"). The
  * texts of *e point into ev and into *keep, which must outlive e;

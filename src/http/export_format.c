@@ -47,6 +47,14 @@ enum { C_ID, C_TS, C_ACTION, C_STATUS, C_PRINCIPAL, C_ORG, C_TTYPE, C_TID, C_OUT
        C_CLASS, C_RET, C_VERSION, C_HALG, C_HASH, C_SIG, C_DETAILS, C_SEQ, C_PREV, C_CHAIN,
        C_TTL, C_ARCHIVED, C_SESSION, C_PUBLIC_ID };
 
+/* The column each plain text member is read from (row_cells); -1: a member
+ * made otherwise (id, times, chainSeq, JSON). */
+static const int column_of[] = {
+    -1, -1, -1, C_ACTION, C_STATUS, C_PRINCIPAL, C_ORG, C_TTYPE, C_TID, C_OUTCOME, C_CORR,
+    C_CLASS, C_RET, C_VERSION, C_TTL, -1, -1, -1, C_HALG, C_HASH, C_SIG, -1, C_PREV, C_CHAIN,
+};
+_Static_assert(sizeof(column_of) / sizeof(column_of[0]) == NMEMBERS, "a column for every member");
+
 bool adb_http_fmt_parse(const char *name, adb_http_fmt_kind *kind)
 {
     static const struct { const char *name; adb_http_fmt_kind kind; } kinds[] = {
@@ -161,13 +169,14 @@ void adb_http_csv_cell(adb__buf *out, const char *s, size_t n)
         adb__buf_put(out, s, n);
         return;
     }
-    adb__buf_put(out, "\"", 1);
-    if (formula) /* shown as text by spreadsheets, never evaluated */
-        adb__buf_put(out, "'", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"')
+    adb__buf_put(out, formula ? "\"'" : "\"", formula ? 2 : 1); /* ': shown as text by spreadsheets */
+    for (const char *p = s, *end = s + n; p < end;) {   /* runs up to each quote, the quote doubled */
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        size_t run = q ? (size_t)(q - p) + 1 : (size_t)(end - p);
+        adb__buf_put(out, p, run);
+        if (q)
             adb__buf_put(out, "\"", 1);
-        adb__buf_put(out, s + i, 1);
+        p += run;
     }
     adb__buf_put(out, "\"", 1);
 }
@@ -206,19 +215,146 @@ void adb_http_xml_text(adb__buf *out, const char *s, size_t n)
     }
 }
 
-/* The text of member value v: a string as it is, anything else as compact JSON. Caller frees. */
-static char *cell_text(const json_t *v, size_t *n)
+/* ---- CSV and XML cells straight from the row ------------------------------ */
+
+/* JSON text j (as jsonb prints it: ", " and ": " between members) made
+ * compact: whitespace outside strings dropped, the hex digits of \u escapes
+ * in upper case; numbers and everything else exactly as stored. This is the
+ * text jansson's compact dump gave when cells were taken from the
+ * serializer's object (kept so that files read the same), except numbers:
+ * a real was re-printed from a double (0.1 as 0.10000000000000001) and an
+ * integer beyond 64 bits failed the export; now both are as stored. */
+static void json_compact(adb__buf *out, const char *j)
 {
-    if (json_is_string(v)) {
-        *n = json_string_length(v);
-        char *s = malloc(*n + 1);
-        if (s)
-            memcpy(s, json_string_value(v), *n + 1);
-        return s;
+    bool in = false;
+    const char *run = j, *p = j;
+
+    for (; *p; p++) {
+        char c = *p;
+        if (in) {
+            if (c == '"') {
+                in = false;
+            } else if (c == '\\' && p[1] == 'u') {
+                adb__buf_put(out, run, (size_t)(p - run) + 2);
+                p += 2;
+                for (int k = 0; k < 4 && *p; k++, p++) {
+                    char h = *p >= 'a' && *p <= 'f' ? (char)(*p - 'a' + 'A') : *p;
+                    adb__buf_put(out, &h, 1);
+                }
+                run = p--;
+            } else if (c == '\\' && p[1]) {
+                p++;
+            }
+        } else if (c == '"') {
+            in = true;
+        } else if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+            adb__buf_put(out, run, (size_t)(p - run));
+            run = p + 1;
+        }
     }
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    *n = s ? strlen(s) : 0;
+    adb__buf_put(out, run, (size_t)(p - run));
+}
+
+/* b holding one JSON string: b made its decoded text, returned with its
+ * length in *n (as a cell of the serializer's object read it); NULL when
+ * it does not decode. Rare (a string where an object is usual). */
+static const char *json_string_text(adb__buf *b, size_t *n)
+{
+    json_t *t = json_loadb(b->p, b->len, JSON_DECODE_ANY, NULL);
+    const char *s = NULL;
+    if (json_is_string(t)) {
+        b->len = 0;
+        adb__buf_put(b, json_string_value(t), json_string_length(t));
+        if (!b->oom) {
+            s = b->p;
+            *n = b->len;
+        }
+    }
+    json_decref(t);
     return s;
+}
+
+/* One cell of a CSV row or element of an XML event. */
+static void put_cell(const adb_http_fmt *f, const char *name, const char *s, size_t n, adb__buf *out)
+{
+    if (f->kind == ADB_FMT_CSV) {
+        if (s)
+            adb_http_csv_cell(out, s, n);
+        return;
+    }
+    if (!s)
+        return; /* XML: an absent member has no element */
+    adb__buf_put(out, "<", 1);
+    adb__buf_puts(out, name);
+    adb__buf_put(out, ">", 1);
+    adb_http_xml_text(out, s, n);
+    adb__buf_put(out, "</", 2);
+    adb__buf_puts(out, name);
+    adb__buf_put(out, ">", 1);
+}
+
+/* The row v (ADB_EXPORT_COLUMNS' order) as one CSV line or XML event, each
+ * cell taken from the row itself: the same texts the API's serializer gives
+ * each member (event_json.c: times in its two forms, chainSeq as a number,
+ * details and sessionContext as compact JSON text), without writing the
+ * event as JSON and parsing it back (docs/exports.md, "Formats"). */
+static void row_cells(const adb_http_fmt *f, const char *const *v, adb__buf *out)
+{
+    char exact_buf[ADB_TS_TEXT_MAX], ms_buf[ADB_TS_TEXT_MAX], archived[ADB_TS_TEXT_MAX], seq[24];
+    const char *exact = NULL, *ms = NULL;
+    adb__buf json = { 0 };
+
+    if (kept(f, 1)) /* the serializer writes both forms, or neither, from timestamp */
+        adb_http_event_times(v[C_TS], exact_buf, ms_buf, &exact, &ms);
+    if (f->kind == ADB_FMT_XML)
+        adb__buf_puts(out, "  <event>");
+    for (size_t i = 0; i < NMEMBERS; i++) {
+        if (i != 0 && !kept(f, i))
+            continue;
+        if (f->kind == ADB_FMT_CSV && i != 0)
+            adb__buf_put(out, ",", 1);
+        const char *s = NULL;
+        size_t n = 0;
+        switch (i) {
+        case 0: s = v[C_PUBLIC_ID] ? v[C_PUBLIC_ID] : ""; break;
+        case 1: s = ms; break;
+        case 2: s = exact; break;
+        default:
+            if (members[i].off == offsetof(adb_http_event, archived_at)) {
+                s = api_time(v[C_ARCHIVED], archived);
+            } else if (members[i].off == offsetof(adb_http_event, chain_seq)) {
+                if (v[C_SEQ]) {
+                    adb__fmt(seq, sizeof(seq), "%lld", strtoll(v[C_SEQ], NULL, 10));
+                    s = seq;
+                }
+            } else if (members[i].off == offsetof(adb_http_event, details) ||
+                       members[i].off == offsetof(adb_http_event, session_context)) {
+                const char *j = v[members[i].off == offsetof(adb_http_event, details) ? C_DETAILS
+                                                                                    : C_SESSION];
+                if (j) {
+                    json.len = 0;
+                    json_compact(&json, j);
+                    if (json.oom) {
+                        out->oom = true;
+                        break;
+                    }
+                    s = json.p ? json.p : "";
+                    n = json.len;
+                    if (n == 4 && !memcmp(s, "null", 4))
+                        s = NULL; /* JSON null: absent, as the serializer's object had it */
+                    else if (s[0] == '"') /* a JSON string (sessionContext may be one): its text */
+                        s = json_string_text(&json, &n);
+                }
+            } else if (column_of[i] >= 0) {
+                s = v[column_of[i]];
+            }
+        }
+        if (s && !n)
+            n = strlen(s);
+        put_cell(f, members[i].name, s, n, out);
+    }
+    adb__buf_puts(out, f->kind == ADB_FMT_CSV ? "\r\n" : "</event>\n");
+    adb__buf_free(&json);
 }
 
 void adb_http_fmt_csv_header(const adb_http_fmt *f, adb__buf *out)
@@ -285,6 +421,11 @@ void adb_http_fmt_event(adb_http_fmt *f, PGresult *r, int row, adb__buf *out)
 
 void adb_http_fmt_values(adb_http_fmt *f, const char *const v[ADB_EXPORT_NCOLS], adb__buf *out)
 {
+    if (f->kind == ADB_FMT_CSV || f->kind == ADB_FMT_XML) {
+        row_cells(f, v, out);
+        f->count++;
+        return;
+    }
     size_t len;
     char *text = event_text(f, v, &len);
 
@@ -292,47 +433,12 @@ void adb_http_fmt_values(adb_http_fmt *f, const char *const v[ADB_EXPORT_NCOLS],
         out->oom = true;
         return;
     }
-    if (f->kind == ADB_FMT_JSON || f->kind == ADB_FMT_NDJSON) {
-        if (f->kind == ADB_FMT_JSON && f->count > 0)
-            adb__buf_put(out, ",", 1);
-        adb__buf_put(out, text, len);
-        if (f->kind == ADB_FMT_NDJSON)
-            adb__buf_put(out, "\n", 1);
-        free(text);
-        f->count++;
-        return;
-    }
-    /* CSV and XML: the cells of the serializer's object */
-    json_t *o = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+    if (f->kind == ADB_FMT_JSON && f->count > 0)
+        adb__buf_put(out, ",", 1);
+    adb__buf_put(out, text, len);
+    if (f->kind == ADB_FMT_NDJSON)
+        adb__buf_put(out, "\n", 1);
     free(text);
-    if (!o) {
-        out->oom = true;
-        return;
-    }
-    bool first = true;
-    if (f->kind == ADB_FMT_XML)
-        adb__buf_puts(out, "  <event>");
-    for (size_t i = 0; i < NMEMBERS; i++) {
-        if (i != 0 && !kept(f, i))
-            continue;
-        json_t *m = json_object_get(o, members[i].name);
-        size_t n = 0;
-        char *cell = m && !json_is_null(m) ? cell_text(m, &n) : NULL;
-        if (f->kind == ADB_FMT_CSV) {
-            if (!first)
-                adb__buf_put(out, ",", 1);
-            if (cell)
-                adb_http_csv_cell(out, cell, n);
-        } else if (cell) {
-            adb__buf_printf(out, "<%s>", members[i].name);
-            adb_http_xml_text(out, cell, n);
-            adb__buf_printf(out, "</%s>", members[i].name);
-        }
-        first = false;
-        free(cell);
-    }
-    adb__buf_puts(out, f->kind == ADB_FMT_CSV ? "\r\n" : "</event>\n");
-    json_decref(o);
     f->count++;
 }
 

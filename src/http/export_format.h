@@ -1,9 +1,10 @@
 /*
  * export_format.h - audit events written as a file or a stream (internal):
- * JSON (one document), NDJSON (one object a line), CSV and XML. Every event
- * is first written by the API's one serializer (event_json.c), so that ids
- * and times read the same in every format and in every route; CSV and XML
- * cells are then taken from that object. CSV cells are safe against
+ * JSON (one document), NDJSON (one object a line), CSV and XML. JSON and
+ * NDJSON events are written by the API's one serializer (event_json.c), so
+ * that ids and times read the same in every format and in every route; CSV
+ * and XML cells are written straight from the row, each the text that
+ * serializer gives its member (no JSON in between). CSV cells are safe against
  * formula injection, XML is escaped and keeps to XML 1.0's characters
  * (docs/exports.md).
  */

@@ -248,12 +248,10 @@ static bool gx_head(gx_src *s, const char *request_type, const char *subject_typ
     PGconn *c = adb_tenant_begin(s->db, s->org, &st, err, sizeof(err));
     if (!c)
         return false;
-    const char *pp[] = { s->org };
-    PGresult *ar = PQexecParams(c, "SELECT id FROM archive_storage WHERE organization_id = $1"
-                                   " AND payload IS NOT NULL AND deleted_at IS NULL ORDER BY first_seq",
-                                1, NULL, pp, NULL, NULL, 0);
-    if (PQresultStatus(ar) != PGRES_TUPLES_OK) {
-        PQclear(ar);
+    /* the archives that may hold the subject's events: those the subject
+     * index names and the unindexed ones (docs/archive.md, "Subject index") */
+    PGresult *ar = adb__archive_ids_for_subject(c, adb__db_keys(s->db), s->org, s->subject);
+    if (!ar) {
         adb_tenant_end(s->db, c, false);
         return false;
     }
@@ -312,6 +310,7 @@ static bool gx_head(gx_src *s, const char *request_type, const char *subject_typ
     json_t *sources = gx_rows(c, s, archived, "e.source, sum(e.n)",
         "GROUP BY 1 ORDER BY 1", on, 2);
     free(archived);
+    const char *pp[] = { s->org };
     PGresult *pol = PQexecParams(c, "SELECT consulters FROM gdpr_export_policy WHERE organization_id = $1",
                                  1, NULL, pp, NULL, NULL, 0);
     bool ok = purposes && cats && recips && storage && sources && PQresultStatus(pol) == PGRES_TUPLES_OK;
@@ -681,10 +680,64 @@ static bool uuid_bytes(const char *u, uint8_t out[16])
     return o == 32;
 }
 
+/* The organization's newest checkpoints, read once per piece, from which
+ * each event's receipt takes its checkpoint as GET .../proof does
+ * (src/http/proofs.c, docs/proofs.md): of the newest GX_CHECKPOINTS covering
+ * it, the most cosigned (the newest of those). The checkpoints covering an
+ * event are a prefix of the newest ones (sizes only grow), so one list
+ * serves every event of the piece. */
+#define GX_CHECKPOINTS 16     /* as CHECKPOINT_CANDIDATES in proofs.c */
+typedef struct gx_cps {
+    PGresult *r;          /* note, tree_size, cosignatures, newest first; NULL: none read */
+    int n;
+    uint64_t size[GX_CHECKPOINTS];
+    int cosigs[GX_CHECKPOINTS];
+    bool witnessed;       /* the organization has a cosigned checkpoint at all */
+} gx_cps;
+
+static void gx_checkpoints(PGconn *c, const char *org, gx_cps *cps)
+{
+    char lim[8];
+    adb__fmt(lim, sizeof(lim), "%d", GX_CHECKPOINTS);
+    const char *p[] = { org, lim };
+    memset(cps, 0, sizeof(*cps));
+    PGresult *r = PQexecParams(c, "SELECT note, tree_size, cosignatures,"
+                                  " EXISTS (SELECT 1 FROM log_checkpoint WHERE organization_id = $1"
+                                  "         AND cosignatures > 0)"
+                                  " FROM log_checkpoint WHERE organization_id = $1"
+                                  " ORDER BY tree_size DESC LIMIT $2::int", 2, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        return; /* no receipts in this piece: each event says not yet */
+    }
+    cps->r = r;
+    cps->n = PQntuples(r) < GX_CHECKPOINTS ? PQntuples(r) : GX_CHECKPOINTS;
+    for (int i = 0; i < cps->n; i++) {
+        cps->size[i] = (uint64_t)strtoull(PQgetvalue(r, i, 1), NULL, 10);
+        cps->cosigs[i] = (int)strtol(PQgetvalue(r, i, 2), NULL, 10);
+    }
+    cps->witnessed = cps->n > 0 && PQgetvalue(r, 0, 3)[0] == 't';
+}
+
+/* The checkpoint (row of cps->r) to prove leaf index under; -1 none covers
+ * it yet, -2 none of those covering it is cosigned while the organization's
+ * checkpoints are witnessed (the proof route's 409). */
+static int gx_pick(const gx_cps *cps, uint64_t index)
+{
+    int best = -1;
+    for (int i = 0; i < cps->n; i++)
+        if (cps->size[i] > index && (best < 0 || cps->cosigs[i] > cps->cosigs[best]))
+            best = i;
+    if (best >= 0 && cps->witnessed && cps->cosigs[best] == 0)
+        return -2;
+    return best;
+}
+
 /* One event line of NDJSON: {"recordType":"event","event":{...},"receipt":...}
- * with the event's tlog-proof receipt under note (NULL: none yet). */
-static void gx_ndjson_event(gx_src *s, PGconn *c, const char *const *v, const char *note,
-                            size_t nlen, uint64_t tree_size, adb__buf *out)
+ * with the event's tlog-proof receipt under the checkpoint gx_pick chooses
+ * of cps (cps NULL: none). */
+static void gx_ndjson_event(gx_src *s, PGconn *c, const char *const *v, const gx_cps *cps,
+                            adb__buf *out)
 {
     adb__buf_puts(out, "{\"recordType\":\"event\",\"event\":");
     s->fmt.kind = ADB_FMT_JSON;
@@ -698,11 +751,15 @@ static void gx_ndjson_event(gx_src *s, PGconn *c, const char *const *v, const ch
     uint8_t id16[16];
     char *receipt = NULL, err[256];
     size_t rlen = 0;
-    if (c && note && sq >= 1 && (uint64_t)(sq - 1) < tree_size && uuid_bytes(uuid, id16) &&
-        adb__receipt_build(c, s->org, (uint64_t)(sq - 1), id16, note, nlen, &receipt, &rlen, err,
+    int k = c && cps && cps->r && sq >= 1 ? gx_pick(cps, (uint64_t)(sq - 1)) : -1;
+    if (k >= 0 && uuid_bytes(uuid, id16) &&
+        adb__receipt_build(c, s->org, (uint64_t)(sq - 1), id16, PQgetvalue(cps->r, k, 0),
+                           (size_t)PQgetlength(cps->r, k, 0), &receipt, &rlen, err,
                            sizeof(err)) == ADB_OK) {
         adb__buf_puts(out, ",\"receipt\":");
         adb__buf_json_string(out, receipt, rlen);
+    } else if (k == -2) {
+        adb__buf_puts(out, ",\"receipt\":null,\"receiptStatus\":\"not yet in a cosigned checkpoint\"");
     } else {
         adb__buf_puts(out, ",\"receipt\":null,\"receiptStatus\":\"not yet in a signed checkpoint\"");
     }
@@ -710,32 +767,15 @@ static void gx_ndjson_event(gx_src *s, PGconn *c, const char *const *v, const ch
     adb__buf_puts(out, "}\n");
 }
 
-static void gx_event(gx_src *s, PGconn *c, const char *const *v, const char *note, size_t nlen,
-                     uint64_t tree_size, adb__buf *out)
+static void gx_event(gx_src *s, PGconn *c, const char *const *v, const gx_cps *cps, adb__buf *out)
 {
     if (s->fmt.kind == ADB_FMT_NDJSON) {
-        gx_ndjson_event(s, c, v, note, nlen, tree_size, out);
+        gx_ndjson_event(s, c, v, cps, out);
         return;
     }
     if (s->fmt.kind == ADB_FMT_CSV)
         adb__buf_puts(out, "event,,,");
     adb_http_fmt_values(&s->fmt, v, out);
-}
-
-/* The newest checkpoint note of the organization (NDJSON's receipts). */
-static char *gx_checkpoint(PGconn *c, const char *org, size_t *len, uint64_t *size)
-{
-    const char *p[] = { org };
-    PGresult *r = PQexecParams(c, "SELECT note, tree_size FROM log_checkpoint WHERE organization_id = $1"
-                                  " ORDER BY tree_size DESC LIMIT 1", 1, NULL, p, NULL, NULL, 0);
-    char *note = NULL;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-        *len = (size_t)PQgetlength(r, 0, 0);
-        note = strndup(PQgetvalue(r, 0, 0), *len);
-        *size = (uint64_t)strtoull(PQgetvalue(r, 0, 1), NULL, 10);
-    }
-    PQclear(r);
-    return note;
 }
 
 /* One keyset page of the subject's live events. */
@@ -754,17 +794,17 @@ static int gx_live_page(gx_src *s, adb__buf *out)
         adb_tenant_end(s->db, c, false);
         return -1;
     }
-    size_t nlen = 0;
-    uint64_t tree = 0;
-    char *note = s->fmt.kind == ADB_FMT_NDJSON ? gx_checkpoint(c, s->org, &nlen, &tree) : NULL;
+    gx_cps cps = { 0 };
+    if (s->fmt.kind == ADB_FMT_NDJSON)
+        gx_checkpoints(c, s->org, &cps);
     int rows = PQntuples(r);
     for (int i = 0; i < rows; i++) {
         const char *v[ADB_EXPORT_NCOLS];
         for (int k = 0; k < ADB_EXPORT_NCOLS; k++)
             v[k] = PQgetisnull(r, i, k) ? NULL : PQgetvalue(r, i, k);
-        gx_event(s, c, v, note, nlen, tree, out);
+        gx_event(s, c, v, &cps, out);
     }
-    free(note);
+    PQclear(cps.r);
     adb_tenant_end(s->db, c, true);
     if (rows > 0) {
         s->have_last = true;
@@ -810,9 +850,9 @@ static int gx_archive_page(gx_src *s, adb__buf *out)
     PGconn *c = adb_tenant_begin(s->db, s->org, &st, err, sizeof(err));
     if (!c)
         return -1;
-    size_t nlen = 0;
-    uint64_t tree = 0;
-    char *note = s->fmt.kind == ADB_FMT_NDJSON ? gx_checkpoint(c, s->org, &nlen, &tree) : NULL;
+    gx_cps cps = { 0 };
+    if (s->fmt.kind == ADB_FMT_NDJSON)
+        gx_checkpoints(c, s->org, &cps);
     int rc = 1;
     while (written < GX_BATCH) {
         const char *a[ADB__ROW_NCOLS];
@@ -835,13 +875,13 @@ static int gx_archive_page(gx_src *s, adb__buf *out)
             a[ADB_COL_CHAIN_SEQ], a[ADB_COL_PREV_CHAIN_HASH], a[ADB_COL_CHAIN_HASH], a[ADB_COL_TTL],
             NULL, sct, a[ADB_COL_EVENT_ID],
         };
-        gx_event(s, c, v, note, nlen, tree, out);
+        gx_event(s, c, v, &cps, out);
         free(sct);
         json_decref(d);
         s->archived++;
         written++;
     }
-    free(note);
+    PQclear(cps.r);
     adb_tenant_end(s->db, c, rc >= 0);
     return rc;
 }

@@ -244,6 +244,8 @@ static adb_status store(adb__lc *lc, const adb__archive_built *a, char *err, siz
     if (a->stub)
         x.deleted_at = lc->now;
     st = adb__archive_insert(lc->c, a, &x, id, err, errlen);
+    if (st == ADB_OK && !a->stub) /* the subject index, in the archive's transaction */
+        st = adb__archive_index_subjects(lc->c, adb__db_keys(lc->db), a, id, err, errlen);
     PQclear(r);
     return st;
 }

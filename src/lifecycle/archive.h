@@ -12,6 +12,7 @@
  *   archive.c         the archival run: due events into archives, listing
  *   retention.c       expired events and archives into stubs, expired partitions
  *   archive_ops.c     verify, restore and export one archive
+ *   archive_subjects.c the subject index: which archives hold a subject's events
  *   dlq.c             failed jobs: dead-letter queue, backoff, alert
  *   maintenance.c     the maintenance round and the scheduler thread
  */
@@ -21,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 #include "auditdb.h"
 #include "../integrity/row.h"
@@ -29,6 +31,7 @@
 #define ADB__ARCHIVE_MAX_ROWS 100000   /* rows of one archive */
 #define ADB__ARCHIVE_MAX_LINE (8u << 20) /* bytes of one JSON line a reader accepts */
 #define ADB__ARCHIVE_MAX_PAYLOAD (1u << 30) /* compressed bytes of one archive (bytea's limit) */
+#define ADB__ARCHIVE_INDEX_PER_ROUND 50 /* unindexed archives a maintenance round indexes */
 
 /* ---- writing (archive_format.c) ---------------------------------------- */
 
@@ -48,6 +51,8 @@ typedef struct adb__archive_built {
     char date_start[40], date_end[40]; /* oldest and newest timestamp of the rows */
     char original_sha[65], compressed_sha[65];
     bool stub;
+    json_t *subjects;             /* the rows' distinct principal and target ids (object keys);
+                                     NULL for a stub, or when they could not be collected */
 } adb__archive_built;
 
 /* A builder of one archive (stub: positions only). NULL when out of memory. */
@@ -148,6 +153,26 @@ const char *adb__archive_error(const adb__archive_reader *r);
 size_t adb__archive_problems(const adb__archive_reader *r, const char *const **msgs);
 
 void adb__archive_close(adb__archive_reader *r);
+
+/* ---- the subject index (archive_subjects.c) ---------------------------- */
+
+struct adb__keys;
+/* Records the blind index of every id in a->subjects for archive_id (just
+ * inserted, in the caller's transaction) and marks the archive indexed. A
+ * stub, an archive without its subjects, or no subject key (k NULL) is left
+ * unindexed (ADB_OK): such an archive is always read in full. */
+ADB_WUR adb_status adb__archive_index_subjects(PGconn *c, const struct adb__keys *k,
+                                               const adb__archive_built *a,
+                                               const char *archive_id, char *err,
+                                               size_t errlen);
+
+/* The ids (column 0) of org's readable archives (payload kept, not a stub),
+ * in chain order, that may hold an event whose principal or target is
+ * subject: those the index names for it and every unindexed one (all of
+ * them without a subject key). NULL on a database error; caller PQclear()s.
+ * Runs as the caller's connection (a tenant's: row-level security). */
+PGresult *adb__archive_ids_for_subject(PGconn *c, const struct adb__keys *k, const char *org,
+                                       const char *subject);
 
 /* The ids of one organization's archives (stubs included), in chain order
  * (first position ascending). *ids is a malloc()ed array of malloc()ed

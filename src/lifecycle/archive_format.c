@@ -43,6 +43,8 @@ struct adb__archive_builder {
     int64_t first_seq, last_seq;
     char first_prev[65], last_chain[65];
     char date_start[40], date_end[40];
+    json_t *subjects;              /* the distinct principal and target ids (not of stubs) */
+    bool subjects_lost;            /* out of memory collecting them: the archive goes unindexed */
 };
 
 adb__archive_builder *adb__archive_builder_new(bool stub)
@@ -74,6 +76,7 @@ void adb__archive_builder_free(adb__archive_builder *b)
     free(b->org);
     free(b->policy);
     free(b->cls);
+    json_decref(b->subjects);
     free(b);
 }
 
@@ -251,6 +254,17 @@ static const adb__row_col all_cols[ADB__ROW_NCOLS] = {
     ADB_COL_CHAIN_HASH, ADB_COL_EVENT_ID, ADB_COL_COMMIT_KEY, ADB_COL_COMMIT_FIELD_KEYS,
 };
 
+/* Adds id (NULL or "": nothing) to the builder's distinct subjects; false
+ * when out of memory. */
+static bool add_subject(adb__archive_builder *b, const char *id)
+{
+    if (!id || !*id)
+        return true;
+    if (!b->subjects && !(b->subjects = json_object()))
+        return false;
+    return json_object_get(b->subjects, id) || json_object_set_new(b->subjects, id, json_null()) == 0;
+}
+
 bool adb__archive_builder_add(adb__archive_builder *b, const char *const v[ADB__ROW_NCOLS],
                               char *err, size_t errlen)
 {
@@ -312,6 +326,9 @@ bool adb__archive_builder_add(adb__archive_builder *b, const char *const v[ADB__
         return false;
     }
     size_t line_len = b->stage_len - before;
+    if (!b->stub && !b->subjects_lost) /* for the subject index (archive_subjects.c) */
+        b->subjects_lost = !add_subject(b, v[ADB_COL_PRINCIPAL_ID]) ||
+                           !add_subject(b, v[ADB_COL_TARGET_RESOURCE_ID]);
     if (b->stage_len >= STAGE_BYTES && !stage_flush(b, err, errlen)) {
         b->failed = true;
         return false;
@@ -358,6 +375,10 @@ bool adb__archive_builder_finish(adb__archive_builder *b, adb__archive_built *ou
     memcpy(out->date_start, b->date_start, sizeof(out->date_start));
     memcpy(out->date_end, b->date_end, sizeof(out->date_end));
     out->stub = b->stub;
+    if (!b->stub && !b->subjects_lost) {
+        out->subjects = b->subjects ? b->subjects : json_object();
+        b->subjects = NULL;
+    }
     return true;
 }
 
@@ -369,6 +390,7 @@ void adb__archive_built_free(adb__archive_built *a)
     free(a->organization_id);
     free(a->retention_policy);
     free(a->data_classification);
+    json_decref(a->subjects);
     memset(a, 0, sizeof(*a));
 }
 

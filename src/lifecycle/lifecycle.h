@@ -55,6 +55,13 @@ void adb__lc_groups_free(adb__lc_groups *g);
 ADB_WUR adb_status adb__lc_move_due(adb__lc *lc, const adb__lc_groups *due, bool archive,
                                     char *err, size_t errlen);
 
+/* archive_subjects.c: indexes the subjects of at most max archives that are
+ * not indexed (written before migration 0043, or rewritten since), each in
+ * its own transaction; an archive that cannot be read is left unindexed.
+ * Adds to *indexed. Nothing without a subject key. */
+ADB_WUR adb_status adb__lc_index_archives(adb__lc *lc, int max, int *indexed, char *err,
+                                         size_t errlen);
+
 /* retention.c */
 ADB_WUR adb_status adb__lc_expire_archives(adb__lc *lc, char *err, size_t errlen);
 /* skip_locked: a partition another transaction holds a conflicting lock on

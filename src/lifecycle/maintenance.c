@@ -123,7 +123,11 @@ static adb_status round_steps(adb__lc *lc, bool partitions_only, char *err, size
         return st;
     /* and the months archival emptied (one that autovacuum is busy with is
      * left for the next round) */
-    return adb__lc_drop_expired_partitions(lc, true, err, errlen);
+    if ((st = adb__lc_drop_expired_partitions(lc, true, err, errlen)) != ADB_OK)
+        return st;
+    /* archives without a subject index (older, or rewritten): some each round */
+    return adb__lc_index_archives(lc, ADB__ARCHIVE_INDEX_PER_ROUND, &lc->rep->archives_indexed,
+                                  err, errlen);
 }
 
 /* Runs the round on c under the advisory lock (waited for, or tried). */

@@ -275,6 +275,15 @@ expect_eq "…its request open (in progress), marked interrupted" "in_progress t
 expect_eq "…the next whole export is completed (the 400 events, and the cut export's own)" 1 \
     "$(sql "SELECT count(*) FROM data_subject_request WHERE organization_id = 'org-a' AND status = 'completed' AND (outcome->>'recordCount')::int = 401")"
 
+# ---- CSV cells straight from the row: numbers in details exactly as stored ----------------------
+printf '%s\n' '{"timestamp":"2026-11-03T10:00:00.000Z","action":"invoice.read","status":"success","organizationId":"org-a","principalId":"erin-n","dataClassification":"INTERNAL","details":{"amount":0.1,"big":12345678901234567890123,"exp":1.50,"s":"tab\there \u0001"}}' >"$TEST_TMP/erin.ndjson"
+"$AUDITDB_BIN" import --quiet "$TEST_TMP/erin.ndjson" >/dev/null
+"$AUDITDB_BIN" gdpr export --org org-a --subject erin-n --format csv >"$TEST_TMP/erin.csv" 2>"$TEST_TMP/erin.err"
+expect_eq "csv: an integer beyond 64 bits in details exports (exit 0)" 0 "$?"
+expect_match "csv: details compact, numbers as stored (0.1, 1.50, 23 digits), escapes as JSON writes them" \
+    '"\{""s"":""tab\\there \\u0001"",""big"":12345678901234567890123,""exp"":1.50,""amount"":0.1\}"' \
+    "$(grep '^event,' "$TEST_TMP/erin.csv")"
+
 # ---- hostile subject ids (last: they add requests and events of their own) ----------------------
 expect_eq "export: a subject id of 256 bytes is 400 naming dataSubjectId" "400 dataSubjectId" \
     "$(err "$(post x.json $G/export "$KA" "{\"dataSubjectId\":\"$(printf '%0256d' 0)\"}")" x.json)"

@@ -3,7 +3,8 @@
 # fetched over HTTP and checked offline by `auditdb verify-proof` and by the independent
 # tests/tools/adb_proof.py, each with the event object (its hash recomputed); tampered
 # receipts, a wrong log key, a witness that did not cosign, another organization refused;
-# receipts of archived events still served and verified.
+# receipts of archived events still served and verified; the GDPR export's NDJSON receipts under
+# the most cosigned checkpoint.
 . tests/lib.sh
 
 PY="python3 tests/tools/adb_proof.py"
@@ -171,6 +172,48 @@ for id in $aids; do
         a_ok=$((a_ok + 1))
 done
 expect_eq "archived events: receipts served and verified by both, the earlier ones still valid" 3 "$a_ok"
+
+
+# the GDPR export's NDJSON receipts (docs/gdpr.md) take the checkpoint the proof route takes: the
+# most cosigned of the newest covering the event, not the newest. The witness stops; a new event
+# of doc-1 is checkpointed without a cosignature; doc-1's archived event must still get a receipt
+# that its witness's key verifies, the new one none ("not yet in a cosigned checkpoint").
+kill "$WPID" 2>/dev/null; wait "$WPID" 2>/dev/null
+post /api/v1/audit/events "$C_ADMIN" "$(ev fhir.patient.read 1)"
+late=$(jbody 'd["id"]')
+uncosigned="SELECT count(*) FROM log_checkpoint c JOIN audit_tree t USING (organization_id) WHERE organization_id = 'org-3' AND c.tree_size >= t.size AND c.cosignatures = 0"
+i=0; while [ $i -lt 100 ] && [ "$(sql "$uncosigned")" = 0 ]; do sleep 0.1; i=$((i + 1)); done
+expect_eq "the witness stopped: the newest checkpoint of org-3 is not cosigned" 1 "$(sql "$uncosigned")"
+code=$(curl -s -o "$TEST_TMP/x.ndjson" -w '%{http_code}' -X POST -H "X-API-Key: $C_ADMIN" \
+    -H 'Content-Type: application/json' "$BASE_URL/api/v1/compliance/gdpr/export/stream" \
+    -d '{"dataSubjectId":"doc-1","format":"ndjson","includePersonalData":true}')
+expect_eq "the GDPR export of doc-1 (NDJSON): 200" 200 "$code"
+mkdir -p "$TEST_TMP/x"
+python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    o = json.loads(l)
+    if o.get("recordType") != "event":
+        continue
+    i = o["event"]["id"]
+    json.dump(o["event"], open("%s/%s.json" % (sys.argv[2], i), "w"))
+    if o.get("receipt"):
+        open("%s/%s.tlog-proof" % (sys.argv[2], i), "w").write(o["receipt"])
+    print(i, "receipt" if o.get("receipt") else o.get("receiptStatus", "").replace(" ", "_"))
+' "$TEST_TMP/x.ndjson" "$TEST_TMP/x" >"$TEST_TMP/x/list"
+first=${aids%% *}
+expect_eq "the new event: no receipt, not yet in a cosigned checkpoint" "not_yet_in_a_cosigned_checkpoint" \
+    "$(sed -n "s/^$late //p" "$TEST_TMP/x/list")"
+expect_eq "the archived event: a receipt" "receipt" "$(sed -n "s/^$first //p" "$TEST_TMP/x/list")"
+if "$AUDITDB_BIN" verify-proof "$TEST_TMP/x/$first.tlog-proof" --vkey "$LOG_VKEY" --witness "$W_VKEY" \
+    --quorum 1 --org org-3 --event "$TEST_TMP/x/$first.json" >"$TEST_TMP/vp.out" 2>&1 &&
+    $PY verify "$TEST_TMP/x/$first.tlog-proof" --vkey "$LOG_VKEY" --witness "$W_VKEY" --quorum 1 \
+        --org org-3 --event "$TEST_TMP/x/$first.json" >"$TEST_TMP/py.out" 2>&1; then
+    ok "its receipt is under a cosigned checkpoint: both verifiers accept it with the witness's key"
+else
+    not_ok "its receipt is under a cosigned checkpoint: both verifiers accept it with the witness's key"
+    diag "$(cat "$TEST_TMP/vp.out" "$TEST_TMP/py.out" 2>/dev/null)"
+fi
 
 stop_serve
 finish

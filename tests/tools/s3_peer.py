@@ -9,8 +9,10 @@ check, so they could not catch a wrong signature.
 
 usage: s3_peer.py PORT_FILE DATA_DIR ACCESS_KEY SECRET_KEY REGION BUCKET...
 
+Buckets are addressed path style (HOST/BUCKET/KEY) or virtual-hosted style
+(BUCKET.HOST/KEY, e.g. BUCKET.localhost:PORT, which curl resolves to loopback).
 Objects are stored as DATA_DIR/BUCKET/KEY; every request is one JSON line in
-DATA_DIR/requests.log ({method, path, status, reason}). Listens on 127.0.0.1.
+DATA_DIR/requests.log ({method, path, status, reason, host}). Listens on 127.0.0.1.
 """
 import datetime
 import hashlib
@@ -41,7 +43,7 @@ class Handler(BaseHTTPRequestHandler):
     def answer(self, status, code='', body=b'', etag=None):
         with open(os.path.join(DATA, 'requests.log'), 'a') as f:
             f.write(json.dumps({'method': self.command, 'path': self.path, 'status': status,
-                                'reason': code}) + '\n')
+                                'reason': code, 'host': self.headers.get('Host', '')}) + '\n')
         if code and not body:
             body = ('<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code></Error>'
                     % code).encode()
@@ -94,6 +96,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def target(self):
         path = urllib.parse.urlsplit(self.path).path
+        # virtual-hosted style: a known bucket is the host name's first label(s)
+        # (reports.localhost:PORT/key); else path style (HOST/bucket/key)
+        host = self.headers.get('Host', '')
+        name = host if host.startswith('[') else host.rsplit(':', 1)[0]
+        for b in sorted(BUCKETS, key=len, reverse=True):
+            if name.startswith(b + '.') and len(name) > len(b) + 1:
+                return b, urllib.parse.unquote(path.lstrip('/'))
         parts = path.lstrip('/').split('/', 1)
         bucket = urllib.parse.unquote(parts[0])
         key = urllib.parse.unquote(parts[1]) if len(parts) > 1 else ''

@@ -238,6 +238,10 @@ static void s3_config_refusals_name_the_field(void)
         { "{\"storage\":{\"provider\":\"s3\",\"config\":{\"bucket\":\"ok-bucket\",\"accessKeyId\":\"a\",\"secretAccessKey\":\"b\"},\"path\":\"a/../../etc\"}}", "config.storage.path" },
         { "{\"storage\":{\"provider\":\"s3\",\"config\":{\"bucket\":\"ok-bucket\",\"accessKeyId\":\"a\",\"secretAccessKey\":\"b\",\"endpoint\":\"http://u:p@127.0.0.1/\"},\"path\":\"\"}}", "config.storage.config.endpoint" },
         { "{\"storage\":{\"provider\":\"s3\",\"config\":{\"bucket\":\"ok-bucket\",\"accessKeyId\":\"a\",\"secretAccessKey\":\"b\",\"region\":\"eu west\"},\"path\":\"\"}}", "config.storage.config.region" },
+        /* virtual-hosted style: a boolean; not onto an address; no dotted bucket over https */
+        { "{\"storage\":{\"provider\":\"s3\",\"config\":{\"bucket\":\"ok-bucket\",\"accessKeyId\":\"a\",\"secretAccessKey\":\"b\",\"forcePathStyle\":\"no\"},\"path\":\"\"}}", "config.storage.config.forcePathStyle" },
+        { "{\"storage\":{\"provider\":\"s3\",\"config\":{\"bucket\":\"ok-bucket\",\"accessKeyId\":\"a\",\"secretAccessKey\":\"b\",\"endpoint\":\"http://127.0.0.1:9000\",\"forcePathStyle\":false},\"path\":\"\"}}", "config.storage.config.forcePathStyle" },
+        { "{\"storage\":{\"provider\":\"s3\",\"config\":{\"bucket\":\"a.b-bucket\",\"accessKeyId\":\"a\",\"secretAccessKey\":\"b\",\"endpoint\":\"https://s3.example.net\",\"forcePathStyle\":false},\"path\":\"\"}}", "config.storage.config.forcePathStyle" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char field[96], why[200];
@@ -257,6 +261,59 @@ static void s3_config_refusals_name_the_field(void)
     CHECK(!adb__s3_check(c, field, sizeof(field), why, sizeof(why)));
     CHECK_MSG(strstr(why, "not supported") != NULL, "%s", why);
     json_decref(c);
+}
+
+/* The last line of the peer's request log, its fields found by substring. */
+static bool s3_last_request(char *line, size_t len)
+{
+    char path[700];
+    bool got = false;
+    snprintf(path, sizeof(path), "%s/s3/requests.log", peers);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, (int)len, f))
+        got = true;
+    if (f)
+        fclose(f);
+    return got;
+}
+
+/* Amazon's virtual-hosted style (forcePathStyle false) on a custom endpoint:
+ * the bucket is the first label of the host name (reports.localhost, which
+ * curl resolves to loopback without DNS), the path is the key alone; the
+ * peer checks the signature over that host and path. */
+static void s3_virtual_hosted_style(void)
+{
+    char cfg[1024], path[900], line[2048], want[200];
+    snprintf(cfg, sizeof(cfg),
+             "{\"storage\":{\"provider\":\"s3\",\"config\":{\"bucket\":\"reports\",\"region\":\"eu-west-3\","
+             "\"endpoint\":\"http://localhost:%s\",\"forcePathStyle\":false,\"accessKeyId\":"
+             "\"AKIDAUDITDBTEST\",\"secretAccessKey\":\"%s\"},\"path\":\"vhost\"}}", s3_port, SECRET);
+    adb__dest d = dest_of("storage", cfg);
+    adb__item it = item_of("application/json", (const unsigned char *)"{\"v\":1}", 7, NULL);
+    adb__attempt a;
+
+    CHECK(adb__s3_send(NULL, &d, &it, &a) == ADB_OK);
+    CHECK_MSG(a.ok, "%s", a.error);
+    snprintf(path, sizeof(path), "%s/s3/reports/vhost/del_transports_1.json", peers);
+    CHECK(file_equals(path, "{\"v\":1}", 7));
+    CHECK(s3_last_request(line, sizeof(line)));
+    CHECK_MSG(strstr(line, "\"path\": \"/vhost/del_transports_1.json\"") != NULL, "%s", line);
+    snprintf(want, sizeof(want), "\"host\": \"reports.localhost:%s\"", s3_port);
+    CHECK_MSG(strstr(line, want) != NULL, "%s", line);
+    CHECK_MSG(strstr(line, "\"status\": 200") != NULL, "%s", line);
+    /* the probe: HEAD / of the bucket's host */
+    CHECK(adb__s3_probe(NULL, &d, &a) == ADB_OK);
+    CHECK_MSG(a.ok, "%s", a.error);
+    CHECK(s3_last_request(line, sizeof(line)) && strstr(line, "\"path\": \"/\"") && strstr(line, want));
+    json_decref(d.config);
+    /* another bucket's host name is another bucket: unknown, 404 */
+    snprintf(cfg, sizeof(cfg),
+             "{\"storage\":{\"provider\":\"s3\",\"config\":{\"bucket\":\"nosuchbucket\",\"region\":\"eu-west-3\","
+             "\"endpoint\":\"http://localhost:%s\",\"forcePathStyle\":false,\"accessKeyId\":"
+             "\"AKIDAUDITDBTEST\",\"secretAccessKey\":\"%s\"},\"path\":\"\"}}", s3_port, SECRET);
+    d = dest_of("storage", cfg);
+    CHECK(adb__s3_probe(NULL, &d, &a) == ADB_OK && !a.ok && a.http_status == 404);
+    json_decref(d.config);
 }
 
 static void s3_address_policy_applies(void)
@@ -1019,6 +1076,7 @@ int main(void)
     RUN_WITH(s3_wrong_secret_is_refused_by_the_peer, s3_skip);
     RUN(s3_config_refusals_name_the_field);
     RUN_WITH(s3_address_policy_applies, s3_skip);
+    RUN_WITH(s3_virtual_hosted_style, s3_skip);
     RUN_WITH(email_starttls_delivers_the_attachment, smtp_skip);
     RUN_WITH(email_implicit_tls, smtp_skip);
     RUN_WITH(email_refusals, smtp_skip);
