@@ -90,7 +90,7 @@ adb_status adb__report_gdpr(adb__report_ctx *x)
     if (st != ADB_OK)
         return st;
     x->records = v[0];
-    if (adb__report_stop(x))
+    if (adb__report_step(x, 40, "figures"))
         return ADB_ERR_BUSY;
     if ((st = one(x, "dataSubjects", "Distinct data subjects (target resources) of personal data",
                   "SELECT count(DISTINCT target_resource_type || '/' || target_resource_id)"

@@ -29,7 +29,7 @@ adb_status adb__report_general(adb__report_ctx *x)
     if (st != ADB_OK)
         return st;
     x->records = v[0];
-    if (adb__report_stop(x))
+    if (adb__report_step(x, 50, "figures"))
         return ADB_ERR_BUSY;
     static const char *const acols[] = { "action", "events", "failures" };
     static const char *const pcols[] = { "principalId", "events", "failures" };

@@ -178,7 +178,7 @@ adb_status adb__report_hipaa(adb__report_ctx *x)
     st = adb__rq_figures(x->c, &x->base, figs, NFIGS - 1, x->figures, v, x->err, x->errlen);
     if (st != ADB_OK)
         return st;
-    if (adb__report_stop(x))
+    if (adb__report_step(x, 35, "figures"))
         return ADB_ERR_BUSY;
     /* archived events: HIPAA keeps six years, archives hold the older ones */
     hx h;
@@ -203,6 +203,8 @@ adb_status adb__report_hipaa(adb__report_ctx *x)
     for (size_t i = 0; i < NFIGS - 1; i++)
         v[i] += arch[i];
     x->records = v[0];
+    if (adb__report_step(x, 45, "archived events"))
+        return ADB_ERR_BUSY;
 
     /* per user: who touched PHI, how */
     static const char *const ucols[] = { "principalId", "phiEvents", "accesses", "modifications",
@@ -257,7 +259,7 @@ adb_status adb__report_hipaa(adb__report_ctx *x)
                                     figs[NFIGS - 1].label, "value", (json_int_t)v[NFIGS - 1],
                                     "query", users_sql, "parameters",
                                     adb__rq_base_params(&x->base)));
-    if (adb__report_stop(x))
+    if (adb__report_step(x, 65, "tables"))
         return ADB_ERR_BUSY;
 
     st = adb__rq_chart(x->c, &x->base, 8, "phiPerDay", "PHI events per day (UTC)", "line",
@@ -273,6 +275,8 @@ adb_status adb__report_hipaa(adb__report_ctx *x)
                            x->charts, x->err, x->errlen);
     if (st != ADB_OK)
         return st;
+    if (adb__report_step(x, 75, "charts"))
+        return ADB_ERR_BUSY;
 
     /* the client's sections: violations are the events themselves */
     json_t *denied = violations_of(x, DENIED, "unauthorized_access", "high",

@@ -33,6 +33,13 @@ adb_status adb__report_custom(adb__report_ctx *x);
 /* true when the request asked to stop (cancel). */
 bool adb__report_stop(const adb__report_ctx *x);
 
+/* rasync: the report reached step (a short word) at pct (0..100) of its
+ * work: written to its row (progress, progress_step, progress_at) in a short
+ * transaction of its own, so that GET .../status shows it while the report's
+ * transaction is open; best effort (a failed write is not an error). Then
+ * adb__report_stop: true when the report must stop. */
+bool adb__report_step(adb__report_ctx *x, int pct, const char *step);
+
 /* The section status of a score (and of no events: "unknown"). */
 const char *adb__report_status_of(double score, long long events, long long violations);
 

@@ -48,7 +48,7 @@
 static const char *const report_types[] = { "HIPAA_AUDIT_TRAIL", "GDPR_PROCESSING_ACTIVITIES",
                                              "GENERAL_COMPLIANCE", "INTEGRITY_VERIFICATION",
                                              "CUSTOM_REPORT", NULL };
-static const char *const formats[] = { "json", "csv", "xml", "pdf", NULL };
+static const char *const formats[] = { "json", "csv", "xml", "pdf", "xlsx", NULL };
 
 static bool one_of(const char *v, const char *const *set)
 {
@@ -214,7 +214,7 @@ static bool body_ok(const json_t *b, bool full, json_t **sched, adb__sched_error
     if (!str_member(b, "format", 16, full, &s, e))
         return false;
     if (s && !one_of(s, formats)) {
-        adb__sched_fail(e, "format", "UNSUPPORTED_FORMAT", "format must be json, csv, xml or pdf");
+        adb__sched_fail(e, "format", "UNSUPPORTED_FORMAT", "format must be json, csv, xml, pdf or xlsx");
         return false;
     }
     if (!obj_member(b, "criteria", full, e) || !obj_member(b, "delivery", full, e) ||
