@@ -7,9 +7,10 @@
  *   "Report"      key, value lines (title, reportType, organizationId, period,
  *                 generatedAt), an empty line, then the figures: id, label,
  *                 value, query, events (ids joined by spaces)
- *   one per table row 1 its title, row 2 its columns, then its rows
- *   one per chart row 1 its title, row 2 "label" and the series' names, then
- *                 one row per label
+ *   one per table row 1 "table", its id and title; row 2 its columns; then
+ *                 its rows (the sheet is named after the title)
+ *   one per chart row 1 "chart", its id, title and kind; row 2 "label" and the
+ *                 series' names; then one row per label
  *   "Provenance"  origin, treeSize, rootHash per checkpoint, an empty line,
  *                 then the other members as name, value (objects as compact JSON)
  *
@@ -276,6 +277,8 @@ static void table_sheets(book *b, const adb__rdoc *d)
         size_t n;
         sheet_begin(&s);
         row_begin(&s);
+        cell_text(&s, "table", true);
+        cell(&s, json_object_get(t, "id"));
         cell(&s, json_object_get(t, "title"));
         row_end(&s);
         row_begin(&s);
@@ -304,6 +307,8 @@ static void chart_sheets(book *b, const adb__rdoc *d)
         json_t *series = json_object_get(ch, "series");
         sheet_begin(&s);
         row_begin(&s);
+        cell_text(&s, "chart", true);
+        cell(&s, json_object_get(ch, "id"));
         cell(&s, json_object_get(ch, "title"));
         cell(&s, json_object_get(ch, "kind"));
         row_end(&s);
