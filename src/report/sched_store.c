@@ -221,6 +221,15 @@ static bool body_ok(const json_t *b, bool full, json_t **sched, adb__sched_error
         !obj_member(b, "export", full, e) || !obj_member(b, "notifications", false, e) ||
         !obj_member(b, "metadata", false, e) || !obj_member(b, "schedule", full, e))
         return false;
+    if ((v = json_object_get(b, "metadata")) && json_is_object(v) &&
+        (v = json_object_get(v, "overlapPolicy")) && !json_is_null(v)) {
+        static const char *const policies[] = { "skip", "queue", "replace", NULL };
+        if (!json_is_string(v) || !one_of(json_string_value(v), policies)) {
+            adb__sched_fail(e, "metadata.overlapPolicy", "INVALID_VALUE",
+                            "overlapPolicy must be skip, queue or replace");
+            return false;
+        }
+    }
     if ((v = json_object_get(b, "delivery")) && json_is_object(v) && !delivery_ok(v, e))
         return false;
     if (!tags_ok(json_object_get(b, "tags"), e))

@@ -60,6 +60,7 @@ bad "end before start" schedule.endDate "$(body x "{\"frequency\":\"daily\",\"ti
 bad "an end in the past" schedule.endDate "$(body x "{\"frequency\":\"daily\",\"timezone\":\"UTC\",\"hour\":1,\"minute\":0,\"endDate\":\"2001-01-01T00:00:00Z\",$sch}")"
 bad "unknown member" schedule.every "$(body x "{\"frequency\":\"daily\",\"every\":2,\"timezone\":\"UTC\",\"hour\":1,\"minute\":0,$sch}")"
 bad "html (not produced)" format "$(body x "{\"frequency\":\"daily\",\"timezone\":\"UTC\",\"hour\":1,\"minute\":0,$sch}" | sed 's/"format":"json","schedule"/"format":"html","schedule"/')"
+bad "an overlap policy" metadata.overlapPolicy "$(body x "{\"frequency\":\"daily\",\"timezone\":\"UTC\",\"hour\":1,\"minute\":0,$sch}" | sed 's/"format":"json","schedule"/"format":"json","metadata":{"overlapPolicy":"parallel"},"schedule"/')"
 bad "a report type" reportType "$(body x "{\"frequency\":\"daily\",\"timezone\":\"UTC\",\"hour\":1,\"minute\":0,$sch}" | sed 's/HIPAA_AUDIT_TRAIL/hipaa/')"
 bad "destinations" delivery.destinations "$(body x "{\"frequency\":\"daily\",\"timezone\":\"UTC\",\"hour\":1,\"minute\":0,$sch}" | sed 's/"destinations":\[\]/"destinations":"all"/')"
 http POST $S -H "x-api-key: $A" -H "$J" -d '[1]'
