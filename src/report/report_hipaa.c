@@ -122,6 +122,50 @@ static const adb__rq_archived_figure afigs[] = {
     { "phiFailures", p_phi_failure },
 };
 
+/* One scan for the figures, the per-user table and both charts (rfast;
+ * bench/README.md, "Reports"): each event's conditions are computed once
+ * (the OFFSET 0 keeps PostgreSQL from copying them into every aggregate),
+ * then GROUPING SETS count per user (PHI), per UTC day (PHI) and per
+ * status. Every row of the period is in exactly one status group, so the
+ * figures are the sums of the status groups. Rows come grouped by set
+ * (GROUPING: 3 user, 5 day, 6 status), users by events descending then
+ * name, days and statuses by name: the orders of the standalone queries
+ * each table, chart and figure shows as its "query". Columns: 0 set, 1 key,
+ * 2 events, 3 accesses, 4 modifications, 5 failures (PHI), 6 emergency
+ * (PHI), 7 PHI events, 8 unauthorized attempts, 9 emergency accesses. */
+#define SET_USER 3
+#define SET_DAY 5
+#define SET_STATUS 6
+static const char one_scan_sql[] =
+    "SELECT GROUPING(u, d, s), CASE GROUPING(u, d, s) WHEN 3 THEN u WHEN 5 THEN d ELSE s END,"
+    " count(*), count(*) FILTER (WHERE acc), count(*) FILTER (WHERE md),"
+    " count(*) FILTER (WHERE fl), count(*) FILTER (WHERE em), count(*) FILTER (WHERE phi),"
+    " count(*) FILTER (WHERE dn), count(*) FILTER (WHERE ema)"
+    " FROM (SELECT CASE WHEN phi THEN coalesce(principal_id, '') END AS u,"
+    "  CASE WHEN phi THEN to_char(date_trunc('day', ts AT TIME ZONE 'UTC'), 'YYYY-MM-DD') END AS d,"
+    "  status AS s, phi AND NOT m AND status <> 'failure' AS acc,"
+    "  phi AND m AND status <> 'failure' AS md, phi AND status = 'failure' AS fl,"
+    "  phi AND ema AS em, phi, dn, ema"
+    "  FROM (SELECT principal_id, \"timestamp\" AS ts, status, " PHI " AS phi,"
+    "   CASE WHEN " PHI " THEN " MODIFY " END AS m, " DENIED " AS dn, " EMERGENCY " AS ema"
+    "   FROM audit_log WHERE " ADB_REPORT_BASE " OFFSET 0) r) e"
+    " GROUP BY GROUPING SETS ((u), (d), (s))"
+    " HAVING GROUPING(u, d, s) = 6 OR coalesce(u, d) IS NOT NULL"
+    " ORDER BY 1, CASE WHEN GROUPING(u, d, s) = 3 THEN count(*) END DESC, 2";
+
+/* The rows [from, to) of one grouping set in the one-scan result. */
+static void set_rows(const PGresult *r, int set, int *from, int *to)
+{
+    int n = PQntuples(r);
+    *from = *to = n;
+    for (int i = 0; i < n; i++)
+        if (strtol(PQgetvalue(r, i, 0), NULL, 10) == set) {
+            if (*from == n)
+                *from = i;
+            *to = i + 1;
+        }
+}
+
 /* Each unauthorized attempt or emergency access, at most this many listed as violations. */
 #define VIOLATIONS_MAX 200
 
@@ -170,12 +214,35 @@ static double score_of(long long bad, long long base)
     return round(s * 100.0) / 100.0;
 }
 
+static adb_status hipaa(adb__report_ctx *x, PGresult *all);
+
 adb_status adb__report_hipaa(adb__report_ctx *x)
 {
-    long long v[NFIGS];
-    adb_status st;
+    PGresult *all = PQexecParams(x->c, one_scan_sql, 8, NULL, x->base.params, NULL, NULL, 0);
+    if (PQresultStatus(all) != PGRES_TUPLES_OK || PQnfields(all) != 10) {
+        adb__rq_db_error(x->c, "count the HIPAA figures", x->err, x->errlen);
+        PQclear(all);
+        return ADB_ERR_DB_QUERY;
+    }
+    adb_status st = hipaa(x, all);
+    PQclear(all);
+    return st;
+}
 
-    st = adb__rq_figures(x->c, &x->base, figs, NFIGS - 1, x->figures, v, x->err, x->errlen);
+static adb_status hipaa(adb__report_ctx *x, PGresult *all)
+{
+    long long v[NFIGS] = { 0 };
+    adb_status st;
+    int from, to;
+
+    /* the figures: sums of the status groups (see one_scan_sql) */
+    static const int fig_col[NFIGS - 1] = { 2, 7, 3, 4, 8, 9, 5 };
+    set_rows(all, SET_STATUS, &from, &to);
+    for (int i = from; i < to; i++)
+        for (size_t k = 0; k < NFIGS - 1; k++)
+            v[k] += strtoll(PQgetvalue(all, i, fig_col[k]), NULL, 10);
+    st = adb__rq_figures_counted(x->c, &x->base, figs, NFIGS - 1, v, x->figures, x->err,
+                                 x->errlen);
     if (st != ADB_OK)
         return st;
     if (adb__report_step(x, 35, "figures"))
@@ -210,15 +277,17 @@ adb_status adb__report_hipaa(adb__report_ctx *x)
     static const char *const ucols[] = { "principalId", "phiEvents", "accesses", "modifications",
                                          "failures", "emergency" };
     json_t *urows = NULL; /* not needed beyond the table */
-    st = adb__rq_table(x->c, &x->base, 8, "perUser", "PHI events per user", ucols, 6,
-                       "SELECT coalesce(principal_id, ''), count(*),"
-                       " count(*) FILTER (WHERE NOT " MODIFY " AND status <> 'failure'),"
-                       " count(*) FILTER (WHERE " MODIFY " AND status <> 'failure'),"
-                       " count(*) FILTER (WHERE status = 'failure'),"
-                       " count(*) FILTER (WHERE " EMERGENCY ")"
-                       " FROM audit_log WHERE " ADB_REPORT_BASE " AND " PHI
-                       " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1000",
-                       x->tables, &urows, x->err, x->errlen);
+    static const int ucol_at[] = { 1, 2, 3, 4, 5, 6 };
+    set_rows(all, SET_USER, &from, &to);
+    st = adb__rq_table_from(all, from, to, ucol_at, "perUser", "PHI events per user", ucols, 6,
+                            "SELECT coalesce(principal_id, ''), count(*),"
+                            " count(*) FILTER (WHERE NOT " MODIFY " AND status <> 'failure'),"
+                            " count(*) FILTER (WHERE " MODIFY " AND status <> 'failure'),"
+                            " count(*) FILTER (WHERE status = 'failure'),"
+                            " count(*) FILTER (WHERE " EMERGENCY ")"
+                            " FROM audit_log WHERE " ADB_REPORT_BASE " AND " PHI
+                            " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1000",
+                            x->tables, &urows, x->err, x->errlen);
     if (st != ADB_OK)
         return st;
     static const char *const pcols[] = { "patientId", "phiEvents", "accesses", "modifications",
@@ -236,23 +305,12 @@ adb_status adb__report_hipaa(adb__report_ctx *x)
         json_decref(urows);
         return st;
     }
-    /* the number of users is a figure of its own query; while the per-user
-     * table is whole (under its row limit) its row count is that number */
+    /* the number of users is a figure of its own query (users_sql); the
+     * one scan has every user's group, so it is their number */
     static const char users_sql[] = "SELECT count(DISTINCT coalesce(principal_id, ''))"
                                     " FROM audit_log WHERE " ADB_REPORT_BASE " AND " PHI;
-    if (json_array_size(urows) < ADB_REPORT_TABLE_ROWS) {
-        v[NFIGS - 1] = (long long)json_array_size(urows);
-    } else {
-        PGresult *ur = PQexecParams(x->c, users_sql, 8, NULL, x->base.params, NULL, NULL, 0);
-        if (PQresultStatus(ur) != PGRES_TUPLES_OK) {
-            PQclear(ur);
-            json_decref(urows);
-            adb__rq_db_error(x->c, "count the users", x->err, x->errlen);
-            return ADB_ERR_DB_QUERY;
-        }
-        v[NFIGS - 1] = strtoll(PQgetvalue(ur, 0, 0), NULL, 10);
-        PQclear(ur);
-    }
+    set_rows(all, SET_USER, &from, &to);
+    v[NFIGS - 1] = to - from;
     json_decref(urows);
     json_array_append_new(x->figures,
                           json_pack("{s:s, s:s, s:I, s:s, s:o}", "id", "distinctUsers", "label",
@@ -262,17 +320,20 @@ adb_status adb__report_hipaa(adb__report_ctx *x)
     if (adb__report_step(x, 65, "tables"))
         return ADB_ERR_BUSY;
 
-    st = adb__rq_chart(x->c, &x->base, 8, "phiPerDay", "PHI events per day (UTC)", "line",
-                       "PHI events",
-                       "SELECT to_char(date_trunc('day', \"timestamp\" AT TIME ZONE 'UTC'),"
-                       " 'YYYY-MM-DD'), count(*) FROM audit_log WHERE " ADB_REPORT_BASE
-                       " AND " PHI " GROUP BY 1 ORDER BY 1",
-                       x->charts, x->err, x->errlen);
+    set_rows(all, SET_DAY, &from, &to);
+    st = adb__rq_chart_from(all, from, to, 1, 2, "phiPerDay", "PHI events per day (UTC)", "line",
+                            "PHI events",
+                            "SELECT to_char(date_trunc('day', \"timestamp\" AT TIME ZONE 'UTC'),"
+                            " 'YYYY-MM-DD'), count(*) FROM audit_log WHERE " ADB_REPORT_BASE
+                            " AND " PHI " GROUP BY 1 ORDER BY 1",
+                            x->charts, x->err, x->errlen);
+    set_rows(all, SET_STATUS, &from, &to);
     if (st == ADB_OK)
-        st = adb__rq_chart(x->c, &x->base, 8, "byStatus", "Events by status", "bar", "events",
-                           "SELECT status, count(*) FROM audit_log WHERE " ADB_REPORT_BASE
-                           " GROUP BY 1 ORDER BY 1",
-                           x->charts, x->err, x->errlen);
+        st = adb__rq_chart_from(all, from, to, 1, 2, "byStatus", "Events by status", "bar",
+                                "events",
+                                "SELECT status, count(*) FROM audit_log WHERE " ADB_REPORT_BASE
+                                " GROUP BY 1 ORDER BY 1",
+                                x->charts, x->err, x->errlen);
     if (st != ADB_OK)
         return st;
     if (adb__report_step(x, 75, "charts"))
