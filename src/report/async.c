@@ -117,10 +117,11 @@ adb_status adb__report_async_submit(adb *h, const adb__report_request *rq, char 
         bool s = stopping;
         pthread_mutex_unlock(&mu);
         job_free(j);
-        adb__fmt(err, errlen, s ? "the server is stopping"
-                                : "%d reports are being generated in the background already: "
-                                  "retry when one has ended",
-                 ADB_REPORT_ASYNC_MAX);
+        if (s)
+            adb__fmt(err, errlen, "the server is stopping");
+        else
+            adb__fmt(err, errlen, "%d reports are being generated in the background already: "
+                     "retry when one has ended", ADB_REPORT_ASYNC_MAX);
         return ADB_ERR_BUSY;
     }
     pthread_t t;

@@ -29,7 +29,7 @@ static adb_status gzip_to(const void *data, size_t n, adb__buf *out)
     z_stream s;
     unsigned char chunk[16384];
     size_t start = out->len;
-    int rc;
+    int rc = Z_OK;
 
     memset(&s, 0, sizeof(s));
     /* windowBits 15 + 16: a gzip wrapper with zlib's default header (mtime 0, no name) */

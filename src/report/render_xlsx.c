@@ -25,6 +25,7 @@
 #include "render_formats.h"
 #include "render_escape.h"
 #include "zip.h"
+#include "../core/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,7 +203,7 @@ static void sheet_name(book *b, const char *want, char out[128])
     char base[128];
     memcpy(base, out, o + 1);
     for (unsigned n = 2; name_used(b, out) && n < 10000; n++)
-        snprintf(out, 128, "%s (%u)", base, n);
+        adb__fmt(out, 128, "%.100s (%u)", base, n);
     adb__buf_put(&b->used, out, strlen(out) + 1);
 }
 
@@ -218,7 +219,7 @@ static void book_add(book *b, sheet *s, const char *want)
     } else {
         b->sheets++;
         sheet_name(b, want, name);
-        snprintf(part, sizeof(part), "xl/worksheets/sheet%u.xml", b->sheets);
+        adb__fmt(part, sizeof(part), "xl/worksheets/sheet%u.xml", b->sheets);
         adb__zip_add(&b->z, part, s->x.p, s->x.len);
         adb__buf_printf(&b->names, "<sheet name=\"");
         adb__xml_text(&b->names, name, strlen(name));
@@ -448,9 +449,9 @@ adb_status adb__render_xlsx(const adb__rdoc *d, adb__buf *out, char *err, size_t
     adb__buf_free(&b.used);
     adb_status st = adb__zip_finish(&b.z, out);
     if (st == ADB_ERR_INVALID)
-        snprintf(err, errlen, "the workbook is too large for xlsx (a sheet holds at most %d rows,"
+        adb__fmt(err, errlen, "the workbook is too large for xlsx (a sheet holds at most %d rows,"
                  " an archive 4 GiB; use csv, xml or json)", SHEET_ROWS_MAX);
     else if (st != ADB_OK)
-        snprintf(err, errlen, "out of memory rendering the report as xlsx");
+        adb__fmt(err, errlen, "out of memory rendering the report as xlsx");
     return st;
 }
