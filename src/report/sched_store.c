@@ -221,6 +221,20 @@ static bool body_ok(const json_t *b, bool full, json_t **sched, adb__sched_error
         !obj_member(b, "export", full, e) || !obj_member(b, "notifications", false, e) ||
         !obj_member(b, "metadata", false, e) || !obj_member(b, "schedule", full, e))
         return false;
+    static const char *const comps[] = { "none", "gzip", "zip", NULL };
+    static const char *const comp_at[][2] = { { "delivery", "delivery.compression" },
+                                              { "export", "export.compression" } };
+    for (size_t k = 0; k < 2; k++) {
+        json_t *o = json_object_get(b, comp_at[k][0]);
+        json_t *cv = json_is_object(o) ? json_object_get(o, "compression") : NULL;
+        if (cv && !json_is_null(cv) && (!json_is_string(cv) || !one_of(json_string_value(cv), comps))) {
+            bool bz = json_is_string(cv) && !strcmp(json_string_value(cv), "bzip2");
+            adb__sched_fail(e, comp_at[k][1], bz ? "UNSUPPORTED_COMPRESSION" : "INVALID_VALUE",
+                            "compression must be none, gzip or zip%s",
+                            bz ? " (bzip2 is not written by this server)" : "");
+            return false;
+        }
+    }
     if ((v = json_object_get(b, "metadata")) && json_is_object(v) &&
         (v = json_object_get(v, "overlapPolicy")) && !json_is_null(v)) {
         static const char *const policies[] = { "skip", "queue", "replace", NULL };
