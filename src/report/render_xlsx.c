@@ -40,7 +40,7 @@
 #define CELL_TEXT_MAX 32000
 /* rows of a sheet at most (Excel: 1,048,576) */
 #define SHEET_ROWS_MAX 1048576
-/* the workbook's sheets at most (names are counted in 3 digits below) */
+/* the workbook's sheets at most (a document of more tables and charts is refused) */
 #define SHEETS_MAX 4096
 
 typedef struct sheet {
