@@ -212,7 +212,11 @@ enum MHD_Result adb_http_reports_status(adb_http_request *req)
         " to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
         " error, report_hash, signed_note, total_records, tree_size, filename,"
         " octet_length(artifact), content_type, progress, progress_step,"
-        " to_char(progress_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        " to_char(progress_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+        /* a straight line through the start and the last progress written */
+        " CASE WHEN status = 'running' AND progress > 0 AND progress_at IS NOT NULL"
+        "  THEN to_char((created_at + (progress_at - created_at) * (100.0 / progress))"
+        "   AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') END"
         " FROM compliance_reports WHERE id = $1",
         1, p, ADB_PLAN_AUTO, NULL, 0, NULL, &st);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -232,6 +236,8 @@ enum MHD_Result adb_http_reports_status(adb_http_request *req)
                           "type", V(1), "status", client_status(status), "progress", progress,
                           "step", V(15), "progressAt", V(16), "format", V(3), "createdAt", V(4),
                           "completedAt", V(5), "error", V(6));
+    if (o && V(17))
+        json_object_set_new(o, "estimatedCompletion", json_string(V(17)));
     if (o && done) {
         json_object_set_new(o, "reportHash", json_string(V(7)));
         json_object_set_new(o, "signedNote", V(8) ? json_string(V(8)) : json_null());
