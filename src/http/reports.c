@@ -215,7 +215,7 @@ enum MHD_Result adb_http_reports_status(adb_http_request *req)
         " to_char(progress_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
         /* a straight line through the start and the last progress written */
         " CASE WHEN status = 'running' AND progress > 0 AND progress_at IS NOT NULL"
-        "  THEN to_char((created_at + (progress_at - created_at) * (100.0 / progress))"
+        "  THEN to_char((created_at + (progress_at - created_at) * (100.0 / progress)::float8)"
         "   AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') END"
         " FROM compliance_reports WHERE id = $1",
         1, p, ADB_PLAN_AUTO, NULL, 0, NULL, &st);
