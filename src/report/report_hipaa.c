@@ -14,6 +14,7 @@
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* What the figures count (constants of the code, documented in docs/reports.md). */
 #define PHI "data_classification = 'PHI'"
@@ -166,6 +167,151 @@ static void set_rows(const PGresult *r, int set, int *from, int *to)
         }
 }
 
+/* rarch: the archived events' share of the per-user table and both charts,
+ * counted while adb__rq_archived reads them (jansson objects as maps, keys
+ * as the live groups': principal, UTC day, status). */
+typedef struct arch_groups {
+    hx *h;
+    json_t *users;    /* principal -> [events, accesses, modifications, failures, emergency] */
+    json_t *days;     /* YYYY-MM-DD -> [PHI events] */
+    json_t *statuses; /* status -> [events] */
+} arch_groups;
+
+static json_t *group_of(json_t *map, const char *key, size_t n)
+{
+    json_t *a = json_object_get(map, key);
+    if (!a) {
+        a = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(a, json_integer(0));
+        json_object_set_new(map, key, a);
+    }
+    return a;
+}
+
+static void add_at(json_t *a, size_t i, long long n)
+{
+    json_integer_set(json_array_get(a, i), json_integer_value(json_array_get(a, i)) + n);
+}
+
+static void on_archived(const char *const *v, void *ud)
+{
+    arch_groups *g = ud;
+    add_at(group_of(g->statuses, v[ADB_COL_STATUS] ? v[ADB_COL_STATUS] : "", 1), 0, 1);
+    if (!p_phi(v))
+        return;
+    json_t *u = group_of(g->users, v[ADB_COL_PRINCIPAL_ID] ? v[ADB_COL_PRINCIPAL_ID] : "", 5);
+    add_at(u, 0, 1);
+    add_at(u, 1, p_access(v, g->h));
+    add_at(u, 2, p_modify(v, g->h));
+    add_at(u, 3, eq(v[ADB_COL_STATUS], "failure"));
+    add_at(u, 4, p_emergency(v, g->h));
+    int64_t us;
+    const char *ts = v[ADB_COL_TIMESTAMP];
+    if (ts && adb__timestamp_parse(ts, strlen(ts), &us)) {
+        time_t t = (time_t)(us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000));
+        struct tm tm;
+        char day[16];
+        if (gmtime_r(&t, &tm) && strftime(day, sizeof(day), "%Y-%m-%d", &tm))
+            add_at(group_of(g->days, day, 1), 0, 1);
+    }
+}
+
+/* One merged group: its key and counts (borrowed from the merged map). */
+typedef struct mrow {
+    const char *key;
+    json_t *counts;
+} mrow;
+
+static int by_count_then_key(const void *a, const void *b)
+{
+    const mrow *x = a, *y = b;
+    long long cx = json_integer_value(json_array_get(x->counts, 0));
+    long long cy = json_integer_value(json_array_get(y->counts, 0));
+    if (cx != cy)
+        return cx > cy ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(((const mrow *)a)->key, ((const mrow *)b)->key);
+}
+
+/* The live groups (rows [from, to) of the one scan: key in column 1, n
+ * counts from column 2) plus the archived ones in map (consumed), sorted
+ * (by_count: events descending then key; else key). Returns the merged map
+ * (new) and *rows (malloc'ed, *nrows of them, borrowing from the map). */
+static json_t *merge_groups(const PGresult *all, int from, int to, size_t n, json_t *map,
+                            bool by_count, mrow **rows, size_t *nrows)
+{
+    for (int i = from; i < to; i++) {
+        json_t *a = group_of(map, PQgetisnull(all, i, 1) ? "" : PQgetvalue(all, i, 1), n);
+        for (size_t k = 0; k < n; k++)
+            add_at(a, k, strtoll(PQgetvalue(all, i, 2 + (int)k), NULL, 10));
+    }
+    size_t m = json_object_size(map), j = 0;
+    const char *key;
+    json_t *val;
+    *rows = calloc(m ? m : 1, sizeof(**rows));
+    if (*rows) {
+        json_object_foreach(map, key, val)
+            (*rows)[j++] = (mrow){ key, val };
+        qsort(*rows, j, sizeof(**rows), by_count ? by_count_then_key : by_key);
+    }
+    *nrows = j;
+    return map;
+}
+
+/* The merged groups as a table (at most ADB_REPORT_TABLE_ROWS rows: key,
+ * then the counts as integers) or as a one-series chart. */
+static void merged_table(json_t *tables, const char *id, const char *title,
+                         const char *const *cols, size_t ncol, const mrow *rows, size_t n,
+                         const char *sql)
+{
+    json_t *jc = json_array(), *jr = json_array();
+    for (size_t k = 0; k < ncol; k++)
+        json_array_append_new(jc, json_string(cols[k]));
+    for (size_t i = 0; i < n && i < ADB_REPORT_TABLE_ROWS; i++) {
+        json_t *row = json_pack("[s]", rows[i].key);
+        for (size_t k = 0; row && k + 1 < ncol; k++)
+            json_array_append(row, json_array_get(rows[i].counts, k));
+        json_array_append_new(jr, row);
+    }
+    json_array_append_new(tables, json_pack("{s:s, s:s, s:o, s:o, s:s}", "id", id, "title", title,
+                                            "columns", jc, "rows", jr, "query", sql));
+}
+
+static void merged_chart(json_t *charts, const char *id, const char *title, const char *kind,
+                         const char *series, const mrow *rows, size_t n, const char *sql)
+{
+    json_t *labels = json_array(), *values = json_array();
+    for (size_t i = 0; i < n && i < ADB_REPORT_TABLE_ROWS; i++) {
+        json_array_append_new(labels, json_string(rows[i].key));
+        json_array_append(values, json_array_get(rows[i].counts, 0));
+    }
+    json_array_append_new(charts, json_pack("{s:s, s:s, s:s, s:o, s:[{s:s, s:o}], s:s}", "id", id,
+                                            "title", title, "kind", kind, "labels", labels,
+                                            "series", "name", series, "values", values, "query",
+                                            sql));
+}
+
+/* The standalone queries of the per-user table and the charts (each shown as its "query"). */
+static const char per_user_sql[] =
+    "SELECT coalesce(principal_id, ''), count(*),"
+    " count(*) FILTER (WHERE NOT " MODIFY " AND status <> 'failure'),"
+    " count(*) FILTER (WHERE " MODIFY " AND status <> 'failure'),"
+    " count(*) FILTER (WHERE status = 'failure'),"
+    " count(*) FILTER (WHERE " EMERGENCY ")"
+    " FROM audit_log WHERE " ADB_REPORT_BASE " AND " PHI
+    " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1000";
+static const char per_day_sql[] =
+    "SELECT to_char(date_trunc('day', \"timestamp\" AT TIME ZONE 'UTC'),"
+    " 'YYYY-MM-DD'), count(*) FROM audit_log WHERE " ADB_REPORT_BASE
+    " AND " PHI " GROUP BY 1 ORDER BY 1";
+static const char by_status_sql[] =
+    "SELECT status, count(*) FROM audit_log WHERE " ADB_REPORT_BASE " GROUP BY 1 ORDER BY 1";
+
 /* Each unauthorized attempt or emergency access, at most this many listed as violations. */
 #define VIOLATIONS_MAX 200
 
@@ -214,7 +360,7 @@ static double score_of(long long bad, long long base)
     return round(s * 100.0) / 100.0;
 }
 
-static adb_status hipaa(adb__report_ctx *x, PGresult *all);
+static adb_status hipaa(adb__report_ctx *x, PGresult *all, arch_groups *ag);
 
 adb_status adb__report_hipaa(adb__report_ctx *x)
 {
@@ -224,12 +370,16 @@ adb_status adb__report_hipaa(adb__report_ctx *x)
         PQclear(all);
         return ADB_ERR_DB_QUERY;
     }
-    adb_status st = hipaa(x, all);
+    arch_groups ag = { NULL, json_object(), json_object(), json_object() };
+    adb_status st = ag.users && ag.days && ag.statuses ? hipaa(x, all, &ag) : ADB_ERR_NOMEM;
+    json_decref(ag.users);
+    json_decref(ag.days);
+    json_decref(ag.statuses);
     PQclear(all);
     return st;
 }
 
-static adb_status hipaa(adb__report_ctx *x, PGresult *all)
+static adb_status hipaa(adb__report_ctx *x, PGresult *all, arch_groups *ag)
 {
     long long v[NFIGS] = { 0 };
     adb_status st;
@@ -260,7 +410,15 @@ static adb_status hipaa(adb__report_ctx *x, PGresult *all)
         adb__fmt(x->err, x->errlen, "could not compile the HIPAA conditions");
         return ADB_ERR_INTERNAL;
     }
+    ag->h = &h;
+    x->archived_row = on_archived;
+    x->archived_ud = ag;
     st = adb__rq_archived(x, afigs, sizeof(afigs) / sizeof(afigs[0]), &h, arch);
+    x->archived_row = NULL;
+    x->archived_ud = NULL;
+    ag->h = NULL;
+    /* with archived events the groups are merged in C (sorted by byte order) */
+    bool archived = json_object_size(ag->statuses) > 0;
     regfree(&h.modify);
     regfree(&h.emergency);
     regfree(&h.denied_outcome);
@@ -278,18 +436,24 @@ static adb_status hipaa(adb__report_ctx *x, PGresult *all)
                                          "failures", "emergency" };
     json_t *urows = NULL; /* not needed beyond the table */
     static const int ucol_at[] = { 1, 2, 3, 4, 5, 6 };
+    long long users;
     set_rows(all, SET_USER, &from, &to);
-    st = adb__rq_table_from(all, from, to, ucol_at, "perUser", "PHI events per user", ucols, 6,
-                            "SELECT coalesce(principal_id, ''), count(*),"
-                            " count(*) FILTER (WHERE NOT " MODIFY " AND status <> 'failure'),"
-                            " count(*) FILTER (WHERE " MODIFY " AND status <> 'failure'),"
-                            " count(*) FILTER (WHERE status = 'failure'),"
-                            " count(*) FILTER (WHERE " EMERGENCY ")"
-                            " FROM audit_log WHERE " ADB_REPORT_BASE " AND " PHI
-                            " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1000",
-                            x->tables, &urows, x->err, x->errlen);
-    if (st != ADB_OK)
-        return st;
+    if (archived) {
+        mrow *rows;
+        size_t n;
+        merge_groups(all, from, to, 5, ag->users, true, &rows, &n);
+        if (!rows)
+            return ADB_ERR_NOMEM;
+        merged_table(x->tables, "perUser", "PHI events per user", ucols, 6, rows, n, per_user_sql);
+        users = (long long)n;
+        free(rows);
+    } else {
+        st = adb__rq_table_from(all, from, to, ucol_at, "perUser", "PHI events per user", ucols, 6,
+                                per_user_sql, x->tables, &urows, x->err, x->errlen);
+        if (st != ADB_OK)
+            return st;
+        users = to - from;
+    }
     static const char *const pcols[] = { "patientId", "phiEvents", "accesses", "modifications",
                                          "users" };
     /* run as two hashed groupings (patient and user, then patient) rather
@@ -331,8 +495,7 @@ static adb_status hipaa(adb__report_ctx *x, PGresult *all)
      * one scan has every user's group, so it is their number */
     static const char users_sql[] = "SELECT count(DISTINCT coalesce(principal_id, ''))"
                                     " FROM audit_log WHERE " ADB_REPORT_BASE " AND " PHI;
-    set_rows(all, SET_USER, &from, &to);
-    v[NFIGS - 1] = to - from;
+    v[NFIGS - 1] = users;
     json_decref(urows);
     json_array_append_new(x->figures,
                           json_pack("{s:s, s:s, s:I, s:s, s:o}", "id", "distinctUsers", "label",
@@ -342,22 +505,33 @@ static adb_status hipaa(adb__report_ctx *x, PGresult *all)
     if (adb__report_step(x, 65, "tables"))
         return ADB_ERR_BUSY;
 
-    set_rows(all, SET_DAY, &from, &to);
-    st = adb__rq_chart_from(all, from, to, 1, 2, "phiPerDay", "PHI events per day (UTC)", "line",
-                            "PHI events",
-                            "SELECT to_char(date_trunc('day', \"timestamp\" AT TIME ZONE 'UTC'),"
-                            " 'YYYY-MM-DD'), count(*) FROM audit_log WHERE " ADB_REPORT_BASE
-                            " AND " PHI " GROUP BY 1 ORDER BY 1",
-                            x->charts, x->err, x->errlen);
-    set_rows(all, SET_STATUS, &from, &to);
-    if (st == ADB_OK)
-        st = adb__rq_chart_from(all, from, to, 1, 2, "byStatus", "Events by status", "bar",
-                                "events",
-                                "SELECT status, count(*) FROM audit_log WHERE " ADB_REPORT_BASE
-                                " GROUP BY 1 ORDER BY 1",
-                                x->charts, x->err, x->errlen);
-    if (st != ADB_OK)
-        return st;
+    if (archived) {
+        static const struct { int set; const char *id, *title, *kind, *series, *sql; } ch[] = {
+            { SET_DAY, "phiPerDay", "PHI events per day (UTC)", "line", "PHI events", per_day_sql },
+            { SET_STATUS, "byStatus", "Events by status", "bar", "events", by_status_sql },
+        };
+        for (size_t c = 0; c < 2; c++) {
+            mrow *rows;
+            size_t n;
+            set_rows(all, ch[c].set, &from, &to);
+            merge_groups(all, from, to, 1, c ? ag->statuses : ag->days, false, &rows, &n);
+            if (!rows)
+                return ADB_ERR_NOMEM;
+            merged_chart(x->charts, ch[c].id, ch[c].title, ch[c].kind, ch[c].series, rows, n,
+                         ch[c].sql);
+            free(rows);
+        }
+    } else {
+        set_rows(all, SET_DAY, &from, &to);
+        st = adb__rq_chart_from(all, from, to, 1, 2, "phiPerDay", "PHI events per day (UTC)",
+                                "line", "PHI events", per_day_sql, x->charts, x->err, x->errlen);
+        set_rows(all, SET_STATUS, &from, &to);
+        if (st == ADB_OK)
+            st = adb__rq_chart_from(all, from, to, 1, 2, "byStatus", "Events by status", "bar",
+                                    "events", by_status_sql, x->charts, x->err, x->errlen);
+        if (st != ADB_OK)
+            return st;
+    }
     if (adb__report_step(x, 75, "charts"))
         return ADB_ERR_BUSY;
 

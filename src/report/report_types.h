@@ -18,6 +18,10 @@ typedef struct adb__report_ctx {
     json_t *doc;                      /* the document being built (id, type, criteria set) */
     json_t *figures, *tables, *charts; /* the doc's arrays (borrowed) */
     long long records;                /* events read */
+    /* rarch: called with every archived event of the period that passes the
+     * criteria, while adb__rq_archived reads them (NULL: not called) */
+    void (*archived_row)(const char *const *row, void *ud);
+    void *archived_ud;
     char *field;
     size_t fieldlen;
     char *err;
