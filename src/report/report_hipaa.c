@@ -8,6 +8,7 @@
 #include "report_types.h"
 #include "../core/util.h"
 
+#include "../event/event.h"
 #include "../integrity/row.h"
 
 #include <math.h>
@@ -240,8 +241,8 @@ static int by_key(const void *a, const void *b)
 
 /* The live groups (rows [from, to) of the one scan: key in column 1, n
  * counts from column 2) plus the archived ones in map (consumed), sorted
- * (by_count: events descending then key; else key). Returns the merged map
- * (new) and *rows (malloc'ed, *nrows of them, borrowing from the map). */
+ * (by_count: events descending then key; else key). Returns map, and *rows
+ * (malloc'ed, the caller frees; *nrows of them, borrowing from the map). */
 static json_t *merge_groups(const PGresult *all, int from, int to, size_t n, json_t *map,
                             bool by_count, mrow **rows, size_t *nrows)
 {
