@@ -143,10 +143,10 @@ adb_status adb__report_gdpr(adb__report_ctx *x)
         return st;
     /* archived events of the period (docs/archive.md): added to each figure */
     long long arch[NFIGS];
-    json_t *declared = declared_actions(x, &st);
+    json_t *declared_set = declared_actions(x, &st);
     if (st == ADB_OK)
-        st = adb__rq_archived(x, afigs, NFIGS, declared, arch);
-    json_decref(declared);
+        st = adb__rq_archived(x, afigs, NFIGS, declared_set, arch);
+    json_decref(declared_set);
     if (st != ADB_OK)
         return st;
     for (size_t i = 0; i < NFIGS; i++)

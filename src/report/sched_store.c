@@ -224,12 +224,12 @@ static bool body_ok(const json_t *b, bool full, json_t **sched, adb__sched_error
     static const char *const comps[] = { "none", "gzip", "zip", NULL };
     static const char *const comp_at[][2] = { { "delivery", "delivery.compression" },
                                               { "export", "export.compression" } };
-    for (size_t k = 0; k < 2; k++) {
-        json_t *o = json_object_get(b, comp_at[k][0]);
+    for (size_t ci = 0; ci < 2; ci++) {
+        json_t *o = json_object_get(b, comp_at[ci][0]);
         json_t *cv = json_is_object(o) ? json_object_get(o, "compression") : NULL;
         if (cv && !json_is_null(cv) && (!json_is_string(cv) || !one_of(json_string_value(cv), comps))) {
             bool bz = json_is_string(cv) && !strcmp(json_string_value(cv), "bzip2");
-            adb__sched_fail(e, comp_at[k][1], bz ? "UNSUPPORTED_COMPRESSION" : "INVALID_VALUE",
+            adb__sched_fail(e, comp_at[ci][1], bz ? "UNSUPPORTED_COMPRESSION" : "INVALID_VALUE",
                             "compression must be none, gzip or zip%s",
                             bz ? " (bzip2 is not written by this server)" : "");
             return false;
