@@ -80,6 +80,17 @@ static bool prefers_async(adb_http_request *req)
     return false;
 }
 
+/* A JSON answer with the extra headers (Location, X-Report-Id...): sent as
+ * text, since adb_http_send_json does not add them. Takes o. */
+static enum MHD_Result send_json_headers(adb_http_request *req, unsigned status, json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text)
+        return MHD_NO;
+    return adb_http_send_text(req, status, text, strlen(text), "application/json");
+}
+
 /* The 202 of a report generated in the background: where to follow it. */
 static enum MHD_Result accepted(adb_http_request *req, const char *id, const char *type)
 {
@@ -93,9 +104,7 @@ static enum MHD_Result accepted(adb_http_request *req, const char *id, const cha
     req->extra_header[1] = "Preference-Applied";
     req->extra_value[1] = strdup("respond-async");
     free(download_url);
-    if (!o)
-        return MHD_NO;
-    return adb_http_send_json(req, MHD_HTTP_ACCEPTED, o);
+    return send_json_headers(req, MHD_HTTP_ACCEPTED, o);
 }
 
 static enum MHD_Result generate(adb_http_request *req, const char *type)
@@ -150,7 +159,7 @@ static enum MHD_Result generate(adb_http_request *req, const char *type)
     req->extra_header[1] = "X-Report-SHA256";
     req->extra_value[1] = strdup(r.sha256_hex);
     adb__report_result_free(&r);
-    return adb_http_send_json(req, MHD_HTTP_OK, doc);
+    return send_json_headers(req, MHD_HTTP_OK, doc);
 }
 
 enum MHD_Result adb_http_reports_hipaa(adb_http_request *req)

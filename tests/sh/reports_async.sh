@@ -115,7 +115,7 @@ rc=$?
 t1=$(ms)
 expect_eq "serve stops (exit 0) while four reports run in the background" 0 "$rc"
 check "...promptly ($((t1 - t0)) ms: each ends at its next step)" test $((t1 - t0)) -lt 5000
-expect_eq "...they end failed, interrupted; none is left running" "4 0" \
+expect_eq "...they end failed, interrupted; none is left running" "4|0" \
     "$(sql "SELECT count(*) FILTER (WHERE status = 'failed' AND error LIKE 'interrupted: the server stopped%'), count(*) FILTER (WHERE status = 'running') FROM compliance_reports")"
 expect_eq "serve stopped without a sanitizer report" "" "$(grep -E 'Sanitizer|runtime error' "$TEST_TMP/serve.log" | head -3)"
 finish
