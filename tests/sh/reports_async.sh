@@ -6,7 +6,7 @@
 # request is still refused at once (400 naming the field, no row); another organization cannot
 # read or cancel it; a fifth report while four run is a 503 with Retry-After; serve stopping
 # ends the running ones `failed` ("interrupted"), none left running. Each step is held
-# AUDITDB_REPORT_TEST_STEP_MS (test builds only) so that the progress can be watched.
+# AUDITDB_REPORT_TEST_STEP_MS (500 ms; test builds only) so that the progress can be watched.
 . tests/lib.sh
 
 fresh_db t_reports_async
@@ -14,7 +14,7 @@ fresh_db t_reports_async
 A_AUD=$(newkey org-a auditor)
 A_ADMIN=$(newkey org-a admin)
 B_AUD=$(newkey org-b auditor)
-export AUDITDB_REPORT_TEST_STEP_MS=300
+export AUDITDB_REPORT_TEST_STEP_MS=500
 if ! start_serve "$TEST_TMP/serve.log"; then
     not_ok "serve starts"; diag "$(cat "$TEST_TMP/serve.log")"; finish
 fi
@@ -40,19 +40,23 @@ t1=$(ms)
 HTTP_BODY=$(cat "$TEST_TMP/b1")
 expect_eq "respond-async: 202, processing, progress 0" "202 processing 0" "$(cat "$TEST_TMP/code1") $(jbody 'd["status"]') $(jbody 'd["progress"]')"
 ID=$(jbody 'd["id"]')
-check "...answered before the work is done ($((t1 - t0)) ms; its 7 steps take 2.1 s)" test $((t1 - t0)) -lt 1500
+check "...answered before the work is done ($((t1 - t0)) ms; its 7 steps take 3.5 s)" test $((t1 - t0)) -lt 2000
 expect_match "...Location is its status, Preference-Applied: respond-async" \
     "location: /api/v1/compliance/reports/$ID/status preference-applied: respond-async" \
     "$(tr -d '\r' <"$TEST_TMP/h1" | grep -iE '^(location|preference-applied):' | tr 'A-Z' 'a-z' | sort | tr '\n' ' ')"
+# poll without python (each poll must be quicker than a step): status and progress by sed
+sget() { curl -s -H "X-API-Key: $A_AUD" "$BASE_URL$R/$1/status"; }
+sfield() { sed -n "s/.*\"$1\":\"\{0,1\}\([a-z0-9]*\).*/\1/p"; }
 seen=""
 i=0
-while [ $i -lt 150 ]; do
-    http GET "$R/$ID/status" -H "X-API-Key: $A_AUD"
-    st=$(jbody 'd["status"]')
-    seen="$seen $st:$(jbody 'd["progress"]')"
+while [ $i -lt 300 ]; do
+    body=$(sget "$ID")
+    st=$(printf '%s' "$body" | sfield status)
+    seen="$seen $st:$(printf '%s' "$body" | sfield progress)"
     [ "$st" = processing ] || break
-    sleep 0.1; i=$((i + 1))
+    sleep 0.05; i=$((i + 1))
 done
+HTTP_BODY=$body
 printf '%s' "$HTTP_BODY" >"$TEST_TMP/status.json"
 expect_eq "the report completes at 100" "completed 100" "$(jbody 'd["status"]') $(jbody 'd["progress"]')"
 check "the progress rose by steps, never down, at least 3 values between 0 and 100 seen ($seen)" python3 -c '
@@ -71,19 +75,18 @@ expect_eq "...whose figures count the events" 2 "$(python3 -c 'import json,sys; 
 http POST $R/hipaa -H "X-API-Key: $A_AUD" -H "$J" -H "$ASYNC" -d "$CRIT"
 IDC=$(jbody 'd["id"]')
 i=0
-while [ $i -lt 100 ]; do
-    http GET "$R/$IDC/status" -H "X-API-Key: $A_AUD"
-    [ "$(jbody 'd["progress"]')" -ge 35 ] && break
+while [ $i -lt 300 ]; do
+    at=$(sget "$IDC" | sfield progress)
+    [ "${at:-0}" -ge 35 ] && break
     sleep 0.05; i=$((i + 1))
 done
-at=$(jbody 'd["progress"]')
 http POST "$R/$IDC/cancel" -H "X-API-Key: $B_AUD"
 expect_eq "another organization cannot cancel it: 404" 404 "$HTTP_STATUS"
 http GET "$R/$IDC/status" -H "X-API-Key: $B_AUD"
 expect_eq "...nor read its status: 404" 404 "$HTTP_STATUS"
 http POST "$R/$IDC/cancel" -H "X-API-Key: $A_AUD"
 expect_eq "cancel mid-way (at $at %): 200 cancelled" "200 cancelled" "$HTTP_STATUS $(jbody 'd["status"]')"
-sleep 1.5 # the generator's next steps come and go
+sleep 2 # the generator's next steps come and go
 http GET "$R/$IDC/status" -H "X-API-Key: $A_AUD"
 expect_eq "...it stays cancelled, its progress frozen below 100" "cancelled yes" \
     "$(jbody 'd["status"]') $([ "$(jbody 'd["progress"]')" -lt 100 ] && echo yes)"
