@@ -51,7 +51,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_CC  ?= clang
 FUZZ_SRC := src/event/json.c src/event/event.c src/event/event_id.c src/integrity/hash.c src/integrity/commit.c src/integrity/keys.c src/core/key_file.c src/core/util.c src/core/digest.c src/core/buf.c
 # the report renderers (fuzz_report_render; cairo and fontconfig come with PKG_LIBS)
-FUZZ_SRC += $(wildcard src/report/render*.c)
+FUZZ_SRC += $(wildcard src/report/render*.c) src/report/zip.c
 FUZZERS  := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_TIME ?= 300
 

@@ -19,7 +19,7 @@
 
 static const char generate_usage[] =
     "usage: auditdb reports generate --type hipaa|gdpr|integrity|general|custom\n"
-    "                                --from TIME --to TIME [--org ID] [--format json|csv|xml|pdf]\n"
+    "                                --from TIME --to TIME [--org ID] [--format json|csv|xml|pdf|xlsx]\n"
     "                                [--criteria FILE.json] [--custom FILE.json] [--output FILE]\n"
     "\n"
     "Generates one report from the organization's events, stores it (compliance_reports) with\n"
@@ -375,7 +375,7 @@ static const cli_sub subs[] = {
     { "show", "a report's status, signed note or artifact", show_usage, reports_show },
     { "verify", "check a stored report's note, artifact and consistency proof", verify_usage,
       reports_verify },
-    { "render", "render a report document as json, csv, xml or pdf", cli_reports_render_usage,
+    { "render", "render a report document as json, csv, xml, pdf or xlsx", cli_reports_render_usage,
       adb_cmd_reports_render },
     { "deliver", "queue a report artifact to destinations", cli_reports_deliver_usage,
       adb_cmd_reports_deliver },

@@ -25,6 +25,7 @@ const char cli_reports_deliver_usage[] =
     "usage: auditdb reports deliver --file PATH [--org ID] [--destinations default|ID,ID...]\n"
     "                               [--execution EXECUTION-ID] [--report REPORT-ID]\n"
     "                               [--filename NAME] [--content-type TYPE]\n"
+    "                               [--compression none|gzip|zip]\n"
     "\n"
     "Queues the bytes of PATH as a report artifact to destinations of organization ID\n"
     "(default \"default\"): \"default\" (the default; the organization's enabled destinations\n"
@@ -37,8 +38,10 @@ const char cli_reports_deliver_usage[] =
     "               delivered once (again: the same delivery is printed)\n"
     "  --report     the compliance report's id (payload metadata reportId)\n"
     "  --filename   the file name (default: PATH's last component)\n"
-    "  --content-type  default from the extension: .json .csv .xml .pdf, else\n"
+    "  --content-type  default from the extension: .json .csv .xml .pdf .xlsx, else\n"
     "               application/octet-stream\n"
+    "  --compression  the file sent packed as gzip (NAME.gz) or zip (NAME.zip, one entry);\n"
+    "               the bytes inside are PATH's (payload metadata artifactSha256)\n"
     "\n"
     "Prints the delivery id. Exit: 0 queued, 1 refused (unknown destination, none default,\n"
     "bad file), 2 usage error, 3 database unavailable.\n";
@@ -56,6 +59,8 @@ static const char *type_of(const char *name)
         return "application/xml";
     if (!strcmp(dot, ".pdf"))
         return "application/pdf";
+    if (!strcmp(dot, ".xlsx"))
+        return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
     return "application/octet-stream";
 }
 
@@ -96,7 +101,7 @@ static unsigned char *slurp(const char *path, size_t *len)
 int adb_cmd_reports_deliver(int argc, char **argv)
 {
     const char *org = "default", *file = NULL, *dests = "default", *exec = NULL, *report = NULL,
-               *fname = NULL, *ctype = NULL;
+               *fname = NULL, *ctype = NULL, *comp = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -106,7 +111,8 @@ int adb_cmd_reports_deliver(int argc, char **argv)
         const char **dst = !strcmp(a, "--org") ? &org : !strcmp(a, "--file") ? &file
                          : !strcmp(a, "--destinations") ? &dests : !strcmp(a, "--execution") ? &exec
                          : !strcmp(a, "--report") ? &report : !strcmp(a, "--filename") ? &fname
-                         : !strcmp(a, "--content-type") ? &ctype : NULL;
+                         : !strcmp(a, "--content-type") ? &ctype
+                         : !strcmp(a, "--compression") ? &comp : NULL;
         if (!dst || !v) {
             cli_error("%s \"%s\"; run \"auditdb reports deliver --help\"",
                       dst ? "missing value after" : "unknown argument", a);
@@ -139,6 +145,8 @@ int adb_cmd_reports_deliver(int argc, char **argv)
         free(copy);
         delivery = json_pack("{s:o}", "destinations", ids);
     }
+    if (comp && delivery) /* checked by adb__report_deliver (delivery.compression) */
+        json_object_set_new(delivery, "compression", json_string(comp));
 
     adb__report_result r;
     memset(&r, 0, sizeof(r));

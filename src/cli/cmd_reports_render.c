@@ -20,7 +20,7 @@
 #define RENDER_MAX_INPUT ((size_t)256 << 20)
 
 const char cli_reports_render_usage[] =
-    "usage: auditdb reports render --format json|csv|xml|pdf [FILE]\n"
+    "usage: auditdb reports render --format json|csv|xml|pdf|xlsx [FILE]\n"
     "Renders the report document in FILE (default: standard input, at most 256 MiB) in the\n"
     "format asked for, on standard output. The same document always gives the same bytes.\n"
     "Exit: 0 rendered, 1 failed, 2 usage error or a document that cannot be rendered\n"
@@ -47,7 +47,7 @@ int adb_cmd_reports_render(int argc, char **argv)
         }
     }
     if (!fmt) {
-        cli_error("--format json|csv|xml|pdf is required; run \"auditdb reports render --help\"");
+        cli_error("--format json|csv|xml|pdf|xlsx is required; run \"auditdb reports render --help\"");
         return EXIT_USAGE;
     }
     FILE *in = !path || !strcmp(path, "-") ? stdin : fopen(path, "rb");

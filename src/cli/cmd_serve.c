@@ -6,6 +6,7 @@
 #include "../http/server.h"
 #include "../delivery/delivery.h"
 #include "../report/schedule.h"
+#include "../report/async.h"
 #include "../monitor/dbmon.h"
 #include "../monitor/errors.h"
 #include "../auth/key_changes.h"
@@ -344,6 +345,7 @@ out:
     /* stop taking requests, finish those in flight, then drain and commit the writer */
     adb_server_stop(server);
     adb__scheduler_stop(scheduler); /* a running execution is left to be resumed */
+    adb__report_async_stop();       /* background reports end 'failed' (interrupted) at their next step */
     adb__detect_stop(detect);       /* its round in progress commits or rolls back */
     adb__alerter_stop(alerter);     /* its round ends first */
     adb__delivery_stop(delivery);   /* each thread ends its attempt first */

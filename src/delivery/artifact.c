@@ -62,6 +62,7 @@ static const char *extension_of(const char *content_type)
         { "text/xml", "xml" }, { "text/plain", "txt" },
         { "application/x-ndjson", "ndjson" }, { "application/zip", "zip" },
         { "application/gzip", "gz" }, { "text/html", "html" },
+        { "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx" },
     };
     if (content_type)
         for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {

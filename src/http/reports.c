@@ -11,10 +11,13 @@
 #include "../core/util.h"
 #include "../report/report.h"
 #include "../report/report_store.h"
+#include "../report/compress.h"
+#include "../report/async.h"
 #include "../event/event.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define REPORT_ID_MAX 64
 
@@ -63,6 +66,47 @@ static enum MHD_Result generate_failed(adb_http_request *req, adb_status st, con
     return adb_http_send_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", err, NULL);
 }
 
+/* RFC 7240: a Prefer header naming respond-async (any case, among other preferences). */
+static bool prefers_async(adb_http_request *req)
+{
+    const char *p = adb_http_header(req, "Prefer");
+    while (p && *p) {
+        p += strspn(p, " \t,");
+        size_t n = strcspn(p, ",;= \t");
+        if (n == 13 && !strncasecmp(p, "respond-async", 13))
+            return true;
+        p += strcspn(p, ",");
+    }
+    return false;
+}
+
+/* A JSON answer with the extra headers (Location, X-Report-Id...): sent as
+ * text, since adb_http_send_json does not add them. Takes o. */
+static enum MHD_Result send_json_headers(adb_http_request *req, unsigned status, json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text)
+        return MHD_NO;
+    return adb_http_send_text(req, status, text, strlen(text), "application/json");
+}
+
+/* The 202 of a report generated in the background: where to follow it. */
+static enum MHD_Result accepted(adb_http_request *req, const char *id, const char *type)
+{
+    char *status_url = adb__aprintf("/api/v1/compliance/reports/%s/status", id);
+    char *download_url = adb__aprintf("/api/v1/compliance/reports/%s/download", id);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s*, s:s*}", "id", id, "type", type, "status",
+                          "processing", "progress", 0, "statusUrl", status_url, "downloadUrl",
+                          download_url);
+    req->extra_header[0] = "Location";
+    req->extra_value[0] = status_url;
+    req->extra_header[1] = "Preference-Applied";
+    req->extra_value[1] = strdup("respond-async");
+    free(download_url);
+    return send_json_headers(req, MHD_HTTP_ACCEPTED, o);
+}
+
 static enum MHD_Result generate(adb_http_request *req, const char *type)
 {
     static const char *const known[] = { "criteria", "format", NULL };
@@ -83,7 +127,7 @@ static enum MHD_Result generate(adb_http_request *req, const char *type)
     if (fv && !json_is_string(fv)) {
         json_decref(body);
         return adb_http_send_invalid(req, "format", "INVALID_VALUE",
-                                     "format must be one of json, csv, xml, pdf");
+                                     "format must be one of json, csv, xml, pdf, xlsx");
     }
     adb__report_request rq = {
         .org = req->who.organization_id, .type = type, .criteria = crit,
@@ -92,6 +136,18 @@ static enum MHD_Result generate(adb_http_request *req, const char *type)
     };
     adb__report_result r;
     char field[128] = "", err[ADB_ERRMSG_MAX] = "";
+    if (prefers_async(req)) {
+        char id[64];
+        adb_status ast = adb__report_async_submit(req->state->db, &rq, id, field, sizeof(field),
+                                                  err, sizeof(err));
+        json_decref(body);
+        if (ast == ADB_ERR_BUSY)
+            return adb_http_send_retry(req, MHD_HTTP_SERVICE_UNAVAILABLE, "REPORTS_BUSY", err,
+                                       5000);
+        if (ast != ADB_OK)
+            return generate_failed(req, ast, field, err);
+        return accepted(req, id, type);
+    }
     adb_status st = adb__report_generate(req->state->db, &rq, &r, field, sizeof(field), err,
                                          sizeof(err));
     json_decref(body);
@@ -103,7 +159,7 @@ static enum MHD_Result generate(adb_http_request *req, const char *type)
     req->extra_header[1] = "X-Report-SHA256";
     req->extra_value[1] = strdup(r.sha256_hex);
     adb__report_result_free(&r);
-    return adb_http_send_json(req, MHD_HTTP_OK, doc);
+    return send_json_headers(req, MHD_HTTP_OK, doc);
 }
 
 enum MHD_Result adb_http_reports_hipaa(adb_http_request *req)
@@ -164,7 +220,13 @@ enum MHD_Result adb_http_reports_status(adb_http_request *req)
         " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
         " to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
         " error, report_hash, signed_note, total_records, tree_size, filename,"
-        " octet_length(artifact), content_type FROM compliance_reports WHERE id = $1",
+        " octet_length(artifact), content_type, progress, progress_step,"
+        " to_char(progress_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+        /* a straight line through the start and the last progress written */
+        " CASE WHEN status = 'running' AND progress > 0 AND progress_at IS NOT NULL"
+        "  THEN to_char((created_at + (progress_at - created_at) * (100.0 / progress)::float8)"
+        "   AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') END"
+        " FROM compliance_reports WHERE id = $1",
         1, p, ADB_PLAN_AUTO, NULL, 0, NULL, &st);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
@@ -177,10 +239,14 @@ enum MHD_Result adb_http_reports_status(adb_http_request *req)
 #define V(k) (PQgetisnull(r, 0, k) ? NULL : PQgetvalue(r, 0, k))
     const char *status = PQgetvalue(r, 0, 2);
     bool done = !strcmp(status, "completed");
-    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s*, s:s*}", "id", V(0), "type", V(1),
-                          "status", client_status(status), "progress",
-                          done ? 100 : 0, "format", V(3), "createdAt", V(4), "completedAt", V(5),
-                          "error", V(6));
+    /* the progress the generator wrote between its steps (0..100; 100 once completed) */
+    int progress = done ? 100 : (int)strtol(PQgetvalue(r, 0, 14), NULL, 10);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s*, s:s*, s:s, s:s, s:s*, s:s*}", "id", V(0),
+                          "type", V(1), "status", client_status(status), "progress", progress,
+                          "step", V(15), "progressAt", V(16), "format", V(3), "createdAt", V(4),
+                          "completedAt", V(5), "error", V(6));
+    if (o && V(17))
+        json_object_set_new(o, "estimatedCompletion", json_string(V(17)));
     if (o && done) {
         json_object_set_new(o, "reportHash", json_string(V(7)));
         json_object_set_new(o, "signedNote", V(8) ? json_string(V(8)) : json_null());
@@ -208,14 +274,16 @@ static enum MHD_Result serve_artifact(adb_http_request *req, bool stream)
     if (!id_ok(id))
         return not_found(req);
     if (want && strcmp(want, "json") && strcmp(want, "csv") && strcmp(want, "xml") &&
-        strcmp(want, "pdf"))
+        strcmp(want, "pdf") && strcmp(want, "xlsx"))
         return adb_http_send_invalid(req, "format", "INVALID_VALUE",
-                                     "format must be one of json, csv, xml, pdf (xlsx is not "
-                                     "produced)");
-    if (comp && strcmp(comp, "none"))
-        return adb_http_send_invalid(req, "compression", "INVALID_VALUE",
-                                     "compression must be none: compress on the wire with "
-                                     "Accept-Encoding");
+                                     "format must be one of json, csv, xml, pdf, xlsx");
+    const adb__compression *cz = adb__compression_find(comp ? comp : "none");
+    if (!cz)
+        return adb_http_send_invalid(req, "compression",
+                                     comp && !strcmp(comp, "bzip2") ? "UNSUPPORTED_COMPRESSION"
+                                                                    : "INVALID_VALUE",
+                                     "compression must be none, gzip or zip (bzip2 is not "
+                                     "written by this server)");
     const char *p[] = { id };
     PGresult *r = adb_tenant_query(req->state->db, req->who.organization_id,
                                    "SELECT status, format, artifact, content_type, filename,"
@@ -261,6 +329,8 @@ static enum MHD_Result serve_artifact(adb_http_request *req, bool stream)
                 : !strncmp(PQgetvalue(r, 0, 3), "text/csv", 8)    ? "text/csv; charset=utf-8"
                 : !strncmp(PQgetvalue(r, 0, 3), "application/xml", 15)
                     ? "application/xml; charset=utf-8"
+                : !strncmp(PQgetvalue(r, 0, 3), "application/vnd.openxmlformats", 30)
+                    ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
                     : "application/json";
         req->extra_header[1] = "X-Report-SHA256";
         req->extra_value[1] = strdup(PQgetvalue(r, 0, 5));
@@ -299,6 +369,25 @@ static enum MHD_Result serve_artifact(adb_http_request *req, bool stream)
     PQclear(r);
     if (!bytes)
         return MHD_NO;
+    if (strcmp(cz->name, "none")) {
+        /* the artifact's bytes inside, unchanged: X-Report-SHA256 names them */
+        adb__buf zb = { 0 };
+        if (adb__compress(cz, bytes, len, fname, NULL, &zb) != ADB_OK || zb.oom) {
+            adb__buf_free(&zb);
+            free(bytes);
+            return adb_http_send_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "INTERNAL_ERROR",
+                                       "the report could not be compressed", NULL);
+        }
+        free(bytes);
+        len = zb.len;
+        bytes = adb__buf_take(&zb, NULL);
+        if (!bytes)
+            return MHD_NO;
+        size_t fl = strlen(fname);
+        if (fl + strlen(cz->suffix) < sizeof(fname))
+            memcpy(fname + fl, cz->suffix, strlen(cz->suffix) + 1);
+        ctype = cz->content_type;
+    }
     req->extra_header[0] = "Content-Disposition";
     req->extra_value[0] = adb__aprintf("attachment; filename=\"%s\"", fname);
     return adb_http_send_text(req, MHD_HTTP_OK, bytes, len,

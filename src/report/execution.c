@@ -150,7 +150,8 @@ adb_status adb__execution_run(adb *h, PGconn *c, const char *id, const char *cla
                     "   WHERE p.scheduled_report_id = e.scheduled_report_id"
                     "   AND p.scheduled_time < e.scheduled_time AND p.trigger <> 'manual')") ","
                     " " ISO_UTC("s.created_at") ","
-                    " (extract(epoch FROM now() - coalesce(e.started_at, now())) * 1000)::bigint"
+                    " (extract(epoch FROM now() - coalesce(e.started_at, now())) * 1000)::bigint,"
+                    " s.export::text"
                     " FROM report_executions e JOIN scheduled_reports s ON s.id = e.scheduled_report_id"
                     " WHERE e.id = $1 AND e.claimed_by = $2 AND e.status = 'running'",
                     2, p);
@@ -180,6 +181,14 @@ adb_status adb__execution_run(adb *h, PGconn *c, const char *id, const char *cla
               1, po));
     criteria = json_loads(PQgetvalue(r, 0, 4), 0, NULL);
     delivery = json_loads(PQgetvalue(r, 0, 6), 0, NULL);
+    {
+        /* the export config's compression applies when the delivery names none (rxlsx) */
+        json_t *exp = PQgetisnull(r, 0, 12) ? NULL : json_loads(PQgetvalue(r, 0, 12), 0, NULL);
+        json_t *ec = json_object_get(exp, "compression");
+        if (json_is_object(delivery) && !json_object_get(delivery, "compression") && json_is_string(ec))
+            json_object_set(delivery, "compression", ec);
+        json_decref(exp);
+    }
     if (!json_is_object(criteria))
         criteria = json_object();
     /* an execution reports on the time since the schedule's previous

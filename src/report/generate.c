@@ -31,7 +31,7 @@ static const type_info types[] = {
     { "CUSTOM_REPORT", "custom-report", "Custom report", adb__report_custom },
 };
 
-static const char *const formats[] = { "json", "csv", "xml", "pdf" };
+static const char *const formats[] = { "json", "csv", "xml", "pdf", "xlsx" };
 
 bool adb__report_stop(const adb__report_ctx *x)
 {
@@ -48,6 +48,34 @@ bool adb__report_stop(const adb__report_ctx *x)
                 !strcmp(PQgetvalue(r, 0, 0), "cancelled");
     PQclear(r);
     return stop;
+}
+
+bool adb__report_step(adb__report_ctx *x, int pct, const char *step)
+{
+    if (x->report_id) {
+        char p[12];
+        adb_status st;
+        adb__fmt(p, sizeof(p), "%d", pct < 0 ? 0 : pct > 100 ? 100 : pct);
+        const char *params[] = { x->report_id, p, step };
+        PGresult *r = adb_tenant_query(x->h, x->rq->org,
+                                       "UPDATE compliance_reports SET progress ="
+                                       " GREATEST(progress, $2::int), progress_step = $3,"
+                                       " progress_at = clock_timestamp()"
+                                       " WHERE id = $1 AND status = 'running'",
+                                       3, params, ADB_PLAN_AUTO, NULL, 0, NULL, &st);
+        PQclear(r); /* progress is information: a failed write does not fail the report */
+    }
+#ifdef ADB_TEST_BUILD
+    /* tests watch the progress move and cancel a report mid-way */
+    const char *delay = getenv("AUDITDB_REPORT_TEST_STEP_MS");
+    long long ms;
+    if (delay && adb__parse_int(delay, 1, 600000, &ms)) {
+        double until = adb__now_ms() + (double)ms;
+        while (adb__now_ms() < until && !adb__report_stop(x))
+            adb__sleep_ms(20);
+    }
+#endif
+    return adb__report_stop(x);
 }
 
 const char *adb__report_status_of(double score, long long events, long long violations)
@@ -82,7 +110,7 @@ static adb_status check_request(const adb__report_request *rq, const type_info *
         fok = fok || !strcmp(formats[i], rq->format);
     if (!fok) {
         adb__fmt(field, fieldlen, "format");
-        adb__fmt(err, errlen, "format must be one of json, csv, xml, pdf");
+        adb__fmt(err, errlen, "format must be one of json, csv, xml, pdf, xlsx");
         return ADB_ERR_INVALID;
     }
     if (!strcmp(rq->type, "CUSTOM_REPORT") && !json_is_object(rq->custom)) {
@@ -170,6 +198,8 @@ adb_status adb__report_generate(adb *h, const adb__report_request *rq, adb__repo
     }
     stored = true;
     x.report_id = out->report_id;
+    if (rq->started)
+        rq->started(rq->ud, out->report_id);
     if (!(x.c = adb_tenant_begin(h, rq->org, &st, err, errlen)))
         goto out;
     adb__timestamp_format(adb__now_us(), ts);
@@ -191,9 +221,13 @@ adb_status adb__report_generate(adb *h, const adb__report_request *rq, adb__repo
      * the tree head read here or is at most newer than it */
     if ((st = adb__report_provenance(&x, &prov)) != ADB_OK)
         goto out;
+    if (adb__report_step(&x, 10, "checkpoint")) {
+        st = ADB_ERR_BUSY;
+        goto out;
+    }
     if ((st = ti->build(&x)) != ADB_OK)
         goto out;
-    if (adb__report_stop(&x)) {
+    if (adb__report_step(&x, 85, "computed")) {
         st = ADB_ERR_BUSY;
         goto out;
     }
@@ -207,6 +241,10 @@ adb_status adb__report_generate(adb *h, const adb__report_request *rq, adb__repo
     out->records = x.records;
     if ((st = render(x.doc, rq->format, out, err, errlen)) != ADB_OK) {
         adb__fmt(field, fieldlen, "format");
+        goto out;
+    }
+    if (adb__report_step(&x, 92, "rendered")) {
+        st = ADB_ERR_BUSY;
         goto out;
     }
     adb__sha256_hex(out->artifact, out->artifact_len, out->sha256_hex);
@@ -241,13 +279,17 @@ adb_status adb__report_generate(adb *h, const adb__report_request *rq, adb__repo
     commit = true;
     out->doc = x.doc;
     x.doc = NULL;
-out:
+out:;
+    /* stopped by its server (not a cancel): failed with the reason */
+    const char *reason = st == ADB_ERR_BUSY && rq->stop_reason ? rq->stop_reason(rq->ud) : NULL;
+    if (reason)
+        adb__fmt(err, errlen, "%s", reason);
     if (st == ADB_ERR_BUSY && (!err || !err[0]))
         adb__fmt(err, errlen, "the report was cancelled");
     if (x.c)
         adb_tenant_end(h, x.c, commit);
     if (stored && !commit)
-        adb__report_store_fail(h, rq->org, out->report_id, st == ADB_ERR_BUSY, err);
+        adb__report_store_fail(h, rq->org, out->report_id, st == ADB_ERR_BUSY && !reason, err);
     if (!commit) {
         char id[64];
         memcpy(id, out->report_id, sizeof(id));

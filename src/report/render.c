@@ -18,6 +18,7 @@ static const struct {
     { "csv", "text/csv; charset=utf-8" },
     { "xml", "application/xml; charset=utf-8" },
     { "pdf", "application/pdf" },
+    { "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" },
 };
 
 adb_status adb__report_render(const json_t *doc, const char *fmt, adb__buf *out,
@@ -32,7 +33,7 @@ adb_status adb__report_render(const json_t *doc, const char *fmt, adb__buf *out,
         if (!strcmp(fmt, formats[i].name))
             break;
     if (!fmt || i == sizeof formats / sizeof formats[0]) {
-        adb__fmt(err, errlen, "format: unknown report format \"%.32s\" (expected json, csv, xml or pdf)",
+        adb__fmt(err, errlen, "format: unknown report format \"%.32s\" (expected json, csv, xml, pdf or xlsx)",
                  fmt ? fmt : "");
         return ADB_ERR_INVALID;
     }
@@ -54,7 +55,14 @@ adb_status adb__report_render(const json_t *doc, const char *fmt, adb__buf *out,
         break;
     }
     case 'c': adb__render_csv(&d, out); break;
-    case 'x': adb__render_xml(&d, out); break;
+    case 'x':
+        if (!strcmp(fmt, "xlsx")) {
+            if ((st = adb__render_xlsx(&d, out, err, errlen)))
+                goto fail;
+        } else {
+            adb__render_xml(&d, out);
+        }
+        break;
     default:
         if ((st = adb__render_pdf(&d, out, err, errlen)))
             goto fail;

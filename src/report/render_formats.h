@@ -17,4 +17,8 @@ void adb__render_xml(const adb__rdoc *d, adb__buf *out);
  * ADB_ERR_INTERNAL with cairo's reason in err and nothing appended. */
 adb_status adb__render_pdf(const adb__rdoc *d, adb__buf *out, char *err, size_t errlen);
 
+/* The workbook (render_xlsx.c): ADB_ERR_INVALID when a sheet would pass
+ * Excel's row limit or the ZIP 4 GiB, ADB_ERR_NOMEM; nothing appended then. */
+adb_status adb__render_xlsx(const adb__rdoc *d, adb__buf *out, char *err, size_t errlen);
+
 #endif

@@ -56,7 +56,7 @@ typedef struct adb__report_request {
                                         INTEGRITY_VERIFICATION, GENERAL_COMPLIANCE, CUSTOM_REPORT */
     const json_t *criteria;          /* the client's ReportCriteria (dateRange required) */
     const json_t *custom;            /* CUSTOM_REPORT: the client's CustomReportParams; else NULL */
-    const char *format;              /* json, csv, xml, pdf */
+    const char *format;              /* json, csv, xml, pdf, xlsx */
     const char *generated_by;        /* the principal (key id or user) */
     const char *scheduled_report_id; /* NULL for an on-demand report */
     const char *execution_id;        /* NULL for an on-demand report */
@@ -65,6 +65,12 @@ typedef struct adb__report_request {
     /* rgen: the key that signs the report's note; NULL: the handle's log key
      * (the CLI's handle has none: `auditdb reports generate` loads it) */
     const struct adb__note_signer *signer;
+    /* rasync (async.c): called once with the report's id when its row exists,
+     * before anything is counted (NULL: not called) */
+    void (*started)(void *ud, const char *report_id);
+    /* rasync: when should_stop said stop and this gives a reason, the report
+     * ends 'failed' with it (the server stopping), not 'cancelled' */
+    const char *(*stop_reason)(void *ud);
 } adb__report_request;
 
 typedef struct adb__report_result {

@@ -75,6 +75,8 @@ adb_status adb__rq_archived(adb__report_ctx *x, const adb__rq_archived_figure *f
                 pass = in_array(json_object_get(crit, arrays[c].name), v[arrays[c].col]);
             if (!pass)
                 continue;
+            if (x->archived_row)
+                x->archived_row(v, x->archived_ud);
             for (size_t i = 0; i < n; i++) {
                 if (!f[i].match(v, ud))
                     continue;

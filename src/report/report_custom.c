@@ -294,7 +294,7 @@ adb_status adb__report_custom(adb__report_ctx *x)
         json_object_set_new(fig, "events", json_array());
     }
     json_array_append_new(x->figures, fig);
-    if (adb__report_stop(x)) {
+    if (adb__report_step(x, 50, "figures")) {
         st = ADB_ERR_BUSY;
         goto out;
     }

@@ -9,6 +9,7 @@
  */
 #include "report_types.h"
 #include "../core/util.h"
+#include "../integrity/row.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -43,6 +44,57 @@ static const char DSR_SQL[] =
     " FROM data_subject_request WHERE organization_id = $1"
     " AND received_at >= $2::timestamptz AND received_at <= $3::timestamptz"
     " AND kind NOT LIKE 'hipaa%' GROUP BY kind ORDER BY kind";
+
+/* The same conditions over an archived row (report_archived.c), in figs'
+ * order; ud: the organization's declared actions (a JSON array). */
+static bool a_personal(const char *const *v)
+{
+    const char *c = v[ADB_COL_DATA_CLASSIFICATION];
+    return c && (!strcmp(c, "PHI") || !strcmp(c, "CONFIDENTIAL"));
+}
+static bool a_declared(const char *const *v, const json_t *actions)
+{
+    for (size_t i = 0; v[ADB_COL_ACTION] && i < json_array_size(actions); i++)
+        if (!strcmp(json_string_value(json_array_get(actions, i)), v[ADB_COL_ACTION]))
+            return true;
+    return false;
+}
+static bool a_true(const char *const *v, void *ud) { (void)v, (void)ud; return true; }
+static bool a_pd(const char *const *v, void *ud) { (void)ud; return a_personal(v); }
+static bool a_with(const char *const *v, void *ud) { return a_personal(v) && a_declared(v, ud); }
+static bool a_without(const char *const *v, void *ud) { return a_personal(v) && !a_declared(v, ud); }
+static bool a_gdpr(const char *const *v, void *ud)
+{
+    (void)ud;
+    return v[ADB_COL_ACTION] && !strncmp(v[ADB_COL_ACTION], "gdpr.", 5);
+}
+static bool a_failed(const char *const *v, void *ud)
+{
+    (void)ud;
+    return a_personal(v) && v[ADB_COL_STATUS] && !strcmp(v[ADB_COL_STATUS], "failure");
+}
+static const adb__rq_archived_figure afigs[] = {
+    { "totalEvents", a_true },           { "personalDataEvents", a_pd },
+    { "withDeclaredPurpose", a_with },   { "withoutDeclaredPurpose", a_without },
+    { "gdprOperations", a_gdpr },        { "failedPersonalDataEvents", a_failed },
+};
+
+/* The organization's actions with a declared purpose, as a JSON array (new). */
+static json_t *declared_actions(adb__report_ctx *x, adb_status *st)
+{
+    const char *p[] = { x->rq->org };
+    PGresult *r = PQexecParams(x->c, "SELECT action FROM gdpr_action_purpose WHERE organization_id = $1",
+                               1, NULL, p, NULL, NULL, 0);
+    json_t *a = json_array();
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        adb__rq_db_error(x->c, "read the declared purposes", x->err, x->errlen);
+        *st = ADB_ERR_DB_QUERY;
+    }
+    for (int i = 0; *st == ADB_OK && i < PQntuples(r); i++)
+        json_array_append_new(a, json_string(PQgetvalue(r, i, 0)));
+    PQclear(r);
+    return a;
+}
 
 /* A query's one number (its params: the base's first n). */
 static adb_status one(adb__report_ctx *x, const char *id, const char *label, const char *sql,
@@ -89,8 +141,18 @@ adb_status adb__report_gdpr(adb__report_ctx *x)
     adb_status st = adb__rq_figures(x->c, &x->base, figs, NFIGS, x->figures, v, x->err, x->errlen);
     if (st != ADB_OK)
         return st;
+    /* archived events of the period (docs/archive.md): added to each figure */
+    long long arch[NFIGS];
+    json_t *declared_set = declared_actions(x, &st);
+    if (st == ADB_OK)
+        st = adb__rq_archived(x, afigs, NFIGS, declared_set, arch);
+    json_decref(declared_set);
+    if (st != ADB_OK)
+        return st;
+    for (size_t i = 0; i < NFIGS; i++)
+        v[i] += arch[i];
     x->records = v[0];
-    if (adb__report_stop(x))
+    if (adb__report_step(x, 40, "figures"))
         return ADB_ERR_BUSY;
     if ((st = one(x, "dataSubjects", "Distinct data subjects (target resources) of personal data",
                   "SELECT count(DISTINCT target_resource_type || '/' || target_resource_id)"

@@ -8,9 +8,11 @@
  */
 #include "report_types.h"
 #include "../core/util.h"
+#include "../integrity/row.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const adb__rq_figure figs[] = {
     { "totalEvents", "Events in the period", "true" },
@@ -22,14 +24,44 @@ static const adb__rq_figure figs[] = {
 };
 #define NFIGS (sizeof(figs) / sizeof(figs[0]))
 
+/* The same conditions over an archived row (report_archived.c), in figs' order. */
+static bool col_is(const char *const *v, int col, const char *want)
+{
+    return v[col] && !strcmp(v[col], want);
+}
+static bool a_true(const char *const *v, void *ud) { (void)v, (void)ud; return true; }
+static bool a_failure(const char *const *v, void *ud) { (void)ud; return col_is(v, ADB_COL_STATUS, "failure"); }
+static bool a_attempt(const char *const *v, void *ud) { (void)ud; return col_is(v, ADB_COL_STATUS, "attempt"); }
+static bool a_phi(const char *const *v, void *ud) { (void)ud; return col_is(v, ADB_COL_DATA_CLASSIFICATION, "PHI"); }
+static bool a_conf(const char *const *v, void *ud)
+{
+    (void)ud;
+    return col_is(v, ADB_COL_DATA_CLASSIFICATION, "CONFIDENTIAL");
+}
+static bool a_gdpr(const char *const *v, void *ud)
+{
+    (void)ud;
+    return v[ADB_COL_ACTION] && !strncmp(v[ADB_COL_ACTION], "gdpr.", 5);
+}
+static const adb__rq_archived_figure afigs[] = {
+    { "totalEvents", a_true }, { "failures", a_failure },         { "attempts", a_attempt },
+    { "phiEvents", a_phi },    { "confidentialEvents", a_conf },  { "gdprOperations", a_gdpr },
+};
+
 adb_status adb__report_general(adb__report_ctx *x)
 {
     long long v[NFIGS];
     adb_status st = adb__rq_figures(x->c, &x->base, figs, NFIGS, x->figures, v, x->err, x->errlen);
     if (st != ADB_OK)
         return st;
+    /* archived events of the period (docs/archive.md): added to each figure */
+    long long arch[NFIGS];
+    if ((st = adb__rq_archived(x, afigs, NFIGS, NULL, arch)) != ADB_OK)
+        return st;
+    for (size_t i = 0; i < NFIGS; i++)
+        v[i] += arch[i];
     x->records = v[0];
-    if (adb__report_stop(x))
+    if (adb__report_step(x, 50, "figures"))
         return ADB_ERR_BUSY;
     static const char *const acols[] = { "action", "events", "failures" };
     static const char *const pcols[] = { "principalId", "events", "failures" };

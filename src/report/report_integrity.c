@@ -183,7 +183,7 @@ adb_status adb__report_integrity(adb__report_ctx *x)
         adb__fmt(x->err, x->errlen, "could not verify the organization's events: %s", verr);
         goto out;
     }
-    if (adb__report_stop(x)) {
+    if (adb__report_step(x, 60, "events verified")) {
         st = ADB_ERR_BUSY;
         goto out;
     }

@@ -143,38 +143,50 @@ adb_status adb__rq_figures(PGconn *c, const adb__rq_base *b, const adb__rq_figur
                            json_t *figures, long long *counts, char *err, size_t errlen)
 {
     adb__buf q = { 0 };
+    adb_status st = ADB_OK;
+
+    adb__buf_puts(&q, "SELECT ");
+    for (size_t i = 0; i < n; i++)
+        adb__buf_printf(&q, "%scount(*) FILTER (WHERE %s)", i ? ", " : "", f[i].cond);
+    adb__buf_puts(&q, " FROM audit_log WHERE " ADB_REPORT_BASE);
+    if (q.oom) {
+        adb__buf_free(&q);
+        adb__fmt(err, errlen, "out of memory");
+        return ADB_ERR_NOMEM;
+    }
+    PGresult *r = PQexecParams(c, q.p, 8, NULL, b->params, NULL, NULL, 0);
+    adb__buf_free(&q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        adb__rq_db_error(c, "count the report's figures", err, errlen);
+        PQclear(r);
+        return ADB_ERR_DB_QUERY;
+    }
+    for (size_t i = 0; i < n; i++)
+        counts[i] = strtoll(PQgetvalue(r, 0, (int)i), NULL, 10);
+    PQclear(r);
+    st = adb__rq_figures_counted(c, b, f, n, counts, figures, err, errlen);
+    return st;
+}
+
+adb_status adb__rq_figures_counted(PGconn *c, const adb__rq_base *b, const adb__rq_figure *f,
+                                   size_t n, const long long *counts, json_t *figures, char *err,
+                                   size_t errlen)
+{
+    adb__buf q = { 0 };
     PGresult *r = NULL;
     adb_status st = ADB_OK;
     json_t **events = calloc(n ? n : 1, sizeof(*events));
 
     if (!events)
         return ADB_ERR_NOMEM;
-    adb__buf_puts(&q, "SELECT ");
-    for (size_t i = 0; i < n; i++)
-        adb__buf_printf(&q, "%scount(*) FILTER (WHERE %s)", i ? ", " : "", f[i].cond);
-    adb__buf_puts(&q, " FROM audit_log WHERE " ADB_REPORT_BASE);
-    if (q.oom) {
-        st = ADB_ERR_NOMEM;
-        goto out;
-    }
-    r = PQexecParams(c, q.p, 8, NULL, b->params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        adb__rq_db_error(c, "count the report's figures", err, errlen);
-        st = ADB_ERR_DB_QUERY;
-        goto out;
-    }
     bool small = false;
     for (size_t i = 0; i < n; i++) {
-        counts[i] = strtoll(PQgetvalue(r, 0, (int)i), NULL, 10);
         events[i] = json_array();
         if (counts[i] > 0 && counts[i] <= ADB_REPORT_SMALL_COUNT)
             small = true;
     }
-    PQclear(r);
-    r = NULL;
     if (small) {
         /* the events of the small figures: each cond a column, rows where one holds */
-        q.len = 0;
         adb__buf_puts(&q, "SELECT event_id::text");
         for (size_t i = 0; i < n; i++)
             if (counts[i] > 0 && counts[i] <= ADB_REPORT_SMALL_COUNT)
@@ -235,9 +247,9 @@ out:
     return st;
 }
 
-static bool all_integers(const PGresult *r, int col)
+static bool all_integers(const PGresult *r, int from, int to, int col)
 {
-    for (int i = 0; i < PQntuples(r); i++) {
+    for (int i = from; i < to; i++) {
         const char *s = PQgetvalue(r, i, col);
         if (PQgetisnull(r, i, col) || !*s)
             return false;
@@ -255,32 +267,42 @@ adb_status adb__rq_table(PGconn *c, const adb__rq_base *b, int nparams, const ch
                          const char *const *columns, size_t ncol, const char *sql, json_t *tables,
                          json_t **out_rows, char *err, size_t errlen)
 {
+    static const int ident[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
     PGresult *r = PQexecParams(c, sql, nparams, NULL, b->params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != (int)ncol) {
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != (int)ncol || ncol > 16) {
         adb__rq_db_error(c, "read a report table", err, errlen);
         PQclear(r);
         return ADB_ERR_DB_QUERY;
     }
+    adb_status st = adb__rq_table_from(r, 0, PQntuples(r), ident, id, title, columns, ncol, sql,
+                                       tables, out_rows, err, errlen);
+    PQclear(r);
+    return st;
+}
+
+adb_status adb__rq_table_from(const PGresult *r, int from, int to, const int *cols,
+                              const char *id, const char *title, const char *const *columns,
+                              size_t ncol, const char *sql, json_t *tables, json_t **out_rows,
+                              char *err, size_t errlen)
+{
+    if (to - from > ADB_REPORT_TABLE_ROWS)
+        to = from + ADB_REPORT_TABLE_ROWS;
     bool num[16] = { 0 };
     for (size_t k = 0; k < ncol && k < 16; k++)
-        num[k] = all_integers(r, (int)k);
-    json_t *cols = json_array(), *rows = json_array();
+        num[k] = all_integers(r, from, to, cols[k]);
+    json_t *jcols = json_array(), *rows = json_array();
     for (size_t k = 0; k < ncol; k++)
-        json_array_append_new(cols, json_string(columns[k]));
-    int nr = PQntuples(r);
-    if (nr > ADB_REPORT_TABLE_ROWS)
-        nr = ADB_REPORT_TABLE_ROWS;
-    for (int i = 0; i < nr; i++) {
+        json_array_append_new(jcols, json_string(columns[k]));
+    for (int i = from; i < to; i++) {
         json_t *row = json_array();
         for (size_t k = 0; k < ncol; k++) {
-            const char *v = PQgetisnull(r, i, (int)k) ? "" : PQgetvalue(r, i, (int)k);
+            const char *v = PQgetisnull(r, i, cols[k]) ? "" : PQgetvalue(r, i, cols[k]);
             json_array_append_new(row, k < 16 && num[k] ? json_integer(strtoll(v, NULL, 10))
                                                         : json_string(v));
         }
         json_array_append_new(rows, row);
     }
-    PQclear(r);
-    json_t *t = json_pack("{s:s, s:s, s:o, s:O, s:s}", "id", id, "title", title, "columns", cols,
+    json_t *t = json_pack("{s:s, s:s, s:o, s:O, s:s}", "id", id, "title", title, "columns", jcols,
                           "rows", rows, "query", sql);
     if (!t) {
         json_decref(rows);
@@ -306,12 +328,22 @@ adb_status adb__rq_chart(PGconn *c, const adb__rq_base *b, int nparams, const ch
         PQclear(r);
         return ADB_ERR_DB_QUERY;
     }
-    json_t *labels = json_array(), *values = json_array();
-    for (int i = 0; i < PQntuples(r) && i < ADB_REPORT_TABLE_ROWS; i++) {
-        json_array_append_new(labels, json_string(PQgetvalue(r, i, 0)));
-        json_array_append_new(values, json_integer(strtoll(PQgetvalue(r, i, 1), NULL, 10)));
-    }
+    adb_status st = adb__rq_chart_from(r, 0, PQntuples(r), 0, 1, id, title, kind, series_name,
+                                       sql, charts, err, errlen);
     PQclear(r);
+    return st;
+}
+
+adb_status adb__rq_chart_from(const PGresult *r, int from, int to, int label_col, int value_col,
+                              const char *id, const char *title, const char *kind,
+                              const char *series_name, const char *sql, json_t *charts,
+                              char *err, size_t errlen)
+{
+    json_t *labels = json_array(), *values = json_array();
+    for (int i = from; i < to && i - from < ADB_REPORT_TABLE_ROWS; i++) {
+        json_array_append_new(labels, json_string(PQgetisnull(r, i, label_col) ? "" : PQgetvalue(r, i, label_col)));
+        json_array_append_new(values, json_integer(strtoll(PQgetvalue(r, i, value_col), NULL, 10)));
+    }
     json_t *ch = json_pack("{s:s, s:s, s:s, s:o, s:[{s:s, s:o}], s:s}", "id", id, "title", title,
                            "kind", kind, "labels", labels, "series", "name", series_name,
                            "values", values, "query", sql);

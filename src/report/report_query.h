@@ -61,6 +61,13 @@ typedef struct adb__rq_figure {
 adb_status adb__rq_figures(PGconn *c, const adb__rq_base *b, const adb__rq_figure *f, size_t n,
                            json_t *figures, long long *counts, char *err, size_t errlen);
 
+/* adb__rq_figures' second half, for counts computed elsewhere (a scan that
+ * also builds tables): the events of the small figures named (one query),
+ * the figures appended to figures as adb__rq_figures does. */
+adb_status adb__rq_figures_counted(PGconn *c, const adb__rq_base *b, const adb__rq_figure *f,
+                                   size_t n, const long long *counts, json_t *figures, char *err,
+                                   size_t errlen);
+
 /* Runs sql (parameters: the base's first nparams: 8, or 3 for org and period
  * alone) and appends its rows as a table to
  * tables: {id, title, columns, rows, query}; a column whose values are all
@@ -71,12 +78,26 @@ adb_status adb__rq_table(PGconn *c, const adb__rq_base *b, int nparams, const ch
                          const char *const *columns, size_t ncol, const char *sql, json_t *tables,
                          json_t **out_rows, char *err, size_t errlen);
 
+/* The same from rows [from, to) of a result already read (at most
+ * ADB_REPORT_TABLE_ROWS of them), its columns cols[0..ncol) (ncol <= 16);
+ * sql is the query shown (the standalone equivalent). r stays the caller's. */
+adb_status adb__rq_table_from(const PGresult *r, int from, int to, const int *cols,
+                              const char *id, const char *title, const char *const *columns,
+                              size_t ncol, const char *sql, json_t *tables, json_t **out_rows,
+                              char *err, size_t errlen);
+
 /* Runs sql (nparams as above) whose rows are (label text, value bigint) and appends a chart
  * {id, title, kind, labels, series: [{name, values}], query}. */
 adb_status adb__rq_chart(PGconn *c, const adb__rq_base *b, int nparams, const char *id,
                          const char *title,
                          const char *kind, const char *series_name, const char *sql,
                          json_t *charts, char *err, size_t errlen);
+
+/* The same from rows [from, to) of a result already read, its label and value columns. */
+adb_status adb__rq_chart_from(const PGresult *r, int from, int to, int label_col, int value_col,
+                              const char *id, const char *title, const char *kind,
+                              const char *series_name, const char *sql, json_t *charts,
+                              char *err, size_t errlen);
 
 /* A figure's value by id in the document's figures (0 when missing). */
 long long adb__rq_figure_value(const json_t *figures, const char *id);

@@ -71,7 +71,9 @@ adb_status adb__report_store_complete(PGconn *c, const char *id, const json_t *d
                                " report_data = $2::jsonb, summary = $2::jsonb, artifact = $3,"
                                " report_hash = $4, content_hash = $4, record_count = $5::int,"
                                " content_type = $6, filename = $7, tree_size = $8::bigint,"
-                               " tree_root = $9, signed_note = $10, completed_at = now()"
+                               " tree_root = $9, signed_note = $10, completed_at = now(),"
+                               " progress = 100, progress_step = 'completed',"
+                               " progress_at = clock_timestamp()"
                                " WHERE id = $1 AND status = 'running'",
                                10, NULL, p, len, fmt, 0);
     free(data);

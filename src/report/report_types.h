@@ -18,6 +18,10 @@ typedef struct adb__report_ctx {
     json_t *doc;                      /* the document being built (id, type, criteria set) */
     json_t *figures, *tables, *charts; /* the doc's arrays (borrowed) */
     long long records;                /* events read */
+    /* rarch: called with every archived event of the period that passes the
+     * criteria, while adb__rq_archived reads them (NULL: not called) */
+    void (*archived_row)(const char *const *row, void *ud);
+    void *archived_ud;
     char *field;
     size_t fieldlen;
     char *err;
@@ -32,6 +36,13 @@ adb_status adb__report_custom(adb__report_ctx *x);
 
 /* true when the request asked to stop (cancel). */
 bool adb__report_stop(const adb__report_ctx *x);
+
+/* rasync: the report reached step (a short word) at pct (0..100) of its
+ * work: written to its row (progress, progress_step, progress_at) in a short
+ * transaction of its own, so that GET .../status shows it while the report's
+ * transaction is open; best effort (a failed write is not an error). Then
+ * adb__report_stop: true when the report must stop. */
+bool adb__report_step(adb__report_ctx *x, int pct, const char *step);
 
 /* The section status of a score (and of no events: "unknown"). */
 const char *adb__report_status_of(double score, long long events, long long violations);

@@ -49,7 +49,7 @@
 static const char *const report_types[] = { "HIPAA_AUDIT_TRAIL", "GDPR_PROCESSING_ACTIVITIES",
                                              "GENERAL_COMPLIANCE", "INTEGRITY_VERIFICATION",
                                              "CUSTOM_REPORT", NULL };
-static const char *const formats[] = { "json", "csv", "xml", "pdf", NULL };
+static const char *const formats[] = { "json", "csv", "xml", "pdf", "xlsx", NULL };
 
 static bool one_of(const char *v, const char *const *set)
 {
@@ -215,13 +215,36 @@ static bool body_ok(const json_t *b, bool full, json_t **sched, adb__sched_error
     if (!str_member(b, "format", 16, full, &s, e))
         return false;
     if (s && !one_of(s, formats)) {
-        adb__sched_fail(e, "format", "UNSUPPORTED_FORMAT", "format must be json, csv, xml or pdf");
+        adb__sched_fail(e, "format", "UNSUPPORTED_FORMAT", "format must be json, csv, xml, pdf or xlsx");
         return false;
     }
     if (!obj_member(b, "criteria", full, e) || !obj_member(b, "delivery", full, e) ||
         !obj_member(b, "export", full, e) || !obj_member(b, "notifications", false, e) ||
         !obj_member(b, "metadata", false, e) || !obj_member(b, "schedule", full, e))
         return false;
+    static const char *const comps[] = { "none", "gzip", "zip", NULL };
+    static const char *const comp_at[][2] = { { "delivery", "delivery.compression" },
+                                              { "export", "export.compression" } };
+    for (size_t ci = 0; ci < 2; ci++) {
+        json_t *o = json_object_get(b, comp_at[ci][0]);
+        json_t *cv = json_is_object(o) ? json_object_get(o, "compression") : NULL;
+        if (cv && !json_is_null(cv) && (!json_is_string(cv) || !one_of(json_string_value(cv), comps))) {
+            bool bz = json_is_string(cv) && !strcmp(json_string_value(cv), "bzip2");
+            adb__sched_fail(e, comp_at[ci][1], bz ? "UNSUPPORTED_COMPRESSION" : "INVALID_VALUE",
+                            "compression must be none, gzip or zip%s",
+                            bz ? " (bzip2 is not written by this server)" : "");
+            return false;
+        }
+    }
+    if ((v = json_object_get(b, "metadata")) && json_is_object(v) &&
+        (v = json_object_get(v, "overlapPolicy")) && !json_is_null(v)) {
+        static const char *const policies[] = { "skip", "queue", "replace", NULL };
+        if (!json_is_string(v) || !one_of(json_string_value(v), policies)) {
+            adb__sched_fail(e, "metadata.overlapPolicy", "INVALID_VALUE",
+                            "overlapPolicy must be skip, queue or replace");
+            return false;
+        }
+    }
     if ((v = json_object_get(b, "delivery")) && json_is_object(v) && !delivery_ok(v, e))
         return false;
     if (!tags_ok(json_object_get(b, "tags"), e))

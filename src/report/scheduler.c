@@ -133,7 +133,10 @@ static int claim_schedule(PGconn *c)
           "SELECT id, organization_id, schedule, next_run,"
           " (EXTRACT(EPOCH FROM next_run) * 1000)::bigint,"
           " EXISTS (SELECT 1 FROM report_executions e WHERE e.scheduled_report_id = s.id"
-          "  AND e.status IN ('pending', 'running'))"
+          "  AND e.status IN ('pending', 'running')),"
+          " coalesce(s.metadata->>'overlapPolicy', 'skip'),"
+          " (SELECT count(*) FROM report_executions e WHERE e.scheduled_report_id = s.id"
+          "  AND e.status = 'pending')"
           " FROM scheduled_reports s WHERE enabled = 'true' AND is_deleted = 'false'"
           " AND next_run <= to_timestamp($1::double precision)"
           " ORDER BY next_run LIMIT 1 FOR UPDATE SKIP LOCKED",
@@ -148,6 +151,10 @@ static int claim_schedule(PGconn *c)
     char sid_copy[256];
     adb__fmt(sid_copy, sizeof(sid_copy), "%s", sid);
     bool busy = PQgetvalue(r, 0, 5)[0] == 't';
+    /* the overlap policy (metadata.overlapPolicy, checked by the API): skip, queue, replace */
+    char policy[16];
+    adb__fmt(policy, sizeof(policy), "%s", PQgetvalue(r, 0, 6));
+    bool waiting = strtoll(PQgetvalue(r, 0, 7), NULL, 10) > 0;
     json_t *sj = json_loads(sched, 0, NULL);
     bool catch_up = json_is_true(json_object_get(sj, "catchUpMissedRuns"));
     long long max_missed = json_integer_value(json_object_get(sj, "maxMissedRuns"));
@@ -189,10 +196,31 @@ static int claim_schedule(PGconn *c)
         long long at = atoll(PQgetvalue(due, i, 1));
         const char *trigger = "scheduled", *status = "pending", *code = NULL, *msg = NULL;
         if (i == n - 1 && t - at <= GRACE_MS) {
-            if (busy) {
+            if (busy && !strcmp(policy, "replace")) {
+                /* the running execution is asked to stop at its next step and a
+                 * waiting one is superseded: this instant runs once they end */
+                const char *pr[] = { sid };
+                PGresult *sup = q(c,
+                                  "UPDATE report_executions SET cancel_requested = true,"
+                                  " status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,"
+                                  " finished_at = CASE WHEN status = 'pending' THEN now() END,"
+                                  " error_code = CASE WHEN status = 'pending' THEN 'SUPERSEDED' END,"
+                                  " error = CASE WHEN status = 'pending' THEN '{\"code\":\"SUPERSEDED\","
+                                  "\"message\":\"replaced by a newer instant (overlapPolicy replace)\"}' END"
+                                  " WHERE scheduled_report_id = $1 AND status IN ('pending', 'running')",
+                                  1, pr);
+                bool sok = PQresultStatus(sup) == PGRES_COMMAND_OK;
+                PQclear(sup);
+                if (!sok)
+                    goto out;
+            } else if (busy && !strcmp(policy, "queue") && !waiting) {
+                /* pending: claim_execution runs it once the running one ends */
+            } else if (busy) {
                 status = "skipped";
                 code = "OVERLAP";
-                msg = "the previous execution of this schedule was still running";
+                msg = !strcmp(policy, "queue")
+                          ? "an execution of this schedule was already waiting (overlapPolicy queue holds one)"
+                          : "the previous execution of this schedule was still running";
             }
         } else {
             missed_rank++;

@@ -32,7 +32,7 @@ static const char *const categories[] = { "hipaa", "gdpr", "custom", "privacy", 
 static const char *const types[] = { "HIPAA_AUDIT_TRAIL", "GDPR_PROCESSING_ACTIVITIES",
                                      "GENERAL_COMPLIANCE", "INTEGRITY_VERIFICATION", "CUSTOM_REPORT",
                                      NULL };
-static const char *const formats[] = { "json", "csv", "xml", "pdf", NULL };
+static const char *const formats[] = { "json", "csv", "xml", "pdf", "xlsx", NULL };
 
 static bool one_of(const char *v, const char *const *set)
 {
@@ -65,7 +65,7 @@ static bool check(const json_t *b, bool full, adb__sched_error *e)
         { "category", categories, "category must be hipaa, gdpr, custom, privacy, security or audit" },
         { "reportType", types, "reportType must be HIPAA_AUDIT_TRAIL, GDPR_PROCESSING_ACTIVITIES, "
                                "GENERAL_COMPLIANCE, INTEGRITY_VERIFICATION or CUSTOM_REPORT" },
-        { "defaultFormat", formats, "defaultFormat must be json, csv, xml or pdf" },
+        { "defaultFormat", formats, "defaultFormat must be json, csv, xml, pdf or xlsx" },
     };
     const char *k;
     json_t *v;

@@ -107,6 +107,25 @@ deliver --destinations "$H1" --execution ex-1 --report rep-1
 expect_eq "the same execution again: the same delivery, nothing queued again" "0 $DLV 1" \
     "$RC $OUT $(sql "SELECT count(*) FROM delivery_queue WHERE idempotency_key = 'report-execution:ex-1'")"
 
+# ---- compression (rxlsx): the file sent packed, the artifact's exact bytes inside ----
+deliver --destinations "$H1" --compression bzip2
+expect_eq "compression bzip2: exit 1, naming delivery.compression, nothing queued" "1 yes" \
+    "$RC $(printf '%s' "$ERR" | grep -q 'delivery.compression' && echo yes)"
+for z in gzip zip; do
+    deliver --destinations "$H1" --compression "$z"
+    ZID=$(sql "SELECT id FROM delivery_queue WHERE delivery_id = '$OUT'")
+    wait_for 20 '[ -f "$SAVE/$ZID.body" ]'
+    if [ "$z" = gzip ]; then inner=$(gunzip -c <"$SAVE/$ZID.body" | sha256sum | cut -c1-64)
+    else inner=$(python3 -c 'import hashlib,sys,zipfile
+z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; n=z.namelist(); assert n == [sys.argv[2]], n
+print(hashlib.sha256(z.read(n[0])).hexdigest())' "$SAVE/$ZID.body" "$(basename "$ART")"); fi
+    expect_eq "compression $z: received packed, the artifact inside byte for byte" "$SHA" "$inner"
+    WID=$ZID
+    expect_eq "...as application/$z, the file name with its suffix, the artifact's SHA-256 in the payload" \
+        "application/$z|$(basename "$ART").$( [ $z = gzip ] && echo gz || echo zip)|$SHA" \
+        "$(hdr content-type | sed 's/;.*//')|$(hdr content-disposition | sed 's/.*filename="\(.*\)"/\1/')|$(sql "SELECT payload->'metadata'->>'artifactSha256' FROM delivery_queue WHERE id = '$ZID'")"
+done
+
 # ---- a failure, then a success: both attempts in the execution ----
 rmode "{\"saveDir\":\"$SAVE\",\"failFirst\":1,\"failStatus\":503}"
 deliver --destinations "$H1" --execution ex-2

@@ -7,7 +7,8 @@
 #     2: exactly two catch-up runs, marked 'catchup', the older missed
 #     instant recorded 'skipped' (MISSED), the next run three days on; two
 #     serves restarted side by side claim each instant once;
-#  3. an overlapping instant skipped, a cancel; 4. a timeout (resumes count),
+#  3. an overlapping instant skipped, a cancel; the queue and replace overlap
+#     policies; 4. a timeout (resumes count),
 #     and a report a crash left running marked interrupted.
 # The scheduler's clock is moved with AUDITDB_REPORT_CLOCK_FILE (test build).
 . "$(dirname "$0")/../lib.sh"
@@ -145,6 +146,32 @@ check "a cancel stops the running execution at its next step" wait_sql \
     "SELECT string_agg(status, ' ' ORDER BY scheduled_time) FROM report_executions WHERE scheduled_report_id = 'report-overlap'" "cancelled skipped"
 expect_eq "one row per instant, never two" "2 2" \
     "$(sql "SELECT count(*) || ' ' || count(DISTINCT scheduled_time) FROM report_executions WHERE scheduled_report_id = 'report-overlap'")"
+# the other overlap policies (metadata.overlapPolicy): queue holds one waiting instant, replace
+# cancels the running one for the newer instant
+# (every other schedule off: none may fall due while the clock moves and take a runner)
+sql "UPDATE scheduled_reports SET enabled = 'false'" >/dev/null
+for pol in queue replace; do
+    new_schedule "report-$pol" "'{\"frequency\": \"custom\", \"cronExpression\": \"0 * * * *\", \"timezone\": \"UTC\"}'"
+    sql "UPDATE scheduled_reports SET metadata = '{\"overlapPolicy\": \"$pol\"}' WHERE id = 'report-$pol'" >/dev/null
+done
+echo $(( $(sql "SELECT (EXTRACT(EPOCH FROM max(next_run) - now()) * 1000)::bigint + 1000
+                FROM scheduled_reports WHERE id IN ('report-queue', 'report-replace')") )) >"$CLOCK"
+check "queue, replace: the first hour's executions run (held)" wait_sql \
+    "SELECT count(*) FROM report_executions WHERE scheduled_report_id IN ('report-queue', 'report-replace') AND status = 'running'" 2
+echo $(( $(cat "$CLOCK") + 3600000 )) >"$CLOCK"
+check "queue: the next hour waits, pending, behind the running one" wait_sql "$(printf '%s' "SELECT string_agg(status || ' ' || coalesce(error_code, '-'), ', ' ORDER BY scheduled_time) FROM report_executions WHERE scheduled_report_id = 'report-queue'")" "running -, pending -"
+check "replace: the running one is cancelled, the next hour runs" wait_sql "$(printf '%s' "SELECT string_agg(status, ', ' ORDER BY scheduled_time) FROM report_executions WHERE scheduled_report_id = 'report-replace'")" "cancelled, running"
+echo $(( $(cat "$CLOCK") + 3600000 )) >"$CLOCK"
+check "queue: a third hour while one waits is skipped (the queue holds one)" wait_sql "$(printf '%s' "SELECT string_agg(status || ' ' || coalesce(error_code, '-'), ', ' ORDER BY scheduled_time) FROM report_executions WHERE scheduled_report_id = 'report-queue'")" "running -, pending -, skipped OVERLAP"
+check "replace: again the newest runs, the older cancelled" wait_sql "$(printf '%s' "SELECT string_agg(status, ', ' ORDER BY scheduled_time) FROM report_executions WHERE scheduled_report_id = 'report-replace'")" "cancelled, cancelled, running"
+expect_eq "queue, replace: one row per instant" "6 6" \
+    "$(sql "SELECT count(*) || ' ' || count(DISTINCT (scheduled_report_id, scheduled_time)) FROM report_executions WHERE scheduled_report_id IN ('report-queue', 'report-replace')")"
+# the runners freed for section 4: the schedules off, their executions cancelled
+sql "UPDATE scheduled_reports SET enabled = 'false' WHERE id IN ('report-queue', 'report-replace')" >/dev/null
+sql "UPDATE report_executions SET cancel_requested = true, status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END
+     WHERE scheduled_report_id IN ('report-queue', 'report-replace') AND status IN ('pending', 'running')" >/dev/null
+check "...their executions end" wait_sql \
+    "SELECT count(*) FROM report_executions WHERE scheduled_report_id IN ('report-queue', 'report-replace') AND status IN ('pending', 'running')" 0
 stop_serve
 
 # ---- 4. a timeout: an execution running longer than AUDITDB_REPORT_TIMEOUT_MS ends 'timeout',

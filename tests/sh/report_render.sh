@@ -49,6 +49,13 @@ sys.exit(0 if json.load(open(sys.argv[1])) == json.load(open(sys.argv[2])) else 
     same_members "$doc: CSV has the JSON's totals" "$W/$doc.json.totals" "$W/$doc.csv.totals" figures tables charts checkpoints
     same_members "$doc: XML has the JSON's totals" "$W/$doc.json.totals" "$W/$doc.xml.totals" figures tables charts checkpoints
     same_members "$doc: the PDF's text has the JSON's figures and checkpoints" "$W/$doc.json.totals" "$W/$doc.pdf.totals" figures checkpoints
+    # xlsx (rxlsx): a workbook whose cells carry the same totals, the same bytes every time
+    render --format xlsx "$G/$doc.json" >"$W/$doc.xlsx" 2>"$W/$doc.xlsx.err"
+    expect_eq "$doc: xlsx renders" "0 " "$? $(cat "$W/$doc.xlsx.err")"
+    totals xlsx "$W/$doc.xlsx" >"$W/$doc.xlsx.totals" || not_ok "$doc: xlsx totals read"
+    same_members "$doc: the xlsx workbook has the JSON's totals" "$W/$doc.json.totals" "$W/$doc.xlsx.totals" figures tables charts checkpoints
+    render --format xlsx "$G/$doc.json" >"$W/$doc.again.xlsx"
+    check "$doc: the xlsx is the same bytes on a second run" cmp -s "$W/$doc.xlsx" "$W/$doc.again.xlsx"
     check "$doc: qpdf --check" qcheck "$W/$doc.pdf"
     sleep 1 # the clock moves on: the bytes must not
     render --format pdf "$G/$doc.json" >"$W/$doc.again.pdf"
@@ -110,13 +117,36 @@ doc = {
 }
 json.dump(doc, open(w + "/hostile.doc.json", "w"))
 EOF
-for f in json csv xml pdf; do
+for f in json csv xml pdf xlsx; do
     render --format "$f" "$W/hostile.doc.json" >"$W/hostile.$f" 2>"$W/hostile.$f.err"
     expect_eq "hostile: $f renders" "0 " "$? $(cat "$W/hostile.$f.err")"
 done
 for f in json csv xml; do totals "$f" "$W/hostile.$f" >"$W/hostile.$f.totals" || not_ok "hostile: $f totals read"; done
 same_members "hostile: CSV has the JSON's totals" "$W/hostile.json.totals" "$W/hostile.csv.totals" figures tables charts checkpoints
 same_members "hostile: XML has the JSON's totals" "$W/hostile.json.totals" "$W/hostile.xml.totals" figures tables charts checkpoints
+totals xlsx "$W/hostile.xlsx" >"$W/hostile.xlsx.totals" || not_ok "hostile: xlsx totals read"
+same_members "hostile: the xlsx workbook has the JSON's totals" "$W/hostile.json.totals" "$W/hostile.xlsx.totals" figures tables charts checkpoints
+check "hostile: xlsx text cells read back (formulas stay text, controls as U+FFFD, long text cut with …)" python3 - "$W/hostile.doc.json" "$W/hostile.xlsx" <<'EOF'
+import json, sys
+sys.path.insert(0, "tests/tools")
+from report_totals import xlsx_sheets
+doc = json.load(open(sys.argv[1]))
+sheets = dict(xlsx_sheets(sys.argv[2]))
+def shown(s):
+    return "".join("\ufffd" if (ord(c) < 32 and c not in "\t\n\r") or c in "\ufffe\uffff" else c for c in s)
+big = [rows for name, rows in sheets.items() if rows and rows[0][:2] == ["table", "big"]][0]
+cells = [r[1] for r in big[2:]]
+want = [shown(r[1]) for r in doc["tables"][0]["rows"]]
+report = sheets["Report"]
+titled = report[0] == ["title", shown(doc["title"])]
+long = [r for r in report if r and r[0] == "long"][0]
+cut = long[1].endswith("\u2026") and len(long[1].encode()) <= 32003 and long[1].startswith("LLLL")
+names = list(sheets)
+print("# sheets:", names, "first mismatch:", next(((a, b) for a, b in zip(cells, want) if a != b), None))
+ok = cells == want and titled and cut and len(names) == len(set(n.lower() for n in names)) \
+    and all(len(n) <= 31 and not set(n) & set(":\\/?*[]") for n in names)
+sys.exit(0 if ok else 1)
+EOF
 check "hostile: every CSV text cell starting = + - @ tab CR is prefixed with ', others exact" python3 - "$W/hostile.doc.json" "$W/hostile.csv" <<'EOF'
 import csv, io, json, sys
 doc = json.load(open(sys.argv[1]))
@@ -165,7 +195,7 @@ refuse() { # NAME PATTERN ARGS... (document on stdin)
     if [ "$rc" = 2 ] && [ ! -s "$W/refused.out" ] && grep -Eq -- "$pat" "$W/refused.err"; then ok "$name"
     else not_ok "$name"; diag "exit $rc, stdout $(wc -c <"$W/refused.out") bytes" "$(cat "$W/refused.err")"; fi
 }
-for f in json csv xml pdf; do
+for f in json csv xml pdf xlsx; do
     printf '%s' '{"title":"t","organizationId":"o","period":{"start":"a","end":"b"},"tables":[{"id":"t","title":"T","columns":["a","b"],"rows":[[1,2],[3]]}]}' |
         refuse "refused ($f): a row with a missing cell" 'tables\[0\]\.rows\[1\]: 1 cells for 2 columns' --format "$f"
 done
@@ -180,7 +210,7 @@ printf '%s' '{"title":"a","title":"b","organizationId":"o","period":{"start":"a"
     refuse "refused: a duplicated member" 'not JSON' --format json
 printf '%s' '{"title":"t","organizationId":"o","period":{"start":"a","end":"b"}}' |
     refuse "refused: an unknown format" 'unknown report format "html"' --format html
-refuse "refused: no --format" '--format json\|csv\|xml\|pdf is required' </dev/null
+refuse "refused: no --format" '--format json\|csv\|xml\|pdf\|xlsx is required' </dev/null
 printf '%s' '{"title":"t","organizationId":"o","period":{"start":"a","end":"b"}}' >"$W/min.json"
 render --format pdf "$W/min.json" >"$W/min.pdf"
 check "a minimal document (no figures, tables, charts, date) renders a valid PDF" qcheck "$W/min.pdf"

@@ -59,7 +59,8 @@ bad "catch-up maximum 101" schedule.maxMissedRuns "$(body x '{"frequency":"daily
 bad "end before start" schedule.endDate "$(body x "{\"frequency\":\"daily\",\"timezone\":\"UTC\",\"hour\":1,\"minute\":0,\"startDate\":\"2030-01-02T00:00:00Z\",\"endDate\":\"2030-01-01T00:00:00Z\",$sch}")"
 bad "an end in the past" schedule.endDate "$(body x "{\"frequency\":\"daily\",\"timezone\":\"UTC\",\"hour\":1,\"minute\":0,\"endDate\":\"2001-01-01T00:00:00Z\",$sch}")"
 bad "unknown member" schedule.every "$(body x "{\"frequency\":\"daily\",\"every\":2,\"timezone\":\"UTC\",\"hour\":1,\"minute\":0,$sch}")"
-bad "xlsx" format "$(body x "{\"frequency\":\"daily\",\"timezone\":\"UTC\",\"hour\":1,\"minute\":0,$sch}" | sed 's/"format":"json","schedule"/"format":"xlsx","schedule"/')"
+bad "html (not produced)" format "$(body x "{\"frequency\":\"daily\",\"timezone\":\"UTC\",\"hour\":1,\"minute\":0,$sch}" | sed 's/"format":"json","schedule"/"format":"html","schedule"/')"
+bad "an overlap policy" metadata.overlapPolicy "$(body x "{\"frequency\":\"daily\",\"timezone\":\"UTC\",\"hour\":1,\"minute\":0,$sch}" | sed 's/"format":"json","schedule"/"format":"json","metadata":{"overlapPolicy":"parallel"},"schedule"/')"
 bad "a report type" reportType "$(body x "{\"frequency\":\"daily\",\"timezone\":\"UTC\",\"hour\":1,\"minute\":0,$sch}" | sed 's/HIPAA_AUDIT_TRAIL/hipaa/')"
 bad "destinations" delivery.destinations "$(body x "{\"frequency\":\"daily\",\"timezone\":\"UTC\",\"hour\":1,\"minute\":0,$sch}" | sed 's/"destinations":\[\]/"destinations":"all"/')"
 http POST $S -H "x-api-key: $A" -H "$J" -d '[1]'

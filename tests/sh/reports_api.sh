@@ -72,6 +72,26 @@ HASH1=$(jbody 'd["reportHash"]')
 jraw 'd["signedNote"]' >"$TEST_TMP/r1.note"
 curl -s -o "$TEST_TMP/r1.json" -H "X-API-Key: $A_AUD" "$BASE_URL$R/$ID1/download"
 expect_eq "download: the artifact whose SHA-256 is reportHash" "$HASH1" "$(sha256sum <"$TEST_TMP/r1.json" | cut -d' ' -f1)"
+# compression (rxlsx): the signed bytes inside, unchanged; xlsx rendered from the document
+curl -s -D "$TEST_TMP/gz.h" -o "$TEST_TMP/r1.json.gz" -H "X-API-Key: $A_AUD" "$BASE_URL$R/$ID1/download?compression=gzip"
+expect_eq "download gzip: the artifact inside is the one of reportHash" "$HASH1" "$(gunzip -c <"$TEST_TMP/r1.json.gz" | sha256sum | cut -d' ' -f1)"
+expect_match "...as application/gzip, a .gz file name, X-Report-SHA256 the inner artifact's" \
+    "json\.gz.*gzip.*$HASH1" "$(tr -d '\r' <"$TEST_TMP/gz.h" | grep -iE '^(content-type|content-disposition|x-report-sha256):' | sort | tr '\n' ' ')"
+curl -s -o "$TEST_TMP/r1.zip" -H "X-API-Key: $A_AUD" "$BASE_URL$R/$ID1/download?compression=zip"
+expect_eq "download zip: one entry, the artifact of reportHash (CRC checked)" "1 $HASH1" "$(python3 -c 'import hashlib,sys,zipfile
+z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; n=z.namelist()
+print(len(n), hashlib.sha256(z.read(n[0])).hexdigest())' "$TEST_TMP/r1.zip")"
+http GET "$R/$ID1/download?compression=bzip2" -H "X-API-Key: $A_AUD"
+expect_eq "download bzip2: 400 UNSUPPORTED_COMPRESSION naming compression" "400 compression UNSUPPORTED_COMPRESSION" \
+    "$HTTP_STATUS $(jbody 'd["error"]["details"]["errors"][0]["field"]') $(jbody 'd["error"]["details"]["errors"][0]["code"]')"
+http GET "$R/$ID1/download?compression=rar" -H "X-API-Key: $A_AUD"
+expect_eq "download rar: 400 naming compression" "400 compression" "$HTTP_STATUS $(jbody 'd["error"]["details"]["errors"][0]["field"]')"
+curl -s -o "$TEST_TMP/r1.xlsx" -H "X-API-Key: $A_AUD" "$BASE_URL$R/$ID1/download?format=xlsx"
+python3 tests/tools/report_totals.py json "$TEST_TMP/r1.json" >"$TEST_TMP/r1.totals"
+python3 tests/tools/report_totals.py xlsx "$TEST_TMP/r1.xlsx" >"$TEST_TMP/r1.xlsx.totals"
+check "download format=xlsx: a workbook with the report's figures, tables and charts" python3 -c 'import json,sys
+a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))
+sys.exit(0 if all(a[k] == b[k] for k in ("figures","tables","charts","checkpoints")) else 1)' "$TEST_TMP/r1.totals" "$TEST_TMP/r1.xlsx.totals"
 curl -s -H "X-API-Key: $A_ADMIN" "$BASE_URL/api/v1/audit/log/vkey" >"$TEST_TMP/log.vkey"
 check "verify-proof --report: signature, hash, checkpoint" "$AUDITDB_BIN" verify-proof --report "$TEST_TMP/r1.note" \
     --artifact "$TEST_TMP/r1.json" --vkey @"$TEST_TMP/log.vkey" --org org-a --quiet
@@ -140,6 +160,17 @@ http POST $R/custom -H "X-API-Key: $A_AUD" -H "$J" -d '{"name":"failures","inclu
 expect_eq "custom report: the one failure, as data" "200 custom 1" "$HTTP_STATUS $(jbody 'd["type"]') $(jbody 'len(d["data"])')"
 printf '%s' "$HTTP_BODY" >"$TEST_TMP/custom.json"
 expect_eq "...in the client's CustomReport shape" "" "$(shapes custom-report "$TEST_TMP/custom.json")"
+
+http POST $R/hipaa -H "X-API-Key: $A_AUD" -H "$J" -d "$(printf '%s' "$CRIT" | sed 's/}}}$/}},"format":"xlsx"}/')"
+expect_eq "a report generated as xlsx" 200 "$HTTP_STATUS"
+IDX=$(jbody 'd["id"]')
+http GET "$R/$IDX/status" -H "X-API-Key: $A_AUD"
+HASHX=$(jbody 'd["reportHash"]')
+jraw 'd["signedNote"]' >"$TEST_TMP/rx.note"
+curl -s -o "$TEST_TMP/rx.xlsx" -H "X-API-Key: $A_AUD" "$BASE_URL$R/$IDX/download"
+expect_eq "...its stored workbook is the signed artifact" "$HASHX" "$(sha256sum <"$TEST_TMP/rx.xlsx" | cut -d' ' -f1)"
+check "...and verify-proof checks it (signature, hash, checkpoint)" "$AUDITDB_BIN" verify-proof --report "$TEST_TMP/rx.note" \
+    --artifact "$TEST_TMP/rx.xlsx" --vkey @"$TEST_TMP/log.vkey" --org org-a --quiet
 
 # history, cancel, refusals
 http GET "$R/history/org-a?limit=2" -H "X-API-Key: $A_AUD"

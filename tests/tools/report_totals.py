@@ -4,7 +4,7 @@
 against each other and against a golden file. Written from docs/reports.md ("Renderings"), not
 from auditdb's code.
 
-usage: report_totals.py json|csv|xml FILE
+usage: report_totals.py json|csv|xml|xlsx FILE
        report_totals.py pdf TEXT_FILE DOC.json   (TEXT_FILE: `pdftotext -layout` of the PDF; the
                                                  document gives only the labels to look for)
 Prints one JSON object: figures {id: value}, checkpoints {origin: treeSize}, and for json, csv
@@ -112,6 +112,71 @@ def from_xml(text):
     return out
 
 
+XNS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+RNS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def xlsx_sheets(path):
+    """The workbook's sheets in order: (name, rows), a row a list of cells (text, a number, or
+    None for an empty cell), placed by their A1 references; rows missing from the sheet are []."""
+    import zipfile
+    z = zipfile.ZipFile(path)
+    assert z.testzip() is None, "a ZIP entry's CRC does not match"
+    types = ET.fromstring(z.read("[Content_Types].xml"))
+    assert any(o.get("PartName") == "/xl/workbook.xml" for o in types), "no workbook in the content types"
+    rels = {r.get("Id"): r.get("Target") for r in ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))}
+    out = []
+    for sh in ET.fromstring(z.read("xl/workbook.xml")).find(XNS + "sheets"):
+        root = ET.fromstring(z.read("xl/" + rels[sh.get(RNS + "id")]))
+        rows = []
+        for r in root.iter(XNS + "row"):
+            n = int(r.get("r"))
+            while len(rows) < n:
+                rows.append([])
+            cells = rows[n - 1]
+            for c in r.findall(XNS + "c"):
+                ref = re.match(r"([A-Z]+)(\d+)$", c.get("r"))
+                assert int(ref.group(2)) == n, "a cell outside its row"
+                col = 0
+                for ch in ref.group(1):
+                    col = col * 26 + ord(ch) - 64
+                while len(cells) < col:
+                    cells.append(None)
+                if c.get("t") == "inlineStr":
+                    cells[col - 1] = "".join(t.text or "" for t in c.iter(XNS + "t"))
+                else:
+                    cells[col - 1] = num(c.find(XNS + "v").text)
+        out.append((sh.get("name"), rows))
+    return out
+
+
+def from_xlsx(path):
+    out = {"figures": {}, "checkpoints": {}, "tables": {}, "charts": {}}
+    for name, rows in xlsx_sheets(path):
+        first = rows[0] if rows else []
+        if name == "Report":
+            head = [i for i, r in enumerate(rows) if r[:5] == ["id", "label", "value", "query", "events"]][0]
+            for r in rows[head + 1:]:
+                out["figures"][r[0]] = num(r[2])
+        elif name == "Provenance":
+            for r in rows[1:]:
+                if not r:
+                    break
+                out["checkpoints"][r[0]] = int(r[1])
+        elif first[:1] == ["table"]:
+            columns = rows[1]
+            body = [r + [None] * (len(columns) - len(r)) for r in rows[2:]]
+            add_table(out["tables"], first[1], columns, body)
+        elif first[:1] == ["chart"]:
+            names = rows[1][1:]
+            sums = {n: 0 for n in names}
+            for r in rows[2:]:
+                for n, v in zip(names, r[1:]):
+                    sums[n] = num(sums[n] + v)
+            out["charts"][first[1]] = sums
+    return out
+
+
 def from_pdf_text(text, doc):
     """Figures: the line that starts with the figure's label, its first number after it.
     Checkpoints: the line that starts with the origin, the number after it."""
@@ -136,6 +201,9 @@ def from_pdf_text(text, doc):
 
 def main():
     fmt, path = sys.argv[1], sys.argv[2]
+    if fmt == "xlsx":
+        print(json.dumps(from_xlsx(path), sort_keys=True, indent=1))
+        return
     text = open(path, encoding="utf-8", newline="").read()
     if fmt == "json":
         out = from_json(text)

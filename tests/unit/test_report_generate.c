@@ -10,6 +10,7 @@
 #include "tdb.h"
 #include "report/report.h"
 #include "report/provenance.h"
+#include "report/report_query.h"
 #include "core/adb_internal.h"
 #include "core/util.h"
 #include "log/merkle.h"
@@ -368,6 +369,45 @@ static void archived_counted(void)
         json_t *ev = fig_events(r.doc, "unauthorizedAttempts");
         CHECK_STR(json_string_value(json_array_get(ev, 0)), failed);
         CHECK(json_array_size(fig_events(r.doc, "phiEvents")) == 6);
+        /* and the per-user table, both charts and distinctUsers (rarch): 4 archived + 2 live */
+        CHECK(fig(r.doc, "distinctUsers") == 6);
+        const json_t *t0 = json_array_get(json_object_get(r.doc, "tables"), 0);
+        CHECK_STR(json_string_value(json_object_get(t0, "id")), "perUser");
+        CHECK(json_array_size(json_object_get(t0, "rows")) == 6);
+        const json_t *c0 = json_array_get(json_object_get(r.doc, "charts"), 0);
+        const json_t *c1 = json_array_get(json_object_get(r.doc, "charts"), 1);
+        CHECK(json_array_size(json_object_get(c0, "labels")) == 6);
+        CHECK_STR(json_string_value(json_array_get(json_object_get(c0, "labels"), 0)), "2025-05-02");
+        char *st_json = json_dumps(json_object_get(c1, "labels"), JSON_COMPACT);
+        char *sv_json = json_dumps(json_object_get(json_array_get(json_object_get(c1, "series"), 0),
+                                                   "values"), JSON_COMPACT);
+        CHECK_STR(st_json, "[\"failure\",\"success\"]");
+        CHECK_STR(sv_json, "[1,5]");
+        free(st_json);
+        free(sv_json);
+        adb__report_result_free(&r);
+    }
+    /* the general and GDPR figures count them too (rarch) */
+    st = gen(db, o, "GENERAL_COMPLIANCE", c, &r, field, err);
+    CHECK_MSG(st == ADB_OK, "%s", err);
+    if (st == ADB_OK) {
+        CHECK(fig(r.doc, "totalEvents") == 6);
+        CHECK(fig(r.doc, "failures") == 1);
+        CHECK(fig(r.doc, "phiEvents") == 6);
+        const json_t *tf = adb__rq_find_figure(json_object_get(r.doc, "figures"), "totalEvents");
+        CHECK(json_integer_value(json_object_get(tf, "archived")) == 4);
+        adb__report_result_free(&r);
+    }
+    st = gen(db, o, "GDPR_PROCESSING_ACTIVITIES", c, &r, field, err);
+    CHECK_MSG(st == ADB_OK, "%s", err);
+    if (st == ADB_OK) {
+        CHECK(fig(r.doc, "totalEvents") == 6);
+        CHECK(fig(r.doc, "personalDataEvents") == 6);
+        CHECK(fig(r.doc, "failedPersonalDataEvents") == 1);
+        CHECK(fig(r.doc, "withoutDeclaredPurpose") == 6);
+        CHECK(fig(r.doc, "withDeclaredPurpose") == 0);
+        json_t *ev = fig_events(r.doc, "failedPersonalDataEvents");
+        CHECK_STR(json_string_value(json_array_get(ev, 0)), failed);
         adb__report_result_free(&r);
     }
     json_decref(c);
