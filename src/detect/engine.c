@@ -274,12 +274,25 @@ static bool evaluate(adb__detect *d, ostate *os, const rset *rs, const adb__drec
             e->measure = __builtin_popcountll((unsigned long long)e->a);
             break;
         case ADB_DC_TEMPORAL_ORDERED:
-            /* a: 1 + earliest time of the first selection; b: 1 + latest of the second */
-            if (mask & (1u << r->corr_sel[0]) && (!e->a || rec->ts_ms + 1 < e->a))
-                e->a = rec->ts_ms + 1;
-            if (mask & (1u << r->corr_sel[1]) && rec->ts_ms + 1 > e->b)
+            if (r->ncorr == 2) {
+                /* a: 1 + earliest time of the first selection; b: 1 + latest of the second
+                 * (exact whatever order the two arrive in) */
+                if (mask & (1u << r->corr_sel[0]) && (!e->a || rec->ts_ms + 1 < e->a))
+                    e->a = rec->ts_ms + 1;
+                if (mask & (1u << r->corr_sel[1]) && rec->ts_ms + 1 > e->b)
+                    e->b = rec->ts_ms + 1;
+                e->measure = e->a && e->b && e->a <= e->b ? 2 : (e->a || e->b) ? 1 : 0;
+                break;
+            }
+            /* more than two: steps taken in chain order (docs/alerts.md): a the steps
+             * taken, b 1 + the time of the last; an event of the next selection at or
+             * after that time takes the next step */
+            if (e->a < (int64_t)r->ncorr && (mask & (1u << r->corr_sel[e->a])) &&
+                rec->ts_ms + 1 >= e->b) {
+                e->a++;
                 e->b = rec->ts_ms + 1;
-            e->measure = e->a && e->b && e->a <= e->b ? 2 : (e->a || e->b) ? 1 : 0;
+            }
+            e->measure = e->a;
             break;
         }
         if (e->fired)

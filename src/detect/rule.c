@@ -272,8 +272,8 @@ bool adb__rule_parse(const char *json, adb__rule *r, char *field, size_t fieldle
     }
     if (r->type == ADB_DC_TEMPORAL && r->ncorr < 2)
         FAIL("correlation.rules", "temporal needs at least 2 selections");
-    if (r->type == ADB_DC_TEMPORAL_ORDERED && r->ncorr != 2)
-        FAIL("correlation.rules", "temporal_ordered takes exactly 2 selections (docs/alerts.md)");
+    if (r->type == ADB_DC_TEMPORAL_ORDERED && r->ncorr < 2)
+        FAIL("correlation.rules", "temporal_ordered needs at least 2 selections");
 
     v = json_object_get(corr, "group-by");
     if (v && !json_is_null(v)) {

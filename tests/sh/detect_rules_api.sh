@@ -4,7 +4,8 @@
 # change (a new version each time), versions, 409/400/403/404; each change in the configuration
 # history; the time zone setting; events over HTTP raise one alert per rule, group and window
 # with the events' ids as samples, later events counted into the hit, not raised again; a
-# disabled rule stops; the engine's own alert.* events never feed a rule; the local time of events
+# disabled rule stops; the engine's own alert.* events never feed a rule; temporal_ordered over
+# three selections (in order: a hit; out of order or a step missing: none); the local time of events
 # it reads from the writer's feed in two zones (off-hours exactly as python's zone data says);
 # security_events and audit_integrity_log rows raise their rules' alerts.
 . tests/lib.sh
@@ -122,6 +123,27 @@ expect_eq "failed-auth disabled (version 2)" "200|2" "$HTTP_STATUS|$(jbody 'd["v
 bulk "$A" eve auth.login.failure 6 10
 caught_up
 expect_eq "a disabled rule counts nothing" 0 "$(sql "SELECT count(*) FROM detection_hits WHERE group_key = 'eve'")"
+
+# --- temporal_ordered over three selections: steps in chain order (docs/alerts.md) ---------------
+STEPS='{"title": "three steps", "severity": "HIGH", "selections": {"one": {"action": "step.one"}, "two": {"action": "step.two"}, "three": {"action": "step.three"}}, "correlation": {"type": "temporal_ordered", "rules": ["one", "two", "three"], "group-by": ["principal"], "timespan": "1h"}}'
+http POST /api/v1/alerts/rules -H "$(H "$B")" -H 'Content-Type: application/json' -d "{\"id\": \"steps\", \"definition\": $STEPS}"
+expect_eq "a temporal_ordered rule of three selections is taken" 201 "$HTTP_STATUS"
+steps() { # PRINCIPAL ACTION... (one second apart, in this order)
+    p=$1; shift
+    evs=$(python3 -c "
+import json, sys, datetime
+w = $W
+print(json.dumps({'events': [{'action': a, 'status': 'success', 'principalId': sys.argv[1],
+  'timestamp': datetime.datetime.fromtimestamp(w + 40 + i, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.000Z')}
+  for i, a in enumerate(sys.argv[2:])]}))" "$p" "$@")
+    http POST /api/v1/audit/events/bulk -H "$(H "$B")" -H 'Content-Type: application/json' -d "$evs"
+}
+steps in-order step.one step.two step.three
+steps out-of-order step.two step.one step.three
+steps two-only step.one step.three step.three
+caught_up
+expect_eq "one, two, three in order: a hit; two before one, or no two: none" "in-order" \
+    "$(sql "SELECT string_agg(group_key, ',') FROM detection_hits WHERE organization_id = 'det-b' AND rule_id = 'steps'")"
 
 # --- local time of events the engine gets from memory (docs/alerts.md, "The feed") ----------------
 # det-k in Asia/Kolkata (+05:30), det-l in America/Los_Angeles (-08:00): the same instant is

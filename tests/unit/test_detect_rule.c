@@ -76,7 +76,7 @@ static void test_refusals(void)
           " \"correlation\": {\"type\": \"value_count\", \"timespan\": \"5m\", \"condition\": {\"gte\": 3}}}",
           "correlation.field" },
         { "{\"title\": \"t\", \"severity\": \"LOW\", \"selections\": {\"a\": {\"action\": \"x\"}, \"b\": {\"action\": \"y\"},"
-          " \"c\": {\"action\": \"z\"}}, \"correlation\": {\"type\": \"temporal_ordered\", \"timespan\": \"5m\"}}",
+          " \"c\": {\"action\": \"z\"}}, \"correlation\": {\"type\": \"temporal_ordered\", \"rules\": [\"b\"], \"timespan\": \"5m\"}}",
           "correlation.rules" },
         { "{\"title\": \"t\", \"severity\": \"LOW\", \"selections\": {\"a\": {\"action\": \"x\"}},"
           " \"correlation\": {\"type\": \"event_count\", \"timespan\": \"5m\", \"condition\": {\"gte\": 1}},"
