@@ -51,6 +51,10 @@ typedef struct adb_config {
     int report_timeout_ms; /* AUDITDB_REPORT_TIMEOUT_MS */
     int alert_tick_ms;     /* AUDITDB_ALERT_TICK_MS */
     bool tree;             /* AUDITDB_TREE */
+    bool detect;           /* AUDITDB_DETECT */
+    int detect_interval_ms; /* AUDITDB_DETECT_INTERVAL_MS */
+    int detect_lateness_s; /* AUDITDB_DETECT_LATENESS_S */
+    int detect_max_groups; /* AUDITDB_DETECT_MAX_GROUPS */
     bool monitoring;       /* AUDIT_MONITORING_ENABLED */
     int slow_query_ms;     /* AUDIT_SLOW_QUERY_THRESHOLD */
     int dbmon_interval_s;  /* AUDITDB_DBMON_INTERVAL_S */

@@ -292,26 +292,15 @@ int cmd_serve(int argc, char **argv)
     /* the metrics snapshots (docs/monitoring.md, "Metrics"): the owner's pool */
     metrics_snaps = adb__metrics_snapshots_start(h, db.cfg.metrics_snapshot_s, db.cfg.metrics_retention_days);
     /* the detection engine (docs/alerts.md, "The engine"): the owner's connections */
-    {
-        const char *on = getenv("AUDITDB_DETECT");
-        const char *iv = getenv("AUDITDB_DETECT_INTERVAL_MS"), *ls = getenv("AUDITDB_DETECT_LATENESS_S");
-        const char *mg = getenv("AUDITDB_DETECT_MAX_GROUPS");
-        long long ivv = 0, lsv = 0, mgv = 0; /* checked by adb_config_load */
-        if ((iv && !adb__parse_int(iv, 10, 60000, &ivv)) || (ls && !adb__parse_int(ls, 1, 86400, &lsv)) ||
-            (mg && !adb__parse_int(mg, 100, 100000000, &mgv)))
-            ivv = lsv = mgv = 0;
-        adb__detect_options dopt = {
-            .pool = adb_get_pool(h), .log = stderr,
-            .interval_ms = (int)ivv, .lateness_s = (int)lsv, .max_groups = mgv,
-        };
-        bool off = on && (!strcasecmp(on, "false") || !strcmp(on, "0") || !strcasecmp(on, "no") ||
-                          !strcasecmp(on, "off"));
-        if (!off &&
-            !(detect = adb__detect_start(&dopt, err, sizeof(err)))) {
-            cli_error("%s", err);
-            rc = EXIT_FAILURE_;
-            goto out;
-        }
+    adb__detect_options dopt = {
+        .pool = adb_get_pool(h), .log = stderr,
+        .interval_ms = db.cfg.detect_interval_ms, .lateness_s = db.cfg.detect_lateness_s,
+        .max_groups = db.cfg.detect_max_groups,
+    };
+    if (db.cfg.detect && !(detect = adb__detect_start(&dopt, err, sizeof(err)))) {
+        cli_error("%s", err);
+        rc = EXIT_FAILURE_;
+        goto out;
     }
     printf("auditdb %s listening on http://%s\n", adb_version(), adb_server_address(server));
     if (db.emb && strncmp(adb_embedded_datadir(db.emb), db.cfg.home, strlen(db.cfg.home)) != 0)

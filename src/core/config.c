@@ -251,7 +251,6 @@ adb_status adb_config_load(adb_config *cfg)
 
     memset(cfg, 0, sizeof(*cfg));
     int scratch;   /* settings read where they are used, checked here */
-    bool bscratch;
     if ((st = get_str(cfg, "AUDIT_DB_URL", &cfg->db_url)) ||
         (st = get_str(cfg, "AUDIT_DB_API_URL", &cfg->api_url)) ||
         (st = get_str(cfg, "AUDIT_DB_WRITER_URL", &cfg->writer_url)) ||
@@ -295,10 +294,10 @@ adb_status adb_config_load(adb_config *cfg)
         (st = check_cidrs(cfg, "AUDITDB_DELIVERY_ALLOW")) ||
         (st = get_int(cfg, "AUDITDB_ALERT_TICK_MS", 0, 60000, &cfg->alert_tick_ms)) ||
         (st = get_bool(cfg, "AUDITDB_TREE", &cfg->tree)) ||
-        (st = get_bool(cfg, "AUDITDB_DETECT", &bscratch)) ||
-        (st = get_int(cfg, "AUDITDB_DETECT_INTERVAL_MS", 10, 60000, &scratch)) ||
-        (st = get_int(cfg, "AUDITDB_DETECT_LATENESS_S", 1, 86400, &scratch)) ||
-        (st = get_int(cfg, "AUDITDB_DETECT_MAX_GROUPS", 100, 100000000, &scratch)) ||
+        (st = get_bool(cfg, "AUDITDB_DETECT", &cfg->detect)) ||
+        (st = get_int(cfg, "AUDITDB_DETECT_INTERVAL_MS", 10, 60000, &cfg->detect_interval_ms)) ||
+        (st = get_int(cfg, "AUDITDB_DETECT_LATENESS_S", 1, 86400, &cfg->detect_lateness_s)) ||
+        (st = get_int(cfg, "AUDITDB_DETECT_MAX_GROUPS", 100, 100000000, &cfg->detect_max_groups)) ||
         (st = get_bool(cfg, "AUDIT_MONITORING_ENABLED", &cfg->monitoring)) ||
         (st = get_int(cfg, "AUDIT_SLOW_QUERY_THRESHOLD", 0, 3600000, &cfg->slow_query_ms)) ||
         (st = get_int(cfg, "AUDITDB_DBMON_INTERVAL_S", 1, 86400, &cfg->dbmon_interval_s)) ||
