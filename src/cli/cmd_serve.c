@@ -13,6 +13,7 @@
 #include "../core/util.h"
 #include "../monitor/metrics_snapshot.h"
 #include "../detect/engine.h"
+#include "../detect/published.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -302,6 +303,7 @@ int cmd_serve(int argc, char **argv)
         rc = EXIT_FAILURE_;
         goto out;
     }
+    adb__detect_publish(detect); /* its figures on /metrics */
     printf("auditdb %s listening on http://%s\n", adb_version(), adb_server_address(server));
     if (db.emb && strncmp(adb_embedded_datadir(db.emb), db.cfg.home, strlen(db.cfg.home)) != 0)
         printf("database: embedded PostgreSQL in %s, its files in %s (out of reach of the "
@@ -331,6 +333,7 @@ out:
     /* stop taking requests, finish those in flight, then drain and commit the writer */
     adb_server_stop(server);
     adb__scheduler_stop(scheduler); /* a running execution is left to be resumed */
+    adb__detect_publish(NULL);      /* off /metrics before it stops */
     adb__detect_stop(detect);       /* its round in progress commits or rolls back */
     adb__alerter_stop(alerter);     /* its round ends first */
     adb__delivery_stop(delivery);   /* each thread ends its attempt first */
