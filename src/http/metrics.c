@@ -337,11 +337,13 @@ char *adb_http_metrics_render(adb_http_metrics *m, adb *db, const adb_http_conn_
              "# HELP auditdb_dbmon_findings Findings of the last round.\n"
              "# TYPE auditdb_dbmon_findings gauge\nauditdb_dbmon_findings %lld\n"
              "# HELP auditdb_dbmon_alerts_raised_total Findings raised as alerts (opened or folded).\n"
-             "# TYPE auditdb_dbmon_alerts_raised_total counter\nauditdb_dbmon_alerts_raised_total %lld\n",
+             "# TYPE auditdb_dbmon_alerts_raised_total counter\nauditdb_dbmon_alerts_raised_total %lld\n"
+             "# HELP auditdb_dbmon_alerts_resolved_total Open alerts resolved because their finding was gone.\n"
+             "# TYPE auditdb_dbmon_alerts_resolved_total counter\nauditdb_dbmon_alerts_resolved_total %lld\n",
          df.rounds, df.round_failures, df.last_round_ms / 1000.0, df.pss ? 1 : 0, df.hypopg ? 1 : 0,
          df.slow_queries, df.unused_indexes, df.duplicate_indexes, df.suggestions,
          df.tables_vacuum_due, df.dead_tuples, df.xid_age, (long long)df.database_bytes, df.findings,
-         df.alerts_raised);
+         df.alerts_raised, df.alerts_resolved);
     detect_figures(&o, db);
     return adb__buf_take(&o, len);
 }
