@@ -509,10 +509,19 @@ static json_t *verification_figures(PGconn *c, const mx_range *rg)
             json_object_set_new(reasons, PQgetvalue(r, i, 0), json_integer(n));
     }
     PQclear(r);
+    /* the mean duration of the verifications that recorded one (0041) */
+    double mean_ms = 0;
+    r = mx_exec(c, "SELECT mean_ms FROM adb_metrics_verification_time($1::timestamptz, $2::timestamptz)", 2, p);
+    if (!r) {
+        json_decref(reasons);
+        return NULL;
+    }
+    if (PQntuples(r) == 1)
+        mean_ms = strtod(PQgetvalue(r, 0, 0), NULL);
+    PQclear(r);
     return json_pack("{s:I, s:I, s:I, s:f, s:f, s:o}", "total", (json_int_t)total, "passed",
                      (json_int_t)passed, "failed", (json_int_t)(total - passed),
-                     /* the duration of a verification is not recorded */
-                     "averageTime", 0.0, "successRate", total ? passed * 100.0 / total : 100.0,
+                     "averageTime", mean_ms, "successRate", total ? passed * 100.0 / total : 100.0,
                      "failureReasons", reasons);
 }
 
@@ -848,10 +857,11 @@ enum MHD_Result adb_http_metrics_usage(adb_http_request *req)
         " count(*) FILTER (WHERE status_code >= 400), coalesce(avg(response_time_ms), 0),"
         " coalesce(sum(coalesce(request_bytes, 0) + coalesce(response_bytes, 0)), 0),"
         " coalesce(sum(response_time_ms), 0) / 3600000.0,"
-        " (SELECT count(*) FROM audit_log WHERE organization_id = $3)"
-        "  * (SELECT CASE WHEN sum(c.reltuples) > 0 THEN sum(pg_relation_size(c.oid)) / sum(c.reltuples) ELSE 0 END"
-        "     FROM pg_class c WHERE c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'audit_log'::regclass)"
-        "     AND c.reltuples > 0)"
+        /* storage: of each audit_log partition holding the organization's events, its whole
+         * size (heap, TOAST, indexes) times the organization's share of its rows */
+        " (SELECT coalesce(sum(x.n::float8 * pg_total_relation_size(x.p) / greatest(c.reltuples, x.n::float8)), 0)"
+        "   FROM (SELECT tableoid p, count(*) n FROM audit_log WHERE organization_id = $3 GROUP BY 1) x"
+        "   JOIN pg_class c ON c.oid = x.p)"
         " FROM api_access_log WHERE created_at >= $1::timestamptz AND created_at < $2::timestamptz"
         " AND $4::text IS NOT NULL", 4, p);
     /* endpoints */
