@@ -435,15 +435,13 @@ enum MHD_Result adb_http_metrics_system(adb_http_request *req)
     adb_http_iso_now(ts);
     return adb_http_send_json(req, MHD_HTTP_OK, json_pack(
         "{s:s, s:f, s:{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:{s:I}}, s:o,"
-        " s:{s:i, s:i, s:i, s:i, s:i, s:s}, s:o}",
+        " s:o, s:o}",
         "timestamp", ts, "uptime", (adb__now_ms() - req->state->started_ms) / 1000.0,
         "server", "hostname", host, "platform", "linux", "architecture", un.machine,
         "runtime", "auditdb " ADB_VERSION_STRING " (C)", "memoryUsage", mem, "cpuUsage", cpu,
         "diskUsage", disks, "networkMetrics", nets, "process", "residentBytes", (json_int_t)s.rss_bytes,
         "database", db,
-        /* no shared cache without REDIS_URL, and none of its figures collected with it */
-        "cache", "hitRate", 0, "missRate", 0, "evictionRate", 0, "memoryUsage", 0, "keyCount", 0,
-        "backend", "none",
+        "cache", mx_cache_figures(req),
         "api", api));
 }
 

@@ -54,6 +54,11 @@ PGconn *mx_tenant_begin(adb_http_request *req);
  * 503. */
 enum MHD_Result mx_failed(adb_http_request *req);
 
+/* The system answer's `cache` (metrics_cache.c): the process's in-memory
+ * caches (API keys, roles, the log's tiles) summed in the client's
+ * CacheMetrics, with each cache's own figures under `caches`. New reference. */
+json_t *mx_cache_figures(adb_http_request *req);
+
 /* Runs sql with params on c; the result (caller PQclear()s) or NULL on failure. */
 PGresult *mx_exec(PGconn *c, const char *sql, int n, const char *const *params);
 
