@@ -137,7 +137,7 @@ bool mx_bool_arg(adb_http_request *req, const char *name, bool def, bool *out, e
 /* whether this thread's last failed statement was cut by statement_timeout */
 static _Thread_local bool canceled;
 
-PGconn *mx_tenant_begin(adb_http_request *req)
+PGconn *mx_tenant_begin_as(adb *db, const char *org)
 {
     adb_status st;
     char err[256], ms[24];
@@ -148,15 +148,20 @@ PGconn *mx_tenant_begin(adb_http_request *req)
     if (!env || !*env || !adb__parse_int(env, 1, 3600000, &v))
         v = 15000; /* the configuration table's default; serve refused a bad value at start */
     adb__fmt(ms, sizeof(ms), "%lld", v);
-    PGconn *c = adb_tenant_begin(req->state->db, req->who.organization_id, &st, err, sizeof(err));
+    PGconn *c = adb_tenant_begin(db, org, &st, err, sizeof(err));
     const char *p[] = { ms };
     PGresult *r = c ? mx_exec(c, "SELECT set_config('statement_timeout', $1, true)", 1, p) : NULL;
     if (c && !r) {
-        adb_tenant_end(req->state->db, c, false);
+        adb_tenant_end(db, c, false);
         return NULL;
     }
     PQclear(r);
     return c;
+}
+
+PGconn *mx_tenant_begin(adb_http_request *req)
+{
+    return mx_tenant_begin_as(req->state->db, req->who.organization_id);
 }
 
 enum MHD_Result mx_failed(adb_http_request *req)

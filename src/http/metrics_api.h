@@ -48,6 +48,8 @@ bool mx_bool_arg(adb_http_request *req, const char *name, bool def, bool *out,
  * whose statements are cut after AUDITDB_METRICS_TIMEOUT_MS (SET LOCAL
  * statement_timeout): what one metrics request may cost. NULL on failure. */
 PGconn *mx_tenant_begin(adb_http_request *req);
+/* The same for org of db, off a request (a stream's later pieces). */
+PGconn *mx_tenant_begin_as(adb *db, const char *org);
 
 /* The answer when a statement failed: 400 RANGE_TOO_COSTLY naming
  * timeRange when this thread's last statement was cut by the timeout, else
@@ -76,6 +78,17 @@ void mx_iso_us(int64_t us, char out[48]);
  * database failure. */
 json_t *mx_audit_figures(PGconn *c, const char *org, const mx_range *r, bool breakdown);
 json_t *mx_request_figures(PGconn *c, const char *org, const mx_range *r);
+
+/* The organization's series of kind (audit, performance, usage) over r by
+ * unit (date_trunc's), from its rows, on c in the tenant's transaction: an
+ * array of at most 1000 points {timestamp, figures...}, oldest first; NULL
+ * on a database failure (metrics_series.c). */
+json_t *mx_tenant_series(PGconn *c, const char *org, const char *kind, const mx_range *r, const char *unit);
+
+/* The live routes (metrics_stream.c): POST /metrics/historical/stream,
+ * GET /metrics/stream and /metrics/sse. */
+enum MHD_Result adb_http_metrics_historical_stream(adb_http_request *req);
+enum MHD_Result adb_http_metrics_live(adb_http_request *req);
 
 /* Whether the organization's configuration enables kind (audit,
  * performance, usage: enabledMetrics, metrics_config.c); false with the

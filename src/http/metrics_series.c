@@ -77,7 +77,7 @@ static json_t *system_series(PGconn *c, const mx_range *r, const char *unit)
 /* A tenant's series computed from its rows: events by their own time
  * (late and backdated ones included), requests by the time they were
  * answered. NULL on a database failure. */
-static json_t *tenant_series(PGconn *c, const char *org, const char *kind, const mx_range *r, const char *unit)
+json_t *mx_tenant_series(PGconn *c, const char *org, const char *kind, const mx_range *r, const char *unit)
 {
     const char *p[] = { org, r->start, r->end, unit };
     const char *sql = !strcmp(kind, "audit")
@@ -135,7 +135,7 @@ static json_t *series_for(adb_http_request *req, const char *kind, const mx_rang
     PGconn *c = mx_tenant_begin(req);
     if (!c)
         return NULL;
-    a = tenant_series(c, req->who.organization_id, kind, r, unit);
+    a = mx_tenant_series(c, req->who.organization_id, kind, r, unit);
     adb_tenant_end(req->state->db, c, a != NULL);
     return a;
 }
