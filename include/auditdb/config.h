@@ -42,6 +42,8 @@ typedef struct adb_config {
     int stats_max_events;  /* AUDITDB_STATS_MAX_EVENTS */
     int metrics_snapshot_s;     /* AUDITDB_METRICS_SNAPSHOT_S, 0: none */
     int metrics_retention_days; /* AUDITDB_METRICS_RETENTION_DAYS */
+    int metrics_threshold_s;    /* AUDITDB_METRICS_THRESHOLD_S, 0: none */
+    int metrics_threshold_window_s; /* AUDITDB_METRICS_THRESHOLD_WINDOW_S */
     int delivery_threads;  /* AUDITDB_DELIVERY_THREADS */
     int delivery_lease_ms; /* AUDITDB_DELIVERY_LEASE_MS */
     int delivery_poll_ms;  /* AUDITDB_DELIVERY_POLL_MS */

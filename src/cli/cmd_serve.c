@@ -14,6 +14,7 @@
 #include "../monitor/metrics_snapshot.h"
 #include "../detect/engine.h"
 #include "../detect/published.h"
+#include "../http/metrics_api.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -137,6 +138,7 @@ int cmd_serve(int argc, char **argv)
     adb__scheduler *scheduler = NULL;
     adb__dbmon *dbmon = NULL;
     adb__metrics_snapshots *metrics_snaps = NULL; /* the metrics snapshots (docs/monitoring.md) */
+    mx_thresholds *thresholds = NULL;             /* metrics alertThresholds (docs/monitoring.md) */
     adb__detect *detect = NULL;
     adb__alerter *alerter = NULL;
     char err[ADB_ERRMSG_MAX], qhome[4200], *api_ci = NULL, *writer_ci = NULL;
@@ -292,6 +294,8 @@ int cmd_serve(int argc, char **argv)
     }
     /* the metrics snapshots (docs/monitoring.md, "Metrics"): the owner's pool */
     metrics_snaps = adb__metrics_snapshots_start(h, db.cfg.metrics_snapshot_s, db.cfg.metrics_retention_days);
+    /* the organizations' metrics alertThresholds (docs/monitoring.md, "Thresholds") */
+    thresholds = mx_thresholds_start(h, db.cfg.metrics_threshold_s, db.cfg.metrics_threshold_window_s);
     /* the detection engine (docs/alerts.md, "The engine"): the owner's connections */
     adb__detect_options dopt = {
         .pool = adb_get_pool(h), .log = stderr,
@@ -339,6 +343,7 @@ out:
     adb__delivery_stop(delivery);   /* each thread ends its attempt first */
     adb__dbmon_stop(dbmon);         /* a round in progress is finished first */
     adb__metrics_snapshots_stop(metrics_snaps);
+    mx_thresholds_stop(thresholds);
     adb_close(h);
     cli_db_close(&db);
     adb_migrations_free(&set);

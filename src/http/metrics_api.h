@@ -85,6 +85,23 @@ json_t *mx_request_figures(PGconn *c, const char *org, const mx_range *r);
  * on a database failure (metrics_series.c). */
 json_t *mx_tenant_series(PGconn *c, const char *org, const char *kind, const mx_range *r, const char *unit);
 
+/* The value of the catalogue's metric name over r for org (its default
+ * aggregation, no filter), on c in the tenant's transaction: false when the
+ * name is unknown or the database failed (metrics_series.c). */
+bool mx_metric_value(PGconn *c, const char *org, const char *name, const mx_range *r, double *out);
+
+/* The thresholds' round (metrics_thresholds.c; docs/monitoring.md
+ * "Thresholds"): every interval_s seconds, each organization's
+ * alertThresholds evaluated over the last window_s seconds; a metric above
+ * its threshold raises (or folds into) the alert "metrics-threshold/<name>"
+ * of the organization, one no longer above resolves it. 0: none (NULL). */
+typedef struct mx_thresholds mx_thresholds;
+mx_thresholds *mx_thresholds_start(adb *db, int interval_s, int window_s);
+void mx_thresholds_stop(mx_thresholds *t);
+/* One round now over the window [now - window_s, now): organizations
+ * evaluated, or -1 (why in err). */
+int mx_thresholds_round(adb *db, int window_s, char *err, size_t errlen);
+
 /* The live routes (metrics_stream.c): POST /metrics/historical/stream,
  * GET /metrics/stream and /metrics/sse. */
 enum MHD_Result adb_http_metrics_historical_stream(adb_http_request *req);

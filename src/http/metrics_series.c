@@ -600,6 +600,33 @@ enum MHD_Result adb_http_metrics_query(adb_http_request *req)
                                                           "results", results));
 }
 
+bool mx_metric_value(PGconn *c, const char *org, const char *name, const mx_range *r, double *out)
+{
+    const struct metric *m = metric_named(name);
+    if (!m)
+        return false;
+    adb__buf q = { 0 };
+    /* a count, or the metric's own aggregation; nothing of the caller's becomes SQL */
+    if (!m->value)
+        adb__buf_puts(&q, "SELECT count(*)::float8");
+    else
+        adb__buf_printf(&q, "SELECT coalesce(%s(%s), 0)::float8", m->def_agg, m->value);
+    adb__buf_printf(&q, " FROM %s WHERE organization_id = $1 AND %s >= $2::timestamptz AND %s < $3::timestamptz",
+                    m->fam->table, m->fam->time, m->fam->time);
+    if (m->where)
+        adb__buf_printf(&q, " AND %s", m->where);
+    const char *p[] = { org, r->start, r->end };
+    PGresult *res = q.oom ? NULL : mx_exec(c, q.p, 3, p);
+    adb__buf_free(&q);
+    if (!res)
+        return false;
+    bool ok = PQntuples(res) == 1;
+    if (ok)
+        *out = mx_dbl(res, 0, 0);
+    PQclear(res);
+    return ok;
+}
+
 /* The catalogue, for GET /metrics/config's enabledMetrics and the docs. */
 json_t *mx_catalogue_json(void);
 json_t *mx_catalogue_json(void)
