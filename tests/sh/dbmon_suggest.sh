@@ -9,6 +9,8 @@
 # `auditdb db optimize` lists it and changes nothing, `--apply` builds it
 # (valid, used by the planner), after which it is no longer suggested;
 # `--drop-duplicates` drops an unused exact duplicate and never a unique one;
+# a containment read of a jsonb column gets a GIN suggestion (jsonb_path_ops),
+# its cost after equal to psql's EXPLAIN with hypopg's GIN index;
 # no literal of the statements appears in any answer or in serve's log.
 . tests/lib.sh
 
@@ -88,6 +90,32 @@ http GET /api/v1/db/suggestions -H "X-API-Key: $OP"
 expect_eq "once that role may not read the table, not planned (no suggestion)" '[]' \
     "$(jbody '[x["columns"] for x in d["suggestions"] if x["table"] == "dbmon_private"]')"
 sql "DROP TABLE dbmon_private" >/dev/null
+
+# GIN for jsonb containment: documents read by what they contain (@>), no index on them
+sql "CREATE TABLE dbmon_docs (id bigserial PRIMARY KEY, body jsonb NOT NULL)" >/dev/null
+sql "INSERT INTO dbmon_docs (body) SELECT jsonb_build_object('patient', 'p-' || (g % 10000), 'kind', 'note')
+       FROM generate_series(1, 50000) g" >/dev/null
+sql "ANALYZE dbmon_docs" >/dev/null
+for i in 1 2 3 4 5 6; do
+    sql "SELECT count(*) FROM dbmon_docs WHERE body @> '{\"patient\": \"secret-p-$i\"}'" >/dev/null
+done
+http GET /api/v1/db/suggestions -H "X-API-Key: $OP"
+g=$(jbody '[x for x in d["suggestions"] if x["table"] == "dbmon_docs"]')
+expect_eq "a containment read: a GIN suggestion (jsonb_path_ops: @> alone) on the column" \
+    'gin body CREATE INDEX CONCURRENTLY ON public.dbmon_docs USING gin (body jsonb_path_ops)' \
+    "$(printf '%s' "$g" | json '" ".join([d[0]["method"], ",".join(d[0]["columns"]), d[0]["statement"]]) if d else "none"')"
+ga=$(printf '%s' "$g" | json 'd[0]["costAfter"] if d else 0')
+diag "GIN: cost before $(printf '%s' "$g" | json 'd[0]["costBefore"] if d else 0'), after $ga (hypothetical index)"
+psql_gin=$(psql "$AUDIT_DB_URL" -qAtX -v ON_ERROR_STOP=1 <<'EOF' | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())[0]["Plan"]["Total Cost"])'
+SELECT count(*) FROM hypopg_create_index('CREATE INDEX ON dbmon_docs USING gin (body jsonb_path_ops)') \g /dev/null
+SET plan_cache_mode = force_generic_plan;
+PREPARE q(jsonb) AS SELECT count(*) FROM dbmon_docs WHERE body @> $1;
+EXPLAIN (FORMAT JSON) EXECUTE q(NULL);
+EOF
+)
+expect_eq "GIN: cost after = psql's EXPLAIN with hypopg's GIN index" "$psql_gin" "$ga"
+expect_eq "GIN: nothing built" 1 "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename = 'dbmon_docs'")"
+sql "DROP TABLE dbmon_docs" >/dev/null
 
 # the round raises it: an alert of the process-wide pseudo-organization
 i=0
