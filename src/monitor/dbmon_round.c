@@ -194,7 +194,7 @@ adb_status adb__dbmon_round(adb *h, const adb__dbmon_opts *o, char *err, size_t 
     }
     if ((raised = raise_all(c, found, &caps, &resolved, err, errlen)) < 0) {
         st = ADB_ERR_DB_QUERY;
-        raised = 0;
+        raised = resolved = 0;
     }
 out:
     if (c)

@@ -193,6 +193,9 @@ n=$(sql "SELECT count(*) FROM audit_log")
 check "/metrics: every committed event evaluated ($n)" test "$(printf '%s\n' "$m" | awk '/^auditdb_detect_events_evaluated_total /{print $2}')" -ge "$n"
 expect_eq "/metrics: rounds, live groups and the rate are there" 3 \
     "$(printf '%s\n' "$m" | grep -cE '^auditdb_detect_(rounds_total|live_groups|events_per_second) [0-9.]+$')"
+# the alerts the engine raised are logged as events by the alert thread: let it finish before the
+# next serve counts the lag
+poll "SELECT count(*) FROM alert_audit_outbox" 0 >/dev/null
 stop_serve
 check "serve stops cleanly" test "$?" -eq 0
 
