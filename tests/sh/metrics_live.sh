@@ -27,6 +27,7 @@ shape() { python3 tests/tools/metrics_shapes.py "$1"; }
 post() { http POST "$1" -H "X-API-Key: $2" -H 'Content-Type: application/json' --data-binary "$3"; }
 ev() { printf '{"eventData":{"timestamp":"%s","action":"fhir.patient.read","status":"success","principalId":"doc-1","targetResourceType":"Patient","dataClassification":"PHI"}}' "$1"; }
 at() { date -u -d "$1" +%Y-%m-%dT%H:%M:%S.000Z; }
+poll() { i=0; while [ $i -lt 100 ]; do v=$(sql "$1"); [ "$v" = "$2" ] && break; sleep 0.1; i=$((i + 1)); done; printf '%s' "$v"; }
 
 # org-a: three events 19 h, 10 h and 2 minutes ago (1,140 minutes apart: more than one piece by the minute)
 for when in '-19 hours' '-10 hours' '-2 minutes'; do post /api/v1/audit/events "$A" "$(ev "$(at "$when")")"; done
@@ -48,6 +49,7 @@ while IFS= read -r line; do
     r=$(printf '%s' "$line" | shape stream_line) || bad="$bad $r"
 done <"$TEST_TMP/s1"
 expect_eq "stream: every line is a point the client parses (type, timestamp, numbers)" "" "$bad"
+poll "SELECT count(*) > 0 FROM api_access_log WHERE organization_id = 'org-a'" t >/dev/null # written in batches
 curl -s -o "$TEST_TMP/s2" -H "X-API-Key: $A" -H 'Content-Type: application/json' \
     --data-binary "$(body '["audit","performance"]' hour ',"format":"csv"')" "$BASE_URL$M/historical/stream"
 expect_eq "stream csv: the header, then type,timestamp,metric,value rows (audit: 3 hours x 2 figures)" \
@@ -158,7 +160,6 @@ expect_eq "system: the sum is the three caches'" True \
     "$(jbody 'd["cache"]["totalHits"] == sum(c["totalHits"] for c in d["cache"]["caches"].values()) and sorted(d["cache"]["caches"]) == ["apiKeys", "logTiles", "roles"]')"
 
 # ---- alertThresholds: raised above, resolved below ----------------------------
-poll() { i=0; while [ $i -lt 100 ]; do v=$(sql "$1"); [ "$v" = "$2" ] && break; sleep 0.1; i=$((i + 1)); done; printf '%s' "$v"; }
 http PUT "$M/config" -H "X-API-Key: $A" -H 'Content-Type: application/json' --data-binary '{"alertThresholds":{"events.count":1}}'
 expect_eq "threshold set (events.count > 1 over 5 minutes)" 200 "$HTTP_STATUS"
 expect_eq "org-a's events of the window above it: an alert of org-a, METRICS, auditdb-metrics" "active METRICS MEDIUM" \
