@@ -21,6 +21,7 @@
 #include "../alert/alert.h"
 #include "../core/buf.h"
 #include "../core/util.h"
+#include "../event/event.h"
 
 #include <stdlib.h>
 #include <string.h>

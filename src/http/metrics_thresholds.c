@@ -13,6 +13,7 @@
 #include "../alert/alert.h"
 #include "../core/ticker.h"
 #include "../core/util.h"
+#include "../event/event.h"
 
 #include <stdio.h>
 #include <stdlib.h>
