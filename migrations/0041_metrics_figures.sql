@@ -5,6 +5,8 @@
 -- auditdb verify runs from this version on; older rows have none and are not counted).
 -- auditdb_alert_resolve_absent: resolves the open alerts of a raiser whose condition its last
 -- look no longer found (database monitoring's findings, metrics thresholds).
+-- auditdb_app may mark an alert silenced (POST /api/v1/alerts/{id}/suppress: the silence it makes
+-- and the alert's flag in one transaction as the tenant; row-level security still applies).
 -- Runs in one transaction opened by the migration runner: no BEGIN/COMMIT here.
 
 -- Like adb_metrics_verifications (0038): the organization the calling transaction proves,
@@ -64,3 +66,5 @@ BEGIN
 END;
 $$;
 REVOKE ALL ON FUNCTION auditdb_alert_resolve_absent(text, text, jsonb, jsonb, text, text, timestamptz) FROM PUBLIC;
+
+GRANT UPDATE (silenced, silence_id) ON alerts TO auditdb_app;

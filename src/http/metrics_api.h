@@ -106,6 +106,9 @@ int mx_thresholds_round(adb *db, int window_s, char *err, size_t errlen);
  * GET /metrics/stream and /metrics/sse. */
 enum MHD_Result adb_http_metrics_historical_stream(adb_http_request *req);
 enum MHD_Result adb_http_metrics_live(adb_http_request *req);
+/* The client's suppressAlert (its metrics service): POST /alerts/{id}/suppress
+ * (alerts_suppress.c). */
+enum MHD_Result adb_http_alerts_suppress(adb_http_request *req);
 
 /* Whether the organization's configuration enables kind (audit,
  * performance, usage: enabledMetrics, metrics_config.c); false with the

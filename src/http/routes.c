@@ -246,6 +246,7 @@ static const route routes[] = {
     { "POST", "/api/v1/metrics/historical/stream", adb_http_metrics_historical_stream, "metrics", "read", "metrics: the organization's series by minute, hour or day, one JSON object a line (or CSV), written as read", NULL },
     { "GET", "/api/v1/metrics/stream", adb_http_metrics_live, "metrics", "read", "metrics: the last interval's figures as Server-Sent Events, reconnecting every interval (no WebSocket)", LIVE_PARAMS },
     { "GET", "/api/v1/metrics/sse", adb_http_metrics_live, "metrics", "read", "metrics: the same Server-Sent Events (the client's EventSource path)", LIVE_PARAMS },
+    { "POST", "/api/v1/alerts/{id}/suppress", adb_http_alerts_suppress, "alerts", "manage", "suppress an alert for a number of minutes: a silence of its source and deduplication key (the client's suppressAlert)", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
