@@ -6,8 +6,9 @@
 # and system refused), the caches' figures, integrity averageTime from the
 # recorded durations (API and CLI verifications), storageUsed from the
 # partitions' sizes, alertThresholds raising and resolving an alert (with its
-# audit event), and the detection engine's figures on /metrics (lag counted
-# against the chain heads).
+# audit event), the client's suppressAlert (a silence of the alert's key), and
+# the detection engine's figures on /metrics (lag counted against the chain
+# heads).
 . tests/lib.sh
 
 fresh_db t_metrics_live
@@ -117,6 +118,33 @@ http GET "$M/sse?filter=x" -H "X-API-Key: $A"
 expect_eq "sse: an unknown parameter: 400" 400 "$HTTP_STATUS"
 http GET "$M/stream" -H "X-API-Key: $AV"
 expect_eq "stream: a viewer 403" 403 "$HTTP_STATUS"
+
+# ---- POST /alerts/{id}/suppress (the client's suppressAlert) ------------------
+aid=$(sql "SELECT id FROM alerts WHERE dedup_key = 'live/1'")
+post "/api/v1/alerts/$aid/suppress" "$A" '{"duration":30,"reason":"maintenance window"}'
+expect_eq "suppress: 200, the alert silenced by a new silence" "200 True True" \
+    "$HTTP_STATUS $(jbody 'str(d["silenced"]) + " " + str(d["silenceId"].startswith("silence-"))')"
+sid=$(jbody 'd["silenceId"]')
+expect_eq "suppress: the silence names the alert's source and key, lasts 30 minutes, made by the key" \
+    '{"source": "test", "dedupKey": "live/1"} 00:30:00 maintenance window' \
+    "$(sql "SELECT matchers::text || ' ' || (ends_at - starts_at)::text || ' ' || reason FROM alert_silences WHERE id = '$sid'")"
+expect_eq "suppress: a trigger of that key now is recorded silenced" silenced \
+    "$(sql "SELECT outcome FROM auditdb_alert_raise('org-a', 'test', 'live/1', NULL, NULL, 'HIGH', 'SECURITY', 'seeded', 'seeded alert', NULL, '{}', '[]', now(), now())")"
+expect_eq "suppress: its audit event (alert.silence.create naming the alert)" 1 \
+    "$(poll "SELECT count(*) FROM audit_log WHERE organization_id = 'org-a' AND action = 'alert.silence.create' AND target_resource_id = '$sid' AND details->>'alertId' = '$aid'" 1)"
+for c in '{"duration":0,"reason":"x"} duration' '{"duration":600000,"reason":"x"} duration' '{"duration":5} reason' \
+         '{"duration":5,"reason":""} reason' '{"duration":5,"reason":"x","until":1} until'; do
+    post "/api/v1/alerts/$aid/suppress" "$A" "${c% *}"
+    expect_eq "suppress: ${c% *} is a 400 naming ${c##* }" "400 ${c##* }" \
+        "$HTTP_STATUS $(jbody 'd["error"]["details"]["errors"][0]["field"]')"
+done
+post "/api/v1/alerts/$aid/suppress" "$B" '{"duration":5,"reason":"x"}'
+expect_eq "suppress: another organization's alert is 404" 404 "$HTTP_STATUS"
+post "/api/v1/alerts/$aid/suppress" "$AV" '{"duration":5,"reason":"x"}'
+expect_eq "suppress: a viewer 403" 403 "$HTTP_STATUS"
+post "/api/v1/alerts/$aid/resolve" "$A" '{"resolution":"done"}'
+post "/api/v1/alerts/$aid/suppress" "$A" '{"duration":5,"reason":"x"}'
+expect_eq "suppress: a resolved alert is 409" "409 INVALID_STATE" "$HTTP_STATUS $(jbody 'd["error"]["code"]')"
 
 # ---- integrity averageTime: recorded durations --------------------------------
 http POST "/api/v1/audit/events/$id_a/verify" -H "X-API-Key: $A"
