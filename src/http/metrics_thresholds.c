@@ -71,8 +71,9 @@ static bool evaluate_org(adb *db, PGconn *o, const char *org, const json_t *thre
         adb__fmt(title, sizeof(title), "metric %s above its threshold", name);
         adb__fmt(desc, sizeof(desc), "%s was %.6g over the last %d seconds; its threshold (alertThresholds) is %.6g",
                  name, json_real_value(v), window_s, th);
-        json_t *meta = json_pack("{s:s, s:f, s:f, s:i, s:s, s:s}", "metric", name, "value", json_real_value(v),
-                                 "threshold", th, "windowSeconds", window_s, "startDate", r->start, "endDate", r->end);
+        json_t *meta = json_pack("{s:s, s:f, s:O, s:i, s:s, s:s}", "metric", name, "value", json_real_value(v),
+                                 "threshold", json_object_get(thresholds, name), "windowSeconds", window_s,
+                                 "startDate", r->start, "endDate", r->end);
         char *mt = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
         json_decref(meta);
         adb__alert_trigger tr = {
