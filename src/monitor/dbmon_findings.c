@@ -125,6 +125,8 @@ json_t *adb__dbmon_findings(const json_t *database, const json_t *tables, const 
     }
     json_array_foreach(suggestions, i, e) {
         char cols[200] = "";
+        if (!json_is_true(json_object_get(e, "checked")))
+            continue; /* not checked by the planner (a GIN candidate): shown, never raised */
         size_t k, w = 0;
         json_t *col;
         json_array_foreach(json_object_get(e, "columns"), k, col)

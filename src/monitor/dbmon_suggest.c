@@ -297,7 +297,8 @@ static char *gin_ddl(PGconn *c, const char *schema, const char *table, const can
 }
 
 static json_t *try_ddl(PGconn *c, const char *sql, double before, const char *schema, const char *table,
-                       json_t *cols, const char *ddl, const char *method, double gain, bool *prepared);
+                       json_t *cols, const char *ddl, const char *method, double gain, bool *prepared,
+                       bool *refused);
 
 /* Tries one scan's columns as hypothetical indexes: a btree over its
  * equality and range columns, and a GIN index over a jsonb column it tests
@@ -321,9 +322,17 @@ static json_t *try_index(PGconn *c, const char *sql, double before, json_t *scan
             ddl = index_ddl(c, schema, table, &cc, cols);
         else if (cols && kind == 1 && cc.gin[0])
             ddl = gin_ddl(c, schema, table, &cc, cols);
+        bool refused = false;
         json_t *s = ddl && !*prepared ? try_ddl(c, sql, before, schema, table, cols, ddl, kind ? "gin" : "btree",
-                                                 gain, prepared)
+                                                 gain, prepared, &refused)
                                       : NULL;
+        /* hypopg refuses a GIN index (1.x: btree, brin, hash, bloom only): the candidate is
+         * shown unchecked, never raised nor applied (docs/monitoring.md) */
+        if (!s && refused && kind == 1 && !best && before > 0)
+            s = json_pack("{s:s, s:s, s:O, s:s, s:s, s:f, s:n, s:n, s:b, s:s}", "schema", schema, "table", table,
+                          "columns", cols, "method", "gin", "statement", ddl, "costBefore", before, "costAfter",
+                          "gain", "checked", false, "reason",
+                          "hypopg does not take GIN indexes: not checked by the planner (build it to compare)");
         if (s && (!best || json_number_value(json_object_get(s, "costAfter")) <
                                json_number_value(json_object_get(best, "costAfter")))) {
             json_decref(best);
@@ -337,9 +346,11 @@ static json_t *try_index(PGconn *c, const char *sql, double before, json_t *scan
     return best;
 }
 
-/* Tries ddl as a hypothetical index; a suggestion (new reference) or NULL. */
+/* Tries ddl as a hypothetical index; a suggestion (new reference) or NULL
+ * (*refused: hypopg would not make it). */
 static json_t *try_ddl(PGconn *c, const char *sql, double before, const char *schema, const char *table,
-                       json_t *cols, const char *ddl, const char *method, double gain, bool *prepared)
+                       json_t *cols, const char *ddl, const char *method, double gain, bool *prepared,
+                       bool *refused)
 {
     json_t *s = NULL;
     /* hypopg wants a plain CREATE INDEX */
@@ -351,6 +362,7 @@ static json_t *try_ddl(PGconn *c, const char *sql, double before, const char *sc
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         PQclear(r);
         ok(c, "ROLLBACK TO SAVEPOINT adb_dbmon_hyp");
+        *refused = true;
         return NULL;
     }
     char hypname[128];
