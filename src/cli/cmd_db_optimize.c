@@ -65,7 +65,7 @@ static void print_report(json_t *caps, json_t *sugg, json_t *indexes, json_t *fi
         printf("note: %s\n", json_string_value(json_object_get(hyp, "reason")));
     printf("missing indexes (%zu), checked with hypothetical indexes:\n", json_array_size(sugg));
     json_array_foreach(sugg, i, e)
-        if (!json_is_true(json_object_get(e, "checked")))
+        if (json_is_false(json_object_get(e, "checked")))
             printf("  %s\n    not checked: %s; cost %.2f now, %lld calls of %zu statement(s)\n",
                    json_string_value(json_object_get(e, "statement")),
                    json_string_value(json_object_get(e, "reason")),
@@ -162,7 +162,7 @@ int adb_cmd_db_optimize(int argc, char **argv)
     json_t *e;
     if (apply) /* the suggestions the planner checked; an unchecked one is the operator's call */
         json_array_foreach(sugg, i, e)
-            if (json_is_true(json_object_get(e, "checked")) &&
+            if (!json_is_false(json_object_get(e, "checked")) &&
                 !run_ddl(c, json_string_value(json_object_get(e, "statement")), json, done))
                 rc = EXIT_FAILURE_;
     if (drop)

@@ -125,7 +125,7 @@ json_t *adb__dbmon_findings(const json_t *database, const json_t *tables, const 
     }
     json_array_foreach(suggestions, i, e) {
         char cols[200] = "";
-        if (!json_is_true(json_object_get(e, "checked")))
+        if (json_is_false(json_object_get(e, "checked")))
             continue; /* not checked by the planner (a GIN candidate): shown, never raised */
         size_t k, w = 0;
         json_t *col;
