@@ -168,6 +168,7 @@ bench:
 	@scripts/with-cluster.sh build/release/auditdb bench/delivery.sh
 	@scripts/with-cluster.sh build/release/auditdb bench/reports.sh
 	@scripts/with-cluster.sh build/release/auditdb bench/detect.sh
+	@scripts/with-cluster.sh build/release/auditdb bench/metrics.sh
 
 run:
 	@DEPS_SET=run $(MAKE) --no-print-directory deps

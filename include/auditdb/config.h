@@ -42,6 +42,8 @@ typedef struct adb_config {
     int stats_max_events;  /* AUDITDB_STATS_MAX_EVENTS */
     int metrics_snapshot_s;     /* AUDITDB_METRICS_SNAPSHOT_S, 0: none */
     int metrics_retention_days; /* AUDITDB_METRICS_RETENTION_DAYS */
+    int metrics_threshold_s;    /* AUDITDB_METRICS_THRESHOLD_S, 0: none */
+    int metrics_threshold_window_s; /* AUDITDB_METRICS_THRESHOLD_WINDOW_S */
     int delivery_threads;  /* AUDITDB_DELIVERY_THREADS */
     int delivery_lease_ms; /* AUDITDB_DELIVERY_LEASE_MS */
     int delivery_poll_ms;  /* AUDITDB_DELIVERY_POLL_MS */
@@ -51,6 +53,10 @@ typedef struct adb_config {
     int report_timeout_ms; /* AUDITDB_REPORT_TIMEOUT_MS */
     int alert_tick_ms;     /* AUDITDB_ALERT_TICK_MS */
     bool tree;             /* AUDITDB_TREE */
+    bool detect;           /* AUDITDB_DETECT */
+    int detect_interval_ms; /* AUDITDB_DETECT_INTERVAL_MS */
+    int detect_lateness_s; /* AUDITDB_DETECT_LATENESS_S */
+    int detect_max_groups; /* AUDITDB_DETECT_MAX_GROUPS */
     bool monitoring;       /* AUDIT_MONITORING_ENABLED */
     int slow_query_ms;     /* AUDIT_SLOW_QUERY_THRESHOLD */
     int dbmon_interval_s;  /* AUDITDB_DBMON_INTERVAL_S */

@@ -153,4 +153,14 @@ int adb__alert_thresholds_round(struct adb *h, PGconn *c);
  * notifications due (notification.sendResolved); how many, or -1. */
 int adb__alert_notify_round(adb *h, PGconn *c, int64_t now_ms);
 
+/* Resolves, in the caller's transaction on c (the owner's), every open alert
+ * of (org, source) whose dedup key starts with one of prefixes (a JSON array
+ * of strings: what the raiser looked at this time) and is not one of keys (a
+ * JSON array: what it found), by `by` with reason (resolve_absent.c;
+ * migration 0041). Each gives an alert.resolved event through the outbox.
+ * *resolved (may be NULL) how many. */
+adb_status adb__alert_resolve_absent(PGconn *c, const char *org, const char *source,
+                                     const json_t *prefixes, const json_t *keys, const char *by,
+                                     const char *reason, int *resolved, char *err, size_t errlen);
+
 #endif

@@ -50,6 +50,8 @@ struct adb__auth {
     pthread_mutex_t mu;
     role_entry *roles;  /* CACHE_SLOTS, direct-mapped by hash */
     key_entry *keys;    /* CACHE_SLOTS */
+    /* adb__auth_cache_stats: lookups answered from memory or not, live entries replaced */
+    long long key_hits, key_misses, key_evictions, role_hits, role_misses, role_evictions;
 };
 
 static unsigned slot_of(const char *a, const char *b)
@@ -96,6 +98,25 @@ void adb_auth_cache_clear(adb *db)
     memset(a->roles, 0, CACHE_SLOTS * sizeof(*a->roles));
     OPENSSL_cleanse(a->keys, CACHE_SLOTS * sizeof(*a->keys));
     pthread_mutex_unlock(&a->mu);
+}
+
+void adb__auth_cache_stats(adb *db, adb__cache_stats *keys, adb__cache_stats *roles)
+{
+    adb__auth *a = db->auth;
+    double now = adb__now_ms();
+    memset(keys, 0, sizeof(*keys));
+    memset(roles, 0, sizeof(*roles));
+    pthread_mutex_lock(&a->mu);
+    keys->hits = a->key_hits, keys->misses = a->key_misses, keys->evictions = a->key_evictions;
+    roles->hits = a->role_hits, roles->misses = a->role_misses, roles->evictions = a->role_evictions;
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        keys->entries += a->keys[i].id[0] && a->keys[i].expires > now;
+        roles->entries += a->roles[i].expires > now;
+    }
+    pthread_mutex_unlock(&a->mu);
+    keys->capacity = roles->capacity = CACHE_SLOTS;
+    keys->bytes = (long long)(CACHE_SLOTS * sizeof(key_entry));
+    roles->bytes = (long long)(CACHE_SLOTS * sizeof(role_entry));
 }
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -596,6 +617,10 @@ adb_status adb_key_authenticate(adb *db, const char *presented, adb_principal *p
         memcpy(stored, e->secret_hash, 32);
         *p = e->who;
     }
+    if (hit)
+        a->key_hits++;
+    else
+        a->key_misses++;
     pthread_mutex_unlock(&a->mu);
     if (!hit) {
         PGconn *c = adb_pool_acquire(db->pool, &st, errbuf, errlen);
@@ -626,6 +651,8 @@ adb_status adb_key_authenticate(adb *db, const char *presented, adb_principal *p
         PQclear(r);
         pthread_mutex_lock(&a->mu);
         e = &a->keys[slot];
+        if (e->id[0] && strcmp(e->id, id) != 0 && e->expires > adb__now_ms())
+            a->key_evictions++;
         memcpy(e->id, id, sizeof(e->id));
         memcpy(e->secret_hash, stored, 32);
         e->who = *p;
@@ -758,6 +785,10 @@ adb_status adb_permission_check(adb *db, const adb_principal *p, const char *res
         for (int i = 0; valid && i < e->nperms && !allowed; i++)
             allowed = matches(e->perms[i].resource, resource) && matches(e->perms[i].action, action);
     }
+    if (hit)
+        a->role_hits++;
+    else
+        a->role_misses++;
     pthread_mutex_unlock(&a->mu);
     if (!hit) {
         adb_status st = load_role(db, p->organization_id, p->role, &fresh, errbuf, errlen);
@@ -767,6 +798,9 @@ adb_status adb_permission_check(adb *db, const adb_principal *p, const char *res
         for (int i = 0; valid && i < fresh.nperms && !allowed; i++)
             allowed = matches(fresh.perms[i].resource, resource) && matches(fresh.perms[i].action, action);
         pthread_mutex_lock(&a->mu);
+        if (a->roles[slot].expires > adb__now_ms() &&
+            (strcmp(a->roles[slot].org, fresh.org) != 0 || strcmp(a->roles[slot].role, fresh.role) != 0))
+            a->role_evictions++;
         a->roles[slot] = fresh;
         pthread_mutex_unlock(&a->mu);
     }

@@ -65,13 +65,21 @@ static void print_report(json_t *caps, json_t *sugg, json_t *indexes, json_t *fi
         printf("note: %s\n", json_string_value(json_object_get(hyp, "reason")));
     printf("missing indexes (%zu), checked with hypothetical indexes:\n", json_array_size(sugg));
     json_array_foreach(sugg, i, e)
-        printf("  %s\n    cost %.2f -> %.2f (%.1f %% of before), %lld calls of %zu statement(s)\n",
-               json_string_value(json_object_get(e, "statement")),
-               json_number_value(json_object_get(e, "costBefore")),
-               json_number_value(json_object_get(e, "costAfter")),
-               100.0 * json_number_value(json_object_get(e, "gain")),
-               (long long)json_integer_value(json_object_get(e, "calls")),
-               json_array_size(json_object_get(e, "queryIds")));
+        if (json_is_false(json_object_get(e, "checked")))
+            printf("  %s\n    not checked: %s; cost %.2f now, %lld calls of %zu statement(s)\n",
+                   json_string_value(json_object_get(e, "statement")),
+                   json_string_value(json_object_get(e, "reason")),
+                   json_number_value(json_object_get(e, "costBefore")),
+                   (long long)json_integer_value(json_object_get(e, "calls")),
+                   json_array_size(json_object_get(e, "queryIds")));
+        else
+            printf("  %s\n    cost %.2f -> %.2f (%.1f %% of before), %lld calls of %zu statement(s)\n",
+                   json_string_value(json_object_get(e, "statement")),
+                   json_number_value(json_object_get(e, "costBefore")),
+                   json_number_value(json_object_get(e, "costAfter")),
+                   100.0 * json_number_value(json_object_get(e, "gain")),
+                   (long long)json_integer_value(json_object_get(e, "calls")),
+                   json_array_size(json_object_get(e, "queryIds")));
     size_t ndup = 0;
     json_array_foreach(indexes, i, e)
         if (json_is_string(json_object_get(e, "duplicateOf")))
@@ -152,9 +160,10 @@ int adb_cmd_db_optimize(int argc, char **argv)
         print_report(caps_j, sugg, indexes, findings);
     size_t i;
     json_t *e;
-    if (apply)
+    if (apply) /* the suggestions the planner checked; an unchecked one is the operator's call */
         json_array_foreach(sugg, i, e)
-            if (!run_ddl(c, json_string_value(json_object_get(e, "statement")), json, done))
+            if (!json_is_false(json_object_get(e, "checked")) &&
+                !run_ddl(c, json_string_value(json_object_get(e, "statement")), json, done))
                 rc = EXIT_FAILURE_;
     if (drop)
         json_array_foreach(indexes, i, e) {

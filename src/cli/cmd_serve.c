@@ -15,6 +15,8 @@
 #include "../core/util.h"
 #include "../monitor/metrics_snapshot.h"
 #include "../detect/engine.h"
+#include "../detect/published.h"
+#include "../http/metrics_api.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -138,6 +140,7 @@ int cmd_serve(int argc, char **argv)
     adb__scheduler *scheduler = NULL;
     adb__dbmon *dbmon = NULL;
     adb__metrics_snapshots *metrics_snaps = NULL; /* the metrics snapshots (docs/monitoring.md) */
+    mx_thresholds *thresholds = NULL;             /* metrics alertThresholds (docs/monitoring.md) */
     adb__detect *detect = NULL;
     adb__alerter *alerter = NULL;
     char err[ADB_ERRMSG_MAX], qhome[4200], *api_ci = NULL, *writer_ci = NULL;
@@ -293,29 +296,21 @@ int cmd_serve(int argc, char **argv)
     }
     /* the metrics snapshots (docs/monitoring.md, "Metrics"): the owner's pool */
     metrics_snaps = adb__metrics_snapshots_start(h, db.cfg.metrics_snapshot_s, db.cfg.metrics_retention_days);
+    /* the organizations' metrics alertThresholds (docs/monitoring.md, "Thresholds") */
+    thresholds = mx_thresholds_start(h, db.cfg.metrics_threshold_s, db.cfg.metrics_threshold_window_s);
     /* the detection engine (docs/alerts.md, "The engine"): the owner's connections */
-    {
-        const char *on = getenv("AUDITDB_DETECT");
-        const char *iv = getenv("AUDITDB_DETECT_INTERVAL_MS"), *ls = getenv("AUDITDB_DETECT_LATENESS_S");
-        const char *mg = getenv("AUDITDB_DETECT_MAX_GROUPS");
-        long long ivv = 0, lsv = 0, mgv = 0; /* checked by adb_config_load */
-        if ((iv && !adb__parse_int(iv, 10, 60000, &ivv)) || (ls && !adb__parse_int(ls, 1, 86400, &lsv)) ||
-            (mg && !adb__parse_int(mg, 100, 100000000, &mgv)))
-            ivv = lsv = mgv = 0;
-        adb__detect_options dopt = {
-            .pool = adb_get_pool(h), .log = stderr,
-            .interval_ms = (int)ivv, .lateness_s = (int)lsv, .max_groups = mgv,
-            .writer = adb__db_writer(h),
-        };
-        bool off = on && (!strcasecmp(on, "false") || !strcmp(on, "0") || !strcasecmp(on, "no") ||
-                          !strcasecmp(on, "off"));
-        if (!off &&
-            !(detect = adb__detect_start(&dopt, err, sizeof(err)))) {
-            cli_error("%s", err);
-            rc = EXIT_FAILURE_;
-            goto out;
-        }
+    adb__detect_options dopt = {
+        .pool = adb_get_pool(h), .log = stderr,
+        .interval_ms = db.cfg.detect_interval_ms, .lateness_s = db.cfg.detect_lateness_s,
+        .max_groups = db.cfg.detect_max_groups,
+        .writer = adb__db_writer(h),
+    };
+    if (db.cfg.detect && !(detect = adb__detect_start(&dopt, err, sizeof(err)))) {
+        cli_error("%s", err);
+        rc = EXIT_FAILURE_;
+        goto out;
     }
+    adb__detect_publish(detect); /* its figures on /metrics */
     printf("auditdb %s listening on http://%s\n", adb_version(), adb_server_address(server));
     if (db.emb && strncmp(adb_embedded_datadir(db.emb), db.cfg.home, strlen(db.cfg.home)) != 0)
         printf("database: embedded PostgreSQL in %s, its files in %s (out of reach of the "
@@ -346,11 +341,13 @@ out:
     adb_server_stop(server);
     adb__scheduler_stop(scheduler); /* a running execution is left to be resumed */
     adb__report_async_stop();       /* background reports end 'failed' (interrupted) at their next step */
+    adb__detect_publish(NULL);      /* off /metrics before it stops */
     adb__detect_stop(detect);       /* its round in progress commits or rolls back */
     adb__alerter_stop(alerter);     /* its round ends first */
     adb__delivery_stop(delivery);   /* each thread ends its attempt first */
     adb__dbmon_stop(dbmon);         /* a round in progress is finished first */
     adb__metrics_snapshots_stop(metrics_snaps);
+    mx_thresholds_stop(thresholds);
     adb_close(h);
     cli_db_close(&db);
     adb_migrations_free(&set);

@@ -25,6 +25,9 @@ typedef struct adb__auth adb__auth;
 
 adb__auth *adb__auth_new(void);
 void adb__auth_free(adb__auth *a);
+#include "cache_stats.h"
+/* The API keys' and the roles' caches' figures (auth.c). */
+void adb__auth_cache_stats(adb *db, adb__cache_stats *keys, adb__cache_stats *roles);
 
 struct adb {
     adb_options o;

@@ -75,6 +75,10 @@ static const adb_config_key config_keys[] = {
     { "AUDITDB_METRICS_RETENTION_DAYS", "90", false, "days metrics snapshots are kept" },
     { "AUDITDB_METRICS_TIMEOUT_MS", "15000", false,
       "longest an organization's metrics request may compute (a 400 RANGE_TOO_COSTLY beyond)" },
+    { "AUDITDB_METRICS_THRESHOLD_S", "60", false,
+      "seconds between evaluations of the organizations' metrics alertThresholds (0: none)" },
+    { "AUDITDB_METRICS_THRESHOLD_WINDOW_S", "300", false,
+      "seconds of figures a metrics threshold is evaluated over (the last that many seconds)" },
     { "AUDITDB_KEY_USAGE_FLUSH_S", "60", false,
       "seconds between writes of API keys' last-use times (one statement for all keys)" },
     { "AUDITDB_DELIVERY_THREADS", "8", false,
@@ -253,7 +257,6 @@ adb_status adb_config_load(adb_config *cfg)
 
     memset(cfg, 0, sizeof(*cfg));
     int scratch;   /* settings read where they are used, checked here */
-    bool bscratch;
     if ((st = get_str(cfg, "AUDIT_DB_URL", &cfg->db_url)) ||
         (st = get_str(cfg, "AUDIT_DB_API_URL", &cfg->api_url)) ||
         (st = get_str(cfg, "AUDIT_DB_WRITER_URL", &cfg->writer_url)) ||
@@ -285,6 +288,8 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_int(cfg, "AUDITDB_METRICS_SNAPSHOT_S", 0, 86400, &cfg->metrics_snapshot_s)) ||
         (st = get_int(cfg, "AUDITDB_METRICS_RETENTION_DAYS", 1, 3650, &cfg->metrics_retention_days)) ||
         (st = get_int(cfg, "AUDITDB_METRICS_TIMEOUT_MS", 1, 3600000, &scratch)) || /* read by metrics_api.c */
+        (st = get_int(cfg, "AUDITDB_METRICS_THRESHOLD_S", 0, 86400, &cfg->metrics_threshold_s)) ||
+        (st = get_int(cfg, "AUDITDB_METRICS_THRESHOLD_WINDOW_S", 1, 86400, &cfg->metrics_threshold_window_s)) ||
         (st = get_int(cfg, "AUDITDB_DELIVERY_THREADS", 0, 64, &cfg->delivery_threads)) ||
         (st = get_int(cfg, "AUDITDB_DELIVERY_LEASE_MS", 2000, 3600000, &cfg->delivery_lease_ms)) ||
         (st = get_int(cfg, "AUDITDB_DELIVERY_POLL_MS", 10, 60000, &cfg->delivery_poll_ms)) ||
@@ -298,10 +303,10 @@ adb_status adb_config_load(adb_config *cfg)
         (st = get_int(cfg, "AUDITDB_ALERT_TICK_MS", 0, 60000, &cfg->alert_tick_ms)) ||
         (st = get_bool(cfg, "AUDITDB_KEY_CHANGE_EVENTS", &bscratch)) ||
         (st = get_bool(cfg, "AUDITDB_TREE", &cfg->tree)) ||
-        (st = get_bool(cfg, "AUDITDB_DETECT", &bscratch)) ||
-        (st = get_int(cfg, "AUDITDB_DETECT_INTERVAL_MS", 10, 60000, &scratch)) ||
-        (st = get_int(cfg, "AUDITDB_DETECT_LATENESS_S", 1, 86400, &scratch)) ||
-        (st = get_int(cfg, "AUDITDB_DETECT_MAX_GROUPS", 100, 100000000, &scratch)) ||
+        (st = get_bool(cfg, "AUDITDB_DETECT", &cfg->detect)) ||
+        (st = get_int(cfg, "AUDITDB_DETECT_INTERVAL_MS", 10, 60000, &cfg->detect_interval_ms)) ||
+        (st = get_int(cfg, "AUDITDB_DETECT_LATENESS_S", 1, 86400, &cfg->detect_lateness_s)) ||
+        (st = get_int(cfg, "AUDITDB_DETECT_MAX_GROUPS", 100, 100000000, &cfg->detect_max_groups)) ||
         (st = get_bool(cfg, "AUDIT_MONITORING_ENABLED", &cfg->monitoring)) ||
         (st = get_int(cfg, "AUDIT_SLOW_QUERY_THRESHOLD", 0, 3600000, &cfg->slow_query_ms)) ||
         (st = get_int(cfg, "AUDITDB_DBMON_INTERVAL_S", 1, 86400, &cfg->dbmon_interval_s)) ||

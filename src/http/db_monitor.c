@@ -93,10 +93,11 @@ static json_t *read_performance(adb_http_request *req, PGconn *c, const adb__dbm
     }
     adb__dbmon_figures f;
     adb__dbmon_figures_get(req->state->db, &f);
-    json_t *last = json_pack("{s:I, s:I, s:f, s:o, s:I, s:I, s:o}", "rounds", (json_int_t)f.rounds,
+    json_t *last = json_pack("{s:I, s:I, s:f, s:o, s:I, s:I, s:I, s:o}", "rounds", (json_int_t)f.rounds,
                              "failures", (json_int_t)f.round_failures, "durationMs", f.last_round_ms,
                              "at", json_null(), "intervalSeconds", (json_int_t)o->interval_s,
                              "alertsRaised", (json_int_t)f.alerts_raised,
+                             "alertsResolved", (json_int_t)f.alerts_resolved,
                              "findings", adb__dbmon_last_findings(req->state->db));
     if (last && f.last_round_at_ms > 0) {
         char ts[40];

@@ -8,6 +8,7 @@
 #include "../core/adb_internal.h"
 #include "../log/integrator.h"
 #include "../monitor/dbmon.h"
+#include "../detect/published.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -155,6 +156,64 @@ void adb_http_metrics_verify_failures(adb_http_metrics *m, long long n)
     pthread_mutex_unlock(&m->mu);
 }
 
+/* The detection engine's figures (docs/alerts.md "The engine"): its counters,
+ * its rate since the previous scrape, and how far it is behind the committed
+ * chains (one read of the chain heads against the engine's cursors). Nothing
+ * when serve runs no engine. */
+static void detect_figures(adb__buf *o, adb *db)
+{
+    adb__detect_figures f;
+    if (!adb__detect_figures_get(&f))
+        return;
+    long long lag = -1, behind = -1;
+    adb_status st;
+    PGconn *c = adb_pool_acquire(adb_get_pool(db), &st, NULL, 0);
+    if (c) {
+        PGresult *r = PQexec(c, "SELECT coalesce(sum(h.last_seq - coalesce(c.position, 0)), 0)::bigint,"
+                                " count(*) FROM audit_chain_head h LEFT JOIN detection_cursor c"
+                                " ON c.organization_id = h.organization_id AND c.source = 'events'"
+                                " WHERE h.last_seq > coalesce(c.position, 0)");
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+            lag = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+            behind = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        }
+        PQclear(r);
+        adb_pool_release(adb_get_pool(db), c);
+    }
+    adb__buf_printf(o, "# HELP auditdb_detect_rounds_total Detection rounds (an organization and source each).\n"
+             "# TYPE auditdb_detect_rounds_total counter\nauditdb_detect_rounds_total %lld\n"
+             "# HELP auditdb_detect_round_failures_total Detection rounds rolled back (retried).\n"
+             "# TYPE auditdb_detect_round_failures_total counter\nauditdb_detect_round_failures_total %lld\n"
+             "# HELP auditdb_detect_events_evaluated_total Committed rows the rules were evaluated on.\n"
+             "# TYPE auditdb_detect_events_evaluated_total counter\nauditdb_detect_events_evaluated_total %lld\n"
+             "# HELP auditdb_detect_events_per_second Rows evaluated per second since the previous scrape.\n"
+             "# TYPE auditdb_detect_events_per_second gauge\nauditdb_detect_events_per_second %.1f\n"
+             "# HELP auditdb_detect_hits_total Windows whose rule condition held.\n"
+             "# TYPE auditdb_detect_hits_total counter\nauditdb_detect_hits_total %lld\n"
+             "# HELP auditdb_detect_alerts_total Alerts raised or folded by the rules.\n"
+             "# TYPE auditdb_detect_alerts_total counter\nauditdb_detect_alerts_total %lld\n"
+             "# HELP auditdb_detect_late_events_total Events older than the lateness window, not counted.\n"
+             "# TYPE auditdb_detect_late_events_total counter\nauditdb_detect_late_events_total %lld\n"
+             "# HELP auditdb_detect_refused_groups_total New groups refused at the live-counter cap.\n"
+             "# TYPE auditdb_detect_refused_groups_total counter\nauditdb_detect_refused_groups_total %lld\n"
+             "# HELP auditdb_detect_live_groups Live (rule, group, window) counters.\n"
+             "# TYPE auditdb_detect_live_groups gauge\nauditdb_detect_live_groups %lld\n"
+             "# HELP auditdb_detect_feed_events Committed events held in memory for the engine's rounds.\n"
+             "# TYPE auditdb_detect_feed_events gauge\nauditdb_detect_feed_events %lld\n"
+             "# HELP auditdb_detect_feed_dropped_total Committed events not held (the feed's cap): read from the table instead.\n"
+             "# TYPE auditdb_detect_feed_dropped_total counter\nauditdb_detect_feed_dropped_total %lld\n"
+             "# HELP auditdb_detect_feed_taken_total Events rounds took from memory instead of the table.\n"
+             "# TYPE auditdb_detect_feed_taken_total counter\nauditdb_detect_feed_taken_total %lld\n",
+             f.s.rounds, f.s.failures, f.s.evaluated, f.events_per_s, f.s.hits, f.s.alerts, f.s.late,
+             f.s.dropped, f.s.live_groups, f.s.feed_held, f.s.feed_dropped, f.s.feed_taken);
+    if (lag >= 0)
+        adb__buf_printf(o, "# HELP auditdb_detect_lag_events Committed events beyond the engine's cursors as last written (every 5 s or when idle).\n"
+                 "# TYPE auditdb_detect_lag_events gauge\nauditdb_detect_lag_events %lld\n"
+                 "# HELP auditdb_detect_lagging_organizations Organizations with events not evaluated yet.\n"
+                 "# TYPE auditdb_detect_lagging_organizations gauge\nauditdb_detect_lagging_organizations %lld\n",
+                 lag, behind);
+}
+
 char *adb_http_metrics_render(adb_http_metrics *m, adb *db, const adb_http_conn_stats *cs,
                               size_t *len)
 {
@@ -284,10 +343,13 @@ char *adb_http_metrics_render(adb_http_metrics *m, adb *db, const adb_http_conn_
              "# HELP auditdb_dbmon_findings Findings of the last round.\n"
              "# TYPE auditdb_dbmon_findings gauge\nauditdb_dbmon_findings %lld\n"
              "# HELP auditdb_dbmon_alerts_raised_total Findings raised as alerts (opened or folded).\n"
-             "# TYPE auditdb_dbmon_alerts_raised_total counter\nauditdb_dbmon_alerts_raised_total %lld\n",
+             "# TYPE auditdb_dbmon_alerts_raised_total counter\nauditdb_dbmon_alerts_raised_total %lld\n"
+             "# HELP auditdb_dbmon_alerts_resolved_total Open alerts resolved because their finding was gone.\n"
+             "# TYPE auditdb_dbmon_alerts_resolved_total counter\nauditdb_dbmon_alerts_resolved_total %lld\n",
          df.rounds, df.round_failures, df.last_round_ms / 1000.0, df.pss ? 1 : 0, df.hypopg ? 1 : 0,
          df.slow_queries, df.unused_indexes, df.duplicate_indexes, df.suggestions,
          df.tables_vacuum_due, df.dead_tuples, df.xid_age, (long long)df.database_bytes, df.findings,
-         df.alerts_raised);
+         df.alerts_raised, df.alerts_resolved);
+    detect_figures(&o, db);
     return adb__buf_take(&o, len);
 }

@@ -137,7 +137,7 @@ bool mx_bool_arg(adb_http_request *req, const char *name, bool def, bool *out, e
 /* whether this thread's last failed statement was cut by statement_timeout */
 static _Thread_local bool canceled;
 
-PGconn *mx_tenant_begin(adb_http_request *req)
+PGconn *mx_tenant_begin_as(adb *db, const char *org)
 {
     adb_status st;
     char err[256], ms[24];
@@ -148,15 +148,20 @@ PGconn *mx_tenant_begin(adb_http_request *req)
     if (!env || !*env || !adb__parse_int(env, 1, 3600000, &v))
         v = 15000; /* the configuration table's default; serve refused a bad value at start */
     adb__fmt(ms, sizeof(ms), "%lld", v);
-    PGconn *c = adb_tenant_begin(req->state->db, req->who.organization_id, &st, err, sizeof(err));
+    PGconn *c = adb_tenant_begin(db, org, &st, err, sizeof(err));
     const char *p[] = { ms };
     PGresult *r = c ? mx_exec(c, "SELECT set_config('statement_timeout', $1, true)", 1, p) : NULL;
     if (c && !r) {
-        adb_tenant_end(req->state->db, c, false);
+        adb_tenant_end(db, c, false);
         return NULL;
     }
     PQclear(r);
     return c;
+}
+
+PGconn *mx_tenant_begin(adb_http_request *req)
+{
+    return mx_tenant_begin_as(req->state->db, req->who.organization_id);
 }
 
 enum MHD_Result mx_failed(adb_http_request *req)
@@ -435,15 +440,13 @@ enum MHD_Result adb_http_metrics_system(adb_http_request *req)
     adb_http_iso_now(ts);
     return adb_http_send_json(req, MHD_HTTP_OK, json_pack(
         "{s:s, s:f, s:{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:{s:I}}, s:o,"
-        " s:{s:i, s:i, s:i, s:i, s:i, s:s}, s:o}",
+        " s:o, s:o}",
         "timestamp", ts, "uptime", (adb__now_ms() - req->state->started_ms) / 1000.0,
         "server", "hostname", host, "platform", "linux", "architecture", un.machine,
         "runtime", "auditdb " ADB_VERSION_STRING " (C)", "memoryUsage", mem, "cpuUsage", cpu,
         "diskUsage", disks, "networkMetrics", nets, "process", "residentBytes", (json_int_t)s.rss_bytes,
         "database", db,
-        /* no shared cache without REDIS_URL, and none of its figures collected with it */
-        "cache", "hitRate", 0, "missRate", 0, "evictionRate", 0, "memoryUsage", 0, "keyCount", 0,
-        "backend", "none",
+        "cache", mx_cache_figures(req),
         "api", api));
 }
 
@@ -509,10 +512,19 @@ static json_t *verification_figures(PGconn *c, const mx_range *rg)
             json_object_set_new(reasons, PQgetvalue(r, i, 0), json_integer(n));
     }
     PQclear(r);
+    /* the mean duration of the verifications that recorded one (0041) */
+    double mean_ms = 0;
+    r = mx_exec(c, "SELECT mean_ms FROM adb_metrics_verification_time($1::timestamptz, $2::timestamptz)", 2, p);
+    if (!r) {
+        json_decref(reasons);
+        return NULL;
+    }
+    if (PQntuples(r) == 1)
+        mean_ms = strtod(PQgetvalue(r, 0, 0), NULL);
+    PQclear(r);
     return json_pack("{s:I, s:I, s:I, s:f, s:f, s:o}", "total", (json_int_t)total, "passed",
                      (json_int_t)passed, "failed", (json_int_t)(total - passed),
-                     /* the duration of a verification is not recorded */
-                     "averageTime", 0.0, "successRate", total ? passed * 100.0 / total : 100.0,
+                     "averageTime", mean_ms, "successRate", total ? passed * 100.0 / total : 100.0,
                      "failureReasons", reasons);
 }
 
@@ -848,10 +860,11 @@ enum MHD_Result adb_http_metrics_usage(adb_http_request *req)
         " count(*) FILTER (WHERE status_code >= 400), coalesce(avg(response_time_ms), 0),"
         " coalesce(sum(coalesce(request_bytes, 0) + coalesce(response_bytes, 0)), 0),"
         " coalesce(sum(response_time_ms), 0) / 3600000.0,"
-        " (SELECT count(*) FROM audit_log WHERE organization_id = $3)"
-        "  * (SELECT CASE WHEN sum(c.reltuples) > 0 THEN sum(pg_relation_size(c.oid)) / sum(c.reltuples) ELSE 0 END"
-        "     FROM pg_class c WHERE c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'audit_log'::regclass)"
-        "     AND c.reltuples > 0)"
+        /* storage: of each audit_log partition holding the organization's events, its whole
+         * size (heap, TOAST, indexes) times the organization's share of its rows */
+        " (SELECT coalesce(sum(x.n::float8 * pg_total_relation_size(x.p) / greatest(c.reltuples, x.n::float8)), 0)"
+        "   FROM (SELECT tableoid p, count(*) n FROM audit_log WHERE organization_id = $3 GROUP BY 1) x"
+        "   JOIN pg_class c ON c.oid = x.p)"
         " FROM api_access_log WHERE created_at >= $1::timestamptz AND created_at < $2::timestamptz"
         " AND $4::text IS NOT NULL", 4, p);
     /* endpoints */

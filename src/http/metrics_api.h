@@ -48,11 +48,18 @@ bool mx_bool_arg(adb_http_request *req, const char *name, bool def, bool *out,
  * whose statements are cut after AUDITDB_METRICS_TIMEOUT_MS (SET LOCAL
  * statement_timeout): what one metrics request may cost. NULL on failure. */
 PGconn *mx_tenant_begin(adb_http_request *req);
+/* The same for org of db, off a request (a stream's later pieces). */
+PGconn *mx_tenant_begin_as(adb *db, const char *org);
 
 /* The answer when a statement failed: 400 RANGE_TOO_COSTLY naming
  * timeRange when this thread's last statement was cut by the timeout, else
  * 503. */
 enum MHD_Result mx_failed(adb_http_request *req);
+
+/* The system answer's `cache` (metrics_cache.c): the process's in-memory
+ * caches (API keys, roles, the log's tiles) summed in the client's
+ * CacheMetrics, with each cache's own figures under `caches`. New reference. */
+json_t *mx_cache_figures(adb_http_request *req);
 
 /* Runs sql with params on c; the result (caller PQclear()s) or NULL on failure. */
 PGresult *mx_exec(PGconn *c, const char *sql, int n, const char *const *params);
@@ -71,6 +78,37 @@ void mx_iso_us(int64_t us, char out[48]);
  * database failure. */
 json_t *mx_audit_figures(PGconn *c, const char *org, const mx_range *r, bool breakdown);
 json_t *mx_request_figures(PGconn *c, const char *org, const mx_range *r);
+
+/* The organization's series of kind (audit, performance, usage) over r by
+ * unit (date_trunc's), from its rows, on c in the tenant's transaction: an
+ * array of at most 1000 points {timestamp, figures...}, oldest first; NULL
+ * on a database failure (metrics_series.c). */
+json_t *mx_tenant_series(PGconn *c, const char *org, const char *kind, const mx_range *r, const char *unit);
+
+/* The value of the catalogue's metric name over r for org (its default
+ * aggregation, no filter), on c in the tenant's transaction: false when the
+ * name is unknown or the database failed (metrics_series.c). */
+bool mx_metric_value(PGconn *c, const char *org, const char *name, const mx_range *r, double *out);
+
+/* The thresholds' round (metrics_thresholds.c; docs/monitoring.md
+ * "Thresholds"): every interval_s seconds, each organization's
+ * alertThresholds evaluated over the last window_s seconds; a metric above
+ * its threshold raises (or folds into) the alert "metrics-threshold/<name>"
+ * of the organization, one no longer above resolves it. 0: none (NULL). */
+typedef struct mx_thresholds mx_thresholds;
+mx_thresholds *mx_thresholds_start(adb *db, int interval_s, int window_s);
+void mx_thresholds_stop(mx_thresholds *t);
+/* One round now over the window [now - window_s, now): organizations
+ * evaluated, or -1 (why in err). */
+int mx_thresholds_round(adb *db, int window_s, char *err, size_t errlen);
+
+/* The live routes (metrics_stream.c): POST /metrics/historical/stream,
+ * GET /metrics/stream and /metrics/sse. */
+enum MHD_Result adb_http_metrics_historical_stream(adb_http_request *req);
+enum MHD_Result adb_http_metrics_live(adb_http_request *req);
+/* The client's suppressAlert (its metrics service): POST /alerts/{id}/suppress
+ * (alerts_suppress.c). */
+enum MHD_Result adb_http_alerts_suppress(adb_http_request *req);
 
 /* Whether the organization's configuration enables kind (audit,
  * performance, usage: enabledMetrics, metrics_config.c); false with the

@@ -77,7 +77,7 @@ static json_t *system_series(PGconn *c, const mx_range *r, const char *unit)
 /* A tenant's series computed from its rows: events by their own time
  * (late and backdated ones included), requests by the time they were
  * answered. NULL on a database failure. */
-static json_t *tenant_series(PGconn *c, const char *org, const char *kind, const mx_range *r, const char *unit)
+json_t *mx_tenant_series(PGconn *c, const char *org, const char *kind, const mx_range *r, const char *unit)
 {
     const char *p[] = { org, r->start, r->end, unit };
     const char *sql = !strcmp(kind, "audit")
@@ -135,7 +135,7 @@ static json_t *series_for(adb_http_request *req, const char *kind, const mx_rang
     PGconn *c = mx_tenant_begin(req);
     if (!c)
         return NULL;
-    a = tenant_series(c, req->who.organization_id, kind, r, unit);
+    a = mx_tenant_series(c, req->who.organization_id, kind, r, unit);
     adb_tenant_end(req->state->db, c, a != NULL);
     return a;
 }
@@ -598,6 +598,33 @@ enum MHD_Result adb_http_metrics_query(adb_http_request *req)
     return adb_http_send_json(req, MHD_HTTP_OK, json_pack("{s:s, s:{s:s, s:s}, s:o}", "timestamp", ts,
                                                           "timeRange", "startDate", r.start, "endDate", r.end,
                                                           "results", results));
+}
+
+bool mx_metric_value(PGconn *c, const char *org, const char *name, const mx_range *r, double *out)
+{
+    const struct metric *m = metric_named(name);
+    if (!m)
+        return false;
+    adb__buf q = { 0 };
+    /* a count, or the metric's own aggregation; nothing of the caller's becomes SQL */
+    if (!m->value)
+        adb__buf_puts(&q, "SELECT count(*)::float8");
+    else
+        adb__buf_printf(&q, "SELECT coalesce(%s(%s), 0)::float8", m->def_agg, m->value);
+    adb__buf_printf(&q, " FROM %s WHERE organization_id = $1 AND %s >= $2::timestamptz AND %s < $3::timestamptz",
+                    m->fam->table, m->fam->time, m->fam->time);
+    if (m->where)
+        adb__buf_printf(&q, " AND %s", m->where);
+    const char *p[] = { org, r->start, r->end };
+    PGresult *res = q.oom ? NULL : mx_exec(c, q.p, 3, p);
+    adb__buf_free(&q);
+    if (!res)
+        return false;
+    bool ok = PQntuples(res) == 1;
+    if (ok)
+        *out = mx_dbl(res, 0, 0);
+    PQclear(res);
+    return ok;
 }
 
 /* The catalogue, for GET /metrics/config's enabledMetrics and the docs. */

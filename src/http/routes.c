@@ -45,6 +45,9 @@ typedef struct route {
                     "dataClassifications,resourceTypes,verifiedOnly,correlationId," \
                     "sortField,sortDirection,cursor," PAGE
 
+/* the live metrics stream's parameters: the subscription's and the enhanced stream's */
+#define LIVE_PARAMS "metricsTypes,updateInterval,includeAlerts,metrics,interval"
+
 /* what smart-logs' client adds to its health check and detailed calls */
 #define HEALTH_OPTIONS "timeout,includeDetails,checkDependencies,componentChecks"
 
@@ -242,6 +245,11 @@ static const route routes[] = {
     { "POST", "/api/v1/metrics/system/export", adb_http_metrics_system_export, "operator.metrics", "read", "metrics: export the process-wide snapshots (csv, json; operators)", NULL },
     { "GET", "/api/v1/metrics/{type}/historical", adb_http_metrics_historical, "metrics", "read", "metrics: the organization's snapshots over time (audit, performance, usage)", "timeRange,startDate,endDate,granularity" },
     { "POST", "/api/v1/metrics/{type}/export", adb_http_metrics_export, "metrics", "read", "metrics: export the organization's snapshots (csv, json; xlsx refused)", NULL },
+    /* the streams the client reads (metrics_stream.c; docs/monitoring.md "Streams") */
+    { "POST", "/api/v1/metrics/historical/stream", adb_http_metrics_historical_stream, "metrics", "read", "metrics: the organization's series by minute, hour or day, one JSON object a line (or CSV), written as read", NULL },
+    { "GET", "/api/v1/metrics/stream", adb_http_metrics_live, "metrics", "read", "metrics: the last interval's figures as Server-Sent Events, reconnecting every interval (no WebSocket)", LIVE_PARAMS },
+    { "GET", "/api/v1/metrics/sse", adb_http_metrics_live, "metrics", "read", "metrics: the same Server-Sent Events (the client's EventSource path)", LIVE_PARAMS },
+    { "POST", "/api/v1/alerts/{id}/suppress", adb_http_alerts_suppress, "alerts", "manage", "suppress an alert for a number of minutes: a silence of its source and deduplication key (the client's suppressAlert)", NULL },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

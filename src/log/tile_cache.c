@@ -27,6 +27,7 @@ struct adb__tile_cache {
     pthread_mutex_t mu;
     slot *s;
     size_t n;
+    long long hits, misses, evictions; /* adb__tile_cache_stats */
 };
 
 adb__tile_cache *adb__tile_cache_new(size_t slots)
@@ -77,6 +78,10 @@ bool adb__tile_cache_get(adb__tile_cache *tc, const char *org, unsigned level, u
         *width = s->width;
         hit = true;
     }
+    if (hit)
+        tc->hits++;
+    else
+        tc->misses++;
     pthread_mutex_unlock(&tc->mu);
     return hit;
 }
@@ -97,6 +102,8 @@ void adb__tile_cache_put(adb__tile_cache *tc, const char *org, unsigned level, u
     if (!s->hashes)
         s->hashes = malloc((size_t)ADB_TILE_WIDTH * 32);
     if (s->hashes) {
+        if (s->used && (s->level != level || s->index != index || strcmp(s->org, org) != 0))
+            tc->evictions++;
         memcpy(s->hashes, hashes, (size_t)width * 32);
         s->width = width;
         memcpy(s->org, org, strlen(org) + 1);
@@ -140,4 +147,23 @@ void adb__tile_cache_list(adb__tile_cache *tc, const char *org, char *levels, ch
     }
     levels[ol++] = indexes[oi++] = widths[ow++] = '}';
     levels[ol] = indexes[oi] = widths[ow] = '\0';
+}
+
+void adb__tile_cache_stats(adb__tile_cache *tc, adb__cache_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!tc)
+        return;
+    pthread_mutex_lock(&tc->mu);
+    out->hits = tc->hits;
+    out->misses = tc->misses;
+    out->evictions = tc->evictions;
+    out->capacity = (long long)tc->n;
+    out->bytes = (long long)(sizeof(*tc) + tc->n * sizeof(slot));
+    for (size_t i = 0; i < tc->n; i++) {
+        out->entries += tc->s[i].used;
+        if (tc->s[i].hashes)
+            out->bytes += (long long)ADB_TILE_WIDTH * 32;
+    }
+    pthread_mutex_unlock(&tc->mu);
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "tiles.h"
+#include "../core/cache_stats.h"
 
 typedef struct adb__tile_cache adb__tile_cache;
 
@@ -39,5 +40,8 @@ void adb__tile_cache_put(adb__tile_cache *tc, const char *org, unsigned level, u
  * before a buffer would overflow. */
 void adb__tile_cache_list(adb__tile_cache *tc, const char *org, char *levels, char *indexes,
                           char *widths, size_t cap);
+
+/* Lookups, hits, evictions and size since the cache was made. */
+void adb__tile_cache_stats(adb__tile_cache *tc, adb__cache_stats *out);
 
 #endif

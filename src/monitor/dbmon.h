@@ -118,6 +118,7 @@ typedef struct adb__dbmon_figures {
     long long slow_queries, unused_indexes, duplicate_indexes, suggestions;
     long long tables_vacuum_due, dead_tuples;
     long long xid_age, findings, alerts_raised;
+    long long alerts_resolved; /* open alerts whose finding was gone */
     int64_t database_bytes;
 } adb__dbmon_figures;
 void adb__dbmon_figures_get(adb *h, adb__dbmon_figures *out);

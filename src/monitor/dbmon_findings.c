@@ -125,12 +125,16 @@ json_t *adb__dbmon_findings(const json_t *database, const json_t *tables, const 
     }
     json_array_foreach(suggestions, i, e) {
         char cols[200] = "";
+        if (json_is_false(json_object_get(e, "checked")))
+            continue; /* not checked by the planner (a GIN candidate): shown, never raised */
         size_t k, w = 0;
         json_t *col;
         json_array_foreach(json_object_get(e, "columns"), k, col)
             if (adb__fmt(cols + w, sizeof(cols) - w, "%s%s", k ? "," : "", json_string_value(col)))
                 w = strlen(cols);
-        adb__fmt(obj, sizeof(obj), "%s.%s(%s)", str(e, "schema"), str(e, "table"), cols);
+        const char *method = json_string_value(json_object_get(e, "method"));
+        bool gin = method && !strcmp(method, "gin"); /* a GIN index names its method: another key */
+        adb__fmt(obj, sizeof(obj), "%s.%s(%s)%s", str(e, "schema"), str(e, "table"), cols, gin ? " gin" : "");
         double before = json_number_value(json_object_get(e, "costBefore"));
         double after = json_number_value(json_object_get(e, "costAfter"));
         adb__fmt(title, sizeof(title), "missing index on %s", obj);

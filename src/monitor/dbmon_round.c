@@ -95,9 +95,25 @@ static long long count_true(const json_t *a, const char *member)
     return n;
 }
 
-/* Raises every finding in one transaction on c; the number raised, -1 on a
- * failure (rolled back, why in err). */
-static int raise_all(PGconn *c, const json_t *findings, char *err, size_t errlen)
+/* The kinds of finding this round looked at: a kind whose source the server
+ * does not offer (slow statements without pg_stat_statements, suggestions
+ * without hypopg) was not looked at, so its alerts are left as they are. */
+static json_t *kinds_looked_at(const adb__dbmon_caps *caps)
+{
+    json_t *k = json_pack("[s, s, s, s, s]", "dbmon/xid-age/", "dbmon/autovacuum-lag/", "dbmon/bloat/",
+                          "dbmon/duplicate-index/", "dbmon/unused-index/");
+    if (k && caps->pss)
+        json_array_append_new(k, json_string("dbmon/slow-query/"));
+    if (k && caps->pss && caps->hypopg)
+        json_array_append_new(k, json_string("dbmon/missing-index/"));
+    return k;
+}
+
+/* Raises every finding in one transaction on c, and resolves the open alerts
+ * of the kinds looked at whose finding is gone (*resolved); the number
+ * raised, -1 on a failure (rolled back, why in err). */
+static int raise_all(PGconn *c, const json_t *findings, const adb__dbmon_caps *caps, int *resolved,
+                     char *err, size_t errlen)
 {
     PGresult *r = PQexec(c, "BEGIN");
     bool good = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -130,6 +146,22 @@ static int raise_all(PGconn *c, const json_t *findings, char *err, size_t errlen
         }
         n++;
     }
+    /* a finding that is gone (the index built, the table vacuumed) resolves its alert */
+    json_t *looked = kinds_looked_at(caps), *keys = json_array();
+    json_array_foreach(findings, i, e)
+        json_array_append(keys, json_object_get(e, "key"));
+    adb_status rst = looked && keys
+        ? adb__alert_resolve_absent(c, ADB_PROCESS_ORG, "auditdb-dbmon", looked, keys, "auditdb-dbmon",
+                                    "the finding is gone: the last database monitoring round did not find it",
+                                    resolved, err, errlen)
+        : ADB_ERR_NOMEM;
+    json_decref(looked);
+    json_decref(keys);
+    if (rst != ADB_OK) {
+        r = PQexec(c, "ROLLBACK");
+        PQclear(r);
+        return -1;
+    }
     r = PQexec(c, "COMMIT");
     good = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
@@ -147,7 +179,7 @@ adb_status adb__dbmon_round(adb *h, const adb__dbmon_opts *o, char *err, size_t 
     PGconn *c = adb_pool_acquire(adb__pool(h), &st, err, errlen);
     json_t *db = NULL, *tables = NULL, *indexes = NULL, *slow = NULL, *sugg = NULL, *found = NULL;
     adb__dbmon_caps caps;
-    int raised = 0;
+    int raised = 0, resolved = 0;
 
     if (!c)
         goto out;
@@ -160,9 +192,9 @@ adb_status adb__dbmon_round(adb *h, const adb__dbmon_opts *o, char *err, size_t 
         st = ADB_ERR_DB_QUERY;
         goto out;
     }
-    if ((raised = raise_all(c, found, err, errlen)) < 0) {
+    if ((raised = raise_all(c, found, &caps, &resolved, err, errlen)) < 0) {
         st = ADB_ERR_DB_QUERY;
-        raised = 0;
+        raised = resolved = 0;
     }
 out:
     if (c)
@@ -204,6 +236,7 @@ out:
         last_findings = json_incref(found);
     }
     fig.alerts_raised += raised;
+    fig.alerts_resolved += resolved;
     pthread_mutex_unlock(&fig_mu);
     json_decref(db);
     json_decref(tables);

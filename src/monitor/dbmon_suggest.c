@@ -32,6 +32,8 @@ typedef struct cand_cols {
     char eq[MAX_COLS][NAME_MAX_];
     int neq;
     char range[NAME_MAX_];
+    char gin[NAME_MAX_];   /* a column tested with a jsonb operator (@>, ?, ?|, ?&) */
+    bool gin_path_ops;     /* ...only with @>: jsonb_path_ops (smaller) serves it */
 } cand_cols;
 
 static bool ok(PGconn *c, const char *sql)
@@ -84,7 +86,8 @@ static bool read_ident(const char **p, char out[NAME_MAX_])
 
 /* What follows a column in a filter: closing parentheses and casts
  * ("::character varying"), then an operator; 1 for =, 2 for < <= > >=,
- * 0 for anything else. */
+ * 3 for @> (jsonb containment), 4 for ? ?| ?& (jsonb keys), 0 for anything
+ * else. */
 static int operator_after(const char *s)
 {
     for (;;) {
@@ -100,6 +103,10 @@ static int operator_after(const char *s)
         }
         break;
     }
+    if (s[0] == '@' && s[1] == '>')
+        return 3;
+    if (s[0] == '?' && (s[1] == ' ' || s[1] == '|' || s[1] == '&'))
+        return 4;
     if (s[0] == '=' && s[1] != '>')
         return 1;
     if ((s[0] == '<' && s[1] != '>') || s[0] == '>')
@@ -125,7 +132,14 @@ static void filter_columns(const char *f, cand_cols *cc)
         if ((s == f || !(isalnum((unsigned char)s[-1]) || s[-1] == '_' || s[-1] == '$')) &&
             read_ident(&s, name)) {
             int op = *s == '(' ? 0 : operator_after(s);
-            if (op && !has_col(cc, name)) {
+            if (op >= 3) { /* a GIN candidate: the first jsonb column so tested */
+                if (!cc->gin[0]) {
+                    memcpy(cc->gin, name, sizeof(name));
+                    cc->gin_path_ops = op == 3;
+                } else if (!strcmp(cc->gin, name) && op == 4) {
+                    cc->gin_path_ops = false;
+                }
+            } else if (op && !has_col(cc, name)) {
                 if (op == 1 && cc->neq < MAX_COLS)
                     memcpy(cc->eq[cc->neq++], name, sizeof(name));
                 else if (op == 2 && !cc->range[0])
@@ -260,29 +274,96 @@ static char *index_ddl(PGconn *c, const char *schema, const char *table, const c
     return ddl;
 }
 
-/* Tries one scan's columns as a hypothetical index; a suggestion (new
- * reference) or NULL. */
+/* The CREATE INDEX of a GIN index over cc's jsonb column (jsonb_path_ops
+ * when only @> tests it), built like index_ddl; NULL when the column is not
+ * a jsonb column of the table. The caller frees. */
+static char *gin_ddl(PGconn *c, const char *schema, const char *table, const cand_cols *cc,
+                     json_t *cols_out)
+{
+    const char *p[] = { schema, table, cc->gin, cc->gin_path_ops ? "t" : "f" };
+    PGresult *r = PQexecParams(c,
+        "SELECT format('CREATE INDEX CONCURRENTLY ON %I.%I USING gin (%I%s)', $1::text, $2::text, $3::text,"
+        "  CASE WHEN $4::boolean THEN ' jsonb_path_ops' ELSE '' END)"
+        " FROM pg_attribute a WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $2::text))"
+        " AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid = 'jsonb'::regtype",
+        4, NULL, p, NULL, NULL, 0);
+    char *ddl = NULL;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        ddl = adb__strdup(PQgetvalue(r, 0, 0));
+        json_array_append_new(cols_out, json_string(cc->gin));
+    }
+    PQclear(r);
+    return ddl;
+}
+
+static json_t *try_ddl(PGconn *c, const char *sql, double before, const char *schema, const char *table,
+                       json_t *cols, const char *ddl, const char *method, double gain, bool *prepared,
+                       bool *refused);
+
+/* Tries one scan's columns as hypothetical indexes: a btree over its
+ * equality and range columns, and a GIN index over a jsonb column it tests
+ * for containment or keys; the better of those the planner takes (a new
+ * reference), or NULL. */
 static json_t *try_index(PGconn *c, const char *sql, double before, json_t *scan, double gain,
                          bool *prepared)
 {
     const char *schema = json_string_value(json_object_get(scan, "Schema"));
     const char *table = json_string_value(json_object_get(scan, "Relation Name"));
     cand_cols cc;
-    json_t *cols = json_array(), *s = NULL;
-    char *ddl = NULL;
+    json_t *best = NULL;
 
     filter_columns(json_string_value(json_object_get(scan, "Filter")), &cc);
-    if (!schema || !table || (!cc.neq && !cc.range[0]) || !cols ||
-        !(ddl = index_ddl(c, schema, table, &cc, cols)))
-        goto out;
+    if (!schema || !table)
+        return NULL;
+    for (int kind = 0; kind < 2; kind++) {
+        json_t *cols = json_array();
+        char *ddl = NULL;
+        if (cols && kind == 0 && (cc.neq || cc.range[0]))
+            ddl = index_ddl(c, schema, table, &cc, cols);
+        else if (cols && kind == 1 && cc.gin[0])
+            ddl = gin_ddl(c, schema, table, &cc, cols);
+        bool refused = false;
+        json_t *s = ddl && !*prepared ? try_ddl(c, sql, before, schema, table, cols, ddl, kind ? "gin" : "btree",
+                                                 gain, prepared, &refused)
+                                      : NULL;
+        /* hypopg refuses a GIN index (1.x: btree, brin, hash, bloom only): the candidate is
+         * shown unchecked, never raised nor applied (docs/monitoring.md) */
+        if (!s && refused && kind == 1 && !best && before > 0)
+            s = json_pack("{s:s, s:s, s:O, s:s, s:s, s:f, s:n, s:n, s:b, s:s}", "schema", schema, "table", table,
+                          "columns", cols, "method", "gin", "statement", ddl, "costBefore", before, "costAfter",
+                          "gain", "checked", false, "reason",
+                          "hypopg does not take GIN indexes: not checked by the planner (build it to compare)");
+        if (s && (!best || json_number_value(json_object_get(s, "costAfter")) <
+                               json_number_value(json_object_get(best, "costAfter")))) {
+            json_decref(best);
+            best = s;
+        } else {
+            json_decref(s);
+        }
+        free(ddl);
+        json_decref(cols);
+    }
+    return best;
+}
+
+/* Tries ddl as a hypothetical index; a suggestion (new reference) or NULL
+ * (*refused: hypopg would not make it). */
+static json_t *try_ddl(PGconn *c, const char *sql, double before, const char *schema, const char *table,
+                       json_t *cols, const char *ddl, const char *method, double gain, bool *prepared,
+                       bool *refused)
+{
+    json_t *s = NULL;
     /* hypopg wants a plain CREATE INDEX */
     const char *hyp_p[] = { ddl };
+    ok(c, "SAVEPOINT adb_dbmon_hyp"); /* a method hypopg does not take leaves the transaction usable */
     PGresult *r = PQexecParams(c,
         "SELECT indexname FROM hypopg_create_index(replace($1, 'CREATE INDEX CONCURRENTLY ON',"
         " 'CREATE INDEX ON'))", 1, NULL, hyp_p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         PQclear(r);
-        goto out;
+        ok(c, "ROLLBACK TO SAVEPOINT adb_dbmon_hyp");
+        *refused = true;
+        return NULL;
     }
     char hypname[128];
     adb__fmt(hypname, sizeof(hypname), "%s", PQgetvalue(r, 0, 0));
@@ -290,14 +371,11 @@ static json_t *try_index(PGconn *c, const char *sql, double before, json_t *scan
     double after = 0;
     json_t *plan = explain(c, sql, &after, prepared);
     if (plan && uses_index(plan, hypname) && before > 0 && after <= before * gain)
-        s = json_pack("{s:s, s:s, s:O, s:s, s:f, s:f, s:f, s:b}", "schema", schema, "table",
-                      table, "columns", cols, "statement", ddl, "costBefore", before,
+        s = json_pack("{s:s, s:s, s:O, s:s, s:s, s:f, s:f, s:f, s:b}", "schema", schema, "table",
+                      table, "columns", cols, "method", method, "statement", ddl, "costBefore", before,
                       "costAfter", after, "gain", after / before, "checked", true);
     json_decref(plan);
     ok(c, "SELECT hypopg_reset()");
-out:
-    free(ddl);
-    json_decref(cols);
     return s;
 }
 

@@ -5,8 +5,11 @@
 # estimate, transaction-id ages; duplicate and unused indexes; bad parameters
 # 400 naming the field; the round's figures on /metrics; without hypopg and
 # pg_stat_statements the routes still answer, empty, saying why and what to
-# do; AUDIT_MONITORING_ENABLED=false runs no round; migration 0037 by a role that
-# may not create extensions goes on, saying so.
+# do; a finding that is gone (an index dropped, a statement no longer slow)
+# resolves its alert at the next round, while kinds the round could not look
+# at (no pg_stat_statements, no hypopg) keep theirs; db optimize answers
+# without them; AUDIT_MONITORING_ENABLED=false runs no round; migration 0037
+# by a role that may not create extensions goes on, saying so.
 . tests/lib.sh
 
 fresh_db t_dbmon_api
@@ -114,6 +117,24 @@ check "/metrics: the xid age" between 1 "$(printf '%s\n' "$m" | awk '/^auditdb_d
 expect_eq "the round raised the duplicate as an alert of _process" 1 \
     "$(sql "SELECT count(*) FROM alerts WHERE organization_id = '_process' AND dedup_key = 'dbmon/duplicate-index/public.dbmon_churn_id_2'")"
 
+# a finding that is gone resolves its alert at the next round; kinds the round looks at only
+seed() { sql "SELECT auditdb_alert_raise('_process', 'auditdb-dbmon', '$1', NULL, NULL, 'MEDIUM', 'PERFORMANCE',
+                'seeded', 'seeded finding', NULL, '{}', '[]', now(), now())" >/dev/null; }
+poll() { i=0; while [ $i -lt 100 ]; do v=$(sql "$1"); [ "$v" = "$2" ] && break; sleep 0.1; i=$((i + 1)); done; printf '%s' "$v"; }
+seed dbmon/slow-query/424242
+sql "DROP INDEX dbmon_churn_id_2" >/dev/null
+expect_eq "the duplicate dropped: its alert resolved by the next round, by auditdb-dbmon" "resolved auditdb-dbmon" \
+    "$(poll "SELECT status || ' ' || resolved_by FROM alerts WHERE dedup_key = 'dbmon/duplicate-index/public.dbmon_churn_id_2'" "resolved auditdb-dbmon")"
+expect_eq "a slow statement no longer slow (with pg_stat_statements): resolved too" resolved \
+    "$(poll "SELECT status FROM alerts WHERE dedup_key = 'dbmon/slow-query/424242'" resolved)"
+expect_eq "each resolution goes to the audit trail (outbox or logged: alert.resolved)" 2 \
+    "$(poll "SELECT (SELECT count(*) FROM alert_audit_outbox WHERE action = 'alert.resolved' AND organization_id = '_process')
+            + (SELECT count(*) FROM audit_log WHERE organization_id = '_process' AND action = 'alert.resolved')" 2)"
+m=$(curl -s -H "X-API-Key: $OP" "$BASE_URL/metrics")
+expect_eq "/metrics: alerts resolved counted" 2 "$(printf '%s\n' "$m" | awk '/^auditdb_dbmon_alerts_resolved_total /{print $2}')"
+http GET "$D/performance" -H "X-API-Key: $OP"
+expect_eq "performance: lastRound.alertsResolved" 2 "$(jbody 'd["lastRound"]["alertsResolved"]')"
+
 # without the extensions: the routes answer, empty, saying why
 sql "DROP EXTENSION hypopg" >/dev/null
 http GET "$D/suggestions" -H "X-API-Key: $OP"
@@ -128,14 +149,26 @@ expect_match "without pg_stat_statements: what to do" "CREATE EXTENSION pg_stat_
     "$(jbody 'd["capabilities"]["pgStatStatements"]["reason"]')"
 http GET "$D/performance" -H "X-API-Key: $OP"
 expect_eq "without both: the summary still answers" 200 "$HTTP_STATUS"
-r1=$(curl -s -H "X-API-Key: $OP" "$BASE_URL/metrics" | awk '/^auditdb_dbmon_rounds_total /{print $2}')
+seed dbmon/slow-query/777
+seed 'dbmon/missing-index/public.x(a)'
+# a round in progress while the extensions were dropped may fail; the rounds after them may not
+sleep 1.2
+m1=$(curl -s -H "X-API-Key: $OP" "$BASE_URL/metrics")
+r1=$(printf '%s\n' "$m1" | awk '/^auditdb_dbmon_rounds_total /{print $2}')
+f1=$(printf '%s\n' "$m1" | awk '/^auditdb_dbmon_round_failures_total /{print $2}')
 sleep 2.5
 m=$(curl -s -H "X-API-Key: $OP" "$BASE_URL/metrics")
 r2=$(printf '%s\n' "$m" | awk '/^auditdb_dbmon_rounds_total /{print $2}')
 check "without both: rounds go on" test "$r2" -gt "$r1"
-expect_eq "without both: no round failed, capabilities 0" "0 0 0" \
+expect_eq "without both: open slow-query and missing-index alerts are left alone (not looked at)" "active active" \
+    "$(sql "SELECT string_agg(status, ' ' ORDER BY dedup_key) FROM alerts WHERE dedup_key IN ('dbmon/slow-query/777', 'dbmon/missing-index/public.x(a)')")"
+"$AUDITDB_BIN" db optimize --json >"$TEST_TMP/opt.json" 2>"$TEST_TMP/opt.err"
+expect_eq "without both: db optimize answers (exit 0), saying what is missing" "0 False False" \
+    "$? $(json 'str(d["capabilities"]["pgStatStatements"]["available"]) + " " + str(d["capabilities"]["hypopg"]["available"])' <"$TEST_TMP/opt.json")"
+expect_eq "without both: no round failed since, capabilities 0" "$f1 0 0" \
     "$(printf '%s\n' "$m" | awk '/^auditdb_dbmon_round_failures_total /{a=$2} /extension="pg_stat_statements"/{b=$2}
         /extension="hypopg"/{c=$2} END{print a, b, c}')"
+grep -q round_failed "$TEST_TMP/serve.log" && diag "$(grep round_failed "$TEST_TMP/serve.log" | head -3)"
 stop_serve
 
 # AUDIT_MONITORING_ENABLED=false: no round; the routes still answer

@@ -9,6 +9,8 @@
 # `auditdb db optimize` lists it and changes nothing, `--apply` builds it
 # (valid, used by the planner), after which it is no longer suggested;
 # `--drop-duplicates` drops an unused exact duplicate and never a unique one;
+# a containment read of a jsonb column gets a GIN candidate (jsonb_path_ops),
+# shown unchecked since hypopg refuses GIN (never raised, never applied);
 # no literal of the statements appears in any answer or in serve's log.
 . tests/lib.sh
 
@@ -88,6 +90,30 @@ http GET /api/v1/db/suggestions -H "X-API-Key: $OP"
 expect_eq "once that role may not read the table, not planned (no suggestion)" '[]' \
     "$(jbody '[x["columns"] for x in d["suggestions"] if x["table"] == "dbmon_private"]')"
 sql "DROP TABLE dbmon_private" >/dev/null
+
+# GIN for jsonb containment: documents read by what they contain (@>), no index on them
+sql "CREATE TABLE dbmon_docs (id bigserial PRIMARY KEY, body jsonb NOT NULL)" >/dev/null
+sql "INSERT INTO dbmon_docs (body) SELECT jsonb_build_object('patient', 'p-' || (g % 10000), 'kind', 'note')
+       FROM generate_series(1, 50000) g" >/dev/null
+sql "ANALYZE dbmon_docs" >/dev/null
+for i in 1 2 3 4 5 6; do
+    sql "SELECT count(*) FROM dbmon_docs WHERE body @> '{\"patient\": \"secret-p-$i\"}'" >/dev/null
+done
+http GET /api/v1/db/suggestions -H "X-API-Key: $OP"
+g=$(jbody '[x for x in d["suggestions"] if x["table"] == "dbmon_docs"]')
+expect_eq "a containment read: a GIN candidate (jsonb_path_ops: @> alone) on the column" \
+    'gin body CREATE INDEX CONCURRENTLY ON public.dbmon_docs USING gin (body jsonb_path_ops)' \
+    "$(printf '%s' "$g" | json '" ".join([d[0]["method"], ",".join(d[0]["columns"]), d[0]["statement"]]) if d else "none"')"
+# Debian's hypopg refuses GIN: the candidate is shown, unchecked, saying so, with the cost it would cut
+hyp=$(psql "$AUDIT_DB_URL" -qAtX -c "SELECT hypopg_create_index('CREATE INDEX ON dbmon_docs USING gin (body jsonb_path_ops)')" 2>&1)
+expect_eq "GIN: not checked, because hypopg refuses it (psql: $(printf '%s' "$hyp" | head -1 | cut -c1-60))" \
+    "False None True" \
+    "$(printf '%s' "$g" | json 'str(d[0]["checked"]) + " " + str(d[0]["costAfter"]) + " " + str("GIN" in d[0]["reason"] and d[0]["costBefore"] > 0)')"
+sleep 1.5 # a round or more sees it
+expect_eq "GIN: an unchecked candidate raises no alert" 0 \
+    "$(sql "SELECT count(*) FROM alerts WHERE dedup_key LIKE 'dbmon/missing-index/public.dbmon_docs%'")"
+expect_eq "GIN: nothing built" 1 "$(sql "SELECT count(*) FROM pg_indexes WHERE tablename = 'dbmon_docs'")"
+sql "DROP TABLE dbmon_docs" >/dev/null
 
 # the round raises it: an alert of the process-wide pseudo-organization
 i=0

@@ -119,6 +119,8 @@ def system(d):  # SystemMetricsSchema + isSystemMetrics
         pct(ca.get(k), "cache." + k)
     num(ca.get("memoryUsage"), "cache.memoryUsage")
     count(ca.get("keyCount"), "cache.keyCount")
+    for k in ("totalRequests", "totalHits", "totalMisses"):  # the service's CacheMetrics
+        count(ca.get(k), "cache." + k)
     a = d.get("api")
     obj(a, "api")
     num(a.get("requestsPerSecond"), "api.requestsPerSecond")
@@ -306,7 +308,35 @@ def config(d):  # the service's getMetricsConfig type
          "enabledMetrics is an array of strings")
 
 
-SHAPES = {f.__name__: f for f in (system, audit, performance, usage, dashboard, historical, config)}
+def stream_line(d):  # one line of streamHistoricalMetrics: JSON.parse of a line, any object
+    obj(d, "line")
+    need(d.get("type") in ("audit", "performance", "usage"), "line.type")
+    iso(d.get("timestamp"), "line.timestamp")
+    for k, v in d.items():
+        if k not in ("type", "timestamp"):
+            num(v, "line." + k, None)
+
+
+def live(d):  # RealTimeMetricsData: {timestamp, type, data}, data by its type
+    obj(d, "event")
+    iso(d.get("timestamp"), "event.timestamp")
+    t = d.get("type")
+    need(t in ("system", "audit", "performance", "usage", "alert"), "event.type")
+    if t == "alert":
+        alert(d.get("data"), "event.data")
+    elif t == "audit":  # the events' figures of the interval (the full answer: GET /metrics/audit)
+        a = d.get("data")
+        obj(a, "event.data")
+        count(a.get("eventsProcessed"), "event.data.eventsProcessed")
+        for k in ("eventsByStatus", "eventsByAction", "eventsByResourceType", "eventsByDataClassification"):
+            counts(a.get(k), "event.data." + k)
+        time_range(a.get("timeRange"), "event.data.timeRange")
+    else:
+        obj(d.get("data"), "event.data")
+
+
+SHAPES = {f.__name__: f for f in (system, audit, performance, usage, dashboard, historical, config, stream_line,
+                                  live)}
 
 if __name__ == "__main__":
     try:
