@@ -257,6 +257,7 @@ adb_status adb_config_load(adb_config *cfg)
 
     memset(cfg, 0, sizeof(*cfg));
     int scratch;   /* settings read where they are used, checked here */
+    bool bscratch;
     if ((st = get_str(cfg, "AUDIT_DB_URL", &cfg->db_url)) ||
         (st = get_str(cfg, "AUDIT_DB_API_URL", &cfg->api_url)) ||
         (st = get_str(cfg, "AUDIT_DB_WRITER_URL", &cfg->writer_url)) ||
