@@ -1,9 +1,9 @@
 # fuzz.sh - every libFuzzer target runs for a bounded time (FUZZ_SECONDS,
-# default 10) from its checked-in seed corpus, under ASan and UBSan, and must
+# default 5) from its checked-in seed corpus, under ASan and UBSan, and must
 # end without a crash, leak or sanitizer report. `make fuzz` runs longer.
 . tests/lib.sh
 
-secs=${FUZZ_SECONDS:-10}
+secs=${FUZZ_SECONDS:-5}
 found=0
 for f in build/fuzz/fuzz_*; do
     [ -x "$f" ] || continue
