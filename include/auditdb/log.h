@@ -68,7 +68,7 @@ typedef struct adb_options {
     FILE *log;
 } adb_options;
 
-/* pool 2..10, 3 writer threads, batches of 1000, queue of 20000, 300 s, 3660 days. */
+/* pool 2..10, 2 writer threads, batches of 1000, queue of 20000, 300 s, 3660 days. */
 void adb_options_default(adb_options *o);
 
 /* Opens the database (which must be migrated), loads the keys and starts the

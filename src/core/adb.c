@@ -41,7 +41,7 @@ void adb_options_default(adb_options *o)
     memset(o, 0, sizeof(*o));
     o->pool_min = 2;
     o->pool_max = 10;
-    o->writer_threads = 3;
+    o->writer_threads = 2;
     o->batch_max = 1000;
     o->queue_max = 20000;
     o->max_future_s = 300;
